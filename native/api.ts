@@ -1,0 +1,123 @@
+// The typed surface of the native addon: the firewall's own verbs, not a general BPF library.
+// Only main/helper (and kernel tests/benchmarks) import native/. Pure types, so the helper can be
+// written against it while the addon grows. native/index.ts implements it.
+
+/** What the running kernel offers, found by probing rather than by version numbers. */
+export interface KernelFeatures {
+  kernelRelease: string;
+  /** Mount point of the cgroup v2 hierarchy, or null when there is none. */
+  cgroup2Mount: string | null;
+  /** A bpffs mount that exists (the default /sys/fs/bpf or the one asked for), or null. */
+  bpffsMount: string | null;
+  btf: boolean;
+  ringBuffer: boolean;
+  lpmTrie: boolean;
+  skStorage: boolean;
+  cgroupSockAddr: boolean; // connect4/6, sendmsg4/6
+  cgroupSkb: boolean;
+  tpBtf: boolean; // exec/fork/exit tracking
+  bpfLink: boolean;
+  /** One line per missing piece, in words a person can act on. Empty when everything is there. */
+  missing: string[];
+}
+
+export type KernelProtocol = 'any' | 'tcp' | 'udp' | 'icmp';
+export type KernelDirection = 'out' | 'in' | 'both';
+export type KernelAction = 'block' | 'allow';
+
+/** One rule as the kernel sees it: a remote prefix in one scope, with port/protocol/direction. */
+export interface KernelRule {
+  /** Non-zero u32; reported back in events and hit counters. */
+  ruleId: number;
+  /** 0 = every app, else an app id assigned by the helper. */
+  scope: number;
+  family: 4 | 6;
+  /** 4 or 16 bytes, network order. An IPv4-mapped IPv6 address must be given as family 4. */
+  addr: Uint8Array;
+  /** 0..32 for v4, 0..128 for v6. 0 means any remote of that family. */
+  prefixLen: number;
+  /** Inclusive remote port range; 0..65535 means any port. */
+  portLo: number;
+  portHi: number;
+  protocol: KernelProtocol;
+  direction: KernelDirection;
+  action: KernelAction;
+}
+
+export interface KernelDefaults {
+  /** Verdict when no rule matches: allow (monitor mode) or block (allow-list mode). */
+  global: KernelAction;
+  /** Per-app default verdicts, keyed by app id; consulted after the app's and the global rules. */
+  perApp: Map<number, KernelAction>;
+}
+
+/** How the kernel learns which process belongs to which app. */
+export interface AppBindings {
+  /** Executables by (device, inode) of the file: exec of this file makes the process this app. */
+  executables: Array<{ dev: bigint; ino: bigint; appId: number }>;
+  /** cgroup ids (e.g. a desktop app-*.scope or a systemd service) whose processes are this app. */
+  cgroups: Array<{ cgroupId: bigint; appId: number }>;
+  /** Processes already running when a binding appears (found by the helper in /proc). */
+  processes: Array<{ tgid: number; appId: number }>;
+}
+
+export interface ApplyStats {
+  /** 'swap' = new maps filled and switched atomically; 'diff' = entries changed in place. */
+  mode: 'swap' | 'diff';
+  entriesWritten: number;
+  entriesDeleted: number;
+  generation: number;
+  elapsedMs: number;
+}
+
+export type Verdict = 'allow' | 'block';
+export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close';
+
+/** One decision reported by the kernel (never one per packet). */
+export interface DecisionEvent {
+  kind: EventKind;
+  /** Monotonic kernel time (ns since boot). */
+  timeNs: bigint;
+  tgid: number;
+  uid: number;
+  comm: string;
+  cgroupId: bigint;
+  appId: number;
+  socketCookie: bigint;
+  family: 4 | 6;
+  protocol: 'tcp' | 'udp' | 'icmp' | 'other';
+  direction: 'out' | 'in';
+  localAddr: string;
+  localPort: number;
+  remoteAddr: string;
+  remotePort: number;
+  verdict: Verdict;
+  /** 0 when a default decided. */
+  ruleId: number;
+  /** For 'close' events (and flow flushes): totals for the socket so far. */
+  bytesOut: bigint;
+  bytesIn: bigint;
+  packetsOut: bigint;
+  packetsIn: bigint;
+}
+
+export interface Counters {
+  allowed: bigint;
+  blocked: bigint;
+  events: bigint;
+  /** Events lost because the ring buffer was full. */
+  eventDrops: bigint;
+  /** Hits per rule id. */
+  ruleHits: Map<number, bigint>;
+}
+
+export interface EventSubscription {
+  /** Stops the ring-buffer thread and waits for it. */
+  close(): void;
+}
+
+export interface PeerCredentials {
+  pid: number;
+  uid: number;
+  gid: number;
+}
