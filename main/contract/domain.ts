@@ -1,0 +1,120 @@
+// What the helper knows and every client shows: applications, flows, live events, status, settings.
+import { s } from './schema.js';
+import type { Action, Direction, Protocol } from './rules.js';
+
+export type AppKind = 'desktop' | 'flatpak' | 'snap' | 'appimage' | 'service' | 'container' | 'executable' | 'kernel' | 'unknown';
+
+/** An application as a person recognises it. Ids are assigned by the helper and stable in its store. */
+export interface App {
+  id: number;
+  kind: AppKind;
+  /** Display name ("Firefox", "sshd.service", "curl"). */
+  name: string;
+  /** Executable path when known (for an AppImage: the AppImage file, not its mount). */
+  exe: string | null;
+  /** .desktop id, Flatpak/Snap id, unit name or container id, by kind. */
+  identifier: string | null;
+  /** Icon name from the .desktop entry (the UI resolves it), or null. */
+  icon: string | null;
+  /** cgroup path where it was seen (shows containers and scopes as such). */
+  cgroup: string | null;
+  firstSeen: number;
+  lastSeen: number;
+  /** Per-app default verdict when no rule matches; null = the global default. */
+  defaultAction: Action | null;
+}
+
+export type Verdict = 'allow' | 'block';
+export type FlowProtocol = Exclude<Protocol, 'any'> | 'other';
+export type FlowDirection = Exclude<Direction, 'both'>;
+
+/** Traffic aggregated per app × remote address × remote port × protocol × direction. */
+export interface Flow {
+  appId: number;
+  remoteAddr: string;
+  /** The name the app resolved to reach this address (from DNS answers it received), if any. */
+  remoteName: string | null;
+  remotePort: number;
+  protocol: FlowProtocol;
+  direction: FlowDirection;
+  firstSeen: number;
+  lastSeen: number;
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
+  allowed: number;
+  blocked: number;
+  lastVerdict: Verdict;
+  /** The rule that decided last; null when a default did. */
+  lastRuleId: number | null;
+}
+
+/** One decision as it happens (connect, first datagram to a remote, a denied packet). */
+export interface ConnectionEvent {
+  time: number;
+  appId: number;
+  pid: number;
+  uid: number;
+  comm: string;
+  remoteAddr: string;
+  remoteName: string | null;
+  remotePort: number;
+  localPort: number;
+  protocol: FlowProtocol;
+  direction: FlowDirection;
+  verdict: Verdict;
+  ruleId: number | null;
+}
+
+export interface KernelSupport {
+  kernelRelease: string;
+  cgroup2Mount: string | null;
+  bpffsMount: string | null;
+  btf: boolean;
+  /** Plain words for anything missing; empty when all is there. */
+  missing: string[];
+}
+
+export interface Status {
+  version: string;
+  protocolVersion: number;
+  pid: number;
+  uptimeSec: number;
+  enforcing: boolean;
+  /** When enforcement is paused with a timer, when it resumes (ms since epoch). */
+  pausedUntil: number | null;
+  defaultAction: Action;
+  attach: { cgroup: string; pinDir: string; adopted: boolean };
+  kernel: KernelSupport;
+  ruleCount: number;
+  appCount: number;
+  eventsSeen: number;
+  eventDrops: number;
+}
+
+export interface Settings {
+  /** allow = monitor mode; block = allow-list mode. */
+  defaultAction: Action;
+  /** Days of connection history kept. */
+  retentionDays: number;
+  /** Extra uids (besides root and the user who authorised the helper) allowed to talk to it. */
+  authorizedUsers: number[];
+  notifyOnFirstBlock: boolean;
+}
+
+export const settingsPatchSchema = s.object({
+  defaultAction: s.optional(s.oneOf(['allow', 'block'] as const)),
+  retentionDays: s.optional(s.int({ min: 1, max: 3650 })),
+  authorizedUsers: s.optional(s.array(s.int({ min: 0, max: 4_294_967_294 }), { max: 64 })),
+  notifyOnFirstBlock: s.optional(s.boolean()),
+});
+
+export const connectionQuerySchema = s.object({
+  app: s.optional(s.int({ min: 1 })),
+  remote: s.optional(s.string({ max: 300 })),
+  since: s.optional(s.int({ min: 0 })),
+  until: s.optional(s.int({ min: 0 })),
+  verdict: s.optional(s.oneOf(['allow', 'block'] as const)),
+  limit: s.optional(s.int({ min: 1, max: 200_000 })),
+});

@@ -1,0 +1,43 @@
+// Errors that cross a boundary keep a kind, so callers decide by kind and never by message text.
+
+export const ERROR_KINDS = [
+  'invalid-input', // the caller sent something wrong: CLI exit 2
+  'not-found',
+  'unauthorized', // peer credentials refused
+  'protocol', // malformed message, request before hello, version mismatch
+  'kernel', // BPF/libbpf failure
+  'unavailable', // helper not running / not reachable
+  'cancelled', // the person dismissed the polkit dialog
+  'internal',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+export interface PortcullisErrorData {
+  kind: ErrorKind;
+  /** Where the bad input was ("params.rule.port"), for invalid-input. */
+  where?: string;
+  /** A longer technical detail (a verifier log, an errno name). */
+  detail?: string;
+}
+
+export class PortcullisError extends Error {
+  readonly kind: ErrorKind;
+  readonly where: string | undefined;
+  readonly detail: string | undefined;
+
+  constructor(kind: ErrorKind, message: string, extra: { where?: string; detail?: string } = {}) {
+    super(message);
+    this.name = 'PortcullisError';
+    this.kind = kind;
+    this.where = extra.where;
+    this.detail = extra.detail;
+  }
+
+  toData(): PortcullisErrorData {
+    return { kind: this.kind, ...(this.where ? { where: this.where } : {}), ...(this.detail ? { detail: this.detail } : {}) };
+  }
+}
+
+export function isErrorKind(value: unknown): value is ErrorKind {
+  return typeof value === 'string' && (ERROR_KINDS as readonly string[]).includes(value);
+}

@@ -1,0 +1,139 @@
+// A small validation library shared by every boundary (helper RPC, renderer IPC, CLI). Pure TS.
+// A schema parses `unknown` into a typed value or says exactly what was wrong and where
+// ("params.rule.port: must be an integer 1-65535, got 0").
+
+export type Result<T, E = ValidationIssue> = { ok: true; value: T } | { ok: false; error: E };
+
+export interface ValidationIssue {
+  /** Dotted location of the bad value, e.g. "params.port" or "line 12". */
+  where: string;
+  message: string;
+}
+
+export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
+export const fail = (where: string, message: string): Result<never> => ({ ok: false, error: { where, message } });
+
+export interface Schema<T> {
+  parse(input: unknown, where?: string): Result<T>;
+  /** Human description used in messages ("a string", "one of tcp|udp"). */
+  readonly expected: string;
+}
+
+export type Infer<S> = S extends Schema<infer T> ? T : never;
+
+export function describe(input: unknown): string {
+  if (input === null) return 'null';
+  if (Array.isArray(input)) return 'an array';
+  if (typeof input === 'string') return input.length > 40 ? `a string of ${input.length} characters` : JSON.stringify(input);
+  if (typeof input === 'number' || typeof input === 'boolean') return String(input);
+  return typeof input === 'object' ? 'an object' : typeof input;
+}
+
+function schema<T>(expected: string, parse: (input: unknown, where: string) => Result<T>): Schema<T> {
+  return { expected, parse: (input, where = 'value') => parse(input, where) };
+}
+
+export const s = {
+  string(options: { min?: number; max?: number } = {}): Schema<string> {
+    const { min = 0, max = 4096 } = options;
+    return schema(`a string of ${min}-${max} characters`, (input, where) => {
+      if (typeof input !== 'string') return fail(where, `must be a string, got ${describe(input)}`);
+      if (input.length < min || input.length > max) return fail(where, `must be ${min}-${max} characters long, got ${input.length}`);
+      return ok(input);
+    });
+  },
+
+  int(options: { min?: number; max?: number } = {}): Schema<number> {
+    const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options;
+    return schema(`an integer ${min}-${max}`, (input, where) => {
+      if (typeof input !== 'number' || !Number.isInteger(input)) return fail(where, `must be an integer, got ${describe(input)}`);
+      if (input < min || input > max) return fail(where, `must be between ${min} and ${max}, got ${input}`);
+      return ok(input);
+    });
+  },
+
+  boolean(): Schema<boolean> {
+    return schema('true or false', (input, where) =>
+      typeof input === 'boolean' ? ok(input) : fail(where, `must be true or false, got ${describe(input)}`));
+  },
+
+  literal<const V extends string | number | boolean>(value: V): Schema<V> {
+    return schema(JSON.stringify(value), (input, where) =>
+      input === value ? ok(value) : fail(where, `must be ${JSON.stringify(value)}, got ${describe(input)}`));
+  },
+
+  oneOf<const V extends string>(values: readonly V[]): Schema<V> {
+    return schema(`one of ${values.join('|')}`, (input, where) =>
+      typeof input === 'string' && (values as readonly string[]).includes(input)
+        ? ok(input as V)
+        : fail(where, `must be one of ${values.join(', ')}, got ${describe(input)}`));
+  },
+
+  optional<T>(inner: Schema<T>): Schema<T | undefined> {
+    return schema(`${inner.expected} (optional)`, (input, where) => (input === undefined ? ok(undefined) : inner.parse(input, where)));
+  },
+
+  nullable<T>(inner: Schema<T>): Schema<T | null> {
+    return schema(`${inner.expected} or null`, (input, where) => (input === null ? ok(null) : inner.parse(input, where)));
+  },
+
+  array<T>(inner: Schema<T>, options: { max?: number } = {}): Schema<T[]> {
+    const { max = 100_000 } = options;
+    return schema(`a list of ${inner.expected}`, (input, where) => {
+      if (!Array.isArray(input)) return fail(where, `must be a list, got ${describe(input)}`);
+      if (input.length > max) return fail(where, `must hold at most ${max} items, got ${input.length}`);
+      const out: T[] = [];
+      for (let i = 0; i < input.length; i++) {
+        const item = inner.parse(input[i], `${where}[${i}]`);
+        if (!item.ok) return item;
+        out.push(item.value);
+      }
+      return ok(out);
+    });
+  },
+
+  /** A plain object with exactly these keys (unknown keys are refused: a typo must not pass silently). */
+  object<Shape extends Record<string, Schema<unknown>>>(shape: Shape): Schema<{ [K in keyof Shape]: Infer<Shape[K]> }> {
+    type Out = { [K in keyof Shape]: Infer<Shape[K]> };
+    return schema('an object', (input, where) => {
+      if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail(where, `must be an object, got ${describe(input)}`);
+      const record = input as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        if (!(key in shape)) return fail(`${where}.${key}`, `is not a known field (known: ${Object.keys(shape).join(', ') || 'none'})`);
+      }
+      const out: Record<string, unknown> = {};
+      for (const [key, fieldSchema] of Object.entries(shape)) {
+        const field = fieldSchema.parse(record[key], `${where}.${key}`);
+        if (!field.ok) return field;
+        if (field.value !== undefined) out[key] = field.value;
+      }
+      return ok(out as Out);
+    });
+  },
+
+  /** Runs a parser over a validated value (turning "10m" into 600 000 ms, say). */
+  map<A, B>(inner: Schema<A>, expected: string, convert: (value: A, where: string) => Result<B>): Schema<B> {
+    return schema(expected, (input, where) => {
+      const first = inner.parse(input, where);
+      return first.ok ? convert(first.value, where) : first;
+    });
+  },
+
+  union<A, B>(a: Schema<A>, b: Schema<B>): Schema<A | B> {
+    return schema<A | B>(`${a.expected} or ${b.expected}`, (input, where) => {
+      const first = a.parse(input, where);
+      if (first.ok) return first;
+      const second = b.parse(input, where);
+      return second.ok ? second : fail(where, `must be ${a.expected} or ${b.expected}, got ${describe(input)}`);
+    });
+  },
+
+  /** No params at all: undefined, null or {} (JSON-RPC lets clients omit params). */
+  none(): Schema<Record<string, never>> {
+    return schema('no parameters', (input, where) => {
+      if (input === undefined || input === null) return ok({});
+      if (typeof input === 'object' && !Array.isArray(input) && Object.keys(input).length === 0) return ok({});
+      return fail(where, `takes no parameters, got ${describe(input)}`);
+    });
+  },
+};
