@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian/Ubuntu machine for Portcullis: system packages, npm dependencies, and a build
+# of every native piece. Idempotent: safe to run again. Needs root (or sudo) for apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# What building, running and testing need: the BPF toolchain, libbpf, polkit, a browser for the UI
+# shell and its tests, and the network tools the tests use to build their own test hosts.
+PACKAGES=(
+  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3
+  polkitd pkexec dbus
+  chromium xvfb xauth
+  iproute2 iputils-ping iperf3 nftables iptables procps util-linux
+)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# .npmrc turns install scripts off: Electron's postinstall downloads its binary from GitHub and has no
+# switch to skip that, so native modules are built explicitly below instead.
+say "installing npm dependencies"
+npm ci --no-audit --no-fund --loglevel=error
+
+if ! node -e "require('better-sqlite3')(':memory:')" 2>/dev/null; then
+  say "building better-sqlite3 from source"
+  (cd node_modules/better-sqlite3 && ../.bin/node-gyp rebuild --release --loglevel=error >/dev/null)
+fi
+
+say "building BPF programs, the native addon, the TypeScript and the renderer"
+npm run --silent build
+
+if [ -x node_modules/electron/dist/electron ]; then
+  say "Electron's binary is present: npm start opens the desktop app"
+elif timeout 60 node node_modules/electron/install.js >/dev/null 2>&1; then
+  say "Electron's binary downloaded: npm start opens the desktop app"
+else
+  say "Electron's binary could not be downloaded (it comes from GitHub); npm start will open the browser shell in Chromium instead"
+fi
+say "done"

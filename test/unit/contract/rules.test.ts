@@ -1,0 +1,95 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseDuration, parsePorts, parseRemote, parseRuleDraft, formatRemote } from '../../../main/contract/rules.js';
+import { parseBlocklist } from '../../../main/contract/blocklist.js';
+
+const NOW = 1_800_000_000_000;
+
+test('ports: single, range, any; bad ones say why', () => {
+  assert.deepEqual(parsePorts('443'), { ok: true, value: { from: 443, to: 443 } });
+  assert.deepEqual(parsePorts('8000-8100'), { ok: true, value: { from: 8000, to: 8100 } });
+  assert.deepEqual(parsePorts(null), { ok: true, value: null });
+  for (const [input, reason] of [
+    ['0', /outside 1-65535/],
+    ['65536', /outside 1-65535/],
+    ['a-b', /not a number/],
+    ['90-80', /backwards/],
+    ['-5', /not a number/],
+  ] as const) {
+    const parsed = parsePorts(input, 'port');
+    assert.equal(parsed.ok, false, input);
+    if (!parsed.ok) assert.match(parsed.error.message, reason, input);
+  }
+});
+
+test('durations', () => {
+  assert.deepEqual(parseDuration('90s'), { ok: true, value: 90_000 });
+  assert.deepEqual(parseDuration('2h'), { ok: true, value: 7_200_000 });
+  for (const bad of ['10', 'm', '1.5h', '-1m', '0s', '10y', '9999d']) assert.equal(parseDuration(bad).ok, false, bad);
+});
+
+test('remotes: any, address, CIDR, mapped address, domain, wildcard domain', () => {
+  const remote = (text: string) => {
+    const parsed = parseRemote(text);
+    assert.ok(parsed.ok, text);
+    return parsed.value;
+  };
+  assert.deepEqual(remote('any'), { kind: 'any' });
+  assert.equal(formatRemote(remote('127.0.0.2')), '127.0.0.2');
+  assert.equal(formatRemote(remote('2001:DB8::/32')), '2001:db8::/32');
+  assert.equal(formatRemote(remote('::ffff:127.0.0.9')), '127.0.0.9');
+  assert.deepEqual(remote('*.Example.com'), { kind: 'domain', name: 'example.com', subdomains: true });
+  assert.equal(parseRemote('1.2.3').ok, false);
+});
+
+test('a draft becomes a spec with defaults; expiry comes from the given clock', () => {
+  const parsed = parseRuleDraft({ action: 'block', remote: '10.0.0.0/8', port: '443', protocol: 'tcp', for: '10m' }, NOW);
+  assert.ok(parsed.ok);
+  assert.equal(parsed.value.direction, 'both');
+  assert.equal(parsed.value.expiresAt, NOW + 600_000);
+  assert.deepEqual(parsed.value.ports, { from: 443, to: 443 });
+  assert.equal(parsed.value.app, null);
+});
+
+test('draft errors name the field', () => {
+  const cases: Array<[unknown, string, RegExp]> = [
+    [{ action: 'deny' }, 'rule.action', /one of block, allow/],
+    [{ action: 'block', protocol: 'sctp' }, 'rule.protocol', /one of any, tcp, udp, icmp/],
+    [{ action: 'block', direction: 'sideways' }, 'rule.direction', /one of out, in, both/],
+    [{ action: 'block', remote: '1.2.3.256' }, 'rule.remote', /more than 255/],
+    [{ action: 'block', port: 0 }, 'rule.port', /outside/],
+    [{ action: 'block', protocol: 'icmp', port: 80 }, 'rule.port', /ICMP has no ports/],
+    [{ action: 'block', for: 'soon' }, 'rule.for', /not a duration/],
+    [{ action: 'block', app: 'relative/path' }, 'rule.app', /absolute executable path/],
+    [{ action: 'block', colour: 'red' }, 'rule.colour', /not a known field/],
+    ['block', 'rule', /must be an object/],
+  ];
+  for (const [input, where, reason] of cases) {
+    const parsed = parseRuleDraft(input, NOW);
+    assert.equal(parsed.ok, false, JSON.stringify(input));
+    if (!parsed.ok) {
+      assert.equal(parsed.error.where, where, JSON.stringify(input));
+      assert.match(parsed.error.message, reason, JSON.stringify(input));
+    }
+  }
+});
+
+test('blocklists: hosts format and plain lines, with skipped lines explained', () => {
+  const text = [
+    '# a comment',
+    '0.0.0.0 ads.example.com tracker.example.net',
+    '127.0.0.1 localhost',
+    '10.9.0.0/16',
+    '2001:db8::1',
+    'not a valid line here',
+    '1.2.3.999',
+    'ads.example.com',
+    '',
+  ].join('\n');
+  const parsed = parseBlocklist(text);
+  assert.deepEqual(parsed.remotes, ['ads.example.com', 'tracker.example.net', '10.9.0.0/16', '2001:db8::1']);
+  assert.deepEqual(parsed.skipped.map((s) => s.line), [3, 6, 7, 8]);
+  assert.match(parsed.skipped[0]!.reason, /this machine/);
+  assert.match(parsed.skipped[2]!.reason, /more than 255/);
+  assert.match(parsed.skipped[3]!.reason, /duplicate/);
+});
