@@ -1,0 +1,70 @@
+import { useEffect } from 'react';
+import { bridge } from '../bridge';
+import { useHelper } from '../stores/helper-store';
+import { useRules } from '../stores/rules-store';
+import { useConnections } from '../stores/connections-store';
+import { useUi } from '../stores/ui-store';
+import { ConnectionsView } from './ConnectionsView';
+import { RulesView } from './RulesView';
+import { StatusBar } from './StatusBar';
+import { EnforcementControl } from './EnforcementControl';
+import { HelperBanner } from './HelperBanner';
+import { Wizard } from './Wizard';
+import { Notices } from './Notices';
+
+export function App() {
+  const connected = useHelper((state) => state.helper.state === 'connected');
+  const wizard = useHelper((state) => state.wizard);
+  const tab = useUi((state) => state.tab);
+  const setTab = useUi((state) => state.setTab);
+  const ruleCount = useRules((state) => state.rules.length);
+
+  useEffect(() => {
+    let stop: (() => void) | null = null;
+    let cancelled = false;
+    void useHelper.getState().init().then((unsubscribe) => {
+      if (cancelled) unsubscribe();
+      else stop = unsubscribe;
+    });
+    return () => {
+      cancelled = true;
+      stop?.();
+    };
+  }, []);
+
+  // Data flows only while the helper is there; on reconnect everything reloads.
+  useEffect(() => {
+    if (!connected) return;
+    void useRules.getState().load();
+    const stopRules = bridge().listenRulesChanged(() => void useRules.getState().load());
+    const stopConnections = useConnections.getState().start();
+    return () => {
+      stopRules();
+      stopConnections();
+    };
+  }, [connected]);
+
+  return (
+    <div className="app">
+      <header className="titlebar">
+        <div className="brand">
+          <span className="logo" aria-hidden="true">▦</span>
+          Portcullis
+        </div>
+        <nav className="tabs" role="tablist" aria-label="Views">
+          <button role="tab" aria-selected={tab === 'connections'} onClick={() => setTab('connections')}>Connections</button>
+          <button role="tab" aria-selected={tab === 'rules'} onClick={() => setTab('rules')}>
+            Rules <span className="count">{ruleCount}</span>
+          </button>
+        </nav>
+        <span className="grow" />
+        <EnforcementControl />
+      </header>
+      {wizard?.completed && <HelperBanner />}
+      <main className="content">{tab === 'connections' ? <ConnectionsView /> : <RulesView />}</main>
+      <StatusBar />
+      <Notices />
+      {wizard && !wizard.completed && <Wizard />}
+    </div>
+  );
+}

@@ -1,0 +1,20 @@
+// The renderer build: plain esbuild JSX (react-jsx), root renderer/, output build/renderer/.
+// Relative asset paths so the same build loads from file:// (Electron) and http:// (browser shell).
+import { defineConfig } from 'vite';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+export default defineConfig({
+  root,
+  base: './',
+  esbuild: { jsx: 'automatic' },
+  build: {
+    outDir: fileURLToPath(new URL('../build/renderer', import.meta.url)),
+    emptyOutDir: true,
+    target: 'chrome120',
+    sourcemap: true,
+    // No inline module-preload polyfill: the CSP forbids inline scripts.
+    modulePreload: { polyfill: false },
+  },
+});
