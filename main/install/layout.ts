@@ -22,12 +22,10 @@ export const LAYOUT = {
   /** The CLI for everyone: a two-line sh wrapper around cliEntry. */
   cliWrapper: '/usr/bin/portcullis',
   node: '/usr/bin/node',
+  /** Holds helper.conf (main/helper/config.ts reads it); removed only by uninstall --purge. */
   configDir: '/etc/portcullis',
-  config: '/etc/portcullis/helper.conf',
-  stateDir: '/var/lib/portcullis',
+  /** The helper's socket directory when helper.conf does not move the socket. */
   runtimeDir: '/run/portcullis',
-  /** The helper's default pin directory (helper.conf's `bpffs` overrides it). */
-  pinDir: '/sys/fs/bpf/portcullis',
 } as const;
 
 export type Layout = typeof LAYOUT;
