@@ -1,0 +1,148 @@
+// Desktop entries (.desktop files) from the XDG data dirs, Flatpak exports and Snap's directory:
+// the name and icon a person knows an application by. Indexed by desktop id and by the executable
+// their Exec line starts (for desktops that put no app scope around what they launch).
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface DesktopEntry {
+  /** Desktop file id without ".desktop" ("org.gnome.Nautilus", "firefox", "kde4-foo" for kde4/foo.desktop). */
+  id: string;
+  name: string;
+  icon: string | null;
+  /** The executable the Exec line runs, resolved to its real path, when found. */
+  exe: string | null;
+  path: string;
+}
+
+export interface DesktopLookup {
+  byId(id: string): DesktopEntry | null;
+  byExe(realExePath: string): DesktopEntry | null;
+}
+
+export const DEFAULT_DATA_DIRS = [
+  '/usr/local/share',
+  '/usr/share',
+  '/var/lib/flatpak/exports/share',
+];
+export const SNAP_DESKTOP_DIR = '/var/lib/snapd/desktop';
+const DEFAULT_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin', '/snap/bin'];
+/** Largest .desktop file read; real ones are a few KB. */
+const MAX_FILE_BYTES = 256 * 1024;
+const MAX_FILES = 20_000;
+
+/** The [Desktop Entry] group's unlocalised keys. */
+export function parseDesktopFile(text: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  let inEntry = false;
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line.startsWith('[')) {
+      inEntry = line === '[Desktop Entry]';
+      continue;
+    }
+    if (!inEntry || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = line.slice(0, eq).trim();
+    // Localised variants (Name[de]) are skipped: the helper has no locale of its own; the UI may add one.
+    if (!key.includes('[') && !keys.has(key)) keys.set(key, line.slice(eq + 1).trim());
+  }
+  return keys;
+}
+
+/** The program an Exec line starts, skipping `env VAR=value` prefixes (field codes and arguments ignored). */
+export function execProgram(exec: string): string | null {
+  const words = exec.match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? [];
+  let i = 0;
+  if (words[i] === 'env' || words[i] === '/usr/bin/env') {
+    i++;
+    while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
+  }
+  const word = words[i];
+  if (!word) return null;
+  return word.startsWith('"') ? word.slice(1, -1).replace(/\\(.)/g, '$1') : word;
+}
+
+function resolveProgram(program: string, searchPath: string[]): string | null {
+  const candidates = program.startsWith('/') ? [program] : searchPath.map((dir) => join(dir, program));
+  for (const candidate of candidates) {
+    try {
+      const real = realpathSync(candidate);
+      if (statSync(real).isFile()) return real;
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+export class DesktopEntries implements DesktopLookup {
+  private readonly ids = new Map<string, DesktopEntry>();
+  private readonly exes = new Map<string, DesktopEntry>();
+
+  /** `dataDirs` in XDG order (earlier wins); the applications/ directory under each is read. */
+  constructor(private readonly dataDirs: string[] = [...DEFAULT_DATA_DIRS, SNAP_DESKTOP_DIR], private readonly searchPath: string[] = DEFAULT_PATH) {
+    this.refresh();
+  }
+
+  refresh(): void {
+    this.ids.clear();
+    this.exes.clear();
+    let budget = MAX_FILES;
+    for (const dir of this.dataDirs) budget = this.scan(join(dir, 'applications'), '', budget);
+  }
+
+  byId(id: string): DesktopEntry | null {
+    return this.ids.get(id) ?? null;
+  }
+
+  byExe(realExePath: string): DesktopEntry | null {
+    return this.exes.get(realExePath) ?? null;
+  }
+
+  private scan(dir: string, prefix: string, budget: number): number {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return budget;
+    }
+    for (const name of names) {
+      if (budget <= 0) return 0;
+      const path = join(dir, name);
+      if (name.endsWith('.desktop')) {
+        budget--;
+        this.add(`${prefix}${name.slice(0, -'.desktop'.length)}`, path);
+      } else if (!name.startsWith('.')) {
+        try {
+          // The desktop id of applications/kde4/foo.desktop is "kde4-foo".
+          if (statSync(path).isDirectory()) budget = this.scan(path, `${prefix}${name}-`, budget);
+        } catch { /* vanished */ }
+      }
+    }
+    return budget;
+  }
+
+  private add(id: string, path: string): void {
+    if (this.ids.has(id)) return; // an earlier data dir overrides a later one
+    let text: string;
+    try {
+      if (statSync(path).size > MAX_FILE_BYTES) return;
+      text = readFileSync(path, 'utf8');
+    } catch {
+      return;
+    }
+    const keys = parseDesktopFile(text);
+    if (keys.get('Type') !== undefined && keys.get('Type') !== 'Application') return;
+    const program = execProgram(keys.get('TryExec') ?? keys.get('Exec') ?? '');
+    const entry: DesktopEntry = {
+      id,
+      name: keys.get('Name') ?? id,
+      icon: keys.get('Icon') || null,
+      exe: program ? resolveProgram(program, this.searchPath) : null,
+      path,
+    };
+    this.ids.set(id, entry);
+    // Terminal programs and hidden entries (an interpreter's menu item, say) do not name whoever runs their executable.
+    const hidden = keys.get('NoDisplay') === 'true' || keys.get('Hidden') === 'true' || keys.get('Terminal') === 'true';
+    if (entry.exe && !hidden && !this.exes.has(entry.exe)) this.exes.set(entry.exe, entry);
+  }
+}

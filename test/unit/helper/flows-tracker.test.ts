@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { FlowTracker, type TrackedEvent } from '../../../main/helper/flows/flow-tracker.js';
+import { FlowsStore, flowsMigration, HOUR_MS } from '../../../main/helper/flows/flows-store.js';
+
+const T0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR_MS); // on an hour boundary
+
+function event(over: Partial<TrackedEvent>): TrackedEvent {
+  return {
+    kind: 'connect', timeMs: T0, appId: 1, socketCookie: 0n, protocol: 'tcp', direction: 'out', localPort: 40000,
+    remoteAddr: '10.0.0.1', remotePort: 443, remoteName: null, verdict: 'allow', ruleId: 0,
+    bytesOut: 0n, bytesIn: 0n, packetsOut: 0n, packetsIn: 0n, ...over,
+  };
+}
+
+test('flows: decisions aggregate per app × remote × port × protocol × direction', () => {
+  const tracker = new FlowTracker();
+  tracker.ingest(event({ socketCookie: 1n }));
+  tracker.ingest(event({ socketCookie: 2n, timeMs: T0 + 5, remoteName: 'a.test' }));
+  tracker.ingest(event({ verdict: 'block', ruleId: 9, timeMs: T0 + 7 }));
+  tracker.ingest(event({ remotePort: 80, timeMs: T0 + 8 }));
+  tracker.ingest(event({ appId: 2, timeMs: T0 + 9 }));
+  tracker.ingest(event({ protocol: 'udp', timeMs: T0 + 10 }));
+  const live = tracker.live();
+  assert.equal(live.length, 4);
+  const main = live.find((f) => f.appId === 1 && f.remotePort === 443 && f.protocol === 'tcp')!;
+  assert.deepEqual(
+    [main.allowed, main.blocked, main.firstSeen, main.lastSeen, main.lastVerdict, main.lastRuleId, main.remoteName],
+    [2, 1, T0, T0 + 7, 'block', 9, 'a.test'],
+  );
+  assert.equal(tracker.stats().sockets, 2, 'only allowed sockets are tracked for bytes');
+});
+
+test('flows: live totals and the close event add up without double counting', () => {
+  const tracker = new FlowTracker();
+  tracker.ingest(event({ socketCookie: 7n }));
+  tracker.applyTotals([{ cookie: 7n, bytesOut: 100n, bytesIn: 1000n, packetsOut: 2n, packetsIn: 3n }], T0 + 1000);
+  tracker.applyTotals([{ cookie: 7n, bytesOut: 150n, bytesIn: 1000n, packetsOut: 3n, packetsIn: 3n }], T0 + 2000);
+  tracker.applyTotals([{ cookie: 99n, bytesOut: 5n, bytesIn: 5n, packetsOut: 1n, packetsIn: 1n }], T0 + 2000); // unknown socket: ignored
+  tracker.ingest(event({ kind: 'close', socketCookie: 7n, timeMs: T0 + 3000, bytesOut: 200n, bytesIn: 4000n, packetsOut: 4n, packetsIn: 6n }));
+  tracker.applyTotals([{ cookie: 7n, bytesOut: 999n, bytesIn: 999n, packetsOut: 9n, packetsIn: 9n }], T0 + 4000); // after close: ignored
+  const [flow] = tracker.live();
+  assert.deepEqual([flow!.bytesOut, flow!.bytesIn, flow!.packetsOut, flow!.packetsIn, flow!.lastSeen], [200, 4000, 4, 6, T0 + 3000]);
+  assert.equal(tracker.stats().sockets, 0);
+});
+
+test('flows: a close without its opening decision still counts; inbound goes to the listener', () => {
+  const tracker = new FlowTracker();
+  tracker.ingest(event({ kind: 'close', socketCookie: 5n, bytesOut: 10n, bytesIn: 20n, packetsOut: 1n, packetsIn: 1n }));
+  tracker.ingest(event({ kind: 'listen', appId: 4, protocol: 'tcp', localPort: 8080, remoteAddr: '0.0.0.0', remotePort: 0 }));
+  tracker.ingest(event({ appId: 0, direction: 'in', localPort: 8080, remoteAddr: '10.0.0.9', remotePort: 51000, socketCookie: 6n }));
+  tracker.ingest(event({ appId: 0, direction: 'in', localPort: 9999, remoteAddr: '10.0.0.9', remotePort: 51001 }));
+  const flows = tracker.live();
+  assert.ok(flows.some((f) => f.appId === 1 && f.bytesIn === 20));
+  assert.ok(flows.some((f) => f.appId === 4 && f.direction === 'in' && f.remoteAddr === '10.0.0.9'));
+  assert.equal(tracker.stats().unattributedInbound, 1);
+});
+
+test('flows: deltas are taken once; memory stays bounded and idle written flows are forgotten', () => {
+  const tracker = new FlowTracker({ maxFlows: 100, idleMs: 1000 });
+  for (let i = 0; i < 100; i++) tracker.ingest(event({ remotePort: 1 + i }));
+  assert.equal(tracker.takeDeltas().length, 100);
+  assert.equal(tracker.takeDeltas().length, 0);
+  for (let i = 0; i < 50; i++) tracker.ingest(event({ remotePort: 1000 + i, timeMs: T0 + 1 }));
+  assert.ok(tracker.stats().flows <= 100);
+  assert.ok(tracker.stats().evicted >= 10);
+  tracker.takeDeltas();
+  tracker.sweep(T0 + 5000);
+  assert.equal(tracker.stats().flows, 0);
+});
+
+function memoryStore(): FlowsStore {
+  const db = new Database(':memory:');
+  flowsMigration.up(db);
+  return new FlowsStore(db);
+}
+
+test('flows store: batched deltas add up per hour; queries by app, remote, time and verdict', () => {
+  const store = memoryStore();
+  const tracker = new FlowTracker();
+  tracker.ingest(event({ socketCookie: 1n, remoteName: 'www.example.com' }));
+  tracker.applyTotals([{ cookie: 1n, bytesOut: 10n, bytesIn: 100n, packetsOut: 1n, packetsIn: 2n }], T0 + 10);
+  store.write(tracker.takeDeltas());
+  tracker.applyTotals([{ cookie: 1n, bytesOut: 30n, bytesIn: 300n, packetsOut: 2n, packetsIn: 4n }], T0 + HOUR_MS + 10);
+  tracker.ingest(event({ appId: 2, remoteAddr: '10.9.9.9', verdict: 'block', ruleId: 3, timeMs: T0 + HOUR_MS + 20 }));
+  store.write(tracker.takeDeltas());
+
+  const all = store.query();
+  assert.equal(all.length, 2);
+  assert.equal(all[0]!.appId, 2, 'most recently seen first');
+  const web = all[1]!;
+  assert.deepEqual(
+    [web.bytesOut, web.bytesIn, web.packetsOut, web.packetsIn, web.firstSeen, web.lastSeen, web.remoteName, web.allowed],
+    [30, 300, 2, 4, T0, T0 + HOUR_MS + 10, 'www.example.com', 1],
+  );
+  // The live view and the stored history agree.
+  const liveWeb = tracker.live().find((f) => f.appId === 1)!;
+  assert.deepEqual([liveWeb.bytesOut, liveWeb.bytesIn, liveWeb.allowed], [web.bytesOut, web.bytesIn, web.allowed]);
+
+  assert.deepEqual(store.query({ app: 2 }).map((f) => f.remoteAddr), ['10.9.9.9']);
+  assert.deepEqual(store.query({ verdict: 'block' }).map((f) => [f.appId, f.lastRuleId]), [[2, 3]]);
+  assert.deepEqual(store.query({ verdict: 'allow' }).map((f) => f.appId), [1]);
+  assert.deepEqual(store.query({ remote: 'example.com' }).map((f) => f.appId), [1]);
+  assert.deepEqual(store.query({ remote: '10.9.9.9' }).map((f) => f.appId), [2]);
+  assert.deepEqual(store.query({ remote: 'ample.com' }), []);
+  assert.deepEqual(store.query({ since: T0 + HOUR_MS + 15 }).map((f) => f.appId), [2]);
+  assert.deepEqual(store.query({ until: T0 + 5 }).map((f) => f.appId), [1]);
+  assert.equal(store.query({ limit: 1 }).length, 1);
+
+  assert.equal(store.prune(1, T0 + 86_400_000 + HOUR_MS + 15), 2, 'rows last seen over a day before go');
+  assert.deepEqual(store.query().map((f) => f.appId), [2]);
+});
