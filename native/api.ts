@@ -53,7 +53,11 @@ export interface KernelDefaults {
 
 /** How the kernel learns which process belongs to which app. */
 export interface AppBindings {
-  /** Executables by (device, inode) of the file: exec of this file makes the process this app. */
+  /**
+   * Executables by (device, inode) of the file, as fs.statSync(path, { bigint: true }) reports them
+   * (st_dev in user-space encoding; the facade converts it to the kernel's): exec of this file
+   * makes the process this app.
+   */
   executables: Array<{ dev: bigint; ino: bigint; appId: number }>;
   /** cgroup ids (e.g. a desktop app-*.scope or a systemd service) whose processes are this app. */
   cgroups: Array<{ cgroupId: bigint; appId: number }>;
@@ -68,6 +72,12 @@ export interface ApplyStats {
   entriesDeleted: number;
   generation: number;
   elapsedMs: number;
+  /** Time spent compiling rules in user space (part of elapsedMs). */
+  compileMs?: number;
+  /** Deduplicated clause sets written. */
+  clauseSets?: number;
+  /** What the kernel could not express exactly (e.g. too many rules covering one address). */
+  warnings?: string[];
 }
 
 export type Verdict = 'allow' | 'block';
@@ -120,4 +130,44 @@ export interface PeerCredentials {
   pid: number;
   uid: number;
   gid: number;
+}
+
+/** Where and how to open the firewall. */
+export interface FirewallOptions {
+  /** cgroup v2 directory to attach to (the root in production, a test cgroup in tests). */
+  cgroup: string;
+  /** Directory on a bpffs where maps and links are pinned (created if missing). */
+  pinDir: string;
+  /** Ring buffer size in bytes (power of two, multiple of the page size). Only used when the
+   *  maps are created, not when adopted. Default 256 KiB. */
+  ringBytes?: number;
+}
+
+/** Live per-socket traffic totals (payload bytes: what the application sent and received). */
+export interface FlowTotals {
+  socketCookie: bigint;
+  bytesOut: bigint;
+  bytesIn: bigint;
+  packetsOut: bigint;
+  packetsIn: bigint;
+}
+
+/** cgroup_skb programs runnable through BPF_PROG_TEST_RUN. */
+export type TestProgram = 'egress' | 'ingress';
+
+export interface TestRunOptions {
+  /** Runs of the program (the kernel reports the mean duration). Default 1. */
+  repeat?: number;
+  /** true (default): the attached program, per-socket verdict cache included (the dummy
+   *  socket of a test run keeps its cache across repeats). false: the same code with the cache
+   *  bypassed, i.e. full rule evaluation on every run. */
+  cached?: boolean;
+  /** Runs the empty baseline program instead (benchmarks). */
+  baseline?: boolean;
+}
+
+export interface TestRunResult {
+  verdict: Verdict;
+  /** Mean nanoseconds per run, as measured by the kernel. */
+  durationNs: number;
 }

@@ -1,0 +1,825 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Portcullis datapath: per-app verdicts on cgroup v2 hooks. See portcullis.h for the rule
+// layout and precedence, DESIGN.md "Kernel side" for the hooks' jobs.
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
+#include "portcullis.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_ICMPV6_NR 58
+#define CG_ALLOW 1
+#define CG_DENY 0
+
+/* ---- maps ---------------------------------------------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pcl_config);
+} pcl_config SEC(".maps");
+
+/*
+ * Inner-map templates; user space creates real inner maps of the same shape per apply. Sizes, not
+ * BTF types: clang emits only forward declarations for types reached through these templates.
+ */
+struct lpm4_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct pcl_lpm4_key));
+	__uint(value_size, sizeof(struct pcl_entry));
+};
+struct lpm6_inner {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct pcl_lpm6_key));
+	__uint(value_size, sizeof(struct pcl_entry));
+};
+struct exact4_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct pcl_exact4_key));
+	__uint(value_size, sizeof(struct pcl_entry));
+};
+struct exact6_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct pcl_exact6_key));
+	__uint(value_size, sizeof(struct pcl_entry));
+};
+struct sets_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP); /* inner arrays may differ in size */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct pcl_clause_set));
+};
+struct app_dflt_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(__u8));
+};
+
+#define OUTER(name, inner)                              \
+	struct {                                        \
+		__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS); \
+		__uint(max_entries, 2);                 \
+		__type(key, __u32);                     \
+		__array(values, struct inner);          \
+	} name SEC(".maps")
+
+OUTER(pcl_v4_lpm, lpm4_inner);
+OUTER(pcl_v6_lpm, lpm6_inner);
+OUTER(pcl_v4_exact, exact4_inner);
+OUTER(pcl_v6_exact, exact6_inner);
+OUTER(pcl_sets, sets_inner);
+OUTER(pcl_app_dflt, app_dflt_inner);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct pcl_exe_key);
+	__type(value, __u32);
+} pcl_exe SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, __u32);
+	__type(value, __u32);
+} pcl_tgid_app SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} pcl_cgrp_app SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct pcl_sock);
+} pcl_sk SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct pcl_flow);
+} pcl_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} pcl_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pcl_counters);
+} pcl_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u64);
+} pcl_rule_hits SEC(".maps");
+
+/* ---- flow description ------------------------------------------------------------------ */
+
+struct flow {
+	__u8 family;     /* 4 or 6 */
+	__u8 proto;      /* IP protocol number (ICMPv6 folded to 1) */
+	__u8 dir;        /* PCL_DIR_OUT or PCL_DIR_IN */
+	__u8 pad;
+	__u16 lport;     /* host order */
+	__u16 rport;     /* host order */
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+struct decision {
+	__u32 rule_id;
+	__u8 action; /* PCL_ACT_ALLOW or PCL_ACT_BLOCK */
+};
+
+static __always_inline struct pcl_config *current_config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&pcl_config, &zero);
+}
+
+static __always_inline struct pcl_counters *percpu_counters(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&pcl_counters, &zero);
+}
+
+static __always_inline __u8 fold_proto(__u8 proto)
+{
+	return proto == IPPROTO_ICMPV6_NR ? PCL_PROTO_ICMP : proto;
+}
+
+/* ---- rule evaluation --------------------------------------------------------------------- */
+
+/* First clause of the entry's set matching the flow, or PCL_ACT_NONE. */
+static __always_inline __u8 match_set(__u32 slot, struct pcl_entry *entry, struct flow *f, __u32 *rule_id)
+{
+	void *sets = bpf_map_lookup_elem(&pcl_sets, &slot);
+	if (!sets)
+		return PCL_ACT_NONE;
+	__u32 set_id = entry->set_id;
+	struct pcl_clause_set *set = bpf_map_lookup_elem(sets, &set_id);
+	if (!set)
+		return PCL_ACT_NONE;
+	__u32 count = set->count;
+	for (__u32 i = 0; i < PCL_MAX_CLAUSES; i++) {
+		if (i >= count)
+			break;
+		struct pcl_clause *c = &set->clauses[i];
+		if (!(c->dir & f->dir))
+			continue;
+		if (c->proto != PCL_PROTO_ANY && c->proto != f->proto)
+			continue;
+		if (f->rport < c->port_lo || f->rport > c->port_hi)
+			continue;
+		*rule_id = c->rule_id != PCL_RULE_OWN ? c->rule_id : entry->rule_id;
+		return c->action;
+	}
+	return PCL_ACT_NONE;
+}
+
+static __always_inline struct pcl_entry *lookup4(__u32 slot, __u32 scope, struct flow *f)
+{
+	struct pcl_entry *entry = NULL;
+	void *exact = bpf_map_lookup_elem(&pcl_v4_exact, &slot);
+	if (exact) {
+		struct pcl_exact4_key key = { .scope = scope };
+		__builtin_memcpy(key.addr, f->raddr, 4);
+		entry = bpf_map_lookup_elem(exact, &key);
+		if (entry)
+			return entry;
+	}
+	void *lpm = bpf_map_lookup_elem(&pcl_v4_lpm, &slot);
+	if (lpm) {
+		struct pcl_lpm4_key key = { .prefixlen = 64, .scope = scope };
+		__builtin_memcpy(key.addr, f->raddr, 4);
+		entry = bpf_map_lookup_elem(lpm, &key);
+	}
+	return entry;
+}
+
+static __always_inline struct pcl_entry *lookup6(__u32 slot, __u32 scope, struct flow *f)
+{
+	struct pcl_entry *entry = NULL;
+	void *exact = bpf_map_lookup_elem(&pcl_v6_exact, &slot);
+	if (exact) {
+		struct pcl_exact6_key key = { .scope = scope };
+		__builtin_memcpy(key.addr, f->raddr, 16);
+		entry = bpf_map_lookup_elem(exact, &key);
+		if (entry)
+			return entry;
+	}
+	void *lpm = bpf_map_lookup_elem(&pcl_v6_lpm, &slot);
+	if (lpm) {
+		struct pcl_lpm6_key key = { .prefixlen = 160, .scope = scope };
+		__builtin_memcpy(key.addr, f->raddr, 16);
+		entry = bpf_map_lookup_elem(lpm, &key);
+	}
+	return entry;
+}
+
+static __always_inline __u8 eval_scope(__u32 slot, __u32 scope, struct flow *f, __u32 *rule_id)
+{
+	struct pcl_entry *entry = f->family == 4 ? lookup4(slot, scope, f) : lookup6(slot, scope, f);
+	if (!entry)
+		return PCL_ACT_NONE;
+	return match_set(slot, entry, f, rule_id);
+}
+
+/* The full precedence chain for one flow under the generation the caller read. */
+static __always_inline struct decision decide(struct pcl_config *cfg, __u32 gen, __u32 app_id, struct flow *f)
+{
+	struct decision d = { .rule_id = 0, .action = PCL_ACT_NONE };
+	__u32 slot = gen & 1;
+	if (app_id != 0) {
+		d.action = eval_scope(slot, app_id, f, &d.rule_id);
+		if (d.action != PCL_ACT_NONE)
+			return d;
+	}
+	d.action = eval_scope(slot, 0, f, &d.rule_id);
+	if (d.action != PCL_ACT_NONE)
+		return d;
+	d.rule_id = 0;
+	if (app_id != 0) {
+		void *dflt = bpf_map_lookup_elem(&pcl_app_dflt, &slot);
+		if (dflt) {
+			__u8 *action = bpf_map_lookup_elem(dflt, &app_id);
+			if (action && *action != PCL_ACT_NONE) {
+				d.action = *action;
+				return d;
+			}
+		}
+	}
+	d.action = cfg->default_action[slot] == PCL_ACT_BLOCK ? PCL_ACT_BLOCK : PCL_ACT_ALLOW;
+	return d;
+}
+
+/* ---- owners, counters, events ------------------------------------------------------------ */
+
+static __always_inline __u32 app_of_current(__u32 tgid, __u64 cgroup_id)
+{
+	__u32 *app = bpf_map_lookup_elem(&pcl_tgid_app, &tgid);
+	if (app)
+		return *app;
+	app = bpf_map_lookup_elem(&pcl_cgrp_app, &cgroup_id);
+	return app ? *app : 0;
+}
+
+/* Fills the owner from the current task (process context only). */
+static __always_inline void own_by_current(struct pcl_sock *s)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	s->tgid = pid_tgid >> 32;
+	s->uid = (__u32)bpf_get_current_uid_gid();
+	s->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	s->app_id = app_of_current(s->tgid, s->cgroup_id);
+	s->flags |= PCL_SK_OWNED;
+}
+
+static __always_inline void count_decision(__u8 action, __u32 rule_id)
+{
+	struct pcl_counters *c = percpu_counters();
+	if (c) {
+		if (action == PCL_ACT_BLOCK)
+			c->blocked++;
+		else
+			c->allowed++;
+	}
+	if (rule_id != 0) {
+		__u64 *hits = bpf_map_lookup_elem(&pcl_rule_hits, &rule_id);
+		if (hits) {
+			*hits += 1;
+		} else {
+			__u64 one = 1;
+			bpf_map_update_elem(&pcl_rule_hits, &rule_id, &one, BPF_NOEXIST);
+		}
+	}
+}
+
+static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
+				 __u32 rule_id, struct pcl_flow *totals)
+{
+	struct pcl_counters *c = percpu_counters();
+	struct pcl_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
+	if (!e) {
+		if (c)
+			c->drops++;
+		return;
+	}
+	if (c)
+		c->events++;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_ns();
+	e->cookie = cookie;
+	if (s) {
+		e->cgroup_id = s->cgroup_id;
+		e->tgid = s->tgid;
+		e->uid = s->uid;
+		e->app_id = s->app_id;
+		__builtin_memcpy(e->comm, s->comm, PCL_COMM_LEN);
+	}
+	if (totals) {
+		e->bytes_out = totals->bytes_out;
+		e->bytes_in = totals->bytes_in;
+		e->packets_out = totals->packets_out;
+		e->packets_in = totals->packets_in;
+	}
+	e->rule_id = rule_id;
+	__builtin_memcpy(e->local_addr, f->laddr, 16);
+	__builtin_memcpy(e->remote_addr, f->raddr, 16);
+	e->local_port = f->lport;
+	e->remote_port = f->rport;
+	e->kind = kind;
+	e->family = f->family;
+	e->protocol = f->proto;
+	e->direction = f->dir;
+	e->verdict = verdict;
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int cache_matches(struct pcl_sock *s, __u32 gen, struct flow *f)
+{
+	if (!(s->flags & PCL_SK_CACHED) || s->gen != gen || s->proto != f->proto || s->remote_port != f->rport ||
+	    s->family != f->family)
+		return 0;
+	if (f->family == 4)
+		return *(__u32 *)s->remote == *(__u32 *)f->raddr;
+	__u64 *a = (__u64 *)s->remote;
+	__u64 *b = (__u64 *)f->raddr;
+	return a[0] == b[0] && a[1] == b[1];
+}
+
+static __always_inline void cache_store(struct pcl_sock *s, __u32 gen, struct flow *f, __u8 verdict, __u32 rule_id)
+{
+	s->gen = gen;
+	s->rule_id = rule_id;
+	__builtin_memcpy(s->remote, f->raddr, 16);
+	s->remote_port = f->rport;
+	s->proto = f->proto;
+	s->family = f->family;
+	s->verdict = verdict;
+	s->flags |= PCL_SK_CACHED;
+}
+
+/*
+ * A connect or sendmsg decision: cached per socket and remote, so an unconnected UDP socket
+ * sending a million datagrams to one remote makes one event, not a million.
+ */
+static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct flow *f, __u8 kind)
+{
+	struct pcl_config *cfg = current_config();
+	if (!cfg)
+		return CG_ALLOW;
+	struct bpf_sock *sk = ctx->sk;
+	if (!sk)
+		return CG_ALLOW;
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return CG_ALLOW;
+	if (!(s->flags & PCL_SK_OWNED))
+		own_by_current(s);
+	f->lport = sk->src_port;
+	if (f->family == 4 && sk->family == AF_INET) {
+		__u32 a = sk->src_ip4;
+		__builtin_memcpy(f->laddr, &a, 4);
+	}
+	if (kind == PCL_EV_CONNECT)
+		s->flags &= ~PCL_SK_PASSIVE;
+	__u32 gen = cfg->generation;
+	if (kind == PCL_EV_SENDMSG && cache_matches(s, gen, f))
+		return s->verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+
+	struct decision d = decide(cfg, gen, s->app_id, f);
+	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+	cache_store(s, gen, f, verdict, d.rule_id);
+	count_decision(verdict, d.rule_id);
+	emit(kind, s, f, bpf_get_socket_cookie(ctx), verdict, d.rule_id, NULL);
+	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+}
+
+static __always_inline void flow4_from_ctx(struct bpf_sock_addr *ctx, struct flow *f)
+{
+	__u32 raddr = ctx->user_ip4;
+	__builtin_memcpy(f->raddr, &raddr, 4);
+	f->family = 4;
+	f->rport = bpf_ntohs((__u16)ctx->user_port);
+	f->proto = fold_proto(ctx->protocol);
+	f->dir = PCL_DIR_OUT;
+}
+
+/* ::ffff:a.b.c.d is decided (and reported) as the IPv4 address a.b.c.d. */
+static __always_inline void flow6_from_ctx(struct bpf_sock_addr *ctx, struct flow *f)
+{
+	__u32 a0 = ctx->user_ip6[0], a1 = ctx->user_ip6[1], a2 = ctx->user_ip6[2], a3 = ctx->user_ip6[3];
+	f->rport = bpf_ntohs((__u16)ctx->user_port);
+	f->proto = fold_proto(ctx->protocol);
+	f->dir = PCL_DIR_OUT;
+	if (a0 == 0 && a1 == 0 && a2 == bpf_htonl(0x0000ffff)) {
+		f->family = 4;
+		__builtin_memcpy(f->raddr, &a3, 4);
+		return;
+	}
+	f->family = 6;
+	__builtin_memcpy(f->raddr, &a0, 4);
+	__builtin_memcpy(f->raddr + 4, &a1, 4);
+	__builtin_memcpy(f->raddr + 8, &a2, 4);
+	__builtin_memcpy(f->raddr + 12, &a3, 4);
+}
+
+SEC("cgroup/connect4")
+int pcl_connect4(struct bpf_sock_addr *ctx)
+{
+	struct flow f = {};
+	flow4_from_ctx(ctx, &f);
+	return sock_addr_verdict(ctx, &f, PCL_EV_CONNECT);
+}
+
+SEC("cgroup/connect6")
+int pcl_connect6(struct bpf_sock_addr *ctx)
+{
+	struct flow f = {};
+	flow6_from_ctx(ctx, &f);
+	return sock_addr_verdict(ctx, &f, PCL_EV_CONNECT);
+}
+
+SEC("cgroup/sendmsg4")
+int pcl_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	struct flow f = {};
+	flow4_from_ctx(ctx, &f);
+	return sock_addr_verdict(ctx, &f, PCL_EV_SENDMSG);
+}
+
+SEC("cgroup/sendmsg6")
+int pcl_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	struct flow f = {};
+	flow6_from_ctx(ctx, &f);
+	return sock_addr_verdict(ctx, &f, PCL_EV_SENDMSG);
+}
+
+/* ---- socket lifecycle ------------------------------------------------------------------- */
+
+SEC("cgroup/sock_create")
+int pcl_sock_create(struct bpf_sock *ctx)
+{
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (s)
+		own_by_current(s);
+	return CG_ALLOW;
+}
+
+static __always_inline int post_bind(struct bpf_sock *ctx, __u8 family)
+{
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return CG_ALLOW;
+	if (!(s->flags & PCL_SK_OWNED))
+		own_by_current(s);
+	s->flags |= PCL_SK_PASSIVE;
+	struct flow f = { .family = family, .proto = fold_proto(ctx->protocol), .dir = PCL_DIR_IN };
+	f.lport = ctx->src_port;
+	if (family == 4) {
+		__u32 a = ctx->src_ip4;
+		__builtin_memcpy(f.laddr, &a, 4);
+	} else {
+		__u32 a0 = ctx->src_ip6[0], a1 = ctx->src_ip6[1], a2 = ctx->src_ip6[2], a3 = ctx->src_ip6[3];
+		__builtin_memcpy(f.laddr, &a0, 4);
+		__builtin_memcpy(f.laddr + 4, &a1, 4);
+		__builtin_memcpy(f.laddr + 8, &a2, 4);
+		__builtin_memcpy(f.laddr + 12, &a3, 4);
+	}
+	emit(PCL_EV_LISTEN, s, &f, bpf_get_socket_cookie(ctx), PCL_ACT_ALLOW, 0, NULL);
+	return CG_ALLOW;
+}
+
+SEC("cgroup/post_bind4")
+int pcl_post_bind4(struct bpf_sock *ctx)
+{
+	return post_bind(ctx, 4);
+}
+
+SEC("cgroup/post_bind6")
+int pcl_post_bind6(struct bpf_sock *ctx)
+{
+	return post_bind(ctx, 6);
+}
+
+/* Final totals of a socket that carried traffic, as one 'close' event. */
+SEC("cgroup/sock_release")
+int pcl_sock_release(struct bpf_sock *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct pcl_flow *totals = bpf_map_lookup_elem(&pcl_flows, &cookie);
+	if (!totals)
+		return CG_ALLOW;
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
+	struct flow f = { .proto = fold_proto(ctx->protocol), .dir = PCL_DIR_OUT };
+	if (s) {
+		f.family = s->family;
+		f.rport = s->remote_port;
+		__builtin_memcpy(f.raddr, s->remote, 16);
+		if (s->flags & PCL_SK_PASSIVE)
+			f.dir = PCL_DIR_IN;
+	}
+	if (f.family == 0)
+		f.family = ctx->family == AF_INET6 ? 6 : 4;
+	emit(PCL_EV_CLOSE, s, &f, cookie, s ? s->verdict : PCL_ACT_ALLOW, s ? s->rule_id : 0, totals);
+	bpf_map_delete_elem(&pcl_flows, &cookie);
+	return CG_ALLOW;
+}
+
+/* ---- cgroup_skb backstop and accounting ----------------------------------------------------- */
+
+struct parsed {
+	struct flow f;
+	__u32 payload; /* L4 payload bytes */
+	__u8 ok;       /* headers parsed */
+};
+
+static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto, __u32 l3_end, struct parsed *p,
+				    int egress)
+{
+	__u16 ports[2] = {};
+	__u32 hdr = 0;
+	if (proto == PCL_PROTO_TCP) {
+		__u8 tcp[14];
+		if (bpf_skb_load_bytes(skb, off, tcp, sizeof(tcp)))
+			return 0;
+		__builtin_memcpy(ports, tcp, 4);
+		hdr = (tcp[12] >> 4) * 4;
+	} else if (proto == PCL_PROTO_UDP) {
+		if (bpf_skb_load_bytes(skb, off, ports, 4))
+			return 0;
+		hdr = 8;
+	} else if (proto == PCL_PROTO_ICMP || proto == IPPROTO_ICMPV6_NR) {
+		hdr = 8;
+	}
+	__u16 src = bpf_ntohs(ports[0]), dst = bpf_ntohs(ports[1]);
+	p->f.lport = egress ? src : dst;
+	p->f.rport = egress ? dst : src;
+	__u32 used = off + hdr;
+	p->payload = l3_end > used ? l3_end - used : 0;
+	return 1;
+}
+
+/* IPv6: walk hop-by-hop, routing, destination options, fragment and AH headers (bounded). */
+static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int egress)
+{
+	__u8 ip6[40];
+	if (bpf_skb_load_bytes(skb, 0, ip6, sizeof(ip6)))
+		return 0;
+	if ((ip6[0] >> 4) != 6)
+		return 0;
+	__u16 plen;
+	__builtin_memcpy(&plen, ip6 + 4, 2);
+	__u32 l3_end = 40 + bpf_ntohs(plen);
+	__u8 next = ip6[6];
+	__builtin_memcpy(p->f.laddr, egress ? ip6 + 8 : ip6 + 24, 16);
+	__builtin_memcpy(p->f.raddr, egress ? ip6 + 24 : ip6 + 8, 16);
+	p->f.family = 6;
+	__u32 off = 40;
+	for (int i = 0; i < PCL_MAX_EXT_HDRS; i++) {
+		__u8 ext[2];
+		if (next == 0 || next == 43 || next == 60) { /* hop-by-hop, routing, dest opts */
+			if (bpf_skb_load_bytes(skb, off, ext, 2))
+				return 0;
+			next = ext[0];
+			off += (ext[1] + 1) * 8;
+		} else if (next == 44) { /* fragment: only the first fragment has the L4 header */
+			__u8 frag[8];
+			if (bpf_skb_load_bytes(skb, off, frag, 8))
+				return 0;
+			next = frag[0];
+			off += 8;
+			if (((frag[2] << 8) | frag[3]) & 0xfff8) {
+				p->f.proto = fold_proto(next);
+				p->payload = l3_end > off ? l3_end - off : 0;
+				return 1;
+			}
+		} else if (next == 51) { /* AH: length in 4-byte units, minus 2 */
+			if (bpf_skb_load_bytes(skb, off, ext, 2))
+				return 0;
+			next = ext[0];
+			off += (ext[1] + 2) * 4;
+		} else {
+			break;
+		}
+	}
+	if (next == 0 || next == 43 || next == 60 || next == 44 || next == 51)
+		return 0; /* more extension headers than we walk: garbage for our purposes */
+	p->f.proto = fold_proto(next);
+	return parse_l4(skb, off, next == IPPROTO_ICMPV6_NR ? PCL_PROTO_ICMP : next, l3_end, p, egress);
+}
+
+static __always_inline int parse4(struct __sk_buff *skb, struct parsed *p, int egress)
+{
+	__u8 ip[20];
+	if (bpf_skb_load_bytes(skb, 0, ip, sizeof(ip)))
+		return 0;
+	if ((ip[0] >> 4) != 4)
+		return 0;
+	__u32 ihl = (ip[0] & 0xf) * 4;
+	if (ihl < 20)
+		return 0;
+	__u16 tot;
+	__builtin_memcpy(&tot, ip + 2, 2);
+	__u32 l3_end = bpf_ntohs(tot);
+	__builtin_memcpy(p->f.laddr, egress ? ip + 12 : ip + 16, 4);
+	__builtin_memcpy(p->f.raddr, egress ? ip + 16 : ip + 12, 4);
+	p->f.family = 4;
+	p->f.proto = ip[9];
+	__u16 frag;
+	__builtin_memcpy(&frag, ip + 6, 2);
+	if (bpf_ntohs(frag) & 0x1fff) { /* not the first fragment: no L4 header */
+		p->payload = l3_end > ihl ? l3_end - ihl : 0;
+		return 1;
+	}
+	return parse_l4(skb, ihl, ip[9], l3_end, p, egress);
+}
+
+static __always_inline void account(__u64 cookie, struct parsed *p, int egress, __u32 segs)
+{
+	if (cookie == 0)
+		return;
+	struct pcl_flow *fl = bpf_map_lookup_elem(&pcl_flows, &cookie);
+	if (!fl) {
+		struct pcl_flow fresh = {};
+		bpf_map_update_elem(&pcl_flows, &cookie, &fresh, BPF_NOEXIST);
+		fl = bpf_map_lookup_elem(&pcl_flows, &cookie);
+		if (!fl)
+			return;
+	}
+	if (egress) {
+		__sync_fetch_and_add(&fl->bytes_out, p->payload);
+		__sync_fetch_and_add(&fl->packets_out, segs);
+	} else {
+		__sync_fetch_and_add(&fl->bytes_in, p->payload);
+		__sync_fetch_and_add(&fl->packets_in, segs);
+	}
+}
+
+/*
+ * Verdict for one packet. use_cache = 0 builds the "full evaluation" variant used by tests and
+ * benchmarks (pcl_egress_eval): same code, never reading the per-socket cache.
+ */
+static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
+{
+	struct pcl_config *cfg = current_config();
+	if (!cfg)
+		return CG_ALLOW;
+	__u32 gen = cfg->generation;
+	struct parsed p = {};
+	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
+	int ok = 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		ok = parse4(skb, &p, egress);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		ok = parse6(skb, &p, egress);
+	if (!ok) {
+		/* Truncated or garbage: the global default decides; never a crash. */
+		if (cfg->enforcing && cfg->default_action[gen & 1] == PCL_ACT_BLOCK)
+			return CG_DENY;
+		return CG_ALLOW;
+	}
+
+	struct pcl_sock *s = NULL;
+	struct bpf_sock *sk = skb->sk;
+	if (sk) {
+		sk = bpf_sk_fullsock(sk);
+		if (sk)
+			s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	}
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
+	account(cookie, &p, egress, segs);
+
+	if (s && (s->flags & PCL_SK_PASSIVE))
+		p.f.dir = PCL_DIR_IN; /* a listener's flows (both ways) are inbound flows */
+	else if (s)
+		p.f.dir = PCL_DIR_OUT; /* an outbound connection's replies follow its verdict */
+
+	if (use_cache && s && cache_matches(s, gen, &p.f)) {
+		if (s->verdict != PCL_ACT_BLOCK)
+			return CG_ALLOW;
+		struct pcl_counters *c = percpu_counters();
+		if (c)
+			c->blocked++;
+		return CG_DENY;
+	}
+
+	__u32 app_id = s ? s->app_id : 0;
+	struct decision d = decide(cfg, gen, app_id, &p.f);
+	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+	if (use_cache && s) {
+		cache_store(s, gen, &p.f, verdict, d.rule_id);
+		count_decision(verdict, d.rule_id);
+		emit(PCL_EV_PACKET, s, &p.f, cookie, verdict, d.rule_id, NULL);
+	}
+	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+}
+
+SEC("cgroup_skb/egress")
+int pcl_egress(struct __sk_buff *skb)
+{
+	return skb_verdict(skb, 1, 1);
+}
+
+SEC("cgroup_skb/ingress")
+int pcl_ingress(struct __sk_buff *skb)
+{
+	return skb_verdict(skb, 0, 1);
+}
+
+/* Not attached: BPF_PROG_TEST_RUN target for the uncached (full evaluation) path. */
+SEC("cgroup_skb/egress")
+int pcl_egress_eval(struct __sk_buff *skb)
+{
+	return skb_verdict(skb, 1, 0);
+}
+
+SEC("cgroup_skb/ingress")
+int pcl_ingress_eval(struct __sk_buff *skb)
+{
+	return skb_verdict(skb, 0, 0);
+}
+
+/* Not attached: the empty baseline the benchmarks compare against. */
+SEC("cgroup_skb/egress")
+int pcl_empty(struct __sk_buff *skb)
+{
+	return CG_ALLOW;
+}
+
+/* ---- process -> app tracking ------------------------------------------------------------- */
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(pcl_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct file *file = bprm->file;
+	if (!file)
+		return 0;
+	struct inode *inode = file->f_inode;
+	if (!inode)
+		return 0;
+	struct pcl_exe_key key = { .dev = inode->i_sb->s_dev, .ino = inode->i_ino };
+	__u32 *app = bpf_map_lookup_elem(&pcl_exe, &key);
+	if (!app)
+		return 0; /* an unregistered file keeps the app it inherited */
+	__u32 tgid = p->tgid;
+	bpf_map_update_elem(&pcl_tgid_app, &tgid, app, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(pcl_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	if (ptgid == ctgid)
+		return 0; /* a new thread, not a new process */
+	__u32 *app = bpf_map_lookup_elem(&pcl_tgid_app, &ptgid);
+	if (app) {
+		__u32 id = *app;
+		bpf_map_update_elem(&pcl_tgid_app, &ctgid, &id, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(pcl_exit, struct task_struct *p)
+{
+	if (p->pid != p->tgid)
+		return 0; /* a thread; the process lives on */
+	__u32 tgid = p->tgid;
+	bpf_map_delete_elem(&pcl_tgid_app, &tgid);
+	return 0;
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The one ABI header shared by the BPF programs (bpf/portcullis.bpf.c) and user space
+ * (native/). Fixed-width types, explicit padding, addresses as byte arrays in network order.
+ *
+ * Rule precedence (DESIGN.md "Rules"), as compiled by native/rule-compiler.ts:
+ *   1. the app's own scope (scope = app id) is consulted before the global scope (scope 0);
+ *   2. within a scope, the longest remote prefix wins;
+ *   3. then the narrower port range;
+ *   4. then a specific protocol over 'any';
+ *   5. on a full tie, block wins.
+ *   After the app's rules and the global rules: the per-app default, then the global default.
+ *
+ * How one scope is decided: an exact-address hash (/32, /128) or, failing that, an LPM trie
+ * (every other prefix) gives an entry {rule_id, set_id}. The clause set set_id holds the
+ * clauses of that prefix AND of every covering prefix in the same scope, already sorted by
+ * the precedence above, so the first clause matching (direction, protocol, port) decides.
+ * A clause with rule_id PCL_RULE_OWN takes the entry's rule_id, so a million imported exact
+ * blocks share one clause set.
+ *
+ * Atomic swap: every rules map is an ARRAY_OF_MAPS with two slots. User space fills fresh
+ * inner maps in the inactive slot, then bumps pcl_config.generation; programs read the
+ * generation once and use slot (generation & 1) for the whole decision.
+ */
+#ifndef PORTCULLIS_H
+#define PORTCULLIS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Clauses per clause set: rules of one scope covering one address, inherited ones included. */
+#define PCL_MAX_CLAUSES 16
+#define PCL_COMM_LEN 16
+/* Clause rule_id meaning "the rule id stored in the entry that led here". */
+#define PCL_RULE_OWN 0
+/* Bounded walk of IPv6 extension headers. */
+#define PCL_MAX_EXT_HDRS 8
+
+/* Actions (rule clauses, defaults, verdicts). 0 = no decision at this level. */
+#define PCL_ACT_NONE 0
+#define PCL_ACT_ALLOW 1
+#define PCL_ACT_BLOCK 2
+
+/* Direction bits: a clause matches when (clause.dir & flow direction) != 0. */
+#define PCL_DIR_OUT 1
+#define PCL_DIR_IN 2
+#define PCL_DIR_BOTH 3
+
+/* Protocols: IP protocol numbers, except that ICMPv6 is folded into PCL_PROTO_ICMP. */
+#define PCL_PROTO_ANY 0
+#define PCL_PROTO_ICMP 1
+#define PCL_PROTO_TCP 6
+#define PCL_PROTO_UDP 17
+
+/* Event kinds. */
+#define PCL_EV_CONNECT 1
+#define PCL_EV_SENDMSG 2
+#define PCL_EV_PACKET 3
+#define PCL_EV_LISTEN 4
+#define PCL_EV_CLOSE 5
+
+/* pcl_sock.flags */
+#define PCL_SK_OWNED 1   /* owner fields were filled (from the creating task) */
+#define PCL_SK_PASSIVE 2 /* bound by the application (a listener or a bound UDP socket) */
+#define PCL_SK_CACHED 4  /* the verdict cache below is filled */
+
+/* pcl_config (one element of the pcl_config array). */
+struct pcl_config {
+	__u32 generation;        /* ruleset generation; slot = generation & 1; written last on apply */
+	__u32 enforcing;         /* 0 = monitor only: everything allowed, still observed */
+	__u8 default_action[2];  /* global default verdict per slot (PCL_ACT_ALLOW/BLOCK) */
+	__u8 pad[6];             /* explicit padding, zero */
+};
+
+/* LPM trie keys: prefixlen counts the scope's 32 bits plus the address prefix. */
+struct pcl_lpm4_key {
+	__u32 prefixlen; /* 32 + address prefix length */
+	__u32 scope;     /* 0 = every app, else app id (host order; always matched in full) */
+	__u8 addr[4];    /* network order */
+};
+
+struct pcl_lpm6_key {
+	__u32 prefixlen; /* 32 + address prefix length */
+	__u32 scope;     /* 0 = every app, else app id */
+	__u8 addr[16];   /* network order */
+};
+
+/* Exact-address hash keys (/32 and /128 rules). */
+struct pcl_exact4_key {
+	__u32 scope;  /* 0 = every app, else app id */
+	__u8 addr[4]; /* network order */
+};
+
+struct pcl_exact6_key {
+	__u32 scope;   /* 0 = every app, else app id */
+	__u8 addr[16]; /* network order */
+};
+
+/* Value of the LPM and exact maps. */
+struct pcl_entry {
+	__u32 rule_id; /* id substituted for PCL_RULE_OWN clauses */
+	__u32 set_id;  /* index into the pcl_sets inner array */
+};
+
+struct pcl_clause {
+	__u32 rule_id; /* PCL_RULE_OWN or an explicit rule id */
+	__u16 port_lo; /* inclusive remote port range, host order */
+	__u16 port_hi;
+	__u8 proto;    /* PCL_PROTO_* */
+	__u8 dir;      /* PCL_DIR_* bits */
+	__u8 action;   /* PCL_ACT_ALLOW or PCL_ACT_BLOCK */
+	__u8 pad;      /* zero */
+};
+
+struct pcl_clause_set {
+	__u32 count; /* clauses in use, <= PCL_MAX_CLAUSES */
+	__u32 pad;   /* zero */
+	struct pcl_clause clauses[PCL_MAX_CLAUSES];
+};
+
+/* Key of pcl_exe: the executable file that makes a process an app. */
+struct pcl_exe_key {
+	__u64 dev; /* kernel dev_t of the file's superblock: major << 20 | minor */
+	__u64 ino; /* inode number */
+};
+
+/* Per-socket state (SK_STORAGE, cloned to accepted sockets). */
+struct pcl_sock {
+	__u64 cgroup_id;          /* cgroup of the creating task */
+	__u32 tgid;               /* creating process (0 when the socket predates us) */
+	__u32 uid;                /* creating uid */
+	__u32 app_id;             /* app of the creating process, 0 = none */
+	__u32 flags;              /* PCL_SK_* */
+	char comm[PCL_COMM_LEN];  /* creating task's comm */
+	/* verdict cache: valid when flags & PCL_SK_CACHED and gen == current generation */
+	__u32 gen;                /* generation the verdict was computed in */
+	__u32 rule_id;            /* rule that decided, 0 = a default */
+	__u8 remote[16];          /* remote address the verdict is for (v4: first 4 bytes) */
+	__u16 remote_port;        /* host order */
+	__u8 proto;               /* PCL_PROTO_* */
+	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK (what was enforced) */
+	__u8 family;              /* 4 or 6 */
+	__u8 pad[3];              /* zero */
+};
+
+/* Per-socket traffic totals (pcl_flows, keyed by socket cookie; readable for live flows). */
+struct pcl_flow {
+	__u64 bytes_out;   /* L4 payload bytes sent */
+	__u64 bytes_in;    /* L4 payload bytes received */
+	__u64 packets_out; /* packets sent (GSO segments counted) */
+	__u64 packets_in;  /* packets received */
+};
+
+/* Per-CPU counters (pcl_counters[0]). */
+struct pcl_counters {
+	__u64 allowed; /* decisions that allowed */
+	__u64 blocked; /* decisions that blocked, plus packets dropped by a cached block */
+	__u64 events;  /* events written to the ring buffer */
+	__u64 drops;   /* events lost because the ring buffer was full */
+};
+
+/* Ring-buffer event. */
+struct pcl_event {
+	__u64 time_ns;            /* bpf_ktime_get_ns() */
+	__u64 cookie;             /* socket cookie, 0 if none */
+	__u64 cgroup_id;          /* owner's cgroup id */
+	__u64 bytes_out;          /* totals so far (close events) */
+	__u64 bytes_in;
+	__u64 packets_out;
+	__u64 packets_in;
+	__u32 tgid;               /* owner */
+	__u32 uid;
+	__u32 app_id;
+	__u32 rule_id;            /* 0 = a default decided */
+	__u8 local_addr[16];      /* network order (v4: first 4 bytes) */
+	__u8 remote_addr[16];
+	__u16 local_port;         /* host order */
+	__u16 remote_port;        /* host order */
+	__u8 kind;                /* PCL_EV_* */
+	__u8 family;              /* 4 or 6 */
+	__u8 protocol;            /* IP protocol number (ICMPv6 reported as 1) */
+	__u8 direction;           /* PCL_DIR_OUT or PCL_DIR_IN */
+	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK */
+	__u8 pad[7];              /* zero */
+	char comm[PCL_COMM_LEN];
+};
+
+#endif /* PORTCULLIS_H */

@@ -1,0 +1,292 @@
+// The typed facade over the native addon (native/src): the firewall's own verbs. Only the helper,
+// kernel tests and benchmarks import this. Types live in ./api.ts.
+import { existsSync } from 'node:fs';
+import { release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { findBpffsMounts, findCgroup2Mount } from '../main/common/cgroup2.js';
+import type {
+  AppBindings,
+  ApplyStats,
+  Counters,
+  DecisionEvent,
+  EventSubscription,
+  FirewallOptions,
+  FlowTotals,
+  KernelDefaults,
+  KernelFeatures,
+  KernelRule,
+  PeerCredentials,
+  TestProgram,
+  TestRunOptions,
+  TestRunResult,
+} from './api.js';
+import { decodeEvents, decodeFlows } from './event-layout.js';
+import { compileRules, type CompiledRules } from './rule-compiler.js';
+
+export type * from './api.js';
+
+type BindingKind = 'exe' | 'cgroup' | 'tgid';
+
+interface NativeFirewall {
+  readonly adopted: boolean;
+  applyRules(compiled: CompiledRules, globalDefault: number): { generation: number; entriesWritten: number; mapsReplaced: number };
+  setEnforcing(on: boolean): void;
+  enforcing(): boolean;
+  bindApps(kind: BindingKind, keys: Buffer, values: Buffer): number;
+  unbindApps(kind: BindingKind, keys: Buffer): number;
+  clearBindings(kind: BindingKind): number;
+  counters(): { allowed: bigint; blocked: bigint; events: bigint; drops: bigint; ruleHits: Array<[number, bigint]> };
+  readFlows(): Buffer;
+  startEvents(onBatch: (events: Buffer, drops: bigint) => void): void;
+  stopEvents(): void;
+  testRun(program: string, packet: Buffer, repeat: number): { retval: number; durationNs: number };
+  mapMemory(): number;
+  close(): void;
+}
+
+interface NativeAddon {
+  Firewall: {
+    new (cgroup: string, pinDir: string, ringBytes: number): NativeFirewall;
+    detach(pinDir: string): void;
+  };
+  probeBpf(): Pick<KernelFeatures, 'ringBuffer' | 'lpmTrie' | 'skStorage' | 'cgroupSockAddr' | 'cgroupSkb' | 'tpBtf' | 'bpfLink'> & {
+    arrayOfMaps: boolean;
+    cgroupSock: boolean;
+  };
+  peerCredentials(fd: number): PeerCredentials;
+}
+
+/** The package root: the nearest directory above this file holding native/binding.gyp. Works
+ *  from source (tsx) and from tsc output under build/. */
+function findAddon(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'native', 'build', 'Release', 'portcullis.node');
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  throw new Error('native addon not built: run `npm run build:bpf && npm run build:native`');
+}
+
+let loaded: NativeAddon | undefined;
+function addon(): NativeAddon {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require(findAddon()) as NativeAddon;
+  return loaded;
+}
+
+/** What the running kernel offers, probed (not guessed from the version). */
+export function probeKernel(bpffs = '/sys/fs/bpf'): KernelFeatures {
+  const cgroup2Mount = findCgroup2Mount();
+  const bpffsMount = findBpffsMounts().find((m) => m === bpffs || bpffs.startsWith(`${m}/`)) ?? null;
+  const btf = existsSync('/sys/kernel/btf/vmlinux');
+  const bpf = addon().probeBpf();
+  const missing: string[] = [];
+  if (!cgroup2Mount) missing.push('no cgroup v2 hierarchy is mounted (cgroup2 in /proc/self/mountinfo)');
+  if (!bpffsMount) missing.push(`no bpf filesystem is mounted at ${bpffs} (mount -t bpf bpf ${bpffs})`);
+  if (!btf) missing.push('the kernel has no BTF (/sys/kernel/btf/vmlinux): CONFIG_DEBUG_INFO_BTF is needed');
+  const need: Array<[boolean, string]> = [
+    [bpf.ringBuffer, 'BPF ring buffer maps (Linux 5.8+)'],
+    [bpf.lpmTrie, 'BPF LPM trie maps'],
+    [bpf.skStorage, 'BPF socket storage maps (Linux 5.2+)'],
+    [bpf.arrayOfMaps, 'BPF array-of-maps'],
+    [bpf.cgroupSockAddr, 'cgroup connect/sendmsg hooks (BPF_PROG_TYPE_CGROUP_SOCK_ADDR)'],
+    [bpf.cgroupSkb, 'cgroup packet hooks (BPF_PROG_TYPE_CGROUP_SKB)'],
+    [bpf.cgroupSock, 'cgroup socket hooks (BPF_PROG_TYPE_CGROUP_SOCK)'],
+    [bpf.tpBtf, 'BTF tracepoints (tp_btf) for exec/fork/exit tracking'],
+    [bpf.bpfLink, 'BPF links for cgroups (BPF_LINK_CREATE, Linux 5.7+)'],
+  ];
+  for (const [present, what] of need) if (!present) missing.push(`the kernel lacks ${what}`);
+  return {
+    kernelRelease: release(),
+    cgroup2Mount,
+    bpffsMount,
+    btf,
+    ringBuffer: bpf.ringBuffer,
+    lpmTrie: bpf.lpmTrie,
+    skStorage: bpf.skStorage,
+    cgroupSockAddr: bpf.cgroupSockAddr,
+    cgroupSkb: bpf.cgroupSkb,
+    tpBtf: bpf.tpBtf,
+    bpfLink: bpf.bpfLink,
+    missing,
+  };
+}
+
+/** SO_PEERCRED of a connected unix socket (a net.Socket's fd is socket._handle.fd). */
+export function peerCredentials(fd: number): PeerCredentials {
+  return addon().peerCredentials(fd);
+}
+
+/** st_dev as stat(2) reports it (new_encode_dev) -> the kernel's dev_t (major << 20 | minor). */
+export function kernelDev(userDev: bigint): bigint {
+  const major = ((userDev >> 8n) & 0xfffn) | ((userDev >> 32n) & ~0xfffn);
+  const minor = (userDev & 0xffn) | ((userDev >> 12n) & ~0xffn);
+  return (major << 20n) | minor;
+}
+
+function packBindings(bindings: Partial<AppBindings>): Array<{ kind: BindingKind; keys: Buffer; values: Buffer }> {
+  const exe = bindings.executables ?? [];
+  const cgroups = bindings.cgroups ?? [];
+  const processes = bindings.processes ?? [];
+  const values = (ids: number[]) => {
+    const buf = Buffer.alloc(ids.length * 4);
+    ids.forEach((id, i) => buf.writeUInt32LE(id, i * 4));
+    return buf;
+  };
+  const exeKeys = Buffer.alloc(exe.length * 16);
+  exe.forEach((e, i) => {
+    exeKeys.writeBigUInt64LE(kernelDev(e.dev), i * 16);
+    exeKeys.writeBigUInt64LE(e.ino, i * 16 + 8);
+  });
+  const cgroupKeys = Buffer.alloc(cgroups.length * 8);
+  cgroups.forEach((c, i) => cgroupKeys.writeBigUInt64LE(c.cgroupId, i * 8));
+  const tgidKeys = Buffer.alloc(processes.length * 4);
+  processes.forEach((p, i) => tgidKeys.writeUInt32LE(p.tgid, i * 4));
+  return [
+    { kind: 'exe', keys: exeKeys, values: values(exe.map((e) => e.appId)) },
+    { kind: 'cgroup', keys: cgroupKeys, values: values(cgroups.map((c) => c.appId)) },
+    { kind: 'tgid', keys: tgidKeys, values: values(processes.map((p) => p.appId)) },
+  ];
+}
+
+const DEFAULT_RING_BYTES = 256 * 1024;
+
+export class Firewall {
+  private native: NativeFirewall | null;
+  private subscription: EventSubscription | null = null;
+
+  private constructor(native: NativeFirewall) {
+    this.native = native;
+  }
+
+  /**
+   * Loads the programs and attaches them to `cgroup` with pinned links under `pinDir`, or adopts
+   * what is already pinned there (maps by pin, links re-pointed at this build's programs).
+   */
+  static open(options: FirewallOptions): Firewall {
+    if (typeof options?.cgroup !== 'string' || typeof options.pinDir !== 'string') {
+      throw new TypeError('Firewall.open({ cgroup, pinDir }): both must be strings');
+    }
+    return new Firewall(new (addon().Firewall)(options.cgroup, options.pinDir, options.ringBytes ?? DEFAULT_RING_BYTES));
+  }
+
+  /** Unpins and detaches everything under pinDir: enforcement stops. */
+  static detach(pinDir: string): void {
+    addon().Firewall.detach(pinDir);
+  }
+
+  /** true when pins already existed and were adopted rather than created. */
+  get adopted(): boolean {
+    return this.live().adopted;
+  }
+
+  /** Replaces the whole ruleset atomically (fresh maps, then one generation flip). */
+  setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats {
+    const native = this.live();
+    const started = performance.now();
+    const compiled = compileRules(rules, defaults);
+    const compileMs = performance.now() - started;
+    const result = native.applyRules(compiled, compiled.globalDefault);
+    return {
+      mode: 'swap',
+      entriesWritten: result.entriesWritten,
+      entriesDeleted: 0,
+      generation: result.generation,
+      elapsedMs: performance.now() - started,
+      compileMs,
+      clauseSets: compiled.sets.count,
+      warnings: compiled.warnings,
+    };
+  }
+
+  /** Replaces all app bindings. */
+  setAppBindings(bindings: AppBindings): void {
+    const native = this.live();
+    for (const kind of ['exe', 'cgroup', 'tgid'] as const) native.clearBindings(kind);
+    this.addAppBindings(bindings);
+  }
+
+  /** Adds (or changes) some bindings, leaving the others. */
+  addAppBindings(bindings: Partial<AppBindings>): void {
+    const native = this.live();
+    for (const part of packBindings(bindings)) if (part.keys.length > 0) native.bindApps(part.kind, part.keys, part.values);
+  }
+
+  /** Removes some bindings (values of the given entries are ignored). */
+  removeAppBindings(bindings: Partial<AppBindings>): void {
+    const native = this.live();
+    for (const part of packBindings(bindings)) if (part.keys.length > 0) native.unbindApps(part.kind, part.keys);
+  }
+
+  setEnforcing(on: boolean): void {
+    this.live().setEnforcing(on);
+  }
+
+  get enforcing(): boolean {
+    return this.live().enforcing();
+  }
+
+  counters(): Counters {
+    const raw = this.live().counters();
+    return { allowed: raw.allowed, blocked: raw.blocked, events: raw.events, eventDrops: raw.drops, ruleHits: new Map(raw.ruleHits) };
+  }
+
+  /** Live totals of sockets that carried traffic (closed sockets report once, in a 'close' event). */
+  readFlows(): FlowTotals[] {
+    return decodeFlows(this.live().readFlows());
+  }
+
+  /**
+   * Delivers events in batches from a background thread. `drops` = events the kernel could not
+   * queue since the previous batch (the first batch: since this Firewall was opened).
+   */
+  subscribe(onBatch: (events: DecisionEvent[], drops: bigint) => void): EventSubscription {
+    const native = this.live();
+    if (this.subscription) throw new Error('already subscribed: close the previous subscription first');
+    native.startEvents((buf, drops) => onBatch(decodeEvents(buf), drops));
+    const subscription: EventSubscription = {
+      close: () => {
+        if (this.subscription !== subscription) return;
+        this.subscription = null;
+        this.native?.stopEvents();
+      },
+    };
+    this.subscription = subscription;
+    return subscription;
+  }
+
+  /** Runs a cgroup_skb program on one packet (an IPv4 or IPv6 packet, no link-layer header). */
+  testRun(program: TestProgram, packet: Uint8Array, options: TestRunOptions = {}): TestRunResult {
+    const native = this.live();
+    if (program !== 'egress' && program !== 'ingress') throw new TypeError(`testRun: unknown program "${String(program)}"`);
+    const name = options.baseline ? 'pcl_empty' : options.cached === false ? `pcl_${program}_eval` : `pcl_${program}`;
+    const result = native.testRun(name, withEthernetHeader(packet), options.repeat ?? 1);
+    return { verdict: result.retval === 1 ? 'allow' : 'block', durationNs: result.durationNs };
+  }
+
+  /** Kernel memory charged to the maps (fdinfo memlock), current rule maps included. */
+  memoryBytes(): number {
+    return this.live().mapMemory();
+  }
+
+  /** Closes file descriptors and stops the event thread. Pins, and so enforcement, stay. */
+  close(): void {
+    this.subscription?.close();
+    this.native?.close();
+    this.native = null;
+  }
+
+  private live(): NativeFirewall {
+    if (!this.native) throw new Error('this Firewall is closed');
+    return this.native;
+  }
+}
+
+/** BPF_PROG_TEST_RUN for cgroup_skb wants an Ethernet frame; the EtherType sets skb->protocol. */
+function withEthernetHeader(packet: Uint8Array): Buffer {
+  const frame = Buffer.alloc(14 + packet.length);
+  const version = packet.length > 0 ? packet[0]! >> 4 : 4;
+  frame.writeUInt16BE(version === 6 ? 0x86dd : 0x0800, 12);
+  frame.set(packet, 14);
+  return frame;
+}

@@ -1,0 +1,582 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "firewall.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "bpf-error.h"
+#include "counters.h"
+#include "event-pump.h"
+#include "portcullis.h"
+#include "portcullis.skel.h"
+
+namespace portcullis {
+namespace {
+
+// The kernel's internal "not supported" (not in libc headers); some map types return it.
+constexpr int kENOTSUPP = 524;
+
+enum class Hook { kCgroup, kTracing };
+
+struct AttachSpec {
+  const char* program;
+  Hook hook;
+};
+
+// Programs that are attached; pcl_*_eval and pcl_empty are loaded only for BPF_PROG_TEST_RUN.
+constexpr AttachSpec kAttached[] = {
+    {"pcl_connect4", Hook::kCgroup},     {"pcl_connect6", Hook::kCgroup},   {"pcl_sendmsg4", Hook::kCgroup},
+    {"pcl_sendmsg6", Hook::kCgroup},     {"pcl_sock_create", Hook::kCgroup}, {"pcl_post_bind4", Hook::kCgroup},
+    {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
+    {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
+    {"pcl_exit", Hook::kTracing},
+};
+
+// One generation of rules lives in a fresh inner map per outer ARRAY_OF_MAPS.
+struct InnerSpec {
+  const char* outer;
+  bpf_map_type type;
+  uint32_t key_size;
+  uint32_t value_size;
+  uint32_t flags;
+  const char* field;  // property of the compiled ruleset passed from JS
+};
+
+constexpr InnerSpec kInner[] = {
+    {"pcl_v4_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact4_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v4Exact"},
+    {"pcl_v6_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact6_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v6Exact"},
+    {"pcl_v4_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm4_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v4Lpm"},
+    {"pcl_v6_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm6_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v6Lpm"},
+    {"pcl_sets", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(pcl_clause_set), BPF_F_INNER_MAP, "sets"},
+    {"pcl_app_dflt", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint8_t), BPF_F_NO_PREALLOC, "appDefaults"},
+};
+
+static_assert(sizeof(pcl_event) == 136, "pcl_event layout is mirrored in native/event-layout.ts");
+static_assert(sizeof(pcl_clause_set) == 200, "pcl_clause_set layout is mirrored in native/rule-compiler.ts");
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string MapPin(const std::string& pin_dir, const char* name) { return pin_dir + "/maps/" + name; }
+std::string LinkPin(const std::string& pin_dir, const char* name) { return pin_dir + "/links/" + name; }
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+void MakeDir(Napi::Env env, const std::string& path) {
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw BpfError(env, "mkdir " + path, errno);
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what) {
+  if (info.Length() <= index || !info[index].IsString()) ThrowTypeError(info.Env(), std::string(what) + " must be a string");
+  return info[index].As<Napi::String>().Utf8Value();
+}
+
+Napi::Buffer<uint8_t> BufferField(Napi::Env env, const Napi::Object& obj, const char* field, const char* owner) {
+  Napi::Value v = obj.Get(field);
+  if (!v.IsBuffer()) ThrowTypeError(env, std::string(owner) + "." + field + " must be a Buffer");
+  return v.As<Napi::Buffer<uint8_t>>();
+}
+
+uint32_t CountField(Napi::Env env, const Napi::Object& obj, const char* owner) {
+  Napi::Value v = obj.Get("count");
+  if (!v.IsNumber()) ThrowTypeError(env, std::string(owner) + ".count must be a number");
+  return v.As<Napi::Number>().Uint32Value();
+}
+
+// Batch update, falling back to one update per element for map types without batch support.
+int UpdateMany(int fd, const uint8_t* keys, const uint8_t* values, uint32_t count, uint32_t key_size,
+               uint32_t value_size) {
+  if (count == 0) return 0;
+  uint32_t done = count;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
+  int err = bpf_map_update_batch(fd, keys, values, &done, &opts);
+  if (err == 0) return 0;
+  if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP && errno != kENOTSUPP) return -errno;
+  for (uint32_t i = 0; i < count; i++) {
+    if (bpf_map_update_elem(fd, keys + size_t(i) * key_size, values + size_t(i) * value_size, BPF_ANY) != 0)
+      return -errno;
+  }
+  return 0;
+}
+
+pcl_config ReadConfig(Napi::Env env, int fd) {
+  pcl_config cfg{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(fd, &zero, &cfg) != 0) throw BpfError(env, "read pcl_config", errno);
+  return cfg;
+}
+
+void WriteConfig(Napi::Env env, int fd, const pcl_config& cfg) {
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) != 0) throw BpfError(env, "write pcl_config", errno);
+}
+
+void RemoveDirEntries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* entry = readdir(d)) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    unlink((dir + "/" + entry->d_name).c_str());
+  }
+  closedir(d);
+  rmdir(dir.c_str());
+}
+
+}  // namespace
+
+Napi::Function Firewall::Define(Napi::Env env) {
+  return DefineClass(env, "Firewall",
+                     {
+                         InstanceAccessor<&Firewall::Adopted>("adopted"),
+                         InstanceMethod<&Firewall::ApplyRules>("applyRules"),
+                         InstanceMethod<&Firewall::SetEnforcing>("setEnforcing"),
+                         InstanceMethod<&Firewall::Enforcing>("enforcing"),
+                         InstanceMethod<&Firewall::BindApps>("bindApps"),
+                         InstanceMethod<&Firewall::UnbindApps>("unbindApps"),
+                         InstanceMethod<&Firewall::ClearBindings>("clearBindings"),
+                         InstanceMethod<&Firewall::Counters>("counters"),
+                         InstanceMethod<&Firewall::ReadFlows>("readFlows"),
+                         InstanceMethod<&Firewall::StartEvents>("startEvents"),
+                         InstanceMethod<&Firewall::StopEvents>("stopEvents"),
+                         InstanceMethod<&Firewall::TestRun>("testRun"),
+                         InstanceMethod<&Firewall::MapMemory>("mapMemory"),
+                         InstanceMethod<&Firewall::Close>("close"),
+                         StaticMethod<&Firewall::Detach>("detach"),
+                     });
+}
+
+Firewall::Firewall(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Firewall>(info) {
+  Napi::Env env = info.Env();
+  std::string cgroup = StringArg(info, 0, "cgroup");
+  std::string pin_dir = StringArg(info, 1, "pinDir");
+  if (info.Length() < 3 || !info[2].IsNumber()) ThrowTypeError(env, "ringBytes must be a number");
+  uint32_t ring_bytes = info[2].As<Napi::Number>().Uint32Value();
+  try {
+    Load(env, cgroup, pin_dir, ring_bytes);
+  } catch (...) {
+    ReleaseAll();
+    throw;
+  }
+}
+
+Firewall::~Firewall() { ReleaseAll(); }
+
+void Firewall::Load(Napi::Env env, const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes) {
+  InstallLibbpfLog();
+  ClearLibbpfLog();
+  Fd cgroup_fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (cgroup_fd.get() < 0) throw BpfError(env, "open cgroup " + cgroup, errno);
+  MakeDir(env, pin_dir);
+  MakeDir(env, pin_dir + "/maps");
+  MakeDir(env, pin_dir + "/links");
+
+  skel_ = portcullis_bpf__open();
+  if (!skel_) throw BpfError(env, "open BPF object", errno);
+  bool maps_pinned = Exists(MapPin(pin_dir, "pcl_config"));
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    // Existing pins are reused by libbpf during load; new maps are pinned there.
+    std::string path = MapPin(pin_dir, bpf_map__name(map));
+    if (bpf_map__set_pin_path(map, path.c_str()) != 0) throw BpfError(env, "set pin path " + path, errno);
+  }
+  if (ring_bytes != 0 && !maps_pinned && bpf_map__set_max_entries(skel_->maps.pcl_events, ring_bytes) != 0)
+    throw BpfError(env, "size ring buffer", errno);
+  int err = portcullis_bpf__load(skel_);
+  if (err) throw BpfError(env, "load BPF programs", -err);
+  adopted_ = maps_pinned;
+
+  if (!maps_pinned) {
+    pcl_config cfg{};
+    cfg.enforcing = 1;
+    cfg.default_action[0] = cfg.default_action[1] = PCL_ACT_ALLOW;
+    WriteConfig(env, bpf_map__fd(skel_->maps.pcl_config), cfg);
+  }
+  drops_at_open_ = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters)).drops;
+  AttachOrAdopt(env, cgroup_fd.get(), pin_dir);
+}
+
+void Firewall::AttachOrAdopt(Napi::Env env, int cgroup_fd, const std::string& pin_dir) {
+  for (const AttachSpec& spec : kAttached) {
+    bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, spec.program);
+    if (!prog) throw BpfError(env, std::string("find program ") + spec.program, ENOENT);
+    std::string path = LinkPin(pin_dir, spec.program);
+    bpf_link* link = nullptr;
+    if (Exists(path)) {
+      link = bpf_link__open(path.c_str());
+      if (!link) throw BpfError(env, "open pinned link " + path, errno);
+      links_.push_back(link);
+      // Swap in this build's program atomically; tracing links cannot be updated and keep the
+      // program they have (it uses the same pinned maps).
+      if (spec.hook == Hook::kCgroup) {
+        int err = bpf_link__update_program(link, prog);
+        if (err) throw BpfError(env, std::string("update pinned link ") + spec.program, -err);
+      }
+      adopted_ = true;
+      continue;
+    }
+    link = spec.hook == Hook::kCgroup ? bpf_program__attach_cgroup(prog, cgroup_fd) : bpf_program__attach_trace(prog);
+    if (!link) throw BpfError(env, std::string("attach ") + spec.program, errno);
+    links_.push_back(link);
+    int err = bpf_link__pin(link, path.c_str());
+    if (err) throw BpfError(env, "pin link " + path, -err);
+  }
+}
+
+void Firewall::ReleaseAll() {
+  if (pump_) {
+    pump_->Stop();
+    pump_.reset();
+  }
+  for (bpf_link* link : links_) bpf_link__destroy(link);  // closes our fd; the pin keeps the link
+  links_.clear();
+  if (skel_) {
+    portcullis_bpf__destroy(skel_);
+    skel_ = nullptr;
+  }
+}
+
+void Firewall::RequireOpen(Napi::Env env) const {
+  if (!skel_) throw BpfError(env, "use of a closed Firewall", EBADF);
+}
+
+Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), adopted_); }
+
+// applyRules({v4Exact, v6Exact, v4Lpm, v6Lpm, sets, appDefaults: {keys, values, count}},
+//            globalDefault) -> {generation, entriesWritten, entriesDeleted}
+// Fills fresh inner maps, installs them in the inactive slot, then flips the generation word.
+Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber())
+    ThrowTypeError(env, "applyRules(compiled: object, globalDefault: number)");
+  Napi::Object compiled = info[0].As<Napi::Object>();
+  uint8_t global_default = static_cast<uint8_t>(info[1].As<Napi::Number>().Uint32Value());
+  if (global_default != PCL_ACT_ALLOW && global_default != PCL_ACT_BLOCK)
+    ThrowTypeError(env, "globalDefault must be 1 (allow) or 2 (block)");
+
+  ClearLibbpfLog();
+  int config_fd = bpf_map__fd(skel_->maps.pcl_config);
+  pcl_config cfg = ReadConfig(env, config_fd);
+  uint32_t next = cfg.generation + 1;
+  uint32_t slot = next & 1;
+  uint32_t old_slot = slot ^ 1;
+  uint64_t written = 0;
+  uint64_t replaced = 0;
+
+  for (const InnerSpec& spec : kInner) {
+    Napi::Value field = compiled.Get(spec.field);
+    if (!field.IsObject()) ThrowTypeError(env, std::string("compiled.") + spec.field + " must be an object");
+    Napi::Object part = field.As<Napi::Object>();
+    uint32_t count = CountField(env, part, spec.field);
+    Napi::Buffer<uint8_t> values = BufferField(env, part, "values", spec.field);
+    if (values.Length() != size_t(count) * spec.value_size)
+      ThrowTypeError(env, std::string("compiled.") + spec.field + ".values has the wrong length");
+    std::vector<uint8_t> array_keys;
+    const uint8_t* keys;
+    if (spec.type == BPF_MAP_TYPE_ARRAY) {
+      array_keys.resize(size_t(count) * sizeof(uint32_t));
+      for (uint32_t i = 0; i < count; i++) memcpy(array_keys.data() + size_t(i) * 4, &i, 4);
+      keys = array_keys.data();
+    } else {
+      Napi::Buffer<uint8_t> key_buf = BufferField(env, part, "keys", spec.field);
+      if (key_buf.Length() != size_t(count) * spec.key_size)
+        ThrowTypeError(env, std::string("compiled.") + spec.field + ".keys has the wrong length");
+      keys = key_buf.Data();
+    }
+    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = spec.flags);
+    uint32_t max_entries = count > 0 ? count : 1;
+    Fd inner(bpf_map_create(spec.type, spec.outer, spec.key_size, spec.value_size, max_entries, &opts));
+    if (inner.get() < 0) throw BpfError(env, std::string("create inner map for ") + spec.outer, errno);
+    int err = UpdateMany(inner.get(), keys, values.Data(), count, spec.key_size, spec.value_size);
+    if (err) throw BpfError(env, std::string("fill inner map for ") + spec.outer, -err);
+    written += count;
+    bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, spec.outer);
+    int inner_fd = inner.get();
+    // Updating an ARRAY_OF_MAPS waits for running programs (synchronize_rcu), so nothing is
+    // still reading what this slot held two generations ago.
+    if (bpf_map_update_elem(bpf_map__fd(outer), &slot, &inner_fd, BPF_ANY) != 0)
+      throw BpfError(env, std::string("install inner map in ") + spec.outer, errno);
+  }
+
+  // The default for the new slot first, then the generation word (slot = generation & 1).
+  cfg.default_action[slot] = global_default;
+  WriteConfig(env, config_fd, cfg);
+  cfg.generation = next;
+  WriteConfig(env, config_fd, cfg);
+
+  // Free the previous generation: first wait until no program still runs with it (re-installing
+  // one map of the new slot is a synchronize_rcu), then empty the old slot of every outer map.
+  {
+    bpf_map* sets = skel_->maps.pcl_sets;
+    int fd = bpf_map__fd(sets);
+    uint32_t inner_id = 0;
+    if (bpf_map_lookup_elem(fd, &slot, &inner_id) == 0) {
+      Fd same(bpf_map_get_fd_by_id(inner_id));
+      int same_fd = same.get();
+      if (same_fd >= 0) bpf_map_update_elem(fd, &slot, &same_fd, BPF_ANY);
+    }
+    for (const InnerSpec& spec : kInner) {
+      bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, spec.outer);
+      if (bpf_map_delete_elem(bpf_map__fd(outer), &old_slot) == 0) replaced++;
+    }
+  }
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("generation", Napi::Number::New(env, next));
+  result.Set("entriesWritten", Napi::Number::New(env, double(written)));
+  result.Set("mapsReplaced", Napi::Number::New(env, double(replaced)));
+  return result;
+}
+
+Napi::Value Firewall::SetEnforcing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  if (info.Length() < 1 || !info[0].IsBoolean()) ThrowTypeError(env, "setEnforcing(on: boolean)");
+  int fd = bpf_map__fd(skel_->maps.pcl_config);
+  pcl_config cfg = ReadConfig(env, fd);
+  cfg.enforcing = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
+  WriteConfig(env, fd, cfg);
+  return env.Undefined();
+}
+
+Napi::Value Firewall::Enforcing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  return Napi::Boolean::New(env, ReadConfig(env, bpf_map__fd(skel_->maps.pcl_config)).enforcing != 0);
+}
+
+bpf_map* Firewall::BindingMap(Napi::Env env, const Napi::Value& kind) const {
+  std::string name = kind.IsString() ? kind.As<Napi::String>().Utf8Value() : "";
+  if (name == "exe") return skel_->maps.pcl_exe;
+  if (name == "cgroup") return skel_->maps.pcl_cgrp_app;
+  if (name == "tgid") return skel_->maps.pcl_tgid_app;
+  ThrowTypeError(env, "binding kind must be 'exe', 'cgroup' or 'tgid'");
+}
+
+// bindApps(kind, keys: Buffer, values: Buffer): upserts (key -> app id) pairs.
+Napi::Value Firewall::BindApps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  bpf_map* map = BindingMap(env, info[0]);
+  if (info.Length() < 3 || !info[1].IsBuffer() || !info[2].IsBuffer())
+    ThrowTypeError(env, "bindApps(kind, keys: Buffer, values: Buffer)");
+  auto keys = info[1].As<Napi::Buffer<uint8_t>>();
+  auto values = info[2].As<Napi::Buffer<uint8_t>>();
+  uint32_t key_size = bpf_map__key_size(map), value_size = bpf_map__value_size(map);
+  uint32_t count = keys.Length() / key_size;
+  if (keys.Length() % key_size != 0 || values.Length() != size_t(count) * value_size)
+    ThrowTypeError(env, "bindApps: keys and values do not describe the same number of entries");
+  int err = UpdateMany(bpf_map__fd(map), keys.Data(), values.Data(), count, key_size, value_size);
+  if (err) throw BpfError(env, std::string("update ") + bpf_map__name(map), -err);
+  return Napi::Number::New(env, count);
+}
+
+// unbindApps(kind, keys: Buffer): removes keys; missing ones are fine.
+Napi::Value Firewall::UnbindApps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  bpf_map* map = BindingMap(env, info[0]);
+  if (info.Length() < 2 || !info[1].IsBuffer()) ThrowTypeError(env, "unbindApps(kind, keys: Buffer)");
+  auto keys = info[1].As<Napi::Buffer<uint8_t>>();
+  uint32_t key_size = bpf_map__key_size(map);
+  if (keys.Length() % key_size != 0) ThrowTypeError(env, "unbindApps: keys length is not a multiple of the key size");
+  uint32_t removed = 0;
+  for (size_t off = 0; off < keys.Length(); off += key_size) {
+    if (bpf_map_delete_elem(bpf_map__fd(map), keys.Data() + off) == 0)
+      removed++;
+    else if (errno != ENOENT)
+      throw BpfError(env, std::string("delete from ") + bpf_map__name(map), errno);
+  }
+  return Napi::Number::New(env, removed);
+}
+
+// clearBindings(kind): empties one binding map.
+Napi::Value Firewall::ClearBindings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  bpf_map* map = BindingMap(env, info[0]);
+  int fd = bpf_map__fd(map);
+  std::vector<uint8_t> key(bpf_map__key_size(map)), next(key.size());
+  uint32_t removed = 0;
+  // Restart from the beginning after each delete: deleting the current key breaks iteration.
+  while (bpf_map_get_next_key(fd, nullptr, next.data()) == 0) {
+    if (bpf_map_delete_elem(fd, next.data()) != 0) throw BpfError(env, "clear bindings", errno);
+    removed++;
+  }
+  return Napi::Number::New(env, removed);
+}
+
+// counters() -> {allowed, blocked, events, drops: bigint, ruleHits: Array<[id, bigint]>}
+Napi::Value Firewall::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  CounterTotals totals = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters));
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("allowed", Napi::BigInt::New(env, totals.allowed));
+  out.Set("blocked", Napi::BigInt::New(env, totals.blocked));
+  out.Set("events", Napi::BigInt::New(env, totals.events));
+  out.Set("drops", Napi::BigInt::New(env, totals.drops));
+  int cpus = libbpf_num_possible_cpus();
+  int fd = bpf_map__fd(skel_->maps.pcl_rule_hits);
+  std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+  Napi::Array hits = Napi::Array::New(env);
+  uint32_t key = 0, next = 0;
+  uint32_t* prev = nullptr;
+  uint32_t n = 0;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
+    uint64_t sum = 0;
+    for (uint64_t v : per_cpu) sum += v;
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(uint32_t(0), Napi::Number::New(env, key));
+    pair.Set(uint32_t(1), Napi::BigInt::New(env, sum));
+    hits.Set(n++, pair);
+  }
+  out.Set("ruleHits", hits);
+  return out;
+}
+
+// readFlows() -> Buffer of {cookie u64, pcl_flow} records for sockets with traffic.
+Napi::Value Firewall::ReadFlows(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  int fd = bpf_map__fd(skel_->maps.pcl_flows);
+  constexpr size_t kRecord = sizeof(uint64_t) + sizeof(pcl_flow);
+  std::vector<uint8_t> out;
+  uint64_t key = 0, next = 0;
+  uint64_t* prev = nullptr;
+  pcl_flow flow;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, &flow) != 0) continue;
+    size_t at = out.size();
+    out.resize(at + kRecord);
+    memcpy(out.data() + at, &key, sizeof(key));
+    memcpy(out.data() + at + sizeof(key), &flow, sizeof(flow));
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size());
+}
+
+// startEvents(onBatch(events: Buffer, drops: bigint)): one subscriber at a time.
+Napi::Value Firewall::StartEvents(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  if (info.Length() < 1 || !info[0].IsFunction()) ThrowTypeError(env, "startEvents(onBatch: function)");
+  if (pump_) throw BpfError(env, "subscribe (already subscribed)", EBUSY);
+  pump_ = std::make_unique<EventPump>(env, info[0].As<Napi::Function>(), bpf_map__fd(skel_->maps.pcl_events),
+                                      bpf_map__fd(skel_->maps.pcl_counters), drops_at_open_);
+  return env.Undefined();
+}
+
+Napi::Value Firewall::StopEvents(const Napi::CallbackInfo& info) {
+  if (pump_) {
+    pump_->Stop();
+    pump_.reset();
+  }
+  return info.Env().Undefined();
+}
+
+// testRun(program, packet: Buffer (starting with an Ethernet header), repeat)
+//   -> {retval, durationNs} via BPF_PROG_TEST_RUN.
+Napi::Value Firewall::TestRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  std::string name = StringArg(info, 0, "program");
+  if (info.Length() < 3 || !info[1].IsBuffer() || !info[2].IsNumber())
+    ThrowTypeError(env, "testRun(program: string, packet: Buffer, repeat: number)");
+  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, name.c_str());
+  if (!prog || bpf_program__type(prog) != BPF_PROG_TYPE_CGROUP_SKB)
+    ThrowTypeError(env, "testRun: '" + name + "' is not a cgroup_skb program of this firewall");
+  auto packet = info[1].As<Napi::Buffer<uint8_t>>();
+  uint32_t repeat = info[2].As<Napi::Number>().Uint32Value();
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.Data(), .data_size_in = uint32_t(packet.Length()),
+              .repeat = int(repeat > 0 ? repeat : 1));
+  ClearLibbpfLog();
+  if (bpf_prog_test_run_opts(bpf_program__fd(prog), &opts) != 0) throw BpfError(env, "BPF_PROG_TEST_RUN " + name, errno);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("retval", Napi::Number::New(env, opts.retval));
+  out.Set("durationNs", Napi::Number::New(env, opts.duration));
+  return out;
+}
+
+// mapMemory() -> bytes of kernel memory charged to this firewall's maps (fdinfo memlock),
+// inner rule maps included.
+Napi::Value Firewall::MapMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  auto memlock = [](int fd) -> uint64_t {
+    std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
+    }
+    return 0;
+  };
+  uint64_t total = 0;
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    total += memlock(bpf_map__fd(map));
+    if (bpf_map__type(map) != BPF_MAP_TYPE_ARRAY_OF_MAPS) continue;
+    for (uint32_t slot = 0; slot < 2; slot++) {
+      uint32_t id = 0;
+      if (bpf_map_lookup_elem(bpf_map__fd(map), &slot, &id) != 0) continue;
+      Fd inner(bpf_map_get_fd_by_id(id));
+      if (inner.get() >= 0) total += memlock(inner.get());
+    }
+  }
+  return Napi::Number::New(env, double(total));
+}
+
+Napi::Value Firewall::Close(const Napi::CallbackInfo& info) {
+  ReleaseAll();
+  return info.Env().Undefined();
+}
+
+// Firewall.detach(pinDir): detaches every pinned link (enforcement stops even if another
+// process still holds the link), then removes the pins.
+Napi::Value Firewall::Detach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string pin_dir = StringArg(info, 0, "pinDir");
+  InstallLibbpfLog();
+  for (const AttachSpec& spec : kAttached) {
+    std::string path = LinkPin(pin_dir, spec.program);
+    if (!Exists(path)) continue;
+    Fd link(bpf_obj_get(path.c_str()));
+    if (link.get() < 0) throw BpfError(env, "open pinned link " + path, errno);
+    // Tracing links may not support BPF_LINK_DETACH; unpinning releases them (our fd closes).
+    if (bpf_link_detach(link.get()) != 0 && errno != EOPNOTSUPP && errno != EINVAL && errno != kENOTSUPP)
+      throw BpfError(env, "detach " + path, errno);
+    if (unlink(path.c_str()) != 0) throw BpfError(env, "unpin " + path, errno);
+  }
+  RemoveDirEntries(pin_dir + "/links");
+  RemoveDirEntries(pin_dir + "/maps");
+  rmdir(pin_dir.c_str());
+  return env.Undefined();
+}
+
+}  // namespace portcullis

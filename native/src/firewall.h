@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Firewall: the one object that owns the loaded skeleton, the cgroup/tracing links and the
+// event pump. Every method runs on the JS main thread unless its comment says otherwise.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+struct portcullis_bpf;
+struct bpf_link;
+struct bpf_map;
+
+namespace portcullis {
+
+class EventPump;
+
+class Firewall : public Napi::ObjectWrap<Firewall> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new Firewall(cgroupPath, pinDir, ringBytes): loads (or adopts pinned maps), attaches or
+  // adopts pinned links, pins what it created.
+  explicit Firewall(const Napi::CallbackInfo& info);
+  ~Firewall() override;
+
+ private:
+  Napi::Value Adopted(const Napi::CallbackInfo& info);
+  Napi::Value ApplyRules(const Napi::CallbackInfo& info);
+  Napi::Value SetEnforcing(const Napi::CallbackInfo& info);
+  Napi::Value Enforcing(const Napi::CallbackInfo& info);
+  Napi::Value BindApps(const Napi::CallbackInfo& info);
+  Napi::Value UnbindApps(const Napi::CallbackInfo& info);
+  Napi::Value ClearBindings(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value ReadFlows(const Napi::CallbackInfo& info);
+  Napi::Value StartEvents(const Napi::CallbackInfo& info);
+  Napi::Value StopEvents(const Napi::CallbackInfo& info);
+  Napi::Value TestRun(const Napi::CallbackInfo& info);
+  Napi::Value MapMemory(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  static Napi::Value Detach(const Napi::CallbackInfo& info);
+
+  void Load(Napi::Env env, const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes);
+  void AttachOrAdopt(Napi::Env env, int cgroup_fd, const std::string& pin_dir);
+  void ReleaseAll();  // fds only: pins (and so enforcement) stay
+  void RequireOpen(Napi::Env env) const;
+  bpf_map* BindingMap(Napi::Env env, const Napi::Value& kind) const;
+
+  ::portcullis_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  bool adopted_ = false;
+  uint64_t drops_at_open_ = 0;
+  std::unique_ptr<EventPump> pump_;
+};
+
+}  // namespace portcullis
