@@ -1,0 +1,106 @@
+// Real polkit for tests: the system D-Bus and polkitd (started when not running, stopped again),
+// throwaway users, and polkit rules files that grant a user one action. Everything is registered
+// on the Sandbox, so it is undone even when the test fails.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Sandbox } from './sandbox.js';
+
+const DBUS_SOCKET = '/run/dbus/system_bus_socket';
+const DBUS_PID_FILE = '/run/dbus/pid';
+const POLKITD = '/usr/lib/polkit-1/polkitd';
+const RULES_DIR = '/etc/polkit-1/rules.d';
+
+/** pids whose command name (comm) is `name`. */
+export function pidsNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name && !/\) Z/.test(stat)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+/** Starts the system bus and polkitd if they are not running; stops what it started on cleanup. */
+export async function ensurePolkit(sandbox: Sandbox): Promise<void> {
+  if (pidsNamed('dbus-daemon').length === 0 || !existsSync(DBUS_SOCKET)) {
+    mkdirSync('/run/dbus', { recursive: true });
+    rmSync(DBUS_PID_FILE, { force: true }); // a stale pid file stops dbus-daemon from starting
+    const pid = Number(execFileSync('dbus-daemon', ['--system', '--fork', '--print-pid'], { encoding: 'utf8' }).trim());
+    sandbox.defer(() => {
+      stopPid(pid);
+      rmSync(DBUS_PID_FILE, { force: true });
+      rmSync(DBUS_SOCKET, { force: true });
+    });
+  }
+  if (pidsNamed('polkitd').length === 0) {
+    const child = spawn(POLKITD, ['--no-debug'], { stdio: 'ignore' });
+    sandbox.defer(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    });
+    // polkitd answers once it owns its bus name.
+    await waitFor(() => busNameOwned('org.freedesktop.PolicyKit1'), 10_000, 'polkitd did not come up on the system bus');
+  }
+}
+
+function busNameOwned(name: string): boolean {
+  const run = spawnSync('busctl', ['--system', 'status', name], { stdio: 'ignore' });
+  return run.status === 0;
+}
+
+function stopPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // already gone
+  }
+}
+
+export interface TestUser {
+  name: string;
+  uid: number;
+}
+
+/** A throwaway system user (no home, no login shell), removed on cleanup. */
+export function makeUser(sandbox: Sandbox, label: string): TestUser {
+  const name = `pcl${label}${sandbox.tag}`.slice(0, 30);
+  execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+  sandbox.defer(() => { execFileSync('userdel', [name]); });
+  const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  return { name, uid };
+}
+
+/** A polkit rules file answering YES for this user and action (no agent or session needed). */
+export async function grantAction(sandbox: Sandbox, user: TestUser, actionId: string): Promise<void> {
+  const path = `${RULES_DIR}/10-portcullis-test-${sandbox.tag}-${user.name}.rules`;
+  writeFileSync(
+    path,
+    `// Written by a Portcullis test; removed when it ends.\npolkit.addRule(function (action, subject) {\n` +
+      `  if (action.id == ${JSON.stringify(actionId)} && subject.user == ${JSON.stringify(user.name)}) return polkit.Result.YES;\n});\n`,
+    { mode: 0o644 },
+  );
+  sandbox.defer(() => rmSync(path, { force: true }));
+  // polkitd reloads rules on change; wait until it answers yes for a process of this user.
+  await waitFor(() => isAuthorized(user, actionId), 10_000, `polkitd did not pick up ${path}`);
+}
+
+/** pkcheck run as the user for its own process: does polkit grant the action without a dialog? */
+export function isAuthorized(user: TestUser, actionId: string): boolean {
+  const run = spawnSync('runuser', ['-u', user.name, '--', 'sh', '-c', 'exec pkcheck --action-id "$0" --process $$', actionId], { stdio: 'ignore' });
+  return run.status === 0;
+}
+
+export async function waitFor(condition: () => boolean, timeoutMs: number, message: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(message);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
