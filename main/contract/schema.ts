@@ -21,6 +21,10 @@ export interface Schema<T> {
 
 export type Infer<S> = S extends Schema<infer T> ? T : never;
 
+/** An object schema's output: fields whose schema accepts undefined are optional keys. */
+type OptionalKeys<Shape> = { [K in keyof Shape]: undefined extends Infer<Shape[K]> ? K : never }[keyof Shape];
+type ObjectOf<Shape> = { [K in Exclude<keyof Shape, OptionalKeys<Shape>>]: Infer<Shape[K]> } & { [K in OptionalKeys<Shape>]?: Infer<Shape[K]> };
+
 export function describe(input: unknown): string {
   if (input === null) return 'null';
   if (Array.isArray(input)) return 'an array';
@@ -93,8 +97,8 @@ export const s = {
   },
 
   /** A plain object with exactly these keys (unknown keys are refused: a typo must not pass silently). */
-  object<Shape extends Record<string, Schema<unknown>>>(shape: Shape): Schema<{ [K in keyof Shape]: Infer<Shape[K]> }> {
-    type Out = { [K in keyof Shape]: Infer<Shape[K]> };
+  object<Shape extends Record<string, Schema<unknown>>>(shape: Shape): Schema<ObjectOf<Shape>> {
+    type Out = ObjectOf<Shape>;
     return schema('an object', (input, where) => {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail(where, `must be an object, got ${describe(input)}`);
       const record = input as Record<string, unknown>;
