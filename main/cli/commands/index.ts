@@ -1,0 +1,17 @@
+// Every CLI command, registered in one table (order = order in help).
+import type { Command } from '../command.js';
+import { statusCommand } from './status.js';
+import { rulesCommand } from './rules.js';
+import { blockCommand, allowCommand } from './block.js';
+import { unblockCommand } from './unblock.js';
+import { enableCommand, disableCommand } from './enforcement.js';
+import { connectionsCommand } from './connections.js';
+import { doctorCommand } from './doctor.js';
+import { helperCommand } from './helper.js';
+import { installCommand } from './install.js';
+import { uninstallCommand } from './uninstall.js';
+
+export const commands: Command[] = [
+  statusCommand, rulesCommand, blockCommand, allowCommand, unblockCommand,
+  enableCommand, disableCommand, connectionsCommand, doctorCommand, helperCommand, installCommand, uninstallCommand,
+];

@@ -1,0 +1,5 @@
+// The system paths every part of Portcullis agrees on. Tests always pass their own.
+export const DEFAULT_SOCKET = '/run/portcullis/helper.sock';
+export const DEFAULT_BPFFS = '/sys/fs/bpf/portcullis';
+export const DEFAULT_STATE_DIR = '/var/lib/portcullis';
+export const HELPER_CONFIG_FILE = '/etc/portcullis/helper.conf';

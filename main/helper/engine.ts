@@ -1,0 +1,172 @@
+// The rules engine: the store is the truth, the kernel maps follow it. Every change runs under one
+// lock as: open a transaction, write, make the kernel match, commit — so a client is told "done"
+// only when the change is both durable and enforced, and a kernel failure leaves the store as it was.
+import {
+  PortcullisError, parseRuleDraft, ruleToDraft,
+  type Rule, type RuleDraft, type Settings,
+} from '../contract/index.js';
+import type { AppBindings, ApplyStats, Counters, KernelDefaults, KernelRule } from '../../native/api.js';
+import type { Db } from './store/database.js';
+import { RulesStore, type ResolvedSpec } from './store/rules-store.js';
+import { AppsStore } from './apps/apps-store.js';
+import { AppRegistry } from './apps/registry.js';
+import { KeyValueStore } from './store/key-value-store.js';
+import { toKernelDefaults, toKernelRules } from './kernel-rules.js';
+
+/** The part of the native Firewall the engine drives. */
+export interface KernelFirewall {
+  setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats | Promise<ApplyStats>;
+  setAppBindings(bindings: AppBindings): unknown;
+  counters(): Counters;
+}
+
+export const DEFAULT_SETTINGS: Settings = { defaultAction: 'allow', retentionDays: 30, authorizedUsers: [], notifyOnFirstBlock: true };
+
+/** Extra rules computed elsewhere (domain rules resolved to addresses), compiled with the stored ones. */
+export type RuleSource = (now: number) => Rule[];
+
+/** Runs async steps one at a time, in call order. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(step: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(step, step);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class RulesEngine {
+  readonly rules: RulesStore;
+  readonly apps: AppsStore;
+  readonly registry: AppRegistry;
+  readonly settings: KeyValueStore<Settings>;
+  private readonly queue = new SerialQueue();
+  private readonly ruleSources: RuleSource[] = [];
+  private readonly changeListeners: Array<(ruleCount: number) => void> = [];
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Apps bound in the kernel, by count: a new app means new bindings to send. */
+  private boundAppCount = -1;
+  lastApply: ApplyStats | null = null;
+
+  constructor(private readonly db: Db, private readonly firewall: KernelFirewall, private readonly log: (message: string) => void) {
+    this.rules = new RulesStore(db);
+    this.apps = new AppsStore(db);
+    this.registry = new AppRegistry(this.apps);
+    this.settings = new KeyValueStore<Settings>(db, 'settings', DEFAULT_SETTINGS);
+  }
+
+  /** Drops rules that expired while the helper was away, then loads everything into the kernel. */
+  async start(): Promise<void> {
+    await this.change((now) => this.rules.remove(this.rules.expiredIds(now)));
+  }
+
+  stop(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+  }
+
+  addRuleSource(source: RuleSource): void {
+    this.ruleSources.push(source);
+  }
+
+  onRulesChanged(listener: (ruleCount: number) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /** Re-applies the kernel state (after a rule source changed). */
+  refresh(): Promise<void> {
+    return this.change(() => undefined);
+  }
+
+  addRules(drafts: readonly unknown[], where: string): Promise<Rule[]> {
+    return this.change((now) => drafts.map((draft, index) => {
+      const at = drafts.length === 1 && where.endsWith('.rule') ? where : `${where}[${index}]`;
+      return this.rules.add(this.resolveDraft(draft, now, at), now);
+    }));
+  }
+
+  updateRule(id: number, patch: Partial<RuleDraft>, where: string): Promise<Rule> {
+    return this.change((now) => {
+      const existing = this.rules.get(id);
+      if (!existing) throw new PortcullisError('not-found', `there is no rule ${id}`);
+      const draft: Record<string, unknown> = { ...ruleToDraft(existing) };
+      // A new duration replaces the old absolute expiry rather than clashing with it.
+      if (patch.for !== undefined) delete draft.expiresAt;
+      for (const [key, value] of Object.entries(patch)) if (value !== undefined) draft[key] = value;
+      return this.rules.update(id, this.resolveDraft(draft, now, where), now)!;
+    });
+  }
+
+  removeRules(ids: readonly number[]): Promise<number[]> {
+    return this.change(() => this.rules.remove(ids));
+  }
+
+  updateSettings(patch: Partial<Settings>): Promise<Settings> {
+    return this.change(() => this.settings.set(patch));
+  }
+
+  listRules(): Rule[] {
+    const hits = this.firewall.counters().ruleHits;
+    return this.rules.list().map((rule) => ({ ...rule, hits: rule.hits + Number(hits.get(rule.id) ?? 0n) }));
+  }
+
+  private resolveDraft(draft: unknown, now: number, where: string): ResolvedSpec {
+    const parsed = parseRuleDraft(draft, now, where);
+    if (!parsed.ok) throw new PortcullisError('invalid-input', `${parsed.error.where}: ${parsed.error.message}`, { where: parsed.error.where });
+    const { app, ...spec } = parsed.value;
+    return { ...spec, appId: this.registry.resolve(app, now, `${where}.app`) };
+  }
+
+  /** One change: write in a transaction, make the kernel match, commit; undo both on failure. */
+  private change<T>(write: (now: number) => T): Promise<T> {
+    return this.queue.run(async () => {
+      const now = Date.now();
+      this.db.exec('BEGIN IMMEDIATE');
+      let result: T;
+      try {
+        result = write(now);
+        await this.syncKernel(now);
+        this.db.exec('COMMIT');
+      } catch (error) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.boundAppCount = -1; // an app row may have been rolled back: send bindings afresh
+        // The kernel may hold part of the failed change: put it back to what the store says.
+        await this.syncKernel(Date.now()).catch((syncError: Error) => this.log(`could not restore kernel rules after a failed change: ${syncError.message}`));
+        throw error;
+      }
+      this.scheduleExpiry();
+      const count = this.rules.count();
+      for (const listener of this.changeListeners) listener(count);
+      return result;
+    });
+  }
+
+  private async syncKernel(now: number): Promise<void> {
+    const apps = this.apps.list();
+    if (apps.length !== this.boundAppCount) {
+      // Bindings before rules: a per-app rule must find its processes already tagged.
+      await this.firewall.setAppBindings(this.registry.bindings());
+      this.boundAppCount = apps.length;
+    }
+    const rules = [...this.rules.list(), ...this.ruleSources.flatMap((source) => source(now))];
+    this.lastApply = await this.firewall.setRules(toKernelRules(rules, now), toKernelDefaults(this.settings.get().defaultAction, apps));
+  }
+
+  private scheduleExpiry(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    const next = this.rules.nextExpiry();
+    if (next === null) return;
+    const delay = Math.min(Math.max(next - Date.now(), 0), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      this.change((now) => {
+        const removed = this.rules.remove(this.rules.expiredIds(now));
+        if (removed.length > 0) this.log(`expired rule(s) ${removed.join(', ')}`);
+      }).catch((error: Error) => this.log(`expiring rules failed: ${error.message}`));
+    }, delay);
+    this.expiryTimer.unref();
+  }
+}

@@ -1,0 +1,153 @@
+// One client connection: framing, the hello gate, dispatch to handlers, and writes.
+import type { Socket } from 'node:net';
+import {
+  PROTOCOL_VERSION, MAX_LINE_BYTES, RPC_CODES, PortcullisError, isMethodName, rpcMethods,
+  type PortcullisErrorData, type RpcNotifications, type NotificationName, type MethodName,
+} from '../../contract/index.js';
+import { LineSplitter, encodeLine } from '../../common/json-lines.js';
+import type { PeerCredentials } from '../../../native/api.js';
+import type { HandlerTable, Handler } from './handler.js';
+
+type Id = number | string | null;
+type Code = (typeof RPC_CODES)[keyof typeof RPC_CODES];
+
+export interface ConnectionOptions {
+  handlers: HandlerTable;
+  version: string;
+  log(message: string): void;
+}
+
+let nextConnectionId = 1;
+
+export class RpcConnection {
+  readonly id = nextConnectionId++;
+  private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
+  private helloDone = false;
+  private closed = false;
+  private readonly closeListeners: Array<() => void> = [];
+  clientName = '';
+
+  constructor(readonly socket: Socket, readonly peer: PeerCredentials, private readonly options: ConnectionOptions) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', () => { /* a client vanishing is normal; 'close' follows */ });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const listener of this.closeListeners.splice(0)) listener();
+    });
+  }
+
+  get isOpen(): boolean {
+    return !this.closed && !this.socket.destroyed;
+  }
+
+  /** Bytes queued for this client that the kernel has not taken yet. */
+  get backlogBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  onClose(listener: () => void): void {
+    if (this.closed) listener();
+    else this.closeListeners.push(listener);
+  }
+
+  notify<N extends NotificationName>(method: N, params: RpcNotifications[N]): boolean {
+    return this.write({ jsonrpc: '2.0', method, params });
+  }
+
+  /** Sends an error not tied to a request (refusals, framing errors) and optionally hangs up. */
+  fail(code: Code, message: string, data: PortcullisErrorData, hangUp: boolean): void {
+    this.respondError(null, code, message, data);
+    // end() flushes the error first; then drop the connection whatever the client still sends.
+    if (hangUp) this.socket.end(() => this.socket.destroy());
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private write(message: unknown): boolean {
+    if (!this.isOpen) return false;
+    return this.socket.write(encodeLine(message));
+  }
+
+  private respondError(id: Id, code: Code, message: string, data: PortcullisErrorData): void {
+    this.write({ jsonrpc: '2.0', id, error: { code, message, data } });
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const result of this.splitter.push(chunk)) {
+      if (result.kind === 'too-long') {
+        this.options.log(`client ${this.describe()}: line longer than ${result.limit} bytes, closing`);
+        this.fail(RPC_CODES.invalidRequest, `request line is longer than ${result.limit} bytes; the connection is closed`, { kind: 'protocol' }, true);
+        this.socket.pause();
+        return;
+      }
+      if (result.kind === 'invalid-utf8') {
+        this.respondError(null, RPC_CODES.parseError, `request line of ${result.bytes} bytes is not valid UTF-8`, { kind: 'protocol' });
+        continue;
+      }
+      if (result.text.trim() === '') continue;
+      void this.onLine(result.text);
+    }
+  }
+
+  private async onLine(text: string): Promise<void> {
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch (error) {
+      this.respondError(null, RPC_CODES.parseError, `malformed JSON: ${(error as Error).message}`, { kind: 'protocol' });
+      return;
+    }
+    if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+      this.respondError(null, RPC_CODES.invalidRequest, 'a request must be a JSON object (batches are not supported)', { kind: 'protocol' });
+      return;
+    }
+    const request = message as Record<string, unknown>;
+    const id = typeof request.id === 'number' || typeof request.id === 'string' ? request.id : null;
+    if (request.jsonrpc !== '2.0') return this.respondError(id, RPC_CODES.invalidRequest, 'request.jsonrpc must be "2.0"', { kind: 'protocol', where: 'jsonrpc' });
+    if (id === null) return this.respondError(null, RPC_CODES.invalidRequest, 'request.id must be a number or a string (notifications to the helper are not supported)', { kind: 'protocol', where: 'id' });
+    if (typeof request.method !== 'string') return this.respondError(id, RPC_CODES.invalidRequest, 'request.method must be a string', { kind: 'protocol', where: 'method' });
+    const method = request.method;
+    if (!isMethodName(method)) return this.respondError(id, RPC_CODES.methodNotFound, `unknown method "${method.slice(0, 100)}"`, { kind: 'not-found', where: 'method' });
+    if (!this.helloDone && method !== 'hello') {
+      return this.respondError(id, RPC_CODES.invalidRequest, `send "hello" first (got "${method}" before it)`, { kind: 'protocol' });
+    }
+    const params = rpcMethods[method].params.parse(request.params, 'params');
+    if (!params.ok) {
+      const { where, message: why } = params.error;
+      return this.respondError(id, RPC_CODES.invalidParams, `${where}: ${why}`, { kind: 'invalid-input', where });
+    }
+    try {
+      const result = method === 'hello' ? this.hello(params.value as { protocol: number; client: string }) : await this.dispatch(method, params.value);
+      this.write({ jsonrpc: '2.0', id, result });
+    } catch (error) {
+      if (error instanceof PortcullisError) {
+        const code = error.kind === 'invalid-input' ? RPC_CODES.invalidParams : error.kind === 'protocol' ? RPC_CODES.invalidRequest : RPC_CODES.application;
+        this.respondError(id, code, error.message, error.toData());
+      } else {
+        this.options.log(`internal error in ${method} for ${this.describe()}: ${(error as Error).stack ?? String(error)}`);
+        this.respondError(id, RPC_CODES.internal, `internal error in ${method}: ${(error as Error).message}`, { kind: 'internal' });
+      }
+    }
+  }
+
+  private hello(params: { protocol: number; client: string }) {
+    if (params.protocol !== PROTOCOL_VERSION) {
+      throw new PortcullisError('protocol', `this helper speaks protocol ${PROTOCOL_VERSION}, the client speaks ${params.protocol}; update the one that is older`);
+    }
+    this.helloDone = true;
+    this.clientName = params.client;
+    return { protocol: PROTOCOL_VERSION, version: this.options.version, uid: this.peer.uid };
+  }
+
+  private async dispatch(method: Exclude<MethodName, 'hello'>, params: unknown): Promise<unknown> {
+    const handler = this.options.handlers[method] as Handler<typeof method> | undefined;
+    if (!handler) throw new PortcullisError('not-found', `"${method}" is not available in this helper yet`);
+    return handler(params as never, { connection: this });
+  }
+
+  describe(): string {
+    return `#${this.id} uid ${this.peer.uid} pid ${this.peer.pid}${this.clientName ? ` (${this.clientName})` : ''}`;
+  }
+}

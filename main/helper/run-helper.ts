@@ -1,0 +1,90 @@
+// The helper's life: resolve paths, open the store, open (adopt or load) the firewall, make the
+// kernel match the store, serve the socket; on SIGTERM/SIGINT close everything but leave the
+// pinned programs enforcing (a stopped helper must not open the firewall).
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Socket } from 'node:net';
+import { PortcullisError } from '../contract/index.js';
+import { findBpffsMounts } from '../common/cgroup2.js';
+import { productVersion } from '../common/version.js';
+import { Firewall, peerCredentials, probeKernel } from '../../native/index.js';
+import { resolveHelperConfig, type HelperPaths } from './config.js';
+import { openDatabase } from './store/database.js';
+import { KeyValueStore } from './store/key-value-store.js';
+import { RulesEngine } from './engine.js';
+import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
+import { EventFanout } from './event-fanout.js';
+import { toConnectionEvents } from './decision-events.js';
+import { RpcServer } from './rpc/server.js';
+import { createHandlers } from './handlers/index.js';
+import { buildStatus } from './status.js';
+import { log } from './log.js';
+
+export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
+  const startedAt = Date.now();
+  const config = resolveHelperConfig({ flags, env: process.env });
+  if (config.usesDefaultBpffs) ensureSystemBpffs(dirname(config.bpffs));
+  mkdirSync(config.bpffs, { recursive: true, mode: 0o700 });
+
+  const features = probeKernel(config.bpffs);
+  const db = openDatabase(config.stateDir);
+  const firewall = await Firewall.open({ cgroup: config.cgroup, pinDir: config.bpffs });
+  log(`${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`);
+
+  const fanout = new EventFanout({ log });
+  const engine = new RulesEngine(db, firewall, log);
+  const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
+  let status = () => buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
+  const enforcement = new Enforcement(enforcementStore, firewall, () => fanout.broadcast('status.changed', status()), log);
+  const attach = { cgroup: config.cgroup, pinDir: config.bpffs, adopted: firewall.adopted };
+  engine.onRulesChanged((ruleCount) => fanout.broadcast('rules.changed', { ruleCount }));
+
+  await engine.start();
+  await enforcement.start();
+
+  const subscription = firewall.subscribe((events, drops) => {
+    fanout.noteDropped(Number(drops));
+    fanout.publish(toConnectionEvents(events));
+  });
+
+  const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
+  const server = await RpcServer.listen({
+    socketPath: config.socket,
+    handlers: createHandlers({ engine, enforcement, fanout, status: () => status() }),
+    version: productVersion(),
+    peerOf: (socket: Socket) => peerCredentials(socketFd(socket)),
+    isAuthorized: (uid) => authorizedUids().has(uid),
+    log,
+  });
+  log(`ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}`);
+
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  log(`${signal}: stopping; the pinned programs keep enforcing`);
+  status = () => { throw new PortcullisError('unavailable', 'the helper is stopping'); };
+  await server.close();
+  subscription.close();
+  fanout.close();
+  engine.stop();
+  enforcement.stop();
+  firewall.close(); // closes our fds only; links and maps stay pinned
+  db.close();
+  return 0;
+}
+
+/** The default pin directory needs the system bpffs at /sys/fs/bpf; mount it if it is missing. */
+function ensureSystemBpffs(mountPoint: string): void {
+  if (findBpffsMounts().includes(mountPoint)) return;
+  log(`mounting bpffs on ${mountPoint}`);
+  execFileSync('mount', ['-t', 'bpf', 'bpf', mountPoint]);
+}
+
+/** The file descriptor under a connected unix socket (for SO_PEERCRED). */
+function socketFd(socket: Socket): number {
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('the socket has no file descriptor');
+  return fd;
+}

@@ -1,0 +1,12 @@
+// What the RPC handlers work with; built once by the helper at start-up.
+import type { Status } from '../contract/index.js';
+import type { RulesEngine } from './engine.js';
+import type { Enforcement } from './enforcement.js';
+import type { EventFanout } from './event-fanout.js';
+
+export interface HelperServices {
+  engine: RulesEngine;
+  enforcement: Enforcement;
+  fanout: EventFanout;
+  status(): Status;
+}

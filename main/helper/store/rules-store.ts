@@ -1,0 +1,121 @@
+// Rules in SQLite. Rows hold the canonical remote text; reading parses it back with the contract's
+// parser, so there is one definition of what a remote is.
+import { formatRemote, parseRemote, type Rule, type RuleSpec } from '../../contract/index.js';
+import type { Db } from './database.js';
+
+/** A spec whose app selector has been resolved to an app id (or null for every app). */
+export type ResolvedSpec = Omit<RuleSpec, 'app'> & { appId: number | null };
+
+interface RuleRow {
+  id: number;
+  action: 'block' | 'allow';
+  app_id: number | null;
+  remote: string;
+  port_from: number | null;
+  port_to: number | null;
+  protocol: Rule['protocol'];
+  direction: Rule['direction'];
+  expires_at: number | null;
+  note: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+  hits: number;
+}
+
+function rowToRule(row: RuleRow): Rule {
+  const remote = parseRemote(row.remote, `rules[${row.id}].remote`);
+  // Rows are only ever written from validated specs; a row that does not parse is a bug or tampering.
+  if (!remote.ok) throw new Error(`stored rule ${row.id} has an unreadable remote: ${remote.error.message}`);
+  return {
+    id: row.id,
+    action: row.action,
+    appId: row.app_id,
+    remote: remote.value,
+    ports: row.port_from === null || row.port_to === null ? null : { from: row.port_from, to: row.port_to },
+    protocol: row.protocol,
+    direction: row.direction,
+    expiresAt: row.expires_at,
+    note: row.note,
+    enabled: row.enabled === 1,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    hits: row.hits,
+  };
+}
+
+function specColumns(spec: ResolvedSpec) {
+  return {
+    action: spec.action,
+    app_id: spec.appId,
+    remote: formatRemote(spec.remote),
+    port_from: spec.ports?.from ?? null,
+    port_to: spec.ports?.to ?? null,
+    protocol: spec.protocol,
+    direction: spec.direction,
+    expires_at: spec.expiresAt,
+    note: spec.note,
+    enabled: spec.enabled ? 1 : 0,
+  };
+}
+
+export class RulesStore {
+  private readonly insertRow;
+  private readonly updateRow;
+  private readonly selectAll;
+  private readonly selectOne;
+  private readonly deleteOne;
+  private readonly selectExpired;
+  private readonly selectNextExpiry;
+  private readonly countRows;
+
+  constructor(private readonly db: Db) {
+    this.insertRow = db.prepare(`INSERT INTO rules (action, app_id, remote, port_from, port_to, protocol, direction, expires_at, note, enabled, created_at, updated_at)
+      VALUES (@action, @app_id, @remote, @port_from, @port_to, @protocol, @direction, @expires_at, @note, @enabled, @now, @now)`);
+    this.updateRow = db.prepare(`UPDATE rules SET action = @action, app_id = @app_id, remote = @remote, port_from = @port_from, port_to = @port_to,
+      protocol = @protocol, direction = @direction, expires_at = @expires_at, note = @note, enabled = @enabled, updated_at = @now WHERE id = @id`);
+    this.selectAll = db.prepare<[], RuleRow>('SELECT * FROM rules ORDER BY id');
+    this.selectOne = db.prepare<[number], RuleRow>('SELECT * FROM rules WHERE id = ?');
+    this.deleteOne = db.prepare('DELETE FROM rules WHERE id = ?');
+    this.selectExpired = db.prepare<[number], { id: number }>('SELECT id FROM rules WHERE expires_at IS NOT NULL AND expires_at <= ?');
+    this.selectNextExpiry = db.prepare<[], { next: number | null }>('SELECT MIN(expires_at) AS next FROM rules WHERE expires_at IS NOT NULL');
+    this.countRows = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM rules');
+  }
+
+  add(spec: ResolvedSpec, now: number): Rule {
+    const info = this.insertRow.run({ ...specColumns(spec), now });
+    return this.get(Number(info.lastInsertRowid))!;
+  }
+
+  update(id: number, spec: ResolvedSpec, now: number): Rule | null {
+    const info = this.updateRow.run({ ...specColumns(spec), now, id });
+    return info.changes === 0 ? null : this.get(id);
+  }
+
+  get(id: number): Rule | null {
+    const row = this.selectOne.get(id);
+    return row ? rowToRule(row) : null;
+  }
+
+  list(): Rule[] {
+    return this.selectAll.all().map(rowToRule);
+  }
+
+  count(): number {
+    return this.countRows.get()!.n;
+  }
+
+  /** Removes the rules that exist; returns their ids. */
+  remove(ids: readonly number[]): number[] {
+    return ids.filter((id) => this.deleteOne.run(id).changes > 0);
+  }
+
+  expiredIds(now: number): number[] {
+    return this.selectExpired.all(now).map((row) => row.id);
+  }
+
+  /** The earliest expiry of any rule, or null when no rule expires. */
+  nextExpiry(): number | null {
+    return this.selectNextExpiry.get()!.next;
+  }
+}

@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveHelperConfig } from '../../../main/helper/config.js';
+import { PortcullisError } from '../../../main/contract/index.js';
+
+function withConfigFile(content: string | null, body: (path: string) => void, mode = 0o644): void {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-conf-'));
+  try {
+    const path = join(dir, 'helper.conf');
+    if (content !== null) {
+      writeFileSync(path, content);
+      chmodSync(path, mode);
+    }
+    body(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const base = { cgroupRoot: '/sys/fs/cgroup/unified' };
+
+test('defaults, then the config file, then flags', () => {
+  withConfigFile(JSON.stringify({ stateDir: '/srv/pcl', socket: '/run/x/s.sock' }), (configFile) => {
+    const none = resolveHelperConfig({ ...base, flags: {}, env: {}, configFile: configFile + '.missing' });
+    assert.deepEqual(
+      { cgroup: none.cgroup, bpffs: none.bpffs, stateDir: none.stateDir, socket: none.socket, usesDefaultBpffs: none.usesDefaultBpffs },
+      { cgroup: '/sys/fs/cgroup/unified', bpffs: '/sys/fs/bpf/portcullis', stateDir: '/var/lib/portcullis', socket: '/run/portcullis/helper.sock', usesDefaultBpffs: true },
+    );
+    const fromFile = resolveHelperConfig({ ...base, flags: { socket: '/tmp/t.sock' }, env: {}, configFile });
+    assert.equal(fromFile.stateDir, '/srv/pcl');
+    assert.equal(fromFile.socket, '/tmp/t.sock');
+    assert.equal(fromFile.authorizingUid, null);
+  });
+});
+
+test('through pkexec: no flags, PKEXEC_UID remembered, the file still counts', () => {
+  withConfigFile(JSON.stringify({ cgroup: '/sys/fs/cgroup/unified/portcullis-test-x' }), (configFile) => {
+    assert.throws(() => resolveHelperConfig({ ...base, flags: { cgroup: '/tmp' }, env: { PKEXEC_UID: '1000' }, configFile }),
+      (error: PortcullisError) => error.kind === 'invalid-input' && /takes no flags \(got cgroup\)/.test(error.message));
+    const config = resolveHelperConfig({ ...base, flags: {}, env: { PKEXEC_UID: '1000' }, configFile });
+    assert.equal(config.authorizingUid, 1000);
+    assert.equal(config.cgroup, '/sys/fs/cgroup/unified/portcullis-test-x');
+  });
+});
+
+test('a config file others could write, not owned by root, with unknown keys or relative paths is refused', () => {
+  const refused = (content: string, pattern: RegExp, mode?: number, owner?: number) => withConfigFile(content, (configFile) => {
+    if (owner !== undefined) chownSync(configFile, owner, owner);
+    assert.throws(() => resolveHelperConfig({ ...base, flags: {}, env: {}, configFile }), (error: Error) => pattern.test(error.message));
+  }, mode);
+  refused('{}', /writable by group or others \(mode 666\)/, 0o666);
+  refused('{}', /owned by uid 65534, not root/, 0o644, 65534);
+  refused('{"cgroups": "/x"}', /unknown key "cgroups"/);
+  refused('{"socket": "run/x"}', /"socket" must be an absolute path/);
+  refused('{nope', /not valid JSON/);
+  refused('[]', /JSON object/);
+});
