@@ -24,7 +24,12 @@ export default tseslint.config(
     // The renderer reaches main/ only through the contract.
     files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/main/*', '!**/main/contract', '!**/main/contract/*'], message: 'renderer imports only main/contract from main/' }, 'node:*', 'electron'] }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/main/*', '!**/main/contract', '!**/main/contract/*'], message: 'renderer imports only main/contract from main/' }, { group: ['node:*', 'electron'], message: 'the renderer runs sandboxed: no node or electron' }] }],
     },
+  },
+  {
+    // Build configuration runs in node, not in the renderer.
+    files: ['renderer/vite.config.ts', 'renderer/vitest.config.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
 );
