@@ -414,6 +414,8 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	}
 	if (kind == PCL_EV_CONNECT)
 		s->flags &= ~PCL_SK_PASSIVE;
+	if (!(s->flags & PCL_SK_PASSIVE))
+		s->flags |= PCL_SK_ACTIVE;
 	__u32 gen = cfg->generation;
 	if (kind == PCL_EV_SENDMSG && cache_matches(s, gen, f))
 		return s->verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
@@ -592,6 +594,20 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto
 	return 1;
 }
 
+/* ::ffff:a.b.c.d on the wire is decided as the IPv4 address, like connect6/sendmsg6 do. */
+static __always_inline void unmap_v4(struct flow *f)
+{
+	__u32 *w = (__u32 *)f->raddr;
+	if (w[0] != 0 || w[1] != 0 || w[2] != bpf_htonl(0x0000ffff))
+		return;
+	f->family = 4;
+	w[0] = w[3];
+	w[1] = w[2] = w[3] = 0;
+	__u32 *l = (__u32 *)f->laddr;
+	l[0] = l[3];
+	l[1] = l[2] = l[3] = 0;
+}
+
 /* IPv6: walk hop-by-hop, routing, destination options, fragment and AH headers (bounded). */
 static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int egress)
 {
@@ -637,6 +653,7 @@ static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int e
 	}
 	if (next == 0 || next == 43 || next == 60 || next == 44 || next == 51)
 		return 0; /* more extension headers than we walk: garbage for our purposes */
+	unmap_v4(&p->f);
 	p->f.proto = fold_proto(next);
 	return parse_l4(skb, off, next == IPPROTO_ICMPV6_NR ? PCL_PROTO_ICMP : next, l3_end, p, egress);
 }
@@ -723,10 +740,15 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
 	account(cookie, &p, egress, segs);
 
+	/*
+	 * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are
+	 * inbound both ways, an application's connect/sendto flows outbound both ways (replies follow
+	 * the verdict); a socket that did neither (raw, ping) goes by the packet's direction.
+	 */
 	if (s && (s->flags & PCL_SK_PASSIVE))
-		p.f.dir = PCL_DIR_IN; /* a listener's flows (both ways) are inbound flows */
-	else if (s)
-		p.f.dir = PCL_DIR_OUT; /* an outbound connection's replies follow its verdict */
+		p.f.dir = PCL_DIR_IN;
+	else if (s && (s->flags & PCL_SK_ACTIVE))
+		p.f.dir = PCL_DIR_OUT;
 
 	if (use_cache && s && cache_matches(s, gen, &p.f)) {
 		if (s->verdict != PCL_ACT_BLOCK)
