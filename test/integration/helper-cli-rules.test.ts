@@ -1,0 +1,129 @@
+// The CLI against a real helper on a test cgroup: block and unblock with real TCP connects from a
+// process in the cgroup (IPv4, CIDR, IPv6 to a netns test host, port-only, per-app), expiry,
+// enable/disable, and --json output.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sandbox, type TestHost } from '../support/sandbox.js';
+import { HelperProcess } from '../support/helper-process.js';
+import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
+import type { Rule, Status } from '../../main/contract/index.js';
+
+describe('portcullis block/unblock against a real helper', () => {
+  const sandbox = new Sandbox();
+  let helper: HelperProcess;
+  let host: TestHost;
+  const probe = (address: string, port = 9, exe?: string) => probeOne(sandbox, helper.paths.cgroup, address, port, exe ? { exe } : {});
+  const cli = async (...args: string[]) => {
+    const result = await helper.cli(args);
+    assert.equal(result.code, 0, `portcullis ${args.join(' ')} failed: ${result.stderr}`);
+    return result.stdout.trim();
+  };
+
+  before(async () => {
+    helper = await HelperProcess.start(sandbox);
+    host = sandbox.makeTestHost(1);
+  });
+  after(() => sandbox.dispose());
+
+  test('an IPv4 address: blocked with EPERM, others untouched, unblocked by target', async () => {
+    assert.equal(await probe('127.0.0.9'), 'refused');
+    const id = await cli('block', '127.0.0.9');
+    assert.match(id, /^[0-9]+$/);
+    assert.equal(await probe('127.0.0.9'), 'EPERM');
+    assert.equal(await probe('127.0.0.10'), 'refused');
+    assert.equal(await cli('unblock', '127.0.0.9'), `removed rule ${id}`);
+    assert.equal(await probe('127.0.0.9'), 'refused');
+  });
+
+  test('a CIDR: every address inside is blocked; unblock by rule id', async () => {
+    const id = await cli('block', '127.1.0.0/16', '--note', 'lab range');
+    assert.equal(await probe('127.1.2.3'), 'EPERM');
+    assert.equal(await probe('127.1.255.254'), 'EPERM');
+    assert.equal(await probe('127.2.0.1'), 'refused');
+    await cli('unblock', id);
+    assert.equal(await probe('127.1.2.3'), 'refused');
+  });
+
+  test('IPv6 to a test host in a netns', async () => {
+    assert.equal(await probe(host.peer6), 'refused');
+    const id = await cli('block', host.peer6);
+    assert.equal(await probe(host.peer6), 'EPERM');
+    assert.equal(await probe(host.peer4), 'refused');
+    await cli('unblock', id);
+    assert.equal(await probe(host.peer6), 'refused');
+  });
+
+  test('a port-only rule blocks that port on every address, both families', async () => {
+    const id = await cli('block', 'any', '--port', '4444', '--proto', 'tcp');
+    assert.equal(await probe('127.0.0.9', 4444), 'EPERM');
+    assert.equal(await probe('::1', 4444), 'EPERM');
+    assert.equal(await probe(host.peer4, 4444), 'EPERM');
+    assert.equal(await probe('127.0.0.9', 4445), 'refused');
+    await cli('unblock', id);
+    assert.equal(await probe('127.0.0.9', 4444), 'refused');
+  });
+
+  test('a per-app rule blocks only that executable, including an already running copy', async () => {
+    const appExe = join(sandbox.makeTempDir('app'), 'probe-app');
+    copyFileSync(SYSTEM_PYTHON, appExe);
+    const id = await cli('block', '127.0.0.11', '--app', appExe, '--dir', 'out');
+    assert.equal(await probe('127.0.0.11', 9, appExe), 'EPERM');
+    assert.equal(await probe('127.0.0.11', 9), 'refused', 'another program is not affected');
+    const rules = JSON.parse(await cli('rules', '--json')) as Rule[];
+    const rule = rules.find((r) => r.id === Number(id))!;
+    assert.ok(rule.appId !== null && rule.appId > 0);
+    assert.equal(rule.direction, 'out');
+    await cli('unblock', id);
+    assert.equal(await probe('127.0.0.11', 9, appExe), 'refused');
+  });
+
+  test('a rule with --for expires in the kernel and the store', async () => {
+    const id = Number(await cli('block', '127.0.0.12', '--for', '2s'));
+    assert.equal(await probe('127.0.0.12'), 'EPERM');
+    const deadline = Date.now() + 15_000;
+    let rules: Rule[];
+    do {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      rules = JSON.parse(await cli('rules', '--json')) as Rule[];
+    } while (rules.some((r) => r.id === id) && Date.now() < deadline);
+    assert.ok(!rules.some((r) => r.id === id), 'the expired rule left the store');
+    assert.equal(await probe('127.0.0.12'), 'refused');
+  });
+
+  test('disable turns enforcement off (rules stay), enable turns it back on; status says so', async () => {
+    const id = await cli('block', '127.0.0.13');
+    await cli('disable');
+    let status = JSON.parse(await cli('status', '--json')) as Status;
+    assert.equal(status.enforcing, false);
+    assert.equal(await probe('127.0.0.13'), 'refused');
+    assert.match(await cli('status'), /Enforcement\s+off/);
+    await cli('enable');
+    status = JSON.parse(await cli('status', '--json')) as Status;
+    assert.equal(status.enforcing, true);
+    assert.equal(await probe('127.0.0.13'), 'EPERM');
+    await cli('unblock', id);
+  });
+
+  test('--json prints JSON only; a domain rule is stored (enforced later through DNS answers)', async () => {
+    const rule = JSON.parse(await cli('block', '*.Example.org', '--json')) as Rule;
+    assert.deepEqual(rule.remote, { kind: 'domain', name: 'example.org', subdomains: true });
+    const status = JSON.parse(await cli('status', '--json')) as Status;
+    assert.equal(status.ruleCount, (JSON.parse(await cli('rules', '--json')) as Rule[]).length);
+    assert.equal(status.attach.cgroup, helper.paths.cgroup);
+    assert.deepEqual(status.kernel.missing, []);
+    await cli('unblock', String(rule.id));
+    const human = await cli('rules');
+    assert.doesNotMatch(human, /example\.org/);
+  });
+
+  test('unblock of something not blocked is a failure (exit 1), not bad input', async () => {
+    const result = await helper.cli(['unblock', '127.0.0.99']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /no block rule for 127\.0\.0\.99/);
+    const byId = await helper.cli(['unblock', '999999']);
+    assert.equal(byId.code, 1);
+    assert.match(byId.stderr, /there is no rule 999999/);
+  });
+});

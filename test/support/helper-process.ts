@@ -1,0 +1,155 @@
+// A real helper process for a test: the CLI's `helper` command as root on the sandbox's cgroup,
+// a private bpffs, a temp state dir and socket. Stopped (and its pins detached) on sandbox cleanup.
+// Reused by the connections, desktop and polkit tests.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Firewall } from '../../native/index.js';
+import { HelperClient } from '../../main/client/helper-client.js';
+import { killAndWait, type Sandbox } from './sandbox.js';
+
+export const REPO_ROOT = resolve(__dirname, '..', '..');
+const CLI_ENTRY = join(REPO_ROOT, 'main', 'cli', 'entry.ts');
+/** The CLI as a command line (through tsx, so tests need no build). */
+export const CLI_ARGV = [process.execPath, '--import', 'tsx', CLI_ENTRY];
+
+export interface HelperPaths {
+  cgroup: string;
+  /** The pin directory (inside a private bpffs mount). */
+  bpffs: string;
+  stateDir: string;
+  socket: string;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+export class HelperProcess {
+  private child: ChildProcess | null = null;
+  private output = '';
+  private exited: Promise<number | null> = Promise.resolve(null);
+
+  private constructor(private readonly sandbox: Sandbox, readonly paths: HelperPaths) {}
+
+  /**
+   * Makes the paths the helper needs in the sandbox (any given are used as they are) and starts
+   * it. The socket's parent directories are world-traversable so non-root test users reach it.
+   */
+  static async start(sandbox: Sandbox, given: Partial<HelperPaths> = {}): Promise<HelperProcess> {
+    let paths: HelperPaths;
+    if (given.cgroup && given.bpffs && given.stateDir && given.socket) {
+      paths = given as HelperPaths;
+    } else {
+      const base = sandbox.makeTempDir('helper');
+      chmodSync(base, 0o755);
+      paths = {
+        cgroup: given.cgroup ?? sandbox.makeCgroup('helper'),
+        bpffs: given.bpffs ?? join(sandbox.makeBpffs(), 'portcullis'),
+        stateDir: given.stateDir ?? join(base, 'state'),
+        socket: given.socket ?? join(base, 'run', 'helper.sock'),
+      };
+    }
+    const helper = new HelperProcess(sandbox, paths);
+    // Registered first, so it runs after the helper is stopped (cleanups run in reverse).
+    sandbox.defer(() => {
+      try { Firewall.detach(paths.bpffs); } catch { /* never attached */ }
+    });
+    sandbox.defer(async () => { await helper.stop('SIGKILL'); });
+    await helper.launch();
+    return helper;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Everything the helper printed (stderr + stdout) since it was first started. */
+  get logs(): string {
+    return this.output;
+  }
+
+  /** Starts the helper (again) and waits until it serves its socket. */
+  async launch(extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
+    if (this.running) throw new Error('the helper is already running');
+    const { cgroup, bpffs, stateDir, socket } = this.paths;
+    mkdirSync(stateDir, { recursive: true });
+    const child = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), 'helper', '--cgroup', cgroup, '--bpffs', bpffs, '--state-dir', stateDir, '--socket', socket], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PKEXEC_UID: '', ...extraEnv },
+    });
+    this.child = child;
+    this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    const ready = new Promise<void>((resolveReady, reject) => {
+      const timer = setTimeout(() => reject(new Error(`helper did not become ready within ${START_TIMEOUT_MS} ms:\n${this.output}`)), START_TIMEOUT_MS);
+      const onData = (chunk: Buffer) => {
+        this.output += chunk.toString();
+        if (/ready: serving/.test(this.output.slice(-2000))) {
+          clearTimeout(timer);
+          resolveReady();
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`helper exited (${code ?? signal}) before it was ready:\n${this.output}`));
+      });
+    });
+    this.output += `--- launch ---\n`;
+    await ready;
+  }
+
+  /** SIGTERM (clean stop, pins stay) or SIGKILL (a crash); resolves with the exit code. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<number | null> {
+    const child = this.child;
+    if (!child || !this.running) return child?.exitCode ?? null;
+    child.kill(signal);
+    const code = await Promise.race([this.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS))]);
+    if (code === 'timeout') {
+      await killAndWait(child);
+      throw new Error(`helper did not stop within ${STOP_TIMEOUT_MS} ms after ${signal}`);
+    }
+    return code;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop('SIGTERM');
+    await this.launch();
+  }
+
+  /** A client connected to this helper; closed on sandbox cleanup. */
+  async client(name = 'test'): Promise<HelperClient> {
+    const client = await HelperClient.connect({ socketPath: this.paths.socket, clientName: name });
+    this.sandbox.defer(() => client.close());
+    return client;
+  }
+
+  /** Runs the portcullis CLI against this helper. */
+  cli(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
+    return runCli(['--socket', this.paths.socket, ...args], options);
+  }
+}
+
+/** Runs the portcullis CLI (any arguments) and collects its output. */
+export function runCli(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.once('error', reject);
+    child.once('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
