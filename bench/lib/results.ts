@@ -1,0 +1,16 @@
+// The shape of bench/results/<date>.json: one run, everything measured in it, and the other
+// engineers' benchmark outputs folded in as they were found.
+import type { TrafficResults } from '../traffic.js';
+import type { FoldedResult } from './fold.js';
+import type { Machine } from './machine.js';
+
+export interface BenchResults {
+  schema: 1;
+  smoke: boolean;
+  startedAt: string;
+  finishedAt: string;
+  machine: Machine;
+  traffic: TrafficResults;
+  /** Outputs of bench/datapath*, bench/events*, bench/helper-rss*, bench/ui* (newest file of each). */
+  folded: FoldedResult[];
+}

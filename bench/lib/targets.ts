@@ -1,0 +1,41 @@
+// The published targets, checked against one run's figures. A target whose figures are missing
+// (a contender not measured, say) is listed as n/a rather than dropped.
+import type { TrafficKind, TrafficSeries } from '../traffic.js';
+import type { TrafficPath } from './lab.js';
+import type { BenchResults } from './results.js';
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+function find(results: BenchResults, path: TrafficPath, kind: TrafficKind, contender: string): TrafficSeries | undefined {
+  return results.traffic.series.find((s) => s.path === path && s.kind === kind && s.contender === contender);
+}
+
+/** a against b, each first taken against its own baseline slices: the ratio of their median ratios. */
+function versus(a: TrafficSeries | undefined, b: TrafficSeries | undefined): number | null {
+  if (!a?.ratio || !b?.ratio) return null;
+  return a.ratio.median / b.ratio.median;
+}
+
+export function evaluateTargets(results: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  for (const path of results.traffic.plan.paths) {
+    const portcullis = find(results, path, 'tcp-connect', 'portcullis');
+    const ratio = portcullis?.ratio?.median ?? null;
+    checks.push({
+      target: `Portcullis TCP connect rate ≥ 0.9x no firewall (${path})`,
+      measured: ratio === null ? 'not measured' : `${ratio.toFixed(2)}x`,
+      met: ratio === null ? null : ratio >= 0.9,
+    });
+    const snitch = versus(portcullis, find(results, path, 'tcp-connect', 'opensnitch'));
+    checks.push({
+      target: `Portcullis TCP connect rate ≥ 10x OpenSnitch (${path})`,
+      measured: snitch === null ? 'not measured' : `${snitch.toFixed(1)}x`,
+      met: snitch === null ? null : snitch >= 10,
+    });
+  }
+  return checks;
+}

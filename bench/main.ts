@@ -1,0 +1,89 @@
+// `npm run bench` (through bench/run.sh): every benchmark in one run, then one JSON file and one
+// report. BENCH_SMOKE=1 runs tiny sizes without OpenSnitch and writes into test-artifacts/ instead,
+// so the test suite can prove the whole pipeline works without touching the committed results.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Sandbox } from '../test/support/sandbox.js';
+import { buildContenders } from './contenders/index.js';
+import { foldPeerResults } from './lib/fold.js';
+import { makeLab } from './lib/lab.js';
+import { buildLoadgen, Loadgen } from './lib/loadgen.js';
+import { describeMachine } from './lib/machine.js';
+import { writeReport } from './lib/report.js';
+import { runTraffic, type TrafficPlan } from './traffic.js';
+import type { BenchResults } from './lib/results.js';
+
+const ROOT = resolve(__dirname, '..');
+
+function log(line: string): void {
+  process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+async function main(): Promise<number> {
+  const smoke = process.env.BENCH_SMOKE === '1';
+  const outDir = smoke ? join(ROOT, 'test-artifacts', 'bench-smoke') : join(ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const startedAt = new Date();
+  const machine = describeMachine();
+  log(`${smoke ? 'smoke run' : 'full run'} on ${machine.cpuModel}, ${machine.cores} cores, kernel ${machine.kernel}`);
+
+  const sandbox = new Sandbox();
+  let aborted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    aborted = true;
+    log(`${signal}: cleaning up, writing no results`);
+    void sandbox.dispose().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let results: BenchResults;
+  try {
+    const work = sandbox.makeTempDir('bench');
+    const lab = makeLab(sandbox);
+    const loadgen = new Loadgen(sandbox, lab, buildLoadgen(work));
+    const contenders = buildContenders(sandbox, lab, { smoke, workDir: work, log });
+    log(`contenders: ${contenders.map((c) => c.id).join(', ')}`);
+    const plan: TrafficPlan = {
+      repetitions: smoke ? 1 : 3,
+      slices: smoke ? 2 : 4,
+      bounds: smoke ? { durationMs: 150, maxCount: 100_000 } : { durationMs: 500, maxCount: 2_000_000 },
+      paths: ['loopback', 'veth'],
+      kinds: ['tcp-connect', 'udp-64'],
+    };
+    const traffic = await runTraffic(loadgen, lab, contenders, plan, log);
+    results = {
+      schema: 1,
+      smoke,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine,
+      traffic,
+      folded: foldPeerResults(join(ROOT, 'bench', 'results')),
+    };
+  } finally {
+    if (!aborted) await sandbox.dispose();
+  }
+  if (aborted) return new Promise<number>(() => {}); // the signal handler exits once cleanup is done
+
+  const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const jsonPath = join(outDir, `${stamp}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  const reportPath = smoke ? join(outDir, 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
+  writeReport(results, reportPath, jsonPath);
+  log(`results: ${jsonPath}`);
+  log(`report: ${reportPath}`);
+
+  const failures = results.traffic.series.flatMap((s) => s.errors.map((e) => `${s.contender} ${s.path} ${s.kind}: ${e}`));
+  const unmeasured = results.traffic.series.filter((s) => s.ratio === null);
+  for (const s of unmeasured) failures.push(`${s.contender} ${s.path} ${s.kind}: no figure`);
+  for (const failure of failures) log(`FAILED ${failure}`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

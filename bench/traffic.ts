@@ -1,0 +1,131 @@
+// Real traffic through each contender: TCP connect+close per second and 64-byte UDP datagrams per
+// second, over loopback inside a lane's namespace and over its veth to the server namespace.
+// Each figure is measured in short slices that alternate between the firewall lane and the
+// untouched baseline lane (ABBA order), so every ratio compares two runs taken moments apart.
+// Contenders are installed in turn and rotate every repetition, so slow drift falls on all alike.
+import type { Contender } from './contenders/contender.js';
+import type { Lab, TrafficPath } from './lib/lab.js';
+import type { Bounds, Loadgen, RateSample } from './lib/loadgen.js';
+import { rotation, summarize, type Summary } from './lib/stats.js';
+
+export type TrafficKind = 'tcp-connect' | 'udp-64';
+
+export interface TrafficPlan {
+  /** How many times each contender is installed (and removed). */
+  repetitions: number;
+  /** Baseline/firewall pairs per figure per repetition. */
+  slices: number;
+  /** Bounds of one slice on one lane. */
+  bounds: Bounds;
+  paths: TrafficPath[];
+  kinds: TrafficKind[];
+}
+
+export interface TrafficPair {
+  repetition: number;
+  /** Rate on the firewall lane and on the baseline lane, per second; null where that run failed. */
+  firewall: number | null;
+  baseline: number | null;
+}
+
+export interface TrafficSeries {
+  path: TrafficPath;
+  kind: TrafficKind;
+  contender: string;
+  pairs: TrafficPair[];
+  errors: string[];
+  /** Rate on the firewall lane with this contender installed. */
+  rate: Summary | null;
+  /** Rate on the baseline lane in the same slices. */
+  baselineRate: Summary | null;
+  /** firewall / baseline, per pair. */
+  ratio: Summary | null;
+}
+
+export interface TrafficResults {
+  plan: TrafficPlan;
+  contenders: Array<{ id: string; label: string; facts: Record<string, unknown> }>;
+  /** Order in which contenders ran, per repetition. */
+  order: string[][];
+  series: TrafficSeries[];
+}
+
+function measure(loadgen: Loadgen, lab: Lab, lane: 'firewall' | 'baseline', path: TrafficPath, kind: TrafficKind, bounds: Bounds): Promise<RateSample> {
+  return kind === 'tcp-connect' ? loadgen.tcpConnectRate(lab[lane], path, bounds) : loadgen.udpRate(lab[lane], path, bounds, 64);
+}
+
+async function attempt(run: () => Promise<RateSample>, errors: string[], where: string): Promise<number | null> {
+  try {
+    return (await run()).perSecond;
+  } catch (error) {
+    errors.push(`${where}: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+function finish(entry: TrafficSeries): void {
+  const firewall = entry.pairs.map((p) => p.firewall).filter((v): v is number => v !== null);
+  const baseline = entry.pairs.map((p) => p.baseline).filter((v): v is number => v !== null);
+  const ratios = entry.pairs.filter((p) => p.firewall !== null && p.baseline !== null).map((p) => p.firewall! / p.baseline!);
+  entry.rate = firewall.length > 0 ? summarize(firewall) : null;
+  entry.baselineRate = baseline.length > 0 ? summarize(baseline) : null;
+  entry.ratio = ratios.length > 0 ? summarize(ratios) : null;
+}
+
+export async function runTraffic(loadgen: Loadgen, lab: Lab, contenders: Contender[], plan: TrafficPlan, log: (line: string) => void): Promise<TrafficResults> {
+  const series: TrafficSeries[] = [];
+  const order: string[][] = [];
+  const facts = new Map<string, Record<string, unknown>>();
+  const seriesFor = (path: TrafficPath, kind: TrafficKind, contender: string): TrafficSeries => {
+    let entry = series.find((s) => s.path === path && s.kind === kind && s.contender === contender);
+    if (!entry) {
+      entry = { path, kind, contender, pairs: [], errors: [], rate: null, baselineRate: null, ratio: null };
+      series.push(entry);
+    }
+    return entry;
+  };
+  for (const contender of contenders) for (const path of plan.paths) for (const kind of plan.kinds) seriesFor(path, kind, contender.id);
+
+  for (let rep = 0; rep < plan.repetitions; rep++) {
+    const thisOrder = rotation(contenders, rep);
+    order.push(thisOrder.map((c) => c.id));
+    for (const contender of thisOrder) {
+      try {
+        await contender.start();
+      } catch (error) {
+        log(`rep ${rep + 1} ${contender.id}: could not start: ${(error as Error).message}`);
+        for (const path of plan.paths) for (const kind of plan.kinds) seriesFor(path, kind, contender.id).errors.push(`rep ${rep + 1}: start failed: ${(error as Error).message}`);
+        await contender.stop(); // half-installed state must not leak into the next contender
+        continue;
+      }
+      try {
+        for (const path of plan.paths) {
+          for (const kind of plan.kinds) {
+            const entry = seriesFor(path, kind, contender.id);
+            for (let slice = 0; slice < plan.slices; slice++) {
+              const where = `rep ${rep + 1} slice ${slice + 1}`;
+              const lanes = slice % 2 === 0 ? (['baseline', 'firewall'] as const) : (['firewall', 'baseline'] as const);
+              const pair: TrafficPair = { repetition: rep, firewall: null, baseline: null };
+              for (const lane of lanes) pair[lane] = await attempt(() => measure(loadgen, lab, lane, path, kind, plan.bounds), entry.errors, `${where} ${lane} lane`);
+              entry.pairs.push(pair);
+            }
+            const recent = entry.pairs.slice(-plan.slices).filter((p) => p.firewall !== null && p.baseline !== null);
+            const ratio = recent.length > 0 ? summarize(recent.map((p) => p.firewall! / p.baseline!)).median : NaN;
+            const rate = recent.length > 0 ? summarize(recent.map((p) => p.firewall!)).median : NaN;
+            log(`rep ${rep + 1}/${plan.repetitions} ${contender.id.padEnd(14)} ${path.padEnd(8)} ${kind.padEnd(11)} ${Math.round(rate)}/s  ${ratio.toFixed(3)}x`);
+          }
+        }
+        facts.set(contender.id, contender.facts());
+      } finally {
+        await contender.stop();
+      }
+    }
+  }
+  series.forEach(finish);
+  return {
+    plan,
+    contenders: contenders.map((c) => ({ id: c.id, label: c.label, facts: facts.get(c.id) ?? {} })),
+    order,
+    series,
+  };
+}
