@@ -43,7 +43,8 @@ export function createSystemBackend(options: SystemBackendOptions): IpcBackend {
       });
       return result.ok ? { ok: true } : { ok: false, state: launchFailureState(result.error) };
     },
-    runChecks: async () => [...(await runChecks({ socketPath: options.socketPath })), installedCheck()],
+    // runChecks includes the install check (main/install/state.ts: files intact and root-owned).
+    runChecks: async () => runChecks({ socketPath: options.socketPath }),
     wizard: new WizardStore(join(options.configDir ?? defaultConfigDir(), 'wizard.json')),
     async enableAtBoot() {
       if (!installedCheck().ok) throw new PortcullisError('unavailable', 'enforcement from boot needs Portcullis installed system-wide: sudo portcullis install');

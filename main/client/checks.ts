@@ -6,6 +6,7 @@ import { delimiter, join } from 'node:path';
 import type { Check, Status } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { HelperClient } from './helper-client.js';
+import { installedCheck } from '../install/state.js';
 
 /** The oldest kernel with everything we build on (cgroup bpf_link 5.7, ring buffer 5.8). */
 const MIN_KERNEL: [number, number] = [5, 8];
@@ -108,7 +109,7 @@ export function hooksCheck(status: Status): Check {
 }
 
 export async function runChecks(options: { socketPath?: string } = {}): Promise<Check[]> {
-  const checks = [kernelCheck(), cgroup2Check(), bpffsCheck(), btfCheck(), polkitCheck()];
+  const checks = [kernelCheck(), cgroup2Check(), bpffsCheck(), btfCheck(), polkitCheck(), installedCheck()];
   const helper = await helperCheck(options.socketPath);
   checks.push(helper.check);
   if (helper.status) checks.push(hooksCheck(helper.status));
