@@ -90,11 +90,13 @@ export class HelperProcess {
     });
     this.child = child;
     this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+    this.output += `--- launch ---\n`;
+    const launchedAt = this.output.length;
     const ready = new Promise<void>((resolveReady, reject) => {
       const timer = setTimeout(() => reject(new Error(`helper did not become ready within ${START_TIMEOUT_MS} ms:\n${this.output}`)), START_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
-        if (/ready: serving/.test(this.output.slice(-2000))) {
+        if (/ready: serving/.test(this.output.slice(launchedAt))) {
           clearTimeout(timer);
           resolveReady();
         }
@@ -106,7 +108,6 @@ export class HelperProcess {
         reject(new Error(`helper exited (${code ?? signal}) before it was ready:\n${this.output}`));
       });
     });
-    this.output += `--- launch ---\n`;
     await ready;
   }
 
