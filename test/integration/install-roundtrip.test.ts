@@ -1,0 +1,82 @@
+// install -> the installed helper runs from /usr/lib/portcullis -> doctor all green -> uninstall
+// --purge -> nothing left, checked place by place. Real system paths (root), real polkitd, the
+// helper on the test's own cgroup and private bpffs through /etc/portcullis/helper.conf.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Check } from '../../main/contract/index.js';
+import { HelperClient } from '../../main/client/helper-client.js';
+import { LAYOUT, POLKIT_ACTION_ID } from '../../main/install/layout.js';
+import { installedHelperPids } from '../../main/install/uninstall.js';
+import { withSandbox } from '../support/sandbox.js';
+import { runCli } from '../support/helper-process.js';
+import { ensurePolkit, waitFor } from '../support/polkit-env.js';
+import {
+  assertNotInstalled, attachedPrograms, buildTestBundle, deferUninstall, ensureSystemBpffs, INSTALLED_PATHS, writeTestHelperConf,
+} from '../support/install-fixture.js';
+
+test('install, doctor all green, uninstall --purge leaves nothing behind', { timeout: 180_000 }, async () => {
+  assertNotInstalled();
+  await withSandbox(async (sandbox) => {
+    await ensurePolkit(sandbox);
+    ensureSystemBpffs(sandbox);
+    const bundleDir = buildTestBundle(sandbox);
+    const paths = writeTestHelperConf(sandbox);
+    deferUninstall(sandbox, paths.pinDir);
+
+    const installed = await runCli(['install', '--bundle', bundleDir]);
+    assert.equal(installed.code, 0, installed.stderr);
+    for (const path of [LAYOUT.helperEntry, LAYOUT.installEntry, LAYOUT.cliEntry, LAYOUT.manifest, LAYOUT.launcher, LAYOUT.policy, LAYOUT.cliWrapper]) {
+      const stats = lstatSync(path);
+      assert.equal(stats.uid, 0, `${path} owned by root`);
+      assert.equal(stats.mode & 0o022, 0, `${path} writable only by root`);
+    }
+    assert.equal(lstatSync(LAYOUT.launcher).mode & 0o777, 0o755);
+
+    // polkitd itself read the action: one admin, active sessions only.
+    const action = spawnSync('pkaction', ['--action-id', POLKIT_ACTION_ID, '--verbose'], { encoding: 'utf8' });
+    assert.equal(action.status, 0, action.stderr);
+    assert.match(action.stdout, /implicit any:\s+no/);
+    assert.match(action.stdout, /implicit inactive:\s+no/);
+    assert.match(action.stdout, /implicit active:\s+auth_admin_keep/);
+    assert.match(action.stdout, new RegExp(`org\\.freedesktop\\.policykit\\.exec\\.path -> ${LAYOUT.launcher}`));
+
+    // The installed helper, started by its launcher (as systemd or pkexec would), runs from
+    // /usr/lib/portcullis with /usr/bin/node and takes its paths from helper.conf.
+    const helper = spawn(LAYOUT.launcher, [], { stdio: 'ignore', env: {} });
+    sandbox.defer(() => { if (helper.exitCode === null) helper.kill('SIGKILL'); });
+    await waitFor(() => existsSync(paths.socket), 30_000, 'the installed helper did not create its socket');
+    const client = await HelperClient.connect({ socketPath: paths.socket, clientName: 'install test' });
+    const status = await client.call('status');
+    client.close();
+    assert.equal(status.attach.cgroup, paths.cgroup);
+    assert.equal(status.attach.pinDir, paths.pinDir);
+    assert.deepEqual(installedHelperPids(), [helper.pid]);
+    assert.ok(attachedPrograms(paths.cgroup).length > 0, 'programs attached to the test cgroup');
+
+    // The installed CLI (the /usr/bin/portcullis wrapper), as root: every check passes.
+    const doctor = spawnSync(LAYOUT.cliWrapper, ['doctor', '--json', '--socket', paths.socket], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    const checks = JSON.parse(doctor.stdout) as Check[];
+    const failed = checks.filter((check) => !check.ok).map((check) => `${check.id}: ${check.detail}`);
+    assert.deepEqual(failed, [], 'doctor: every check green');
+    assert.ok(checks.some((check) => check.id === 'installed'), 'doctor reports the install');
+    assert.equal(doctor.status, 0);
+
+    const removed = spawnSync(LAYOUT.cliWrapper, ['uninstall', '--purge'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    assert.equal(removed.status, 0, removed.stderr + removed.stdout);
+
+    // Nothing left, place by place.
+    assert.deepEqual(installedHelperPids(), [], 'no installed helper running');
+    await waitFor(() => helper.exitCode !== null || helper.signalCode !== null, 5000, 'helper process still there');
+    for (const path of INSTALLED_PATHS) assert.equal(existsSync(path), false, `${path} removed`);
+    assert.equal(existsSync(paths.pinDir), false, 'pins removed');
+    // maps.debug and progs.debug are the kernel's own iterators, present in every bpffs.
+    const left = readdirSync(join(paths.pinDir, '..')).filter((name) => !name.endsWith('.debug'));
+    assert.deepEqual(left, [], 'the bpffs holds nothing of ours');
+    assert.deepEqual(attachedPrograms(paths.cgroup), [], 'nothing attached to the cgroup');
+    assert.equal(existsSync(paths.socket), false, 'socket removed');
+    assert.equal(existsSync(paths.stateDir), false, 'rules database removed (--purge)');
+  });
+});

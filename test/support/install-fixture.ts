@@ -1,0 +1,101 @@
+// A real system install for tests: a helper bundle built from this tree, installed to the fixed
+// system paths (there is no prefix to install elsewhere, on purpose), a helper.conf pointing the
+// installed helper at the test's own cgroup, private bpffs and temp state/socket, and a cleanup
+// that uninstalls and then removes anything uninstall might have missed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildBundle } from '../../main/install/bundle.js';
+import { LAYOUT } from '../../main/install/layout.js';
+import { installedHelperPids } from '../../main/install/uninstall.js';
+import { HELPER_CONFIG_FILE } from '../../main/common/default-paths.js';
+import { findBpffsMounts } from '../../main/common/cgroup2.js';
+import { Firewall } from '../../native/index.js';
+import { REPO_ROOT } from './helper-process.js';
+import type { Sandbox } from './sandbox.js';
+
+/** Every path install may create, for "nothing left" checks and the safety net. */
+export const INSTALLED_PATHS = [
+  LAYOUT.libDir, LAYOUT.libexecDir, LAYOUT.launcher, LAYOUT.policy, LAYOUT.unit, LAYOUT.unitWantsLink, LAYOUT.cliWrapper, LAYOUT.configDir,
+];
+
+export interface TestInstall {
+  bundleDir: string;
+  cgroup: string;
+  /** The pin directory inside the test's private bpffs. */
+  pinDir: string;
+  stateDir: string;
+  socket: string;
+}
+
+/** Refuses to run over a real install: the tests replace and then remove these paths. */
+export function assertNotInstalled(): void {
+  const present = INSTALLED_PATHS.filter((path) => existsSync(path));
+  if (present.length > 0) throw new Error(`Portcullis is installed on this machine (${present.join(', ')}); these tests install to the real paths and would remove it`);
+}
+
+/** Compiles this tree into a temp dir and builds a bundle from it (about 20 s on two cores). */
+export function buildTestBundle(sandbox: Sandbox): string {
+  const work = sandbox.makeTempDir('bundle');
+  const compiled = join(work, 'compiled');
+  // Type errors elsewhere in the tree do not stop tsc from emitting; a missing module still fails below.
+  spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.main.json'), '--outDir', compiled, '--sourceMap', 'false'], { stdio: 'ignore' });
+  const bundleDir = join(work, 'bundle');
+  buildBundle({ repoRoot: REPO_ROOT, compiledRoot: compiled, outDir: bundleDir });
+  return bundleDir;
+}
+
+/**
+ * Writes /etc/portcullis/helper.conf for the sandbox's cgroup, bpffs, state dir and socket (the
+ * socket's directory world-traversable, so test users reach it).
+ */
+export function writeTestHelperConf(sandbox: Sandbox): Omit<TestInstall, 'bundleDir'> {
+  const cgroup = sandbox.makeCgroup('install');
+  const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+  const base = sandbox.makeTempDir('install');
+  chmodSync(base, 0o755);
+  const stateDir = join(base, 'state');
+  const socketDir = join(base, 'run');
+  mkdirSync(socketDir, { mode: 0o755 });
+  const socket = join(socketDir, 'helper.sock');
+  const createdDir = !existsSync(LAYOUT.configDir);
+  mkdirSync(LAYOUT.configDir, { recursive: true, mode: 0o755 });
+  writeFileSync(HELPER_CONFIG_FILE, JSON.stringify({ cgroup, bpffs: pinDir, stateDir, socket }, null, 2) + '\n', { mode: 0o644 });
+  chmodSync(HELPER_CONFIG_FILE, 0o644);
+  sandbox.defer(() => {
+    rmSync(HELPER_CONFIG_FILE, { force: true });
+    if (createdDir) rmSync(LAYOUT.configDir, { recursive: true, force: true });
+  });
+  return { cgroup, pinDir, stateDir, socket };
+}
+
+/** Registers the safety net: uninstall --purge, then remove whatever is still there. */
+export function deferUninstall(sandbox: Sandbox, pinDir: string): void {
+  sandbox.defer(() => {
+    if (existsSync(LAYOUT.installEntry)) spawnSync(LAYOUT.node, [LAYOUT.installEntry, 'uninstall', '--purge'], { env: {}, stdio: 'ignore' });
+    for (const pid of installedHelperPids()) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    try { Firewall.detach(pinDir); } catch { /* nothing pinned */ }
+    for (const path of INSTALLED_PATHS) rmSync(path, { recursive: true, force: true });
+  });
+}
+
+/** Runs the installer of a bundle, as root, like the deb's postinst does. */
+export function installBundle(bundleDir: string): { code: number | null; stdout: string; stderr: string } {
+  const run = spawnSync(LAYOUT.node, [join(bundleDir, 'portcullis-install.js'), 'install', '--bundle', bundleDir], { env: {}, encoding: 'utf8' });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** Mounts bpffs at /sys/fs/bpf when it is not (doctor checks the system one); undone on cleanup. */
+export function ensureSystemBpffs(sandbox: Sandbox): void {
+  if (findBpffsMounts().includes('/sys/fs/bpf')) return;
+  execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+  sandbox.defer(() => { execFileSync('umount', ['/sys/fs/bpf']); });
+}
+
+/** Programs attached to a cgroup, from bpftool (empty when none). */
+export function attachedPrograms(cgroup: string): unknown[] {
+  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' }).trim();
+  return out ? (JSON.parse(out) as unknown[]) : [];
+}
