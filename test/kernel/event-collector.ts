@@ -1,0 +1,35 @@
+// Collects decision events from a Firewall subscription and waits (bounded) for ones matching.
+import type { DecisionEvent } from '../../native/api.js';
+import type { Firewall } from '../../native/index.js';
+
+export class EventCollector {
+  readonly events: DecisionEvent[] = [];
+  drops = 0n;
+  private readonly close: () => void;
+
+  constructor(firewall: Firewall) {
+    const subscription = firewall.subscribe((events, drops) => {
+      this.events.push(...events);
+      this.drops += drops;
+    });
+    this.close = () => subscription.close();
+  }
+
+  stop(): void {
+    this.close();
+  }
+
+  /** Resolves with the first event matching, or rejects after timeoutMs listing what came. */
+  async waitFor(match: (event: DecisionEvent) => boolean, what: string, timeoutMs = 3000): Promise<DecisionEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.find(match);
+      if (found) return found;
+      if (Date.now() > deadline) {
+        const seen = this.events.map((e) => `${e.kind} ${e.remoteAddr}:${e.remotePort} ${e.protocol} ${e.verdict} tgid=${e.tgid}`);
+        throw new Error(`no event ${what} within ${timeoutMs} ms; saw: ${seen.join('; ') || 'nothing'}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
