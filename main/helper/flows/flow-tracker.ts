@@ -6,6 +6,7 @@
 // close event add only what is new and nothing is counted twice. What changed since the last
 // write is kept as a delta per flow, which the store adds to its hourly rows in one transaction.
 import type { FlowDirection, FlowProtocol, Verdict } from '../../contract/index.js';
+import type { FlowTotals } from '../../../native/api.js';
 
 /** A kernel decision after enrichment: the app it belongs to, a name for its remote, wall time. */
 export interface TrackedEvent {
@@ -30,14 +31,8 @@ export interface TrackedEvent {
   packetsIn: bigint;
 }
 
-/** Live per-socket totals read from the kernel. */
-export interface SocketTotals {
-  cookie: bigint;
-  bytesOut: bigint;
-  bytesIn: bigint;
-  packetsOut: bigint;
-  packetsIn: bigint;
-}
+/** Live per-socket totals read from the kernel (Firewall.readFlows). */
+export type SocketTotals = FlowTotals;
 
 export interface FlowKey {
   appId: number;
@@ -162,7 +157,7 @@ export class FlowTracker {
   /** Live totals from the kernel: adds what each known socket sent and received since last seen. */
   applyTotals(totals: readonly SocketTotals[], nowMs: number): void {
     for (const total of totals) {
-      const socket = this.sockets.get(total.cookie);
+      const socket = this.sockets.get(total.socketCookie);
       if (socket) this.addTotals(socket, total, nowMs);
     }
   }
@@ -229,7 +224,7 @@ export class FlowTracker {
     return delta;
   }
 
-  private addTotals(socket: SocketState, total: Omit<SocketTotals, 'cookie'>, timeMs: number): void {
+  private addTotals(socket: SocketState, total: Omit<SocketTotals, 'socketCookie'>, timeMs: number): void {
     // Totals only grow; a smaller number (a reused cookie, a reset) counts from zero again.
     const grow = (now: bigint, before: bigint): number => Number(now >= before ? now - before : now);
     const bytesOut = grow(total.bytesOut, socket.bytesOut);

@@ -35,11 +35,11 @@ test('flows: decisions aggregate per app × remote × port × protocol × direct
 test('flows: live totals and the close event add up without double counting', () => {
   const tracker = new FlowTracker();
   tracker.ingest(event({ socketCookie: 7n }));
-  tracker.applyTotals([{ cookie: 7n, bytesOut: 100n, bytesIn: 1000n, packetsOut: 2n, packetsIn: 3n }], T0 + 1000);
-  tracker.applyTotals([{ cookie: 7n, bytesOut: 150n, bytesIn: 1000n, packetsOut: 3n, packetsIn: 3n }], T0 + 2000);
-  tracker.applyTotals([{ cookie: 99n, bytesOut: 5n, bytesIn: 5n, packetsOut: 1n, packetsIn: 1n }], T0 + 2000); // unknown socket: ignored
+  tracker.applyTotals([{ socketCookie: 7n, bytesOut: 100n, bytesIn: 1000n, packetsOut: 2n, packetsIn: 3n }], T0 + 1000);
+  tracker.applyTotals([{ socketCookie: 7n, bytesOut: 150n, bytesIn: 1000n, packetsOut: 3n, packetsIn: 3n }], T0 + 2000);
+  tracker.applyTotals([{ socketCookie: 99n, bytesOut: 5n, bytesIn: 5n, packetsOut: 1n, packetsIn: 1n }], T0 + 2000); // unknown socket: ignored
   tracker.ingest(event({ kind: 'close', socketCookie: 7n, timeMs: T0 + 3000, bytesOut: 200n, bytesIn: 4000n, packetsOut: 4n, packetsIn: 6n }));
-  tracker.applyTotals([{ cookie: 7n, bytesOut: 999n, bytesIn: 999n, packetsOut: 9n, packetsIn: 9n }], T0 + 4000); // after close: ignored
+  tracker.applyTotals([{ socketCookie: 7n, bytesOut: 999n, bytesIn: 999n, packetsOut: 9n, packetsIn: 9n }], T0 + 4000); // after close: ignored
   const [flow] = tracker.live();
   assert.deepEqual([flow!.bytesOut, flow!.bytesIn, flow!.packetsOut, flow!.packetsIn, flow!.lastSeen], [200, 4000, 4, 6, T0 + 3000]);
   assert.equal(tracker.stats().sockets, 0);
@@ -80,9 +80,9 @@ test('flows store: batched deltas add up per hour; queries by app, remote, time 
   const store = memoryStore();
   const tracker = new FlowTracker();
   tracker.ingest(event({ socketCookie: 1n, remoteName: 'www.example.com' }));
-  tracker.applyTotals([{ cookie: 1n, bytesOut: 10n, bytesIn: 100n, packetsOut: 1n, packetsIn: 2n }], T0 + 10);
+  tracker.applyTotals([{ socketCookie: 1n, bytesOut: 10n, bytesIn: 100n, packetsOut: 1n, packetsIn: 2n }], T0 + 10);
   store.write(tracker.takeDeltas());
-  tracker.applyTotals([{ cookie: 1n, bytesOut: 30n, bytesIn: 300n, packetsOut: 2n, packetsIn: 4n }], T0 + HOUR_MS + 10);
+  tracker.applyTotals([{ socketCookie: 1n, bytesOut: 30n, bytesIn: 300n, packetsOut: 2n, packetsIn: 4n }], T0 + HOUR_MS + 10);
   tracker.ingest(event({ appId: 2, remoteAddr: '10.9.9.9', verdict: 'block', ruleId: 3, timeMs: T0 + HOUR_MS + 20 }));
   store.write(tracker.takeDeltas());
 

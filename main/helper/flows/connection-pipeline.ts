@@ -1,0 +1,119 @@
+// The helper's path from kernel decisions to what people see: each batch from the ring buffer is
+// given its app (AppIdentities) and remote name (DnsNames), aggregated into flows (FlowTracker)
+// and turned into ConnectionEvents for the live stream. A timer reads live socket totals and
+// writes the flows' changes to SQLite in one transaction; listing flushes first, so the stored
+// history and the live picture agree.
+import type { ConnectionEvent, Flow } from '../../contract/index.js';
+import type { DecisionEvent } from '../../../native/api.js';
+import { monotonicToWallMs } from '../decision-events.js';
+import type { AppIdentities } from '../apps/app-identities.js';
+import { parseDnsResponse, resolutionsOf } from '../dns/dns-message.js';
+import type { DnsNames, ResolvedAddress } from '../dns/dns-names.js';
+import type { FlowTracker, SocketTotals, TrackedEvent } from './flow-tracker.js';
+import type { FlowQuery, FlowsStore } from './flows-store.js';
+
+export interface ConnectionPipelineDeps {
+  identities: AppIdentities;
+  names: DnsNames;
+  tracker: FlowTracker;
+  store: FlowsStore;
+  /** Live per-socket totals from the kernel; absent when the addon cannot read them. */
+  readTotals?: () => SocketTotals[];
+  /** Addresses just resolved (for domain rules). */
+  onResolved?: (resolved: ResolvedAddress[]) => void;
+  retentionDays: () => number;
+  log(message: string): void;
+}
+
+export interface PipelineTimers {
+  totalsMs: number;
+  flushMs: number;
+}
+
+const DEFAULT_TIMERS: PipelineTimers = { totalsMs: 1000, flushMs: 2000 };
+const SWEEP_NAMES_MS = 60_000;
+const PRUNE_MS = 3_600_000;
+
+export class ConnectionPipeline {
+  private timers: NodeJS.Timeout[] = [];
+  eventsProcessed = 0;
+  dnsAnswers = 0;
+  dnsRejected = 0;
+
+  constructor(private readonly deps: ConnectionPipelineDeps) {}
+
+  /** One kernel batch: returns the decisions for the live stream (listens and closes feed flows only). */
+  process(batch: readonly DecisionEvent[]): ConnectionEvent[] {
+    const { identities, names, tracker } = this.deps;
+    const nowWallMs = Date.now();
+    const nowMonoNs = process.hrtime.bigint();
+    const out: ConnectionEvent[] = [];
+    for (const event of batch) {
+      const timeMs = Math.round(monotonicToWallMs(event.timeNs, nowWallMs, nowMonoNs));
+      let appId = identities.appIdOf(event);
+      if (appId === 0 && event.direction === 'in') appId = tracker.listenerApp(event.protocol, event.localPort);
+      const remoteName = event.kind === 'listen' ? null : names.nameOf(event.remoteAddr, nowWallMs);
+      const tracked: TrackedEvent = {
+        kind: event.kind, timeMs, appId, socketCookie: event.socketCookie, protocol: event.protocol, direction: event.direction,
+        localPort: event.localPort, remoteAddr: event.remoteAddr, remotePort: event.remotePort, remoteName,
+        verdict: event.verdict, ruleId: event.ruleId, bytesOut: event.bytesOut, bytesIn: event.bytesIn,
+        packetsOut: event.packetsOut, packetsIn: event.packetsIn,
+      };
+      tracker.ingest(tracked);
+      if (event.kind === 'listen' || event.kind === 'close') continue;
+      out.push({
+        time: timeMs, appId, pid: event.tgid, uid: event.uid, comm: event.comm, remoteAddr: event.remoteAddr, remoteName,
+        remotePort: event.remotePort, localPort: event.localPort, protocol: event.protocol, direction: event.direction,
+        verdict: event.verdict, ruleId: event.ruleId === 0 ? null : event.ruleId,
+      });
+    }
+    this.eventsProcessed += batch.length;
+    return out;
+  }
+
+  /** A DNS response an application received (captured by the kernel): names for its addresses. */
+  recordDnsResponse(payload: Uint8Array, nowMs = Date.now()): ResolvedAddress[] {
+    const parsed = parseDnsResponse(payload);
+    if (!parsed.ok) {
+      this.dnsRejected++;
+      return [];
+    }
+    this.dnsAnswers++;
+    const resolved = this.deps.names.record(resolutionsOf(parsed.value), nowMs);
+    if (resolved.length > 0) this.deps.onResolved?.(resolved);
+    return resolved;
+  }
+
+  /** Reads live totals and writes what changed; the timer calls it, and so does every query. */
+  flush(nowMs = Date.now()): void {
+    if (this.deps.readTotals) this.deps.tracker.applyTotals(this.deps.readTotals(), nowMs);
+    this.deps.store.write(this.deps.tracker.takeDeltas());
+    this.deps.tracker.sweep(nowMs);
+  }
+
+  list(query: FlowQuery): Flow[] {
+    this.flush();
+    return this.deps.store.query(query);
+  }
+
+  start(timers: PipelineTimers = DEFAULT_TIMERS): void {
+    const every = (ms: number, step: () => void, what: string) => {
+      const timer = setInterval(() => {
+        try { step(); } catch (error) { this.deps.log(`${what} failed: ${(error as Error).message}`); }
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(timers.totalsMs, () => this.deps.readTotals && this.deps.tracker.applyTotals(this.deps.readTotals(), Date.now()), 'reading socket totals');
+    every(timers.flushMs, () => this.flush(), 'writing flows');
+    every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');
+    every(PRUNE_MS, () => this.deps.store.prune(this.deps.retentionDays(), Date.now()), 'pruning flow history');
+  }
+
+  /** Stops the timers and writes what is pending. */
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    try { this.flush(); } catch (error) { this.deps.log(`writing flows at stop failed: ${(error as Error).message}`); }
+  }
+}

@@ -1,0 +1,101 @@
+// Builds the connections side of the helper in one place: app identities, DNS names, domain rules,
+// flow tracking and history. The helper calls startConnections() once and passes each kernel
+// batch through `pipeline.process` on its way to the fan-out.
+import type { App } from '../../contract/index.js';
+import type { AppBindings, FlowTotals } from '../../../native/api.js';
+import type { Db } from '../store/database.js';
+import type { RulesEngine } from '../engine.js';
+import { AppIdentities } from '../apps/app-identities.js';
+import { DesktopEntries } from '../apps/desktop-entries.js';
+import { DnsNames } from '../dns/dns-names.js';
+import { DomainRuleAddresses } from '../dns/domain-rules.js';
+import { FlowTracker } from './flow-tracker.js';
+import { FlowsStore } from './flows-store.js';
+import { ConnectionPipeline } from './connection-pipeline.js';
+
+/** The part of the native Firewall the connections side uses. */
+export interface ConnectionsFirewall {
+  readFlows(): FlowTotals[];
+  addAppBindings(bindings: Partial<AppBindings>): void;
+}
+
+export interface Connections {
+  pipeline: ConnectionPipeline;
+  identities: AppIdentities;
+  names: DnsNames;
+  domains: DomainRuleAddresses;
+  tracker: FlowTracker;
+  store: FlowsStore;
+  stop(): void;
+}
+
+/** New apps are bound in the kernel in batches, not one call per process. */
+const BIND_BATCH_MS = 200;
+
+export function startConnections(options: { db: Db; engine: RulesEngine; firewall: ConnectionsFirewall; cgroupRoot: string | null; log(message: string): void }): Connections {
+  const { db, engine, firewall, log } = options;
+  const names = new DnsNames();
+  const domains = new DomainRuleAddresses(names);
+  const identities = new AppIdentities(db, engine.apps, new DesktopEntries(), { cgroupRoot: options.cgroupRoot });
+  const tracker = new FlowTracker();
+  const store = new FlowsStore(db);
+
+  // Domain rules: their addresses are compiled with the stored rules; a newly resolved address re-applies them.
+  let domainRefresh: NodeJS.Timeout | null = null;
+  const refreshDomains = () => {
+    if (domainRefresh) return;
+    domainRefresh = setTimeout(() => {
+      domainRefresh = null;
+      engine.refresh().catch((error: Error) => log(`applying domain rule addresses failed: ${error.message}`));
+    }, 0);
+  };
+  engine.addRuleSource((now) => {
+    domains.expire(now);
+    return domains.addressRules();
+  });
+  domains.setRules(engine.rules.list(), Date.now());
+  engine.onRulesChanged(() => domains.setRules(engine.rules.list(), Date.now()));
+  const expiry = setInterval(() => { if (domains.expire(Date.now())) refreshDomains(); }, 1000);
+  expiry.unref();
+
+  // Apps found by classification are bound in the kernel, so their children and later execs are tagged there.
+  let pendingApps: App[] = [];
+  let bindTimer: NodeJS.Timeout | null = null;
+  identities.onNewApp((app) => {
+    pendingApps.push(app);
+    bindTimer ??= setTimeout(() => {
+      bindTimer = null;
+      const apps = pendingApps;
+      pendingApps = [];
+      try {
+        const all = engine.registry.bindings();
+        const ids = new Set(apps.map((a) => a.id));
+        firewall.addAppBindings({
+          executables: all.executables.filter((e) => ids.has(e.appId)),
+          processes: all.processes.filter((p) => ids.has(p.appId)),
+          cgroups: identities.cgroupBindings().filter((c) => ids.has(c.appId)),
+        });
+      } catch (error) {
+        log(`binding new apps in the kernel failed: ${(error as Error).message}`);
+      }
+    }, BIND_BATCH_MS);
+  });
+
+  const pipeline = new ConnectionPipeline({
+    identities, names, tracker, store, log,
+    readTotals: () => firewall.readFlows(),
+    onResolved: (resolved) => { if (domains.learn(resolved)) refreshDomains(); },
+    retentionDays: () => engine.settings.get().retentionDays,
+  });
+  pipeline.start();
+
+  return {
+    pipeline, identities, names, domains, tracker, store,
+    stop() {
+      clearInterval(expiry);
+      if (domainRefresh) clearTimeout(domainRefresh);
+      if (bindTimer) clearTimeout(bindTimer);
+      pipeline.stop();
+    },
+  };
+}
