@@ -1,10 +1,15 @@
 // Which firewalls a run compares. The smoke run keeps the small ones and leaves OpenSnitch out.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Sandbox } from '../../test/support/sandbox.js';
 import type { Lab } from '../lib/lab.js';
 import { hasCommand } from '../lib/process.js';
 import type { Contender } from './contender.js';
 import { iptablesLinear, nftablesSet, noFirewall } from './netfilter.js';
 import { openSnitch } from './opensnitch.js';
+import { portcullis } from './portcullis.js';
+
+const ADDON = join(__dirname, '..', '..', 'native', 'build', 'Release', 'portcullis.node');
 
 export interface ContenderOptions {
   smoke: boolean;
@@ -14,9 +19,12 @@ export interface ContenderOptions {
 
 export function buildContenders(sandbox: Sandbox, lab: Lab, options: ContenderOptions): Contender[] {
   const ruleCounts = options.smoke ? [10, 1000] : [10, 1000, 10_000];
+  const largest = ruleCounts[ruleCounts.length - 1]!;
   const contenders: Contender[] = [noFirewall()];
+  if (existsSync(ADDON)) contenders.push(portcullis(sandbox, lab.firewall, largest));
+  else options.log(`the native addon is not built (${ADDON}): Portcullis is left out; run npm run build`);
   for (const count of ruleCounts) contenders.push(iptablesLinear(lab.firewall, count));
-  contenders.push(nftablesSet(lab.firewall, ruleCounts[ruleCounts.length - 1]!));
+  contenders.push(nftablesSet(lab.firewall, largest));
   if (options.smoke) {
     options.log('OpenSnitch is left out of the smoke run');
   } else if (hasCommand('opensnitchd')) {

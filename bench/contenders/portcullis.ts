@@ -1,0 +1,87 @@
+// Portcullis as people run it: the real helper (test/support/helper-process.ts: the CLI's `helper`
+// command as root), its programs attached to the firewall lane's test cgroup (never the root
+// cgroup) with everything on — owner tracking, decision events consumed by the helper, byte
+// accounting — and the same blocked addresses as the peers, imported through the RPC like a
+// person's blocklist. Stopping it stops the helper and detaches its pins, so the next contender
+// finds the cgroup bare.
+import { chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { MAX_BATCH } from '../../main/contract/rpc.js';
+import type { HelperClient } from '../../main/client/helper-client.js';
+import { Firewall } from '../../native/index.js';
+import { HelperProcess } from '../../test/support/helper-process.js';
+import type { Sandbox } from '../../test/support/sandbox.js';
+import { blockedAddresses } from '../lib/blocklist.js';
+import type { Lane } from '../lib/lab.js';
+import { countLabel, type Contender } from './contender.js';
+
+export interface RunningPortcullis {
+  helper: HelperProcess;
+  client: HelperClient;
+}
+
+export interface PortcullisContender extends Contender {
+  /** The running helper and a connected client, while started. */
+  running(): RunningPortcullis | null;
+}
+
+/** Adds block rules for the addresses through rules.addMany, in the largest chunks the RPC takes. */
+export async function importBlocklist(client: HelperClient, addresses: readonly string[], onChunk?: (done: number) => void): Promise<void> {
+  for (let start = 0; start < addresses.length; start += MAX_BATCH) {
+    const chunk = addresses.slice(start, start + MAX_BATCH);
+    await client.call('rules.addMany', { rules: chunk.map((remote) => ({ action: 'block' as const, remote, direction: 'out' as const })) });
+    onChunk?.(start + chunk.length);
+  }
+}
+
+export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number): PortcullisContender {
+  let base: string | null = null;
+  let pinDir: string | null = null;
+  let starts = 0;
+  let current: RunningPortcullis | null = null;
+  const facts: Record<string, unknown> = { rules: ruleCount, via: 'real helper process + rules.addMany over its socket' };
+
+  return {
+    id: 'portcullis',
+    label: `Portcullis, ${countLabel(ruleCount)} rules`,
+    running: () => current,
+    async start() {
+      if (!base || !pinDir) {
+        base = sandbox.makeTempDir('bench-helper');
+        chmodSync(base, 0o755);
+        pinDir = join(sandbox.makeBpffs(), 'portcullis');
+      }
+      starts++;
+      // A fresh store each time: the rules are imported anew, like the first time.
+      const helper = await HelperProcess.start(sandbox, {
+        cgroup: lane.cgroup,
+        bpffs: pinDir,
+        stateDir: join(base, `state-${starts}`),
+        socket: join(base, `run-${starts}`, 'helper.sock'),
+      });
+      const client = await helper.client('bench');
+      current = { helper, client };
+      const began = performance.now();
+      await importBlocklist(client, blockedAddresses(ruleCount));
+      facts.importMs = Math.round(performance.now() - began);
+      const status = await client.call('status');
+      if (status.ruleCount !== ruleCount) throw new Error(`the helper reports ${status.ruleCount} rules, expected ${ruleCount}`);
+      if (!status.enforcing) throw new Error('the helper is not enforcing');
+      facts.version = status.version;
+      facts.attach = status.attach.cgroup;
+      facts.kernel = status.kernel;
+    },
+    async stop() {
+      if (current) {
+        current.client.close();
+        await current.helper.stop('SIGTERM');
+        current = null;
+      }
+      // SIGTERM leaves the programs pinned and enforcing (by design): take them off the cgroup.
+      if (pinDir) {
+        try { Firewall.detach(pinDir); } catch { /* nothing was attached */ }
+      }
+    },
+    facts: () => ({ ...facts }),
+  };
+}
