@@ -1,0 +1,63 @@
+// Enforcement outlives the process that attached it (pinned links and maps); a new process
+// adopts the pins instead of attaching twice, and changes the rules; detach stops enforcement.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { withSandbox } from '../support/sandbox.js';
+import { Firewall } from '../../native/index.js';
+import { allowByDefault, connectProbe, probeResult, rule, runPython, type KernelFixture } from './kernel-fixture.js';
+
+const FIXTURE = join(__dirname, 'fixtures', 'attach-and-wait.ts');
+
+/** Counts the programs attached to a cgroup (bpftool), to see that adoption does not attach twice. */
+function attachedPrograms(cgroup: string): number {
+  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' });
+  return (JSON.parse(out.trim() || '[]') as unknown[]).length;
+}
+
+test('kill -9 of the attaching process leaves blocking in force; a new process adopts and changes rules', async () => {
+  await withSandbox(async (sandbox) => {
+    const cgroup = sandbox.makeCgroup('continuity');
+    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+    sandbox.defer(() => Firewall.detach(pinDir));
+
+    const helper = spawn(process.execPath, ['--import', 'tsx', FIXTURE, cgroup, pinDir, '127.0.0.7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    sandbox.defer(() => void helper.kill('SIGKILL'));
+    const line = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      helper.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      helper.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+      helper.once('exit', (code) => reject(new Error(`attacher exited (${code}): ${err}`)));
+    });
+    assert.equal(line, 'ready false');
+    const attached = attachedPrograms(cgroup);
+    assert.ok(attached >= 10, `expected our cgroup programs on the test cgroup, found ${attached}`);
+
+    helper.kill('SIGKILL');
+    await new Promise((resolve) => helper.once('exit', resolve));
+
+    // The fixture shape runPython wants, without a Firewall of our own yet.
+    const fixture = { sandbox, cgroup, pinDir } as KernelFixture;
+    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'EPERM', 'still blocked after kill -9');
+
+    const adopted = Firewall.open({ cgroup, pinDir });
+    sandbox.defer(() => adopted.close());
+    assert.equal(adopted.adopted, true);
+    assert.equal(attachedPrograms(cgroup), attached, 'adoption re-used the links instead of attaching again');
+    const stats = adopted.setRules([rule('block', '127.0.0.8')], allowByDefault);
+    assert.ok(stats.generation >= 2, 'generation continues from the pinned config');
+    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'ECONNREFUSED');
+    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'EPERM');
+
+    // close() keeps enforcement; detach() ends it and removes the pins.
+    adopted.close();
+    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'EPERM');
+    Firewall.detach(pinDir);
+    assert.equal(existsSync(pinDir) ? readdirSync(pinDir).length : 0, 0);
+    assert.equal(attachedPrograms(cgroup), 0);
+    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'ECONNREFUSED');
+  });
+});
