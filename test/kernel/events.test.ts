@@ -1,0 +1,71 @@
+// Event delivery: listens are reported, a burst larger than the ring buffer reports drops instead
+// of hanging, and the subscription thread stops cleanly.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { withSandbox } from '../support/sandbox.js';
+import { EventCollector } from './event-collector.js';
+import { allowByDefault, openFixture, rule, runPython } from './kernel-fixture.js';
+
+test('a burst larger than the ring buffer is counted as drops, then delivery resumes', async () => {
+  await withSandbox(async (sandbox) => {
+    // One page of ring buffer holds ~28 events.
+    const fixture = openFixture(sandbox, { ringBytes: 4096 });
+    fixture.firewall.setRules([rule('block', '127.0.0.7', { protocol: 'udp' })], allowByDefault);
+    // 500 datagrams to 500 different ports: 500 decisions, with nobody reading yet.
+    const burst = await runPython(
+      fixture,
+      `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+denied = 0
+for port in range(20000, 20500):
+    try: s.sendto(b"x", ("127.0.0.7", port))
+    except PermissionError: denied += 1
+print(denied)
+`,
+    );
+    assert.equal(burst.stdout.trim(), '500', 'every datagram was denied, none hung');
+    const counters = fixture.firewall.counters();
+    assert.ok(counters.eventDrops > 0n, 'the kernel counted drops');
+    assert.ok(counters.blocked >= 500n);
+
+    const events = new EventCollector(fixture.firewall);
+    sandbox.defer(() => events.stop());
+    await events.waitFor((e) => e.kind === 'sendmsg', 'the events that fit');
+    const deadline = Date.now() + 3000;
+    while (events.drops === 0n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(events.drops, counters.eventDrops, 'the subscriber is told how many were lost');
+    const delivered = events.events.filter((e) => e.kind === 'sendmsg' && e.remoteAddr === '127.0.0.7').length;
+    assert.equal(BigInt(delivered) + events.drops, 500n, 'every decision was either delivered or counted as dropped');
+
+    // Delivery goes on after the overflow.
+    await runPython(fixture, `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.8", 9))`);
+    await events.waitFor((e) => e.kind === 'sendmsg' && e.remoteAddr === '127.0.0.8' && e.verdict === 'allow', 'an event after the burst');
+  });
+});
+
+test('a listening socket is reported with its port and owner', async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = openFixture(sandbox);
+    const events = new EventCollector(fixture.firewall);
+    sandbox.defer(() => events.stop());
+    await runPython(fixture, `import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1])`).then(async (run) => {
+      const port = Number(run.stdout.trim());
+      const listen = await events.waitFor((e) => e.kind === 'listen' && e.localPort === port, `listen on ${port}`);
+      assert.equal(listen.localAddr, '127.0.0.1');
+      assert.equal(listen.comm, 'python3');
+      assert.equal(listen.protocol, 'tcp');
+    });
+  });
+});
+
+test('subscriptions close cleanly and can be reopened', async () => {
+  await withSandbox(async (sandbox) => {
+    const { firewall } = openFixture(sandbox);
+    for (let i = 0; i < 3; i++) {
+      const sub = firewall.subscribe(() => undefined);
+      assert.throws(() => firewall.subscribe(() => undefined), /already subscribed/);
+      sub.close();
+    }
+  });
+});
