@@ -18,11 +18,14 @@ export interface ConnectionOptions {
 }
 
 let nextConnectionId = 1;
+/** How long a refused or cut-off client gets to read our error before the socket is destroyed. */
+const HANG_UP_GRACE_MS = 2000;
 
 export class RpcConnection {
   readonly id = nextConnectionId++;
   private readonly splitter = new LineSplitter(MAX_LINE_BYTES);
   private helloDone = false;
+  private hangingUp = false;
   private closed = false;
   private readonly closeListeners: Array<() => void> = [];
   clientName = '';
@@ -57,8 +60,14 @@ export class RpcConnection {
   /** Sends an error not tied to a request (refusals, framing errors) and optionally hangs up. */
   fail(code: Code, message: string, data: PortcullisErrorData, hangUp: boolean): void {
     this.respondError(null, code, message, data);
-    // end() flushes the error first; then drop the connection whatever the client still sends.
-    if (hangUp) this.socket.end(() => this.socket.destroy());
+    if (!hangUp) return;
+    // Half-close: the error goes out, and what the client still sends is read and discarded, so its
+    // writes do not fail (EPIPE) before it has read why. A client that never closes is cut off.
+    this.hangingUp = true;
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), HANG_UP_GRACE_MS);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   destroy(): void {
@@ -75,11 +84,11 @@ export class RpcConnection {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.hangingUp) return;
     for (const result of this.splitter.push(chunk)) {
       if (result.kind === 'too-long') {
         this.options.log(`client ${this.describe()}: line longer than ${result.limit} bytes, closing`);
         this.fail(RPC_CODES.invalidRequest, `request line is longer than ${result.limit} bytes; the connection is closed`, { kind: 'protocol' }, true);
-        this.socket.pause();
         return;
       }
       if (result.kind === 'invalid-utf8') {
