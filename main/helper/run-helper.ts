@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { PortcullisError } from '../contract/index.js';
-import { findBpffsMounts } from '../common/cgroup2.js';
+import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
 import { Firewall, peerCredentials, probeKernel } from '../../native/index.js';
 import { resolveHelperConfig, type HelperPaths } from './config.js';
@@ -15,7 +15,7 @@ import { KeyValueStore } from './store/key-value-store.js';
 import { RulesEngine } from './engine.js';
 import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
 import { EventFanout } from './event-fanout.js';
-import { toConnectionEvents } from './decision-events.js';
+import { startConnections } from './flows/connections-service.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
@@ -43,15 +43,17 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await engine.start();
   await enforcement.start();
 
+  // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
+  const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
   const subscription = firewall.subscribe((events, drops) => {
     fanout.noteDropped(Number(drops));
-    fanout.publish(toConnectionEvents(events));
+    fanout.publish(connections.pipeline.process(events));
   });
 
   const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
   const server = await RpcServer.listen({
     socketPath: config.socket,
-    handlers: createHandlers({ engine, enforcement, fanout, status: () => status() }),
+    handlers: createHandlers({ engine, enforcement, fanout, connections, status: () => status() }),
     version: productVersion(),
     peerOf: (socket: Socket) => peerCredentials(socketFd(socket)),
     isAuthorized: (uid) => authorizedUids().has(uid),
@@ -67,6 +69,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   status = () => { throw new PortcullisError('unavailable', 'the helper is stopping'); };
   await server.close();
   subscription.close();
+  connections.stop(); // writes the flows not yet written
   fanout.close();
   engine.stop();
   enforcement.stop();

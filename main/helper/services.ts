@@ -3,10 +3,12 @@ import type { Status } from '../contract/index.js';
 import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
 import type { EventFanout } from './event-fanout.js';
+import type { Connections } from './flows/connections-service.js';
 
 export interface HelperServices {
   engine: RulesEngine;
   enforcement: Enforcement;
   fanout: EventFanout;
+  connections: Connections;
   status(): Status;
 }

@@ -6,6 +6,7 @@ import { blockCommand, allowCommand } from './block.js';
 import { unblockCommand } from './unblock.js';
 import { enableCommand, disableCommand } from './enforcement.js';
 import { connectionsCommand } from './connections.js';
+import { appsCommand } from './apps.js';
 import { doctorCommand } from './doctor.js';
 import { helperCommand } from './helper.js';
 import { installCommand } from './install.js';
@@ -13,5 +14,5 @@ import { uninstallCommand } from './uninstall.js';
 
 export const commands: Command[] = [
   statusCommand, rulesCommand, blockCommand, allowCommand, unblockCommand,
-  enableCommand, disableCommand, connectionsCommand, doctorCommand, helperCommand, installCommand, uninstallCommand,
+  enableCommand, disableCommand, appsCommand, connectionsCommand, doctorCommand, helperCommand, installCommand, uninstallCommand,
 ];

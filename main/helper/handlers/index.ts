@@ -5,6 +5,7 @@ import { rulesHandlers } from './rules.js';
 import { statusHandlers } from './status.js';
 import { settingsHandlers } from './settings.js';
 import { eventsHandlers } from './events.js';
+import { connectionsHandlers } from './connections.js';
 
 export function createHandlers(services: HelperServices): HandlerTable {
   return {
@@ -12,5 +13,6 @@ export function createHandlers(services: HelperServices): HandlerTable {
     ...statusHandlers(services),
     ...settingsHandlers(services),
     ...eventsHandlers(services),
+    ...connectionsHandlers(services),
   };
 }

@@ -1,6 +1,7 @@
 // The store's schema, as an append-only list: migration N takes the database from version N-1 to N.
 // Never edit a released step; add a new one at the end (other areas add their tables this way).
 import type { Database } from 'better-sqlite3';
+import { flowsMigration } from '../flows/flows-store.js';
 
 export interface Migration {
   /** What the step adds, for the log and for people reading the list. */
@@ -51,4 +52,5 @@ export const migrations: Migration[] = [
       `);
     },
   },
+  flowsMigration,
 ];
