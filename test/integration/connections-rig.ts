@@ -8,9 +8,7 @@ import { join } from 'node:path';
 import { Firewall } from '../../native/index.js';
 import { findCgroup2Mount } from '../../main/common/cgroup2.js';
 import { openDatabase } from '../../main/helper/store/database.js';
-import { migrations } from '../../main/helper/store/migrations.js';
 import { RulesEngine } from '../../main/helper/engine.js';
-import { flowsMigration } from '../../main/helper/flows/flows-store.js';
 import { startConnections, type Connections } from '../../main/helper/flows/connections-service.js';
 import type { Flow } from '../../main/contract/index.js';
 import { killAndWait, type Sandbox } from '../support/sandbox.js';
@@ -39,7 +37,7 @@ export async function openRig(sandbox: Sandbox): Promise<Rig> {
   sandbox.defer(() => firewall.close());
   const logs: string[] = [];
   const log = (message: string) => { logs.push(message); };
-  const db = openDatabase(sandbox.makeTempDir('conn-state'), [...migrations, flowsMigration]);
+  const db = openDatabase(sandbox.makeTempDir('conn-state'));
   sandbox.defer(() => { db.close(); });
   const engine = new RulesEngine(db, firewall, log);
   await engine.start();

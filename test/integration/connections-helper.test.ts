@@ -1,0 +1,114 @@
+// The connections picture through the real helper and CLI: apps are classified and listed,
+// flows are stored and queried by app and time, history survives a restart, the live stream
+// carries the app, and a per-app default verdict reaches the kernel.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { withSandbox } from '../support/sandbox.js';
+import { HelperProcess, CLI_ARGV, REPO_ROOT } from '../support/helper-process.js';
+import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort, within } from './connections-rig.js';
+import type { App, ConnectionEvent, Flow } from '../../main/contract/index.js';
+
+async function run(sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0], cgroup: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = sandbox.spawnInCgroup(cgroup, argv);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stdout, stderr };
+}
+
+async function startPeer(sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0], port: number): Promise<void> {
+  const peer = spawn(SYSTEM_PYTHON, [PEER_SCRIPT, '127.0.0.1', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  sandbox.defer(() => { peer.kill('SIGKILL'); });
+  await new Promise<void>((resolve, reject) => {
+    peer.stdout!.once('data', () => resolve());
+    peer.once('exit', (code) => reject(new Error(`peer exited ${code}`)));
+  });
+}
+
+async function eventually<T>(what: string, probe: () => Promise<T | null>): Promise<T> {
+  for (let i = 0; i < 50; i++) {
+    const value = await probe();
+    if (value !== null) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what}: not seen within 5 s`);
+}
+
+test('connections through the helper: apps, flows by app and time, follow, history across restart, per-app default', async () => {
+  await withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    const appExe = join(sandbox.makeTempDir('conn-app'), 'fetcher');
+    copyFileSync(SYSTEM_PYTHON, appExe);
+    const port = randomPort();
+    await startPeer(sandbox, port);
+
+    // Live stream first, so the decision is seen as it happens.
+    const follower = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), '--socket', helper.paths.socket, 'connections', '--follow', '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    sandbox.defer(() => { follower.kill('SIGKILL'); });
+    let followed = '';
+    follower.stdout!.on('data', (d: Buffer) => (followed += d.toString()));
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the follower subscribes
+
+    const generated = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), String(1024 * 1024)]);
+    assert.equal(generated.code, 0, generated.stderr);
+    const counted = JSON.parse(generated.stdout) as { sent: number; received: number; pid: number };
+
+    const apps = JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[];
+    const app = apps.find((a) => a.exe === appExe);
+    assert.ok(app, `the generator's executable is an app: ${JSON.stringify(apps)}`);
+    assert.deepEqual([app.kind, app.name], ['executable', 'fetcher']);
+
+    const flow = await eventually('the download flow with its bytes', async () => {
+      const result = await helper.cli(['connections', '--app', appExe, '--json']);
+      assert.equal(result.code, 0, result.stderr);
+      const flows = JSON.parse(result.stdout) as Flow[];
+      const found = flows.find((f) => f.remotePort === port && f.remoteAddr === '127.0.0.1');
+      return found && within(found.bytesIn, counted.received, 0.1) ? found : null;
+    });
+    assert.deepEqual([flow.appId, flow.protocol, flow.direction, flow.allowed, flow.lastVerdict], [app.id, 'tcp', 'out', 1, 'allow']);
+
+    const event = await eventually('the decision on the live stream', async () => {
+      const events = followed.split('\n').filter(Boolean).map((line) => JSON.parse(line) as ConnectionEvent);
+      return events.find((e) => e.remotePort === port && e.pid === counted.pid) ?? null;
+    });
+    assert.equal(event.appId, app.id);
+
+    // By name and by id; --since in the future finds nothing; bad values are bad input (exit 2).
+    const byName = JSON.parse((await helper.cli(['connections', '--app', 'fetcher', '--since', '1h', '--json'])).stdout) as Flow[];
+    assert.ok(byName.some((f) => f.remotePort === port));
+    const future = JSON.parse((await helper.cli(['connections', '--app', String(app.id), '--since', String(Date.now() + 3_600_000), '--json'])).stdout) as Flow[];
+    assert.deepEqual(future, []);
+    const badSince = await helper.cli(['connections', '--since', 'yesterday']);
+    assert.equal(badSince.code, 2);
+    assert.match(badSince.stderr, /--since: "yesterday" is not a time/);
+    const badApp = await helper.cli(['connections', '--app', 'no-such-app']);
+    assert.equal(badApp.code, 2);
+    assert.match(badApp.stderr, /--app: no app is called "no-such-app"/);
+    const human = await helper.cli(['apps']);
+    assert.match(human.stdout, /fetcher/);
+
+    // History is stored: a restarted helper still has the flow with the same counts.
+    await helper.restart();
+    const after = JSON.parse((await helper.cli(['connections', '--app', String(app.id), '--json'])).stdout) as Flow[];
+    const stored = after.find((f) => f.remotePort === port);
+    assert.ok(stored, 'the flow survived the restart');
+    assert.deepEqual([stored.bytesIn, stored.bytesOut, stored.allowed], [flow.bytesIn, flow.bytesOut, flow.allowed]);
+
+    // A per-app default of block reaches the kernel: this app's connects now fail with EPERM.
+    const client = await helper.client();
+    const updated = await client.call('apps.setDefault', { appId: app.id, action: 'block' });
+    assert.equal(updated.defaultAction, 'block');
+    const blocked = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    assert.notEqual(blocked.code, 0);
+    assert.match(blocked.stderr, /PermissionError|Operation not permitted/);
+    await client.call('apps.setDefault', { appId: app.id, action: null });
+    const allowed = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    await assert.rejects(client.call('apps.setDefault', { appId: 99_999, action: 'block' }), { kind: 'not-found' });
+  });
+});
