@@ -1,0 +1,126 @@
+// The desktop app end to end, through the browser shell in Debian's Chromium, against a real helper
+// on a test cgroup: finish the wizard; see a connection a test process made; block it from the
+// list; the process's next connection fails; the rule is in the editor; remove it; it connects
+// again; import a list with a progress bar. Screenshots go to test-artifacts/e2e/.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sandbox } from '../support/sandbox.js';
+import { HelperProcess } from '../support/helper-process.js';
+import { probeOne } from '../support/connect-probe.js';
+import { openShell, type ShellSession } from './browser-support.js';
+
+const TARGET = '127.0.0.77';
+
+describe('desktop app through the browser shell, real helper', () => {
+  const sandbox = new Sandbox();
+  let helper: HelperProcess;
+  let session: ShellSession;
+  let server: Server;
+  let port = 0;
+  const probe = () => probeOne(sandbox, helper.paths.cgroup, TARGET, port);
+
+  before(async () => {
+    helper = await HelperProcess.start(sandbox);
+    server = createServer((socket) => {
+      socket.on('error', () => undefined); // the probe closes at once; a reset is normal here
+      socket.end('hello\n');
+    });
+    await new Promise<void>((resolve) => server.listen(0, TARGET, resolve));
+    port = (server.address() as { port: number }).port;
+    sandbox.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    session = await openShell(sandbox, helper.paths.socket);
+  });
+  after(() => sandbox.dispose());
+
+  test('first-run wizard: checks, helper running, monitor mode, remembered', async () => {
+    const { page } = session;
+    await page.getByRole('dialog', { name: 'Set up Portcullis' }).waitFor();
+    await page.locator('[data-check="kernel"]').waitFor();
+    await session.screenshot('01-wizard-checks');
+    const checks = await page.locator('.checks li').count();
+    assert.ok(checks >= 5, `expected the kernel, cgroup2, bpffs, BTF and polkit checks, saw ${checks}`);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByText('The helper is running').waitFor();
+    await session.screenshot('02-wizard-helper');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel(/Monitor/).check();
+    await session.screenshot('03-wizard-mode');
+    await page.getByRole('button', { name: 'Finish' }).click();
+    await page.getByRole('dialog', { name: 'Set up Portcullis' }).waitFor({ state: 'detached' });
+    // Remembered: a reload does not bring the wizard back.
+    await page.reload();
+    await page.getByTestId('helper-state').filter({ hasText: 'Helper connected' }).waitFor();
+    assert.equal(await page.getByRole('dialog', { name: 'Set up Portcullis' }).count(), 0);
+    assert.match((await page.getByTestId('enforcement-state').textContent()) ?? '', /monitor mode/);
+  });
+
+  test('a connection made in the test cgroup shows up, is blocked from the list, and unblocked from the editor', async () => {
+    const { page } = session;
+    assert.equal(await probe(), 'connected');
+    await page.getByLabel('Search connections').fill(String(port));
+    const row = page.locator(`.flow-row[data-remote="${TARGET}"][data-port="${port}"]`);
+    await row.waitFor({ timeout: 15_000 });
+    await session.screenshot('04-connection-listed');
+
+    await row.hover();
+    await row.getByRole('button', { name: 'Block everywhere' }).click();
+    await page.getByText(`Rule added: block ${TARGET}`).waitFor();
+    assert.equal(await probe(), 'EPERM');
+
+    await page.getByRole('tab', { name: /Rules/ }).click();
+    const ruleRow = page.locator(`[data-rule-remote="${TARGET}"]`);
+    await ruleRow.waitFor();
+    assert.match((await ruleRow.textContent()) ?? '', /block/);
+    await session.screenshot('05-rule-in-editor');
+    await ruleRow.getByRole('button', { name: `Remove rule ${TARGET}` }).click();
+    await ruleRow.waitFor({ state: 'detached' });
+    assert.equal(await probe(), 'connected');
+
+    // The blocked attempt is in the list too, marked as such.
+    await page.getByRole('tab', { name: 'Connections' }).click();
+    await page.getByRole('button', { name: 'Blocked', pressed: false }).click();
+    await page.locator(`.flow-row[data-remote="${TARGET}"][data-port="${port}"]`).waitFor({ timeout: 15_000 });
+    await session.screenshot('06-blocked-filter');
+    await page.getByRole('button', { name: 'All', exact: true }).click();
+    await page.getByLabel('Search connections').fill('');
+  });
+
+  test('import a list: progress bar, skipped lines explained, rules in the editor', async () => {
+    const { page } = session;
+    const entries = Array.from({ length: 2600 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+    const file = join(sandbox.makeTempDir('list'), 'blocklist.hosts');
+    writeFileSync(file, ['# test list', '0.0.0.0 localhost', '0.0.0.0 ads.tracker.example', 'this is not a host', ...entries, entries[0]].join('\n'));
+    await page.getByRole('tab', { name: /Rules/ }).click();
+    const rulesBefore = Number(((await page.getByTestId('rule-count').textContent()) ?? '').replace(/[^0-9]/g, ''));
+    await page.getByRole('button', { name: 'Import list…' }).click();
+    await page.getByLabel('List file').setInputFiles(file);
+    await page.waitForFunction(() => (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('ads.tracker.example'));
+    // Record every value the progress bar shows.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { progressSeen: string[] }).progressSeen = seen;
+      new MutationObserver(() => {
+        const value = document.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow');
+        if (value && seen.at(-1) !== value) seen.push(value);
+      }).observe(document.body, { subtree: true, childList: true, attributes: true });
+    });
+    await page.getByRole('button', { name: 'Import', exact: true }).click();
+    const summary = page.getByTestId('import-summary');
+    await summary.filter({ hasText: 'Imported 2,601 of 2,601' }).waitFor({ timeout: 60_000 });
+    await session.screenshot('07-import-done');
+    assert.match((await summary.textContent()) ?? '', /3 lines skipped/);
+    await page.getByText(/names this machine itself/).waitFor();
+    await page.getByText(/duplicate of an earlier line/).waitFor();
+    const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen.map(Number));
+    assert.ok(seen.some((value) => value > 0 && value < 2601), `the bar moved through intermediate values: ${seen.join(', ')}`);
+    await page.getByRole('button', { name: 'Close' }).click();
+    const total = (rulesBefore + 2601).toLocaleString('en-US');
+    await page.getByText(`${total} of ${total} rules`).waitFor();
+    await page.getByLabel('Search rules').fill('tracker');
+    await page.locator('[data-rule-remote="ads.tracker.example"]').waitFor();
+    await session.screenshot('08-imported-rules');
+  });
+});
