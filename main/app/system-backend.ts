@@ -1,14 +1,13 @@
 // The backend wired to the real system: the shared helper client, pkexec launch, the doctor checks,
 // the wizard file and systemd. Electron main and the browser shell both start here.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { PortcullisError, type Check } from '../contract/index.js';
+import { PortcullisError } from '../contract/index.js';
 import { HelperClient } from '../client/helper-client.js';
 import { launchFailureState, launchHelper } from '../client/launch-helper.js';
 import { runChecks } from '../client/checks.js';
-import { LAYOUT } from '../install/layout.js';
+import { installedCheck } from '../install/state.js';
 import { createIpcBackend, type IpcBackend } from './ipc-backend.js';
 import { WizardStore, defaultConfigDir } from './wizard-store.js';
 
@@ -18,15 +17,6 @@ export interface SystemBackendOptions {
   configDir?: string;
   /** Tests running as root against their own helper (see HelperClient). */
   allowNonRootSocket?: boolean;
-}
-
-export function installedCheck(): Check {
-  const ok = existsSync(LAYOUT.unit) && existsSync(LAYOUT.launcher);
-  return {
-    id: 'installed', label: 'Installed system-wide', ok,
-    detail: ok ? `${LAYOUT.unit} and the polkit launcher are in place` : 'the helper is not installed system-wide (running from a source tree)',
-    fix: ok ? null : 'sudo portcullis install',
-  };
 }
 
 export function createSystemBackend(options: SystemBackendOptions): IpcBackend {

@@ -87,6 +87,7 @@ export const FlowRow = memo(function FlowRow({ row, now }: { row: FlowRowData; n
         <span className={`pill ${flow.lastVerdict === 'block' ? 'pill-block' : 'pill-allow'}`} title={`${flow.allowed} allowed, ${flow.blocked} blocked`}>
           {flow.lastVerdict === 'block' ? 'Blocked' : 'Allowed'}
         </span>
+        {flow.lastVerdict === 'allow' && flow.blocked > 0 && <span className="also-blocked" title="blocked earlier">{formatCount(flow.blocked)}× blocked</span>}
       </span>
       <span className="col-actions" role="cell">
         <button className="button small" title={`Block ${host} for ${app.name} only`} onClick={() => void add(blockHostForApp(flow, app))}>
