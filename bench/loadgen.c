@@ -8,11 +8,12 @@
 //   loadgen tcp-connect ADDR PORT DURATION_MS MAX_COUNT [RATE_PER_SECOND]
 //   loadgen udp-sink    ADDR PORT MAX_SECONDS IDLE_MS
 //   loadgen udp-send    ADDR PORT DURATION_MS MAX_COUNT PAYLOAD_BYTES
-//   loadgen tcp-probe   ADDR PORT MAX_SECONDS
+//   loadgen tcp-probe   ADDR PORT MAX_SECONDS INTERVAL_US
 //
 // tcp-connect: connect + close, closing with SO_LINGER 0 (an RST) so no TIME_WAIT piles up and the
-// ephemeral ports never run out whatever the rate. tcp-probe connects in a loop (connect + close)
-// until a connect fails, and reports when the first failure happened and its errno.
+// ephemeral ports never run out whatever the rate. tcp-probe connects in a loop (connect + close,
+// INTERVAL_US apart) until a connect fails (refused by a hook, or a SYN dropped: it waits 100 ms for
+// an answer), and reports when the failing attempt started and its errno.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -117,13 +118,13 @@ static int tcp_sink(const struct sockaddr_storage *addr, socklen_t len, long max
 	return 0;
 }
 
-static int connect_once(const struct sockaddr_storage *addr, socklen_t len)
+static int connect_once(const struct sockaddr_storage *addr, socklen_t len, long patience_ms)
 {
 	int fd = socket(addr->ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		return errno;
-	// A connect that hangs (a dropped SYN) gives up after a second instead of minutes of retries.
-	struct timeval patience = { .tv_sec = 1, .tv_usec = 0 };
+	// A connect that hangs (a dropped SYN) gives up soon instead of after minutes of retries.
+	struct timeval patience = { .tv_sec = patience_ms / 1000, .tv_usec = (patience_ms % 1000) * 1000 };
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &patience, sizeof(patience));
 	int result = 0;
 	if (connect(fd, (const struct sockaddr *)addr, len) < 0)
@@ -152,7 +153,7 @@ static int tcp_connect(const struct sockaddr_storage *addr, socklen_t len, long 
 	for (long i = 0; i < max_count && now < end; i++) {
 		if (rate > 0)
 			sleep_until(start + (uint64_t)i * 1000000000ull / (uint64_t)rate);
-		int error = connect_once(addr, len);
+		int error = connect_once(addr, len, 1000);
 		if (error == 0) {
 			ok++;
 		} else {
@@ -233,14 +234,14 @@ static int udp_send(const struct sockaddr_storage *addr, socklen_t len, long dur
 	return 0;
 }
 
-static int tcp_probe(const struct sockaddr_storage *addr, socklen_t len, long max_seconds)
+static int tcp_probe(const struct sockaddr_storage *addr, socklen_t len, long max_seconds, long interval_us)
 {
 	uint64_t start = now_ns(), end = start + (uint64_t)max_seconds * 1000000000ull;
 	uint64_t attempts = 0, last_ok = 0;
 	say_ready();
 	for (;;) {
 		uint64_t before = now_ns();
-		int error = connect_once(addr, len);
+		int error = connect_once(addr, len, 100);
 		uint64_t after = now_ns();
 		attempts++;
 		if (error != 0) {
@@ -255,6 +256,8 @@ static int tcp_probe(const struct sockaddr_storage *addr, socklen_t len, long ma
 			printf("{\"failedAtNs\":0,\"attempts\":%llu}\n", (unsigned long long)attempts);
 			return 0;
 		}
+		if (interval_us > 0)
+			sleep_until(after + (uint64_t)interval_us * 1000ull);
 	}
 }
 
@@ -276,8 +279,8 @@ int main(int argc, char **argv)
 	if (!strcmp(command, "udp-send") && argc == 7)
 		return udp_send(&addr, len, arg_long(argv[4], "DURATION_MS"), arg_long(argv[5], "MAX_COUNT"),
 				arg_long(argv[6], "PAYLOAD_BYTES"));
-	if (!strcmp(command, "tcp-probe") && argc == 5)
-		return tcp_probe(&addr, len, arg_long(argv[4], "MAX_SECONDS"));
+	if (!strcmp(command, "tcp-probe") && argc == 6)
+		return tcp_probe(&addr, len, arg_long(argv[4], "MAX_SECONDS"), arg_long(argv[5], "INTERVAL_US"));
 	usage();
 	return 2;
 }

@@ -11,6 +11,9 @@ import { buildLoadgen, Loadgen } from './lib/loadgen.js';
 import { describeMachine } from './lib/machine.js';
 import { writeReport } from './lib/report.js';
 import { runTraffic, type TrafficPlan } from './traffic.js';
+import { runControlPlane, type ControlPlanePlan } from './control-plane.js';
+import { openSnitch } from './contenders/opensnitch.js';
+import { hasCommand } from './lib/process.js';
 import type { BenchResults } from './lib/results.js';
 
 const ROOT = resolve(__dirname, '..');
@@ -51,6 +54,12 @@ async function main(): Promise<number> {
       kinds: ['tcp-connect', 'udp-64'],
     };
     const traffic = await runTraffic(loadgen, lab, contenders, plan, log);
+    const controlPlan: ControlPlanePlan = smoke
+      ? { loadedRules: 1000, changeIterations: 3, importEntries: 20_000, importCapMs: 60_000, usageWindowMs: 500, connectsPerSecond: 200, withOpenSnitch: false }
+      : { loadedRules: 10_000, changeIterations: 100, importEntries: 1_000_000, importCapMs: 240_000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: hasCommand('opensnitchd') };
+    const controlPlane = contenders.some((c) => c.id === 'portcullis')
+      ? await runControlPlane(sandbox, loadgen, lab, controlPlan, work, controlPlan.withOpenSnitch ? () => openSnitch(sandbox, lab.firewall, work) : null, log)
+      : null;
     results = {
       schema: 1,
       smoke,
@@ -58,6 +67,7 @@ async function main(): Promise<number> {
       finishedAt: new Date().toISOString(),
       machine,
       traffic,
+      controlPlane,
       folded: foldPeerResults(join(ROOT, 'bench', 'results')),
     };
   } finally {
@@ -76,6 +86,11 @@ async function main(): Promise<number> {
   const failures = results.traffic.series.flatMap((s) => s.errors.map((e) => `${s.contender} ${s.path} ${s.kind}: ${e}`));
   const unmeasured = results.traffic.series.filter((s) => s.ratio === null);
   for (const s of unmeasured) failures.push(`${s.contender} ${s.path} ${s.kind}: no figure`);
+  for (const figure of results.controlPlane?.ruleChange ?? []) {
+    if (figure.errors.length > 0 || !figure.enforcedMs) failures.push(`rule change ${figure.firewall}: ${figure.errors.join('; ') || 'no figure'}`);
+  }
+  for (const figure of results.controlPlane?.import ?? []) if (figure.error) failures.push(`import ${figure.firewall}: ${figure.error}`);
+  for (const figure of results.controlPlane?.usage ?? []) if (figure.error) failures.push(`usage ${figure.firewall}: ${figure.error}`);
   for (const failure of failures) log(`FAILED ${failure}`);
   return failures.length === 0 ? 0 : 1;
 }

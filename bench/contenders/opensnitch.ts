@@ -36,7 +36,7 @@ async function until(test: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
-export function openSnitch(sandbox: Sandbox, lane: Lane, logDir: string): Contender {
+export function openSnitch(sandbox: Sandbox, lane: Lane, logDir: string): Contender & { pid(): number | undefined } {
   let daemon: LineProcess | null = null;
   let createdRulesDir = false;
   let version = '';
@@ -49,6 +49,7 @@ export function openSnitch(sandbox: Sandbox, lane: Lane, logDir: string): Conten
   return {
     id: 'opensnitch',
     label: 'OpenSnitch daemon',
+    pid: () => daemon?.child.pid,
     async start() {
       version = run('opensnitchd', ['-version']).trim();
       if (!existsSync(RULES_DIR)) {

@@ -99,9 +99,9 @@ export class Loadgen {
   }
 
   /** Starts a probe that connects in a loop until the first failure (for rule-change latency). */
-  async startProbe(lane: Lane, path: TrafficPath, port: string, maxSeconds: number): Promise<{ result: Promise<ProbeResult> }> {
+  async startProbe(lane: Lane, path: TrafficPath, port: string, maxSeconds: number, intervalUs: number): Promise<{ result: Promise<ProbeResult> }> {
     const { serverAddr } = endpoints(this.lab, lane, path);
-    const probe = spawnClient(this.sandbox, lane, [this.binary, 'tcp-probe', serverAddr, port, String(maxSeconds)]);
+    const probe = spawnClient(this.sandbox, lane, [this.binary, 'tcp-probe', serverAddr, port, String(maxSeconds), String(intervalUs)]);
     await probe.waitReady();
     return { result: probe.result<ProbeResult>((maxSeconds + 10) * 1000) };
   }

@@ -8,6 +8,7 @@ import type { BenchResults } from './results.js';
 import type { Summary } from './stats.js';
 import { renderBarChart } from './svg.js';
 import { evaluateTargets } from './targets.js';
+import { controlPlaneSection } from './report-control-plane.js';
 
 const KIND_TITLES: Record<TrafficKind, string> = {
   'tcp-connect': 'TCP connect+close per second',
@@ -120,6 +121,6 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
     for (const target of targets) lines.push(`| ${target.target} | ${target.measured} | ${target.met === null ? 'n/a' : target.met ? 'yes' : '**no**'} |`);
     lines.push('');
   }
-  lines.push('## Real traffic', '', ...trafficSection(results, reportDir, stamp), ...peersSection(results), ...foldedSection(results));
+  lines.push('## Real traffic', '', ...trafficSection(results, reportDir, stamp), ...controlPlaneSection(results.controlPlane), ...peersSection(results), ...foldedSection(results));
   writeFileSync(reportPath, `${lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n')}\n`);
 }

@@ -1,5 +1,6 @@
 // The shape of bench/results/<date>.json: one run, everything measured in it, and the other
 // engineers' benchmark outputs folded in as they were found.
+import type { ControlPlaneResults } from '../control-plane.js';
 import type { TrafficResults } from '../traffic.js';
 import type { FoldedResult } from './fold.js';
 import type { Machine } from './machine.js';
@@ -11,6 +12,8 @@ export interface BenchResults {
   finishedAt: string;
   machine: Machine;
   traffic: TrafficResults;
+  /** null when Portcullis could not run (its addon not built). */
+  controlPlane: ControlPlaneResults | null;
   /** Outputs of bench/datapath*, bench/events*, bench/helper-rss*, bench/ui* (newest file of each). */
   folded: FoldedResult[];
 }

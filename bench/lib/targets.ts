@@ -37,5 +37,11 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       met: snitch === null ? null : snitch >= 10,
     });
   }
+  const change = results.controlPlane?.ruleChange.find((f) => f.firewall === 'portcullis')?.enforcedMs ?? null;
+  checks.push({
+    target: 'One rule change enforced: p99 ≤ 10 ms',
+    measured: change === null ? 'not measured' : `p50 ${change.p50.toFixed(2)} ms, p99 ${change.p99.toFixed(2)} ms`,
+    met: change === null ? null : change.p99 <= 10,
+  });
   return checks;
 }

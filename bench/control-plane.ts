@@ -1,0 +1,286 @@
+// Control-plane figures, each beside the peers doing the same job in the same run:
+//   - one rule change -> enforcement: from the call until a probe's connect in the firewall lane
+//     first fails (p50/p99): Portcullis through the helper's RPC, iptables -I, nft add element;
+//   - importing a large blocklist (1M entries): Portcullis through rules.addMany in chunks,
+//     nftables as one set load, iptables-restore of linear rules;
+//   - the firewall's own process at idle and at 1k new connections/s: the Portcullis helper
+//     against the OpenSnitch daemon (RSS, CPU share).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Sandbox } from '../test/support/sandbox.js';
+import type { Contender } from './contenders/contender.js';
+import { iptablesLinear, nftablesSet, flushNetfilter } from './contenders/netfilter.js';
+import { importBlocklist, portcullis, type PortcullisContender } from './contenders/portcullis.js';
+import { blockedAddresses } from './lib/blocklist.js';
+import type { Lab, Lane } from './lib/lab.js';
+import type { Loadgen } from './lib/loadgen.js';
+import { run } from './lib/process.js';
+import { measureUsage, type UsageWindow } from './lib/proc-usage.js';
+import { percentile, summarize, type Summary } from './lib/stats.js';
+
+export interface ControlPlanePlan {
+  /** Rules already loaded when a change is made (the same for every firewall). */
+  loadedRules: number;
+  changeIterations: number;
+  importEntries: number;
+  /** An import still running after this long is stopped and reported as partial. */
+  importCapMs: number;
+  usageWindowMs: number;
+  connectsPerSecond: number;
+  withOpenSnitch: boolean;
+}
+
+export interface LatencyFigure {
+  firewall: string;
+  how: string;
+  iterations: number;
+  /** Call -> first failing connect, ms. */
+  enforcedMs: (Summary & { p50: number; p99: number }) | null;
+  /** Call -> reply (or command exit), ms. */
+  replyMs: (Summary & { p50: number; p99: number }) | null;
+  /** Iterations whose first failing connect came before the reply (enforced before acknowledged). */
+  enforcedBeforeReply: number;
+  errors: string[];
+}
+
+export interface ImportFigure {
+  firewall: string;
+  how: string;
+  requested: number;
+  imported: number;
+  elapsedMs: number;
+  entriesPerSecond: number;
+  capped: boolean;
+  /** Portcullis: elapsed ms when each tenth of the import was done (shows how cost grows with size). */
+  progress?: Array<{ entries: number; elapsedMs: number }>;
+  error?: string;
+}
+
+export interface UsageFigure {
+  firewall: string;
+  idle: UsageWindow | null;
+  underLoad: (UsageWindow & { connectsPerSecond: number; achievedPerSecond: number }) | null;
+  error?: string;
+}
+
+export interface ControlPlaneResults {
+  plan: ControlPlanePlan;
+  ruleChange: LatencyFigure[];
+  import: ImportFigure[];
+  usage: UsageFigure[];
+}
+
+/** One firewall's way to block and unblock one address, on the firewall lane. */
+interface RuleChanger {
+  firewall: string;
+  how: string;
+  contender: Contender;
+  block(address: string): Promise<void>;
+  unblock(address: string): Promise<void>;
+}
+
+function inNs(lane: Lane, command: string, args: string[], input?: string): string {
+  return run('ip', ['netns', 'exec', lane.netns, command, ...args], input);
+}
+
+function withPercentiles(values: number[]): (Summary & { p50: number; p99: number }) | null {
+  return values.length === 0 ? null : { ...summarize(values), p50: percentile(values, 50), p99: percentile(values, 99) };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const nowNs = () => Number(process.hrtime.bigint()); // CLOCK_MONOTONIC, like the probe's
+
+function changers(sandbox: Sandbox, lane: Lane, loadedRules: number): RuleChanger[] {
+  const helper = portcullis(sandbox, lane, loadedRules);
+  let ruleId: number | null = null;
+  return [
+    {
+      firewall: 'portcullis', how: 'rules.add / rules.remove over the helper socket', contender: helper,
+      async block(address) {
+        const rule = await helper.running()!.client.call('rules.add', { rule: { action: 'block', remote: address, direction: 'out' } });
+        ruleId = rule.id;
+      },
+      async unblock() {
+        if (ruleId !== null) await helper.running()!.client.call('rules.remove', { ids: [ruleId] });
+        ruleId = null;
+      },
+    },
+    {
+      firewall: 'iptables', how: 'ip netns exec … iptables -I OUTPUT 1 -d ADDR -j DROP (a new process, as a person runs it)', contender: iptablesLinear(lane, loadedRules),
+      async block(address) { inNs(lane, 'iptables', ['-I', 'OUTPUT', '1', '-d', address, '-j', 'DROP']); },
+      async unblock() { inNs(lane, 'iptables', ['-D', 'OUTPUT', '1']); },
+    },
+    {
+      firewall: 'nftables', how: 'ip netns exec … nft add element (a new process)', contender: nftablesSet(lane, loadedRules),
+      async block(address) { inNs(lane, 'nft', ['add', 'element', 'inet', 'pcl_bench', 'blocked', `{ ${address} }`]); },
+      async unblock(address) { inNs(lane, 'nft', ['delete', 'element', 'inet', 'pcl_bench', 'blocked', `{ ${address} }`]); },
+    },
+  ];
+}
+
+async function measureRuleChange(loadgen: Loadgen, lab: Lab, changer: RuleChanger, iterations: number, log: (line: string) => void): Promise<LatencyFigure> {
+  const lane = lab.firewall;
+  const enforced: number[] = [];
+  const replies: number[] = [];
+  const errors: string[] = [];
+  let beforeReply = 0;
+  try {
+    await changer.contender.start();
+  } catch (error) {
+    await changer.contender.stop();
+    throw error;
+  }
+  const sink = await loadgen.startTcpSink(lane, 'veth', 600);
+  try {
+    for (let i = 0; i < iterations; i++) {
+      const probe = await loadgen.startProbe(lane, 'veth', sink.port, 10, 200);
+      await sleep(15);
+      const called = nowNs();
+      await changer.block(lane.serverAddr);
+      const replied = nowNs();
+      const result = await probe.result;
+      await changer.unblock(lane.serverAddr);
+      if (result.failedAtNs === 0) {
+        errors.push(`iteration ${i + 1}: connects still succeeded 10 s after the change`);
+        continue;
+      }
+      // A refusal (EPERM) fails at once; a dropped SYN only when the probe gives up: then the
+      // attempt's start is when the rule was known to be in force.
+      const refused = result.errno === 1 || result.errno === 111;
+      const failedAt = refused ? result.failedAtNs : result.attemptStartNs!;
+      if (failedAt < called) {
+        errors.push(`iteration ${i + 1}: a connect failed before the change was made (errno ${result.errno})`);
+        await sleep(100);
+        continue;
+      }
+      enforced.push(Math.max(0, failedAt - called) / 1e6);
+      replies.push((replied - called) / 1e6);
+      if (failedAt <= replied) beforeReply++;
+      await sleep(20);
+    }
+  } finally {
+    await sink.stop();
+    await changer.contender.stop();
+  }
+  const figure: LatencyFigure = {
+    firewall: changer.firewall, how: changer.how, iterations,
+    enforcedMs: withPercentiles(enforced), replyMs: withPercentiles(replies), enforcedBeforeReply: beforeReply, errors,
+  };
+  log(`rule change ${changer.firewall.padEnd(10)} enforced p50 ${figure.enforcedMs?.p50.toFixed(2)} ms, p99 ${figure.enforcedMs?.p99.toFixed(2)} ms; reply p50 ${figure.replyMs?.p50.toFixed(2)} ms (${errors.length} errors)`);
+  return figure;
+}
+
+async function importPortcullis(sandbox: Sandbox, lane: Lane, plan: ControlPlanePlan, log: (line: string) => void): Promise<ImportFigure> {
+  const empty = portcullis(sandbox, lane, 0);
+  const figure: ImportFigure = { firewall: 'portcullis', how: `rules.addMany over the helper socket, chunks of the RPC's maximum`, requested: plan.importEntries, imported: 0, elapsedMs: 0, entriesPerSecond: 0, capped: false, progress: [] };
+  try {
+    await empty.start();
+    const client = empty.running()!.client;
+    const addresses = blockedAddresses(plan.importEntries);
+    const began = performance.now();
+    const tenth = Math.max(1, Math.floor(plan.importEntries / 10));
+    let nextMark = tenth;
+    // Imported in slices so the cap can stop it between chunks.
+    for (let start = 0; start < addresses.length; start += tenth) {
+      if (performance.now() - began > plan.importCapMs) {
+        figure.capped = true;
+        break;
+      }
+      await importBlocklist(client, addresses.slice(start, start + tenth), (done) => { figure.imported = start + done; });
+      if (figure.imported >= nextMark) {
+        figure.progress!.push({ entries: figure.imported, elapsedMs: Math.round(performance.now() - began) });
+        nextMark += tenth;
+      }
+    }
+    figure.elapsedMs = Math.round(performance.now() - began);
+    figure.entriesPerSecond = figure.imported / (figure.elapsedMs / 1000);
+    const status = await client.call('status');
+    if (status.ruleCount !== figure.imported) figure.error = `the helper reports ${status.ruleCount} rules after importing ${figure.imported}`;
+  } catch (error) {
+    figure.error = (error as Error).message;
+  } finally {
+    await empty.stop();
+  }
+  log(`import portcullis: ${figure.imported} of ${figure.requested} in ${figure.elapsedMs} ms${figure.capped ? ' (capped)' : ''}${figure.error ? ` ERROR ${figure.error}` : ''}`);
+  return figure;
+}
+
+function importNetfilter(lane: Lane, plan: ControlPlanePlan, workDir: string, which: 'nftables' | 'iptables', log: (line: string) => void): ImportFigure {
+  const addresses = blockedAddresses(plan.importEntries);
+  const file = join(workDir, `import-${which}.txt`);
+  const script = which === 'nftables'
+    ? `add table inet pcl_import\nadd set inet pcl_import blocked { type ipv4_addr; }\nadd element inet pcl_import blocked { ${addresses.join(', ')} }\n`
+    : `*filter\n:OUTPUT ACCEPT [0:0]\n${addresses.map((a) => `-A OUTPUT -d ${a}/32 -j DROP`).join('\n')}\nCOMMIT\n`;
+  writeFileSync(file, script);
+  const figure: ImportFigure = {
+    firewall: which, how: which === 'nftables' ? 'nft -f: one set, every address in one add element' : 'iptables-restore: one linear rule per address',
+    requested: plan.importEntries, imported: 0, elapsedMs: 0, entriesPerSecond: 0, capped: false,
+  };
+  const began = performance.now();
+  try {
+    run('timeout', [String(Math.ceil(plan.importCapMs / 1000)), 'ip', 'netns', 'exec', lane.netns, ...(which === 'nftables' ? ['nft', '-f', file] : ['iptables-restore', file])]);
+    figure.imported = plan.importEntries;
+  } catch (error) {
+    figure.error = (error as Error).message.slice(0, 300);
+    figure.capped = performance.now() - began >= plan.importCapMs;
+  } finally {
+    figure.elapsedMs = Math.round(performance.now() - began);
+    figure.entriesPerSecond = figure.imported / (figure.elapsedMs / 1000);
+    flushNetfilter(lane);
+  }
+  log(`import ${which}: ${figure.imported} in ${figure.elapsedMs} ms${figure.error ? ` ERROR ${figure.error}` : ''}`);
+  return figure;
+}
+
+async function measureDaemonUsage(loadgen: Loadgen, lab: Lab, firewall: string, contender: Contender, pid: () => number | undefined, plan: ControlPlanePlan, log: (line: string) => void): Promise<UsageFigure> {
+  const figure: UsageFigure = { firewall, idle: null, underLoad: null };
+  try {
+    await contender.start();
+    const daemon = pid();
+    if (!daemon) throw new Error(`no ${firewall} process to measure`);
+    await sleep(1000); // let start-up work settle
+    figure.idle = await measureUsage(daemon, plan.usageWindowMs);
+    const load = loadgen.pacedConnects(lab.firewall, 'veth', plan.usageWindowMs, plan.connectsPerSecond);
+    let achieved = 0;
+    const underLoad = await measureUsage(daemon, async () => {
+      const result = await load.done;
+      achieved = result.ok / (result.elapsedNs / 1e9);
+    });
+    await load.stop();
+    figure.underLoad = { ...underLoad, connectsPerSecond: plan.connectsPerSecond, achievedPerSecond: achieved };
+  } catch (error) {
+    figure.error = (error as Error).message;
+  } finally {
+    await contender.stop();
+  }
+  log(`usage ${firewall}: idle ${figure.idle?.cpuPercent.toFixed(1)}% CPU, ${figure.idle?.rssMiB.toFixed(0)} MiB; at ${plan.connectsPerSecond}/s ${figure.underLoad?.cpuPercent.toFixed(1)}% CPU, ${figure.underLoad?.rssMiB.toFixed(0)} MiB (achieved ${figure.underLoad?.achievedPerSecond.toFixed(0)}/s)`);
+  return figure;
+}
+
+export async function runControlPlane(
+  sandbox: Sandbox, loadgen: Loadgen, lab: Lab, plan: ControlPlanePlan, workDir: string,
+  openSnitchFactory: (() => Contender & { pid(): number | undefined }) | null, log: (line: string) => void,
+): Promise<ControlPlaneResults> {
+  const ruleChange: LatencyFigure[] = [];
+  for (const changer of changers(sandbox, lab.firewall, plan.loadedRules)) {
+    try {
+      ruleChange.push(await measureRuleChange(loadgen, lab, changer, plan.changeIterations, log));
+    } catch (error) {
+      log(`rule change ${changer.firewall}: FAILED ${(error as Error).message}`);
+      ruleChange.push({ firewall: changer.firewall, how: changer.how, iterations: plan.changeIterations, enforcedMs: null, replyMs: null, enforcedBeforeReply: 0, errors: [(error as Error).message.slice(0, 500)] });
+    }
+  }
+  const imports = [
+    importNetfilter(lab.firewall, plan, workDir, 'nftables', log),
+    importNetfilter(lab.firewall, plan, workDir, 'iptables', log),
+    await importPortcullis(sandbox, lab.firewall, plan, log),
+  ];
+  const usage: UsageFigure[] = [];
+  const helper: PortcullisContender = portcullis(sandbox, lab.firewall, plan.loadedRules);
+  usage.push(await measureDaemonUsage(loadgen, lab, 'portcullis', helper, () => helper.running()?.helper.pid, plan, log));
+  if (openSnitchFactory) {
+    const snitch = openSnitchFactory();
+    usage.push(await measureDaemonUsage(loadgen, lab, 'opensnitch', snitch, () => snitch.pid(), plan, log));
+  }
+  return { plan, ruleChange, import: imports, usage };
+}
