@@ -2,7 +2,8 @@
 //
 // Pipeline (the seam for enrichment and flow aggregation):
 //
-//   native subscribe ─▶ toConnectionEvents ─▶ publish() ─▶ stage 1 ─▶ stage 2 … ─▶ batch ─▶ clients
+//   native subscribe ─▶ connections pipeline (flows/connection-pipeline.ts: app identity, DNS names,
+//   flow aggregation) ─▶ publish() ─▶ stage 1 ─▶ stage 2 … ─▶ batch ─▶ clients
 //
 // A stage is a plain function registered with addStage(): it receives each published batch in
 // order and returns the events to pass on (it may annotate them — app identity, DNS names — record
@@ -44,7 +45,8 @@ export class EventFanout {
 
   constructor(private readonly options: FanoutOptions) {
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
-    this.maxBacklogBytes = options.maxBacklogBytes ?? 1024 * 1024;
+    // A few seconds of a busy stream: a live client drains far faster; a stuck one fills it.
+    this.maxBacklogBytes = options.maxBacklogBytes ?? 4 * 1024 * 1024;
     this.maxPendingEvents = options.maxPendingEvents ?? 20_000;
   }
 
