@@ -5,10 +5,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildBundle } from '../../main/install/bundle.js';
+import { BUNDLE_ENTRIES, buildBundle } from '../../main/install/bundle.js';
 import { LAYOUT } from '../../main/install/layout.js';
 import { installedHelperPids } from '../../main/install/uninstall.js';
-import { HELPER_CONFIG_FILE } from '../../main/common/default-paths.js';
+import { DEFAULT_STATE_DIR, HELPER_CONFIG_FILE } from '../../main/common/default-paths.js';
 import { findBpffsMounts } from '../../main/common/cgroup2.js';
 import { Firewall } from '../../native/index.js';
 import { REPO_ROOT } from './helper-process.js';
@@ -30,18 +30,29 @@ export interface TestInstall {
 
 /** Refuses to run over a real install: the tests replace and then remove these paths. */
 export function assertNotInstalled(): void {
-  const present = INSTALLED_PATHS.filter((path) => existsSync(path));
+  const present = [...INSTALLED_PATHS, DEFAULT_STATE_DIR].filter((path) => existsSync(path));
   if (present.length > 0) throw new Error(`Portcullis is installed on this machine (${present.join(', ')}); these tests install to the real paths and would remove it`);
 }
 
-/** Compiles this tree into a temp dir and builds a bundle from it (about 20 s on two cores). */
+/** Compiles what the bundle's entries import (tsc follows the imports) and builds a bundle from it. */
 export function buildTestBundle(sandbox: Sandbox): string {
   const work = sandbox.makeTempDir('bundle');
   const compiled = join(work, 'compiled');
-  // Type errors elsewhere in the tree do not stop tsc from emitting; a missing module still fails below.
-  spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.main.json'), '--outDir', compiled, '--sourceMap', 'false'], { stdio: 'ignore' });
+  const tsconfig = join(work, 'tsconfig.json');
+  writeFileSync(tsconfig, JSON.stringify({
+    extends: join(REPO_ROOT, 'tsconfig.main.json'),
+    compilerOptions: { outDir: compiled, sourceMap: false },
+    include: [],
+    files: Object.values(BUNDLE_ENTRIES).map((entry) => join(REPO_ROOT, entry.replace(/\.js$/, '.ts'))),
+  }));
+  const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { encoding: 'utf8' });
+  // Type errors do not stop tsc from emitting; report them only if the bundle cannot be built.
   const bundleDir = join(work, 'bundle');
-  buildBundle({ repoRoot: REPO_ROOT, compiledRoot: compiled, outDir: bundleDir });
+  try {
+    buildBundle({ repoRoot: REPO_ROOT, compiledRoot: compiled, outDir: bundleDir });
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${tsc.stdout}`);
+  }
   return bundleDir;
 }
 
@@ -70,13 +81,15 @@ export function writeTestHelperConf(sandbox: Sandbox): Omit<TestInstall, 'bundle
 }
 
 /** Registers the safety net: uninstall --purge, then remove whatever is still there. */
-export function deferUninstall(sandbox: Sandbox, pinDir: string): void {
+export function deferUninstall(sandbox: Sandbox, pinDir: string | null): void {
   sandbox.defer(() => {
     if (existsSync(LAYOUT.installEntry)) spawnSync(LAYOUT.node, [LAYOUT.installEntry, 'uninstall', '--purge'], { env: {}, stdio: 'ignore' });
     for (const pid of installedHelperPids()) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
-    try { Firewall.detach(pinDir); } catch { /* nothing pinned */ }
+    if (pinDir) {
+      try { Firewall.detach(pinDir); } catch { /* nothing pinned */ }
+    }
     for (const path of INSTALLED_PATHS) rmSync(path, { recursive: true, force: true });
   });
 }
