@@ -155,8 +155,8 @@ const appSelector: Schema<AppSelector> = {
   },
 };
 
-export const ruleDraftSchema = s.object({
-  action: s.oneOf(ACTIONS),
+/** Every field of a rule a person may set, besides its action. */
+const ruleFields = {
   app: s.optional(appSelector),
   remote: s.optional(s.string({ max: 300 })),
   port: s.optional(s.nullable(s.union(s.string({ max: 20 }), s.int()))),
@@ -166,7 +166,9 @@ export const ruleDraftSchema = s.object({
   expiresAt: s.optional(s.nullable(s.int({ min: 0 }))),
   note: s.optional(s.string({ max: 1000 })),
   enabled: s.optional(s.boolean()),
-});
+};
+
+export const ruleDraftSchema = s.object({ action: s.oneOf(ACTIONS), ...ruleFields });
 
 /**
  * Validates a draft into a spec. `now` turns a relative duration into an absolute expiry; the helper
@@ -206,18 +208,7 @@ export function parseRuleDraft(input: unknown, now: number, where = 'rule'): Res
 }
 
 /** The fields a rule update may change; absent fields keep their value. */
-export const rulePatchSchema = s.object({
-  action: s.optional(s.oneOf(ACTIONS)),
-  app: s.optional(appSelector),
-  remote: s.optional(s.string({ max: 300 })),
-  port: s.optional(s.nullable(s.union(s.string({ max: 20 }), s.int()))),
-  protocol: s.optional(s.oneOf(PROTOCOLS)),
-  direction: s.optional(s.oneOf(DIRECTIONS)),
-  for: s.optional(s.string({ max: 20 })),
-  expiresAt: s.optional(s.nullable(s.int({ min: 0 }))),
-  note: s.optional(s.string({ max: 1000 })),
-  enabled: s.optional(s.boolean()),
-});
+export const rulePatchSchema = s.object({ action: s.optional(s.oneOf(ACTIONS)), ...ruleFields });
 
 /** Turns a stored rule back into a draft (for edits: patch the draft, parse it again). */
 export function ruleToDraft(rule: Rule): RuleDraft {
