@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAYOUT } from '../../main/install/layout.js';
 import { installProblems } from '../../main/install/state.js';
 import { withSandbox } from '../support/sandbox.js';
 import { REPO_ROOT } from '../support/helper-process.js';
