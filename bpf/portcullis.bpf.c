@@ -179,13 +179,25 @@ static __always_inline __u8 fold_proto(__u8 proto)
 
 /* ---- rule evaluation --------------------------------------------------------------------- */
 
-/* First clause of the entry's set matching the flow, or PCL_ACT_NONE. */
-static __always_inline __u8 match_set(__u32 slot, struct pcl_entry *entry, struct flow *f, __u32 *rule_id)
+static __always_inline int clause_matches(__u8 dir, __u8 proto, __u16 port_lo, __u16 port_hi, struct flow *f)
 {
+	return (dir & f->dir) && (proto == PCL_PROTO_ANY || proto == f->proto) && f->rport >= port_lo &&
+	       f->rport <= port_hi;
+}
+
+/* The entry's inline clause, then the first matching clause of its set; or PCL_ACT_NONE. */
+static __always_inline __u8 match_entry(__u32 slot, struct pcl_entry *entry, struct flow *f, __u32 *rule_id)
+{
+	if (entry->action != PCL_ACT_NONE && clause_matches(entry->dir, entry->proto, entry->port_lo, entry->port_hi, f)) {
+		*rule_id = entry->rule_id;
+		return entry->action;
+	}
+	__u32 set_id = entry->set_id;
+	if (set_id == PCL_NO_SET)
+		return PCL_ACT_NONE;
 	void *sets = bpf_map_lookup_elem(&pcl_sets, &slot);
 	if (!sets)
 		return PCL_ACT_NONE;
-	__u32 set_id = entry->set_id;
 	struct pcl_clause_set *set = bpf_map_lookup_elem(sets, &set_id);
 	if (!set)
 		return PCL_ACT_NONE;
@@ -194,13 +206,9 @@ static __always_inline __u8 match_set(__u32 slot, struct pcl_entry *entry, struc
 		if (i >= count)
 			break;
 		struct pcl_clause *c = &set->clauses[i];
-		if (!(c->dir & f->dir))
+		if (!clause_matches(c->dir, c->proto, c->port_lo, c->port_hi, f))
 			continue;
-		if (c->proto != PCL_PROTO_ANY && c->proto != f->proto)
-			continue;
-		if (f->rport < c->port_lo || f->rport > c->port_hi)
-			continue;
-		*rule_id = c->rule_id != PCL_RULE_OWN ? c->rule_id : entry->rule_id;
+		*rule_id = c->rule_id;
 		return c->action;
 	}
 	return PCL_ACT_NONE;
@@ -251,7 +259,7 @@ static __always_inline __u8 eval_scope(__u32 slot, __u32 scope, struct flow *f, 
 	struct pcl_entry *entry = f->family == 4 ? lookup4(slot, scope, f) : lookup6(slot, scope, f);
 	if (!entry)
 		return PCL_ACT_NONE;
-	return match_set(slot, entry, f, rule_id);
+	return match_entry(slot, entry, f, rule_id);
 }
 
 /* The full precedence chain for one flow under the generation the caller read. */

@@ -12,11 +12,12 @@
  *   After the app's rules and the global rules: the per-app default, then the global default.
  *
  * How one scope is decided: an exact-address hash (/32, /128) or, failing that, an LPM trie
- * (every other prefix) gives an entry {rule_id, set_id}. The clause set set_id holds the
- * clauses of that prefix AND of every covering prefix in the same scope, already sorted by
- * the precedence above, so the first clause matching (direction, protocol, port) decides.
- * A clause with rule_id PCL_RULE_OWN takes the entry's rule_id, so a million imported exact
- * blocks share one clause set.
+ * (every other prefix) gives an entry. The entry holds the clause of its own rule inline (when
+ * exactly one rule has that prefix in that scope) and the id of a clause set with every other
+ * clause that applies: those of covering prefixes in the same scope (and, when several rules
+ * share the prefix, all of their clauses), already sorted by the precedence above. The first
+ * clause matching (direction, protocol, port) decides. A million exact blocks thus need no
+ * clause set at all, and a set is shared by everything under the same covering prefix.
  *
  * Atomic swap: every rules map is an ARRAY_OF_MAPS with two slots. User space fills fresh
  * inner maps in the inactive slot, then bumps pcl_config.generation; programs read the
@@ -32,8 +33,8 @@
 /* Clauses per clause set: rules of one scope covering one address, inherited ones included. */
 #define PCL_MAX_CLAUSES 16
 #define PCL_COMM_LEN 16
-/* Clause rule_id meaning "the rule id stored in the entry that led here". */
-#define PCL_RULE_OWN 0
+/* pcl_entry.set_id when no other clause applies. */
+#define PCL_NO_SET 0xffffffff
 /* Bounded walk of IPv6 extension headers. */
 #define PCL_MAX_EXT_HDRS 8
 
@@ -100,12 +101,18 @@ struct pcl_exact6_key {
 
 /* Value of the LPM and exact maps. */
 struct pcl_entry {
-	__u32 rule_id; /* id substituted for PCL_RULE_OWN clauses */
-	__u32 set_id;  /* index into the pcl_sets inner array */
+	__u32 rule_id; /* the inline clause's rule (0 when there is no inline clause) */
+	__u32 set_id;  /* clause set consulted after the inline clause, or PCL_NO_SET */
+	__u16 port_lo; /* inline clause: inclusive remote port range, host order */
+	__u16 port_hi;
+	__u8 proto;    /* inline clause: PCL_PROTO_* */
+	__u8 dir;      /* inline clause: PCL_DIR_* bits */
+	__u8 action;   /* inline clause: PCL_ACT_*; PCL_ACT_NONE = no inline clause */
+	__u8 pad;      /* zero */
 };
 
 struct pcl_clause {
-	__u32 rule_id; /* PCL_RULE_OWN or an explicit rule id */
+	__u32 rule_id; /* rule this clause comes from */
 	__u16 port_lo; /* inclusive remote port range, host order */
 	__u16 port_hi;
 	__u8 proto;    /* PCL_PROTO_* */

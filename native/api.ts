@@ -81,7 +81,7 @@ export interface ApplyStats {
 }
 
 export type Verdict = 'allow' | 'block';
-export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close';
+export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns';
 
 /** One decision reported by the kernel (never one per packet). */
 export interface DecisionEvent {
@@ -109,6 +109,8 @@ export interface DecisionEvent {
   bytesIn: bigint;
   packetsOut: bigint;
   packetsIn: bigint;
+  /** For 'dns' events: the DNS response as received (UDP payload, at most 512 bytes). */
+  dnsPayload?: Uint8Array;
 }
 
 export interface Counters {

@@ -5,8 +5,11 @@ import type { DecisionEvent, EventKind, FlowTotals } from './api.js';
 
 export const EVENT_BYTES = 136;
 export const FLOW_RECORD_BYTES = 40;
+/** struct pcl_dns_event: an event header, u16 len, 6 bytes padding, 512 bytes of payload. */
+export const DNS_EVENT_BYTES = EVENT_BYTES + 8 + 512;
+const KIND_DNS = 6;
 
-const KINDS: Record<number, EventKind> = { 1: 'connect', 2: 'sendmsg', 3: 'packet', 4: 'listen', 5: 'close' };
+const KINDS: Record<number, EventKind> = { 1: 'connect', 2: 'sendmsg', 3: 'packet', 4: 'listen', 5: 'close', 6: 'dns' };
 const PROTOCOLS: Record<number, DecisionEvent['protocol']> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
 
 function address(bytes: Buffer, family: 4 | 6): string {
@@ -45,9 +48,22 @@ export function decodeEvent(buf: Buffer, at: number): DecisionEvent {
   };
 }
 
+/** Records are struct pcl_event, or struct pcl_dns_event when the kind byte says DNS. */
 export function decodeEvents(buf: Buffer): DecisionEvent[] {
   const events: DecisionEvent[] = [];
-  for (let at = 0; at + EVENT_BYTES <= buf.length; at += EVENT_BYTES) events.push(decodeEvent(buf, at));
+  for (let at = 0; at + EVENT_BYTES <= buf.length; ) {
+    const event = decodeEvent(buf, at);
+    if (buf.readUInt8(at + 108) !== KIND_DNS) {
+      events.push(event);
+      at += EVENT_BYTES;
+      continue;
+    }
+    if (at + DNS_EVENT_BYTES > buf.length) break;
+    const length = Math.min(buf.readUInt16LE(at + EVENT_BYTES), 512);
+    const start = at + EVENT_BYTES + 8;
+    events.push({ ...event, dnsPayload: Uint8Array.prototype.slice.call(buf, start, start + length) });
+    at += DNS_EVENT_BYTES;
+  }
   return events;
 }
 

@@ -6,8 +6,8 @@ import type { KernelAction, KernelDefaults, KernelDirection, KernelProtocol, Ker
 export const MAX_CLAUSES = 16;
 export const CLAUSE_BYTES = 12;
 export const SET_BYTES = 8 + MAX_CLAUSES * CLAUSE_BYTES;
-export const ENTRY_BYTES = 8;
-const RULE_OWN = 0;
+export const ENTRY_BYTES = 16;
+export const NO_SET = 0xffffffff;
 
 export const ACTION_CODE: Record<KernelAction, number> = { allow: 1, block: 2 };
 export const PROTOCOL_CODE: Record<KernelProtocol, number> = { any: 0, icmp: 1, tcp: 6, udp: 17 };
@@ -53,24 +53,27 @@ function compareOwn(a: KernelRule, b: KernelRule): number {
   );
 }
 
+function invalid(rule: KernelRule, index: number, why: string): never {
+  throw new RangeError(`rules[${index}] (ruleId ${String(rule.ruleId)}): ${why}`);
+}
+
+function isPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 65535;
+}
+
 /** Throws on input the helper should never produce: says which rule and what is wrong. */
 export function validateRule(rule: KernelRule, index: number): void {
-  const where = `rules[${index}] (ruleId ${rule.ruleId})`;
-  const fail = (why: string): never => {
-    throw new RangeError(`${where}: ${why}`);
-  };
-  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff) fail('ruleId must be a u32 > 0');
-  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff) fail('scope must be a u32');
-  if (rule.family !== 4 && rule.family !== 6) fail(`family must be 4 or 6, not ${String(rule.family)}`);
+  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff) invalid(rule, index, 'ruleId must be a u32 > 0');
+  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff) invalid(rule, index, 'scope must be a u32');
+  if (rule.family !== 4 && rule.family !== 6) invalid(rule, index, `family must be 4 or 6, not ${String(rule.family)}`);
   const bytes = rule.family === 4 ? 4 : 16;
-  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes) fail(`addr must be ${bytes} bytes for IPv${rule.family}`);
-  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) fail(`prefixLen must be 0..${bytes * 8}`);
-  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) fail('an IPv4-mapped IPv6 address must be given as family 4');
-  const portOk = (p: number) => Number.isInteger(p) && p >= 0 && p <= 65535;
-  if (!portOk(rule.portLo) || !portOk(rule.portHi) || rule.portLo > rule.portHi) fail('ports must satisfy 0 <= portLo <= portHi <= 65535');
-  if (!(rule.protocol in PROTOCOL_CODE)) fail(`unknown protocol ${String(rule.protocol)}`);
-  if (!(rule.direction in DIRECTION_CODE)) fail(`unknown direction ${String(rule.direction)}`);
-  if (!(rule.action in ACTION_CODE)) fail(`unknown action ${String(rule.action)}`);
+  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes) invalid(rule, index, `addr must be ${bytes} bytes for IPv${rule.family}`);
+  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, index, `prefixLen must be 0..${bytes * 8}`);
+  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, index, 'an IPv4-mapped IPv6 address must be given as family 4');
+  if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, index, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
+  if (PROTOCOL_CODE[rule.protocol] === undefined) invalid(rule, index, `unknown protocol ${String(rule.protocol)}`);
+  if (DIRECTION_CODE[rule.direction] === undefined) invalid(rule, index, `unknown direction ${String(rule.direction)}`);
+  if (ACTION_CODE[rule.action] === undefined) invalid(rule, index, `unknown action ${String(rule.action)}`);
 }
 
 function isMapped(addr: Uint8Array): boolean {
@@ -90,11 +93,10 @@ function maskedWords(rule: KernelRule, out: Uint32Array, at: number): void {
   }
 }
 
-/** Clause-set store with deduplication; set contents are written once, when first seen. */
+/** Clause sets, deduplicated by content; written once, when first seen. */
 class SetTable {
   private readonly sets: Clause[][] = [];
-  private readonly singles = new Map<number, Map<number, number>>();
-  private readonly multiples = new Map<string, number>();
+  private readonly byContent = new Map<string, number>();
   readonly overflowing = new Set<number>();
 
   get count(): number {
@@ -102,38 +104,19 @@ class SetTable {
   }
 
   clauses(id: number): Clause[] {
-    return this.sets[id]!;
+    return id === NO_SET ? [] : this.sets[id]!;
   }
 
-  /** The set for "own clauses, then everything the parent set holds". */
-  intern(own: Clause[], parent: number): number {
-    if (own.length === 1) {
-      const c = own[0]!;
-      const signature = ((((c.portLo * 65536 + c.portHi) * 32 + c.proto) * 4 + c.dir) * 4 + c.action) * 2 + Number(c.ruleId !== RULE_OWN);
-      let byParent = this.singles.get(parent);
-      if (!byParent) this.singles.set(parent, (byParent = new Map()));
-      if (c.ruleId === RULE_OWN) {
-        const found = byParent.get(signature);
-        if (found !== undefined) return found;
-        const id = this.add(own, parent);
-        byParent.set(signature, id);
-        return id;
-      }
-    }
-    const key = `${parent}|${own.map((c) => `${c.ruleId},${c.portLo},${c.portHi},${c.proto},${c.dir},${c.action}`).join(';')}`;
-    const found = this.multiples.get(key);
+  /** The set holding `clauses` (most specific first), or NO_SET when there are none. */
+  intern(clauses: Clause[]): number {
+    if (clauses.length === 0) return NO_SET;
+    const key = clauses.map((c) => `${c.ruleId},${c.portLo},${c.portHi},${c.proto},${c.dir},${c.action}`).join(';');
+    const found = this.byContent.get(key);
     if (found !== undefined) return found;
-    const id = this.add(own, parent);
-    this.multiples.set(key, id);
-    return id;
-  }
-
-  private add(own: Clause[], parent: number): number {
-    const inherited = parent >= 0 ? this.sets[parent]! : [];
-    const all = own.concat(inherited);
     const id = this.sets.length;
-    if (all.length > MAX_CLAUSES) this.overflowing.add(id);
-    this.sets.push(all.slice(0, MAX_CLAUSES));
+    if (clauses.length > MAX_CLAUSES) this.overflowing.add(id);
+    this.sets.push(clauses.slice(0, MAX_CLAUSES));
+    this.byContent.set(key, id);
     return id;
   }
 
@@ -159,29 +142,45 @@ class SetTable {
 
 /** Accumulates map entries of one kind (exact or LPM, v4 or v6). */
 class EntryWriter {
-  private keys: Buffer;
-  private values: Buffer;
+  private readonly keys: Buffer;
+  private readonly values: Buffer;
+  private readonly keyView: DataView;
+  private readonly valueView: DataView;
   count = 0;
 
   constructor(private readonly keySize: number, capacity: number, private readonly littleEndian: boolean) {
     this.keys = Buffer.alloc(keySize * capacity);
     this.values = Buffer.alloc(ENTRY_BYTES * capacity);
+    this.keyView = new DataView(this.keys.buffer, this.keys.byteOffset, this.keys.byteLength);
+    this.valueView = new DataView(this.values.buffer, this.values.byteOffset, this.values.byteLength);
   }
 
-  /** lpmPrefix < 0: an exact key {scope, addr}; else an LPM key {32 + prefix, scope, addr}. */
-  add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, ruleId: number, setId: number): void {
-    let off = this.count * this.keySize;
+  /**
+   * lpmPrefix < 0: an exact key {scope, addr}; else an LPM key {32 + prefix, scope, addr}.
+   * inline: the entry's own rule (one rule at this prefix), or null.
+   */
+  add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, inline: KernelRule | null, setId: number): void {
     const le = this.littleEndian;
+    const k = this.keyView;
+    let off = this.count * this.keySize;
     if (lpmPrefix >= 0) {
-      le ? this.keys.writeUInt32LE(32 + lpmPrefix, off) : this.keys.writeUInt32BE(32 + lpmPrefix, off);
+      k.setUint32(off, 32 + lpmPrefix, le);
       off += 4;
     }
-    le ? this.keys.writeUInt32LE(scope, off) : this.keys.writeUInt32BE(scope, off);
+    k.setUint32(off, scope, le);
     off += 4;
-    for (let w = 0; w < wordCount; w++) this.keys.writeUInt32BE(words[at + w]!, off + w * 4); // network order
-    const v = this.count * ENTRY_BYTES;
-    le ? this.values.writeUInt32LE(ruleId, v) : this.values.writeUInt32BE(ruleId, v);
-    le ? this.values.writeUInt32LE(setId, v + 4) : this.values.writeUInt32BE(setId, v + 4);
+    for (let w = 0; w < wordCount; w++) k.setUint32(off + w * 4, words[at + w]!, false); // network order
+    const v = this.valueView;
+    const base = this.count * ENTRY_BYTES;
+    v.setUint32(base, inline ? inline.ruleId : 0, le);
+    v.setUint32(base + 4, setId, le);
+    if (inline) {
+      v.setUint16(base + 8, inline.portLo, le);
+      v.setUint16(base + 10, inline.portHi, le);
+      v.setUint8(base + 12, PROTOCOL_CODE[inline.protocol]);
+      v.setUint8(base + 13, DIRECTION_CODE[inline.direction]);
+      v.setUint8(base + 14, ACTION_CODE[inline.action]);
+    }
     this.count++;
   }
 
@@ -194,10 +193,17 @@ class EntryWriter {
   }
 }
 
+/** A covering prefix on the sweep's stack. */
 interface Frame {
   at: number; // index into words of the frame's prefix
   len: number;
-  setId: number;
+  own: Clause[]; // its own clauses, in precedence order
+  inherited: number; // set of what covers it
+  full: number | undefined; // set of own + inherited, made when a child first needs it
+}
+
+function toClause(r: KernelRule): Clause {
+  return { ruleId: r.ruleId, portLo: r.portLo, portHi: r.portHi, proto: PROTOCOL_CODE[r.protocol], dir: DIRECTION_CODE[r.direction], action: ACTION_CODE[r.action] };
 }
 
 /** Does the prefix (wordsA at a, lenA) cover (wordsB at b)? */
@@ -209,6 +215,39 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
     if (((words[b + w]! & mask) >>> 0) !== words[a + w]) return false;
   }
   return true;
+}
+
+/**
+ * Rule indexes ordered by (scope, address words, prefix length): an LSD radix sort on 16-bit
+ * digits (stable, linear; a comparator sort of a million rules costs seconds). Digits that are
+ * the same for every rule are skipped.
+ */
+function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: Uint32Array, lens: Uint8Array): Uint32Array {
+  let order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let spare = new Uint32Array(n);
+  const counts = new Uint32Array(65537);
+  const pass = (digit: (i: number) => number): void => {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[digit(i) + 1]!++;
+    let distinct = 0;
+    for (let d = 1; d <= 65536; d++) if (counts[d]! > 0) distinct++;
+    if (distinct <= 1) return; // every rule has this digit: order unchanged
+    for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
+    for (let k = 0; k < n; k++) {
+      const i = order[k]!;
+      spare[counts[digit(i)]!++] = i;
+    }
+    [order, spare] = [spare, order];
+  };
+  pass((i) => lens[i]!);
+  for (let w = wordCount - 1; w >= 0; w--) {
+    pass((i) => words[i * wordCount + w]! & 0xffff);
+    pass((i) => words[i * wordCount + w]! >>> 16);
+  }
+  pass((i) => scopes[i]! & 0xffff);
+  pass((i) => scopes[i]! >>> 16);
+  return order;
 }
 
 /**
@@ -230,27 +269,16 @@ function compileFamily(rules: KernelRule[], family: 4 | 6, sets: SetTable, exact
     scopes[i] = r.scope;
     lens[i] = r.prefixLen;
   }
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => {
-    if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
-    for (let w = 0; w < wordCount; w++) {
-      const d = words[a * wordCount + w]! - words[b * wordCount + w]!;
-      if (d !== 0) return d;
-    }
-    return lens[a]! - lens[b]!;
-  });
+  const order = sortPrefixes(n, wordCount, words, scopes, lens);
 
   const stack: Frame[] = [];
   let stackScope = -1;
-  const toClause = (r: KernelRule, own: boolean): Clause => ({
-    ruleId: own ? RULE_OWN : r.ruleId,
-    portLo: r.portLo,
-    portHi: r.portHi,
-    proto: PROTOCOL_CODE[r.protocol],
-    dir: DIRECTION_CODE[r.direction],
-    action: ACTION_CODE[r.action],
-  });
+  /** What a prefix under `top` inherits: top's own clauses, then what top inherits. */
+  const inheritedFrom = (top: Frame | undefined): number => {
+    if (!top) return NO_SET;
+    top.full ??= sets.intern(top.own.concat(sets.clauses(top.inherited)));
+    return top.full;
+  };
 
   for (let i = 0; i < n; ) {
     const first = order[i]!;
@@ -271,26 +299,28 @@ function compileFamily(rules: KernelRule[], family: 4 | 6, sets: SetTable, exact
       stackScope = scope;
     }
     while (stack.length > 0 && !covers(words, stack[stack.length - 1]!.at, stack[stack.length - 1]!.len, at, wordCount)) stack.pop();
-    const parent = stack.length > 0 ? stack[stack.length - 1]!.setId : -1;
+    const inherited = inheritedFrom(stack[stack.length - 1]);
 
+    // One rule at this prefix: inline in the entry. Several: all in the entry's set.
+    let inline: KernelRule | null = null;
     let own: Clause[];
-    let entryRuleId = 0;
+    let setId: number;
     if (j - i === 1) {
-      const r = rules[first]!;
-      own = [toClause(r, true)];
-      entryRuleId = r.ruleId;
+      inline = rules[first]!;
+      own = len === fullLen ? [] : [toClause(inline)];
+      setId = inherited;
     } else {
       const group: KernelRule[] = [];
       for (let k = i; k < j; k++) group.push(rules[order[k]!]!);
       group.sort(compareOwn);
-      own = group.map((r) => toClause(r, false));
+      own = group.map(toClause);
+      setId = sets.intern(own.concat(sets.clauses(inherited)));
     }
-    const setId = sets.intern(own, parent);
     if (len === fullLen) {
-      exact.add(scope, words, at, wordCount, -1, entryRuleId, setId);
+      exact.add(scope, words, at, wordCount, -1, inline, setId);
     } else {
-      lpm.add(scope, words, at, wordCount, len, entryRuleId, setId);
-      stack.push({ at, len, setId });
+      lpm.add(scope, words, at, wordCount, len, inline, setId);
+      stack.push({ at, len, own, inherited, full: j - i === 1 ? undefined : setId });
     }
     i = j;
   }
@@ -342,22 +372,21 @@ function isLittleEndian(): boolean {
   return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 }
 
-/** What a compiled set says, for tests: clauses with their rule ids resolved. */
-export function describeSet(compiled: CompiledRules, setId: number, entryRuleId: number, littleEndian = isLittleEndian()): Clause[] {
-  const view = new DataView(compiled.sets.values.buffer, compiled.sets.values.byteOffset + setId * SET_BYTES, SET_BYTES);
-  const count = view.getUint32(0, littleEndian);
+/** The clauses an entry stands for, in the order the kernel tries them (for tests). */
+export function describeEntry(compiled: CompiledRules, value: Buffer, littleEndian = isLittleEndian()): Clause[] {
   const out: Clause[] = [];
+  const read32 = (buf: Buffer, at: number) => (littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
+  const read16 = (buf: Buffer, at: number) => (littleEndian ? buf.readUInt16LE(at) : buf.readUInt16BE(at));
+  if (value[14] !== 0) {
+    out.push({ ruleId: read32(value, 0), portLo: read16(value, 8), portHi: read16(value, 10), proto: value[12]!, dir: value[13]!, action: value[14]! });
+  }
+  const setId = read32(value, 4);
+  if (setId === NO_SET) return out;
+  const set = compiled.sets.values.subarray(setId * SET_BYTES, (setId + 1) * SET_BYTES);
+  const count = read32(set, 0);
   for (let i = 0; i < count; i++) {
     const at = 8 + i * CLAUSE_BYTES;
-    const id = view.getUint32(at, littleEndian);
-    out.push({
-      ruleId: id === RULE_OWN ? entryRuleId : id,
-      portLo: view.getUint16(at + 4, littleEndian),
-      portHi: view.getUint16(at + 6, littleEndian),
-      proto: view.getUint8(at + 8),
-      dir: view.getUint8(at + 9),
-      action: view.getUint8(at + 10),
-    });
+    out.push({ ruleId: read32(set, at), portLo: read16(set, at + 4), portHi: read16(set, at + 6), proto: set[at + 8]!, dir: set[at + 9]!, action: set[at + 10]! });
   }
   return out;
 }

@@ -19,7 +19,10 @@ int CaptureLibbpfPrint(enum libbpf_print_level level, const char* format, va_lis
   if (level == LIBBPF_DEBUG) return 0;
   char line[4096];
   int n = vsnprintf(line, sizeof(line), format, args);
-  if (n > 0 && captured_log.size() < kMaxLog) captured_log.append(line, std::min<size_t>(n, sizeof(line) - 1));
+  if (n <= 0) return 0;
+  captured_log.append(line, std::min<size_t>(n, sizeof(line) - 1));
+  // A verifier log says why at its end: keep the tail when it grows too long.
+  if (captured_log.size() > kMaxLog) captured_log.erase(0, captured_log.size() - kMaxLog / 2);
   return 0;
 }
 

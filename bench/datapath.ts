@@ -1,0 +1,148 @@
+// Datapath benchmark (not a test): ns per packet of the cgroup_skb programs via BPF_PROG_TEST_RUN
+// against the empty cgroup_skb program measured in the same run, at 10, 10k and 1M rules, for the
+// cached path and for full evaluation; plus time and kernel memory to apply 1M rules.
+// Writes bench/results/datapath.json. Needs root. `npm run bench:datapath`.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Firewall } from '../native/index.js';
+import type { KernelRule } from '../native/api.js';
+import { Sandbox } from '../test/support/sandbox.js';
+import { ipv4, ipv6 } from '../test/kernel/packets.js';
+
+const SIZES = (process.env.DATAPATH_SIZES ?? '10,10000,1000000').split(',').map(Number);
+const REPEAT = Number(process.env.DATAPATH_REPEAT ?? 2_000_000);
+const ROUNDS = Number(process.env.DATAPATH_ROUNDS ?? 5);
+
+/** Deterministic PRNG (mulberry32) so every run measures the same rule set. */
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Half IPv4, half IPv6; of each, 70% exact addresses and 30% CIDRs, random ports/protocols on a
+ * quarter of them. The probe destinations 10.200.0.9 and 2001:db8:200::9 fall inside CIDRs
+ * (10.200.0.0/16, 2001:db8:200::/48) but hit no exact entry, so full evaluation walks the LPM trie.
+ */
+function ruleSet(size: number): KernelRule[] {
+  const random = prng(size);
+  const rules: KernelRule[] = [];
+  const byte = () => Math.floor(random() * 256);
+  for (let i = 0; rules.length < size - 2; i++) {
+    const v6 = i % 2 === 1;
+    const exact = random() < 0.7;
+    const prefixLen = exact ? (v6 ? 128 : 32) : v6 ? 32 + Math.floor(random() * 33) : 16 + Math.floor(random() * 13);
+    const addr = v6 ? Uint8Array.from([0x20, 0x01, 0x0d, 0xb9, ...Array.from({ length: 12 }, byte)]) : Uint8Array.from([11 + Math.floor(random() * 100), byte(), byte(), byte()]);
+    // Zero the host bits.
+    for (let b = 0; b < addr.length; b++) {
+      const bits = Math.max(0, Math.min(8, prefixLen - b * 8));
+      addr[b]! &= (0xff << (8 - bits)) & 0xff;
+    }
+    const ported = random() < 0.25;
+    const port = 1 + Math.floor(random() * 60000);
+    rules.push({
+      ruleId: rules.length + 1,
+      scope: 0,
+      family: v6 ? 6 : 4,
+      addr,
+      prefixLen,
+      portLo: ported ? port : 0,
+      portHi: ported ? port + Math.floor(random() * 10) : 65535,
+      protocol: ported ? (random() < 0.5 ? 'tcp' : 'udp') : 'any',
+      direction: 'both',
+      action: random() < 0.9 ? 'block' : 'allow',
+    });
+  }
+  rules.push({ ruleId: size - 1, scope: 0, family: 4, addr: Uint8Array.from([10, 200, 0, 0]), prefixLen: 16, portLo: 0, portHi: 65535, protocol: 'any', direction: 'both', action: 'allow' });
+  rules.push({ ruleId: size, scope: 0, family: 6, addr: Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0x02, 0x00, ...new Array(10).fill(0)]), prefixLen: 48, portLo: 0, portHi: 65535, protocol: 'any', direction: 'both', action: 'allow' });
+  return rules;
+}
+
+const packets = {
+  v4: ipv4('192.168.50.1', '10.200.0.9', { proto: 'tcp', sport: 40000, dport: 443, payload: 100 }),
+  v6: ipv6('fd00::1', '2001:db8:200::9', { proto: 'tcp', sport: 40000, dport: 443, payload: 100 }),
+};
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Interleaved rounds (empty, cached, full) so drifting machine load hits all three alike. */
+function measure(firewall: Firewall, packet: Uint8Array): { emptyNs: number; cachedNs: number; fullNs: number } {
+  const empty: number[] = [];
+  const cached: number[] = [];
+  const full: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    empty.push(firewall.testRun('egress', packet, { baseline: true, repeat: REPEAT }).durationNs);
+    cached.push(firewall.testRun('egress', packet, { repeat: REPEAT }).durationNs);
+    full.push(firewall.testRun('egress', packet, { cached: false, repeat: REPEAT }).durationNs);
+  }
+  return { emptyNs: median(empty), cachedNs: median(cached), fullNs: median(full) };
+}
+
+async function main(): Promise<void> {
+  const sandbox = new Sandbox();
+  const results: Record<string, unknown>[] = [];
+  let apply1M: Record<string, unknown> | null = null;
+  try {
+    const cgroup = sandbox.makeCgroup('bench-datapath');
+    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+    sandbox.defer(() => Firewall.detach(pinDir));
+    const firewall = Firewall.open({ cgroup, pinDir });
+    sandbox.defer(() => firewall.close());
+    const memoryBefore = firewall.memoryBytes();
+
+    for (const size of SIZES) {
+      const rules = ruleSet(size);
+      const stats = firewall.setRules(rules, { global: 'allow', perApp: new Map() });
+      const memory = firewall.memoryBytes() - memoryBefore;
+      if (size === 1_000_000) {
+        apply1M = { rules: size, elapsedMs: stats.elapsedMs, compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), ruleMemoryBytes: memory, clauseSets: stats.clauseSets, targetMs: 2000 };
+      }
+      for (const [family, packet] of Object.entries(packets)) {
+        const m = measure(firewall, packet);
+        const row = {
+          rules: size,
+          family,
+          ...m,
+          cachedRatio: m.cachedNs / m.emptyNs,
+          fullRatio: m.fullNs / m.emptyNs,
+          applyMs: stats.elapsedMs,
+          ruleMemoryBytes: memory,
+        };
+        results.push(row);
+        console.log(JSON.stringify(row));
+      }
+    }
+  } finally {
+    await sandbox.dispose();
+  }
+
+  const at = (size: number, family: string) => results.find((r) => r.rules === size && r.family === family) as { fullNs: number; cachedRatio: number; fullRatio: number } | undefined;
+  const flatness = ['v4', 'v6'].map((family) => {
+    const small = at(10_000, family);
+    const large = at(1_000_000, family);
+    return { family, fullNs10k: small?.fullNs, fullNs1M: large?.fullNs, ratio: small && large ? large.fullNs / small.fullNs : null };
+  });
+  const report = {
+    benchmark: 'datapath',
+    date: new Date().toISOString(),
+    method: `BPF_PROG_TEST_RUN, repeat ${REPEAT}, median of ${ROUNDS} interleaved rounds; ratios against the empty cgroup_skb program in the same run`,
+    targets: { cachedRatioMax: 1.5, fullFlat10kTo1MMax: 1.3, fullRatioAt1MMax: 6, apply1MMsMax: 2000 },
+    perPacket: results,
+    fullEvaluationFlatness: flatness,
+    apply1M,
+  };
+  const dir = join(__dirname, 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'datapath.json'), `${JSON.stringify(report, null, 2)}\n`);
+  console.log(JSON.stringify({ flatness, apply1M }, null, 2));
+}
+
+void main();
