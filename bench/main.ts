@@ -1,8 +1,9 @@
 // `npm run bench` (through bench/run.sh): every benchmark in one run, then one JSON file and one
 // report. BENCH_SMOKE=1 runs tiny sizes without OpenSnitch and writes into test-artifacts/ instead,
 // so the test suite can prove the whole pipeline works without touching the committed results.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { Sandbox } from '../test/support/sandbox.js';
 import { buildContenders } from './contenders/index.js';
 import { foldPeerResults } from './lib/fold.js';
@@ -22,7 +23,18 @@ function log(line: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
+/** `--report RESULTS.json`: writes the report of an earlier run again (after the report code changed). */
+function reportOnly(jsonPath: string): number {
+  const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchResults;
+  const reportPath = results.smoke ? join(dirname(resolve(jsonPath)), 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
+  writeReport(results, reportPath, resolve(jsonPath));
+  log(`report: ${reportPath}`);
+  return 0;
+}
+
 async function main(): Promise<number> {
+  const { values: args } = parseArgs({ options: { report: { type: 'string' } } });
+  if (args.report) return reportOnly(args.report);
   const smoke = process.env.BENCH_SMOKE === '1';
   const outDir = smoke ? join(ROOT, 'test-artifacts', 'bench-smoke') : join(ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
@@ -55,7 +67,7 @@ async function main(): Promise<number> {
     };
     const traffic = await runTraffic(loadgen, lab, contenders, plan, log);
     const controlPlan: ControlPlanePlan = smoke
-      ? { loadedRules: 1000, changeIterations: 3, importEntries: 20_000, importCapMs: 60_000, usageWindowMs: 500, connectsPerSecond: 200, withOpenSnitch: false }
+      ? { loadedRules: 1000, changeIterations: 3, importEntries: 5000, importCapMs: 60_000, usageWindowMs: 500, connectsPerSecond: 200, withOpenSnitch: false }
       : { loadedRules: 10_000, changeIterations: 100, importEntries: 1_000_000, importCapMs: 240_000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: hasCommand('opensnitchd') };
     const controlPlane = contenders.some((c) => c.id === 'portcullis')
       ? await runControlPlane(sandbox, loadgen, lab, controlPlan, work, controlPlan.withOpenSnitch ? () => openSnitch(sandbox, lab.firewall, work) : null, log)

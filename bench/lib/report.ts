@@ -9,6 +9,7 @@ import type { Summary } from './stats.js';
 import { renderBarChart } from './svg.js';
 import { evaluateTargets } from './targets.js';
 import { controlPlaneSection } from './report-control-plane.js';
+import { asDatapath, datapathChartPath, datapathSection, datapathTargets } from './report-datapath.js';
 
 const KIND_TITLES: Record<TrafficKind, string> = {
   'tcp-connect': 'TCP connect+close per second',
@@ -28,6 +29,11 @@ function range(summary: Summary | null, format: (v: number) => string): string {
   return `${format(summary.median)} (${format(summary.min)} – ${format(summary.max)})`;
 }
 
+/** Charts sit beside the results JSON: bench/results/ for a full run, the smoke directory otherwise. */
+function chartDir(results: BenchResults, reportDir: string): string {
+  return results.smoke ? reportDir : join(reportDir, 'results');
+}
+
 function trafficSection(results: BenchResults, reportDir: string, stamp: string): string[] {
   const { traffic } = results;
   const labels = new Map(traffic.contenders.map((c) => [c.id, c.label]));
@@ -41,7 +47,7 @@ function trafficSection(results: BenchResults, reportDir: string, stamp: string)
         .map((s) => ({ label: labels.get(s.contender) ?? s.contender, ...s.ratio }));
       if (chartRows.length > 0) {
         const svgName = `${stamp}-${kind}-${path}.svg`;
-        const svgPath = join(results.smoke ? reportDir : join(reportDir, 'results'), svgName);
+        const svgPath = join(chartDir(results, reportDir), svgName);
         const lowest = Math.min(...chartRows.map((r) => r.min), 0.5);
         writeFileSync(svgPath, renderBarChart({
           title, axisLabel: 'ratio to the no-firewall lane in the same slice (bar: median, whisker: min–max; log scale)',
@@ -77,14 +83,20 @@ function peersSection(results: BenchResults): string[] {
   return lines;
 }
 
-function foldedSection(results: BenchResults): string[] {
+function foldedSection(results: BenchResults, reportDir: string, stamp: string): string[] {
   const lines = ['## Other benchmarks, folded in', ''];
   if (results.folded.length === 0) {
     lines.push('No datapath, events, helper-RSS or UI results were found in bench/results/ at the time of this run.', '');
     return lines;
   }
   for (const folded of results.folded) {
-    lines.push(`### ${folded.kind} (\`${folded.file}\`, written ${folded.modifiedAt})`, '', '| measure | value |', '|---|---|');
+    lines.push(`### ${folded.kind} (\`${folded.file}\`, written ${folded.modifiedAt})`, '');
+    const datapath = folded.kind === 'datapath' ? asDatapath(folded.data) : null;
+    if (datapath) {
+      lines.push(...datapathSection(datapath, reportDir, datapathChartPath(chartDir(results, reportDir), stamp)));
+      continue;
+    }
+    lines.push('| measure | value |', '|---|---|');
     for (const [key, value] of flattenLeaves(folded.data).slice(0, 80)) {
       lines.push(`| ${key} | ${typeof value === 'number' ? Number(value.toPrecision(4)) : String(value)} |`);
     }
@@ -115,12 +127,13 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
     `- Blocked addresses are taken from 240.0.0.0/4, so no benchmark packet matches a rule: every packet pays for a full search (the linear chain for iptables).`,
     '',
   ];
-  const targets = evaluateTargets(results);
+  const datapath = asDatapath(results.folded.find((f) => f.kind === 'datapath')?.data);
+  const targets = [...evaluateTargets(results), ...(datapath ? datapathTargets(datapath) : [])];
   if (targets.length > 0) {
     lines.push('## Targets', '', '| target | measured | met |', '|---|---|---|');
     for (const target of targets) lines.push(`| ${target.target} | ${target.measured} | ${target.met === null ? 'n/a' : target.met ? 'yes' : '**no**'} |`);
     lines.push('');
   }
-  lines.push('## Real traffic', '', ...trafficSection(results, reportDir, stamp), ...controlPlaneSection(results.controlPlane), ...peersSection(results), ...foldedSection(results));
+  lines.push('## Real traffic', '', ...trafficSection(results, reportDir, stamp), ...controlPlaneSection(results.controlPlane), ...peersSection(results), ...foldedSection(results, reportDir, stamp));
   writeFileSync(reportPath, `${lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n')}\n`);
 }
