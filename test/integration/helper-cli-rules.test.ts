@@ -3,12 +3,26 @@
 // enable/disable, and --json output.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, type TestHost } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import type { Rule, Status } from '../../main/contract/index.js';
+
+// Waits for a file, then connects once and prints the result.
+const WAIT_THEN_CONNECT = `
+import errno, os, socket, sys, time
+print('waiting', flush=True)
+deadline = time.time() + 30
+while not os.path.exists(sys.argv[1]) and time.time() < deadline:
+    time.sleep(0.02)
+s = socket.socket(); s.settimeout(1.0)
+try:
+    s.connect((sys.argv[2], 9)); print('connected')
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+`;
 
 describe('portcullis block/unblock against a real helper', () => {
   const sandbox = new Sandbox();
@@ -65,12 +79,25 @@ describe('portcullis block/unblock against a real helper', () => {
     assert.equal(await probe('127.0.0.9', 4444), 'refused');
   });
 
-  test('a per-app rule blocks only that executable, including an already running copy', async () => {
-    const appExe = join(sandbox.makeTempDir('app'), 'probe-app');
+  test('a per-app rule blocks only that executable, including a copy already running', async () => {
+    const dir = sandbox.makeTempDir('app');
+    const appExe = join(dir, 'probe-app');
     copyFileSync(SYSTEM_PYTHON, appExe);
+    // Started before the rule exists: bound through /proc when the rule appears.
+    const goFile = join(dir, 'go');
+    const early = sandbox.spawnInCgroup(helper.paths.cgroup, [appExe, '-c', WAIT_THEN_CONNECT, goFile, '127.0.0.11']);
+    let earlyOut = '';
+    early.stdout!.on('data', (chunk: Buffer) => { earlyOut += chunk.toString(); });
+    const earlyDone = new Promise<void>((resolve) => early.once('close', () => resolve()));
+    while (!earlyOut.includes('waiting')) await new Promise((resolve) => setTimeout(resolve, 20));
+
     const id = await cli('block', '127.0.0.11', '--app', appExe, '--dir', 'out');
     assert.equal(await probe('127.0.0.11', 9, appExe), 'EPERM');
     assert.equal(await probe('127.0.0.11', 9), 'refused', 'another program is not affected');
+    writeFileSync(goFile, '');
+    await earlyDone;
+    assert.match(earlyOut, /EPERM/, 'the copy that was already running is blocked too');
+
     const rules = JSON.parse(await cli('rules', '--json')) as Rule[];
     const rule = rules.find((r) => r.id === Number(id))!;
     assert.ok(rule.appId !== null && rule.appId > 0);
@@ -116,6 +143,18 @@ describe('portcullis block/unblock against a real helper', () => {
     await cli('unblock', String(rule.id));
     const human = await cli('rules');
     assert.doesNotMatch(human, /example\.org/);
+  });
+
+  test('doctor against the helper: every check the helper can answer passes; disable --for reports when it resumes', async () => {
+    const doctor = await helper.cli(['doctor', '--json']);
+    const checks = JSON.parse(doctor.stdout) as Array<{ id: string; ok: boolean; detail: string }>;
+    const byId = new Map(checks.map((c) => [c.id, c]));
+    for (const id of ['kernel', 'cgroup2', 'btf', 'helper', 'hooks']) assert.equal(byId.get(id)?.ok, true, `${id}: ${byId.get(id)?.detail}`);
+    const paused = JSON.parse(await cli('disable', '--for', '10m', '--json')) as Status;
+    assert.equal(paused.enforcing, false);
+    assert.ok(paused.pausedUntil !== null && paused.pausedUntil > Date.now() + 9 * 60_000);
+    assert.match(await cli('status'), /Enforcement\s+paused, resumes in (9|10)m/);
+    await cli('enable');
   });
 
   test('unblock of something not blocked is a failure (exit 1), not bad input', async () => {

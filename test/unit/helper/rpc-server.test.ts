@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection, type Socket } from 'node:net';
-import { mkdtempSync, rmSync, statSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, chmodSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROTOCOL_VERSION, PortcullisError } from '../../../main/contract/index.js';
@@ -160,4 +160,14 @@ test('a 10 MB line is refused and that connection closed; other clients are stil
   assert.match(refusal.message, /longer than 1048576 bytes; the connection is closed/);
   await c.closed;
   assert.equal((await other.call('settings.get')).retentionDays, 1);
+});
+
+test('the client refuses a socket not owned by root, unless a root test asks for its own socket', async (t) => {
+  const { socketPath } = await startServer(t);
+  chownSync(socketPath, 65534, 65534);
+  await assert.rejects(HelperClient.connect({ socketPath, clientName: 'test' }),
+    (error: PortcullisError) => error.kind === 'unavailable' && /owned by uid 65534, not root, so it may not be the Portcullis helper/.test(error.message));
+  const client = await HelperClient.connect({ socketPath, clientName: 'test', allowNonRootSocket: true });
+  assert.equal(client.hello.version, '9.9.9');
+  client.close();
 });
