@@ -1,7 +1,8 @@
 // The polkit action, the launcher and the systemd unit name the same fixed paths as the installer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAYOUT, POLKIT_ACTION_ID } from '../../../main/install/layout.js';
 
@@ -35,4 +36,14 @@ test('the systemd unit runs the same entry, with a cut-down bounding set and no 
   for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'RuntimeDirectory=portcullis', 'ProtectHome=read-only']) {
     assert.match(unit, new RegExp(`^${line}$`, 'm'));
   }
+});
+
+test('systemd accepts the unit', (t) => {
+  if (!existsSync('/usr/bin/systemd-analyze')) {
+    t.skip('systemd-analyze is not installed');
+    return;
+  }
+  const verify = spawnSync('systemd-analyze', ['verify', join(__dirname, '../../../polkit/portcullis-helper.service')], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, verify.stderr);
+  assert.equal(verify.stderr.trim(), '', 'no warnings');
 });
