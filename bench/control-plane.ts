@@ -60,6 +60,8 @@ export interface UsageFigure {
   firewall: string;
   idle: UsageWindow | null;
   underLoad: (UsageWindow & { connectsPerSecond: number; achievedPerSecond: number }) | null;
+  /** Portcullis: connects as fast as one client can, and the decision events the helper took in meanwhile. */
+  flatOut?: UsageWindow & { achievedPerSecond: number; eventsPerSecond: number; eventDrops: number };
   error?: string;
 }
 
@@ -232,7 +234,13 @@ function importNetfilter(lane: Lane, plan: ControlPlanePlan, workDir: string, wh
   return figure;
 }
 
-async function measureDaemonUsage(loadgen: Loadgen, lab: Lab, firewall: string, contender: Contender, pid: () => number | undefined, plan: ControlPlanePlan, log: (line: string) => void): Promise<UsageFigure> {
+/** What the helper says it has taken in: events seen and dropped so far. */
+type EventCounts = () => Promise<{ seen: number; drops: number }>;
+
+async function measureDaemonUsage(
+  loadgen: Loadgen, lab: Lab, firewall: string, contender: Contender, pid: () => number | undefined, plan: ControlPlanePlan,
+  log: (line: string) => void, eventCounts?: EventCounts,
+): Promise<UsageFigure> {
   const figure: UsageFigure = { firewall, idle: null, underLoad: null };
   try {
     await contender.start();
@@ -248,11 +256,24 @@ async function measureDaemonUsage(loadgen: Loadgen, lab: Lab, firewall: string, 
     });
     await load.stop();
     figure.underLoad = { ...underLoad, connectsPerSecond: plan.connectsPerSecond, achievedPerSecond: achieved };
+    if (eventCounts) {
+      const before = await eventCounts();
+      const began = performance.now();
+      let flatOutRate = 0;
+      const usage = await measureUsage(daemon, async () => {
+        flatOutRate = (await loadgen.tcpConnectRate(lab.firewall, 'loopback', { durationMs: plan.usageWindowMs, maxCount: 10_000_000 })).perSecond;
+      });
+      await sleep(300); // the helper drains what the ring buffer still holds
+      const after = await eventCounts();
+      const seconds = (performance.now() - began) / 1000;
+      figure.flatOut = { ...usage, achievedPerSecond: flatOutRate, eventsPerSecond: (after.seen - before.seen) / seconds, eventDrops: after.drops - before.drops };
+    }
   } catch (error) {
     figure.error = (error as Error).message;
   } finally {
     await contender.stop();
   }
+  if (figure.flatOut) log(`usage ${firewall} flat out: ${figure.flatOut.achievedPerSecond.toFixed(0)} connects/s, ${figure.flatOut.eventsPerSecond.toFixed(0)} events/s into the helper, ${figure.flatOut.eventDrops} dropped, ${figure.flatOut.cpuPercent.toFixed(1)}% CPU`);
   log(`usage ${firewall}: idle ${figure.idle?.cpuPercent.toFixed(1)}% CPU, ${figure.idle?.rssMiB.toFixed(0)} MiB; at ${plan.connectsPerSecond}/s ${figure.underLoad?.cpuPercent.toFixed(1)}% CPU, ${figure.underLoad?.rssMiB.toFixed(0)} MiB (achieved ${figure.underLoad?.achievedPerSecond.toFixed(0)}/s)`);
   return figure;
 }
@@ -277,7 +298,11 @@ export async function runControlPlane(
   ];
   const usage: UsageFigure[] = [];
   const helper: PortcullisContender = portcullis(sandbox, lab.firewall, plan.loadedRules);
-  usage.push(await measureDaemonUsage(loadgen, lab, 'portcullis', helper, () => helper.running()?.helper.pid, plan, log));
+  const helperEvents: EventCounts = async () => {
+    const status = await helper.running()!.client.call('status');
+    return { seen: status.eventsSeen, drops: status.eventDrops };
+  };
+  usage.push(await measureDaemonUsage(loadgen, lab, 'portcullis', helper, () => helper.running()?.helper.pid, plan, log, helperEvents));
   if (openSnitchFactory) {
     const snitch = openSnitchFactory();
     usage.push(await measureDaemonUsage(loadgen, lab, 'opensnitch', snitch, () => snitch.pid(), plan, log));

@@ -21,7 +21,10 @@ export function buildContenders(sandbox: Sandbox, lab: Lab, options: ContenderOp
   const ruleCounts = options.smoke ? [10, 1000] : [10, 1000, 10_000];
   const largest = ruleCounts[ruleCounts.length - 1]!;
   const contenders: Contender[] = [noFirewall()];
-  if (existsSync(ADDON)) contenders.push(portcullis(sandbox, lab.firewall, largest));
+  if (existsSync(ADDON)) {
+    contenders.push(portcullis(sandbox, lab.firewall, largest));
+    if (!options.smoke) contenders.push(portcullis(sandbox, lab.firewall, largest, { kernelOnly: true }));
+  }
   else options.log(`the native addon is not built (${ADDON}): Portcullis is left out; run npm run build`);
   for (const count of ruleCounts) contenders.push(iptablesLinear(lab.firewall, count));
   contenders.push(nftablesSet(lab.firewall, largest));

@@ -34,7 +34,15 @@ export async function importBlocklist(client: HelperClient, addresses: readonly 
   }
 }
 
-export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number): PortcullisContender {
+export interface PortcullisOptions {
+  /**
+   * Stop the helper once the rules are in (SIGTERM leaves the programs pinned and enforcing): the
+   * kernel side alone, nobody reading its events — to tell the datapath's cost from the helper's.
+   */
+  kernelOnly?: boolean;
+}
+
+export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number, options: PortcullisOptions = {}): PortcullisContender {
   let base: string | null = null;
   let pinDir: string | null = null;
   let starts = 0;
@@ -42,8 +50,8 @@ export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number): Por
   const facts: Record<string, unknown> = { rules: ruleCount, via: 'real helper process + rules.addMany over its socket' };
 
   return {
-    id: 'portcullis',
-    label: `Portcullis, ${countLabel(ruleCount)} rules`,
+    id: options.kernelOnly ? 'portcullis-kernel' : 'portcullis',
+    label: options.kernelOnly ? `Portcullis programs only (helper stopped), ${countLabel(ruleCount)} rules` : `Portcullis, ${countLabel(ruleCount)} rules`,
     running: () => current,
     async start() {
       if (!base || !pinDir) {
@@ -70,6 +78,11 @@ export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number): Por
       facts.version = status.version;
       facts.attach = status.attach.cgroup;
       facts.kernel = status.kernel;
+      if (options.kernelOnly) {
+        client.close();
+        await helper.stop('SIGTERM');
+        current = null;
+      }
     },
     async stop() {
       if (current) {

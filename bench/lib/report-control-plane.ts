@@ -32,6 +32,12 @@ export function controlPlaneSection(control: ControlPlaneResults | null): string
     const label = f.firewall === 'portcullis' ? 'Portcullis helper' : 'OpenSnitch daemon';
     lines.push(`| ${label}${f.error ? ` (error: ${f.error})` : ''} | ${f.idle?.cpuPercent.toFixed(1) ?? 'n/a'}% | ${f.idle?.rssMiB.toFixed(0) ?? 'n/a'} MiB | ${f.underLoad?.cpuPercent.toFixed(1) ?? 'n/a'}% | ${f.underLoad?.rssMiB.toFixed(0) ?? 'n/a'} MiB | ${f.underLoad?.achievedPerSecond.toFixed(0) ?? 'n/a'} |`);
   }
+  const flatOut = control.usage.find((f) => f.flatOut)?.flatOut;
+  if (flatOut) {
+    lines.push('', `Flat out (one client connecting over loopback as fast as it can for ${plan.usageWindowMs} ms): ${flatOut.achievedPerSecond.toFixed(0)} connections/s, ` +
+      `${flatOut.eventsPerSecond.toFixed(0)} decision events/s taken in by the helper, ${flatOut.eventDrops} dropped, helper CPU ${flatOut.cpuPercent.toFixed(1)}% of one core, RSS ${flatOut.rssMiB.toFixed(0)} MiB. ` +
+      'This is the event rate real traffic produced here, not the helper\'s capacity (see the events benchmark for that).');
+  }
   lines.push('');
   return lines;
 }
