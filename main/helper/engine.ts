@@ -16,7 +16,8 @@ import { toKernelDefaults, toKernelRules } from './kernel-rules.js';
 /** The part of the native Firewall the engine drives. */
 export interface KernelFirewall {
   setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats | Promise<ApplyStats>;
-  setAppBindings(bindings: AppBindings): unknown;
+  addAppBindings(bindings: Partial<AppBindings>): unknown;
+  removeAppBindings(bindings: Partial<AppBindings>): unknown;
   counters(): Counters;
 }
 
@@ -46,8 +47,11 @@ export class RulesEngine {
   private readonly ruleSources: RuleSource[] = [];
   private readonly changeListeners: Array<(ruleCount: number) => void> = [];
   private expiryTimer: NodeJS.Timeout | null = null;
-  /** Apps bound in the kernel, by count: a new app means new bindings to send. */
-  private boundAppCount = -1;
+  /**
+   * Apps whose executables are bound in the kernel. Bindings are only ever added: the kernel's own
+   * exec/fork tracking fills in processes (children included) that a wholesale replace would lose.
+   */
+  private readonly boundApps = new Set<number>();
   lastApply: ApplyStats | null = null;
 
   constructor(private readonly db: Db, private readonly firewall: KernelFirewall, private readonly log: (message: string) => void) {
@@ -125,13 +129,15 @@ export class RulesEngine {
       const now = Date.now();
       this.db.exec('BEGIN IMMEDIATE');
       let result: T;
+      const bound: AppBindings = { executables: [], cgroups: [], processes: [] };
       try {
         result = write(now);
-        await this.syncKernel(now);
+        await this.syncKernel(now, bound);
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        this.boundAppCount = -1; // an app row may have been rolled back: send bindings afresh
+        // App rows of the failed change are gone (and their ids may be handed out again): unbind them.
+        await this.unbind(bound);
         // The kernel may hold part of the failed change: put it back to what the store says.
         await this.syncKernel(Date.now()).catch((syncError: Error) => this.log(`could not restore kernel rules after a failed change: ${syncError.message}`));
         throw error;
@@ -143,15 +149,32 @@ export class RulesEngine {
     });
   }
 
-  private async syncKernel(now: number): Promise<void> {
+  /** Binds apps not bound yet (noting what it bound in `bound`), then replaces the ruleset. */
+  private async syncKernel(now: number, bound?: AppBindings): Promise<void> {
     const apps = this.apps.list();
-    if (apps.length !== this.boundAppCount) {
+    const unbound = new Set(apps.filter((app) => !this.boundApps.has(app.id)).map((app) => app.id));
+    if (unbound.size > 0) {
       // Bindings before rules: a per-app rule must find its processes already tagged.
-      await this.firewall.setAppBindings(this.registry.bindings());
-      this.boundAppCount = apps.length;
+      const bindings = this.registry.bindings(unbound);
+      await this.firewall.addAppBindings(bindings);
+      for (const id of unbound) this.boundApps.add(id);
+      if (bound) {
+        bound.executables.push(...bindings.executables);
+        bound.processes.push(...bindings.processes);
+      }
     }
     const rules = [...this.rules.list(), ...this.ruleSources.flatMap((source) => source(now))];
     this.lastApply = await this.firewall.setRules(toKernelRules(rules, now), toKernelDefaults(this.settings.get().defaultAction, apps));
+  }
+
+  private async unbind(bindings: AppBindings): Promise<void> {
+    if (bindings.executables.length === 0 && bindings.processes.length === 0) return;
+    for (const { appId } of [...bindings.executables, ...bindings.processes]) this.boundApps.delete(appId);
+    try {
+      await this.firewall.removeAppBindings(bindings);
+    } catch (error) {
+      this.log(`could not unbind apps of a failed change: ${(error as Error).message}`);
+    }
   }
 
   private scheduleExpiry(): void {

@@ -41,11 +41,15 @@ export class AppRegistry {
       ?? this.apps.add({ kind: 'executable', name: basename(resolved), exe: resolved, identifier: null, icon: null, cgroup: null }, now);
   }
 
-  /** Every binding the kernel needs: each known executable's file identity and its running processes. */
-  bindings(): AppBindings {
+  /**
+   * What the kernel needs to know these apps (default: every app): each executable's file identity
+   * and the processes already running it.
+   */
+  bindings(only?: ReadonlySet<number>): AppBindings {
     const executables: AppBindings['executables'] = [];
     const byFile = new Map<string, number>();
     for (const app of this.apps.list()) {
+      if (only && !only.has(app.id)) continue;
       if (app.kind !== 'executable' || !app.exe) continue;
       const identity = fileIdentity(app.exe);
       if (!identity) continue; // uninstalled since; the rule stays and binds again if it returns
