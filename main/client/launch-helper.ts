@@ -7,7 +7,7 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PortcullisError, type HelperState } from '../contract/index.js';
-import { LAYOUT } from '../install/layout.js';
+import { BUNDLE_FILES, LAYOUT } from '../install/layout.js';
 
 /** Where the packages and `portcullis install` put the launcher (the polkit action names this path). */
 export const INSTALLED_LAUNCHER = LAYOUT.launcher;
@@ -78,6 +78,40 @@ export async function launchHelper(options: LaunchOptions): Promise<LaunchResult
 }
 
 type ChildEnd = { code: number | null; signal: NodeJS.Signals | null } | { spawnError: Error };
+
+export type InstallerRun = { ok: true; output: string } | { ok: false; error: PortcullisError; output: string };
+
+/**
+ * `portcullis install` / `uninstall` through pkexec, for the wizard (the AppImage has no package
+ * scripts). pkexec's generic exec action asks for an administrator and shows the command; install
+ * copies the bundle out of wherever it is (an AppImage mount) into root-owned /usr/lib/portcullis,
+ * uninstall runs the installed copy's own uninstaller.
+ */
+export async function runInstallerWithPkexec(
+  request: { action: 'install'; bundleDir: string } | { action: 'uninstall'; purge?: boolean },
+  options: { pkexec?: string } = {},
+): Promise<InstallerRun> {
+  const pkexec = options.pkexec ?? PKEXEC;
+  const args = request.action === 'install'
+    ? [LAYOUT.node, join(request.bundleDir, BUNDLE_FILES.installEntry), 'install', '--bundle', request.bundleDir]
+    : [LAYOUT.node, LAYOUT.installEntry, 'uninstall', ...(request.purge ? ['--purge'] : [])];
+  const child = spawn(pkexec, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const end = await new Promise<ChildEnd>((resolve) => {
+    child.once('error', (spawnError) => resolve({ spawnError }));
+    child.once('close', (code, signal) => resolve({ code, signal }));
+  });
+  if ('spawnError' in end) return { ok: false, error: new PortcullisError('unavailable', `could not run ${pkexec}: ${end.spawnError.message}`), output };
+  if (end.code === 0) return { ok: true, output };
+  if (end.code === PKEXEC_DISMISSED || end.code === PKEXEC_NOT_AUTHORISED) {
+    const error = exitError(end.code, null, null);
+    const what = request.action === 'install' ? 'Portcullis was not installed' : 'Portcullis was not uninstalled';
+    return { ok: false, error: new PortcullisError(error.kind, `${error.kind === 'cancelled' ? 'authentication was cancelled' : 'not authorised'}; ${what}`), output };
+  }
+  return { ok: false, error: new PortcullisError('internal', `${request.action} failed: ${lastLine(output.trim()) || `status ${end.code ?? end.signal}`}`, { detail: output }), output };
+}
 
 /** What a pkexec exit means, in words a person can act on. */
 export function exitError(code: number | null, signal: NodeJS.Signals | null, logPath: string | null): PortcullisError {

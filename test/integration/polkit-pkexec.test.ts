@@ -4,6 +4,8 @@
 // - a user granted org.portcullis.helper by a rules file starts the helper (through the app's
 //   launchHelper) with a hostile environment (NODE_OPTIONS, LD_PRELOAD) that reaches nothing
 //   running as root, and then blocks traffic from the test cgroup with the installed CLI.
+// - an administrator (granted pkexec's generic exec action) uninstalls and installs through pkexec,
+//   the wizard's path for the AppImage; the user without the grant cannot.
 // The bundle is installed to the real paths, as the deb's postinst does, and removed afterwards.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,7 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { LAYOUT, POLKIT_ACTION_ID } from '../../main/install/layout.js';
 import { installedHelperPids } from '../../main/install/uninstall.js';
+import { installProblems } from '../../main/install/state.js';
 import { Sandbox } from '../support/sandbox.js';
 import { REPO_ROOT } from '../support/helper-process.js';
 import { ensurePolkit, grantAction, makeUser, waitFor, type TestUser } from '../support/polkit-env.js';
@@ -22,19 +25,23 @@ const sandbox = new Sandbox();
 let paths: Omit<TestInstall, 'bundleDir'>;
 let granted: TestUser;
 let stranger: TestUser;
+let admin: TestUser;
+let bundleDir: string;
 let evilDir: string;
 
 before(async () => {
   assertNotInstalled();
   await ensurePolkit(sandbox);
-  const bundleDir = buildTestBundle(sandbox);
+  bundleDir = buildTestBundle(sandbox);
   paths = writeTestHelperConf(sandbox);
   deferUninstall(sandbox, paths.pinDir);
   const installed = installBundle(bundleDir);
   assert.equal(installed.code, 0, installed.stderr);
   granted = makeUser(sandbox, 'ok');
   stranger = makeUser(sandbox, 'no');
+  admin = makeUser(sandbox, 'adm');
   await grantAction(sandbox, granted, POLKIT_ACTION_ID);
+  await grantAction(sandbox, admin, 'org.freedesktop.policykit.exec');
   evilDir = makeEvilFiles();
 });
 
@@ -46,11 +53,15 @@ function runAs(user: TestUser, argv: string[], env: Record<string, string> = {})
   return spawnSync('runuser', ['-u', user.name, '--', '/usr/bin/env', ...envArgs, ...argv], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
 }
 
-function launchAs(user: TestUser, env: Record<string, string> = {}): { ok: boolean; kind?: string; message?: string; pid?: number } {
-  const run = runAs(user, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/support/launch-helper-as-caller.ts'), paths.socket], env);
+type CallerResult = { ok: boolean; kind?: string; message?: string; pid?: number };
+
+function callerAs(user: TestUser, args: string[], env: Record<string, string> = {}): CallerResult {
+  const run = runAs(user, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/support/launch-helper-as-caller.ts'), ...args], env);
   assert.equal(run.status, 0, run.stderr);
-  return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { ok: boolean; kind?: string; message?: string; pid?: number };
+  return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as CallerResult;
 }
+
+const launchAs = (user: TestUser, env: Record<string, string> = {}) => callerAs(user, ['launch', paths.socket], env);
 
 /**
  * A --require script and an LD_PRELOAD library that append "<what> <uid> <euid>" to a marker file
@@ -145,4 +156,18 @@ test('a granted user starts the helper through pkexec and blocks traffic from th
   const refused = cli(stranger, ['rules', '--json']);
   assert.equal(refused.status, 1, 'a user who did not authorise the helper is refused');
   assert.equal(refused.stdout, '', 'and sees no rules');
+});
+
+test('an administrator uninstalls and installs through pkexec; a user without the grant cannot', () => {
+  const refused = callerAs(stranger, ['install', bundleDir]);
+  assert.deepEqual({ ok: refused.ok, kind: refused.kind }, { ok: false, kind: 'unauthorized' });
+
+  const removed = callerAs(admin, ['uninstall']);
+  assert.equal(removed.ok, true, removed.message);
+  assert.equal(existsSync(LAYOUT.libDir), false);
+  assert.equal(existsSync(LAYOUT.policy), false);
+
+  const installed = callerAs(admin, ['install', bundleDir]);
+  assert.equal(installed.ok, true, installed.message);
+  assert.deepEqual(installProblems(), [], 'installed, intact and root-owned');
 });
