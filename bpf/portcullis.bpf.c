@@ -333,18 +333,9 @@ static __always_inline void count_decision(__u8 action, __u32 rule_id)
 	}
 }
 
-static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
-				 __u32 rule_id, struct pcl_flow *totals)
+static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie,
+				       __u8 verdict, __u32 rule_id, struct pcl_flow *totals)
 {
-	struct pcl_counters *c = percpu_counters();
-	struct pcl_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
-	if (!e) {
-		if (c)
-			c->drops++;
-		return;
-	}
-	if (c)
-		c->events++;
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_ns();
 	e->cookie = cookie;
@@ -371,6 +362,21 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 	e->protocol = f->proto;
 	e->direction = f->dir;
 	e->verdict = verdict;
+}
+
+static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
+				 __u32 rule_id, struct pcl_flow *totals)
+{
+	struct pcl_counters *c = percpu_counters();
+	struct pcl_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
+	if (!e) {
+		if (c)
+			c->drops++;
+		return;
+	}
+	if (c)
+		c->events++;
+	fill_event(e, kind, s, f, cookie, verdict, rule_id, totals);
 	bpf_ringbuf_submit(e, 0);
 }
 
@@ -573,6 +579,7 @@ int pcl_sock_release(struct bpf_sock *ctx)
 struct parsed {
 	struct flow f;
 	__u32 payload; /* L4 payload bytes */
+	__u32 payload_off; /* offset of the L4 payload from the network header, 0 when unknown */
 	__u8 ok;       /* headers parsed */
 };
 
@@ -599,6 +606,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto
 	p->f.rport = egress ? dst : src;
 	__u32 used = off + hdr;
 	p->payload = l3_end > used ? l3_end - used : 0;
+	p->payload_off = used;
 	return 1;
 }
 
@@ -627,6 +635,8 @@ static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int e
 	__u16 plen;
 	__builtin_memcpy(&plen, ip6 + 4, 2);
 	__u32 l3_end = 40 + bpf_ntohs(plen);
+	if (skb->len > l3_end) /* GSO/GRO: the length field covers one segment, skb->len all of them */
+		l3_end = skb->len;
 	__u8 next = ip6[6];
 	__builtin_memcpy(p->f.laddr, egress ? ip6 + 8 : ip6 + 24, 16);
 	__builtin_memcpy(p->f.raddr, egress ? ip6 + 24 : ip6 + 8, 16);
@@ -679,6 +689,8 @@ static __always_inline int parse4(struct __sk_buff *skb, struct parsed *p, int e
 	__u16 tot;
 	__builtin_memcpy(&tot, ip + 2, 2);
 	__u32 l3_end = bpf_ntohs(tot);
+	if (skb->len > l3_end) /* GSO/GRO: the length field covers one segment (0 past 64 KiB), skb->len all of them */
+		l3_end = skb->len;
 	__builtin_memcpy(p->f.laddr, egress ? ip + 12 : ip + 16, 4);
 	__builtin_memcpy(p->f.raddr, egress ? ip + 16 : ip + 12, 4);
 	p->f.family = 4;
@@ -711,6 +723,36 @@ static __always_inline void account(__u64 cookie, struct parsed *p, int egress, 
 		__sync_fetch_and_add(&fl->bytes_in, p->payload);
 		__sync_fetch_and_add(&fl->packets_in, segs);
 	}
+}
+
+/* A DNS response for the helper's names: the answers applications actually received. */
+static __always_inline void emit_dns(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, __u64 cookie)
+{
+	/* 64-bit, so the bounds checked below are on the very register handed to the copy. */
+	__u64 len = p->payload;
+	if (len > PCL_DNS_MAX)
+		len = PCL_DNS_MAX;
+	if (len < 12 || p->payload_off == 0) /* shorter than a DNS header, or no UDP header seen */
+		return;
+	struct pcl_counters *c = percpu_counters();
+	struct pcl_dns_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
+	if (!e) {
+		if (c)
+			c->drops++;
+		return;
+	}
+	fill_event(&e->head, PCL_EV_DNS, s, &p->f, cookie, PCL_ACT_ALLOW, 0, NULL);
+	e->len = len;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	/* Re-checked after the barrier: the verifier must see both bounds on the copy's length register. */
+	asm volatile("" : "+r"(len));
+	if (len > PCL_DNS_MAX || len < 12 || bpf_skb_load_bytes(skb, p->payload_off, e->data, len)) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
+	if (c)
+		c->events++;
+	bpf_ringbuf_submit(e, 0);
 }
 
 /*
@@ -757,6 +799,9 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		p.f.dir = PCL_DIR_IN;
 	else if (s && (s->flags & PCL_SK_ACTIVE))
 		p.f.dir = PCL_DIR_OUT;
+
+	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53)
+		emit_dns(skb, s, &p, cookie);
 
 	if (use_cache && s && cache_matches(s, gen, &p.f)) {
 		if (s->verdict != PCL_ACT_BLOCK)

@@ -60,6 +60,11 @@
 #define PCL_EV_PACKET 3
 #define PCL_EV_LISTEN 4
 #define PCL_EV_CLOSE 5
+#define PCL_EV_DNS 6 /* a DNS response: struct pcl_dns_event, not struct pcl_event */
+
+/* DNS responses (UDP from port 53) received by sockets in the cgroup are copied up to this many
+ * bytes for the helper's name tracking (the classic UDP DNS limit; longer ones are cut). */
+#define PCL_DNS_MAX 512
 
 /* pcl_sock.flags */
 #define PCL_SK_OWNED 1   /* owner fields were filled (from the creating task) */
@@ -192,6 +197,14 @@ struct pcl_event {
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK */
 	__u8 pad[7];              /* zero */
 	char comm[PCL_COMM_LEN];
+};
+
+/* Ring-buffer record of kind PCL_EV_DNS: the header of any event, then the start of the UDP payload. */
+struct pcl_dns_event {
+	struct pcl_event head;  /* owner, addresses and ports as for other events; head.kind = PCL_EV_DNS */
+	__u16 len;              /* bytes of data[] filled: the payload length, at most PCL_DNS_MAX */
+	__u8 pad[6];            /* zero */
+	__u8 data[PCL_DNS_MAX]; /* the DNS message as received */
 };
 
 #endif /* PORTCULLIS_H */

@@ -61,6 +61,7 @@ constexpr InnerSpec kInner[] = {
 
 static_assert(sizeof(pcl_event) == 136, "pcl_event layout is mirrored in native/event-layout.ts");
 static_assert(sizeof(pcl_clause_set) == 200, "pcl_clause_set layout is mirrored in native/rule-compiler.ts");
+static_assert(sizeof(pcl_dns_event) == 656, "pcl_dns_event layout is mirrored in native/event-layout.ts");
 
 class Fd {
  public:
