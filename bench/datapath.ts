@@ -25,19 +25,22 @@ function prng(seed: number): () => number {
 }
 
 /**
- * Half IPv4, half IPv6; of each, 70% exact addresses and 30% CIDRs, random ports/protocols on a
- * quarter of them. The probe destinations 10.200.0.9 and 2001:db8:200::9 fall inside CIDRs
- * (10.200.0.0/16, 2001:db8:200::/48) but hit no exact entry, so full evaluation walks the LPM trie.
+ * Half IPv4, half IPv6; of each, 70% exact addresses and 30% CIDRs (v4 /12-/30, v6 /24-/64),
+ * spread over the unicast space; a quarter carry a port range and protocol. The probe
+ * destinations 10.200.0.9 and 2001:db8:200::9 fall inside CIDRs (10.200.0.0/16,
+ * 2001:db8:200::/48) but hit no exact entry, so full evaluation walks the LPM trie.
  */
-function ruleSet(size: number): KernelRule[] {
+export function ruleSet(size: number): KernelRule[] {
   const random = prng(size);
   const rules: KernelRule[] = [];
   const byte = () => Math.floor(random() * 256);
   for (let i = 0; rules.length < size - 2; i++) {
     const v6 = i % 2 === 1;
     const exact = random() < 0.7;
-    const prefixLen = exact ? (v6 ? 128 : 32) : v6 ? 32 + Math.floor(random() * 33) : 16 + Math.floor(random() * 13);
-    const addr = v6 ? Uint8Array.from([0x20, 0x01, 0x0d, 0xb9, ...Array.from({ length: 12 }, byte)]) : Uint8Array.from([11 + Math.floor(random() * 100), byte(), byte(), byte()]);
+    const prefixLen = exact ? (v6 ? 128 : 32) : v6 ? 24 + Math.floor(random() * 41) : 12 + Math.floor(random() * 19);
+    const addr = v6 ? Uint8Array.from([0x20 + Math.floor(random() * 32), ...Array.from({ length: 15 }, byte)]) : Uint8Array.from([11 + Math.floor(random() * 212), byte(), byte(), byte()]);
+    if (!v6 && addr[0] === 127) addr[0] = 128;
+    if (v6 && addr[0] === 0x20 && addr[1] === 0x01 && addr[2] === 0x0d && addr[3] === 0xb8) addr[3] = 0xb9;
     // Zero the host bits.
     for (let b = 0; b < addr.length; b++) {
       const bits = Math.max(0, Math.min(8, prefixLen - b * 8));
@@ -145,4 +148,4 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ flatness, apply1M }, null, 2));
 }
 
-void main();
+if (require.main === module) void main();

@@ -110,12 +110,13 @@ class SetTable {
   /** The set holding `clauses` (most specific first), or NO_SET when there are none. */
   intern(clauses: Clause[]): number {
     if (clauses.length === 0) return NO_SET;
-    const key = clauses.map((c) => `${c.ruleId},${c.portLo},${c.portHi},${c.proto},${c.dir},${c.action}`).join(';');
+    const kept = clauses.length > MAX_CLAUSES ? clauses.slice(0, MAX_CLAUSES) : clauses;
+    const key = kept.map((c) => `${c.ruleId},${c.portLo},${c.portHi},${c.proto},${c.dir},${c.action}`).join(';');
     const found = this.byContent.get(key);
     if (found !== undefined) return found;
     const id = this.sets.length;
     if (clauses.length > MAX_CLAUSES) this.overflowing.add(id);
-    this.sets.push(clauses.slice(0, MAX_CLAUSES));
+    this.sets.push(kept);
     this.byContent.set(key, id);
     return id;
   }
@@ -157,9 +158,9 @@ class EntryWriter {
 
   /**
    * lpmPrefix < 0: an exact key {scope, addr}; else an LPM key {32 + prefix, scope, addr}.
-   * inline: the entry's own rule (one rule at this prefix), or null.
+   * The inline clause (the entry's own rule) is absent when action is 0.
    */
-  add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, inline: KernelRule | null, setId: number): void {
+  add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, c: InlineClause, setId: number): void {
     const le = this.littleEndian;
     const k = this.keyView;
     let off = this.count * this.keySize;
@@ -172,15 +173,13 @@ class EntryWriter {
     for (let w = 0; w < wordCount; w++) k.setUint32(off + w * 4, words[at + w]!, false); // network order
     const v = this.valueView;
     const base = this.count * ENTRY_BYTES;
-    v.setUint32(base, inline ? inline.ruleId : 0, le);
+    v.setUint32(base, c.ruleId, le);
     v.setUint32(base + 4, setId, le);
-    if (inline) {
-      v.setUint16(base + 8, inline.portLo, le);
-      v.setUint16(base + 10, inline.portHi, le);
-      v.setUint8(base + 12, PROTOCOL_CODE[inline.protocol]);
-      v.setUint8(base + 13, DIRECTION_CODE[inline.direction]);
-      v.setUint8(base + 14, ACTION_CODE[inline.action]);
-    }
+    v.setUint16(base + 8, c.portLo, le);
+    v.setUint16(base + 10, c.portHi, le);
+    v.setUint8(base + 12, c.proto);
+    v.setUint8(base + 13, c.dir);
+    v.setUint8(base + 14, c.action);
     this.count++;
   }
 
@@ -193,9 +192,12 @@ class EntryWriter {
   }
 }
 
+/** A clause, or "none" (action 0): a reusable record, so a million entries allocate nothing. */
+type InlineClause = Clause;
+
 /** A covering prefix on the sweep's stack. */
 interface Frame {
-  at: number; // index into words of the frame's prefix
+  at: number; // index into (sorted) words of the frame's prefix
   len: number;
   own: Clause[]; // its own clauses, in precedence order
   inherited: number; // set of what covers it
@@ -204,6 +206,16 @@ interface Frame {
 
 function toClause(r: KernelRule): Clause {
   return { ruleId: r.ruleId, portLo: r.portLo, portHi: r.portHi, proto: PROTOCOL_CODE[r.protocol], dir: DIRECTION_CODE[r.direction], action: ACTION_CODE[r.action] };
+}
+
+/** Permutes a typed array into the given order (one random-access pass, then sequential use). */
+function gather<T extends Uint32Array | Uint16Array | Uint8Array>(source: T, order: Uint32Array, stride: number, make: (n: number) => T): T {
+  const out = make(order.length * stride);
+  for (let k = 0; k < order.length; k++) {
+    const from = order[k]! * stride;
+    for (let s = 0; s < stride; s++) out[k * stride + s] = source[from + s]!;
+  }
+  return out;
 }
 
 /** Does the prefix (wordsA at a, lenA) cover (wordsB at b)? */
@@ -227,26 +239,33 @@ function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: 
   for (let i = 0; i < n; i++) order[i] = i;
   let spare = new Uint32Array(n);
   const counts = new Uint32Array(65537);
-  const pass = (digit: (i: number) => number): void => {
+  const digits = new Uint16Array(n);
+  // digits[i] holds rule i's digit for this pass; one counting-sort pass over them.
+  const pass = (): void => {
     counts.fill(0);
-    for (let i = 0; i < n; i++) counts[digit(i) + 1]!++;
+    for (let i = 0; i < n; i++) counts[digits[i]! + 1]!++;
     let distinct = 0;
-    for (let d = 1; d <= 65536; d++) if (counts[d]! > 0) distinct++;
+    for (let d = 1; d <= 65536 && distinct < 2; d++) if (counts[d]! > 0) distinct++;
     if (distinct <= 1) return; // every rule has this digit: order unchanged
     for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
-      spare[counts[digit(i)]!++] = i;
+      spare[counts[digits[i]!]!++] = i;
     }
     [order, spare] = [spare, order];
   };
-  pass((i) => lens[i]!);
+  digits.set(lens);
+  pass();
   for (let w = wordCount - 1; w >= 0; w--) {
-    pass((i) => words[i * wordCount + w]! & 0xffff);
-    pass((i) => words[i * wordCount + w]! >>> 16);
+    for (let i = 0; i < n; i++) digits[i] = words[i * wordCount + w]! & 0xffff;
+    pass();
+    for (let i = 0; i < n; i++) digits[i] = words[i * wordCount + w]! >>> 16;
+    pass();
   }
-  pass((i) => scopes[i]! & 0xffff);
-  pass((i) => scopes[i]! >>> 16);
+  for (let i = 0; i < n; i++) digits[i] = scopes[i]! & 0xffff;
+  pass();
+  for (let i = 0; i < n; i++) digits[i] = scopes[i]! >>> 16;
+  pass();
   return order;
 }
 
@@ -260,37 +279,59 @@ function compileFamily(rules: KernelRule[], family: 4 | 6, sets: SetTable, exact
   if (n === 0) return;
   const wordCount = family === 4 ? 1 : 4;
   const fullLen = wordCount * 32;
-  const words = new Uint32Array(n * wordCount);
-  const scopes = new Uint32Array(n);
-  const lens = new Uint8Array(n);
+  const rawWords = new Uint32Array(n * wordCount);
+  const rawScopes = new Uint32Array(n);
+  const rawLens = new Uint8Array(n);
+  const rawIds = new Uint32Array(n);
+  const rawPorts = new Uint32Array(n); // lo << 16 | hi
+  const rawCodes = new Uint32Array(n); // proto | dir << 8 | action << 16
   for (let i = 0; i < n; i++) {
     const r = rules[i]!;
-    maskedWords(r, words, i * wordCount);
-    scopes[i] = r.scope;
-    lens[i] = r.prefixLen;
+    maskedWords(r, rawWords, i * wordCount);
+    rawScopes[i] = r.scope;
+    rawLens[i] = r.prefixLen;
+    rawIds[i] = r.ruleId;
+    rawPorts[i] = ((r.portLo << 16) | r.portHi) >>> 0;
+    rawCodes[i] = PROTOCOL_CODE[r.protocol] | (DIRECTION_CODE[r.direction] << 8) | (ACTION_CODE[r.action] << 16);
   }
-  const order = sortPrefixes(n, wordCount, words, scopes, lens);
+  const order = sortPrefixes(n, wordCount, rawWords, rawScopes, rawLens);
+  // From here on everything is read in sorted order.
+  const words = gather(rawWords, order, wordCount, (m) => new Uint32Array(m));
+  const scopes = gather(rawScopes, order, 1, (m) => new Uint32Array(m));
+  const lens = gather(rawLens, order, 1, (m) => new Uint8Array(m));
+  const ids = gather(rawIds, order, 1, (m) => new Uint32Array(m));
+  const ports = gather(rawPorts, order, 1, (m) => new Uint32Array(m));
+  const codes = gather(rawCodes, order, 1, (m) => new Uint32Array(m));
+
+  const clauseAt = (k: number, into: Clause): Clause => {
+    into.ruleId = ids[k]!;
+    into.portLo = ports[k]! >>> 16;
+    into.portHi = ports[k]! & 0xffff;
+    into.proto = codes[k]! & 0xff;
+    into.dir = (codes[k]! >>> 8) & 0xff;
+    into.action = codes[k]! >>> 16;
+    return into;
+  };
+  const none: Clause = { ruleId: 0, portLo: 0, portHi: 0, proto: 0, dir: 0, action: 0 };
+  const scratch: Clause = { ...none };
 
   const stack: Frame[] = [];
   let stackScope = -1;
   /** What a prefix under `top` inherits: top's own clauses, then what top inherits. */
   const inheritedFrom = (top: Frame | undefined): number => {
     if (!top) return NO_SET;
-    top.full ??= sets.intern(top.own.concat(sets.clauses(top.inherited)));
+    top.full ??= sets.intern(top.own.length > MAX_CLAUSES ? top.own : top.own.concat(sets.clauses(top.inherited)));
     return top.full;
   };
 
   for (let i = 0; i < n; ) {
-    const first = order[i]!;
-    const at = first * wordCount;
-    const len = lens[first]!;
-    const scope = scopes[first]!;
+    const at = i * wordCount;
+    const len = lens[i]!;
+    const scope = scopes[i]!;
     let j = i + 1;
-    while (j < n) {
-      const other = order[j]!;
-      if (scopes[other] !== scope || lens[other] !== len) break;
+    while (j < n && scopes[j] === scope && lens[j] === len) {
       let same = true;
-      for (let w = 0; w < wordCount && same; w++) same = words[other * wordCount + w] === words[at + w];
+      for (let w = 0; w < wordCount && same; w++) same = words[j * wordCount + w] === words[at + w];
       if (!same) break;
       j++;
     }
@@ -302,25 +343,27 @@ function compileFamily(rules: KernelRule[], family: 4 | 6, sets: SetTable, exact
     const inherited = inheritedFrom(stack[stack.length - 1]);
 
     // One rule at this prefix: inline in the entry. Several: all in the entry's set.
-    let inline: KernelRule | null = null;
-    let own: Clause[];
-    let setId: number;
     if (j - i === 1) {
-      inline = rules[first]!;
-      own = len === fullLen ? [] : [toClause(inline)];
-      setId = inherited;
+      const inline = clauseAt(i, scratch);
+      if (len === fullLen) {
+        exact.add(scope, words, at, wordCount, -1, inline, inherited);
+      } else {
+        lpm.add(scope, words, at, wordCount, len, inline, inherited);
+        stack.push({ at, len, own: [{ ...inline }], inherited, full: undefined });
+      }
     } else {
       const group: KernelRule[] = [];
       for (let k = i; k < j; k++) group.push(rules[order[k]!]!);
       group.sort(compareOwn);
-      own = group.map(toClause);
-      setId = sets.intern(own.concat(sets.clauses(inherited)));
-    }
-    if (len === fullLen) {
-      exact.add(scope, words, at, wordCount, -1, inline, setId);
-    } else {
-      lpm.add(scope, words, at, wordCount, len, inline, setId);
-      stack.push({ at, len, own, inherited, full: j - i === 1 ? undefined : setId });
+      // Only the first MAX_CLAUSES can ever decide (the set holds no more).
+      const own = group.slice(0, MAX_CLAUSES + 1).map(toClause);
+      const setId = sets.intern(own.concat(sets.clauses(inherited)));
+      if (len === fullLen) {
+        exact.add(scope, words, at, wordCount, -1, none, setId);
+      } else {
+        lpm.add(scope, words, at, wordCount, len, none, setId);
+        stack.push({ at, len, own, inherited, full: setId });
+      }
     }
     i = j;
   }
@@ -329,10 +372,12 @@ function compileFamily(rules: KernelRule[], family: 4 | 6, sets: SetTable, exact
 export function compileRules(rules: KernelRule[], defaults: KernelDefaults, littleEndian = isLittleEndian()): CompiledRules {
   const v4: KernelRule[] = [];
   const v6: KernelRule[] = [];
-  rules.forEach((rule, index) => {
+  for (let index = 0; index < rules.length; index++) {
+    const rule = rules[index]!;
     validateRule(rule, index);
-    (rule.family === 4 ? v4 : v6).push(rule);
-  });
+    if (rule.family === 4) v4.push(rule);
+    else v6.push(rule);
+  }
   const sets = new SetTable();
   const v4Exact = new EntryWriter(8, v4.length, littleEndian);
   const v4Lpm = new EntryWriter(12, v4.length, littleEndian);
