@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { hashTree, type Manifest } from './bundle.js';
 import { BUNDLE_FILES, LAYOUT } from './layout.js';
+import { installedHelperPids } from './helper-processes.js';
 import { copyRootFile, ensureRootDir, EXEC_MODE, exists, FILE_MODE, replaceRootTree, writeRootFile } from './root-files.js';
 
 export interface InstallOptions {
@@ -51,10 +52,21 @@ export function install(options: InstallOptions): InstallResult {
 
     selfCheck();
     done.push(`self-check: ${LAYOUT.node} loads the installed addon and better-sqlite3`);
+    notes.push(...restartNotes());
     return { ok: true, done, notes };
   } catch (error) {
     return { ok: false, error: asPortcullisError(error), done };
   }
+}
+
+/** A helper that was running keeps the code it loaded; systemd's is restarted, others are named. */
+function restartNotes(): string[] {
+  if (systemdRunning() && exists(LAYOUT.unitWantsLink)) {
+    execFileSync('systemctl', ['try-restart', 'portcullis-helper.service'], { stdio: 'pipe' });
+    return ['portcullis-helper.service restarted on the new version'];
+  }
+  const pids = installedHelperPids();
+  return pids.length > 0 ? [`a helper started before this install still runs the previous version (pid ${pids.join(', ')}); restart it from the app`] : [];
 }
 
 export function requireRoot(what: string): void {

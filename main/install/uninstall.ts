@@ -3,7 +3,7 @@
 // --purge, like a package's conffiles. Each step says what it did, so the person (and the test)
 // can see that nothing was left.
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, rmSync, rmdirSync, type Stats } from 'node:fs';
+import { lstatSync, readFileSync, rmSync, rmdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { findBpffsMounts } from '../common/cgroup2.js';
@@ -12,6 +12,7 @@ import { readConfigFile, type HelperPaths } from '../helper/config.js';
 import { LAYOUT } from './layout.js';
 import { asPortcullisError, isOurWrapper, requireRoot, systemdRunning } from './install.js';
 import { exists } from './root-files.js';
+import { installedHelperPids } from './helper-processes.js';
 
 export interface UninstallOptions {
   /** Also delete the rules database and /etc/portcullis. */
@@ -68,21 +69,6 @@ export function installedHelperPaths(): { paths: Omit<HelperPaths, 'cgroup'>; no
   } catch (error) {
     return { paths: defaults, note: `${(error as Error).message}; using the default paths` };
   }
-}
-
-/** pids of processes running the installed helper entry (`/usr/bin/node <helperEntry>`). */
-export function installedHelperPids(): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv[1] === LAYOUT.helperEntry) pids.push(Number(name));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return pids;
 }
 
 async function stopInstalledHelpers(timeoutMs: number): Promise<number[]> {

@@ -4,12 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Check } from '../../main/contract/index.js';
 import { HelperClient } from '../../main/client/helper-client.js';
 import { LAYOUT, POLKIT_ACTION_ID } from '../../main/install/layout.js';
-import { installedHelperPids } from '../../main/install/uninstall.js';
+import { installedHelperPids } from '../../main/install/helper-processes.js';
+import { systemdRunning } from '../../main/install/install.js';
 import { withSandbox } from '../support/sandbox.js';
 import { runCli } from '../support/helper-process.js';
 import { ensurePolkit, waitFor } from '../support/polkit-env.js';
@@ -26,8 +27,15 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
     const paths = writeTestHelperConf(sandbox);
     deferUninstall(sandbox, paths.pinDir);
 
-    const installed = await runCli(['install', '--bundle', bundleDir]);
+    // With systemd running, --systemd would start a second helper; without it, it only writes the
+    // unit and its enable link, which uninstall must then remove too.
+    const withUnit = !systemdRunning();
+    const installed = await runCli(['install', '--bundle', bundleDir, ...(withUnit ? ['--systemd'] : [])]);
     assert.equal(installed.code, 0, installed.stderr);
+    if (withUnit) {
+      assert.equal(lstatSync(LAYOUT.unit).uid, 0);
+      assert.equal(readlinkSync(LAYOUT.unitWantsLink), LAYOUT.unit);
+    }
     for (const path of [LAYOUT.helperEntry, LAYOUT.installEntry, LAYOUT.cliEntry, LAYOUT.manifest, LAYOUT.launcher, LAYOUT.policy, LAYOUT.cliWrapper]) {
       const stats = lstatSync(path);
       assert.equal(stats.uid, 0, `${path} owned by root`);

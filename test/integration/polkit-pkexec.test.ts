@@ -14,7 +14,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { LAYOUT, POLKIT_ACTION_ID } from '../../main/install/layout.js';
-import { installedHelperPids } from '../../main/install/uninstall.js';
+import { installedHelperPids } from '../../main/install/helper-processes.js';
 import { installProblems } from '../../main/install/state.js';
 import { Sandbox } from '../support/sandbox.js';
 import { REPO_ROOT } from '../support/helper-process.js';

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import { BUNDLE_ENTRIES, buildBundle } from '../../main/install/bundle.js';
 import { LAYOUT } from '../../main/install/layout.js';
-import { installedHelperPids } from '../../main/install/uninstall.js';
+import { installedHelperPids } from '../../main/install/helper-processes.js';
 import { DEFAULT_STATE_DIR, HELPER_CONFIG_FILE } from '../../main/common/default-paths.js';
 import { findBpffsMounts } from '../../main/common/cgroup2.js';
 import { Firewall } from '../../native/index.js';
