@@ -102,6 +102,11 @@ test('a user without the grant is refused (127) and no helper runs', () => {
   assert.deepEqual({ ok: launched.ok, kind: launched.kind }, { ok: false, kind: 'unauthorized' });
   assert.match(launched.message!, /not authorised/);
 
+  // The same through the installed CLI: a plain message and exit status 1.
+  const cli = runAs(stranger, [LAYOUT.cliWrapper, '--socket', paths.socket, 'start']);
+  assert.equal(cli.status, 1);
+  assert.match(cli.stderr, /not authorised to start the firewall helper/);
+
   assert.deepEqual(installedHelperPids(), [], 'no helper running');
   assert.equal(existsSync(paths.socket), false, 'no socket');
 });

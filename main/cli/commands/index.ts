@@ -11,8 +11,9 @@ import { doctorCommand } from './doctor.js';
 import { helperCommand } from './helper.js';
 import { installCommand } from './install.js';
 import { uninstallCommand } from './uninstall.js';
+import { startCommand } from './start.js';
 
 export const commands: Command[] = [
   statusCommand, rulesCommand, blockCommand, allowCommand, unblockCommand,
-  enableCommand, disableCommand, appsCommand, connectionsCommand, doctorCommand, helperCommand, installCommand, uninstallCommand,
+  enableCommand, disableCommand, appsCommand, connectionsCommand, doctorCommand, helperCommand, startCommand, installCommand, uninstallCommand,
 ];
