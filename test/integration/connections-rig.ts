@@ -72,7 +72,7 @@ export interface Generated {
   sent: number;
   received: number;
   pid: number;
-  [key: string]: number;
+  [key: string]: unknown;
 }
 
 /** Runs a generator mode inside the cgroup as the app (or another executable); returns its own counts. */

@@ -3,10 +3,16 @@
 import json, os, socket, sys, tempfile, threading, time
 
 mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-args = [int(a) for a in sys.argv[4:]]
+args = [int(a) for a in sys.argv[4:] if a.isdigit()]
+words = sys.argv[4:]
 family = socket.AF_INET6 if ':' in host else socket.AF_INET
 CHUNK = b'y' * 65536
 totals = {'sent': 0, 'received': 0}
+lock = threading.Lock()
+
+def count(key, n):
+    with lock:  # threads add concurrently; += on a dict entry is not atomic
+        totals[key] += n
 
 def connect():
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -34,24 +40,24 @@ def header(letter, size):
 def tcp(letter, size, send=0):
     s = connect()
     s.sendall(header(letter, size))
-    totals['sent'] += 9
+    count('sent', 9)
     if letter == 'D':
-        totals['received'] += drain(s)
+        count('received', drain(s))
     elif letter == 'U':
-        totals['sent'] += send_bytes(s, send)
+        count('sent', send_bytes(s, send))
         s.shutdown(socket.SHUT_WR)
-        totals['received'] += drain(s)
+        count('received', drain(s))
     elif letter == 'X':
         box = {}
         reader = threading.Thread(target=lambda: box.setdefault('got', drain(s)))
         reader.start()
-        totals['sent'] += send_bytes(s, send)
+        count('sent', send_bytes(s, send))
         s.shutdown(socket.SHUT_WR)
         reader.join()
-        totals['received'] += box['got']
+        count('received', box['got'])
     elif letter == 'E':
-        totals['sent'] += send_bytes(s, size)
-        totals['received'] += drain(s)
+        count('sent', send_bytes(s, size))
+        count('received', drain(s))
     s.close()
 
 def udp(count, size, connected):
@@ -170,6 +176,27 @@ elif mode == 'child':
     child = json.loads(out.stdout)
     totals['sent'], totals['received'] = child['sent'], child['received']
     totals['childPid'] = child['pid']
+elif mode == 'resolve-connect':
+    # Asks the DNS server at HOST:PORT for NAME (an A query over UDP, as a stub resolver does),
+    # then connects to the answer's address on TCP_PORT and downloads SIZE bytes.
+    import struct, errno
+    name, tcp_port, size = words[0], int(words[1]), int(words[2])
+    q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    q.settimeout(3)
+    question = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\0' + struct.pack('!HH', 1, 1)
+    q.sendto(struct.pack('!HHHHHH', 0x4242, 0x0100, 1, 0, 0, 0) + question, (host, port))
+    response = q.recv(512)
+    totals['resolved'] = socket.inet_ntoa(response[-4:])
+    time.sleep(float(words[3]) / 1000 if len(words) > 3 else 0)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect((totals['resolved'], tcp_port))
+        s.sendall(('D%08d' % size).encode()); totals['sent'] += 9
+        totals['received'] += drain(s)
+        totals['outcome'] = 'ok'
+    except OSError as e:
+        totals['outcome'] = errno.errorcode.get(e.errno, str(e.errno))
 else:
     raise SystemExit('unknown mode ' + mode)
 

@@ -84,6 +84,17 @@ export class DnsNames {
     return out;
   }
 
+  /** Every name with an unexpired address, once per (name, address). */
+  *resolved(now: number): Iterable<ResolvedAddress> {
+    for (const [name, addresses] of this.byName) {
+      for (const address of addresses) {
+        const entry = this.byAddress.get(address);
+        const expiresAt = entry?.names.get(name);
+        if (entry && expiresAt !== undefined && expiresAt > now) yield { address, family: entry.family, name, expiresAt };
+      }
+    }
+  }
+
   /** Drops names whose TTL and display grace have passed; returns how many addresses went. */
   sweep(now: number): number {
     let removed = 0;

@@ -9,6 +9,7 @@ type DomainRule = Rule & { remote: { kind: 'domain' } };
 
 export class DomainRuleAddresses {
   private rules: DomainRule[] = [];
+  private signature: string | null = null;
   /** Exact names -> rules; names under a domain are found by walking up a name's labels. */
   private readonly exact = new Map<string, DomainRule[]>();
   private readonly withSubdomains = new Map<string, DomainRule[]>();
@@ -17,9 +18,17 @@ export class DomainRuleAddresses {
 
   constructor(private readonly names: DnsNames) {}
 
-  /** Replaces the domain rules (enabled ones; others are ignored) and re-resolves them from the names already known. */
+  /**
+   * Replaces the domain rules (enabled ones; others are ignored) and re-resolves them from the names
+   * already known: a rule added after an app resolved the name applies at once. Unchanged rules
+   * (same ids and update times) keep their addresses without a rebuild.
+   */
   setRules(rules: readonly Rule[], now: number): void {
-    this.rules = rules.filter((rule): rule is DomainRule => rule.enabled && rule.remote.kind === 'domain');
+    const domainRules = rules.filter((rule): rule is DomainRule => rule.enabled && rule.remote.kind === 'domain');
+    const signature = domainRules.map((rule) => `${rule.id}:${rule.updatedAt}`).join(',');
+    if (signature === this.signature) return;
+    this.signature = signature;
+    this.rules = domainRules;
     this.exact.clear();
     this.withSubdomains.clear();
     this.entries.clear();
@@ -28,8 +37,9 @@ export class DomainRuleAddresses {
       const list = index.get(rule.remote.name) ?? [];
       list.push(rule);
       index.set(rule.remote.name, list);
-      for (const address of this.names.addressesOf(rule.remote.name, rule.remote.subdomains, now)) this.enter(rule, address);
     }
+    // One pass over the known names (each checked against the index), not one per rule.
+    if (this.rules.length > 0) this.learn([...this.names.resolved(now)]);
   }
 
   /** Takes addresses just resolved; true when a rule gained an address (the kernel rules must be re-applied). */

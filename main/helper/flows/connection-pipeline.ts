@@ -49,6 +49,10 @@ export class ConnectionPipeline {
     const nowMonoNs = process.hrtime.bigint();
     const out: ConnectionEvent[] = [];
     for (const event of batch) {
+      if (event.kind === 'dns') {
+        if (event.dnsPayload) this.recordDnsResponse(event.dnsPayload, nowWallMs);
+        continue;
+      }
       const timeMs = Math.round(monotonicToWallMs(event.timeNs, nowWallMs, nowMonoNs));
       let appId = identities.appIdOf(event);
       if (appId === 0 && event.direction === 'in') appId = tracker.listenerApp(event.protocol, event.localPort);

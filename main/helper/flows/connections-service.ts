@@ -49,12 +49,12 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
       engine.refresh().catch((error: Error) => log(`applying domain rule addresses failed: ${error.message}`));
     }, 0);
   };
+  // Called inside each rule change's transaction, so a new domain rule's addresses go to the kernel with it.
   engine.addRuleSource((now) => {
+    domains.setRules(engine.rules.list(), now);
     domains.expire(now);
     return domains.addressRules();
   });
-  domains.setRules(engine.rules.list(), Date.now());
-  engine.onRulesChanged(() => domains.setRules(engine.rules.list(), Date.now()));
   const expiry = setInterval(() => { if (domains.expire(Date.now())) refreshDomains(); }, 1000);
   expiry.unref();
 
