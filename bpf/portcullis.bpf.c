@@ -554,22 +554,23 @@ int pcl_post_bind6(struct bpf_sock *ctx)
 SEC("cgroup/sock_release")
 int pcl_sock_release(struct bpf_sock *ctx)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct pcl_flow *totals = bpf_map_lookup_elem(&pcl_flows, &cookie);
-	if (!totals)
-		return CG_ALLOW;
 	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
-	struct flow f = { .proto = fold_proto(ctx->protocol), .dir = PCL_DIR_OUT };
-	if (s) {
-		f.family = s->family;
-		f.rport = s->remote_port;
-		__builtin_memcpy(f.raddr, s->remote, 16);
-		if (s->flags & PCL_SK_PASSIVE)
-			f.dir = PCL_DIR_IN;
-	}
+	if (!s || (s->packets_out == 0 && s->packets_in == 0))
+		return CG_ALLOW;
+	struct flow f = { .proto = fold_proto(ctx->protocol), .dir = PCL_DIR_OUT, .family = s->family, .rport = s->remote_port };
+	__builtin_memcpy(f.raddr, s->remote, 16);
+	if (s->flags & PCL_SK_PASSIVE)
+		f.dir = PCL_DIR_IN;
 	if (f.family == 0)
 		f.family = ctx->family == AF_INET6 ? 6 : 4;
-	emit(PCL_EV_CLOSE, s, &f, cookie, s ? s->verdict : PCL_ACT_ALLOW, s ? s->rule_id : 0, totals);
+	struct pcl_flow totals = {
+		.bytes_out = s->bytes_out,
+		.bytes_in = s->bytes_in,
+		.packets_out = s->packets_out,
+		.packets_in = s->packets_in,
+	};
+	__u64 cookie = s->cookie;
+	emit(PCL_EV_CLOSE, s, &f, cookie, s->verdict, s->rule_id, &totals);
 	bpf_map_delete_elem(&pcl_flows, &cookie);
 	return CG_ALLOW;
 }
@@ -704,24 +705,35 @@ static __always_inline int parse4(struct __sk_buff *skb, struct parsed *p, int e
 	return parse_l4(skb, ihl, ip[9], l3_end, p, egress);
 }
 
-static __always_inline void account(__u64 cookie, struct parsed *p, int egress, __u32 segs)
+/* Copies a socket's totals to pcl_flows, where user space can read live flows. */
+static __always_inline void mirror(struct pcl_sock *s)
 {
-	if (cookie == 0)
-		return;
-	struct pcl_flow *fl = bpf_map_lookup_elem(&pcl_flows, &cookie);
-	if (!fl) {
-		struct pcl_flow fresh = {};
-		bpf_map_update_elem(&pcl_flows, &cookie, &fresh, BPF_NOEXIST);
-		fl = bpf_map_lookup_elem(&pcl_flows, &cookie);
-		if (!fl)
-			return;
-	}
+	struct pcl_flow copy = {
+		.bytes_out = s->bytes_out,
+		.bytes_in = s->bytes_in,
+		.packets_out = s->packets_out,
+		.packets_in = s->packets_in,
+	};
+	__u64 cookie = s->cookie;
+	bpf_map_update_elem(&pcl_flows, &cookie, &copy, BPF_ANY);
+}
+
+static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
+{
+	__u64 segs = skb->gso_segs ? skb->gso_segs : 1;
+	__u64 before;
 	if (egress) {
-		__sync_fetch_and_add(&fl->bytes_out, p->payload);
-		__sync_fetch_and_add(&fl->packets_out, segs);
+		__sync_fetch_and_add(&s->bytes_out, p->payload);
+		before = __sync_fetch_and_add(&s->packets_out, segs);
 	} else {
-		__sync_fetch_and_add(&fl->bytes_in, p->payload);
-		__sync_fetch_and_add(&fl->packets_in, segs);
+		__sync_fetch_and_add(&s->bytes_in, p->payload);
+		before = __sync_fetch_and_add(&s->packets_in, segs);
+	}
+	if (s->cookie == 0) {
+		s->cookie = bpf_get_socket_cookie(skb);
+		mirror(s);
+	} else if ((before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY)) {
+		mirror(s);
 	}
 }
 
@@ -786,9 +798,8 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		if (sk)
 			s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	}
-	__u64 cookie = bpf_get_socket_cookie(skb);
-	__u32 segs = skb->gso_segs ? skb->gso_segs : 1;
-	account(cookie, &p, egress, segs);
+	if (s)
+		account(skb, s, &p, egress);
 
 	/*
 	 * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are
@@ -801,7 +812,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		p.f.dir = PCL_DIR_OUT;
 
 	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53)
-		emit_dns(skb, s, &p, cookie);
+		emit_dns(skb, s, &p, bpf_get_socket_cookie(skb));
 
 	if (use_cache && s && cache_matches(s, gen, &p.f)) {
 		if (s->verdict != PCL_ACT_BLOCK)
@@ -818,7 +829,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	if (use_cache && s) {
 		cache_store(s, gen, &p.f, verdict, d.rule_id);
 		count_decision(verdict, d.rule_id);
-		emit(PCL_EV_PACKET, s, &p.f, cookie, verdict, d.rule_id, NULL);
+		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
 	}
 	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 }

@@ -155,7 +155,21 @@ struct pcl_sock {
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK (what was enforced) */
 	__u8 family;              /* 4 or 6 */
 	__u8 pad[3];              /* zero */
+	/* accounting: exact totals; mirrored into pcl_flows every PCL_MIRROR_EVERY packets */
+	__u64 cookie;             /* socket cookie (0 until the first packet) */
+	__u64 bytes_out;          /* L4 payload bytes sent */
+	__u64 bytes_in;           /* L4 payload bytes received */
+	__u64 packets_out;        /* packets sent (GSO segments counted) */
+	__u64 packets_in;         /* packets received */
 };
+
+/*
+ * Accounting: per-socket totals live in pcl_sock (one socket-storage lookup per packet, which
+ * the verdict cache needs anyway). They reach user space two ways: a 'close' event with the
+ * exact final totals, and pcl_flows, a cookie-keyed LRU copy refreshed on a socket's first
+ * packet and then every PCL_MIRROR_EVERY packets each way (readFlows: live, slightly behind).
+ */
+#define PCL_MIRROR_EVERY 64
 
 /* Per-socket traffic totals (pcl_flows, keyed by socket cookie; readable for live flows). */
 struct pcl_flow {
