@@ -136,6 +136,7 @@ export class RulesEngine {
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.rules.discardCache();
         // App rows of the failed change are gone (and their ids may be handed out again): unbind them.
         await this.unbind(bound);
         // The kernel may hold part of the failed change: put it back to what the store says.

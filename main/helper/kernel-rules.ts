@@ -13,28 +13,40 @@ export function isEnforceable(rule: Rule, now: number): boolean {
   return rule.remote.kind !== 'domain';
 }
 
+/** Entries per rule object: stored rules are immutable values, replaced on update. */
+const entriesOf = new WeakMap<Rule, KernelRule[]>();
+
 export function toKernelRules(rules: readonly Rule[], now: number): KernelRule[] {
   const out: KernelRule[] = [];
   for (const rule of rules) {
     if (!isEnforceable(rule, now)) continue;
-    const common = {
-      ruleId: rule.id,
-      scope: rule.appId ?? 0,
-      portLo: rule.ports?.from ?? 0,
-      portHi: rule.ports?.to ?? 65535,
-      protocol: rule.protocol,
-      direction: rule.direction,
-      action: rule.action,
-    };
-    if (rule.remote.kind === 'any') {
-      out.push({ ...common, family: 4, addr: ANY_V4, prefixLen: 0 }, { ...common, family: 6, addr: ANY_V6, prefixLen: 0 });
-    } else if (rule.remote.kind === 'address') {
-      const prefix = parsePrefix(rule.remote.text);
-      if (!prefix.ok) throw new Error(`rule ${rule.id}: stored remote ${rule.remote.text} does not parse`);
-      out.push({ ...common, family: prefix.value.family, addr: prefix.value.bytes, prefixLen: prefix.value.prefixLen });
+    let entries = entriesOf.get(rule);
+    if (!entries) {
+      entries = ruleEntries(rule);
+      entriesOf.set(rule, entries);
     }
+    for (const entry of entries) out.push(entry);
   }
   return out;
+}
+
+function ruleEntries(rule: Rule): KernelRule[] {
+  const common = {
+    ruleId: rule.id,
+    scope: rule.appId ?? 0,
+    portLo: rule.ports?.from ?? 0,
+    portHi: rule.ports?.to ?? 65535,
+    protocol: rule.protocol,
+    direction: rule.direction,
+    action: rule.action,
+  };
+  if (rule.remote.kind === 'any') {
+    return [{ ...common, family: 4, addr: ANY_V4, prefixLen: 0 }, { ...common, family: 6, addr: ANY_V6, prefixLen: 0 }];
+  }
+  if (rule.remote.kind !== 'address') return [];
+  const prefix = parsePrefix(rule.remote.text);
+  if (!prefix.ok) throw new Error(`rule ${rule.id}: stored remote ${rule.remote.text} does not parse`);
+  return [{ ...common, family: prefix.value.family, addr: prefix.value.bytes, prefixLen: prefix.value.prefixLen }];
 }
 
 export function toKernelDefaults(globalDefault: Action, apps: readonly App[]): KernelDefaults {

@@ -59,7 +59,13 @@ function specColumns(spec: ResolvedSpec) {
   };
 }
 
+/**
+ * Rules in SQLite with an in-memory copy for reads: every change recompiles the whole ruleset, and
+ * re-reading and re-parsing every row each time is what made large rulesets slow. The copy follows
+ * each write; after a rolled-back transaction the caller discards it and it is read again.
+ */
 export class RulesStore {
+  private cache: Map<number, Rule> | null = null;
   private readonly insertRow;
   private readonly updateRow;
   private readonly selectAll;
@@ -84,30 +90,53 @@ export class RulesStore {
 
   add(spec: ResolvedSpec, now: number): Rule {
     const info = this.insertRow.run({ ...specColumns(spec), now });
-    return this.get(Number(info.lastInsertRowid))!;
+    return this.remember(this.read(Number(info.lastInsertRowid))!);
   }
 
   update(id: number, spec: ResolvedSpec, now: number): Rule | null {
     const info = this.updateRow.run({ ...specColumns(spec), now, id });
-    return info.changes === 0 ? null : this.get(id);
+    return info.changes === 0 ? null : this.remember(this.read(id)!);
   }
 
   get(id: number): Rule | null {
-    const row = this.selectOne.get(id);
-    return row ? rowToRule(row) : null;
+    return this.cache ? this.cache.get(id) ?? null : this.read(id);
   }
 
+  /** Every rule, by id. */
   list(): Rule[] {
-    return this.selectAll.all().map(rowToRule);
+    return [...this.loaded().values()];
   }
 
   count(): number {
-    return this.countRows.get()!.n;
+    return this.cache ? this.cache.size : this.countRows.get()!.n;
   }
 
   /** Removes the rules that exist; returns their ids. */
   remove(ids: readonly number[]): number[] {
-    return ids.filter((id) => this.deleteOne.run(id).changes > 0);
+    const removed = ids.filter((id) => this.deleteOne.run(id).changes > 0);
+    for (const id of removed) this.cache?.delete(id);
+    return removed;
+  }
+
+  /** Forgets the in-memory copy (after a rollback); the next read loads it from the database. */
+  discardCache(): void {
+    this.cache = null;
+  }
+
+  private read(id: number): Rule | null {
+    const row = this.selectOne.get(id);
+    return row ? rowToRule(row) : null;
+  }
+
+  private loaded(): Map<number, Rule> {
+    this.cache ??= new Map(this.selectAll.all().map((row) => [row.id, rowToRule(row)]));
+    return this.cache;
+  }
+
+  private remember(rule: Rule): Rule {
+    // Ids only grow, so adding at the end keeps the map in id order; an update keeps its place.
+    this.cache?.set(rule.id, rule);
+    return rule;
   }
 
   expiredIds(now: number): number[] {
