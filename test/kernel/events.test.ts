@@ -69,3 +69,39 @@ test('subscriptions close cleanly and can be reopened', async () => {
     }
   });
 });
+
+test('DNS responses received in the cgroup are delivered with their message and owner', async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = openFixture(sandbox);
+    // A stand-in resolver outside the cgroup: answers every datagram with a fixed 20-byte reply.
+    const { spawn } = await import('node:child_process');
+    const resolver = spawn('python3', ['-c', `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.54", 53))
+print("ready", flush=True)
+while True:
+    data, peer = s.recvfrom(512)
+    s.sendto(data[:2] + b"\\x81\\x80" + b"\\x00" * 8 + b"portcull", peer)
+`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    sandbox.defer(() => void resolver.kill('SIGKILL'));
+    await new Promise((resolve) => resolver.stdout!.once('data', resolve));
+    const dns: Array<{ message: Uint8Array; comm: string; remotePort: number }> = [];
+    const subscription = fixture.firewall.subscribe((events) => {
+      for (const e of events) if (e.dnsPayload) dns.push({ message: e.dnsPayload, comm: e.comm, remotePort: e.remotePort });
+    });
+    sandbox.defer(() => subscription.close());
+    const run = await runPython(fixture, `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.sendto(b"\\x12\\x34" + b"\\x01\\x00" + b"\\x00" * 8, ("127.0.0.54", 53))
+print(len(s.recv(512)))
+`);
+    assert.equal(run.stdout.trim(), '20');
+    const deadline = Date.now() + 3000;
+    while (dns.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(dns.length, 1);
+    assert.equal(Buffer.from(dns[0]!.message).toString('hex'), Buffer.concat([Buffer.from('12348180', 'hex'), Buffer.alloc(8), Buffer.from('portcull')]).toString('hex'));
+    assert.equal(dns[0]!.comm, 'python3');
+    assert.equal(dns[0]!.remotePort, 53);
+  });
+});
