@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { hashTree, traceModules, type Manifest } from '../../../main/install/bundle.js';
 import { verifyBundle } from '../../../main/install/install.js';
 import { BUNDLE_FILES } from '../../../main/install/layout.js';
+import { findBundleDir, REPO_BUNDLE_DIR } from '../../../main/install/bundle-location.js';
 
 function tree(t: { after(fn: () => void): void }, files: Record<string, string>): string {
   const root = mkdtempSync(join(tmpdir(), 'portcullis-bundle-test-'));
@@ -62,4 +63,13 @@ test('a bundle built for another node ABI is refused with what to do', (t) => {
   const root = tree(t, Object.fromEntries(Object.values(BUNDLE_FILES).filter((f) => f !== BUNDLE_FILES.manifest).map((f) => [f, 'x\n'])));
   writeFileSync(join(root, BUNDLE_FILES.manifest), JSON.stringify({ name: 'portcullis-helper-bundle', version: '1', nodeAbi: '1', files: hashTree(root) }));
   assert.throws(() => verifyBundle(root), /built for Node ABI 1, but \/usr\/bin\/node has ABI \d+: rebuild the bundle/);
+});
+
+test('install finds the bundle it runs from, else the repository build', (t) => {
+  const installed = tree(t, { [BUNDLE_FILES.manifest]: '{}', [BUNDLE_FILES.installEntry]: '', 'main/cli/commands/install.js': '' });
+  assert.equal(findBundleDir(join(installed, 'main/cli/commands')), installed);
+  const repo = tree(t, { [`${REPO_BUNDLE_DIR}/${BUNDLE_FILES.manifest}`]: '{}', 'main/cli/commands/install.ts': '' });
+  assert.equal(findBundleDir(join(repo, 'main/cli/commands')), join(repo, REPO_BUNDLE_DIR));
+  const neither = tree(t, { 'main/cli/commands/install.ts': '' });
+  assert.equal(findBundleDir(join(neither, 'main/cli/commands')), null);
 });
