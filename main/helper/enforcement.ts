@@ -1,6 +1,7 @@
 // Enforcement on/off, remembered in the store so a restarted helper keeps it, with an optional
 // pause that ends by itself (a timer, and on start-up when the pause ran out while we were away).
 import type { KeyValueStore } from './store/key-value-store.js';
+import { inKernel } from './kernel-error.js';
 
 export interface EnforcementState {
   enforcing: boolean;
@@ -33,14 +34,14 @@ export class Enforcement {
       await this.set(true);
       return;
     }
-    await this.kernel.setEnforcing(state.enforcing);
+    await inKernel('setting enforcement failed', () => this.kernel.setEnforcing(state.enforcing));
     this.schedule(state);
   }
 
   async set(enabled: boolean, pauseMinutes?: number): Promise<EnforcementState> {
     const pausedUntil = !enabled && pauseMinutes !== undefined ? Date.now() + pauseMinutes * 60_000 : null;
     // Kernel first: if it refuses, the stored state still says what is enforced.
-    await this.kernel.setEnforcing(enabled);
+    await inKernel('setting enforcement failed', () => this.kernel.setEnforcing(enabled));
     const state = this.store.set({ enforcing: enabled, pausedUntil });
     this.log(enabled ? 'enforcement on' : pausedUntil ? `enforcement paused until ${new Date(pausedUntil).toISOString()}` : 'enforcement off');
     this.schedule(state);

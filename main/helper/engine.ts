@@ -12,6 +12,7 @@ import { AppsStore } from './apps/apps-store.js';
 import { AppRegistry } from './apps/registry.js';
 import { KeyValueStore } from './store/key-value-store.js';
 import { toKernelDefaults, toKernelRules } from './kernel-rules.js';
+import { inKernel } from './kernel-error.js';
 
 /** The part of the native Firewall the engine drives. */
 export interface KernelFirewall {
@@ -123,7 +124,14 @@ export class RulesEngine {
     return { ...spec, appId: this.registry.resolve(app, now, `${where}.app`) };
   }
 
-  /** One change: write in a transaction, make the kernel match, commit; undo both on failure. */
+  /**
+   * One change: write in a transaction, make the kernel match, commit; undo both on failure. Other
+   * areas use it for writes the kernel must follow (an app's default verdict, say).
+   */
+  transaction<T>(write: (now: number) => T): Promise<T> {
+    return this.change(write);
+  }
+
   private change<T>(write: (now: number) => T): Promise<T> {
     return this.queue.run(async () => {
       const now = Date.now();
@@ -157,7 +165,7 @@ export class RulesEngine {
     if (unbound.size > 0) {
       // Bindings before rules: a per-app rule must find its processes already tagged.
       const bindings = this.registry.bindings(unbound);
-      await this.firewall.addAppBindings(bindings);
+      await inKernel('binding apps in the kernel failed', () => this.firewall.addAppBindings(bindings));
       for (const id of unbound) this.boundApps.add(id);
       if (bound) {
         bound.executables.push(...bindings.executables);
@@ -165,7 +173,9 @@ export class RulesEngine {
       }
     }
     const rules = [...this.rules.list(), ...this.ruleSources.flatMap((source) => source(now))];
-    this.lastApply = await this.firewall.setRules(toKernelRules(rules, now), toKernelDefaults(this.settings.get().defaultAction, apps));
+    const kernelRules = toKernelRules(rules, now);
+    const defaults = toKernelDefaults(this.settings.get().defaultAction, apps);
+    this.lastApply = await inKernel('the kernel refused the rules', () => this.firewall.setRules(kernelRules, defaults));
   }
 
   private async unbind(bindings: AppBindings): Promise<void> {

@@ -51,9 +51,10 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   });
 
   const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
-  const server = await RpcServer.listen({
+  const services = { engine, enforcement, fanout, connections, status: () => status(), settingsChanged: () => server.dropUnauthorized() };
+  const server: RpcServer = await RpcServer.listen({
     socketPath: config.socket,
-    handlers: createHandlers({ engine, enforcement, fanout, connections, status: () => status() }),
+    handlers: createHandlers(services),
     version: productVersion(),
     peerOf: (socket: Socket) => peerCredentials(socketFd(socket)),
     isAuthorized: (uid) => authorizedUids().has(uid),

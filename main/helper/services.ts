@@ -11,4 +11,6 @@ export interface HelperServices {
   fanout: EventFanout;
   connections: Connections;
   status(): Status;
+  /** Called after settings change (the helper closes connections of users no longer authorised). */
+  settingsChanged?(): void;
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { withSandbox } from '../support/sandbox.js';
 import { HelperProcess, CLI_ARGV, type CliResult } from '../support/helper-process.js';
 import { spawn } from 'node:child_process';
+import { probeOne } from '../support/connect-probe.js';
 
 /** A uid no account uses (checked against /etc/passwd), so nothing is created or left behind. */
 function unusedUid(): number {
@@ -14,7 +15,7 @@ function unusedUid(): number {
 }
 
 /** The CLI as another uid (setpriv drops root before node starts). */
-function cliAs(uid: number, socket: string, args: string[]): Promise<CliResult> {
+function cliAs(uid: number, socket: string, args: string[], onStdout?: (chunk: string) => void): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...CLI_ARGV, '--socket', socket, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -22,7 +23,7 @@ function cliAs(uid: number, socket: string, args: string[]): Promise<CliResult> 
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); onStdout?.(chunk.toString()); });
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
@@ -52,6 +53,18 @@ test('an unauthorised uid is refused (clear error, exit 1, log line); once autho
     assert.equal(added.code, 0, added.stderr);
     assert.equal((await root.call('rules.list')).length, 1);
 
+    // A connection that stays open (connections --follow) is closed when the uid loses its access.
+    let followedOut = '';
+    const follower = cliAs(uid, helper.paths.socket, ['connections', '--follow'], (chunk) => { followedOut += chunk; });
+    for (let i = 0; i < 100 && !followedOut.includes('127.0.0.30'); i++) {
+      await probeOne(sandbox, helper.paths.cgroup, '127.0.0.30', 9); // blocked: a decision the follower prints
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.match(followedOut, /block .*127\.0\.0\.30:9/, 'the authorised follower receives events');
     await root.call('settings.update', { patch: { authorizedUsers: [] } });
+    const followed = await follower;
+    assert.equal(followed.code, 1);
+    assert.match(followed.stderr, new RegExp(`uid ${uid} is no longer authorised`));
+    assert.match(helper.logs, /no longer authorised/);
     assert.equal((await cliAs(uid, helper.paths.socket, ['rules'])).code, 1, 'removing the uid refuses it again');
   }));

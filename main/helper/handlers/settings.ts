@@ -2,9 +2,14 @@
 import type { HandlerTable } from '../rpc/handler.js';
 import type { HelperServices } from '../services.js';
 
-export function settingsHandlers({ engine }: HelperServices): HandlerTable {
+export function settingsHandlers(services: HelperServices): HandlerTable {
+  const { engine } = services;
   return {
     'settings.get': () => engine.settings.get(),
-    'settings.update': ({ patch }) => engine.updateSettings(patch),
+    'settings.update': async ({ patch }) => {
+      const settings = await engine.updateSettings(patch);
+      services.settingsChanged?.();
+      return settings;
+    },
   };
 }

@@ -45,6 +45,15 @@ export class RpcServer {
     return this.connections.size;
   }
 
+  /** Closes the connections of peers no longer authorised (after the authorised users changed). */
+  dropUnauthorized(): void {
+    for (const connection of this.connections) {
+      if (this.options.isAuthorized(connection.peer.uid)) continue;
+      this.options.log(`closing ${connection.describe()}: no longer authorised`);
+      connection.fail(RPC_CODES.application, `uid ${connection.peer.uid} is no longer authorised to use the Portcullis helper`, { kind: 'unauthorized' }, true);
+    }
+  }
+
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const connection of this.connections) connection.destroy();
