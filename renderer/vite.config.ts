@@ -14,6 +14,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'chrome120',
     sourcemap: true,
+    // PORTCULLIS_NO_MINIFY=1 keeps names readable in CPU profiles (bench/ui.ts UI_BENCH_PROFILE=1).
+    minify: process.env.PORTCULLIS_NO_MINIFY !== '1',
     // No inline module-preload polyfill: the CSP forbids inline scripts.
     modulePreload: { polyfill: false },
   },

@@ -26,6 +26,9 @@ export function formatClock(time: number): string {
   return new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+// One formatter for every count: toLocaleString builds a new one per call, which showed up in profiles.
+const countFormat = new Intl.NumberFormat('en-US');
+
 export function formatCount(count: number): string {
-  return count.toLocaleString('en-US');
+  return countFormat.format(count);
 }

@@ -9,7 +9,7 @@ import { useHelper } from './helper-store';
 import { useNotices } from './notices-store';
 
 describe('connections store', () => {
-  it('applies a burst of event batches in one update per frame', async () => {
+  it('applies a burst of event batches in one store update', async () => {
     const api = createFakeApi();
     api.apps = [app(1, 'curl')];
     installBridge(api);
