@@ -41,7 +41,7 @@ export function buildTestBundle(sandbox: Sandbox): string {
   const tsconfig = join(work, 'tsconfig.json');
   writeFileSync(tsconfig, JSON.stringify({
     extends: join(REPO_ROOT, 'tsconfig.main.json'),
-    compilerOptions: { outDir: compiled, sourceMap: false },
+    compilerOptions: { outDir: compiled, sourceMap: false, typeRoots: [join(REPO_ROOT, 'node_modules/@types')] },
     include: [],
     files: Object.values(BUNDLE_ENTRIES).map((entry) => join(REPO_ROOT, entry.replace(/\.js$/, '.ts'))),
   }));
