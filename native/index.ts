@@ -22,6 +22,7 @@ import type {
 } from './api.js';
 import { decodeEvents, decodeFlows } from './event-layout.js';
 import { compileRules, type CompiledRules } from './rule-compiler.js';
+import { capacityFor, planDiff, stateAfterSwap, type DiffState, type DiffStep } from './rule-diff.js';
 
 export type * from './api.js';
 
@@ -30,6 +31,7 @@ type BindingKind = 'exe' | 'cgroup' | 'tgid';
 interface NativeFirewall {
   readonly adopted: boolean;
   applyRules(compiled: CompiledRules, globalDefault: number): { generation: number; entriesWritten: number; mapsReplaced: number };
+  applyDiff(steps: DiffStep[]): { generation: number };
   setEnforcing(on: boolean): void;
   enforcing(): boolean;
   bindApps(kind: BindingKind, keys: Buffer, values: Buffer): number;
@@ -154,6 +156,8 @@ const DEFAULT_RING_BYTES = 256 * 1024;
 export class Firewall {
   private native: NativeFirewall | null;
   private subscription: EventSubscription | null = null;
+  /** What this process last installed, for in-place diffs; null = unknown (next apply swaps). */
+  private diffState: DiffState | null = null;
 
   private constructor(native: NativeFirewall) {
     this.native = native;
@@ -180,13 +184,51 @@ export class Firewall {
     return this.live().adopted;
   }
 
-  /** Replaces the whole ruleset atomically (fresh maps, then one generation flip). */
+  /**
+   * Replaces the whole ruleset atomically. Small changes to a ruleset this process installed go
+   * as an in-place diff (mode 'diff', see rule-diff.ts); anything else fills fresh maps and flips
+   * the generation (mode 'swap').
+   */
   setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats {
     const native = this.live();
     const started = performance.now();
     const compiled = compileRules(rules, defaults);
     const compileMs = performance.now() - started;
-    const result = native.applyRules(compiled, compiled.globalDefault);
+    const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+    const plan = planDiff(this.diffState, compiled, littleEndian);
+    if (plan) {
+      this.diffState = null; // unknown if a step fails half-way
+      const result = native.applyDiff(plan.steps);
+      this.diffState = plan.next;
+      return {
+        mode: 'diff',
+        entriesWritten: plan.written,
+        entriesDeleted: plan.deleted,
+        generation: result.generation,
+        elapsedMs: performance.now() - started,
+        compileMs,
+        clauseSets: compiled.sets.count,
+        warnings: compiled.warnings,
+      };
+    }
+    const capacities = {
+      v4Exact: capacityFor('v4Exact', compiled.v4Exact.count),
+      v6Exact: capacityFor('v6Exact', compiled.v6Exact.count),
+      v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count),
+      v6Lpm: capacityFor('v6Lpm', compiled.v6Lpm.count),
+      sets: capacityFor('sets', compiled.sets.count),
+    };
+    const withCapacity = {
+      ...compiled,
+      v4Exact: { ...compiled.v4Exact, capacity: capacities.v4Exact },
+      v6Exact: { ...compiled.v6Exact, capacity: capacities.v6Exact },
+      v4Lpm: { ...compiled.v4Lpm, capacity: capacities.v4Lpm },
+      v6Lpm: { ...compiled.v6Lpm, capacity: capacities.v6Lpm },
+      sets: { ...compiled.sets, capacity: capacities.sets },
+    };
+    this.diffState = null; // unknown until the swap succeeded
+    const result = native.applyRules(withCapacity, compiled.globalDefault);
+    this.diffState = stateAfterSwap(compiled, capacities);
     return {
       mode: 'swap',
       entriesWritten: result.entriesWritten,

@@ -27,6 +27,8 @@ export interface CompiledRules {
   v6Lpm: MapImage;
   /** Array map: keys are the indexes 0..count-1 (keys buffer left empty). */
   sets: MapImage;
+  /** Content of each set as a string, by set id (identifies equal sets across compiles). */
+  setKeys: string[];
   appDefaults: MapImage;
   /** ACTION_CODE of the global default. */
   globalDefault: number;
@@ -101,6 +103,13 @@ class SetTable {
 
   get count(): number {
     return this.sets.length;
+  }
+
+  /** Content keys by set id (for diffing one compiled ruleset against another). */
+  keys(): string[] {
+    const keys: string[] = new Array(this.sets.length);
+    for (const [key, id] of this.byContent) keys[id] = key;
+    return keys;
   }
 
   clauses(id: number): Clause[] {
@@ -407,6 +416,7 @@ export function compileRules(rules: KernelRule[], defaults: KernelDefaults, litt
     v4Lpm: v4Lpm.image(),
     v6Lpm: v6Lpm.image(),
     sets: sets.image(littleEndian),
+    setKeys: sets.keys(),
     appDefaults: { count: a, keys: appKeys, values: appValues },
     globalDefault: ACTION_CODE[defaults.global],
     warnings,

@@ -21,6 +21,9 @@
 namespace portcullis {
 namespace {
 
+// Previous-generation maps at least this big are freed right after a swap.
+constexpr uint64_t kFreeOldBytes = 4 << 20;
+
 // The kernel's internal "not supported" (not in libc headers); some map types return it.
 constexpr int kENOTSUPP = 524;
 
@@ -152,6 +155,7 @@ Napi::Function Firewall::Define(Napi::Env env) {
                      {
                          InstanceAccessor<&Firewall::Adopted>("adopted"),
                          InstanceMethod<&Firewall::ApplyRules>("applyRules"),
+                         InstanceMethod<&Firewall::ApplyDiff>("applyDiff"),
                          InstanceMethod<&Firewall::SetEnforcing>("setEnforcing"),
                          InstanceMethod<&Firewall::Enforcing>("enforcing"),
                          InstanceMethod<&Firewall::BindApps>("bindApps"),
@@ -307,7 +311,11 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
       keys = key_buf.Data();
     }
     LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = spec.flags);
-    uint32_t max_entries = count > 0 ? count : 1;
+    // Headroom (chosen by the caller) lets later diffs upsert in place.
+    Napi::Value capacity = part.Get("capacity");
+    uint32_t max_entries = capacity.IsNumber() ? capacity.As<Napi::Number>().Uint32Value() : count;
+    if (max_entries < count) max_entries = count;
+    if (max_entries == 0) max_entries = 1;
     Fd inner(bpf_map_create(spec.type, spec.outer, spec.key_size, spec.value_size, max_entries, &opts));
     if (inner.get() < 0) throw BpfError(env, std::string("create inner map for ") + spec.outer, errno);
     int err = UpdateMany(inner.get(), keys, values.Data(), count, spec.key_size, spec.value_size);
@@ -327,8 +335,9 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   cfg.generation = next;
   WriteConfig(env, config_fd, cfg);
 
-  // Free the previous generation: first wait until no program still runs with it (re-installing
-  // one map of the new slot is a synchronize_rcu), then empty the old slot of every outer map.
+  // Free the previous generation's big maps: first wait until no program still runs with it
+  // (re-installing one map of the new slot is a synchronize_rcu), then empty the old slot. Small
+  // ones stay until the next swap overwrites them: each delete would cost another grace period.
   {
     bpf_map* sets = skel_->maps.pcl_sets;
     int fd = bpf_map__fd(sets);
@@ -340,6 +349,13 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
     }
     for (const InnerSpec& spec : kInner) {
       bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, spec.outer);
+      uint32_t old_id = 0;
+      if (bpf_map_lookup_elem(bpf_map__fd(outer), &old_slot, &old_id) != 0) continue;
+      Fd old_inner(bpf_map_get_fd_by_id(old_id));
+      bpf_map_info map_info{};
+      uint32_t info_len = sizeof(map_info);
+      if (old_inner.get() < 0 || bpf_obj_get_info_by_fd(old_inner.get(), &map_info, &info_len) != 0) continue;
+      if (uint64_t(map_info.max_entries) * map_info.value_size < kFreeOldBytes) continue;
       if (bpf_map_delete_elem(bpf_map__fd(outer), &old_slot) == 0) replaced++;
     }
   }
@@ -348,6 +364,63 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   result.Set("generation", Napi::Number::New(env, next));
   result.Set("entriesWritten", Napi::Number::New(env, double(written)));
   result.Set("mapsReplaced", Napi::Number::New(env, double(replaced)));
+  return result;
+}
+
+// applyDiff(steps: Array<{map, op: 'upsert'|'delete', keys, values?}>) -> {generation}
+// Runs the steps in order on the active generation's maps (each key update is atomic), then
+// bumps the generation by 2: same slot, and every socket's cached verdict is re-evaluated.
+Napi::Value Firewall::ApplyDiff(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  if (info.Length() < 1 || !info[0].IsArray()) ThrowTypeError(env, "applyDiff(steps: Array)");
+  Napi::Array steps = info[0].As<Napi::Array>();
+  ClearLibbpfLog();
+  int config_fd = bpf_map__fd(skel_->maps.pcl_config);
+  pcl_config cfg = ReadConfig(env, config_fd);
+  uint32_t slot = cfg.generation & 1;
+  // The active slot's inner maps, opened once.
+  std::vector<std::unique_ptr<Fd>> inner(std::size(kInner));
+  auto inner_fd = [&](const std::string& field) -> std::pair<const InnerSpec*, int> {
+    for (size_t i = 0; i < std::size(kInner); i++) {
+      if (field != kInner[i].field) continue;
+      if (!inner[i]) {
+        bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, kInner[i].outer);
+        uint32_t id = 0;
+        if (bpf_map_lookup_elem(bpf_map__fd(outer), &slot, &id) != 0) throw BpfError(env, std::string("find active ") + kInner[i].outer, errno);
+        inner[i] = std::make_unique<Fd>(bpf_map_get_fd_by_id(id));
+        if (inner[i]->get() < 0) throw BpfError(env, std::string("open active ") + kInner[i].outer, errno);
+      }
+      return {&kInner[i], inner[i]->get()};
+    }
+    ThrowTypeError(env, "applyDiff: unknown map '" + field + "'");
+  };
+  for (uint32_t i = 0; i < steps.Length(); i++) {
+    Napi::Value item = steps.Get(i);
+    if (!item.IsObject()) ThrowTypeError(env, "applyDiff: steps[" + std::to_string(i) + "] must be an object");
+    Napi::Object step = item.As<Napi::Object>();
+    Napi::Value map = step.Get("map"), op = step.Get("op");
+    if (!map.IsString() || !op.IsString()) ThrowTypeError(env, "applyDiff: steps[" + std::to_string(i) + "] needs map and op");
+    auto [spec, fd] = inner_fd(map.As<Napi::String>().Utf8Value());
+    Napi::Buffer<uint8_t> keys = BufferField(env, step, "keys", "step");
+    if (keys.Length() % spec->key_size != 0) ThrowTypeError(env, "applyDiff: keys length is not a multiple of the key size");
+    uint32_t count = keys.Length() / spec->key_size;
+    if (op.As<Napi::String>().Utf8Value() == "upsert") {
+      Napi::Buffer<uint8_t> values = BufferField(env, step, "values", "step");
+      if (values.Length() != size_t(count) * spec->value_size) ThrowTypeError(env, "applyDiff: values length does not match keys");
+      int err = UpdateMany(fd, keys.Data(), values.Data(), count, spec->key_size, spec->value_size);
+      if (err) throw BpfError(env, std::string("diff upsert into ") + spec->outer, -err);
+    } else {
+      for (uint32_t k = 0; k < count; k++) {
+        if (bpf_map_delete_elem(fd, keys.Data() + size_t(k) * spec->key_size) != 0 && errno != ENOENT)
+          throw BpfError(env, std::string("diff delete from ") + spec->outer, errno);
+      }
+    }
+  }
+  cfg.generation += 2;
+  WriteConfig(env, config_fd, cfg);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("generation", Napi::Number::New(env, cfg.generation));
   return result;
 }
 

@@ -29,6 +29,7 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
  private:
   Napi::Value Adopted(const Napi::CallbackInfo& info);
   Napi::Value ApplyRules(const Napi::CallbackInfo& info);
+  Napi::Value ApplyDiff(const Napi::CallbackInfo& info);
   Napi::Value SetEnforcing(const Napi::CallbackInfo& info);
   Napi::Value Enforcing(const Napi::CallbackInfo& info);
   Napi::Value BindApps(const Napi::CallbackInfo& info);

@@ -1,0 +1,81 @@
+// Ruleset replacement: small changes go in place (mode 'diff'), big ones as a swap; either way a
+// destination blocked in both the old and the new ruleset is never let through meanwhile.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { withSandbox } from '../support/sandbox.js';
+import { allowByDefault, finished, openFixture, rule } from './kernel-fixture.js';
+import { ipv4 } from './packets.js';
+
+const tcp = (dport: number) => ({ proto: 'tcp' as const, sport: 40000, dport });
+
+test('small changes are applied in place and decide like a swap would', async () => {
+  await withSandbox(async (sandbox) => {
+    const { firewall } = openFixture(sandbox);
+    const base = [rule('block', '10.0.0.0/8'), rule('allow', '10.1.0.0/16')];
+    assert.equal(firewall.setRules(base, allowByDefault).mode, 'swap');
+    const verdict = (dst: string) => firewall.testRun('egress', ipv4('192.168.1.1', dst, tcp(80)), { cached: false }).verdict;
+    assert.equal(verdict('10.1.2.3'), 'allow');
+
+    const added = firewall.setRules([...base, rule('block', '10.1.2.3')], allowByDefault);
+    assert.equal(added.mode, 'diff');
+    assert.ok(added.entriesWritten <= 2, `one entry (and the set it inherits) written, not ${added.entriesWritten}`);
+    assert.equal(verdict('10.1.2.3'), 'block');
+    assert.equal(verdict('10.1.2.4'), 'allow');
+
+    const removed = firewall.setRules([base[0]!], allowByDefault);
+    assert.equal(removed.mode, 'diff');
+    assert.equal(removed.entriesDeleted, 2);
+    assert.equal(verdict('10.1.2.3'), 'block');
+    assert.equal(verdict('10.1.2.4'), 'block');
+    assert.equal(verdict('11.0.0.1'), 'allow');
+
+    assert.equal(firewall.setRules([base[0]!], { global: 'block', perApp: new Map() }).mode, 'swap', 'a default change swaps');
+    assert.equal(verdict('11.0.0.1'), 'block');
+  });
+});
+
+test('a destination blocked in both rulesets stays blocked while rulesets are swapped and diffed', async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = openFixture(sandbox);
+    const { firewall } = fixture;
+    // Both rulesets block 127.0.0.7, each in its own way; they differ everywhere else.
+    const a = [rule('block', '127.0.0.7'), rule('allow', '127.0.0.0/24'), rule('block', '127.0.1.0/24')];
+    const b = [rule('block', '127.0.0.0/24'), rule('allow', '127.0.1.0/24'), rule('allow', '127.0.0.8')];
+    const big = Array.from({ length: 60_000 }, (_, i) => rule('block', `127.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`));
+    firewall.setRules(a, allowByDefault);
+
+    const stop = join(sandbox.makeTempDir('swap'), 'stop');
+    const client = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', `
+import socket, errno, time, os, json
+outcomes = {}
+end = time.monotonic() + 60
+for i in range(200000):
+    s = socket.socket()
+    try:
+        s.connect(("127.0.0.7", 9)); key = "connected"
+    except OSError as e:
+        key = errno.errorcode.get(e.errno, str(e.errno))
+    s.close()
+    outcomes[key] = outcomes.get(key, 0) + 1
+    if i == 0: print("ready", flush=True)
+    if time.monotonic() > end or (i % 50 == 0 and os.path.exists(${JSON.stringify(stop)})): break
+print(json.dumps(outcomes))
+`]);
+    const done = finished(client, 90_000);
+    await new Promise((resolve) => client.stdout!.once('data', resolve));
+    const modes = new Set<string>();
+    for (let round = 0; round < 40; round++) {
+      modes.add(firewall.setRules(round % 2 === 0 ? b : a, allowByDefault).mode);
+      if (round % 10 === 5) modes.add(firewall.setRules([...(round % 4 === 1 ? a : b), ...big], allowByDefault).mode);
+    }
+    writeFileSync(stop, '');
+    const result = await done;
+    assert.deepEqual([...modes].sort(), ['diff', 'swap']);
+    const outcomes = JSON.parse(result.stdout.trim().split('\n').pop()!) as Record<string, number>;
+    assert.deepEqual(Object.keys(outcomes), ['EPERM'], `every connect to 127.0.0.7 must fail with EPERM: ${result.stdout}`);
+    assert.ok(outcomes.EPERM! > 0);
+    console.log(`connects during the applies: ${outcomes.EPERM}`);
+  });
+});
