@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { withSandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
+import Database from 'better-sqlite3';
 import type { Rule } from '../../main/contract/index.js';
 
 const comparable = (rules: Rule[]) => rules.map(({ hits: _hits, ...rest }) => rest);
@@ -143,4 +144,33 @@ test('durability: kill -9 during a burst of 1000 block calls loses none that wer
     assert.ok(firstId > 0);
     assert.equal(await probeOne(sandbox, helper.paths.cgroup, firstRemote, 9), 'EPERM');
     assert.ok(existsSync(join(helper.paths.stateDir, 'portcullis.db')));
+  }));
+
+test('a pause survives a restart, and one that ran out while the helper was stopped ends at start-up', () =>
+  withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    const probe = () => probeOne(sandbox, helper.paths.cgroup, '127.0.0.23', 9);
+    let client = await helper.client();
+    await client.call('rules.add', { rule: { action: 'block', remote: '127.0.0.23' } });
+    const paused = await client.call('enforcement.set', { enabled: false, pauseMinutes: 30 });
+    assert.ok(paused.pausedUntil !== null);
+    client.close();
+    await helper.restart();
+    client = await helper.client();
+    const after = await client.call('status');
+    assert.deepEqual([after.enforcing, after.pausedUntil], [false, paused.pausedUntil]);
+    client.close();
+    await helper.stop('SIGTERM');
+    assert.equal(await probe(), 'refused', 'paused while stopped');
+
+    // Time passes while the helper is away: the stored pause ends before it starts again.
+    const db = new Database(join(helper.paths.stateDir, 'portcullis.db'));
+    db.prepare("UPDATE helper_state SET value = ? WHERE key = 'pausedUntil'").run(JSON.stringify(Date.now() - 1000));
+    db.close();
+    await helper.launch();
+    client = await helper.client();
+    const resumed = await client.call('status');
+    assert.deepEqual([resumed.enforcing, resumed.pausedUntil], [true, null]);
+    assert.equal(await probe(), 'EPERM');
+    assert.match(helper.logs, /^portcullis-helper: enforcement on$/m, 'the helper says it resumed');
   }));
