@@ -9,7 +9,7 @@ import { monotonicToWallMs } from '../decision-events.js';
 import type { AppIdentities } from '../apps/app-identities.js';
 import { parseDnsResponse, resolutionsOf } from '../dns/dns-message.js';
 import type { DnsNames, ResolvedAddress } from '../dns/dns-names.js';
-import type { FlowTracker, SocketTotals, TrackedEvent } from './flow-tracker.js';
+import type { FlowDelta, FlowTracker, SocketTotals } from './flow-tracker.js';
 import type { FlowQuery, FlowsStore } from './flows-store.js';
 
 export interface ConnectionPipelineDeps {
@@ -27,15 +27,21 @@ export interface ConnectionPipelineDeps {
 
 export interface PipelineTimers {
   totalsMs: number;
+  /** How often the flows' changes are taken for writing. */
   flushMs: number;
+  /** How often a slice of the taken changes is written. */
+  writeSliceMs: number;
+  /** Rows per slice: bounds how long one write holds the event loop (events wait meanwhile). */
+  rowsPerSlice: number;
 }
 
-const DEFAULT_TIMERS: PipelineTimers = { totalsMs: 1000, flushMs: 2000 };
+const DEFAULT_TIMERS: PipelineTimers = { totalsMs: 1000, flushMs: 2000, writeSliceMs: 100, rowsPerSlice: 2000 };
 const SWEEP_NAMES_MS = 60_000;
 const PRUNE_MS = 3_600_000;
 
 export class ConnectionPipeline {
   private timers: NodeJS.Timeout[] = [];
+  private unwritten: FlowDelta[] = [];
   eventsProcessed = 0;
   dnsAnswers = 0;
   dnsRejected = 0;
@@ -57,13 +63,7 @@ export class ConnectionPipeline {
       let appId = identities.appIdOf(event);
       if (appId === 0 && event.direction === 'in') appId = tracker.listenerApp(event.protocol, event.localPort);
       const remoteName = event.kind === 'listen' ? null : names.nameOf(event.remoteAddr, nowWallMs);
-      const tracked: TrackedEvent = {
-        kind: event.kind, timeMs, appId, socketCookie: event.socketCookie, protocol: event.protocol, direction: event.direction,
-        localPort: event.localPort, remoteAddr: event.remoteAddr, remotePort: event.remotePort, remoteName,
-        verdict: event.verdict, ruleId: event.ruleId, bytesOut: event.bytesOut, bytesIn: event.bytesIn,
-        packetsOut: event.packetsOut, packetsIn: event.packetsIn,
-      };
-      tracker.ingest(tracked);
+      tracker.ingest(event, appId, timeMs, remoteName);
       if (event.kind === 'listen' || event.kind === 'close') continue;
       out.push({
         time: timeMs, appId, pid: event.tgid, uid: event.uid, comm: event.comm, remoteAddr: event.remoteAddr, remoteName,
@@ -88,11 +88,31 @@ export class ConnectionPipeline {
     return resolved;
   }
 
-  /** Reads live totals and writes what changed; the timer calls it, and so does every query. */
-  flush(nowMs = Date.now()): void {
+  /** Reads live totals and takes what changed for writing (deltas are per flow, so a backlog stays bounded by the flows). */
+  private take(nowMs: number): void {
     if (this.deps.readTotals) this.deps.tracker.applyTotals(this.deps.readTotals(), nowMs);
-    this.deps.store.write(this.deps.tracker.takeDeltas());
+    const deltas = this.deps.tracker.takeDeltas();
+    for (const delta of deltas) this.unwritten.push(delta);
     this.deps.tracker.sweep(nowMs);
+  }
+
+  /** Writes up to `rows` taken changes in one transaction. */
+  private writeSlice(rows: number): void {
+    if (this.unwritten.length === 0) return;
+    const slice = this.unwritten.length <= rows ? this.unwritten : this.unwritten.slice(0, rows);
+    this.unwritten = slice === this.unwritten ? [] : this.unwritten.slice(rows);
+    this.deps.store.write(slice);
+  }
+
+  /** Changes taken but not yet written (the timers write them in slices). */
+  get backlog(): number {
+    return this.unwritten.length;
+  }
+
+  /** Reads live totals and writes everything that changed; every query does this first. */
+  flush(nowMs = Date.now()): void {
+    this.take(nowMs);
+    this.writeSlice(Number.MAX_SAFE_INTEGER);
   }
 
   list(query: FlowQuery): Flow[] {
@@ -109,7 +129,8 @@ export class ConnectionPipeline {
       this.timers.push(timer);
     };
     every(timers.totalsMs, () => this.deps.readTotals && this.deps.tracker.applyTotals(this.deps.readTotals(), Date.now()), 'reading socket totals');
-    every(timers.flushMs, () => this.flush(), 'writing flows');
+    every(timers.flushMs, () => this.take(Date.now()), 'taking flow changes');
+    every(timers.writeSliceMs, () => this.writeSlice(timers.rowsPerSlice), 'writing flows');
     every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');
     every(PRUNE_MS, () => this.deps.store.prune(this.deps.retentionDays(), Date.now()), 'pruning flow history');
   }

@@ -8,19 +8,18 @@
 import type { FlowDirection, FlowProtocol, Verdict } from '../../contract/index.js';
 import type { FlowTotals } from '../../../native/api.js';
 
-/** A kernel decision after enrichment: the app it belongs to, a name for its remote, wall time. */
+/**
+ * The fields of a kernel decision the tracker reads (a native DecisionEvent has them all). The
+ * enrichment — app, wall time, remote name — comes as arguments, so no object is made per event.
+ */
 export interface TrackedEvent {
-  kind: 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close';
-  timeMs: number;
-  /** 0 when neither the kernel nor the helper knew the app (inbound ones are then matched to listeners). */
-  appId: number;
+  kind: 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns';
   socketCookie: bigint;
   protocol: FlowProtocol;
   direction: FlowDirection;
   localPort: number;
   remoteAddr: string;
   remotePort: number;
-  remoteName: string | null;
   verdict: Verdict;
   /** 0 when a default decided. */
   ruleId: number;
@@ -101,7 +100,6 @@ export interface FlowTrackerOptions {
   idleMs?: number;
 }
 
-const zeroCounts = (): Counts => ({ bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, allowed: 0, blocked: 0 });
 export const flowKeyString = (k: FlowKey): string => `${k.appId}|${k.remoteAddr}|${k.remotePort}|${k.protocol}|${k.direction}`;
 const listenerKey = (protocol: FlowProtocol, port: number): string => `${protocol}/${port}`;
 
@@ -132,18 +130,19 @@ export class FlowTracker {
     return this.listeners.get(listenerKey(protocol, localPort)) ?? 0;
   }
 
-  ingest(event: TrackedEvent): void {
+  /** One decision of `appId` (0: unknown; inbound ones then go to the listener) at `timeMs`. */
+  ingest(event: TrackedEvent, appId: number, timeMs: number, remoteName: string | null): void {
     if (event.kind === 'listen') {
-      if (event.appId !== 0) this.listeners.set(listenerKey(event.protocol, event.localPort), event.appId);
+      if (appId !== 0) this.listeners.set(listenerKey(event.protocol, event.localPort), appId);
       return;
     }
+    if (event.kind === 'dns') return;
     if (event.kind === 'close') {
-      this.close(event);
+      this.close(event, appId, timeMs, remoteName);
       return;
     }
-    const flow = this.flowFor(event);
-    if (!flow) return;
-    const delta = this.deltaOf(flow, event.timeMs);
+    const flow = this.flowFor(event, appId, timeMs, remoteName);
+    const delta = this.deltaOf(flow, timeMs);
     if (event.verdict === 'allow') { flow.allowed++; delta.allowed++; } else { flow.blocked++; delta.blocked++; }
     flow.lastVerdict = delta.lastVerdict = event.verdict;
     flow.lastRuleId = delta.lastRuleId = event.ruleId === 0 ? null : event.ruleId;
@@ -190,21 +189,26 @@ export class FlowTracker {
     return { ...view };
   }
 
-  private flowFor(event: TrackedEvent): FlowState | null {
-    let appId = event.appId;
+  private flowFor(event: TrackedEvent, knownApp: number, timeMs: number, remoteName: string | null): FlowState {
+    let appId = knownApp;
     if (appId === 0 && event.direction === 'in') {
       appId = this.listenerApp(event.protocol, event.localPort);
       if (appId === 0) this.unattributedInbound++;
     }
-    const key: FlowKey = { appId, remoteAddr: event.remoteAddr, remotePort: event.remotePort, protocol: event.protocol, direction: event.direction };
-    const text = flowKeyString(key);
-    let flow = this.flows.get(text);
+    const key = `${appId}|${event.remoteAddr}|${event.remotePort}|${event.protocol}|${event.direction}`;
+    let flow = this.flows.get(key);
     if (!flow) {
       if (this.flows.size >= this.maxFlows) this.evict();
-      flow = { ...key, ...zeroCounts(), key: text, remoteName: event.remoteName, firstSeen: event.timeMs, lastSeen: event.timeMs, lastVerdict: event.verdict, lastRuleId: null, openSockets: 0, delta: null };
-      this.flows.set(text, flow);
+      // One literal with every field: this runs per new flow at event rate, so no spreads.
+      flow = {
+        appId, remoteAddr: event.remoteAddr, remotePort: event.remotePort, protocol: event.protocol, direction: event.direction,
+        bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, allowed: 0, blocked: 0,
+        key, remoteName, firstSeen: timeMs, lastSeen: timeMs, lastVerdict: event.verdict, lastRuleId: null, openSockets: 0, delta: null,
+      };
+      this.flows.set(key, flow);
+    } else if (remoteName !== null && flow.remoteName !== remoteName) {
+      flow.remoteName = remoteName;
     }
-    if (event.remoteName && flow.remoteName !== event.remoteName) flow.remoteName = event.remoteName;
     return flow;
   }
 
@@ -213,7 +217,8 @@ export class FlowTracker {
     if (!flow.delta) {
       flow.delta = {
         appId: flow.appId, remoteAddr: flow.remoteAddr, remotePort: flow.remotePort, protocol: flow.protocol, direction: flow.direction,
-        ...zeroCounts(), remoteName: flow.remoteName, firstSeen: timeMs, lastSeen: timeMs, lastVerdict: flow.lastVerdict, lastRuleId: flow.lastRuleId,
+        bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, allowed: 0, blocked: 0,
+        remoteName: flow.remoteName, firstSeen: timeMs, lastSeen: timeMs, lastVerdict: flow.lastVerdict, lastRuleId: flow.lastRuleId,
       };
       this.dirty.add(flow);
     }
@@ -244,17 +249,16 @@ export class FlowTracker {
     flow.packetsIn += packetsIn; delta.packetsIn += packetsIn;
   }
 
-  private close(event: TrackedEvent): void {
+  private close(event: TrackedEvent, appId: number, timeMs: number, remoteName: string | null): void {
     let socket = this.sockets.get(event.socketCookie);
     if (!socket) {
       // The opening decision was not seen (lost, or the socket predates the helper): count the totals anyway.
       if (event.bytesOut + event.bytesIn + event.packetsOut + event.packetsIn === 0n) return;
-      const flow = this.flowFor(event);
-      if (!flow) return;
+      const flow = this.flowFor(event, appId, timeMs, remoteName);
       socket = { flow, bytesOut: 0n, bytesIn: 0n, packetsOut: 0n, packetsIn: 0n };
       flow.openSockets++;
     }
-    this.addTotals(socket, event, event.timeMs);
+    this.addTotals(socket, event, timeMs);
     this.sockets.delete(event.socketCookie);
     socket.flow.openSockets--;
   }

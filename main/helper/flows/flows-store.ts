@@ -79,8 +79,7 @@ export class FlowsStore {
     this.upsert = db.prepare(`
       INSERT INTO flows (app_id, remote_addr, remote_port, protocol, direction, hour, remote_name, first_seen, last_seen,
                          bytes_out, bytes_in, packets_out, packets_in, allowed, blocked, last_verdict, last_rule_id)
-      VALUES (@appId, @remoteAddr, @remotePort, @protocol, @direction, @hour, @remoteName, @firstSeen, @lastSeen,
-              @bytesOut, @bytesIn, @packetsOut, @packetsIn, @allowed, @blocked, @lastVerdict, @lastRuleId)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (app_id, remote_addr, remote_port, protocol, direction, hour) DO UPDATE SET
         remote_name = COALESCE(excluded.remote_name, remote_name),
         first_seen = MIN(first_seen, excluded.first_seen),
@@ -95,7 +94,11 @@ export class FlowsStore {
         last_rule_id = CASE WHEN excluded.last_seen >= last_seen THEN excluded.last_rule_id ELSE last_rule_id END`);
     this.pruneRows = db.prepare('DELETE FROM flows WHERE last_seen < ?');
     this.writeMany = db.transaction((deltas: readonly FlowDelta[]) => {
-      for (const delta of deltas) this.upsert.run({ ...delta, hour: Math.floor(delta.lastSeen / HOUR_MS) * HOUR_MS });
+      // Positional parameters: no object per row (this runs for every changed flow).
+      for (const d of deltas) {
+        this.upsert.run(d.appId, d.remoteAddr, d.remotePort, d.protocol, d.direction, d.lastSeen - (d.lastSeen % HOUR_MS), d.remoteName, d.firstSeen, d.lastSeen,
+          d.bytesOut, d.bytesIn, d.packetsOut, d.packetsIn, d.allowed, d.blocked, d.lastVerdict, d.lastRuleId);
+      }
     });
   }
 

@@ -6,7 +6,9 @@ import { FlowsStore, flowsMigration, HOUR_MS } from '../../../main/helper/flows/
 
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR_MS); // on an hour boundary
 
-function event(over: Partial<TrackedEvent>): TrackedEvent {
+type TestEvent = TrackedEvent & { appId: number; timeMs: number; remoteName: string | null };
+
+function event(over: Partial<TestEvent>): TestEvent {
   return {
     kind: 'connect', timeMs: T0, appId: 1, socketCookie: 0n, protocol: 'tcp', direction: 'out', localPort: 40000,
     remoteAddr: '10.0.0.1', remotePort: 443, remoteName: null, verdict: 'allow', ruleId: 0,
@@ -14,14 +16,19 @@ function event(over: Partial<TrackedEvent>): TrackedEvent {
   };
 }
 
+function feed(tracker: FlowTracker, over: Partial<TestEvent>): void {
+  const e = event(over);
+  tracker.ingest(e, e.appId, e.timeMs, e.remoteName);
+}
+
 test('flows: decisions aggregate per app × remote × port × protocol × direction', () => {
   const tracker = new FlowTracker();
-  tracker.ingest(event({ socketCookie: 1n }));
-  tracker.ingest(event({ socketCookie: 2n, timeMs: T0 + 5, remoteName: 'a.test' }));
-  tracker.ingest(event({ verdict: 'block', ruleId: 9, timeMs: T0 + 7 }));
-  tracker.ingest(event({ remotePort: 80, timeMs: T0 + 8 }));
-  tracker.ingest(event({ appId: 2, timeMs: T0 + 9 }));
-  tracker.ingest(event({ protocol: 'udp', timeMs: T0 + 10 }));
+  feed(tracker, { socketCookie: 1n });
+  feed(tracker, { socketCookie: 2n, timeMs: T0 + 5, remoteName: 'a.test' });
+  feed(tracker, { verdict: 'block', ruleId: 9, timeMs: T0 + 7 });
+  feed(tracker, { remotePort: 80, timeMs: T0 + 8 });
+  feed(tracker, { appId: 2, timeMs: T0 + 9 });
+  feed(tracker, { protocol: 'udp', timeMs: T0 + 10 });
   const live = tracker.live();
   assert.equal(live.length, 4);
   const main = live.find((f) => f.appId === 1 && f.remotePort === 443 && f.protocol === 'tcp')!;
@@ -34,11 +41,11 @@ test('flows: decisions aggregate per app × remote × port × protocol × direct
 
 test('flows: live totals and the close event add up without double counting', () => {
   const tracker = new FlowTracker();
-  tracker.ingest(event({ socketCookie: 7n }));
+  feed(tracker, { socketCookie: 7n });
   tracker.applyTotals([{ socketCookie: 7n, bytesOut: 100n, bytesIn: 1000n, packetsOut: 2n, packetsIn: 3n }], T0 + 1000);
   tracker.applyTotals([{ socketCookie: 7n, bytesOut: 150n, bytesIn: 1000n, packetsOut: 3n, packetsIn: 3n }], T0 + 2000);
   tracker.applyTotals([{ socketCookie: 99n, bytesOut: 5n, bytesIn: 5n, packetsOut: 1n, packetsIn: 1n }], T0 + 2000); // unknown socket: ignored
-  tracker.ingest(event({ kind: 'close', socketCookie: 7n, timeMs: T0 + 3000, bytesOut: 200n, bytesIn: 4000n, packetsOut: 4n, packetsIn: 6n }));
+  feed(tracker, { kind: 'close', socketCookie: 7n, timeMs: T0 + 3000, bytesOut: 200n, bytesIn: 4000n, packetsOut: 4n, packetsIn: 6n });
   tracker.applyTotals([{ socketCookie: 7n, bytesOut: 999n, bytesIn: 999n, packetsOut: 9n, packetsIn: 9n }], T0 + 4000); // after close: ignored
   const [flow] = tracker.live();
   assert.deepEqual([flow!.bytesOut, flow!.bytesIn, flow!.packetsOut, flow!.packetsIn, flow!.lastSeen], [200, 4000, 4, 6, T0 + 3000]);
@@ -47,10 +54,10 @@ test('flows: live totals and the close event add up without double counting', ()
 
 test('flows: a close without its opening decision still counts; inbound goes to the listener', () => {
   const tracker = new FlowTracker();
-  tracker.ingest(event({ kind: 'close', socketCookie: 5n, bytesOut: 10n, bytesIn: 20n, packetsOut: 1n, packetsIn: 1n }));
-  tracker.ingest(event({ kind: 'listen', appId: 4, protocol: 'tcp', localPort: 8080, remoteAddr: '0.0.0.0', remotePort: 0 }));
-  tracker.ingest(event({ appId: 0, direction: 'in', localPort: 8080, remoteAddr: '10.0.0.9', remotePort: 51000, socketCookie: 6n }));
-  tracker.ingest(event({ appId: 0, direction: 'in', localPort: 9999, remoteAddr: '10.0.0.9', remotePort: 51001 }));
+  feed(tracker, { kind: 'close', socketCookie: 5n, bytesOut: 10n, bytesIn: 20n, packetsOut: 1n, packetsIn: 1n });
+  feed(tracker, { kind: 'listen', appId: 4, protocol: 'tcp', localPort: 8080, remoteAddr: '0.0.0.0', remotePort: 0 });
+  feed(tracker, { appId: 0, direction: 'in', localPort: 8080, remoteAddr: '10.0.0.9', remotePort: 51000, socketCookie: 6n });
+  feed(tracker, { appId: 0, direction: 'in', localPort: 9999, remoteAddr: '10.0.0.9', remotePort: 51001 });
   const flows = tracker.live();
   assert.ok(flows.some((f) => f.appId === 1 && f.bytesIn === 20));
   assert.ok(flows.some((f) => f.appId === 4 && f.direction === 'in' && f.remoteAddr === '10.0.0.9'));
@@ -59,10 +66,10 @@ test('flows: a close without its opening decision still counts; inbound goes to 
 
 test('flows: deltas are taken once; memory stays bounded and idle written flows are forgotten', () => {
   const tracker = new FlowTracker({ maxFlows: 100, idleMs: 1000 });
-  for (let i = 0; i < 100; i++) tracker.ingest(event({ remotePort: 1 + i }));
+  for (let i = 0; i < 100; i++) feed(tracker, { remotePort: 1 + i });
   assert.equal(tracker.takeDeltas().length, 100);
   assert.equal(tracker.takeDeltas().length, 0);
-  for (let i = 0; i < 50; i++) tracker.ingest(event({ remotePort: 1000 + i, timeMs: T0 + 1 }));
+  for (let i = 0; i < 50; i++) feed(tracker, { remotePort: 1000 + i, timeMs: T0 + 1 });
   assert.ok(tracker.stats().flows <= 100);
   assert.ok(tracker.stats().evicted >= 10);
   tracker.takeDeltas();
@@ -79,11 +86,11 @@ function memoryStore(): FlowsStore {
 test('flows store: batched deltas add up per hour; queries by app, remote, time and verdict', () => {
   const store = memoryStore();
   const tracker = new FlowTracker();
-  tracker.ingest(event({ socketCookie: 1n, remoteName: 'www.example.com' }));
+  feed(tracker, { socketCookie: 1n, remoteName: 'www.example.com' });
   tracker.applyTotals([{ socketCookie: 1n, bytesOut: 10n, bytesIn: 100n, packetsOut: 1n, packetsIn: 2n }], T0 + 10);
   store.write(tracker.takeDeltas());
   tracker.applyTotals([{ socketCookie: 1n, bytesOut: 30n, bytesIn: 300n, packetsOut: 2n, packetsIn: 4n }], T0 + HOUR_MS + 10);
-  tracker.ingest(event({ appId: 2, remoteAddr: '10.9.9.9', verdict: 'block', ruleId: 3, timeMs: T0 + HOUR_MS + 20 }));
+  feed(tracker, { appId: 2, remoteAddr: '10.9.9.9', verdict: 'block', ruleId: 3, timeMs: T0 + HOUR_MS + 20 });
   store.write(tracker.takeDeltas());
 
   const all = store.query();
