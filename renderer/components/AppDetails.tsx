@@ -40,7 +40,7 @@ export function AppDetails({ appId }: { appId: number }) {
         {app.identifier && (<><dt>Identifier</dt><dd className="mono">{app.identifier}</dd></>)}
         {app.cgroup && (<><dt>cgroup</dt><dd className="mono">{app.cgroup}</dd></>)}
         <dt>First seen</dt><dd>{formatAgo(app.firstSeen, now)}</dd>
-        {group && (<><dt>Traffic</dt><dd>{formatBytes(group.bytesIn)} in · {formatBytes(group.bytesOut)} out · {formatCount(group.flows.size)} remotes</dd></>)}
+        {group && (<><dt>Traffic</dt><dd>{formatBytes(group.bytesIn)} in · {formatBytes(group.bytesOut)} out · {formatCount(group.flows.size)} {group.flows.size === 1 ? 'remote' : 'remotes'}</dd></>)}
       </dl>
       <h3>Traffic</h3>
       <TrafficChart points={points ?? []} now={now} />

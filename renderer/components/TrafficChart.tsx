@@ -33,7 +33,7 @@ export function TrafficChart({ points, now }: { points: TrafficPoint[]; now: num
       <figcaption>
         <span className="legend legend-in">received {formatBytes(totalIn)}</span>
         <span className="legend legend-out">sent {formatBytes(totalOut)}</span>
-        <span className="muted">peak {formatBytes(peak)} / 2 s</span>
+        {visible.length > 0 && <span className="muted">peak {formatBytes(peak)} / 2 s</span>}
       </figcaption>
     </figure>
   );
