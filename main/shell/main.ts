@@ -1,7 +1,7 @@
 // `portcullis-shell`: the browser shell. Serves the UI on 127.0.0.1 and prints the address to open
 // (token included); with --open it starts Chromium in an app window on it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,16 +35,29 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   console.log(`Portcullis browser shell on ${shell.origin} (open ${shell.url})`);
 
   let browser: ReturnType<typeof spawn> | null = null;
+  let profile: string | null = null;
   if (args.open) {
-    const profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
-    browser = spawn(args.browser, [`--app=${shell.url}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--window-size=1280,800', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])], { stdio: 'ignore' });
-    browser.on('exit', () => void stop());
+    profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
+    const flags = [`--app=${shell.url}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--window-size=1280,820'];
+    // Chromium refuses to run as root with its sandbox on; the page itself stays sandboxed by CSP and has no node.
+    if (process.getuid?.() === 0) flags.push('--no-sandbox');
+    browser = spawn(args.browser, flags, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let errors = '';
+    browser.stderr!.on('data', (chunk: Buffer) => { errors = (errors + chunk.toString()).slice(-2000); });
+    browser.on('error', (error) => console.error(`could not start ${args.browser}: ${error.message}; open ${shell.url} in a browser instead`));
+    browser.on('exit', (code) => {
+      browser = null;
+      // The person closed the window: we are done. A failed start: say so and keep serving.
+      if (code === 0) return void stop();
+      console.error(`${args.browser} exited with status ${code}${errors ? `:\n${errors.trim().split('\n').slice(-3).join('\n')}` : ''}\nThe shell keeps running; open ${shell.url} in a browser, Ctrl-C to stop.`);
+    });
   }
 
   async function stop(): Promise<void> {
     browser?.kill();
     await shell.close();
     backend.dispose();
+    if (profile) rmSync(profile, { recursive: true, force: true });
     process.exit(0);
   }
   process.on('SIGINT', () => void stop());
