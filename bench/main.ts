@@ -36,7 +36,10 @@ async function main(): Promise<number> {
   const { values: args } = parseArgs({ options: { report: { type: 'string' } } });
   if (args.report) return reportOnly(args.report);
   const smoke = process.env.BENCH_SMOKE === '1';
-  const outDir = smoke ? join(ROOT, 'test-artifacts', 'bench-smoke') : join(ROOT, 'bench', 'results');
+  // BENCH_ONLY=none,portcullis: a partial run for investigating (traffic only, those contenders),
+  // kept out of bench/results like the smoke run.
+  const only = process.env.BENCH_ONLY?.split(',').filter(Boolean) ?? null;
+  const outDir = smoke ? join(ROOT, 'test-artifacts', 'bench-smoke') : only ? join(ROOT, 'test-artifacts', 'bench-partial') : join(ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const startedAt = new Date();
   const machine = describeMachine();
@@ -56,7 +59,7 @@ async function main(): Promise<number> {
     const work = sandbox.makeTempDir('bench');
     const lab = makeLab(sandbox);
     const loadgen = new Loadgen(sandbox, lab, buildLoadgen(work));
-    const contenders = buildContenders(sandbox, lab, { smoke, workDir: work, log });
+    const contenders = buildContenders(sandbox, lab, { smoke, workDir: work, log }).filter((c) => !only || only.includes(c.id));
     log(`contenders: ${contenders.map((c) => c.id).join(', ')}`);
     const plan: TrafficPlan = {
       repetitions: smoke ? 1 : 3,
@@ -68,13 +71,13 @@ async function main(): Promise<number> {
     const traffic = await runTraffic(loadgen, lab, contenders, plan, log);
     const controlPlan: ControlPlanePlan = smoke
       ? { loadedRules: 1000, changeIterations: 3, importEntries: 5000, importCapMs: 60_000, usageWindowMs: 500, connectsPerSecond: 200, withOpenSnitch: false }
-      : { loadedRules: 10_000, changeIterations: 100, importEntries: 1_000_000, importCapMs: 240_000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: hasCommand('opensnitchd') };
-    const controlPlane = contenders.some((c) => c.id === 'portcullis')
+      : { loadedRules: 10_000, changeIterations: 100, importEntries: 1_000_000, importCapMs: 180_000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: hasCommand('opensnitchd') };
+    const controlPlane = !only && contenders.some((c) => c.id === 'portcullis')
       ? await runControlPlane(sandbox, loadgen, lab, controlPlan, work, controlPlan.withOpenSnitch ? () => openSnitch(sandbox, lab.firewall, work) : null, log)
       : null;
     results = {
       schema: 1,
-      smoke,
+      smoke: smoke || only !== null,
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine,
@@ -90,7 +93,7 @@ async function main(): Promise<number> {
   const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
   const jsonPath = join(outDir, `${stamp}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
-  const reportPath = smoke ? join(outDir, 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
+  const reportPath = results.smoke ? join(outDir, 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
   writeReport(results, reportPath, jsonPath);
   log(`results: ${jsonPath}`);
   log(`report: ${reportPath}`);

@@ -25,13 +25,19 @@ export interface PortcullisContender extends Contender {
   running(): RunningPortcullis | null;
 }
 
-/** Adds block rules for the addresses through rules.addMany, in the largest chunks the RPC takes. */
-export async function importBlocklist(client: HelperClient, addresses: readonly string[], onChunk?: (done: number) => void): Promise<void> {
-  for (let start = 0; start < addresses.length; start += MAX_BATCH) {
+/**
+ * Adds block rules for the addresses through rules.addMany, in the largest chunks the RPC takes;
+ * `stop` is asked before each chunk. Resolves with how many were added.
+ */
+export async function importBlocklist(client: HelperClient, addresses: readonly string[], onChunk?: (done: number) => void, stop?: () => boolean): Promise<number> {
+  let start = 0;
+  for (; start < addresses.length; start += MAX_BATCH) {
+    if (stop?.()) return start;
     const chunk = addresses.slice(start, start + MAX_BATCH);
     await client.call('rules.addMany', { rules: chunk.map((remote) => ({ action: 'block' as const, remote, direction: 'out' as const })) });
     onChunk?.(start + chunk.length);
   }
+  return addresses.length;
 }
 
 export interface PortcullisOptions {

@@ -18,10 +18,10 @@ export function controlPlaneSection(control: ControlPlaneResults | null): string
   for (const f of control.ruleChange) {
     lines.push(`| ${f.firewall} | ${f.how} | ${ms(f.enforcedMs?.p50)} ms | ${ms(f.enforcedMs?.p99)} ms | ${ms(f.enforcedMs?.max)} ms | ${ms(f.replyMs?.p50)} ms | ${ms(f.replyMs?.p99)} ms | ${f.enforcedBeforeReply} of ${f.enforcedMs?.n ?? 0} | ${f.errors.length} |`);
   }
-  lines.push('', `### Importing ${control.import[0]?.requested ?? plan.importEntries} blocked addresses`, '', '| firewall | how | imported | time | entries/s | ratio of time to nftables |', '|---|---|---|---|---|---|');
+  lines.push('', `### Importing ${control.import[0]?.requested ?? plan.importEntries} blocked addresses (each stopped after ${plan.importCapMs / 1000} s)`, '', '| firewall | how | imported | time | entries/s | entries/s, ratio to nftables |', '|---|---|---|---|---|---|');
   const nft = control.import.find((f) => f.firewall === 'nftables' && !f.error);
   for (const f of control.import) {
-    const ratio = nft && f.imported === f.requested ? `${(f.elapsedMs / nft.elapsedMs).toFixed(2)}x` : 'n/a';
+    const ratio = nft && nft.entriesPerSecond > 0 ? `${(f.entriesPerSecond / nft.entriesPerSecond).toFixed(3)}x` : 'n/a';
     lines.push(`| ${f.firewall} | ${f.how} | ${f.imported}${f.capped ? ' (stopped at the cap)' : ''}${f.error ? ` — error: ${f.error}` : ''} | ${(f.elapsedMs / 1000).toFixed(1)} s | ${Math.round(f.entriesPerSecond)} | ${ratio} |`);
   }
   const progress = control.import.find((f) => f.progress && f.progress.length > 0)?.progress;

@@ -30,6 +30,14 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       measured: ratio === null ? 'not measured' : `${ratio.toFixed(2)}x`,
       met: ratio === null ? null : ratio >= 0.9,
     });
+    const kernelOnly = find(results, path, 'tcp-connect', 'portcullis-kernel')?.ratio?.median ?? null;
+    if (kernelOnly !== null) {
+      checks.push({
+        target: `(diagnostic) Portcullis programs only, helper stopped: TCP connect rate ≥ 0.9x (${path})`,
+        measured: `${kernelOnly.toFixed(2)}x`,
+        met: kernelOnly >= 0.9,
+      });
+    }
     const snitch = versus(portcullis, find(results, path, 'tcp-connect', 'opensnitch'));
     checks.push({
       target: `Portcullis TCP connect rate ≥ 10x OpenSnitch (${path})`,
