@@ -66,7 +66,7 @@ describe('desktop app through the browser shell, real helper', () => {
     await session.screenshot('04-connection-listed');
 
     await row.hover();
-    await row.getByRole('button', { name: 'Block everywhere' }).click();
+    await row.getByRole('button', { name: 'Block for app' }).click();
     await page.getByText(`Rule added: block ${TARGET}`).waitFor();
     assert.equal(await probe(), 'EPERM');
 
@@ -86,6 +86,28 @@ describe('desktop app through the browser shell, real helper', () => {
     await session.screenshot('06-blocked-filter');
     await page.getByRole('button', { name: 'All', exact: true }).click();
     await page.getByLabel('Search connections').fill('');
+  });
+
+  test('app details with its traffic chart; the rule form validates inline as the helper does', async () => {
+    const { page } = session;
+    assert.equal(await probe(), 'connected');
+    await page.getByRole('tab', { name: 'Connections' }).click();
+    const appRow = page.locator('.app-row').filter({ hasText: 'python' }).first();
+    await appRow.click();
+    const details = page.getByRole('complementary', { name: /Details of python/ });
+    await details.waitFor();
+    // The chart shows bytes per poll once a poll has seen this app's counters grow.
+    await details.getByRole('img', { name: /Traffic in the last 5 minutes/ }).waitFor();
+    await session.screenshot('09-app-details');
+    await page.getByRole('tab', { name: /Rules/ }).click();
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    const form = page.getByRole('dialog', { name: 'New rule' });
+    await form.getByPlaceholder(/203\.0\.113\.7/).fill('192.0.2.0/24');
+    await form.getByPlaceholder(/8000-8100/).fill('9000-80');
+    assert.match((await form.getByRole('alert').textContent()) ?? '', /runs backwards/);
+    assert.equal(await form.getByRole('button', { name: 'Add rule' }).isDisabled(), true);
+    await session.screenshot('10-rule-form-invalid');
+    await form.getByRole('button', { name: 'Cancel' }).click();
   });
 
   test('import a list: progress bar, skipped lines explained, rules in the editor', async () => {
