@@ -11,8 +11,18 @@ import { PortcullisError, type App, type AppSelector } from '../../contract/inde
 import type { AppBindings } from '../../../native/api.js';
 import type { AppsStore } from './apps-store.js';
 
+/** Where apps found by classification live as cgroups (desktop scopes, services): their cgroup ids. */
+export type CgroupBindingSource = (only?: ReadonlySet<number>) => AppBindings['cgroups'];
+
 export class AppRegistry {
+  private readonly cgroupSources: CgroupBindingSource[] = [];
+
   constructor(private readonly apps: AppsStore, private readonly procRoot = '/proc') {}
+
+  /** Adds cgroup bindings (e.g. the scopes of desktop apps) to what bindings() returns. */
+  addCgroupSource(source: CgroupBindingSource): void {
+    this.cgroupSources.push(source);
+  }
 
   /**
    * The app id a rule applies to (null = every app). Unknown ids and paths that are not executable
@@ -65,7 +75,7 @@ export class AppRegistry {
         if (appId) processes.push({ tgid: Number(entry), appId });
       }
     }
-    return { executables, cgroups: [], processes };
+    return { executables, cgroups: this.cgroupSources.flatMap((source) => source(only)), processes };
   }
 }
 
