@@ -3,10 +3,10 @@
 // carries the app, and a per-app default verdict reaches the kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { withSandbox } from '../support/sandbox.js';
+import { removeCgroup, withSandbox } from '../support/sandbox.js';
 import { HelperProcess, CLI_ARGV, REPO_ROOT } from '../support/helper-process.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort, within } from './connections-rig.js';
 import type { App, ConnectionEvent, Flow } from '../../main/contract/index.js';
@@ -110,5 +110,40 @@ test('connections through the helper: apps, flows by app and time, follow, histo
     const allowed = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
     assert.equal(allowed.code, 0, allowed.stderr);
     await assert.rejects(client.call('apps.setDefault', { appId: 99_999, action: 'block' }), { kind: 'not-found' });
+  });
+});
+
+test('connections through the helper: a process in a desktop app scope is that desktop app, bound in the kernel by its scope', async () => {
+  await withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    // The scope a desktop puts a launched app in (zutty.desktop ships with this system's zutty package).
+    const scope = join(helper.paths.cgroup, 'app-gnome-zutty-4242.scope');
+    mkdirSync(scope);
+    sandbox.defer(() => removeCgroup(scope));
+    const appExe = join(sandbox.makeTempDir('scope-app'), 'zutty-helper');
+    copyFileSync(SYSTEM_PYTHON, appExe);
+    const port = randomPort();
+    await startPeer(sandbox, port);
+    const download = () => run(sandbox, scope, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '100000']);
+
+    const first = await download();
+    assert.equal(first.code, 0, first.stderr);
+    const app = await eventually('the scope classified as its desktop app', async () => {
+      const apps = JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[];
+      return apps.find((a) => a.kind === 'desktop' && a.identifier === 'zutty') ?? null;
+    });
+    assert.equal(app.name, 'Zutty');
+    assert.equal(app.icon, 'zutty');
+    assert.ok(app.cgroup?.endsWith('/app-gnome-zutty-4242.scope'), String(app.cgroup));
+
+    // Blocking the app by default reaches processes started in its scope later: the kernel knows the scope.
+    const client = await helper.client();
+    await client.call('apps.setDefault', { appId: app.id, action: 'block' });
+    const blocked = await download();
+    assert.notEqual(blocked.code, 0);
+    assert.match(blocked.stderr, /PermissionError|Operation not permitted/);
+    // The same executable outside the scope is not that app.
+    const outside = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    assert.equal(outside.code, 0, outside.stderr);
   });
 });

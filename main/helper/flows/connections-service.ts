@@ -37,6 +37,8 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
   const names = new DnsNames();
   const domains = new DomainRuleAddresses(names);
   const identities = new AppIdentities(db, engine.apps, new DesktopEntries(), { cgroupRoot: options.cgroupRoot });
+  // Desktop scopes and services seen for apps are bound by cgroup id, with every other binding.
+  engine.registry.addCgroupSource((only) => identities.cgroupBindings().filter((binding) => !only || only.has(binding.appId)));
   const tracker = new FlowTracker();
   const store = new FlowsStore(db);
 
@@ -68,13 +70,7 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
       const apps = pendingApps;
       pendingApps = [];
       try {
-        const all = engine.registry.bindings();
-        const ids = new Set(apps.map((a) => a.id));
-        firewall.addAppBindings({
-          executables: all.executables.filter((e) => ids.has(e.appId)),
-          processes: all.processes.filter((p) => ids.has(p.appId)),
-          cgroups: identities.cgroupBindings().filter((c) => ids.has(c.appId)),
-        });
+        firewall.addAppBindings(engine.registry.bindings(new Set(apps.map((a) => a.id))));
       } catch (error) {
         log(`binding new apps in the kernel failed: ${(error as Error).message}`);
       }

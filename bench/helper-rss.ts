@@ -1,0 +1,129 @@
+// The real helper's memory with 100k live flows, and its CPU idle and at 1k new connections/s.
+//
+//   node --import tsx bench/helper-rss.ts [--smoke] [--json bench/results/helper-rss.json]
+//
+// A holder process in the helper's cgroup opens N UDP sockets, each connected to its own
+// (address, port) on loopback and sending one datagram: N connect decisions, N flows with an open
+// socket in the helper's tracker. RSS is read from /proc/PID/status before and with the flows; CPU
+// from /proc/PID/stat over a quiet window and over a window of 1k TCP connect+close per second
+// from the C load generator (the connections also go through the whole pipeline and history).
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { killAndWait, Sandbox } from '../test/support/sandbox.js';
+import { HelperProcess } from '../test/support/helper-process.js';
+import { buildLoadgen } from './lib/loadgen.js';
+
+const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
+const jsonAt = process.argv.indexOf('--json');
+const output = jsonAt !== -1 ? process.argv[jsonAt + 1]! : join(__dirname, 'results', 'helper-rss.json');
+const FLOWS = smoke ? 2000 : 100_000;
+const TARGET_MIB = 150;
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+const HOLDER = `
+import resource, socket, sys, time
+n = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (n + 1000, n + 1000))
+held = []
+for i in range(n):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.connect(('127.0.0.%d' % (1 + i // 50000), 1024 + i % 50000))
+    try:
+        s.send(b'x')
+    except OSError:
+        pass
+    held.append(s)
+print('ready', flush=True)
+time.sleep(float(sys.argv[2]))
+`;
+
+function rssMiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS; // utime + stime
+}
+
+async function cpuPercentOver(pid: number, ms: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  const started = process.hrtime.bigint();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  return ((cpuSeconds(pid) - before) / wall) * 100;
+}
+
+function waitLine(child: ReturnType<typeof spawn>, test: (line: string) => boolean, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer.slice(-500)}`)), timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const line = buffer.split('\n').find((l) => test(l.trim()));
+      if (line) { clearTimeout(timer); resolve(line.trim()); }
+    });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited with ${code}: ${buffer.slice(-500)}`)); });
+  });
+}
+
+async function main(): Promise<void> {
+  const sandbox = new Sandbox();
+  try {
+    const helper = await HelperProcess.start(sandbox);
+    const pid = helper.pid!;
+    const client = await helper.client('bench');
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // start-up work settles
+    const rssIdle = rssMiB(pid);
+    const cpuIdle = await cpuPercentOver(pid, smoke ? 2000 : 10_000);
+
+    const before = (await client.call('status')).eventsSeen;
+    const holder = sandbox.spawnInCgroup(helper.paths.cgroup, ['python3', '-c', HOLDER, String(FLOWS), smoke ? '30' : '180']);
+    await waitLine(holder, (l) => l === 'ready', 120_000);
+    // Wait until the helper has taken every connect decision (bounded).
+    let seen = 0;
+    for (let i = 0; i < 600 && seen < FLOWS; i++) {
+      seen = (await client.call('status')).eventsSeen - before;
+      if (seen < FLOWS) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // writes and GC settle
+    if (global.gc) global.gc();
+    const rssWithFlows = rssMiB(pid);
+    const cpuHoldingFlows = await cpuPercentOver(pid, smoke ? 2000 : 5000);
+    const flowsStored = (await client.call('connections.list', { limit: 200_000 })).length;
+    await killAndWait(holder);
+
+    // 1k new connections per second for a while, from the load generator in the helper's cgroup.
+    const loadgen = buildLoadgen(sandbox.makeTempDir('bench-rss-loadgen'));
+    const port = String(30_000 + Math.floor(Math.random() * 20_000));
+    const seconds = smoke ? 2 : 10;
+    const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(seconds + 30)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    sandbox.defer(() => killAndWait(sink));
+    await waitLine(sink, (l) => l === 'ready', 5000);
+    const load = sandbox.spawnInCgroup(helper.paths.cgroup, [loadgen, 'tcp-connect', '127.0.0.1', port, String(seconds * 1000), String(seconds * 1000 + 100), '1000']);
+    const cpuAt1k = cpuPercentOver(pid, seconds * 1000 - 500);
+    const loadResult = JSON.parse(await waitLine(load, (l) => l.startsWith('{'), seconds * 1000 + 30_000)) as { ok: number; elapsedNs: number };
+
+    const result = {
+      kind: 'helper-rss', smoke, measuredAt: new Date().toISOString(),
+      flows: FLOWS, connectDecisionsSeen: seen, flowsStored,
+      rssIdleMiB: rssIdle, rssWithFlowsMiB: rssWithFlows, bytesPerFlow: ((rssWithFlows - rssIdle) * 1024 * 1024) / FLOWS,
+      targetMiB: TARGET_MIB, withinTarget: rssWithFlows <= TARGET_MIB,
+      cpuIdlePercent: cpuIdle, cpuHoldingFlowsPercent: cpuHoldingFlows,
+      connectionsPerSecond: loadResult.ok / (loadResult.elapsedNs / 1e9), cpuAt1kConnectionsPercent: await cpuAt1k,
+      note: 'helper run through tsx from source (as the tests run it); CPU percent of one core; the machine is shared',
+    };
+    mkdirSync(dirname(output), { recursive: true });
+    writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
+    console.error(`helper-rss bench: idle ${rssIdle.toFixed(0)} MiB, with ${FLOWS} flows ${rssWithFlows.toFixed(0)} MiB (${result.bytesPerFlow.toFixed(0)} B/flow); CPU idle ${cpuIdle.toFixed(1)}%, at ${result.connectionsPerSecond.toFixed(0)} conn/s ${result.cpuAt1kConnectionsPercent.toFixed(1)}%; wrote ${output}`);
+  } finally {
+    await sandbox.dispose();
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(`helper-rss bench failed: ${error.stack ?? error.message}`);
+  process.exit(1);
+});
