@@ -30,6 +30,13 @@ fi
 say "installing npm dependencies"
 npm ci --no-audit --no-fund --loglevel=error
 
+# Native builds compile against the headers of the node that runs them (no header download: the
+# machine may be offline), found beside the node binary.
+node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+if [ -f "$node_prefix/include/node/node_api.h" ]; then
+  export npm_config_nodedir="$node_prefix"
+fi
+
 if ! node -e "require('better-sqlite3')(':memory:')" 2>/dev/null; then
   say "building better-sqlite3 from source"
   (cd node_modules/better-sqlite3 && ../.bin/node-gyp rebuild --release --loglevel=error >/dev/null)
