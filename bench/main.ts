@@ -72,7 +72,7 @@ async function main(): Promise<number> {
     const controlPlan: ControlPlanePlan = smoke
       ? { loadedRules: 1000, changeIterations: 3, importEntries: 5000, importCapMs: 60_000, usageWindowMs: 500, connectsPerSecond: 200, withOpenSnitch: false }
       : { loadedRules: 10_000, changeIterations: 100, importEntries: 1_000_000, importCapMs: 180_000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: hasCommand('opensnitchd') };
-    const controlPlane = !only && contenders.some((c) => c.id === 'portcullis')
+    const controlPlane = !only
       ? await runControlPlane(sandbox, loadgen, lab, controlPlan, work, controlPlan.withOpenSnitch ? () => openSnitch(sandbox, lab.firewall, work) : null, log)
       : null;
     results = {

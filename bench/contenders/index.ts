@@ -1,6 +1,4 @@
 // Which firewalls a run compares. The smoke run keeps the small ones and leaves OpenSnitch out.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Sandbox } from '../../test/support/sandbox.js';
 import type { Lab } from '../lib/lab.js';
 import { hasCommand } from '../lib/process.js';
@@ -8,8 +6,6 @@ import type { Contender } from './contender.js';
 import { iptablesLinear, nftablesSet, noFirewall } from './netfilter.js';
 import { openSnitch } from './opensnitch.js';
 import { portcullis } from './portcullis.js';
-
-const ADDON = join(__dirname, '..', '..', 'native', 'build', 'Release', 'portcullis.node');
 
 export interface ContenderOptions {
   smoke: boolean;
@@ -21,11 +17,9 @@ export function buildContenders(sandbox: Sandbox, lab: Lab, options: ContenderOp
   const ruleCounts = options.smoke ? [10, 1000] : [10, 1000, 10_000];
   const largest = ruleCounts[ruleCounts.length - 1]!;
   const contenders: Contender[] = [noFirewall()];
-  if (existsSync(ADDON)) {
-    contenders.push(portcullis(sandbox, lab.firewall, largest));
-    if (!options.smoke) contenders.push(portcullis(sandbox, lab.firewall, largest, { kernelOnly: true }));
-  }
-  else options.log(`the native addon is not built (${ADDON}): Portcullis is left out; run npm run build`);
+  // Always in: without its addon built, its start fails and the run says so (npm run build).
+  contenders.push(portcullis(sandbox, lab.firewall, largest));
+  if (!options.smoke) contenders.push(portcullis(sandbox, lab.firewall, largest, { kernelOnly: true }));
   for (const count of ruleCounts) contenders.push(iptablesLinear(lab.firewall, count));
   contenders.push(nftablesSet(lab.firewall, largest));
   if (options.smoke) {
