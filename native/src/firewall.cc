@@ -232,6 +232,7 @@ void Firewall::AttachOrAdopt(Napi::Env env, int cgroup_fd, const std::string& pi
       link = bpf_link__open(path.c_str());
       if (!link) throw BpfError(env, "open pinned link " + path, errno);
       links_.push_back(link);
+      if (spec.hook == Hook::kCgroup) RequireSameCgroup(env, link, cgroup_fd, path);
       // Swap in this build's program atomically; tracing links cannot be updated and keep the
       // program they have (it uses the same pinned maps).
       if (spec.hook == Hook::kCgroup) {
@@ -246,6 +247,21 @@ void Firewall::AttachOrAdopt(Napi::Env env, int cgroup_fd, const std::string& pi
     links_.push_back(link);
     int err = bpf_link__pin(link, path.c_str());
     if (err) throw BpfError(env, "pin link " + path, -err);
+  }
+}
+
+// Adopting pins made for another cgroup would silently enforce in the wrong place.
+void Firewall::RequireSameCgroup(Napi::Env env, bpf_link* link, int cgroup_fd, const std::string& path) {
+  bpf_link_info link_info{};
+  uint32_t len = sizeof(link_info);
+  if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) throw BpfError(env, "inspect pinned link " + path, errno);
+  struct stat st;
+  if (fstat(cgroup_fd, &st) != 0) throw BpfError(env, "stat cgroup", errno);
+  // On cgroup2 a cgroup's id is its directory's inode number.
+  if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != uint64_t(st.st_ino)) {
+    throw BpfError(env, "adopt " + path, EEXIST,
+                   "the pinned links attach cgroup id " + std::to_string(link_info.cgroup.cgroup_id) +
+                       ", not the cgroup asked for (id " + std::to_string(st.st_ino) + "): detach first");
   }
 }
 

@@ -46,6 +46,7 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
 
   void Load(Napi::Env env, const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes);
   void AttachOrAdopt(Napi::Env env, int cgroup_fd, const std::string& pin_dir);
+  void RequireSameCgroup(Napi::Env env, bpf_link* link, int cgroup_fd, const std::string& path);
   void ReleaseAll();  // fds only: pins (and so enforcement) stay
   void RequireOpen(Napi::Env env) const;
   bpf_map* BindingMap(Napi::Env env, const Napi::Value& kind) const;

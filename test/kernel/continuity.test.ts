@@ -61,3 +61,21 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'ECONNREFUSED');
   });
 });
+
+test('pins made for one cgroup are not adopted for another', async () => {
+  await withSandbox(async (sandbox) => {
+    const first = sandbox.makeCgroup('pin-a');
+    const second = sandbox.makeCgroup('pin-b');
+    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+    sandbox.defer(() => Firewall.detach(pinDir));
+    Firewall.open({ cgroup: first, pinDir }).close();
+    assert.throws(() => Firewall.open({ cgroup: second, pinDir }), (error: Error & { code?: string; op?: string; detail?: string }) => {
+      assert.equal(error.code, 'EEXIST');
+      assert.match(error.op ?? '', /^adopt /);
+      assert.match(error.detail ?? '', /detach first/);
+      return true;
+    });
+    assert.equal(attachedPrograms(second), 0);
+    assert.ok(attachedPrograms(first) >= 10, 'the first attachment is untouched');
+  });
+});
