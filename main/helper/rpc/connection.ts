@@ -18,6 +18,8 @@ export interface ConnectionOptions {
 }
 
 let nextConnectionId = 1;
+/** Replies a client has left unread beyond which it is cut off (it keeps asking but never reads). */
+const MAX_UNREAD_REPLY_BYTES = 64 * 1024 * 1024;
 /** How long a refused or cut-off client gets to read our error before the socket is destroyed. */
 const HANG_UP_GRACE_MS = 2000;
 
@@ -76,6 +78,11 @@ export class RpcConnection {
 
   private write(message: unknown): boolean {
     if (!this.isOpen) return false;
+    if (this.socket.writableLength > MAX_UNREAD_REPLY_BYTES) {
+      this.options.log(`closing ${this.describe()}: ${this.socket.writableLength} bytes of replies unread`);
+      this.socket.destroy();
+      return false;
+    }
     return this.socket.write(encodeLine(message));
   }
 
