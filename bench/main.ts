@@ -83,7 +83,7 @@ async function main(): Promise<number> {
       machine,
       traffic,
       controlPlane,
-      folded: foldPeerResults(join(ROOT, 'bench', 'results')),
+      folded: smoke ? foldPeerResults(outDir, 'test-artifacts/bench-smoke') : foldPeerResults(join(ROOT, 'bench', 'results')),
     };
   } finally {
     if (!aborted) await sandbox.dispose();

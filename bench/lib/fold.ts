@@ -14,7 +14,8 @@ export interface FoldedResult {
   data: unknown;
 }
 
-export function foldPeerResults(dir: string): FoldedResult[] {
+/** `label` names the directory in the report (relative to the repository). */
+export function foldPeerResults(dir: string, label = 'bench/results'): FoldedResult[] {
   if (!existsSync(dir)) return [];
   const files = readdirSync(dir).filter((name) => name.endsWith('.json'));
   const folded: FoldedResult[] = [];
@@ -27,9 +28,9 @@ export function foldPeerResults(dir: string): FoldedResult[] {
       .sort((a, b) => b.mtime.getTime() - a.mtime.getTime())[0];
     if (!newest) continue;
     try {
-      folded.push({ kind, file: `bench/results/${newest.name}`, modifiedAt: newest.mtime.toISOString(), data: JSON.parse(readFileSync(join(dir, newest.name), 'utf8')) });
+      folded.push({ kind, file: join(label, newest.name), modifiedAt: newest.mtime.toISOString(), data: JSON.parse(readFileSync(join(dir, newest.name), 'utf8')) });
     } catch (error) {
-      folded.push({ kind, file: `bench/results/${newest.name}`, modifiedAt: newest.mtime.toISOString(), data: { unreadable: (error as Error).message } });
+      folded.push({ kind, file: join(label, newest.name), modifiedAt: newest.mtime.toISOString(), data: { unreadable: (error as Error).message } });
     }
   }
   return folded;
