@@ -2,19 +2,19 @@
 // connections scroll as smoothly as ten.
 import { useRef } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { Row } from '../model/connection-rows';
+import type { RowList } from '../model/connection-rows';
 import { AppRow, FlowRow, APP_ROW_HEIGHT, FLOW_ROW_HEIGHT } from './ConnectionRows';
 import { useNow } from './use-now';
 
-export function ConnectionList({ rows }: { rows: Row[] }) {
+export function ConnectionList({ rows }: { rows: RowList }) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const now = useNow();
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scrollRef.current,
-    estimateSize: (index) => (rows[index]?.kind === 'app' ? APP_ROW_HEIGHT : FLOW_ROW_HEIGHT),
+    estimateSize: (index) => (rows.at(index)?.kind === 'app' ? APP_ROW_HEIGHT : FLOW_ROW_HEIGHT),
     getItemKey: (index) => {
-      const row = rows[index]!;
+      const row = rows.at(index)!;
       return row.kind === 'app' ? `app:${row.app.id}` : `flow:${row.flow.appId}|${row.flow.remoteAddr}|${row.flow.remotePort}|${row.flow.protocol}|${row.flow.direction}`;
     },
     overscan: 12,
@@ -43,7 +43,7 @@ export function ConnectionList({ rows }: { rows: Row[] }) {
       </div>
       <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
         {virtualizer.getVirtualItems().map((item) => {
-          const row = rows[item.index]!;
+          const row = rows.at(item.index)!;
           return (
             <div key={item.key} className="virtual-row" style={{ transform: `translateY(${item.start}px)`, height: item.size }}>
               {row.kind === 'app' ? <AppRow row={row} now={now} /> : <FlowRow row={row} now={now} />}
