@@ -30,7 +30,8 @@ export interface LaunchOptions {
 }
 
 export type LaunchResult =
-  | { ok: true; pid: number; logPath: string }
+  | { ok: true; alreadyRunning: true }
+  | { ok: true; alreadyRunning: false; pid: number; logPath: string }
   | { ok: false; error: PortcullisError; logPath: string | null };
 
 /**
@@ -41,6 +42,8 @@ export type LaunchResult =
 export async function launchHelper(options: LaunchOptions): Promise<LaunchResult> {
   const launcher = options.launcher ?? INSTALLED_LAUNCHER;
   const pkexec = options.pkexec ?? PKEXEC;
+  // A helper that already answers needs no second one (and no password dialog).
+  if (await options.isReady().catch(() => false)) return { ok: true, alreadyRunning: true };
   const missing = missingPiece(pkexec, launcher);
   if (missing) return { ok: false, error: missing, logPath: null };
 
@@ -67,7 +70,7 @@ export async function launchHelper(options: LaunchOptions): Promise<LaunchResult
     if (end) return { ok: false, error: exitError(end.code, end.signal, logPath), logPath };
     if (await options.isReady().catch(() => false)) {
       child.unref();
-      return { ok: true, pid: child.pid ?? -1, logPath };
+      return { ok: true, alreadyRunning: false, pid: child.pid ?? -1, logPath };
     }
     if (Date.now() > deadline) {
       child.unref();

@@ -110,7 +110,7 @@ function disableUnit(): string {
 }
 
 /** Detaches (the addon) and unpins; the pin directory must be on a bpffs, never anywhere else. */
-function removePins(pinDir: string, detach: (pinDir: string) => void): string {
+export function removePins(pinDir: string, detach: (pinDir: string) => void): string {
   if (!exists(pinDir)) return `${pinDir}: no pins`;
   const onBpffs = findBpffsMounts().some((mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'));
   if (!onBpffs) throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, { where: pinDir });

@@ -53,7 +53,7 @@ function runAs(user: TestUser, argv: string[], env: Record<string, string> = {})
   return spawnSync('runuser', ['-u', user.name, '--', '/usr/bin/env', ...envArgs, ...argv], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
 }
 
-type CallerResult = { ok: boolean; kind?: string; message?: string; pid?: number };
+type CallerResult = { ok: boolean; kind?: string; message?: string; pid?: number; alreadyRunning?: boolean };
 
 function callerAs(user: TestUser, args: string[], env: Record<string, string> = {}): CallerResult {
   const run = runAs(user, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/support/launch-helper-as-caller.ts'), ...args], env);
@@ -140,6 +140,10 @@ test('a granted user starts the helper through pkexec and blocks traffic from th
     try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
     await waitFor(() => !existsSync(`/proc/${pid}`), 10_000, 'helper did not stop');
   });
+
+  // Asking again finds it running: no second helper, no second dialog.
+  assert.deepEqual(launchAs(granted), { ok: true, alreadyRunning: true });
+  assert.deepEqual(installedHelperPids(), [pid]);
 
   // It runs as root, from the installed entry, with only what the launcher set in its environment.
   assert.deepEqual(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean), [LAYOUT.node, LAYOUT.helperEntry]);

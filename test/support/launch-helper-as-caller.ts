@@ -16,7 +16,8 @@ async function main([command, arg]: string[]): Promise<unknown> {
         return true;
       },
     });
-    return result.ok ? { ok: true, pid: result.pid } : { ok: false, kind: result.error.kind, message: result.error.message };
+    if (!result.ok) return { ok: false, kind: result.error.kind, message: result.error.message };
+    return result.alreadyRunning ? { ok: true, alreadyRunning: true } : { ok: true, pid: result.pid };
   }
   if ((command === 'install' && arg) || command === 'uninstall') {
     const result = await runInstallerWithPkexec(command === 'install' ? { action: 'install', bundleDir: arg! } : { action: 'uninstall' });

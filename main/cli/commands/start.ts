@@ -19,13 +19,9 @@ export const startCommand: Command = {
       client.close();
       return true;
     };
-    if (await answers().catch(() => false)) {
-      context.out('the helper is already running');
-      return 0;
-    }
     const result = await launchHelper({ isReady: answers });
     if (!result.ok) throw result.error;
-    context.out(`helper started (pid ${result.pid}); its log: ${result.logPath}`);
+    context.out(result.alreadyRunning ? 'the helper is already running' : `helper started (pid ${result.pid}); its log: ${result.logPath}`);
     return 0;
   },
 };

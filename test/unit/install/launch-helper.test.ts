@@ -42,3 +42,10 @@ test('a missing pkexec is reported with what to install', async () => {
   assert.equal(result.error.kind, 'unavailable');
   assert.match(result.error.message, /pkexec/);
 });
+
+test('a helper that already answers is not started again (no pkexec, no dialog)', async () => {
+  let asked = 0;
+  const result = await launchHelper({ isReady: async () => { asked++; return true; }, pkexec: '/nonexistent/pkexec', launcher: '/nonexistent/launcher' });
+  assert.deepEqual(result, { ok: true, alreadyRunning: true });
+  assert.equal(asked, 1);
+});
