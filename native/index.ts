@@ -30,7 +30,7 @@ type BindingKind = 'exe' | 'cgroup' | 'tgid';
 
 interface NativeFirewall {
   readonly adopted: boolean;
-  applyRules(compiled: CompiledRules, globalDefault: number): { generation: number; entriesWritten: number; mapsReplaced: number };
+  applyRules(compiled: CompiledRules, globalDefault: number): { generation: number; entriesWritten: number; mapsReplaced: number; fillMs: Record<string, number> };
   applyDiff(steps: DiffStep[]): { generation: number };
   setEnforcing(on: boolean): void;
   enforcing(): boolean;
@@ -158,6 +158,8 @@ export class Firewall {
   private subscription: EventSubscription | null = null;
   /** What this process last installed, for in-place diffs; null = unknown (next apply swaps). */
   private diffState: DiffState | null = null;
+  /** Milliseconds spent filling each inner map in the last swap (benchmarks). */
+  lastFillMs: Record<string, number> = {};
 
   private constructor(native: NativeFirewall) {
     this.native = native;
@@ -229,6 +231,7 @@ export class Firewall {
     this.diffState = null; // unknown until the swap succeeded
     const result = native.applyRules(withCapacity, compiled.globalDefault);
     this.diffState = stateAfterSwap(compiled, capacities);
+    this.lastFillMs = result.fillMs;
     return {
       mode: 'swap',
       entriesWritten: result.entriesWritten,
