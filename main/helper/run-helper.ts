@@ -51,7 +51,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   });
 
   const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
-  const services = { engine, enforcement, fanout, connections, status: () => status(), settingsChanged: () => server.dropUnauthorized() };
+  const services = { engine, enforcement, fanout, connections, log, status: () => status(), settingsChanged: () => server.dropUnauthorized() };
   const server: RpcServer = await RpcServer.listen({
     socketPath: config.socket,
     handlers: createHandlers(services),

@@ -11,6 +11,8 @@ export interface HelperServices {
   fanout: EventFanout;
   connections: Connections;
   status(): Status;
+  /** The helper's log (audit lines for changes). */
+  log?(message: string): void;
   /** Called after settings change (the helper closes connections of users no longer authorised). */
   settingsChanged?(): void;
 }

@@ -47,6 +47,7 @@ describe('portcullis block/unblock against a real helper', () => {
     assert.match(id, /^[0-9]+$/);
     assert.equal(await probe('127.0.0.9'), 'EPERM');
     assert.equal(await probe('127.0.0.10'), 'refused');
+    assert.match(helper.logs, new RegExp(`uid 0 pid \\d+ \\(cli block\\): added rule ${id}: block 127\\.0\\.0\\.9`), 'changes are logged with who made them');
     assert.equal(await cli('unblock', '127.0.0.9'), `removed rule ${id}`);
     assert.equal(await probe('127.0.0.9'), 'refused');
   });

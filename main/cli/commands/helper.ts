@@ -19,6 +19,15 @@ export const helperCommand: Command = {
     const { runHelper } = await import('../../helper/run-helper.js');
     const flags = context.flags as Record<string, string | undefined>;
     // The global --socket only counts when given as a flag: PORTCULLIS_SOCKET is a client setting.
-    return runHelper({ cgroup: flags.cgroup, bpffs: flags.bpffs, stateDir: flags['state-dir'], socket: flags.socket });
+    try {
+      return await runHelper({ cgroup: flags.cgroup, bpffs: flags.bpffs, stateDir: flags['state-dir'], socket: flags.socket });
+    } catch (error) {
+      // A libbpf failure at start-up (load, attach, pin) is the kernel's answer, with its log.
+      const native = error as Error & { op?: unknown; detail?: unknown };
+      if (!(error instanceof PortcullisError) && typeof native.op === 'string') {
+        throw new PortcullisError('kernel', `${native.message}${typeof native.detail === 'string' && native.detail ? `\n${native.detail}` : ''}`);
+      }
+      throw error;
+    }
   },
 };

@@ -1,16 +1,32 @@
-// rules.*: list, add, addMany (import chunks), update (incl. enable/disable), remove.
+// rules.*: list, add, addMany (import chunks), update (incl. enable/disable), remove. Every change
+// is logged with who made it (a root daemon's changes deserve an audit trail).
+import { describeRule } from '../../contract/index.js';
 import type { HandlerTable } from '../rpc/handler.js';
 import type { HelperServices } from '../services.js';
 
-export function rulesHandlers({ engine }: HelperServices): HandlerTable {
+export function rulesHandlers({ engine, log }: HelperServices): HandlerTable {
+  const audit = (who: string, what: string) => log?.(`${who}: ${what}`);
   return {
     'rules.list': () => engine.listRules(),
-    'rules.add': async ({ rule }) => (await engine.addRules([rule], 'params.rule'))[0]!,
-    'rules.addMany': async ({ rules }) => {
+    'rules.add': async ({ rule }, { connection }) => {
+      const added = (await engine.addRules([rule], 'params.rule'))[0]!;
+      audit(connection.describe(), `added rule ${added.id}: ${describeRule(added)}`);
+      return added;
+    },
+    'rules.addMany': async ({ rules }, { connection }) => {
       const added = await engine.addRules(rules, 'params.rules');
+      if (added.length > 0) audit(connection.describe(), `added ${added.length} rule(s), ids ${added[0]!.id}-${added[added.length - 1]!.id}`);
       return { added: added.length, firstId: added[0]?.id ?? null };
     },
-    'rules.update': ({ id, patch }) => engine.updateRule(id, patch, 'params.patch'),
-    'rules.remove': async ({ ids }) => ({ removed: await engine.removeRules(ids) }),
+    'rules.update': async ({ id, patch }, { connection }) => {
+      const updated = await engine.updateRule(id, patch, 'params.patch');
+      audit(connection.describe(), `updated rule ${id}: ${describeRule(updated)}${updated.enabled ? '' : ' (disabled)'}`);
+      return updated;
+    },
+    'rules.remove': async ({ ids }, { connection }) => {
+      const removed = await engine.removeRules(ids);
+      if (removed.length > 0) audit(connection.describe(), `removed rule(s) ${removed.join(', ')}`);
+      return { removed };
+    },
   };
 }
