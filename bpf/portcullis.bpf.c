@@ -44,17 +44,18 @@ struct lpm6_inner {
 	__uint(key_size, sizeof(struct pcl_lpm6_key));
 	__uint(value_size, sizeof(struct pcl_entry));
 };
+/* Exact hashes are preallocated: bulk inserts are faster than with per-element allocation. */
 struct exact4_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, 0);
 	__uint(key_size, sizeof(struct pcl_exact4_key));
 	__uint(value_size, sizeof(struct pcl_entry));
 };
 struct exact6_inner {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(map_flags, 0);
 	__uint(key_size, sizeof(struct pcl_exact6_key));
 	__uint(value_size, sizeof(struct pcl_entry));
 };

@@ -55,8 +55,8 @@ struct InnerSpec {
 };
 
 constexpr InnerSpec kInner[] = {
-    {"pcl_v4_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact4_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v4Exact"},
-    {"pcl_v6_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact6_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v6Exact"},
+    {"pcl_v4_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact4_key), sizeof(pcl_entry), 0, "v4Exact"},
+    {"pcl_v6_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact6_key), sizeof(pcl_entry), 0, "v6Exact"},
     {"pcl_v4_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm4_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v4Lpm"},
     {"pcl_v6_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm6_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v6Lpm"},
     {"pcl_sets", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(pcl_clause_set), BPF_F_INNER_MAP, "sets"},
