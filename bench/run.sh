@@ -75,7 +75,7 @@ node --import tsx bench/main.ts || status=$?
 # Whatever happened, nothing of the benchmark's may be left behind.
 leftovers=$(ip netns list | awk '{print $1}' | grep -E '^pcl-[0-9a-f]{6}-b[cs]$' || true)
 cgroup_root=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
-left_cgroups=$(find "$cgroup_root" -maxdepth 1 -name 'portcullis-test-bench-*' 2>/dev/null || true)
+left_cgroups=$(find "$cgroup_root" -maxdepth 1 \( -name 'portcullis-test-bench-firewall-*' -o -name 'portcullis-test-bench-baseline-*' \) 2>/dev/null || true)
 if [ -n "$leftovers$left_cgroups" ]; then
   echo "bench: left behind: $leftovers $left_cgroups" >&2
   status=1

@@ -99,8 +99,10 @@ export async function runTraffic(loadgen: Loadgen, lab: Lab, contenders: Contend
         continue;
       }
       try {
-        for (const path of plan.paths) {
-          for (const kind of plan.kinds) {
+        // Every TCP figure before any UDP one: a UDP flood can leave a queue-based firewall
+        // (OpenSnitch) with a backlog, and that must not be charged to its TCP figures.
+        for (const kind of plan.kinds) {
+          for (const path of plan.paths) {
             const entry = seriesFor(path, kind, contender.id);
             for (let slice = 0; slice < plan.slices; slice++) {
               const where = `rep ${rep + 1} slice ${slice + 1}`;
