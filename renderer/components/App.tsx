@@ -1,5 +1,4 @@
 import { useEffect } from 'react';
-import { bridge } from '../bridge';
 import { useHelper } from '../stores/helper-store';
 import { useRules } from '../stores/rules-store';
 import { useConnections } from '../stores/connections-store';
@@ -35,8 +34,7 @@ export function App() {
   // Data flows only while the helper is there; on reconnect everything reloads.
   useEffect(() => {
     if (!connected) return;
-    void useRules.getState().load();
-    const stopRules = bridge().listenRulesChanged(() => void useRules.getState().load());
+    const stopRules = useRules.getState().follow();
     const stopConnections = useConnections.getState().start();
     return () => {
       stopRules();

@@ -23,6 +23,8 @@ interface RulesStore {
   loaded: boolean;
   importing: ImportProgress | null;
   load(): Promise<void>;
+  /** Loads the rules and reloads them whenever the helper says they changed; returns the stop function. */
+  follow(): () => void;
   add(draft: RuleDraft): Promise<Rule | null>;
   update(id: number, patch: Partial<RuleDraft>): Promise<Rule | null>;
   remove(ids: number[]): Promise<void>;
@@ -41,6 +43,11 @@ export const useRules = create<RulesStore>((set, get) => ({
   async load() {
     const rules = valueOr(await bridge().listRules({}), 'Loading rules');
     if (rules) set({ rules, loaded: true });
+  },
+
+  follow() {
+    void get().load();
+    return bridge().listenRulesChanged(() => void get().load());
   },
 
   async add(draft) {
