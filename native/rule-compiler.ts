@@ -401,7 +401,7 @@ export function compileRules(rules: KernelRule[], defaults: KernelDefaults, litt
   for (const [appId, action] of defaults.perApp) {
     if (!Number.isInteger(appId) || appId <= 0 || appId > 0xffffffff) throw new RangeError(`defaults.perApp: app id ${appId} must be a u32 > 0`);
     if (!(action in ACTION_CODE)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
-    littleEndian ? appKeys.writeUInt32LE(appId, a * 4) : appKeys.writeUInt32BE(appId, a * 4);
+    new DataView(appKeys.buffer, appKeys.byteOffset, appKeys.byteLength).setUint32(a * 4, appId, littleEndian);
     appValues[a] = ACTION_CODE[action];
     a++;
   }

@@ -50,6 +50,11 @@ export interface DiffPlan {
   next: DiffState;
 }
 
+function writeU32(buf: Buffer, at: number, value: number, littleEndian: boolean): void {
+  if (littleEndian) buf.writeUInt32LE(value, at);
+  else buf.writeUInt32BE(value, at);
+}
+
 function entriesOf(image: MapImage, keySize: number): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   for (let i = 0; i < image.count; i++) {
@@ -128,7 +133,7 @@ export function planDiff(state: DiffState | null, compiled: CompiledRules, littl
       const key = image.keys.toString('hex', i * KEY_SIZE[map], (i + 1) * KEY_SIZE[map]);
       const value = Buffer.from(image.values.subarray(i * ENTRY_BYTES, (i + 1) * ENTRY_BYTES));
       const setId = littleEndian ? value.readUInt32LE(4) : value.readUInt32BE(4);
-      if (setId !== NO_SET) littleEndian ? value.writeUInt32LE(remap[setId]!, 4) : value.writeUInt32BE(remap[setId]!, 4);
+      if (setId !== NO_SET) writeU32(value, 4, remap[setId]!, littleEndian);
       now.set(key, value);
       const before = state.entries[map].get(key);
       if (!before || !before.equals(value)) {
@@ -151,7 +156,7 @@ export function planDiff(state: DiffState | null, compiled: CompiledRules, littl
     const keys = Buffer.alloc(newSets.length * 4);
     const values = Buffer.alloc(newSets.length * SET_BYTES);
     newSets.forEach((id, i) => {
-      littleEndian ? keys.writeUInt32LE(remap[id]!, i * 4) : keys.writeUInt32BE(remap[id]!, i * 4);
+      writeU32(keys, i * 4, remap[id]!, littleEndian);
       compiled.sets.values.copy(values, i * SET_BYTES, id * SET_BYTES, (id + 1) * SET_BYTES);
     });
     steps.push({ map: 'sets', op: 'upsert', keys, values });
