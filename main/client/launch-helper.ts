@@ -3,7 +3,7 @@
 // launcher both drop it). pkexec exec's the launcher, which exec's node, so the process we spawn
 // becomes the helper itself once authorised. Used by Electron main and the CLI.
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PortcullisError, type HelperState } from '../contract/index.js';
@@ -49,6 +49,11 @@ export async function launchHelper(options: LaunchOptions): Promise<LaunchResult
 
   const logDir = options.logDir ?? mkdtempSync(join(process.env.XDG_RUNTIME_DIR ?? tmpdir(), 'portcullis-helper-'));
   const logPath = join(logDir, 'helper.log');
+  // A launch that never got a helper running leaves no log behind (its tail is in the error).
+  const failed = (error: PortcullisError): LaunchResult => {
+    if (!options.logDir) rmSync(logDir, { recursive: true, force: true });
+    return { ok: false, error, logPath: null };
+  };
   const logFd = openSync(logPath, 'a', 0o600);
   // Detached with its output in a file we own: the helper outlives this process (the app may quit
   // while enforcement goes on) and never writes into a pipe that nobody reads.
@@ -64,10 +69,8 @@ export async function launchHelper(options: LaunchOptions): Promise<LaunchResult
   for (;;) {
     await sleep(pollMs);
     const end = seen.end;
-    if (end && 'spawnError' in end) {
-      return { ok: false, error: new PortcullisError('unavailable', `could not run ${pkexec}: ${end.spawnError.message}`), logPath };
-    }
-    if (end) return { ok: false, error: exitError(end.code, end.signal, logPath), logPath };
+    if (end && 'spawnError' in end) return failed(new PortcullisError('unavailable', `could not run ${pkexec}: ${end.spawnError.message}`));
+    if (end) return failed(exitError(end.code, end.signal, logPath));
     if (await options.isReady().catch(() => false)) {
       child.unref();
       return { ok: true, alreadyRunning: false, pid: child.pid ?? -1, logPath };

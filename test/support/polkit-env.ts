@@ -2,7 +2,9 @@
 // throwaway users, and polkit rules files that grant a user one action. Everything is registered
 // on the Sandbox, so it is undone even when the test fails.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Sandbox } from './sandbox.js';
 
 const DBUS_SOCKET = '/run/dbus/system_bus_socket';
@@ -72,8 +74,15 @@ export interface TestUser {
 export function makeUser(sandbox: Sandbox, label: string): TestUser {
   const name = `pcl${label}${sandbox.tag}`.slice(0, 30);
   execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
-  sandbox.defer(() => { execFileSync('userdel', [name]); });
   const uid = Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
+  sandbox.defer(() => {
+    // What the user's processes left in the temp dir (tsx's cache, helper logs) goes with the user.
+    for (const entry of readdirSync(tmpdir())) {
+      const path = join(tmpdir(), entry);
+      if (lstatSync(path).uid === uid) rmSync(path, { recursive: true, force: true });
+    }
+    execFileSync('userdel', [name]);
+  });
   return { name, uid };
 }
 
