@@ -63,7 +63,7 @@ async function main(): Promise<number> {
     log(`contenders: ${contenders.map((c) => c.id).join(', ')}`);
     const plan: TrafficPlan = {
       repetitions: smoke ? 1 : 3,
-      slices: smoke ? 2 : 4,
+      slices: smoke ? 1 : 4,
       bounds: smoke ? { durationMs: 150, maxCount: 100_000 } : { durationMs: 500, maxCount: 2_000_000 },
       paths: ['loopback', 'veth'],
       kinds: ['tcp-connect', 'udp-64'],

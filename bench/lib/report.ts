@@ -105,6 +105,18 @@ function foldedSection(results: BenchResults, reportDir: string, stamp: string):
   return lines;
 }
 
+function failuresSection(results: BenchResults): string[] {
+  const failures = [
+    ...results.traffic.series.flatMap((s) => s.errors.map((e) => `${s.contender}, ${s.path}, ${s.kind}: ${e}`)),
+    ...(results.controlPlane?.ruleChange ?? []).flatMap((f) => f.errors.map((e) => `rule change, ${f.firewall}: ${e}`)),
+    ...(results.controlPlane?.import ?? []).filter((f) => f.error).map((f) => `import, ${f.firewall}: ${f.error}`),
+    ...(results.controlPlane?.usage ?? []).filter((f) => f.error).map((f) => `process usage, ${f.firewall}: ${f.error}`),
+  ];
+  if (failures.length === 0) return [];
+  const shown = failures.slice(0, 30).map((f) => `- ${f.split('\n')[0]!.slice(0, 300)}`);
+  return ['## What failed in this run', '', ...shown, ...(failures.length > 30 ? [`- … and ${failures.length - 30} more (see the results file)`] : []), ''];
+}
+
 export function writeReport(results: BenchResults, reportPath: string, jsonPath: string): void {
   const reportDir = dirname(reportPath);
   const stamp = basename(jsonPath, '.json');
@@ -121,7 +133,7 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
     '## Method',
     '',
     `- Three network namespaces made for the run: a server namespace and two identical client lanes joined to it by veth pairs, each lane with a test cgroup for its load generator. The firewall under test is installed on the firewall lane only (netfilter rules and OpenSnitch in its namespace, Portcullis on its cgroup); the baseline lane never has one. Loopback = generator and sink both in the lane's namespace; veth = sink in the server namespace.`,
-    `- "no firewall" is also run as a contender: the firewall lane against the baseline lane with nothing installed, an A/A check of how equal the lanes are and how noisy the machine was.`,
+    `- "no firewall" is also run as a contender: the firewall lane against the baseline lane with nothing installed, an A/A check of how equal the lanes are and how noisy the machine was. Its min–max spread is the noise floor of a single pair: compare medians, and read differences smaller than that spread as noise.`,
     `- Load generator: \`bench/loadgen.c\`, compiled at bench time; one client process. TCP: blocking connect, then close with SO_LINGER 0 (an RST, so no TIME_WAIT). UDP: one connected socket sending 64-byte datagrams that are never answered; the rate is what the sink received, over its own first-to-last packet window.`,
     `- Each firewall is installed ${traffic.plan.repetitions} time(s), in an order that rotates every repetition; each time, every figure is measured in ${traffic.plan.slices} pairs of ${traffic.plan.bounds.durationMs} ms slices (at most ${traffic.plan.bounds.maxCount} operations each), one slice on each lane, in ABBA order. A ratio is firewall lane / baseline lane within one pair; min / median / max over all pairs.`,
     `- Blocked addresses are taken from 240.0.0.0/4, so no benchmark packet matches a rule: every packet pays for a full search (the linear chain for iptables).`,
@@ -135,5 +147,6 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
     lines.push('');
   }
   lines.push('## Real traffic', '', ...trafficSection(results, reportDir, stamp), ...controlPlaneSection(results.controlPlane), ...peersSection(results), ...foldedSection(results, reportDir, stamp));
+  lines.push(...failuresSection(results));
   writeFileSync(reportPath, `${lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n')}\n`);
 }
