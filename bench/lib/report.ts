@@ -113,7 +113,7 @@ function failuresSection(results: BenchResults): string[] {
     ...(results.controlPlane?.usage ?? []).filter((f) => f.error).map((f) => `process usage, ${f.firewall}: ${f.error}`),
   ];
   if (failures.length === 0) return [];
-  const shown = failures.slice(0, 30).map((f) => `- ${f.split('\n')[0]!.slice(0, 300)}`);
+  const shown = failures.slice(0, 30).map((f) => `- ${f.replace(/\s+/g, ' ').slice(0, 300)}`);
   return ['## What failed in this run', '', ...shown, ...(failures.length > 30 ? [`- … and ${failures.length - 30} more (see the results file)`] : []), ''];
 }
 
