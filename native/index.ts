@@ -158,7 +158,7 @@ export class Firewall {
   private subscription: EventSubscription | null = null;
   /** What this process last installed, for in-place diffs; null = unknown (next apply swaps). */
   private diffState: DiffState | null = null;
-  /** Milliseconds spent filling each inner map in the last swap (benchmarks). */
+  /** CPU milliseconds spent filling each inner map in the last swap (benchmarks). */
   lastFillMs: Record<string, number> = {};
 
   private constructor(native: NativeFirewall) {
