@@ -10,6 +10,7 @@ import { EnforcementControl } from './EnforcementControl';
 import { HelperBanner } from './HelperBanner';
 import { Wizard } from './Wizard';
 import { Notices } from './Notices';
+import { formatCount } from '../model/format';
 
 export function App() {
   const connected = useHelper((state) => state.helper.state === 'connected');
@@ -52,7 +53,7 @@ export function App() {
         <nav className="tabs" role="tablist" aria-label="Views">
           <button role="tab" aria-selected={tab === 'connections'} onClick={() => setTab('connections')}>Connections</button>
           <button role="tab" aria-selected={tab === 'rules'} onClick={() => setTab('rules')}>
-            Rules <span className="count">{ruleCount}</span>
+            Rules <span className="count">{formatCount(ruleCount)}</span>
           </button>
         </nav>
         <span className="grow" />
