@@ -95,10 +95,15 @@ function maskedWords(rule: KernelRule, out: Uint32Array, at: number): void {
   }
 }
 
-/** Clause sets, deduplicated by content; written once, when first seen. */
+/**
+ * Clause sets, deduplicated by content; written once, when first seen. Content is identified by
+ * a 52-bit hash (checked clause by clause on a hit): strings of every set's clauses made a 1M-rule
+ * compile spend most of its time collecting garbage.
+ */
 class SetTable {
   private readonly sets: Clause[][] = [];
-  private readonly byContent = new Map<string, number>();
+  private readonly hashes: number[] = [];
+  private readonly byHash = new Map<number, number>();
   readonly overflowing = new Set<number>();
 
   get count(): number {
@@ -107,9 +112,7 @@ class SetTable {
 
   /** Content keys by set id (for diffing one compiled ruleset against another). */
   keys(): string[] {
-    const keys: string[] = new Array(this.sets.length);
-    for (const [key, id] of this.byContent) keys[id] = key;
-    return keys;
+    return this.hashes.map(String);
   }
 
   clauses(id: number): Clause[] {
@@ -120,13 +123,18 @@ class SetTable {
   intern(clauses: Clause[]): number {
     if (clauses.length === 0) return NO_SET;
     const kept = clauses.length > MAX_CLAUSES ? clauses.slice(0, MAX_CLAUSES) : clauses;
-    const key = kept.map((c) => `${c.ruleId},${c.portLo},${c.portHi},${c.proto},${c.dir},${c.action}`).join(';');
-    const found = this.byContent.get(key);
-    if (found !== undefined) return found;
+    let hash = hashClauses(kept);
+    for (;;) {
+      const found = this.byHash.get(hash);
+      if (found === undefined) break;
+      if (sameClauses(this.sets[found]!, kept)) return found;
+      hash = (hash + 1) % 2 ** 52; // a true collision: probe on
+    }
     const id = this.sets.length;
     if (clauses.length > MAX_CLAUSES) this.overflowing.add(id);
     this.sets.push(kept);
-    this.byContent.set(key, id);
+    this.hashes.push(hash);
+    this.byHash.set(hash, id);
     return id;
   }
 
@@ -148,6 +156,31 @@ class SetTable {
     });
     return { count: this.sets.length, keys: Buffer.alloc(0), values };
   }
+}
+
+function hashClauses(clauses: Clause[]): number {
+  let hi = 0x811c9dc5;
+  let lo = 0x01000193;
+  const mix = (value: number) => {
+    hi = Math.imul(hi ^ value, 0x01000193) >>> 0;
+    lo = Math.imul(lo ^ value ^ (hi >>> 15), 0x5bd1e995) >>> 0;
+  };
+  for (const c of clauses) {
+    mix(c.ruleId);
+    mix((c.portLo << 16) | c.portHi);
+    mix(c.proto | (c.dir << 8) | (c.action << 16));
+  }
+  return (hi & 0xfffff) * 2 ** 32 + lo;
+}
+
+function sameClauses(a: Clause[], b: Clause[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.ruleId !== y.ruleId || x.portLo !== y.portLo || x.portHi !== y.portHi || x.proto !== y.proto || x.dir !== y.dir || x.action !== y.action) return false;
+  }
+  return true;
 }
 
 /** Accumulates map entries of one kind (exact or LPM, v4 or v6). */
