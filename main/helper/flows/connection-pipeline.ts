@@ -26,8 +26,7 @@ export interface ConnectionPipelineDeps {
 }
 
 export interface PipelineTimers {
-  totalsMs: number;
-  /** How often the flows' changes are taken for writing. */
+  /** How often live socket totals are read and the flows' changes taken for writing. */
   flushMs: number;
   /** How often a slice of the taken changes is written. */
   writeSliceMs: number;
@@ -35,7 +34,8 @@ export interface PipelineTimers {
   rowsPerSlice: number;
 }
 
-const DEFAULT_TIMERS: PipelineTimers = { totalsMs: 1000, flushMs: 2000, writeSliceMs: 100, rowsPerSlice: 2000 };
+// Reading live totals decodes the kernel's whole per-socket map (up to 64k records): every 2 s, not more.
+const DEFAULT_TIMERS: PipelineTimers = { flushMs: 2000, writeSliceMs: 100, rowsPerSlice: 2000 };
 const SWEEP_NAMES_MS = 60_000;
 const PRUNE_MS = 3_600_000;
 
@@ -128,7 +128,6 @@ export class ConnectionPipeline {
       timer.unref();
       this.timers.push(timer);
     };
-    every(timers.totalsMs, () => this.deps.readTotals && this.deps.tracker.applyTotals(this.deps.readTotals(), Date.now()), 'reading socket totals');
     every(timers.flushMs, () => this.take(Date.now()), 'taking flow changes');
     every(timers.writeSliceMs, () => this.writeSlice(timers.rowsPerSlice), 'writing flows');
     every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');

@@ -73,12 +73,13 @@ interface FlowState extends LiveFlow {
   delta: FlowDelta | null;
 }
 
+/** Totals already counted for one socket; numbers, not bigints (a socket moves far less than 2^53 bytes), to keep 100k sockets small. */
 interface SocketState {
   flow: FlowState;
-  bytesOut: bigint;
-  bytesIn: bigint;
-  packetsOut: bigint;
-  packetsIn: bigint;
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
 }
 
 export interface TrackerStats {
@@ -148,7 +149,7 @@ export class FlowTracker {
     flow.lastRuleId = delta.lastRuleId = event.ruleId === 0 ? null : event.ruleId;
     if (event.socketCookie !== 0n && event.verdict === 'allow' && !this.sockets.has(event.socketCookie)) {
       if (this.sockets.size >= this.maxSockets) this.forgetOldestSocket();
-      this.sockets.set(event.socketCookie, { flow, bytesOut: 0n, bytesIn: 0n, packetsOut: 0n, packetsIn: 0n });
+      this.sockets.set(event.socketCookie, { flow, bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0 });
       flow.openSockets++;
     }
   }
@@ -231,15 +232,19 @@ export class FlowTracker {
 
   private addTotals(socket: SocketState, total: Omit<SocketTotals, 'socketCookie'>, timeMs: number): void {
     // Totals only grow; a smaller number (a reused cookie, a reset) counts from zero again.
-    const grow = (now: bigint, before: bigint): number => Number(now >= before ? now - before : now);
-    const bytesOut = grow(total.bytesOut, socket.bytesOut);
-    const bytesIn = grow(total.bytesIn, socket.bytesIn);
-    const packetsOut = grow(total.packetsOut, socket.packetsOut);
-    const packetsIn = grow(total.packetsIn, socket.packetsIn);
-    socket.bytesOut = total.bytesOut;
-    socket.bytesIn = total.bytesIn;
-    socket.packetsOut = total.packetsOut;
-    socket.packetsIn = total.packetsIn;
+    const grow = (now: number, before: number): number => (now >= before ? now - before : now);
+    const nowBytesOut = Number(total.bytesOut);
+    const nowBytesIn = Number(total.bytesIn);
+    const nowPacketsOut = Number(total.packetsOut);
+    const nowPacketsIn = Number(total.packetsIn);
+    const bytesOut = grow(nowBytesOut, socket.bytesOut);
+    const bytesIn = grow(nowBytesIn, socket.bytesIn);
+    const packetsOut = grow(nowPacketsOut, socket.packetsOut);
+    const packetsIn = grow(nowPacketsIn, socket.packetsIn);
+    socket.bytesOut = nowBytesOut;
+    socket.bytesIn = nowBytesIn;
+    socket.packetsOut = nowPacketsOut;
+    socket.packetsIn = nowPacketsIn;
     if (bytesOut + bytesIn + packetsOut + packetsIn === 0) return;
     const flow = socket.flow;
     const delta = this.deltaOf(flow, timeMs);
@@ -255,7 +260,7 @@ export class FlowTracker {
       // The opening decision was not seen (lost, or the socket predates the helper): count the totals anyway.
       if (event.bytesOut + event.bytesIn + event.packetsOut + event.packetsIn === 0n) return;
       const flow = this.flowFor(event, appId, timeMs, remoteName);
-      socket = { flow, bytesOut: 0n, bytesIn: 0n, packetsOut: 0n, packetsIn: 0n };
+      socket = { flow, bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0 };
       flow.openSockets++;
     }
     this.addTotals(socket, event, timeMs);
