@@ -3,7 +3,7 @@
 // carries the app, and a per-app default verdict reaches the kernel.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { removeCgroup, withSandbox } from '../support/sandbox.js';
@@ -145,5 +145,32 @@ test('connections through the helper: a process in a desktop app scope is that d
     // The same executable outside the scope is not that app.
     const outside = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
     assert.equal(outside.code, 0, outside.stderr);
+  });
+});
+
+test('connections through the helper: an update that replaces the executable keeps the app and its per-app verdict', async () => {
+  await withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    const appExe = join(sandbox.makeTempDir('update-app'), 'updated-app');
+    copyFileSync(SYSTEM_PYTHON, appExe);
+    const port = randomPort();
+    await startPeer(sandbox, port);
+    const download = () => run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    assert.equal((await download()).code, 0);
+    const app = await eventually('the app', async () => (JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[]).find((a) => a.exe === appExe) ?? null);
+    const client = await helper.client();
+    await client.call('apps.setDefault', { appId: app.id, action: 'block' });
+    assert.notEqual((await download()).code, 0, 'blocked before the update');
+
+    // The update: a new file renamed over the old path (a new inode the kernel has not seen).
+    copyFileSync(SYSTEM_PYTHON, `${appExe}.new`);
+    renameSync(`${appExe}.new`, appExe);
+    // The first run of the new file is seen with no kernel app id; the helper finds the same app by
+    // path and binds the new file, so the runs after it are that app again (and blocked).
+    await download();
+    const after = await eventually('a blocked run after the update', async () => ((await download()).code !== 0 ? true : null));
+    assert.equal(after, true);
+    const apps = JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[];
+    assert.equal(apps.filter((a) => a.exe === appExe).length, 1, 'still one app for the path');
   });
 });

@@ -41,6 +41,7 @@ export class AppIdentities {
   private readonly findStatements;
   private readonly touch;
   private readonly newAppListeners: Array<(app: App) => void> = [];
+  private readonly unboundListeners: Array<(process: { tgid: number; appId: number }) => void> = [];
   private readonly procRoot: string;
   private readonly now: () => number;
   classified = 0;
@@ -61,6 +62,14 @@ export class AppIdentities {
     this.newAppListeners.push(listener);
   }
 
+  /**
+   * Called when a process of a known executable app reached us without the kernel's app id: its
+   * binding is stale (an update replaced the file, so the new inode is unbound) or it predates it.
+   */
+  onUnboundProcess(listener: (process: { tgid: number; appId: number }) => void): void {
+    this.unboundListeners.push(listener);
+  }
+
   /** The app of an event's owner; 0 only when there is no owner at all (tgid 0: a socket that predates us). */
   appIdOf(owner: OwnerOfEvent): number {
     if (owner.appId !== 0) return owner.appId;
@@ -69,7 +78,10 @@ export class AppIdentities {
     const cached = this.byTgid.get(owner.tgid);
     if (cached && cached.until > now) return cached.appId;
     const facts = readProcessFacts(owner.tgid, this.procRoot) ?? this.factsOfGone(owner);
-    const appId = this.appIdOfFacts(facts, now);
+    const { appId, kind, isNew } = this.identify(facts, now);
+    if (kind === 'executable' && !isNew) {
+      for (const listener of this.unboundListeners) listener({ tgid: owner.tgid, appId });
+    }
     if (this.byTgid.size >= MAX_TGIDS) this.byTgid.clear();
     this.byTgid.set(owner.tgid, { appId, until: now + TGID_TTL_MS });
     return appId;
@@ -77,18 +89,25 @@ export class AppIdentities {
 
   /** Classifies a process (already read) and returns its stable app id, adding the app when new. */
   appIdOfFacts(facts: ProcessFacts, now = this.now()): number {
+    return this.identify(facts, now).appId;
+  }
+
+  private identify(facts: ProcessFacts, now: number): { appId: number; kind: App['kind']; isNew: boolean } {
     this.classified++;
     const identity = classifyProcess(facts, this.desktop);
     let appId = this.byKey.get(identity.key);
+    let isNew = false;
     if (appId === undefined) {
-      appId = this.find(identity) ?? this.add(identity, now);
+      const found = this.find(identity);
+      isNew = found === null;
+      appId = found ?? this.add(identity, now);
       this.byKey.set(identity.key, appId);
     }
     this.touch.run(now, appId);
     if (identity.cgroup && identity.kind !== 'executable' && identity.kind !== 'unknown' && identity.kind !== 'appimage') {
       this.unitCgroups.set(identity.cgroup, appId);
     }
-    return appId;
+    return { appId, kind: identity.kind, isNew };
   }
 
   /** Scopes and services seen for apps, with their cgroup ids, for the kernel's cgroup -> app map. */

@@ -7,6 +7,7 @@ import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
 import { AppIdentities } from '../apps/app-identities.js';
 import { DesktopEntries } from '../apps/desktop-entries.js';
+import { readExeInode } from '../apps/process-facts.js';
 import { DnsNames } from '../dns/dns-names.js';
 import { DomainRuleAddresses } from '../dns/domain-rules.js';
 import { FlowTracker } from './flow-tracker.js';
@@ -77,6 +78,28 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
     }, BIND_BATCH_MS);
   });
 
+  // A known executable's process without the kernel's app id: bind its current file and the process
+  // (after an update the new inode is what new processes exec).
+  let unbound: Array<{ tgid: number; appId: number }> = [];
+  let unboundTimer: NodeJS.Timeout | null = null;
+  identities.onUnboundProcess((process) => {
+    if (unbound.length < 1000) unbound.push(process);
+    unboundTimer ??= setTimeout(() => {
+      unboundTimer = null;
+      const batch = unbound;
+      unbound = [];
+      const executables = batch.flatMap(({ tgid, appId }) => {
+        const inode = readExeInode(tgid);
+        return inode ? [{ ...inode, appId }] : [];
+      });
+      try {
+        firewall.addAppBindings({ executables, processes: batch });
+      } catch (error) {
+        log(`binding processes in the kernel failed: ${(error as Error).message}`);
+      }
+    }, BIND_BATCH_MS);
+  });
+
   const pipeline = new ConnectionPipeline({
     identities, names, tracker, store, log,
     readTotals: () => firewall.readFlows(),
@@ -91,6 +114,7 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
       clearInterval(expiry);
       if (domainRefresh) clearTimeout(domainRefresh);
       if (bindTimer) clearTimeout(bindTimer);
+      if (unboundTimer) clearTimeout(unboundTimer);
       pipeline.stop();
     },
   };
