@@ -9,13 +9,29 @@ import type { Db } from '../store/database.js';
 import type { AppsStore } from './apps-store.js';
 import { classifyProcess, type AppIdentity, type ProcessFacts } from './classify.js';
 import type { DesktopLookup } from './desktop-entries.js';
-import { readProcessFacts } from './process-facts.js';
+import { readExeInode, readProcessFacts } from './process-facts.js';
 
 /** How long a tgid's app is remembered: long enough for a burst, short against pid reuse and exec. */
 const TGID_TTL_MS = 2000;
 const MAX_TGIDS = 20_000;
 /** cgroup directories walked at most per lookup of an unknown cgroup id (short-lived processes). */
 const MAX_CGROUP_WALK = 5000;
+
+export interface UnboundProcess {
+  tgid: number;
+  appId: number;
+  /** Device and inode of the app's executable as it is now, or null when unreadable. */
+  file: { dev: bigint; ino: bigint } | null;
+}
+
+function fileIdentity(path: string): { dev: bigint; ino: bigint } | null {
+  try {
+    const stats = statSync(path, { bigint: true });
+    return { dev: stats.dev, ino: stats.ino };
+  } catch {
+    return null;
+  }
+}
 
 export interface OwnerOfEvent {
   tgid: number;
@@ -41,7 +57,7 @@ export class AppIdentities {
   private readonly findStatements;
   private readonly touch;
   private readonly newAppListeners: Array<(app: App) => void> = [];
-  private readonly unboundListeners: Array<(process: { tgid: number; appId: number }) => void> = [];
+  private readonly unboundListeners: Array<(process: UnboundProcess) => void> = [];
   private readonly procRoot: string;
   private readonly now: () => number;
   classified = 0;
@@ -66,7 +82,7 @@ export class AppIdentities {
    * Called when a process of a known executable app reached us without the kernel's app id: its
    * binding is stale (an update replaced the file, so the new inode is unbound) or it predates it.
    */
-  onUnboundProcess(listener: (process: { tgid: number; appId: number }) => void): void {
+  onUnboundProcess(listener: (process: UnboundProcess) => void): void {
     this.unboundListeners.push(listener);
   }
 
@@ -79,8 +95,11 @@ export class AppIdentities {
     if (cached && cached.until > now) return cached.appId;
     const facts = readProcessFacts(owner.tgid, this.procRoot) ?? this.factsOfGone(owner);
     const { appId, kind, isNew } = this.identify(facts, now);
-    if (kind === 'executable' && !isNew) {
-      for (const listener of this.unboundListeners) listener({ tgid: owner.tgid, appId });
+    if (kind === 'executable' && !isNew && facts.exe !== null) {
+      // The file at the path now is what the next exec runs (after an update, the new inode); read it
+      // now, the process may be gone by the time the binding is sent.
+      const file = fileIdentity(facts.exe) ?? readExeInode(owner.tgid, this.procRoot);
+      for (const listener of this.unboundListeners) listener({ tgid: owner.tgid, appId, file });
     }
     if (this.byTgid.size >= MAX_TGIDS) this.byTgid.clear();
     this.byTgid.set(owner.tgid, { appId, until: now + TGID_TTL_MS });

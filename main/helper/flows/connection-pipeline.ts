@@ -131,7 +131,9 @@ export class ConnectionPipeline {
     every(timers.flushMs, () => this.take(Date.now()), 'taking flow changes');
     every(timers.writeSliceMs, () => this.writeSlice(timers.rowsPerSlice), 'writing flows');
     every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');
-    every(PRUNE_MS, () => this.deps.store.prune(this.deps.retentionDays(), Date.now()), 'pruning flow history');
+    const prune = () => this.deps.store.prune(this.deps.retentionDays(), Date.now());
+    try { prune(); } catch (error) { this.deps.log(`pruning flow history failed: ${(error as Error).message}`); }
+    every(PRUNE_MS, prune, 'pruning flow history');
   }
 
   /** Stops the timers and writes what is pending. */

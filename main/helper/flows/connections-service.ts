@@ -5,9 +5,8 @@ import type { App } from '../../contract/index.js';
 import type { AppBindings, FlowTotals } from '../../../native/api.js';
 import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
-import { AppIdentities } from '../apps/app-identities.js';
+import { AppIdentities, type UnboundProcess } from '../apps/app-identities.js';
 import { DesktopEntries } from '../apps/desktop-entries.js';
-import { readExeInode } from '../apps/process-facts.js';
 import { DnsNames } from '../dns/dns-names.js';
 import { DomainRuleAddresses } from '../dns/domain-rules.js';
 import { FlowTracker } from './flow-tracker.js';
@@ -32,6 +31,8 @@ export interface Connections {
 
 /** New apps are bound in the kernel in batches, not one call per process. */
 const BIND_BATCH_MS = 200;
+const MIN_REFRESH_GAP_MS = 250;
+const EXPIRY_CHECK_MS = 5000;
 
 export function startConnections(options: { db: Db; engine: RulesEngine; firewall: ConnectionsFirewall; cgroupRoot: string | null; log(message: string): void }): Connections {
   const { db, engine, firewall, log } = options;
@@ -44,13 +45,17 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
   const store = new FlowsStore(db);
 
   // Domain rules: their addresses are compiled with the stored rules; a newly resolved address re-applies them.
+  // Each re-apply compiles the whole ruleset, so they are coalesced and spaced: a burst of answers
+  // costs one apply, and expiries are checked every few seconds.
   let domainRefresh: NodeJS.Timeout | null = null;
+  let lastRefresh = 0;
   const refreshDomains = () => {
     if (domainRefresh) return;
     domainRefresh = setTimeout(() => {
       domainRefresh = null;
+      lastRefresh = Date.now();
       engine.refresh().catch((error: Error) => log(`applying domain rule addresses failed: ${error.message}`));
-    }, 0);
+    }, Math.max(0, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()));
   };
   // Called inside each rule change's transaction, so a new domain rule's addresses go to the kernel with it.
   engine.addRuleSource((now) => {
@@ -58,7 +63,7 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
     domains.expire(now);
     return domains.addressRules();
   });
-  const expiry = setInterval(() => { if (domains.expire(Date.now())) refreshDomains(); }, 1000);
+  const expiry = setInterval(() => { if (domains.expire(Date.now())) refreshDomains(); }, EXPIRY_CHECK_MS);
   expiry.unref();
 
   // Apps found by classification are bound in the kernel, so their children and later execs are tagged there.
@@ -80,7 +85,7 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
 
   // A known executable's process without the kernel's app id: bind its current file and the process
   // (after an update the new inode is what new processes exec).
-  let unbound: Array<{ tgid: number; appId: number }> = [];
+  let unbound: UnboundProcess[] = [];
   let unboundTimer: NodeJS.Timeout | null = null;
   identities.onUnboundProcess((process) => {
     if (unbound.length < 1000) unbound.push(process);
@@ -88,12 +93,9 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
       unboundTimer = null;
       const batch = unbound;
       unbound = [];
-      const executables = batch.flatMap(({ tgid, appId }) => {
-        const inode = readExeInode(tgid);
-        return inode ? [{ ...inode, appId }] : [];
-      });
+      const executables = batch.flatMap(({ file, appId }) => (file ? [{ ...file, appId }] : []));
       try {
-        firewall.addAppBindings({ executables, processes: batch });
+        firewall.addAppBindings({ executables, processes: batch.map(({ tgid, appId }) => ({ tgid, appId })) });
       } catch (error) {
         log(`binding processes in the kernel failed: ${(error as Error).message}`);
       }
