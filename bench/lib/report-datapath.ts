@@ -82,6 +82,13 @@ export function datapathTargets(data: DatapathFile): TargetCheck[] {
       measured: ratio === null ? 'not measured' : `${ratio.toFixed(2)}x (${span!.from.fullNs} → ${span!.to.fullNs} ns)`,
       met: ratio === null ? null : ratio <= 1.2,
     });
+    const at10k = data.perPacket.find((r) => r.family === family && r.rules === 10_000);
+    const at1M = data.perPacket.find((r) => r.family === family && r.rules === 1_000_000);
+    if (at10k && at1M) {
+      const flat = at1M.fullNs / at10k.fullNs;
+      checks.push({ target: `Full evaluation flat from 10k to 1M rules, ≤ 1.3x (${family})`, measured: `${flat.toFixed(2)}x (${at10k.fullNs} → ${at1M.fullNs} ns)`, met: flat <= 1.3 });
+      checks.push({ target: `Full evaluation ≤ 6x the empty program at 1M rules (${family})`, measured: `${at1M.fullRatio.toFixed(2)}x`, met: at1M.fullRatio <= 6 });
+    }
     const worstCached = Math.max(...data.perPacket.filter((r) => r.family === family).map((r) => r.cachedRatio));
     checks.push({ target: `Cached path ≤ 1.5x the empty program at any rule count (${family})`, measured: `worst ${worstCached.toFixed(2)}x`, met: worstCached <= 1.5 });
   }
