@@ -4,8 +4,9 @@
 // peers run outside it, so only the generator's side of each flow is counted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
-import { generate, openRig, randomPort, settledTotals, startPeer, SYSTEM_PYTHON, within, type Generated, type Rig } from './connections-rig.js';
+import { generate, openRig, randomPort, settledTotals, startPeer, SYSTEM_PYTHON, TRAFFIC_SCRIPT, within, type Generated, type Rig } from './connections-rig.js';
 import type { Flow } from '../../main/contract/index.js';
 
 const MB = 1024 * 1024;
@@ -93,5 +94,43 @@ test('connections accuracy: a child process (another executable) counts for the 
     assert.notEqual(generated.childPid, generated.pid);
     // The child's executable was never an app of its own.
     assert.ok(!rig.engine.apps.list().some((app) => app.exe === SYSTEM_PYTHON), 'the child became an app of its own');
+  });
+});
+
+/** Runs the app as a server in the cgroup with clients outside it; returns its own counts and the stored totals. */
+async function serveCase(rig: Rig): Promise<{ generated: Generated; totals: Awaited<ReturnType<typeof settledTotals>> }> {
+  const port = randomPort();
+  const server = rig.sandbox.spawnInCgroup(rig.cgroup, [rig.appExe, TRAFFIC_SCRIPT, 'serve', '127.0.0.1', String(port), '3', String(MB)]);
+  let out = '';
+  server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  for (let i = 0; i < 50 && !out.includes('listening'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  // Clients outside the cgroup, each sending 64 KiB and reading everything.
+  for (let i = 0; i < 3; i++) {
+    execFileSync(SYSTEM_PYTHON, ['-c', `import socket\ns=socket.create_connection(('127.0.0.1', ${port}))\ns.sendall(b'c'*65536)\ns.shutdown(socket.SHUT_WR)\nwhile s.recv(65536): pass`], { timeout: 20_000 });
+  }
+  const exited = await new Promise<number | null>((resolve) => (server.exitCode !== null ? resolve(server.exitCode) : server.once('exit', resolve)));
+  assert.equal(exited, 0);
+  const generated = JSON.parse(out.trim().split('\n').pop()!) as Generated;
+  const totals = await settledTotals(rig, rig.appId, '127.0.0.1', null, 'tcp', { out: generated.sent, in: generated.received });
+  return { generated, totals };
+}
+
+test('connections accuracy: inbound connections to a listener are the listening app\'s; bytes received counted', async () => {
+  await withSandbox(async (sandbox) => {
+    const rig = await openRig(sandbox);
+    const { generated, totals } = await serveCase(rig);
+    assert.ok(totals.flows.length > 0, `no inbound flow for the listening app: ${JSON.stringify(rig.connections.pipeline.list({}))}`);
+    assert.ok(totals.flows.every((f) => f.appId === rig.appId && f.direction === 'in'), JSON.stringify(totals.flows));
+    assert.ok(within(totals.bytesIn, generated.received, 0.1), `inbound: counted ${totals.bytesIn} bytes in, the server received ${generated.received}`);
+  });
+});
+
+test('connections accuracy: bytes a listener sends on accepted connections', {
+  todo: 'the kernel reports an accepted socket\'s first packet under the listener\'s cookie and sends no close event for accepted sockets, so what a server sends is undercounted (seen: 1.27 of 3.1 MB)',
+}, async () => {
+  await withSandbox(async (sandbox) => {
+    const rig = await openRig(sandbox);
+    const { generated, totals } = await serveCase(rig);
+    assert.ok(within(totals.bytesOut, generated.sent, 0.1), `inbound: counted ${totals.bytesOut} bytes out, the server sent ${generated.sent}`);
   });
 });

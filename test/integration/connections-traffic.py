@@ -197,6 +197,24 @@ elif mode == 'resolve-connect':
         totals['outcome'] = 'ok'
     except OSError as e:
         totals['outcome'] = errno.errorcode.get(e.errno, str(e.errno))
+elif mode == 'serve':
+    # The app as a server: listens on HOST:PORT, accepts CONNECTIONS clients, sends each SIZE bytes
+    # and reads what they send until they close.
+    connections, size = args[0], args[1]
+    server = socket.socket(family, socket.SOCK_STREAM)
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind((host, port))
+    server.listen(16)
+    print('listening', flush=True)
+    server.settimeout(20)
+    for _ in range(connections):
+        conn, _ = server.accept()
+        conn.settimeout(20)
+        count('sent', send_bytes(conn, size))
+        conn.shutdown(socket.SHUT_WR)
+        count('received', drain(conn))
+        conn.close()
+    server.close()
 else:
     raise SystemExit('unknown mode ' + mode)
 
