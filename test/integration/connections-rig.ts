@@ -109,7 +109,7 @@ export function totalsFor(rig: Rig, appId: number, remote: string, port: number 
  */
 export async function settledTotals(rig: Rig, appId: number, remote: string, port: number | null, protocol: Flow['protocol'], expected: { out: number; in: number }, tolerance = 0.1): Promise<Totals> {
   let totals = totalsFor(rig, appId, remote, port, protocol);
-  for (let i = 0; i < 50 && !(within(totals.bytesOut, expected.out, tolerance) && within(totals.bytesIn, expected.in, tolerance)); i++) {
+  for (let i = 0; i < 100 && !(within(totals.bytesOut, expected.out, tolerance) && within(totals.bytesIn, expected.in, tolerance)); i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     totals = totalsFor(rig, appId, remote, port, protocol);
   }

@@ -145,6 +145,11 @@ s.settimeout(3)
 try:
     s.connect((${JSON.stringify(host.peer6)}, 8080))
     s.sendall(b"p" * 200000)
+    # Wait until the sink has read everything and closed: bytes still queued in the send buffer
+    # at close() leave after the socket's release, past its close event (a documented limit).
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(1):
+        pass
     s.close()
     print("sent")
 except OSError as e:

@@ -11,9 +11,10 @@ export interface ProbeTarget {
 
 // One connect per target, 1 s timeout each; prints a JSON list of results.
 const PROBE_SCRIPT = `
-import errno, json, socket, sys
+import errno, json, socket, sys, time
 out = []
-for target in sys.argv[1:]:
+linger = float(sys.argv[1])
+for target in sys.argv[2:]:
     host, port = target.rsplit(' ', 1)
     family = socket.AF_INET6 if ':' in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
@@ -28,13 +29,22 @@ for target in sys.argv[1:]:
     finally:
         s.close()
 print(json.dumps(out), flush=True)
+time.sleep(linger)
 `;
 
 export const SYSTEM_PYTHON = '/usr/bin/python3';
 
 /** Runs the probe in the cgroup (as `exe`, a python interpreter, so per-app rules can be tested). */
-export async function probeConnect(sandbox: Sandbox, cgroup: string, targets: ProbeTarget[], options: { exe?: string; netns?: string } = {}): Promise<ProbeResult[]> {
-  const child = sandbox.spawnInCgroup(cgroup, [options.exe ?? SYSTEM_PYTHON, '-c', PROBE_SCRIPT, ...targets.map((t) => `${t.host} ${t.port}`)], options.netns ? { netns: options.netns } : {});
+export interface ProbeOptions {
+  exe?: string;
+  netns?: string;
+  /** Stay alive this long after the connects, as an app would (the helper reads /proc to name it). */
+  lingerMs?: number;
+}
+
+export async function probeConnect(sandbox: Sandbox, cgroup: string, targets: ProbeTarget[], options: ProbeOptions = {}): Promise<ProbeResult[]> {
+  const linger = String((options.lingerMs ?? 0) / 1000);
+  const child = sandbox.spawnInCgroup(cgroup, [options.exe ?? SYSTEM_PYTHON, '-c', PROBE_SCRIPT, linger, ...targets.map((t) => `${t.host} ${t.port}`)], options.netns ? { netns: options.netns } : {});
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
@@ -45,6 +55,6 @@ export async function probeConnect(sandbox: Sandbox, cgroup: string, targets: Pr
 }
 
 /** One target's result. */
-export async function probeOne(sandbox: Sandbox, cgroup: string, host: string, port: number, options: { exe?: string } = {}): Promise<ProbeResult> {
+export async function probeOne(sandbox: Sandbox, cgroup: string, host: string, port: number, options: ProbeOptions = {}): Promise<ProbeResult> {
   return (await probeConnect(sandbox, cgroup, [{ host, port }], options))[0]!;
 }
