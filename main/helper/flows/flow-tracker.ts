@@ -6,29 +6,15 @@
 // close event add only what is new and nothing is counted twice. What changed since the last
 // write is kept as a delta per flow, which the store adds to its hourly rows in one transaction.
 import type { FlowDirection, FlowProtocol, Verdict } from '../../contract/index.js';
-import type { FlowTotals } from '../../../native/api.js';
+import type { DecisionEvent, FlowTotals } from '../../../native/api.js';
 
 /**
  * The fields of a kernel decision the tracker reads (a native DecisionEvent has them all). The
  * enrichment — app, wall time, remote name — comes as arguments, so no object is made per event.
  */
-export interface TrackedEvent {
-  kind: 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns';
-  socketCookie: bigint;
-  protocol: FlowProtocol;
-  direction: FlowDirection;
-  localPort: number;
-  remoteAddr: string;
-  remotePort: number;
-  verdict: Verdict;
-  /** 0 when a default decided. */
-  ruleId: number;
-  /** Totals so far (close events). */
-  bytesOut: bigint;
-  bytesIn: bigint;
-  packetsOut: bigint;
-  packetsIn: bigint;
-}
+export type TrackedEvent = Pick<DecisionEvent,
+  'kind' | 'socketCookie' | 'protocol' | 'direction' | 'localPort' | 'remoteAddr' | 'remotePort' | 'verdict' | 'ruleId'
+  | 'bytesOut' | 'bytesIn' | 'packetsOut' | 'packetsIn'>;
 
 /** Live per-socket totals read from the kernel (Firewall.readFlows). */
 export type SocketTotals = FlowTotals;
