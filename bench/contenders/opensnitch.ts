@@ -55,6 +55,8 @@ export function openSnitch(sandbox: Sandbox, lane: Lane, logDir: string): Conten
       if (!existsSync(RULES_DIR)) {
         mkdirSync(RULES_DIR, { recursive: true });
         createdRulesDir = true;
+        // Also when the run is interrupted and stop() never comes.
+        sandbox.defer(() => { try { rmdirSync(RULES_DIR); } catch { /* gone, or not empty */ } });
       }
       const defaultLogOffset = fileSize(DEFAULT_LOG);
       daemon = spawnInNs(sandbox, lane.netns, ['opensnitchd', '-rules-path', RULES_DIR, '-log-file', logFile]);
