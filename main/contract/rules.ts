@@ -23,12 +23,9 @@ export interface PortRange {
 /** Who a rule applies to: every app (null), an app id, or an executable path the helper resolves. */
 export type AppSelector = null | number | string;
 
-/** A rule as stored by the helper and shown by every client. */
-export interface Rule {
-  id: number;
+/** What a rule says, whoever holds it. */
+interface RuleTerms {
   action: Action;
-  /** null = every app. */
-  appId: number | null;
   remote: Remote;
   ports: PortRange | null;
   protocol: Protocol;
@@ -37,22 +34,21 @@ export interface Rule {
   expiresAt: number | null;
   note: string;
   enabled: boolean;
+}
+
+/** A rule as stored by the helper and shown by every client. */
+export interface Rule extends RuleTerms {
+  id: number;
+  /** null = every app. */
+  appId: number | null;
   createdAt: number;
   updatedAt: number;
   hits: number;
 }
 
-/** A validated rule specification: a rule without identity or bookkeeping. */
-export interface RuleSpec {
-  action: Action;
+/** A validated rule specification: a rule without identity or bookkeeping, its app not yet resolved. */
+export interface RuleSpec extends RuleTerms {
   app: AppSelector;
-  remote: Remote;
-  ports: PortRange | null;
-  protocol: Protocol;
-  direction: Direction;
-  expiresAt: number | null;
-  note: string;
-  enabled: boolean;
 }
 
 /** Parses "any", an address, a CIDR, a domain, or "*.domain" (the domain and everything under it). */

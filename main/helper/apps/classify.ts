@@ -3,7 +3,7 @@
 // services by unit, containers by id, everything else by executable path (never by inode, so an
 // update that replaces the file keeps the identity).
 import { basename } from 'node:path';
-import type { AppKind } from '../../contract/index.js';
+import type { App, AppKind } from '../../contract/index.js';
 import { placementOf } from './cgroup-placement.js';
 import type { DesktopEntry, DesktopLookup } from './desktop-entries.js';
 
@@ -19,16 +19,10 @@ export interface ProcessFacts {
   appImage: string | null;
 }
 
-export interface AppIdentity {
+export type AppIdentity = Pick<App, 'kind' | 'name' | 'exe' | 'identifier' | 'icon' | 'cgroup'> & {
   /** Stable key in the store ("desktop:firefox", "exe:/usr/bin/curl"). */
   key: string;
-  kind: AppKind;
-  name: string;
-  exe: string | null;
-  identifier: string | null;
-  icon: string | null;
-  cgroup: string | null;
-}
+};
 
 function fromDesktop(kind: AppKind, key: string, identifier: string, entry: DesktopEntry | null, fallbackName: string, facts: ProcessFacts): AppIdentity {
   return { key, kind, name: entry?.name ?? fallbackName, exe: facts.exe, identifier, icon: entry?.icon ?? null, cgroup: facts.cgroup };
