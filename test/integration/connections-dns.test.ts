@@ -22,12 +22,7 @@ async function ready(child: ChildProcess, what: string): Promise<void> {
 }
 
 async function runApp(sandbox: Sandbox, cgroup: string, argv: string[]): Promise<Record<string, unknown>> {
-  const child = sandbox.spawnInCgroup(cgroup, argv);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, stdout, stderr } = await sandbox.runInCgroup(cgroup, argv);
   if (code !== 0) return { exit: code, stderr };
   return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }

@@ -12,13 +12,7 @@ import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort, within } from '
 import type { App, ConnectionEvent, Flow } from '../../main/contract/index.js';
 
 async function run(sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0], cgroup: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = sandbox.spawnInCgroup(cgroup, argv);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stdout, stderr };
+  return sandbox.runInCgroup(cgroup, argv);
 }
 
 async function startPeer(sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0], port: number): Promise<void> {

@@ -107,6 +107,17 @@ export class Sandbox {
     return child;
   }
 
+  /** Runs a command inside a cgroup to its end and collects what it printed. */
+  async runInCgroup(cgroup: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = this.spawnInCgroup(cgroup, argv);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { code, stdout, stderr };
+  }
+
   /** Spawns a command in a network namespace (a test host's server, say). Killed on cleanup. */
   spawnInNetns(netns: string, argv: string[], options: SpawnOptions = {}): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
