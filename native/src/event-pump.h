@@ -2,6 +2,12 @@
 // The ring-buffer consumer: a background thread that drains pcl_events and hands batches of raw
 // events (plus the number of events the kernel dropped since the last batch) to a JS callback
 // through a ThreadSafeFunction. Owned by Firewall; its life ends in Stop().
+//
+// Batching: the kernel wakes the consumer for the first record after it caught up, so a consumer
+// that drains at once is woken (and calls into JS) for almost every event. Instead, once records
+// are waiting, the thread lets them gather for a short window before it drains them, so JS is
+// called at most about once per window, with everything that arrived in it. The window shrinks
+// to nothing when the last drain filled a good part of the ring (no window may overflow it).
 #pragma once
 
 #include <napi.h>
@@ -24,18 +30,22 @@ class EventPump {
   EventPump(const EventPump&) = delete;
   EventPump& operator=(const EventPump&) = delete;
 
-  // Main thread: stops the pump thread, waits for it, releases the callback. Idempotent.
+  // Main thread: stops the pump thread (woken at once), waits for it, releases the callback. Idempotent.
   void Stop();
 
  private:
   void Run();                                               // pump thread
-  static int OnEvent(void* self, void* data, size_t size);  // pump thread, inside ring_buffer__poll
+  bool Wait(int fd, int timeout_ms);                        // pump thread: true when fd is readable
+  static int OnEvent(void* self, void* data, size_t size);  // pump thread, inside ring_buffer__consume
   void Flush(uint64_t drops);                               // pump thread
 
   std::atomic<bool> stopping_{false};
   bool stopped_ = false;
   ring_buffer* ring_ = nullptr;
   int counters_fd_;
+  int stop_fd_ = -1;          // eventfd: Stop() wakes the thread through it
+  size_t ring_bytes_ = 0;     // the ring's size (0: unknown, then no gathering window)
+  size_t drained_ = 0;        // record bytes taken by the current drain
   uint64_t drops_reported_ = 0;
   std::vector<uint8_t> pending_;
   Napi::ThreadSafeFunction deliver_;
