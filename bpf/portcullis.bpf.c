@@ -153,7 +153,7 @@ struct flow {
 	__u16 lport;     /* host order */
 	__u16 rport;     /* host order */
 	__u8 laddr[16];
-	__u8 raddr[16];
+	__u8 raddr[16] __attribute__((aligned(8))); /* compared as two words */
 };
 
 struct decision {
@@ -381,28 +381,27 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* The verdict cache's key of a flow, laid out as pcl_sock.cache_key. */
+static __always_inline __u64 cache_key_of(__u32 gen, struct flow *f)
+{
+	struct pcl_sock key = { .gen = gen, .remote_port = f->rport, .proto = f->proto, .family = f->family };
+	return key.cache_key;
+}
+
+/* Addresses are zero past their family's length, so one 16-byte compare serves both. */
 static __always_inline int cache_matches(struct pcl_sock *s, __u32 gen, struct flow *f)
 {
-	if (!(s->flags & PCL_SK_CACHED) || s->gen != gen || s->proto != f->proto || s->remote_port != f->rport ||
-	    s->family != f->family)
-		return 0;
-	if (f->family == 4)
-		return *(__u32 *)s->remote == *(__u32 *)f->raddr;
 	__u64 *a = (__u64 *)s->remote;
 	__u64 *b = (__u64 *)f->raddr;
-	return a[0] == b[0] && a[1] == b[1];
+	return s->cache_key == cache_key_of(gen, f) && a[0] == b[0] && a[1] == b[1];
 }
 
 static __always_inline void cache_store(struct pcl_sock *s, __u32 gen, struct flow *f, __u8 verdict, __u32 rule_id)
 {
-	s->gen = gen;
+	s->cache_key = cache_key_of(gen, f);
 	s->rule_id = rule_id;
 	__builtin_memcpy(s->remote, f->raddr, 16);
-	s->remote_port = f->rport;
-	s->proto = f->proto;
-	s->family = f->family;
 	s->verdict = verdict;
-	s->flags |= PCL_SK_CACHED;
 }
 
 /*
@@ -582,28 +581,61 @@ struct parsed {
 	struct flow f;
 	__u32 payload; /* L4 payload bytes */
 	__u32 payload_off; /* offset of the L4 payload from the network header, 0 when unknown */
-	__u8 ok;       /* headers parsed */
+	__u8 aggregate;    /* longer than its IP length says: a GSO/GRO packet of several segments */
+};
+
+/* Header offsets past this go through bpf_skb_load_bytes only (they never occur in the linear head). */
+#define PCL_DIRECT_MAX 1024
+
+/*
+ * `len` bytes of headers at `off` from the network header. Read in place when the linear head
+ * holds them (cgroup_skb programs may read skb->data..data_end, and the stack has pulled the
+ * headers there for nearly every packet): no helper call, no copy. Otherwise copied into `buf`
+ * with bpf_skb_load_bytes. NULL when the packet is shorter.
+ */
+static __always_inline void *header_at(struct __sk_buff *skb, __u32 off, __u32 len, void *buf)
+{
+	if (off <= PCL_DIRECT_MAX) {
+		asm volatile("" : "+r"(off)); /* keep the bound check ahead of the pointer arithmetic */
+		void *at = (void *)(long)skb->data + off;
+		if (at + len <= (void *)(long)skb->data_end)
+			return at;
+	}
+	return bpf_skb_load_bytes(skb, off, buf, len) ? NULL : buf;
+}
+
+/* Ports and the header length of TCP need 14 bytes, of UDP 4 (the ports). */
+struct l4_view {
+	__be16 source;
+	__be16 dest;
+	__u8 rest[10];
 };
 
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto, __u32 l3_end, struct parsed *p,
 				    int egress)
 {
-	__u16 ports[2] = {};
+	__u16 src = 0, dst = 0;
 	__u32 hdr = 0;
+	struct l4_view buf;
 	if (proto == PCL_PROTO_TCP) {
-		__u8 tcp[14];
-		if (bpf_skb_load_bytes(skb, off, tcp, sizeof(tcp)))
+		struct l4_view *tcp = header_at(skb, off, 14, &buf);
+		if (!tcp)
 			return 0;
-		__builtin_memcpy(ports, tcp, 4);
-		hdr = (tcp[12] >> 4) * 4;
+		src = tcp->source;
+		dst = tcp->dest;
+		hdr = (tcp->rest[8] >> 4) * 4; /* data offset: byte 12 of the TCP header */
 	} else if (proto == PCL_PROTO_UDP) {
-		if (bpf_skb_load_bytes(skb, off, ports, 4))
+		struct l4_view *udp = header_at(skb, off, 4, &buf);
+		if (!udp)
 			return 0;
+		src = udp->source;
+		dst = udp->dest;
 		hdr = 8;
-	} else if (proto == PCL_PROTO_ICMP || proto == IPPROTO_ICMPV6_NR) {
+	} else if (proto == PCL_PROTO_ICMP) {
 		hdr = 8;
 	}
-	__u16 src = bpf_ntohs(ports[0]), dst = bpf_ntohs(ports[1]);
+	src = bpf_ntohs(src);
+	dst = bpf_ntohs(dst);
 	p->f.lport = egress ? src : dst;
 	p->f.rport = egress ? dst : src;
 	__u32 used = off + hdr;
@@ -626,34 +658,43 @@ static __always_inline void unmap_v4(struct flow *f)
 	l[1] = l[2] = l[3] = 0;
 }
 
+static __always_inline void copy_addr6(__u8 *to, const struct in6_addr *from)
+{
+	__u32 *w = (__u32 *)to;
+	w[0] = from->in6_u.u6_addr32[0];
+	w[1] = from->in6_u.u6_addr32[1];
+	w[2] = from->in6_u.u6_addr32[2];
+	w[3] = from->in6_u.u6_addr32[3];
+}
+
 /* IPv6: walk hop-by-hop, routing, destination options, fragment and AH headers (bounded). */
 static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int egress)
 {
-	__u8 ip6[40];
-	if (bpf_skb_load_bytes(skb, 0, ip6, sizeof(ip6)))
+	struct ipv6hdr buf;
+	struct ipv6hdr *ip6 = header_at(skb, 0, sizeof(*ip6), &buf);
+	if (!ip6 || ip6->version != 6)
 		return 0;
-	if ((ip6[0] >> 4) != 6)
-		return 0;
-	__u16 plen;
-	__builtin_memcpy(&plen, ip6 + 4, 2);
-	__u32 l3_end = 40 + bpf_ntohs(plen);
-	if (skb->len > l3_end) /* GSO/GRO: the length field covers one segment, skb->len all of them */
+	__u32 l3_end = 40 + bpf_ntohs(ip6->payload_len);
+	if (skb->len > l3_end) { /* GSO/GRO: the length field covers one segment, skb->len all of them */
 		l3_end = skb->len;
-	__u8 next = ip6[6];
-	__builtin_memcpy(p->f.laddr, egress ? ip6 + 8 : ip6 + 24, 16);
-	__builtin_memcpy(p->f.raddr, egress ? ip6 + 24 : ip6 + 8, 16);
+		p->aggregate = 1;
+	}
+	__u8 next = ip6->nexthdr;
+	copy_addr6(p->f.laddr, egress ? &ip6->saddr : &ip6->daddr);
+	copy_addr6(p->f.raddr, egress ? &ip6->daddr : &ip6->saddr);
 	p->f.family = 6;
 	__u32 off = 40;
 	for (int i = 0; i < PCL_MAX_EXT_HDRS; i++) {
-		__u8 ext[2];
+		__u8 ext_buf[8];
 		if (next == 0 || next == 43 || next == 60) { /* hop-by-hop, routing, dest opts */
-			if (bpf_skb_load_bytes(skb, off, ext, 2))
+			__u8 *ext = header_at(skb, off, 2, ext_buf);
+			if (!ext)
 				return 0;
 			next = ext[0];
 			off += (ext[1] + 1) * 8;
 		} else if (next == 44) { /* fragment: only the first fragment has the L4 header */
-			__u8 frag[8];
-			if (bpf_skb_load_bytes(skb, off, frag, 8))
+			__u8 *frag = header_at(skb, off, 8, ext_buf);
+			if (!frag)
 				return 0;
 			next = frag[0];
 			off += 8;
@@ -663,7 +704,8 @@ static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int e
 				return 1;
 			}
 		} else if (next == 51) { /* AH: length in 4-byte units, minus 2 */
-			if (bpf_skb_load_bytes(skb, off, ext, 2))
+			__u8 *ext = header_at(skb, off, 2, ext_buf);
+			if (!ext)
 				return 0;
 			next = ext[0];
 			off += (ext[1] + 2) * 4;
@@ -675,60 +717,81 @@ static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int e
 		return 0; /* more extension headers than we walk: garbage for our purposes */
 	unmap_v4(&p->f);
 	p->f.proto = fold_proto(next);
-	return parse_l4(skb, off, next == IPPROTO_ICMPV6_NR ? PCL_PROTO_ICMP : next, l3_end, p, egress);
+	return parse_l4(skb, off, p->f.proto, l3_end, p, egress);
 }
 
 static __always_inline int parse4(struct __sk_buff *skb, struct parsed *p, int egress)
 {
-	__u8 ip[20];
-	if (bpf_skb_load_bytes(skb, 0, ip, sizeof(ip)))
+	struct iphdr buf;
+	struct iphdr *ip = header_at(skb, 0, sizeof(*ip), &buf);
+	if (!ip || ip->version != 4)
 		return 0;
-	if ((ip[0] >> 4) != 4)
-		return 0;
-	__u32 ihl = (ip[0] & 0xf) * 4;
+	__u32 ihl = ip->ihl * 4;
 	if (ihl < 20)
 		return 0;
-	__u16 tot;
-	__builtin_memcpy(&tot, ip + 2, 2);
-	__u32 l3_end = bpf_ntohs(tot);
-	if (skb->len > l3_end) /* GSO/GRO: the length field covers one segment (0 past 64 KiB), skb->len all of them */
+	__u32 l3_end = bpf_ntohs(ip->tot_len);
+	if (skb->len > l3_end) { /* GSO/GRO: the length field covers one segment (0 past 64 KiB), skb->len all of them */
 		l3_end = skb->len;
-	__builtin_memcpy(p->f.laddr, egress ? ip + 12 : ip + 16, 4);
-	__builtin_memcpy(p->f.raddr, egress ? ip + 16 : ip + 12, 4);
+		p->aggregate = 1;
+	}
+	__u32 saddr = ip->saddr, daddr = ip->daddr;
+	*(__u32 *)p->f.laddr = egress ? saddr : daddr;
+	*(__u32 *)p->f.raddr = egress ? daddr : saddr;
 	p->f.family = 4;
-	p->f.proto = ip[9];
-	__u16 frag;
-	__builtin_memcpy(&frag, ip + 6, 2);
-	if (bpf_ntohs(frag) & 0x1fff) { /* not the first fragment: no L4 header */
+	p->f.proto = ip->protocol;
+	if (bpf_ntohs(ip->frag_off) & 0x1fff) { /* not the first fragment: no L4 header */
 		p->payload = l3_end > ihl ? l3_end - ihl : 0;
 		return 1;
 	}
-	return parse_l4(skb, ihl, ip[9], l3_end, p, egress);
+	return parse_l4(skb, ihl, p->f.proto, l3_end, p, egress);
 }
 
-/* Copies a socket's totals to pcl_flows, where user space can read live flows. */
+/*
+ * Copies a socket's totals to pcl_flows, where user space can read live flows: in place when the
+ * socket has its record (a lookup costs a fraction of an LRU update, which allocates a node).
+ */
 static __always_inline void mirror(struct pcl_sock *s)
 {
+	__u64 cookie = s->cookie;
+	struct pcl_flow *live = bpf_map_lookup_elem(&pcl_flows, &cookie);
+	if (live) {
+		live->bytes_out = s->bytes_out;
+		live->bytes_in = s->bytes_in;
+		live->packets_out = s->packets_out;
+		live->packets_in = s->packets_in;
+		return;
+	}
 	struct pcl_flow copy = {
 		.bytes_out = s->bytes_out,
 		.bytes_in = s->bytes_in,
 		.packets_out = s->packets_out,
 		.packets_in = s->packets_in,
 	};
-	__u64 cookie = s->cookie;
 	bpf_map_update_elem(&pcl_flows, &cookie, &copy, BPF_ANY);
 }
 
+/*
+ * Adds one packet to the socket's totals. TCP takes plain adds: a TCP socket's transmissions are
+ * serialized by its socket lock (process context owns it, softirq senders take bh_lock_sock), and
+ * its received segments are one flow, which RSS/RPS and loopback's per-CPU backlog hand to one CPU
+ * at a time, so two updates of one counter do not race. UDP and the rest take atomic adds: threads
+ * may send on one socket at once, and one socket may receive from many peers on several CPUs.
+ */
 static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
 {
-	__u64 segs = skb->gso_segs ? skb->gso_segs : 1;
+	__u64 segs = 1;
+	if (p->aggregate) /* skb_shinfo is two loads away: read only when it can say more than 1 */
+		segs = skb->gso_segs ?: 1;
+	__u64 *bytes = egress ? &s->bytes_out : &s->bytes_in;
+	__u64 *packets = egress ? &s->packets_out : &s->packets_in;
 	__u64 before;
-	if (egress) {
-		__sync_fetch_and_add(&s->bytes_out, p->payload);
-		before = __sync_fetch_and_add(&s->packets_out, segs);
+	if (p->f.proto == PCL_PROTO_TCP) {
+		before = *packets;
+		*packets = before + segs;
+		*bytes += p->payload;
 	} else {
-		__sync_fetch_and_add(&s->bytes_in, p->payload);
-		before = __sync_fetch_and_add(&s->packets_in, segs);
+		__sync_fetch_and_add(bytes, p->payload);
+		before = __sync_fetch_and_add(packets, segs);
 	}
 	if (s->cookie == 0) {
 		s->cookie = bpf_get_socket_cookie(skb);
@@ -769,6 +832,19 @@ static __always_inline void emit_dns(struct __sk_buff *skb, struct pcl_sock *s, 
 }
 
 /*
+ * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are inbound
+ * both ways, an application's connect/sendto flows outbound both ways (replies follow the
+ * verdict); a socket that did neither (raw, ping) keeps the packet's direction.
+ */
+static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
+{
+	if (s && (s->flags & PCL_SK_PASSIVE))
+		f->dir = PCL_DIR_IN;
+	else if (s && (s->flags & PCL_SK_ACTIVE))
+		f->dir = PCL_DIR_OUT;
+}
+
+/*
  * Verdict for one packet. use_cache = 0 builds the "full evaluation" variant used by tests and
  * benchmarks (pcl_egress_eval): same code, never reading the per-socket cache.
  */
@@ -778,7 +854,14 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	if (!cfg)
 		return CG_ALLOW;
 	__u32 gen = cfg->generation;
+	/* sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets. */
+	struct pcl_sock *s = NULL;
+	struct bpf_sock *sk = skb->sk;
+	if (sk)
+		s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	struct parsed p = {};
+	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
+	asm volatile("" : : "r"(&p) : "memory");
 	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
 	int ok = 0;
 	if (skb->protocol == bpf_htons(ETH_P_IP))
@@ -792,28 +875,14 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		return CG_ALLOW;
 	}
 
-	struct pcl_sock *s = NULL;
-	struct bpf_sock *sk = skb->sk;
-	if (sk) {
-		sk = bpf_sk_fullsock(sk);
-		if (sk)
-			s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	}
 	if (s)
 		account(skb, s, &p, egress);
 
-	/*
-	 * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are
-	 * inbound both ways, an application's connect/sendto flows outbound both ways (replies follow
-	 * the verdict); a socket that did neither (raw, ping) goes by the packet's direction.
-	 */
-	if (s && (s->flags & PCL_SK_PASSIVE))
-		p.f.dir = PCL_DIR_IN;
-	else if (s && (s->flags & PCL_SK_ACTIVE))
-		p.f.dir = PCL_DIR_OUT;
 
-	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53)
-		emit_dns(skb, s, &p, bpf_get_socket_cookie(skb));
+	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
+		set_direction(s, &p.f);
+		emit_dns(skb, s, &p, s ? s->cookie : bpf_get_socket_cookie(skb));
+	}
 
 	if (use_cache && s && cache_matches(s, gen, &p.f)) {
 		if (s->verdict != PCL_ACT_BLOCK)
@@ -824,6 +893,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		return CG_DENY;
 	}
 
+	set_direction(s, &p.f);
 	__u32 app_id = s ? s->app_id : 0;
 	struct decision d = decide(cfg, gen, app_id, &p.f);
 	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;

@@ -69,7 +69,6 @@
 /* pcl_sock.flags */
 #define PCL_SK_OWNED 1   /* owner fields were filled (from the creating task) */
 #define PCL_SK_PASSIVE 2 /* bound by the application (a listener or a bound UDP socket) */
-#define PCL_SK_CACHED 4  /* the verdict cache below is filled */
 #define PCL_SK_ACTIVE 8  /* connected or sent to a remote by the application (outbound flows) */
 
 /* pcl_config (one element of the pcl_config array). */
@@ -146,14 +145,19 @@ struct pcl_sock {
 	__u32 app_id;             /* app of the creating process, 0 = none */
 	__u32 flags;              /* PCL_SK_* */
 	char comm[PCL_COMM_LEN];  /* creating task's comm */
-	/* verdict cache: valid when flags & PCL_SK_CACHED and gen == current generation */
-	__u32 gen;                /* generation the verdict was computed in */
+	/* verdict cache: valid when cache_key is that of the flow and the current generation */
+	union {
+		struct {
+			__u32 gen;         /* generation the verdict was computed in */
+			__u16 remote_port; /* host order */
+			__u8 proto;        /* PCL_PROTO_* */
+			__u8 family;       /* 4 or 6; 0 = nothing cached */
+		};
+		__u64 cache_key;           /* the four above as one word, compared at once */
+	};
+	__u8 remote[16];          /* remote address the verdict is for (v4: first 4 bytes, rest zero) */
 	__u32 rule_id;            /* rule that decided, 0 = a default */
-	__u8 remote[16];          /* remote address the verdict is for (v4: first 4 bytes) */
-	__u16 remote_port;        /* host order */
-	__u8 proto;               /* PCL_PROTO_* */
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK (what was enforced) */
-	__u8 family;              /* 4 or 6 */
 	__u8 pad[3];              /* zero */
 	/* accounting: exact totals; mirrored into pcl_flows every PCL_MIRROR_EVERY packets */
 	__u64 cookie;             /* socket cookie (0 until the first packet) */
