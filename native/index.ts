@@ -21,8 +21,8 @@ import type {
   TestRunResult,
 } from './api.js';
 import { decodeEvents, decodeFlows } from './event-layout.js';
-import { compileRules, type CompiledRules } from './rule-compiler.js';
-import { capacityFor, planDiff, stateAfterSwap, type DiffState, type DiffStep } from './rule-diff.js';
+import { RuleCompiler, validateRule, type CompiledRules } from './rule-compiler.js';
+import { capacityFor, ENTRY_MAPS, planDiff, swapReason, type Capacities, type DiffStep } from './rule-diff.js';
 
 export type * from './api.js';
 
@@ -156,8 +156,13 @@ const DEFAULT_RING_BYTES = 256 * 1024;
 export class Firewall {
   private native: NativeFirewall | null;
   private subscription: EventSubscription | null = null;
-  /** What this process last installed, for in-place diffs; null = unknown (next apply swaps). */
-  private diffState: DiffState | null = null;
+  /** The rules asked for, compiled; kept between applies so a change compiles only what it touches. */
+  private readonly compiler = new RuleCompiler();
+  /**
+   * What this process installed by its last swap and the diffs since: capacities of the inner
+   * maps and the defaults. null = unknown (the next apply swaps).
+   */
+  private installed: { capacities: Capacities; defaults: string } | null = null;
   /** CPU milliseconds spent filling each inner map in the last swap (benchmarks). */
   lastFillMs: Record<string, number> = {};
 
@@ -187,38 +192,68 @@ export class Firewall {
   }
 
   /**
-   * Replaces the whole ruleset atomically. Small changes to a ruleset this process installed go
-   * as an in-place diff (mode 'diff', see rule-diff.ts); anything else fills fresh maps and flips
-   * the generation (mode 'swap').
+   * Replaces the whole ruleset atomically: works out which rules (by object identity) left and
+   * came since the last apply, then applies that change (see changeRules).
    */
   setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats {
+    rules.forEach((rule, index) => validateRule(rule, index, 'rules')); // errors name the place in `rules`
+    const wanted = new Set(rules);
+    const removed = [...this.compiler.rules()].filter((rule) => !wanted.has(rule));
+    const added = rules.filter((rule) => !this.compiler.has(rule));
+    return this.changeRules({ removed, added }, defaults);
+  }
+
+  /**
+   * Takes out `removed` (objects given before) and takes in `added`, at a cost that follows the
+   * change, not the ruleset: the compiler recompiles only the kernel keys the change touches, and
+   * they go in place (mode 'diff', see rule-diff.ts). The first apply, a defaults change, a change
+   * across scopes or one that overflows the maps fills fresh maps and flips the generation (mode
+   * 'swap'; overflow grows them). On failure nothing of the change is kept: the compiler is put
+   * back and the next apply swaps, so the kernel again matches what was asked before.
+   */
+  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): ApplyStats {
     const native = this.live();
     const started = performance.now();
-    const compiled = compileRules(rules, defaults);
-    const compileMs = performance.now() - started;
-    const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-    const plan = planDiff(this.diffState, compiled, littleEndian);
-    if (plan) {
-      this.diffState = null; // unknown if a step fails half-way
-      const result = native.applyDiff(plan.steps);
-      this.diffState = plan.next;
-      return {
-        mode: 'diff',
-        entriesWritten: plan.written,
-        entriesDeleted: plan.deleted,
-        generation: result.generation,
-        elapsedMs: performance.now() - started,
-        compileMs,
-        clauseSets: compiled.sets.count,
-        warnings: compiled.warnings,
-      };
+    RuleCompiler.validateDefaults(defaults);
+    this.compiler.update(change.removed, change.added); // throws on bad input, before any change
+    try {
+      return this.applyCompiled(native, defaults, started);
+    } catch (error) {
+      this.installed = null;
+      this.compiler.update(change.added, change.removed);
+      throw error;
     }
-    const capacities = {
-      v4Exact: capacityFor('v4Exact', compiled.v4Exact.count),
-      v6Exact: capacityFor('v6Exact', compiled.v6Exact.count),
-      v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count),
-      v6Lpm: capacityFor('v6Lpm', compiled.v6Lpm.count),
-      sets: capacityFor('sets', compiled.sets.count),
+  }
+
+  private applyCompiled(native: NativeFirewall, defaults: KernelDefaults, started: number): ApplyStats {
+    const defaultsKey = `${defaults.global}|${[...defaults.perApp].map(([app, action]) => `${app}:${action}`).sort().join(',')}`;
+    let growing = false;
+    if (this.installed && this.installed.defaults === defaultsKey) {
+      const installed = this.installed;
+      const before = ENTRY_MAPS.reduce((n, map) => n + this.compiler.entryCounts()[map], 0);
+      const change = this.compiler.compileChange();
+      const compileMs = performance.now() - started;
+      const reason = swapReason(change, installed.capacities, before);
+      if (!reason) {
+        const plan = planDiff(change);
+        this.installed = null; // unknown if a step fails half-way
+        const result = native.applyDiff(plan.steps);
+        this.installed = installed;
+        return {
+          mode: 'diff', entriesWritten: plan.written, entriesDeleted: plan.deleted, generation: result.generation,
+          elapsedMs: performance.now() - started, compileMs, clauseSets: change.sets.ids.length / 4, warnings: change.warnings,
+        };
+      }
+      growing = reason.endsWith('full');
+    }
+    const compiled = this.compiler.compileAll(defaults);
+    const compileMs = performance.now() - started;
+    const capacities: Capacities = {
+      v4Exact: capacityFor('v4Exact', compiled.v4Exact.count, growing),
+      v6Exact: capacityFor('v6Exact', compiled.v6Exact.count, growing),
+      v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count, growing),
+      v6Lpm: capacityFor('v6Lpm', compiled.v6Lpm.count, growing),
+      sets: capacityFor('sets', compiled.sets.count, growing),
     };
     const withCapacity = {
       ...compiled,
@@ -228,19 +263,13 @@ export class Firewall {
       v6Lpm: { ...compiled.v6Lpm, capacity: capacities.v6Lpm },
       sets: { ...compiled.sets, capacity: capacities.sets },
     };
-    this.diffState = null; // unknown until the swap succeeded
+    this.installed = null; // unknown until the swap succeeded
     const result = native.applyRules(withCapacity, compiled.globalDefault);
-    this.diffState = stateAfterSwap(compiled, capacities);
+    this.installed = { capacities, defaults: defaultsKey };
     this.lastFillMs = result.fillMs;
     return {
-      mode: 'swap',
-      entriesWritten: result.entriesWritten,
-      entriesDeleted: 0,
-      generation: result.generation,
-      elapsedMs: performance.now() - started,
-      compileMs,
-      clauseSets: compiled.sets.count,
-      warnings: compiled.warnings,
+      mode: 'swap', entriesWritten: result.entriesWritten, entriesDeleted: 0, generation: result.generation,
+      elapsedMs: performance.now() - started, compileMs, clauseSets: compiled.sets.count, warnings: compiled.warnings,
     };
   }
 
@@ -279,6 +308,11 @@ export class Firewall {
   /** Live totals of sockets that carried traffic (closed sockets report once, in a 'close' event). */
   readFlows(): FlowTotals[] {
     return decodeFlows(this.live().readFlows());
+  }
+
+  /** The same as raw pcl_flows records (event-layout.ts visitFlowRecords walks them with no object per socket). */
+  readFlowRecords(): Buffer {
+    return this.live().readFlows();
   }
 
   /**

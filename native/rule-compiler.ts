@@ -1,6 +1,12 @@
 // Compiles KernelRule[] into the byte layout of bpf/portcullis.h: exact-address hashes, LPM
 // tries and deduplicated clause sets. Pure (no I/O), so the precedence logic is unit-tested
 // without a kernel. See portcullis.h for precedence and for how the kernel reads these maps.
+//
+// One compiler serves both ways of applying rules. It keeps the rules indexed by kernel key
+// (family, scope, prefix) and refcounted clause sets whose ids are the kernel's array slots, so
+// a change of some rules recompiles only the keys it affects (the changed keys, and every key
+// under a changed prefix, since they inherit its clauses) into entry upserts and deletes; a full
+// compile (for a swap) is the same sweep with every key affected and a fresh set table.
 import type { KernelAction, KernelDefaults, KernelDirection, KernelProtocol, KernelRule } from './api.js';
 
 export const MAX_CLAUSES = 16;
@@ -27,8 +33,6 @@ export interface CompiledRules {
   v6Lpm: MapImage;
   /** Array map: keys are the indexes 0..count-1 (keys buffer left empty). */
   sets: MapImage;
-  /** Content of each set as a string, by set id (identifies equal sets across compiles). */
-  setKeys: string[];
   appDefaults: MapImage;
   /** ACTION_CODE of the global default. */
   globalDefault: number;
@@ -55,8 +59,8 @@ function compareOwn(a: KernelRule, b: KernelRule): number {
   );
 }
 
-function invalid(rule: KernelRule, index: number, why: string): never {
-  throw new RangeError(`rules[${index}] (ruleId ${String(rule.ruleId)}): ${why}`);
+function invalid(rule: KernelRule, where: string, why: string): never {
+  throw new RangeError(`${where} (ruleId ${String(rule.ruleId)}): ${why}`);
 }
 
 function isPort(p: number): boolean {
@@ -64,18 +68,19 @@ function isPort(p: number): boolean {
 }
 
 /** Throws on input the helper should never produce: says which rule and what is wrong. */
-export function validateRule(rule: KernelRule, index: number): void {
-  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff) invalid(rule, index, 'ruleId must be a u32 > 0');
-  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff) invalid(rule, index, 'scope must be a u32');
-  if (rule.family !== 4 && rule.family !== 6) invalid(rule, index, `family must be 4 or 6, not ${String(rule.family)}`);
+export function validateRule(rule: KernelRule, index: number, list = 'rules'): void {
+  const where = `${list}[${index}]`;
+  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff) invalid(rule, where, 'ruleId must be a u32 > 0');
+  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff) invalid(rule, where, 'scope must be a u32');
+  if (rule.family !== 4 && rule.family !== 6) invalid(rule, where, `family must be 4 or 6, not ${String(rule.family)}`);
   const bytes = rule.family === 4 ? 4 : 16;
-  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes) invalid(rule, index, `addr must be ${bytes} bytes for IPv${rule.family}`);
-  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, index, `prefixLen must be 0..${bytes * 8}`);
-  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, index, 'an IPv4-mapped IPv6 address must be given as family 4');
-  if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, index, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
-  if (PROTOCOL_CODE[rule.protocol] === undefined) invalid(rule, index, `unknown protocol ${String(rule.protocol)}`);
-  if (DIRECTION_CODE[rule.direction] === undefined) invalid(rule, index, `unknown direction ${String(rule.direction)}`);
-  if (ACTION_CODE[rule.action] === undefined) invalid(rule, index, `unknown action ${String(rule.action)}`);
+  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes) invalid(rule, where, `addr must be ${bytes} bytes for IPv${rule.family}`);
+  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, where, `prefixLen must be 0..${bytes * 8}`);
+  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, where, 'an IPv4-mapped IPv6 address must be given as family 4');
+  if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, where, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
+  if (PROTOCOL_CODE[rule.protocol] === undefined) invalid(rule, where, `unknown protocol ${String(rule.protocol)}`);
+  if (DIRECTION_CODE[rule.direction] === undefined) invalid(rule, where, `unknown direction ${String(rule.direction)}`);
+  if (ACTION_CODE[rule.action] === undefined) invalid(rule, where, `unknown action ${String(rule.action)}`);
 }
 
 function isMapped(addr: Uint8Array): boolean {
@@ -96,23 +101,28 @@ function maskedWords(rule: KernelRule, out: Uint32Array, at: number): void {
 }
 
 /**
- * Clause sets, deduplicated by content; written once, when first seen. Content is identified by
- * a 52-bit hash (checked clause by clause on a hit): strings of every set's clauses made a 1M-rule
- * compile spend most of its time collecting garbage.
+ * Clause sets, deduplicated by content, with ids that are slots of the kernel's set array.
+ * Content is identified by a 52-bit hash (checked clause by clause on a hit): strings of every
+ * set's clauses made a 1M-rule compile spend most of its time collecting garbage. Each set counts
+ * the entries using it; one no entry uses is freed once a change is complete, and its slot is
+ * handed out again only by a later change, when no kernel entry can still point at it.
  */
 class SetTable {
-  private readonly sets: Clause[][] = [];
+  private readonly sets: Array<Clause[] | undefined> = [];
   private readonly hashes: number[] = [];
-  private readonly byHash = new Map<number, number>();
+  private readonly refs: number[] = [];
+  private readonly byHash = new Map<number, number | number[]>();
+  private readonly free: number[] = [];
+  private freedNow: number[] = [];
+  /** Sets made since the last `settle` (their content must reach the kernel). */
+  private made: number[] = [];
+  /** Sets whose count dropped to zero since the last `settle`. */
+  private dropped: number[] = [];
   readonly overflowing = new Set<number>();
 
-  get count(): number {
+  /** One past the highest id in use (the kernel array must hold this many). */
+  get span(): number {
     return this.sets.length;
-  }
-
-  /** Content keys by set id (for diffing one compiled ruleset against another). */
-  keys(): string[] {
-    return this.hashes.map(String);
   }
 
   clauses(id: number): Clause[] {
@@ -123,26 +133,64 @@ class SetTable {
   intern(clauses: Clause[]): number {
     if (clauses.length === 0) return NO_SET;
     const kept = clauses.length > MAX_CLAUSES ? clauses.slice(0, MAX_CLAUSES) : clauses;
-    let hash = hashClauses(kept);
-    for (;;) {
-      const found = this.byHash.get(hash);
-      if (found === undefined) break;
-      if (sameClauses(this.sets[found]!, kept)) return found;
-      hash = (hash + 1) % 2 ** 52; // a true collision: probe on
+    const hash = hashClauses(kept);
+    const found = this.byHash.get(hash);
+    if (found !== undefined) {
+      for (const id of typeof found === 'number' ? [found] : found) if (sameClauses(this.sets[id]!, kept)) return id;
     }
-    const id = this.sets.length;
+    const id = this.free.pop() ?? this.sets.length;
     if (clauses.length > MAX_CLAUSES) this.overflowing.add(id);
-    this.sets.push(kept);
-    this.hashes.push(hash);
-    this.byHash.set(hash, id);
+    this.sets[id] = kept;
+    this.hashes[id] = hash;
+    this.refs[id] = 0;
+    if (found === undefined) this.byHash.set(hash, id);
+    else this.byHash.set(hash, typeof found === 'number' ? [found, id] : [...found, id]);
+    this.made.push(id);
     return id;
   }
 
-  image(littleEndian: boolean): MapImage {
-    const values = Buffer.alloc(this.sets.length * SET_BYTES);
+  use(id: number): void {
+    if (id !== NO_SET) this.refs[id]!++;
+  }
+
+  release(id: number): void {
+    if (id < 0 || id === NO_SET) return;
+    if (--this.refs[id]! === 0) this.dropped.push(id);
+  }
+
+  /**
+   * Ends a change: frees sets nothing uses any more, and returns the sets made in it that are in
+   * use (to be written before the entries that point at them). Slots freed by the previous change
+   * become available now.
+   */
+  settle(): number[] {
+    this.free.push(...this.freedNow);
+    this.freedNow = [];
+    const made = this.made.filter((id) => this.refs[id]! > 0);
+    for (const id of [...this.dropped, ...this.made]) {
+      if (this.sets[id] === undefined || this.refs[id]! > 0) continue;
+      const hash = this.hashes[id]!;
+      const found = this.byHash.get(hash);
+      if (found === id) this.byHash.delete(hash);
+      else if (Array.isArray(found)) {
+        const rest = found.filter((other) => other !== id);
+        this.byHash.set(hash, rest.length === 1 ? rest[0]! : rest);
+      }
+      this.sets[id] = undefined;
+      this.overflowing.delete(id);
+      this.freedNow.push(id);
+    }
+    this.made = [];
+    this.dropped = [];
+    return made;
+  }
+
+  /** The kernel's bytes for these set ids. */
+  write(ids: readonly number[], values: Buffer, littleEndian: boolean): void {
     const view = new DataView(values.buffer, values.byteOffset, values.byteLength);
-    this.sets.forEach((clauses, id) => {
-      const base = id * SET_BYTES;
+    ids.forEach((id, slot) => {
+      const base = slot * SET_BYTES;
+      const clauses = this.sets[id] ?? [];
       view.setUint32(base, clauses.length, littleEndian);
       clauses.forEach((c, i) => {
         const at = base + 8 + i * CLAUSE_BYTES;
@@ -154,6 +202,12 @@ class SetTable {
         view.setUint8(at + 10, c.action);
       });
     });
+  }
+
+  /** The whole array (slot = id; free slots are empty sets). */
+  image(littleEndian: boolean): MapImage {
+    const values = Buffer.alloc(this.sets.length * SET_BYTES);
+    this.write(Array.from({ length: this.sets.length }, (_, id) => id), values, littleEndian);
     return { count: this.sets.length, keys: Buffer.alloc(0), values };
   }
 }
@@ -183,63 +237,89 @@ function sameClauses(a: Clause[], b: Clause[]): boolean {
   return true;
 }
 
-/** Accumulates map entries of one kind (exact or LPM, v4 or v6). */
+export type EntryMap = 'v4Exact' | 'v6Exact' | 'v4Lpm' | 'v6Lpm';
+export const ENTRY_MAPS: readonly EntryMap[] = ['v4Exact', 'v6Exact', 'v4Lpm', 'v6Lpm'];
+export const KEY_BYTES: Record<EntryMap, number> = { v4Exact: 8, v6Exact: 20, v4Lpm: 12, v6Lpm: 24 };
+
+function writeU32(buf: Buffer, at: number, value: number, littleEndian: boolean): void {
+  if (littleEndian) buf.writeUInt32LE(value, at);
+  else buf.writeUInt32BE(value, at);
+}
+
+/** Accumulates map entries of one kind (exact or LPM, v4 or v6), growing as needed. */
 class EntryWriter {
-  private readonly keys: Buffer;
-  private readonly values: Buffer;
-  private readonly keyView: DataView;
-  private readonly valueView: DataView;
+  private keys: Buffer;
+  private values: Buffer;
+  private keyView: DataView;
+  private valueView: DataView;
   count = 0;
 
   constructor(private readonly keySize: number, capacity: number, private readonly littleEndian: boolean) {
-    this.keys = Buffer.alloc(keySize * capacity);
-    this.values = Buffer.alloc(ENTRY_BYTES * capacity);
+    this.keys = Buffer.alloc(keySize * Math.max(capacity, 16));
+    this.values = Buffer.alloc(ENTRY_BYTES * Math.max(capacity, 16));
     this.keyView = new DataView(this.keys.buffer, this.keys.byteOffset, this.keys.byteLength);
     this.valueView = new DataView(this.values.buffer, this.values.byteOffset, this.values.byteLength);
   }
 
   /**
-   * lpmPrefix < 0: an exact key {scope, addr}; else an LPM key {32 + prefix, scope, addr}.
-   * The inline clause (the entry's own rule) is absent when action is 0.
+   * Appends an entry; returns its index. lpmPrefix < 0: an exact key {scope, addr}; else an LPM
+   * key {32 + prefix, scope, addr}. The inline clause is absent when `codes` is 0 (no action).
    */
-  add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, c: InlineClause, setId: number): void {
+  add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, ruleId: number, ports: number, codes: number, setId: number): number {
+    if (this.count * ENTRY_BYTES === this.values.length) this.grow();
+    writeEntryKey(this.keyView, this.count * this.keySize, scope, words, at, wordCount, lpmPrefix, this.littleEndian);
     const le = this.littleEndian;
-    const k = this.keyView;
-    let off = this.count * this.keySize;
-    if (lpmPrefix >= 0) {
-      k.setUint32(off, 32 + lpmPrefix, le);
-      off += 4;
-    }
-    k.setUint32(off, scope, le);
-    off += 4;
-    for (let w = 0; w < wordCount; w++) k.setUint32(off + w * 4, words[at + w]!, false); // network order
     const v = this.valueView;
     const base = this.count * ENTRY_BYTES;
-    v.setUint32(base, c.ruleId, le);
+    v.setUint32(base, ruleId, le);
     v.setUint32(base + 4, setId, le);
-    v.setUint16(base + 8, c.portLo, le);
-    v.setUint16(base + 10, c.portHi, le);
-    v.setUint8(base + 12, c.proto);
-    v.setUint8(base + 13, c.dir);
-    v.setUint8(base + 14, c.action);
-    this.count++;
+    v.setUint16(base + 8, ports >>> 16, le);
+    v.setUint16(base + 10, ports & 0xffff, le);
+    v.setUint8(base + 12, codes & 0xff);
+    v.setUint8(base + 13, (codes >>> 8) & 0xff);
+    v.setUint8(base + 14, codes >>> 16);
+    return this.count++;
+  }
+
+  key(index: number): Buffer {
+    return this.keys.subarray(index * this.keySize, (index + 1) * this.keySize);
+  }
+
+  value(index: number): Buffer {
+    return this.values.subarray(index * ENTRY_BYTES, (index + 1) * ENTRY_BYTES);
   }
 
   image(): MapImage {
-    return {
-      count: this.count,
-      keys: this.keys.subarray(0, this.count * this.keySize),
-      values: this.values.subarray(0, this.count * ENTRY_BYTES),
-    };
+    return { count: this.count, keys: this.keys.subarray(0, this.count * this.keySize), values: this.values.subarray(0, this.count * ENTRY_BYTES) };
+  }
+
+  private grow(): void {
+    const slots = this.count * 2;
+    const keys = Buffer.alloc(slots * this.keySize);
+    const values = Buffer.alloc(slots * ENTRY_BYTES);
+    this.keys.copy(keys);
+    this.values.copy(values);
+    this.keys = keys;
+    this.values = values;
+    this.keyView = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+    this.valueView = new DataView(values.buffer, values.byteOffset, values.byteLength);
   }
 }
 
-/** A clause, or "none" (action 0): a reusable record, so a million entries allocate nothing. */
-type InlineClause = Clause;
+function writeEntryKey(k: DataView, at: number, scope: number, words: Uint32Array, from: number, wordCount: number, lpmPrefix: number, littleEndian: boolean): void {
+  let off = at;
+  if (lpmPrefix >= 0) {
+    k.setUint32(off, 32 + lpmPrefix, littleEndian);
+    off += 4;
+  }
+  k.setUint32(off, scope, littleEndian);
+  off += 4;
+  for (let w = 0; w < wordCount; w++) k.setUint32(off + w * 4, words[from + w]!, false); // network order
+}
 
 /** A covering prefix on the sweep's stack. */
 interface Frame {
-  at: number; // index into (sorted) words of the frame's prefix
+  at: number; // index into the sweep's (sorted) words of the frame's prefix
   len: number;
   own: Clause[]; // its own clauses, in precedence order
   inherited: number; // set of what covers it
@@ -251,16 +331,16 @@ function toClause(r: KernelRule): Clause {
 }
 
 /** Permutes a typed array into the given order (one random-access pass, then sequential use). */
-function gather<T extends Uint32Array | Uint16Array | Uint8Array>(source: T, order: Uint32Array, stride: number, make: (n: number) => T): T {
-  const out = make(order.length * stride);
-  for (let k = 0; k < order.length; k++) {
+function gather<T extends Uint32Array | Uint8Array>(source: T, order: ArrayLike<number>, n: number, stride: number, make: (n: number) => T): T {
+  const out = make(n * stride);
+  for (let k = 0; k < n; k++) {
     const from = order[k]! * stride;
     for (let s = 0; s < stride; s++) out[k * stride + s] = source[from + s]!;
   }
   return out;
 }
 
-/** Does the prefix (wordsA at a, lenA) cover (wordsB at b)? */
+/** Does the prefix (words at a, lenA) cover (words at b)? */
 function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCount: number): boolean {
   for (let w = 0; w < wordCount; w++) {
     const bits = Math.max(0, Math.min(32, lenA - w * 32));
@@ -272,9 +352,9 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
 }
 
 /**
- * Rule indexes ordered by (scope, address words, prefix length): an LSD radix sort on 16-bit
+ * Positions 0..n-1 ordered by (scope, address words, prefix length): an LSD radix sort on 16-bit
  * digits (stable, linear; a comparator sort of a million rules costs seconds). Digits that are
- * the same for every rule are skipped.
+ * the same for every position are skipped.
  */
 function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: Uint32Array, lens: Uint8Array): Uint32Array {
   let order = new Uint32Array(n);
@@ -282,13 +362,13 @@ function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: 
   let spare = new Uint32Array(n);
   const counts = new Uint32Array(65537);
   const digits = new Uint16Array(n);
-  // digits[i] holds rule i's digit for this pass; one counting-sort pass over them.
+  // digits[i] holds position i's digit for this pass; one counting-sort pass over them.
   const pass = (): void => {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[digits[i]! + 1]!++;
     let distinct = 0;
     for (let d = 1; d <= 65536 && distinct < 2; d++) if (counts[d]! > 0) distinct++;
-    if (distinct <= 1) return; // every rule has this digit: order unchanged
+    if (distinct <= 1) return; // every position has this digit: order unchanged
     for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
@@ -311,149 +391,531 @@ function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: 
   return order;
 }
 
-/**
- * Compiles one family's rules: groups by (scope, prefix), finds each prefix's nearest covering
- * prefix in the same scope by a sorted sweep with a stack, and interns "own clauses + parent's
- * set" (already in precedence order, since own prefixes are longer than inherited ones).
- */
-function compileFamily(rules: KernelRule[], family: 4 | 6, sets: SetTable, exact: EntryWriter, lpm: EntryWriter): void {
-  const n = rules.length;
-  if (n === 0) return;
-  const wordCount = family === 4 ? 1 : 4;
-  const fullLen = wordCount * 32;
-  const rawWords = new Uint32Array(n * wordCount);
-  const rawScopes = new Uint32Array(n);
-  const rawLens = new Uint8Array(n);
-  const rawIds = new Uint32Array(n);
-  const rawPorts = new Uint32Array(n); // lo << 16 | hi
-  const rawCodes = new Uint32Array(n); // proto | dir << 8 | action << 16
-  for (let i = 0; i < n; i++) {
-    const r = rules[i]!;
-    maskedWords(r, rawWords, i * wordCount);
-    rawScopes[i] = r.scope;
-    rawLens[i] = r.prefixLen;
-    rawIds[i] = r.ruleId;
-    rawPorts[i] = ((r.portLo << 16) | r.portHi) >>> 0;
-    rawCodes[i] = PROTOCOL_CODE[r.protocol] | (DIRECTION_CODE[r.direction] << 8) | (ACTION_CODE[r.action] << 16);
-  }
-  const order = sortPrefixes(n, wordCount, rawWords, rawScopes, rawLens);
-  // From here on everything is read in sorted order.
-  const words = gather(rawWords, order, wordCount, (m) => new Uint32Array(m));
-  const scopes = gather(rawScopes, order, 1, (m) => new Uint32Array(m));
-  const lens = gather(rawLens, order, 1, (m) => new Uint8Array(m));
-  const ids = gather(rawIds, order, 1, (m) => new Uint32Array(m));
-  const ports = gather(rawPorts, order, 1, (m) => new Uint32Array(m));
-  const codes = gather(rawCodes, order, 1, (m) => new Uint32Array(m));
-
-  const clauseAt = (k: number, into: Clause): Clause => {
-    into.ruleId = ids[k]!;
-    into.portLo = ports[k]! >>> 16;
-    into.portHi = ports[k]! & 0xffff;
-    into.proto = codes[k]! & 0xff;
-    into.dir = (codes[k]! >>> 8) & 0xff;
-    into.action = codes[k]! >>> 16;
-    return into;
-  };
-  const none: Clause = { ruleId: 0, portLo: 0, portHi: 0, proto: 0, dir: 0, action: 0 };
-  const scratch: Clause = { ...none };
-
-  const stack: Frame[] = [];
-  let stackScope = -1;
-  /** What a prefix under `top` inherits: top's own clauses, then what top inherits. */
-  const inheritedFrom = (top: Frame | undefined): number => {
-    if (!top) return NO_SET;
-    top.full ??= sets.intern(top.own.length > MAX_CLAUSES ? top.own : top.own.concat(sets.clauses(top.inherited)));
-    return top.full;
-  };
-
-  for (let i = 0; i < n; ) {
-    const at = i * wordCount;
-    const len = lens[i]!;
-    const scope = scopes[i]!;
-    let j = i + 1;
-    while (j < n && scopes[j] === scope && lens[j] === len) {
-      let same = true;
-      for (let w = 0; w < wordCount && same; w++) same = words[j * wordCount + w] === words[at + w];
-      if (!same) break;
-      j++;
-    }
-    if (scope !== stackScope) {
-      stack.length = 0;
-      stackScope = scope;
-    }
-    while (stack.length > 0 && !covers(words, stack[stack.length - 1]!.at, stack[stack.length - 1]!.len, at, wordCount)) stack.pop();
-    const inherited = inheritedFrom(stack[stack.length - 1]);
-
-    // One rule at this prefix: inline in the entry. Several: all in the entry's set.
-    if (j - i === 1) {
-      const inline = clauseAt(i, scratch);
-      if (len === fullLen) {
-        exact.add(scope, words, at, wordCount, -1, inline, inherited);
-      } else {
-        lpm.add(scope, words, at, wordCount, len, inline, inherited);
-        stack.push({ at, len, own: [{ ...inline }], inherited, full: undefined });
-      }
-    } else {
-      const group: KernelRule[] = [];
-      for (let k = i; k < j; k++) group.push(rules[order[k]!]!);
-      group.sort(compareOwn);
-      // Only the first MAX_CLAUSES can ever decide (the set holds no more).
-      const own = group.slice(0, MAX_CLAUSES + 1).map(toClause);
-      const setId = sets.intern(own.concat(sets.clauses(inherited)));
-      if (len === fullLen) {
-        exact.add(scope, words, at, wordCount, -1, none, setId);
-      } else {
-        lpm.add(scope, words, at, wordCount, len, none, setId);
-        stack.push({ at, len, own, inherited, full: setId });
-      }
-    }
-    i = j;
-  }
+/** An entry written or deleted by a change; `rank` orders specificity (the prefix length). */
+export interface EntryChange {
+  map: EntryMap;
+  scope: number;
+  rank: number;
+  key: Buffer;
+  /** null: delete the key. */
+  value: Buffer | null;
 }
 
-export function compileRules(rules: KernelRule[], defaults: KernelDefaults, littleEndian = isLittleEndian()): CompiledRules {
-  const v4: KernelRule[] = [];
-  const v6: KernelRule[] = [];
-  for (let index = 0; index < rules.length; index++) {
-    const rule = rules[index]!;
-    validateRule(rule, index);
-    if (rule.family === 4) v4.push(rule);
-    else v6.push(rule);
-  }
-  const sets = new SetTable();
-  const v4Exact = new EntryWriter(8, v4.length, littleEndian);
-  const v4Lpm = new EntryWriter(12, v4.length, littleEndian);
-  const v6Exact = new EntryWriter(20, v6.length, littleEndian);
-  const v6Lpm = new EntryWriter(24, v6.length, littleEndian);
-  compileFamily(v4, 4, sets, v4Exact, v4Lpm);
-  compileFamily(v6, 6, sets, v6Exact, v6Lpm);
+/** What a change of rules needs from the kernel, in no particular order (see rule-diff.ts). */
+export interface CompiledChange {
+  /** New clause sets: array slots (u32 each) and contents, written before any entry uses them. */
+  sets: { ids: Buffer; values: Buffer };
+  entries: EntryChange[];
+  /** Entry count per map once the change is in (for capacity checks). */
+  counts: Record<EntryMap, number>;
+  /** One past the highest set id in use. */
+  setSpan: number;
+  warnings: string[];
+}
 
-  const appKeys = Buffer.alloc(defaults.perApp.size * 4);
-  const appValues = Buffer.alloc(defaults.perApp.size);
-  let a = 0;
+function validateDefaults(defaults: KernelDefaults): void {
   for (const [appId, action] of defaults.perApp) {
     if (!Number.isInteger(appId) || appId <= 0 || appId > 0xffffffff) throw new RangeError(`defaults.perApp: app id ${appId} must be a u32 > 0`);
     if (!(action in ACTION_CODE)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
-    new DataView(appKeys.buffer, appKeys.byteOffset, appKeys.byteLength).setUint32(a * 4, appId, littleEndian);
-    appValues[a] = ACTION_CODE[action];
-    a++;
   }
   if (!(defaults.global in ACTION_CODE)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
+}
 
-  const warnings = [...sets.overflowing].map(
-    (id) => `clause set ${id}: more than ${MAX_CLAUSES} rules cover one address in one scope; the least specific ones are ignored there`,
-  );
-  return {
-    v4Exact: v4Exact.image(),
-    v6Exact: v6Exact.image(),
-    v4Lpm: v4Lpm.image(),
-    v6Lpm: v6Lpm.image(),
-    sets: sets.image(littleEndian),
-    setKeys: sets.keys(),
-    appDefaults: { count: a, keys: appKeys, values: appValues },
-    globalDefault: ACTION_CODE[defaults.global],
-    warnings,
-  };
+/**
+ * The keys of one scope: per prefix length, slot by an int32 key (IPv4: the address; IPv6: a hash
+ * of it, the rare slots with equal hashes sharing an array). int32 keys are stored unboxed; larger
+ * numbers would each be a heap object.
+ */
+interface ScopeIndex {
+  byLength: Array<Map<number, number | number[]> | undefined>;
+  /** Keys holding rules, per prefix length (to look for covering prefixes only where there are some). */
+  perLength: Uint32Array;
+}
+
+/** A slot's rules once the last one went (shared, never changed). */
+const NO_RULES: readonly KernelRule[] = Object.freeze([]);
+
+/**
+ * The keys of one family, one slot per key (family, scope, prefix), in columns: typed arrays
+ * keep a million keys cheap to hold and to sweep (objects per key spent most of the time in the
+ * garbage collector). A slot's rules: one rule, or an array (empty once its last rule went; the
+ * slot is freed when the kernel entry is deleted).
+ */
+class FamilyTable {
+  readonly wordCount: 1 | 4;
+  readonly fullLen: number;
+  private capacity = 0;
+  size = 0; // slots ever used (high-water mark)
+  private readonly free: number[] = [];
+  scopes = new Uint32Array(0);
+  lens = new Uint8Array(0);
+  words = new Uint32Array(0);
+  /** The first rule's clause, packed: the inline clause of a key with one rule. */
+  ruleIds = new Uint32Array(0);
+  ports = new Uint32Array(0); // lo << 16 | hi
+  codes = new Uint32Array(0); // proto | dir << 8 | action << 16
+  /** The set the kernel entry points at (-1: none), and whether the kernel has the entry. */
+  setIds = new Int32Array(0);
+  installed = new Uint8Array(0);
+  ruleCounts = new Uint32Array(0);
+  readonly rules: Array<KernelRule | readonly KernelRule[] | undefined> = [];
+  readonly index = new Map<number, ScopeIndex>();
+  private readonly scratch = new Uint32Array(4);
+
+  constructor(readonly family: 4 | 6) {
+    this.wordCount = family === 4 ? 1 : 4;
+    this.fullLen = family === 4 ? 32 : 128;
+  }
+
+  ruleCount(slot: number): number {
+    return this.ruleCounts[slot]!;
+  }
+
+  /** The slot of a rule's key, or -1. */
+  slotOf(rule: KernelRule): number {
+    const words = this.scratch;
+    maskedWords(rule, words, 0);
+    return this.find(this.index.get(rule.scope), rule.prefixLen, words, 0);
+  }
+
+  /** The slot of the prefix (len, words at `at`) in a scope's index, or -1. */
+  find(index: ScopeIndex | undefined, len: number, words: Uint32Array, at: number): number {
+    const found = index?.byLength[len]?.get(this.keyOf(len, words, at));
+    if (found === undefined) return -1;
+    if (typeof found === 'number') return this.isAt(found, len, words, at) ? found : -1;
+    return found.find((slot) => this.isAt(slot, len, words, at)) ?? -1;
+  }
+
+  has(rule: KernelRule): boolean {
+    const slot = this.slotOf(rule);
+    if (slot < 0) return false;
+    const rules = this.rules[slot]!;
+    return isList(rules) ? rules.includes(rule) : rules === rule;
+  }
+
+  /** Adds a (valid) rule; returns its slot. */
+  add(rule: KernelRule): number {
+    let slot = this.slotOf(rule);
+    if (slot < 0) slot = this.allocate(rule.scope, rule.prefixLen, this.scratch);
+    const rules = this.rules[slot]!;
+    if (this.ruleCounts[slot] === 0) {
+      this.rules[slot] = rule;
+      this.pack(slot, rule);
+      this.index.get(rule.scope)!.perLength[rule.prefixLen]!++;
+    } else {
+      this.rules[slot] = isList(rules) ? [...rules, rule] : [rules, rule];
+    }
+    this.ruleCounts[slot]!++;
+    return slot;
+  }
+
+  /** Removes a rule known to be held; returns its slot. */
+  remove(rule: KernelRule): number {
+    const slot = this.slotOf(rule);
+    const rules = this.rules[slot]!;
+    this.ruleCounts[slot]!--;
+    if (!isList(rules)) {
+      this.rules[slot] = NO_RULES;
+      this.index.get(rule.scope)!.perLength[rule.prefixLen]!--;
+    } else {
+      const rest = rules.filter((r) => r !== rule);
+      this.rules[slot] = rest.length === 1 ? rest[0]! : rest;
+      if (rest.length === 1) this.pack(slot, rest[0]!);
+    }
+    return slot;
+  }
+
+  /** Forgets a slot whose rules are gone and whose kernel entry is deleted (or was never made). */
+  release(slot: number): void {
+    const len = this.lens[slot]!;
+    const slots = this.index.get(this.scopes[slot]!)!.byLength[len]!;
+    const key = this.keyOf(len, this.words, slot * this.wordCount);
+    const found = slots.get(key);
+    if (found === slot) slots.delete(key);
+    else if (Array.isArray(found)) {
+      const rest = found.filter((s) => s !== slot);
+      slots.set(key, rest.length === 1 ? rest[0]! : rest);
+    }
+    this.rules[slot] = undefined;
+    this.installed[slot] = 0;
+    this.setIds[slot] = -1;
+    this.free.push(slot);
+  }
+
+  /** The clauses of a slot with several rules, most specific first (only the first MAX_CLAUSES + 1 can matter). */
+  ownClauses(slot: number): Clause[] {
+    return [...(this.rules[slot] as KernelRule[])].sort(compareOwn).slice(0, MAX_CLAUSES + 1).map(toClause);
+  }
+
+  /** Key within a scope and prefix length (int32): IPv4 the address itself, IPv6 a hash of it. */
+  keyOf(len: number, words: Uint32Array, at: number): number {
+    if (this.wordCount === 1) return words[at]! | 0;
+    let h = Math.imul(0x811c9dc5 ^ words[at]!, 0x01000193);
+    h = Math.imul(h ^ words[at + 1]! ^ (h >>> 15), 0x5bd1e995);
+    h = Math.imul(h ^ words[at + 2]! ^ (h >>> 13), 0x01000193);
+    h = Math.imul(h ^ words[at + 3]! ^ (h >>> 15), 0x5bd1e995);
+    return h ^ (h >>> 16) ^ len;
+  }
+
+  private isAt(slot: number, len: number, words: Uint32Array, at: number): boolean {
+    if (this.lens[slot] !== len) return false;
+    const base = slot * this.wordCount;
+    for (let w = 0; w < this.wordCount; w++) if (this.words[base + w] !== words[at + w]) return false;
+    return true;
+  }
+
+  private pack(slot: number, rule: KernelRule): void {
+    this.ruleIds[slot] = rule.ruleId;
+    this.ports[slot] = ((rule.portLo << 16) | rule.portHi) >>> 0;
+    this.codes[slot] = PROTOCOL_CODE[rule.protocol] | (DIRECTION_CODE[rule.direction] << 8) | (ACTION_CODE[rule.action] << 16);
+  }
+
+  private allocate(scope: number, len: number, words: Uint32Array): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      if (this.size === this.capacity) this.grow();
+      slot = this.size++;
+    }
+    this.scopes[slot] = scope;
+    this.lens[slot] = len;
+    this.words.set(words.subarray(0, this.wordCount), slot * this.wordCount);
+    this.setIds[slot] = -1;
+    this.installed[slot] = 0;
+    this.ruleCounts[slot] = 0;
+    this.rules[slot] = NO_RULES;
+    let index = this.index.get(scope);
+    if (!index) {
+      index = { byLength: [], perLength: new Uint32Array(129) };
+      this.index.set(scope, index);
+    }
+    const slots = (index.byLength[len] ??= new Map());
+    const key = this.keyOf(len, words, 0);
+    const found = slots.get(key);
+    slots.set(key, found === undefined ? slot : typeof found === 'number' ? [found, slot] : [...found, slot]);
+    return slot;
+  }
+
+  private grow(): void {
+    const capacity = Math.max(1024, this.capacity * 2);
+    const widen = <T extends Uint32Array | Uint8Array | Int32Array>(old: T, make: (n: number) => T, stride = 1): T => {
+      const next = make(capacity * stride);
+      next.set(old as never);
+      return next;
+    };
+    this.scopes = widen(this.scopes, (n) => new Uint32Array(n));
+    this.lens = widen(this.lens, (n) => new Uint8Array(n));
+    this.words = widen(this.words, (n) => new Uint32Array(n), this.wordCount);
+    this.ruleIds = widen(this.ruleIds, (n) => new Uint32Array(n));
+    this.ports = widen(this.ports, (n) => new Uint32Array(n));
+    this.codes = widen(this.codes, (n) => new Uint32Array(n));
+    this.setIds = widen(this.setIds, (n) => new Int32Array(n));
+    this.installed = widen(this.installed, (n) => new Uint8Array(n));
+    this.ruleCounts = widen(this.ruleCounts, (n) => new Uint32Array(n));
+    this.capacity = capacity;
+  }
+}
+
+function isList(rules: KernelRule | readonly KernelRule[]): rules is readonly KernelRule[] {
+  return Array.isArray(rules);
+}
+
+/** The rules the kernel should enforce, indexed by kernel key, and the clause sets of their entries. */
+export class RuleCompiler {
+  private readonly tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
+  private sets = new SetTable();
+  /** Slots changed since the last compile, per family (tracked once something is installed). */
+  private changed: Record<4 | 6, Set<number>> = { 4: new Set(), 6: new Set() };
+  private compiledOnce = false;
+  private readonly counts: Record<EntryMap, number> = { v4Exact: 0, v6Exact: 0, v4Lpm: 0, v6Lpm: 0 };
+
+  constructor(readonly littleEndian = isLittleEndian()) {}
+
+  /** Throws on defaults the helper should never produce, saying which and why. */
+  static validateDefaults(defaults: KernelDefaults): void {
+    validateDefaults(defaults);
+  }
+
+  /** Entries in the kernel per map (as of the last compile). */
+  entryCounts(): Record<EntryMap, number> {
+    return { ...this.counts };
+  }
+
+  /** Every rule held, in no particular order. */
+  *rules(): Iterable<KernelRule> {
+    for (const table of [this.tables[4], this.tables[6]]) {
+      for (const rules of table.rules) {
+        if (rules === undefined) continue;
+        if (isList(rules)) yield* rules;
+        else yield rules;
+      }
+    }
+  }
+
+  has(rule: KernelRule): boolean {
+    return (rule.family === 4 || rule.family === 6) && this.tables[rule.family].has(rule);
+  }
+
+  /** Keys changed since the last compile (before keys under changed prefixes are counted). */
+  get pendingKeys(): number {
+    return this.changed[4].size + this.changed[6].size;
+  }
+
+  /**
+   * Takes out `removed` (the very objects given before) and takes in `added` (each object once).
+   * Checks everything first and throws before changing anything, naming the culprit.
+   */
+  update(removed: readonly KernelRule[], added: readonly KernelRule[], addedName = 'added'): void {
+    for (let i = 0; i < added.length; i++) validateRule(added[i]!, i, addedName);
+    const gone = new Set<KernelRule>();
+    for (let i = 0; i < removed.length; i++) {
+      const rule = removed[i]!;
+      if (gone.has(rule) || !this.has(rule)) throw new RangeError(`removed[${i}] (ruleId ${String(rule?.ruleId)}): not among the compiled rules`);
+      gone.add(rule);
+    }
+    const track = this.compiledOnce;
+    for (const rule of removed) {
+      const slot = this.tables[rule.family].remove(rule);
+      if (track) this.changed[rule.family].add(slot);
+    }
+    for (const rule of added) {
+      const slot = this.tables[rule.family].add(rule);
+      if (track) this.changed[rule.family].add(slot);
+    }
+  }
+
+  /**
+   * The entries and sets the changes since the last compile need, and marks them as in the
+   * kernel. Keys under a changed prefix are rewritten too (they inherit its clauses).
+   */
+  compileChange(): CompiledChange {
+    if (!this.compiledOnce) throw new Error('compileChange: nothing is installed yet; compileAll first');
+    const entries: EntryChange[] = [];
+    for (const family of [4, 6] as const) {
+      const table = this.tables[family];
+      const affected = this.withCoveredSlots(table, this.changed[family]);
+      const writers = this.writers(table, 0);
+      this.sweep(table, this.withCoveringSlots(table, affected), affected, writers, (map, scope, len, key, value) => {
+        entries.push({ map, scope, rank: len, key, value });
+      });
+      this.changed[family] = new Set();
+    }
+    const made = this.sets.settle();
+    const values = Buffer.alloc(made.length * SET_BYTES);
+    this.sets.write(made, values, this.littleEndian);
+    const ids = Buffer.alloc(made.length * 4);
+    made.forEach((id, i) => writeU32(ids, i * 4, id, this.littleEndian));
+    return { sets: { ids, values }, entries, counts: this.entryCounts(), setSpan: this.sets.span, warnings: this.warnings() };
+  }
+
+  /** Everything, for fresh maps: a new set table, every key compiled, every entry in the images. */
+  compileAll(defaults: KernelDefaults): CompiledRules {
+    validateDefaults(defaults);
+    this.sets = new SetTable();
+    this.changed = { 4: new Set(), 6: new Set() };
+    this.compiledOnce = true;
+    for (const map of ENTRY_MAPS) this.counts[map] = 0;
+    const images = {} as Record<EntryMap, MapImage>;
+    for (const family of [4, 6] as const) {
+      const table = this.tables[family];
+      const live: number[] = [];
+      for (let slot = 0; slot < table.size; slot++) {
+        const count = table.ruleCount(slot);
+        if (count > 0) {
+          table.installed[slot] = 0;
+          table.setIds[slot] = -1;
+          live.push(slot);
+        } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
+      }
+      const writers = this.writers(table, live.length);
+      this.sweep(table, live, null, writers, () => undefined);
+      for (const [map, writer] of Object.entries(writers)) images[map as EntryMap] = writer.image();
+    }
+    this.sets.settle();
+
+    const le = this.littleEndian;
+    const appKeys = Buffer.alloc(defaults.perApp.size * 4);
+    const appValues = Buffer.alloc(defaults.perApp.size);
+    let a = 0;
+    for (const [appId, action] of defaults.perApp) {
+      writeU32(appKeys, a * 4, appId, le);
+      appValues[a] = ACTION_CODE[action];
+      a++;
+    }
+    return {
+      v4Exact: images.v4Exact,
+      v6Exact: images.v6Exact,
+      v4Lpm: images.v4Lpm,
+      v6Lpm: images.v6Lpm,
+      sets: this.sets.image(le),
+      appDefaults: { count: a, keys: appKeys, values: appValues },
+      globalDefault: ACTION_CODE[defaults.global],
+      warnings: this.warnings(),
+    };
+  }
+
+  private warnings(): string[] {
+    return [...this.sets.overflowing].map(
+      (id) => `clause set ${id}: more than ${MAX_CLAUSES} rules cover one address in one scope; the least specific ones are ignored there`,
+    );
+  }
+
+  private writers(table: FamilyTable, exactCapacity: number): { exact: EntryWriter; lpm: EntryWriter } & Partial<Record<EntryMap, EntryWriter>> {
+    const le = this.littleEndian;
+    const exact = new EntryWriter(table.family === 4 ? KEY_BYTES.v4Exact : KEY_BYTES.v6Exact, exactCapacity, le);
+    const lpm = new EntryWriter(table.family === 4 ? KEY_BYTES.v4Lpm : KEY_BYTES.v6Lpm, 0, le);
+    return table.family === 4 ? { exact, lpm, v4Exact: exact, v4Lpm: lpm } : { exact, lpm, v6Exact: exact, v6Lpm: lpm };
+  }
+
+  /**
+   * `changed` plus every key under a changed prefix (they inherit its clauses). Finding them walks
+   * the scope's keys once per change, and only when a prefix changed and the scope holds longer
+   * prefixes: adding or removing addresses (full-length keys) never does.
+   */
+  private withCoveredSlots(table: FamilyTable, changed: Set<number>): Set<number> {
+    const affected = new Set(changed);
+    const byScope = new Map<number, number[]>();
+    for (const slot of changed) {
+      if (table.lens[slot] === table.fullLen) continue;
+      const scope = table.scopes[slot]!;
+      byScope.set(scope, [...(byScope.get(scope) ?? []), slot]);
+    }
+    const wc = table.wordCount;
+    for (const [scope, prefixes] of byScope) {
+      const index = table.index.get(scope)!;
+      const shortest = Math.min(...prefixes.map((slot) => table.lens[slot]!));
+      let longer = 0;
+      for (let len = shortest + 1; len <= table.fullLen; len++) longer += index.perLength[len]!;
+      if (longer === 0) continue;
+      for (let len = shortest + 1; len <= table.fullLen; len++) {
+        for (const value of index.byLength[len]?.values() ?? []) {
+          for (const slot of typeof value === 'number' ? [value] : value) {
+            if (affected.has(slot)) continue;
+            if (prefixes.some((p) => table.lens[p]! < len && covers(table.words, p * wc, table.lens[p]!, slot * wc, wc))) affected.add(slot);
+          }
+        }
+      }
+    }
+    return affected;
+  }
+
+  /** `affected` plus the prefixes covering them: the sweep needs them to know what is inherited. */
+  private withCoveringSlots(table: FamilyTable, affected: Set<number>): number[] {
+    const out = new Set(affected);
+    const masked = new Uint32Array(4);
+    const wc = table.wordCount;
+    for (const slot of affected) {
+      const index = table.index.get(table.scopes[slot]!)!;
+      for (let len = table.lens[slot]! - 1; len >= 0; len--) {
+        if (index.perLength[len] === 0) continue;
+        for (let w = 0; w < wc; w++) {
+          const bits = Math.max(0, Math.min(32, len - w * 32));
+          const word = table.words[slot * wc + w]!;
+          masked[w] = bits === 0 ? 0 : bits === 32 ? word : (word & (~0 << (32 - bits))) >>> 0;
+        }
+        const ancestor = table.find(index, len, masked, 0);
+        if (ancestor >= 0 && table.ruleCount(ancestor) > 0) out.add(ancestor);
+      }
+    }
+    return [...out];
+  }
+
+  /**
+   * The one compile step, for a whole ruleset and for a change alike: sorts the given keys by
+   * (scope, address, prefix length), walks them with a stack of covering prefixes, and gives every
+   * key in `affected` (every key when null) its entry: own clauses (inline when one rule, else in
+   * a set of own + inherited, since own prefixes are more specific) and the set of what covers it.
+   * Keys without rules get their entry deleted. `emit` hears of each entry written (key and
+   * value) or deleted (value null).
+   */
+  private sweep(
+    table: FamilyTable, slots: readonly number[], affected: Set<number> | null, writers: { exact: EntryWriter; lpm: EntryWriter },
+    emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
+  ): void {
+    const n = slots.length;
+    if (n === 0) return;
+    const sets = this.sets;
+    const wc = table.wordCount;
+    const fullLen = table.fullLen;
+    const exactMap: EntryMap = table.family === 4 ? 'v4Exact' : 'v6Exact';
+    const lpmMap: EntryMap = table.family === 4 ? 'v4Lpm' : 'v6Lpm';
+    const slotList = Uint32Array.from(slots);
+    const rawWords = gather(table.words, slotList, n, wc, (m) => new Uint32Array(m));
+    const rawScopes = gather(table.scopes, slotList, n, 1, (m) => new Uint32Array(m));
+    const rawLens = gather(table.lens, slotList, n, 1, (m) => new Uint8Array(m));
+    const order = sortPrefixes(n, wc, rawWords, rawScopes, rawLens);
+    // From here on everything is read in sorted order.
+    const words = gather(rawWords, order, n, wc, (m) => new Uint32Array(m));
+    const sorted = gather(slotList, order, n, 1, (m) => new Uint32Array(m));
+    const lens = gather(rawLens, order, n, 1, (m) => new Uint8Array(m));
+    const scopes = gather(rawScopes, order, n, 1, (m) => new Uint32Array(m));
+    const counts = gather(table.ruleCounts, sorted, n, 1, (m) => new Uint32Array(m));
+    const ruleIds = gather(table.ruleIds, sorted, n, 1, (m) => new Uint32Array(m));
+    const ports = gather(table.ports, sorted, n, 1, (m) => new Uint32Array(m));
+    const codes = gather(table.codes, sorted, n, 1, (m) => new Uint32Array(m));
+
+    const stack: Frame[] = [];
+    let stackScope = -1;
+    const inheritedFrom = (top: Frame | undefined): number => {
+      if (!top) return NO_SET;
+      top.full ??= sets.intern(top.own.length > MAX_CLAUSES ? top.own : top.own.concat(sets.clauses(top.inherited)));
+      return top.full;
+    };
+    for (let k = 0; k < n; k++) {
+      const slot = sorted[k]!;
+      const at = k * wc;
+      const len = lens[k]!;
+      const scope = scopes[k]!;
+      const exact = len === fullLen;
+      const map = exact ? exactMap : lpmMap;
+      const writer = exact ? writers.exact : writers.lpm;
+      const isAffected = affected === null || affected.has(slot);
+      if (scope !== stackScope) {
+        stack.length = 0;
+        stackScope = scope;
+      }
+      const count = counts[k]!;
+      if (count === 0) {
+        // Its last rule went: delete the entry, forget the key.
+        if (isAffected && table.installed[slot]) {
+          const key = Buffer.alloc(KEY_BYTES[map]);
+          writeEntryKey(new DataView(key.buffer, key.byteOffset, key.byteLength), 0, scope, words, at, wc, exact ? -1 : len, this.littleEndian);
+          emit(map, scope, len, key, null);
+          sets.release(table.setIds[slot]!);
+          this.counts[map]--;
+        }
+        if (isAffected) table.release(slot);
+        continue;
+      }
+      while (stack.length > 0 && !covers(words, stack[stack.length - 1]!.at, stack[stack.length - 1]!.len, at, wc)) stack.pop();
+      const inherited = inheritedFrom(stack[stack.length - 1]);
+      // One rule at this prefix: inline in the entry. Several: all in the entry's set.
+      const own = count === 1 ? null : table.ownClauses(slot);
+      const setId = own ? sets.intern(own.concat(sets.clauses(inherited))) : inherited;
+      if (isAffected) {
+        sets.use(setId);
+        if (table.installed[slot]) sets.release(table.setIds[slot]!);
+        else this.counts[map]++;
+        table.installed[slot] = 1;
+        table.setIds[slot] = setId === NO_SET ? -1 : setId;
+        const index = own
+          ? writer.add(scope, words, at, wc, exact ? -1 : len, 0, 0, 0, setId)
+          : writer.add(scope, words, at, wc, exact ? -1 : len, ruleIds[k]!, ports[k]!, codes[k]!, setId);
+        if (affected !== null) emit(map, scope, len, writer.key(index), writer.value(index));
+      }
+      if (!exact) {
+        const clauses = own ?? [{ ruleId: ruleIds[k]!, portLo: ports[k]! >>> 16, portHi: ports[k]! & 0xffff, proto: codes[k]! & 0xff, dir: (codes[k]! >>> 8) & 0xff, action: codes[k]! >>> 16 }];
+        stack.push({ at, len, own: clauses, inherited, full: own ? setId : undefined });
+      }
+    }
+  }
+}
+
+/** Compiles a whole ruleset at once (a fresh compiler's compileAll). */
+export function compileRules(rules: KernelRule[], defaults: KernelDefaults, littleEndian = isLittleEndian()): CompiledRules {
+  validateDefaults(defaults);
+  const compiler = new RuleCompiler(littleEndian);
+  compiler.update([], rules, 'rules');
+  return compiler.compileAll(defaults);
 }
 
 function isLittleEndian(): boolean {

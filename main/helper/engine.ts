@@ -1,6 +1,8 @@
 // The rules engine: the store is the truth, the kernel maps follow it. Every change runs under one
 // lock as: open a transaction, write, make the kernel match, commit — so a client is told "done"
 // only when the change is both durable and enforced, and a kernel failure leaves the store as it was.
+// The kernel is told only what changed (the entries of the rules written), so a change costs what
+// it touches, not what is stored.
 import {
   PortcullisError, parseRuleDraft, ruleToDraft,
   type Rule, type RuleDraft, type Settings,
@@ -16,7 +18,8 @@ import { inKernel } from './kernel-error.js';
 
 /** The part of the native Firewall the engine drives. */
 export interface KernelFirewall {
-  setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats | Promise<ApplyStats>;
+  /** Takes out `removed` (objects given before), takes in `added`; all or nothing. */
+  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): ApplyStats | Promise<ApplyStats>;
   addAppBindings(bindings: Partial<AppBindings>): unknown;
   removeAppBindings(bindings: Partial<AppBindings>): unknown;
   counters(): Counters;
@@ -39,6 +42,10 @@ class SerialQueue {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+function entryKey(e: KernelRule): string {
+  return `${e.ruleId} ${e.scope} ${e.family} ${Buffer.from(e.addr).toString('hex')}/${e.prefixLen} ${e.portLo}-${e.portHi} ${e.protocol} ${e.direction} ${e.action}`;
+}
+
 export class RulesEngine {
   readonly rules: RulesStore;
   readonly apps: AppsStore;
@@ -53,6 +60,13 @@ export class RulesEngine {
    * exec/fork tracking fills in processes (children included) that a wholesale replace would lose.
    */
   private readonly boundApps = new Set<number>();
+  /** Kernel entries of stored rules as last applied, by rule id. */
+  private readonly appliedStored = new Map<number, KernelRule[]>();
+  /** Kernel entries of the rule sources' rules as last applied, by content. */
+  private appliedSourced = new Map<string, KernelRule>();
+  /** Stored rules whose entries may differ from appliedStored: kept until their change commits. */
+  private readonly pending = new Set<number>();
+  private loadedAll = false;
   lastApply: ApplyStats | null = null;
 
   constructor(private readonly db: Db, private readonly firewall: KernelFirewall, private readonly log: (message: string) => void) {
@@ -142,6 +156,7 @@ export class RulesEngine {
         result = write(now);
         await this.syncKernel(now, bound);
         this.db.exec('COMMIT');
+        this.pending.clear();
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.rules.discardCache();
@@ -158,7 +173,12 @@ export class RulesEngine {
     });
   }
 
-  /** Binds apps not bound yet (noting what it bound in `bound`), then replaces the ruleset. */
+  /**
+   * Binds apps not bound yet (noting what it bound in `bound`), then gives the kernel the entries
+   * of the rules written since the last commit (all of them the first time) and of the rule
+   * sources, as removed and added entries. After a rollback the same ids are compared again, now
+   * with the restored rows, which puts the kernel back.
+   */
   private async syncKernel(now: number, bound?: AppBindings): Promise<void> {
     const apps = this.apps.list();
     const unbound = new Set(apps.filter((app) => !this.boundApps.has(app.id)).map((app) => app.id));
@@ -172,10 +192,36 @@ export class RulesEngine {
         bound.processes.push(...bindings.processes);
       }
     }
-    const rules = [...this.rules.list(), ...this.ruleSources.flatMap((source) => source(now))];
-    const kernelRules = toKernelRules(rules, now);
+    for (const id of this.rules.takeChanged()) this.pending.add(id);
+    if (!this.loadedAll) for (const rule of this.rules.list()) this.pending.add(rule.id);
+    const removed: KernelRule[] = [];
+    const added: KernelRule[] = [];
+    const stored = new Map<number, KernelRule[]>();
+    for (const id of this.pending) {
+      const rule = this.rules.get(id);
+      const entries = rule ? toKernelRules([rule], now) : [];
+      const before = this.appliedStored.get(id) ?? [];
+      // Entries are cached per stored rule object: an unchanged rule gives the very same ones.
+      for (const entry of before) if (!entries.includes(entry)) removed.push(entry);
+      for (const entry of entries) if (!before.includes(entry)) added.push(entry);
+      stored.set(id, entries);
+    }
+    // Rule sources (domain rules' addresses) are few and made anew each time: equal content keeps the entry.
+    const sourced = new Map<string, KernelRule>();
+    for (const entry of toKernelRules(this.ruleSources.flatMap((source) => source(now)), now)) {
+      const key = entryKey(entry);
+      if (!sourced.has(key)) sourced.set(key, this.appliedSourced.get(key) ?? entry);
+    }
+    for (const [key, entry] of this.appliedSourced) if (!sourced.has(key)) removed.push(entry);
+    for (const [key, entry] of sourced) if (!this.appliedSourced.has(key)) added.push(entry);
     const defaults = toKernelDefaults(this.settings.get().defaultAction, apps);
-    this.lastApply = await inKernel('the kernel refused the rules', () => this.firewall.setRules(kernelRules, defaults));
+    this.lastApply = await inKernel('the kernel refused the rules', () => this.firewall.changeRules({ removed, added }, defaults));
+    for (const [id, entries] of stored) {
+      if (entries.length > 0) this.appliedStored.set(id, entries);
+      else this.appliedStored.delete(id);
+    }
+    this.appliedSourced = sourced;
+    this.loadedAll = true;
   }
 
   private async unbind(bindings: AppBindings): Promise<void> {

@@ -274,10 +274,18 @@ void Firewall::ReleaseAll() {
   }
   for (bpf_link* link : links_) bpf_link__destroy(link);  // closes our fd; the pin keeps the link
   links_.clear();
+  CloseInnerFds(0);
+  CloseInnerFds(1);
   if (skel_) {
     portcullis_bpf__destroy(skel_);
     skel_ = nullptr;
   }
+}
+
+void Firewall::CloseInnerFds(uint32_t slot) {
+  for (int fd : inner_fds_[slot])
+    if (fd >= 0) close(fd);
+  inner_fds_[slot].clear();
 }
 
 void Firewall::RequireOpen(Napi::Env env) const {
@@ -378,12 +386,16 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
 
   // 3. Install them in the inactive slot. Updating an ARRAY_OF_MAPS waits for running programs
   //    (synchronize_rcu), so nothing still reads what this slot held before.
+  // The slot's previous maps are replaced: forget them (our fds were their last users but the
+  // outer map). Until every map is installed the slot's contents are unknown.
+  CloseInnerFds(slot);
   for (Fill& fill : fills) {
     bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, fill.spec->outer);
     int inner_fd = fill.inner->get();
     if (bpf_map_update_elem(bpf_map__fd(outer), &slot, &inner_fd, BPF_ANY) != 0)
       throw BpfError(env, std::string("install inner map in ") + fill.spec->outer, errno);
   }
+  for (Fill& fill : fills) inner_fds_[slot].push_back(dup(fill.inner->get()));
 
   // The default for the new slot first, then the generation word (slot = generation & 1).
   cfg.default_action[slot] = global_default;
@@ -394,25 +406,28 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   // Free the previous generation's big maps: first wait until no program still runs with it
   // (re-installing one map of the new slot is a synchronize_rcu), then empty the old slot. Small
   // ones stay until the next swap overwrites them: each delete would cost another grace period.
+  // The old slot's maps are known by the fds kept when they were installed (no reopening by id,
+  // which needs CAP_SYS_ADMIN); ones a previous helper installed stay until a swap replaces them.
   {
-    bpf_map* sets = skel_->maps.pcl_sets;
-    int fd = bpf_map__fd(sets);
-    uint32_t inner_id = 0;
-    if (bpf_map_lookup_elem(fd, &slot, &inner_id) == 0) {
-      Fd same(bpf_map_get_fd_by_id(inner_id));
-      int same_fd = same.get();
-      if (same_fd >= 0) bpf_map_update_elem(fd, &slot, &same_fd, BPF_ANY);
+    int sets_fd = bpf_map__fd(skel_->maps.pcl_sets);
+    for (size_t i = 0; i < fills.size(); i++) {
+      if (fills[i].spec->outer != std::string("pcl_sets")) continue;
+      int same_fd = fills[i].inner->get();
+      bpf_map_update_elem(sets_fd, &slot, &same_fd, BPF_ANY);
     }
-    for (const InnerSpec& spec : kInner) {
-      bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, spec.outer);
-      uint32_t old_id = 0;
-      if (bpf_map_lookup_elem(bpf_map__fd(outer), &old_slot, &old_id) != 0) continue;
-      Fd old_inner(bpf_map_get_fd_by_id(old_id));
+    std::vector<int>& old_fds = inner_fds_[old_slot];
+    for (size_t i = 0; i < old_fds.size() && i < std::size(kInner); i++) {
+      if (old_fds[i] < 0) continue;
       bpf_map_info map_info{};
       uint32_t info_len = sizeof(map_info);
-      if (old_inner.get() < 0 || bpf_obj_get_info_by_fd(old_inner.get(), &map_info, &info_len) != 0) continue;
+      if (bpf_obj_get_info_by_fd(old_fds[i], &map_info, &info_len) != 0) continue;
       if (uint64_t(map_info.max_entries) * map_info.value_size < kFreeOldBytes) continue;
-      if (bpf_map_delete_elem(bpf_map__fd(outer), &old_slot) == 0) replaced++;
+      bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, kInner[i].outer);
+      if (bpf_map_delete_elem(bpf_map__fd(outer), &old_slot) == 0) {
+        replaced++;
+        close(old_fds[i]);
+        old_fds[i] = -1;
+      }
     }
   }
 
@@ -436,19 +451,13 @@ Napi::Value Firewall::ApplyDiff(const Napi::CallbackInfo& info) {
   int config_fd = bpf_map__fd(skel_->maps.pcl_config);
   pcl_config cfg = ReadConfig(env, config_fd);
   uint32_t slot = cfg.generation & 1;
-  // The active slot's inner maps, opened once.
-  std::vector<std::unique_ptr<Fd>> inner(std::size(kInner));
+  // The active slot's inner maps, as this process installed them.
   auto inner_fd = [&](const std::string& field) -> std::pair<const InnerSpec*, int> {
     for (size_t i = 0; i < std::size(kInner); i++) {
       if (field != kInner[i].field) continue;
-      if (!inner[i]) {
-        bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, kInner[i].outer);
-        uint32_t id = 0;
-        if (bpf_map_lookup_elem(bpf_map__fd(outer), &slot, &id) != 0) throw BpfError(env, std::string("find active ") + kInner[i].outer, errno);
-        inner[i] = std::make_unique<Fd>(bpf_map_get_fd_by_id(id));
-        if (inner[i]->get() < 0) throw BpfError(env, std::string("open active ") + kInner[i].outer, errno);
-      }
-      return {&kInner[i], inner[i]->get()};
+      if (inner_fds_[slot].size() <= i || inner_fds_[slot][i] < 0)
+        throw BpfError(env, std::string("applyDiff: the active ") + kInner[i].outer + " was not installed by this process (swap first)", EINVAL);
+      return {&kInner[i], inner_fds_[slot][i]};
     }
     ThrowTypeError(env, "applyDiff: unknown map '" + field + "'");
   };
@@ -673,9 +682,16 @@ Napi::Value Firewall::MapMemory(const Napi::CallbackInfo& info) {
   bpf_object__for_each_map(map, skel_->obj) {
     total += memlock(bpf_map__fd(map));
     if (bpf_map__type(map) != BPF_MAP_TYPE_ARRAY_OF_MAPS) continue;
+    size_t which = 0;
+    while (which < std::size(kInner) && bpf_map__name(map) != std::string(kInner[which].outer)) which++;
     for (uint32_t slot = 0; slot < 2; slot++) {
       uint32_t id = 0;
       if (bpf_map_lookup_elem(bpf_map__fd(map), &slot, &id) != 0) continue;
+      // Maps this process installed by the fd it kept; others (adopted) by id, which needs CAP_SYS_ADMIN.
+      if (which < inner_fds_[slot].size() && inner_fds_[slot][which] >= 0) {
+        total += memlock(inner_fds_[slot][which]);
+        continue;
+      }
       Fd inner(bpf_map_get_fd_by_id(id));
       if (inner.get() >= 0) total += memlock(inner.get());
     }

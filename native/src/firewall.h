@@ -56,6 +56,11 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   bool adopted_ = false;
   uint64_t drops_at_open_ = 0;
   std::unique_ptr<EventPump> pump_;
+  // The inner rule maps this process installed, per slot, in kInner order (-1: not known, e.g.
+  // adopted from a previous helper). Diffs write through these: reopening a map by id
+  // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN.
+  std::vector<int> inner_fds_[2];
+  void CloseInnerFds(uint32_t slot);
 };
 
 }  // namespace portcullis

@@ -60,12 +60,16 @@ function specColumns(spec: ResolvedSpec) {
 }
 
 /**
- * Rules in SQLite with an in-memory copy for reads: every change recompiles the whole ruleset, and
- * re-reading and re-parsing every row each time is what made large rulesets slow. The copy follows
- * each write; after a rolled-back transaction the caller discards it and it is read again.
+ * Rules in SQLite with an in-memory copy for reads (re-reading and re-parsing every row made large
+ * rulesets slow). The copy follows each write; after a rolled-back transaction the caller discards
+ * it and it is read again. Ids written since the last `takeChanged` are noted, so the engine
+ * brings the kernel up to date rule by rule instead of recompiling them all.
  */
 export class RulesStore {
   private cache: Map<number, Rule> | null = null;
+  private changed = new Set<number>();
+  /** Ids of domain rules in the copy: the DNS side asks for them on every change. */
+  private domainIds = new Set<number>();
   private readonly insertRow;
   private readonly updateRow;
   private readonly selectAll;
@@ -90,12 +94,16 @@ export class RulesStore {
 
   add(spec: ResolvedSpec, now: number): Rule {
     const info = this.insertRow.run({ ...specColumns(spec), now });
-    return this.remember(this.read(Number(info.lastInsertRowid))!);
+    const id = Number(info.lastInsertRowid);
+    this.changed.add(id);
+    return this.remember(this.read(id)!);
   }
 
   update(id: number, spec: ResolvedSpec, now: number): Rule | null {
     const info = this.updateRow.run({ ...specColumns(spec), now, id });
-    return info.changes === 0 ? null : this.remember(this.read(id)!);
+    if (info.changes === 0) return null;
+    this.changed.add(id);
+    return this.remember(this.read(id)!);
   }
 
   get(id: number): Rule | null {
@@ -107,6 +115,12 @@ export class RulesStore {
     return [...this.loaded().values()];
   }
 
+  /** The domain rules, by id: as list() filtered to them, at a cost that follows their number. */
+  domainRules(): Rule[] {
+    const cache = this.loaded();
+    return [...this.domainIds].sort((a, b) => a - b).map((id) => cache.get(id)!);
+  }
+
   count(): number {
     return this.cache ? this.cache.size : this.countRows.get()!.n;
   }
@@ -114,13 +128,25 @@ export class RulesStore {
   /** Removes the rules that exist; returns their ids. */
   remove(ids: readonly number[]): number[] {
     const removed = ids.filter((id) => this.deleteOne.run(id).changes > 0);
-    for (const id of removed) this.cache?.delete(id);
+    for (const id of removed) {
+      this.cache?.delete(id);
+      this.domainIds.delete(id);
+      this.changed.add(id);
+    }
     return removed;
+  }
+
+  /** Ids added, updated or removed since the last call (rolled-back writes included). */
+  takeChanged(): Set<number> {
+    const changed = this.changed;
+    this.changed = new Set();
+    return changed;
   }
 
   /** Forgets the in-memory copy (after a rollback); the next read loads it from the database. */
   discardCache(): void {
     this.cache = null;
+    this.domainIds = new Set();
   }
 
   private read(id: number): Rule | null {
@@ -129,13 +155,20 @@ export class RulesStore {
   }
 
   private loaded(): Map<number, Rule> {
-    this.cache ??= new Map(this.selectAll.all().map((row) => [row.id, rowToRule(row)]));
+    if (!this.cache) {
+      this.cache = new Map(this.selectAll.all().map((row) => [row.id, rowToRule(row)]));
+      this.domainIds = new Set([...this.cache.values()].filter((rule) => rule.remote.kind === 'domain').map((rule) => rule.id));
+    }
     return this.cache;
   }
 
   private remember(rule: Rule): Rule {
     // Ids only grow, so adding at the end keeps the map in id order; an update keeps its place.
-    this.cache?.set(rule.id, rule);
+    if (this.cache) {
+      this.cache.set(rule.id, rule);
+      if (rule.remote.kind === 'domain') this.domainIds.add(rule.id);
+      else this.domainIds.delete(rule.id);
+    }
     return rule;
   }
 

@@ -1,49 +1,200 @@
-// Planning in-place diffs: what changes, in which order, and when a swap is required instead.
+// Incremental compiles and the diffs planned from them: only the keys a change touches, in a safe
+// order, the same entries a full compile makes, and a swap where a diff cannot be safe.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KernelRule } from '../../../native/api.js';
-import { compileRules } from '../../../native/rule-compiler.js';
-import { capacityFor, planDiff, stateAfterSwap, DIFF_MAX_ENTRIES } from '../../../native/rule-diff.js';
+import { ENTRY_BYTES, KEY_BYTES, NO_SET, RuleCompiler, SET_BYTES, type CompiledRules, type EntryMap } from '../../../native/rule-compiler.js';
+import { capacityFor, planDiff, swapReason, type Capacities } from '../../../native/rule-diff.js';
 
 const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
+const MAPS: EntryMap[] = ['v4Exact', 'v6Exact', 'v4Lpm', 'v6Lpm'];
 
 function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): KernelRule {
   const [addr, len] = text.split('/');
   return { ruleId, scope: 0, family: 4, addr: Uint8Array.from(addr!.split('.').map(Number)), prefixLen: len === undefined ? 32 : Number(len), portLo: 0, portHi: 65535, protocol: 'any', direction: 'both', action: 'block', ...extra };
 }
 
-function installed(rules: KernelRule[], d = defaults) {
-  const compiled = compileRules(rules, d, true);
-  const caps = { v4Exact: capacityFor('v4Exact', compiled.v4Exact.count), v6Exact: capacityFor('v6Exact', 0), v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count), v6Lpm: capacityFor('v6Lpm', 0), sets: capacityFor('sets', compiled.sets.count) };
-  return stateAfterSwap(compiled, caps);
+function roomy(compiled: CompiledRules): Capacities {
+  return {
+    v4Exact: capacityFor('v4Exact', compiled.v4Exact.count), v6Exact: capacityFor('v6Exact', compiled.v6Exact.count),
+    v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count), v6Lpm: capacityFor('v6Lpm', compiled.v6Lpm.count), sets: capacityFor('sets', compiled.sets.count),
+  };
 }
 
+/**
+ * A kernel stand-in: maps as key hex -> value, and the set array. Applies a full image or plan
+ * steps, and says what each entry decides as the list of clause rule ids (inline, then set).
+ */
+class FakeKernel {
+  maps: Record<EntryMap, Map<string, Buffer>> = { v4Exact: new Map(), v6Exact: new Map(), v4Lpm: new Map(), v6Lpm: new Map() };
+  sets = new Map<number, Buffer>();
+
+  load(compiled: CompiledRules): void {
+    for (const map of MAPS) {
+      this.maps[map] = new Map();
+      for (let i = 0; i < compiled[map].count; i++) {
+        this.maps[map].set(compiled[map].keys.toString('hex', i * KEY_BYTES[map], (i + 1) * KEY_BYTES[map]), compiled[map].values.subarray(i * ENTRY_BYTES, (i + 1) * ENTRY_BYTES));
+      }
+    }
+    this.sets = new Map();
+    for (let id = 0; id < compiled.sets.count; id++) this.sets.set(id, compiled.sets.values.subarray(id * SET_BYTES, (id + 1) * SET_BYTES));
+  }
+
+  apply(steps: ReturnType<typeof planDiff>['steps'], after?: () => void): void {
+    for (const step of steps) {
+      if (step.map === 'sets') {
+        for (let i = 0; i < step.keys.length / 4; i++) this.sets.set(step.keys.readUInt32LE(i * 4), step.values!.subarray(i * SET_BYTES, (i + 1) * SET_BYTES));
+      } else {
+        const size = KEY_BYTES[step.map];
+        for (let i = 0; i < step.keys.length / size; i++) {
+          const key = step.keys.toString('hex', i * size, (i + 1) * size);
+          if (step.op === 'delete') this.maps[step.map].delete(key);
+          else this.maps[step.map].set(key, step.values!.subarray(i * ENTRY_BYTES, (i + 1) * ENTRY_BYTES));
+          after?.();
+        }
+      }
+    }
+  }
+
+  /** Every entry as "map key -> rule ids in the order the kernel tries them". */
+  describe(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const map of MAPS) {
+      for (const [key, value] of this.maps[map]) {
+        const ids: number[] = [];
+        if (value[14] !== 0) ids.push(value.readUInt32LE(0));
+        const setId = value.readUInt32LE(4);
+        if (setId !== NO_SET) {
+          const set = this.sets.get(setId)!;
+          for (let c = 0; c < set.readUInt32LE(0); c++) ids.push(set.readUInt32LE(8 + c * 12));
+        }
+        out.set(`${map} ${key}`, ids.join(','));
+      }
+    }
+    return out;
+  }
+}
+
+function fullCompile(rules: KernelRule[]): Map<string, string> {
+  const kernel = new FakeKernel();
+  const compiler = new RuleCompiler(true);
+  compiler.update([], rules);
+  kernel.load(compiler.compileAll(defaults));
+  return kernel.describe();
+}
+
+test('a change compiles only the keys it touches, and ends where a full compile of the new rules does', () => {
+  const base = [v4(1, '10.0.0.0/8'), v4(2, '10.1.0.0/16', { action: 'allow' }), v4(3, '10.1.2.3'), v4(4, '10.1.2.4'), v4(5, '11.0.0.1'), v4(6, '10.1.0.0/16', { protocol: 'tcp' })];
+  const compiler = new RuleCompiler(true);
+  const kernel = new FakeKernel();
+  compiler.update([], base);
+  kernel.load(compiler.compileAll(defaults));
+
+  // One address more: one entry written, nothing else.
+  const address = v4(7, '12.0.0.1');
+  compiler.update([], [address]);
+  let change = compiler.compileChange();
+  assert.equal(change.entries.length, 1);
+  kernel.apply(planDiff(change).steps);
+  assert.deepEqual(kernel.describe(), fullCompile([...base, address]));
+
+  // A prefix between 10/8 and the addresses under 10.1/16: every key under it is rewritten, the others not.
+  const prefix = v4(8, '10.1.2.0/24', { action: 'allow' });
+  compiler.update([], [prefix]);
+  change = compiler.compileChange();
+  assert.deepEqual(change.entries.map((e) => e.rank).sort(), [24, 32, 32]);
+  kernel.apply(planDiff(change).steps);
+  assert.deepEqual(kernel.describe(), fullCompile([...base, address, prefix]));
+
+  // Removing rules: a key with two rules keeps one (inline again), a prefix goes; its sets are freed and reused.
+  compiler.update([base[5]!, prefix, base[0]!], []);
+  change = compiler.compileChange();
+  kernel.apply(planDiff(change).steps);
+  const rest = [base[1]!, base[2]!, base[3]!, base[4]!, address];
+  assert.deepEqual(kernel.describe(), fullCompile(rest));
+  assert.ok(change.entries.some((e) => e.value === null), 'the /8 entry is deleted');
+
+  compiler.update([], [base[0]!, base[5]!]);
+  change = compiler.compileChange();
+  kernel.apply(planDiff(change).steps);
+  assert.deepEqual(kernel.describe(), fullCompile([...rest, base[0]!, base[5]!]));
+  // Taking rules out and in again keeps reusing freed set slots: the array does not grow.
+  const spans: number[] = [];
+  for (let round = 0; round < 6; round++) {
+    compiler.update(round % 2 === 0 ? [base[0]!, base[5]!] : [], round % 2 === 0 ? [] : [base[0]!, base[5]!]);
+    const step = compiler.compileChange();
+    kernel.apply(planDiff(step).steps);
+    spans.push(step.setSpan);
+  }
+  assert.deepEqual(kernel.describe(), fullCompile([...rest, base[0]!, base[5]!]));
+  assert.ok(spans.every((span) => span <= spans[1]!), `set array span stays put: ${spans.join(' ')}`);
+});
+
 test('upserts go most specific first, deletes least specific first, new sets before the entries using them', () => {
-  const state = installed([v4(1, '10.0.0.0/8'), v4(2, '10.1.0.0/16'), v4(3, '10.1.2.0/24')]);
-  const plan = planDiff(state, compileRules([v4(1, '10.0.0.0/8', { action: 'allow' }), v4(4, '10.1.2.3'), v4(5, '10.2.0.0/16')], defaults, true), true);
-  assert.ok(plan);
+  const compiler = new RuleCompiler(true);
+  const old = [v4(1, '10.0.0.0/8'), v4(2, '10.1.0.0/16'), v4(3, '10.1.2.0/24')];
+  compiler.update([], old);
+  compiler.compileAll(defaults);
+  compiler.update([old[1]!, old[2]!, old[0]!], [v4(1, '10.0.0.0/8', { action: 'allow' }), v4(4, '10.1.2.3'), v4(5, '10.2.0.0/16'), v4(6, '10.2.0.0/16', { protocol: 'udp' })]);
+  const plan = planDiff(compiler.compileChange());
   const summary = plan.steps.map((s) => `${s.op} ${s.map}${s.map.endsWith('Lpm') ? '/' + (s.keys.readUInt32LE(0) - 32) : ''}`);
   assert.equal(summary[0], 'upsert sets');
-  const upserts = summary.filter((s) => s.startsWith('upsert') && !s.endsWith('sets'));
-  assert.deepEqual(upserts, ['upsert v4Exact', 'upsert v4Lpm/16', 'upsert v4Lpm/8']);
-  const deletes = summary.filter((s) => s.startsWith('delete'));
-  assert.deepEqual(deletes, ['delete v4Lpm/16', 'delete v4Lpm/24']);
-  assert.ok(summary.indexOf(upserts.at(-1)!) < summary.indexOf(deletes[0]!), 'every upsert precedes every delete');
+  assert.deepEqual(summary.slice(1), ['upsert v4Exact', 'upsert v4Lpm/16', 'upsert v4Lpm/8', 'delete v4Lpm/16', 'delete v4Lpm/24']);
 });
 
-test('an unchanged ruleset plans no steps', () => {
-  const rules = [v4(1, '10.0.0.0/8'), v4(2, '10.1.2.3')];
-  const plan = planDiff(installed(rules), compileRules(rules, defaults, true), true);
-  assert.ok(plan);
-  assert.equal(plan.steps.length, 0);
+test('while a plan runs, a destination blocked before and after is blocked at every step', () => {
+  // The fake kernel's lookup: longest present prefix in scope 0, first clause decides (all clauses match).
+  const lookup = (kernel: FakeKernel, addr: string): string => {
+    const bytes = addr.split('.').map(Number);
+    const exact = kernel.describe().get(`v4Exact 00000000${Buffer.from(bytes).toString('hex')}`);
+    if (exact !== undefined) return exact;
+    for (let len = 31; len >= 0; len--) {
+      const masked = Buffer.from(bytes);
+      for (let b = 0; b < 4; b++) masked[b]! &= (0xff << Math.max(0, Math.min(8, 8 - (len - b * 8)))) & 0xff;
+      const key = Buffer.alloc(12);
+      key.writeUInt32LE(32 + len, 0);
+      masked.copy(key, 8);
+      const found = kernel.describe().get(`v4Lpm ${key.toString('hex')}`);
+      if (found !== undefined) return found;
+    }
+    return '';
+  };
+  const a = [v4(1, '10.0.0.7'), v4(2, '10.0.0.0/24', { action: 'allow' }), v4(3, '10.0.1.0/24')];
+  const b = [v4(4, '10.0.0.0/24'), v4(5, '10.0.1.0/24', { action: 'allow' }), v4(6, '10.0.0.8', { action: 'allow' })];
+  const actions = new Map([...a, ...b].map((r) => [r.ruleId, r.action]));
+  const blocked = (kernel: FakeKernel) => actions.get(Number(lookup(kernel, '10.0.0.7').split(',')[0])) === 'block';
+  const compiler = new RuleCompiler(true);
+  const kernel = new FakeKernel();
+  compiler.update([], a);
+  kernel.load(compiler.compileAll(defaults));
+  for (const [from, to] of [[a, b], [b, a], [a, b]] as const) {
+    compiler.update(from, to);
+    kernel.apply(planDiff(compiler.compileChange()).steps, () => assert.ok(blocked(kernel), '10.0.0.7 let through mid-plan'));
+    assert.ok(blocked(kernel));
+  }
 });
 
-test('changes in two scopes, default changes, or rulesets too large to track need a swap', () => {
-  const state = installed([v4(1, '10.0.0.0/8')]);
-  assert.equal(planDiff(state, compileRules([v4(1, '10.0.0.0/8'), v4(2, '10.1.2.3', { scope: 7 }), v4(3, '10.1.2.4')], defaults, true), true), null);
-  assert.equal(planDiff(state, compileRules([v4(1, '10.0.0.0/8')], { global: 'block', perApp: new Map() }, true), true), null);
-  assert.equal(planDiff(state, compileRules([v4(1, '10.0.0.0/8')], { global: 'allow', perApp: new Map([[3, 'block']]) }, true), true), null);
-  assert.equal(planDiff(null, compileRules([v4(1, '10.0.0.0/8')], defaults, true), true), null);
-  const many = Array.from({ length: DIFF_MAX_ENTRIES + 1 }, (_, i) => v4(i + 1, `11.${i >> 16}.${(i >> 8) & 255}.${i & 255}`));
-  assert.equal(installed(many), null);
+test('a swap where a diff cannot be safe or does not fit', () => {
+  const compiler = new RuleCompiler(true);
+  const compiled = (() => {
+    compiler.update([], [v4(1, '10.0.0.0/8')]);
+    return compiler.compileAll(defaults);
+  })();
+  const capacities = roomy(compiled);
+  compiler.update([], [v4(2, '10.1.2.3', { scope: 7 }), v4(3, '10.1.2.4')]);
+  assert.match(swapReason(compiler.compileChange(), capacities, 1) ?? '', /several scopes/);
+  compiler.update([], Array.from({ length: capacities.v4Exact + 1 }, (_, i) => v4(100 + i, `11.0.${i >> 8}.${i & 255}`)));
+  assert.match(swapReason(compiler.compileChange(), capacities, 3) ?? '', /v4Exact is full/);
+  assert.throws(() => new RuleCompiler(true).compileChange(), /compileAll first/);
+});
+
+test('bad input is refused before anything changes, naming the rule', () => {
+  const compiler = new RuleCompiler(true);
+  const kept = v4(1, '10.0.0.1');
+  compiler.update([], [kept]);
+  compiler.compileAll(defaults);
+  assert.throws(() => compiler.update([], [v4(2, '10.0.0.2'), v4(3, '10.0.0.3', { prefixLen: 40 })]), /added\[1\] \(ruleId 3\).*prefixLen/);
+  assert.throws(() => compiler.update([v4(1, '10.0.0.1')], []), /removed\[0\] \(ruleId 1\): not among the compiled rules/);
+  assert.deepEqual([...compiler.rules()], [kept]);
+  assert.equal(compiler.compileChange().entries.length, 0);
 });
