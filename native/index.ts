@@ -310,6 +310,11 @@ export class Firewall {
     return decodeFlows(this.live().readFlows());
   }
 
+  /** The same as raw pcl_flows records (event-layout.ts visitFlowRecords walks them with no object per socket). */
+  readFlowRecords(): Buffer {
+    return this.live().readFlows();
+  }
+
   /**
    * Delivers events in batches from a background thread. `drops` = events the kernel could not
    * queue since the previous batch (the first batch: since this Firewall was opened).

@@ -35,13 +35,14 @@ export class HelperProcess {
   private output = '';
   private exited: Promise<number | null> = Promise.resolve(null);
 
-  private constructor(private readonly sandbox: Sandbox, readonly paths: HelperPaths) {}
+  private constructor(private readonly sandbox: Sandbox, readonly paths: HelperPaths, private readonly cliCommand: readonly string[]) {}
 
   /**
    * Makes the paths the helper needs in the sandbox (any given are used as they are) and starts
    * it. The socket's parent directories are world-traversable so non-root test users reach it.
+   * `cliCommand` runs the CLI: through tsx from source unless told (benchmarks run the compiled one).
    */
-  static async start(sandbox: Sandbox, given: Partial<HelperPaths> = {}): Promise<HelperProcess> {
+  static async start(sandbox: Sandbox, given: Partial<HelperPaths> = {}, cliCommand: readonly string[] = CLI_ARGV): Promise<HelperProcess> {
     let paths: HelperPaths;
     if (given.cgroup && given.bpffs && given.stateDir && given.socket) {
       paths = given as HelperPaths;
@@ -55,7 +56,7 @@ export class HelperProcess {
         socket: given.socket ?? join(base, 'run', 'helper.sock'),
       };
     }
-    const helper = new HelperProcess(sandbox, paths);
+    const helper = new HelperProcess(sandbox, paths, cliCommand);
     // Registered first, so it runs after the helper is stopped (cleanups run in reverse).
     sandbox.defer(() => {
       try { Firewall.detach(paths.bpffs); } catch { /* never attached */ }
@@ -83,7 +84,7 @@ export class HelperProcess {
     if (this.running) throw new Error('the helper is already running');
     const { cgroup, bpffs, stateDir, socket } = this.paths;
     mkdirSync(stateDir, { recursive: true });
-    const child = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), 'helper', '--cgroup', cgroup, '--bpffs', bpffs, '--state-dir', stateDir, '--socket', socket], {
+    const child = spawn(this.cliCommand[0]!, [...this.cliCommand.slice(1), 'helper', '--cgroup', cgroup, '--bpffs', bpffs, '--state-dir', stateDir, '--socket', socket], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PKEXEC_UID: '', ...extraEnv },

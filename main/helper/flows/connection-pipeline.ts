@@ -9,7 +9,7 @@ import { monotonicToWallMs } from '../decision-events.js';
 import type { AppIdentities } from '../apps/app-identities.js';
 import { parseDnsResponse, resolutionsOf } from '../dns/dns-message.js';
 import type { DnsNames, ResolvedAddress } from '../dns/dns-names.js';
-import type { FlowDelta, FlowTracker, SocketTotals } from './flow-tracker.js';
+import type { FlowDelta, FlowTracker } from './flow-tracker.js';
 import type { FlowQuery, FlowsStore } from './flows-store.js';
 
 export interface ConnectionPipelineDeps {
@@ -17,8 +17,8 @@ export interface ConnectionPipelineDeps {
   names: DnsNames;
   tracker: FlowTracker;
   store: FlowsStore;
-  /** Live per-socket totals from the kernel; absent when the addon cannot read them. */
-  readTotals?: () => SocketTotals[];
+  /** Live per-socket totals from the kernel as raw pcl_flows records; absent when the addon cannot read them. */
+  readTotalRecords?: () => Buffer;
   /** Addresses just resolved (for domain rules). */
   onResolved?: (resolved: ResolvedAddress[]) => void;
   retentionDays: () => number;
@@ -90,7 +90,8 @@ export class ConnectionPipeline {
 
   /** Reads live totals and takes what changed for writing (deltas are per flow, so a backlog stays bounded by the flows). */
   private take(nowMs: number): void {
-    if (this.deps.readTotals) this.deps.tracker.applyTotals(this.deps.readTotals(), nowMs);
+    // Reading decodes the kernel's whole socket map: only worth it while some socket is counted.
+    if (this.deps.readTotalRecords && this.deps.tracker.hasOpenSockets) this.deps.tracker.applyTotalRecords(this.deps.readTotalRecords(), nowMs);
     const deltas = this.deps.tracker.takeDeltas();
     for (const delta of deltas) this.unwritten.push(delta);
     this.deps.tracker.sweep(nowMs);

@@ -2,7 +2,7 @@
 // flow tracking and history. The helper calls startConnections() once and passes each kernel
 // batch through `pipeline.process` on its way to the fan-out.
 import type { App } from '../../contract/index.js';
-import type { AppBindings, FlowTotals } from '../../../native/api.js';
+import type { AppBindings } from '../../../native/api.js';
 import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
 import { AppIdentities, type UnboundProcess } from '../apps/app-identities.js';
@@ -15,7 +15,7 @@ import { ConnectionPipeline } from './connection-pipeline.js';
 
 /** The part of the native Firewall the connections side uses. */
 export interface ConnectionsFirewall {
-  readFlows(): FlowTotals[];
+  readFlowRecords(): Buffer;
   addAppBindings(bindings: Partial<AppBindings>): void;
 }
 
@@ -104,7 +104,7 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
 
   const pipeline = new ConnectionPipeline({
     identities, names, tracker, store, log,
-    readTotals: () => firewall.readFlows(),
+    readTotalRecords: () => firewall.readFlowRecords(),
     onResolved: (resolved) => { if (domains.learn(resolved)) refreshDomains(); },
     retentionDays: () => engine.settings.get().retentionDays,
   });

@@ -5,8 +5,13 @@
 // socket's close event. Each socket remembers the totals already counted, so live reads and the
 // close event add only what is new and nothing is counted twice. What changed since the last
 // write is kept as a delta per flow, which the store adds to its hourly rows in one transaction.
+//
+// Memory: the helper may hold 100k+ flows and sockets, so they live in typed columns indexed by a
+// slot number (FlowColumns, SocketColumns), not in an object per flow: one Map entry per flow key
+// and per socket, and no per-event objects. A slot is reused only once nothing refers to it.
 import type { FlowDirection, FlowProtocol, Verdict } from '../../contract/index.js';
 import type { DecisionEvent, FlowTotals } from '../../../native/api.js';
+import { visitFlowRecords } from '../../../native/event-layout.js';
 
 /**
  * The fields of a kernel decision the tracker reads (a native DecisionEvent has them all). The
@@ -53,21 +58,6 @@ export interface LiveFlow extends FlowKey, Counts {
   lastRuleId: number | null;
 }
 
-interface FlowState extends LiveFlow {
-  key: string;
-  openSockets: number;
-  delta: FlowDelta | null;
-}
-
-/** Totals already counted for one socket; numbers, not bigints (a socket moves far less than 2^53 bytes), to keep 100k sockets small. */
-interface SocketState {
-  flow: FlowState;
-  bytesOut: number;
-  bytesIn: number;
-  packetsOut: number;
-  packetsIn: number;
-}
-
 export interface TrackerStats {
   flows: number;
   sockets: number;
@@ -79,7 +69,7 @@ export interface TrackerStats {
 }
 
 export interface FlowTrackerOptions {
-  /** Bound on flows held in memory; idle, written flows go first. */
+  /** Bound on flows held in memory; idle, written flows with no open socket go first. */
   maxFlows?: number;
   /** Bound on sockets tracked for byte counting. */
   maxSockets?: number;
@@ -87,15 +77,142 @@ export interface FlowTrackerOptions {
   idleMs?: number;
 }
 
+const PROTOCOLS: readonly FlowProtocol[] = ['tcp', 'udp', 'icmp', 'other'];
+const protocolCode = (protocol: FlowProtocol): number => (protocol === 'tcp' ? 0 : protocol === 'udp' ? 1 : protocol === 'icmp' ? 2 : 3);
+
 export const flowKeyString = (k: FlowKey): string => `${k.appId}|${k.remoteAddr}|${k.remotePort}|${k.protocol}|${k.direction}`;
-const listenerKey = (protocol: FlowProtocol, port: number): string => `${protocol}/${port}`;
+
+/**
+ * Socket cookies as Map keys: a number while exact (always, in practice: the kernel counts them up
+ * from 1), else the bigint (visitFlowRecords gives the same).
+ */
+const MAX_EXACT_COOKIE = BigInt(Number.MAX_SAFE_INTEGER);
+const cookieKey = (cookie: bigint): number | bigint => (cookie <= MAX_EXACT_COOKIE ? Number(cookie) : cookie);
+
+/** Totals only grow; a smaller number (a reused cookie, a reset) counts from zero again. */
+const growth = (now: number, before: number): number => (now >= before ? now - before : now);
+
+/** Adds to one counter of a flow and of its unwritten delta. */
+function add(f: FlowColumns, at: number, amount: number): void {
+  f.counts[at] = f.counts[at]! + amount;
+  f.deltaCounts[at] = f.deltaCounts[at]! + amount;
+}
+
+// Offsets in the per-slot groups of six counters.
+const BYTES_OUT = 0, BYTES_IN = 1, PACKETS_OUT = 2, PACKETS_IN = 3, ALLOWED = 4, BLOCKED = 5, COUNTS = 6;
+
+function grown<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array | Int32Array>(column: T, capacity: number): T {
+  const next = new (column.constructor as new (length: number) => T)(capacity);
+  next.set(column);
+  return next;
+}
+
+/** Columns grow by a quarter: at 100k flows a doubling would leave up to 100k slots (18 MB) unused. */
+const GROWTH = 1.25;
+
+/** Slots handed out from a free list, the columns grown as needed. */
+class Slots {
+  private free: number[] = [];
+  used = 0;
+  capacity: number;
+  constructor(initial: number, private readonly onGrow: (capacity: number) => void) {
+    this.capacity = initial;
+  }
+  take(): number {
+    const reused = this.free.pop();
+    if (reused !== undefined) return reused;
+    if (this.used === this.capacity) {
+      this.capacity = Math.ceil(this.capacity * GROWTH);
+      this.onGrow(this.capacity);
+    }
+    return this.used++;
+  }
+  release(slot: number): void {
+    this.free.push(slot);
+  }
+}
+
+/** Every flow field, one column each (the six counters and the unwritten delta's six side by side). */
+class FlowColumns {
+  appId: Uint32Array;
+  remotePort: Uint16Array;
+  protocol: Uint8Array;
+  outbound: Uint8Array;
+  blockedLast: Uint8Array;
+  lastRuleId: Uint32Array;
+  openSockets: Int32Array;
+  firstSeen: Float64Array;
+  lastSeen: Float64Array;
+  counts: Float64Array;
+  /** 1 while the flow has changes not yet taken for writing. */
+  dirty: Uint8Array;
+  deltaCounts: Float64Array;
+  deltaFirstSeen: Float64Array;
+  deltaLastSeen: Float64Array;
+  remoteAddr: string[] = [];
+  remoteName: Array<string | null> = [];
+  key: string[] = [];
+  readonly slots: Slots;
+
+  constructor(initial: number) {
+    this.appId = new Uint32Array(initial);
+    this.remotePort = new Uint16Array(initial);
+    this.protocol = new Uint8Array(initial);
+    this.outbound = new Uint8Array(initial);
+    this.blockedLast = new Uint8Array(initial);
+    this.lastRuleId = new Uint32Array(initial);
+    this.openSockets = new Int32Array(initial);
+    this.firstSeen = new Float64Array(initial);
+    this.lastSeen = new Float64Array(initial);
+    this.counts = new Float64Array(initial * COUNTS);
+    this.dirty = new Uint8Array(initial);
+    this.deltaCounts = new Float64Array(initial * COUNTS);
+    this.deltaFirstSeen = new Float64Array(initial);
+    this.deltaLastSeen = new Float64Array(initial);
+    this.slots = new Slots(initial, (capacity) => {
+      this.appId = grown(this.appId, capacity);
+      this.remotePort = grown(this.remotePort, capacity);
+      this.protocol = grown(this.protocol, capacity);
+      this.outbound = grown(this.outbound, capacity);
+      this.blockedLast = grown(this.blockedLast, capacity);
+      this.lastRuleId = grown(this.lastRuleId, capacity);
+      this.openSockets = grown(this.openSockets, capacity);
+      this.firstSeen = grown(this.firstSeen, capacity);
+      this.lastSeen = grown(this.lastSeen, capacity);
+      this.counts = grown(this.counts, capacity * COUNTS);
+      this.dirty = grown(this.dirty, capacity);
+      this.deltaCounts = grown(this.deltaCounts, capacity * COUNTS);
+      this.deltaFirstSeen = grown(this.deltaFirstSeen, capacity);
+      this.deltaLastSeen = grown(this.deltaLastSeen, capacity);
+    });
+  }
+}
+
+/** Per socket: its flow's slot and the totals already counted. */
+class SocketColumns {
+  flow: Int32Array;
+  counted: Float64Array;
+  readonly slots: Slots;
+  constructor(initial: number) {
+    this.flow = new Int32Array(initial);
+    this.counted = new Float64Array(initial * 4);
+    this.slots = new Slots(initial, (capacity) => {
+      this.flow = grown(this.flow, capacity);
+      this.counted = grown(this.counted, capacity * 4);
+    });
+  }
+}
 
 export class FlowTracker {
-  private readonly flows = new Map<string, FlowState>();
-  private readonly sockets = new Map<bigint, SocketState>();
-  /** protocol/local port -> app of the listening socket. */
-  private readonly listeners = new Map<string, number>();
-  private dirty = new Set<FlowState>();
+  /** Flow key -> slot. */
+  private readonly flowSlots = new Map<string, number>();
+  private readonly flows = new FlowColumns(1024);
+  /** Socket cookie -> slot, in the order sockets were first seen. */
+  private readonly socketSlots = new Map<number | bigint, number>();
+  private readonly sockets = new SocketColumns(1024);
+  /** protocol code × 65536 + local port -> app of the listening socket. */
+  private readonly listeners = new Map<number, number>();
+  private dirtySlots: number[] = [];
   private readonly maxFlows: number;
   private readonly maxSockets: number;
   private readonly idleMs: number;
@@ -109,18 +226,23 @@ export class FlowTracker {
   }
 
   stats(): TrackerStats {
-    return { flows: this.flows.size, sockets: this.sockets.size, listeners: this.listeners.size, evicted: this.evicted, unattributedInbound: this.unattributedInbound };
+    return { flows: this.flowSlots.size, sockets: this.socketSlots.size, listeners: this.listeners.size, evicted: this.evicted, unattributedInbound: this.unattributedInbound };
+  }
+
+  /** True while some socket's bytes are being counted (live totals are worth reading). */
+  get hasOpenSockets(): boolean {
+    return this.socketSlots.size > 0;
   }
 
   /** The app an inbound connection belongs to: the app that listens on its local port. */
   listenerApp(protocol: FlowProtocol, localPort: number): number {
-    return this.listeners.get(listenerKey(protocol, localPort)) ?? 0;
+    return this.listeners.get(protocolCode(protocol) * 65_536 + localPort) ?? 0;
   }
 
   /** One decision of `appId` (0: unknown; inbound ones then go to the listener) at `timeMs`. */
   ingest(event: TrackedEvent, appId: number, timeMs: number, remoteName: string | null): void {
     if (event.kind === 'listen') {
-      if (appId !== 0) this.listeners.set(listenerKey(event.protocol, event.localPort), appId);
+      if (appId !== 0) this.listeners.set(protocolCode(event.protocol) * 65_536 + event.localPort, appId);
       return;
     }
     if (event.kind === 'dns') return;
@@ -128,147 +250,213 @@ export class FlowTracker {
       this.close(event, appId, timeMs, remoteName);
       return;
     }
+    const f = this.flows;
     const flow = this.flowFor(event, appId, timeMs, remoteName);
-    const delta = this.deltaOf(flow, timeMs);
-    if (event.verdict === 'allow') { flow.allowed++; delta.allowed++; } else { flow.blocked++; delta.blocked++; }
-    flow.lastVerdict = delta.lastVerdict = event.verdict;
-    flow.lastRuleId = delta.lastRuleId = event.ruleId === 0 ? null : event.ruleId;
-    if (event.socketCookie !== 0n && event.verdict === 'allow' && !this.sockets.has(event.socketCookie)) {
-      if (this.sockets.size >= this.maxSockets) this.forgetOldestSocket();
-      this.sockets.set(event.socketCookie, { flow, bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0 });
-      flow.openSockets++;
+    this.touch(flow, timeMs);
+    const counter = event.verdict === 'allow' ? ALLOWED : BLOCKED;
+    add(f, flow * COUNTS + counter, 1);
+    f.blockedLast[flow] = event.verdict === 'block' ? 1 : 0;
+    f.lastRuleId[flow] = event.ruleId;
+    if (event.socketCookie !== 0n && event.verdict === 'allow') {
+      const cookie = cookieKey(event.socketCookie);
+      if (!this.socketSlots.has(cookie)) this.openSocket(cookie, flow);
     }
   }
 
   /** Live totals from the kernel: adds what each known socket sent and received since last seen. */
   applyTotals(totals: readonly SocketTotals[], nowMs: number): void {
+    if (this.socketSlots.size === 0) return;
     for (const total of totals) {
-      const socket = this.sockets.get(total.socketCookie);
-      if (socket) this.addTotals(socket, total, nowMs);
+      const socket = this.socketSlots.get(cookieKey(total.socketCookie));
+      if (socket !== undefined) this.count(socket, Number(total.bytesOut), Number(total.bytesIn), Number(total.packetsOut), Number(total.packetsIn), nowMs);
     }
+  }
+
+  /** The same from the raw pcl_flows records (Firewall.readFlowRecords): no object per socket. */
+  applyTotalRecords(records: Buffer, nowMs: number): void {
+    if (this.socketSlots.size === 0) return;
+    visitFlowRecords(records, (cookie, bytesOut, bytesIn, packetsOut, packetsIn) => {
+      const socket = this.socketSlots.get(cookie);
+      if (socket !== undefined) this.count(socket, bytesOut, bytesIn, packetsOut, packetsIn, nowMs);
+    });
   }
 
   /** Changes since the last call, one delta per flow, for the store. */
   takeDeltas(): FlowDelta[] {
+    const f = this.flows;
     const out: FlowDelta[] = [];
-    for (const flow of this.dirty) {
-      if (flow.delta) out.push(flow.delta);
-      flow.delta = null;
+    for (const flow of this.dirtySlots) {
+      const at = flow * COUNTS;
+      const d = f.deltaCounts;
+      out.push({
+        appId: f.appId[flow]!, remoteAddr: f.remoteAddr[flow]!, remotePort: f.remotePort[flow]!,
+        protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
+        bytesOut: d[at + BYTES_OUT]!, bytesIn: d[at + BYTES_IN]!, packetsOut: d[at + PACKETS_OUT]!, packetsIn: d[at + PACKETS_IN]!,
+        allowed: d[at + ALLOWED]!, blocked: d[at + BLOCKED]!,
+        remoteName: f.remoteName[flow]!, firstSeen: f.deltaFirstSeen[flow]!, lastSeen: f.deltaLastSeen[flow]!,
+        lastVerdict: f.blockedLast[flow] ? 'block' : 'allow', lastRuleId: f.lastRuleId[flow] || null,
+      });
+      d.fill(0, at, at + COUNTS);
+      f.dirty[flow] = 0;
     }
-    this.dirty = new Set();
+    this.dirtySlots = [];
     return out;
   }
 
   /** Flows in memory (recently active), newest first. */
   live(): LiveFlow[] {
-    return [...this.flows.values()].map((flow) => this.publicView(flow)).sort((a, b) => b.lastSeen - a.lastSeen);
+    const f = this.flows;
+    const out: LiveFlow[] = [];
+    for (const flow of this.flowSlots.values()) {
+      const at = flow * COUNTS;
+      const c = f.counts;
+      out.push({
+        appId: f.appId[flow]!, remoteAddr: f.remoteAddr[flow]!, remotePort: f.remotePort[flow]!,
+        protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
+        bytesOut: c[at + BYTES_OUT]!, bytesIn: c[at + BYTES_IN]!, packetsOut: c[at + PACKETS_OUT]!, packetsIn: c[at + PACKETS_IN]!,
+        allowed: c[at + ALLOWED]!, blocked: c[at + BLOCKED]!,
+        remoteName: f.remoteName[flow]!, firstSeen: f.firstSeen[flow]!, lastSeen: f.lastSeen[flow]!,
+        lastVerdict: f.blockedLast[flow] ? 'block' : 'allow', lastRuleId: f.lastRuleId[flow] || null,
+      });
+    }
+    return out.sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
   /** Forgets flows that are idle, closed and written; call after a write. */
   sweep(nowMs: number): void {
-    for (const [key, flow] of this.flows) {
-      if (flow.openSockets === 0 && flow.delta === null && nowMs - flow.lastSeen >= this.idleMs) this.flows.delete(key);
+    const f = this.flows;
+    for (const flow of this.flowSlots.values()) {
+      if (f.openSockets[flow] === 0 && f.dirty[flow] === 0 && nowMs - f.lastSeen[flow]! >= this.idleMs) this.forgetFlow(flow);
     }
   }
 
-  private publicView(flow: FlowState): LiveFlow {
-    const { key: _key, openSockets: _open, delta: _delta, ...view } = flow;
-    return { ...view };
-  }
-
-  private flowFor(event: TrackedEvent, knownApp: number, timeMs: number, remoteName: string | null): FlowState {
+  private flowFor(event: TrackedEvent, knownApp: number, timeMs: number, remoteName: string | null): number {
     let appId = knownApp;
     if (appId === 0 && event.direction === 'in') {
       appId = this.listenerApp(event.protocol, event.localPort);
       if (appId === 0) this.unattributedInbound++;
     }
     const key = `${appId}|${event.remoteAddr}|${event.remotePort}|${event.protocol}|${event.direction}`;
-    let flow = this.flows.get(key);
-    if (!flow) {
-      if (this.flows.size >= this.maxFlows) this.evict();
-      // One literal with every field: this runs per new flow at event rate, so no spreads.
-      flow = {
-        appId, remoteAddr: event.remoteAddr, remotePort: event.remotePort, protocol: event.protocol, direction: event.direction,
-        bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, allowed: 0, blocked: 0,
-        key, remoteName, firstSeen: timeMs, lastSeen: timeMs, lastVerdict: event.verdict, lastRuleId: null, openSockets: 0, delta: null,
-      };
-      this.flows.set(key, flow);
-    } else if (remoteName !== null && flow.remoteName !== remoteName) {
-      flow.remoteName = remoteName;
+    const f = this.flows;
+    const known = this.flowSlots.get(key);
+    if (known !== undefined) {
+      if (remoteName !== null && f.remoteName[known] !== remoteName) f.remoteName[known] = remoteName;
+      return known;
     }
+    if (this.flowSlots.size >= this.maxFlows) this.evict();
+    const flow = f.slots.take();
+    f.appId[flow] = appId;
+    f.remotePort[flow] = event.remotePort;
+    f.protocol[flow] = protocolCode(event.protocol);
+    f.outbound[flow] = event.direction === 'out' ? 1 : 0;
+    f.blockedLast[flow] = event.verdict === 'block' ? 1 : 0;
+    f.lastRuleId[flow] = 0;
+    f.openSockets[flow] = 0;
+    f.firstSeen[flow] = timeMs;
+    f.lastSeen[flow] = timeMs;
+    f.counts.fill(0, flow * COUNTS, flow * COUNTS + COUNTS);
+    f.dirty[flow] = 0;
+    f.remoteAddr[flow] = event.remoteAddr;
+    f.remoteName[flow] = remoteName;
+    f.key[flow] = key;
+    this.flowSlots.set(key, flow);
     return flow;
   }
 
-  private deltaOf(flow: FlowState, timeMs: number): FlowDelta {
-    flow.lastSeen = Math.max(flow.lastSeen, timeMs);
-    if (!flow.delta) {
-      flow.delta = {
-        appId: flow.appId, remoteAddr: flow.remoteAddr, remotePort: flow.remotePort, protocol: flow.protocol, direction: flow.direction,
-        bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, allowed: 0, blocked: 0,
-        remoteName: flow.remoteName, firstSeen: timeMs, lastSeen: timeMs, lastVerdict: flow.lastVerdict, lastRuleId: flow.lastRuleId,
-      };
-      this.dirty.add(flow);
+  /** The flow changed at `timeMs`: its last seen moves, and its delta (opened if needed) spans the time. */
+  private touch(flow: number, timeMs: number): void {
+    const f = this.flows;
+    if (timeMs > f.lastSeen[flow]!) f.lastSeen[flow] = timeMs;
+    if (f.dirty[flow] === 0) {
+      f.dirty[flow] = 1;
+      f.deltaFirstSeen[flow] = timeMs;
+      f.deltaLastSeen[flow] = timeMs;
+      this.dirtySlots.push(flow);
+      return;
     }
-    const delta = flow.delta;
-    delta.remoteName = flow.remoteName;
-    delta.firstSeen = Math.min(delta.firstSeen, timeMs);
-    delta.lastSeen = Math.max(delta.lastSeen, timeMs);
-    return delta;
+    if (timeMs < f.deltaFirstSeen[flow]!) f.deltaFirstSeen[flow] = timeMs;
+    if (timeMs > f.deltaLastSeen[flow]!) f.deltaLastSeen[flow] = timeMs;
   }
 
-  private addTotals(socket: SocketState, total: Omit<SocketTotals, 'socketCookie'>, timeMs: number): void {
-    // Totals only grow; a smaller number (a reused cookie, a reset) counts from zero again.
-    const grow = (now: number, before: number): number => (now >= before ? now - before : now);
-    const nowBytesOut = Number(total.bytesOut);
-    const nowBytesIn = Number(total.bytesIn);
-    const nowPacketsOut = Number(total.packetsOut);
-    const nowPacketsIn = Number(total.packetsIn);
-    const bytesOut = grow(nowBytesOut, socket.bytesOut);
-    const bytesIn = grow(nowBytesIn, socket.bytesIn);
-    const packetsOut = grow(nowPacketsOut, socket.packetsOut);
-    const packetsIn = grow(nowPacketsIn, socket.packetsIn);
-    socket.bytesOut = nowBytesOut;
-    socket.bytesIn = nowBytesIn;
-    socket.packetsOut = nowPacketsOut;
-    socket.packetsIn = nowPacketsIn;
+  private openSocket(cookie: number | bigint, flow: number): number {
+    if (this.socketSlots.size >= this.maxSockets) this.forgetOldestSocket();
+    const s = this.sockets;
+    const socket = s.slots.take();
+    s.flow[socket] = flow;
+    s.counted.fill(0, socket * 4, socket * 4 + 4);
+    this.socketSlots.set(cookie, socket);
+    this.flows.openSockets[flow] = this.flows.openSockets[flow]! + 1;
+    return socket;
+  }
+
+  private closeSocket(cookie: number | bigint, socket: number): void {
+    this.socketSlots.delete(cookie);
+    const flow = this.sockets.flow[socket]!;
+    this.flows.openSockets[flow] = this.flows.openSockets[flow]! - 1;
+    this.sockets.slots.release(socket);
+  }
+
+  /** Adds what a socket's totals grew by since they were last counted to its flow. */
+  private count(socket: number, nowBytesOut: number, nowBytesIn: number, nowPacketsOut: number, nowPacketsIn: number, timeMs: number): void {
+    const counted = this.sockets.counted;
+    const at = socket * 4;
+    const bytesOut = growth(nowBytesOut, counted[at]!);
+    const bytesIn = growth(nowBytesIn, counted[at + 1]!);
+    const packetsOut = growth(nowPacketsOut, counted[at + 2]!);
+    const packetsIn = growth(nowPacketsIn, counted[at + 3]!);
+    counted[at] = nowBytesOut;
+    counted[at + 1] = nowBytesIn;
+    counted[at + 2] = nowPacketsOut;
+    counted[at + 3] = nowPacketsIn;
     if (bytesOut + bytesIn + packetsOut + packetsIn === 0) return;
-    const flow = socket.flow;
-    const delta = this.deltaOf(flow, timeMs);
-    flow.bytesOut += bytesOut; delta.bytesOut += bytesOut;
-    flow.bytesIn += bytesIn; delta.bytesIn += bytesIn;
-    flow.packetsOut += packetsOut; delta.packetsOut += packetsOut;
-    flow.packetsIn += packetsIn; delta.packetsIn += packetsIn;
+    const flow = this.sockets.flow[socket]!;
+    this.touch(flow, timeMs);
+    const f = this.flows;
+    const c = flow * COUNTS;
+    add(f, c + BYTES_OUT, bytesOut);
+    add(f, c + BYTES_IN, bytesIn);
+    add(f, c + PACKETS_OUT, packetsOut);
+    add(f, c + PACKETS_IN, packetsIn);
   }
 
   private close(event: TrackedEvent, appId: number, timeMs: number, remoteName: string | null): void {
-    let socket = this.sockets.get(event.socketCookie);
-    if (!socket) {
+    const cookie = cookieKey(event.socketCookie);
+    let socket = this.socketSlots.get(cookie);
+    if (socket === undefined) {
       // The opening decision was not seen (lost, or the socket predates the helper): count the totals anyway.
       if (event.bytesOut + event.bytesIn + event.packetsOut + event.packetsIn === 0n) return;
-      const flow = this.flowFor(event, appId, timeMs, remoteName);
-      socket = { flow, bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0 };
-      flow.openSockets++;
+      socket = this.openSocket(cookie, this.flowFor(event, appId, timeMs, remoteName));
     }
-    this.addTotals(socket, event, timeMs);
-    this.sockets.delete(event.socketCookie);
-    socket.flow.openSockets--;
+    this.count(socket, Number(event.bytesOut), Number(event.bytesIn), Number(event.packetsOut), Number(event.packetsIn), timeMs);
+    this.closeSocket(cookie, socket);
   }
 
   /** Sockets whose close was lost would be held forever: past the bound, the oldest go. */
   private forgetOldestSocket(): void {
-    const oldest = this.sockets.keys().next();
-    if (oldest.done) return;
-    const socket = this.sockets.get(oldest.value)!;
-    socket.flow.openSockets--;
-    this.sockets.delete(oldest.value);
+    const oldest = this.socketSlots.entries().next();
+    if (!oldest.done) this.closeSocket(oldest.value[0], oldest.value[1]);
   }
 
-  /** Past the bound: drop a tenth of the flows, idle and written ones first (they live on in the store). */
+  private forgetFlow(flow: number): void {
+    const f = this.flows;
+    this.flowSlots.delete(f.key[flow]!);
+    f.remoteAddr[flow] = f.key[flow] = '';
+    f.remoteName[flow] = null;
+    f.slots.release(flow);
+  }
+
+  /**
+   * Past the bound: drop a tenth of the flows, least recently seen first, of those that are written
+   * (they live on in the store) and have no open socket (a socket's later bytes need its flow).
+   */
   private evict(): void {
+    const f = this.flows;
     const target = Math.max(1, Math.floor(this.maxFlows / 10));
-    const candidates = [...this.flows.values()].filter((f) => f.delta === null).sort((a, b) => a.lastSeen - b.lastSeen);
+    const candidates: number[] = [];
+    for (const flow of this.flowSlots.values()) if (f.dirty[flow] === 0 && f.openSockets[flow] === 0) candidates.push(flow);
+    candidates.sort((a, b) => f.lastSeen[a]! - f.lastSeen[b]!);
     for (const flow of candidates.slice(0, target)) {
-      this.flows.delete(flow.key);
+      this.forgetFlow(flow);
       this.evicted++;
     }
   }

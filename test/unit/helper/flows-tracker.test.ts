@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { FlowTracker, type TrackedEvent } from '../../../main/helper/flows/flow-tracker.js';
 import { FlowsStore, flowsMigration, HOUR_MS } from '../../../main/helper/flows/flows-store.js';
+import { FLOW_RECORD_BYTES } from '../../../native/event-layout.js';
 
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR_MS); // on an hour boundary
 
@@ -52,6 +53,28 @@ test('flows: live totals and the close event add up without double counting', ()
   assert.equal(tracker.stats().sockets, 0);
 });
 
+test('flows: live totals from raw kernel records count like decoded ones', () => {
+  const tracker = new FlowTracker();
+  feed(tracker, { socketCookie: 7n });
+  feed(tracker, { socketCookie: 2n ** 60n, remotePort: 80 });
+  const records = (bytesOut: bigint) => {
+    const b = Buffer.alloc(3 * FLOW_RECORD_BYTES);
+    [7n, 2n ** 60n, 99n].forEach((cookie, i) => {
+      b.writeBigUInt64LE(cookie, i * FLOW_RECORD_BYTES);
+      b.writeBigUInt64LE(bytesOut, i * FLOW_RECORD_BYTES + 8);
+      b.writeBigUInt64LE(3n, i * FLOW_RECORD_BYTES + 24);
+    });
+    return b;
+  };
+  tracker.applyTotalRecords(records(100n), T0 + 1000);
+  tracker.applyTotalRecords(records(150n), T0 + 2000);
+  const flows = tracker.live();
+  assert.deepEqual(flows.map((f) => [f.remotePort, f.bytesOut, f.packetsOut, f.lastSeen]).sort(), [[443, 150, 3, T0 + 2000], [80, 150, 3, T0 + 2000]].sort());
+  feed(tracker, { kind: 'close', socketCookie: 7n, bytesOut: 170n, packetsOut: 4n, timeMs: T0 + 3000 });
+  assert.equal(tracker.live().find((f) => f.remotePort === 443)!.bytesOut, 170);
+  assert.equal(tracker.stats().sockets, 1, 'the other socket is still open');
+});
+
 test('flows: a close without its opening decision still counts; inbound goes to the listener', () => {
   const tracker = new FlowTracker();
   feed(tracker, { kind: 'close', socketCookie: 5n, bytesOut: 10n, bytesIn: 20n, packetsOut: 1n, packetsIn: 1n });
@@ -75,6 +98,48 @@ test('flows: deltas are taken once; memory stays bounded and idle written flows 
   tracker.takeDeltas();
   tracker.sweep(T0 + 5000);
   assert.equal(tracker.stats().flows, 0);
+});
+
+test('flows: a forgotten flow\'s slot starts from zero; flows with an open socket are never evicted', () => {
+  const tracker = new FlowTracker({ maxFlows: 20, idleMs: 1000 });
+  feed(tracker, { remotePort: 1, socketCookie: 0n, verdict: 'block', ruleId: 4 });
+  feed(tracker, { kind: 'close', remotePort: 1, socketCookie: 3n, bytesOut: 70n, bytesIn: 80n, packetsOut: 1n, packetsIn: 1n });
+  tracker.takeDeltas();
+  tracker.sweep(T0 + 5000);
+  assert.equal(tracker.stats().flows, 0);
+  feed(tracker, { remotePort: 2, timeMs: T0 + 6000, remoteAddr: '10.0.0.2' });
+  const [fresh] = tracker.live();
+  assert.deepEqual([fresh!.remotePort, fresh!.allowed, fresh!.blocked, fresh!.bytesOut, fresh!.bytesIn, fresh!.lastRuleId, fresh!.firstSeen],
+    [2, 1, 0, 0, 0, null, T0 + 6000]);
+  assert.deepEqual(tracker.takeDeltas().map((d) => [d.remotePort, d.allowed, d.bytesOut, d.firstSeen]), [[2, 1, 0, T0 + 6000]]);
+
+  // A flow with an open socket survives eviction, and the socket's later bytes still reach it.
+  feed(tracker, { remotePort: 443, socketCookie: 11n, timeMs: T0 });
+  tracker.takeDeltas();
+  for (let i = 0; i < 40; i++) {
+    feed(tracker, { remotePort: 1000 + i, timeMs: T0 + 7000 + i });
+    tracker.takeDeltas();
+  }
+  assert.ok(tracker.stats().evicted > 0);
+  tracker.applyTotals([{ socketCookie: 11n, bytesOut: 5n, bytesIn: 6n, packetsOut: 1n, packetsIn: 1n }], T0 + 9000);
+  const kept = tracker.live().find((f) => f.remotePort === 443)!;
+  assert.deepEqual([kept.bytesOut, kept.bytesIn, kept.allowed], [5, 6, 1]);
+  assert.deepEqual(tracker.takeDeltas().map((d) => [d.remotePort, d.bytesOut, d.bytesIn, d.allowed]), [[443, 5, 6, 0]]);
+});
+
+test('flows: thousands of flows and sockets (columns grow) keep their own counts', () => {
+  const tracker = new FlowTracker();
+  for (let i = 0; i < 5000; i++) feed(tracker, { remotePort: 1 + (i % 2500), remoteAddr: `10.0.${i >> 8}.${i & 255}`, socketCookie: BigInt(i + 1) });
+  const totals = Array.from({ length: 5000 }, (_, i) => ({ socketCookie: BigInt(i + 1), bytesOut: BigInt(i), bytesIn: 1n, packetsOut: 1n, packetsIn: 1n }));
+  tracker.applyTotals(totals, T0 + 1);
+  const flows = tracker.live();
+  assert.equal(flows.length, 5000);
+  for (const flow of flows) {
+    const i = Number(flow.remoteAddr.split('.')[2]) * 256 + Number(flow.remoteAddr.split('.')[3]);
+    assert.deepEqual([flow.remotePort, flow.bytesOut, flow.bytesIn, flow.allowed], [1 + (i % 2500), i, 1, 1]);
+  }
+  assert.equal(tracker.stats().sockets, 5000);
+  assert.equal(tracker.takeDeltas().reduce((sum, d) => sum + d.bytesOut, 0), (4999 * 5000) / 2);
 });
 
 function memoryStore(): FlowsStore {
