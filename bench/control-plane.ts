@@ -5,15 +5,19 @@
 //     nftables as one set load, iptables-restore of linear rules;
 //   - the firewall's own process at idle and at 1k new connections/s: the Portcullis helper
 //     against the OpenSnitch daemon (RSS, CPU share).
+// bench/main.ts runs it with every other benchmark; run alone (as root) for investigating:
+//   node --import tsx bench/control-plane.ts [--parts change,import] [--loaded 10000]
+//        [--changes 100] [--import 1000000] [--cap-s 180] [--peers]   (JSON on stdout)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Sandbox } from '../test/support/sandbox.js';
+import { parseArgs } from 'node:util';
+import { Sandbox } from '../test/support/sandbox.js';
 import type { Contender } from './contenders/contender.js';
 import { iptablesLinear, nftablesSet, flushNetfilter } from './contenders/netfilter.js';
 import { importBlocklist, portcullis, type PortcullisContender } from './contenders/portcullis.js';
 import { blockedAddresses } from './lib/blocklist.js';
-import type { Lab, Lane } from './lib/lab.js';
-import type { Loadgen } from './lib/loadgen.js';
+import { makeLab, type Lab, type Lane } from './lib/lab.js';
+import { buildLoadgen, Loadgen } from './lib/loadgen.js';
 import { run } from './lib/process.js';
 import { measureUsage, type UsageWindow } from './lib/proc-usage.js';
 import { percentile, summarize, type Summary } from './lib/stats.js';
@@ -303,4 +307,51 @@ export async function runControlPlane(
     usage.push(await measureDaemonUsage(loadgen, lab, 'opensnitch', snitch, () => snitch.pid(), plan, log));
   }
   return { plan, ruleChange, import: imports, usage };
+}
+
+/** The control-plane figures alone, Portcullis only unless --peers (see the top of this file). */
+async function standalone(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      parts: { type: 'string', default: 'change,import' },
+      loaded: { type: 'string', default: '10000' },
+      changes: { type: 'string', default: '100' },
+      import: { type: 'string', default: '1000000' },
+      'cap-s': { type: 'string', default: '180' },
+      peers: { type: 'boolean', default: false },
+    },
+  });
+  const parts = new Set(values.parts.split(','));
+  const plan: ControlPlanePlan = {
+    loadedRules: Number(values.loaded), changeIterations: Number(values.changes), importEntries: Number(values.import),
+    importCapMs: Number(values['cap-s']) * 1000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: false,
+  };
+  const log = (line: string) => process.stderr.write(`[control-plane ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const sandbox = new Sandbox();
+  const results: Partial<ControlPlaneResults> = { plan };
+  try {
+    const work = sandbox.makeTempDir('bench');
+    const lab = makeLab(sandbox);
+    const loadgen = new Loadgen(sandbox, lab, buildLoadgen(work));
+    if (parts.has('change')) {
+      results.ruleChange = [];
+      for (const changer of changers(sandbox, lab.firewall, plan.loadedRules).filter((c) => values.peers || c.firewall === 'portcullis')) {
+        results.ruleChange.push(await measureRuleChange(loadgen, lab, changer, plan.changeIterations, log));
+      }
+    }
+    if (parts.has('import')) {
+      results.import = values.peers ? [importNetfilter(lab.firewall, plan, work, 'nftables', log)] : [];
+      results.import.push(await importPortcullis(sandbox, lab.firewall, plan, log));
+    }
+  } finally {
+    await sandbox.dispose();
+  }
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
+
+if (require.main === module) {
+  standalone().then(() => process.exit(0), (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
 }

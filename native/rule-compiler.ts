@@ -359,6 +359,14 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
 function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: Uint32Array, lens: Uint8Array): Uint32Array {
   let order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
+  // A few keys (a change): a comparator sort; radix passes cost ~65k buckets each whatever n is.
+  if (n < 2048) {
+    return order.sort((a, b) => {
+      if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
+      for (let w = 0; w < wordCount; w++) if (words[a * wordCount + w] !== words[b * wordCount + w]) return words[a * wordCount + w]! - words[b * wordCount + w]!;
+      return lens[a]! - lens[b]!;
+    });
+  }
   let spare = new Uint32Array(n);
   const counts = new Uint32Array(65537);
   const digits = new Uint16Array(n);
