@@ -581,6 +581,7 @@ struct parsed {
 	struct flow f;
 	__u32 payload; /* L4 payload bytes */
 	__u32 payload_off; /* offset of the L4 payload from the network header, 0 when unknown */
+	__u32 seq;         /* TCP: sequence number (host order), when payload_off != 0 */
 	__u8 aggregate;    /* longer than its IP length says: a GSO/GRO packet of several segments */
 };
 
@@ -604,11 +605,12 @@ static __always_inline void *header_at(struct __sk_buff *skb, __u32 off, __u32 l
 	return bpf_skb_load_bytes(skb, off, buf, len) ? NULL : buf;
 }
 
-/* Ports and the header length of TCP need 14 bytes, of UDP 4 (the ports). */
+/* Ports, sequence number and header length of TCP need 14 bytes, of UDP 4 (the ports). */
 struct l4_view {
 	__be16 source;
 	__be16 dest;
-	__u8 rest[10];
+	__be32 seq;
+	__u8 rest[6];
 };
 
 static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto, __u32 l3_end, struct parsed *p,
@@ -623,7 +625,8 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto
 			return 0;
 		src = tcp->source;
 		dst = tcp->dest;
-		hdr = (tcp->rest[8] >> 4) * 4; /* data offset: byte 12 of the TCP header */
+		p->seq = bpf_ntohl(tcp->seq);
+		hdr = (tcp->rest[4] >> 4) * 4; /* data offset: byte 12 of the TCP header */
 	} else if (proto == PCL_PROTO_UDP) {
 		struct l4_view *udp = header_at(skb, off, 4, &buf);
 		if (!udp)
@@ -667,6 +670,12 @@ static __always_inline void copy_addr6(__u8 *to, const struct in6_addr *from)
 	w[3] = from->in6_u.u6_addr32[3];
 }
 
+/* The IPv6 extension headers parse6 walks over. */
+static __always_inline int is_ext_hdr(__u8 next)
+{
+	return next == 0 || next == 43 || next == 44 || next == 51 || next == 60;
+}
+
 /* IPv6: walk hop-by-hop, routing, destination options, fragment and AH headers (bounded). */
 static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int egress)
 {
@@ -684,37 +693,39 @@ static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int e
 	copy_addr6(p->f.raddr, egress ? &ip6->daddr : &ip6->saddr);
 	p->f.family = 6;
 	__u32 off = 40;
-	for (int i = 0; i < PCL_MAX_EXT_HDRS; i++) {
-		__u8 ext_buf[8];
-		if (next == 0 || next == 43 || next == 60) { /* hop-by-hop, routing, dest opts */
-			__u8 *ext = header_at(skb, off, 2, ext_buf);
-			if (!ext)
-				return 0;
-			next = ext[0];
-			off += (ext[1] + 1) * 8;
-		} else if (next == 44) { /* fragment: only the first fragment has the L4 header */
-			__u8 *frag = header_at(skb, off, 8, ext_buf);
-			if (!frag)
-				return 0;
-			next = frag[0];
-			off += 8;
-			if (((frag[2] << 8) | frag[3]) & 0xfff8) {
-				p->f.proto = fold_proto(next);
-				p->payload = l3_end > off ? l3_end - off : 0;
-				return 1;
+	if (is_ext_hdr(next)) { /* most packets carry none: skip the walk */
+		for (int i = 0; i < PCL_MAX_EXT_HDRS; i++) {
+			__u8 ext_buf[8];
+			if (next == 0 || next == 43 || next == 60) { /* hop-by-hop, routing, dest opts */
+				__u8 *ext = header_at(skb, off, 2, ext_buf);
+				if (!ext)
+					return 0;
+				next = ext[0];
+				off += (ext[1] + 1) * 8;
+			} else if (next == 44) { /* fragment: only the first fragment has the L4 header */
+				__u8 *frag = header_at(skb, off, 8, ext_buf);
+				if (!frag)
+					return 0;
+				next = frag[0];
+				off += 8;
+				if (((frag[2] << 8) | frag[3]) & 0xfff8) {
+					p->f.proto = fold_proto(next);
+					p->payload = l3_end > off ? l3_end - off : 0;
+					return 1;
+				}
+			} else if (next == 51) { /* AH: length in 4-byte units, minus 2 */
+				__u8 *ext = header_at(skb, off, 2, ext_buf);
+				if (!ext)
+					return 0;
+				next = ext[0];
+				off += (ext[1] + 2) * 4;
+			} else {
+				break;
 			}
-		} else if (next == 51) { /* AH: length in 4-byte units, minus 2 */
-			__u8 *ext = header_at(skb, off, 2, ext_buf);
-			if (!ext)
-				return 0;
-			next = ext[0];
-			off += (ext[1] + 2) * 4;
-		} else {
-			break;
 		}
+		if (is_ext_hdr(next))
+			return 0; /* more extension headers than we walk: garbage for our purposes */
 	}
-	if (next == 0 || next == 43 || next == 60 || next == 44 || next == 51)
-		return 0; /* more extension headers than we walk: garbage for our purposes */
 	unmap_v4(&p->f);
 	p->f.proto = fold_proto(next);
 	return parse_l4(skb, off, p->f.proto, l3_end, p, egress);
@@ -771,14 +782,43 @@ static __always_inline void mirror(struct pcl_sock *s)
 }
 
 /*
- * Adds one packet to the socket's totals. TCP takes plain adds: a TCP socket's transmissions are
- * serialized by its socket lock (process context owns it, softirq senders take bh_lock_sock), and
- * its received segments are one flow, which RSS/RPS and loopback's per-CPU backlog hand to one CPU
- * at a time, so two updates of one counter do not race. UDP and the rest take atomic adds: threads
- * may send on one socket at once, and one socket may receive from many peers on several CPUs.
+ * Payload bytes a TCP packet sends for the first time: the sequence space it covers past what the
+ * socket sent before, so a retransmission (after a timeout, or after loopback's backlog dropped part
+ * of a burst under load) counts no byte twice. TCP sends new data in sequence order.
  */
-static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
+static __always_inline __u32 first_sent_tcp_bytes(struct pcl_sock *s, struct parsed *p)
 {
+	__u32 end = p->seq + p->payload;
+	if (!s->sent_seq_known) {
+		s->sent_seq_known = 1;
+		s->sent_seq_end = end;
+		return p->payload;
+	}
+	__s32 ahead = end - s->sent_seq_end; /* modulo 2^32, like TCP's own before()/after() */
+	if (ahead <= 0)
+		return 0;
+	s->sent_seq_end = end;
+	return (__u32)ahead < p->payload ? (__u32)ahead : p->payload;
+}
+
+/*
+ * Adds one packet to the socket's totals. TCP takes plain adds: a TCP socket's transmissions are
+ * serialized by its socket lock (process context owns it, timers and softirq take bh_lock_sock),
+ * and a race between two of its received segments needs one flow on two CPUs at once, which
+ * RSS/RPS steering rules out and loopback (a segment is processed on the sending CPU, normally
+ * before the sender, holding its own socket lock, sends the next) makes negligible. UDP and the
+ * rest take atomic adds: threads may send on one socket at once, and one socket may receive from
+ * many peers on several CPUs.
+ */
+static __always_inline void account(struct __sk_buff *skb, struct bpf_sock *sk, struct pcl_sock *s, struct parsed *p,
+				    int egress)
+{
+	/*
+	 * A listener's own packets (the SYNs it receives) stay uncounted: accepted sockets start as a
+	 * copy of its storage (BPF_F_CLONE), and must start without its cookie and totals.
+	 */
+	if ((s->flags & PCL_SK_PASSIVE) && sk->state == BPF_TCP_LISTEN)
+		return;
 	__u64 segs = 1;
 	if (p->aggregate) /* skb_shinfo is two loads away: read only when it can say more than 1 */
 		segs = skb->gso_segs ?: 1;
@@ -788,7 +828,7 @@ static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, s
 	if (p->f.proto == PCL_PROTO_TCP) {
 		before = *packets;
 		*packets = before + segs;
-		*bytes += p->payload;
+		*bytes += egress && p->payload_off ? first_sent_tcp_bytes(s, p) : p->payload;
 	} else {
 		__sync_fetch_and_add(bytes, p->payload);
 		before = __sync_fetch_and_add(packets, segs);
@@ -876,7 +916,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	}
 
 	if (s)
-		account(skb, s, &p, egress);
+		account(skb, sk, s, &p, egress);
 
 
 	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {

@@ -158,13 +158,16 @@ struct pcl_sock {
 	__u8 remote[16];          /* remote address the verdict is for (v4: first 4 bytes, rest zero) */
 	__u32 rule_id;            /* rule that decided, 0 = a default */
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK (what was enforced) */
-	__u8 pad[3];              /* zero */
+	__u8 sent_seq_known;      /* TCP: sent_seq_end is set */
+	__u8 pad[2];              /* zero */
 	/* accounting: exact totals; mirrored into pcl_flows every PCL_MIRROR_EVERY packets */
 	__u64 cookie;             /* socket cookie (0 until the first packet) */
 	__u64 bytes_out;          /* L4 payload bytes sent */
 	__u64 bytes_in;           /* L4 payload bytes received */
 	__u64 packets_out;        /* packets sent (GSO segments counted) */
 	__u64 packets_in;         /* packets received */
+	__u32 sent_seq_end;       /* TCP: end of the sequence space sent so far (bytes_out counts past it) */
+	__u32 pad2;               /* zero */
 };
 
 /*
