@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <memory>
@@ -25,11 +26,15 @@ struct Batch {
 // With no events, the drop counter is still read this often (a drop needs a full ring, which
 // wakes us anyway; this is the backstop). Stop() does not wait for it: it signals stop_fd_.
 constexpr int kIdleWaitMs = 1000;
-// Records gather this long after the first one before a drain: one JS call per window, not per event.
-constexpr int kGatherMs = 5;
-// A drain that found more than this share of the ring means the window is too long at this rate.
-constexpr size_t kRingShareBeforeNoWait = 4;  // 1/4
-constexpr size_t kMaxBatchBytes = 1 << 20;      // hand over at least every MiB
+// Records gather up to this long after the first one before a drain: one JS call per window, not per event.
+constexpr int64_t kGatherNs = 5'000'000;
+// ...but at the last drain's rate, no more than this share of the ring may fill meanwhile.
+constexpr size_t kRingShareToGather = 8;  // 1/8
+constexpr size_t kMaxBatchBytes = 1 << 20;  // hand over at least every MiB
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 size_t RingBytes(int ring_fd) {
   bpf_map_info info = {};
@@ -93,14 +98,17 @@ void EventPump::Flush(uint64_t drops) {
   if (status != napi_ok) delete batch;  // closing: nobody to deliver to
 }
 
-bool EventPump::Wait(int fd, int timeout_ms) {
+bool EventPump::Wait(int fd, int64_t timeout_ns) {
   pollfd one = {fd, POLLIN, 0};
-  return poll(&one, 1, timeout_ms) > 0 && (one.revents & POLLIN) != 0;
+  timespec timeout = {static_cast<time_t>(timeout_ns / 1'000'000'000), static_cast<long>(timeout_ns % 1'000'000'000)};
+  return ppoll(&one, 1, &timeout, nullptr) > 0 && (one.revents & POLLIN) != 0;
 }
 
 void EventPump::Run() {
   const int ring_wait_fd = ring_buffer__epoll_fd(ring_);
-  bool gather = ring_bytes_ > 0;
+  const double gather_budget = static_cast<double>(ring_bytes_ / kRingShareToGather);
+  int64_t gather_ns = ring_bytes_ > 0 ? kGatherNs : 0;
+  int64_t last_drain_ns = NowNs();
   while (!stopping_) {
     pollfd fds[2] = {{ring_wait_fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     int ready = poll(fds, 2, kIdleWaitMs);
@@ -108,10 +116,16 @@ void EventPump::Run() {
     if (stopping_) break;
     // Records are waiting: let more join them (sleeping on the stop signal only, so the kernel's
     // wakeups for new records do not end the window).
-    if (gather && ready > 0 && (fds[0].revents & POLLIN) && Wait(stop_fd_, kGatherMs)) break;
+    if (gather_ns > 0 && ready > 0 && (fds[0].revents & POLLIN) && Wait(stop_fd_, gather_ns)) break;
     drained_ = 0;
     if (ring_buffer__consume(ring_) < 0) break;
-    gather = ring_bytes_ > 0 && drained_ < ring_bytes_ / kRingShareBeforeNoWait;
+    // The next window: as long as the ring, filling at the rate just seen, stays within its budget.
+    int64_t now_ns = NowNs();
+    double bytes_per_ns = static_cast<double>(drained_) / static_cast<double>(std::max<int64_t>(now_ns - last_drain_ns, 1));
+    last_drain_ns = now_ns;
+    if (ring_bytes_ == 0) gather_ns = 0;
+    else if (bytes_per_ns > 0) gather_ns = std::min<int64_t>(kGatherNs, static_cast<int64_t>(gather_budget / bytes_per_ns));
+    else gather_ns = kGatherNs;
     uint64_t drops_total = ReadCounterTotals(counters_fd_).drops;
     uint64_t new_drops = drops_total > drops_reported_ ? drops_total - drops_reported_ : 0;
     if (!pending_.empty() || new_drops > 0) {

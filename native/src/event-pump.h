@@ -6,8 +6,8 @@
 // Batching: the kernel wakes the consumer for the first record after it caught up, so a consumer
 // that drains at once is woken (and calls into JS) for almost every event. Instead, once records
 // are waiting, the thread lets them gather for a short window before it drains them, so JS is
-// called at most about once per window, with everything that arrived in it. The window shrinks
-// to nothing when the last drain filled a good part of the ring (no window may overflow it).
+// called at most about once per window, with everything that arrived in it. The window is cut
+// to what the ring holds at the rate of the last drain (a small ring or a burst gets short ones).
 #pragma once
 
 #include <napi.h>
@@ -35,7 +35,7 @@ class EventPump {
 
  private:
   void Run();                                               // pump thread
-  bool Wait(int fd, int timeout_ms);                        // pump thread: true when fd is readable
+  bool Wait(int fd, int64_t timeout_ns);                    // pump thread: true when fd is readable
   static int OnEvent(void* self, void* data, size_t size);  // pump thread, inside ring_buffer__consume
   void Flush(uint64_t drops);                               // pump thread
 
