@@ -14,6 +14,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_ICMPV6_NR 58
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_RST 0x04
 #define CG_ALLOW 1
 #define CG_DENY 0
 
@@ -551,18 +553,14 @@ int pcl_post_bind6(struct bpf_sock *ctx)
 }
 
 /* Final totals of a socket that carried traffic, as one 'close' event. */
-SEC("cgroup/sock_release")
-int pcl_sock_release(struct bpf_sock *ctx)
+static __always_inline void emit_close(struct pcl_sock *s, __u8 proto, __u8 family)
 {
-	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
-	if (!s || (s->packets_out == 0 && s->packets_in == 0))
-		return CG_ALLOW;
-	struct flow f = { .proto = fold_proto(ctx->protocol), .dir = PCL_DIR_OUT, .family = s->family, .rport = s->remote_port };
+	struct flow f = { .proto = proto, .dir = PCL_DIR_OUT, .family = s->family, .rport = s->remote_port };
 	__builtin_memcpy(f.raddr, s->remote, 16);
 	if (s->flags & PCL_SK_PASSIVE)
 		f.dir = PCL_DIR_IN;
 	if (f.family == 0)
-		f.family = ctx->family == AF_INET6 ? 6 : 4;
+		f.family = family;
 	struct pcl_flow totals = {
 		.bytes_out = s->bytes_out,
 		.bytes_in = s->bytes_in,
@@ -572,7 +570,45 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	__u64 cookie = s->cookie;
 	emit(PCL_EV_CLOSE, s, &f, cookie, s->verdict, s->rule_id, &totals);
 	bpf_map_delete_elem(&pcl_flows, &cookie);
+}
+
+/*
+ * TCP states in which a FIN or RST may still leave after the application's close: not sent yet
+ * (established, close-wait), or queued behind data after a shutdown (fin-wait-1, closing, last-ack;
+ * if it already left, PCL_CLOSE_END_SENT says so).
+ */
+static __always_inline int tcp_end_to_come(__u32 state)
+{
+	return state == BPF_TCP_ESTABLISHED || state == BPF_TCP_CLOSE_WAIT || state == BPF_TCP_FIN_WAIT1 ||
+	       state == BPF_TCP_CLOSING || state == BPF_TCP_LAST_ACK;
+}
+
+#define IPPROTO_TCP_NR 6
+
+SEC("cgroup/sock_release")
+int pcl_sock_release(struct bpf_sock *ctx)
+{
+	/* Each context field read once, up front: clang may otherwise offset the context pointer. */
+	__u32 protocol = ctx->protocol, state = ctx->state;
+	__u8 family = ctx->family == AF_INET6 ? 6 : 4;
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
+	if (!s || (s->packets_out == 0 && s->packets_in == 0))
+		return CG_ALLOW;
+	if (protocol == IPPROTO_TCP_NR && tcp_end_to_come(state)) {
+		__u64 before = __sync_fetch_and_or(&s->close_state, PCL_CLOSE_RELEASED);
+		if (!(before & PCL_CLOSE_END_SENT))
+			return CG_ALLOW; /* queued data may still leave: the FIN or RST reports the close */
+	}
+	emit_close(s, fold_proto(protocol), family);
 	return CG_ALLOW;
+}
+
+/* A TCP socket's FIN or RST went out: its last byte has been sent once. */
+static __always_inline void tcp_end_sent(struct pcl_sock *s, __u8 family)
+{
+	__u64 before = __sync_fetch_and_or(&s->close_state, PCL_CLOSE_END_SENT);
+	if ((before & (PCL_CLOSE_END_SENT | PCL_CLOSE_RELEASED)) == PCL_CLOSE_RELEASED)
+		emit_close(s, PCL_PROTO_TCP, family);
 }
 
 /* ---- cgroup_skb backstop and accounting ----------------------------------------------------- */
@@ -582,6 +618,7 @@ struct parsed {
 	__u32 payload; /* L4 payload bytes */
 	__u32 payload_off; /* offset of the L4 payload from the network header, 0 when unknown */
 	__u32 seq;         /* TCP: sequence number (host order), when payload_off != 0 */
+	__u8 tcp_flags;    /* TCP: header flags (FIN 0x01, RST 0x04) */
 	__u8 aggregate;    /* longer than its IP length says: a GSO/GRO packet of several segments */
 };
 
@@ -627,6 +664,7 @@ static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto
 		dst = tcp->dest;
 		p->seq = bpf_ntohl(tcp->seq);
 		hdr = (tcp->rest[4] >> 4) * 4; /* data offset: byte 12 of the TCP header */
+		p->tcp_flags = tcp->rest[5];
 	} else if (proto == PCL_PROTO_UDP) {
 		struct l4_view *udp = header_at(skb, off, 4, &buf);
 		if (!udp)
@@ -917,6 +955,8 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 
 	if (s)
 		account(skb, sk, s, &p, egress);
+	if (egress && use_cache && s && (p.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) && p.f.proto == PCL_PROTO_TCP)
+		tcp_end_sent(s, p.f.family);
 
 
 	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {

@@ -168,7 +168,16 @@ struct pcl_sock {
 	__u64 packets_in;         /* packets received */
 	__u32 sent_seq_end;       /* TCP: end of the sequence space sent so far (bytes_out counts past it) */
 	__u32 pad2;               /* zero */
+	__u64 close_state;        /* PCL_CLOSE_* bits, set atomically (64-bit: atomics of the BPF ISA v1) */
 };
+
+/*
+ * pcl_sock.close_state. A TCP socket closed with data still queued sends it (and then its FIN)
+ * after the application's close: its close event waits for the FIN or RST and is sent by
+ * whichever of the two marks comes second.
+ */
+#define PCL_CLOSE_RELEASED 1 /* the application closed the socket */
+#define PCL_CLOSE_END_SENT 2 /* TCP: the socket sent its FIN or RST */
 
 /*
  * Accounting: per-socket totals live in pcl_sock (one socket-storage lookup per packet, which
