@@ -10,7 +10,8 @@
 // them into flows, or filter them). Stages run synchronously on the helper's main thread, so they
 // must be cheap per event.
 //
-// Delivery: at most one "events" notification per client per flush interval (50 ms → ≤ 20/s). A
+// Delivery: at most one "events" notification per client per flush interval (50 ms → ≤ 20/s), sent
+// one interval after the first event waiting (no timer runs while nothing waits). A
 // client whose socket backlog exceeds the bound is dropped from the fan-out and disconnected — it
 // never slows the helper or the other clients. Every event that is not delivered is counted.
 import type { ConnectionEvent, NotificationName, RpcNotifications } from '../contract/index.js';
@@ -58,7 +59,7 @@ export class EventFanout {
     if (this.subscribers.has(connection)) return;
     this.subscribers.add(connection);
     connection.onClose(() => this.subscribers.delete(connection));
-    this.ensureTimer();
+    if (this.droppedSinceFlush > 0) this.scheduleFlush(); // the new subscriber hears of earlier losses
   }
 
   get subscriberCount(): number {
@@ -70,6 +71,7 @@ export class EventFanout {
     if (count <= 0) return;
     this.eventsDropped += count;
     this.droppedSinceFlush += count;
+    if (this.subscribers.size > 0) this.scheduleFlush();
   }
 
   publish(events: ConnectionEvent[]): void {
@@ -83,6 +85,7 @@ export class EventFanout {
       passed = passed.slice(0, Math.max(room, 0));
     }
     for (const event of passed) this.pending.push(event);
+    this.scheduleFlush();
   }
 
   /** A notification to every subscriber at once (rules.changed, status.changed); stuck clients skipped. */
@@ -93,14 +96,17 @@ export class EventFanout {
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.subscribers.clear();
   }
 
-  private ensureTimer(): void {
+  private scheduleFlush(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.flush(), this.flushIntervalMs);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush();
+    }, this.flushIntervalMs);
     this.timer.unref();
   }
 
@@ -108,8 +114,6 @@ export class EventFanout {
   flush(): void {
     if (this.subscribers.size === 0) {
       this.pending = [];
-      if (this.timer) clearInterval(this.timer);
-      this.timer = null;
       return;
     }
     if (this.pending.length === 0 && this.droppedSinceFlush === 0) return;

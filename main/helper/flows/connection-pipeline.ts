@@ -41,6 +41,7 @@ const PRUNE_MS = 3_600_000;
 
 export class ConnectionPipeline {
   private timers: NodeJS.Timeout[] = [];
+  private writeTimer: NodeJS.Timeout | null = null;
   private unwritten: FlowDelta[] = [];
   eventsProcessed = 0;
   dnsAnswers = 0;
@@ -90,11 +91,22 @@ export class ConnectionPipeline {
 
   /** Reads live totals and takes what changed for writing (deltas are per flow, so a backlog stays bounded by the flows). */
   private take(nowMs: number): void {
-    // Reading decodes the kernel's whole socket map: only worth it while some socket is counted.
+    // Reading walks the kernel's whole socket map: only worth it while some socket is counted.
     if (this.deps.readTotalRecords && this.deps.tracker.hasOpenSockets) this.deps.tracker.applyTotalRecords(this.deps.readTotalRecords(), nowMs);
     const deltas = this.deps.tracker.takeDeltas();
     for (const delta of deltas) this.unwritten.push(delta);
     this.deps.tracker.sweep(nowMs);
+  }
+
+  /** Writes the backlog a slice per `writeSliceMs` (a timer runs only while there is one). */
+  private writeBacklog(timers: PipelineTimers): void {
+    if (this.writeTimer || this.unwritten.length === 0) return;
+    this.writeTimer = setTimeout(() => {
+      this.writeTimer = null;
+      try { this.writeSlice(timers.rowsPerSlice); } catch (error) { this.deps.log(`writing flows failed: ${(error as Error).message}`); }
+      this.writeBacklog(timers);
+    }, timers.writeSliceMs);
+    this.writeTimer.unref();
   }
 
   /** Writes up to `rows` taken changes in one transaction. */
@@ -129,8 +141,7 @@ export class ConnectionPipeline {
       timer.unref();
       this.timers.push(timer);
     };
-    every(timers.flushMs, () => this.take(Date.now()), 'taking flow changes');
-    every(timers.writeSliceMs, () => this.writeSlice(timers.rowsPerSlice), 'writing flows');
+    every(timers.flushMs, () => { this.take(Date.now()); this.writeBacklog(timers); }, 'taking flow changes');
     every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');
     const prune = () => this.deps.store.prune(this.deps.retentionDays(), Date.now());
     try { prune(); } catch (error) { this.deps.log(`pruning flow history failed: ${(error as Error).message}`); }
@@ -141,6 +152,8 @@ export class ConnectionPipeline {
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    if (this.writeTimer) clearTimeout(this.writeTimer);
+    this.writeTimer = null;
     try { this.flush(); } catch (error) { this.deps.log(`writing flows at stop failed: ${(error as Error).message}`); }
   }
 }
