@@ -196,6 +196,7 @@ export class Firewall {
    * came since the last apply, then applies that change (see changeRules).
    */
   setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats {
+    if (this.compiler.ruleCount === 0) return this.changeRules({ removed: [], added: rules }, defaults, 'rules');
     rules.forEach((rule, index) => validateRule(rule, index, 'rules')); // errors name the place in `rules`
     const wanted = new Set(rules);
     const removed = [...this.compiler.rules()].filter((rule) => !wanted.has(rule));
@@ -211,11 +212,11 @@ export class Firewall {
    * 'swap'; overflow grows them). On failure nothing of the change is kept: the compiler is put
    * back and the next apply swaps, so the kernel again matches what was asked before.
    */
-  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): ApplyStats {
+  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults, addedName = 'added'): ApplyStats {
     const native = this.live();
     const started = performance.now();
     RuleCompiler.validateDefaults(defaults);
-    this.compiler.update(change.removed, change.added); // throws on bad input, before any change
+    this.compiler.update(change.removed, change.added, addedName); // throws on bad input, before any change
     try {
       return this.applyCompiled(native, defaults, started);
     } catch (error) {

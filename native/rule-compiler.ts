@@ -330,13 +330,26 @@ function toClause(r: KernelRule): Clause {
   return { ruleId: r.ruleId, portLo: r.portLo, portHi: r.portHi, proto: PROTOCOL_CODE[r.protocol], dir: DIRECTION_CODE[r.direction], action: ACTION_CODE[r.action] };
 }
 
-/** Permutes a typed array into the given order (one random-access pass, then sequential use). */
-function gather<T extends Uint32Array | Uint8Array>(source: T, order: ArrayLike<number>, n: number, stride: number, make: (n: number) => T): T {
-  const out = make(n * stride);
+/**
+ * Permutes a typed array into the given order (one random-access pass, then sequential use). One
+ * function per element type: a shared generic one turned megamorphic and cost more than the sweep.
+ */
+function gatherU32(source: Uint32Array, order: Uint32Array, n: number, stride: number): Uint32Array {
+  const out = new Uint32Array(n * stride);
+  if (stride === 1) {
+    for (let k = 0; k < n; k++) out[k] = source[order[k]!]!;
+    return out;
+  }
   for (let k = 0; k < n; k++) {
     const from = order[k]! * stride;
     for (let s = 0; s < stride; s++) out[k * stride + s] = source[from + s]!;
   }
+  return out;
+}
+
+function gatherU8(source: Uint8Array, order: Uint32Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let k = 0; k < n; k++) out[k] = source[order[k]!]!;
   return out;
 }
 
@@ -429,16 +442,6 @@ function validateDefaults(defaults: KernelDefaults): void {
   if (!(defaults.global in ACTION_CODE)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
 }
 
-/**
- * The keys of one scope: per prefix length, slot by an int32 key (IPv4: the address; IPv6: a hash
- * of it, the rare slots with equal hashes sharing an array). int32 keys are stored unboxed; larger
- * numbers would each be a heap object.
- */
-interface ScopeIndex {
-  byLength: Array<Map<number, number | number[]> | undefined>;
-  /** Keys holding rules, per prefix length (to look for covering prefixes only where there are some). */
-  perLength: Uint32Array;
-}
 
 /** A slot's rules once the last one went (shared, never changed). */
 const NO_RULES: readonly KernelRule[] = Object.freeze([]);
@@ -466,8 +469,17 @@ class FamilyTable {
   setIds = new Int32Array(0);
   installed = new Uint8Array(0);
   ruleCounts = new Uint32Array(0);
+  /** Each slot's key hash (for moving it in the index). */
+  private hashes = new Int32Array(0);
   readonly rules: Array<KernelRule | readonly KernelRule[] | undefined> = [];
-  readonly index = new Map<number, ScopeIndex>();
+  /**
+   * Slot + 1 by key hash, open addressing with linear probing, at most half full: a JS Map of a
+   * million keys cost more time (rehashing, the collector) than the rest of a compile.
+   */
+  private index = new Int32Array(1024);
+  private indexed = 0;
+  /** Per scope: keys holding rules per prefix length (to look for covering prefixes only where there are some). */
+  readonly perLength = new Map<number, Uint32Array>();
   private readonly scratch = new Uint32Array(4);
 
   constructor(readonly family: 4 | 6) {
@@ -483,15 +495,17 @@ class FamilyTable {
   slotOf(rule: KernelRule): number {
     const words = this.scratch;
     maskedWords(rule, words, 0);
-    return this.find(this.index.get(rule.scope), rule.prefixLen, words, 0);
+    return this.find(rule.scope, rule.prefixLen, words, 0);
   }
 
-  /** The slot of the prefix (len, words at `at`) in a scope's index, or -1. */
-  find(index: ScopeIndex | undefined, len: number, words: Uint32Array, at: number): number {
-    const found = index?.byLength[len]?.get(this.keyOf(len, words, at));
-    if (found === undefined) return -1;
-    if (typeof found === 'number') return this.isAt(found, len, words, at) ? found : -1;
-    return found.find((slot) => this.isAt(slot, len, words, at)) ?? -1;
+  /** The slot of the prefix (scope, len, words at `at`), or -1. */
+  find(scope: number, len: number, words: Uint32Array, at: number): number {
+    const mask = this.index.length - 1;
+    for (let h = this.hashOf(scope, len, words, at) & mask; ; h = (h + 1) & mask) {
+      const entry = this.index[h]!;
+      if (entry === 0) return -1;
+      if (this.isAt(entry - 1, scope, len, words, at)) return entry - 1;
+    }
   }
 
   has(rule: KernelRule): boolean {
@@ -509,7 +523,7 @@ class FamilyTable {
     if (this.ruleCounts[slot] === 0) {
       this.rules[slot] = rule;
       this.pack(slot, rule);
-      this.index.get(rule.scope)!.perLength[rule.prefixLen]!++;
+      this.perLength.get(rule.scope)![rule.prefixLen]!++;
     } else {
       this.rules[slot] = isList(rules) ? [...rules, rule] : [rules, rule];
     }
@@ -524,7 +538,7 @@ class FamilyTable {
     this.ruleCounts[slot]!--;
     if (!isList(rules)) {
       this.rules[slot] = NO_RULES;
-      this.index.get(rule.scope)!.perLength[rule.prefixLen]!--;
+      this.perLength.get(rule.scope)![rule.prefixLen]!--;
     } else {
       const rest = rules.filter((r) => r !== rule);
       this.rules[slot] = rest.length === 1 ? rest[0]! : rest;
@@ -535,15 +549,23 @@ class FamilyTable {
 
   /** Forgets a slot whose rules are gone and whose kernel entry is deleted (or was never made). */
   release(slot: number): void {
-    const len = this.lens[slot]!;
-    const slots = this.index.get(this.scopes[slot]!)!.byLength[len]!;
-    const key = this.keyOf(len, this.words, slot * this.wordCount);
-    const found = slots.get(key);
-    if (found === slot) slots.delete(key);
-    else if (Array.isArray(found)) {
-      const rest = found.filter((s) => s !== slot);
-      slots.set(key, rest.length === 1 ? rest[0]! : rest);
+    // Backward-shift deletion keeps every probe chain unbroken without tombstones.
+    const index = this.index;
+    const mask = index.length - 1;
+    let hole = this.hashes[slot]! & mask;
+    while (index[hole] !== slot + 1) hole = (hole + 1) & mask;
+    index[hole] = 0;
+    for (let next = (hole + 1) & mask; index[next] !== 0; next = (next + 1) & mask) {
+      const home = this.hashes[index[next]! - 1]! & mask;
+      // Move the entry into the hole unless its home lies cyclically in (hole, next].
+      const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
+      if (!stays) {
+        index[hole] = index[next]!;
+        index[next] = 0;
+        hole = next;
+      }
     }
+    this.indexed--;
     this.rules[slot] = undefined;
     this.installed[slot] = 0;
     this.setIds[slot] = -1;
@@ -555,18 +577,14 @@ class FamilyTable {
     return [...(this.rules[slot] as KernelRule[])].sort(compareOwn).slice(0, MAX_CLAUSES + 1).map(toClause);
   }
 
-  /** Key within a scope and prefix length (int32): IPv4 the address itself, IPv6 a hash of it. */
-  keyOf(len: number, words: Uint32Array, at: number): number {
-    if (this.wordCount === 1) return words[at]! | 0;
-    let h = Math.imul(0x811c9dc5 ^ words[at]!, 0x01000193);
-    h = Math.imul(h ^ words[at + 1]! ^ (h >>> 15), 0x5bd1e995);
-    h = Math.imul(h ^ words[at + 2]! ^ (h >>> 13), 0x01000193);
-    h = Math.imul(h ^ words[at + 3]! ^ (h >>> 15), 0x5bd1e995);
-    return h ^ (h >>> 16) ^ len;
+  private hashOf(scope: number, len: number, words: Uint32Array, at: number): number {
+    let h = Math.imul(scope ^ (len << 24) ^ 0x811c9dc5, 0x01000193);
+    for (let w = 0; w < this.wordCount; w++) h = Math.imul(h ^ words[at + w]! ^ (h >>> 15), 0x5bd1e995);
+    return h ^ (h >>> 13);
   }
 
-  private isAt(slot: number, len: number, words: Uint32Array, at: number): boolean {
-    if (this.lens[slot] !== len) return false;
+  private isAt(slot: number, scope: number, len: number, words: Uint32Array, at: number): boolean {
+    if (this.lens[slot] !== len || this.scopes[slot] !== scope) return false;
     const base = slot * this.wordCount;
     for (let w = 0; w < this.wordCount; w++) if (this.words[base + w] !== words[at + w]) return false;
     return true;
@@ -591,16 +609,24 @@ class FamilyTable {
     this.installed[slot] = 0;
     this.ruleCounts[slot] = 0;
     this.rules[slot] = NO_RULES;
-    let index = this.index.get(scope);
-    if (!index) {
-      index = { byLength: [], perLength: new Uint32Array(129) };
-      this.index.set(scope, index);
-    }
-    const slots = (index.byLength[len] ??= new Map());
-    const key = this.keyOf(len, words, 0);
-    const found = slots.get(key);
-    slots.set(key, found === undefined ? slot : typeof found === 'number' ? [found, slot] : [...found, slot]);
+    if (!this.perLength.has(scope)) this.perLength.set(scope, new Uint32Array(129));
+    this.hashes[slot] = this.hashOf(scope, len, words, 0);
+    if (++this.indexed * 2 > this.index.length) this.rehash(this.index.length * 2);
+    this.place(slot);
     return slot;
+  }
+
+  private place(slot: number): void {
+    const mask = this.index.length - 1;
+    let h = this.hashes[slot]! & mask;
+    while (this.index[h] !== 0) h = (h + 1) & mask;
+    this.index[h] = slot + 1;
+  }
+
+  private rehash(size: number): void {
+    const old = this.index;
+    this.index = new Int32Array(size);
+    for (const entry of old) if (entry !== 0) this.place(entry - 1);
   }
 
   private grow(): void {
@@ -619,6 +645,7 @@ class FamilyTable {
     this.setIds = widen(this.setIds, (n) => new Int32Array(n));
     this.installed = widen(this.installed, (n) => new Uint8Array(n));
     this.ruleCounts = widen(this.ruleCounts, (n) => new Uint32Array(n));
+    this.hashes = widen(this.hashes, (n) => new Int32Array(n));
     this.capacity = capacity;
   }
 }
@@ -634,6 +661,7 @@ export class RuleCompiler {
   /** Slots changed since the last compile, per family (tracked once something is installed). */
   private changed: Record<4 | 6, Set<number>> = { 4: new Set(), 6: new Set() };
   private compiledOnce = false;
+  private held = 0;
   private readonly counts: Record<EntryMap, number> = { v4Exact: 0, v6Exact: 0, v4Lpm: 0, v6Lpm: 0 };
 
   constructor(readonly littleEndian = isLittleEndian()) {}
@@ -663,6 +691,11 @@ export class RuleCompiler {
     return (rule.family === 4 || rule.family === 6) && this.tables[rule.family].has(rule);
   }
 
+  /** Rules held. */
+  get ruleCount(): number {
+    return this.held;
+  }
+
   /** Keys changed since the last compile (before keys under changed prefixes are counted). */
   get pendingKeys(): number {
     return this.changed[4].size + this.changed[6].size;
@@ -681,6 +714,7 @@ export class RuleCompiler {
       gone.add(rule);
     }
     const track = this.compiledOnce;
+    this.held += added.length - removed.length;
     for (const rule of removed) {
       const slot = this.tables[rule.family].remove(rule);
       if (track) this.changed[rule.family].add(slot);
@@ -725,17 +759,17 @@ export class RuleCompiler {
     const images = {} as Record<EntryMap, MapImage>;
     for (const family of [4, 6] as const) {
       const table = this.tables[family];
-      const live: number[] = [];
+      const live = new Uint32Array(table.size);
+      let n = 0;
       for (let slot = 0; slot < table.size; slot++) {
-        const count = table.ruleCount(slot);
-        if (count > 0) {
+        if (table.ruleCounts[slot]! > 0) {
           table.installed[slot] = 0;
           table.setIds[slot] = -1;
-          live.push(slot);
+          live[n++] = slot;
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
       }
-      const writers = this.writers(table, live.length);
-      this.sweep(table, live, null, writers, () => undefined);
+      const writers = this.writers(table, n);
+      this.sweep(table, live.subarray(0, n), null, writers, () => undefined);
       for (const [map, writer] of Object.entries(writers)) images[map as EntryMap] = writer.image();
     }
     this.sets.settle();
@@ -776,7 +810,7 @@ export class RuleCompiler {
 
   /**
    * `changed` plus every key under a changed prefix (they inherit its clauses). Finding them walks
-   * the scope's keys once per change, and only when a prefix changed and the scope holds longer
+   * the family's keys once per change, and only when a prefix changed and its scope holds longer
    * prefixes: adding or removing addresses (full-length keys) never does.
    */
   private withCoveredSlots(table: FamilyTable, changed: Set<number>): Set<number> {
@@ -789,18 +823,15 @@ export class RuleCompiler {
     }
     const wc = table.wordCount;
     for (const [scope, prefixes] of byScope) {
-      const index = table.index.get(scope)!;
+      const perLength = table.perLength.get(scope)!;
       const shortest = Math.min(...prefixes.map((slot) => table.lens[slot]!));
       let longer = 0;
-      for (let len = shortest + 1; len <= table.fullLen; len++) longer += index.perLength[len]!;
+      for (let len = shortest + 1; len <= table.fullLen; len++) longer += perLength[len]!;
       if (longer === 0) continue;
-      for (let len = shortest + 1; len <= table.fullLen; len++) {
-        for (const value of index.byLength[len]?.values() ?? []) {
-          for (const slot of typeof value === 'number' ? [value] : value) {
-            if (affected.has(slot)) continue;
-            if (prefixes.some((p) => table.lens[p]! < len && covers(table.words, p * wc, table.lens[p]!, slot * wc, wc))) affected.add(slot);
-          }
-        }
+      for (let slot = 0; slot < table.size; slot++) {
+        const len = table.lens[slot]!;
+        if (len <= shortest || table.scopes[slot] !== scope || table.rules[slot] === undefined || affected.has(slot)) continue;
+        if (prefixes.some((p) => table.lens[p]! < len && covers(table.words, p * wc, table.lens[p]!, slot * wc, wc))) affected.add(slot);
       }
     }
     return affected;
@@ -812,15 +843,16 @@ export class RuleCompiler {
     const masked = new Uint32Array(4);
     const wc = table.wordCount;
     for (const slot of affected) {
-      const index = table.index.get(table.scopes[slot]!)!;
+      const scope = table.scopes[slot]!;
+      const perLength = table.perLength.get(scope)!;
       for (let len = table.lens[slot]! - 1; len >= 0; len--) {
-        if (index.perLength[len] === 0) continue;
+        if (perLength[len] === 0) continue;
         for (let w = 0; w < wc; w++) {
           const bits = Math.max(0, Math.min(32, len - w * 32));
           const word = table.words[slot * wc + w]!;
           masked[w] = bits === 0 ? 0 : bits === 32 ? word : (word & (~0 << (32 - bits))) >>> 0;
         }
-        const ancestor = table.find(index, len, masked, 0);
+        const ancestor = table.find(scope, len, masked, 0);
         if (ancestor >= 0 && table.ruleCount(ancestor) > 0) out.add(ancestor);
       }
     }
@@ -836,7 +868,7 @@ export class RuleCompiler {
    * value) or deleted (value null).
    */
   private sweep(
-    table: FamilyTable, slots: readonly number[], affected: Set<number> | null, writers: { exact: EntryWriter; lpm: EntryWriter },
+    table: FamilyTable, slots: readonly number[] | Uint32Array, affected: Set<number> | null, writers: { exact: EntryWriter; lpm: EntryWriter },
     emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
   ): void {
     const n = slots.length;
@@ -846,20 +878,20 @@ export class RuleCompiler {
     const fullLen = table.fullLen;
     const exactMap: EntryMap = table.family === 4 ? 'v4Exact' : 'v6Exact';
     const lpmMap: EntryMap = table.family === 4 ? 'v4Lpm' : 'v6Lpm';
-    const slotList = Uint32Array.from(slots);
-    const rawWords = gather(table.words, slotList, n, wc, (m) => new Uint32Array(m));
-    const rawScopes = gather(table.scopes, slotList, n, 1, (m) => new Uint32Array(m));
-    const rawLens = gather(table.lens, slotList, n, 1, (m) => new Uint8Array(m));
+    const slotList = slots instanceof Uint32Array ? slots : Uint32Array.from(slots);
+    const rawWords = gatherU32(table.words, slotList, n, wc);
+    const rawScopes = gatherU32(table.scopes, slotList, n, 1);
+    const rawLens = gatherU8(table.lens, slotList, n);
     const order = sortPrefixes(n, wc, rawWords, rawScopes, rawLens);
     // From here on everything is read in sorted order.
-    const words = gather(rawWords, order, n, wc, (m) => new Uint32Array(m));
-    const sorted = gather(slotList, order, n, 1, (m) => new Uint32Array(m));
-    const lens = gather(rawLens, order, n, 1, (m) => new Uint8Array(m));
-    const scopes = gather(rawScopes, order, n, 1, (m) => new Uint32Array(m));
-    const counts = gather(table.ruleCounts, sorted, n, 1, (m) => new Uint32Array(m));
-    const ruleIds = gather(table.ruleIds, sorted, n, 1, (m) => new Uint32Array(m));
-    const ports = gather(table.ports, sorted, n, 1, (m) => new Uint32Array(m));
-    const codes = gather(table.codes, sorted, n, 1, (m) => new Uint32Array(m));
+    const words = gatherU32(rawWords, order, n, wc);
+    const sorted = gatherU32(slotList, order, n, 1);
+    const lens = gatherU8(rawLens, order, n);
+    const scopes = gatherU32(rawScopes, order, n, 1);
+    const counts = gatherU32(table.ruleCounts, sorted, n, 1);
+    const ruleIds = gatherU32(table.ruleIds, sorted, n, 1);
+    const ports = gatherU32(table.ports, sorted, n, 1);
+    const codes = gatherU32(table.codes, sorted, n, 1);
 
     const stack: Frame[] = [];
     let stackScope = -1;
