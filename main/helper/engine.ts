@@ -60,8 +60,8 @@ export class RulesEngine {
    * exec/fork tracking fills in processes (children included) that a wholesale replace would lose.
    */
   private readonly boundApps = new Set<number>();
-  /** Kernel entries of stored rules as last applied, by rule id. */
-  private readonly appliedStored = new Map<number, KernelRule[]>();
+  /** Stored rules as last applied and their kernel entries, by rule id. */
+  private readonly appliedStored = new Map<number, { rule: Rule; entries: KernelRule[] }>();
   /** Kernel entries of the rule sources' rules as last applied, by content. */
   private appliedSourced = new Map<string, KernelRule>();
   /** Stored rules whose entries may differ from appliedStored: kept until their change commits. */
@@ -196,15 +196,15 @@ export class RulesEngine {
     if (!this.loadedAll) for (const rule of this.rules.list()) this.pending.add(rule.id);
     const removed: KernelRule[] = [];
     const added: KernelRule[] = [];
-    const stored = new Map<number, KernelRule[]>();
+    const stored = new Map<number, { rule: Rule; entries: KernelRule[] } | null>();
     for (const id of this.pending) {
       const rule = this.rules.get(id);
+      const before = this.appliedStored.get(id);
+      if (rule && before?.rule === rule) continue; // stored rules are immutable values, replaced on change
       const entries = rule ? toKernelRules([rule], now) : [];
-      const before = this.appliedStored.get(id) ?? [];
-      // Entries are cached per stored rule object: an unchanged rule gives the very same ones.
-      for (const entry of before) if (!entries.includes(entry)) removed.push(entry);
-      for (const entry of entries) if (!before.includes(entry)) added.push(entry);
-      stored.set(id, entries);
+      if (before) removed.push(...before.entries);
+      added.push(...entries);
+      stored.set(id, rule && entries.length > 0 ? { rule, entries } : null);
     }
     // Rule sources (domain rules' addresses) are few and made anew each time: equal content keeps the entry.
     const sourced = new Map<string, KernelRule>();
@@ -216,8 +216,8 @@ export class RulesEngine {
     for (const [key, entry] of sourced) if (!this.appliedSourced.has(key)) added.push(entry);
     const defaults = toKernelDefaults(this.settings.get().defaultAction, apps);
     this.lastApply = await inKernel('the kernel refused the rules', () => this.firewall.changeRules({ removed, added }, defaults));
-    for (const [id, entries] of stored) {
-      if (entries.length > 0) this.appliedStored.set(id, entries);
+    for (const [id, applied] of stored) {
+      if (applied) this.appliedStored.set(id, applied);
       else this.appliedStored.delete(id);
     }
     this.appliedSourced = sourced;

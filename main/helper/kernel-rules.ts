@@ -13,19 +13,15 @@ export function isEnforceable(rule: Rule, now: number): boolean {
   return rule.remote.kind !== 'domain';
 }
 
-/** Entries per rule object: stored rules are immutable values, replaced on update. */
-const entriesOf = new WeakMap<Rule, KernelRule[]>();
-
+/**
+ * The kernel entries of the enforceable rules, made anew on each call (the engine keeps the ones
+ * it applied; a WeakMap cache of a million entries cost the collector more than it saved).
+ */
 export function toKernelRules(rules: readonly Rule[], now: number): KernelRule[] {
   const out: KernelRule[] = [];
   for (const rule of rules) {
     if (!isEnforceable(rule, now)) continue;
-    let entries = entriesOf.get(rule);
-    if (!entries) {
-      entries = ruleEntries(rule);
-      entriesOf.set(rule, entries);
-    }
-    for (const entry of entries) out.push(entry);
+    for (const entry of ruleEntries(rule)) out.push(entry);
   }
   return out;
 }
