@@ -4,8 +4,8 @@
 // better-sqlite3 returns, so it already survives kill -9 of the helper with NORMAL; FULL adds an
 // fsync of the WAL on every commit, so an acknowledged change also survives a power cut. The
 // fsync does not delay enforcement (the engine updates the kernel before it commits), only the
-// reply: measured at 10k rules it is ~0.5 ms of a rule change's ~1 ms in the helper (tmpfs-backed
-// test dirs; more on a slow disk), so FULL stays. An import chunk pays it once.
+// reply: measured at 10k rules it is ~0.5 ms of a rule change's ~1 ms in the helper (ext4 on the
+// test VM's virtual disk; more on a slow one), so FULL stays. An import chunk pays it once.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
