@@ -79,3 +79,32 @@ print(json.dumps(outcomes))
     console.log(`connects during the applies: ${outcomes.EPERM}`);
   });
 });
+
+test('a change that fails half-way in the kernel is not kept: the next apply swaps to what was asked', async () => {
+  await withSandbox(async (sandbox) => {
+    const { firewall } = openFixture(sandbox);
+    const verdict = (dst: string) => firewall.testRun('egress', ipv4('192.168.1.1', dst, tcp(80)), { cached: false }).verdict;
+    const base = [rule('block', '10.0.0.0/8'), rule('allow', '10.1.0.0/16')];
+    firewall.setRules(base, allowByDefault);
+    // The addon runs the first step of the diff, then fails (as a kernel error would).
+    const native = (firewall as unknown as { native: { applyDiff(steps: unknown[]): unknown } }).native;
+    const applyDiff = native.applyDiff.bind(native);
+    const replace = (value: (steps: unknown[]) => unknown) => Object.defineProperty(native, 'applyDiff', { value, configurable: true, writable: true });
+    replace((steps) => {
+      applyDiff(steps.slice(0, 1));
+      throw new Error('injected failure after one step');
+    });
+    const failed = [...base, rule('block', '10.1.2.3'), rule('allow', '10.0.0.9')];
+    assert.throws(() => firewall.setRules(failed, allowByDefault), /injected/);
+    replace(applyDiff);
+
+    // What the engine does after a failure: asks again for what it had (here: no change at all).
+    const next = firewall.changeRules({ removed: [], added: [] }, allowByDefault);
+    assert.equal(next.mode, 'swap', 'the kernel state is unknown after a failed diff');
+    assert.equal(verdict('10.1.2.3'), 'allow');
+    assert.equal(verdict('10.0.0.9'), 'block');
+    const after = firewall.setRules([...base, rule('block', '10.1.2.3')], allowByDefault);
+    assert.equal(after.mode, 'diff');
+    assert.equal(verdict('10.1.2.3'), 'block');
+  });
+});
