@@ -1,6 +1,9 @@
 // Datapath benchmark (not a test): ns per packet of the cgroup_skb programs via BPF_PROG_TEST_RUN
 // against the empty cgroup_skb program measured in the same run, at 10, 10k and 1M rules, for the
-// cached path and for full evaluation; plus time and kernel memory to apply 1M rules.
+// cached path and for full evaluation; plus time and kernel memory to apply 1M rules. Each size gets
+// a fresh firewall, so every apply starts from empty maps. Full evaluation is measured twice: to an
+// address under a CIDR (exact-hash miss, then the LPM trie) and to an address with an exact rule
+// (the hash alone); their difference is what the trie walk costs.
 // Writes bench/results/datapath.json. Needs root. `npm run bench:datapath`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -67,10 +70,21 @@ export function ruleSet(size: number): KernelRule[] {
   return rules;
 }
 
+const LOCAL = { v4: '192.168.50.1', v6: 'fd00::1' } as const;
 const packets = {
-  v4: ipv4('192.168.50.1', '10.200.0.9', { proto: 'tcp', sport: 40000, dport: 443, payload: 100 }),
-  v6: ipv6('fd00::1', '2001:db8:200::9', { proto: 'tcp', sport: 40000, dport: 443, payload: 100 }),
+  v4: ipv4(LOCAL.v4, '10.200.0.9', { proto: 'tcp', sport: 40000, dport: 443, payload: 100 }),
+  v6: ipv6(LOCAL.v6, '2001:db8:200::9', { proto: 'tcp', sport: 40000, dport: 443, payload: 100 }),
 };
+
+/** A packet to the address of the rule set's first exact (/32 or /128) rule of that family. */
+function exactHitPacket(rules: KernelRule[], family: 'v4' | 'v6'): Uint8Array | null {
+  const v6 = family === 'v6';
+  const exact = rules.find((r) => r.family === (v6 ? 6 : 4) && r.prefixLen === (v6 ? 128 : 32));
+  if (!exact) return null;
+  const remote = v6 ? Array.from({ length: 8 }, (_, i) => ((exact.addr[2 * i]! << 8) | exact.addr[2 * i + 1]!).toString(16)).join(':') : Array.from(exact.addr).join('.');
+  const l4 = { proto: 'tcp', sport: 40000, dport: 443, payload: 100 } as const;
+  return v6 ? ipv6(LOCAL.v6, remote, l4) : ipv4(LOCAL.v4, remote, l4);
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -90,50 +104,53 @@ function measure(firewall: Firewall, packet: Uint8Array): { emptyNs: number; cac
   return { emptyNs: median(empty), cachedNs: median(cached), fullNs: median(full) };
 }
 
+type Row = Record<string, unknown> & { rules: number; family: string; fullNs: number; cachedRatio: number; fullRatio: number };
+
+/** One rule-set size on a fresh firewall (so the apply starts from empty maps), closed and detached after. */
+function benchSize(cgroup: string, pinDir: string, size: number): { rows: Row[]; apply: Record<string, unknown> } {
+  const firewall = Firewall.open({ cgroup, pinDir });
+  try {
+    const memoryBefore = firewall.memoryBytes();
+    const rules = ruleSet(size);
+    // CPU time alongside wall time: on a shared machine, waiting for a CPU can dominate the wall clock.
+    const cpuBefore = process.cpuUsage();
+    const stats = firewall.setRules(rules, { global: 'allow', perApp: new Map() });
+    const cpu = process.cpuUsage(cpuBefore);
+    const applyCpuMs = (cpu.user + cpu.system) / 1000;
+    const memory = firewall.memoryBytes() - memoryBefore;
+    const apply = { rules: size, elapsedMs: stats.elapsedMs, cpuMs: applyCpuMs, loadAverage: loadavg()[0], compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), fillCpuMs: firewall.lastFillMs, ruleMemoryBytes: memory, clauseSets: stats.clauseSets, targetMs: 2000 };
+    const rows = (['v4', 'v6'] as const).map((family) => {
+      const m = measure(firewall, packets[family]);
+      const exactHit = exactHitPacket(rules, family);
+      const fullExactHitNs = exactHit ? median(Array.from({ length: ROUNDS }, () => firewall.testRun('egress', exactHit, { cached: false, repeat: REPEAT }).durationNs)) : null;
+      const row: Row = { rules: size, family, ...m, fullExactHitNs, cachedRatio: m.cachedNs / m.emptyNs, fullRatio: m.fullNs / m.emptyNs, applyMs: stats.elapsedMs, applyCpuMs, ruleMemoryBytes: memory };
+      console.log(JSON.stringify(row));
+      return row;
+    });
+    return { rows, apply };
+  } finally {
+    firewall.close();
+    Firewall.detach(pinDir);
+  }
+}
+
 async function main(): Promise<void> {
   const sandbox = new Sandbox();
-  const results: Record<string, unknown>[] = [];
+  const results: Row[] = [];
   let apply1M: Record<string, unknown> | null = null;
   try {
     const cgroup = sandbox.makeCgroup('bench-datapath');
-    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
-    sandbox.defer(() => Firewall.detach(pinDir));
-    const firewall = Firewall.open({ cgroup, pinDir });
-    sandbox.defer(() => firewall.close());
-    const memoryBefore = firewall.memoryBytes();
-
+    const bpffs = sandbox.makeBpffs();
     for (const size of SIZES) {
-      const rules = ruleSet(size);
-      // CPU time alongside wall time: on a shared machine, waiting for a CPU can dominate the wall clock.
-      const cpuBefore = process.cpuUsage();
-      const stats = firewall.setRules(rules, { global: 'allow', perApp: new Map() });
-      const cpu = process.cpuUsage(cpuBefore);
-      const applyCpuMs = (cpu.user + cpu.system) / 1000;
-      const memory = firewall.memoryBytes() - memoryBefore;
-      if (size === 1_000_000) {
-        apply1M = { rules: size, elapsedMs: stats.elapsedMs, cpuMs: applyCpuMs, loadAverage: loadavg()[0], compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), fillCpuMs: firewall.lastFillMs, ruleMemoryBytes: memory, clauseSets: stats.clauseSets, targetMs: 2000 };
-      }
-      for (const [family, packet] of Object.entries(packets)) {
-        const m = measure(firewall, packet);
-        const row = {
-          rules: size,
-          family,
-          ...m,
-          cachedRatio: m.cachedNs / m.emptyNs,
-          fullRatio: m.fullNs / m.emptyNs,
-          applyMs: stats.elapsedMs,
-          applyCpuMs,
-          ruleMemoryBytes: memory,
-        };
-        results.push(row);
-        console.log(JSON.stringify(row));
-      }
+      const { rows, apply } = benchSize(cgroup, join(bpffs, `portcullis-${size}`), size);
+      results.push(...rows);
+      if (size === 1_000_000) apply1M = apply;
     }
   } finally {
     await sandbox.dispose();
   }
 
-  const at = (size: number, family: string) => results.find((r) => r.rules === size && r.family === family) as { fullNs: number; cachedRatio: number; fullRatio: number } | undefined;
+  const at = (size: number, family: string) => results.find((r) => r.rules === size && r.family === family);
   const flatness = ['v4', 'v6'].map((family) => {
     const small = at(10_000, family);
     const large = at(1_000_000, family);
