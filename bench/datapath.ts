@@ -14,8 +14,8 @@ import { Sandbox } from '../test/support/sandbox.js';
 import { ipv4, ipv6 } from '../test/kernel/packets.js';
 
 const SIZES = (process.env.DATAPATH_SIZES ?? '10,10000,1000000').split(',').map(Number);
-const REPEAT = Number(process.env.DATAPATH_REPEAT ?? 2_000_000);
-const ROUNDS = Number(process.env.DATAPATH_ROUNDS ?? 5);
+const REPEAT = Number(process.env.DATAPATH_REPEAT ?? 1_000_000);
+const ROUNDS = Number(process.env.DATAPATH_ROUNDS ?? 15);
 
 /** Deterministic PRNG (mulberry32) so every run measures the same rule set. */
 function prng(seed: number): () => number {
@@ -91,59 +91,81 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** Interleaved rounds (empty, cached, full) so drifting machine load hits all three alike. */
-function measure(firewall: Firewall, packet: Uint8Array): { emptyNs: number; cachedNs: number; fullNs: number } {
-  const empty: number[] = [];
-  const cached: number[] = [];
-  const full: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    empty.push(firewall.testRun('egress', packet, { baseline: true, repeat: REPEAT }).durationNs);
-    cached.push(firewall.testRun('egress', packet, { repeat: REPEAT }).durationNs);
-    full.push(firewall.testRun('egress', packet, { cached: false, repeat: REPEAT }).durationNs);
-  }
-  return { emptyNs: median(empty), cachedNs: median(cached), fullNs: median(full) };
+/** Per-round samples of one rule-set size and family; rounds of every row alternate over the run. */
+interface Samples {
+  empty: number[];
+  cached: number[];
+  full: number[];
+  exact: number[];
+}
+
+/** One round: empty, cached, full, full to an exact-rule address, back to back so load hits them alike. */
+function round(firewall: Firewall, packet: Uint8Array, exactHit: Uint8Array | null, into: Samples): void {
+  into.empty.push(firewall.testRun('egress', packet, { baseline: true, repeat: REPEAT }).durationNs);
+  into.cached.push(firewall.testRun('egress', packet, { repeat: REPEAT }).durationNs);
+  into.full.push(firewall.testRun('egress', packet, { cached: false, repeat: REPEAT }).durationNs);
+  if (exactHit) into.exact.push(firewall.testRun('egress', exactHit, { cached: false, repeat: REPEAT }).durationNs);
+}
+
+/** Medians, and ratios as the median of each round's own ratio (a busy spell slows that round's empty program too). */
+function summarize(samples: Samples) {
+  const perRound = (values: number[]) => median(values.map((v, i) => v / samples.empty[i]!));
+  return {
+    emptyNs: median(samples.empty),
+    cachedNs: median(samples.cached),
+    fullNs: median(samples.full),
+    fullExactHitNs: samples.exact.length > 0 ? median(samples.exact) : null,
+    cachedRatio: perRound(samples.cached),
+    fullRatio: perRound(samples.full),
+  };
+}
+
+interface Loaded {
+  size: number;
+  firewall: Firewall;
+  apply: { rules: number; elapsedMs: number; cpuMs: number; ruleMemoryBytes: number } & Record<string, unknown>;
+  probes: Record<'v4' | 'v6', { packet: Uint8Array; exactHit: Uint8Array | null; samples: Samples }>;
+}
+
+/** A firewall of its own (own cgroup and pins, so the apply starts from empty maps) holding `size` rules. */
+function load(sandbox: Sandbox, bpffs: string, size: number): Loaded {
+  const pinDir = join(bpffs, `portcullis-${size}`);
+  const firewall = Firewall.open({ cgroup: sandbox.makeCgroup(`bench-datapath-${size}`), pinDir });
+  sandbox.defer(() => Firewall.detach(pinDir));
+  sandbox.defer(() => firewall.close());
+  const memoryBefore = firewall.memoryBytes();
+  const rules = ruleSet(size);
+  // CPU time alongside wall time: on a shared machine, waiting for a CPU can dominate the wall clock.
+  const cpuBefore = process.cpuUsage();
+  const stats = firewall.setRules(rules, { global: 'allow', perApp: new Map() });
+  const cpu = process.cpuUsage(cpuBefore);
+  const apply = { rules: size, elapsedMs: stats.elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, loadAverage: loadavg()[0], compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), fillCpuMs: firewall.lastFillMs, ruleMemoryBytes: firewall.memoryBytes() - memoryBefore, clauseSets: stats.clauseSets, targetMs: 2000 };
+  const probe = (family: 'v4' | 'v6') => ({ packet: packets[family], exactHit: exactHitPacket(rules, family), samples: { empty: [], cached: [], full: [], exact: [] } });
+  return { size, firewall, apply, probes: { v4: probe('v4'), v6: probe('v6') } };
 }
 
 type Row = Record<string, unknown> & { rules: number; family: string; fullNs: number; cachedRatio: number; fullRatio: number };
-
-/** One rule-set size on a fresh firewall (so the apply starts from empty maps), closed and detached after. */
-function benchSize(cgroup: string, pinDir: string, size: number): { rows: Row[]; apply: Record<string, unknown> } {
-  const firewall = Firewall.open({ cgroup, pinDir });
-  try {
-    const memoryBefore = firewall.memoryBytes();
-    const rules = ruleSet(size);
-    // CPU time alongside wall time: on a shared machine, waiting for a CPU can dominate the wall clock.
-    const cpuBefore = process.cpuUsage();
-    const stats = firewall.setRules(rules, { global: 'allow', perApp: new Map() });
-    const cpu = process.cpuUsage(cpuBefore);
-    const applyCpuMs = (cpu.user + cpu.system) / 1000;
-    const memory = firewall.memoryBytes() - memoryBefore;
-    const apply = { rules: size, elapsedMs: stats.elapsedMs, cpuMs: applyCpuMs, loadAverage: loadavg()[0], compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), fillCpuMs: firewall.lastFillMs, ruleMemoryBytes: memory, clauseSets: stats.clauseSets, targetMs: 2000 };
-    const rows = (['v4', 'v6'] as const).map((family) => {
-      const m = measure(firewall, packets[family]);
-      const exactHit = exactHitPacket(rules, family);
-      const fullExactHitNs = exactHit ? median(Array.from({ length: ROUNDS }, () => firewall.testRun('egress', exactHit, { cached: false, repeat: REPEAT }).durationNs)) : null;
-      const row: Row = { rules: size, family, ...m, fullExactHitNs, cachedRatio: m.cachedNs / m.emptyNs, fullRatio: m.fullNs / m.emptyNs, applyMs: stats.elapsedMs, applyCpuMs, ruleMemoryBytes: memory };
-      console.log(JSON.stringify(row));
-      return row;
-    });
-    return { rows, apply };
-  } finally {
-    firewall.close();
-    Firewall.detach(pinDir);
-  }
-}
 
 async function main(): Promise<void> {
   const sandbox = new Sandbox();
   const results: Row[] = [];
   let apply1M: Record<string, unknown> | null = null;
   try {
-    const cgroup = sandbox.makeCgroup('bench-datapath');
     const bpffs = sandbox.makeBpffs();
-    for (const size of SIZES) {
-      const { rows, apply } = benchSize(cgroup, join(bpffs, `portcullis-${size}`), size);
-      results.push(...rows);
+    const loaded = SIZES.map((size) => load(sandbox, bpffs, size));
+    // Rounds go size by size, family by family, and then again: a busy spell on the shared machine
+    // falls on every row's rounds alike instead of on one row.
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const { firewall, probes } of loaded) {
+        for (const family of ['v4', 'v6'] as const) round(firewall, probes[family].packet, probes[family].exactHit, probes[family].samples);
+      }
+    }
+    for (const { size, apply, probes } of loaded) {
+      for (const family of ['v4', 'v6'] as const) {
+        const row: Row = { rules: size, family, ...summarize(probes[family].samples), applyMs: apply.elapsedMs, applyCpuMs: apply.cpuMs, ruleMemoryBytes: apply.ruleMemoryBytes };
+        results.push(row);
+        console.log(JSON.stringify(row));
+      }
       if (size === 1_000_000) apply1M = apply;
     }
   } finally {
@@ -154,12 +176,13 @@ async function main(): Promise<void> {
   const flatness = ['v4', 'v6'].map((family) => {
     const small = at(10_000, family);
     const large = at(1_000_000, family);
-    return { family, fullNs10k: small?.fullNs, fullNs1M: large?.fullNs, ratio: small && large ? large.fullNs / small.fullNs : null };
+    // In units of the empty program measured alongside each, so load that differs between the two sizes cancels.
+    return { family, fullNs10k: small?.fullNs, fullNs1M: large?.fullNs, ratio: small && large ? large.fullRatio / small.fullRatio : null };
   });
   const report = {
     benchmark: 'datapath',
     date: new Date().toISOString(),
-    method: `BPF_PROG_TEST_RUN, repeat ${REPEAT}, median of ${ROUNDS} interleaved rounds; ratios against the empty cgroup_skb program in the same run. Apply: wall and process CPU time (fills: thread CPU time)`,
+    method: `BPF_PROG_TEST_RUN, repeat ${REPEAT}, median of ${ROUNDS} rounds interleaved across all rule counts and families; ratios against the empty cgroup_skb program, the median of each round's own ratio. Apply: wall and process CPU time (fills: thread CPU time)`,
     loadAverageAtEnd: loadavg(),
     targets: { cachedRatioMax: 1.5, fullFlat10kTo1MMax: 1.3, fullRatioAt1MMax: 6, apply1MMsMax: 2000 },
     perPacket: results,
