@@ -953,11 +953,11 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		return CG_ALLOW;
 	}
 
-	if (s)
+	if (s) {
 		account(skb, sk, s, &p, egress);
-	if (egress && use_cache && s && (p.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) && p.f.proto == PCL_PROTO_TCP)
-		tcp_end_sent(s, p.f.family);
-
+		if (egress && use_cache && p.f.proto == PCL_PROTO_TCP && (p.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
+			tcp_end_sent(s, p.f.family);
+	}
 
 	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
 		set_direction(s, &p.f);
