@@ -8,6 +8,7 @@ import { copyFileSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { removeCgroup, withSandbox, type Sandbox } from '../support/sandbox.js';
+import { desktopDataDir, TEST_DESKTOP_APP } from '../support/desktop-entry.js';
 import { readExeInode, readProcessFacts } from '../../main/helper/apps/process-facts.js';
 import { classifyProcess } from '../../main/helper/apps/classify.js';
 import { DesktopEntries } from '../../main/helper/apps/desktop-entries.js';
@@ -83,14 +84,15 @@ test('apps from /proc: real cgroups: a container scope and a desktop app scope',
     const container = join(cgroup, `docker-${containerId}.scope`);
     mkdirSync(container);
     sandbox.defer(() => removeCgroup(container));
-    const scope = join(cgroup, 'app-gnome-zutty-77.scope');
+    const scope = join(cgroup, `app-gnome-${TEST_DESKTOP_APP.id}-77.scope`);
     mkdirSync(scope);
     sandbox.defer(() => removeCgroup(scope));
 
     const inContainer = classifyProcess(readProcessFacts(await started(spawnIn(sandbox, container, [SLEEP, '30'])))!, noDesktop);
     assert.deepEqual([inContainer.kind, inContainer.identifier, inContainer.name], ['container', containerId, `docker ${containerId.slice(0, 12)}`]);
-    const inScope = classifyProcess(readProcessFacts(await started(spawnIn(sandbox, scope, [SLEEP, '30'])))!, new DesktopEntries());
-    assert.deepEqual([inScope.kind, inScope.key, inScope.name, inScope.icon], ['desktop', 'desktop:zutty', 'Zutty', 'zutty']);
-    assert.ok(inScope.cgroup?.endsWith('/app-gnome-zutty-77.scope'));
+    const desktop = new DesktopEntries([desktopDataDir(sandbox)]);
+    const inScope = classifyProcess(readProcessFacts(await started(spawnIn(sandbox, scope, [SLEEP, '30'])))!, desktop);
+    assert.deepEqual([inScope.kind, inScope.key, inScope.name, inScope.icon], ['desktop', `desktop:${TEST_DESKTOP_APP.id}`, TEST_DESKTOP_APP.name, TEST_DESKTOP_APP.icon]);
+    assert.ok(inScope.cgroup?.endsWith(`/app-gnome-${TEST_DESKTOP_APP.id}-77.scope`));
   });
 });

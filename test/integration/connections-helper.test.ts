@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { removeCgroup, withSandbox } from '../support/sandbox.js';
 import { HelperProcess, CLI_ARGV, REPO_ROOT } from '../support/helper-process.js';
+import { desktopDataDir, TEST_DESKTOP_APP } from '../support/desktop-entry.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort, within } from './connections-rig.js';
 import type { App, ConnectionEvent, Flow } from '../../main/contract/index.js';
 
@@ -109,12 +110,13 @@ test('connections through the helper: apps, flows by app and time, follow, histo
 
 test('connections through the helper: a process in a desktop app scope is that desktop app, bound in the kernel by its scope', async () => {
   await withSandbox(async (sandbox) => {
-    const helper = await HelperProcess.start(sandbox);
-    // The scope a desktop puts a launched app in (zutty.desktop ships with this system's zutty package).
-    const scope = join(helper.paths.cgroup, 'app-gnome-zutty-4242.scope');
+    // The helper finds the test's own desktop entry through its XDG_DATA_DIRS.
+    const helper = await HelperProcess.start(sandbox, { env: { XDG_DATA_DIRS: desktopDataDir(sandbox) } });
+    // The scope a desktop puts a launched app in.
+    const scope = join(helper.paths.cgroup, `app-gnome-${TEST_DESKTOP_APP.id}-4242.scope`);
     mkdirSync(scope);
     sandbox.defer(() => removeCgroup(scope));
-    const appExe = join(sandbox.makeTempDir('scope-app'), 'zutty-helper');
+    const appExe = join(sandbox.makeTempDir('scope-app'), 'viewer-helper');
     copyFileSync(SYSTEM_PYTHON, appExe);
     const port = randomPort();
     await startPeer(sandbox, port);
@@ -124,11 +126,11 @@ test('connections through the helper: a process in a desktop app scope is that d
     assert.equal(first.code, 0, first.stderr);
     const app = await eventually('the scope classified as its desktop app', async () => {
       const apps = JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[];
-      return apps.find((a) => a.kind === 'desktop' && a.identifier === 'zutty') ?? null;
+      return apps.find((a) => a.kind === 'desktop' && a.identifier === TEST_DESKTOP_APP.id) ?? null;
     });
-    assert.equal(app.name, 'Zutty');
-    assert.equal(app.icon, 'zutty');
-    assert.ok(app.cgroup?.endsWith('/app-gnome-zutty-4242.scope'), String(app.cgroup));
+    assert.equal(app.name, TEST_DESKTOP_APP.name);
+    assert.equal(app.icon, TEST_DESKTOP_APP.icon);
+    assert.ok(app.cgroup?.endsWith(`/app-gnome-${TEST_DESKTOP_APP.id}-4242.scope`), String(app.cgroup));
 
     // Blocking the app by default reaches processes started in its scope later: the kernel knows the scope.
     const client = await helper.client();

@@ -35,28 +35,35 @@ export class HelperProcess {
   private output = '';
   private exited: Promise<number | null> = Promise.resolve(null);
 
-  private constructor(private readonly sandbox: Sandbox, readonly paths: HelperPaths, private readonly cliCommand: readonly string[]) {}
+  private constructor(
+    private readonly sandbox: Sandbox,
+    readonly paths: HelperPaths,
+    private readonly cliCommand: readonly string[],
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
 
   /**
    * Makes the paths the helper needs in the sandbox (any given are used as they are) and starts
    * it. The socket's parent directories are world-traversable so non-root test users reach it.
    * `cliCommand` runs the CLI: through tsx from source unless told (benchmarks run the compiled one).
+   * `given.env` adds to the helper's environment at every launch.
    */
-  static async start(sandbox: Sandbox, given: Partial<HelperPaths> = {}, cliCommand: readonly string[] = CLI_ARGV): Promise<HelperProcess> {
+  static async start(sandbox: Sandbox, given: Partial<HelperPaths> & { env?: NodeJS.ProcessEnv } = {}, cliCommand: readonly string[] = CLI_ARGV): Promise<HelperProcess> {
+    const { env = {}, ...givenPaths } = given;
     let paths: HelperPaths;
-    if (given.cgroup && given.bpffs && given.stateDir && given.socket) {
-      paths = given as HelperPaths;
+    if (givenPaths.cgroup && givenPaths.bpffs && givenPaths.stateDir && givenPaths.socket) {
+      paths = givenPaths as HelperPaths;
     } else {
       const base = sandbox.makeTempDir('helper');
       chmodSync(base, 0o755);
       paths = {
-        cgroup: given.cgroup ?? sandbox.makeCgroup('helper'),
-        bpffs: given.bpffs ?? join(sandbox.makeBpffs(), 'portcullis'),
-        stateDir: given.stateDir ?? join(base, 'state'),
-        socket: given.socket ?? join(base, 'run', 'helper.sock'),
+        cgroup: givenPaths.cgroup ?? sandbox.makeCgroup('helper'),
+        bpffs: givenPaths.bpffs ?? join(sandbox.makeBpffs(), 'portcullis'),
+        stateDir: givenPaths.stateDir ?? join(base, 'state'),
+        socket: givenPaths.socket ?? join(base, 'run', 'helper.sock'),
       };
     }
-    const helper = new HelperProcess(sandbox, paths, cliCommand);
+    const helper = new HelperProcess(sandbox, paths, cliCommand, env);
     // Registered first, so it runs after the helper is stopped (cleanups run in reverse).
     sandbox.defer(() => {
       try { Firewall.detach(paths.bpffs); } catch { /* never attached */ }
@@ -87,7 +94,7 @@ export class HelperProcess {
     const child = spawn(this.cliCommand[0]!, [...this.cliCommand.slice(1), 'helper', '--cgroup', cgroup, '--bpffs', bpffs, '--state-dir', stateDir, '--socket', socket], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PKEXEC_UID: '', ...extraEnv },
+      env: { ...process.env, PKEXEC_UID: '', ...this.env, ...extraEnv },
     });
     this.child = child;
     this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));

@@ -19,12 +19,20 @@ export interface DesktopLookup {
   byExe(realExePath: string): DesktopEntry | null;
 }
 
-export const DEFAULT_DATA_DIRS = [
-  '/usr/local/share',
-  '/usr/share',
-  '/var/lib/flatpak/exports/share',
-];
-export const SNAP_DESKTOP_DIR = '/var/lib/snapd/desktop';
+/** The XDG base directory spec's default for $XDG_DATA_DIRS. */
+const XDG_DEFAULT_DATA_DIRS = ['/usr/local/share', '/usr/share'];
+const FLATPAK_EXPORTS = '/var/lib/flatpak/exports/share';
+const SNAP_DESKTOP_DIR = '/var/lib/snapd/desktop';
+
+/**
+ * Where desktop entries live: $XDG_DATA_DIRS of the helper's own environment (set by whoever runs
+ * it as root; pkexec and systemd start it without one, so the spec's default applies), then
+ * Flatpak's exports and Snap's directory. Relative entries are ignored, as the spec says.
+ */
+export function desktopDataDirs(env: NodeJS.ProcessEnv = process.env): string[] {
+  const fromEnv = (env.XDG_DATA_DIRS ?? '').split(':').filter((dir) => dir.startsWith('/'));
+  return [...(fromEnv.length > 0 ? fromEnv : XDG_DEFAULT_DATA_DIRS), FLATPAK_EXPORTS, SNAP_DESKTOP_DIR];
+}
 const DEFAULT_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin', '/snap/bin'];
 /** Largest .desktop file read; real ones are a few KB. */
 const MAX_FILE_BYTES = 256 * 1024;
@@ -79,7 +87,7 @@ export class DesktopEntries implements DesktopLookup {
   private readonly exes = new Map<string, DesktopEntry>();
 
   /** `dataDirs` in XDG order (earlier wins); the applications/ directory under each is read. */
-  constructor(private readonly dataDirs: string[] = [...DEFAULT_DATA_DIRS, SNAP_DESKTOP_DIR], private readonly searchPath: string[] = DEFAULT_PATH) {
+  constructor(private readonly dataDirs: string[] = desktopDataDirs(), private readonly searchPath: string[] = DEFAULT_PATH) {
     this.refresh();
   }
 

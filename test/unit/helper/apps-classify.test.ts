@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { placementOf, unescapeUnit } from '../../../main/helper/apps/cgroup-placement.js';
-import { DesktopEntries, execProgram, parseDesktopFile } from '../../../main/helper/apps/desktop-entries.js';
+import { DesktopEntries, desktopDataDirs, execProgram, parseDesktopFile } from '../../../main/helper/apps/desktop-entries.js';
 import { classifyProcess, type ProcessFacts } from '../../../main/helper/apps/classify.js';
 
 const USER = '/user.slice/user-1000.slice/user@1000.service';
@@ -46,6 +46,13 @@ test('apps: desktop files: the Desktop Entry group only, unlocalised keys, Exec 
   assert.equal(execProgram('env GDK_BACKEND=x11 LANG=C firefox %u'), 'firefox');
   assert.equal(execProgram('"/opt/My App/app" --flag %F'), '/opt/My App/app');
   assert.equal(execProgram(''), null);
+});
+
+test('apps: desktop entries come from $XDG_DATA_DIRS (absolute entries only) or the spec default, then Flatpak and Snap', () => {
+  const tail = ['/var/lib/flatpak/exports/share', '/var/lib/snapd/desktop'];
+  assert.deepEqual(desktopDataDirs({}), ['/usr/local/share', '/usr/share', ...tail]);
+  assert.deepEqual(desktopDataDirs({ XDG_DATA_DIRS: '/opt/share:relative/share::/usr/share' }), ['/opt/share', '/usr/share', ...tail]);
+  assert.deepEqual(desktopDataDirs({ XDG_DATA_DIRS: 'only/relative' }), ['/usr/local/share', '/usr/share', ...tail]);
 });
 
 function dataDirWith(files: Record<string, string>): { dir: string; cleanup: () => void } {
