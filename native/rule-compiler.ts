@@ -508,6 +508,16 @@ class FamilyTable {
     }
   }
 
+  /** A slot's address cut to its first `len` bits, into `out` (the words of its ancestor at that length). */
+  maskTo(slot: number, len: number, out: Uint32Array): void {
+    const wc = this.wordCount;
+    for (let w = 0; w < wc; w++) {
+      const bits = Math.max(0, Math.min(32, len - w * 32));
+      const word = this.words[slot * wc + w]!;
+      out[w] = bits === 0 ? 0 : bits === 32 ? word : (word & (~0 << (32 - bits))) >>> 0;
+    }
+  }
+
   has(rule: KernelRule): boolean {
     const slot = this.slotOf(rule);
     if (slot < 0) return false;
@@ -811,27 +821,40 @@ export class RuleCompiler {
   /**
    * `changed` plus every key under a changed prefix (they inherit its clauses). Finding them walks
    * the family's keys once per change, and only when a prefix changed and its scope holds longer
-   * prefixes: adding or removing addresses (full-length keys) never does.
+   * prefixes: adding or removing addresses (full-length keys) never does. Each key is checked by
+   * looking up its own ancestors at the changed prefixes' lengths (a few hash probes), not by
+   * comparing it with every changed prefix: a chunk of thousands of CIDRs would make that
+   * chunk x keys, quadratic over an import.
    */
   private withCoveredSlots(table: FamilyTable, changed: Set<number>): Set<number> {
     const affected = new Set(changed);
-    const byScope = new Map<number, number[]>();
+    const byScope = new Map<number, Set<number>>();
     for (const slot of changed) {
       if (table.lens[slot] === table.fullLen) continue;
       const scope = table.scopes[slot]!;
-      byScope.set(scope, [...(byScope.get(scope) ?? []), slot]);
+      let prefixes = byScope.get(scope);
+      if (!prefixes) byScope.set(scope, (prefixes = new Set()));
+      prefixes.add(slot);
     }
-    const wc = table.wordCount;
+    const ancestor = new Uint32Array(4);
     for (const [scope, prefixes] of byScope) {
       const perLength = table.perLength.get(scope)!;
-      const shortest = Math.min(...prefixes.map((slot) => table.lens[slot]!));
+      const lengths = [...new Set([...prefixes].map((slot) => table.lens[slot]!))].sort((a, b) => a - b);
+      const shortest = lengths[0]!;
       let longer = 0;
       for (let len = shortest + 1; len <= table.fullLen; len++) longer += perLength[len]!;
       if (longer === 0) continue;
       for (let slot = 0; slot < table.size; slot++) {
         const len = table.lens[slot]!;
         if (len <= shortest || table.scopes[slot] !== scope || table.rules[slot] === undefined || affected.has(slot)) continue;
-        if (prefixes.some((p) => table.lens[p]! < len && covers(table.words, p * wc, table.lens[p]!, slot * wc, wc))) affected.add(slot);
+        for (const prefixLen of lengths) {
+          if (prefixLen >= len) break;
+          table.maskTo(slot, prefixLen, ancestor);
+          if (prefixes.has(table.find(scope, prefixLen, ancestor, 0))) {
+            affected.add(slot);
+            break;
+          }
+        }
       }
     }
     return affected;
@@ -841,17 +864,12 @@ export class RuleCompiler {
   private withCoveringSlots(table: FamilyTable, affected: Set<number>): number[] {
     const out = new Set(affected);
     const masked = new Uint32Array(4);
-    const wc = table.wordCount;
     for (const slot of affected) {
       const scope = table.scopes[slot]!;
       const perLength = table.perLength.get(scope)!;
       for (let len = table.lens[slot]! - 1; len >= 0; len--) {
         if (perLength[len] === 0) continue;
-        for (let w = 0; w < wc; w++) {
-          const bits = Math.max(0, Math.min(32, len - w * 32));
-          const word = table.words[slot * wc + w]!;
-          masked[w] = bits === 0 ? 0 : bits === 32 ? word : (word & (~0 << (32 - bits))) >>> 0;
-        }
+        table.maskTo(slot, len, masked);
         const ancestor = table.find(scope, len, masked, 0);
         if (ancestor >= 0 && table.ruleCount(ancestor) > 0) out.add(ancestor);
       }

@@ -130,6 +130,31 @@ test('a change compiles only the keys it touches, and ends where a full compile 
   assert.ok(spans.every((span) => span <= spans[1]!), `set array span stays put: ${spans.join(' ')}`);
 });
 
+test('chunks of nested prefixes added and removed: every change ends where a full compile does', () => {
+  // Deterministic pseudo-random rules in a few /16s, so that prefixes of many lengths nest.
+  let seed = 0x9e3779b9;
+  const next = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0));
+  let id = 0;
+  const randomRule = (): KernelRule => {
+    const len = [8, 12, 16, 20, 24, 28, 30, 32][next() % 8]!;
+    const address = `10.${next() % 4}.${next() % 8}.${next() % 256}`;
+    return v4(++id, `${address}/${len}`, { scope: next() % 3 === 0 ? 7 : 0, action: next() % 2 ? 'block' : 'allow', protocol: next() % 4 === 0 ? 'tcp' : 'any' });
+  };
+  const compiler = new RuleCompiler(true);
+  const kernel = new FakeKernel();
+  let held = Array.from({ length: 50 }, randomRule);
+  compiler.update([], held);
+  kernel.load(compiler.compileAll(defaults));
+  for (let round = 0; round < 20; round++) {
+    const removed = held.filter(() => next() % 5 === 0);
+    const added = Array.from({ length: 1 + (next() % 40) }, randomRule);
+    compiler.update(removed, added);
+    kernel.apply(planDiff(compiler.compileChange()).steps);
+    held = [...held.filter((rule) => !removed.includes(rule)), ...added];
+    assert.deepEqual(kernel.describe(), fullCompile(held), `round ${round}: ${added.length} added, ${removed.length} removed`);
+  }
+});
+
 test('upserts go most specific first, deletes least specific first, new sets before the entries using them', () => {
   const compiler = new RuleCompiler(true);
   const old = [v4(1, '10.0.0.0/8'), v4(2, '10.1.0.0/16'), v4(3, '10.1.2.0/24')];
