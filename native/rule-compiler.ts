@@ -614,7 +614,8 @@ class FamilyTable {
     }
     this.scopes[slot] = scope;
     this.lens[slot] = len;
-    this.words.set(words.subarray(0, this.wordCount), slot * this.wordCount);
+    // A loop, not words.subarray(): a view object per key is a million objects for the collector.
+    for (let w = 0; w < this.wordCount; w++) this.words[slot * this.wordCount + w] = words[w]!;
     this.setIds[slot] = -1;
     this.installed[slot] = 0;
     this.ruleCounts[slot] = 0;
