@@ -28,6 +28,9 @@ struct Batch {
 constexpr int kIdleWaitMs = 1000;
 // Records gather up to this long after the first one before a drain: one JS call per window, not per event.
 constexpr int64_t kGatherNs = 5'000'000;
+// ...but only at rates where calling JS per wakeup costs (2000 events/s): below it, an event goes
+// to JS at once (the helper reads a new process's /proc entry from it, before the process exits).
+constexpr double kGatherFromBytesPerNs = 2000.0 * 136 / 1e9;
 // ...but at the last drain's rate, no more than this share of the ring may fill meanwhile.
 constexpr size_t kRingShareToGather = 8;  // 1/8
 constexpr size_t kMaxBatchBytes = 1 << 20;  // hand over at least every MiB
@@ -107,7 +110,7 @@ bool EventPump::Wait(int fd, int64_t timeout_ns) {
 void EventPump::Run() {
   const int ring_wait_fd = ring_buffer__epoll_fd(ring_);
   const double gather_budget = static_cast<double>(ring_bytes_ / kRingShareToGather);
-  int64_t gather_ns = ring_bytes_ > 0 ? kGatherNs : 0;
+  int64_t gather_ns = 0;
   int64_t last_drain_ns = NowNs();
   while (!stopping_) {
     pollfd fds[2] = {{ring_wait_fd, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
@@ -123,9 +126,8 @@ void EventPump::Run() {
     int64_t now_ns = NowNs();
     double bytes_per_ns = static_cast<double>(drained_) / static_cast<double>(std::max<int64_t>(now_ns - last_drain_ns, 1));
     last_drain_ns = now_ns;
-    if (ring_bytes_ == 0) gather_ns = 0;
-    else if (bytes_per_ns > 0) gather_ns = std::min<int64_t>(kGatherNs, static_cast<int64_t>(gather_budget / bytes_per_ns));
-    else gather_ns = kGatherNs;
+    if (ring_bytes_ == 0 || bytes_per_ns < kGatherFromBytesPerNs) gather_ns = 0;
+    else gather_ns = std::min<int64_t>(kGatherNs, static_cast<int64_t>(gather_budget / bytes_per_ns));
     uint64_t drops_total = ReadCounterTotals(counters_fd_).drops;
     uint64_t new_drops = drops_total > drops_reported_ ? drops_total - drops_reported_ : 0;
     if (!pending_.empty() || new_drops > 0) {

@@ -6,8 +6,9 @@
 // Batching: the kernel wakes the consumer for the first record after it caught up, so a consumer
 // that drains at once is woken (and calls into JS) for almost every event. Instead, once records
 // are waiting, the thread lets them gather for a short window before it drains them, so JS is
-// called at most about once per window, with everything that arrived in it. The window is cut
-// to what the ring holds at the rate of the last drain (a small ring or a burst gets short ones).
+// called at most about once per window, with everything that arrived in it. Only under load:
+// at low rates each event goes to JS at once. The window is cut to what the ring holds at the
+// rate of the last drain (a small ring or a burst gets short ones).
 #pragma once
 
 #include <napi.h>
