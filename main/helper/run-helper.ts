@@ -16,6 +16,7 @@ import { RulesEngine } from './engine.js';
 import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
 import { EventFanout } from './event-fanout.js';
 import { startConnections } from './flows/connections-service.js';
+import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
@@ -49,6 +50,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     fanout.noteDropped(Number(drops));
     fanout.publish(connections.pipeline.process(events));
   });
+  const stopCompaction = startQuietCompaction({ eventsProcessed: () => connections.pipeline.eventsProcessed, log });
 
   const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
   const services = { engine, enforcement, fanout, connections, log, status: () => status(), settingsChanged: () => server.dropUnauthorized() };
@@ -70,6 +72,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   status = () => { throw new PortcullisError('unavailable', 'the helper is stopping'); };
   await server.close();
   subscription.close();
+  stopCompaction();
   connections.stop(); // writes the flows not yet written
   fanout.close();
   engine.stop();

@@ -34,14 +34,18 @@ export interface PipelineTimers {
   rowsPerSlice: number;
 }
 
-// Reading live totals decodes the kernel's whole per-socket map (up to 64k records): every 2 s, not more.
+// A take reads live totals only when due (see readTotals).
 const DEFAULT_TIMERS: PipelineTimers = { flushMs: 2000, writeSliceMs: 100, rowsPerSlice: 2000 };
+/** The timer's live-totals reads are spaced by this many times what the last read took. */
+const TOTALS_READ_SPACING = 50;
 const SWEEP_NAMES_MS = 60_000;
 const PRUNE_MS = 3_600_000;
 
 export class ConnectionPipeline {
   private timers: NodeJS.Timeout[] = [];
   private writeTimer: NodeJS.Timeout | null = null;
+  /** When the timer next reads live totals (ms since epoch). */
+  private totalsDueAt = 0;
   private unwritten: FlowDelta[] = [];
   eventsProcessed = 0;
   dnsAnswers = 0;
@@ -89,13 +93,28 @@ export class ConnectionPipeline {
     return resolved;
   }
 
-  /** Reads live totals and takes what changed for writing (deltas are per flow, so a backlog stays bounded by the flows). */
-  private take(nowMs: number): void {
-    // Reading walks the kernel's whole socket map: only worth it while some socket is counted.
-    if (this.deps.readTotalRecords && this.deps.tracker.hasOpenSockets) this.deps.tracker.applyTotalRecords(this.deps.readTotalRecords(), nowMs);
+  /**
+   * Reads live totals (when `fresh`, or when due) and takes what changed for writing (deltas are
+   * per flow, so a backlog stays bounded by the flows).
+   */
+  private take(nowMs: number, fresh: boolean): void {
+    if (fresh || nowMs >= this.totalsDueAt) this.readTotals(nowMs);
     const deltas = this.deps.tracker.takeDeltas();
     for (const delta of deltas) this.unwritten.push(delta);
     this.deps.tracker.sweep(nowMs);
+  }
+
+  /**
+   * Reading walks the kernel's whole socket map (two syscalls a socket): only while some socket is
+   * counted, and spaced so that it takes at most ~1/TOTALS_READ_SPACING of a core on the timer
+   * (with 100k sockets, one read every several seconds). Queries always read first, so they stay exact.
+   */
+  private readTotals(nowMs: number): void {
+    const { readTotalRecords, tracker } = this.deps;
+    if (!readTotalRecords || !tracker.hasOpenSockets) return;
+    const started = performance.now();
+    tracker.applyTotalRecords(readTotalRecords(), nowMs);
+    this.totalsDueAt = nowMs + (performance.now() - started) * TOTALS_READ_SPACING;
   }
 
   /** Writes the backlog a slice per `writeSliceMs` (a timer runs only while there is one). */
@@ -124,7 +143,7 @@ export class ConnectionPipeline {
 
   /** Reads live totals and writes everything that changed; every query does this first. */
   flush(nowMs = Date.now()): void {
-    this.take(nowMs);
+    this.take(nowMs, true);
     this.writeSlice(Number.MAX_SAFE_INTEGER);
   }
 
@@ -141,7 +160,7 @@ export class ConnectionPipeline {
       timer.unref();
       this.timers.push(timer);
     };
-    every(timers.flushMs, () => { this.take(Date.now()); this.writeBacklog(timers); }, 'taking flow changes');
+    every(timers.flushMs, () => { this.take(Date.now(), false); this.writeBacklog(timers); }, 'taking flow changes');
     every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');
     const prune = () => this.deps.store.prune(this.deps.retentionDays(), Date.now());
     try { prune(); } catch (error) { this.deps.log(`pruning flow history failed: ${(error as Error).message}`); }

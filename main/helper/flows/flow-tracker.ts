@@ -92,11 +92,6 @@ const cookieKey = (cookie: bigint): number | bigint => (cookie <= MAX_EXACT_COOK
 /** Totals only grow; a smaller number (a reused cookie, a reset) counts from zero again. */
 const growth = (now: number, before: number): number => (now >= before ? now - before : now);
 
-/** Adds to one counter of a flow and of its unwritten delta. */
-function add(f: FlowColumns, at: number, amount: number): void {
-  f.counts[at] = f.counts[at]! + amount;
-  f.deltaCounts[at] = f.deltaCounts[at]! + amount;
-}
 
 // Offsets in the per-slot groups of six counters.
 const BYTES_OUT = 0, BYTES_IN = 1, PACKETS_OUT = 2, PACKETS_IN = 3, ALLOWED = 4, BLOCKED = 5, COUNTS = 6;
@@ -132,7 +127,7 @@ class Slots {
   }
 }
 
-/** Every flow field, one column each (the six counters and the unwritten delta's six side by side). */
+/** Every flow field, one column each (the six counters side by side). */
 class FlowColumns {
   appId: Uint32Array;
   remotePort: Uint16Array;
@@ -144,11 +139,8 @@ class FlowColumns {
   firstSeen: Float64Array;
   lastSeen: Float64Array;
   counts: Float64Array;
-  /** 1 while the flow has changes not yet taken for writing. */
-  dirty: Uint8Array;
-  deltaCounts: Float64Array;
-  deltaFirstSeen: Float64Array;
-  deltaLastSeen: Float64Array;
+  /** The flow's row in DeltaRows while it has changes not yet taken for writing, else -1. */
+  deltaRow: Int32Array;
   remoteAddr: string[] = [];
   remoteName: Array<string | null> = [];
   key: string[] = [];
@@ -165,10 +157,7 @@ class FlowColumns {
     this.firstSeen = new Float64Array(initial);
     this.lastSeen = new Float64Array(initial);
     this.counts = new Float64Array(initial * COUNTS);
-    this.dirty = new Uint8Array(initial);
-    this.deltaCounts = new Float64Array(initial * COUNTS);
-    this.deltaFirstSeen = new Float64Array(initial);
-    this.deltaLastSeen = new Float64Array(initial);
+    this.deltaRow = new Int32Array(initial).fill(-1);
     this.slots = new Slots(initial, (capacity) => {
       this.appId = grown(this.appId, capacity);
       this.remotePort = grown(this.remotePort, capacity);
@@ -180,11 +169,53 @@ class FlowColumns {
       this.firstSeen = grown(this.firstSeen, capacity);
       this.lastSeen = grown(this.lastSeen, capacity);
       this.counts = grown(this.counts, capacity * COUNTS);
-      this.dirty = grown(this.dirty, capacity);
-      this.deltaCounts = grown(this.deltaCounts, capacity * COUNTS);
-      this.deltaFirstSeen = grown(this.deltaFirstSeen, capacity);
-      this.deltaLastSeen = grown(this.deltaLastSeen, capacity);
+      const deltaRow = new Int32Array(capacity).fill(-1);
+      deltaRow.set(this.deltaRow);
+      this.deltaRow = deltaRow;
     });
+  }
+}
+
+/**
+ * What changed flows gained since the last take, one row per changed flow in the order they
+ * changed; emptied by each take. Kept apart from the flows so that memory follows the flows
+ * changed in an interval, not all flows held (after a burst the rows shrink back).
+ */
+class DeltaRows {
+  private static readonly INITIAL = 1024;
+  length = 0;
+  flow = new Int32Array(DeltaRows.INITIAL);
+  counts = new Float64Array(DeltaRows.INITIAL * COUNTS);
+  firstSeen = new Float64Array(DeltaRows.INITIAL);
+  lastSeen = new Float64Array(DeltaRows.INITIAL);
+
+  open(flow: number, timeMs: number): number {
+    if (this.length === this.flow.length) this.resize(Math.ceil(this.flow.length * GROWTH));
+    const row = this.length++;
+    this.flow[row] = flow;
+    this.counts.fill(0, row * COUNTS, row * COUNTS + COUNTS);
+    this.firstSeen[row] = timeMs;
+    this.lastSeen[row] = timeMs;
+    return row;
+  }
+
+  /** Empties the rows, giving back what a burst grew. */
+  clear(): void {
+    this.length = 0;
+    if (this.flow.length > 4 * DeltaRows.INITIAL) this.resize(DeltaRows.INITIAL);
+  }
+
+  private resize(capacity: number): void {
+    const keep = Math.min(this.length, capacity);
+    const flow = new Int32Array(capacity);
+    flow.set(this.flow.subarray(0, keep));
+    const counts = new Float64Array(capacity * COUNTS);
+    counts.set(this.counts.subarray(0, keep * COUNTS));
+    const firstSeen = new Float64Array(capacity);
+    firstSeen.set(this.firstSeen.subarray(0, keep));
+    const lastSeen = new Float64Array(capacity);
+    lastSeen.set(this.lastSeen.subarray(0, keep));
+    Object.assign(this, { flow, counts, firstSeen, lastSeen });
   }
 }
 
@@ -212,7 +243,7 @@ export class FlowTracker {
   private readonly sockets = new SocketColumns(1024);
   /** protocol code × 65536 + local port -> app of the listening socket. */
   private readonly listeners = new Map<number, number>();
-  private dirtySlots: number[] = [];
+  private readonly deltas = new DeltaRows();
   private readonly maxFlows: number;
   private readonly maxSockets: number;
   private readonly idleMs: number;
@@ -252,9 +283,8 @@ export class FlowTracker {
     }
     const f = this.flows;
     const flow = this.flowFor(event, appId, timeMs, remoteName);
-    this.touch(flow, timeMs);
-    const counter = event.verdict === 'allow' ? ALLOWED : BLOCKED;
-    add(f, flow * COUNTS + counter, 1);
+    const row = this.touch(flow, timeMs);
+    this.add(flow, row, event.verdict === 'allow' ? ALLOWED : BLOCKED, 1);
     f.blockedLast[flow] = event.verdict === 'block' ? 1 : 0;
     f.lastRuleId[flow] = event.ruleId;
     if (event.socketCookie !== 0n && event.verdict === 'allow') {
@@ -284,22 +314,23 @@ export class FlowTracker {
   /** Changes since the last call, one delta per flow, for the store. */
   takeDeltas(): FlowDelta[] {
     const f = this.flows;
+    const rows = this.deltas;
     const out: FlowDelta[] = [];
-    for (const flow of this.dirtySlots) {
-      const at = flow * COUNTS;
-      const d = f.deltaCounts;
+    for (let row = 0; row < rows.length; row++) {
+      const flow = rows.flow[row]!;
+      const at = row * COUNTS;
+      const d = rows.counts;
       out.push({
         appId: f.appId[flow]!, remoteAddr: f.remoteAddr[flow]!, remotePort: f.remotePort[flow]!,
         protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
         bytesOut: d[at + BYTES_OUT]!, bytesIn: d[at + BYTES_IN]!, packetsOut: d[at + PACKETS_OUT]!, packetsIn: d[at + PACKETS_IN]!,
         allowed: d[at + ALLOWED]!, blocked: d[at + BLOCKED]!,
-        remoteName: f.remoteName[flow]!, firstSeen: f.deltaFirstSeen[flow]!, lastSeen: f.deltaLastSeen[flow]!,
+        remoteName: f.remoteName[flow]!, firstSeen: rows.firstSeen[row]!, lastSeen: rows.lastSeen[row]!,
         lastVerdict: f.blockedLast[flow] ? 'block' : 'allow', lastRuleId: f.lastRuleId[flow] || null,
       });
-      d.fill(0, at, at + COUNTS);
-      f.dirty[flow] = 0;
+      f.deltaRow[flow] = -1;
     }
-    this.dirtySlots = [];
+    rows.clear();
     return out;
   }
 
@@ -326,7 +357,7 @@ export class FlowTracker {
   sweep(nowMs: number): void {
     const f = this.flows;
     for (const flow of this.flowSlots.values()) {
-      if (f.openSockets[flow] === 0 && f.dirty[flow] === 0 && nowMs - f.lastSeen[flow]! >= this.idleMs) this.forgetFlow(flow);
+      if (f.openSockets[flow] === 0 && f.deltaRow[flow] === -1 && nowMs - f.lastSeen[flow]! >= this.idleMs) this.forgetFlow(flow);
     }
   }
 
@@ -355,7 +386,7 @@ export class FlowTracker {
     f.firstSeen[flow] = timeMs;
     f.lastSeen[flow] = timeMs;
     f.counts.fill(0, flow * COUNTS, flow * COUNTS + COUNTS);
-    f.dirty[flow] = 0;
+    f.deltaRow[flow] = -1;
     f.remoteAddr[flow] = event.remoteAddr;
     f.remoteName[flow] = remoteName;
     f.key[flow] = key;
@@ -363,19 +394,24 @@ export class FlowTracker {
     return flow;
   }
 
-  /** The flow changed at `timeMs`: its last seen moves, and its delta (opened if needed) spans the time. */
-  private touch(flow: number, timeMs: number): void {
+  /** The flow changed at `timeMs`: its last seen moves, and its delta row (opened if needed) spans the time. */
+  private touch(flow: number, timeMs: number): number {
     const f = this.flows;
     if (timeMs > f.lastSeen[flow]!) f.lastSeen[flow] = timeMs;
-    if (f.dirty[flow] === 0) {
-      f.dirty[flow] = 1;
-      f.deltaFirstSeen[flow] = timeMs;
-      f.deltaLastSeen[flow] = timeMs;
-      this.dirtySlots.push(flow);
-      return;
-    }
-    if (timeMs < f.deltaFirstSeen[flow]!) f.deltaFirstSeen[flow] = timeMs;
-    if (timeMs > f.deltaLastSeen[flow]!) f.deltaLastSeen[flow] = timeMs;
+    const row = f.deltaRow[flow]!;
+    if (row === -1) return (f.deltaRow[flow] = this.deltas.open(flow, timeMs));
+    const rows = this.deltas;
+    if (timeMs < rows.firstSeen[row]!) rows.firstSeen[row] = timeMs;
+    if (timeMs > rows.lastSeen[row]!) rows.lastSeen[row] = timeMs;
+    return row;
+  }
+
+  /** Adds to one counter of a flow and of its delta row. */
+  private add(flow: number, row: number, counter: number, amount: number): void {
+    const counts = this.flows.counts;
+    const deltaCounts = this.deltas.counts;
+    counts[flow * COUNTS + counter] = counts[flow * COUNTS + counter]! + amount;
+    deltaCounts[row * COUNTS + counter] = deltaCounts[row * COUNTS + counter]! + amount;
   }
 
   private openSocket(cookie: number | bigint, flow: number): number {
@@ -410,13 +446,11 @@ export class FlowTracker {
     counted[at + 3] = nowPacketsIn;
     if (bytesOut + bytesIn + packetsOut + packetsIn === 0) return;
     const flow = this.sockets.flow[socket]!;
-    this.touch(flow, timeMs);
-    const f = this.flows;
-    const c = flow * COUNTS;
-    add(f, c + BYTES_OUT, bytesOut);
-    add(f, c + BYTES_IN, bytesIn);
-    add(f, c + PACKETS_OUT, packetsOut);
-    add(f, c + PACKETS_IN, packetsIn);
+    const row = this.touch(flow, timeMs);
+    this.add(flow, row, BYTES_OUT, bytesOut);
+    this.add(flow, row, BYTES_IN, bytesIn);
+    this.add(flow, row, PACKETS_OUT, packetsOut);
+    this.add(flow, row, PACKETS_IN, packetsIn);
   }
 
   private close(event: TrackedEvent, appId: number, timeMs: number, remoteName: string | null): void {
@@ -453,7 +487,7 @@ export class FlowTracker {
     const f = this.flows;
     const target = Math.max(1, Math.floor(this.maxFlows / 10));
     const candidates: number[] = [];
-    for (const flow of this.flowSlots.values()) if (f.dirty[flow] === 0 && f.openSockets[flow] === 0) candidates.push(flow);
+    for (const flow of this.flowSlots.values()) if (f.deltaRow[flow] === -1 && f.openSockets[flow] === 0) candidates.push(flow);
     candidates.sort((a, b) => f.lastSeen[a]! - f.lastSeen[b]!);
     for (const flow of candidates.slice(0, target)) {
       this.forgetFlow(flow);

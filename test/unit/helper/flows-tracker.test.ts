@@ -140,6 +140,12 @@ test('flows: thousands of flows and sockets (columns grow) keep their own counts
   }
   assert.equal(tracker.stats().sockets, 5000);
   assert.equal(tracker.takeDeltas().reduce((sum, d) => sum + d.bytesOut, 0), (4999 * 5000) / 2);
+  // The next interval (delta rows emptied and shrunk after the burst): only what grew since.
+  tracker.applyTotals(totals.map((t, i) => ({ ...t, bytesOut: t.bytesOut + BigInt(i % 3) })), T0 + 2);
+  const next = tracker.takeDeltas();
+  assert.equal(next.length, 3333);
+  assert.equal(next.reduce((sum, d) => sum + d.bytesOut, 0), 1667 + 2 * 1666);
+  assert.ok(next.every((d) => d.allowed === 0 && d.firstSeen === T0 + 2));
 });
 
 function memoryStore(): FlowsStore {
