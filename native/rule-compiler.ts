@@ -59,8 +59,8 @@ function compareOwn(a: KernelRule, b: KernelRule): number {
   );
 }
 
-function invalid(rule: KernelRule, where: string, why: string): never {
-  throw new RangeError(`${where} (ruleId ${String(rule.ruleId)}): ${why}`);
+function invalid(rule: KernelRule, list: string, index: number, why: string): never {
+  throw new RangeError(`${list}[${index}] (ruleId ${String(rule.ruleId)}): ${why}`);
 }
 
 function isPort(p: number): boolean {
@@ -69,18 +69,17 @@ function isPort(p: number): boolean {
 
 /** Throws on input the helper should never produce: says which rule and what is wrong. */
 export function validateRule(rule: KernelRule, index: number, list = 'rules'): void {
-  const where = `${list}[${index}]`;
-  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff) invalid(rule, where, 'ruleId must be a u32 > 0');
-  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff) invalid(rule, where, 'scope must be a u32');
-  if (rule.family !== 4 && rule.family !== 6) invalid(rule, where, `family must be 4 or 6, not ${String(rule.family)}`);
+  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff) invalid(rule, list, index, 'ruleId must be a u32 > 0');
+  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff) invalid(rule, list, index, 'scope must be a u32');
+  if (rule.family !== 4 && rule.family !== 6) invalid(rule, list, index, `family must be 4 or 6, not ${String(rule.family)}`);
   const bytes = rule.family === 4 ? 4 : 16;
-  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes) invalid(rule, where, `addr must be ${bytes} bytes for IPv${rule.family}`);
-  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, where, `prefixLen must be 0..${bytes * 8}`);
-  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, where, 'an IPv4-mapped IPv6 address must be given as family 4');
-  if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, where, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
-  if (PROTOCOL_CODE[rule.protocol] === undefined) invalid(rule, where, `unknown protocol ${String(rule.protocol)}`);
-  if (DIRECTION_CODE[rule.direction] === undefined) invalid(rule, where, `unknown direction ${String(rule.direction)}`);
-  if (ACTION_CODE[rule.action] === undefined) invalid(rule, where, `unknown action ${String(rule.action)}`);
+  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes) invalid(rule, list, index, `addr must be ${bytes} bytes for IPv${rule.family}`);
+  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, list, index, `prefixLen must be 0..${bytes * 8}`);
+  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, list, index, 'an IPv4-mapped IPv6 address must be given as family 4');
+  if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, list, index, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
+  if (PROTOCOL_CODE[rule.protocol] === undefined) invalid(rule, list, index, `unknown protocol ${String(rule.protocol)}`);
+  if (DIRECTION_CODE[rule.direction] === undefined) invalid(rule, list, index, `unknown direction ${String(rule.direction)}`);
+  if (ACTION_CODE[rule.action] === undefined) invalid(rule, list, index, `unknown action ${String(rule.action)}`);
 }
 
 function isMapped(addr: Uint8Array): boolean {
@@ -318,12 +317,16 @@ function writeEntryKey(k: DataView, at: number, scope: number, words: Uint32Arra
 }
 
 /** A covering prefix on the sweep's stack. */
+/**
+ * A covering prefix on the sweep's stack. Frames are reused by depth and a prefix's own clause is
+ * made only when a key under it needs its set: an object per prefix was garbage by the million.
+ */
 interface Frame {
   at: number; // index into the sweep's (sorted) words of the frame's prefix
   len: number;
-  own: Clause[]; // its own clauses, in precedence order
+  slot: number;
   inherited: number; // set of what covers it
-  full: number | undefined; // set of own + inherited, made when a child first needs it
+  full: number; // set of own + inherited, made when a child first needs it (-1: not yet)
 }
 
 function toClause(r: KernelRule): Clause {
@@ -606,10 +609,22 @@ class FamilyTable {
     this.codes[slot] = PROTOCOL_CODE[rule.protocol] | (DIRECTION_CODE[rule.direction] << 8) | (ACTION_CODE[rule.action] << 16);
   }
 
+  /**
+   * Makes room for `keys` more keys at once: one widening of the columns and one rehash of the
+   * index, not a cascade of doublings (each a copy, each a collection) while a million come in.
+   */
+  reserve(keys: number): void {
+    const slots = this.size + Math.max(0, keys - this.free.length);
+    if (slots > this.capacity) this.grow(slots);
+    let indexSize = this.index.length;
+    while ((this.indexed + keys) * 2 > indexSize) indexSize *= 2;
+    if (indexSize > this.index.length) this.rehash(indexSize);
+  }
+
   private allocate(scope: number, len: number, words: Uint32Array): number {
     let slot = this.free.pop();
     if (slot === undefined) {
-      if (this.size === this.capacity) this.grow();
+      if (this.size === this.capacity) this.grow(this.capacity * 2);
       slot = this.size++;
     }
     this.scopes[slot] = scope;
@@ -640,8 +655,8 @@ class FamilyTable {
     for (const entry of old) if (entry !== 0) this.place(entry - 1);
   }
 
-  private grow(): void {
-    const capacity = Math.max(1024, this.capacity * 2);
+  private grow(atLeast: number): void {
+    const capacity = Math.max(1024, atLeast);
     const widen = <T extends Uint32Array | Uint8Array | Int32Array>(old: T, make: (n: number) => T, stride = 1): T => {
       const next = make(capacity * stride);
       next.set(old as never);
@@ -657,6 +672,8 @@ class FamilyTable {
     this.installed = widen(this.installed, (n) => new Uint8Array(n));
     this.ruleCounts = widen(this.ruleCounts, (n) => new Uint32Array(n));
     this.hashes = widen(this.hashes, (n) => new Int32Array(n));
+    // The rules column too: assigning one past a JS array's end regrows it by copies.
+    for (let slot = this.rules.length; slot < capacity; slot++) this.rules.push(undefined);
     this.capacity = capacity;
   }
 }
@@ -726,6 +743,10 @@ export class RuleCompiler {
     }
     const track = this.compiledOnce;
     this.held += added.length - removed.length;
+    let addedV4 = 0;
+    for (const rule of added) if (rule.family === 4) addedV4++;
+    this.tables[4].reserve(addedV4);
+    this.tables[6].reserve(added.length - addedV4);
     for (const rule of removed) {
       const slot = this.tables[rule.family].remove(rule);
       if (track) this.changed[rule.family].add(slot);
@@ -746,7 +767,7 @@ export class RuleCompiler {
     for (const family of [4, 6] as const) {
       const table = this.tables[family];
       const affected = this.withCoveredSlots(table, this.changed[family]);
-      const writers = this.writers(table, 0);
+      const writers = this.writers(table, 0, 0);
       this.sweep(table, this.withCoveringSlots(table, affected), affected, writers, (map, scope, len, key, value) => {
         entries.push({ map, scope, rank: len, key, value });
       });
@@ -772,14 +793,16 @@ export class RuleCompiler {
       const table = this.tables[family];
       const live = new Uint32Array(table.size);
       let n = 0;
+      let exact = 0;
       for (let slot = 0; slot < table.size; slot++) {
         if (table.ruleCounts[slot]! > 0) {
           table.installed[slot] = 0;
           table.setIds[slot] = -1;
           live[n++] = slot;
+          if (table.lens[slot] === table.fullLen) exact++;
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
       }
-      const writers = this.writers(table, n);
+      const writers = this.writers(table, exact, n - exact);
       this.sweep(table, live.subarray(0, n), null, writers, () => undefined);
       for (const [map, writer] of Object.entries(writers)) images[map as EntryMap] = writer.image();
     }
@@ -812,10 +835,10 @@ export class RuleCompiler {
     );
   }
 
-  private writers(table: FamilyTable, exactCapacity: number): { exact: EntryWriter; lpm: EntryWriter } & Partial<Record<EntryMap, EntryWriter>> {
+  private writers(table: FamilyTable, exactCapacity: number, lpmCapacity: number): { exact: EntryWriter; lpm: EntryWriter } & Partial<Record<EntryMap, EntryWriter>> {
     const le = this.littleEndian;
     const exact = new EntryWriter(table.family === 4 ? KEY_BYTES.v4Exact : KEY_BYTES.v6Exact, exactCapacity, le);
-    const lpm = new EntryWriter(table.family === 4 ? KEY_BYTES.v4Lpm : KEY_BYTES.v6Lpm, 0, le);
+    const lpm = new EntryWriter(table.family === 4 ? KEY_BYTES.v4Lpm : KEY_BYTES.v6Lpm, lpmCapacity, le);
     return table.family === 4 ? { exact, lpm, v4Exact: exact, v4Lpm: lpm } : { exact, lpm, v6Exact: exact, v6Lpm: lpm };
   }
 
@@ -907,16 +930,19 @@ export class RuleCompiler {
     const sorted = gatherU32(slotList, order, n, 1);
     const lens = gatherU8(rawLens, order, n);
     const scopes = gatherU32(rawScopes, order, n, 1);
-    const counts = gatherU32(table.ruleCounts, sorted, n, 1);
-    const ruleIds = gatherU32(table.ruleIds, sorted, n, 1);
-    const ports = gatherU32(table.ports, sorted, n, 1);
-    const codes = gatherU32(table.codes, sorted, n, 1);
+    const { ruleCounts, ruleIds, ports, codes } = table;
 
     const stack: Frame[] = [];
+    let depth = 0;
     let stackScope = -1;
     const inheritedFrom = (top: Frame | undefined): number => {
       if (!top) return NO_SET;
-      top.full ??= sets.intern(top.own.length > MAX_CLAUSES ? top.own : top.own.concat(sets.clauses(top.inherited)));
+      if (top.full < 0) {
+        // Only frames of one rule get here (a frame of several has its set from the start).
+        const slot = top.slot;
+        const own: Clause = { ruleId: ruleIds[slot]!, portLo: ports[slot]! >>> 16, portHi: ports[slot]! & 0xffff, proto: codes[slot]! & 0xff, dir: (codes[slot]! >>> 8) & 0xff, action: codes[slot]! >>> 16 };
+        top.full = sets.intern([own, ...sets.clauses(top.inherited)]);
+      }
       return top.full;
     };
     for (let k = 0; k < n; k++) {
@@ -929,10 +955,10 @@ export class RuleCompiler {
       const writer = exact ? writers.exact : writers.lpm;
       const isAffected = affected === null || affected.has(slot);
       if (scope !== stackScope) {
-        stack.length = 0;
+        depth = 0;
         stackScope = scope;
       }
-      const count = counts[k]!;
+      const count = ruleCounts[slot]!;
       if (count === 0) {
         // Its last rule went: delete the entry, forget the key.
         if (isAffected && table.installed[slot]) {
@@ -945,8 +971,8 @@ export class RuleCompiler {
         if (isAffected) table.release(slot);
         continue;
       }
-      while (stack.length > 0 && !covers(words, stack[stack.length - 1]!.at, stack[stack.length - 1]!.len, at, wc)) stack.pop();
-      const inherited = inheritedFrom(stack[stack.length - 1]);
+      while (depth > 0 && !covers(words, stack[depth - 1]!.at, stack[depth - 1]!.len, at, wc)) depth--;
+      const inherited = inheritedFrom(depth > 0 ? stack[depth - 1] : undefined);
       // One rule at this prefix: inline in the entry. Several: all in the entry's set.
       const own = count === 1 ? null : table.ownClauses(slot);
       const setId = own ? sets.intern(own.concat(sets.clauses(inherited))) : inherited;
@@ -958,12 +984,17 @@ export class RuleCompiler {
         table.setIds[slot] = setId === NO_SET ? -1 : setId;
         const index = own
           ? writer.add(scope, words, at, wc, exact ? -1 : len, 0, 0, 0, setId)
-          : writer.add(scope, words, at, wc, exact ? -1 : len, ruleIds[k]!, ports[k]!, codes[k]!, setId);
+          : writer.add(scope, words, at, wc, exact ? -1 : len, ruleIds[slot]!, ports[slot]!, codes[slot]!, setId);
         if (affected !== null) emit(map, scope, len, writer.key(index), writer.value(index));
       }
       if (!exact) {
-        const clauses = own ?? [{ ruleId: ruleIds[k]!, portLo: ports[k]! >>> 16, portHi: ports[k]! & 0xffff, proto: codes[k]! & 0xff, dir: (codes[k]! >>> 8) & 0xff, action: codes[k]! >>> 16 }];
-        stack.push({ at, len, own: clauses, inherited, full: own ? setId : undefined });
+        if (depth === stack.length) stack.push({ at: 0, len: 0, slot: 0, inherited: NO_SET, full: -1 });
+        const frame = stack[depth++]!;
+        frame.at = at;
+        frame.len = len;
+        frame.slot = slot;
+        frame.inherited = inherited;
+        frame.full = own ? setId : -1;
       }
     }
   }
