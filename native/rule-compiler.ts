@@ -328,7 +328,7 @@ function writeEntryKey(k: Uint32Array, at: number, scope: number, words: Uint32A
  * made only when a key under it needs its set: an object per prefix was garbage by the million.
  */
 interface Frame {
-  at: number; // index into the sweep's (sorted) words of the frame's prefix
+  at: number; // index into the sweep's words of the frame's prefix
   len: number;
   slot: number;
   inherited: number; // set of what covers it
@@ -927,15 +927,12 @@ export class RuleCompiler {
     const exactMap: EntryMap = table.family === 4 ? 'v4Exact' : 'v6Exact';
     const lpmMap: EntryMap = table.family === 4 ? 'v4Lpm' : 'v6Lpm';
     const slotList = slots instanceof Uint32Array ? slots : Uint32Array.from(slots);
-    const rawWords = gatherU32(table.words, slotList, n, wc);
-    const rawScopes = gatherU32(table.scopes, slotList, n, 1);
-    const rawLens = gatherU8(table.lens, slotList, n);
-    const order = sortPrefixes(n, wc, rawWords, rawScopes, rawLens);
-    // From here on everything is read in sorted order.
-    const words = gatherU32(rawWords, order, n, wc);
-    const sorted = gatherU32(slotList, order, n, 1);
-    const lens = gatherU8(rawLens, order, n);
-    const scopes = gatherU32(rawScopes, order, n, 1);
+    const words = gatherU32(table.words, slotList, n, wc);
+    const scopes = gatherU32(table.scopes, slotList, n, 1);
+    const lens = gatherU8(table.lens, slotList, n);
+    // Read in sorted order through `order` (no sorted copies: each column's copy cost as much as
+    // the indirection, and their megabytes of outside memory brought full collections).
+    const order = sortPrefixes(n, wc, words, scopes, lens);
     const { ruleCounts, ruleIds, ports, codes } = table;
 
     const stack: Frame[] = [];
@@ -952,10 +949,11 @@ export class RuleCompiler {
       return top.full;
     };
     for (let k = 0; k < n; k++) {
-      const slot = sorted[k]!;
-      const at = k * wc;
-      const len = lens[k]!;
-      const scope = scopes[k]!;
+      const i = order[k]!;
+      const slot = slotList[i]!;
+      const at = i * wc;
+      const len = lens[i]!;
+      const scope = scopes[i]!;
       const exact = len === fullLen;
       const map = exact ? exactMap : lpmMap;
       const writer = exact ? writers.exact : writers.lpm;
