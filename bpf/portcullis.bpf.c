@@ -383,11 +383,16 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* The verdict cache's key of a flow, laid out as pcl_sock.cache_key. */
+/* The verdict cache's key, laid out as pcl_sock.cache_key. */
+static __always_inline __u64 cache_key(__u32 gen, __u16 rport, __u8 proto, __u8 family)
+{
+	struct pcl_sock key = { .gen = gen, .remote_port = rport, .proto = proto, .family = family };
+	return key.cache_key;
+}
+
 static __always_inline __u64 cache_key_of(__u32 gen, struct flow *f)
 {
-	struct pcl_sock key = { .gen = gen, .remote_port = f->rport, .proto = f->proto, .family = f->family };
-	return key.cache_key;
+	return cache_key(gen, f->rport, f->proto, f->family);
 }
 
 /* Addresses are zero past their family's length, so one 16-byte compare serves both. */
@@ -650,39 +655,67 @@ struct l4_view {
 	__u8 rest[6];
 };
 
-static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto, __u32 l3_end, struct parsed *p,
+/*
+ * Ports, payload and (TCP) sequence number and flags from the L4 header `l4` found at `off`; NULL
+ * for a protocol without ports. Sets every field of `p` the accounting reads.
+ */
+static __always_inline void read_l4(const struct l4_view *l4, __u32 off, __u8 proto, __u32 l3_end, struct parsed *p,
 				    int egress)
 {
 	__u16 src = 0, dst = 0;
 	__u32 hdr = 0;
-	struct l4_view buf;
-	if (proto == PCL_PROTO_TCP) {
-		struct l4_view *tcp = header_at(skb, off, 14, &buf);
-		if (!tcp)
-			return 0;
-		src = tcp->source;
-		dst = tcp->dest;
-		p->seq = bpf_ntohl(tcp->seq);
-		hdr = (tcp->rest[4] >> 4) * 4; /* data offset: byte 12 of the TCP header */
-		p->tcp_flags = tcp->rest[5];
-	} else if (proto == PCL_PROTO_UDP) {
-		struct l4_view *udp = header_at(skb, off, 4, &buf);
-		if (!udp)
-			return 0;
-		src = udp->source;
-		dst = udp->dest;
-		hdr = 8;
-	} else if (proto == PCL_PROTO_ICMP) {
+	p->seq = 0;
+	p->tcp_flags = 0;
+	if (l4) {
+		src = bpf_ntohs(l4->source);
+		dst = bpf_ntohs(l4->dest);
+	}
+	if (proto == PCL_PROTO_TCP && l4) {
+		p->seq = bpf_ntohl(l4->seq);
+		hdr = (l4->rest[4] >> 4) * 4; /* data offset: byte 12 of the TCP header */
+		p->tcp_flags = l4->rest[5];
+	} else if (proto == PCL_PROTO_UDP || proto == PCL_PROTO_ICMP) {
 		hdr = 8;
 	}
-	src = bpf_ntohs(src);
-	dst = bpf_ntohs(dst);
 	p->f.lport = egress ? src : dst;
 	p->f.rport = egress ? dst : src;
 	__u32 used = off + hdr;
 	p->payload = l3_end > used ? l3_end - used : 0;
 	p->payload_off = used;
+}
+
+static __always_inline int parse_l4(struct __sk_buff *skb, __u32 off, __u8 proto, __u32 l3_end, struct parsed *p,
+				    int egress)
+{
+	struct l4_view buf;
+	struct l4_view *l4 = NULL;
+	/* Two calls, not one with a computed length: the verifier must see 14 bytes on the TCP path. */
+	if (proto == PCL_PROTO_TCP) {
+		l4 = header_at(skb, off, 14, &buf);
+		if (!l4)
+			return 0;
+		read_l4(l4, off, PCL_PROTO_TCP, l3_end, p, egress);
+		return 1;
+	}
+	if (proto == PCL_PROTO_UDP) {
+		l4 = header_at(skb, off, 4, &buf);
+		if (!l4)
+			return 0;
+	}
+	read_l4(l4, off, proto, l3_end, p, egress);
 	return 1;
+}
+
+/*
+ * Where the packet's IP payload ends, given the length its IP header states. A GSO/GRO packet of
+ * several segments is longer: the length field covers one segment (0 past 64 KiB for IPv4), skb->len
+ * all of them.
+ */
+static __always_inline __u32 l3_extent(struct __sk_buff *skb, __u32 stated_end, struct parsed *p)
+{
+	__u32 len = skb->len;
+	p->aggregate = len > stated_end;
+	return len > stated_end ? len : stated_end;
 }
 
 /* ::ffff:a.b.c.d on the wire is decided as the IPv4 address, like connect6/sendmsg6 do. */
@@ -721,11 +754,7 @@ static __always_inline int parse6(struct __sk_buff *skb, struct parsed *p, int e
 	struct ipv6hdr *ip6 = header_at(skb, 0, sizeof(*ip6), &buf);
 	if (!ip6 || ip6->version != 6)
 		return 0;
-	__u32 l3_end = 40 + bpf_ntohs(ip6->payload_len);
-	if (skb->len > l3_end) { /* GSO/GRO: the length field covers one segment, skb->len all of them */
-		l3_end = skb->len;
-		p->aggregate = 1;
-	}
+	__u32 l3_end = l3_extent(skb, 40 + bpf_ntohs(ip6->payload_len), p);
 	__u8 next = ip6->nexthdr;
 	copy_addr6(p->f.laddr, egress ? &ip6->saddr : &ip6->daddr);
 	copy_addr6(p->f.raddr, egress ? &ip6->daddr : &ip6->saddr);
@@ -778,11 +807,7 @@ static __always_inline int parse4(struct __sk_buff *skb, struct parsed *p, int e
 	__u32 ihl = ip->ihl * 4;
 	if (ihl < 20)
 		return 0;
-	__u32 l3_end = bpf_ntohs(ip->tot_len);
-	if (skb->len > l3_end) { /* GSO/GRO: the length field covers one segment (0 past 64 KiB), skb->len all of them */
-		l3_end = skb->len;
-		p->aggregate = 1;
-	}
+	__u32 l3_end = l3_extent(skb, bpf_ntohs(ip->tot_len), p);
 	__u32 saddr = ip->saddr, daddr = ip->daddr;
 	*(__u32 *)p->f.laddr = egress ? saddr : daddr;
 	*(__u32 *)p->f.raddr = egress ? daddr : saddr;
@@ -922,21 +947,95 @@ static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
 		f->dir = PCL_DIR_OUT;
 }
 
-/*
- * Verdict for one packet. use_cache = 0 builds the "full evaluation" variant used by tests and
- * benchmarks (pcl_egress_eval): same code, never reading the per-socket cache.
- */
-static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
+/* Accounts a packet of a socket with storage; a TCP socket's FIN or RST may report its close. */
+static __always_inline void account_packet(struct __sk_buff *skb, struct bpf_sock *sk, struct pcl_sock *s,
+					   struct parsed *p, int egress, int use_cache)
 {
-	struct pcl_config *cfg = current_config();
-	if (!cfg)
+	account(skb, sk, s, p, egress);
+	if (egress && use_cache && p->f.proto == PCL_PROTO_TCP && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
+		tcp_end_sent(s, p->f.family);
+}
+
+/* Enforces the verdict the socket has cached for this flow. */
+static __always_inline int cached_verdict(struct pcl_sock *s)
+{
+	if (s->verdict != PCL_ACT_BLOCK)
 		return CG_ALLOW;
-	__u32 gen = cfg->generation;
-	/* sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets. */
-	struct pcl_sock *s = NULL;
-	struct bpf_sock *sk = skb->sk;
-	if (sk)
-		s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct pcl_counters *c = percpu_counters();
+	if (c)
+		c->blocked++;
+	return CG_DENY;
+}
+
+/* cached_fast_path's answer for a packet it leaves to the full path. */
+#define PCL_FAST_MISS -1
+
+/*
+ * The packets of a socket whose verdict is cached, in their common shape: IPv4 without options or
+ * IPv6 without extension headers, TCP or UDP, the headers in the linear head. Reads them in place
+ * at fixed offsets, only what the cache check and the accounting need, and with no copy into a
+ * flow. Any other packet (another remote, port or protocol, a new rules generation, IP options,
+ * extension headers, a later fragment, a v4-mapped address, a DNS response, a short head) answers
+ * PCL_FAST_MISS before anything is counted, and the full path decides it as it always did.
+ */
+static __always_inline int cached_fast_path(struct __sk_buff *skb, struct bpf_sock *sk, struct pcl_sock *s, __u32 gen,
+					    int egress)
+{
+	__u8 family = s->family, proto = s->proto;
+	if (proto != PCL_PROTO_TCP && proto != PCL_PROTO_UDP)
+		return PCL_FAST_MISS;
+	if (!egress && proto == PCL_PROTO_UDP && s->remote_port == 53)
+		return PCL_FAST_MISS; /* DNS responses go up to the helper: the full path copies them */
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	const __u32 *cached = (const __u32 *)s->remote;
+	const struct l4_view *l4;
+	__u32 l4_off, stated_end;
+	/* One bound for both: the TCP fields read_l4 reads (a UDP datagram of under 6 bytes takes the full path). */
+	const __u32 l4_len = 14;
+	if (family == 4) {
+		const struct iphdr *ip = data;
+		l4_off = sizeof(*ip);
+		l4 = data + sizeof(*ip);
+		if ((void *)l4 + l4_len > data_end || skb->protocol != bpf_htons(ETH_P_IP))
+			return PCL_FAST_MISS;
+		if (*(const __u8 *)ip != 0x45 || ip->protocol != proto || (ip->frag_off & bpf_htons(0x1fff)))
+			return PCL_FAST_MISS; /* not version 4 with a 20-byte header, another protocol, a later fragment */
+		if ((egress ? ip->daddr : ip->saddr) != cached[0])
+			return PCL_FAST_MISS;
+		stated_end = bpf_ntohs(ip->tot_len);
+	} else if (family == 6) {
+		const struct ipv6hdr *ip6 = data;
+		l4_off = sizeof(*ip6);
+		l4 = data + sizeof(*ip6);
+		if ((void *)l4 + l4_len > data_end || skb->protocol != bpf_htons(ETH_P_IPV6))
+			return PCL_FAST_MISS;
+		if (ip6->version != 6 || ip6->nexthdr != proto)
+			return PCL_FAST_MISS; /* an extension header, or another protocol */
+		const __u32 *remote = egress ? ip6->daddr.in6_u.u6_addr32 : ip6->saddr.in6_u.u6_addr32;
+		if (remote[0] != cached[0] || remote[1] != cached[1] || remote[2] != cached[2] || remote[3] != cached[3])
+			return PCL_FAST_MISS;
+		stated_end = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	} else {
+		return PCL_FAST_MISS; /* nothing cached */
+	}
+	struct parsed p;
+	p.f.family = family;
+	p.f.proto = proto;
+	read_l4(l4, l4_off, proto, l3_extent(skb, stated_end, &p), &p, egress);
+	if (s->cache_key != cache_key(gen, p.f.rport, proto, family))
+		return PCL_FAST_MISS; /* another remote port, or the rules changed since */
+	account_packet(skb, sk, s, &p, egress, 1);
+	return cached_verdict(s);
+}
+
+/*
+ * Verdict for one packet by parsing it in full. use_cache = 0 builds the "full evaluation" variant
+ * used by tests and benchmarks (pcl_egress_eval): same code, never reading the per-socket cache.
+ */
+static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_config *cfg, __u32 gen, struct bpf_sock *sk,
+					struct pcl_sock *s, int egress, int use_cache)
+{
 	struct parsed p = {};
 	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
 	asm volatile("" : : "r"(&p) : "memory");
@@ -953,25 +1052,16 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		return CG_ALLOW;
 	}
 
-	if (s) {
-		account(skb, sk, s, &p, egress);
-		if (egress && use_cache && p.f.proto == PCL_PROTO_TCP && (p.tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
-			tcp_end_sent(s, p.f.family);
-	}
+	if (s)
+		account_packet(skb, sk, s, &p, egress, use_cache);
 
 	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
 		set_direction(s, &p.f);
 		emit_dns(skb, s, &p, s ? s->cookie : bpf_get_socket_cookie(skb));
 	}
 
-	if (use_cache && s && cache_matches(s, gen, &p.f)) {
-		if (s->verdict != PCL_ACT_BLOCK)
-			return CG_ALLOW;
-		struct pcl_counters *c = percpu_counters();
-		if (c)
-			c->blocked++;
-		return CG_DENY;
-	}
+	if (use_cache && s && cache_matches(s, gen, &p.f))
+		return cached_verdict(s);
 
 	set_direction(s, &p.f);
 	__u32 app_id = s ? s->app_id : 0;
@@ -983,6 +1073,45 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
 	}
 	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+}
+
+/*
+ * The full path of the attached programs as a function of its own per direction: inlined after the
+ * fast path, each of the fast path's ways to miss would enter it as another verifier state, and its
+ * verification would grow past the kernel's limit.
+ */
+static __noinline int full_verdict_egress(struct __sk_buff *skb, struct pcl_config *cfg, __u32 gen, struct bpf_sock *sk,
+					struct pcl_sock *s)
+{
+	return full_verdict(skb, cfg, gen, sk, s, 1, 1);
+}
+
+static __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_config *cfg, __u32 gen, struct bpf_sock *sk,
+					struct pcl_sock *s)
+{
+	return full_verdict(skb, cfg, gen, sk, s, 0, 1);
+}
+
+/* Verdict for one packet: the cached fast path when it applies, else the full path. */
+static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
+{
+	struct pcl_config *cfg = current_config();
+	if (!cfg)
+		return CG_ALLOW;
+	__u32 gen = cfg->generation;
+	/* sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets. */
+	struct pcl_sock *s = NULL;
+	struct bpf_sock *sk = skb->sk;
+	if (sk)
+		s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!use_cache)
+		return full_verdict(skb, cfg, gen, sk, s, egress, 0);
+	if (s) {
+		int verdict = cached_fast_path(skb, sk, s, gen, egress);
+		if (verdict != PCL_FAST_MISS)
+			return verdict;
+	}
+	return egress ? full_verdict_egress(skb, cfg, gen, sk, s) : full_verdict_ingress(skb, cfg, gen, sk, s);
 }
 
 SEC("cgroup_skb/egress")
