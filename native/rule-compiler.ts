@@ -490,6 +490,9 @@ class FamilyTable {
   /** Per scope: keys holding rules per prefix length (to look for covering prefixes only where there are some). */
   readonly perLength = new Map<number, Uint32Array>();
   private readonly scratch = new Uint32Array(4);
+  /** Where the last `find` that missed stopped: `allocate` right after it places the key there. */
+  private missedHash = 0;
+  private missedAt = 0;
 
   constructor(readonly family: 4 | 6) {
     this.wordCount = family === 4 ? 1 : 4;
@@ -510,9 +513,14 @@ class FamilyTable {
   /** The slot of the prefix (scope, len, words at `at`), or -1. */
   find(scope: number, len: number, words: Uint32Array, at: number): number {
     const mask = this.index.length - 1;
-    for (let h = this.hashOf(scope, len, words, at) & mask; ; h = (h + 1) & mask) {
+    const hash = this.hashOf(scope, len, words, at);
+    for (let h = hash & mask; ; h = (h + 1) & mask) {
       const entry = this.index[h]!;
-      if (entry === 0) return -1;
+      if (entry === 0) {
+        this.missedHash = hash;
+        this.missedAt = h;
+        return -1;
+      }
       if (this.isAt(entry - 1, scope, len, words, at)) return entry - 1;
     }
   }
@@ -627,6 +635,7 @@ class FamilyTable {
     if (indexSize > this.index.length) this.rehash(indexSize);
   }
 
+  /** A slot for a new key; only straight after a `find` of that key missed (it places the key where that stopped). */
   private allocate(scope: number, len: number, words: Uint32Array): number {
     let slot = this.free.pop();
     if (slot === undefined) {
@@ -642,9 +651,11 @@ class FamilyTable {
     this.ruleCounts[slot] = 0;
     this.rules[slot] = NO_RULES;
     if (!this.perLength.has(scope)) this.perLength.set(scope, new Uint32Array(129));
-    this.hashes[slot] = this.hashOf(scope, len, words, 0);
-    if (++this.indexed * 2 > this.index.length) this.rehash(this.index.length * 2);
-    this.place(slot);
+    this.hashes[slot] = this.missedHash;
+    if (++this.indexed * 2 > this.index.length) {
+      this.rehash(this.index.length * 2);
+      this.place(slot);
+    } else this.index[this.missedAt] = slot + 1; // no second hash and probe
     return slot;
   }
 
