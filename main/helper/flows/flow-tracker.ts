@@ -41,8 +41,8 @@ interface Counts {
   blocked: number;
 }
 
-/** What one flow gained since the last write, with the time span of those changes. */
-export interface FlowDelta extends FlowKey, Counts {
+/** A flow's key, counts and times: its totals (live) or what it gained since the last take (deltas). */
+export interface FlowReport extends FlowKey, Counts {
   remoteName: string | null;
   firstSeen: number;
   lastSeen: number;
@@ -50,13 +50,9 @@ export interface FlowDelta extends FlowKey, Counts {
   lastRuleId: number | null;
 }
 
-export interface LiveFlow extends FlowKey, Counts {
-  remoteName: string | null;
-  firstSeen: number;
-  lastSeen: number;
-  lastVerdict: Verdict;
-  lastRuleId: number | null;
-}
+/** What one flow gained since the last write, with the time span of those changes. */
+export type FlowDelta = FlowReport;
+export type LiveFlow = FlowReport;
 
 export interface TrackerStats {
   flows: number;
@@ -313,22 +309,12 @@ export class FlowTracker {
 
   /** Changes since the last call, one delta per flow, for the store. */
   takeDeltas(): FlowDelta[] {
-    const f = this.flows;
     const rows = this.deltas;
     const out: FlowDelta[] = [];
     for (let row = 0; row < rows.length; row++) {
       const flow = rows.flow[row]!;
-      const at = row * COUNTS;
-      const d = rows.counts;
-      out.push({
-        appId: f.appId[flow]!, remoteAddr: f.remoteAddr[flow]!, remotePort: f.remotePort[flow]!,
-        protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
-        bytesOut: d[at + BYTES_OUT]!, bytesIn: d[at + BYTES_IN]!, packetsOut: d[at + PACKETS_OUT]!, packetsIn: d[at + PACKETS_IN]!,
-        allowed: d[at + ALLOWED]!, blocked: d[at + BLOCKED]!,
-        remoteName: f.remoteName[flow]!, firstSeen: rows.firstSeen[row]!, lastSeen: rows.lastSeen[row]!,
-        lastVerdict: f.blockedLast[flow] ? 'block' : 'allow', lastRuleId: f.lastRuleId[flow] || null,
-      });
-      f.deltaRow[flow] = -1;
+      out.push(this.report(flow, rows.counts, row * COUNTS, rows.firstSeen[row]!, rows.lastSeen[row]!));
+      this.flows.deltaRow[flow] = -1;
     }
     rows.clear();
     return out;
@@ -338,19 +324,21 @@ export class FlowTracker {
   live(): LiveFlow[] {
     const f = this.flows;
     const out: LiveFlow[] = [];
-    for (const flow of this.flowSlots.values()) {
-      const at = flow * COUNTS;
-      const c = f.counts;
-      out.push({
-        appId: f.appId[flow]!, remoteAddr: f.remoteAddr[flow]!, remotePort: f.remotePort[flow]!,
-        protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
-        bytesOut: c[at + BYTES_OUT]!, bytesIn: c[at + BYTES_IN]!, packetsOut: c[at + PACKETS_OUT]!, packetsIn: c[at + PACKETS_IN]!,
-        allowed: c[at + ALLOWED]!, blocked: c[at + BLOCKED]!,
-        remoteName: f.remoteName[flow]!, firstSeen: f.firstSeen[flow]!, lastSeen: f.lastSeen[flow]!,
-        lastVerdict: f.blockedLast[flow] ? 'block' : 'allow', lastRuleId: f.lastRuleId[flow] || null,
-      });
-    }
+    for (const flow of this.flowSlots.values()) out.push(this.report(flow, f.counts, flow * COUNTS, f.firstSeen[flow]!, f.lastSeen[flow]!));
     return out.sort((a, b) => b.lastSeen - a.lastSeen);
+  }
+
+  /** A flow's key and last verdict with the counts at `counts[at..]` (its totals, or a delta row's). */
+  private report(flow: number, counts: Float64Array, at: number, firstSeen: number, lastSeen: number): FlowReport {
+    const f = this.flows;
+    return {
+      appId: f.appId[flow]!, remoteAddr: f.remoteAddr[flow]!, remotePort: f.remotePort[flow]!,
+      protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
+      bytesOut: counts[at + BYTES_OUT]!, bytesIn: counts[at + BYTES_IN]!, packetsOut: counts[at + PACKETS_OUT]!, packetsIn: counts[at + PACKETS_IN]!,
+      allowed: counts[at + ALLOWED]!, blocked: counts[at + BLOCKED]!,
+      remoteName: f.remoteName[flow]!, firstSeen, lastSeen,
+      lastVerdict: f.blockedLast[flow] ? 'block' : 'allow', lastRuleId: f.lastRuleId[flow] || null,
+    };
   }
 
   /** Forgets flows that are idle, closed and written; call after a write. */
