@@ -76,8 +76,6 @@ export interface FlowTrackerOptions {
 const PROTOCOLS: readonly FlowProtocol[] = ['tcp', 'udp', 'icmp', 'other'];
 const protocolCode = (protocol: FlowProtocol): number => (protocol === 'tcp' ? 0 : protocol === 'udp' ? 1 : protocol === 'icmp' ? 2 : 3);
 
-export const flowKeyString = (k: FlowKey): string => `${k.appId}|${k.remoteAddr}|${k.remotePort}|${k.protocol}|${k.direction}`;
-
 /**
  * Socket cookies as Map keys: a number while exact (always, in practice: the kernel counts them up
  * from 1), else the bigint (visitFlowRecords gives the same).
