@@ -873,15 +873,17 @@ static __always_inline __u32 first_sent_tcp_bytes(struct pcl_sock *s, struct par
  * rest take atomic adds: threads may send on one socket at once, and one socket may receive from
  * many peers on several CPUs.
  */
-static __always_inline void account(struct __sk_buff *skb, struct bpf_sock *sk, struct pcl_sock *s, struct parsed *p,
-				    int egress)
+static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
 {
 	/*
 	 * A listener's own packets (the SYNs it receives) stay uncounted: accepted sockets start as a
 	 * copy of its storage (BPF_F_CLONE), and must start without its cookie and totals.
 	 */
-	if ((s->flags & PCL_SK_PASSIVE) && sk->state == BPF_TCP_LISTEN)
-		return;
+	if (s->flags & PCL_SK_PASSIVE) {
+		struct bpf_sock *sk = skb->sk;
+		if (sk && sk->state == BPF_TCP_LISTEN)
+			return;
+	}
 	__u64 segs = 1;
 	if (p->aggregate) /* skb_shinfo is two loads away: read only when it can say more than 1 */
 		segs = skb->gso_segs ?: 1;
@@ -896,10 +898,10 @@ static __always_inline void account(struct __sk_buff *skb, struct bpf_sock *sk, 
 		__sync_fetch_and_add(bytes, p->payload);
 		before = __sync_fetch_and_add(packets, segs);
 	}
-	if (s->cookie == 0) {
+	if (__builtin_expect(s->cookie == 0, 0)) {
 		s->cookie = bpf_get_socket_cookie(skb);
 		mirror(s);
-	} else if ((before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY)) {
+	} else if (__builtin_expect((before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY), 0)) {
 		mirror(s);
 	}
 }
@@ -948,11 +950,12 @@ static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
 }
 
 /* Accounts a packet of a socket with storage; a TCP socket's FIN or RST may report its close. */
-static __always_inline void account_packet(struct __sk_buff *skb, struct bpf_sock *sk, struct pcl_sock *s,
-					   struct parsed *p, int egress, int use_cache)
+static __always_inline void account_packet(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress,
+					   int use_cache)
 {
-	account(skb, sk, s, p, egress);
-	if (egress && use_cache && p->f.proto == PCL_PROTO_TCP && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST)))
+	account(skb, s, p, egress);
+	if (egress && use_cache && p->f.proto == PCL_PROTO_TCP &&
+	    __builtin_expect(p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST), 0))
 		tcp_end_sent(s, p->f.family);
 }
 
@@ -971,71 +974,88 @@ static __always_inline int cached_verdict(struct pcl_sock *s)
 #define PCL_FAST_MISS -1
 
 /*
- * The packets of a socket whose verdict is cached, in their common shape: IPv4 without options or
- * IPv6 without extension headers, TCP or UDP, the headers in the linear head. Reads them in place
- * at fixed offsets, only what the cache check and the accounting need, and with no copy into a
- * flow. Any other packet (another remote, port or protocol, a new rules generation, IP options,
- * extension headers, a later fragment, a v4-mapped address, a DNS response, a short head) answers
- * PCL_FAST_MISS before anything is counted, and the full path decides it as it always did.
+ * The fast path for one shape of cached flow (family and protocol are constants here, so each
+ * shape is one straight line): the packet's IP header without options or extension headers at the
+ * start of the linear head, the L4 header right after it, to the cached remote address and port.
+ * Reads them in place, only what the check and the accounting need, with no copy into a flow.
  */
-static __always_inline int cached_fast_path(struct __sk_buff *skb, struct bpf_sock *sk, struct pcl_sock *s, __u32 gen,
-					    int egress)
+static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *s, const __u8 family, const __u8 proto,
+					const int egress)
 {
-	__u8 family = s->family, proto = s->proto;
-	if (proto != PCL_PROTO_TCP && proto != PCL_PROTO_UDP)
-		return PCL_FAST_MISS;
-	if (!egress && proto == PCL_PROTO_UDP && s->remote_port == 53)
-		return PCL_FAST_MISS; /* DNS responses go up to the helper: the full path copies them */
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	const __u32 *cached = (const __u32 *)s->remote;
-	const struct l4_view *l4;
-	__u32 l4_off, stated_end;
-	/* One bound for both: the TCP fields read_l4 reads (a UDP datagram of under 6 bytes takes the full path). */
-	const __u32 l4_len = 14;
+	const __u32 l4_off = family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	const struct l4_view *l4 = data + l4_off;
+	__u32 stated_end;
+	/* One bound for both: the 14 bytes of TCP header read_l4 reads (a UDP datagram of under 6 bytes takes the full path). */
+	if ((void *)l4 + 14 > data_end)
+		return PCL_FAST_MISS;
+	/* The version nibble, not skb->protocol: the stack sets one from the other for IP packets. */
 	if (family == 4) {
 		const struct iphdr *ip = data;
-		l4_off = sizeof(*ip);
-		l4 = data + sizeof(*ip);
-		if ((void *)l4 + l4_len > data_end || skb->protocol != bpf_htons(ETH_P_IP))
-			return PCL_FAST_MISS;
-		if (*(const __u8 *)ip != 0x45 || ip->protocol != proto || (ip->frag_off & bpf_htons(0x1fff)))
-			return PCL_FAST_MISS; /* not version 4 with a 20-byte header, another protocol, a later fragment */
-		if ((egress ? ip->daddr : ip->saddr) != cached[0])
+		/* Bytes 0-7 at once: version 4 with a 20-byte header (byte 0), fragment offset 0 (bytes 6-7). */
+		if ((*(const __u64 *)ip & 0xff1f0000000000ffULL) != 0x45 || ip->protocol != proto)
+			return PCL_FAST_MISS; /* IP options, a later fragment, another protocol */
+		if ((egress ? ip->daddr : ip->saddr) != *(const __u32 *)s->remote)
 			return PCL_FAST_MISS;
 		stated_end = bpf_ntohs(ip->tot_len);
-	} else if (family == 6) {
+	} else {
 		const struct ipv6hdr *ip6 = data;
-		l4_off = sizeof(*ip6);
-		l4 = data + sizeof(*ip6);
-		if ((void *)l4 + l4_len > data_end || skb->protocol != bpf_htons(ETH_P_IPV6))
-			return PCL_FAST_MISS;
 		if (ip6->version != 6 || ip6->nexthdr != proto)
 			return PCL_FAST_MISS; /* an extension header, or another protocol */
-		const __u32 *remote = egress ? ip6->daddr.in6_u.u6_addr32 : ip6->saddr.in6_u.u6_addr32;
-		if (remote[0] != cached[0] || remote[1] != cached[1] || remote[2] != cached[2] || remote[3] != cached[3])
-			return PCL_FAST_MISS;
+		const __u64 *remote = (const __u64 *)(egress ? &ip6->daddr : &ip6->saddr);
+		const __u64 *cached = (const __u64 *)s->remote;
+		if (remote[0] != cached[0] || remote[1] != cached[1])
+			return PCL_FAST_MISS; /* another remote, or a v4-mapped one (cached as IPv4) */
 		stated_end = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
-	} else {
-		return PCL_FAST_MISS; /* nothing cached */
 	}
+	if ((egress ? l4->dest : l4->source) != bpf_htons(s->remote_port))
+		return PCL_FAST_MISS;
 	struct parsed p;
 	p.f.family = family;
 	p.f.proto = proto;
 	read_l4(l4, l4_off, proto, l3_extent(skb, stated_end, &p), &p, egress);
-	if (s->cache_key != cache_key(gen, p.f.rport, proto, family))
-		return PCL_FAST_MISS; /* another remote port, or the rules changed since */
-	account_packet(skb, sk, s, &p, egress, 1);
+	account_packet(skb, s, &p, egress, 1);
 	return cached_verdict(s);
+}
+
+/*
+ * The packets of a socket whose verdict is cached for the current generation, in their common shape
+ * (cached_shape). Any other packet (another generation, remote, port or protocol, IP options,
+ * extension headers, a later fragment, a DNS response, a short head) answers PCL_FAST_MISS before
+ * anything is counted, and the full path decides it as it always did. The generation is checked
+ * first: after a rules change every packet goes to the full path without being parsed twice.
+ */
+static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_sock *s, __u32 gen, int egress)
+{
+	/* The cache key in one load: its generation, and its family and protocol (the shape). */
+	__u64 key = s->cache_key;
+	if ((__u32)key != (__u32)cache_key(gen, 0, 0, 0))
+		return PCL_FAST_MISS;
+	__u64 shape = key & cache_key(0, 0, 0xff, 0xff);
+	if (shape == cache_key(0, 0, PCL_PROTO_TCP, 4))
+		return cached_shape(skb, s, 4, PCL_PROTO_TCP, egress);
+	if (shape == cache_key(0, 0, PCL_PROTO_TCP, 6))
+		return cached_shape(skb, s, 6, PCL_PROTO_TCP, egress);
+	if (!egress && s->remote_port == 53)
+		return PCL_FAST_MISS; /* UDP from port 53: DNS responses go up to the helper, the full path copies them */
+	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 4))
+		return cached_shape(skb, s, 4, PCL_PROTO_UDP, egress);
+	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 6))
+		return cached_shape(skb, s, 6, PCL_PROTO_UDP, egress);
+	return PCL_FAST_MISS; /* nothing cached (family 0), or a protocol without ports */
 }
 
 /*
  * Verdict for one packet by parsing it in full. use_cache = 0 builds the "full evaluation" variant
  * used by tests and benchmarks (pcl_egress_eval): same code, never reading the per-socket cache.
  */
-static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_config *cfg, __u32 gen, struct bpf_sock *sk,
-					struct pcl_sock *s, int egress, int use_cache)
+static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *s, int egress, int use_cache)
 {
+	struct pcl_config *cfg = current_config();
+	if (!cfg)
+		return CG_ALLOW;
+	__u32 gen = cfg->generation;
 	struct parsed p = {};
 	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
 	asm volatile("" : : "r"(&p) : "memory");
@@ -1053,7 +1073,7 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_config
 	}
 
 	if (s)
-		account_packet(skb, sk, s, &p, egress, use_cache);
+		account_packet(skb, s, &p, egress, use_cache);
 
 	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
 		set_direction(s, &p.f);
@@ -1080,19 +1100,20 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_config
  * fast path, each of the fast path's ways to miss would enter it as another verifier state, and its
  * verification would grow past the kernel's limit.
  */
-static __noinline int full_verdict_egress(struct __sk_buff *skb, struct pcl_config *cfg, __u32 gen, struct bpf_sock *sk,
-					struct pcl_sock *s)
+static __noinline int full_verdict_egress(struct __sk_buff *skb, struct pcl_sock *s)
 {
-	return full_verdict(skb, cfg, gen, sk, s, 1, 1);
+	return full_verdict(skb, s, 1, 1);
 }
 
-static __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_config *cfg, __u32 gen, struct bpf_sock *sk,
-					struct pcl_sock *s)
+static __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
 {
-	return full_verdict(skb, cfg, gen, sk, s, 0, 1);
+	return full_verdict(skb, s, 0, 1);
 }
 
-/* Verdict for one packet: the cached fast path when it applies, else the full path. */
+/*
+ * Verdict for one packet: the cached fast path when it applies, else the full path (which looks up
+ * the configuration again: only the generation lives across the storage lookup).
+ */
 static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
 {
 	struct pcl_config *cfg = current_config();
@@ -1105,13 +1126,13 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	if (sk)
 		s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!use_cache)
-		return full_verdict(skb, cfg, gen, sk, s, egress, 0);
+		return full_verdict(skb, s, egress, 0);
 	if (s) {
-		int verdict = cached_fast_path(skb, sk, s, gen, egress);
+		int verdict = cached_fast_path(skb, s, gen, egress);
 		if (verdict != PCL_FAST_MISS)
 			return verdict;
 	}
-	return egress ? full_verdict_egress(skb, cfg, gen, sk, s) : full_verdict_ingress(skb, cfg, gen, sk, s);
+	return egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
 }
 
 SEC("cgroup_skb/egress")
