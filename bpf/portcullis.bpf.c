@@ -865,43 +865,65 @@ static __always_inline __u32 first_sent_tcp_bytes(struct pcl_sock *s, struct par
 }
 
 /*
- * Adds one packet to the socket's totals. TCP takes plain adds: a TCP socket's transmissions are
- * serialized by its socket lock (process context owns it, timers and softirq take bh_lock_sock),
- * and a race between two of its received segments needs one flow on two CPUs at once, which
- * RSS/RPS steering rules out and loopback (a segment is processed on the sending CPU, normally
- * before the sender, holding its own socket lock, sends the next) makes negligible. UDP and the
- * rest take atomic adds: threads may send on one socket at once, and one socket may receive from
- * many peers on several CPUs.
+ * A listener's own packets (the SYNs it receives) stay uncounted: accepted sockets start as a copy
+ * of its storage (BPF_F_CLONE), and must start without its cookie and totals.
  */
-static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
+static __always_inline int listener_packet(struct __sk_buff *skb, struct pcl_sock *s)
 {
-	/*
-	 * A listener's own packets (the SYNs it receives) stay uncounted: accepted sockets start as a
-	 * copy of its storage (BPF_F_CLONE), and must start without its cookie and totals.
-	 */
-	if (s->flags & PCL_SK_PASSIVE) {
-		struct bpf_sock *sk = skb->sk;
-		if (sk && sk->state == BPF_TCP_LISTEN)
-			return;
-	}
-	__u64 segs = 1;
+	if (!(s->flags & PCL_SK_PASSIVE))
+		return 0;
+	struct bpf_sock *sk = skb->sk;
+	return sk && sk->state == BPF_TCP_LISTEN;
+}
+
+/* Segments the packet stands for: more than 1 only for a GSO/GRO aggregate. */
+static __always_inline __u64 packet_segs(struct __sk_buff *skb, struct parsed *p)
+{
 	if (p->aggregate) /* skb_shinfo is two loads away: read only when it can say more than 1 */
-		segs = skb->gso_segs ?: 1;
+		return skb->gso_segs ?: 1;
+	return 1;
+}
+
+/* The flow's record in pcl_flows is refreshed when its packet count crosses a multiple of PCL_MIRROR_EVERY. */
+static __always_inline int mirror_due(__u64 before, __u64 segs)
+{
+	return (before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY);
+}
+
+/*
+ * Adds one packet to the socket's totals; answers the packet count before it. TCP takes plain
+ * adds: a TCP socket's transmissions are serialized by its socket lock (process context owns it,
+ * timers and softirq take bh_lock_sock), and a race between two of its received segments needs one
+ * flow on two CPUs at once, which RSS/RPS steering rules out and loopback (a segment is processed
+ * on the sending CPU, normally before the sender, holding its own socket lock, sends the next)
+ * makes negligible. UDP and the rest take atomic adds: threads may send on one socket at once, and
+ * one socket may receive from many peers on several CPUs.
+ */
+static __always_inline __u64 add_to_totals(struct pcl_sock *s, struct parsed *p, __u64 segs, int egress)
+{
 	__u64 *bytes = egress ? &s->bytes_out : &s->bytes_in;
 	__u64 *packets = egress ? &s->packets_out : &s->packets_in;
-	__u64 before;
 	if (p->f.proto == PCL_PROTO_TCP) {
-		before = *packets;
+		__u64 before = *packets;
 		*packets = before + segs;
 		*bytes += egress && p->payload_off ? first_sent_tcp_bytes(s, p) : p->payload;
-	} else {
-		__sync_fetch_and_add(bytes, p->payload);
-		before = __sync_fetch_and_add(packets, segs);
+		return before;
 	}
-	if (__builtin_expect(s->cookie == 0, 0)) {
+	__sync_fetch_and_add(bytes, p->payload);
+	return __sync_fetch_and_add(packets, segs);
+}
+
+/* Counts a packet, and refreshes the flow's record in pcl_flows on its first packet and when due. */
+static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
+{
+	if (listener_packet(skb, s))
+		return;
+	__u64 segs = packet_segs(skb, p);
+	__u64 before = add_to_totals(s, p, segs, egress);
+	if (s->cookie == 0) {
 		s->cookie = bpf_get_socket_cookie(skb);
 		mirror(s);
-	} else if (__builtin_expect((before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY), 0)) {
+	} else if (mirror_due(before, segs)) {
 		mirror(s);
 	}
 }
@@ -949,13 +971,18 @@ static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
 		f->dir = PCL_DIR_OUT;
 }
 
+/* A TCP FIN or RST. */
+static __always_inline int tcp_end(struct parsed *p)
+{
+	return p->f.proto == PCL_PROTO_TCP && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST));
+}
+
 /* Accounts a packet of a socket with storage; a TCP socket's FIN or RST may report its close. */
 static __always_inline void account_packet(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress,
 					   int use_cache)
 {
 	account(skb, s, p, egress);
-	if (egress && use_cache && p->f.proto == PCL_PROTO_TCP &&
-	    __builtin_expect(p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST), 0))
+	if (egress && use_cache && tcp_end(p))
 		tcp_end_sent(s, p->f.family);
 }
 
@@ -1015,7 +1042,16 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	p.f.family = family;
 	p.f.proto = proto;
 	read_l4(l4, l4_off, proto, l3_extent(skb, stated_end, &p), &p, egress);
-	account_packet(skb, s, &p, egress, 1);
+	/*
+	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: the
+	 * socket's first (its cookie), each one that makes the flow's record due for a refresh, a FIN
+	 * or RST sent (a close report), and a listener's own.
+	 */
+	__u64 segs = packet_segs(skb, &p);
+	if (s->cookie == 0 || mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)) ||
+	    listener_packet(skb, s))
+		return PCL_FAST_MISS;
+	add_to_totals(s, &p, segs, egress);
 	return cached_verdict(s);
 }
 
