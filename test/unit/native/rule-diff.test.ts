@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KernelRule } from '../../../native/api.js';
-import { ENTRY_BYTES, KEY_BYTES, NO_SET, RuleCompiler, SET_BYTES, type CompiledRules, type EntryMap } from '../../../native/rule-compiler.js';
+import { BUCKET_BYTES, BUCKET_KEY_BYTES, ENTRY_BYTES, ENTRY_MAPS, KEY_BYTES, NO_SET, RuleCompiler, SET_BYTES, type CompiledRules, type EntryMap } from '../../../native/rule-compiler.js';
 import { capacityFor, planDiff, swapReason, type Capacities } from '../../../native/rule-diff.js';
 
 const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
-const MAPS: EntryMap[] = ['v4Exact', 'v6Exact', 'v4Lpm', 'v6Lpm'];
+const MAPS = ENTRY_MAPS;
 
 function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): KernelRule {
   const [addr, len] = text.split('/');
@@ -15,10 +15,9 @@ function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): Kern
 }
 
 function roomy(compiled: CompiledRules): Capacities {
-  return {
-    v4Exact: capacityFor('v4Exact', compiled.v4Exact.count), v6Exact: capacityFor('v6Exact', compiled.v6Exact.count),
-    v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count), v6Lpm: capacityFor('v6Lpm', compiled.v6Lpm.count), sets: capacityFor('sets', compiled.sets.count),
-  };
+  const capacities = {} as Capacities;
+  for (const map of [...MAPS, 'v6Buckets', 'sets'] as const) capacities[map] = capacityFor(map, compiled[map].count);
+  return capacities;
 }
 
 /**
@@ -26,10 +25,18 @@ function roomy(compiled: CompiledRules): Capacities {
  * steps, and says what each entry decides as the list of clause rule ids (inline, then set).
  */
 class FakeKernel {
-  maps: Record<EntryMap, Map<string, Buffer>> = { v4Exact: new Map(), v6Exact: new Map(), v4Lpm: new Map(), v6Lpm: new Map() };
+  maps: Record<EntryMap, Map<string, Buffer>> = { v4Exact: new Map(), v6Exact: new Map(), v4Lpm: new Map(), v6Lpm: new Map(), v6Prefix: new Map() };
+  /** v6 buckets: key hex -> bitmap. */
+  buckets = new Map<string, Buffer>();
   sets = new Map<number, Buffer>();
+  v6Split = 0;
 
   load(compiled: CompiledRules): void {
+    this.v6Split = compiled.v6Split;
+    this.buckets = new Map();
+    for (let i = 0; i < compiled.v6Buckets.count; i++) {
+      this.buckets.set(compiled.v6Buckets.keys.toString('hex', i * BUCKET_KEY_BYTES, (i + 1) * BUCKET_KEY_BYTES), compiled.v6Buckets.values.subarray(i * BUCKET_BYTES, (i + 1) * BUCKET_BYTES));
+    }
     for (const map of MAPS) {
       this.maps[map] = new Map();
       for (let i = 0; i < compiled[map].count; i++) {
@@ -44,6 +51,13 @@ class FakeKernel {
     for (const step of steps) {
       if (step.map === 'sets') {
         for (let i = 0; i < step.keys.length / 4; i++) this.sets.set(step.keys.readUInt32LE(i * 4), step.values!.subarray(i * SET_BYTES, (i + 1) * SET_BYTES));
+      } else if (step.map === 'v6Buckets') {
+        for (let i = 0; i < step.keys.length / BUCKET_KEY_BYTES; i++) {
+          const key = step.keys.toString('hex', i * BUCKET_KEY_BYTES, (i + 1) * BUCKET_KEY_BYTES);
+          if (step.op === 'delete') this.buckets.delete(key);
+          else this.buckets.set(key, step.values!.subarray(i * BUCKET_BYTES, (i + 1) * BUCKET_BYTES));
+          after?.();
+        }
       } else {
         const size = KEY_BYTES[step.map];
         for (let i = 0; i < step.keys.length / size; i++) {
@@ -71,6 +85,7 @@ class FakeKernel {
         out.set(`${map} ${key}`, ids.join(','));
       }
     }
+    for (const [key, bitmap] of this.buckets) out.set(`v6Buckets ${key}`, bitmap.toString('hex'));
     return out;
   }
 }
