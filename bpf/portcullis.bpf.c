@@ -161,11 +161,6 @@ struct {
 	__type(value, __u64);
 } pcl_rule_hits SEC(".maps");
 
-/* Numeric open-coded iterator (kfuncs of every program type since Linux 6.4). */
-extern int bpf_iter_num_new(struct bpf_iter_num *it, int start, int end) __ksym;
-extern int *bpf_iter_num_next(struct bpf_iter_num *it) __ksym;
-extern void bpf_iter_num_destroy(struct bpf_iter_num *it) __ksym;
-
 /* ---- flow description ------------------------------------------------------------------ */
 
 struct flow {
@@ -307,10 +302,7 @@ __noinline int find_prefix6(__u32 slot, __u32 split, __u32 scope, const struct f
 	__u64 longer = bucket->lens[1], shorter = bucket->lens[0];
 	struct pcl_prefix6_key key = { .scope = scope };
 	struct pcl_entry *found = NULL;
-	/* An open-coded iterator: the verifier checks the body until its state repeats, not 128 times. */
-	struct bpf_iter_num it;
-	bpf_iter_num_new(&it, 0, 128);
-	while (bpf_iter_num_next(&it)) {
+	for (__u32 i = 0; i < 128; i++) {
 		__u32 len;
 		if (longer) {
 			__u32 bit = highest_bit(longer);
@@ -329,7 +321,6 @@ __noinline int find_prefix6(__u32 slot, __u32 split, __u32 scope, const struct f
 		if (found)
 			break;
 	}
-	bpf_iter_num_destroy(&it);
 	if (!found)
 		return 0;
 	*out = *found;
