@@ -23,10 +23,10 @@ export type Capacities = Record<RuleMap | 'sets', number>;
 
 /**
  * Inner-map capacity for a swap, with headroom for later diffs. LPM tries allocate per element
- * (headroom is free); the exact hashes and the set array are preallocated (inserting into a
- * preallocated hash measured ~1.5-2x faster), so their headroom is kept modest — except when a
- * swap happens because a map ran full (`growing`): then half again, so a growing ruleset (an
- * import in chunks) swaps O(log n) times, not once per few chunks.
+ * (headroom is free); the hashes (exact, v6 prefix, v6 bucket) and the set array are
+ * preallocated (inserting into a preallocated hash measured ~1.5-2x faster), so their headroom
+ * is kept modest — except when a swap happens because a map ran full (`growing`): then half
+ * again, so a growing ruleset (an import in chunks) swaps O(log n) times, not once per few chunks.
  */
 export function capacityFor(map: RuleMap | 'sets', count: number, growing = false): number {
   if (map === 'sets') return count + Math.max(1024, growing ? count >> 1 : 0); // 200 bytes a slot
