@@ -61,6 +61,20 @@ struct exact6_inner {
 	__uint(key_size, sizeof(struct pcl_exact6_key));
 	__uint(value_size, sizeof(struct pcl_entry));
 };
+struct prefix6_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, 0);
+	__uint(key_size, sizeof(struct pcl_prefix6_key));
+	__uint(value_size, sizeof(struct pcl_entry));
+};
+struct bucket6_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, 0);
+	__uint(key_size, sizeof(struct pcl_bucket6_key));
+	__uint(value_size, sizeof(struct pcl_bucket6));
+};
 struct sets_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -88,6 +102,8 @@ OUTER(pcl_v4_lpm, lpm4_inner);
 OUTER(pcl_v6_lpm, lpm6_inner);
 OUTER(pcl_v4_exact, exact4_inner);
 OUTER(pcl_v6_exact, exact6_inner);
+OUTER(pcl_v6_prefix, prefix6_inner);
+OUTER(pcl_v6_bucket, bucket6_inner);
 OUTER(pcl_sets, sets_inner);
 OUTER(pcl_app_dflt, app_dflt_inner);
 
@@ -237,7 +253,82 @@ static __always_inline struct pcl_entry *lookup4(__u32 slot, __u32 scope, struct
 	return entry;
 }
 
-static __always_inline struct pcl_entry *lookup6(__u32 slot, __u32 scope, struct flow *f)
+/* Index of the highest set bit of x (x != 0), without branches (clang's BPF target has no clz). */
+static __always_inline __u32 highest_bit(__u64 x)
+{
+	x |= x >> 1;
+	x |= x >> 2;
+	x |= x >> 4;
+	x |= x >> 8;
+	x |= x >> 16;
+	x |= x >> 32;
+	/* x is now 2^(n+1) - 1: count its bits */
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (__u32)((x * 0x0101010101010101ULL) >> 56) - 1;
+}
+
+/* Mask of the first `len` bits (0..64) of a 64-bit word read from network-order bytes. */
+static __always_inline __u64 leading_bits(__u32 len)
+{
+	if (len == 0)
+		return 0;
+	if (len >= 64)
+		return ~0ULL;
+	return bpf_cpu_to_be64(~0ULL << (64 - len));
+}
+
+/*
+ * IPv6 prefixes of `split` bits or more: the bucket of the address's first `split` bits names the
+ * lengths present; they are probed longest first, so the first hit is the longest match, copied
+ * to `out`. A global function, so the verifier checks it once per program rather than at every
+ * inlined call site (with the loop, that pushed the packet programs past its limit).
+ */
+__noinline int find_prefix6(__u32 slot, __u32 split, __u32 scope, const struct flow *f, struct pcl_entry *out)
+{
+	if (!f || !out)
+		return 0;
+	void *buckets = bpf_map_lookup_elem(&pcl_v6_bucket, &slot);
+	void *prefixes = bpf_map_lookup_elem(&pcl_v6_prefix, &slot);
+	if (!buckets || !prefixes)
+		return 0;
+	__u64 hi = *(__u64 *)&f->raddr[0], lo = *(__u64 *)&f->raddr[8];
+	struct pcl_bucket6_key bucket_key = { .scope = scope };
+	*(__u64 *)bucket_key.addr = hi & leading_bits(split);
+	struct pcl_bucket6 *bucket = bpf_map_lookup_elem(buckets, &bucket_key);
+	if (!bucket)
+		return 0;
+	__u64 longer = bucket->lens[1], shorter = bucket->lens[0];
+	struct pcl_prefix6_key key = { .scope = scope };
+	struct pcl_entry *found = NULL;
+	for (__u32 i = 0; i < 128; i++) {
+		__u32 len;
+		if (longer) {
+			__u32 bit = highest_bit(longer);
+			longer ^= 1ULL << bit;
+			len = 64 + bit;
+		} else if (shorter) {
+			len = highest_bit(shorter);
+			shorter ^= 1ULL << len;
+		} else {
+			break;
+		}
+		key.prefixlen = len;
+		*(__u64 *)&key.addr[0] = hi & leading_bits(len);
+		*(__u64 *)&key.addr[8] = len > 64 ? lo & leading_bits(len - 64) : 0;
+		found = bpf_map_lookup_elem(prefixes, &key);
+		if (found)
+			break;
+	}
+	if (!found)
+		return 0;
+	*out = *found;
+	return 1;
+}
+
+/* The entry deciding for f's remote in this scope, or NULL; a prefix-hash entry comes as a copy in `copy`. */
+static __always_inline struct pcl_entry *lookup6(__u32 slot, __u32 split, __u32 scope, struct flow *f, struct pcl_entry *copy)
 {
 	struct pcl_entry *entry = NULL;
 	void *exact = bpf_map_lookup_elem(&pcl_v6_exact, &slot);
@@ -248,6 +339,8 @@ static __always_inline struct pcl_entry *lookup6(__u32 slot, __u32 scope, struct
 		if (entry)
 			return entry;
 	}
+	if (find_prefix6(slot, split, scope, f, copy))
+		return copy;
 	void *lpm = bpf_map_lookup_elem(&pcl_v6_lpm, &slot);
 	if (lpm) {
 		struct pcl_lpm6_key key = { .prefixlen = 160, .scope = scope };
@@ -257,9 +350,10 @@ static __always_inline struct pcl_entry *lookup6(__u32 slot, __u32 scope, struct
 	return entry;
 }
 
-static __always_inline __u8 eval_scope(__u32 slot, __u32 scope, struct flow *f, __u32 *rule_id)
+static __always_inline __u8 eval_scope(__u32 slot, __u32 split6, __u32 scope, struct flow *f, __u32 *rule_id)
 {
-	struct pcl_entry *entry = f->family == 4 ? lookup4(slot, scope, f) : lookup6(slot, scope, f);
+	struct pcl_entry copy;
+	struct pcl_entry *entry = f->family == 4 ? lookup4(slot, scope, f) : lookup6(slot, split6, scope, f, &copy);
 	if (!entry)
 		return PCL_ACT_NONE;
 	return match_entry(slot, entry, f, rule_id);
@@ -270,12 +364,16 @@ static __always_inline struct decision decide(struct pcl_config *cfg, __u32 gen,
 {
 	struct decision d = { .rule_id = 0, .action = PCL_ACT_NONE };
 	__u32 slot = gen & 1;
+	/* Both read here, while the verifier still knows slot is 0 or 1 (its stack copy below, whose
+	 * address the map lookups take, loses the bound). */
+	__u32 split6 = cfg->v6_split[slot];
+	__u8 global_default = cfg->default_action[slot];
 	if (app_id != 0) {
-		d.action = eval_scope(slot, app_id, f, &d.rule_id);
+		d.action = eval_scope(slot, split6, app_id, f, &d.rule_id);
 		if (d.action != PCL_ACT_NONE)
 			return d;
 	}
-	d.action = eval_scope(slot, 0, f, &d.rule_id);
+	d.action = eval_scope(slot, split6, 0, f, &d.rule_id);
 	if (d.action != PCL_ACT_NONE)
 		return d;
 	d.rule_id = 0;
@@ -289,7 +387,7 @@ static __always_inline struct decision decide(struct pcl_config *cfg, __u32 gen,
 			}
 		}
 	}
-	d.action = cfg->default_action[slot] == PCL_ACT_BLOCK ? PCL_ACT_BLOCK : PCL_ACT_ALLOW;
+	d.action = global_default == PCL_ACT_BLOCK ? PCL_ACT_BLOCK : PCL_ACT_ALLOW;
 	return d;
 }
 

@@ -12,12 +12,17 @@
  *   After the app's rules and the global rules: the per-app default, then the global default.
  *
  * How one scope is decided: an exact-address hash (/32, /128) or, failing that, an LPM trie
- * (every other prefix) gives an entry. The entry holds the clause of its own rule inline (when
- * exactly one rule has that prefix in that scope) and the id of a clause set with every other
- * clause that applies: those of covering prefixes in the same scope (and, when several rules
- * share the prefix, all of their clauses), already sorted by the precedence above. The first
- * clause matching (direction, protocol, port) decides. A million exact blocks thus need no
- * clause set at all, and a set is shared by everything under the same covering prefix.
+ * (every other prefix) gives an entry. IPv6 prefixes of at least pcl_config.v6_split bits are not
+ * in a trie (a 160-bit trie walk is ~20 nodes at 150k prefixes) but in a hash keyed by
+ * (scope, length, masked address), found through a bucket (scope, first v6_split bits) holding
+ * the lengths present under it: probed longest first, the first hit is the longest match. Only
+ * prefixes shorter than v6_split stay in the v6 trie, consulted when the hashes find nothing.
+ * The entry holds the clause of its own rule inline (when exactly one rule has that prefix in
+ * that scope) and the id of a clause set with every other clause that applies: those of
+ * covering prefixes in the same scope (and, when several rules share the prefix, all of their
+ * clauses), already sorted by the precedence above. The first clause matching (direction,
+ * protocol, port) decides. A million exact blocks thus need no clause set at all, and a set is
+ * shared by everything under the same covering prefix.
  *
  * Atomic swap: every rules map is an ARRAY_OF_MAPS with two slots. User space fills fresh
  * inner maps in the inactive slot, then bumps pcl_config.generation; programs read the
@@ -76,8 +81,12 @@ struct pcl_config {
 	__u32 generation;        /* ruleset generation; slot = generation & 1; written last on apply */
 	__u32 enforcing;         /* 0 = monitor only: everything allowed, still observed */
 	__u8 default_action[2];  /* global default verdict per slot (PCL_ACT_ALLOW/BLOCK) */
-	__u8 pad[6];             /* explicit padding, zero */
+	__u8 v6_split[2];        /* per slot: v6 prefixes this long or longer are in the prefix hash */
+	__u8 pad[4];             /* explicit padding, zero */
 };
+
+/* pcl_config.v6_split is at most this: a bucket key holds the address's first 64 bits. */
+#define PCL_V6_SPLIT_MAX 64
 
 /* LPM trie keys: prefixlen counts the scope's 32 bits plus the address prefix. */
 struct pcl_lpm4_key {
@@ -103,7 +112,28 @@ struct pcl_exact6_key {
 	__u8 addr[16]; /* network order */
 };
 
-/* Value of the LPM and exact maps. */
+/* IPv6 prefix hash key (prefixes of v6_split..127 bits). */
+struct pcl_prefix6_key {
+	__u32 scope;     /* 0 = every app, else app id */
+	__u32 prefixlen; /* address prefix length */
+	__u8 addr[16];   /* network order, bits past prefixlen zero */
+};
+
+/* IPv6 bucket key: the scope and the address's first v6_split bits (the rest zero). */
+struct pcl_bucket6_key {
+	__u32 scope;
+	__u32 pad;    /* zero */
+	__u8 addr[8]; /* network order */
+};
+
+/* IPv6 bucket: bit (len % 64) of lens[len / 64] is set when prefixes of length len are in the
+ * prefix hash under this bucket (a superset while a change is being applied: a set bit without
+ * an entry is only a wasted probe). */
+struct pcl_bucket6 {
+	__u64 lens[2]; /* host order */
+};
+
+/* Value of the LPM, exact and prefix maps. */
 struct pcl_entry {
 	__u32 rule_id; /* the inline clause's rule (0 when there is no inline clause) */
 	__u32 set_id;  /* clause set consulted after the inline clause, or PCL_NO_SET */

@@ -21,7 +21,7 @@ import type {
   TestRunResult,
 } from './api.js';
 import { decodeEvents, decodeFlows } from './event-layout.js';
-import { RuleCompiler, validateRule, type CompiledRules } from './rule-compiler.js';
+import { RuleCompiler, validateRule, type CompiledRules, type MapImage } from './rule-compiler.js';
 import { capacityFor, ENTRY_MAPS, planDiff, swapReason, type Capacities, type DiffStep } from './rule-diff.js';
 
 export type * from './api.js';
@@ -153,6 +153,9 @@ function packBindings(bindings: Partial<AppBindings>): Array<{ kind: BindingKind
 
 const DEFAULT_RING_BYTES = 256 * 1024;
 
+/** Inner maps sized with headroom for later diffs (see capacityFor). */
+const CAPACITY_MAPS = [...ENTRY_MAPS, 'v6Buckets', 'sets'] as const;
+
 export class Firewall {
   private native: NativeFirewall | null;
   private subscription: EventSubscription | null = null;
@@ -249,21 +252,12 @@ export class Firewall {
     }
     const compiled = this.compiler.compileAll(defaults);
     const compileMs = performance.now() - started;
-    const capacities: Capacities = {
-      v4Exact: capacityFor('v4Exact', compiled.v4Exact.count, growing),
-      v6Exact: capacityFor('v6Exact', compiled.v6Exact.count, growing),
-      v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count, growing),
-      v6Lpm: capacityFor('v6Lpm', compiled.v6Lpm.count, growing),
-      sets: capacityFor('sets', compiled.sets.count, growing),
-    };
-    const withCapacity = {
-      ...compiled,
-      v4Exact: { ...compiled.v4Exact, capacity: capacities.v4Exact },
-      v6Exact: { ...compiled.v6Exact, capacity: capacities.v6Exact },
-      v4Lpm: { ...compiled.v4Lpm, capacity: capacities.v4Lpm },
-      v6Lpm: { ...compiled.v6Lpm, capacity: capacities.v6Lpm },
-      sets: { ...compiled.sets, capacity: capacities.sets },
-    };
+    const capacities = {} as Capacities;
+    const withCapacity: CompiledRules = { ...compiled };
+    for (const map of CAPACITY_MAPS) {
+      capacities[map] = capacityFor(map, compiled[map].count, growing);
+      withCapacity[map] = { ...compiled[map], capacity: capacities[map] } as MapImage;
+    }
     this.installed = null; // unknown until the swap succeeded
     const result = native.applyRules(withCapacity, compiled.globalDefault);
     this.installed = { capacities, defaults: defaultsKey };

@@ -30,7 +30,14 @@ export interface CompiledRules {
   v4Exact: MapImage;
   v6Exact: MapImage;
   v4Lpm: MapImage;
+  /** v6 prefixes shorter than v6Split. */
   v6Lpm: MapImage;
+  /** v6 prefixes of v6Split..127 bits, keyed (scope, length, masked address). */
+  v6Prefix: MapImage;
+  /** Per (scope, first v6Split bits of the address): the lengths present in v6Prefix. */
+  v6Buckets: MapImage;
+  /** pcl_config.v6_split for the slot these maps go in (see chooseV6Split). */
+  v6Split: number;
   /** Array map: keys are the indexes 0..count-1 (keys buffer left empty). */
   sets: MapImage;
   appDefaults: MapImage;
@@ -236,9 +243,19 @@ function sameClauses(a: Clause[], b: Clause[]): boolean {
   return true;
 }
 
-export type EntryMap = 'v4Exact' | 'v6Exact' | 'v4Lpm' | 'v6Lpm';
-export const ENTRY_MAPS: readonly EntryMap[] = ['v4Exact', 'v6Exact', 'v4Lpm', 'v6Lpm'];
-export const KEY_BYTES: Record<EntryMap, number> = { v4Exact: 8, v6Exact: 20, v4Lpm: 12, v6Lpm: 24 };
+export type EntryMap = 'v4Exact' | 'v6Exact' | 'v4Lpm' | 'v6Lpm' | 'v6Prefix';
+export const ENTRY_MAPS: readonly EntryMap[] = ['v4Exact', 'v6Exact', 'v4Lpm', 'v6Lpm', 'v6Prefix'];
+export const KEY_BYTES: Record<EntryMap, number> = { v4Exact: 8, v6Exact: 20, v4Lpm: 12, v6Lpm: 24, v6Prefix: 24 };
+/** Every map of a ruleset the kernel holds entries in, for counts and capacities. */
+export type RuleMap = EntryMap | 'v6Buckets';
+export const BUCKET_KEY_BYTES = 16;
+export const BUCKET_BYTES = 16;
+/** pcl_config.v6_split's bound (PCL_V6_SPLIT_MAX): a bucket key holds an address's first 64 bits. */
+export const V6_SPLIT_MAX = 64;
+
+/** How an entry key is laid out: {scope, addr}, {32 + prefix, scope, addr} or {scope, prefix, addr}. */
+type KeyLayout = 'exact' | 'lpm' | 'prefix';
+const KEY_LAYOUT: Record<EntryMap, KeyLayout> = { v4Exact: 'exact', v6Exact: 'exact', v4Lpm: 'lpm', v6Lpm: 'lpm', v6Prefix: 'prefix' };
 
 function writeU32(buf: Buffer, at: number, value: number, littleEndian: boolean): void {
   if (littleEndian) buf.writeUInt32LE(value, at);
@@ -266,19 +283,24 @@ class EntryWriter {
   private valueWords: Uint32Array;
   count = 0;
 
-  constructor(private readonly keySize: number, capacity: number, private readonly littleEndian: boolean) {
+  private readonly keySize: number;
+  private readonly layout: KeyLayout;
+
+  constructor(map: EntryMap, capacity: number, private readonly littleEndian: boolean) {
+    this.keySize = KEY_BYTES[map];
+    this.layout = KEY_LAYOUT[map];
     const slots = Math.max(capacity, 16);
-    ({ buffer: this.keys, words: this.keyWords } = wordBuffer(keySize * slots));
+    ({ buffer: this.keys, words: this.keyWords } = wordBuffer(this.keySize * slots));
     ({ buffer: this.values, words: this.valueWords } = wordBuffer(ENTRY_BYTES * slots));
   }
 
   /**
-   * Appends an entry; returns its index. lpmPrefix < 0: an exact key {scope, addr}; else an LPM
-   * key {32 + prefix, scope, addr}. The inline clause is absent when `codes` is 0 (no action).
+   * Appends an entry for the prefix (words at `at`, `prefix` bits); returns its index. The inline
+   * clause is absent when `codes` is 0 (no action).
    */
-  add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, ruleId: number, ports: number, codes: number, setId: number): number {
+  add(scope: number, words: Uint32Array, at: number, wordCount: number, prefix: number, ruleId: number, ports: number, codes: number, setId: number): number {
     if (this.count * ENTRY_BYTES === this.values.length) this.grow();
-    writeEntryKey(this.keyWords, (this.count * this.keySize) / 4, scope, words, at, wordCount, lpmPrefix, this.littleEndian);
+    writeEntryKey(this.keyWords, (this.count * this.keySize) / 4, this.layout, scope, words, at, wordCount, prefix, this.littleEndian);
     const native = this.littleEndian === HOST_LE;
     const v = this.valueWords;
     const base = this.count * 4;
@@ -314,13 +336,21 @@ class EntryWriter {
   }
 }
 
-/** A key at u32 index `at` of `k`: [32 + lpmPrefix,] scope, then the address words in network order. */
-function writeEntryKey(k: Uint32Array, at: number, scope: number, words: Uint32Array, from: number, wordCount: number, lpmPrefix: number, littleEndian: boolean): void {
+/** A key at u32 index `at` of `k` in its layout (see KeyLayout), the address words in network order. */
+function writeEntryKey(k: Uint32Array, at: number, layout: KeyLayout, scope: number, words: Uint32Array, from: number, wordCount: number, prefix: number, littleEndian: boolean): void {
   const native = littleEndian === HOST_LE;
   let i = at;
-  if (lpmPrefix >= 0) k[i++] = native ? 32 + lpmPrefix : swap32(32 + lpmPrefix);
+  if (layout === 'lpm') k[i++] = native ? 32 + prefix : swap32(32 + prefix);
   k[i++] = native ? scope : swap32(scope);
+  if (layout === 'prefix') k[i++] = native ? prefix : swap32(prefix);
   for (let w = 0; w < wordCount; w++) k[i + w] = HOST_LE ? swap32(words[from + w]!) : words[from + w]!;
+}
+
+/** The sweep's writers: full-length keys, trie prefixes, and hashed prefixes (v6; the trie's for v4). */
+interface Writers {
+  exact: EntryWriter;
+  lpm: EntryWriter;
+  prefix: EntryWriter;
 }
 
 /**
@@ -436,8 +466,10 @@ export interface CompiledChange {
   /** New clause sets: array slots (u32 each) and contents, written before any entry uses them. */
   sets: { ids: Buffer; values: Buffer };
   entries: EntryChange[];
+  /** v6 buckets whose lengths changed (see rule-diff.ts for when they are written). */
+  buckets: BucketChange[];
   /** Entry count per map once the change is in (for capacity checks). */
-  counts: Record<EntryMap, number>;
+  counts: Record<RuleMap, number>;
   /** One past the highest set id in use. */
   setSpan: number;
   warnings: string[];
@@ -699,6 +731,208 @@ function isList(rules: KernelRule | readonly KernelRule[]): rules is readonly Ke
   return Array.isArray(rules);
 }
 
+/**
+ * Dense ids for tuples of `width` u32s: open addressing with linear probing on typed arrays (a JS
+ * Map would need a string per tuple). Ids are never taken back; the owner is rebuilt on a swap.
+ */
+class TupleIndex {
+  private table = new Int32Array(1024); // id + 1, 0 = empty
+  private tuples: Uint32Array;
+  size = 0;
+
+  constructor(private readonly width: number) {
+    this.tuples = new Uint32Array(width * 512);
+  }
+
+  /** The id of `tuple` (its first `width` words), made if missing. */
+  id(tuple: Uint32Array): number {
+    const mask = this.table.length - 1;
+    let h = this.hashOf(tuple, 0) & mask;
+    for (let entry = this.table[h]!; entry !== 0; h = (h + 1) & mask, entry = this.table[h]!) {
+      if (this.isAt(entry - 1, tuple)) return entry - 1;
+    }
+    const id = this.size++;
+    if (id * this.width === this.tuples.length) {
+      const tuples = new Uint32Array(this.tuples.length * 2);
+      tuples.set(this.tuples);
+      this.tuples = tuples;
+    }
+    for (let w = 0; w < this.width; w++) this.tuples[id * this.width + w] = tuple[w]!;
+    if (this.size * 2 > this.table.length) this.rehash(this.table.length * 2);
+    else this.table[h] = id + 1;
+    return id;
+  }
+
+  word(id: number, w: number): number {
+    return this.tuples[id * this.width + w]!;
+  }
+
+  private hashOf(words: Uint32Array, at: number): number {
+    let h = 0x811c9dc5;
+    for (let w = 0; w < this.width; w++) h = Math.imul(h ^ words[at + w]! ^ (h >>> 15), 0x5bd1e995);
+    return h ^ (h >>> 13);
+  }
+
+  private isAt(id: number, tuple: Uint32Array): boolean {
+    for (let w = 0; w < this.width; w++) if (this.tuples[id * this.width + w] !== tuple[w]) return false;
+    return true;
+  }
+
+  private rehash(size: number): void {
+    this.table = new Int32Array(size);
+    const mask = size - 1;
+    for (let id = 0; id < this.size; id++) {
+      let h = this.hashOf(this.tuples, id * this.width) & mask;
+      while (this.table[h] !== 0) h = (h + 1) & mask;
+      this.table[h] = id + 1;
+    }
+  }
+}
+
+/** A bucket whose lengths a change altered: its key and bitmap (BUCKET_BYTES) before and after, null = none. */
+export interface BucketChange {
+  key: Buffer;
+  before: Buffer | null;
+  after: Buffer | null;
+}
+
+/**
+ * The v6 buckets: per (scope, first `split` bits), which prefix lengths have entries in v6Prefix,
+ * kept exact by counting installed keys per (bucket, length). Buckets a change altered remember
+ * their bitmap from before it, so the change can be applied in a safe order (rule-diff.ts).
+ */
+class V6Buckets {
+  private readonly lengths = new TupleIndex(4); // (scope, word 0, word 1, length) -> id
+  private keyCounts: Uint32Array = new Uint32Array(1024);
+  private readonly buckets = new TupleIndex(3); // (scope, word 0, word 1) -> id
+  private bits: Uint32Array = new Uint32Array(4 * 1024); // per bucket: bit (len % 32) of word (len >> 5)
+  private readonly before = new Map<number, Uint32Array>();
+  private readonly tuple = new Uint32Array(4);
+  /** Buckets with any length. */
+  count = 0;
+
+  constructor(readonly split: number, private tracking: boolean) {}
+
+  /** An installed key of v6Prefix (scope, words at `at`, `len` bits) came (+1) or went (-1). */
+  change(scope: number, words: Uint32Array, at: number, len: number, delta: 1 | -1): void {
+    const t = this.tuple;
+    const split = this.split;
+    t[0] = scope;
+    t[1] = split >= 32 ? words[at]! : (words[at]! & (~0 << (32 - split))) >>> 0;
+    t[2] = split >= 64 ? words[at + 1]! : split <= 32 ? 0 : (words[at + 1]! & (~0 << (64 - split))) >>> 0;
+    t[3] = len;
+    const id = this.lengths.id(t);
+    if (id >= this.keyCounts.length) this.keyCounts = widened(this.keyCounts, id + 1);
+    const keys = (this.keyCounts[id]! += delta);
+    if (keys !== (delta > 0 ? 1 : 0)) return; // the length was there before and still is
+    const bucket = this.buckets.id(t);
+    if (bucket * 4 >= this.bits.length) this.bits = widened(this.bits, bucket * 4 + 4);
+    const at4 = bucket * 4;
+    if (this.tracking && !this.before.has(bucket)) this.before.set(bucket, this.bits.slice(at4, at4 + 4));
+    const wasEmpty = this.isEmpty(at4);
+    this.bits[at4 + (len >>> 5)]! ^= 1 << (len & 31);
+    const isEmpty = this.isEmpty(at4);
+    if (wasEmpty && !isEmpty) this.count++;
+    else if (!wasEmpty && isEmpty) this.count--;
+  }
+
+  /** From now on, buckets remember their bitmap from before each change (after a full compile). */
+  track(): void {
+    this.tracking = true;
+  }
+
+  /** The buckets changed since the last call, with their bitmaps before and after. */
+  takeChanges(littleEndian: boolean): BucketChange[] {
+    const out: BucketChange[] = [];
+    for (const [bucket, before] of this.before) {
+      const after = this.bits.subarray(bucket * 4, bucket * 4 + 4);
+      if (before.every((word, i) => word === after[i])) continue;
+      const key = Buffer.alloc(BUCKET_KEY_BYTES);
+      this.writeKey(bucket, key, 0, littleEndian);
+      const bitmap = (words: Uint32Array): Buffer | null => {
+        if (words.every((word) => word === 0)) return null;
+        const value = Buffer.alloc(BUCKET_BYTES);
+        writeBitmap(words, 0, value, 0, littleEndian);
+        return value;
+      };
+      out.push({ key, before: bitmap(before), after: bitmap(after) });
+    }
+    this.before.clear();
+    return out;
+  }
+
+  /** Every bucket with a length, for fresh maps. */
+  image(littleEndian: boolean): MapImage {
+    const keys = Buffer.alloc(this.count * BUCKET_KEY_BYTES);
+    const values = Buffer.alloc(this.count * BUCKET_BYTES);
+    let n = 0;
+    for (let bucket = 0; bucket < this.buckets.size; bucket++) {
+      if (this.isEmpty(bucket * 4)) continue;
+      this.writeKey(bucket, keys, n * BUCKET_KEY_BYTES, littleEndian);
+      writeBitmap(this.bits, bucket * 4, values, n * BUCKET_BYTES, littleEndian);
+      n++;
+    }
+    return { count: n, keys, values };
+  }
+
+  private isEmpty(at4: number): boolean {
+    const b = this.bits;
+    return (b[at4]! | b[at4 + 1]! | b[at4 + 2]! | b[at4 + 3]!) === 0;
+  }
+
+  /** {u32 scope, u32 pad, u8 addr[8]}. */
+  private writeKey(bucket: number, buf: Buffer, at: number, littleEndian: boolean): void {
+    writeU32(buf, at, this.buckets.word(bucket, 0), littleEndian);
+    buf.writeUInt32BE(this.buckets.word(bucket, 1), at + 8);
+    buf.writeUInt32BE(this.buckets.word(bucket, 2), at + 12);
+  }
+}
+
+function widened(old: Uint32Array, atLeast: number): Uint32Array {
+  const next = new Uint32Array(Math.max(atLeast, old.length * 2));
+  next.set(old);
+  return next;
+}
+
+/** struct pcl_bucket6 {u64 lens[2]}: lens[i] = words 2i (low half) and 2i + 1 (high half). */
+function writeBitmap(words: Uint32Array, from: number, buf: Buffer, at: number, littleEndian: boolean): void {
+  for (let i = 0; i < 2; i++) {
+    const low = words[from + 2 * i]!;
+    const high = words[from + 2 * i + 1]!;
+    if (littleEndian) {
+      buf.writeUInt32LE(low, at + 8 * i);
+      buf.writeUInt32LE(high, at + 8 * i + 4);
+    } else {
+      buf.writeUInt32BE(high, at + 8 * i);
+      buf.writeUInt32BE(low, at + 8 * i + 4);
+    }
+  }
+}
+
+/**
+ * pcl_config.v6_split for a ruleset: the shortest length at which at least 1/64 of the v6 CIDR
+ * keys (all scopes) are that short or shorter, within 1..V6_SPLIT_MAX. The few shorter prefixes
+ * stay in the trie (consulted only when the hashes find nothing); from the split on, a bucket
+ * holds at most the distinct lengths of the ruleset at or past it, and typically one or two.
+ */
+export function chooseV6Split(perLength: Iterable<Uint32Array>): number {
+  const histogram = new Float64Array(128);
+  let total = 0;
+  for (const counts of perLength) {
+    for (let len = 0; len < 128; len++) {
+      histogram[len]! += counts[len]!;
+      total += counts[len]!;
+    }
+  }
+  if (total === 0) return V6_SPLIT_MAX;
+  let atOrBelow = 0;
+  for (let len = 0; len < V6_SPLIT_MAX; len++) {
+    atOrBelow += histogram[len]!;
+    if (atOrBelow * 64 > total) return Math.max(1, len);
+  }
+  return V6_SPLIT_MAX;
+}
+
 /** The rules the kernel should enforce, indexed by kernel key, and the clause sets of their entries. */
 export class RuleCompiler {
   private readonly tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
@@ -707,7 +941,9 @@ export class RuleCompiler {
   private changed: Record<4 | 6, Set<number>> = { 4: new Set(), 6: new Set() };
   private compiledOnce = false;
   private held = 0;
-  private readonly counts: Record<EntryMap, number> = { v4Exact: 0, v6Exact: 0, v4Lpm: 0, v6Lpm: 0 };
+  private readonly counts: Record<EntryMap, number> = { v4Exact: 0, v6Exact: 0, v4Lpm: 0, v6Lpm: 0, v6Prefix: 0 };
+  /** v6 buckets of the installed v6Prefix keys, and the split they use (fixed until the next full compile). */
+  private v6 = new V6Buckets(V6_SPLIT_MAX, false);
 
   constructor(readonly littleEndian = isLittleEndian()) {}
 
@@ -717,8 +953,8 @@ export class RuleCompiler {
   }
 
   /** Entries in the kernel per map (as of the last compile). */
-  entryCounts(): Record<EntryMap, number> {
-    return { ...this.counts };
+  entryCounts(): Record<RuleMap, number> {
+    return { ...this.counts, v6Buckets: this.v6.count };
   }
 
   /** Every rule held, in no particular order. */
@@ -784,7 +1020,7 @@ export class RuleCompiler {
     for (const family of [4, 6] as const) {
       const table = this.tables[family];
       const affected = this.withCoveredSlots(table, this.changed[family]);
-      const writers = this.writers(table, 0, 0);
+      const writers = this.writers(table, 0, 0, 0);
       this.sweep(table, this.withCoveringSlots(table, affected), affected, writers, (map, scope, len, key, value) => {
         entries.push({ map, scope, rank: len, key, value });
       });
@@ -795,7 +1031,8 @@ export class RuleCompiler {
     this.sets.write(made, values, this.littleEndian);
     const ids = Buffer.alloc(made.length * 4);
     made.forEach((id, i) => writeU32(ids, i * 4, id, this.littleEndian));
-    return { sets: { ids, values }, entries, counts: this.entryCounts(), setSpan: this.sets.span, warnings: this.warnings() };
+    const buckets = this.v6.takeChanges(this.littleEndian);
+    return { sets: { ids, values }, entries, buckets, counts: this.entryCounts(), setSpan: this.sets.span, warnings: this.warnings() };
   }
 
   /** Everything, for fresh maps: a new set table, every key compiled, every entry in the images. */
@@ -805,25 +1042,32 @@ export class RuleCompiler {
     this.changed = { 4: new Set(), 6: new Set() };
     this.compiledOnce = true;
     for (const map of ENTRY_MAPS) this.counts[map] = 0;
+    this.v6 = new V6Buckets(chooseV6Split(this.tables[6].perLength.values()), false);
     const images = {} as Record<EntryMap, MapImage>;
     for (const family of [4, 6] as const) {
       const table = this.tables[family];
+      const split = this.splitOf(table);
       const live = new Uint32Array(table.size);
       let n = 0;
       let exact = 0;
+      let hashed = 0;
       for (let slot = 0; slot < table.size; slot++) {
         if (table.ruleCounts[slot]! > 0) {
           table.installed[slot] = 0;
           table.setIds[slot] = -1;
           live[n++] = slot;
           if (table.lens[slot] === table.fullLen) exact++;
+          else if (table.lens[slot]! >= split) hashed++;
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
       }
-      const writers = this.writers(table, exact, n - exact);
+      const writers = this.writers(table, exact, n - exact - hashed, hashed);
       this.sweep(table, live.subarray(0, n), null, writers, () => undefined);
-      for (const [map, writer] of Object.entries(writers)) images[map as EntryMap] = writer.image();
+      for (const [map, writer] of Object.entries(writers)) {
+        if (map !== 'exact' && map !== 'lpm' && map !== 'prefix') images[map as EntryMap] = writer.image();
+      }
     }
     this.sets.settle();
+    this.v6.track();
 
     const le = this.littleEndian;
     const appKeys = Buffer.alloc(defaults.perApp.size * 4);
@@ -839,6 +1083,9 @@ export class RuleCompiler {
       v6Exact: images.v6Exact,
       v4Lpm: images.v4Lpm,
       v6Lpm: images.v6Lpm,
+      v6Prefix: images.v6Prefix!,
+      v6Buckets: this.v6.image(le),
+      v6Split: this.v6.split,
       sets: this.sets.image(le),
       appDefaults: { count: a, keys: appKeys, values: appValues },
       globalDefault: ACTION_CODE[defaults.global],
@@ -852,11 +1099,22 @@ export class RuleCompiler {
     );
   }
 
-  private writers(table: FamilyTable, exactCapacity: number, lpmCapacity: number): { exact: EntryWriter; lpm: EntryWriter } & Partial<Record<EntryMap, EntryWriter>> {
+  private writers(table: FamilyTable, exactCapacity: number, lpmCapacity: number, prefixCapacity: number): Writers & Partial<Record<EntryMap, EntryWriter>> {
     const le = this.littleEndian;
-    const exact = new EntryWriter(table.family === 4 ? KEY_BYTES.v4Exact : KEY_BYTES.v6Exact, exactCapacity, le);
-    const lpm = new EntryWriter(table.family === 4 ? KEY_BYTES.v4Lpm : KEY_BYTES.v6Lpm, lpmCapacity, le);
-    return table.family === 4 ? { exact, lpm, v4Exact: exact, v4Lpm: lpm } : { exact, lpm, v6Exact: exact, v6Lpm: lpm };
+    if (table.family === 4) {
+      const exact = new EntryWriter('v4Exact', exactCapacity, le);
+      const lpm = new EntryWriter('v4Lpm', lpmCapacity, le);
+      return { exact, lpm, prefix: lpm, v4Exact: exact, v4Lpm: lpm };
+    }
+    const exact = new EntryWriter('v6Exact', exactCapacity, le);
+    const lpm = new EntryWriter('v6Lpm', lpmCapacity, le);
+    const prefix = new EntryWriter('v6Prefix', prefixCapacity, le);
+    return { exact, lpm, prefix, v6Exact: exact, v6Lpm: lpm, v6Prefix: prefix };
+  }
+
+  /** Prefixes this long or longer (and not full length) go in the prefix hash: v6 only. */
+  private splitOf(table: FamilyTable): number {
+    return table.family === 6 ? this.v6.split : table.fullLen + 1;
   }
 
   /**
@@ -927,7 +1185,7 @@ export class RuleCompiler {
    * value) or deleted (value null).
    */
   private sweep(
-    table: FamilyTable, slots: readonly number[] | Uint32Array, affected: Set<number> | null, writers: { exact: EntryWriter; lpm: EntryWriter },
+    table: FamilyTable, slots: readonly number[] | Uint32Array, affected: Set<number> | null, writers: Writers,
     emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
   ): void {
     const n = slots.length;
@@ -937,6 +1195,8 @@ export class RuleCompiler {
     const fullLen = table.fullLen;
     const exactMap: EntryMap = table.family === 4 ? 'v4Exact' : 'v6Exact';
     const lpmMap: EntryMap = table.family === 4 ? 'v4Lpm' : 'v6Lpm';
+    const split = this.splitOf(table);
+    const buckets = this.v6;
     const slotList = slots instanceof Uint32Array ? slots : Uint32Array.from(slots);
     const words = gatherU32(table.words, slotList, n, wc);
     const scopes = gatherU32(table.scopes, slotList, n, 1);
@@ -966,8 +1226,9 @@ export class RuleCompiler {
       const len = lens[i]!;
       const scope = scopes[i]!;
       const exact = len === fullLen;
-      const map = exact ? exactMap : lpmMap;
-      const writer = exact ? writers.exact : writers.lpm;
+      const hashed = !exact && len >= split;
+      const map = exact ? exactMap : hashed ? 'v6Prefix' : lpmMap;
+      const writer = exact ? writers.exact : hashed ? writers.prefix : writers.lpm;
       const isAffected = affected === null || affected.has(slot);
       if (scope !== stackScope) {
         depth = 0;
@@ -978,10 +1239,11 @@ export class RuleCompiler {
         // Its last rule went: delete the entry, forget the key.
         if (isAffected && table.installed[slot]) {
           const { buffer: key, words: keyWords } = wordBuffer(KEY_BYTES[map]);
-          writeEntryKey(keyWords, 0, scope, words, at, wc, exact ? -1 : len, this.littleEndian);
+          writeEntryKey(keyWords, 0, KEY_LAYOUT[map], scope, words, at, wc, len, this.littleEndian);
           emit(map, scope, len, key, null);
           sets.release(table.setIds[slot]!);
           this.counts[map]--;
+          if (hashed) buckets.change(scope, words, at, len, -1);
         }
         if (isAffected) table.release(slot);
         continue;
@@ -994,12 +1256,15 @@ export class RuleCompiler {
       if (isAffected) {
         sets.use(setId);
         if (table.installed[slot]) sets.release(table.setIds[slot]!);
-        else this.counts[map]++;
+        else {
+          this.counts[map]++;
+          if (hashed) buckets.change(scope, words, at, len, 1);
+        }
         table.installed[slot] = 1;
         table.setIds[slot] = setId === NO_SET ? -1 : setId;
         const index = own
-          ? writer.add(scope, words, at, wc, exact ? -1 : len, 0, 0, 0, setId)
-          : writer.add(scope, words, at, wc, exact ? -1 : len, ruleIds[slot]!, ports[slot]!, codes[slot]!, setId);
+          ? writer.add(scope, words, at, wc, len, 0, 0, 0, setId)
+          : writer.add(scope, words, at, wc, len, ruleIds[slot]!, ports[slot]!, codes[slot]!, setId);
         if (affected !== null) emit(map, scope, len, writer.key(index), writer.value(index));
       }
       if (!exact) {

@@ -60,11 +60,16 @@ constexpr InnerSpec kInner[] = {
     {"pcl_v6_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact6_key), sizeof(pcl_entry), 0, "v6Exact"},
     {"pcl_v4_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm4_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v4Lpm"},
     {"pcl_v6_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm6_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v6Lpm"},
+    {"pcl_v6_prefix", BPF_MAP_TYPE_HASH, sizeof(pcl_prefix6_key), sizeof(pcl_entry), 0, "v6Prefix"},
+    {"pcl_v6_bucket", BPF_MAP_TYPE_HASH, sizeof(pcl_bucket6_key), sizeof(pcl_bucket6), 0, "v6Buckets"},
     {"pcl_sets", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(pcl_clause_set), BPF_F_INNER_MAP, "sets"},
     {"pcl_app_dflt", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint8_t), BPF_F_NO_PREALLOC, "appDefaults"},
 };
 
 static_assert(sizeof(pcl_event) == 136, "pcl_event layout is mirrored in native/event-layout.ts");
+static_assert(sizeof(pcl_config) == 16, "pcl_config layout");
+static_assert(sizeof(pcl_prefix6_key) == 24 && sizeof(pcl_bucket6_key) == 16 && sizeof(pcl_bucket6) == 16,
+              "v6 prefix and bucket layouts are mirrored in native/rule-compiler.ts");
 static_assert(sizeof(pcl_clause_set) == 200, "pcl_clause_set layout is mirrored in native/rule-compiler.ts");
 static_assert(sizeof(pcl_dns_event) == 656, "pcl_dns_event layout is mirrored in native/event-layout.ts");
 
@@ -294,8 +299,8 @@ void Firewall::RequireOpen(Napi::Env env) const {
 
 Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), adopted_); }
 
-// applyRules({v4Exact, v6Exact, v4Lpm, v6Lpm, sets, appDefaults: {keys, values, count}},
-//            globalDefault) -> {generation, entriesWritten, entriesDeleted}
+// applyRules({v4Exact, v6Exact, v4Lpm, v6Lpm, v6Prefix, v6Buckets, sets, appDefaults:
+//             {keys, values, count}, v6Split}, globalDefault) -> {generation, entriesWritten, ...}
 // Fills fresh inner maps, installs them in the inactive slot, then flips the generation word.
 Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -306,6 +311,10 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   uint8_t global_default = static_cast<uint8_t>(info[1].As<Napi::Number>().Uint32Value());
   if (global_default != PCL_ACT_ALLOW && global_default != PCL_ACT_BLOCK)
     ThrowTypeError(env, "globalDefault must be 1 (allow) or 2 (block)");
+  Napi::Value split_value = compiled.Get("v6Split");
+  if (!split_value.IsNumber() || split_value.As<Napi::Number>().Uint32Value() > PCL_V6_SPLIT_MAX)
+    ThrowTypeError(env, "compiled.v6Split must be a number 0.." + std::to_string(PCL_V6_SPLIT_MAX));
+  uint8_t v6_split = static_cast<uint8_t>(split_value.As<Napi::Number>().Uint32Value());
 
   ClearLibbpfLog();
   int config_fd = bpf_map__fd(skel_->maps.pcl_config);
@@ -397,8 +406,9 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   }
   for (Fill& fill : fills) inner_fds_[slot].push_back(dup(fill.inner->get()));
 
-  // The default for the new slot first, then the generation word (slot = generation & 1).
+  // The new slot's default and v6 split first, then the generation word (slot = generation & 1).
   cfg.default_action[slot] = global_default;
+  cfg.v6_split[slot] = v6_split;
   WriteConfig(env, config_fd, cfg);
   cfg.generation = next;
   WriteConfig(env, config_fd, cfg);

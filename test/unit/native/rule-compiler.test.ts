@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KernelRule } from '../../../native/api.js';
-import { compileRules, describeEntry, ENTRY_BYTES, MAX_CLAUSES, NO_SET, type MapImage } from '../../../native/rule-compiler.js';
+import { chooseV6Split, compileRules, describeEntry, ENTRY_BYTES, MAX_CLAUSES, NO_SET, V6_SPLIT_MAX, type MapImage } from '../../../native/rule-compiler.js';
 
 const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
 
@@ -91,6 +91,55 @@ test('IPv6 prefixes inherit across word boundaries', () => {
   const outside = exact.find((e) => e.key.endsWith('20010db9000000000000000000000005'))!;
   assert.deepEqual(ids(compiled, inside), [3, 2, 1]);
   assert.deepEqual(ids(compiled, outside), [4]);
+});
+
+test('v6 prefixes from the split on go to the prefix hash with their bucket lengths, shorter ones to the trie', () => {
+  const addr = (hex: string) => {
+    const bytes = new Uint8Array(16);
+    hex.split(':').forEach((group, i) => bytes.set([parseInt(group, 16) >> 8, parseInt(group, 16) & 0xff], i * 2));
+    return bytes;
+  };
+  const rule6 = (ruleId: number, hex: string, prefixLen: number, scope = 0): KernelRule => ({ ...v4(ruleId, '0.0.0.0'), family: 6, addr: addr(hex), prefixLen, scope });
+  // 130 /48s make the split 16: the /0 and /8 stay in the trie.
+  const many = Array.from({ length: 130 }, (_, i) => rule6(100 + i, `2400:${(i + 1).toString(16)}:0:0:0:0:0:0`, 48));
+  const compiled = compileRules([
+    ...many,
+    rule6(1, '0:0:0:0:0:0:0:0', 0), rule6(2, '2000:0:0:0:0:0:0:0', 8), rule6(3, '2001:0db8:0:0:0:0:0:0', 16), rule6(4, '2001:0db8:0001:0:0:0:0:0', 48),
+    rule6(5, '2001:0db8:0001:0002:0:0:0:0', 100), rule6(6, '2001:0db8:0001:0:0:0:0:0', 48, 7), rule6(7, '2001:0db8:0001:0:0:0:0:0005', 128),
+  ], defaults, true);
+  assert.equal(compiled.v6Split, 16);
+  assert.equal(compiled.v6Lpm.count, 2, '/0 and /8');
+  assert.equal(compiled.v6Prefix.count, 130 + 4, '/16, /48, /100 of scope 0 and the /48 of scope 7');
+  assert.equal(compiled.v6Exact.count, 1);
+  const prefixes = entries(compiled.v6Prefix, 24);
+  // {scope, prefixlen, masked address}: the /100 inherits /48, /16, /8 and /0 of its scope only.
+  const p100 = prefixes.find((e) => e.key === `00000000${'64000000'}20010db8000100020000000000000000`)!;
+  assert.deepEqual(ids(compiled, p100), [5, 4, 3, 2, 1]);
+  const app48 = prefixes.find((e) => e.key.startsWith('07000000'))!;
+  assert.deepEqual(ids(compiled, app48), [6]);
+  // Buckets {scope, pad, first 16 bits}: 2001 (scope 0) holds 16, 48, 100; 2001 of scope 7 only 48.
+  const buckets = new Map(Array.from({ length: compiled.v6Buckets.count }, (_, i) => [
+    compiled.v6Buckets.keys.toString('hex', i * 16, i * 16 + 16),
+    [compiled.v6Buckets.values.readBigUInt64LE(i * 16), compiled.v6Buckets.values.readBigUInt64LE(i * 16 + 8)],
+  ]));
+  assert.equal(buckets.size, 1 + 1 + 1, 'scope 0 2001, scope 7 2001, scope 0 2400');
+  assert.deepEqual(buckets.get(`00000000000000002001000000000000`), [(1n << 16n) | (1n << 48n), 1n << 36n]);
+  assert.deepEqual(buckets.get(`07000000000000002001000000000000`), [1n << 48n, 0n]);
+  assert.deepEqual(buckets.get(`00000000000000002400000000000000`), [1n << 48n, 0n]);
+});
+
+test('the v6 split: shortest length with at least 1/64 of the CIDR keys at or below it', () => {
+  const lengths = (pairs: Array<[number, number]>) => {
+    const counts = new Uint32Array(129);
+    for (const [len, n] of pairs) counts[len] = n;
+    return counts;
+  };
+  assert.equal(chooseV6Split([]), V6_SPLIT_MAX, 'no CIDRs');
+  assert.equal(chooseV6Split([lengths([[128, 1000]])]), V6_SPLIT_MAX, 'exact addresses do not count');
+  assert.equal(chooseV6Split([lengths([[24, 100], [48, 1000], [64, 1000]])]), 24);
+  assert.equal(chooseV6Split([lengths([[0, 1], [16, 1], [32, 1000]])]), 32, 'a few short ones stay in the trie');
+  assert.equal(chooseV6Split([lengths([[0, 1], [48, 10]])]), 1, '/0 is never hashed');
+  assert.equal(chooseV6Split([lengths([[8, 10]]), lengths([[100, 1000]])]), V6_SPLIT_MAX, 'summed over scopes, at most 64');
 });
 
 test('a million exact blocks need no clause set and compile well inside the apply budget', () => {

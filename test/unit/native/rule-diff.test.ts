@@ -3,11 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KernelRule } from '../../../native/api.js';
-import { ENTRY_BYTES, KEY_BYTES, NO_SET, RuleCompiler, SET_BYTES, type CompiledRules, type EntryMap } from '../../../native/rule-compiler.js';
+import { BUCKET_BYTES, BUCKET_KEY_BYTES, ENTRY_BYTES, ENTRY_MAPS, KEY_BYTES, NO_SET, RuleCompiler, SET_BYTES, type CompiledRules, type EntryMap } from '../../../native/rule-compiler.js';
 import { capacityFor, planDiff, swapReason, type Capacities } from '../../../native/rule-diff.js';
 
 const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
-const MAPS: EntryMap[] = ['v4Exact', 'v6Exact', 'v4Lpm', 'v6Lpm'];
+const MAPS = ENTRY_MAPS;
 
 function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): KernelRule {
   const [addr, len] = text.split('/');
@@ -15,10 +15,9 @@ function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): Kern
 }
 
 function roomy(compiled: CompiledRules): Capacities {
-  return {
-    v4Exact: capacityFor('v4Exact', compiled.v4Exact.count), v6Exact: capacityFor('v6Exact', compiled.v6Exact.count),
-    v4Lpm: capacityFor('v4Lpm', compiled.v4Lpm.count), v6Lpm: capacityFor('v6Lpm', compiled.v6Lpm.count), sets: capacityFor('sets', compiled.sets.count),
-  };
+  const capacities = {} as Capacities;
+  for (const map of [...MAPS, 'v6Buckets', 'sets'] as const) capacities[map] = capacityFor(map, compiled[map].count);
+  return capacities;
 }
 
 /**
@@ -26,10 +25,18 @@ function roomy(compiled: CompiledRules): Capacities {
  * steps, and says what each entry decides as the list of clause rule ids (inline, then set).
  */
 class FakeKernel {
-  maps: Record<EntryMap, Map<string, Buffer>> = { v4Exact: new Map(), v6Exact: new Map(), v4Lpm: new Map(), v6Lpm: new Map() };
+  maps: Record<EntryMap, Map<string, Buffer>> = { v4Exact: new Map(), v6Exact: new Map(), v4Lpm: new Map(), v6Lpm: new Map(), v6Prefix: new Map() };
+  /** v6 buckets: key hex -> bitmap. */
+  buckets = new Map<string, Buffer>();
   sets = new Map<number, Buffer>();
+  v6Split = 0;
 
   load(compiled: CompiledRules): void {
+    this.v6Split = compiled.v6Split;
+    this.buckets = new Map();
+    for (let i = 0; i < compiled.v6Buckets.count; i++) {
+      this.buckets.set(compiled.v6Buckets.keys.toString('hex', i * BUCKET_KEY_BYTES, (i + 1) * BUCKET_KEY_BYTES), compiled.v6Buckets.values.subarray(i * BUCKET_BYTES, (i + 1) * BUCKET_BYTES));
+    }
     for (const map of MAPS) {
       this.maps[map] = new Map();
       for (let i = 0; i < compiled[map].count; i++) {
@@ -44,6 +51,13 @@ class FakeKernel {
     for (const step of steps) {
       if (step.map === 'sets') {
         for (let i = 0; i < step.keys.length / 4; i++) this.sets.set(step.keys.readUInt32LE(i * 4), step.values!.subarray(i * SET_BYTES, (i + 1) * SET_BYTES));
+      } else if (step.map === 'v6Buckets') {
+        for (let i = 0; i < step.keys.length / BUCKET_KEY_BYTES; i++) {
+          const key = step.keys.toString('hex', i * BUCKET_KEY_BYTES, (i + 1) * BUCKET_KEY_BYTES);
+          if (step.op === 'delete') this.buckets.delete(key);
+          else this.buckets.set(key, step.values!.subarray(i * BUCKET_BYTES, (i + 1) * BUCKET_BYTES));
+          after?.();
+        }
       } else {
         const size = KEY_BYTES[step.map];
         for (let i = 0; i < step.keys.length / size; i++) {
@@ -71,6 +85,7 @@ class FakeKernel {
         out.set(`${map} ${key}`, ids.join(','));
       }
     }
+    for (const [key, bitmap] of this.buckets) out.set(`v6Buckets ${key}`, bitmap.toString('hex'));
     return out;
   }
 }
@@ -222,4 +237,134 @@ test('bad input is refused before anything changes, naming the rule', () => {
   assert.throws(() => compiler.update([v4(1, '10.0.0.1')], []), /removed\[0\] \(ruleId 1\): not among the compiled rules/);
   assert.deepEqual([...compiler.rules()], [kept]);
   assert.equal(compiler.compileChange().entries.length, 0);
+});
+
+/** An IPv6 rule from groups of hex ('2001:db8:1' is 2001:db8:1::) and a length. */
+function v6(ruleId: number, groups: string, prefixLen: number, extra: Partial<KernelRule> = {}): KernelRule {
+  const addr = new Uint8Array(16);
+  groups.split(':').forEach((group, i) => addr.set([parseInt(group, 16) >> 8, parseInt(group, 16) & 0xff], i * 2));
+  for (let bit = prefixLen; bit < 128; bit++) addr[bit >> 3]! &= ~(0x80 >> (bit & 7));
+  return { ...v4(ruleId, '0.0.0.0'), family: 6, addr, prefixLen, ...extra };
+}
+
+/** The fake kernel's lookup6 as the BPF program does it: exact, then the bucket's lengths longest first, then the trie. */
+function lookup6(kernel: FakeKernel, scope: number, addr: Uint8Array): string | undefined {
+  const masked = (len: number) => {
+    const out = Buffer.from(addr);
+    for (let bit = len; bit < 128; bit++) out[bit >> 3]! &= ~(0x80 >> (bit & 7));
+    return out;
+  };
+  const scopeHex = Buffer.alloc(4);
+  scopeHex.writeUInt32LE(scope);
+  const entries = kernel.describe();
+  const exact = entries.get(`v6Exact ${scopeHex.toString('hex')}${Buffer.from(addr).toString('hex')}`);
+  if (exact !== undefined) return exact;
+  const bucket = kernel.buckets.get(`${scopeHex.toString('hex')}00000000${masked(kernel.v6Split).toString('hex', 0, 8)}`);
+  if (bucket) {
+    for (let len = 127; len >= 0; len--) {
+      if ((bucket.readBigUInt64LE(len >= 64 ? 8 : 0) & (1n << BigInt(len & 63))) === 0n) continue;
+      const key = Buffer.alloc(8);
+      key.writeUInt32LE(scope, 0);
+      key.writeUInt32LE(len, 4);
+      const found = entries.get(`v6Prefix ${key.toString('hex')}${masked(len).toString('hex')}`);
+      if (found !== undefined) return found;
+    }
+  }
+  for (let len = 127; len >= 0; len--) {
+    const key = Buffer.alloc(8);
+    key.writeUInt32LE(32 + len, 0);
+    key.writeUInt32LE(scope, 4);
+    const found = entries.get(`v6Lpm ${key.toString('hex')}${masked(len).toString('hex')}`);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+test('v6 prefix hash: chunks across the split, scopes, /0 and /128: blocked before and after stays blocked at every step, and each change ends at the full compile\'s verdicts', () => {
+  let seed = 0x2545f491;
+  const next = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0));
+  // Few distinct bits, so that prefixes of many lengths nest: 2001:db8:{0,1,8000}:{0,ff}:...:{0,5}.
+  const randomAddress = () => `2001:db8:${['0', '1', '8000'][next() % 3]}:${['0', 'ff'][next() % 2]}:0:0:${['0', '1'][next() % 2]}:${['0', '5'][next() % 2]}`;
+  let id = 0;
+  const randomRule = (scope: number): KernelRule => {
+    const len = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 127, 128][next() % 14]!;
+    return v6(++id, randomAddress(), len, { scope, action: next() % 2 ? 'block' : 'allow' });
+  };
+  const probes = Array.from({ length: 48 }, () => v6(0, randomAddress(), 128).addr);
+  const actions = new Map<number, string>();
+  const remember = (rules: KernelRule[]) => rules.forEach((r) => actions.set(r.ruleId, r.action));
+  // App 7's scope first, then the global one; no entry at all: the default (allow).
+  const verdict = (kernel: FakeKernel, addr: Uint8Array) => {
+    for (const scope of [7, 0]) {
+      const found = lookup6(kernel, scope, addr);
+      if (found !== undefined && found !== '') return actions.get(Number(found.split(',')[0]))!;
+    }
+    return 'allow';
+  };
+  const compiler = new RuleCompiler(true);
+  const kernel = new FakeKernel();
+  // Many /48s of scope 0 elsewhere put the split at 40: /0-/32 in the trie, longer ones hashed.
+  const filler = Array.from({ length: 400 }, (_, i) => v6(++id, `2400:${(i + 1).toString(16)}:${(i * 3).toString(16)}`, 48, { action: 'allow' }));
+  let held = [...filler, ...Array.from({ length: 40 }, () => randomRule(next() % 3 === 0 ? 7 : 0))];
+  remember(held);
+  compiler.update([], held);
+  const compiled = compiler.compileAll(defaults);
+  kernel.load(compiled);
+  assert.ok(compiled.v6Split > 8 && compiled.v6Split <= 48 && compiled.v6Lpm.count > 0 && compiled.v6Prefix.count > 0, `prefixes on both sides of split ${compiled.v6Split}`);
+  for (let round = 0; round < 30; round++) {
+    // One scope per change (a change across scopes is a swap).
+    const scope = round % 3 === 2 ? 7 : 0;
+    const removed = held.filter((r) => r.scope === scope && !filler.includes(r) && next() % 4 === 0);
+    const added = Array.from({ length: 1 + (next() % 12) }, () => randomRule(scope));
+    remember(added);
+    const before = probes.map((addr) => verdict(kernel, addr));
+    held = [...held.filter((rule) => !removed.includes(rule)), ...added];
+    const expected = (() => {
+      const full = new FakeKernel();
+      const fresh = new RuleCompiler(true);
+      fresh.update([], held);
+      full.load(fresh.compileAll(defaults));
+      return probes.map((addr) => verdict(full, addr));
+    })();
+    compiler.update(removed, added);
+    const change = compiler.compileChange();
+    kernel.apply(planDiff(change).steps, () => {
+      probes.forEach((addr, i) => {
+        if (before[i] === 'block' && expected[i] === 'block') assert.equal(verdict(kernel, addr), 'block', `round ${round}: probe ${i} let through mid-plan`);
+      });
+    });
+    assert.deepEqual(probes.map((addr) => verdict(kernel, addr)), expected, `round ${round}: verdicts after the change`);
+    // Every bucket names exactly the lengths with entries under it.
+    for (const [key, bitmap] of kernel.buckets) {
+      const scopeHex = key.slice(0, 8);
+      const top = key.slice(16);
+      const present = new Set<number>();
+      for (const entry of kernel.maps.v6Prefix.keys()) {
+        const len = Buffer.from(entry.slice(8, 16), 'hex').readUInt32LE(0);
+        const masked = Buffer.from(entry.slice(16, 32), 'hex');
+        for (let bit = kernel.v6Split; bit < 64; bit++) masked[bit >> 3]! &= ~(0x80 >> (bit & 7));
+        if (entry.startsWith(scopeHex) && masked.toString('hex') === top) present.add(len);
+      }
+      const named = new Set<number>();
+      for (let len = 0; len < 128; len++) if ((bitmap.readBigUInt64LE(len >= 64 ? 8 : 0) & (1n << BigInt(len & 63))) !== 0n) named.add(len);
+      assert.deepEqual(named, present, `round ${round}: bucket ${key}`);
+    }
+  }
+});
+
+test('v6 buckets: lengths gained before the entries are written, lost after the deletes', () => {
+  const compiler = new RuleCompiler(true);
+  const filler = Array.from({ length: 100 }, (_, i) => v6(1000 + i, `2400:${(i + 1).toString(16)}`, 32));
+  const old = [...filler, v6(1, '2001:db8', 32), v6(2, '2001:db8:1', 48)];
+  compiler.update([], old);
+  assert.equal(compiler.compileAll(defaults).v6Split, 32);
+  compiler.update([old[101]!], [v6(3, '2001:db8:1:2', 64), v6(1, '2001:db8', 32, { action: 'allow' })]);
+  const plan = planDiff(compiler.compileChange());
+  const summary = plan.steps.map((s) => `${s.op} ${s.map}${s.map === 'v6Prefix' ? '/' + s.keys.readUInt32LE(4) : ''}`);
+  assert.deepEqual(summary, ['upsert sets', 'upsert v6Buckets', 'upsert v6Prefix/64', 'upsert v6Prefix/32', 'delete v6Prefix/48', 'upsert v6Buckets']);
+  // The first bucket write names 32, 48 and 64 (old and new); the last only 32 and 64.
+  assert.equal(plan.steps[1]!.values!.readBigUInt64LE(0), (1n << 32n) | (1n << 48n));
+  assert.equal(plan.steps[1]!.values!.readBigUInt64LE(8), 1n << 0n);
+  assert.equal(plan.steps[5]!.values!.readBigUInt64LE(0), 1n << 32n);
+  assert.equal(plan.steps[5]!.values!.readBigUInt64LE(8), 1n << 0n);
 });
