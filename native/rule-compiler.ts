@@ -330,7 +330,7 @@ function writeEntryKey(k: Uint32Array, at: number, scope: number, words: Uint32A
 interface Frame {
   at: number; // index into the sweep's words of the frame's prefix
   len: number;
-  slot: number;
+  k: number; // its place in the sweep's order
   inherited: number; // set of what covers it
   full: number; // set of own + inherited, made when a child first needs it (-1: not yet)
 }
@@ -374,13 +374,16 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
 }
 
 /**
- * Positions 0..n-1 ordered by (scope, address words, prefix length): an LSD radix sort on 16-bit
- * digits (stable, linear; a comparator sort of a million rules costs seconds). Digits that are
- * the same for every position are skipped.
+ * The given slots of `table` ordered by (scope, address words, prefix length): an LSD radix sort
+ * on 16-bit digits (stable, linear; a comparator sort of a million rules costs seconds). Digits
+ * that are the same for every slot are skipped. Digits are read from the table's columns in the
+ * slots' own order (ascending for a full compile: sequential), with no copies of the columns.
  */
-function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: Uint32Array, lens: Uint8Array): Uint32Array {
-  let order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
+function sortSlots(table: FamilyTable, slots: Uint32Array): Uint32Array {
+  const n = slots.length;
+  const wordCount = table.wordCount;
+  const { words, scopes, lens } = table;
+  let order = Uint32Array.from(slots);
   // A few keys (a change): a comparator sort; radix passes cost ~65k buckets each whatever n is.
   if (n < 2048) {
     return order.sort((a, b) => {
@@ -391,32 +394,32 @@ function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: 
   }
   let spare = new Uint32Array(n);
   const counts = new Uint32Array(65537);
-  const digits = new Uint16Array(n);
-  // digits[i] holds position i's digit for this pass; one counting-sort pass over them.
+  // digits[slot] holds the slot's digit for this pass; one counting-sort pass over them.
+  const digits = new Uint16Array(table.size);
   const pass = (): void => {
     counts.fill(0);
-    for (let i = 0; i < n; i++) counts[digits[i]! + 1]!++;
+    for (let i = 0; i < n; i++) counts[digits[slots[i]!]! + 1]!++;
     let distinct = 0;
     for (let d = 1; d <= 65536 && distinct < 2; d++) if (counts[d]! > 0) distinct++;
-    if (distinct <= 1) return; // every position has this digit: order unchanged
+    if (distinct <= 1) return; // every slot has this digit: order unchanged
     for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
     for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      spare[counts[digits[i]!]!++] = i;
+      const slot = order[k]!;
+      spare[counts[digits[slot]!]!++] = slot;
     }
     [order, spare] = [spare, order];
   };
-  digits.set(lens);
+  for (let i = 0; i < n; i++) digits[slots[i]!] = lens[slots[i]!]!;
   pass();
   for (let w = wordCount - 1; w >= 0; w--) {
-    for (let i = 0; i < n; i++) digits[i] = words[i * wordCount + w]! & 0xffff;
+    for (let i = 0; i < n; i++) digits[slots[i]!] = words[slots[i]! * wordCount + w]! & 0xffff;
     pass();
-    for (let i = 0; i < n; i++) digits[i] = words[i * wordCount + w]! >>> 16;
+    for (let i = 0; i < n; i++) digits[slots[i]!] = words[slots[i]! * wordCount + w]! >>> 16;
     pass();
   }
-  for (let i = 0; i < n; i++) digits[i] = scopes[i]! & 0xffff;
+  for (let i = 0; i < n; i++) digits[slots[i]!] = scopes[slots[i]!]! & 0xffff;
   pass();
-  for (let i = 0; i < n; i++) digits[i] = scopes[i]! >>> 16;
+  for (let i = 0; i < n; i++) digits[slots[i]!] = scopes[slots[i]!]! >>> 16;
   pass();
   return order;
 }
@@ -798,8 +801,12 @@ export class RuleCompiler {
     return { sets: { ids, values }, entries, counts: this.entryCounts(), setSpan: this.sets.span, warnings: this.warnings() };
   }
 
-  /** Everything, for fresh maps: a new set table, every key compiled, every entry in the images. */
-  compileAll(defaults: KernelDefaults): CompiledRules {
+  /**
+   * Everything, for fresh maps: a new set table, every key compiled, every entry in the images.
+   * `onImage` hears of each entry map's image as soon as it is complete (the other family may
+   * still be compiling), so the kernel can be filling it meanwhile; the sets come at the end.
+   */
+  compileAll(defaults: KernelDefaults, onImage?: (map: EntryMap, image: MapImage) => void): CompiledRules {
     validateDefaults(defaults);
     this.sets = new SetTable();
     this.changed = { 4: new Set(), 6: new Set() };
@@ -821,7 +828,12 @@ export class RuleCompiler {
       }
       const writers = this.writers(table, exact, n - exact);
       this.sweep(table, live.subarray(0, n), null, writers, () => undefined);
-      for (const [map, writer] of Object.entries(writers)) images[map as EntryMap] = writer.image();
+      for (const map of ENTRY_MAPS) {
+        const writer = writers[map];
+        if (!writer) continue;
+        images[map] = writer.image();
+        onImage?.(map, images[map]);
+      }
     }
     this.sets.settle();
 
@@ -938,13 +950,18 @@ export class RuleCompiler {
     const exactMap: EntryMap = table.family === 4 ? 'v4Exact' : 'v6Exact';
     const lpmMap: EntryMap = table.family === 4 ? 'v4Lpm' : 'v6Lpm';
     const slotList = slots instanceof Uint32Array ? slots : Uint32Array.from(slots);
-    const words = gatherU32(table.words, slotList, n, wc);
-    const scopes = gatherU32(table.scopes, slotList, n, 1);
-    const lens = gatherU8(table.lens, slotList, n);
-    // Read in sorted order through `order` (no sorted copies: each column's copy cost as much as
-    // the indirection, and their megabytes of outside memory brought full collections).
-    const order = sortPrefixes(n, wc, words, scopes, lens);
-    const { ruleCounts, ruleIds, ports, codes } = table;
+    // The columns the walk reads, copied into sweep order first: the table's slots are in arrival
+    // order, and reading them through the order was a chain of dependent cache misses per key
+    // (most of a 1M compile's sweep); a copy loop has no such chain.
+    const sorted = sortSlots(table, slotList);
+    const words = gatherU32(table.words, sorted, n, wc);
+    const scopes = gatherU32(table.scopes, sorted, n, 1);
+    const lens = gatherU8(table.lens, sorted, n);
+    const ruleCounts = gatherU32(table.ruleCounts, sorted, n, 1);
+    const ruleIds = gatherU32(table.ruleIds, sorted, n, 1);
+    const ports = gatherU32(table.ports, sorted, n, 1);
+    const codes = gatherU32(table.codes, sorted, n, 1);
+    const installed = gatherU8(table.installed, sorted, n);
 
     const stack: Frame[] = [];
     let depth = 0;
@@ -953,18 +970,17 @@ export class RuleCompiler {
       if (!top) return NO_SET;
       if (top.full < 0) {
         // Only frames of one rule get here (a frame of several has its set from the start).
-        const slot = top.slot;
-        const own: Clause = { ruleId: ruleIds[slot]!, portLo: ports[slot]! >>> 16, portHi: ports[slot]! & 0xffff, proto: codes[slot]! & 0xff, dir: (codes[slot]! >>> 8) & 0xff, action: codes[slot]! >>> 16 };
+        const k = top.k;
+        const own: Clause = { ruleId: ruleIds[k]!, portLo: ports[k]! >>> 16, portHi: ports[k]! & 0xffff, proto: codes[k]! & 0xff, dir: (codes[k]! >>> 8) & 0xff, action: codes[k]! >>> 16 };
         top.full = sets.intern([own, ...sets.clauses(top.inherited)]);
       }
       return top.full;
     };
     for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      const slot = slotList[i]!;
-      const at = i * wc;
-      const len = lens[i]!;
-      const scope = scopes[i]!;
+      const slot = sorted[k]!;
+      const at = k * wc;
+      const len = lens[k]!;
+      const scope = scopes[k]!;
       const exact = len === fullLen;
       const map = exact ? exactMap : lpmMap;
       const writer = exact ? writers.exact : writers.lpm;
@@ -973,10 +989,10 @@ export class RuleCompiler {
         depth = 0;
         stackScope = scope;
       }
-      const count = ruleCounts[slot]!;
+      const count = ruleCounts[k]!;
       if (count === 0) {
         // Its last rule went: delete the entry, forget the key.
-        if (isAffected && table.installed[slot]) {
+        if (isAffected && installed[k]) {
           const { buffer: key, words: keyWords } = wordBuffer(KEY_BYTES[map]);
           writeEntryKey(keyWords, 0, scope, words, at, wc, exact ? -1 : len, this.littleEndian);
           emit(map, scope, len, key, null);
@@ -993,21 +1009,21 @@ export class RuleCompiler {
       const setId = own ? sets.intern(own.concat(sets.clauses(inherited))) : inherited;
       if (isAffected) {
         sets.use(setId);
-        if (table.installed[slot]) sets.release(table.setIds[slot]!);
+        if (installed[k]) sets.release(table.setIds[slot]!);
         else this.counts[map]++;
         table.installed[slot] = 1;
         table.setIds[slot] = setId === NO_SET ? -1 : setId;
         const index = own
           ? writer.add(scope, words, at, wc, exact ? -1 : len, 0, 0, 0, setId)
-          : writer.add(scope, words, at, wc, exact ? -1 : len, ruleIds[slot]!, ports[slot]!, codes[slot]!, setId);
+          : writer.add(scope, words, at, wc, exact ? -1 : len, ruleIds[k]!, ports[k]!, codes[k]!, setId);
         if (affected !== null) emit(map, scope, len, writer.key(index), writer.value(index));
       }
       if (!exact) {
-        if (depth === stack.length) stack.push({ at: 0, len: 0, slot: 0, inherited: NO_SET, full: -1 });
+        if (depth === stack.length) stack.push({ at: 0, len: 0, k: 0, inherited: NO_SET, full: -1 });
         const frame = stack[depth++]!;
         frame.at = at;
         frame.len = len;
-        frame.slot = slot;
+        frame.k = k;
         frame.inherited = inherited;
         frame.full = own ? setId : -1;
       }
