@@ -134,8 +134,10 @@ class SetTable {
     const kept = clauses.length > MAX_CLAUSES ? clauses.slice(0, MAX_CLAUSES) : clauses;
     const hash = hashClauses(kept);
     const found = this.byHash.get(hash);
-    if (found !== undefined) {
-      for (const id of typeof found === 'number' ? [found] : found) if (sameClauses(this.sets[id]!, kept)) return id;
+    if (typeof found === 'number') {
+      if (sameClauses(this.sets[found]!, kept)) return found;
+    } else if (found !== undefined) {
+      for (let i = 0; i < found.length; i++) if (sameClauses(this.sets[found[i]!]!, kept)) return found[i]!;
     }
     const id = this.free.pop() ?? this.sets.length;
     if (clauses.length > MAX_CLAUSES) this.overflowing.add(id);
@@ -214,14 +216,14 @@ class SetTable {
 function hashClauses(clauses: Clause[]): number {
   let hi = 0x811c9dc5;
   let lo = 0x01000193;
-  const mix = (value: number) => {
-    hi = Math.imul(hi ^ value, 0x01000193) >>> 0;
-    lo = Math.imul(lo ^ value ^ (hi >>> 15), 0x5bd1e995) >>> 0;
-  };
-  for (const c of clauses) {
-    mix(c.ruleId);
-    mix((c.portLo << 16) | c.portHi);
-    mix(c.proto | (c.dir << 8) | (c.action << 16));
+  for (let i = 0; i < clauses.length; i++) {
+    const c = clauses[i]!;
+    // Three words per clause, mixed alike.
+    for (let part = 0; part < 3; part++) {
+      const value = part === 0 ? c.ruleId : part === 1 ? (c.portLo << 16) | c.portHi : c.proto | (c.dir << 8) | (c.action << 16);
+      hi = Math.imul(hi ^ value, 0x01000193) >>> 0;
+      lo = Math.imul(lo ^ value ^ (hi >>> 15), 0x5bd1e995) >>> 0;
+    }
   }
   return (hi & 0xfffff) * 2 ** 32 + lo;
 }
@@ -275,6 +277,7 @@ class EntryWriter {
   /**
    * Appends an entry; returns its index. lpmPrefix < 0: an exact key {scope, addr}; else an LPM
    * key {32 + prefix, scope, addr}. The inline clause is absent when `codes` is 0 (no action).
+   * u32 arguments may come as int32 (`| 0`, unboxed across the call): the stores wrap them back.
    */
   add(scope: number, words: Uint32Array, at: number, wordCount: number, lpmPrefix: number, ruleId: number, ports: number, codes: number, setId: number): number {
     if (this.count * ENTRY_BYTES === this.values.length) this.grow();
@@ -483,12 +486,14 @@ class FamilyTable {
   ruleCounts = new Uint32Array(0);
   /** Each slot's key hash (for moving it in the index). */
   private hashes = new Int32Array(0);
-  readonly rules: Array<KernelRule | readonly KernelRule[] | undefined> = [];
+  rules: Array<KernelRule | readonly KernelRule[] | undefined> = [];
   /**
    * Slot + 1 by key hash, open addressing with linear probing, at most half full: a JS Map of a
-   * million keys cost more time (rehashing, the collector) than the rest of a compile.
+   * million keys cost more time (rehashing, the collector) than the rest of a compile. Each
+   * bucket is a pair [slot + 1, hash]: a probe passes other keys on its hash, in the cache line it
+   * has already read, instead of fetching their keys from the columns (a cache miss each).
    */
-  private index = new Int32Array(1024);
+  private index = new Int32Array(2 * 1024);
   private indexed = 0;
   /** Per scope: keys holding rules per prefix length (to look for covering prefixes only where there are some). */
   readonly perLength = new Map<number, Uint32Array>();
@@ -515,16 +520,17 @@ class FamilyTable {
 
   /** The slot of the prefix (scope, len, words at `at`), or -1. */
   find(scope: number, len: number, words: Uint32Array, at: number): number {
-    const mask = this.index.length - 1;
+    const index = this.index;
+    const mask = (index.length >> 1) - 1;
     const hash = this.hashOf(scope, len, words, at);
     for (let h = hash & mask; ; h = (h + 1) & mask) {
-      const entry = this.index[h]!;
+      const entry = index[2 * h]!;
       if (entry === 0) {
         this.missedHash = hash;
         this.missedAt = h;
         return -1;
       }
-      if (this.isAt(entry - 1, scope, len, words, at)) return entry - 1;
+      if (index[2 * h + 1] === hash && this.isAt(entry - 1, scope, len, words, at)) return entry - 1;
     }
   }
 
@@ -581,17 +587,18 @@ class FamilyTable {
   release(slot: number): void {
     // Backward-shift deletion keeps every probe chain unbroken without tombstones.
     const index = this.index;
-    const mask = index.length - 1;
+    const mask = (index.length >> 1) - 1;
     let hole = this.hashes[slot]! & mask;
-    while (index[hole] !== slot + 1) hole = (hole + 1) & mask;
-    index[hole] = 0;
-    for (let next = (hole + 1) & mask; index[next] !== 0; next = (next + 1) & mask) {
-      const home = this.hashes[index[next]! - 1]! & mask;
+    while (index[2 * hole] !== slot + 1) hole = (hole + 1) & mask;
+    index[2 * hole] = 0;
+    for (let next = (hole + 1) & mask; index[2 * next] !== 0; next = (next + 1) & mask) {
+      const home = index[2 * next + 1]! & mask;
       // Move the entry into the hole unless its home lies cyclically in (hole, next].
       const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!stays) {
-        index[hole] = index[next]!;
-        index[next] = 0;
+        index[2 * hole] = index[2 * next]!;
+        index[2 * hole + 1] = index[2 * next + 1]!;
+        index[2 * next] = 0;
         hole = next;
       }
     }
@@ -633,9 +640,10 @@ class FamilyTable {
   reserve(keys: number): void {
     const slots = this.size + Math.max(0, keys - this.free.length);
     if (slots > this.capacity) this.grow(slots);
-    let indexSize = this.index.length;
-    while ((this.indexed + keys) * 2 > indexSize) indexSize *= 2;
-    if (indexSize > this.index.length) this.rehash(indexSize);
+    const buckets = this.index.length >> 1;
+    let wanted = buckets;
+    while ((this.indexed + keys) * 2 > wanted) wanted *= 2;
+    if (wanted > buckets) this.rehash(wanted);
   }
 
   /** A slot for a new key; only straight after a `find` of that key missed (it places the key where that stopped). */
@@ -655,24 +663,30 @@ class FamilyTable {
     this.rules[slot] = NO_RULES;
     if (!this.perLength.has(scope)) this.perLength.set(scope, new Uint32Array(129));
     this.hashes[slot] = this.missedHash;
-    if (++this.indexed * 2 > this.index.length) {
-      this.rehash(this.index.length * 2);
+    if (++this.indexed * 2 > this.index.length >> 1) {
+      this.rehash(this.index.length);
       this.place(slot);
-    } else this.index[this.missedAt] = slot + 1; // no second hash and probe
+    } else {
+      // No second hash and probe.
+      this.index[2 * this.missedAt] = slot + 1;
+      this.index[2 * this.missedAt + 1] = this.missedHash;
+    }
     return slot;
   }
 
   private place(slot: number): void {
-    const mask = this.index.length - 1;
-    let h = this.hashes[slot]! & mask;
-    while (this.index[h] !== 0) h = (h + 1) & mask;
-    this.index[h] = slot + 1;
+    const mask = (this.index.length >> 1) - 1;
+    const hash = this.hashes[slot]!;
+    let h = hash & mask;
+    while (this.index[2 * h] !== 0) h = (h + 1) & mask;
+    this.index[2 * h] = slot + 1;
+    this.index[2 * h + 1] = hash;
   }
 
-  private rehash(size: number): void {
+  private rehash(buckets: number): void {
     const old = this.index;
-    this.index = new Int32Array(size);
-    for (const entry of old) if (entry !== 0) this.place(entry - 1);
+    this.index = new Int32Array(2 * buckets);
+    for (let b = 0; b < old.length; b += 2) if (old[b] !== 0) this.place(old[b]! - 1);
   }
 
   private grow(atLeast: number): void {
@@ -692,8 +706,11 @@ class FamilyTable {
     this.installed = widen(this.installed, (n) => new Uint8Array(n));
     this.ruleCounts = widen(this.ruleCounts, (n) => new Uint32Array(n));
     this.hashes = widen(this.hashes, (n) => new Int32Array(n));
-    // The rules column too: assigning one past a JS array's end regrows it by copies.
-    for (let slot = this.rules.length; slot < capacity; slot++) this.rules.push(undefined);
+    // The rules column too, at its full size at once: pushing a million regrew it by copies, tens
+    // of megabytes of large-object garbage that brought on a full collection.
+    const rules = new Array<KernelRule | readonly KernelRule[] | undefined>(capacity).fill(undefined);
+    for (let slot = 0; slot < this.rules.length; slot++) rules[slot] = this.rules[slot];
+    this.rules = rules;
     this.capacity = capacity;
   }
 }
@@ -763,15 +780,19 @@ export class RuleCompiler {
     }
     const track = this.compiledOnce;
     this.held += added.length - removed.length;
+    // Indexed loops: for-of runs once per apply, mostly before it is optimized, and there made an
+    // iterator result per rule (tens of megabytes of garbage for a million).
     let addedV4 = 0;
-    for (const rule of added) if (rule.family === 4) addedV4++;
+    for (let i = 0; i < added.length; i++) if (added[i]!.family === 4) addedV4++;
     this.tables[4].reserve(addedV4);
     this.tables[6].reserve(added.length - addedV4);
-    for (const rule of removed) {
+    for (let i = 0; i < removed.length; i++) {
+      const rule = removed[i]!;
       const slot = this.tables[rule.family].remove(rule);
       if (track) this.changed[rule.family].add(slot);
     }
-    for (const rule of added) {
+    for (let i = 0; i < added.length; i++) {
+      const rule = added[i]!;
       const slot = this.tables[rule.family].add(rule);
       if (track) this.changed[rule.family].add(slot);
     }
@@ -963,18 +984,23 @@ export class RuleCompiler {
     const codes = gatherU32(table.codes, sorted, n, 1);
     const installed = gatherU8(table.installed, sorted, n);
 
+    // Entry count changes, kept in locals (a keyed update of this.counts per key cost as much as the rest of the entry).
+    let exactCount = 0;
+    let lpmCount = 0;
     const stack: Frame[] = [];
     let depth = 0;
     let stackScope = -1;
+    // Ids cross calls as int32 (NO_SET is -1 there): a u32 above 2^31 is boxed in a fresh heap
+    // number on every call that is not inlined, a million of them per compile.
     const inheritedFrom = (top: Frame | undefined): number => {
-      if (!top) return NO_SET;
+      if (!top) return NO_SET | 0;
       if (top.full < 0) {
         // Only frames of one rule get here (a frame of several has its set from the start).
         const k = top.k;
         const own: Clause = { ruleId: ruleIds[k]!, portLo: ports[k]! >>> 16, portHi: ports[k]! & 0xffff, proto: codes[k]! & 0xff, dir: (codes[k]! >>> 8) & 0xff, action: codes[k]! >>> 16 };
         top.full = sets.intern([own, ...sets.clauses(top.inherited)]);
       }
-      return top.full;
+      return top.full | 0;
     };
     for (let k = 0; k < n; k++) {
       const slot = sorted[k]!;
@@ -997,25 +1023,27 @@ export class RuleCompiler {
           writeEntryKey(keyWords, 0, scope, words, at, wc, exact ? -1 : len, this.littleEndian);
           emit(map, scope, len, key, null);
           sets.release(table.setIds[slot]!);
-          this.counts[map]--;
+          if (exact) exactCount--;
+          else lpmCount--;
         }
         if (isAffected) table.release(slot);
         continue;
       }
       while (depth > 0 && !covers(words, stack[depth - 1]!.at, stack[depth - 1]!.len, at, wc)) depth--;
-      const inherited = inheritedFrom(depth > 0 ? stack[depth - 1] : undefined);
+      const inherited = inheritedFrom(depth > 0 ? stack[depth - 1] : undefined) >>> 0;
       // One rule at this prefix: inline in the entry. Several: all in the entry's set.
       const own = count === 1 ? null : table.ownClauses(slot);
       const setId = own ? sets.intern(own.concat(sets.clauses(inherited))) : inherited;
       if (isAffected) {
         sets.use(setId);
         if (installed[k]) sets.release(table.setIds[slot]!);
-        else this.counts[map]++;
+        else if (exact) exactCount++;
+        else lpmCount++;
         table.installed[slot] = 1;
         table.setIds[slot] = setId === NO_SET ? -1 : setId;
         const index = own
-          ? writer.add(scope, words, at, wc, exact ? -1 : len, 0, 0, 0, setId)
-          : writer.add(scope, words, at, wc, exact ? -1 : len, ruleIds[k]!, ports[k]!, codes[k]!, setId);
+          ? writer.add(scope | 0, words, at, wc, exact ? -1 : len, 0, 0, 0, setId | 0)
+          : writer.add(scope | 0, words, at, wc, exact ? -1 : len, ruleIds[k]! | 0, ports[k]! | 0, codes[k]!, setId | 0);
         if (affected !== null) emit(map, scope, len, writer.key(index), writer.value(index));
       }
       if (!exact) {
@@ -1028,6 +1056,8 @@ export class RuleCompiler {
         frame.full = own ? setId : -1;
       }
     }
+    this.counts[exactMap] += exactCount;
+    this.counts[lpmMap] += lpmCount;
   }
 }
 
