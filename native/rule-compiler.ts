@@ -343,11 +343,58 @@ function toClause(r: KernelRule): Clause {
 }
 
 /**
+ * Bump allocation of the typed arrays a sweep needs, from one buffer that a full compile reuses
+ * for both families: allocated one by one, per column and family, their tens of megabytes of
+ * outside memory brought a full collection (a quarter second with a million rules held) into
+ * every full compile. Asked for more than it holds, it falls back to fresh arrays.
+ */
+class Scratch {
+  private buffer: ArrayBuffer;
+  private used = 0;
+
+  constructor(bytes: number) {
+    this.buffer = new ArrayBuffer(bytes);
+  }
+
+  /** Bytes a sweep of `n` of `table`'s keys takes, plus `n` u32s more (see sweep and sortSlots). */
+  static bytesFor(table: FamilyTable, n: number): number {
+    const radix = n < RADIX_SORT_MIN ? 0 : 4 * (n + 65537) + 2 * table.size;
+    return radix + 4 * n * (7 + table.wordCount) + 2 * n + 32;
+  }
+
+  /** Hands everything out again (what was handed out before must no longer be used). */
+  reset(): void {
+    this.used = 0;
+  }
+
+  u32(n: number): Uint32Array {
+    if (this.used + n * 4 > this.buffer.byteLength) return new Uint32Array(n);
+    const out = new Uint32Array(this.buffer, this.used, n);
+    this.used += n * 4;
+    return out;
+  }
+
+  u16(n: number): Uint16Array {
+    if (this.used + n * 2 > this.buffer.byteLength) return new Uint16Array(n);
+    const out = new Uint16Array(this.buffer, this.used, n);
+    this.used += (n * 2 + 3) & ~3;
+    return out;
+  }
+
+  u8(n: number): Uint8Array {
+    if (this.used + n > this.buffer.byteLength) return new Uint8Array(n);
+    const out = new Uint8Array(this.buffer, this.used, n);
+    this.used += (n + 3) & ~3;
+    return out;
+  }
+}
+
+/**
  * Permutes a typed array into the given order (one random-access pass, then sequential use). One
  * function per element type: a shared generic one turned megamorphic and cost more than the sweep.
  */
-function gatherU32(source: Uint32Array, order: Uint32Array, n: number, stride: number): Uint32Array {
-  const out = new Uint32Array(n * stride);
+function gatherU32(source: Uint32Array, order: Uint32Array, n: number, stride: number, scratch: Scratch): Uint32Array {
+  const out = scratch.u32(n * stride);
   if (stride === 1) {
     for (let k = 0; k < n; k++) out[k] = source[order[k]!]!;
     return out;
@@ -359,8 +406,8 @@ function gatherU32(source: Uint32Array, order: Uint32Array, n: number, stride: n
   return out;
 }
 
-function gatherU8(source: Uint8Array, order: Uint32Array, n: number): Uint8Array {
-  const out = new Uint8Array(n);
+function gatherU8(source: Uint8Array, order: Uint32Array, n: number, scratch: Scratch): Uint8Array {
+  const out = scratch.u8(n);
   for (let k = 0; k < n; k++) out[k] = source[order[k]!]!;
   return out;
 }
@@ -376,29 +423,32 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
   return true;
 }
 
+const RADIX_SORT_MIN = 2048;
+
 /**
  * The given slots of `table` ordered by (scope, address words, prefix length): an LSD radix sort
  * on 16-bit digits (stable, linear; a comparator sort of a million rules costs seconds). Digits
  * that are the same for every slot are skipped. Digits are read from the table's columns in the
  * slots' own order (ascending for a full compile: sequential), with no copies of the columns.
  */
-function sortSlots(table: FamilyTable, slots: Uint32Array): Uint32Array {
+function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Uint32Array {
   const n = slots.length;
   const wordCount = table.wordCount;
   const { words, scopes, lens } = table;
-  let order = Uint32Array.from(slots);
+  let order = scratch.u32(n);
+  order.set(slots);
   // A few keys (a change): a comparator sort; radix passes cost ~65k buckets each whatever n is.
-  if (n < 2048) {
+  if (n < RADIX_SORT_MIN) {
     return order.sort((a, b) => {
       if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
       for (let w = 0; w < wordCount; w++) if (words[a * wordCount + w] !== words[b * wordCount + w]) return words[a * wordCount + w]! - words[b * wordCount + w]!;
       return lens[a]! - lens[b]!;
     });
   }
-  let spare = new Uint32Array(n);
-  const counts = new Uint32Array(65537);
+  let spare = scratch.u32(n);
+  const counts = scratch.u32(65537);
   // digits[slot] holds the slot's digit for this pass; one counting-sort pass over them.
-  const digits = new Uint16Array(table.size);
+  const digits = scratch.u16(table.size);
   const pass = (): void => {
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[digits[slots[i]!]! + 1]!++;
@@ -834,9 +884,11 @@ export class RuleCompiler {
     this.compiledOnce = true;
     for (const map of ENTRY_MAPS) this.counts[map] = 0;
     const images = {} as Record<EntryMap, MapImage>;
+    const scratch = new Scratch(Math.max(Scratch.bytesFor(this.tables[4], this.tables[4].size), Scratch.bytesFor(this.tables[6], this.tables[6].size)));
     for (const family of [4, 6] as const) {
       const table = this.tables[family];
-      const live = new Uint32Array(table.size);
+      scratch.reset();
+      const live = scratch.u32(table.size);
       let n = 0;
       let exact = 0;
       for (let slot = 0; slot < table.size; slot++) {
@@ -848,7 +900,7 @@ export class RuleCompiler {
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
       }
       const writers = this.writers(table, exact, n - exact);
-      this.sweep(table, live.subarray(0, n), null, writers, () => undefined);
+      this.sweep(table, live.subarray(0, n), null, writers, () => undefined, scratch);
       for (const map of ENTRY_MAPS) {
         const writer = writers[map];
         if (!writer) continue;
@@ -962,6 +1014,7 @@ export class RuleCompiler {
   private sweep(
     table: FamilyTable, slots: readonly number[] | Uint32Array, affected: Set<number> | null, writers: { exact: EntryWriter; lpm: EntryWriter },
     emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
+    scratch = new Scratch(Scratch.bytesFor(table, slots.length)),
   ): void {
     const n = slots.length;
     if (n === 0) return;
@@ -974,15 +1027,15 @@ export class RuleCompiler {
     // The columns the walk reads, copied into sweep order first: the table's slots are in arrival
     // order, and reading them through the order was a chain of dependent cache misses per key
     // (most of a 1M compile's sweep); a copy loop has no such chain.
-    const sorted = sortSlots(table, slotList);
-    const words = gatherU32(table.words, sorted, n, wc);
-    const scopes = gatherU32(table.scopes, sorted, n, 1);
-    const lens = gatherU8(table.lens, sorted, n);
-    const ruleCounts = gatherU32(table.ruleCounts, sorted, n, 1);
-    const ruleIds = gatherU32(table.ruleIds, sorted, n, 1);
-    const ports = gatherU32(table.ports, sorted, n, 1);
-    const codes = gatherU32(table.codes, sorted, n, 1);
-    const installed = gatherU8(table.installed, sorted, n);
+    const sorted = sortSlots(table, slotList, scratch);
+    const words = gatherU32(table.words, sorted, n, wc, scratch);
+    const scopes = gatherU32(table.scopes, sorted, n, 1, scratch);
+    const lens = gatherU8(table.lens, sorted, n, scratch);
+    const ruleCounts = gatherU32(table.ruleCounts, sorted, n, 1, scratch);
+    const ruleIds = gatherU32(table.ruleIds, sorted, n, 1, scratch);
+    const ports = gatherU32(table.ports, sorted, n, 1, scratch);
+    const codes = gatherU32(table.codes, sorted, n, 1, scratch);
+    const installed = gatherU8(table.installed, sorted, n, scratch);
 
     // Entry count changes, kept in locals (a keyed update of this.counts per key cost as much as the rest of the entry).
     let exactCount = 0;
