@@ -250,8 +250,13 @@ function writeU32(buf: Buffer, at: number, value: number, littleEndian: boolean)
 /** u32s are written through host-order arrays (DataView calls cost a third of a 1M compile's sweep). */
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/**
+ * The u32 with its bytes reversed, as an int32 (the same bits in a Uint32Array store): a u32
+ * above 2^31 is a fresh heap number whenever it is returned from a call that is not inlined,
+ * which was over a million of them per compile for the address words alone.
+ */
 function swap32(x: number): number {
-  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 }
 
 /** A zeroed buffer of `bytes` (a multiple of 4) and a u32 view of the same memory. */
@@ -286,7 +291,7 @@ class EntryWriter {
     const v = this.valueWords;
     const base = this.count * 4;
     // {u32 ruleId, u32 setId, u16 portLo, u16 portHi, u8 proto, u8 dir, u8 action, pad}
-    const portPair = this.littleEndian ? ((ports >>> 16) | ((ports & 0xffff) << 16)) >>> 0 : ports;
+    const portPair = this.littleEndian ? (ports >>> 16) | ((ports & 0xffff) << 16) : ports;
     v[base] = native ? ruleId : swap32(ruleId);
     v[base + 1] = native ? setId : swap32(setId);
     v[base + 2] = native ? portPair : swap32(portPair);
@@ -1088,7 +1093,7 @@ export class RuleCompiler {
       const own = count === 1 ? null : table.ownClauses(slot);
       const setId = own ? sets.intern(own.concat(sets.clauses(inherited))) : inherited;
       if (isAffected) {
-        sets.use(setId);
+        if (setId !== NO_SET) sets.use(setId); // (a set id is a small integer, passed unboxed)
         if (installed[k]) sets.release(table.setIds[slot]!);
         else if (exact) exactCount++;
         else lpmCount++;
