@@ -431,54 +431,71 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
 const RADIX_SORT_MIN = 2048;
 
 /**
- * The given slots of `table` ordered by (scope, address words, prefix length): an LSD radix sort
- * on 16-bit digits (stable, linear; a comparator sort of a million rules costs seconds). Digits
- * that are the same for every slot are skipped. Digits are read from the table's columns in the
- * slots' own order (ascending for a full compile: sequential), with no copies of the columns.
+ * The given slots of `table` ordered by (scope, address words, prefix length): LSD radix passes
+ * on 16-bit digits (stable, linear; a comparator sort of a million rules costs seconds), digits
+ * the same for every slot skipped. IPv6 keys are radix sorted by (scope, first word) only, and
+ * the runs that share those are then ordered by the rest: mostly runs of one, where the six
+ * passes over the other words would be wasted. Digits are read from the table's columns.
  */
 function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Uint32Array {
   const n = slots.length;
   const wordCount = table.wordCount;
   const { words, scopes, lens } = table;
+  const compare = (a: number, b: number): number => {
+    if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
+    for (let w = 0; w < wordCount; w++) if (words[a * wordCount + w] !== words[b * wordCount + w]) return words[a * wordCount + w]! - words[b * wordCount + w]!;
+    return lens[a]! - lens[b]!;
+  };
   let order = scratch.u32(n);
   order.set(slots);
   // A few keys (a change): a comparator sort; radix passes cost ~65k buckets each whatever n is.
-  if (n < RADIX_SORT_MIN) {
-    return order.sort((a, b) => {
-      if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
-      for (let w = 0; w < wordCount; w++) if (words[a * wordCount + w] !== words[b * wordCount + w]) return words[a * wordCount + w]! - words[b * wordCount + w]!;
-      return lens[a]! - lens[b]!;
-    });
-  }
+  if (n < RADIX_SORT_MIN) return order.sort(compare);
   let spare = scratch.u32(n);
   const counts = scratch.u32(65537);
-  // digits[slot] holds the slot's digit for this pass; one counting-sort pass over them.
+  // digits[slot] holds the slot's digit for this pass; a pass sorts order[from, to) by them.
   const digits = scratch.u16(table.size);
-  const pass = (): void => {
+  const pass = (from: number, to: number): void => {
     counts.fill(0);
-    for (let i = 0; i < n; i++) counts[digits[slots[i]!]! + 1]!++;
+    for (let k = from; k < to; k++) counts[digits[order[k]!]! + 1]!++;
     let distinct = 0;
     for (let d = 1; d <= 65536 && distinct < 2; d++) if (counts[d]! > 0) distinct++;
     if (distinct <= 1) return; // every slot has this digit: order unchanged
     for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
-    for (let k = 0; k < n; k++) {
+    for (let k = from; k < to; k++) {
       const slot = order[k]!;
-      spare[counts[digits[slot]!]!++] = slot;
+      spare[from + counts[digits[slot]!]!++] = slot;
     }
-    [order, spare] = [spare, order];
+    if (from === 0 && to === n) [order, spare] = [spare, order];
+    else order.set(spare.subarray(from, to), from);
   };
-  for (let i = 0; i < n; i++) digits[slots[i]!] = lens[slots[i]!]!;
-  pass();
-  for (let w = wordCount - 1; w >= 0; w--) {
-    for (let i = 0; i < n; i++) digits[slots[i]!] = words[slots[i]! * wordCount + w]! & 0xffff;
-    pass();
-    for (let i = 0; i < n; i++) digits[slots[i]!] = words[slots[i]! * wordCount + w]! >>> 16;
-    pass();
+  const wordPasses = (from: number, to: number, w: number): void => {
+    for (let k = from; k < to; k++) digits[order[k]!] = words[order[k]! * wordCount + w]! & 0xffff;
+    pass(from, to);
+    for (let k = from; k < to; k++) digits[order[k]!] = words[order[k]! * wordCount + w]! >>> 16;
+    pass(from, to);
+  };
+  const lenPass = (from: number, to: number): void => {
+    for (let k = from; k < to; k++) digits[order[k]!] = lens[order[k]!]!;
+    pass(from, to);
+  };
+  // IPv4: the whole key. IPv6: (scope, first word), the rest per run below.
+  if (wordCount === 1) lenPass(0, n);
+  wordPasses(0, n, 0);
+  for (let k = 0; k < n; k++) digits[order[k]!] = scopes[order[k]!]! & 0xffff;
+  pass(0, n);
+  for (let k = 0; k < n; k++) digits[order[k]!] = scopes[order[k]!]! >>> 16;
+  pass(0, n);
+  if (wordCount === 1) return order;
+  for (let from = 0; from < n; ) {
+    const first = order[from]!;
+    let to = from + 1;
+    while (to < n && scopes[order[to]!] === scopes[first] && words[order[to]! * wordCount] === words[first * wordCount]) to++;
+    if (to - from >= RADIX_SORT_MIN) {
+      lenPass(from, to);
+      for (let w = wordCount - 1; w >= 1; w--) wordPasses(from, to, w);
+    } else if (to - from > 1) order.subarray(from, to).sort(compare);
+    from = to;
   }
-  for (let i = 0; i < n; i++) digits[slots[i]!] = scopes[slots[i]!]! & 0xffff;
-  pass();
-  for (let i = 0; i < n; i++) digits[slots[i]!] = scopes[slots[i]!]! >>> 16;
-  pass();
   return order;
 }
 
