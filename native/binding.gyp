@@ -8,6 +8,7 @@
         "src/counters.cc",
         "src/event-pump.cc",
         "src/firewall.cc",
+        "src/map-fill.cc",
         "src/probe.cc"
       ],
       "include_dirs": [

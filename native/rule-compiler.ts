@@ -141,8 +141,10 @@ class SetTable {
     const kept = clauses.length > MAX_CLAUSES ? clauses.slice(0, MAX_CLAUSES) : clauses;
     const hash = hashClauses(kept);
     const found = this.byHash.get(hash);
-    if (found !== undefined) {
-      for (const id of typeof found === 'number' ? [found] : found) if (sameClauses(this.sets[id]!, kept)) return id;
+    if (typeof found === 'number') {
+      if (sameClauses(this.sets[found]!, kept)) return found;
+    } else if (found !== undefined) {
+      for (let i = 0; i < found.length; i++) if (sameClauses(this.sets[found[i]!]!, kept)) return found[i]!;
     }
     const id = this.free.pop() ?? this.sets.length;
     if (clauses.length > MAX_CLAUSES) this.overflowing.add(id);
@@ -221,14 +223,14 @@ class SetTable {
 function hashClauses(clauses: Clause[]): number {
   let hi = 0x811c9dc5;
   let lo = 0x01000193;
-  const mix = (value: number) => {
-    hi = Math.imul(hi ^ value, 0x01000193) >>> 0;
-    lo = Math.imul(lo ^ value ^ (hi >>> 15), 0x5bd1e995) >>> 0;
-  };
-  for (const c of clauses) {
-    mix(c.ruleId);
-    mix((c.portLo << 16) | c.portHi);
-    mix(c.proto | (c.dir << 8) | (c.action << 16));
+  for (let i = 0; i < clauses.length; i++) {
+    const c = clauses[i]!;
+    // Three words per clause, mixed alike.
+    for (let part = 0; part < 3; part++) {
+      const value = part === 0 ? c.ruleId : part === 1 ? (c.portLo << 16) | c.portHi : c.proto | (c.dir << 8) | (c.action << 16);
+      hi = Math.imul(hi ^ value, 0x01000193) >>> 0;
+      lo = Math.imul(lo ^ value ^ (hi >>> 15), 0x5bd1e995) >>> 0;
+    }
   }
   return (hi & 0xfffff) * 2 ** 32 + lo;
 }
@@ -265,8 +267,13 @@ function writeU32(buf: Buffer, at: number, value: number, littleEndian: boolean)
 /** u32s are written through host-order arrays (DataView calls cost a third of a 1M compile's sweep). */
 const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/**
+ * The u32 with its bytes reversed, as an int32 (the same bits in a Uint32Array store): a u32
+ * above 2^31 is a fresh heap number whenever it is returned from a call that is not inlined,
+ * which was over a million of them per compile for the address words alone.
+ */
 function swap32(x: number): number {
-  return (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 }
 
 /** A zeroed buffer of `bytes` (a multiple of 4) and a u32 view of the same memory. */
@@ -296,7 +303,8 @@ class EntryWriter {
 
   /**
    * Appends an entry for the prefix (words at `at`, `prefix` bits); returns its index. The inline
-   * clause is absent when `codes` is 0 (no action).
+   * clause is absent when `codes` is 0 (no action). u32 arguments may come as int32 (`| 0`,
+   * unboxed across the call): the stores wrap them back.
    */
   add(scope: number, words: Uint32Array, at: number, wordCount: number, prefix: number, ruleId: number, ports: number, codes: number, setId: number): number {
     if (this.count * ENTRY_BYTES === this.values.length) this.grow();
@@ -305,7 +313,7 @@ class EntryWriter {
     const v = this.valueWords;
     const base = this.count * 4;
     // {u32 ruleId, u32 setId, u16 portLo, u16 portHi, u8 proto, u8 dir, u8 action, pad}
-    const portPair = this.littleEndian ? ((ports >>> 16) | ((ports & 0xffff) << 16)) >>> 0 : ports;
+    const portPair = this.littleEndian ? (ports >>> 16) | ((ports & 0xffff) << 16) : ports;
     v[base] = native ? ruleId : swap32(ruleId);
     v[base + 1] = native ? setId : swap32(setId);
     v[base + 2] = native ? portPair : swap32(portPair);
@@ -360,7 +368,7 @@ interface Writers {
 interface Frame {
   at: number; // index into the sweep's words of the frame's prefix
   len: number;
-  slot: number;
+  k: number; // its place in the sweep's order
   inherited: number; // set of what covers it
   full: number; // set of own + inherited, made when a child first needs it (-1: not yet)
 }
@@ -370,11 +378,58 @@ function toClause(r: KernelRule): Clause {
 }
 
 /**
+ * Bump allocation of the typed arrays a sweep needs, from one buffer that a full compile reuses
+ * for both families: allocated one by one, per column and family, their tens of megabytes of
+ * outside memory brought a full collection (a quarter second with a million rules held) into
+ * every full compile. Asked for more than it holds, it falls back to fresh arrays.
+ */
+class Scratch {
+  private buffer: ArrayBuffer;
+  private used = 0;
+
+  constructor(bytes: number) {
+    this.buffer = new ArrayBuffer(bytes);
+  }
+
+  /** Bytes a sweep of `n` of `table`'s keys takes, plus `n` u32s more (see sweep and sortSlots). */
+  static bytesFor(table: FamilyTable, n: number): number {
+    const radix = n < RADIX_SORT_MIN ? 0 : 4 * (n + 65537) + 2 * table.size;
+    return radix + 4 * n * (7 + table.wordCount) + 2 * n + 32;
+  }
+
+  /** Hands everything out again (what was handed out before must no longer be used). */
+  reset(): void {
+    this.used = 0;
+  }
+
+  u32(n: number): Uint32Array {
+    if (this.used + n * 4 > this.buffer.byteLength) return new Uint32Array(n);
+    const out = new Uint32Array(this.buffer, this.used, n);
+    this.used += n * 4;
+    return out;
+  }
+
+  u16(n: number): Uint16Array {
+    if (this.used + n * 2 > this.buffer.byteLength) return new Uint16Array(n);
+    const out = new Uint16Array(this.buffer, this.used, n);
+    this.used += (n * 2 + 3) & ~3;
+    return out;
+  }
+
+  u8(n: number): Uint8Array {
+    if (this.used + n > this.buffer.byteLength) return new Uint8Array(n);
+    const out = new Uint8Array(this.buffer, this.used, n);
+    this.used += (n + 3) & ~3;
+    return out;
+  }
+}
+
+/**
  * Permutes a typed array into the given order (one random-access pass, then sequential use). One
  * function per element type: a shared generic one turned megamorphic and cost more than the sweep.
  */
-function gatherU32(source: Uint32Array, order: Uint32Array, n: number, stride: number): Uint32Array {
-  const out = new Uint32Array(n * stride);
+function gatherU32(source: Uint32Array, order: Uint32Array, n: number, stride: number, scratch: Scratch): Uint32Array {
+  const out = scratch.u32(n * stride);
   if (stride === 1) {
     for (let k = 0; k < n; k++) out[k] = source[order[k]!]!;
     return out;
@@ -386,8 +441,8 @@ function gatherU32(source: Uint32Array, order: Uint32Array, n: number, stride: n
   return out;
 }
 
-function gatherU8(source: Uint8Array, order: Uint32Array, n: number): Uint8Array {
-  const out = new Uint8Array(n);
+function gatherU8(source: Uint8Array, order: Uint32Array, n: number, scratch: Scratch): Uint8Array {
+  const out = scratch.u8(n);
   for (let k = 0; k < n; k++) out[k] = source[order[k]!]!;
   return out;
 }
@@ -403,51 +458,74 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
   return true;
 }
 
+const RADIX_SORT_MIN = 2048;
+
 /**
- * Positions 0..n-1 ordered by (scope, address words, prefix length): an LSD radix sort on 16-bit
- * digits (stable, linear; a comparator sort of a million rules costs seconds). Digits that are
- * the same for every position are skipped.
+ * The given slots of `table` ordered by (scope, address words, prefix length): LSD radix passes
+ * on 16-bit digits (stable, linear; a comparator sort of a million rules costs seconds), digits
+ * the same for every slot skipped. IPv6 keys are radix sorted by (scope, first word) only, and
+ * the runs that share those are then ordered by the rest: mostly runs of one, where the six
+ * passes over the other words would be wasted. Digits are read from the table's columns.
  */
-function sortPrefixes(n: number, wordCount: number, words: Uint32Array, scopes: Uint32Array, lens: Uint8Array): Uint32Array {
-  let order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
+function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Uint32Array {
+  const n = slots.length;
+  const wordCount = table.wordCount;
+  const { words, scopes, lens } = table;
+  const compare = (a: number, b: number): number => {
+    if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
+    for (let w = 0; w < wordCount; w++) if (words[a * wordCount + w] !== words[b * wordCount + w]) return words[a * wordCount + w]! - words[b * wordCount + w]!;
+    return lens[a]! - lens[b]!;
+  };
+  let order = scratch.u32(n);
+  order.set(slots);
   // A few keys (a change): a comparator sort; radix passes cost ~65k buckets each whatever n is.
-  if (n < 2048) {
-    return order.sort((a, b) => {
-      if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
-      for (let w = 0; w < wordCount; w++) if (words[a * wordCount + w] !== words[b * wordCount + w]) return words[a * wordCount + w]! - words[b * wordCount + w]!;
-      return lens[a]! - lens[b]!;
-    });
-  }
-  let spare = new Uint32Array(n);
-  const counts = new Uint32Array(65537);
-  const digits = new Uint16Array(n);
-  // digits[i] holds position i's digit for this pass; one counting-sort pass over them.
-  const pass = (): void => {
+  if (n < RADIX_SORT_MIN) return order.sort(compare);
+  let spare = scratch.u32(n);
+  const counts = scratch.u32(65537);
+  // digits[slot] holds the slot's digit for this pass; a pass sorts order[from, to) by them.
+  const digits = scratch.u16(table.size);
+  const pass = (from: number, to: number): void => {
     counts.fill(0);
-    for (let i = 0; i < n; i++) counts[digits[i]! + 1]!++;
+    for (let k = from; k < to; k++) counts[digits[order[k]!]! + 1]!++;
     let distinct = 0;
     for (let d = 1; d <= 65536 && distinct < 2; d++) if (counts[d]! > 0) distinct++;
-    if (distinct <= 1) return; // every position has this digit: order unchanged
+    if (distinct <= 1) return; // every slot has this digit: order unchanged
     for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
-    for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      spare[counts[digits[i]!]!++] = i;
+    for (let k = from; k < to; k++) {
+      const slot = order[k]!;
+      spare[from + counts[digits[slot]!]!++] = slot;
     }
-    [order, spare] = [spare, order];
+    if (from === 0 && to === n) [order, spare] = [spare, order];
+    else order.set(spare.subarray(from, to), from);
   };
-  digits.set(lens);
-  pass();
-  for (let w = wordCount - 1; w >= 0; w--) {
-    for (let i = 0; i < n; i++) digits[i] = words[i * wordCount + w]! & 0xffff;
-    pass();
-    for (let i = 0; i < n; i++) digits[i] = words[i * wordCount + w]! >>> 16;
-    pass();
+  const wordPasses = (from: number, to: number, w: number): void => {
+    for (let k = from; k < to; k++) digits[order[k]!] = words[order[k]! * wordCount + w]! & 0xffff;
+    pass(from, to);
+    for (let k = from; k < to; k++) digits[order[k]!] = words[order[k]! * wordCount + w]! >>> 16;
+    pass(from, to);
+  };
+  const lenPass = (from: number, to: number): void => {
+    for (let k = from; k < to; k++) digits[order[k]!] = lens[order[k]!]!;
+    pass(from, to);
+  };
+  // IPv4: the whole key. IPv6: (scope, first word), the rest per run below.
+  if (wordCount === 1) lenPass(0, n);
+  wordPasses(0, n, 0);
+  for (let k = 0; k < n; k++) digits[order[k]!] = scopes[order[k]!]! & 0xffff;
+  pass(0, n);
+  for (let k = 0; k < n; k++) digits[order[k]!] = scopes[order[k]!]! >>> 16;
+  pass(0, n);
+  if (wordCount === 1) return order;
+  for (let from = 0; from < n; ) {
+    const first = order[from]!;
+    let to = from + 1;
+    while (to < n && scopes[order[to]!] === scopes[first] && words[order[to]! * wordCount] === words[first * wordCount]) to++;
+    if (to - from >= RADIX_SORT_MIN) {
+      lenPass(from, to);
+      for (let w = wordCount - 1; w >= 1; w--) wordPasses(from, to, w);
+    } else if (to - from > 1) order.subarray(from, to).sort(compare);
+    from = to;
   }
-  for (let i = 0; i < n; i++) digits[i] = scopes[i]! & 0xffff;
-  pass();
-  for (let i = 0; i < n; i++) digits[i] = scopes[i]! >>> 16;
-  pass();
   return order;
 }
 
@@ -512,12 +590,14 @@ class FamilyTable {
   ruleCounts = new Uint32Array(0);
   /** Each slot's key hash (for moving it in the index). */
   private hashes = new Int32Array(0);
-  readonly rules: Array<KernelRule | readonly KernelRule[] | undefined> = [];
+  rules: Array<KernelRule | readonly KernelRule[] | undefined> = [];
   /**
    * Slot + 1 by key hash, open addressing with linear probing, at most half full: a JS Map of a
-   * million keys cost more time (rehashing, the collector) than the rest of a compile.
+   * million keys cost more time (rehashing, the collector) than the rest of a compile. Each
+   * bucket is a pair [slot + 1, hash]: a probe passes other keys on its hash, in the cache line it
+   * has already read, instead of fetching their keys from the columns (a cache miss each).
    */
-  private index = new Int32Array(1024);
+  private index = new Int32Array(2 * 1024);
   private indexed = 0;
   /** Per scope: keys holding rules per prefix length (to look for covering prefixes only where there are some). */
   readonly perLength = new Map<number, Uint32Array>();
@@ -544,16 +624,17 @@ class FamilyTable {
 
   /** The slot of the prefix (scope, len, words at `at`), or -1. */
   find(scope: number, len: number, words: Uint32Array, at: number): number {
-    const mask = this.index.length - 1;
+    const index = this.index;
+    const mask = (index.length >> 1) - 1;
     const hash = this.hashOf(scope, len, words, at);
     for (let h = hash & mask; ; h = (h + 1) & mask) {
-      const entry = this.index[h]!;
+      const entry = index[2 * h]!;
       if (entry === 0) {
         this.missedHash = hash;
         this.missedAt = h;
         return -1;
       }
-      if (this.isAt(entry - 1, scope, len, words, at)) return entry - 1;
+      if (index[2 * h + 1] === hash && this.isAt(entry - 1, scope, len, words, at)) return entry - 1;
     }
   }
 
@@ -610,17 +691,18 @@ class FamilyTable {
   release(slot: number): void {
     // Backward-shift deletion keeps every probe chain unbroken without tombstones.
     const index = this.index;
-    const mask = index.length - 1;
+    const mask = (index.length >> 1) - 1;
     let hole = this.hashes[slot]! & mask;
-    while (index[hole] !== slot + 1) hole = (hole + 1) & mask;
-    index[hole] = 0;
-    for (let next = (hole + 1) & mask; index[next] !== 0; next = (next + 1) & mask) {
-      const home = this.hashes[index[next]! - 1]! & mask;
+    while (index[2 * hole] !== slot + 1) hole = (hole + 1) & mask;
+    index[2 * hole] = 0;
+    for (let next = (hole + 1) & mask; index[2 * next] !== 0; next = (next + 1) & mask) {
+      const home = index[2 * next + 1]! & mask;
       // Move the entry into the hole unless its home lies cyclically in (hole, next].
       const stays = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (!stays) {
-        index[hole] = index[next]!;
-        index[next] = 0;
+        index[2 * hole] = index[2 * next]!;
+        index[2 * hole + 1] = index[2 * next + 1]!;
+        index[2 * next] = 0;
         hole = next;
       }
     }
@@ -662,9 +744,10 @@ class FamilyTable {
   reserve(keys: number): void {
     const slots = this.size + Math.max(0, keys - this.free.length);
     if (slots > this.capacity) this.grow(slots);
-    let indexSize = this.index.length;
-    while ((this.indexed + keys) * 2 > indexSize) indexSize *= 2;
-    if (indexSize > this.index.length) this.rehash(indexSize);
+    const buckets = this.index.length >> 1;
+    let wanted = buckets;
+    while ((this.indexed + keys) * 2 > wanted) wanted *= 2;
+    if (wanted > buckets) this.rehash(wanted);
   }
 
   /** A slot for a new key; only straight after a `find` of that key missed (it places the key where that stopped). */
@@ -684,24 +767,30 @@ class FamilyTable {
     this.rules[slot] = NO_RULES;
     if (!this.perLength.has(scope)) this.perLength.set(scope, new Uint32Array(129));
     this.hashes[slot] = this.missedHash;
-    if (++this.indexed * 2 > this.index.length) {
-      this.rehash(this.index.length * 2);
+    if (++this.indexed * 2 > this.index.length >> 1) {
+      this.rehash(this.index.length);
       this.place(slot);
-    } else this.index[this.missedAt] = slot + 1; // no second hash and probe
+    } else {
+      // No second hash and probe.
+      this.index[2 * this.missedAt] = slot + 1;
+      this.index[2 * this.missedAt + 1] = this.missedHash;
+    }
     return slot;
   }
 
   private place(slot: number): void {
-    const mask = this.index.length - 1;
-    let h = this.hashes[slot]! & mask;
-    while (this.index[h] !== 0) h = (h + 1) & mask;
-    this.index[h] = slot + 1;
+    const mask = (this.index.length >> 1) - 1;
+    const hash = this.hashes[slot]!;
+    let h = hash & mask;
+    while (this.index[2 * h] !== 0) h = (h + 1) & mask;
+    this.index[2 * h] = slot + 1;
+    this.index[2 * h + 1] = hash;
   }
 
-  private rehash(size: number): void {
+  private rehash(buckets: number): void {
     const old = this.index;
-    this.index = new Int32Array(size);
-    for (const entry of old) if (entry !== 0) this.place(entry - 1);
+    this.index = new Int32Array(2 * buckets);
+    for (let b = 0; b < old.length; b += 2) if (old[b] !== 0) this.place(old[b]! - 1);
   }
 
   private grow(atLeast: number): void {
@@ -721,8 +810,11 @@ class FamilyTable {
     this.installed = widen(this.installed, (n) => new Uint8Array(n));
     this.ruleCounts = widen(this.ruleCounts, (n) => new Uint32Array(n));
     this.hashes = widen(this.hashes, (n) => new Int32Array(n));
-    // The rules column too: assigning one past a JS array's end regrows it by copies.
-    for (let slot = this.rules.length; slot < capacity; slot++) this.rules.push(undefined);
+    // The rules column too, at its full size at once: pushing a million regrew it by copies, tens
+    // of megabytes of large-object garbage that brought on a full collection.
+    const rules = new Array<KernelRule | readonly KernelRule[] | undefined>(capacity).fill(undefined);
+    for (let slot = 0; slot < this.rules.length; slot++) rules[slot] = this.rules[slot];
+    this.rules = rules;
     this.capacity = capacity;
   }
 }
@@ -996,15 +1088,19 @@ export class RuleCompiler {
     }
     const track = this.compiledOnce;
     this.held += added.length - removed.length;
+    // Indexed loops: for-of runs once per apply, mostly before it is optimized, and there made an
+    // iterator result per rule (tens of megabytes of garbage for a million).
     let addedV4 = 0;
-    for (const rule of added) if (rule.family === 4) addedV4++;
+    for (let i = 0; i < added.length; i++) if (added[i]!.family === 4) addedV4++;
     this.tables[4].reserve(addedV4);
     this.tables[6].reserve(added.length - addedV4);
-    for (const rule of removed) {
+    for (let i = 0; i < removed.length; i++) {
+      const rule = removed[i]!;
       const slot = this.tables[rule.family].remove(rule);
       if (track) this.changed[rule.family].add(slot);
     }
-    for (const rule of added) {
+    for (let i = 0; i < added.length; i++) {
+      const rule = added[i]!;
       const slot = this.tables[rule.family].add(rule);
       if (track) this.changed[rule.family].add(slot);
     }
@@ -1035,8 +1131,12 @@ export class RuleCompiler {
     return { sets: { ids, values }, entries, buckets, counts: this.entryCounts(), setSpan: this.sets.span, warnings: this.warnings() };
   }
 
-  /** Everything, for fresh maps: a new set table, every key compiled, every entry in the images. */
-  compileAll(defaults: KernelDefaults): CompiledRules {
+  /**
+   * Everything, for fresh maps: a new set table, every key compiled, every entry in the images.
+   * `onImage` hears of each entry map's image as soon as it is complete (the other family may
+   * still be compiling), so the kernel can be filling it meanwhile; the sets come at the end.
+   */
+  compileAll(defaults: KernelDefaults, onImage?: (map: EntryMap, image: MapImage) => void): CompiledRules {
     validateDefaults(defaults);
     this.sets = new SetTable();
     this.changed = { 4: new Set(), 6: new Set() };
@@ -1044,10 +1144,12 @@ export class RuleCompiler {
     for (const map of ENTRY_MAPS) this.counts[map] = 0;
     this.v6 = new V6Buckets(chooseV6Split(this.tables[6].perLength.values()), false);
     const images = {} as Record<EntryMap, MapImage>;
+    const scratch = new Scratch(Math.max(Scratch.bytesFor(this.tables[4], this.tables[4].size), Scratch.bytesFor(this.tables[6], this.tables[6].size)));
     for (const family of [4, 6] as const) {
       const table = this.tables[family];
       const split = this.splitOf(table);
-      const live = new Uint32Array(table.size);
+      scratch.reset();
+      const live = scratch.u32(table.size);
       let n = 0;
       let exact = 0;
       let hashed = 0;
@@ -1061,9 +1163,12 @@ export class RuleCompiler {
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
       }
       const writers = this.writers(table, exact, n - exact - hashed, hashed);
-      this.sweep(table, live.subarray(0, n), null, writers, () => undefined);
-      for (const [map, writer] of Object.entries(writers)) {
-        if (map !== 'exact' && map !== 'lpm' && map !== 'prefix') images[map as EntryMap] = writer.image();
+      this.sweep(table, live.subarray(0, n), null, writers, () => undefined, scratch);
+      for (const map of ENTRY_MAPS) {
+        const writer = writers[map];
+        if (!writer) continue;
+        images[map] = writer.image();
+        onImage?.(map, images[map]);
       }
     }
     this.sets.settle();
@@ -1187,6 +1292,7 @@ export class RuleCompiler {
   private sweep(
     table: FamilyTable, slots: readonly number[] | Uint32Array, affected: Set<number> | null, writers: Writers,
     emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
+    scratch = new Scratch(Scratch.bytesFor(table, slots.length)),
   ): void {
     const n = slots.length;
     if (n === 0) return;
@@ -1198,33 +1304,43 @@ export class RuleCompiler {
     const split = this.splitOf(table);
     const buckets = this.v6;
     const slotList = slots instanceof Uint32Array ? slots : Uint32Array.from(slots);
-    const words = gatherU32(table.words, slotList, n, wc);
-    const scopes = gatherU32(table.scopes, slotList, n, 1);
-    const lens = gatherU8(table.lens, slotList, n);
-    // Read in sorted order through `order` (no sorted copies: each column's copy cost as much as
-    // the indirection, and their megabytes of outside memory brought full collections).
-    const order = sortPrefixes(n, wc, words, scopes, lens);
-    const { ruleCounts, ruleIds, ports, codes } = table;
+    // The columns the walk reads, copied into sweep order first: the table's slots are in arrival
+    // order, and reading them through the order was a chain of dependent cache misses per key
+    // (most of a 1M compile's sweep); a copy loop has no such chain.
+    const sorted = sortSlots(table, slotList, scratch);
+    const words = gatherU32(table.words, sorted, n, wc, scratch);
+    const scopes = gatherU32(table.scopes, sorted, n, 1, scratch);
+    const lens = gatherU8(table.lens, sorted, n, scratch);
+    const ruleCounts = gatherU32(table.ruleCounts, sorted, n, 1, scratch);
+    const ruleIds = gatherU32(table.ruleIds, sorted, n, 1, scratch);
+    const ports = gatherU32(table.ports, sorted, n, 1, scratch);
+    const codes = gatherU32(table.codes, sorted, n, 1, scratch);
+    const installed = gatherU8(table.installed, sorted, n, scratch);
 
+    // Entry count changes, kept in locals (a keyed update of this.counts per key cost as much as the rest of the entry).
+    let exactCount = 0;
+    let lpmCount = 0;
+    let prefixCount = 0;
     const stack: Frame[] = [];
     let depth = 0;
     let stackScope = -1;
+    // Ids cross calls as int32 (NO_SET is -1 there): a u32 above 2^31 is boxed in a fresh heap
+    // number on every call that is not inlined, a million of them per compile.
     const inheritedFrom = (top: Frame | undefined): number => {
-      if (!top) return NO_SET;
+      if (!top) return NO_SET | 0;
       if (top.full < 0) {
         // Only frames of one rule get here (a frame of several has its set from the start).
-        const slot = top.slot;
-        const own: Clause = { ruleId: ruleIds[slot]!, portLo: ports[slot]! >>> 16, portHi: ports[slot]! & 0xffff, proto: codes[slot]! & 0xff, dir: (codes[slot]! >>> 8) & 0xff, action: codes[slot]! >>> 16 };
+        const k = top.k;
+        const own: Clause = { ruleId: ruleIds[k]!, portLo: ports[k]! >>> 16, portHi: ports[k]! & 0xffff, proto: codes[k]! & 0xff, dir: (codes[k]! >>> 8) & 0xff, action: codes[k]! >>> 16 };
         top.full = sets.intern([own, ...sets.clauses(top.inherited)]);
       }
-      return top.full;
+      return top.full | 0;
     };
     for (let k = 0; k < n; k++) {
-      const i = order[k]!;
-      const slot = slotList[i]!;
-      const at = i * wc;
-      const len = lens[i]!;
-      const scope = scopes[i]!;
+      const slot = sorted[k]!;
+      const at = k * wc;
+      const len = lens[k]!;
+      const scope = scopes[k]!;
       const exact = len === fullLen;
       const hashed = !exact && len >= split;
       const map = exact ? exactMap : hashed ? 'v6Prefix' : lpmMap;
@@ -1234,49 +1350,56 @@ export class RuleCompiler {
         depth = 0;
         stackScope = scope;
       }
-      const count = ruleCounts[slot]!;
+      const count = ruleCounts[k]!;
       if (count === 0) {
         // Its last rule went: delete the entry, forget the key.
-        if (isAffected && table.installed[slot]) {
+        if (isAffected && installed[k]) {
           const { buffer: key, words: keyWords } = wordBuffer(KEY_BYTES[map]);
           writeEntryKey(keyWords, 0, KEY_LAYOUT[map], scope, words, at, wc, len, this.littleEndian);
           emit(map, scope, len, key, null);
           sets.release(table.setIds[slot]!);
-          this.counts[map]--;
-          if (hashed) buckets.change(scope, words, at, len, -1);
+          if (exact) exactCount--;
+          else if (hashed) {
+            prefixCount--;
+            buckets.change(scope, words, at, len, -1);
+          } else lpmCount--;
         }
         if (isAffected) table.release(slot);
         continue;
       }
       while (depth > 0 && !covers(words, stack[depth - 1]!.at, stack[depth - 1]!.len, at, wc)) depth--;
-      const inherited = inheritedFrom(depth > 0 ? stack[depth - 1] : undefined);
+      const inherited = inheritedFrom(depth > 0 ? stack[depth - 1] : undefined) >>> 0;
       // One rule at this prefix: inline in the entry. Several: all in the entry's set.
       const own = count === 1 ? null : table.ownClauses(slot);
       const setId = own ? sets.intern(own.concat(sets.clauses(inherited))) : inherited;
       if (isAffected) {
-        sets.use(setId);
-        if (table.installed[slot]) sets.release(table.setIds[slot]!);
-        else {
-          this.counts[map]++;
-          if (hashed) buckets.change(scope, words, at, len, 1);
-        }
+        if (setId !== NO_SET) sets.use(setId); // (a set id is a small integer, passed unboxed)
+        if (installed[k]) sets.release(table.setIds[slot]!);
+        else if (exact) exactCount++;
+        else if (hashed) {
+          prefixCount++;
+          buckets.change(scope, words, at, len, 1);
+        } else lpmCount++;
         table.installed[slot] = 1;
         table.setIds[slot] = setId === NO_SET ? -1 : setId;
         const index = own
-          ? writer.add(scope, words, at, wc, len, 0, 0, 0, setId)
-          : writer.add(scope, words, at, wc, len, ruleIds[slot]!, ports[slot]!, codes[slot]!, setId);
+          ? writer.add(scope | 0, words, at, wc, len, 0, 0, 0, setId | 0)
+          : writer.add(scope | 0, words, at, wc, len, ruleIds[k]! | 0, ports[k]! | 0, codes[k]!, setId | 0);
         if (affected !== null) emit(map, scope, len, writer.key(index), writer.value(index));
       }
       if (!exact) {
-        if (depth === stack.length) stack.push({ at: 0, len: 0, slot: 0, inherited: NO_SET, full: -1 });
+        if (depth === stack.length) stack.push({ at: 0, len: 0, k: 0, inherited: NO_SET, full: -1 });
         const frame = stack[depth++]!;
         frame.at = at;
         frame.len = len;
-        frame.slot = slot;
+        frame.k = k;
         frame.inherited = inherited;
         frame.full = own ? setId : -1;
       }
     }
+    this.counts[exactMap] += exactCount;
+    this.counts[lpmMap] += lpmCount;
+    if (prefixCount !== 0) this.counts.v6Prefix += prefixCount;
   }
 }
 

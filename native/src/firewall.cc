@@ -17,6 +17,7 @@
 #include "bpf-error.h"
 #include "counters.h"
 #include "event-pump.h"
+#include "map-fill.h"
 #include "portcullis.h"
 #include "portcullis.skel.h"
 
@@ -116,20 +117,37 @@ uint32_t CountField(Napi::Env env, const Napi::Object& obj, const char* owner) {
   return v.As<Napi::Number>().Uint32Value();
 }
 
-// Batch update, falling back to one update per element for map types without batch support.
-int UpdateMany(int fd, const uint8_t* keys, const uint8_t* values, uint32_t count, uint32_t key_size,
-               uint32_t value_size) {
-  if (count == 0) return 0;
-  uint32_t done = count;
-  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = 0, .flags = 0);
-  int err = bpf_map_update_batch(fd, keys, values, &done, &opts);
-  if (err == 0) return 0;
-  if (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP && errno != kENOTSUPP) return -errno;
-  for (uint32_t i = 0; i < count; i++) {
-    if (bpf_map_update_elem(fd, keys + size_t(i) * key_size, values + size_t(i) * value_size, BPF_ANY) != 0)
-      return -errno;
+// One inner map's contents as JS passed them: {count, keys, values, capacity?}.
+struct MapImage {
+  Napi::Buffer<uint8_t> keys_buffer;
+  Napi::Buffer<uint8_t> values_buffer;
+  const uint8_t* keys = nullptr;  // null for an ARRAY map (its keys are the indexes)
+  const uint8_t* values = nullptr;
+  uint32_t count = 0;
+  uint32_t max_entries = 0;
+};
+
+MapImage ReadImage(Napi::Env env, const InnerSpec& spec, const Napi::Object& part) {
+  MapImage image;
+  image.count = CountField(env, part, spec.field);
+  image.values_buffer = BufferField(env, part, "values", spec.field);
+  if (image.values_buffer.Length() != size_t(image.count) * spec.value_size)
+    ThrowTypeError(env, std::string("compiled.") + spec.field + ".values has the wrong length");
+  image.values = image.values_buffer.Data();
+  if (spec.type != BPF_MAP_TYPE_ARRAY) {
+    image.keys_buffer = BufferField(env, part, "keys", spec.field);
+    if (image.keys_buffer.Length() != size_t(image.count) * spec.key_size)
+      ThrowTypeError(env, std::string("compiled.") + spec.field + ".keys has the wrong length");
+    image.keys = image.keys_buffer.Data();
   }
-  return 0;
+  // Headroom (chosen by the caller) lets later diffs upsert in place.
+  Napi::Value capacity = part.Get("capacity");
+  image.max_entries = capacity.IsNumber() ? capacity.As<Napi::Number>().Uint32Value() : image.count;
+  return image;
+}
+
+MapShape ShapeOf(const InnerSpec& spec, uint32_t max_entries) {
+  return {spec.type, spec.outer, spec.key_size, spec.value_size, spec.flags, max_entries};
 }
 
 pcl_config ReadConfig(Napi::Env env, int fd) {
@@ -161,6 +179,7 @@ Napi::Function Firewall::Define(Napi::Env env) {
   return DefineClass(env, "Firewall",
                      {
                          InstanceAccessor<&Firewall::Adopted>("adopted"),
+                         InstanceMethod<&Firewall::PrepareMap>("prepareMap"),
                          InstanceMethod<&Firewall::ApplyRules>("applyRules"),
                          InstanceMethod<&Firewall::ApplyDiff>("applyDiff"),
                          InstanceMethod<&Firewall::SetEnforcing>("setEnforcing"),
@@ -273,6 +292,7 @@ void Firewall::RequireSameCgroup(Napi::Env env, bpf_link* link, int cgroup_fd, c
 }
 
 void Firewall::ReleaseAll() {
+  prepared_.clear();  // waits for their threads
   if (pump_) {
     pump_->Stop();
     pump_.reset();
@@ -298,6 +318,30 @@ void Firewall::RequireOpen(Napi::Env env) const {
 }
 
 Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), adopted_); }
+
+// prepareMap(field, {count, keys, values, capacity}): creates the fresh inner map of `field` for
+// the next applyRules and starts filling it on a thread of its own, so the kernel's work runs
+// while JS compiles the rest. applyRules takes it only if given exactly these buffers, count and
+// capacity; otherwise (or if none follows) it is dropped. The buffers are held until then.
+Napi::Value Firewall::PrepareMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RequireOpen(env);
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsObject())
+    ThrowTypeError(env, "prepareMap(field: string, image: object)");
+  std::string field = info[0].As<Napi::String>().Utf8Value();
+  size_t i = 0;
+  while (i < std::size(kInner) && field != kInner[i].field) i++;
+  if (i == std::size(kInner)) ThrowTypeError(env, "prepareMap: unknown map '" + field + "'");
+  MapImage image = ReadImage(env, kInner[i], info[1].As<Napi::Object>());
+  auto ready = std::make_unique<PreparedMap>();
+  ready->values = Napi::Persistent(image.values_buffer);
+  if (image.keys) ready->keys = Napi::Persistent(image.keys_buffer);
+  ready->fill = std::make_unique<MapFill>(ShapeOf(kInner[i], image.max_entries), image.keys, image.values, image.count);
+  ready->fill->Start();
+  if (prepared_.size() < std::size(kInner)) prepared_.resize(std::size(kInner));
+  prepared_[i] = std::move(ready);
+  return env.Undefined();
+}
 
 // applyRules({v4Exact, v6Exact, v4Lpm, v6Lpm, v6Prefix, v6Buckets, sets, appDefaults:
 //             {keys, values, count}, v6Split}, globalDefault) -> {generation, entriesWritten, ...}
@@ -326,71 +370,38 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   uint64_t replaced = 0;
   Napi::Object fill_ms = Napi::Object::New(env);
 
-  // 1. Check the input and create the fresh inner maps (main thread).
-  struct Fill {
-    const InnerSpec* spec;
-    std::unique_ptr<Fd> inner;
-    std::vector<uint8_t> array_keys;
-    const uint8_t* keys = nullptr;
-    const uint8_t* values = nullptr;
-    uint32_t count = 0;
-    int err = 0;
-    double ms = 0;
-  };
-  std::vector<Fill> fills;
+  // 1. Check the input; maps handed over by prepareMap for exactly this input are being filled
+  //    already, the others start filling now, each on a thread of its own (they share nothing).
+  std::vector<std::unique_ptr<PreparedMap>> prepared = std::move(prepared_);
+  prepared_.clear();
   std::vector<Napi::Buffer<uint8_t>> keep_alive;  // the JS buffers read while filling
-  for (const InnerSpec& spec : kInner) {
+  std::vector<MapFill*> fills;                     // kInner order
+  std::vector<std::unique_ptr<MapFill>> started;
+  for (size_t i = 0; i < std::size(kInner); i++) {
+    const InnerSpec& spec = kInner[i];
     Napi::Value field = compiled.Get(spec.field);
     if (!field.IsObject()) ThrowTypeError(env, std::string("compiled.") + spec.field + " must be an object");
-    Napi::Object part = field.As<Napi::Object>();
-    Fill fill;
-    fill.spec = &spec;
-    fill.count = CountField(env, part, spec.field);
-    Napi::Buffer<uint8_t> values = BufferField(env, part, "values", spec.field);
-    if (values.Length() != size_t(fill.count) * spec.value_size)
-      ThrowTypeError(env, std::string("compiled.") + spec.field + ".values has the wrong length");
-    keep_alive.push_back(values);
-    fill.values = values.Data();
-    if (spec.type == BPF_MAP_TYPE_ARRAY) {
-      fill.array_keys.resize(size_t(fill.count) * sizeof(uint32_t));
-      for (uint32_t i = 0; i < fill.count; i++) memcpy(fill.array_keys.data() + size_t(i) * 4, &i, 4);
-      fill.keys = fill.array_keys.data();
-    } else {
-      Napi::Buffer<uint8_t> key_buf = BufferField(env, part, "keys", spec.field);
-      if (key_buf.Length() != size_t(fill.count) * spec.key_size)
-        ThrowTypeError(env, std::string("compiled.") + spec.field + ".keys has the wrong length");
-      keep_alive.push_back(key_buf);
-      fill.keys = key_buf.Data();
+    MapImage image = ReadImage(env, spec, field.As<Napi::Object>());
+    keep_alive.push_back(image.values_buffer);
+    if (image.keys) keep_alive.push_back(image.keys_buffer);
+    PreparedMap* ready = i < prepared.size() ? prepared[i].get() : nullptr;
+    if (ready && ready->fill->Matches(image.keys, image.values, image.count, image.max_entries)) {
+      fills.push_back(ready->fill.get());
+      continue;
     }
-    LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = spec.flags);
-    // Headroom (chosen by the caller) lets later diffs upsert in place.
-    Napi::Value capacity = part.Get("capacity");
-    uint32_t max_entries = capacity.IsNumber() ? capacity.As<Napi::Number>().Uint32Value() : fill.count;
-    if (max_entries < fill.count) max_entries = fill.count;
-    if (max_entries == 0) max_entries = 1;
-    fill.inner = std::make_unique<Fd>(bpf_map_create(spec.type, spec.outer, spec.key_size, spec.value_size, max_entries, &opts));
-    if (fill.inner->get() < 0) throw BpfError(env, std::string("create inner map for ") + spec.outer, errno);
-    fills.push_back(std::move(fill));
+    started.push_back(std::make_unique<MapFill>(ShapeOf(spec, image.max_entries), image.keys, image.values, image.count));
+    started.back()->Start();
+    fills.push_back(started.back().get());
   }
 
-  // 2. Fill them. (Filling on worker threads was tried: on a loaded 2-core machine each insert
-  //    got ~3x slower, no gain overall, so it stays sequential.)
-  // Thread CPU time, not wall time: on a busy machine waiting for a CPU would swamp the figure.
-  auto cpu_ms = [] {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-  };
-  for (Fill& fill : fills) {
-    double started = cpu_ms();
-    fill.err = UpdateMany(fill.inner->get(), fill.keys, fill.values, fill.count, fill.spec->key_size, fill.spec->value_size);
-    fill.ms = cpu_ms() - started;
-    if (fill.err) break;
+  // 2. Wait for every fill. (On a failure every map made here is closed with its MapFill.)
+  for (size_t i = 0; i < fills.size(); i++) {
+    if (int err = fills[i]->Wait(); err != 0)
+      throw BpfError(env, std::string(fills[i]->Failed()) + " inner map for " + kInner[i].outer, err);
   }
-  for (Fill& fill : fills) {
-    if (fill.err) throw BpfError(env, std::string("fill inner map for ") + fill.spec->outer, -fill.err);
-    fill_ms.Set(fill.spec->field, Napi::Number::New(env, fill.ms));
-    written += fill.count;
+  for (size_t i = 0; i < fills.size(); i++) {
+    fill_ms.Set(kInner[i].field, Napi::Number::New(env, fills[i]->cpu_ms()));
+    written += fills[i]->count();
   }
 
   // 3. Install them in the inactive slot. Updating an ARRAY_OF_MAPS waits for running programs
@@ -398,13 +409,13 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   // The slot's previous maps are replaced: forget them (our fds were their last users but the
   // outer map). Until every map is installed the slot's contents are unknown.
   CloseInnerFds(slot);
-  for (Fill& fill : fills) {
-    bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, fill.spec->outer);
-    int inner_fd = fill.inner->get();
+  for (size_t i = 0; i < fills.size(); i++) {
+    bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, kInner[i].outer);
+    int inner_fd = fills[i]->fd();
     if (bpf_map_update_elem(bpf_map__fd(outer), &slot, &inner_fd, BPF_ANY) != 0)
-      throw BpfError(env, std::string("install inner map in ") + fill.spec->outer, errno);
+      throw BpfError(env, std::string("install inner map in ") + kInner[i].outer, errno);
   }
-  for (Fill& fill : fills) inner_fds_[slot].push_back(dup(fill.inner->get()));
+  for (MapFill* fill : fills) inner_fds_[slot].push_back(fill->Take());
 
   // The new slot's default and v6 split first, then the generation word (slot = generation & 1).
   cfg.default_action[slot] = global_default;
@@ -420,9 +431,9 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   // which needs CAP_SYS_ADMIN); ones a previous helper installed stay until a swap replaces them.
   {
     int sets_fd = bpf_map__fd(skel_->maps.pcl_sets);
-    for (size_t i = 0; i < fills.size(); i++) {
-      if (fills[i].spec->outer != std::string("pcl_sets")) continue;
-      int same_fd = fills[i].inner->get();
+    for (size_t i = 0; i < std::size(kInner); i++) {
+      if (kInner[i].outer != std::string("pcl_sets")) continue;
+      int same_fd = inner_fds_[slot][i];
       bpf_map_update_elem(sets_fd, &slot, &same_fd, BPF_ANY);
     }
     std::vector<int>& old_fds = inner_fds_[old_slot];

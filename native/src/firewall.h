@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "map-fill.h"
+
 struct portcullis_bpf;
 struct bpf_link;
 struct bpf_map;
@@ -28,6 +30,7 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
 
  private:
   Napi::Value Adopted(const Napi::CallbackInfo& info);
+  Napi::Value PrepareMap(const Napi::CallbackInfo& info);
   Napi::Value ApplyRules(const Napi::CallbackInfo& info);
   Napi::Value ApplyDiff(const Napi::CallbackInfo& info);
   Napi::Value SetEnforcing(const Napi::CallbackInfo& info);
@@ -61,6 +64,13 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN.
   std::vector<int> inner_fds_[2];
   void CloseInnerFds(uint32_t slot);
+  // Inner maps being filled for the next swap (prepareMap), in kInner order; applyRules takes them.
+  struct PreparedMap {
+    Napi::Reference<Napi::Buffer<uint8_t>> keys;  // the JS buffers the fill reads, held until it ends
+    Napi::Reference<Napi::Buffer<uint8_t>> values;
+    std::unique_ptr<MapFill> fill;  // declared last: destroyed (joined) first
+  };
+  std::vector<std::unique_ptr<PreparedMap>> prepared_;
 };
 
 }  // namespace portcullis

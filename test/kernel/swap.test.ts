@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { withSandbox } from '../support/sandbox.js';
 import { allowByDefault, finished, openFixture, rule } from './kernel-fixture.js';
 import { ipv4 } from './packets.js';
+import { compileRules } from '../../native/rule-compiler.js';
 
 const tcp = (dport: number) => ({ proto: 'tcp' as const, sport: 40000, dport });
 
@@ -106,5 +107,21 @@ test('a change that fails half-way in the kernel is not kept: the next apply swa
     const after = firewall.setRules([...base, rule('block', '10.1.2.3')], allowByDefault);
     assert.equal(after.mode, 'diff');
     assert.equal(verdict('10.1.2.3'), 'block');
+  });
+});
+
+test('a map prepared for a swap that never came is dropped, not installed by the next swap', async () => {
+  await withSandbox(async (sandbox) => {
+    const { firewall } = openFixture(sandbox);
+    const verdict = (dst: string) => firewall.testRun('egress', ipv4('192.168.1.1', dst, tcp(80)), { cached: false }).verdict;
+    // An image (of other rules) handed over as if a swap were compiling, then abandoned.
+    const stale = compileRules([rule('block', '10.9.9.9')], allowByDefault);
+    const native = (firewall as unknown as { native: { prepareMap(map: string, image: object): void } }).native;
+    native.prepareMap('v4Exact', { ...stale.v4Exact, capacity: stale.v4Exact.count + 1024 });
+    assert.equal(firewall.setRules([rule('block', '10.8.8.8')], allowByDefault).mode, 'swap');
+    assert.equal(verdict('10.8.8.8'), 'block');
+    assert.equal(verdict('10.9.9.9'), 'allow');
+    assert.throws(() => native.prepareMap('v9Exact', stale.v4Exact), /unknown map 'v9Exact'/);
+    assert.throws(() => native.prepareMap('v4Exact', { ...stale.v4Exact, count: 2 }), /v4Exact.values has the wrong length/);
   });
 });
