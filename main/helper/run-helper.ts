@@ -50,7 +50,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     fanout.noteDropped(Number(drops));
     fanout.publish(connections.pipeline.process(events));
   });
-  const stopCompaction = startQuietCompaction({ eventsProcessed: () => connections.pipeline.eventsProcessed, trimNativeHeap, log });
+  const stopCompaction = startQuietCompaction({ work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten, trimNativeHeap, log });
 
   const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
   const services = { engine, enforcement, fanout, connections, log, status: () => status(), settingsChanged: () => server.dropUnauthorized() };

@@ -2,15 +2,19 @@
 // and it stays that size until the next garbage collection; a helper that then goes quiet
 // allocates next to nothing, so none comes (RSS stayed ~80 MiB above the live heap), while the
 // buffers of live-totals reads pile up outside the heap. Each time the pipeline has been quiet
-// for a check interval and the heap plus its outside buffers grew since the last collection,
-// this collects once, then hands the C heap's free pages back (trimNativeHeap): glibc keeps the
+// (no events and no history writes) for a check interval and the heap plus its outside buffers
+// grew since the last collection, this collects once, then hands the C heap's free pages back (trimNativeHeap): glibc keeps the
 // burst's freed buffers resident while live allocations sit above them (~25 MiB after 100k flows).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 export interface QuietCompactionOptions {
-  /** Events processed so far (the pipeline's counter): unchanged over an interval means quiet. */
-  eventsProcessed(): number;
+  /**
+   * A count of the pipeline's work (events processed plus flow rows written): unchanged over an
+   * interval means quiet. Writes count too: a collection while a burst's backlog is still being
+   * written finds V8 allocating fast, and it then keeps its young generation at full size.
+   */
+  work(): number;
   /** How often to check (ms). */
   everyMs?: number;
   /** Growth of the heap and its outside buffers since the last collection (bytes) worth giving back. */
@@ -31,6 +35,8 @@ function fullCollector(): (() => void) | null {
   }
 }
 
+const mib = (bytes: number): string => (bytes / 1_048_576).toFixed(0);
+
 /** Starts the checks; returns the function that stops them. */
 export function startQuietCompaction(options: QuietCompactionOptions): () => void {
   const collect = fullCollector();
@@ -44,17 +50,18 @@ export function startQuietCompaction(options: QuietCompactionOptions): () => voi
     return heap.total_heap_size + heap.external_memory;
   };
   let baseline = heapBytes();
-  let lastEvents = options.eventsProcessed();
+  let lastWork = options.work();
   const timer = setInterval(() => {
-    const events = options.eventsProcessed();
-    const quiet = events === lastEvents;
-    lastEvents = events;
+    const work = options.work();
+    const quiet = work === lastWork;
+    lastWork = work;
     const now = heapBytes();
     if (now < baseline) baseline = now;
     if (!quiet || now - baseline < growthBytes) return;
     collect();
     options.trimNativeHeap?.();
     baseline = heapBytes();
+    options.log(`quiet after a burst: collected, heap and its buffers ${mib(now)} -> ${mib(baseline)} MiB`);
   }, options.everyMs ?? 5000);
   timer.unref();
   return () => clearInterval(timer);
