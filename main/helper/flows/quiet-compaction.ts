@@ -1,20 +1,24 @@
 // Gives memory back after a burst. A burst of events (100k new flows in seconds) grows V8's heap,
 // and it stays that size until the next garbage collection; a helper that then goes quiet
 // allocates next to nothing, so none comes (RSS stayed ~80 MiB above the live heap), while the
-// buffers of live-totals reads pile up outside the heap. Each time the pipeline has been quiet
-// (no events and no history writes) for a check interval and the heap plus its outside buffers
-// grew since the last collection, this collects once, then hands the C heap's free pages back (trimNativeHeap): glibc keeps the
-// burst's freed buffers resident while live allocations sit above them (~25 MiB after 100k flows).
+// buffers of live-totals reads pile up outside the heap. Each time the pipeline has been quiet (at
+// most a trickle of events and history writes: a desktop always has some) for a check interval
+// and the heap plus its outside buffers grew since the last collection, this collects once, then
+// hands the C heap's free pages back (trimNativeHeap): glibc keeps a burst's freed buffers
+// resident while live allocations sit above them (~25 MiB after 100k flows).
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 export interface QuietCompactionOptions {
   /**
-   * A count of the pipeline's work (events processed plus flow rows written): unchanged over an
-   * interval means quiet. Writes count too: a collection while a burst's backlog is still being
-   * written finds V8 allocating fast, and it then keeps its young generation at full size.
+   * A count of the pipeline's work (events processed plus flow rows written): growing by at most
+   * quietWork over an interval means quiet. Writes count too: a collection while a burst's
+   * backlog is still being written finds V8 allocating fast, and it keeps its young generation
+   * at full size (32 MiB).
    */
   work(): number;
+  /** Work per interval that still counts as quiet (a desktop's background trickle). */
+  quietWork?: number;
   /** How often to check (ms). */
   everyMs?: number;
   /** Growth of the heap and its outside buffers since the last collection (bytes) worth giving back. */
@@ -50,10 +54,11 @@ export function startQuietCompaction(options: QuietCompactionOptions): () => voi
     return heap.total_heap_size + heap.external_memory;
   };
   let baseline = heapBytes();
+  const quietWork = options.quietWork ?? 50;
   let lastWork = options.work();
   const timer = setInterval(() => {
     const work = options.work();
-    const quiet = work === lastWork;
+    const quiet = work - lastWork <= quietWork;
     lastWork = work;
     const now = heapBytes();
     if (now < baseline) baseline = now;
