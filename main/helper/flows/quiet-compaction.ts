@@ -17,7 +17,10 @@ export interface QuietCompactionOptions {
    * at full size (32 MiB).
    */
   work(): number;
-  /** Work per interval that still counts as quiet (a desktop's background trickle). */
+  /**
+   * Work per interval that still counts as quiet (500): room for a desktop's background traffic
+   * and its flows written every 2 s, far below a burst (~20k rows a second written).
+   */
   quietWork?: number;
   /** How often to check (ms). */
   everyMs?: number;
@@ -54,7 +57,7 @@ export function startQuietCompaction(options: QuietCompactionOptions): () => voi
     return heap.total_heap_size + heap.external_memory;
   };
   let baseline = heapBytes();
-  const quietWork = options.quietWork ?? 50;
+  const quietWork = options.quietWork ?? 500;
   let lastWork = options.work();
   const timer = setInterval(() => {
     const work = options.work();
