@@ -57,6 +57,7 @@ interface NativeAddon {
     cgroupSock: boolean;
   };
   peerCredentials(fd: number): PeerCredentials;
+  trimNativeHeap(): boolean;
 }
 
 /** The package root: the nearest directory above this file holding native/binding.gyp. Works
@@ -118,6 +119,14 @@ export function probeKernel(bpffs = '/sys/fs/bpf'): KernelFeatures {
 /** SO_PEERCRED of a connected unix socket (a net.Socket's fd is socket._handle.fd). */
 export function peerCredentials(fd: number): PeerCredentials {
   return addon().peerCredentials(fd);
+}
+
+/**
+ * Gives the C heap's free pages back to the kernel (glibc malloc_trim); true if any went. Freed
+ * memory between live allocations otherwise stays resident after a burst.
+ */
+export function trimNativeHeap(): boolean {
+  return addon().trimNativeHeap();
 }
 
 /** st_dev as stat(2) reports it (new_encode_dev) -> the kernel's dev_t (major << 20 | minor). */

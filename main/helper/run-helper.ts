@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { PortcullisError } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
-import { Firewall, peerCredentials, probeKernel } from '../../native/index.js';
+import { Firewall, peerCredentials, probeKernel, trimNativeHeap } from '../../native/index.js';
 import { resolveHelperConfig, type HelperPaths } from './config.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
@@ -50,7 +50,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     fanout.noteDropped(Number(drops));
     fanout.publish(connections.pipeline.process(events));
   });
-  const stopCompaction = startQuietCompaction({ eventsProcessed: () => connections.pipeline.eventsProcessed, log });
+  const stopCompaction = startQuietCompaction({ work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten, trimNativeHeap, log });
 
   const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
   const services = { engine, enforcement, fanout, connections, log, status: () => status(), settingsChanged: () => server.dropUnauthorized() };

@@ -48,6 +48,8 @@ export class ConnectionPipeline {
   private totalsDueAt = 0;
   private unwritten: FlowDelta[] = [];
   eventsProcessed = 0;
+  /** Flow rows written to the history so far. */
+  rowsWritten = 0;
   dnsAnswers = 0;
   dnsRejected = 0;
 
@@ -134,6 +136,7 @@ export class ConnectionPipeline {
     const slice = this.unwritten.length <= rows ? this.unwritten : this.unwritten.slice(0, rows);
     this.unwritten = slice === this.unwritten ? [] : this.unwritten.slice(rows);
     this.deps.store.write(slice);
+    this.rowsWritten += slice.length;
   }
 
   /** Changes taken but not yet written (the timers write them in slices). */

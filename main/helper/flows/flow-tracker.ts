@@ -7,11 +7,14 @@
 // write is kept as a delta per flow, which the store adds to its hourly rows in one transaction.
 //
 // Memory: the helper may hold 100k+ flows and sockets, so they live in typed columns indexed by a
-// slot number (FlowColumns, SocketColumns), not in an object per flow: one Map entry per flow key
-// and per socket, and no per-event objects. A slot is reused only once nothing refers to it.
+// slot number (FlowColumns, SocketColumns), not in an object per flow; flows are found by their
+// key through a hash table of slots (FlowIndex, no string per flow), remote addresses are held
+// once each (InternedStrings), sockets by one Map entry each, and no per-event objects are made.
+// A slot is reused only once nothing refers to it.
 import type { FlowDirection, FlowProtocol, Verdict } from '../../contract/index.js';
 import type { DecisionEvent, FlowTotals } from '../../../native/api.js';
 import { visitFlowRecords } from '../../../native/event-layout.js';
+import { FlowIndex, InternedStrings } from './flow-index.js';
 
 /**
  * The fields of a kernel decision the tracker reads (a native DecisionEvent has them all). The
@@ -124,6 +127,8 @@ class Slots {
 /** Every flow field, one column each (the six counters side by side). */
 class FlowColumns {
   appId: Uint32Array;
+  /** The remote address's id in the tracker's InternedStrings. */
+  addrId: Uint32Array;
   remotePort: Uint16Array;
   protocol: Uint8Array;
   outbound: Uint8Array;
@@ -135,13 +140,12 @@ class FlowColumns {
   counts: Float64Array;
   /** The flow's row in DeltaRows while it has changes not yet taken for writing, else -1. */
   deltaRow: Int32Array;
-  remoteAddr: string[] = [];
   remoteName: Array<string | null> = [];
-  key: string[] = [];
   readonly slots: Slots;
 
   constructor(initial: number) {
     this.appId = new Uint32Array(initial);
+    this.addrId = new Uint32Array(initial);
     this.remotePort = new Uint16Array(initial);
     this.protocol = new Uint8Array(initial);
     this.outbound = new Uint8Array(initial);
@@ -154,6 +158,7 @@ class FlowColumns {
     this.deltaRow = new Int32Array(initial).fill(-1);
     this.slots = new Slots(initial, (capacity) => {
       this.appId = grown(this.appId, capacity);
+      this.addrId = grown(this.addrId, capacity);
       this.remotePort = grown(this.remotePort, capacity);
       this.protocol = grown(this.protocol, capacity);
       this.outbound = grown(this.outbound, capacity);
@@ -229,9 +234,10 @@ class SocketColumns {
 }
 
 export class FlowTracker {
-  /** Flow key -> slot. */
-  private readonly flowSlots = new Map<string, number>();
   private readonly flows = new FlowColumns(1024);
+  /** Flow key -> slot. */
+  private readonly flowIndex = new FlowIndex(this.flows);
+  private readonly addresses = new InternedStrings();
   /** Socket cookie -> slot, in the order sockets were first seen. */
   private readonly socketSlots = new Map<number | bigint, number>();
   private readonly sockets = new SocketColumns(1024);
@@ -251,7 +257,7 @@ export class FlowTracker {
   }
 
   stats(): TrackerStats {
-    return { flows: this.flowSlots.size, sockets: this.socketSlots.size, listeners: this.listeners.size, evicted: this.evicted, unattributedInbound: this.unattributedInbound };
+    return { flows: this.flowIndex.size, sockets: this.socketSlots.size, listeners: this.listeners.size, evicted: this.evicted, unattributedInbound: this.unattributedInbound };
   }
 
   /** True while some socket's bytes are being counted (live totals are worth reading). */
@@ -322,7 +328,7 @@ export class FlowTracker {
   live(): LiveFlow[] {
     const f = this.flows;
     const out: LiveFlow[] = [];
-    for (const flow of this.flowSlots.values()) out.push(this.report(flow, f.counts, flow * COUNTS, f.firstSeen[flow]!, f.lastSeen[flow]!));
+    this.flowIndex.forEach((flow) => out.push(this.report(flow, f.counts, flow * COUNTS, f.firstSeen[flow]!, f.lastSeen[flow]!)));
     return out.sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
@@ -330,7 +336,7 @@ export class FlowTracker {
   private report(flow: number, counts: Float64Array, at: number, firstSeen: number, lastSeen: number): FlowReport {
     const f = this.flows;
     return {
-      appId: f.appId[flow]!, remoteAddr: f.remoteAddr[flow]!, remotePort: f.remotePort[flow]!,
+      appId: f.appId[flow]!, remoteAddr: this.addresses.text(f.addrId[flow]!), remotePort: f.remotePort[flow]!,
       protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
       bytesOut: counts[at + BYTES_OUT]!, bytesIn: counts[at + BYTES_IN]!, packetsOut: counts[at + PACKETS_OUT]!, packetsIn: counts[at + PACKETS_IN]!,
       allowed: counts[at + ALLOWED]!, blocked: counts[at + BLOCKED]!,
@@ -342,9 +348,11 @@ export class FlowTracker {
   /** Forgets flows that are idle, closed and written; call after a write. */
   sweep(nowMs: number): void {
     const f = this.flows;
-    for (const flow of this.flowSlots.values()) {
-      if (f.openSockets[flow] === 0 && f.deltaRow[flow] === -1 && nowMs - f.lastSeen[flow]! >= this.idleMs) this.forgetFlow(flow);
-    }
+    const idle: number[] = [];
+    this.flowIndex.forEach((flow) => {
+      if (f.openSockets[flow] === 0 && f.deltaRow[flow] === -1 && nowMs - f.lastSeen[flow]! >= this.idleMs) idle.push(flow);
+    });
+    for (const flow of idle) this.forgetFlow(flow);
   }
 
   private flowFor(event: TrackedEvent, knownApp: number, timeMs: number, remoteName: string | null): number {
@@ -353,19 +361,22 @@ export class FlowTracker {
       appId = this.listenerApp(event.protocol, event.localPort);
       if (appId === 0) this.unattributedInbound++;
     }
-    const key = `${appId}|${event.remoteAddr}|${event.remotePort}|${event.protocol}|${event.direction}`;
+    const protocol = protocolCode(event.protocol);
+    const outbound = event.direction === 'out' ? 1 : 0;
     const f = this.flows;
-    const known = this.flowSlots.get(key);
-    if (known !== undefined) {
+    const addrId = this.addresses.idOf(event.remoteAddr);
+    const known = addrId === -1 ? -1 : this.flowIndex.find(appId, addrId, event.remotePort, protocol, outbound);
+    if (known !== -1) {
       if (remoteName !== null && f.remoteName[known] !== remoteName) f.remoteName[known] = remoteName;
       return known;
     }
-    if (this.flowSlots.size >= this.maxFlows) this.evict();
+    if (this.flowIndex.size >= this.maxFlows) this.evict();
     const flow = f.slots.take();
     f.appId[flow] = appId;
+    f.addrId[flow] = this.addresses.hold(event.remoteAddr);
     f.remotePort[flow] = event.remotePort;
-    f.protocol[flow] = protocolCode(event.protocol);
-    f.outbound[flow] = event.direction === 'out' ? 1 : 0;
+    f.protocol[flow] = protocol;
+    f.outbound[flow] = outbound;
     f.blockedLast[flow] = event.verdict === 'block' ? 1 : 0;
     f.lastRuleId[flow] = 0;
     f.openSockets[flow] = 0;
@@ -373,10 +384,8 @@ export class FlowTracker {
     f.lastSeen[flow] = timeMs;
     f.counts.fill(0, flow * COUNTS, flow * COUNTS + COUNTS);
     f.deltaRow[flow] = -1;
-    f.remoteAddr[flow] = event.remoteAddr;
     f.remoteName[flow] = remoteName;
-    f.key[flow] = key;
-    this.flowSlots.set(key, flow);
+    this.flowIndex.insert(flow);
     return flow;
   }
 
@@ -459,8 +468,8 @@ export class FlowTracker {
 
   private forgetFlow(flow: number): void {
     const f = this.flows;
-    this.flowSlots.delete(f.key[flow]!);
-    f.remoteAddr[flow] = f.key[flow] = '';
+    this.flowIndex.remove(flow);
+    this.addresses.release(f.addrId[flow]!);
     f.remoteName[flow] = null;
     f.slots.release(flow);
   }
@@ -473,7 +482,7 @@ export class FlowTracker {
     const f = this.flows;
     const target = Math.max(1, Math.floor(this.maxFlows / 10));
     const candidates: number[] = [];
-    for (const flow of this.flowSlots.values()) if (f.deltaRow[flow] === -1 && f.openSockets[flow] === 0) candidates.push(flow);
+    this.flowIndex.forEach((flow) => { if (f.deltaRow[flow] === -1 && f.openSockets[flow] === 0) candidates.push(flow); });
     candidates.sort((a, b) => f.lastSeen[a]! - f.lastSeen[b]!);
     for (const flow of candidates.slice(0, target)) {
       this.forgetFlow(flow);
