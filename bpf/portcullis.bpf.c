@@ -32,63 +32,25 @@ struct {
  * Inner-map templates; user space creates real inner maps of the same shape per apply. Sizes, not
  * BTF types: clang emits only forward declarations for types reached through these templates.
  */
-struct lpm4_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct pcl_lpm4_key));
-	__uint(value_size, sizeof(struct pcl_entry));
-};
-struct lpm6_inner {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(struct pcl_lpm6_key));
-	__uint(value_size, sizeof(struct pcl_entry));
-};
-/* Exact hashes are preallocated: bulk inserts are faster than with per-element allocation. */
-struct exact4_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__uint(map_flags, 0);
-	__uint(key_size, sizeof(struct pcl_exact4_key));
-	__uint(value_size, sizeof(struct pcl_entry));
-};
-struct exact6_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__uint(map_flags, 0);
-	__uint(key_size, sizeof(struct pcl_exact6_key));
-	__uint(value_size, sizeof(struct pcl_entry));
-};
-struct prefix6_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__uint(map_flags, 0);
-	__uint(key_size, sizeof(struct pcl_prefix6_key));
-	__uint(value_size, sizeof(struct pcl_entry));
-};
-struct bucket6_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__uint(map_flags, 0);
-	__uint(key_size, sizeof(struct pcl_bucket6_key));
-	__uint(value_size, sizeof(struct pcl_bucket6));
-};
-struct sets_inner {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_INNER_MAP); /* inner arrays may differ in size */
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct pcl_clause_set));
-};
-struct app_dflt_inner {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(__u8));
-};
+#define INNER(name, map_type, flags, key, value)         \
+	struct name {                                     \
+		__uint(type, map_type);                   \
+		__uint(max_entries, 1);                   \
+		__uint(map_flags, flags);                 \
+		__uint(key_size, sizeof(key));            \
+		__uint(value_size, sizeof(value));        \
+	}
+
+INNER(lpm4_inner, BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC, struct pcl_lpm4_key, struct pcl_entry);
+INNER(lpm6_inner, BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC, struct pcl_lpm6_key, struct pcl_entry);
+/* Hashes of rule entries are preallocated: bulk inserts are faster than with per-element allocation. */
+INNER(exact4_inner, BPF_MAP_TYPE_HASH, 0, struct pcl_exact4_key, struct pcl_entry);
+INNER(exact6_inner, BPF_MAP_TYPE_HASH, 0, struct pcl_exact6_key, struct pcl_entry);
+INNER(prefix6_inner, BPF_MAP_TYPE_HASH, 0, struct pcl_prefix6_key, struct pcl_entry);
+INNER(bucket6_inner, BPF_MAP_TYPE_HASH, 0, struct pcl_bucket6_key, struct pcl_bucket6);
+/* Inner arrays may differ in size. */
+INNER(sets_inner, BPF_MAP_TYPE_ARRAY, BPF_F_INNER_MAP, __u32, struct pcl_clause_set);
+INNER(app_dflt_inner, BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC, __u32, __u8);
 
 #define OUTER(name, inner)                              \
 	struct {                                        \
