@@ -1,5 +1,5 @@
 // Compiles KernelRule[] into the byte layout of bpf/portcullis.h: exact-address hashes, LPM
-// tries and deduplicated clause sets. Pure (no I/O), so the precedence logic is unit-tested
+// tries, the v6 prefix hash and its buckets (v6-buckets.ts), and deduplicated clause sets. Pure (no I/O), so the precedence logic is unit-tested
 // without a kernel. See portcullis.h for precedence and for how the kernel reads these maps.
 //
 // One compiler serves both ways of applying rules. It keeps the rules indexed by kernel key
@@ -8,6 +8,10 @@
 // under a changed prefix, since they inherit its clauses) into entry upserts and deletes; a full
 // compile (for a swap) is the same sweep with every key affected and a fresh set table.
 import type { KernelAction, KernelDefaults, KernelDirection, KernelProtocol, KernelRule } from './api.js';
+import { HOST_LE, swap32, writeU32 } from './byte-order.js';
+import { chooseV6Split, V6_SPLIT_MAX, V6Buckets, type BucketChange } from './v6-buckets.js';
+
+export { BUCKET_BYTES, BUCKET_KEY_BYTES, chooseV6Split, V6_SPLIT_MAX, type BucketChange } from './v6-buckets.js';
 
 export const MAX_CLAUSES = 16;
 export const CLAUSE_BYTES = 12;
@@ -250,31 +254,10 @@ export const ENTRY_MAPS: readonly EntryMap[] = ['v4Exact', 'v6Exact', 'v4Lpm', '
 export const KEY_BYTES: Record<EntryMap, number> = { v4Exact: 8, v6Exact: 20, v4Lpm: 12, v6Lpm: 24, v6Prefix: 24 };
 /** Every map of a ruleset the kernel holds entries in, for counts and capacities. */
 export type RuleMap = EntryMap | 'v6Buckets';
-export const BUCKET_KEY_BYTES = 16;
-export const BUCKET_BYTES = 16;
-/** pcl_config.v6_split's bound (PCL_V6_SPLIT_MAX): a bucket key holds an address's first 64 bits. */
-export const V6_SPLIT_MAX = 64;
 
 /** How an entry key is laid out: {scope, addr}, {32 + prefix, scope, addr} or {scope, prefix, addr}. */
 type KeyLayout = 'exact' | 'lpm' | 'prefix';
 const KEY_LAYOUT: Record<EntryMap, KeyLayout> = { v4Exact: 'exact', v6Exact: 'exact', v4Lpm: 'lpm', v6Lpm: 'lpm', v6Prefix: 'prefix' };
-
-function writeU32(buf: Buffer, at: number, value: number, littleEndian: boolean): void {
-  if (littleEndian) buf.writeUInt32LE(value, at);
-  else buf.writeUInt32BE(value, at);
-}
-
-/** u32s are written through host-order arrays (DataView calls cost a third of a 1M compile's sweep). */
-const HOST_LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/**
- * The u32 with its bytes reversed, as an int32 (the same bits in a Uint32Array store): a u32
- * above 2^31 is a fresh heap number whenever it is returned from a call that is not inlined,
- * which was over a million of them per compile for the address words alone.
- */
-function swap32(x: number): number {
-  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
-}
 
 /** A zeroed buffer of `bytes` (a multiple of 4) and a u32 view of the same memory. */
 function wordBuffer(bytes: number): { buffer: Buffer; words: Uint32Array } {
@@ -823,208 +806,6 @@ function isList(rules: KernelRule | readonly KernelRule[]): rules is readonly Ke
   return Array.isArray(rules);
 }
 
-/**
- * Dense ids for tuples of `width` u32s: open addressing with linear probing on typed arrays (a JS
- * Map would need a string per tuple). Ids are never taken back; the owner is rebuilt on a swap.
- */
-class TupleIndex {
-  private table = new Int32Array(1024); // id + 1, 0 = empty
-  private tuples: Uint32Array;
-  size = 0;
-
-  constructor(private readonly width: number) {
-    this.tuples = new Uint32Array(width * 512);
-  }
-
-  /** The id of `tuple` (its first `width` words), made if missing. */
-  id(tuple: Uint32Array): number {
-    const mask = this.table.length - 1;
-    let h = this.hashOf(tuple, 0) & mask;
-    for (let entry = this.table[h]!; entry !== 0; h = (h + 1) & mask, entry = this.table[h]!) {
-      if (this.isAt(entry - 1, tuple)) return entry - 1;
-    }
-    const id = this.size++;
-    if (id * this.width === this.tuples.length) {
-      const tuples = new Uint32Array(this.tuples.length * 2);
-      tuples.set(this.tuples);
-      this.tuples = tuples;
-    }
-    for (let w = 0; w < this.width; w++) this.tuples[id * this.width + w] = tuple[w]!;
-    if (this.size * 2 > this.table.length) this.rehash(this.table.length * 2);
-    else this.table[h] = id + 1;
-    return id;
-  }
-
-  word(id: number, w: number): number {
-    return this.tuples[id * this.width + w]!;
-  }
-
-  private hashOf(words: Uint32Array, at: number): number {
-    let h = 0x811c9dc5;
-    for (let w = 0; w < this.width; w++) h = Math.imul(h ^ words[at + w]! ^ (h >>> 15), 0x5bd1e995);
-    return h ^ (h >>> 13);
-  }
-
-  private isAt(id: number, tuple: Uint32Array): boolean {
-    for (let w = 0; w < this.width; w++) if (this.tuples[id * this.width + w] !== tuple[w]) return false;
-    return true;
-  }
-
-  private rehash(size: number): void {
-    this.table = new Int32Array(size);
-    const mask = size - 1;
-    for (let id = 0; id < this.size; id++) {
-      let h = this.hashOf(this.tuples, id * this.width) & mask;
-      while (this.table[h] !== 0) h = (h + 1) & mask;
-      this.table[h] = id + 1;
-    }
-  }
-}
-
-/** A bucket whose lengths a change altered: its key and bitmap (BUCKET_BYTES) before and after, null = none. */
-export interface BucketChange {
-  key: Buffer;
-  before: Buffer | null;
-  after: Buffer | null;
-}
-
-/**
- * The v6 buckets: per (scope, first `split` bits), which prefix lengths have entries in v6Prefix,
- * kept exact by counting installed keys per (bucket, length). Buckets a change altered remember
- * their bitmap from before it, so the change can be applied in a safe order (rule-diff.ts).
- */
-class V6Buckets {
-  private readonly lengths = new TupleIndex(4); // (scope, word 0, word 1, length) -> id
-  private keyCounts: Uint32Array = new Uint32Array(1024);
-  private readonly buckets = new TupleIndex(3); // (scope, word 0, word 1) -> id
-  private bits: Uint32Array = new Uint32Array(4 * 1024); // per bucket: bit (len % 32) of word (len >> 5)
-  private readonly before = new Map<number, Uint32Array>();
-  private readonly tuple = new Uint32Array(4);
-  /** Buckets with any length. */
-  count = 0;
-
-  constructor(readonly split: number, private tracking: boolean) {}
-
-  /** An installed key of v6Prefix (scope, words at `at`, `len` bits) came (+1) or went (-1). */
-  change(scope: number, words: Uint32Array, at: number, len: number, delta: 1 | -1): void {
-    const t = this.tuple;
-    const split = this.split;
-    t[0] = scope;
-    t[1] = split >= 32 ? words[at]! : (words[at]! & (~0 << (32 - split))) >>> 0;
-    t[2] = split >= 64 ? words[at + 1]! : split <= 32 ? 0 : (words[at + 1]! & (~0 << (64 - split))) >>> 0;
-    t[3] = len;
-    const id = this.lengths.id(t);
-    if (id >= this.keyCounts.length) this.keyCounts = widened(this.keyCounts, id + 1);
-    const keys = (this.keyCounts[id]! += delta);
-    if (keys !== (delta > 0 ? 1 : 0)) return; // the length was there before and still is
-    const bucket = this.buckets.id(t);
-    if (bucket * 4 >= this.bits.length) this.bits = widened(this.bits, bucket * 4 + 4);
-    const at4 = bucket * 4;
-    if (this.tracking && !this.before.has(bucket)) this.before.set(bucket, this.bits.slice(at4, at4 + 4));
-    const wasEmpty = this.isEmpty(at4);
-    this.bits[at4 + (len >>> 5)]! ^= 1 << (len & 31);
-    const isEmpty = this.isEmpty(at4);
-    if (wasEmpty && !isEmpty) this.count++;
-    else if (!wasEmpty && isEmpty) this.count--;
-  }
-
-  /** From now on, buckets remember their bitmap from before each change (after a full compile). */
-  track(): void {
-    this.tracking = true;
-  }
-
-  /** The buckets changed since the last call, with their bitmaps before and after. */
-  takeChanges(littleEndian: boolean): BucketChange[] {
-    const out: BucketChange[] = [];
-    for (const [bucket, before] of this.before) {
-      const after = this.bits.subarray(bucket * 4, bucket * 4 + 4);
-      if (before.every((word, i) => word === after[i])) continue;
-      const key = Buffer.alloc(BUCKET_KEY_BYTES);
-      this.writeKey(bucket, key, 0, littleEndian);
-      const bitmap = (words: Uint32Array): Buffer | null => {
-        if (words.every((word) => word === 0)) return null;
-        const value = Buffer.alloc(BUCKET_BYTES);
-        writeBitmap(words, 0, value, 0, littleEndian);
-        return value;
-      };
-      out.push({ key, before: bitmap(before), after: bitmap(after) });
-    }
-    this.before.clear();
-    return out;
-  }
-
-  /** Every bucket with a length, for fresh maps. */
-  image(littleEndian: boolean): MapImage {
-    const keys = Buffer.alloc(this.count * BUCKET_KEY_BYTES);
-    const values = Buffer.alloc(this.count * BUCKET_BYTES);
-    let n = 0;
-    for (let bucket = 0; bucket < this.buckets.size; bucket++) {
-      if (this.isEmpty(bucket * 4)) continue;
-      this.writeKey(bucket, keys, n * BUCKET_KEY_BYTES, littleEndian);
-      writeBitmap(this.bits, bucket * 4, values, n * BUCKET_BYTES, littleEndian);
-      n++;
-    }
-    return { count: n, keys, values };
-  }
-
-  private isEmpty(at4: number): boolean {
-    const b = this.bits;
-    return (b[at4]! | b[at4 + 1]! | b[at4 + 2]! | b[at4 + 3]!) === 0;
-  }
-
-  /** {u32 scope, u32 pad, u8 addr[8]}. */
-  private writeKey(bucket: number, buf: Buffer, at: number, littleEndian: boolean): void {
-    writeU32(buf, at, this.buckets.word(bucket, 0), littleEndian);
-    buf.writeUInt32BE(this.buckets.word(bucket, 1), at + 8);
-    buf.writeUInt32BE(this.buckets.word(bucket, 2), at + 12);
-  }
-}
-
-function widened(old: Uint32Array, atLeast: number): Uint32Array {
-  const next = new Uint32Array(Math.max(atLeast, old.length * 2));
-  next.set(old);
-  return next;
-}
-
-/** struct pcl_bucket6 {u64 lens[2]}: lens[i] = words 2i (low half) and 2i + 1 (high half). */
-function writeBitmap(words: Uint32Array, from: number, buf: Buffer, at: number, littleEndian: boolean): void {
-  for (let i = 0; i < 2; i++) {
-    const low = words[from + 2 * i]!;
-    const high = words[from + 2 * i + 1]!;
-    if (littleEndian) {
-      buf.writeUInt32LE(low, at + 8 * i);
-      buf.writeUInt32LE(high, at + 8 * i + 4);
-    } else {
-      buf.writeUInt32BE(high, at + 8 * i);
-      buf.writeUInt32BE(low, at + 8 * i + 4);
-    }
-  }
-}
-
-/**
- * pcl_config.v6_split for a ruleset: the shortest length at which at least 1/64 of the v6 CIDR
- * keys (all scopes) are that short or shorter, within 1..V6_SPLIT_MAX. The few shorter prefixes
- * stay in the trie (consulted only when the hashes find nothing); from the split on, a bucket
- * holds at most the distinct lengths of the ruleset at or past it, and typically one or two.
- */
-export function chooseV6Split(perLength: Iterable<Uint32Array>): number {
-  const histogram = new Float64Array(128);
-  let total = 0;
-  for (const counts of perLength) {
-    for (let len = 0; len < 128; len++) {
-      histogram[len]! += counts[len]!;
-      total += counts[len]!;
-    }
-  }
-  if (total === 0) return V6_SPLIT_MAX;
-  let atOrBelow = 0;
-  for (let len = 0; len < V6_SPLIT_MAX; len++) {
-    atOrBelow += histogram[len]!;
-    if (atOrBelow * 64 > total) return Math.max(1, len);
-  }
-  return V6_SPLIT_MAX;
-}
-
 /** The rules the kernel should enforce, indexed by kernel key, and the clause sets of their entries. */
 export class RuleCompiler {
   private readonly tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
@@ -1037,7 +818,7 @@ export class RuleCompiler {
   /** v6 buckets of the installed v6Prefix keys, and the split they use (fixed until the next full compile). */
   private v6 = new V6Buckets(V6_SPLIT_MAX, false);
 
-  constructor(readonly littleEndian = isLittleEndian()) {}
+  constructor(readonly littleEndian = HOST_LE) {}
 
   /** Throws on defaults the helper should never produce, saying which and why. */
   static validateDefaults(defaults: KernelDefaults): void {
@@ -1404,19 +1185,15 @@ export class RuleCompiler {
 }
 
 /** Compiles a whole ruleset at once (a fresh compiler's compileAll). */
-export function compileRules(rules: KernelRule[], defaults: KernelDefaults, littleEndian = isLittleEndian()): CompiledRules {
+export function compileRules(rules: KernelRule[], defaults: KernelDefaults, littleEndian = HOST_LE): CompiledRules {
   validateDefaults(defaults);
   const compiler = new RuleCompiler(littleEndian);
   compiler.update([], rules, 'rules');
   return compiler.compileAll(defaults);
 }
 
-function isLittleEndian(): boolean {
-  return new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-}
-
 /** The clauses an entry stands for, in the order the kernel tries them (for tests). */
-export function describeEntry(compiled: CompiledRules, value: Buffer, littleEndian = isLittleEndian()): Clause[] {
+export function describeEntry(compiled: CompiledRules, value: Buffer, littleEndian = HOST_LE): Clause[] {
   const out: Clause[] = [];
   const read32 = (buf: Buffer, at: number) => (littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
   const read16 = (buf: Buffer, at: number) => (littleEndian ? buf.readUInt16LE(at) : buf.readUInt16BE(at));

@@ -1,0 +1,214 @@
+// IPv6 prefixes of at least `split` bits live in a hash probed by length (see portcullis.h): this
+// keeps the bucket side of it, (scope, first `split` bits) -> bitmap of the prefix lengths present,
+// exact under incremental changes by counting installed prefixes per (bucket, length), and
+// chooses `split` for a ruleset.
+import { writeU32 } from './byte-order.js';
+import type { MapImage } from './rule-compiler.js';
+
+export const BUCKET_KEY_BYTES = 16;
+export const BUCKET_BYTES = 16;
+/** pcl_config.v6_split's bound (PCL_V6_SPLIT_MAX): a bucket key holds an address's first 64 bits. */
+export const V6_SPLIT_MAX = 64;
+
+/**
+ * Dense ids for tuples of `width` u32s: open addressing with linear probing on typed arrays (a JS
+ * Map would need a string per tuple). Ids are never taken back; the owner is rebuilt on a swap.
+ */
+class TupleIndex {
+  private table = new Int32Array(1024); // id + 1, 0 = empty
+  private tuples: Uint32Array;
+  size = 0;
+
+  constructor(private readonly width: number) {
+    this.tuples = new Uint32Array(width * 512);
+  }
+
+  /** The id of `tuple` (its first `width` words), made if missing. */
+  id(tuple: Uint32Array): number {
+    const mask = this.table.length - 1;
+    let h = this.hashOf(tuple, 0) & mask;
+    for (let entry = this.table[h]!; entry !== 0; h = (h + 1) & mask, entry = this.table[h]!) {
+      if (this.isAt(entry - 1, tuple)) return entry - 1;
+    }
+    const id = this.size++;
+    if (id * this.width === this.tuples.length) {
+      const tuples = new Uint32Array(this.tuples.length * 2);
+      tuples.set(this.tuples);
+      this.tuples = tuples;
+    }
+    for (let w = 0; w < this.width; w++) this.tuples[id * this.width + w] = tuple[w]!;
+    if (this.size * 2 > this.table.length) this.rehash(this.table.length * 2);
+    else this.table[h] = id + 1;
+    return id;
+  }
+
+  word(id: number, w: number): number {
+    return this.tuples[id * this.width + w]!;
+  }
+
+  private hashOf(words: Uint32Array, at: number): number {
+    let h = 0x811c9dc5;
+    for (let w = 0; w < this.width; w++) h = Math.imul(h ^ words[at + w]! ^ (h >>> 15), 0x5bd1e995);
+    return h ^ (h >>> 13);
+  }
+
+  private isAt(id: number, tuple: Uint32Array): boolean {
+    for (let w = 0; w < this.width; w++) if (this.tuples[id * this.width + w] !== tuple[w]) return false;
+    return true;
+  }
+
+  private rehash(size: number): void {
+    this.table = new Int32Array(size);
+    const mask = size - 1;
+    for (let id = 0; id < this.size; id++) {
+      let h = this.hashOf(this.tuples, id * this.width) & mask;
+      while (this.table[h] !== 0) h = (h + 1) & mask;
+      this.table[h] = id + 1;
+    }
+  }
+}
+
+/** A bucket whose lengths a change altered: its key and bitmap (BUCKET_BYTES) before and after, null = none. */
+export interface BucketChange {
+  key: Buffer;
+  before: Buffer | null;
+  after: Buffer | null;
+}
+
+/**
+ * The v6 buckets: per (scope, first `split` bits), which prefix lengths have entries in v6Prefix,
+ * kept exact by counting installed keys per (bucket, length). Buckets a change altered remember
+ * their bitmap from before it, so the change can be applied in a safe order (rule-diff.ts).
+ */
+export class V6Buckets {
+  private readonly lengths = new TupleIndex(4); // (scope, word 0, word 1, length) -> id
+  private keyCounts: Uint32Array = new Uint32Array(1024);
+  private readonly buckets = new TupleIndex(3); // (scope, word 0, word 1) -> id
+  private bits: Uint32Array = new Uint32Array(4 * 1024); // per bucket: bit (len % 32) of word (len >> 5)
+  private readonly before = new Map<number, Uint32Array>();
+  private readonly tuple = new Uint32Array(4);
+  /** Buckets with any length. */
+  count = 0;
+
+  constructor(readonly split: number, private tracking: boolean) {}
+
+  /** An installed key of v6Prefix (scope, words at `at`, `len` bits) came (+1) or went (-1). */
+  change(scope: number, words: Uint32Array, at: number, len: number, delta: 1 | -1): void {
+    const t = this.tuple;
+    const split = this.split;
+    t[0] = scope;
+    t[1] = split >= 32 ? words[at]! : (words[at]! & (~0 << (32 - split))) >>> 0;
+    t[2] = split >= 64 ? words[at + 1]! : split <= 32 ? 0 : (words[at + 1]! & (~0 << (64 - split))) >>> 0;
+    t[3] = len;
+    const id = this.lengths.id(t);
+    if (id >= this.keyCounts.length) this.keyCounts = widened(this.keyCounts, id + 1);
+    const keys = (this.keyCounts[id]! += delta);
+    if (keys !== (delta > 0 ? 1 : 0)) return; // the length was there before and still is
+    const bucket = this.buckets.id(t);
+    if (bucket * 4 >= this.bits.length) this.bits = widened(this.bits, bucket * 4 + 4);
+    const at4 = bucket * 4;
+    if (this.tracking && !this.before.has(bucket)) this.before.set(bucket, this.bits.slice(at4, at4 + 4));
+    const wasEmpty = this.isEmpty(at4);
+    this.bits[at4 + (len >>> 5)]! ^= 1 << (len & 31);
+    const isEmpty = this.isEmpty(at4);
+    if (wasEmpty && !isEmpty) this.count++;
+    else if (!wasEmpty && isEmpty) this.count--;
+  }
+
+  /** From now on, buckets remember their bitmap from before each change (after a full compile). */
+  track(): void {
+    this.tracking = true;
+  }
+
+  /** The buckets changed since the last call, with their bitmaps before and after. */
+  takeChanges(littleEndian: boolean): BucketChange[] {
+    const out: BucketChange[] = [];
+    for (const [bucket, before] of this.before) {
+      const after = this.bits.subarray(bucket * 4, bucket * 4 + 4);
+      if (before.every((word, i) => word === after[i])) continue;
+      const key = Buffer.alloc(BUCKET_KEY_BYTES);
+      this.writeKey(bucket, key, 0, littleEndian);
+      const bitmap = (words: Uint32Array): Buffer | null => {
+        if (words.every((word) => word === 0)) return null;
+        const value = Buffer.alloc(BUCKET_BYTES);
+        writeBitmap(words, 0, value, 0, littleEndian);
+        return value;
+      };
+      out.push({ key, before: bitmap(before), after: bitmap(after) });
+    }
+    this.before.clear();
+    return out;
+  }
+
+  /** Every bucket with a length, for fresh maps. */
+  image(littleEndian: boolean): MapImage {
+    const keys = Buffer.alloc(this.count * BUCKET_KEY_BYTES);
+    const values = Buffer.alloc(this.count * BUCKET_BYTES);
+    let n = 0;
+    for (let bucket = 0; bucket < this.buckets.size; bucket++) {
+      if (this.isEmpty(bucket * 4)) continue;
+      this.writeKey(bucket, keys, n * BUCKET_KEY_BYTES, littleEndian);
+      writeBitmap(this.bits, bucket * 4, values, n * BUCKET_BYTES, littleEndian);
+      n++;
+    }
+    return { count: n, keys, values };
+  }
+
+  private isEmpty(at4: number): boolean {
+    const b = this.bits;
+    return (b[at4]! | b[at4 + 1]! | b[at4 + 2]! | b[at4 + 3]!) === 0;
+  }
+
+  /** {u32 scope, u32 pad, u8 addr[8]}. */
+  private writeKey(bucket: number, buf: Buffer, at: number, littleEndian: boolean): void {
+    writeU32(buf, at, this.buckets.word(bucket, 0), littleEndian);
+    buf.writeUInt32BE(this.buckets.word(bucket, 1), at + 8);
+    buf.writeUInt32BE(this.buckets.word(bucket, 2), at + 12);
+  }
+}
+
+function widened(old: Uint32Array, atLeast: number): Uint32Array {
+  const next = new Uint32Array(Math.max(atLeast, old.length * 2));
+  next.set(old);
+  return next;
+}
+
+/** struct pcl_bucket6 {u64 lens[2]}: lens[i] = words 2i (low half) and 2i + 1 (high half). */
+function writeBitmap(words: Uint32Array, from: number, buf: Buffer, at: number, littleEndian: boolean): void {
+  for (let i = 0; i < 2; i++) {
+    const low = words[from + 2 * i]!;
+    const high = words[from + 2 * i + 1]!;
+    if (littleEndian) {
+      buf.writeUInt32LE(low, at + 8 * i);
+      buf.writeUInt32LE(high, at + 8 * i + 4);
+    } else {
+      buf.writeUInt32BE(high, at + 8 * i);
+      buf.writeUInt32BE(low, at + 8 * i + 4);
+    }
+  }
+}
+
+/**
+ * pcl_config.v6_split for a ruleset: the shortest length at which at least 1/64 of the v6 CIDR
+ * keys (all scopes) are that short or shorter, within 1..V6_SPLIT_MAX. The few shorter prefixes
+ * stay in the trie (consulted only when the hashes find nothing); from the split on, a bucket
+ * holds at most the distinct lengths of the ruleset at or past it, and typically one or two.
+ */
+export function chooseV6Split(perLength: Iterable<Uint32Array>): number {
+  const histogram = new Float64Array(128);
+  let total = 0;
+  for (const counts of perLength) {
+    for (let len = 0; len < 128; len++) {
+      histogram[len]! += counts[len]!;
+      total += counts[len]!;
+    }
+  }
+  if (total === 0) return V6_SPLIT_MAX;
+  let atOrBelow = 0;
+  for (let len = 0; len < V6_SPLIT_MAX; len++) {
+    atOrBelow += histogram[len]!;
+    if (atOrBelow * 64 > total) return Math.max(1, len);
+  }
+  return V6_SPLIT_MAX;
+}
+
