@@ -8,10 +8,14 @@
 // under a changed prefix, since they inherit its clauses) into entry upserts and deletes; a full
 // compile (for a swap) is the same sweep with every key affected and a fresh set table.
 import type { KernelAction, KernelDefaults, KernelDirection, KernelProtocol, KernelRule } from './api.js';
-import { HOST_LE, swap32, writeU32 } from './byte-order.js';
+import * as byteOrder from './byte-order.js';
 import { chooseV6Split, V6_SPLIT_MAX, V6Buckets, type BucketChange } from './v6-buckets.js';
 
 export { BUCKET_BYTES, BUCKET_KEY_BYTES, chooseV6Split, V6_SPLIT_MAX, type BucketChange } from './v6-buckets.js';
+
+// Module-local bindings: the per-entry code reads these a million times per compile, and a loader
+// that compiles ES modules (tsx, as tests and benchmarks run) makes each imported name a getter.
+const { HOST_LE, swap32, writeU32 } = byteOrder;
 
 export const MAX_CLAUSES = 16;
 export const CLAUSE_BYTES = 12;
