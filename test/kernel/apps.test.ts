@@ -101,3 +101,19 @@ test('children inherit the app of the process that forked them; a cgroup binding
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'ECONNREFUSED');
   });
 });
+
+test('per-app IPv6 prefixes in the prefix hash: an app-scoped allow beats a global block, an app-scoped block holds only that app', async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = openFixture(sandbox);
+    const { pythonA, pythonB, bindings } = twoApps(sandbox);
+    fixture.firewall.setAppBindings(bindings);
+    const outcome = async (python: string) => probeResult((await runPython(fixture, connectProbe(6, '::1', 9), { python })).stdout).outcome;
+    // /112 and /120 are both at or above the split the compiler picks here (at most 64): hashed, not in the trie.
+    fixture.firewall.setRules([rule('block', '::/112'), rule('allow', '::/120', { scope: APP_A })], allowByDefault);
+    assert.equal(await outcome(pythonA), 'ECONNREFUSED', "app A's /120 allow is found in its own scope first");
+    assert.equal(await outcome(pythonB), 'EPERM', 'app B gets the global /112 block');
+    fixture.firewall.setRules([rule('block', '::/96', { scope: APP_B })], allowByDefault);
+    assert.equal(await outcome(pythonB), 'EPERM', "app B's own /96 block");
+    assert.equal(await outcome(pythonA), 'ECONNREFUSED', 'app A is not under app B’s block');
+  });
+});
