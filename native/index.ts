@@ -21,7 +21,7 @@ import type {
   TestRunResult,
 } from './api.js';
 import { decodeEvents, decodeFlows } from './event-layout.js';
-import { RuleCompiler, validateRule, type CompiledRules, type EntryMap, type MapImage } from './rule-compiler.js';
+import { RuleCompiler, validateRule, type CompiledRules, type EntryMap, type GrowingImage, type MapImage } from './rule-compiler.js';
 import { capacityFor, ENTRY_MAPS, planDiff, swapReason, type Capacities, type DiffStep } from './rule-diff.js';
 
 export type * from './api.js';
@@ -30,7 +30,7 @@ type BindingKind = 'exe' | 'cgroup' | 'tgid';
 
 interface NativeFirewall {
   readonly adopted: boolean;
-  prepareMap(map: EntryMap, image: MapImage & { capacity: number }): void;
+  prepareMap(map: EntryMap | 'v6Buckets', image: GrowingImage & { capacity: number }): void;
   applyRules(compiled: CompiledRules, globalDefault: number): { generation: number; entriesWritten: number; mapsReplaced: number; fillMs: Record<string, number> };
   applyDiff(steps: DiffStep[]): { generation: number };
   setEnforcing(on: boolean): void;
@@ -260,7 +260,7 @@ export class Firewall {
       }
       growing = reason.endsWith('full');
     }
-    // Each entry map starts filling (on a native thread) as soon as its image is compiled.
+    // Each entry map starts filling (on a native thread) while its image is compiled.
     const compiled = this.compiler.compileAll(defaults, (map, image) => native.prepareMap(map, { ...image, capacity: capacityFor(map, image.count, growing) }));
     const compileMs = performance.now() - started;
     const capacities = {} as Capacities;

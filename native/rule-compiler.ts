@@ -34,6 +34,12 @@ export interface MapImage {
   values: Buffer;
 }
 
+/**
+ * An image while it is being compiled: the buffers it will have, of which only the first `ready`
+ * entries are final (the rest are still being written). Absent `ready`: complete.
+ */
+export type GrowingImage = MapImage & { ready?: number };
+
 export interface CompiledRules {
   v4Exact: MapImage;
   v6Exact: MapImage;
@@ -320,6 +326,15 @@ class EntryWriter {
     return { count: this.count, keys: this.keys.subarray(0, this.count * this.keySize), values: this.values.subarray(0, this.count * ENTRY_BYTES) };
   }
 
+  /**
+   * The image this writer will have once it holds `total` entries, of which the ones written so
+   * far are final: the same buffers image() gives then. null if they would not fit (it grows).
+   */
+  growingImage(total: number): GrowingImage | null {
+    if (total * ENTRY_BYTES > this.values.length) return null;
+    return { count: total, ready: this.count, keys: this.keys.subarray(0, total * this.keySize), values: this.values.subarray(0, total * ENTRY_BYTES) };
+  }
+
   private grow(): void {
     const slots = this.count * 2;
     const keys = wordBuffer(slots * this.keySize);
@@ -446,6 +461,9 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
 }
 
 const RADIX_SORT_MIN = 2048;
+
+/** How often a full compile's sweep reports its growing images (see compileAll). */
+const PROGRESS_KEYS = 32768;
 
 /**
  * The given slots of `table` ordered by (scope, address words, prefix length): LSD radix passes
@@ -918,10 +936,11 @@ export class RuleCompiler {
 
   /**
    * Everything, for fresh maps: a new set table, every key compiled, every entry in the images.
-   * `onImage` hears of each entry map's image as soon as it is complete (the other family may
-   * still be compiling), so the kernel can be filling it meanwhile; the sets come at the end.
+   * `onImage` hears of each entry map's image while it is compiled (growing images, every
+   * PROGRESS_KEYS keys of the sweep) and once it is complete, and of the v6 buckets' image once
+   * the v6 keys are compiled, so the kernel can be filling them meanwhile; the sets come at the end.
    */
-  compileAll(defaults: KernelDefaults, onImage?: (map: EntryMap, image: MapImage) => void): CompiledRules {
+  compileAll(defaults: KernelDefaults, onImage?: (map: EntryMap | 'v6Buckets', image: GrowingImage) => void): CompiledRules {
     validateDefaults(defaults);
     this.sets = new SetTable();
     this.changed = { 4: new Set(), 6: new Set() };
@@ -948,14 +967,24 @@ export class RuleCompiler {
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
       }
       const writers = this.writers(table, exact, n - exact - hashed, hashed);
-      this.sweep(table, live.subarray(0, n), null, writers, () => undefined, scratch);
-      for (const map of ENTRY_MAPS) {
-        const writer = writers[map];
-        if (!writer) continue;
+      // Every key gets an entry: the writers end with exactly these counts.
+      const planned: Record<EntryMap, number> = { v4Exact: exact, v6Exact: exact, v4Lpm: n - exact - hashed, v6Lpm: n - exact - hashed, v6Prefix: hashed };
+      const totals: Array<[EntryMap, EntryWriter, number]> = [];
+      for (const map of ENTRY_MAPS) if (writers[map]) totals.push([map, writers[map], planned[map]]);
+      const progress = onImage && (() => {
+        for (const [map, writer, total] of totals) {
+          const image = writer.growingImage(total);
+          if (image && image.ready! < total) onImage(map, image);
+        }
+      });
+      this.sweep(table, live.subarray(0, n), null, writers, () => undefined, scratch, progress);
+      for (const [map, writer] of totals) {
         images[map] = writer.image();
         onImage?.(map, images[map]);
       }
     }
+    const buckets = this.v6.image(this.littleEndian);
+    onImage?.('v6Buckets', buckets);
     this.sets.settle();
     this.v6.track();
 
@@ -974,7 +1003,7 @@ export class RuleCompiler {
       v4Lpm: images.v4Lpm,
       v6Lpm: images.v6Lpm,
       v6Prefix: images.v6Prefix!,
-      v6Buckets: this.v6.image(le),
+      v6Buckets: buckets,
       v6Split: this.v6.split,
       sets: this.sets.image(le),
       appDefaults: { count: a, keys: appKeys, values: appValues },
@@ -1078,6 +1107,7 @@ export class RuleCompiler {
     table: FamilyTable, slots: readonly number[] | Uint32Array, affected: Set<number> | null, writers: Writers,
     emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
     scratch = new Scratch(Scratch.bytesFor(table, slots.length)),
+    progress?: () => void,
   ): void {
     const n = slots.length;
     if (n === 0) return;
@@ -1122,6 +1152,7 @@ export class RuleCompiler {
       return top.full | 0;
     };
     for (let k = 0; k < n; k++) {
+      if (progress && k % PROGRESS_KEYS === 0 && k > 0) progress();
       const slot = sorted[k]!;
       const at = k * wc;
       const len = lens[k]!;

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "bpf-error.h"
 #include "counters.h"
@@ -144,6 +145,25 @@ MapImage ReadImage(Napi::Env env, const InnerSpec& spec, const Napi::Object& par
   Napi::Value capacity = part.Get("capacity");
   image.max_entries = capacity.IsNumber() ? capacity.As<Napi::Number>().Uint32Value() : image.count;
   return image;
+}
+
+// Puts inner maps in (inner fd >= 0) or takes them out of (-1) `slot` of outer map-in-map
+// arrays, {outer fd, inner fd} each, all at once: every such update waits for an RCU grace period
+// before it returns, and waits that overlap share one (eight in a row cost ~90 ms). Returns the
+// errno of each (0 = done).
+std::vector<int> UpdateSlots(const std::vector<std::pair<int, int>>& updates, uint32_t slot) {
+  std::vector<int> errors(updates.size(), 0);
+  std::vector<std::thread> threads;
+  threads.reserve(updates.size());
+  for (size_t i = 0; i < updates.size(); i++) {
+    threads.emplace_back([&, i] {
+      auto [outer_fd, inner_fd] = updates[i];
+      int rc = inner_fd >= 0 ? bpf_map_update_elem(outer_fd, &slot, &inner_fd, BPF_ANY) : bpf_map_delete_elem(outer_fd, &slot);
+      if (rc != 0) errors[i] = errno;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return errors;
 }
 
 MapShape ShapeOf(const InnerSpec& spec, uint32_t max_entries) {
@@ -319,10 +339,14 @@ void Firewall::RequireOpen(Napi::Env env) const {
 
 Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), adopted_); }
 
-// prepareMap(field, {count, keys, values, capacity}): creates the fresh inner map of `field` for
-// the next applyRules and starts filling it on a thread of its own, so the kernel's work runs
-// while JS compiles the rest. applyRules takes it only if given exactly these buffers, count and
-// capacity; otherwise (or if none follows) it is dropped. The buffers are held until then.
+// prepareMap(field, {count, keys, values, capacity, ready?}): creates the fresh inner map of
+// `field` for the next applyRules and starts filling it on a thread of its own, so the kernel's
+// work runs while JS compiles the rest. With `ready` < count only the first `ready` entries are
+// final yet: the fill writes them and waits; prepareMap again with the same buffers, count and
+// capacity and a larger `ready` lets it go on (JS fills the rest of the buffers meanwhile, and
+// must not touch the first `ready` again). applyRules takes a prepared map only if given exactly
+// these buffers, count and capacity (every entry is final then); otherwise (or if none follows)
+// it is dropped. The buffers are held until then.
 Napi::Value Firewall::PrepareMap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env);
@@ -332,13 +356,22 @@ Napi::Value Firewall::PrepareMap(const Napi::CallbackInfo& info) {
   size_t i = 0;
   while (i < std::size(kInner) && field != kInner[i].field) i++;
   if (i == std::size(kInner)) ThrowTypeError(env, "prepareMap: unknown map '" + field + "'");
-  MapImage image = ReadImage(env, kInner[i], info[1].As<Napi::Object>());
+  Napi::Object part = info[1].As<Napi::Object>();
+  MapImage image = ReadImage(env, kInner[i], part);
+  Napi::Value ready_value = part.Get("ready");
+  if (!ready_value.IsUndefined() && !ready_value.IsNumber())
+    ThrowTypeError(env, "prepareMap: " + field + ".ready must be a number");
+  uint32_t ready_count = ready_value.IsNumber() ? ready_value.As<Napi::Number>().Uint32Value() : image.count;
+  if (prepared_.size() < std::size(kInner)) prepared_.resize(std::size(kInner));
+  if (prepared_[i] && prepared_[i]->fill->Matches(image.keys, image.values, image.count, image.max_entries)) {
+    prepared_[i]->fill->Extend(ready_count);
+    return env.Undefined();
+  }
   auto ready = std::make_unique<PreparedMap>();
   ready->values = Napi::Persistent(image.values_buffer);
   if (image.keys) ready->keys = Napi::Persistent(image.keys_buffer);
-  ready->fill = std::make_unique<MapFill>(ShapeOf(kInner[i], image.max_entries), image.keys, image.values, image.count);
+  ready->fill = std::make_unique<MapFill>(ShapeOf(kInner[i], image.max_entries), image.keys, image.values, image.count, ready_count);
   ready->fill->Start();
-  if (prepared_.size() < std::size(kInner)) prepared_.resize(std::size(kInner));
   prepared_[i] = std::move(ready);
   return env.Undefined();
 }
@@ -386,6 +419,7 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
     if (image.keys) keep_alive.push_back(image.keys_buffer);
     PreparedMap* ready = i < prepared.size() ? prepared[i].get() : nullptr;
     if (ready && ready->fill->Matches(image.keys, image.values, image.count, image.max_entries)) {
+      ready->fill->Extend(image.count);  // every entry is final now
       fills.push_back(ready->fill.get());
       continue;
     }
@@ -404,16 +438,18 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
     written += fills[i]->count();
   }
 
-  // 3. Install them in the inactive slot. Updating an ARRAY_OF_MAPS waits for running programs
-  //    (synchronize_rcu), so nothing still reads what this slot held before.
-  // The slot's previous maps are replaced: forget them (our fds were their last users but the
-  // outer map). Until every map is installed the slot's contents are unknown.
+  // 3. Install them in the inactive slot, side by side (UpdateSlots). Updating an ARRAY_OF_MAPS
+  //    waits for running programs (synchronize_rcu), so nothing still reads what this slot held
+  //    before. The slot's previous maps are replaced: forget them (our fds were their last users
+  //    but the outer map). Until every map is installed the slot's contents are unknown.
   CloseInnerFds(slot);
+  std::vector<std::pair<int, int>> installs;
+  for (size_t i = 0; i < fills.size(); i++)
+    installs.emplace_back(bpf_map__fd(bpf_object__find_map_by_name(skel_->obj, kInner[i].outer)), fills[i]->fd());
+  std::vector<int> install_errors = UpdateSlots(installs, slot);
   for (size_t i = 0; i < fills.size(); i++) {
-    bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, kInner[i].outer);
-    int inner_fd = fills[i]->fd();
-    if (bpf_map_update_elem(bpf_map__fd(outer), &slot, &inner_fd, BPF_ANY) != 0)
-      throw BpfError(env, std::string("install inner map in ") + kInner[i].outer, errno);
+    if (install_errors[i] != 0)
+      throw BpfError(env, std::string("install inner map in ") + kInner[i].outer, install_errors[i]);
   }
   for (MapFill* fill : fills) inner_fds_[slot].push_back(fill->Take());
 
@@ -437,18 +473,23 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
       bpf_map_update_elem(sets_fd, &slot, &same_fd, BPF_ANY);
     }
     std::vector<int>& old_fds = inner_fds_[old_slot];
+    std::vector<size_t> big;  // kInner indexes of the old slot's big maps
+    std::vector<std::pair<int, int>> deletes;
     for (size_t i = 0; i < old_fds.size() && i < std::size(kInner); i++) {
       if (old_fds[i] < 0) continue;
       bpf_map_info map_info{};
       uint32_t info_len = sizeof(map_info);
       if (bpf_obj_get_info_by_fd(old_fds[i], &map_info, &info_len) != 0) continue;
       if (uint64_t(map_info.max_entries) * map_info.value_size < kFreeOldBytes) continue;
-      bpf_map* outer = bpf_object__find_map_by_name(skel_->obj, kInner[i].outer);
-      if (bpf_map_delete_elem(bpf_map__fd(outer), &old_slot) == 0) {
-        replaced++;
-        close(old_fds[i]);
-        old_fds[i] = -1;
-      }
+      big.push_back(i);
+      deletes.emplace_back(bpf_map__fd(bpf_object__find_map_by_name(skel_->obj, kInner[i].outer)), -1);
+    }
+    std::vector<int> delete_errors = UpdateSlots(deletes, old_slot);
+    for (size_t d = 0; d < big.size(); d++) {
+      if (delete_errors[d] != 0) continue;
+      replaced++;
+      close(old_fds[big[d]]);
+      old_fds[big[d]] = -1;
     }
   }
 

@@ -37,8 +37,8 @@ int UpdateMany(int fd, const uint8_t* keys, const uint8_t* values, uint32_t coun
   return 0;
 }
 
-MapFill::MapFill(const MapShape& shape, const uint8_t* keys, const uint8_t* values, uint32_t count)
-    : shape_(shape), keys_(keys), values_(values), count_(count) {
+MapFill::MapFill(const MapShape& shape, const uint8_t* keys, const uint8_t* values, uint32_t count, uint32_t ready)
+    : shape_(shape), keys_(keys), values_(values), count_(count), ready_(ready < count ? ready : count) {
   if (shape_.max_entries < count_) shape_.max_entries = count_;
   if (shape_.max_entries == 0) shape_.max_entries = 1;
   if (!keys_) {
@@ -49,6 +49,11 @@ MapFill::MapFill(const MapShape& shape, const uint8_t* keys, const uint8_t* valu
 }
 
 MapFill::~MapFill() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopped_ = true;
+  }
+  more_.notify_one();
   if (thread_.joinable()) thread_.join();
   if (fd_ >= 0) close(fd_);
 }
@@ -56,6 +61,22 @@ MapFill::~MapFill() {
 void MapFill::Start() { thread_ = std::thread([this] { Work(); }); }
 
 void MapFill::Run() { Work(); }
+
+void MapFill::Extend(uint32_t ready) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (ready > count_) ready = count_;
+    if (ready <= ready_) return;
+    ready_ = ready;
+  }
+  more_.notify_one();
+}
+
+uint32_t MapFill::AwaitReady(uint32_t done) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  more_.wait(lock, [&] { return stopped_ || ready_ > done; });
+  return stopped_ ? 0 : ready_;
+}
 
 int MapFill::Wait() {
   if (thread_.joinable()) thread_.join();
@@ -81,9 +102,25 @@ void MapFill::Work() {
   if (fd_ < 0) {
     err_ = errno;
     failed_ = "create";
-  } else if (int err = UpdateMany(fd_, keys_, values_, count_, shape_.key_size, shape_.value_size); err != 0) {
-    err_ = -err;
-    failed_ = "fill";
+  } else {
+    // Batches as entries become ready (waiting costs no CPU time).
+    for (uint32_t done = 0; done < count_;) {
+      uint32_t ready = AwaitReady(done);
+      if (ready == 0) {
+        err_ = ECANCELED;
+        failed_ = "fill (stopped before all entries were ready)";
+        break;
+      }
+      const size_t from = size_t(done);
+      if (int err = UpdateMany(fd_, keys_ + from * shape_.key_size, values_ + from * shape_.value_size, ready - done,
+                               shape_.key_size, shape_.value_size);
+          err != 0) {
+        err_ = -err;
+        failed_ = "fill";
+        break;
+      }
+      done = ready;
+    }
   }
   cpu_ms_ = ThreadCpuMs() - started;
 }

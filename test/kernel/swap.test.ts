@@ -125,3 +125,22 @@ test('a map prepared for a swap that never came is dropped, not installed by the
     assert.throws(() => native.prepareMap('v4Exact', { ...stale.v4Exact, count: 2 }), /v4Exact.values has the wrong length/);
   });
 });
+
+test('a map whose fill waits for more compiled entries, abandoned, is stopped and dropped', async () => {
+  await withSandbox(async (sandbox) => {
+    const { firewall } = openFixture(sandbox);
+    const verdict = (dst: string) => firewall.testRun('egress', ipv4('192.168.1.1', dst, tcp(80)), { cached: false }).verdict;
+    const stale = compileRules([rule('block', '10.9.9.9'), rule('block', '10.9.9.10'), rule('block', '10.9.9.11')], allowByDefault);
+    const native = (firewall as unknown as { native: { prepareMap(map: string, image: object): void } }).native;
+    const image = { ...stale.v4Exact, capacity: stale.v4Exact.count + 1024 };
+    // Its fill writes the first entry, then the second, then waits for a third that never comes.
+    native.prepareMap('v4Exact', { ...image, ready: 1 });
+    native.prepareMap('v4Exact', { ...image, ready: 2 });
+    assert.throws(() => native.prepareMap('v4Lpm', { ...stale.v4Lpm, ready: 'all' }), /v4Lpm.ready must be a number/);
+    assert.equal(firewall.setRules([rule('block', '10.8.8.8')], allowByDefault).mode, 'swap');
+    assert.equal(verdict('10.8.8.8'), 'block');
+    assert.equal(verdict('10.9.9.9'), 'allow');
+    // Again, and the firewall closed with the fill still waiting.
+    native.prepareMap('v4Exact', { ...image, ready: 1 });
+  });
+});

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KernelRule } from '../../../native/api.js';
-import { chooseV6Split, compileRules, describeEntry, ENTRY_BYTES, MAX_CLAUSES, NO_SET, V6_SPLIT_MAX, type MapImage } from '../../../native/rule-compiler.js';
+import { chooseV6Split, compileRules, describeEntry, ENTRY_BYTES, KEY_BYTES, MAX_CLAUSES, NO_SET, RuleCompiler, V6_SPLIT_MAX, type EntryMap, type MapImage } from '../../../native/rule-compiler.js';
 
 const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
 
@@ -158,6 +158,48 @@ test('a million exact blocks need no clause set and compile well inside the appl
   // Not a timing assertion on speed of the machine so much as on complexity: a quadratic compiler
   // would take minutes here.
   assert.ok(elapsed < 20_000, `compiling 1M rules took ${elapsed} ms`);
+});
+
+test('a full compile reports growing images whose ready entries are final, in the buffers of the complete image', () => {
+  // Enough keys of each kind for several progress reports per family.
+  const rules: KernelRule[] = [];
+  for (let i = 0; i < 100_000; i++) {
+    const octets = [10 + (i >>> 16), (i >>> 8) & 255, i & 255, 0];
+    rules.push(v4(rules.length + 1, `${octets.join('.')}/${i % 3 === 0 ? 24 : 32}`));
+    const v6addr = Uint8Array.from({ length: 16 }, (_, b) => (b === 0 ? 0x20 : b === 1 ? 0x01 : b < 5 ? (i >>> (8 * (4 - b))) & 255 : 0));
+    rules.push({ ...v4(rules.length + 1, '0.0.0.0'), family: 6, addr: v6addr, prefixLen: i % 3 === 0 ? 40 : 128 });
+  }
+  const compiler = new RuleCompiler(true);
+  compiler.update([], rules, 'rules');
+  const reports: Array<{ map: string; count: number; ready: number | undefined; keys: Buffer; values: Buffer; readyKeys: Buffer; readyValues: Buffer }> = [];
+  const compiled = compiler.compileAll(defaults, (map, image) => {
+    const ready = image.ready ?? image.count;
+    const keyBytes = map === 'v6Buckets' ? 0 : KEY_BYTES[map];
+    reports.push({ map, count: image.count, ready: image.ready, keys: image.keys, values: image.values, readyKeys: Buffer.from(image.keys.subarray(0, ready * keyBytes)), readyValues: Buffer.from(image.values.subarray(0, ready * ENTRY_BYTES)) });
+  });
+  for (const map of ['v4Exact', 'v4Lpm', 'v6Exact', 'v6Prefix'] as EntryMap[]) {
+    const image = compiled[map];
+    const mine = reports.filter((r) => r.map === map);
+    assert.ok(mine.length >= 2, `${map}: growing images before the complete one`);
+    assert.equal(mine.at(-1)!.ready, undefined, `${map}: the last report is the complete image`);
+    let previous = 0;
+    for (const report of mine.slice(0, -1)) {
+      assert.equal(report.count, image.count, `${map}: a growing image has the final count`);
+      assert.ok(report.ready! > previous && report.ready! < image.count, `${map}: ready grows`);
+      previous = report.ready!;
+      assert.equal(report.keys.buffer, image.keys.buffer, `${map}: the same key buffer`);
+      assert.equal(report.values.buffer, image.values.buffer, `${map}: the same value buffer`);
+      assert.ok(report.readyKeys.equals(image.keys.subarray(0, report.readyKeys.length)), `${map}: ready keys are never rewritten`);
+      assert.ok(report.readyValues.equals(image.values.subarray(0, report.readyValues.length)), `${map}: ready values are never rewritten`);
+    }
+  }
+  assert.ok(compiled.v6Buckets.count > 0);
+  assert.deepEqual(reports.filter((r) => r.map === 'v6Buckets').map((r) => [r.count, r.values.buffer]), [[compiled.v6Buckets.count, compiled.v6Buckets.values.buffer]], 'the buckets once, complete, before the sets');
+  // The same entries as a compile nobody watched.
+  const plain = compileRules(rules, defaults, true);
+  for (const map of ['v4Exact', 'v4Lpm', 'v6Exact', 'v6Lpm', 'v6Prefix', 'v6Buckets', 'sets'] as const) {
+    assert.ok(plain[map].keys.equals(compiled[map].keys) && plain[map].values.equals(compiled[map].values), `${map} as without onImage`);
+  }
 });
 
 test('more covering rules than a clause set holds: kept most specific first, with a warning', () => {
