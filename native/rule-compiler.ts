@@ -395,7 +395,7 @@ class Scratch {
 
   /** Bytes a sweep of `n` of `table`'s keys takes, plus `n` u32s more (see sweep and sortSlots). */
   static bytesFor(table: FamilyTable, n: number): number {
-    const radix = n < RADIX_SORT_MIN ? 0 : 4 * (n + 65537) + 2 * table.size;
+    const radix = n < RADIX_SORT_MIN ? 0 : 4 * (n + 65537) + 2 * n;
     return radix + 4 * n * (7 + table.wordCount) + 2 * n + 32;
   }
 
@@ -487,38 +487,37 @@ function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Ui
   if (n < RADIX_SORT_MIN) return order.sort(compare);
   let spare = scratch.u32(n);
   const counts = scratch.u32(65537);
-  // digits[slot] holds the slot's digit for this pass; a pass sorts order[from, to) by them.
-  const digits = scratch.u16(table.size);
+  // digits[k] holds the digit of order[k] for this pass; a pass sorts order[from, to) by them.
+  // Indexed by place, not by slot: a pass then reads them in sequence, where reads by slot
+  // were a cache miss each, twice per key and pass.
+  const digits = scratch.u16(n);
   const pass = (from: number, to: number): void => {
     counts.fill(0);
-    for (let k = from; k < to; k++) counts[digits[order[k]!]! + 1]!++;
+    for (let k = from; k < to; k++) counts[digits[k]! + 1]!++;
     let distinct = 0;
     for (let d = 1; d <= 65536 && distinct < 2; d++) if (counts[d]! > 0) distinct++;
     if (distinct <= 1) return; // every slot has this digit: order unchanged
     for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
-    for (let k = from; k < to; k++) {
-      const slot = order[k]!;
-      spare[from + counts[digits[slot]!]!++] = slot;
-    }
+    for (let k = from; k < to; k++) spare[from + counts[digits[k]!]!++] = order[k]!;
     if (from === 0 && to === n) [order, spare] = [spare, order];
     else order.set(spare.subarray(from, to), from);
   };
   const wordPasses = (from: number, to: number, w: number): void => {
-    for (let k = from; k < to; k++) digits[order[k]!] = words[order[k]! * wordCount + w]! & 0xffff;
+    for (let k = from; k < to; k++) digits[k] = words[order[k]! * wordCount + w]! & 0xffff;
     pass(from, to);
-    for (let k = from; k < to; k++) digits[order[k]!] = words[order[k]! * wordCount + w]! >>> 16;
+    for (let k = from; k < to; k++) digits[k] = words[order[k]! * wordCount + w]! >>> 16;
     pass(from, to);
   };
   const lenPass = (from: number, to: number): void => {
-    for (let k = from; k < to; k++) digits[order[k]!] = lens[order[k]!]!;
+    for (let k = from; k < to; k++) digits[k] = lens[order[k]!]!;
     pass(from, to);
   };
   // IPv4: the whole key. IPv6: (scope, first word), the rest per run below.
   if (wordCount === 1) lenPass(0, n);
   wordPasses(0, n, 0);
-  for (let k = 0; k < n; k++) digits[order[k]!] = scopes[order[k]!]! & 0xffff;
+  for (let k = 0; k < n; k++) digits[k] = scopes[order[k]!]! & 0xffff;
   pass(0, n);
-  for (let k = 0; k < n; k++) digits[order[k]!] = scopes[order[k]!]! >>> 16;
+  for (let k = 0; k < n; k++) digits[k] = scopes[order[k]!]! >>> 16;
   pass(0, n);
   if (wordCount === 1) return order;
   for (let from = 0; from < n; ) {
