@@ -966,6 +966,7 @@ export class RuleCompiler {
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
       }
       const writers = this.writers(table, exact, n - exact - hashed, hashed);
+      if (table.family === 6) this.v6.reserve(hashed);
       // Every key gets an entry: the writers end with exactly these counts.
       const planned: Record<EntryMap, number> = { v4Exact: exact, v6Exact: exact, v4Lpm: n - exact - hashed, v6Lpm: n - exact - hashed, v6Prefix: hashed };
       const totals: Array<[EntryMap, EntryWriter, number]> = [];

@@ -12,10 +12,12 @@ export const V6_SPLIT_MAX = 64;
 
 /**
  * Dense ids for tuples of `width` u32s: open addressing with linear probing on typed arrays (a JS
- * Map would need a string per tuple). Ids are never taken back; the owner is rebuilt on a swap.
+ * Map would need a string per tuple). Each bucket is a pair [id + 1, hash]: a probe passes other
+ * tuples on their hash instead of fetching them (a cache miss each). Ids are never taken back;
+ * the owner is rebuilt on a swap.
  */
 class TupleIndex {
-  private table = new Int32Array(1024); // id + 1, 0 = empty
+  private table = new Int32Array(2 * 1024); // pairs: id + 1 (0 = empty), hash
   private tuples: Uint32Array;
   size = 0;
 
@@ -23,22 +25,32 @@ class TupleIndex {
     this.tuples = new Uint32Array(width * 512);
   }
 
+  /** Makes room for `more` tuples at once (one rehash and one copy, not a doubling cascade). */
+  reserve(more: number): void {
+    const wanted = this.size + more;
+    if (wanted * this.width > this.tuples.length) this.tuples = widened(this.tuples, wanted * this.width);
+    let buckets = this.table.length >> 1;
+    while (wanted * 2 > buckets) buckets *= 2;
+    if (buckets > this.table.length >> 1) this.rehash(buckets);
+  }
+
   /** The id of `tuple` (its first `width` words), made if missing. */
   id(tuple: Uint32Array): number {
-    const mask = this.table.length - 1;
-    let h = this.hashOf(tuple, 0) & mask;
-    for (let entry = this.table[h]!; entry !== 0; h = (h + 1) & mask, entry = this.table[h]!) {
-      if (this.isAt(entry - 1, tuple)) return entry - 1;
+    const table = this.table;
+    const mask = (table.length >> 1) - 1;
+    const hash = this.hashOf(tuple, 0);
+    let h = hash & mask;
+    for (let entry = table[2 * h]!; entry !== 0; h = (h + 1) & mask, entry = table[2 * h]!) {
+      if (table[2 * h + 1] === hash && this.isAt(entry - 1, tuple)) return entry - 1;
     }
     const id = this.size++;
-    if (id * this.width === this.tuples.length) {
-      const tuples = new Uint32Array(this.tuples.length * 2);
-      tuples.set(this.tuples);
-      this.tuples = tuples;
-    }
+    if (id * this.width === this.tuples.length) this.tuples = widened(this.tuples, this.tuples.length * 2);
     for (let w = 0; w < this.width; w++) this.tuples[id * this.width + w] = tuple[w]!;
-    if (this.size * 2 > this.table.length) this.rehash(this.table.length * 2);
-    else this.table[h] = id + 1;
+    if (this.size * 2 > table.length >> 1) this.rehash(table.length);
+    else {
+      table[2 * h] = id + 1;
+      table[2 * h + 1] = hash;
+    }
     return id;
   }
 
@@ -57,14 +69,18 @@ class TupleIndex {
     return true;
   }
 
-  private rehash(size: number): void {
-    this.table = new Int32Array(size);
-    const mask = size - 1;
+  /** A table of `buckets` pairs holding every id. */
+  private rehash(buckets: number): void {
+    const table = new Int32Array(2 * buckets);
+    const mask = buckets - 1;
     for (let id = 0; id < this.size; id++) {
-      let h = this.hashOf(this.tuples, id * this.width) & mask;
-      while (this.table[h] !== 0) h = (h + 1) & mask;
-      this.table[h] = id + 1;
+      const hash = this.hashOf(this.tuples, id * this.width);
+      let h = hash & mask;
+      while (table[2 * h] !== 0) h = (h + 1) & mask;
+      table[2 * h] = id + 1;
+      table[2 * h + 1] = hash;
     }
+    this.table = table;
   }
 }
 
@@ -91,6 +107,14 @@ export class V6Buckets {
   count = 0;
 
   constructor(readonly split: number, private tracking: boolean) {}
+
+  /** Makes room for `keys` more installed keys at once (a full compile knows how many). */
+  reserve(keys: number): void {
+    this.lengths.reserve(keys);
+    this.buckets.reserve(keys);
+    if (this.lengths.size + keys > this.keyCounts.length) this.keyCounts = widened(this.keyCounts, this.lengths.size + keys);
+    if ((this.buckets.size + keys) * 4 > this.bits.length) this.bits = widened(this.bits, (this.buckets.size + keys) * 4);
+  }
 
   /** An installed key of v6Prefix (scope, words at `at`, `len` bits) came (+1) or went (-1). */
   change(scope: number, words: Uint32Array, at: number, len: number, delta: 1 | -1): void {
