@@ -98,9 +98,14 @@ export function validateRule(rule: KernelRule, index: number, list = 'rules'): v
   if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, list, index, `prefixLen must be 0..${bytes * 8}`);
   if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, list, index, 'an IPv4-mapped IPv6 address must be given as family 4');
   if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, list, index, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
-  if (PROTOCOL_CODE[rule.protocol] === undefined) invalid(rule, list, index, `unknown protocol ${String(rule.protocol)}`);
-  if (DIRECTION_CODE[rule.direction] === undefined) invalid(rule, list, index, `unknown direction ${String(rule.direction)}`);
-  if (ACTION_CODE[rule.action] === undefined) invalid(rule, list, index, `unknown action ${String(rule.action)}`);
+  if (!isName(PROTOCOL_CODE, rule.protocol)) invalid(rule, list, index, `unknown protocol ${String(rule.protocol)}`);
+  if (!isName(DIRECTION_CODE, rule.direction)) invalid(rule, list, index, `unknown direction ${String(rule.direction)}`);
+  if (!isName(ACTION_CODE, rule.action)) invalid(rule, list, index, `unknown action ${String(rule.action)}`);
+}
+
+/** Is `name` one of the table's own keys (not one every object inherits, like 'toString')? */
+function isName(codes: Record<string, number>, name: unknown): boolean {
+  return typeof name === 'string' && Object.hasOwn(codes, name);
 }
 
 function isMapped(addr: Uint8Array): boolean {
@@ -560,9 +565,9 @@ export interface CompiledChange {
 function validateDefaults(defaults: KernelDefaults): void {
   for (const [appId, action] of defaults.perApp) {
     if (!Number.isInteger(appId) || appId <= 0 || appId > 0xffffffff) throw new RangeError(`defaults.perApp: app id ${appId} must be a u32 > 0`);
-    if (!(action in ACTION_CODE)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
+    if (!isName(ACTION_CODE, action)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
   }
-  if (!(defaults.global in ACTION_CODE)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
+  if (!isName(ACTION_CODE, defaults.global)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
 }
 
 

@@ -220,6 +220,11 @@ test('bad input is refused with the rule and the reason', () => {
   const mapped = { ...v4(1, '0.0.0.0'), family: 6 as const, addr: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 1, 2, 3, 4]), prefixLen: 128 };
   assert.throws(() => compileRules([mapped], defaults), /IPv4-mapped/);
   assert.throws(() => compileRules([], { global: 'allow', perApp: new Map([[0, 'block']]) }), /app id 0/);
+  // Names every object inherits are not protocols, directions or actions.
+  assert.throws(() => compileRules([v4(1, '10.0.0.1', { protocol: 'toString' as never })], defaults), /rules\[0\].*unknown protocol toString/);
+  assert.throws(() => compileRules([v4(1, '10.0.0.1', { direction: 'constructor' as never })], defaults), /rules\[0\].*unknown direction constructor/);
+  assert.throws(() => compileRules([v4(1, '10.0.0.1', { action: 'valueOf' as never })], defaults), /rules\[0\].*unknown action valueOf/);
+  assert.throws(() => compileRules([], { global: 'hasOwnProperty' as never, perApp: new Map() }), /defaults.global: unknown action hasOwnProperty/);
 });
 
 test('everything under one covering prefix shares one clause set', () => {
