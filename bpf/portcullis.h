@@ -210,8 +210,8 @@ struct pcl_sock {
 #define PCL_CLOSE_END_SENT 2 /* TCP: the socket sent its FIN or RST */
 
 /*
- * Accounting: per-socket totals live in pcl_sock (one socket-storage lookup per packet, which
- * the verdict cache needs anyway). They reach user space two ways: a 'close' event with the
+ * Accounting: per-socket totals live in pcl_sock beside the verdict cache (found once per packet,
+ * see struct pcl_slot). They reach user space two ways: a 'close' event with the
  * exact final totals, and pcl_flows, a cookie-keyed LRU copy refreshed on a socket's first
  * packet and then every PCL_MIRROR_EVERY packets each way (readFlows: live, slightly behind).
  */
