@@ -21,12 +21,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* ---- maps ---------------------------------------------------------------------------- */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pcl_config);
-} pcl_config SEC(".maps");
+/*
+ * A global in a section of its own: libbpf makes it a one-entry array map (".data.config") that
+ * user space writes like any map, and the programs read it at a fixed address, without the array
+ * lookup a map of our own would take on every packet.
+ */
+struct pcl_config pcl_config SEC(".data.config");
 
 /*
  * Inner-map templates; user space creates real inner maps of the same shape per apply. Sizes, not
@@ -153,8 +153,7 @@ struct decision {
 
 static __always_inline struct pcl_config *current_config(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&pcl_config, &zero);
+	return &pcl_config;
 }
 
 static __always_inline struct pcl_counters *percpu_counters(void)
