@@ -21,12 +21,12 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* ---- maps ---------------------------------------------------------------------------- */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pcl_config);
-} pcl_config SEC(".maps");
+/*
+ * A global in a section of its own: libbpf makes it a one-entry array map (".data.config") that
+ * user space writes like any map, and the programs read it at a fixed address, without the array
+ * lookup a map of our own would take on every packet.
+ */
+struct pcl_config pcl_config SEC(".data.config");
 
 /*
  * Inner-map templates; user space creates real inner maps of the same shape per apply. Sizes, not
@@ -123,6 +123,16 @@ struct {
 	__type(value, __u64);
 } pcl_rule_hits SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PCL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pcl_slot);
+} pcl_slots SEC(".maps");
+
+/* The sk_buff behind a program's __sk_buff: the verifier turns the call into a register move. */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
 /* ---- flow description ------------------------------------------------------------------ */
 
 struct flow {
@@ -143,8 +153,7 @@ struct decision {
 
 static __always_inline struct pcl_config *current_config(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&pcl_config, &zero);
+	return &pcl_config;
 }
 
 static __always_inline struct pcl_counters *percpu_counters(void)
@@ -471,6 +480,79 @@ static __always_inline void cache_store(struct pcl_sock *s, __u32 gen, struct fl
 	s->verdict = verdict;
 }
 
+/* ---- where a socket's state lives (see struct pcl_slot) ---------------------------------- */
+
+static __always_inline struct pcl_slot *slot_of(__u64 cookie)
+{
+	__u32 index = cookie & (PCL_SLOTS - 1);
+	return bpf_map_lookup_elem(&pcl_slots, &index);
+}
+
+/* The entry a socket's state lives in (`stored` is its storage), or NULL. */
+static __always_inline struct pcl_slot *owned_slot(struct pcl_sock *stored)
+{
+	__u64 cookie = stored->cookie;
+	if (cookie == 0)
+		return NULL;
+	struct pcl_slot *entry = slot_of(cookie);
+	return entry && entry->owner == cookie ? entry : NULL;
+}
+
+/* The socket's state: its entry's while it owns one, else its storage's. */
+static __always_inline struct pcl_sock *sock_state(struct pcl_sock *stored)
+{
+	struct pcl_slot *entry = owned_slot(stored);
+	return entry ? &entry->sock : stored;
+}
+
+/*
+ * Moves the state of a socket that has had its first packet into its entry, if free. Not a
+ * listener's (its state is the one accepted sockets start from: BPF_F_CLONE copies the storage),
+ * nor after the application's close.
+ */
+static __always_inline void claim_slot(struct pcl_sock *stored, struct bpf_sock *sk)
+{
+	__u64 cookie = stored->cookie;
+	if (cookie == 0 || sk->state == BPF_TCP_LISTEN || (stored->close_state & PCL_CLOSE_RELEASED))
+		return;
+	struct pcl_slot *entry = slot_of(cookie);
+	if (!entry || entry->owner != 0 || __sync_val_compare_and_swap(&entry->owner, 0, PCL_SLOT_FILLING) != 0)
+		return;
+	entry->sock = *stored;
+	entry->owner = cookie; /* after the copy: the fast path never sees a half-copied state */
+}
+
+/*
+ * At the application's close the state goes back into the storage (the socket may still send
+ * queued data and its FIN) and the entry is freed. A packet on another CPU that read the entry
+ * just before may add to it after the copy: at most that packet goes uncounted.
+ */
+static __always_inline void release_slot(struct pcl_sock *stored)
+{
+	struct pcl_slot *entry = owned_slot(stored);
+	if (!entry)
+		return;
+	*stored = entry->sock;
+	entry->owner = 0;
+}
+
+/*
+ * The fast path's view of a packet's socket state: its pcl_slots entry, found from the cookie in
+ * the kernel's socket (two loads, no helper call), or NULL when it has none.
+ */
+static __always_inline struct pcl_sock *fast_sock_state(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct sock *sk = kskb->sk;
+	if (!sk)
+		return NULL;
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	struct pcl_slot *entry = slot_of(cookie);
+	if (!entry || entry->owner != cookie || cookie == 0)
+		return NULL;
+	return &entry->sock;
+}
+
 /*
  * A connect or sendmsg decision: cached per socket and remote, so an unconnected UDP socket
  * sending a million datagrams to one remote makes one event, not a million.
@@ -483,9 +565,10 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	struct bpf_sock *sk = ctx->sk;
 	if (!sk)
 		return CG_ALLOW;
-	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!s)
+	struct pcl_sock *stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!stored)
 		return CG_ALLOW;
+	struct pcl_sock *s = sock_state(stored);
 	if (!(s->flags & PCL_SK_OWNED))
 		own_by_current(s);
 	f->lport = sk->src_port;
@@ -583,9 +666,10 @@ int pcl_sock_create(struct bpf_sock *ctx)
 
 static __always_inline int post_bind(struct bpf_sock *ctx, __u8 family)
 {
-	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!s)
+	struct pcl_sock *stored = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!stored)
 		return CG_ALLOW;
+	struct pcl_sock *s = sock_state(stored);
 	if (!(s->flags & PCL_SK_OWNED))
 		own_by_current(s);
 	s->flags |= PCL_SK_PASSIVE;
@@ -657,7 +741,10 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	__u32 protocol = ctx->protocol, state = ctx->state;
 	__u8 family = ctx->family == AF_INET6 ? 6 : 4;
 	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
-	if (!s || (s->packets_out == 0 && s->packets_in == 0))
+	if (!s)
+		return CG_ALLOW;
+	release_slot(s);
+	if (s->packets_out == 0 && s->packets_in == 0)
 		return CG_ALLOW;
 	if (protocol == IPPROTO_TCP_NR && tcp_end_to_come(state)) {
 		__u64 before = __sync_fetch_and_or(&s->close_state, PCL_CLOSE_RELEASED);
@@ -1103,13 +1190,13 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	p.f.proto = proto;
 	read_l4(l4, l4_off, proto, l3_extent(skb, stated_end, &p), &p, egress);
 	/*
-	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: the
-	 * socket's first (its cookie), each one that makes the flow's record due for a refresh, a FIN
-	 * or RST sent (a close report), and a listener's own.
+	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: each
+	 * one that makes the flow's record due for a refresh, and a FIN or RST sent (a close report).
+	 * (A socket's first packet and a listener's own never get here: only sockets that have had
+	 * their first packet own a pcl_slots entry, and listeners never do.)
 	 */
 	__u64 segs = packet_segs(skb, &p);
-	if (s->cookie == 0 || mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)) ||
-	    listener_packet(skb, s))
+	if (mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)))
 		return PCL_FAST_MISS;
 	add_to_totals(s, &p, segs, egress);
 	return cached_verdict(s);
@@ -1194,14 +1281,16 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 /*
  * The full path of the attached programs as a function of its own per direction: inlined after the
  * fast path, each of the fast path's ways to miss would enter it as another verifier state, and its
- * verification would grow past the kernel's limit.
+ * verification would grow past the kernel's limit. Global functions, verified once on their own
+ * (the state they get, possibly NULL, is a pcl_slots entry's or a socket storage's; as static
+ * functions they would be verified once per kind of pointer).
  */
-static __noinline int full_verdict_egress(struct __sk_buff *skb, struct pcl_sock *s)
+__noinline int full_verdict_egress(struct __sk_buff *skb, struct pcl_sock *s)
 {
 	return full_verdict(skb, s, 1, 1);
 }
 
-static __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
+__noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
 {
 	return full_verdict(skb, s, 0, 1);
 }
@@ -1216,19 +1305,29 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	if (!cfg)
 		return CG_ALLOW;
 	__u32 gen = cfg->generation;
+	struct pcl_sock *s;
+	if (use_cache) {
+		s = fast_sock_state(skb);
+		if (s) {
+			int verdict = cached_fast_path(skb, s, gen, egress);
+			if (verdict != PCL_FAST_MISS)
+				return verdict;
+		}
+	}
 	/* sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets. */
-	struct pcl_sock *s = NULL;
+	struct pcl_sock *stored = NULL;
 	struct bpf_sock *sk = skb->sk;
 	if (sk)
-		s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = stored ? sock_state(stored) : NULL;
 	if (!use_cache)
 		return full_verdict(skb, s, egress, 0);
-	if (s) {
-		int verdict = cached_fast_path(skb, s, gen, egress);
-		if (verdict != PCL_FAST_MISS)
-			return verdict;
-	}
-	return egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
+	/* & 1: a global function's result is any number to the verifier; these answer CG_ALLOW or CG_DENY. */
+	int verdict = (egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s)) & 1;
+	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
+	if (stored && s == stored)
+		claim_slot(stored, sk);
+	return verdict;
 }
 
 SEC("cgroup_skb/egress")

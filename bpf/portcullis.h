@@ -210,12 +210,31 @@ struct pcl_sock {
 #define PCL_CLOSE_END_SENT 2 /* TCP: the socket sent its FIN or RST */
 
 /*
- * Accounting: per-socket totals live in pcl_sock (one socket-storage lookup per packet, which
- * the verdict cache needs anyway). They reach user space two ways: a 'close' event with the
+ * Accounting: per-socket totals live in pcl_sock beside the verdict cache (found once per packet,
+ * see struct pcl_slot). They reach user space two ways: a 'close' event with the
  * exact final totals, and pcl_flows, a cookie-keyed LRU copy refreshed on a socket's first
  * packet and then every PCL_MIRROR_EVERY packets each way (readFlows: live, slightly behind).
  */
 #define PCL_MIRROR_EVERY 64
+
+/*
+ * The fast path's home of a socket's state. Socket storage takes a helper call to find
+ * (bpf_sk_storage_get), a third of the cached path's cost; an array entry found from the socket's
+ * cookie, which the kernel keeps in the socket itself, takes none. So after its first packet a
+ * socket's pcl_sock moves to the pcl_slots entry its cookie indexes (cookie % PCL_SLOTS) when that
+ * entry is free; the owner field holds the cookie, which no other socket ever has. The
+ * application's close copies the state back into the socket storage and frees the entry. A socket
+ * whose entry is taken keeps its state in its storage (slower, never wrong). One that ends without
+ * an application's close (accepted by the kernel but never by the application) leaves its entry
+ * owned by a cookie no socket has again: it costs that entry, not a wrong state.
+ */
+struct pcl_slot {
+	__u64 owner;          /* socket cookie of the owner, 0 = free, or PCL_SLOT_FILLING */
+	struct pcl_sock sock; /* the socket's state while owned */
+};
+
+#define PCL_SLOTS 65536 /* a power of two */
+#define PCL_SLOT_FILLING (~0ULL) /* owner while a claim copies the state in (cookies count up from 1) */
 
 /* Per-socket traffic totals (pcl_flows, keyed by socket cookie; readable for live flows). */
 struct pcl_flow {

@@ -17,6 +17,7 @@ export interface KernelFeatures {
   cgroupSkb: boolean;
   tpBtf: boolean; // exec/fork/exit tracking
   bpfLink: boolean;
+  kernelContextCast: boolean; // bpf_cast_to_kern_ctx: the fast path reads the socket cookie with it
   /** One line per missing piece, in words a person can act on. Empty when everything is there. */
   missing: string[];
 }

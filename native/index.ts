@@ -52,7 +52,7 @@ interface NativeAddon {
     new (cgroup: string, pinDir: string, ringBytes: number): NativeFirewall;
     detach(pinDir: string): void;
   };
-  probeBpf(): Pick<KernelFeatures, 'ringBuffer' | 'lpmTrie' | 'skStorage' | 'cgroupSockAddr' | 'cgroupSkb' | 'tpBtf' | 'bpfLink'> & {
+  probeBpf(): Pick<KernelFeatures, 'ringBuffer' | 'lpmTrie' | 'skStorage' | 'cgroupSockAddr' | 'cgroupSkb' | 'tpBtf' | 'bpfLink' | 'kernelContextCast'> & {
     arrayOfMaps: boolean;
     cgroupSock: boolean;
   };
@@ -98,6 +98,7 @@ export function probeKernel(bpffs = '/sys/fs/bpf'): KernelFeatures {
     [bpf.cgroupSock, 'cgroup socket hooks (BPF_PROG_TYPE_CGROUP_SOCK)'],
     [bpf.tpBtf, 'BTF tracepoints (tp_btf) for exec/fork/exit tracking'],
     [bpf.bpfLink, 'BPF links for cgroups (BPF_LINK_CREATE, Linux 5.7+)'],
+    [bpf.kernelContextCast, 'the bpf_cast_to_kern_ctx kfunc the cached fast path finds sockets with (Linux 6.2+)'],
   ];
   for (const [present, what] of need) if (!present) missing.push(`the kernel lacks ${what}`);
   return {
@@ -112,6 +113,7 @@ export function probeKernel(bpffs = '/sys/fs/bpf'): KernelFeatures {
     cgroupSkb: bpf.cgroupSkb,
     tpBtf: bpf.tpBtf,
     bpfLink: bpf.bpfLink,
+    kernelContextCast: bpf.kernelContextCast,
     missing,
   };
 }

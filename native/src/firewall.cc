@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -89,7 +90,12 @@ class Fd {
   int fd_;
 };
 
-std::string MapPin(const std::string& pin_dir, const char* name) { return pin_dir + "/maps/" + name; }
+// bpffs refuses names with a dot, which libbpf's maps for global data have (".data.config").
+std::string MapPin(const std::string& pin_dir, const char* name) {
+  std::string file(name);
+  std::replace(file.begin(), file.end(), '.', '_');
+  return pin_dir + "/maps/" + file;
+}
 std::string LinkPin(const std::string& pin_dir, const char* name) { return pin_dir + "/links/" + name; }
 
 bool Exists(const std::string& path) {
@@ -245,7 +251,7 @@ void Firewall::Load(Napi::Env env, const std::string& cgroup, const std::string&
 
   skel_ = portcullis_bpf__open();
   if (!skel_) throw BpfError(env, "open BPF object", errno);
-  bool maps_pinned = Exists(MapPin(pin_dir, "pcl_config"));
+  bool maps_pinned = Exists(MapPin(pin_dir, bpf_map__name(skel_->maps.data_config)));
   bpf_map* map;
   bpf_object__for_each_map(map, skel_->obj) {
     // Existing pins are reused by libbpf during load; new maps are pinned there.
@@ -262,7 +268,7 @@ void Firewall::Load(Napi::Env env, const std::string& cgroup, const std::string&
     pcl_config cfg{};
     cfg.enforcing = 1;
     cfg.default_action[0] = cfg.default_action[1] = PCL_ACT_ALLOW;
-    WriteConfig(env, bpf_map__fd(skel_->maps.pcl_config), cfg);
+    WriteConfig(env, bpf_map__fd(skel_->maps.data_config), cfg);
   }
   drops_at_open_ = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters)).drops;
   AttachOrAdopt(env, cgroup_fd.get(), pin_dir);
@@ -394,7 +400,7 @@ Napi::Value Firewall::ApplyRules(const Napi::CallbackInfo& info) {
   uint8_t v6_split = static_cast<uint8_t>(split_value.As<Napi::Number>().Uint32Value());
 
   ClearLibbpfLog();
-  int config_fd = bpf_map__fd(skel_->maps.pcl_config);
+  int config_fd = bpf_map__fd(skel_->maps.data_config);
   pcl_config cfg = ReadConfig(env, config_fd);
   uint32_t next = cfg.generation + 1;
   uint32_t slot = next & 1;
@@ -510,7 +516,7 @@ Napi::Value Firewall::ApplyDiff(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsArray()) ThrowTypeError(env, "applyDiff(steps: Array)");
   Napi::Array steps = info[0].As<Napi::Array>();
   ClearLibbpfLog();
-  int config_fd = bpf_map__fd(skel_->maps.pcl_config);
+  int config_fd = bpf_map__fd(skel_->maps.data_config);
   pcl_config cfg = ReadConfig(env, config_fd);
   uint32_t slot = cfg.generation & 1;
   // The active slot's inner maps, as this process installed them.
@@ -556,7 +562,7 @@ Napi::Value Firewall::SetEnforcing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env);
   if (info.Length() < 1 || !info[0].IsBoolean()) ThrowTypeError(env, "setEnforcing(on: boolean)");
-  int fd = bpf_map__fd(skel_->maps.pcl_config);
+  int fd = bpf_map__fd(skel_->maps.data_config);
   pcl_config cfg = ReadConfig(env, fd);
   cfg.enforcing = info[0].As<Napi::Boolean>().Value() ? 1 : 0;
   WriteConfig(env, fd, cfg);
@@ -566,7 +572,7 @@ Napi::Value Firewall::SetEnforcing(const Napi::CallbackInfo& info) {
 Napi::Value Firewall::Enforcing(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env);
-  return Napi::Boolean::New(env, ReadConfig(env, bpf_map__fd(skel_->maps.pcl_config)).enforcing != 0);
+  return Napi::Boolean::New(env, ReadConfig(env, bpf_map__fd(skel_->maps.data_config)).enforcing != 0);
 }
 
 bpf_map* Firewall::BindingMap(Napi::Env env, const Napi::Value& kind) const {

@@ -47,6 +47,15 @@ bool CgroupLink() {
   return link >= 0 || err == EBADF;
 }
 
+// A kfunc the kernel offers BPF programs: it is a FUNC in the kernel's BTF.
+bool Kfunc(const char* name) {
+  btf* vmlinux = btf__load_vmlinux_btf();
+  if (libbpf_get_error(vmlinux)) return false;
+  bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) >= 0;
+  btf__free(vmlinux);
+  return found;
+}
+
 }  // namespace
 
 Napi::Value ProbeBpf(const Napi::CallbackInfo& info) {
@@ -62,6 +71,7 @@ Napi::Value ProbeBpf(const Napi::CallbackInfo& info) {
   out.Set("cgroupSock", ProgType(BPF_PROG_TYPE_CGROUP_SOCK));
   out.Set("tpBtf", TpBtf());
   out.Set("bpfLink", CgroupLink());
+  out.Set("kernelContextCast", Kfunc("bpf_cast_to_kern_ctx"));
   ClearLibbpfLog();
   return out;
 }

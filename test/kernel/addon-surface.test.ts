@@ -14,7 +14,7 @@ test('probeKernel finds what this kernel has and says plainly what is missing', 
     const features = probeKernel(bpffs);
     assert.deepEqual(features.missing, []);
     assert.equal(features.bpffsMount, bpffs);
-    for (const key of ['btf', 'ringBuffer', 'lpmTrie', 'skStorage', 'cgroupSockAddr', 'cgroupSkb', 'tpBtf', 'bpfLink'] as const) {
+    for (const key of ['btf', 'ringBuffer', 'lpmTrie', 'skStorage', 'cgroupSockAddr', 'cgroupSkb', 'tpBtf', 'bpfLink', 'kernelContextCast'] as const) {
       assert.equal(features[key], true, key);
     }
     const without = probeKernel(join(sandbox.makeTempDir('no-bpffs'), 'nothing'));

@@ -1,0 +1,159 @@
+// The cached fast path keeps a socket's state in the pcl_slots entry its cookie indexes (see
+// struct pcl_slot). Real TCP flows in the test cgroup, both ends in it: the entry is owned while a
+// flow is open and freed at close, and the totals are exact for a connecting socket and for an
+// accepted one (which starts as a copy of its listener's storage). With every entry taken, sockets
+// keep their state in socket storage and nothing changes but the speed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DecisionEvent } from '../../native/api.js';
+import { withSandbox } from '../support/sandbox.js';
+import { EventCollector } from './event-collector.js';
+import { allowByDefault, finished, openFixture, type KernelFixture } from './kernel-fixture.js';
+
+const SLOTS = 65536; // PCL_SLOTS in bpf/portcullis.h
+const ENTRY_BYTES = 8 + 128; // struct pcl_slot: owner, then struct pcl_sock
+
+function slotsPin(fixture: KernelFixture): string {
+  return `${fixture.pinDir}/maps/pcl_slots`;
+}
+
+function keyBytes(index: number): string[] {
+  return [0, 8, 16, 24].map((shift) => `0x${((index >> shift) & 0xff).toString(16)}`);
+}
+
+/** The owner cookie of the pcl_slots entry `cookie` indexes, read from the kernel with bpftool. */
+function slotOwner(fixture: KernelFixture, cookie: bigint): bigint {
+  const key = keyBytes(Number(cookie % BigInt(SLOTS)));
+  const out = execFileSync('bpftool', ['-j', 'map', 'lookup', 'pinned', slotsPin(fixture), 'key', ...key], { encoding: 'utf8' });
+  const value = (JSON.parse(out) as { value: string[] }).value;
+  return value.slice(0, 8).reduceRight((owner, byte) => (owner << 8n) | BigInt(Number(byte)), 0n);
+}
+
+/** Writes `owner` (state zeroed) into every pcl_slots entry, in one bpftool batch. */
+function setEveryOwner(fixture: KernelFixture, owner: bigint): void {
+  const ownerBytes = Array.from({ length: 8 }, (_, i) => `0x${((owner >> BigInt(8 * i)) & 0xffn).toString(16)}`);
+  const value = [...ownerBytes, ...new Array<string>(ENTRY_BYTES - 8).fill('0')].join(' ');
+  const lines = Array.from({ length: SLOTS }, (_, i) => `map update pinned ${slotsPin(fixture)} key ${keyBytes(i).join(' ')} value ${value}`);
+  const batch = join(fixture.sandbox.makeTempDir('slots'), 'batch');
+  writeFileSync(batch, `${lines.join('\n')}\n`);
+  execFileSync('bpftool', ['batch', 'file', batch], { stdio: 'ignore' });
+}
+
+/** Resolves with the first line a child prints. */
+function firstLine(child: ChildProcess, what: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: no output within ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.once('data', (d: Buffer) => {
+      clearTimeout(timer);
+      resolve(d.toString().trim());
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited early (${code})`)));
+  });
+}
+
+const SENT = 300_000; // client to server
+const ANSWERED = 70_001; // server to client
+
+/**
+ * A server and a client, both in the test cgroup, exchange SENT and ANSWERED bytes over loopback;
+ * `whileOpen` runs with the client's socket cookie before either closes. Answers both close events.
+ */
+async function exchange(
+  fixture: KernelFixture,
+  events: EventCollector,
+  port: number,
+  whileOpen: (clientCookie: bigint) => void,
+): Promise<{ client: DecisionEvent; server: DecisionEvent }> {
+  const { sandbox, cgroup } = fixture;
+  const server = sandbox.spawnInCgroup(cgroup, ['python3', '-u', '-c', `
+import socket
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.21", ${port})); srv.listen(1)
+print("ready", flush=True)
+c, _ = srv.accept(); got = 0
+while got < ${SENT}:
+    d = c.recv(65536)
+    if not d: break
+    got += len(d)
+c.sendall(b"r" * ${ANSWERED})
+while c.recv(65536): pass
+c.close(); srv.close()
+`]);
+  const serverDone = finished(server, 15_000);
+  assert.equal(await firstLine(server, 'server'), 'ready');
+
+  const client = sandbox.spawnInCgroup(cgroup, ['python3', '-u', '-c', `
+import socket, sys
+s = socket.socket(); s.connect(("127.0.0.21", ${port})); s.sendall(b"s" * ${SENT}); got = 0
+while got < ${ANSWERED}:
+    d = s.recv(65536)
+    if not d: break
+    got += len(d)
+print("open", flush=True)
+sys.stdin.readline()
+s.shutdown(socket.SHUT_WR)
+while s.recv(65536): pass
+s.close()
+`], { stdio: ['pipe', 'pipe', 'pipe'] });
+  assert.equal(await firstLine(client, 'client'), 'open');
+  const connect = await events.waitFor((e) => e.kind === 'connect' && e.remotePort === port, 'the client connect');
+  whileOpen(connect.socketCookie);
+
+  const clientDone = finished(client, 15_000);
+  client.stdin!.end('close\n');
+  assert.equal((await clientDone).code, 0);
+  assert.equal((await serverDone).code, 0);
+  return {
+    client: await events.waitFor((e) => e.kind === 'close' && e.socketCookie === connect.socketCookie, 'the client close'),
+    server: await events.waitFor((e) => e.kind === 'close' && e.tgid === server.pid, 'the accepted socket close'),
+  };
+}
+
+function assertExactTotals({ client, server }: { client: DecisionEvent; server: DecisionEvent }): void {
+  assert.equal(client.bytesOut, BigInt(SENT));
+  assert.equal(client.bytesIn, BigInt(ANSWERED));
+  assert.equal(server.bytesIn, BigInt(SENT));
+  assert.equal(server.bytesOut, BigInt(ANSWERED));
+}
+
+async function withFixture(body: (fixture: KernelFixture, events: EventCollector) => Promise<void>): Promise<void> {
+  await withSandbox(async (sandbox) => {
+    const fixture = openFixture(sandbox);
+    const events = new EventCollector(fixture.firewall);
+    sandbox.defer(() => events.stop());
+    fixture.firewall.setRules([], allowByDefault);
+    await body(fixture, events);
+  });
+}
+
+test('a TCP flow owns its fast-path entry while open, frees it at close, and its totals are exact', async () => {
+  await withFixture(async (fixture, events) => {
+    const closes = await exchange(fixture, events, 8090, (cookie) => {
+      assert.equal(slotOwner(fixture, cookie), cookie, 'the open flow keeps its state in its own entry');
+    });
+    assertExactTotals(closes);
+    assert.equal(slotOwner(fixture, closes.client.socketCookie), 0n, 'the entry is freed at close');
+    assert.equal(slotOwner(fixture, closes.server.socketCookie), 0n, "the accepted socket's entry is freed at close");
+  });
+});
+
+test('with every fast-path entry taken, sockets keep their state in socket storage: totals stay exact', async () => {
+  await withFixture(async (fixture, events) => {
+    const taken = 0xfffffffffffffffen; // no socket's cookie
+    setEveryOwner(fixture, taken);
+    const closes = await exchange(fixture, events, 8091, (cookie) => {
+      assert.equal(slotOwner(fixture, cookie), taken, 'the flow could not claim its entry');
+    });
+    assertExactTotals(closes);
+
+    // Once entries are free again, the next flow claims its own.
+    setEveryOwner(fixture, 0n);
+    await exchange(fixture, events, 8092, (cookie) => {
+      assert.equal(slotOwner(fixture, cookie), cookie);
+    });
+  });
+});
