@@ -72,8 +72,9 @@ export class Sandbox {
     const host4 = `10.254.${octet}.${index * 4 + 1}`;
     const peer4 = `10.254.${octet}.${index * 4 + 2}`;
     // Hex, not decimal: the last group of an IPv6 address is hex, and both ends must share the /126.
-    // Canonical text (no leading zeros in a group): tests compare it with the addresses flows report.
-    const group = parseInt(this.tag.slice(0, 4), 16).toString(16);
+    // Canonical text (no leading zeros, no zero group to fold into ::): tests compare it with the
+    // addresses flows report.
+    const group = (parseInt(this.tag.slice(0, 4), 16) || 1).toString(16);
     const host6 = `fd00:5043:${group}::${(index * 4 + 1).toString(16)}`;
     const peer6 = `fd00:5043:${group}::${(index * 4 + 2).toString(16)}`;
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
