@@ -547,8 +547,10 @@ static __always_inline struct pcl_sock *fast_sock_state(struct __sk_buff *skb)
 	if (!sk)
 		return NULL;
 	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	if (cookie == 0) /* never asked for: no entry is its own (a free entry's owner is 0 too) */
+		return NULL;
 	struct pcl_slot *entry = slot_of(cookie);
-	if (!entry || entry->owner != cookie || cookie == 0)
+	if (!entry || entry->owner != cookie)
 		return NULL;
 	return &entry->sock;
 }
@@ -743,7 +745,7 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
 	if (!s)
 		return CG_ALLOW;
-	release_slot(s);
+	release_slot(s); /* from here on the socket's state is its storage's */
 	if (s->packets_out == 0 && s->packets_in == 0)
 		return CG_ALLOW;
 	if (protocol == IPPROTO_TCP_NR && tcp_end_to_come(state)) {
