@@ -6,7 +6,9 @@
 // (family, scope, prefix) and refcounted clause sets whose ids are the kernel's array slots, so
 // a change of some rules recompiles only the keys it affects (the changed keys, and every key
 // under a changed prefix, since they inherit its clauses) into entry upserts and deletes; a full
-// compile (for a swap) is the same sweep with every key affected and a fresh set table.
+// compile (for a swap) is the same sweep with every key affected and a fresh set table. A first
+// load skips the key index (its keys are merged in the full compile's sorted walk, the index is
+// built when a change first needs it): that apply is the one a user waits for at start.
 import type { KernelAction, KernelDefaults, KernelDirection, KernelProtocol, KernelRule } from './api.js';
 import * as byteOrder from './byte-order.js';
 import { chooseV6Split, V6_SPLIT_MAX, V6Buckets, type BucketChange } from './v6-buckets.js';
@@ -98,15 +100,15 @@ export function validateRule(rule: KernelRule, index: number, list = 'rules'): v
   if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, list, index, `prefixLen must be 0..${bytes * 8}`);
   if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, list, index, 'an IPv4-mapped IPv6 address must be given as family 4');
   if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, list, index, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
-  if (!isName(PROTOCOL_CODE, rule.protocol)) invalid(rule, list, index, `unknown protocol ${String(rule.protocol)}`);
-  if (!isName(DIRECTION_CODE, rule.direction)) invalid(rule, list, index, `unknown direction ${String(rule.direction)}`);
-  if (!isName(ACTION_CODE, rule.action)) invalid(rule, list, index, `unknown action ${String(rule.action)}`);
+  if (!PROTOCOLS.has(rule.protocol)) invalid(rule, list, index, `unknown protocol ${String(rule.protocol)}`);
+  if (!DIRECTIONS.has(rule.direction)) invalid(rule, list, index, `unknown direction ${String(rule.direction)}`);
+  if (!ACTIONS.has(rule.action)) invalid(rule, list, index, `unknown action ${String(rule.action)}`);
 }
 
-/** Is `name` one of the table's own keys (not one every object inherits, like 'toString')? */
-function isName(codes: Record<string, number>, name: unknown): boolean {
-  return typeof name === 'string' && Object.hasOwn(codes, name);
-}
+/** Each table's own names, not ones every object inherits (like 'toString'); set lookups are cheaper than Object.hasOwn on a 1M load. */
+const PROTOCOLS: ReadonlySet<unknown> = new Set(Object.keys(PROTOCOL_CODE));
+const DIRECTIONS: ReadonlySet<unknown> = new Set(Object.keys(DIRECTION_CODE));
+const ACTIONS: ReadonlySet<unknown> = new Set(Object.keys(ACTION_CODE));
 
 function isMapped(addr: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (addr[i] !== 0) return false;
@@ -467,15 +469,22 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
 
 const RADIX_SORT_MIN = 2048;
 
+/** Rules of a family from which a first load skips the key index (see FamilyTable.append). */
+const BULK_LOAD_MIN = 4096;
+
 /** How often a full compile's sweep reports its growing images (see compileAll). */
 const PROGRESS_KEYS = 32768;
 
+/** Runs of at most this many keys are put in order by insertion (no call, no view object). */
+const INSERTION_RUN = 16;
+
 /**
- * The given slots of `table` ordered by (scope, address words, prefix length): LSD radix passes
- * on 16-bit digits (stable, linear; a comparator sort of a million rules costs seconds), digits
- * the same for every slot skipped. IPv6 keys are radix sorted by (scope, first word) only, and
- * the runs that share those are then ordered by the rest: mostly runs of one, where the six
- * passes over the other words would be wasted. Digits are read from the table's columns.
+ * The given slots of `table` ordered by (scope, address words, prefix length). Most significant
+ * 16-bit digit first: one pass splits the keys into runs by their leading digit that is not the
+ * same for all, then each run is ordered on its own, by the next digit when it is long, else by
+ * comparing keys. The first pass reads the columns in slot order; a key is then read again only
+ * inside its (mostly tiny) run. Least significant digit first, as this was, read every key's
+ * columns at random once per pass, five passes or more: a quarter of a 1M compile.
  */
 function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Uint32Array {
   const n = slots.length;
@@ -488,54 +497,103 @@ function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Ui
   };
   let order = scratch.u32(n);
   order.set(slots);
-  // A few keys (a change): a comparator sort; radix passes cost ~65k buckets each whatever n is.
+  // A few keys (a change): a comparator sort; a radix pass costs ~65k buckets whatever n is.
   if (n < RADIX_SORT_MIN) return order.sort(compare);
   let spare = scratch.u32(n);
   const counts = scratch.u32(65537);
-  // digits[k] holds the digit of order[k] for this pass; a pass sorts order[from, to) by them.
-  // Indexed by place, not by slot: a pass then reads them in sequence, where reads by slot
-  // were a cache miss each, twice per key and pass.
-  const digits = scratch.u16(n);
-  const pass = (from: number, to: number): void => {
-    counts.fill(0);
-    for (let k = from; k < to; k++) counts[digits[k]! + 1]!++;
-    let distinct = 0;
-    for (let d = 1; d <= 65536 && distinct < 2; d++) if (counts[d]! > 0) distinct++;
-    if (distinct <= 1) return; // every slot has this digit: order unchanged
-    for (let d = 1; d <= 65536; d++) counts[d]! += counts[d - 1]!;
+  const digits = scratch.u16(n); // digits[k]: the digit of order[k] in the current pass
+  // Digits, most significant first: scope (high, low half), each address word's halves, the length.
+  const lengthDigit = 2 + 2 * wordCount;
+  const digitOf = (slot: number, d: number): number => {
+    if (d === lengthDigit) return lens[slot]!;
+    const word = d < 2 ? scopes[slot]! : words[slot * wordCount + ((d - 2) >> 1)]!;
+    return d & 1 ? word & 0xffff : word >>> 16;
+  };
+  const sortRun = (from: number, to: number): void => {
+    if (to - from > INSERTION_RUN) {
+      order.subarray(from, to).sort(compare);
+      return;
+    }
+    for (let k = from + 1; k < to; k++) {
+      const slot = order[k]!;
+      let j = k;
+      for (; j > from && compare(order[j - 1]!, slot) > 0; j--) order[j] = order[j - 1]!;
+      order[j] = slot;
+    }
+  };
+  const runs: number[] = [0, n, 0]; // (from, to, digit) of runs still to be ordered
+  while (runs.length > 0) {
+    let d = runs.pop()!;
+    const to = runs.pop()!;
+    const from = runs.pop()!;
+    // The first digit on which the run's keys differ (none: every key is the same, a repeat).
+    for (; d <= lengthDigit; d++) {
+      counts.fill(0);
+      for (let k = from; k < to; k++) counts[(digits[k] = digitOf(order[k]!, d)) + 1]!++;
+      if (counts[digits[from]! + 1] !== to - from) break;
+    }
+    if (d > lengthDigit) continue;
+    for (let b = 1; b <= 65536; b++) counts[b]! += counts[b - 1]!;
     for (let k = from; k < to; k++) spare[from + counts[digits[k]!]!++] = order[k]!;
     if (from === 0 && to === n) [order, spare] = [spare, order];
     else order.set(spare.subarray(from, to), from);
-  };
-  const wordPasses = (from: number, to: number, w: number): void => {
-    for (let k = from; k < to; k++) digits[k] = words[order[k]! * wordCount + w]! & 0xffff;
-    pass(from, to);
-    for (let k = from; k < to; k++) digits[k] = words[order[k]! * wordCount + w]! >>> 16;
-    pass(from, to);
-  };
-  const lenPass = (from: number, to: number): void => {
-    for (let k = from; k < to; k++) digits[k] = lens[order[k]!]!;
-    pass(from, to);
-  };
-  // IPv4: the whole key. IPv6: (scope, first word), the rest per run below.
-  if (wordCount === 1) lenPass(0, n);
-  wordPasses(0, n, 0);
-  for (let k = 0; k < n; k++) digits[k] = scopes[order[k]!]! & 0xffff;
-  pass(0, n);
-  for (let k = 0; k < n; k++) digits[k] = scopes[order[k]!]! >>> 16;
-  pass(0, n);
-  if (wordCount === 1) return order;
-  for (let from = 0; from < n; ) {
-    const first = order[from]!;
-    let to = from + 1;
-    while (to < n && scopes[order[to]!] === scopes[first] && words[order[to]! * wordCount] === words[first * wordCount]) to++;
-    if (to - from >= RADIX_SORT_MIN) {
-      lenPass(from, to);
-      for (let w = wordCount - 1; w >= 1; w--) wordPasses(from, to, w);
-    } else if (to - from > 1) order.subarray(from, to).sort(compare);
-    from = to;
+    // counts[b] is now where run b ends.
+    for (let b = 0, start = from; b < 65536 && start < to; b++) {
+      const end = from + counts[b]!;
+      if (end - start >= RADIX_SORT_MIN) runs.push(start, end, d + 1);
+      else if (end - start > 1) sortRun(start, end);
+      start = end;
+    }
   }
   return order;
+}
+
+/** A sweep's columns, in sweep order. */
+interface SweepColumns {
+  sorted: Uint32Array;
+  words: Uint32Array;
+  scopes: Uint32Array;
+  lens: Uint8Array;
+  ruleCounts: Uint32Array;
+  ruleIds: Uint32Array;
+  ports: Uint32Array;
+  codes: Uint32Array;
+  installed: Uint8Array;
+}
+
+function sameWords(words: Uint32Array, a: number, b: number, count: number): boolean {
+  for (let w = 0; w < count; w++) if (words[a + w] !== words[b + w]) return false;
+  return true;
+}
+
+/**
+ * Merges keys that repeat after a bulk load (adjacent once sorted) into the first of each run, in
+ * the table and in the columns, which it compacts; returns how many keys are left.
+ */
+function mergeRepeatedKeys(table: FamilyTable, c: SweepColumns, n: number): number {
+  const wc = table.wordCount;
+  let out = 0;
+  for (let k = 0; k < n; k++) {
+    const last = out - 1;
+    if (out > 0 && c.lens[k] === c.lens[last] && c.scopes[k] === c.scopes[last] && sameWords(c.words, k * wc, last * wc, wc)) {
+      table.mergeInto(c.sorted[last]!, c.sorted[k]!);
+      c.ruleCounts[last] = table.ruleCount(c.sorted[last]!);
+      continue;
+    }
+    if (out !== k) {
+      c.sorted[out] = c.sorted[k]!;
+      for (let w = 0; w < wc; w++) c.words[out * wc + w] = c.words[k * wc + w]!;
+      c.scopes[out] = c.scopes[k]!;
+      c.lens[out] = c.lens[k]!;
+      c.ruleCounts[out] = c.ruleCounts[k]!;
+      c.ruleIds[out] = c.ruleIds[k]!;
+      c.ports[out] = c.ports[k]!;
+      c.codes[out] = c.codes[k]!;
+      c.installed[out] = c.installed[k]!;
+    }
+    out++;
+  }
+  return out;
 }
 
 /** An entry written or deleted by a change; `rank` orders specificity (the prefix length). */
@@ -565,9 +623,9 @@ export interface CompiledChange {
 function validateDefaults(defaults: KernelDefaults): void {
   for (const [appId, action] of defaults.perApp) {
     if (!Number.isInteger(appId) || appId <= 0 || appId > 0xffffffff) throw new RangeError(`defaults.perApp: app id ${appId} must be a u32 > 0`);
-    if (!isName(ACTION_CODE, action)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
+    if (!ACTIONS.has(action)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
   }
-  if (!isName(ACTION_CODE, defaults.global)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
+  if (!ACTIONS.has(defaults.global)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
 }
 
 
@@ -608,6 +666,14 @@ class FamilyTable {
    */
   private index = new Int32Array(2 * 1024);
   private indexed = 0;
+  /**
+   * False after a bulk load (see `append`): the index is built on its first use. A first apply of
+   * a million rules then never probes it: hashing each key into it was a cache miss per rule, a
+   * quarter of that apply.
+   */
+  private indexValid = true;
+  /** Bulk-loaded keys may repeat (two rules with one key); a full compile's sort or the index build merges them. */
+  mayRepeat = false;
   /** Per scope: keys holding rules per prefix length (to look for covering prefixes only where there are some). */
   readonly perLength = new Map<number, Uint32Array>();
   private readonly scratch = new Uint32Array(4);
@@ -633,6 +699,7 @@ class FamilyTable {
 
   /** The slot of the prefix (scope, len, words at `at`), or -1. */
   find(scope: number, len: number, words: Uint32Array, at: number): number {
+    if (!this.indexValid) this.buildIndex();
     const index = this.index;
     const mask = (index.length >> 1) - 1;
     const hash = this.hashOf(scope, len, words, at);
@@ -698,6 +765,7 @@ class FamilyTable {
 
   /** Forgets a slot whose rules are gone and whose kernel entry is deleted (or was never made). */
   release(slot: number): void {
+    if (!this.indexValid) return this.forget(slot); // the index is built from live slots later
     // Backward-shift deletion keeps every probe chain unbroken without tombstones.
     const index = this.index;
     const mask = (index.length >> 1) - 1;
@@ -716,10 +784,71 @@ class FamilyTable {
       }
     }
     this.indexed--;
+    this.forget(slot);
+  }
+
+  /** Frees a slot that is not (or no longer) in the index. */
+  private forget(slot: number): void {
     this.rules[slot] = undefined;
     this.installed[slot] = 0;
     this.setIds[slot] = -1;
+    this.ruleCounts[slot] = 0;
     this.free.push(slot);
+  }
+
+  /** Is the table empty or bulk-loaded since its last index build (so `append` may add to it)? */
+  get bulkLoadable(): boolean {
+    return !this.indexValid || this.indexed === 0;
+  }
+
+  /**
+   * Adds a (valid) rule in a slot of its own, without looking for its key: for loading many rules
+   * into an empty table. Until the index is next built, keys may repeat (see mergeInto).
+   */
+  append(rule: KernelRule): void {
+    this.indexValid = false;
+    this.mayRepeat = true;
+    const words = this.scratch;
+    maskedWords(rule, words, 0);
+    const slot = this.claim(rule.scope, rule.prefixLen, words);
+    this.rules[slot] = rule;
+    this.pack(slot, rule);
+    this.ruleCounts[slot] = 1;
+    this.perLength.get(rule.scope)![rule.prefixLen]!++;
+  }
+
+  /** Moves the rules of `from` (a repeat of `into`'s key, not in the index) into `into` and frees `from`. */
+  mergeInto(into: number, from: number): void {
+    const a = this.rules[into]!;
+    const b = this.rules[from]!;
+    this.rules[into] = [...(isList(a) ? a : [a]), ...(isList(b) ? b : [b])];
+    this.ruleCounts[into]! += this.ruleCounts[from]!;
+    this.perLength.get(this.scopes[from]!)![this.lens[from]!]!--;
+    this.forget(from);
+  }
+
+  /** The index of every slot holding rules, repeated keys merged (after a bulk load). */
+  private buildIndex(): void {
+    this.indexValid = true;
+    let live = 0;
+    for (let slot = 0; slot < this.size; slot++) if (this.rules[slot] !== undefined) live++;
+    let buckets = 1024;
+    while (live * 2 > buckets) buckets *= 2;
+    this.index = new Int32Array(2 * buckets);
+    this.indexed = 0;
+    const wc = this.wordCount;
+    for (let slot = 0; slot < this.size; slot++) {
+      if (this.rules[slot] === undefined) continue;
+      const found = this.mayRepeat ? this.find(this.scopes[slot]!, this.lens[slot]!, this.words, slot * wc) : -1;
+      if (found >= 0) {
+        this.mergeInto(found, slot);
+        continue;
+      }
+      this.hashes[slot] = this.hashOf(this.scopes[slot]!, this.lens[slot]!, this.words, slot * wc);
+      this.place(slot);
+      this.indexed++;
+    }
+    this.mayRepeat = false;
   }
 
   /** The clauses of a slot with several rules, most specific first (only the first MAX_CLAUSES + 1 can matter). */
@@ -750,9 +879,10 @@ class FamilyTable {
    * Makes room for `keys` more keys at once: one widening of the columns and one rehash of the
    * index, not a cascade of doublings (each a copy, each a collection) while a million come in.
    */
-  reserve(keys: number): void {
+  reserve(keys: number, bulk = false): void {
     const slots = this.size + Math.max(0, keys - this.free.length);
     if (slots > this.capacity) this.grow(slots);
+    if (bulk || !this.indexValid) return; // the index is sized when built
     const buckets = this.index.length >> 1;
     let wanted = buckets;
     while ((this.indexed + keys) * 2 > wanted) wanted *= 2;
@@ -761,6 +891,21 @@ class FamilyTable {
 
   /** A slot for a new key; only straight after a `find` of that key missed (it places the key where that stopped). */
   private allocate(scope: number, len: number, words: Uint32Array): number {
+    const slot = this.claim(scope, len, words);
+    this.hashes[slot] = this.missedHash;
+    if (++this.indexed * 2 > this.index.length >> 1) {
+      this.rehash(this.index.length);
+      this.place(slot);
+    } else {
+      // No second hash and probe.
+      this.index[2 * this.missedAt] = slot + 1;
+      this.index[2 * this.missedAt + 1] = this.missedHash;
+    }
+    return slot;
+  }
+
+  /** A free slot holding the key (scope, len, words), no rules yet and not in the index. */
+  private claim(scope: number, len: number, words: Uint32Array): number {
     let slot = this.free.pop();
     if (slot === undefined) {
       if (this.size === this.capacity) this.grow(this.capacity * 2);
@@ -775,15 +920,6 @@ class FamilyTable {
     this.ruleCounts[slot] = 0;
     this.rules[slot] = NO_RULES;
     if (!this.perLength.has(scope)) this.perLength.set(scope, new Uint32Array(129));
-    this.hashes[slot] = this.missedHash;
-    if (++this.indexed * 2 > this.index.length >> 1) {
-      this.rehash(this.index.length);
-      this.place(slot);
-    } else {
-      // No second hash and probe.
-      this.index[2 * this.missedAt] = slot + 1;
-      this.index[2 * this.missedAt + 1] = this.missedHash;
-    }
     return slot;
   }
 
@@ -899,16 +1035,26 @@ export class RuleCompiler {
     // iterator result per rule (tens of megabytes of garbage for a million).
     let addedV4 = 0;
     for (let i = 0; i < added.length; i++) if (added[i]!.family === 4) addedV4++;
-    this.tables[4].reserve(addedV4);
-    this.tables[6].reserve(added.length - addedV4);
     for (let i = 0; i < removed.length; i++) {
       const rule = removed[i]!;
       const slot = this.tables[rule.family].remove(rule);
       if (track) this.changed[rule.family].add(slot);
     }
+    // Many rules into an empty family before anything is installed (a first apply): appended
+    // unindexed; the full compile that follows merges repeated keys in its sorted walk.
+    const bulk = (table: FamilyTable, count: number) => !track && count >= BULK_LOAD_MIN && table.bulkLoadable;
+    const bulkV4 = bulk(this.tables[4], addedV4);
+    const bulkV6 = bulk(this.tables[6], added.length - addedV4);
+    this.tables[4].reserve(addedV4, bulkV4);
+    this.tables[6].reserve(added.length - addedV4, bulkV6);
     for (let i = 0; i < added.length; i++) {
       const rule = added[i]!;
-      const slot = this.tables[rule.family].add(rule);
+      const table = this.tables[rule.family];
+      if (rule.family === 4 ? bulkV4 : bulkV6) {
+        table.append(rule);
+        continue;
+      }
+      const slot = table.add(rule);
       if (track) this.changed[rule.family].add(slot);
     }
   }
@@ -950,7 +1096,7 @@ export class RuleCompiler {
     this.changed = { 4: new Set(), 6: new Set() };
     this.compiledOnce = true;
     for (const map of ENTRY_MAPS) this.counts[map] = 0;
-    this.v6 = new V6Buckets(chooseV6Split(this.tables[6].perLength.values()), false);
+    this.v6 = new V6Buckets(chooseV6Split(this.tables[6].perLength.values()), false, true);
     const images = {} as Record<EntryMap, MapImage>;
     const scratch = new Scratch(Math.max(Scratch.bytesFor(this.tables[4], this.tables[4].size), Scratch.bytesFor(this.tables[6], this.tables[6].size)));
     for (const family of [4, 6] as const) {
@@ -1114,7 +1260,7 @@ export class RuleCompiler {
     scratch = new Scratch(Scratch.bytesFor(table, slots.length)),
     progress?: () => void,
   ): void {
-    const n = slots.length;
+    let n = slots.length;
     if (n === 0) return;
     const sets = this.sets;
     const wc = table.wordCount;
@@ -1136,6 +1282,11 @@ export class RuleCompiler {
     const ports = gatherU32(table.ports, sorted, n, 1, scratch);
     const codes = gatherU32(table.codes, sorted, n, 1, scratch);
     const installed = gatherU8(table.installed, sorted, n, scratch);
+    if (table.mayRepeat) {
+      // Only a full compile gets here (any lookup builds the index, merging repeats): it sweeps every key.
+      n = mergeRepeatedKeys(table, { sorted, words, scopes, lens, ruleCounts, ruleIds, ports, codes, installed }, n);
+      table.mayRepeat = false;
+    }
 
     // Entry count changes, kept in locals (a keyed update of this.counts per key cost as much as the rest of the entry).
     let exactCount = 0;

@@ -103,13 +103,29 @@ export class V6Buckets {
   private bits: Uint32Array = new Uint32Array(4 * 1024); // per bucket: bit (len % 32) of word (len >> 5)
   private readonly before = new Map<number, Uint32Array>();
   private readonly tuple = new Uint32Array(4);
+  /**
+   * A full compile's keys as tuples (scope, bucket words, length) in its sorted order, where a
+   * bucket's keys are neighbours: the image is made from them in one pass, and the counting state
+   * above only when a change first needs it. Hashing every key into it cost a tenth of a 1M compile.
+   */
+  private listed: Uint32Array | null = null;
+  private listedCount = 0;
+  /** Whether a listing compile's image was taken (its keys are all in). */
+  private imaged = false;
   /** Buckets with any length. */
   count = 0;
 
-  constructor(readonly split: number, private tracking: boolean) {}
+  /** `listing`: for a full compile, whose keys all come (in sorted order) before the image is taken. */
+  constructor(readonly split: number, private tracking: boolean, listing = false) {
+    if (listing) this.listed = new Uint32Array(4 * 1024);
+  }
 
   /** Makes room for `keys` more installed keys at once (a full compile knows how many). */
   reserve(keys: number): void {
+    if (this.listed) {
+      if ((this.listedCount + keys) * 4 > this.listed.length) this.listed = widened(this.listed, (this.listedCount + keys) * 4);
+      return;
+    }
     this.lengths.reserve(keys);
     this.buckets.reserve(keys);
     if (this.lengths.size + keys > this.keyCounts.length) this.keyCounts = widened(this.keyCounts, this.lengths.size + keys);
@@ -124,6 +140,32 @@ export class V6Buckets {
     t[1] = split >= 32 ? words[at]! : (words[at]! & (~0 << (32 - split))) >>> 0;
     t[2] = split >= 64 ? words[at + 1]! : split <= 32 ? 0 : (words[at + 1]! & (~0 << (64 - split))) >>> 0;
     t[3] = len;
+    if (this.listed && !this.imaged) {
+      if (delta < 0) throw new Error('V6Buckets: a full compile only adds keys');
+      if (this.listedCount * 4 === this.listed.length) this.listed = widened(this.listed, this.listed.length * 2);
+      this.listed.set(t, 4 * this.listedCount++);
+      return;
+    }
+    this.countKey(t, delta);
+  }
+
+  /** The counting state of the listed keys (see `listed`), made on first need. */
+  private countListed(): void {
+    const listed = this.listed;
+    if (!listed) return;
+    this.listed = null;
+    const tracking = this.tracking;
+    this.tracking = false;
+    this.count = 0;
+    this.reserve(this.listedCount);
+    for (let i = 0; i < this.listedCount; i++) this.countKey(listed.subarray(4 * i, 4 * i + 4), 1);
+    this.tracking = tracking;
+  }
+
+  /** Counts a key of the bucket and length in `t` (scope, bucket words, length). */
+  private countKey(t: Uint32Array, delta: 1 | -1): void {
+    this.countListed();
+    const len = t[3]!;
     const id = this.lengths.id(t);
     if (id >= this.keyCounts.length) this.keyCounts = widened(this.keyCounts, id + 1);
     const keys = (this.keyCounts[id]! += delta);
@@ -146,6 +188,7 @@ export class V6Buckets {
 
   /** The buckets changed since the last call, with their bitmaps before and after. */
   takeChanges(littleEndian: boolean): BucketChange[] {
+    this.countListed();
     const out: BucketChange[] = [];
     for (const [bucket, before] of this.before) {
       const after = this.bits.subarray(bucket * 4, bucket * 4 + 4);
@@ -166,6 +209,7 @@ export class V6Buckets {
 
   /** Every bucket with a length, for fresh maps. */
   image(littleEndian: boolean): MapImage {
+    if (this.listed) return this.listedImage(littleEndian);
     const keys = Buffer.alloc(this.count * BUCKET_KEY_BYTES);
     const values = Buffer.alloc(this.count * BUCKET_BYTES);
     let n = 0;
@@ -178,6 +222,32 @@ export class V6Buckets {
     return { count: n, keys, values };
   }
 
+  /** The image of a listing compile's keys: a bucket's keys are neighbours, so one pass merges their lengths. */
+  private listedImage(littleEndian: boolean): MapImage {
+    this.imaged = true;
+    const listed = this.listed!;
+    const n = this.listedCount;
+    let buckets = 0;
+    for (let i = 0; i < n; i++) if (i === 0 || !sameBucket(listed, i - 1, i)) buckets++;
+    const keys = Buffer.alloc(buckets * BUCKET_KEY_BYTES);
+    const values = Buffer.alloc(buckets * BUCKET_BYTES);
+    const bits = new Uint32Array(4);
+    let b = -1;
+    for (let i = 0; i < n; i++) {
+      if (i === 0 || !sameBucket(listed, i - 1, i)) {
+        if (b >= 0) writeBitmap(bits, 0, values, b * BUCKET_BYTES, littleEndian);
+        bits.fill(0);
+        b++;
+        writeBucketKey(listed[4 * i]!, listed[4 * i + 1]!, listed[4 * i + 2]!, keys, b * BUCKET_KEY_BYTES, littleEndian);
+      }
+      const len = listed[4 * i + 3]!;
+      bits[len >>> 5]! |= 1 << (len & 31);
+    }
+    if (b >= 0) writeBitmap(bits, 0, values, b * BUCKET_BYTES, littleEndian);
+    this.count = buckets;
+    return { count: buckets, keys, values };
+  }
+
   private isEmpty(at4: number): boolean {
     const b = this.bits;
     return (b[at4]! | b[at4 + 1]! | b[at4 + 2]! | b[at4 + 3]!) === 0;
@@ -185,10 +255,20 @@ export class V6Buckets {
 
   /** {u32 scope, u32 pad, u8 addr[8]}. */
   private writeKey(bucket: number, buf: Buffer, at: number, littleEndian: boolean): void {
-    writeU32(buf, at, this.buckets.word(bucket, 0), littleEndian);
-    buf.writeUInt32BE(this.buckets.word(bucket, 1), at + 8);
-    buf.writeUInt32BE(this.buckets.word(bucket, 2), at + 12);
+    writeBucketKey(this.buckets.word(bucket, 0), this.buckets.word(bucket, 1), this.buckets.word(bucket, 2), buf, at, littleEndian);
   }
+}
+
+/** {u32 scope, u32 pad, u8 addr[8]}. */
+function writeBucketKey(scope: number, word0: number, word1: number, buf: Buffer, at: number, littleEndian: boolean): void {
+  writeU32(buf, at, scope, littleEndian);
+  buf.writeUInt32BE(word0, at + 8);
+  buf.writeUInt32BE(word1, at + 12);
+}
+
+/** Do listed keys i and j (scope, bucket words, length) fall in one bucket? */
+function sameBucket(listed: Uint32Array, i: number, j: number): boolean {
+  return listed[4 * i] === listed[4 * j] && listed[4 * i + 1] === listed[4 * j + 1] && listed[4 * i + 2] === listed[4 * j + 2];
 }
 
 function widened(old: Uint32Array, atLeast: number): Uint32Array {
