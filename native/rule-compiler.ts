@@ -548,8 +548,14 @@ function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Ui
   return order;
 }
 
-/** A sweep's columns, in sweep order. */
-interface SweepColumns {
+function sameWords(words: Uint32Array, a: number, b: number, count: number): boolean {
+  for (let w = 0; w < count; w++) if (words[a + w] !== words[b + w]) return false;
+  return true;
+}
+
+/** The keys a sweep walks: the table's columns copied in sweep order, and which places repeat the key before them. */
+interface SweepKeys {
+  n: number;
   sorted: Uint32Array;
   words: Uint32Array;
   scopes: Uint32Array;
@@ -559,41 +565,51 @@ interface SweepColumns {
   ports: Uint32Array;
   codes: Uint32Array;
   installed: Uint8Array;
-}
-
-function sameWords(words: Uint32Array, a: number, b: number, count: number): boolean {
-  for (let w = 0; w < count; w++) if (words[a + w] !== words[b + w]) return false;
-  return true;
+  repeats: Uint8Array | null;
 }
 
 /**
- * Merges keys that repeat after a bulk load (adjacent once sorted) into the first of each run, in
- * the table and in the columns, which it compacts; returns how many keys are left.
+ * The given slots in sweep order (by scope, address, prefix length), with the columns the walk
+ * reads copied in that order: the table's slots are in arrival order, and reading them through
+ * the order was a chain of dependent cache misses per key (most of a 1M compile's sweep); a copy
+ * loop has no such chain. Keys repeated by a bulk load are merged here (only a full compile finds
+ * any: every lookup builds the index, which merges them, and a full compile orders every key).
  */
-function mergeRepeatedKeys(table: FamilyTable, c: SweepColumns, n: number): number {
+function sweepKeys(table: FamilyTable, slots: Uint32Array, scratch: Scratch): SweepKeys {
+  const n = slots.length;
   const wc = table.wordCount;
-  let out = 0;
-  for (let k = 0; k < n; k++) {
-    const last = out - 1;
-    if (out > 0 && c.lens[k] === c.lens[last] && c.scopes[k] === c.scopes[last] && sameWords(c.words, k * wc, last * wc, wc)) {
-      table.mergeInto(c.sorted[last]!, c.sorted[k]!);
-      c.ruleCounts[last] = table.ruleCount(c.sorted[last]!);
+  const sorted = sortSlots(table, slots, scratch);
+  const words = gatherU32(table.words, sorted, n, wc, scratch);
+  const scopes = gatherU32(table.scopes, sorted, n, 1, scratch);
+  const lens = gatherU8(table.lens, sorted, n, scratch);
+  const ruleCounts = gatherU32(table.ruleCounts, sorted, n, 1, scratch);
+  const ruleIds = gatherU32(table.ruleIds, sorted, n, 1, scratch);
+  const ports = gatherU32(table.ports, sorted, n, 1, scratch);
+  const codes = gatherU32(table.codes, sorted, n, 1, scratch);
+  const installed = gatherU8(table.installed, sorted, n, scratch);
+  const repeats = table.mayRepeat ? mergeRepeatedKeys(table, sorted, words, scopes, lens, ruleCounts, n) : null;
+  table.mayRepeat = false;
+  return { n, sorted, words, scopes, lens, ruleCounts, ruleIds, ports, codes, installed, repeats };
+}
+
+/**
+ * Merges keys that repeat after a bulk load (neighbours once sorted) into the first of each run,
+ * in the table and in the sweep's ruleCounts column; returns the places of the repeats, for the
+ * sweep to pass over (null: none).
+ */
+function mergeRepeatedKeys(table: FamilyTable, sorted: Uint32Array, words: Uint32Array, scopes: Uint32Array, lens: Uint8Array, ruleCounts: Uint32Array, n: number): Uint8Array | null {
+  const wc = table.wordCount;
+  let repeats: Uint8Array | null = null;
+  for (let k = 1, first = 0; k < n; k++) {
+    if (lens[k] !== lens[first] || scopes[k] !== scopes[first] || !sameWords(words, k * wc, first * wc, wc)) {
+      first = k;
       continue;
     }
-    if (out !== k) {
-      c.sorted[out] = c.sorted[k]!;
-      for (let w = 0; w < wc; w++) c.words[out * wc + w] = c.words[k * wc + w]!;
-      c.scopes[out] = c.scopes[k]!;
-      c.lens[out] = c.lens[k]!;
-      c.ruleCounts[out] = c.ruleCounts[k]!;
-      c.ruleIds[out] = c.ruleIds[k]!;
-      c.ports[out] = c.ports[k]!;
-      c.codes[out] = c.codes[k]!;
-      c.installed[out] = c.installed[k]!;
-    }
-    out++;
+    table.mergeInto(sorted[first]!, sorted[k]!);
+    ruleCounts[first] = table.ruleCount(sorted[first]!);
+    (repeats ??= new Uint8Array(n))[k] = 1;
   }
-  return out;
+  return repeats;
 }
 
 /** An entry written or deleted by a change; `rank` orders specificity (the prefix length). */
@@ -1070,7 +1086,8 @@ export class RuleCompiler {
       const table = this.tables[family];
       const affected = this.withCoveredSlots(table, this.changed[family]);
       const writers = this.writers(table, 0, 0, 0);
-      this.sweep(table, this.withCoveringSlots(table, affected), affected, writers, (map, scope, len, key, value) => {
+      const slots = Uint32Array.from(this.withCoveringSlots(table, affected));
+      this.sweep(table, sweepKeys(table, slots, new Scratch(Scratch.bytesFor(table, slots.length))), affected, writers, (map, scope, len, key, value) => {
         entries.push({ map, scope, rank: len, key, value });
       });
       this.changed[family] = new Set();
@@ -1104,17 +1121,24 @@ export class RuleCompiler {
       const split = this.splitOf(table);
       scratch.reset();
       const live = scratch.u32(table.size);
-      let n = 0;
-      let exact = 0;
-      let hashed = 0;
+      let count = 0;
       for (let slot = 0; slot < table.size; slot++) {
         if (table.ruleCounts[slot]! > 0) {
           table.installed[slot] = 0;
           table.setIds[slot] = -1;
-          live[n++] = slot;
-          if (table.lens[slot] === table.fullLen) exact++;
-          else if (table.lens[slot]! >= split) hashed++;
+          live[count++] = slot;
         } else if (table.rules[slot] !== undefined) table.release(slot); // emptied by an earlier change
+      }
+      const keys = sweepKeys(table, live.subarray(0, count), scratch);
+      // Entries per map, known before the walk so that the maps can fill while it runs.
+      let n = 0;
+      let exact = 0;
+      let hashed = 0;
+      for (let k = 0; k < keys.n; k++) {
+        if (keys.repeats !== null && keys.repeats[k] === 1) continue;
+        n++;
+        if (keys.lens[k] === table.fullLen) exact++;
+        else if (keys.lens[k]! >= split) hashed++;
       }
       const writers = this.writers(table, exact, n - exact - hashed, hashed);
       if (table.family === 6) this.v6.reserve(hashed);
@@ -1128,7 +1152,7 @@ export class RuleCompiler {
           if (image && image.ready! < total) onImage(map, image);
         }
       });
-      this.sweep(table, live.subarray(0, n), null, writers, () => undefined, scratch, progress);
+      this.sweep(table, keys, null, writers, () => undefined, progress);
       for (const [map, writer] of totals) {
         images[map] = writer.image();
         onImage?.(map, images[map]);
@@ -1255,12 +1279,11 @@ export class RuleCompiler {
    * value) or deleted (value null).
    */
   private sweep(
-    table: FamilyTable, slots: readonly number[] | Uint32Array, affected: Set<number> | null, writers: Writers,
+    table: FamilyTable, keys: SweepKeys, affected: Set<number> | null, writers: Writers,
     emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
-    scratch = new Scratch(Scratch.bytesFor(table, slots.length)),
     progress?: () => void,
   ): void {
-    let n = slots.length;
+    const { n, sorted, words, scopes, lens, ruleCounts, ruleIds, ports, codes, installed, repeats } = keys;
     if (n === 0) return;
     const sets = this.sets;
     const wc = table.wordCount;
@@ -1269,24 +1292,6 @@ export class RuleCompiler {
     const lpmMap: EntryMap = table.family === 4 ? 'v4Lpm' : 'v6Lpm';
     const split = this.splitOf(table);
     const buckets = this.v6;
-    const slotList = slots instanceof Uint32Array ? slots : Uint32Array.from(slots);
-    // The columns the walk reads, copied into sweep order first: the table's slots are in arrival
-    // order, and reading them through the order was a chain of dependent cache misses per key
-    // (most of a 1M compile's sweep); a copy loop has no such chain.
-    const sorted = sortSlots(table, slotList, scratch);
-    const words = gatherU32(table.words, sorted, n, wc, scratch);
-    const scopes = gatherU32(table.scopes, sorted, n, 1, scratch);
-    const lens = gatherU8(table.lens, sorted, n, scratch);
-    const ruleCounts = gatherU32(table.ruleCounts, sorted, n, 1, scratch);
-    const ruleIds = gatherU32(table.ruleIds, sorted, n, 1, scratch);
-    const ports = gatherU32(table.ports, sorted, n, 1, scratch);
-    const codes = gatherU32(table.codes, sorted, n, 1, scratch);
-    const installed = gatherU8(table.installed, sorted, n, scratch);
-    if (table.mayRepeat) {
-      // Only a full compile gets here (any lookup builds the index, merging repeats): it sweeps every key.
-      n = mergeRepeatedKeys(table, { sorted, words, scopes, lens, ruleCounts, ruleIds, ports, codes, installed }, n);
-      table.mayRepeat = false;
-    }
 
     // Entry count changes, kept in locals (a keyed update of this.counts per key cost as much as the rest of the entry).
     let exactCount = 0;
@@ -1309,6 +1314,7 @@ export class RuleCompiler {
     };
     for (let k = 0; k < n; k++) {
       if (progress && k % PROGRESS_KEYS === 0 && k > 0) progress();
+      if (repeats !== null && repeats[k] === 1) continue; // merged into the key before it
       const slot = sorted[k]!;
       const at = k * wc;
       const len = lens[k]!;

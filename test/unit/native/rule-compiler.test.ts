@@ -160,7 +160,7 @@ test('a million exact blocks need no clause set and compile well inside the appl
   assert.ok(elapsed < 20_000, `compiling 1M rules took ${elapsed} ms`);
 });
 
-test('a full compile reports growing images whose ready entries are final, in the buffers of the complete image', () => {
+test('a full compile reports growing images whose ready entries are final, in the buffers of the complete image (keys given twice counted once)', () => {
   // Enough keys of each kind for several progress reports per family.
   const rules: KernelRule[] = [];
   for (let i = 0; i < 100_000; i++) {
@@ -168,6 +168,8 @@ test('a full compile reports growing images whose ready entries are final, in th
     rules.push(v4(rules.length + 1, `${octets.join('.')}/${i % 3 === 0 ? 24 : 32}`));
     const v6addr = Uint8Array.from({ length: 16 }, (_, b) => (b === 0 ? 0x20 : b === 1 ? 0x01 : b < 5 ? (i >>> (8 * (4 - b))) & 255 : 0));
     rules.push({ ...v4(rules.length + 1, '0.0.0.0'), family: 6, addr: v6addr, prefixLen: i % 3 === 0 ? 40 : 128 });
+    // Keys given twice (merged by the compile, so growing images must count them once).
+    if (i % 10 === 0) rules.push({ ...rules.at(-2)!, ruleId: rules.length + 1, protocol: 'tcp' }, { ...rules.at(-1)!, ruleId: rules.length + 2, protocol: 'udp' });
   }
   const compiler = new RuleCompiler(true);
   compiler.update([], rules, 'rules');
