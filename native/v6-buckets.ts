@@ -253,7 +253,7 @@ export class V6Buckets {
     return (b[at4]! | b[at4 + 1]! | b[at4 + 2]! | b[at4 + 3]!) === 0;
   }
 
-  /** {u32 scope, u32 pad, u8 addr[8]}. */
+  /** A counted bucket's key (see writeBucketKey). */
   private writeKey(bucket: number, buf: Buffer, at: number, littleEndian: boolean): void {
     writeBucketKey(this.buckets.word(bucket, 0), this.buckets.word(bucket, 1), this.buckets.word(bucket, 2), buf, at, littleEndian);
   }
