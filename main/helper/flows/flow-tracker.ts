@@ -86,8 +86,14 @@ const protocolCode = (protocol: FlowProtocol): number => (protocol === 'tcp' ? 0
 const MAX_EXACT_COOKIE = BigInt(Number.MAX_SAFE_INTEGER);
 const cookieKey = (cookie: bigint): number | bigint => (cookie <= MAX_EXACT_COOKIE ? Number(cookie) : cookie);
 
-/** Totals only grow; a smaller number (a reused cookie, a reset) counts from zero again. */
-const growth = (now: number, before: number): number => (now >= before ? now - before : now);
+/**
+ * A socket's totals only grow (cookies are never reused while the machine runs), but a copy of
+ * them can be older than one read before: the kernel mirrors them from the CPUs of both
+ * directions, and a packet may count into the fast path's entry just after its copy-back at close.
+ * A smaller number is such a copy and adds nothing; counting it as a restart from zero counted the
+ * whole total twice.
+ */
+const growth = (now: number, before: number): number => (now > before ? now - before : 0);
 
 
 // Offsets in the per-slot groups of six counters.
@@ -435,10 +441,10 @@ export class FlowTracker {
     const bytesIn = growth(nowBytesIn, counted[at + 1]!);
     const packetsOut = growth(nowPacketsOut, counted[at + 2]!);
     const packetsIn = growth(nowPacketsIn, counted[at + 3]!);
-    counted[at] = nowBytesOut;
-    counted[at + 1] = nowBytesIn;
-    counted[at + 2] = nowPacketsOut;
-    counted[at + 3] = nowPacketsIn;
+    counted[at]! += bytesOut;
+    counted[at + 1]! += bytesIn;
+    counted[at + 2]! += packetsOut;
+    counted[at + 3]! += packetsIn;
     if (bytesOut + bytesIn + packetsOut + packetsIn === 0) return;
     const flow = this.sockets.flow[socket]!;
     const row = this.touch(flow, timeMs);

@@ -53,6 +53,19 @@ test('flows: live totals and the close event add up without double counting', ()
   assert.equal(tracker.stats().sockets, 0);
 });
 
+test('flows: an older copy of a socket\'s totals (smaller than one counted before) adds nothing', () => {
+  // The kernel mirrors totals from the CPUs of both directions, so a read may see bytes in go
+  // back for a moment; the close event may lack a packet counted into a live copy just before.
+  const tracker = new FlowTracker();
+  feed(tracker, { socketCookie: 7n });
+  tracker.applyTotals([{ socketCookie: 7n, bytesOut: 100n, bytesIn: 700n, packetsOut: 2n, packetsIn: 5n }], T0 + 1000);
+  tracker.applyTotals([{ socketCookie: 7n, bytesOut: 300n, bytesIn: 600n, packetsOut: 4n, packetsIn: 4n }], T0 + 2000);
+  tracker.applyTotals([{ socketCookie: 7n, bytesOut: 300n, bytesIn: 900n, packetsOut: 4n, packetsIn: 7n }], T0 + 3000);
+  feed(tracker, { kind: 'close', socketCookie: 7n, timeMs: T0 + 4000, bytesOut: 400n, bytesIn: 899n, packetsOut: 5n, packetsIn: 7n });
+  const [flow] = tracker.live();
+  assert.deepEqual([flow!.bytesOut, flow!.bytesIn, flow!.packetsOut, flow!.packetsIn], [400, 900, 5, 7]);
+});
+
 test('flows: live totals from raw kernel records count like decoded ones', () => {
   const tracker = new FlowTracker();
   feed(tracker, { socketCookie: 7n });
