@@ -151,11 +151,6 @@ struct decision {
 	__u8 action; /* PCL_ACT_ALLOW or PCL_ACT_BLOCK */
 };
 
-static __always_inline struct pcl_config *current_config(void)
-{
-	return &pcl_config;
-}
-
 static __always_inline struct pcl_counters *percpu_counters(void)
 {
 	__u32 zero = 0;
@@ -561,9 +556,7 @@ static __always_inline struct pcl_sock *fast_sock_state(struct __sk_buff *skb)
  */
 static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct flow *f, __u8 kind)
 {
-	struct pcl_config *cfg = current_config();
-	if (!cfg)
-		return CG_ALLOW;
+	struct pcl_config *cfg = &pcl_config;
 	struct bpf_sock *sk = ctx->sk;
 	if (!sk)
 		return CG_ALLOW;
@@ -1237,9 +1230,7 @@ static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_so
  */
 static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *s, int egress, int use_cache)
 {
-	struct pcl_config *cfg = current_config();
-	if (!cfg)
-		return CG_ALLOW;
+	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
 	struct parsed p = {};
 	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
@@ -1303,9 +1294,7 @@ __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
  */
 static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
 {
-	struct pcl_config *cfg = current_config();
-	if (!cfg)
-		return CG_ALLOW;
+	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
 	struct pcl_sock *s;
 	if (use_cache) {

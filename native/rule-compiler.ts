@@ -400,7 +400,7 @@ class Scratch {
     this.buffer = new ArrayBuffer(bytes);
   }
 
-  /** Bytes a sweep of `n` of `table`'s keys takes, plus `n` u32s more (see sweep and sortSlots). */
+  /** Bytes a sweep of `n` of `table`'s keys takes, plus `n` u32s more (see sweepKeys and sortSlots). */
   static bytesFor(table: FamilyTable, n: number): number {
     const radix = n < RADIX_SORT_MIN ? 0 : 4 * (n + 65537) + 2 * n;
     return radix + 4 * n * (7 + table.wordCount) + 2 * n + 32;
