@@ -92,10 +92,6 @@ export class HelperClient {
     else this.closeListeners.add(listener);
   }
 
-  get isOpen(): boolean {
-    return this.ended === null;
-  }
-
   close(): void {
     this.end(new PortcullisError('unavailable', 'the connection to the helper was closed'));
     this.socket.destroy();

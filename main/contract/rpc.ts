@@ -4,7 +4,6 @@
 import { s, type Infer, type Schema } from './schema.js';
 import { ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
 import { connectionQuerySchema, settingsPatchSchema, type App, type ConnectionEvent, type Flow, type Settings, type Status } from './domain.js';
-import type { PortcullisErrorData } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request line the helper reads; longer lines are refused and the connection closed. */
@@ -64,12 +63,6 @@ export type NotificationName = keyof RpcNotifications;
 export function isMethodName(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(rpcMethods, name);
 }
-
-// Wire shapes (JSON-RPC 2.0).
-export interface RpcRequest { jsonrpc: '2.0'; id: number | string; method: string; params?: unknown }
-export interface RpcSuccess { jsonrpc: '2.0'; id: number | string; result: unknown }
-export interface RpcFailure { jsonrpc: '2.0'; id: number | string | null; error: { code: number; message: string; data: PortcullisErrorData } }
-export interface RpcNotification { jsonrpc: '2.0'; method: string; params: unknown }
 
 /** JSON-RPC error codes; the `data.kind` is what clients branch on. */
 export const RPC_CODES = { parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, invalidParams: -32602, internal: -32603, application: -32000 } as const;

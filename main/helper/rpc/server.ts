@@ -41,10 +41,6 @@ export class RpcServer {
     return server;
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   /** Closes the connections of peers no longer authorised (after the authorised users changed). */
   dropUnauthorized(): void {
     for (const connection of this.connections) {
