@@ -1,8 +1,8 @@
 // The renderer API's implementation, built once from a helper connection and shared by Electron main
 // and the browser shell: the handler table, and one stream of notifications to fan out to windows
-// or WebSocket clients. Payloads reach these handlers only after dispatchInvoke validated them
-// against ipcSchema, and the helper validates them again, hence the casts to the RPC's param types.
-import type { Check, HelperState, IpcHandlers, IpcNotifyName, PayloadOf, WizardState } from '../contract/index.js';
+// or WebSocket clients. The helper's methods pass the renderer's request on as received (the helper
+// checks it, as it checks every client's); main's own requests arrive checked by dispatchInvoke.
+import type { Check, HelperState, IpcCalls, IpcHandlers, IpcNotifyName, PayloadOf, WizardState } from '../contract/index.js';
 import { HelperConnection, type HelperLink, type HelperConnectionDeps } from './helper-connection.js';
 import type { WizardStore } from './wizard-store.js';
 
@@ -20,6 +20,8 @@ export interface IpcBackendDeps {
 
 export interface IpcBackend {
   handlers: IpcHandlers;
+  /** The same handlers, typed for main's own calls (the tray). */
+  calls: IpcCalls;
   connection: HelperConnection;
   /** Every notification for the renderer; returns the unsubscribe. */
   subscribe(listener: NotifyListener): () => void;
@@ -51,25 +53,22 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
   const helper = () => connection.require();
 
   const handlers: IpcHandlers = {
-    getStatus: async () => helper().call('status'),
-    listRules: async () => helper().call('rules.list'),
-    addRule: async ({ rule }) => helper().call('rules.add', { rule: rule as never }),
-    addRules: async ({ rules }) => {
-      const result = await helper().call('rules.addMany', { rules: rules as never[] });
-      return { added: result.added };
-    },
-    updateRule: async ({ id, patch }) => helper().call('rules.update', { id, patch: patch as never }),
-    removeRules: async ({ ids }) => helper().call('rules.remove', { ids }),
-    listApps: async () => helper().call('apps.list'),
-    setAppDefault: async (request) => helper().call('apps.setDefault', request),
-    listConnections: async (query) => helper().call('connections.list', query as never),
+    getStatus: async (request) => helper().relay('status', request),
+    listRules: async (request) => helper().relay('rules.list', request),
+    addRule: async (request) => helper().relay('rules.add', request),
+    addRules: async (request) => helper().relay('rules.addMany', request),
+    updateRule: async (request) => helper().relay('rules.update', request),
+    removeRules: async (request) => helper().relay('rules.remove', request),
+    listApps: async (request) => helper().relay('apps.list', request),
+    setAppDefault: async (request) => helper().relay('apps.setDefault', request),
+    listConnections: async (request) => helper().relay('connections.list', request),
     setEnforcement: async (request) => {
-      const status = await helper().call('enforcement.set', request);
+      const status = await helper().relay('enforcement.set', request);
       connection.updateStatus(status);
       return status;
     },
-    getSettings: async () => helper().call('settings.get'),
-    updateSettings: async ({ patch }) => helper().call('settings.update', { patch: patch as never }),
+    getSettings: async (request) => helper().relay('settings.get', request),
+    updateSettings: async (request) => helper().relay('settings.update', request),
     getHelperState: async () => {
       if (connection.state.state !== 'connected') await connection.connect();
       return connection.state;
@@ -78,7 +77,7 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     runChecks: async () => deps.runChecks(),
     getWizardState: async () => deps.wizard.load(),
     completeWizard: async ({ mode, startAtBoot }) => {
-      await helper().call('settings.update', { patch: { defaultAction: mode === 'monitor' ? 'allow' : 'block' } as never });
+      await helper().call('settings.update', { patch: { defaultAction: mode === 'monitor' ? 'allow' : 'block' } });
       if (startAtBoot) await deps.enableAtBoot();
       const state: WizardState = { completed: true, mode };
       deps.wizard.save(state);
@@ -88,6 +87,7 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
 
   return {
     handlers,
+    calls: handlers,
     connection,
     subscribe(listener) {
       listeners.add(listener);
