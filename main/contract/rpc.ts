@@ -2,7 +2,7 @@
 // hello exchange. Declared once here; the server validates params with these schemas and the
 // client derives its typed calls from the same table.
 import { s, type Schema } from './schema.js';
-import { ACTIONS, ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
+import { ACTIONS, idSchema, ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
 import { connectionQuerySchema, settingsPatchSchema, type App, type ConnectionEvent, type Flow, type Settings, type Status } from './domain.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -24,11 +24,6 @@ export interface Returns<Result> {
 export const returns = <Result>(): Returns<Result> => ({});
 const method = <Parsed, Sent, Result>(params: Schema<Parsed, Sent>, _result: Returns<Result>): Method<Parsed, Sent, Result> => ({ params });
 
-/** Rule ids are SQLite rowids the kernel carries as u32. */
-const ruleId = s.int({ min: 1, max: 4_294_967_295 });
-/** App ids: the kernel's scope, a u32 like rule ids. */
-export const appIdSchema = s.int({ min: 1, max: 4_294_967_295 });
-
 export interface HelloResult {
   protocol: number;
   version: string;
@@ -43,13 +38,13 @@ const methods = {
   'rules.add': method(s.object({ rule: ruleDraftSchema }), returns<Rule>()),
   /** A chunk of an import: all of it or none. */
   'rules.addMany': method(s.object({ rules: s.array(ruleDraftSchema, { max: MAX_BATCH }) }), returns<{ added: number; firstId: number | null }>()),
-  'rules.update': method(s.object({ id: ruleId, patch: rulePatchSchema }), returns<Rule>()),
-  'rules.remove': method(s.object({ ids: s.array(ruleId, { max: MAX_BATCH }) }), returns<{ removed: number[] }>()),
+  'rules.update': method(s.object({ id: idSchema, patch: rulePatchSchema }), returns<Rule>()),
+  'rules.remove': method(s.object({ ids: s.array(idSchema, { max: MAX_BATCH }) }), returns<{ removed: number[] }>()),
   'enforcement.set': method(s.object({ enabled: s.boolean(), pauseMinutes: s.optional(s.int({ min: 1, max: 24 * 60 })) }), returns<Status>()),
   'settings.get': method(s.none(), returns<Settings>()),
   'settings.update': method(s.object({ patch: settingsPatchSchema }), returns<Settings>()),
   'apps.list': method(s.none(), returns<App[]>()),
-  'apps.setDefault': method(s.object({ appId: appIdSchema, action: s.nullable(s.oneOf(ACTIONS)) }), returns<App>()),
+  'apps.setDefault': method(s.object({ appId: idSchema, action: s.nullable(s.oneOf(ACTIONS)) }), returns<App>()),
   'connections.list': method(connectionQuerySchema, returns<Flow[]>()),
   /** Starts the "events" notification stream on this connection. */
   'events.subscribe': method(s.none(), returns<{ subscribed: true }>()),

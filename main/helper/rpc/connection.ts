@@ -2,7 +2,7 @@
 // does (and the check of its params) is the dispatcher's, given by the server.
 import type { Socket } from 'node:net';
 import {
-  PROTOCOL_VERSION, MAX_LINE_BYTES, RPC_CODES, PortcullisError, isMethodName, rpcMethods,
+  PROTOCOL_VERSION, MAX_LINE_BYTES, RPC_CODES, PortcullisError, invalidInput, isMethodName, rpcMethods,
   type HelloResult, type PortcullisErrorData, type RpcNotifications, type NotificationName, type MethodName,
 } from '../../contract/index.js';
 import { LineSplitter, encodeLine } from '../../common/json-lines.js';
@@ -146,7 +146,7 @@ export class RpcConnection {
 
   private hello(raw: unknown): HelloResult {
     const parsed = rpcMethods.hello.params.parse(raw, 'params');
-    if (!parsed.ok) throw new PortcullisError('invalid-input', `${parsed.error.where}: ${parsed.error.message}`, { where: parsed.error.where });
+    if (!parsed.ok) throw invalidInput(parsed.error);
     const params = parsed.value;
     if (params.protocol !== PROTOCOL_VERSION) {
       throw new PortcullisError('protocol', `this helper speaks protocol ${PROTOCOL_VERSION}, the client speaks ${params.protocol}; update the one that is older`);
