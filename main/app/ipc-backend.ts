@@ -2,7 +2,7 @@
 // and the browser shell: the handler table, and one stream of notifications to fan out to windows
 // or WebSocket clients. The helper's methods pass the renderer's request on as received (the helper
 // checks it, as it checks every client's); main's own requests arrive checked by dispatchInvoke.
-import type { Check, HelperState, IpcCalls, IpcHandlers, IpcNotifyName, PayloadOf, WizardState } from '../contract/index.js';
+import { ipcForwards, type Check, type HelperState, type IpcCalls, type IpcForwardName, type IpcHandlers, type IpcNotifyName, type PayloadOf, type WizardState } from '../contract/index.js';
 import { HelperConnection, type HelperLink, type HelperConnectionDeps } from './helper-connection.js';
 import type { WizardStore } from './wizard-store.js';
 
@@ -51,24 +51,26 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     },
   });
   const helper = () => connection.require();
+  /** Passes a request on to the helper method the contract names for it. */
+  const forward = <K extends IpcForwardName>(name: K) => async (request: unknown) => helper().relay(ipcForwards[name], request);
 
   const handlers: IpcHandlers = {
-    getStatus: async (request) => helper().relay('status', request),
-    listRules: async (request) => helper().relay('rules.list', request),
-    addRule: async (request) => helper().relay('rules.add', request),
-    addRules: async (request) => helper().relay('rules.addMany', request),
-    updateRule: async (request) => helper().relay('rules.update', request),
-    removeRules: async (request) => helper().relay('rules.remove', request),
-    listApps: async (request) => helper().relay('apps.list', request),
-    setAppDefault: async (request) => helper().relay('apps.setDefault', request),
-    listConnections: async (request) => helper().relay('connections.list', request),
+    getStatus: forward('getStatus'),
+    listRules: forward('listRules'),
+    addRule: forward('addRule'),
+    addRules: forward('addRules'),
+    updateRule: forward('updateRule'),
+    removeRules: forward('removeRules'),
+    listApps: forward('listApps'),
+    setAppDefault: forward('setAppDefault'),
+    listConnections: forward('listConnections'),
     setEnforcement: async (request) => {
-      const status = await helper().relay('enforcement.set', request);
+      const status = await forward('setEnforcement')(request);
       connection.updateStatus(status);
       return status;
     },
-    getSettings: async (request) => helper().relay('settings.get', request),
-    updateSettings: async (request) => helper().relay('settings.update', request),
+    getSettings: forward('getSettings'),
+    updateSettings: forward('updateSettings'),
     getHelperState: async () => {
       if (connection.state.state !== 'connected') await connection.connect();
       return connection.state;

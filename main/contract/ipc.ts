@@ -51,7 +51,7 @@ const forwards = {
   setEnforcement: 'enforcement.set',
   getSettings: 'settings.get',
   updateSettings: 'settings.update',
-} as const satisfies Record<string, MethodName>;
+} as const satisfies Record<string, Exclude<MethodName, 'hello' | 'events.subscribe'>>;
 
 interface Local<Request, Response> {
   request: Schema<Request, unknown>;
@@ -86,11 +86,13 @@ export type PayloadOf<K extends IpcNotifyName> = IpcNotifications[K];
 type LocalRequest<K extends IpcLocalName> = Infer<(typeof locals)[K]['request']>;
 type LocalResponse<K extends IpcLocalName> = (typeof locals)[K] extends Local<unknown, infer Response> ? Response : never;
 
+type ForwardResponse<K extends IpcForwardName> = ResultOf<(typeof forwards)[K]>;
+
 /** What the renderer sends. */
 export type RequestOf<K extends IpcInvokeName> =
   K extends IpcForwardName ? ParamsOf<(typeof forwards)[K]> : K extends IpcLocalName ? InputOf<(typeof locals)[K]['request']> : never;
 export type ResponseOf<K extends IpcInvokeName> =
-  K extends IpcForwardName ? ResultOf<(typeof forwards)[K]> : K extends IpcLocalName ? LocalResponse<K> : never;
+  K extends IpcForwardName ? ForwardResponse<K> : K extends IpcLocalName ? LocalResponse<K> : never;
 
 /** The helper method behind each forwarded name. */
 export const ipcForwards: { readonly [K in IpcForwardName]: (typeof forwards)[K] } = forwards;
@@ -105,7 +107,7 @@ export type RendererApi = {
 };
 
 /** Main's handlers for the helper's methods: the request goes on as received, and the helper checks it. */
-export type IpcForwardHandlers = { [K in IpcForwardName]: (request: unknown) => Promise<ResponseOf<K>> };
+export type IpcForwardHandlers = { [K in IpcForwardName]: (request: unknown) => Promise<ForwardResponse<K>> };
 /** Main's handlers for its own requests, given them as the gate parsed them. */
 export type IpcLocalHandlers = { [K in IpcLocalName]: (request: LocalRequest<K>) => Promise<LocalResponse<K>> };
 /** The main-process side: one handler per invoke channel. */
