@@ -5,7 +5,7 @@ import { PortcullisError, type HelperState, type Status } from '../contract/inde
 import type { HelperClient } from '../client/helper-client.js';
 
 /** What the app uses of a helper client (HelperClient satisfies it). */
-export type HelperLink = Pick<HelperClient, 'call' | 'on' | 'onClose' | 'close'>;
+export type HelperLink = Pick<HelperClient, 'call' | 'relay' | 'on' | 'onClose' | 'close'>;
 
 export type LaunchOutcome = { ok: true } | { ok: false; state: HelperState };
 

@@ -1,8 +1,8 @@
 // The renderer API's implementation, built once from a helper connection and shared by Electron main
 // and the browser shell: the handler table, and one stream of notifications to fan out to windows
-// or WebSocket clients. Payloads reach these handlers only after dispatchInvoke validated them
-// against ipcSchema, and the helper validates them again, hence the casts to the RPC's param types.
-import type { Check, HelperState, IpcHandlers, IpcNotifyName, PayloadOf, WizardState } from '../contract/index.js';
+// or WebSocket clients. The helper's methods pass the renderer's request on as received (the helper
+// checks it, as it checks every client's); main's own requests arrive checked by dispatchInvoke.
+import { ipcForwards, type Check, type HelperState, type IpcCalls, type IpcForwardName, type IpcHandlers, type IpcNotifyName, type PayloadOf, type WizardState } from '../contract/index.js';
 import { HelperConnection, type HelperLink, type HelperConnectionDeps } from './helper-connection.js';
 import type { WizardStore } from './wizard-store.js';
 
@@ -20,6 +20,8 @@ export interface IpcBackendDeps {
 
 export interface IpcBackend {
   handlers: IpcHandlers;
+  /** The same handlers, typed for main's own calls (the tray). */
+  calls: IpcCalls;
   connection: HelperConnection;
   /** Every notification for the renderer; returns the unsubscribe. */
   subscribe(listener: NotifyListener): () => void;
@@ -49,27 +51,26 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     },
   });
   const helper = () => connection.require();
+  /** Passes a request on to the helper method the contract names for it. */
+  const forward = <K extends IpcForwardName>(name: K) => async (request: unknown) => helper().relay(ipcForwards[name], request);
 
   const handlers: IpcHandlers = {
-    getStatus: async () => helper().call('status'),
-    listRules: async () => helper().call('rules.list'),
-    addRule: async ({ rule }) => helper().call('rules.add', { rule: rule as never }),
-    addRules: async ({ rules }) => {
-      const result = await helper().call('rules.addMany', { rules: rules as never[] });
-      return { added: result.added };
-    },
-    updateRule: async ({ id, patch }) => helper().call('rules.update', { id, patch: patch as never }),
-    removeRules: async ({ ids }) => helper().call('rules.remove', { ids }),
-    listApps: async () => helper().call('apps.list'),
-    setAppDefault: async (request) => helper().call('apps.setDefault', request),
-    listConnections: async (query) => helper().call('connections.list', query as never),
+    getStatus: forward('getStatus'),
+    listRules: forward('listRules'),
+    addRule: forward('addRule'),
+    addRules: forward('addRules'),
+    updateRule: forward('updateRule'),
+    removeRules: forward('removeRules'),
+    listApps: forward('listApps'),
+    setAppDefault: forward('setAppDefault'),
+    listConnections: forward('listConnections'),
     setEnforcement: async (request) => {
-      const status = await helper().call('enforcement.set', request);
+      const status = await forward('setEnforcement')(request);
       connection.updateStatus(status);
       return status;
     },
-    getSettings: async () => helper().call('settings.get'),
-    updateSettings: async ({ patch }) => helper().call('settings.update', { patch: patch as never }),
+    getSettings: forward('getSettings'),
+    updateSettings: forward('updateSettings'),
     getHelperState: async () => {
       if (connection.state.state !== 'connected') await connection.connect();
       return connection.state;
@@ -78,7 +79,7 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     runChecks: async () => deps.runChecks(),
     getWizardState: async () => deps.wizard.load(),
     completeWizard: async ({ mode, startAtBoot }) => {
-      await helper().call('settings.update', { patch: { defaultAction: mode === 'monitor' ? 'allow' : 'block' } as never });
+      await helper().call('settings.update', { patch: { defaultAction: mode === 'monitor' ? 'allow' : 'block' } });
       if (startAtBoot) await deps.enableAtBoot();
       const state: WizardState = { completed: true, mode };
       deps.wizard.save(state);
@@ -88,6 +89,7 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
 
   return {
     handlers,
+    calls: handlers,
     connection,
     subscribe(listener) {
       listeners.add(listener);

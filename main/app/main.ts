@@ -59,12 +59,12 @@ function start(): void {
       {
         openWindow: showWindow,
         startHelper: () => void backend.handlers.startHelper({}),
-        setEnforcement: (enabled, pauseMinutes) => void backend.handlers.setEnforcement(pauseMinutes === undefined ? { enabled } : { enabled, pauseMinutes }).catch(report),
-        blockApp: (appId) => void backend.handlers.addRule({ rule: { action: 'block', app: appId, remote: 'any', note: 'blocked from the tray' } }).catch(report),
-        blockHost: (remote) => void backend.handlers.addRule({ rule: { action: 'block', remote, note: 'blocked from the tray' } }).catch(report),
+        setEnforcement: (enabled, pauseMinutes) => void backend.calls.setEnforcement(pauseMinutes === undefined ? { enabled } : { enabled, pauseMinutes }).catch(report),
+        blockApp: (appId) => void backend.calls.addRule({ rule: { action: 'block', app: appId, remote: 'any', note: 'blocked from the tray' } }).catch(report),
+        blockHost: (remote) => void backend.calls.addRule({ rule: { action: 'block', remote, note: 'blocked from the tray' } }).catch(report),
         setNotifications: (on) => {
           notifier.enabled = on;
-          void backend.handlers.updateSettings({ patch: { notifyOnFirstBlock: on } }).catch(report);
+          void backend.calls.updateSettings({ patch: { notifyOnFirstBlock: on } }).catch(report);
           refreshTray();
         },
         quit: () => {
@@ -92,7 +92,7 @@ function start(): void {
     }
     if (name === 'helperState' || name === 'status') refreshTray();
     if (name === 'helperState' && (payload as HelperState).state === 'connected') {
-      void backend.handlers.getSettings({}).then((settings) => {
+      void backend.calls.getSettings({}).then((settings) => {
         notifier.enabled = settings.notifyOnFirstBlock;
         refreshTray();
       }, report);

@@ -33,8 +33,7 @@ export function createSystemBackend(options: SystemBackendOptions): IpcBackend {
       });
       return result.ok ? { ok: true } : { ok: false, state: launchFailureState(result.error) };
     },
-    // runChecks includes the install check (main/install/state.ts: files intact and root-owned).
-    runChecks: async () => runChecks({ socketPath: options.socketPath }),
+    runChecks: async () => runChecks({ socketPath: options.socketPath, installed: installedCheck }),
     wizard: new WizardStore(join(options.configDir ?? defaultConfigDir(), 'wizard.json')),
     async enableAtBoot() {
       if (!installedCheck().ok) throw new PortcullisError('unavailable', 'enforcement from boot needs Portcullis installed system-wide: sudo portcullis install');

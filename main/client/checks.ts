@@ -6,7 +6,6 @@ import { delimiter, join } from 'node:path';
 import type { Check, Status } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { HelperClient } from './helper-client.js';
-import { installedCheck } from '../install/state.js';
 
 /** The oldest kernel with everything we build on (cgroup bpf_link 5.7, ring buffer 5.8). */
 const MIN_KERNEL: [number, number] = [5, 8];
@@ -108,8 +107,14 @@ export function hooksCheck(status: Status): Check {
   };
 }
 
-export async function runChecks(options: { socketPath?: string } = {}): Promise<Check[]> {
-  const checks = [kernelCheck(), cgroup2Check(), bpffsCheck(), btfCheck(), polkitCheck(), installedCheck()];
+export interface ChecksOptions {
+  socketPath?: string;
+  /** Whether the system-wide install is intact (main/install/state.ts knows; the client does not). */
+  installed(): Check;
+}
+
+export async function runChecks(options: ChecksOptions): Promise<Check[]> {
+  const checks = [kernelCheck(), cgroup2Check(), bpffsCheck(), btfCheck(), polkitCheck(), options.installed()];
   const helper = await helperCheck(options.socketPath);
   checks.push(helper.check);
   if (helper.status) checks.push(hooksCheck(helper.status));

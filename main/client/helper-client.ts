@@ -4,7 +4,7 @@ import { createConnection, type Socket } from 'node:net';
 import { lstatSync } from 'node:fs';
 import {
   PROTOCOL_VERSION, PortcullisError, isErrorKind,
-  type MethodName, type NotificationName, type ParamsOf, type ResultOf, type RpcNotifications,
+  type HelloResult, type MethodName, type NotificationName, type ParamsOf, type ResultOf, type RpcNotifications,
 } from '../contract/index.js';
 import { LineSplitter, encodeLine } from '../common/json-lines.js';
 import { DEFAULT_SOCKET } from '../common/default-paths.js';
@@ -19,13 +19,6 @@ export interface HelperClientOptions {
    * normal client must never talk to a socket another user could have put there.
    */
   allowNonRootSocket?: boolean;
-}
-
-export interface HelloInfo {
-  protocol: number;
-  version: string;
-  /** Our uid as the helper saw it. */
-  uid: number;
 }
 
 type CallableMethod = Exclude<MethodName, 'hello'>;
@@ -48,7 +41,7 @@ export class HelperClient {
   private nextId = 1;
   /** Set when the connection is over; every later call fails with it. */
   private ended: PortcullisError | null = null;
-  hello: HelloInfo = { protocol: 0, version: '', uid: -1 };
+  hello: HelloResult = { protocol: 0, version: '', uid: -1 };
 
   private constructor(private readonly socket: Socket, readonly socketPath: string) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -66,7 +59,7 @@ export class HelperClient {
     });
     const client = new HelperClient(socket, socketPath);
     try {
-      client.hello = (await client.request('hello', { protocol: PROTOCOL_VERSION, client: options.clientName })) as HelloInfo;
+      client.hello = await client.request<'hello'>('hello', { protocol: PROTOCOL_VERSION, client: options.clientName });
     } catch (error) {
       client.close();
       throw error;
@@ -75,7 +68,12 @@ export class HelperClient {
   }
 
   call<M extends CallableMethod>(method: M, ...[params]: ParamsArg<M>): Promise<ResultOf<M>> {
-    return this.request(method, params ?? {}) as Promise<ResultOf<M>>;
+    return this.request(method, params ?? {});
+  }
+
+  /** Passes on params this process did not build (a renderer's request): the helper checks them as it checks every call. */
+  relay<M extends CallableMethod>(method: M, params: unknown): Promise<ResultOf<M>> {
+    return this.request(method, params ?? {});
   }
 
   /** Listens to a notification stream; returns the function that stops listening. */
@@ -92,20 +90,17 @@ export class HelperClient {
     else this.closeListeners.add(listener);
   }
 
-  get isOpen(): boolean {
-    return this.ended === null;
-  }
-
   close(): void {
     this.end(new PortcullisError('unavailable', 'the connection to the helper was closed'));
     this.socket.destroy();
   }
 
-  private request(method: MethodName, params: unknown): Promise<unknown> {
+  /** The result is the helper's answer for that method: the helper is trusted to keep to the contract. */
+  private request<M extends MethodName>(method: M, params: unknown): Promise<ResultOf<M>> {
     if (this.ended) return Promise.reject(this.ended);
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      this.pending.set(id, { resolve: (value) => resolve(value as ResultOf<M>), reject });
       this.socket.write(encodeLine({ jsonrpc: '2.0', id, method, params }));
     });
   }

@@ -7,7 +7,7 @@ import { accessSync, closeSync, constants, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PortcullisError, type HelperState } from '../contract/index.js';
-import { BUNDLE_FILES, LAYOUT } from '../install/layout.js';
+import { BUNDLE_FILES, LAYOUT } from '../common/install-layout.js';
 
 /** Where the packages and `portcullis install` put the launcher (the polkit action names this path). */
 export const INSTALLED_LAUNCHER = LAYOUT.launcher;

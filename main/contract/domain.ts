@@ -1,6 +1,6 @@
 // What the helper knows and every client shows: applications, flows, live events, status, settings.
 import { s } from './schema.js';
-import type { Action, Direction, Protocol } from './rules.js';
+import { idSchema, type Action, type Direction, type Protocol } from './rules.js';
 
 export type AppKind = 'desktop' | 'flatpak' | 'snap' | 'appimage' | 'service' | 'container' | 'executable' | 'kernel' | 'unknown';
 
@@ -111,7 +111,7 @@ export const settingsPatchSchema = s.object({
 });
 
 export const connectionQuerySchema = s.object({
-  app: s.optional(s.int({ min: 1 })),
+  app: s.optional(idSchema),
   remote: s.optional(s.string({ max: 300 })),
   since: s.optional(s.int({ min: 0 })),
   until: s.optional(s.int({ min: 0 })),

@@ -41,3 +41,20 @@ export class PortcullisError extends Error {
 export function isErrorKind(value: unknown): value is ErrorKind {
   return typeof value === 'string' && (ERROR_KINDS as readonly string[]).includes(value);
 }
+
+/** A validation issue as an error; invalid-input messages begin with where the input was wrong. */
+export function invalidInput(issue: { where: string; message: string }): PortcullisError {
+  return new PortcullisError('invalid-input', `${issue.where}: ${issue.message}`, { where: issue.where });
+}
+
+/**
+ * An invalid-input error about part of a request, located in the whole: "app" inside "params.rule"
+ * is "params.rule.app", "[3].remote" inside "params.rules" is "params.rules[3].remote". Other errors
+ * are returned as they are.
+ */
+export function locatedIn(at: string, error: PortcullisError): PortcullisError {
+  if (error.kind !== 'invalid-input' || error.where === undefined) return error;
+  const reason = error.message.startsWith(`${error.where}: `) ? error.message.slice(error.where.length + 2) : error.message;
+  const where = error.where.startsWith('[') ? `${at}${error.where}` : `${at}.${error.where}`;
+  return new PortcullisError('invalid-input', `${where}: ${reason}`, { where, ...(error.detail ? { detail: error.detail } : {}) });
+}

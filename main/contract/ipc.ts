@@ -1,10 +1,12 @@
-// The renderer's API, declared once. Electron main derives its handlers (each validates its payload
-// with the schema here and checks the sender), the preload and the browser shell expose exactly the
-// derived object, and the renderer's single bridge module types itself from it.
-import { s, type Schema } from './schema.js';
-import { ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
-import { connectionQuerySchema, settingsPatchSchema, type App, type ConnectionEvent, type Flow, type Settings, type Status } from './domain.js';
-import { MAX_BATCH } from './rpc.js';
+// The renderer's API, declared once. Most of it is the helper's RPC under the renderer's names: their
+// params, results and bounds are the RPC table's (rpc.ts), and the helper checks those params, as it
+// does for every client. The few requests Electron main answers itself (the helper's state, starting
+// it, checks, the wizard) have their schemas here, checked by main's gate. Electron main derives its
+// handlers, the preload and the browser shell expose exactly the derived object, and the renderer's
+// single bridge module types itself from it.
+import { s, type Infer, type InputOf, type Schema } from './schema.js';
+import type { Status } from './domain.js';
+import { returns, type MethodName, type ParamsOf, type Returns, type ResultOf, type RpcNotifications } from './rpc.js';
 import type { ErrorKind } from './errors.js';
 
 /** One environment check (doctor, first-run wizard): what, whether it passed, and how to fix it. */
@@ -25,77 +27,111 @@ export type HelperState =
   | { state: 'refused'; message: string } // pkexec 127 / not authorised / socket refused us
   | { state: 'failed'; message: string };
 
+export const WIZARD_MODES = ['monitor', 'allow-list'] as const;
+
 export interface WizardState {
   completed: boolean;
-  mode: 'monitor' | 'allow-list' | null;
+  mode: (typeof WIZARD_MODES)[number] | null;
 }
 
 export type IpcResult<T> = { ok: true; value: T } | { ok: false; error: { kind: ErrorKind; message: string; where?: string } };
 
-interface Invoke<Req, Res> { kind: 'invoke'; request: Schema<Req>; response?: Res }
-interface Notify<Payload> { kind: 'notify'; payload?: Payload }
-const invoke = <Req, Res>(request: Schema<Req>): Invoke<Req, Res> => ({ kind: 'invoke', request });
-const notify = <Payload>(): Notify<Payload> => ({ kind: 'notify' });
-
-const ruleIds = s.array(s.int({ min: 1 }), { max: MAX_BATCH });
-
-export const ipcSchema = {
-  getStatus: invoke<Record<string, never>, Status>(s.none()),
-  listRules: invoke<Record<string, never>, Rule[]>(s.none()),
-  addRule: invoke<{ rule: unknown }, Rule>(s.object({ rule: ruleDraftSchema })),
+/** Renderer name → the helper method it is. */
+const forwards = {
+  getStatus: 'status',
+  listRules: 'rules.list',
+  addRule: 'rules.add',
   /** A chunk of an import; the renderer sends chunks and shows progress. */
-  addRules: invoke<{ rules: unknown[] }, { added: number }>(s.object({ rules: s.array(ruleDraftSchema, { max: MAX_BATCH }) })),
-  updateRule: invoke<{ id: number; patch: unknown }, Rule>(s.object({ id: s.int({ min: 1 }), patch: rulePatchSchema })),
-  removeRules: invoke<{ ids: number[] }, { removed: number[] }>(s.object({ ids: ruleIds })),
-  listApps: invoke<Record<string, never>, App[]>(s.none()),
-  setAppDefault: invoke<{ appId: number; action: 'allow' | 'block' | null }, App>(
-    s.object({ appId: s.int({ min: 1 }), action: s.nullable(s.oneOf(['allow', 'block'] as const)) }),
-  ),
-  listConnections: invoke<Record<string, unknown>, Flow[]>(connectionQuerySchema),
-  setEnforcement: invoke<{ enabled: boolean; pauseMinutes?: number }, Status>(
-    s.object({ enabled: s.boolean(), pauseMinutes: s.optional(s.int({ min: 1, max: 24 * 60 })) }),
-  ),
-  getSettings: invoke<Record<string, never>, Settings>(s.none()),
-  updateSettings: invoke<{ patch: unknown }, Settings>(s.object({ patch: settingsPatchSchema })),
-  getHelperState: invoke<Record<string, never>, HelperState>(s.none()),
+  addRules: 'rules.addMany',
+  updateRule: 'rules.update',
+  removeRules: 'rules.remove',
+  listApps: 'apps.list',
+  setAppDefault: 'apps.setDefault',
+  listConnections: 'connections.list',
+  setEnforcement: 'enforcement.set',
+  getSettings: 'settings.get',
+  updateSettings: 'settings.update',
+} as const satisfies Record<string, Exclude<MethodName, 'hello' | 'events.subscribe'>>;
+
+interface Local<Request, Response> {
+  request: Schema<Request, unknown>;
+  response?: Response;
+}
+const local = <Request, Response>(request: Schema<Request, unknown>, _response: Returns<Response>): Local<Request, Response> => ({ request });
+
+/** What Electron main answers itself. */
+const locals = {
+  getHelperState: local(s.none(), returns<HelperState>()),
   /** Starts the helper through polkit (pkexec) and connects. */
-  startHelper: invoke<Record<string, never>, HelperState>(s.none()),
-  runChecks: invoke<Record<string, never>, Check[]>(s.none()),
-  getWizardState: invoke<Record<string, never>, WizardState>(s.none()),
-  completeWizard: invoke<{ mode: 'monitor' | 'allow-list'; startAtBoot: boolean }, WizardState>(
-    s.object({ mode: s.oneOf(['monitor', 'allow-list'] as const), startAtBoot: s.boolean() }),
-  ),
+  startHelper: local(s.none(), returns<HelperState>()),
+  runChecks: local(s.none(), returns<Check[]>()),
+  getWizardState: local(s.none(), returns<WizardState>()),
+  completeWizard: local(s.object({ mode: s.oneOf(WIZARD_MODES), startAtBoot: s.boolean() }), returns<WizardState>()),
+};
 
-  events: notify<{ events: ConnectionEvent[]; dropped: number }>(),
-  status: notify<Status>(),
-  rulesChanged: notify<{ ruleCount: number }>(),
-  helperState: notify<HelperState>(),
-} as const;
+/** The notifications every window gets: the helper's streams under the renderer's names, and main's own. */
+export interface IpcNotifications {
+  events: RpcNotifications['events'];
+  status: RpcNotifications['status.changed'];
+  rulesChanged: RpcNotifications['rules.changed'];
+  helperState: HelperState;
+}
 
-export type IpcSchema = typeof ipcSchema;
-type InvokeNames = { [K in keyof IpcSchema]: IpcSchema[K] extends Invoke<unknown, unknown> ? K : never }[keyof IpcSchema];
-type NotifyNames = { [K in keyof IpcSchema]: IpcSchema[K] extends Notify<unknown> ? K : never }[keyof IpcSchema];
-export type RequestOf<K extends InvokeNames> = IpcSchema[K] extends Invoke<infer Req, unknown> ? Req : never;
-export type ResponseOf<K extends InvokeNames> = IpcSchema[K] extends Invoke<unknown, infer Res> ? Res : never;
-export type PayloadOf<K extends NotifyNames> = IpcSchema[K] extends Notify<infer P> ? P : never;
-export type IpcInvokeName = InvokeNames;
-export type IpcNotifyName = NotifyNames;
+export type IpcForwardName = keyof typeof forwards;
+export type IpcLocalName = keyof typeof locals;
+export type IpcInvokeName = IpcForwardName | IpcLocalName;
+export type IpcNotifyName = keyof IpcNotifications;
+export type PayloadOf<K extends IpcNotifyName> = IpcNotifications[K];
+
+type LocalRequest<K extends IpcLocalName> = Infer<(typeof locals)[K]['request']>;
+type LocalResponse<K extends IpcLocalName> = (typeof locals)[K] extends Local<unknown, infer Response> ? Response : never;
+
+type ForwardResponse<K extends IpcForwardName> = ResultOf<(typeof forwards)[K]>;
+
+/** What the renderer sends. */
+export type RequestOf<K extends IpcInvokeName> =
+  K extends IpcForwardName ? ParamsOf<(typeof forwards)[K]> : K extends IpcLocalName ? InputOf<(typeof locals)[K]['request']> : never;
+export type ResponseOf<K extends IpcInvokeName> =
+  K extends IpcForwardName ? ForwardResponse<K> : K extends IpcLocalName ? LocalResponse<K> : never;
+
+/** The helper method behind each forwarded name. */
+export const ipcForwards: { readonly [K in IpcForwardName]: (typeof forwards)[K] } = forwards;
+/** Main's own requests, typed per name so the gate's generic code needs no casts. */
+export const ipcLocals: { readonly [K in IpcLocalName]: Local<LocalRequest<K>, LocalResponse<K>> } = locals;
 
 /** The object the renderer sees as window.portcullis. */
 export type RendererApi = {
-  [K in InvokeNames]: (request: RequestOf<K>) => Promise<IpcResult<ResponseOf<K>>>;
+  [K in IpcInvokeName]: (request: RequestOf<K>) => Promise<IpcResult<ResponseOf<K>>>;
 } & {
-  [K in NotifyNames as `listen${Capitalize<K>}`]: (listener: (payload: PayloadOf<K>) => void) => () => void;
+  [K in IpcNotifyName as `listen${Capitalize<K>}`]: (listener: (payload: PayloadOf<K>) => void) => () => void;
 };
 
+/** Main's handlers for the helper's methods: the request goes on as received, and the helper checks it. */
+export type IpcForwardHandlers = { [K in IpcForwardName]: (request: unknown) => Promise<ForwardResponse<K>> };
+/** Main's handlers for its own requests, given them as the gate parsed them. */
+export type IpcLocalHandlers = { [K in IpcLocalName]: (request: LocalRequest<K>) => Promise<LocalResponse<K>> };
 /** The main-process side: one handler per invoke channel. */
-export type IpcHandlers = {
-  [K in InvokeNames]: (request: RequestOf<K>) => Promise<ResponseOf<K>>;
-};
+export type IpcHandlers = IpcForwardHandlers & IpcLocalHandlers;
+/** The forwarded handlers as main's own code calls them (the tray): with typed requests. */
+export type IpcCalls = { [K in IpcForwardName]: (request: RequestOf<K>) => Promise<ResponseOf<K>> };
 
-export const ipcInvokeNames = Object.keys(ipcSchema).filter((k) => ipcSchema[k as keyof IpcSchema].kind === 'invoke') as IpcInvokeName[];
-export const ipcNotifyNames = Object.keys(ipcSchema).filter((k) => ipcSchema[k as keyof IpcSchema].kind === 'notify') as IpcNotifyName[];
+/** Object.keys, for tables whose keys are exactly their type's. */
+const namesOf = <T extends object>(table: T): Array<keyof T & string> => Object.keys(table) as Array<keyof T & string>;
+const notifications: { [K in IpcNotifyName]: true } = { events: true, status: true, rulesChanged: true, helperState: true };
+
+export const ipcForwardNames = namesOf(forwards);
+export const ipcLocalNames = namesOf(locals);
+export const ipcInvokeNames: IpcInvokeName[] = [...ipcForwardNames, ...ipcLocalNames];
+export const ipcNotifyNames = namesOf(notifications);
+
+export function isIpcForwardName(name: unknown): name is IpcForwardName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(forwards, name);
+}
+export function isIpcLocalName(name: unknown): name is IpcLocalName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(locals, name);
+}
+
 export const listenerName = (name: IpcNotifyName): `listen${Capitalize<IpcNotifyName>}` =>
   `listen${name[0]!.toUpperCase()}${name.slice(1)}` as `listen${Capitalize<IpcNotifyName>}`;
 /** Channel names on the wire (Electron ipc / the shell's WebSocket). */
-export const ipcChannel = (name: keyof IpcSchema): string => `portcullis:${name}`;
+export const ipcChannel = (name: IpcInvokeName | IpcNotifyName): string => `portcullis:${name}`;

@@ -118,23 +118,36 @@ export function unmapIpv4(address: IpPrefix): IpPrefix {
   return { family: 4, bytes: b.slice(12), prefixLen: address.prefixLen - 96 };
 }
 
-/** Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, longest zero run as "::"). */
+/**
+ * Canonical text: dotted quad, or RFC 5952 IPv6 (lowercase, no leading zeros, the first longest run
+ * of two or more zero groups as "::"). Also formats every address of DNS answers and kernel events,
+ * hence plain loops.
+ */
 export function formatIp(address: IpAddress): string {
   const b = address.bytes;
   if (address.family === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
-  const words = Array.from({ length: 8 }, (_, i) => (b[i * 2]! << 8) | b[i * 2 + 1]!);
+  const words: number[] = [];
+  for (let i = 0; i < 8; i++) words.push((b[i * 2]! << 8) | b[i * 2 + 1]!);
   let bestStart = -1;
-  let bestLen = 0;
+  let bestLen = 1;
   for (let i = 0; i < 8; ) {
     if (words[i] !== 0) { i++; continue; }
     let j = i;
     while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
     i = j;
   }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart === -1) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
+  let text = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && i !== bestStart + bestLen) text += ':';
+    text += words[i]!.toString(16);
+  }
+  return text;
 }
 
 export function formatPrefix(prefix: IpPrefix): string {

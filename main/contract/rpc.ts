@@ -1,10 +1,9 @@
 // The helper's RPC: JSON-RPC 2.0, one JSON object per line over a unix socket, versioned by a
 // hello exchange. Declared once here; the server validates params with these schemas and the
 // client derives its typed calls from the same table.
-import { s, type Infer, type Schema } from './schema.js';
-import { ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
+import { s, type Schema } from './schema.js';
+import { ACTIONS, idSchema, ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
 import { connectionQuerySchema, settingsPatchSchema, type App, type ConnectionEvent, type Flow, type Settings, type Status } from './domain.js';
-import type { PortcullisErrorData } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request line the helper reads; longer lines are refused and the connection closed. */
@@ -12,45 +11,57 @@ export const MAX_LINE_BYTES = 1024 * 1024;
 /** Most rules one rules.addMany call may carry (imports send chunks and show progress). */
 export const MAX_BATCH = 5000;
 
-interface Method<P, R> {
-  params: Schema<P>;
-  /** Phantom: the result type, carried for the client's typing. */
-  result?: R;
+/** A method: its params' schema (what a client sends, what the handler receives) and its result. */
+interface Method<Parsed, Sent, Result> {
+  params: Schema<Parsed, Sent>;
+  /** Never set: carries the result type for the client's typing. */
+  result?: Result;
 }
-const method = <P, R>(params: Schema<P>): Method<P, R> => ({ params });
+/** Never set: names a result type in a method table. */
+export interface Returns<Result> {
+  readonly result?: Result;
+}
+export const returns = <Result>(): Returns<Result> => ({});
+const method = <Parsed, Sent, Result>(params: Schema<Parsed, Sent>, _result: Returns<Result>): Method<Parsed, Sent, Result> => ({ params });
 
-const ruleId = s.int({ min: 1, max: 4_294_967_295 });
+export interface HelloResult {
+  protocol: number;
+  version: string;
+  /** The caller's uid as the helper saw it. */
+  uid: number;
+}
 
-export const rpcMethods = {
-  hello: method<{ protocol: number; client: string }, { protocol: number; version: string; uid: number }>(
-    s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100 }) }),
-  ),
-  status: method<Record<string, never>, Status>(s.none()),
-  'rules.list': method<Record<string, never>, Rule[]>(s.none()),
-  'rules.add': method<{ rule: Infer<typeof ruleDraftSchema> }, Rule>(s.object({ rule: ruleDraftSchema })),
-  'rules.addMany': method<{ rules: Array<Infer<typeof ruleDraftSchema>> }, { added: number; firstId: number | null }>(
-    s.object({ rules: s.array(ruleDraftSchema, { max: MAX_BATCH }) }),
-  ),
-  'rules.update': method<{ id: number; patch: Infer<typeof rulePatchSchema> }, Rule>(s.object({ id: ruleId, patch: rulePatchSchema })),
-  'rules.remove': method<{ ids: number[] }, { removed: number[] }>(s.object({ ids: s.array(ruleId, { max: MAX_BATCH }) })),
-  'enforcement.set': method<{ enabled: boolean; pauseMinutes?: number }, Status>(
-    s.object({ enabled: s.boolean(), pauseMinutes: s.optional(s.int({ min: 1, max: 24 * 60 })) }),
-  ),
-  'settings.get': method<Record<string, never>, Settings>(s.none()),
-  'settings.update': method<{ patch: Infer<typeof settingsPatchSchema> }, Settings>(s.object({ patch: settingsPatchSchema })),
-  'apps.list': method<Record<string, never>, App[]>(s.none()),
-  'apps.setDefault': method<{ appId: number; action: 'allow' | 'block' | null }, App>(
-    s.object({ appId: s.int({ min: 1 }), action: s.nullable(s.oneOf(['allow', 'block'] as const)) }),
-  ),
-  'connections.list': method<Infer<typeof connectionQuerySchema>, Flow[]>(connectionQuerySchema),
+const methods = {
+  hello: method(s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100 }) }), returns<HelloResult>()),
+  status: method(s.none(), returns<Status>()),
+  'rules.list': method(s.none(), returns<Rule[]>()),
+  'rules.add': method(s.object({ rule: ruleDraftSchema }), returns<Rule>()),
+  /** A chunk of an import: all of it or none. */
+  'rules.addMany': method(s.object({ rules: s.array(ruleDraftSchema, { max: MAX_BATCH }) }), returns<{ added: number; firstId: number | null }>()),
+  'rules.update': method(s.object({ id: idSchema, patch: rulePatchSchema }), returns<Rule>()),
+  'rules.remove': method(s.object({ ids: s.array(idSchema, { max: MAX_BATCH }) }), returns<{ removed: number[] }>()),
+  'enforcement.set': method(s.object({ enabled: s.boolean(), pauseMinutes: s.optional(s.int({ min: 1, max: 24 * 60 })) }), returns<Status>()),
+  'settings.get': method(s.none(), returns<Settings>()),
+  'settings.update': method(s.object({ patch: settingsPatchSchema }), returns<Settings>()),
+  'apps.list': method(s.none(), returns<App[]>()),
+  'apps.setDefault': method(s.object({ appId: idSchema, action: s.nullable(s.oneOf(ACTIONS)) }), returns<App>()),
+  'connections.list': method(connectionQuerySchema, returns<Flow[]>()),
   /** Starts the "events" notification stream on this connection. */
-  'events.subscribe': method<Record<string, never>, { subscribed: true }>(s.none()),
-} as const;
+  'events.subscribe': method(s.none(), returns<{ subscribed: true }>()),
+};
 
-export type RpcMethods = typeof rpcMethods;
-export type MethodName = keyof RpcMethods;
-export type ParamsOf<M extends MethodName> = RpcMethods[M] extends Method<infer P, unknown> ? P : never;
-export type ResultOf<M extends MethodName> = RpcMethods[M] extends Method<unknown, infer R> ? R : never;
+export type MethodName = keyof typeof methods;
+/** What a client sends. */
+export type ParamsOf<M extends MethodName> = (typeof methods)[M] extends Method<unknown, infer Sent, unknown> ? Sent : never;
+/** What the helper's handler receives: the params as their schema parsed them. */
+export type ParsedParamsOf<M extends MethodName> = (typeof methods)[M] extends Method<infer Parsed, unknown, unknown> ? Parsed : never;
+export type ResultOf<M extends MethodName> = (typeof methods)[M] extends Method<unknown, unknown, infer Result> ? Result : never;
+
+/**
+ * The table, typed per name, so that code generic over a method name (the helper's dispatch) sees
+ * its params' schema and its handler agree without casts.
+ */
+export const rpcMethods: { readonly [M in MethodName]: Method<ParsedParamsOf<M>, ParamsOf<M>, ResultOf<M>> } = methods;
 
 /** Notifications the helper pushes (no id). */
 export interface RpcNotifications {
@@ -64,12 +75,6 @@ export type NotificationName = keyof RpcNotifications;
 export function isMethodName(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(rpcMethods, name);
 }
-
-// Wire shapes (JSON-RPC 2.0).
-export interface RpcRequest { jsonrpc: '2.0'; id: number | string; method: string; params?: unknown }
-export interface RpcSuccess { jsonrpc: '2.0'; id: number | string; result: unknown }
-export interface RpcFailure { jsonrpc: '2.0'; id: number | string | null; error: { code: number; message: string; data: PortcullisErrorData } }
-export interface RpcNotification { jsonrpc: '2.0'; method: string; params: unknown }
 
 /** JSON-RPC error codes; the `data.kind` is what clients branch on. */
 export const RPC_CODES = { parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, invalidParams: -32602, internal: -32603, application: -32000 } as const;

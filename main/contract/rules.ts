@@ -1,6 +1,6 @@
 // Rules: what people write (a draft, loosely typed as it arrives from a CLI flag, a form or a
 // socket) and what the helper stores (a rule). One parser serves every client and the helper.
-import { fail, ok, s, describe, type Result, type Schema } from './schema.js';
+import { fail, ok, s, describe, type InputOf, type Result, type Schema } from './schema.js';
 import { formatPrefix, parseDomain, parsePrefix, unmapIpv4 } from './net.js';
 
 export const ACTIONS = ['block', 'allow'] as const;
@@ -24,7 +24,7 @@ export interface PortRange {
 export type AppSelector = null | number | string;
 
 /** What a rule says, whoever holds it. */
-interface RuleTerms {
+export interface RuleTerms {
   action: Action;
   remote: Remote;
   ports: PortRange | null;
@@ -121,28 +121,19 @@ export function parseDuration(text: string, where = 'duration'): Result<number> 
   return ok(ms);
 }
 
-/** A draft as it may arrive from anywhere; every field except action is optional. */
-export interface RuleDraft {
-  action: string;
-  app?: AppSelector;
-  remote?: string;
-  port?: string | number | null;
-  protocol?: string;
-  direction?: string;
-  /** A duration from now ("10m"); or an absolute expiry. Not both. */
-  for?: string;
-  expiresAt?: number | null;
-  note?: string;
-  enabled?: boolean;
-}
+/** Rule and app ids: SQLite rowids that the kernel carries as u32. */
+export const MAX_ID = 4_294_967_295;
+export const idSchema = s.int({ min: 1, max: MAX_ID });
 
 const appSelector: Schema<AppSelector> = {
   expected: 'null, an app id or an absolute executable path',
   parse(input, where = 'app') {
     if (input === null || input === undefined || input === 'any') return ok(null);
-    if (typeof input === 'number') return Number.isInteger(input) && input > 0 ? ok(input) : fail(where, `app id must be a positive integer, got ${input}`);
+    if (typeof input === 'string' && /^[0-9]+$/.test(input)) return appSelector.parse(Number(input), where);
+    if (typeof input === 'number') {
+      return Number.isInteger(input) && input > 0 && input <= MAX_ID ? ok(input) : fail(where, `app id must be an integer 1-${MAX_ID}, got ${input}`);
+    }
     if (typeof input === 'string') {
-      if (/^[0-9]+$/.test(input)) return ok(Number(input));
       if (!input.startsWith('/')) return fail(where, `"${input}" is neither an app id nor an absolute executable path`);
       if (input.length > 4096 || input.includes('\0')) return fail(where, 'executable path is too long or contains a NUL byte');
       return ok(input);
@@ -151,62 +142,119 @@ const appSelector: Schema<AppSelector> = {
   },
 };
 
-/** Every field of a rule a person may set, besides its action. */
+/** Every field of a rule a person may set, besides its action: as written, parsed into typed values. */
 const ruleFields = {
   app: s.optional(appSelector),
-  remote: s.optional(s.string({ max: 300 })),
-  port: s.optional(s.nullable(s.union(s.string({ max: 20 }), s.int()))),
+  remote: s.optional(s.map(s.string({ max: 300 }), 'any, an address, a CIDR or a domain', parseRemote)),
+  port: s.optional(s.map(s.nullable(s.union(s.string({ max: 20 }), s.int())), 'any, a port or a range', parsePorts)),
   protocol: s.optional(s.oneOf(PROTOCOLS)),
   direction: s.optional(s.oneOf(DIRECTIONS)),
-  for: s.optional(s.string({ max: 20 })),
+  /** A duration from now ("10m"), or an absolute expiry (ms since epoch; null: never). Not both. */
+  for: s.optional(s.map(s.string({ max: 20 }), 'a duration', parseDuration)),
   expiresAt: s.optional(s.nullable(s.int({ min: 0 }))),
   note: s.optional(s.string({ max: 1000 })),
   enabled: s.optional(s.boolean()),
 };
 
-export const ruleDraftSchema = s.object({ action: s.oneOf(ACTIONS), ...ruleFields });
+/** When a rule expires: at a time (null: never), or this many ms after the helper's clock says it was written. */
+export type Expiry = { at: number | null } | { in: number };
 
-/**
- * Validates a draft into a spec. `now` turns a relative duration into an absolute expiry; the helper
- * passes its own clock so a client's clock never decides.
- */
-export function parseRuleDraft(input: unknown, now: number, where = 'rule'): Result<RuleSpec> {
-  const shape = ruleDraftSchema.parse(input, where);
-  if (!shape.ok) return shape;
-  const draft = shape.value;
-  const remote = parseRemote(draft.remote ?? 'any', `${where}.remote`);
-  if (!remote.ok) return remote;
-  const ports = parsePorts(draft.port, `${where}.port`);
-  if (!ports.ok) return ports;
-  const protocol = draft.protocol ?? 'any';
-  if (ports.value && (protocol === 'icmp')) return fail(`${where}.port`, 'ICMP has no ports: drop the port or choose tcp/udp');
-  if (draft.for !== undefined && draft.expiresAt !== undefined && draft.expiresAt !== null) {
+/** A draft as parsed: every field checked and typed, defaults filled; a relative expiry still relative. */
+export interface ParsedDraft extends Omit<RuleSpec, 'expiresAt'> {
+  expiry: Expiry;
+}
+
+/** The fields a rule update changes; absent ones keep their value. */
+export type ParsedPatch = Partial<ParsedDraft>;
+
+const ICMP_HAS_NO_PORTS = 'ICMP has no ports: drop the port or choose tcp/udp';
+
+function expiryOf(fields: { for?: number; expiresAt?: number | null }, where: string): Result<Expiry | undefined> {
+  if (fields.for !== undefined && fields.expiresAt !== undefined && fields.expiresAt !== null) {
     return fail(`${where}.for`, 'give either a duration ("for") or an absolute expiry, not both');
   }
-  let expiresAt: number | null = draft.expiresAt ?? null;
-  if (draft.for !== undefined) {
-    const duration = parseDuration(draft.for, `${where}.for`);
-    if (!duration.ok) return duration;
-    expiresAt = now + duration.value;
-  }
-  if (expiresAt !== null && expiresAt <= now) return fail(`${where}.expiresAt`, 'is in the past');
+  if (fields.for !== undefined) return ok({ in: fields.for });
+  return ok(fields.expiresAt === undefined ? undefined : { at: fields.expiresAt });
+}
+
+/** A rule as a sender writes it (a CLI flag, a form, a socket), parsed into a draft. */
+export const ruleDraftSchema = s.map(s.object({ action: s.oneOf(ACTIONS), ...ruleFields }), 'a rule', (fields, where): Result<ParsedDraft> => {
+  const ports = fields.port ?? null;
+  const protocol = fields.protocol ?? 'any';
+  if (ports && protocol === 'icmp') return fail(`${where}.port`, ICMP_HAS_NO_PORTS);
+  const expiry = expiryOf(fields, where);
+  if (!expiry.ok) return expiry;
   return ok({
-    action: draft.action,
-    app: draft.app ?? null,
-    remote: remote.value,
-    ports: ports.value,
+    action: fields.action,
+    app: fields.app ?? null,
+    remote: fields.remote ?? { kind: 'any' },
+    ports,
     protocol,
-    direction: draft.direction ?? 'both',
-    expiresAt,
-    note: draft.note ?? '',
-    enabled: draft.enabled ?? true,
+    direction: fields.direction ?? 'both',
+    expiry: expiry.value ?? { at: null },
+    note: fields.note ?? '',
+    enabled: fields.enabled ?? true,
+  });
+});
+
+/** Changes to a rule as a sender writes them, parsed; checked against the rule they change by patchTerms. */
+export const rulePatchSchema = s.map(s.object({ action: s.optional(s.oneOf(ACTIONS)), ...ruleFields }), 'changes to a rule', (fields, where): Result<ParsedPatch> => {
+  const expiry = expiryOf(fields, where);
+  if (!expiry.ok) return expiry;
+  const { for: _for, expiresAt: _expiresAt, port, ...same } = fields;
+  return ok({ ...same, ...(port !== undefined ? { ports: port } : {}), ...(expiry.value ? { expiry: expiry.value } : {}) });
+});
+
+/** A rule as a sender writes it. */
+export type RuleDraft = InputOf<typeof ruleDraftSchema>;
+
+/** The expiry time on the helper's clock; a time already past is refused. Errors name the field. */
+function expiryTime(expiry: Expiry, now: number): Result<number | null> {
+  const at = 'in' in expiry ? now + expiry.in : expiry.at;
+  return at !== null && at <= now ? fail('expiresAt', 'is in the past') : ok(at);
+}
+
+/**
+ * The spec a parsed draft makes at `now`: the helper passes its own clock, so a client's clock never
+ * decides when a rule expires. Errors name the draft's field ("expiresAt").
+ */
+export function specOf(draft: ParsedDraft, now: number): Result<RuleSpec> {
+  const { expiry, ...terms } = draft;
+  const expiresAt = expiryTime(expiry, now);
+  return expiresAt.ok ? ok({ ...terms, expiresAt: expiresAt.value }) : expiresAt;
+}
+
+/** A rule's terms with a patch applied, checked as a new rule's are. Errors name the patch's field ("port"). */
+export function patchTerms(rule: RuleTerms, patch: ParsedPatch, now: number): Result<RuleTerms> {
+  const ports = patch.ports !== undefined ? patch.ports : rule.ports;
+  const protocol = patch.protocol ?? rule.protocol;
+  if (ports && protocol === 'icmp') return fail('port', ICMP_HAS_NO_PORTS);
+  const expiresAt = expiryTime(patch.expiry ?? { at: rule.expiresAt }, now);
+  if (!expiresAt.ok) return expiresAt;
+  return ok({
+    action: patch.action ?? rule.action,
+    remote: patch.remote ?? rule.remote,
+    ports,
+    protocol,
+    direction: patch.direction ?? rule.direction,
+    expiresAt: expiresAt.value,
+    note: patch.note ?? rule.note,
+    enabled: patch.enabled ?? rule.enabled,
   });
 }
 
-/** The fields a rule update may change; absent fields keep their value. */
-export const rulePatchSchema = s.object({ action: s.optional(s.oneOf(ACTIONS)), ...ruleFields });
+/**
+ * Parses a draft into a spec at `now`, with errors located under `where`: what the helper does with
+ * a draft, for clients that want to say what is wrong before sending it.
+ */
+export function parseRuleDraft(input: unknown, now: number, where = 'rule'): Result<RuleSpec> {
+  const draft = ruleDraftSchema.parse(input, where);
+  if (!draft.ok) return draft;
+  const spec = specOf(draft.value, now);
+  return spec.ok ? spec : fail(`${where}.${spec.error.where}`, spec.error.message);
+}
 
-/** Turns a stored rule back into a draft (for edits: patch the draft, parse it again). */
+/** A stored rule as a draft, for a form that edits it. */
 export function ruleToDraft(rule: Rule): RuleDraft {
   return {
     action: rule.action,

@@ -13,17 +13,29 @@ export interface ValidationIssue {
 export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
 export const fail = (where: string, message: string): Result<never> => ({ ok: false, error: { where, message } });
 
-export interface Schema<T> {
+/**
+ * Parses `unknown` into a T. `In` is what a sender writes, where that differs from what parse returns
+ * (a remote typed as text becomes a parsed Remote; a choice may be sent as any text and is checked).
+ */
+export interface Schema<T, In = T> {
   parse(input: unknown, where?: string): Result<T>;
   /** Human description used in messages ("a string", "one of tcp|udp"). */
   readonly expected: string;
+  /** Never set: carries the sender's type for typed callers. */
+  readonly input?: In;
 }
 
-export type Infer<S> = S extends Schema<infer T> ? T : never;
+/** What a schema's parse returns. */
+export type Infer<S> = S extends Schema<infer T, unknown> ? T : never;
+/** What a sender writes for a schema. */
+export type InputOf<S> = S extends Schema<unknown, infer In> ? In : never;
 
 /** An object schema's output: fields whose schema accepts undefined are optional keys. */
 type OptionalKeys<Shape> = { [K in keyof Shape]: undefined extends Infer<Shape[K]> ? K : never }[keyof Shape];
 type ObjectOf<Shape> = { [K in Exclude<keyof Shape, OptionalKeys<Shape>>]: Infer<Shape[K]> } & { [K in OptionalKeys<Shape>]?: Infer<Shape[K]> };
+/** The same for what a sender writes. */
+type OptionalInputKeys<Shape> = { [K in keyof Shape]: undefined extends InputOf<Shape[K]> ? K : never }[keyof Shape];
+type ObjectInputOf<Shape> = { [K in Exclude<keyof Shape, OptionalInputKeys<Shape>>]: InputOf<Shape[K]> } & { [K in OptionalInputKeys<Shape>]?: InputOf<Shape[K]> };
 
 export function describe(input: unknown): string {
   if (input === null) return 'null';
@@ -33,7 +45,7 @@ export function describe(input: unknown): string {
   return typeof input === 'object' ? 'an object' : typeof input;
 }
 
-function schema<T>(expected: string, parse: (input: unknown, where: string) => Result<T>): Schema<T> {
+function schema<T, In = T>(expected: string, parse: (input: unknown, where: string) => Result<T>): Schema<T, In> {
   return { expected, parse: (input, where = 'value') => parse(input, where) };
 }
 
@@ -66,24 +78,25 @@ export const s = {
       input === value ? ok(value) : fail(where, `must be ${JSON.stringify(value)}, got ${describe(input)}`));
   },
 
-  oneOf<const V extends string>(values: readonly V[]): Schema<V> {
-    return schema(`one of ${values.join('|')}`, (input, where) =>
+  /** A sender may write any text (a CLI flag, a form's select): the parser says which are allowed. */
+  oneOf<const V extends string>(values: readonly V[]): Schema<V, string> {
+    return schema<V, string>(`one of ${values.join('|')}`, (input, where) =>
       typeof input === 'string' && (values as readonly string[]).includes(input)
         ? ok(input as V)
         : fail(where, `must be one of ${values.join(', ')}, got ${describe(input)}`));
   },
 
-  optional<T>(inner: Schema<T>): Schema<T | undefined> {
-    return schema(`${inner.expected} (optional)`, (input, where) => (input === undefined ? ok(undefined) : inner.parse(input, where)));
+  optional<T, In>(inner: Schema<T, In>): Schema<T | undefined, In | undefined> {
+    return schema<T | undefined, In | undefined>(`${inner.expected} (optional)`, (input, where) => (input === undefined ? ok(undefined) : inner.parse(input, where)));
   },
 
-  nullable<T>(inner: Schema<T>): Schema<T | null> {
-    return schema(`${inner.expected} or null`, (input, where) => (input === null ? ok(null) : inner.parse(input, where)));
+  nullable<T, In>(inner: Schema<T, In>): Schema<T | null, In | null> {
+    return schema<T | null, In | null>(`${inner.expected} or null`, (input, where) => (input === null ? ok(null) : inner.parse(input, where)));
   },
 
-  array<T>(inner: Schema<T>, options: { max?: number } = {}): Schema<T[]> {
+  array<T, In>(inner: Schema<T, In>, options: { max?: number } = {}): Schema<T[], In[]> {
     const { max = 100_000 } = options;
-    return schema(`a list of ${inner.expected}`, (input, where) => {
+    return schema<T[], In[]>(`a list of ${inner.expected}`, (input, where) => {
       if (!Array.isArray(input)) return fail(where, `must be a list, got ${describe(input)}`);
       if (input.length > max) return fail(where, `must hold at most ${max} items, got ${input.length}`);
       const out: T[] = [];
@@ -97,9 +110,9 @@ export const s = {
   },
 
   /** A plain object with exactly these keys (unknown keys are refused: a typo must not pass silently). */
-  object<Shape extends Record<string, Schema<unknown>>>(shape: Shape): Schema<ObjectOf<Shape>> {
+  object<Shape extends Record<string, Schema<unknown, unknown>>>(shape: Shape): Schema<ObjectOf<Shape>, ObjectInputOf<Shape>> {
     type Out = ObjectOf<Shape>;
-    return schema('an object', (input, where) => {
+    return schema<Out, ObjectInputOf<Shape>>('an object', (input, where) => {
       if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail(where, `must be an object, got ${describe(input)}`);
       const record = input as Record<string, unknown>;
       for (const key of Object.keys(record)) {
@@ -116,15 +129,15 @@ export const s = {
   },
 
   /** Runs a parser over a validated value (turning "10m" into 600 000 ms, say). */
-  map<A, B>(inner: Schema<A>, expected: string, convert: (value: A, where: string) => Result<B>): Schema<B> {
-    return schema(expected, (input, where) => {
+  map<A, B, In>(inner: Schema<A, In>, expected: string, convert: (value: A, where: string) => Result<B>): Schema<B, In> {
+    return schema<B, In>(expected, (input, where) => {
       const first = inner.parse(input, where);
       return first.ok ? convert(first.value, where) : first;
     });
   },
 
-  union<A, B>(a: Schema<A>, b: Schema<B>): Schema<A | B> {
-    return schema<A | B>(`${a.expected} or ${b.expected}`, (input, where) => {
+  union<A, AIn, B, BIn>(a: Schema<A, AIn>, b: Schema<B, BIn>): Schema<A | B, AIn | BIn> {
+    return schema<A | B, AIn | BIn>(`${a.expected} or ${b.expected}`, (input, where) => {
       const first = a.parse(input, where);
       if (first.ok) return first;
       const second = b.parse(input, where);

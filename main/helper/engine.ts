@@ -4,8 +4,8 @@
 // The kernel is told only what changed (the entries of the rules written), so a change costs what
 // it touches, not what is stored.
 import {
-  PortcullisError, parseRuleDraft, ruleToDraft,
-  type Rule, type RuleDraft, type Settings,
+  PortcullisError, invalidInput, locatedIn, patchTerms, specOf,
+  type ParsedDraft, type ParsedPatch, type Rule, type Settings,
 } from '../contract/index.js';
 import type { AppBindings, ApplyStats, Counters, KernelDefaults, KernelRule } from '../../native/api.js';
 import type { Db } from './store/database.js';
@@ -99,22 +99,32 @@ export class RulesEngine {
     return this.change(() => undefined);
   }
 
-  addRules(drafts: readonly unknown[], where: string): Promise<Rule[]> {
+  // Drafts and patches arrive parsed (the RPC layer checked them); what is left needs the store or
+  // the clock: the app a rule names, and whether its expiry is past. Errors name the draft's field.
+
+  addRule(draft: ParsedDraft): Promise<Rule> {
+    return this.change((now) => this.rules.add(this.resolveDraft(draft, now), now));
+  }
+
+  /** All or none; a refused draft's error is located at its index ("[3].app"). */
+  addRules(drafts: readonly ParsedDraft[]): Promise<Rule[]> {
     return this.change((now) => drafts.map((draft, index) => {
-      const at = drafts.length === 1 && where.endsWith('.rule') ? where : `${where}[${index}]`;
-      return this.rules.add(this.resolveDraft(draft, now, at), now);
+      try {
+        return this.rules.add(this.resolveDraft(draft, now), now);
+      } catch (error) {
+        throw error instanceof PortcullisError ? locatedIn(`[${index}]`, error) : error;
+      }
     }));
   }
 
-  updateRule(id: number, patch: Partial<RuleDraft>, where: string): Promise<Rule> {
+  updateRule(id: number, patch: ParsedPatch): Promise<Rule> {
     return this.change((now) => {
       const existing = this.rules.get(id);
       if (!existing) throw new PortcullisError('not-found', `there is no rule ${id}`);
-      const draft: Record<string, unknown> = { ...ruleToDraft(existing) };
-      // A new duration replaces the old absolute expiry rather than clashing with it.
-      if (patch.for !== undefined) delete draft.expiresAt;
-      for (const [key, value] of Object.entries(patch)) if (value !== undefined) draft[key] = value;
-      return this.rules.update(id, this.resolveDraft(draft, now, where), now)!;
+      const terms = patchTerms(existing, patch, now);
+      if (!terms.ok) throw invalidInput(terms.error);
+      const appId = patch.app === undefined ? existing.appId : this.registry.resolve(patch.app, now, 'app');
+      return this.rules.update(id, { ...terms.value, appId }, now)!;
     });
   }
 
@@ -131,11 +141,11 @@ export class RulesEngine {
     return this.rules.list().map((rule) => ({ ...rule, hits: rule.hits + Number(hits.get(rule.id) ?? 0n) }));
   }
 
-  private resolveDraft(draft: unknown, now: number, where: string): ResolvedSpec {
-    const parsed = parseRuleDraft(draft, now, where);
-    if (!parsed.ok) throw new PortcullisError('invalid-input', `${parsed.error.where}: ${parsed.error.message}`, { where: parsed.error.where });
-    const { app, ...spec } = parsed.value;
-    return { ...spec, appId: this.registry.resolve(app, now, `${where}.app`) };
+  private resolveDraft(draft: ParsedDraft, now: number): ResolvedSpec {
+    const spec = specOf(draft, now);
+    if (!spec.ok) throw invalidInput(spec.error);
+    const { app, ...terms } = spec.value;
+    return { ...terms, appId: this.registry.resolve(app, now, 'app') };
   }
 
   /**

@@ -2,7 +2,7 @@
 // copy has manifest.json at its root), else the repository's build/helper-bundle.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BUNDLE_FILES } from './layout.js';
+import { BUNDLE_FILES } from '../common/install-layout.js';
 
 export const REPO_BUNDLE_DIR = 'build/helper-bundle';
 

@@ -7,7 +7,7 @@ import { builtinModules } from 'node:module';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { BUNDLE_FILES } from './layout.js';
+import { BUNDLE_FILES } from '../common/install-layout.js';
 
 /** The compiled modules each entry file starts (paths relative to the compiled tree and the bundle). */
 export const BUNDLE_ENTRIES = {

@@ -1,7 +1,7 @@
 // Finding the installed helper's processes: `/usr/bin/node /usr/lib/portcullis/portcullis-helper.js`,
 // however it was started (pkexec, systemd, the launcher run by root).
 import { readdirSync, readFileSync } from 'node:fs';
-import { LAYOUT } from './layout.js';
+import { LAYOUT } from '../common/install-layout.js';
 
 export function installedHelperPids(): number[] {
   const pids: number[] = [];

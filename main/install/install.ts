@@ -6,7 +6,7 @@ import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { hashTree, type Manifest } from './bundle.js';
-import { BUNDLE_FILES, LAYOUT } from './layout.js';
+import { BUNDLE_FILES, LAYOUT } from '../common/install-layout.js';
 import { installedHelperPids } from './helper-processes.js';
 import { copyRootFile, ensureRootDir, EXEC_MODE, exists, FILE_MODE, replaceRootTree, writeRootFile } from './root-files.js';
 

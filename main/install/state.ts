@@ -6,7 +6,7 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Check } from '../contract/index.js';
 import { hashTree, sha256, type Manifest } from './bundle.js';
-import { BUNDLE_FILES, LAYOUT } from './layout.js';
+import { BUNDLE_FILES, LAYOUT } from '../common/install-layout.js';
 
 export function installedCheck(): Check {
   const base = { id: 'installed' as const, label: 'installed helper' };

@@ -9,7 +9,7 @@ import { PortcullisError } from '../contract/index.js';
 import { findBpffsMounts } from '../common/cgroup2.js';
 import { DEFAULT_BPFFS, DEFAULT_SOCKET, DEFAULT_STATE_DIR, HELPER_CONFIG_FILE } from '../common/default-paths.js';
 import { readConfigFile, type HelperPaths } from '../helper/config.js';
-import { LAYOUT } from './layout.js';
+import { LAYOUT } from '../common/install-layout.js';
 import { asPortcullisError, isOurWrapper, requireRoot, systemdRunning } from './install.js';
 import { exists } from './root-files.js';
 import { installedHelperPids } from './helper-processes.js';

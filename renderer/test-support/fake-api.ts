@@ -77,11 +77,13 @@ export function createFakeApi(): FakeApi {
     listRules: () => ok([...fake.rules]),
     addRule: ({ rule }: { rule: unknown }) => Promise.resolve(storeRule(rule)),
     addRules: ({ rules }: { rules: unknown[] }) => {
+      let firstId: number | null = null;
       for (const [index, rule] of rules.entries()) {
         const stored = storeRule(rule);
         if (!stored.ok) return invalid(`rules[${index}]`, stored.error.message);
+        firstId ??= stored.value.id;
       }
-      return ok({ added: rules.length });
+      return ok({ added: rules.length, firstId });
     },
     updateRule: ({ id, patch }: { id: number; patch: Record<string, unknown> }) => {
       const index = fake.rules.findIndex((rule) => rule.id === id);

@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Check } from '../../main/contract/index.js';
 import { HelperClient } from '../../main/client/helper-client.js';
-import { LAYOUT, POLKIT_ACTION_ID } from '../../main/install/layout.js';
+import { LAYOUT, POLKIT_ACTION_ID } from '../../main/common/install-layout.js';
 import { installedHelperPids } from '../../main/install/helper-processes.js';
 import { systemdRunning } from '../../main/install/install.js';
 import { withSandbox } from '../support/sandbox.js';

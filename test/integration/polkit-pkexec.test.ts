@@ -13,7 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { LAYOUT, POLKIT_ACTION_ID } from '../../main/install/layout.js';
+import { LAYOUT, POLKIT_ACTION_ID } from '../../main/common/install-layout.js';
 import { installedHelperPids } from '../../main/install/helper-processes.js';
 import { installProblems } from '../../main/install/state.js';
 import { Sandbox } from '../support/sandbox.js';

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE_ENTRIES, buildBundle } from '../../main/install/bundle.js';
-import { LAYOUT } from '../../main/install/layout.js';
+import { LAYOUT } from '../../main/common/install-layout.js';
 import { installedHelperPids } from '../../main/install/helper-processes.js';
 import { DEFAULT_STATE_DIR, HELPER_CONFIG_FILE } from '../../main/common/default-paths.js';
 import { findBpffsMounts } from '../../main/common/cgroup2.js';

@@ -1,6 +1,7 @@
 // doctor: is everything Portcullis needs there? Each failed check names its fix.
 import type { Command } from '../command.js';
 import { runChecks } from '../../client/checks.js';
+import { installedCheck } from '../../install/state.js';
 
 export const doctorCommand: Command = {
   name: 'doctor',
@@ -9,7 +10,7 @@ export const doctorCommand: Command = {
   flags: {},
   json: true,
   async run(context) {
-    const checks = await runChecks({ socketPath: context.socketPath });
+    const checks = await runChecks({ socketPath: context.socketPath, installed: installedCheck });
     if (context.json) context.out(JSON.stringify(checks));
     else {
       for (const check of checks) {

@@ -1,8 +1,8 @@
-// block/allow flags -> a rule draft, validated here with the contract's parser (the helper parses
-// it again with its own clock). Errors name the flag the person typed, not the draft field.
+// block/allow flags -> a rule draft. The helper checks it; the CLI runs the same parser first only
+// so that a mistake is reported without a helper and names the flag the person typed.
 import { existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
-import { PortcullisError, parseRuleDraft, type Action, type Infer, type RuleDraft, type ruleDraftSchema } from '../../contract/index.js';
+import { PortcullisError, parseRuleDraft, type Action, type RuleDraft } from '../../contract/index.js';
 import type { CommandContext, FlagSpec } from '../command.js';
 
 export const RULE_FLAGS: Record<string, FlagSpec> = {
@@ -40,7 +40,7 @@ function appSelector(text: string): number | string {
   return path;
 }
 
-export function buildDraft(action: Action, context: CommandContext): Infer<typeof ruleDraftSchema> {
+export function buildDraft(action: Action, context: CommandContext): RuleDraft {
   const [target, ...extra] = context.positionals;
   if (target === undefined) throw new PortcullisError('invalid-input', 'TARGET is missing: give an IPv4/IPv6 address, a CIDR, a domain, or "any"', { where: 'TARGET' });
   if (extra.length > 0) throw new PortcullisError('invalid-input', `unexpected argument "${extra[0]}" after TARGET (one target per rule)`, { where: 'arguments' });
@@ -62,6 +62,5 @@ export function buildDraft(action: Action, context: CommandContext): Infer<typeo
     const where = flagFor(parsed.error.where);
     throw new PortcullisError('invalid-input', `${where}: ${parsed.error.message}`, { where });
   }
-  return draft as Infer<typeof ruleDraftSchema>; // its shape was just validated
-
+  return draft;
 }

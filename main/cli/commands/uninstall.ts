@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PortcullisError } from '../../contract/index.js';
 import { findBundleDir } from '../../install/bundle-location.js';
 import { requireRoot } from '../../install/install.js';
-import { BUNDLE_FILES, LAYOUT } from '../../install/layout.js';
+import { BUNDLE_FILES, LAYOUT } from '../../common/install-layout.js';
 import type { Command } from '../command.js';
 
 export const uninstallCommand: Command = {

@@ -1,6 +1,7 @@
 // Parses DNS responses captured by the kernel hooks (the first bytes of UDP/TCP packets from port
 // 53). The bytes come from the network and from any process: every length and pointer is checked,
 // name decompression is bounded, and a capture cut short still yields the records that are whole.
+import { formatIp } from '../../contract/net.js';
 
 export type DnsRecordType = 'A' | 'AAAA' | 'CNAME';
 
@@ -95,28 +96,6 @@ function labelText(bytes: Uint8Array, from: number, to: number): string {
   return text;
 }
 
-function formatIpv4(bytes: Uint8Array, at: number): string {
-  return `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
-}
-
-/** RFC 5952 text (lowercase, longest run of two or more zero groups as "::"). */
-function formatIpv6(bytes: Uint8Array, at: number): string {
-  const words: number[] = [];
-  for (let i = 0; i < 8; i++) words.push((bytes[at + 2 * i]! << 8) | bytes[at + 2 * i + 1]!);
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) { i++; continue; }
-    let j = i;
-    while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLength) { bestStart = i; bestLength = j - i; }
-    i = j;
-  }
-  const hex = words.map((w) => w.toString(16));
-  if (bestStart === -1) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
-}
-
 const u16 = (bytes: Uint8Array, at: number): number => (bytes[at]! << 8) | bytes[at + 1]!;
 const u32 = (bytes: Uint8Array, at: number): number => ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
 
@@ -159,10 +138,10 @@ export function parseDnsResponse(bytes: Uint8Array): DnsParseResult {
       const ttl = rawTtl > 0x7fffffff ? 0 : rawTtl;
       if (type === TYPE_A) {
         if (dataLength !== 4) throw new Malformed(`A record for ${name} has ${dataLength} bytes of data, not 4`);
-        response.answers.push({ name, type: 'A', ttl, data: formatIpv4(bytes, dataStart) });
+        response.answers.push({ name, type: 'A', ttl, data: formatIp({ family: 4, bytes: bytes.subarray(dataStart, dataEnd) }) });
       } else if (type === TYPE_AAAA) {
         if (dataLength !== 16) throw new Malformed(`AAAA record for ${name} has ${dataLength} bytes of data, not 16`);
-        response.answers.push({ name, type: 'AAAA', ttl, data: formatIpv6(bytes, dataStart) });
+        response.answers.push({ name, type: 'AAAA', ttl, data: formatIp({ family: 6, bytes: bytes.subarray(dataStart, dataEnd) }) });
       } else if (type === TYPE_CNAME) {
         const target = readName(bytes, dataStart);
         if (target.next > dataEnd) throw new Malformed(`CNAME record for ${name} runs past its data length`);

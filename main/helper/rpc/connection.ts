@@ -1,18 +1,19 @@
-// One client connection: framing, the hello gate, dispatch to handlers, and writes.
+// One client connection: framing, the JSON-RPC envelope, the hello gate, and writes. What a method
+// does (and the check of its params) is the dispatcher's, given by the server.
 import type { Socket } from 'node:net';
 import {
-  PROTOCOL_VERSION, MAX_LINE_BYTES, RPC_CODES, PortcullisError, isMethodName, rpcMethods,
-  type PortcullisErrorData, type RpcNotifications, type NotificationName, type MethodName,
+  PROTOCOL_VERSION, MAX_LINE_BYTES, RPC_CODES, PortcullisError, invalidInput, isMethodName, rpcMethods,
+  type HelloResult, type PortcullisErrorData, type RpcNotifications, type NotificationName, type MethodName,
 } from '../../contract/index.js';
 import { LineSplitter, encodeLine } from '../../common/json-lines.js';
 import type { PeerCredentials } from '../../../native/api.js';
-import type { HandlerTable, Handler } from './handler.js';
 
 type Id = number | string | null;
 type Code = (typeof RPC_CODES)[keyof typeof RPC_CODES];
 
 export interface ConnectionOptions {
-  handlers: HandlerTable;
+  /** Runs a method other than hello for this connection; its params are as received. */
+  dispatch(method: Exclude<MethodName, 'hello'>, params: unknown, connection: RpcConnection): Promise<unknown>;
   version: string;
   log(message: string): void;
 }
@@ -129,13 +130,8 @@ export class RpcConnection {
     if (!this.helloDone && method !== 'hello') {
       return this.respondError(id, RPC_CODES.invalidRequest, `send "hello" first (got "${method}" before it)`, { kind: 'protocol' });
     }
-    const params = rpcMethods[method].params.parse(request.params, 'params');
-    if (!params.ok) {
-      const { where, message: why } = params.error;
-      return this.respondError(id, RPC_CODES.invalidParams, `${where}: ${why}`, { kind: 'invalid-input', where });
-    }
     try {
-      const result = method === 'hello' ? this.hello(params.value as { protocol: number; client: string }) : await this.dispatch(method, params.value);
+      const result = method === 'hello' ? this.hello(request.params) : await this.options.dispatch(method, request.params, this);
       this.write({ jsonrpc: '2.0', id, result });
     } catch (error) {
       if (error instanceof PortcullisError) {
@@ -148,19 +144,16 @@ export class RpcConnection {
     }
   }
 
-  private hello(params: { protocol: number; client: string }) {
+  private hello(raw: unknown): HelloResult {
+    const parsed = rpcMethods.hello.params.parse(raw, 'params');
+    if (!parsed.ok) throw invalidInput(parsed.error);
+    const params = parsed.value;
     if (params.protocol !== PROTOCOL_VERSION) {
       throw new PortcullisError('protocol', `this helper speaks protocol ${PROTOCOL_VERSION}, the client speaks ${params.protocol}; update the one that is older`);
     }
     this.helloDone = true;
     this.clientName = params.client;
     return { protocol: PROTOCOL_VERSION, version: this.options.version, uid: this.peer.uid };
-  }
-
-  private async dispatch(method: Exclude<MethodName, 'hello'>, params: unknown): Promise<unknown> {
-    const handler = this.options.handlers[method] as Handler<typeof method> | undefined;
-    if (!handler) throw new PortcullisError('not-found', `"${method}" is not available in this helper yet`);
-    return handler(params as never, { connection: this });
   }
 
   describe(): string {

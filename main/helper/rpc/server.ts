@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { PortcullisError, RPC_CODES } from '../../contract/index.js';
 import type { PeerCredentials } from '../../../native/api.js';
 import { RpcConnection } from './connection.js';
-import type { HandlerTable } from './handler.js';
+import { dispatch, type HandlerTable } from './handler.js';
 
 export interface RpcServerOptions {
   socketPath: string;
@@ -41,10 +41,6 @@ export class RpcServer {
     return server;
   }
 
-  get connectionCount(): number {
-    return this.connections.size;
-  }
-
   /** Closes the connections of peers no longer authorised (after the authorised users changed). */
   dropUnauthorized(): void {
     for (const connection of this.connections) {
@@ -69,7 +65,12 @@ export class RpcServer {
       socket.destroy();
       return;
     }
-    const connection = new RpcConnection(socket, peer, { handlers: this.options.handlers, version: this.options.version, log: this.options.log });
+    const { handlers, version, log } = this.options;
+    const connection = new RpcConnection(socket, peer, {
+      dispatch: (method, params, caller) => dispatch(handlers, method, params, { connection: caller }),
+      version,
+      log,
+    });
     if (!this.options.isAuthorized(peer.uid)) {
       this.options.log(`refused uid ${peer.uid} (pid ${peer.pid}): not authorised`);
       connection.fail(RPC_CODES.application,

@@ -60,6 +60,17 @@ function specColumns(spec: ResolvedSpec) {
 }
 
 /**
+ * The rule a row written from this spec reads back as (its remote already canonical): built without
+ * reading the row back and parsing it again, which was a good part of a bulk import's time.
+ */
+function ruleOf(id: number, spec: ResolvedSpec, bookkeeping: Pick<Rule, 'createdAt' | 'updatedAt' | 'hits'>): Rule {
+  return {
+    id, action: spec.action, appId: spec.appId, remote: spec.remote, ports: spec.ports ? { from: spec.ports.from, to: spec.ports.to } : null,
+    protocol: spec.protocol, direction: spec.direction, expiresAt: spec.expiresAt, note: spec.note, enabled: spec.enabled, ...bookkeeping,
+  };
+}
+
+/**
  * Rules in SQLite with an in-memory copy for reads (re-reading and re-parsing every row made large
  * rulesets slow). The copy follows each write; after a rolled-back transaction the caller discards
  * it and it is read again. Ids written since the last `takeChanged` are noted, so the engine
@@ -98,20 +109,14 @@ export class RulesStore {
     const info = this.insertRow.run(c.action, c.app_id, c.remote, c.port_from, c.port_to, c.protocol, c.direction, c.expires_at, c.note, c.enabled, now, now);
     const id = Number(info.lastInsertRowid);
     this.changed.add(id);
-    // The row holds exactly this spec (its remote already canonical): no need to read it back
-    // and parse it again, which was a good part of a bulk import's time.
-    return this.remember({
-      id, action: spec.action, appId: spec.appId, remote: spec.remote, ports: spec.ports ? { from: spec.ports.from, to: spec.ports.to } : null,
-      protocol: spec.protocol, direction: spec.direction, expiresAt: spec.expiresAt, note: spec.note, enabled: spec.enabled,
-      createdAt: now, updatedAt: now, hits: 0,
-    });
+    return this.remember(ruleOf(id, spec, { createdAt: now, updatedAt: now, hits: 0 }));
   }
 
   update(id: number, spec: ResolvedSpec, now: number): Rule | null {
-    const info = this.updateRow.run({ ...specColumns(spec), now, id });
-    if (info.changes === 0) return null;
+    const before = this.get(id);
+    if (!before || this.updateRow.run({ ...specColumns(spec), now, id }).changes === 0) return null;
     this.changed.add(id);
-    return this.remember(this.read(id)!);
+    return this.remember(ruleOf(id, spec, { createdAt: before.createdAt, updatedAt: now, hits: before.hits }));
   }
 
   get(id: number): Rule | null {

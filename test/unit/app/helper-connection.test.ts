@@ -16,6 +16,9 @@ function link(): HelperLink & { cut(): void } {
       if (method === 'status') return status;
       throw new PortcullisError('not-found', method);
     }) as HelperLink['call'],
+    relay: async (method) => {
+      throw new PortcullisError('not-found', method);
+    },
     on: () => () => undefined,
     onClose: (listener) => { onClose = listener; },
     close: () => undefined,

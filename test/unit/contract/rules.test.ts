@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parsePorts, parseRemote, parseRuleDraft, formatRemote } from '../../../main/contract/rules.js';
+import { parseDuration, parsePorts, parseRemote, parseRuleDraft, formatRemote, patchTerms, rulePatchSchema, type RuleDraft, type RuleTerms } from '../../../main/contract/rules.js';
 import { parseBlocklist } from '../../../main/contract/blocklist.js';
 
 const NOW = 1_800_000_000_000;
@@ -72,6 +72,34 @@ test('draft errors name the field', () => {
       assert.match(parsed.error.message, reason, JSON.stringify(input));
     }
   }
+});
+
+test('a patch changes only what it names and is checked against the rule it changes', () => {
+  const rule: RuleTerms = {
+    action: 'block', remote: { kind: 'any' }, ports: { from: 443, to: 443 }, protocol: 'tcp', direction: 'out',
+    expiresAt: NOW + 60_000, note: 'kept', enabled: true,
+  };
+  const patched = (patch: Partial<RuleDraft>, now = NOW) => {
+    const parsed = rulePatchSchema.parse(patch, 'patch');
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    return patchTerms(rule, parsed.value, now);
+  };
+  assert.deepEqual(patched({ enabled: false }), { ok: true, value: { ...rule, enabled: false } });
+  assert.deepEqual(patched({ port: null, protocol: 'icmp' }), { ok: true, value: { ...rule, ports: null, protocol: 'icmp' } });
+  // A new duration replaces the absolute expiry; null makes the rule permanent.
+  const expiresAt = (patch: Partial<RuleDraft>) => {
+    const result = patched(patch);
+    assert.ok(result.ok);
+    return result.value.expiresAt;
+  };
+  assert.equal(expiresAt({ for: '2h' }), NOW + 7_200_000);
+  assert.equal(expiresAt({ expiresAt: null }), null);
+  // Checked with the rule's own fields: ports it has and a protocol the patch brings.
+  assert.deepEqual(patched({ protocol: 'icmp' }), { ok: false, error: { where: 'port', message: 'ICMP has no ports: drop the port or choose tcp/udp' } });
+  // A rule whose expiry passed (its removal not yet run) is not edited back to life by a patch that keeps it.
+  assert.deepEqual(patched({ note: 'late' }, NOW + 60_000), { ok: false, error: { where: 'expiresAt', message: 'is in the past' } });
+  const both = rulePatchSchema.parse({ for: '1h', expiresAt: NOW + 1 }, 'patch');
+  assert.deepEqual(both.ok ? null : both.error.where, 'patch.for');
 });
 
 test('blocklists: hosts format and plain lines, with skipped lines explained', () => {

@@ -9,6 +9,21 @@ import type { ApplyStats, Counters, KernelDefaults, KernelRule } from '../../../
 import { RulesEngine, type KernelFirewall } from '../../../main/helper/engine.js';
 import { openDatabase } from '../../../main/helper/store/database.js';
 import { toKernelRules } from '../../../main/helper/kernel-rules.js';
+import { rulePatchSchema, ruleDraftSchema, type ParsedDraft, type ParsedPatch, type RuleDraft } from '../../../main/contract/index.js';
+
+/** The engine takes drafts as the RPC layer parsed them. */
+function parsed(drafts: RuleDraft[]): ParsedDraft[] {
+  return drafts.map((draft) => {
+    const result = ruleDraftSchema.parse(draft);
+    assert.ok(result.ok, JSON.stringify(result));
+    return result.value;
+  });
+}
+function parsedPatch(patch: Partial<RuleDraft>): ParsedPatch {
+  const result = rulePatchSchema.parse(patch);
+  assert.ok(result.ok, JSON.stringify(result));
+  return result.value;
+}
 
 /** Holds entries by identity like the real compiler does; all or nothing; fails when told to. */
 class FakeFirewall implements KernelFirewall {
@@ -65,16 +80,16 @@ const storedEntries = (engine: RulesEngine) => toKernelRules(engine.rules.list()
 
 test('each change hands the kernel only the entries of the rules it wrote', async (t) => {
   await withEngine(t, async (engine, kernel) => {
-    await engine.addRules(Array.from({ length: 200 }, (_, i) => ({ action: 'block', remote: `10.0.${i >> 8}.${i & 255}` })), 'params.rules');
-    const [one] = await engine.addRules([{ action: 'block', remote: '192.0.2.1' }], 'params.rules');
+    await engine.addRules(parsed(Array.from({ length: 200 }, (_, i) => ({ action: 'block', remote: `10.0.${i >> 8}.${i & 255}` }))));
+    const [one] = await engine.addRules(parsed([{ action: 'block', remote: '192.0.2.1' }]));
     assert.deepEqual(kernel.calls.at(-1), { removed: 0, added: 1 });
-    await engine.updateRule(one!.id, { action: 'allow' }, 'params.patch');
+    await engine.updateRule(one!.id, parsedPatch({ action: 'allow' }));
     assert.deepEqual(kernel.calls.at(-1), { removed: 1, added: 1 });
-    await engine.updateRule(one!.id, { enabled: false }, 'params.patch');
+    await engine.updateRule(one!.id, parsedPatch({ enabled: false }));
     assert.deepEqual(kernel.calls.at(-1), { removed: 1, added: 0 });
     await engine.removeRules([one!.id]);
     assert.deepEqual(kernel.calls.at(-1), { removed: 0, added: 0 });
-    await engine.addRules([{ action: 'block', remote: 'any', port: '25' }], 'params.rules');
+    await engine.addRules(parsed([{ action: 'block', remote: 'any', port: '25' }]));
     assert.deepEqual(kernel.calls.at(-1), { removed: 0, added: 2 }, '"any" is one entry per family');
     assert.deepEqual(kernel.describe(), storedEntries(engine));
   });
@@ -82,16 +97,16 @@ test('each change hands the kernel only the entries of the rules it wrote', asyn
 
 test('a change the kernel refuses leaves store and kernel as they were, and the next change goes through', async (t) => {
   await withEngine(t, async (engine, kernel) => {
-    const [kept] = await engine.addRules([{ action: 'block', remote: '10.0.0.0/8' }, { action: 'allow', remote: '10.1.0.0/16' }], 'params.rules');
+    const [kept] = await engine.addRules(parsed([{ action: 'block', remote: '10.0.0.0/8' }, { action: 'allow', remote: '10.1.0.0/16' }]));
     const before = kernel.describe();
 
     kernel.failNext = true;
-    await assert.rejects(engine.addRules([{ action: 'block', remote: '10.1.2.3' }], 'params.rules'), /the kernel refused the rules.*injected kernel failure/);
+    await assert.rejects(engine.addRules(parsed([{ action: 'block', remote: '10.1.2.3' }])), /the kernel refused the rules.*injected kernel failure/);
     assert.equal(engine.rules.count(), 2);
     assert.deepEqual(kernel.describe(), before);
 
     kernel.failNext = true;
-    await assert.rejects(engine.updateRule(kept!.id, { action: 'allow' }, 'params.patch'), /injected/);
+    await assert.rejects(engine.updateRule(kept!.id, parsedPatch({ action: 'allow' })), /injected/);
     assert.equal(engine.rules.get(kept!.id)!.action, 'block');
     assert.deepEqual(kernel.describe(), before);
 
@@ -100,7 +115,7 @@ test('a change the kernel refuses leaves store and kernel as they were, and the 
     assert.ok(engine.rules.get(kept!.id));
     assert.deepEqual(kernel.describe(), before);
 
-    await engine.addRules([{ action: 'block', remote: '10.1.2.3' }], 'params.rules');
+    await engine.addRules(parsed([{ action: 'block', remote: '10.1.2.3' }]));
     await engine.removeRules([kept!.id]);
     assert.equal(engine.rules.count(), 2);
     assert.deepEqual(kernel.describe(), storedEntries(engine));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashTree, traceModules, type Manifest } from '../../../main/install/bundle.js';
 import { verifyBundle } from '../../../main/install/install.js';
-import { BUNDLE_FILES } from '../../../main/install/layout.js';
+import { BUNDLE_FILES } from '../../../main/common/install-layout.js';
 import { findBundleDir, REPO_BUNDLE_DIR } from '../../../main/install/bundle-location.js';
 
 function tree(t: { after(fn: () => void): void }, files: Record<string, string>): string {

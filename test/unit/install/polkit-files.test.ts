@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAYOUT, POLKIT_ACTION_ID } from '../../../main/install/layout.js';
+import { LAYOUT, POLKIT_ACTION_ID } from '../../../main/common/install-layout.js';
 
 const read = (name: string) => readFileSync(join(__dirname, '../../../polkit', name), 'utf8');
 

@@ -28,8 +28,6 @@ export const LAYOUT = {
   runtimeDir: '/run/portcullis',
 } as const;
 
-export type Layout = typeof LAYOUT;
-
 /** Files inside a helper bundle (relative to its root) that install copies to fixed places. */
 export const BUNDLE_FILES = {
   helperEntry: 'portcullis-helper.js',
