@@ -3,7 +3,7 @@
  * The one ABI header shared by the BPF programs (bpf/portcullis.bpf.c) and user space
  * (native/). Fixed-width types, explicit padding, addresses as byte arrays in network order.
  *
- * Rule precedence (DESIGN.md "Rules"), as compiled by native/rule-compiler.ts:
+ * Rule precedence (DESIGN.md "Rules"), as compiled by native/compiler/:
  *   1. the app's own scope (scope = app id) is consulted before the global scope (scope 0);
  *   2. within a scope, the longest remote prefix wins;
  *   3. then the narrower port range;

@@ -21,8 +21,11 @@ import type {
   TestRunResult,
 } from './api.js';
 import { decodeEvents, decodeFlows } from './event-layout.js';
-import { RuleCompiler, validateRule, type CompiledRules, type EntryMap, type GrowingImage, type MapImage } from './rule-compiler.js';
-import { capacityFor, ENTRY_MAPS, planDiff, swapReason, type Capacities, type DiffStep } from './rule-diff.js';
+import { RuleCompiler } from './compiler/compiler.js';
+import { ENTRY_MAPS, type EntryMap } from './compiler/layout.js';
+import { capacityFor, planDiff, swapReason, type Capacities, type DiffStep } from './compiler/rule-diff.js';
+import type { CompiledRules, GrowingImage, MapImage } from './compiler/types.js';
+import { validateDefaults, validateRule } from './compiler/validation.js';
 
 export type * from './api.js';
 
@@ -230,7 +233,7 @@ export class Firewall {
   changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults, addedName = 'added'): ApplyStats {
     const native = this.live();
     const started = performance.now();
-    RuleCompiler.validateDefaults(defaults);
+    validateDefaults(defaults);
     this.compiler.update(change.removed, change.added, addedName); // throws on bad input, before any change
     try {
       return this.applyCompiled(native, defaults, started);

@@ -72,8 +72,8 @@ constexpr InnerSpec kInner[] = {
 static_assert(sizeof(pcl_event) == 136, "pcl_event layout is mirrored in native/event-layout.ts");
 static_assert(sizeof(pcl_config) == 16, "pcl_config layout");
 static_assert(sizeof(pcl_prefix6_key) == 24 && sizeof(pcl_bucket6_key) == 16 && sizeof(pcl_bucket6) == 16,
-              "v6 prefix and bucket layouts are mirrored in native/rule-compiler.ts");
-static_assert(sizeof(pcl_clause_set) == 200, "pcl_clause_set layout is mirrored in native/rule-compiler.ts");
+              "v6 prefix and bucket layouts are mirrored in native/compiler/layout.ts");
+static_assert(sizeof(pcl_clause_set) == 200, "pcl_clause_set layout is mirrored in native/compiler/layout.ts");
 static_assert(sizeof(pcl_dns_event) == 656, "pcl_dns_event layout is mirrored in native/event-layout.ts");
 
 class Fd {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { withSandbox } from '../support/sandbox.js';
 import { allowByDefault, finished, openFixture, rule } from './kernel-fixture.js';
 import { ipv4 } from './packets.js';
-import { compileRules } from '../../native/rule-compiler.js';
+import { compileRules } from '../../native/compiler/compiler.js';
 
 const tcp = (dport: number) => ({ proto: 'tcp' as const, sport: 40000, dport });
 

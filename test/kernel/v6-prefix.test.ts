@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withSandbox } from '../support/sandbox.js';
 import type { KernelRule } from '../../native/api.js';
-import { compileRules } from '../../native/rule-compiler.js';
+import { compileRules } from '../../native/compiler/compiler.js';
 import { allowByDefault, openFixture, rule } from './kernel-fixture.js';
 import { ipv6, type L4 } from './packets.js';
 

@@ -3,12 +3,8 @@
 // exact under incremental changes by counting installed prefixes per (bucket, length), and
 // chooses `split` for a ruleset.
 import { writeU32 } from './byte-order.js';
-import type { MapImage } from './rule-compiler.js';
-
-export const BUCKET_KEY_BYTES = 16;
-export const BUCKET_BYTES = 16;
-/** pcl_config.v6_split's bound (PCL_V6_SPLIT_MAX): a bucket key holds an address's first 64 bits. */
-export const V6_SPLIT_MAX = 64;
+import { BUCKET_BYTES, BUCKET_KEY_BYTES, V6_SPLIT_MAX } from './layout.js';
+import type { BucketChange, MapImage } from './types.js';
 
 /**
  * Dense ids for tuples of `width` u32s: open addressing with linear probing on typed arrays (a JS
@@ -82,13 +78,6 @@ class TupleIndex {
     }
     this.table = table;
   }
-}
-
-/** A bucket whose lengths a change altered: its key and bitmap (BUCKET_BYTES) before and after, null = none. */
-export interface BucketChange {
-  key: Buffer;
-  before: Buffer | null;
-  after: Buffer | null;
 }
 
 /**
