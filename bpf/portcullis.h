@@ -244,6 +244,12 @@ struct pcl_flow {
 	__u64 packets_in;  /* packets received */
 };
 
+/* What user space reads pcl_flows as (the addon's readFlows): a key and its value, one after the other. */
+struct pcl_flow_record {
+	__u64 cookie;          /* socket cookie: the pcl_flows key */
+	struct pcl_flow flow;  /* its totals */
+};
+
 /* Per-CPU counters (pcl_counters[0]). */
 struct pcl_counters {
 	__u64 allowed; /* decisions that allowed */

@@ -1,21 +1,37 @@
-// Decodes struct pcl_event (bpf/portcullis.h; size checked by a static_assert in the addon) and
-// the pcl_flows records readFlows returns. Offsets mirror the C struct field by field.
+// Decodes struct pcl_event and struct pcl_dns_event (bpf/portcullis.h) and the pcl_flow_record
+// records readFlows returns, at the offsets of the generated ABI (native/abi.ts).
 //
 // This runs for every kernel event, so it reads bytes straight from the batch buffer (no views or
 // subarrays per field) and reuses what repeats: an address's text and a process's command name
 // are formatted once and looked up by their raw bytes after that; zero counters need no BigInt.
 import { formatIp } from '../main/contract/net.js';
+import * as abi from './abi.js';
 import type { DecisionEvent, EventKind, FlowTotals } from './api.js';
 
-export const EVENT_BYTES = 136;
-export const FLOW_RECORD_BYTES = 40;
-/** struct pcl_dns_event: an event header, u16 len, 6 bytes padding, 512 bytes of payload. */
-export const DNS_EVENT_BYTES = EVENT_BYTES + 8 + 512;
-const KIND_DNS = 6;
-const COMM_BYTES = 16;
+export const EVENT_BYTES = abi.pcl_event.SIZE;
+export const FLOW_RECORD_BYTES = abi.pcl_flow_record.SIZE;
+export const DNS_EVENT_BYTES = abi.pcl_dns_event.SIZE;
 
-const KINDS: Record<number, EventKind> = { 1: 'connect', 2: 'sendmsg', 3: 'packet', 4: 'listen', 5: 'close', 6: 'dns' };
-const PROTOCOLS: Record<number, DecisionEvent['protocol']> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
+// Offsets as module-local constants: read for every field of every event.
+const {
+  time_ns: TIME_NS, cookie: COOKIE, cgroup_id: CGROUP_ID, bytes_out: BYTES_OUT, bytes_in: BYTES_IN, packets_out: PACKETS_OUT,
+  packets_in: PACKETS_IN, tgid: TGID, uid: UID, app_id: APP_ID, rule_id: RULE_ID, local_addr: LOCAL_ADDR, remote_addr: REMOTE_ADDR,
+  local_port: LOCAL_PORT, remote_port: REMOTE_PORT, kind: KIND, family: FAMILY, protocol: PROTOCOL, direction: DIRECTION,
+  verdict: VERDICT, comm: COMM,
+} = abi.pcl_event;
+const { len: DNS_LEN, data: DNS_DATA } = abi.pcl_dns_event;
+const { cookie: FLOW_COOKIE, flow: FLOW } = abi.pcl_flow_record;
+const FLOW_BYTES_OUT = FLOW + abi.pcl_flow.bytes_out;
+const FLOW_BYTES_IN = FLOW + abi.pcl_flow.bytes_in;
+const FLOW_PACKETS_OUT = FLOW + abi.pcl_flow.packets_out;
+const FLOW_PACKETS_IN = FLOW + abi.pcl_flow.packets_in;
+const { PCL_COMM_LEN: COMM_BYTES, PCL_DNS_MAX: DNS_MAX, PCL_EV_DNS: KIND_DNS, PCL_DIR_IN: DIR_IN, PCL_ACT_BLOCK: ACT_BLOCK } = abi;
+
+const KINDS: Record<number, EventKind> = {
+  [abi.PCL_EV_CONNECT]: 'connect', [abi.PCL_EV_SENDMSG]: 'sendmsg', [abi.PCL_EV_PACKET]: 'packet',
+  [abi.PCL_EV_LISTEN]: 'listen', [abi.PCL_EV_CLOSE]: 'close', [abi.PCL_EV_DNS]: 'dns',
+};
+const PROTOCOLS: Record<number, DecisionEvent['protocol']> = { [abi.PCL_PROTO_ICMP]: 'icmp', [abi.PCL_PROTO_TCP]: 'tcp', [abi.PCL_PROTO_UDP]: 'udp' };
 
 /** A cache of texts by raw key that forgets everything when full (bounded, and cheap to keep). */
 class TextCache<K> {
@@ -69,30 +85,30 @@ function counter(buf: Buffer, at: number): bigint {
 }
 
 export function decodeEvent(buf: Buffer, at: number): DecisionEvent {
-  const family = buf[at + 109] === 6 ? 6 : 4;
+  const family = buf[at + FAMILY] === 6 ? 6 : 4;
   const address = family === 4 ? v4Address : v6Address;
   return {
-    timeNs: buf.readBigUInt64LE(at),
-    socketCookie: counter(buf, at + 8),
-    cgroupId: buf.readBigUInt64LE(at + 16),
-    bytesOut: counter(buf, at + 24),
-    bytesIn: counter(buf, at + 32),
-    packetsOut: counter(buf, at + 40),
-    packetsIn: counter(buf, at + 48),
-    tgid: u32(buf, at + 56),
-    uid: u32(buf, at + 60),
-    appId: u32(buf, at + 64),
-    ruleId: u32(buf, at + 68),
-    localAddr: address(buf, at + 72),
-    remoteAddr: address(buf, at + 88),
-    localPort: buf[at + 104]! | (buf[at + 105]! << 8),
-    remotePort: buf[at + 106]! | (buf[at + 107]! << 8),
-    kind: KINDS[buf[at + 108]!] ?? 'packet',
+    timeNs: buf.readBigUInt64LE(at + TIME_NS),
+    socketCookie: counter(buf, at + COOKIE),
+    cgroupId: buf.readBigUInt64LE(at + CGROUP_ID),
+    bytesOut: counter(buf, at + BYTES_OUT),
+    bytesIn: counter(buf, at + BYTES_IN),
+    packetsOut: counter(buf, at + PACKETS_OUT),
+    packetsIn: counter(buf, at + PACKETS_IN),
+    tgid: u32(buf, at + TGID),
+    uid: u32(buf, at + UID),
+    appId: u32(buf, at + APP_ID),
+    ruleId: u32(buf, at + RULE_ID),
+    localAddr: address(buf, at + LOCAL_ADDR),
+    remoteAddr: address(buf, at + REMOTE_ADDR),
+    localPort: buf[at + LOCAL_PORT]! | (buf[at + LOCAL_PORT + 1]! << 8),
+    remotePort: buf[at + REMOTE_PORT]! | (buf[at + REMOTE_PORT + 1]! << 8),
+    kind: KINDS[buf[at + KIND]!] ?? 'packet',
     family,
-    protocol: PROTOCOLS[buf[at + 110]!] ?? 'other',
-    direction: buf[at + 111] === 2 ? 'in' : 'out',
-    verdict: buf[at + 112] === 2 ? 'block' : 'allow',
-    comm: comm(buf, at + 120),
+    protocol: PROTOCOLS[buf[at + PROTOCOL]!] ?? 'other',
+    direction: buf[at + DIRECTION] === DIR_IN ? 'in' : 'out',
+    verdict: buf[at + VERDICT] === ACT_BLOCK ? 'block' : 'allow',
+    comm: comm(buf, at + COMM),
   };
 }
 
@@ -100,15 +116,15 @@ export function decodeEvent(buf: Buffer, at: number): DecisionEvent {
 export function decodeEvents(buf: Buffer): DecisionEvent[] {
   const events: DecisionEvent[] = [];
   for (let at = 0; at + EVENT_BYTES <= buf.length; ) {
-    if (buf[at + 108] !== KIND_DNS) {
+    if (buf[at + KIND] !== KIND_DNS) {
       events.push(decodeEvent(buf, at));
       at += EVENT_BYTES;
       continue;
     }
     if (at + DNS_EVENT_BYTES > buf.length) break;
     const event = decodeEvent(buf, at);
-    const length = Math.min(buf.readUInt16LE(at + EVENT_BYTES), 512);
-    const start = at + EVENT_BYTES + 8;
+    const length = Math.min(buf.readUInt16LE(at + DNS_LEN), DNS_MAX);
+    const start = at + DNS_DATA;
     event.dnsPayload = Uint8Array.prototype.slice.call(buf, start, start + length);
     events.push(event);
     at += DNS_EVENT_BYTES;
@@ -125,8 +141,8 @@ const u64Number = (buf: Buffer, at: number): number => u32(buf, at + 4) * 0x1_00
  */
 export function visitFlowRecords(buf: Buffer, visit: (cookie: number | bigint, bytesOut: number, bytesIn: number, packetsOut: number, packetsIn: number) => void): void {
   for (let at = 0; at + FLOW_RECORD_BYTES <= buf.length; at += FLOW_RECORD_BYTES) {
-    const cookie = u32(buf, at + 4) < 0x20_0000 ? u64Number(buf, at) : buf.readBigUInt64LE(at);
-    visit(cookie, u64Number(buf, at + 8), u64Number(buf, at + 16), u64Number(buf, at + 24), u64Number(buf, at + 32));
+    const cookie = u32(buf, at + FLOW_COOKIE + 4) < 0x20_0000 ? u64Number(buf, at + FLOW_COOKIE) : buf.readBigUInt64LE(at + FLOW_COOKIE);
+    visit(cookie, u64Number(buf, at + FLOW_BYTES_OUT), u64Number(buf, at + FLOW_BYTES_IN), u64Number(buf, at + FLOW_PACKETS_OUT), u64Number(buf, at + FLOW_PACKETS_IN));
   }
 }
 
@@ -134,11 +150,11 @@ export function decodeFlows(buf: Buffer): FlowTotals[] {
   const flows: FlowTotals[] = [];
   for (let at = 0; at + FLOW_RECORD_BYTES <= buf.length; at += FLOW_RECORD_BYTES) {
     flows.push({
-      socketCookie: buf.readBigUInt64LE(at),
-      bytesOut: counter(buf, at + 8),
-      bytesIn: counter(buf, at + 16),
-      packetsOut: counter(buf, at + 24),
-      packetsIn: counter(buf, at + 32),
+      socketCookie: buf.readBigUInt64LE(at + FLOW_COOKIE),
+      bytesOut: counter(buf, at + FLOW_BYTES_OUT),
+      bytesIn: counter(buf, at + FLOW_BYTES_IN),
+      packetsOut: counter(buf, at + FLOW_PACKETS_OUT),
+      packetsIn: counter(buf, at + FLOW_PACKETS_IN),
     });
   }
   return flows;

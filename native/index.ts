@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findBpffsMounts, findCgroup2Mount } from '../main/common/cgroup2.js';
+import { pcl_exe_key as EXE_KEY } from './abi.js';
 import type {
   AppBindings,
   ApplyStats,
@@ -150,10 +151,10 @@ function packBindings(bindings: Partial<AppBindings>): Array<{ kind: BindingKind
     ids.forEach((id, i) => buf.writeUInt32LE(id, i * 4));
     return buf;
   };
-  const exeKeys = Buffer.alloc(exe.length * 16);
+  const exeKeys = Buffer.alloc(exe.length * EXE_KEY.SIZE);
   exe.forEach((e, i) => {
-    exeKeys.writeBigUInt64LE(kernelDev(e.dev), i * 16);
-    exeKeys.writeBigUInt64LE(e.ino, i * 16 + 8);
+    exeKeys.writeBigUInt64LE(kernelDev(e.dev), i * EXE_KEY.SIZE + EXE_KEY.dev);
+    exeKeys.writeBigUInt64LE(e.ino, i * EXE_KEY.SIZE + EXE_KEY.ino);
   });
   const cgroupKeys = Buffer.alloc(cgroups.length * 8);
   cgroups.forEach((c, i) => cgroupKeys.writeBigUInt64LE(c.cgroupId, i * 8));

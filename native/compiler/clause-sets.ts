@@ -1,6 +1,7 @@
 // Clause sets: the clauses an entry falls back to after its inline one (its own when several rules
 // share its prefix, then those inherited from covering prefixes), deduplicated by content and kept
 // in the kernel's set array, whose slots are the sets' ids.
+import { pcl_clause as CLAUSE, pcl_clause_set as SET } from '../abi.js';
 import type { KernelRule } from '../api.js';
 import { ACTION_CODE, CLAUSE_BYTES, DIRECTION_CODE, MAX_CLAUSES, NO_SET, PROTOCOL_CODE, SET_BYTES } from './layout.js';
 import type { Clause, MapImage } from './types.js';
@@ -112,15 +113,15 @@ export class SetTable {
     ids.forEach((id, slot) => {
       const base = slot * SET_BYTES;
       const clauses = this.sets[id] ?? [];
-      view.setUint32(base, clauses.length, littleEndian);
+      view.setUint32(base + SET.count, clauses.length, littleEndian);
       clauses.forEach((c, i) => {
-        const at = base + 8 + i * CLAUSE_BYTES;
-        view.setUint32(at, c.ruleId, littleEndian);
-        view.setUint16(at + 4, c.portLo, littleEndian);
-        view.setUint16(at + 6, c.portHi, littleEndian);
-        view.setUint8(at + 8, c.proto);
-        view.setUint8(at + 9, c.dir);
-        view.setUint8(at + 10, c.action);
+        const at = base + SET.clauses + i * CLAUSE_BYTES;
+        view.setUint32(at + CLAUSE.rule_id, c.ruleId, littleEndian);
+        view.setUint16(at + CLAUSE.port_lo, c.portLo, littleEndian);
+        view.setUint16(at + CLAUSE.port_hi, c.portHi, littleEndian);
+        view.setUint8(at + CLAUSE.proto, c.proto);
+        view.setUint8(at + CLAUSE.dir, c.dir);
+        view.setUint8(at + CLAUSE.action, c.action);
       });
     });
   }

@@ -2,6 +2,7 @@
 // keeps the bucket side of it, (scope, first `split` bits) -> bitmap of the prefix lengths present,
 // exact under incremental changes by counting installed prefixes per (bucket, length), and
 // chooses `split` for a ruleset.
+import { pcl_bucket6_key as BUCKET_KEY } from '../abi.js';
 import { writeU32 } from './byte-order.js';
 import { BUCKET_BYTES, BUCKET_KEY_BYTES, V6_SPLIT_MAX } from './layout.js';
 import type { BucketChange, MapImage } from './types.js';
@@ -248,11 +249,11 @@ export class V6Buckets {
   }
 }
 
-/** {u32 scope, u32 pad, u8 addr[8]}. */
+/** struct pcl_bucket6_key: the scope, and the address's first 64 bits in network order (two words). */
 function writeBucketKey(scope: number, word0: number, word1: number, buf: Buffer, at: number, littleEndian: boolean): void {
-  writeU32(buf, at, scope, littleEndian);
-  buf.writeUInt32BE(word0, at + 8);
-  buf.writeUInt32BE(word1, at + 12);
+  writeU32(buf, at + BUCKET_KEY.scope, scope, littleEndian);
+  buf.writeUInt32BE(word0, at + BUCKET_KEY.addr);
+  buf.writeUInt32BE(word1, at + BUCKET_KEY.addr + 4);
 }
 
 /** Do listed keys i and j (scope, bucket words, length) fall in one bucket? */

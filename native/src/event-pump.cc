@@ -14,6 +14,7 @@
 
 #include "bpf-error.h"
 #include "counters.h"
+#include "portcullis.h"
 
 namespace portcullis {
 namespace {
@@ -30,7 +31,7 @@ constexpr int kIdleWaitMs = 1000;
 constexpr int64_t kGatherNs = 5'000'000;
 // ...but only at rates where calling JS per wakeup costs (2000 events/s): below it, an event goes
 // to JS at once (the helper reads a new process's /proc entry from it, before the process exits).
-constexpr double kGatherFromBytesPerNs = 2000.0 * 136 / 1e9;
+constexpr double kGatherFromBytesPerNs = 2000.0 * sizeof(pcl_event) / 1e9;
 // ...but at the last drain's rate, no more than this share of the ring may fill meanwhile.
 constexpr size_t kRingShareToGather = 8;  // 1/8
 constexpr size_t kMaxBatchBytes = 1 << 20;  // hand over at least every MiB

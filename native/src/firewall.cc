@@ -20,6 +20,7 @@
 #include "counters.h"
 #include "event-pump.h"
 #include "map-fill.h"
+#include "portcullis-abi-check.h"
 #include "portcullis.h"
 #include "portcullis.skel.h"
 
@@ -68,13 +69,6 @@ constexpr InnerSpec kInner[] = {
     {"pcl_sets", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(pcl_clause_set), BPF_F_INNER_MAP, "sets"},
     {"pcl_app_dflt", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint8_t), BPF_F_NO_PREALLOC, "appDefaults"},
 };
-
-static_assert(sizeof(pcl_event) == 136, "pcl_event layout is mirrored in native/event-layout.ts");
-static_assert(sizeof(pcl_config) == 16, "pcl_config layout");
-static_assert(sizeof(pcl_prefix6_key) == 24 && sizeof(pcl_bucket6_key) == 16 && sizeof(pcl_bucket6) == 16,
-              "v6 prefix and bucket layouts are mirrored in native/compiler/layout.ts");
-static_assert(sizeof(pcl_clause_set) == 200, "pcl_clause_set layout is mirrored in native/compiler/layout.ts");
-static_assert(sizeof(pcl_dns_event) == 656, "pcl_dns_event layout is mirrored in native/event-layout.ts");
 
 class Fd {
  public:
@@ -668,26 +662,23 @@ Napi::Value Firewall::Counters(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// readFlows() -> Buffer of {cookie u64, pcl_flow} records for sockets with traffic.
+// readFlows() -> Buffer of pcl_flow_record for sockets with traffic.
 Napi::Value Firewall::ReadFlows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RequireOpen(env);
   int fd = bpf_map__fd(skel_->maps.pcl_flows);
-  constexpr size_t kRecord = sizeof(uint64_t) + sizeof(pcl_flow);
-  std::vector<uint8_t> out;
+  std::vector<pcl_flow_record> out;
   uint64_t key = 0, next = 0;
   uint64_t* prev = nullptr;
-  pcl_flow flow;
+  pcl_flow_record record;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     key = next;
     prev = &key;
-    if (bpf_map_lookup_elem(fd, &key, &flow) != 0) continue;
-    size_t at = out.size();
-    out.resize(at + kRecord);
-    memcpy(out.data() + at, &key, sizeof(key));
-    memcpy(out.data() + at + sizeof(key), &flow, sizeof(flow));
+    if (bpf_map_lookup_elem(fd, &key, &record.flow) != 0) continue;
+    record.cookie = key;
+    out.push_back(record);
   }
-  return Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size());
+  return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(out.data()), out.size() * sizeof(pcl_flow_record));
 }
 
 // startEvents(onBatch(events: Buffer, drops: bigint)): one subscriber at a time.

@@ -1,4 +1,5 @@
-// Reads an entry back: the clauses it stands for, in the order the kernel tries them.
+// Test helper: compiled entries read back through the generated ABI offsets.
+import { pcl_clause as CLAUSE, pcl_clause_set as SET, pcl_entry as ENTRY } from '../../../../native/abi.js';
 import { HOST_LE } from '../../../../native/compiler/byte-order.js';
 import { CLAUSE_BYTES, NO_SET, SET_BYTES } from '../../../../native/compiler/layout.js';
 import type { Clause, CompiledRules } from '../../../../native/compiler/types.js';
@@ -8,16 +9,19 @@ export function describeEntry(compiled: CompiledRules, value: Buffer, littleEndi
   const out: Clause[] = [];
   const read32 = (buf: Buffer, at: number) => (littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at));
   const read16 = (buf: Buffer, at: number) => (littleEndian ? buf.readUInt16LE(at) : buf.readUInt16BE(at));
-  if (value[14] !== 0) {
-    out.push({ ruleId: read32(value, 0), portLo: read16(value, 8), portHi: read16(value, 10), proto: value[12]!, dir: value[13]!, action: value[14]! });
-  }
-  const setId = read32(value, 4);
+  const clauseAt = (buf: Buffer, at: number, fields: typeof CLAUSE | typeof ENTRY): Clause => ({
+    ruleId: read32(buf, at + fields.rule_id),
+    portLo: read16(buf, at + fields.port_lo),
+    portHi: read16(buf, at + fields.port_hi),
+    proto: buf[at + fields.proto]!,
+    dir: buf[at + fields.dir]!,
+    action: buf[at + fields.action]!,
+  });
+  if (value[ENTRY.action] !== 0) out.push(clauseAt(value, 0, ENTRY));
+  const setId = read32(value, ENTRY.set_id);
   if (setId === NO_SET) return out;
   const set = compiled.sets.values.subarray(setId * SET_BYTES, (setId + 1) * SET_BYTES);
-  const count = read32(set, 0);
-  for (let i = 0; i < count; i++) {
-    const at = 8 + i * CLAUSE_BYTES;
-    out.push({ ruleId: read32(set, at), portLo: read16(set, at + 4), portHi: read16(set, at + 6), proto: set[at + 8]!, dir: set[at + 9]!, action: set[at + 10]! });
-  }
+  const count = read32(set, SET.count);
+  for (let i = 0; i < count; i++) out.push(clauseAt(set, SET.clauses + i * CLAUSE_BYTES, CLAUSE));
   return out;
 }
