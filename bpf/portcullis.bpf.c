@@ -213,26 +213,6 @@ int pcl_ingress(struct __sk_buff *skb)
 	return skb_verdict(skb, 0, 1);
 }
 
-/* Not attached: BPF_PROG_TEST_RUN target for the uncached (full evaluation) path. */
-SEC("cgroup_skb/egress")
-int pcl_egress_eval(struct __sk_buff *skb)
-{
-	return skb_verdict(skb, 1, 0);
-}
-
-SEC("cgroup_skb/ingress")
-int pcl_ingress_eval(struct __sk_buff *skb)
-{
-	return skb_verdict(skb, 0, 0);
-}
-
-/* Not attached: the empty baseline the benchmarks compare against. */
-SEC("cgroup_skb/egress")
-int pcl_empty(struct __sk_buff *skb)
-{
-	return CG_ALLOW;
-}
-
 /* ---- process -> app tracking ------------------------------------------------------------- */
 
 SEC("tp_btf/sched_process_exec")

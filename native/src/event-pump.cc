@@ -12,7 +12,7 @@
 #include <chrono>
 #include <memory>
 
-#include "bpf-error.h"
+#include "native-error.h"
 #include "counters.h"
 #include "portcullis.h"
 
@@ -53,13 +53,13 @@ EventPump::EventPump(Napi::Env env, Napi::Function on_batch, int ring_fd, int co
     : counters_fd_(counters_fd), ring_bytes_(RingBytes(ring_fd)), drops_reported_(drops_baseline) {
   ClearLibbpfLog();
   ring_ = ring_buffer__new(ring_fd, &EventPump::OnEvent, this, nullptr);
-  if (!ring_) throw BpfError(env, "ring_buffer__new", errno);
+  if (!ring_) throw NativeFailure("ring_buffer__new", errno);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) {
     int error = errno;
     ring_buffer__free(ring_);
     ring_ = nullptr;
-    throw BpfError(env, "eventfd (event thread stop signal)", error);
+    throw NativeFailure("eventfd (event thread stop signal)", error);
   }
   deliver_ = Napi::ThreadSafeFunction::New(env, on_batch, "portcullis-events", 0, 1);
   thread_ = std::thread(&EventPump::Run, this);
