@@ -281,7 +281,8 @@ static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_so
 
 /*
  * Verdict for one packet by parsing it in full. use_cache = 0 builds the "full evaluation" variant
- * used by tests and benchmarks (pcl_egress_eval): same code, never reading the per-socket cache.
+ * of the test object (pcl_egress_eval in portcullis-test.bpf.c): same code, never reading the
+ * per-socket cache.
  */
 static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *s, int egress, int use_cache)
 {

@@ -5,7 +5,7 @@ import type { BindingKind, BindingStep } from './addon.js';
 import type { AppBindingChange, AppBindings } from './api.js';
 
 /** st_dev as stat(2) reports it (new_encode_dev) -> the kernel's dev_t (major << 20 | minor). */
-export function kernelDev(userDev: bigint): bigint {
+function kernelDev(userDev: bigint): bigint {
   const major = ((userDev >> 8n) & 0xfffn) | ((userDev >> 32n) & ~0xfffn);
   const minor = (userDev & 0xffn) | ((userDev >> 12n) & ~0xffn);
   return (major << 20n) | minor;

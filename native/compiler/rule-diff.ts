@@ -16,7 +16,7 @@ import { BUCKET_KEY_BYTES, ENTRY_BYTES, KEY_BYTES, type RuleMap } from './layout
 import type { CompiledChange, EntryChange } from './types.js';
 
 /** A change touching more keys than this (and more than half the entries) is cheaper as a swap. */
-export const DIFF_MIN_SWAP_KEYS = 4096;
+const DIFF_MIN_SWAP_KEYS = 4096;
 
 export type Capacities = Record<RuleMap | 'sets', number>;
 
