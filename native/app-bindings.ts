@@ -1,8 +1,10 @@
 // App bindings as the kernel's maps hold them: executables by (dev, ino) in pcl_exe, cgroup ids in
 // pcl_cgrp_app, processes by tgid in pcl_tgid_app, each to an app id.
-import { pcl_exe_key as EXE_KEY } from './abi.js';
+import * as abi from './abi.js';
 import type { BindingKind, BindingStep } from './addon.js';
 import type { AppBindingChange, AppBindings } from './api.js';
+
+const EXE_KEY = abi.pcl_exe_key;
 
 /** st_dev as stat(2) reports it (new_encode_dev) -> the kernel's dev_t (major << 20 | minor). */
 function kernelDev(userDev: bigint): bigint {

@@ -1,10 +1,15 @@
 // Clause sets: the clauses an entry falls back to after its inline one (its own when several rules
 // share its prefix, then those inherited from covering prefixes), deduplicated by content and kept
 // in the kernel's set array, whose slots are the sets' ids.
-import { pcl_clause as CLAUSE, pcl_clause_set as SET } from '../abi.js';
+import * as abi from '../abi.js';
 import type { KernelRule } from '../api.js';
 import { ACTION_CODE, CLAUSE_BYTES, DIRECTION_CODE, MAX_CLAUSES, NO_SET, PROTOCOL_CODE, SET_BYTES } from './layout.js';
 import type { Clause, MapImage } from './types.js';
+
+// Offsets as module-local constants, read for every clause written: an imported name is a
+// property load, a getter under tsx, and a getter through a getter behind native/abi.ts's re-export.
+const { count: SET_COUNT, clauses: SET_CLAUSES } = abi.pcl_clause_set;
+const { rule_id: RULE_ID, port_lo: PORT_LO, port_hi: PORT_HI, proto: PROTO, dir: DIR, action: ACTION } = abi.pcl_clause;
 
 /** Precedence within one prefix: narrower port range, specific protocol, block, lower id. */
 export function compareOwn(a: KernelRule, b: KernelRule): number {
@@ -113,15 +118,15 @@ export class SetTable {
     ids.forEach((id, slot) => {
       const base = slot * SET_BYTES;
       const clauses = this.sets[id] ?? [];
-      view.setUint32(base + SET.count, clauses.length, littleEndian);
+      view.setUint32(base + SET_COUNT, clauses.length, littleEndian);
       clauses.forEach((c, i) => {
-        const at = base + SET.clauses + i * CLAUSE_BYTES;
-        view.setUint32(at + CLAUSE.rule_id, c.ruleId, littleEndian);
-        view.setUint16(at + CLAUSE.port_lo, c.portLo, littleEndian);
-        view.setUint16(at + CLAUSE.port_hi, c.portHi, littleEndian);
-        view.setUint8(at + CLAUSE.proto, c.proto);
-        view.setUint8(at + CLAUSE.dir, c.dir);
-        view.setUint8(at + CLAUSE.action, c.action);
+        const at = base + SET_CLAUSES + i * CLAUSE_BYTES;
+        view.setUint32(at + RULE_ID, c.ruleId, littleEndian);
+        view.setUint16(at + PORT_LO, c.portLo, littleEndian);
+        view.setUint16(at + PORT_HI, c.portHi, littleEndian);
+        view.setUint8(at + PROTO, c.proto);
+        view.setUint8(at + DIR, c.dir);
+        view.setUint8(at + ACTION, c.action);
       });
     });
   }

@@ -21,9 +21,11 @@ import { ACTION_CODE, ENTRY_MAPS, MAX_CLAUSES, SET_BYTES, V6_SPLIT_MAX, type Ent
 import { sweep, type SweepState } from './sweep.js';
 import type { CompiledChange, CompiledRules, EntryChange, GrowingImage, MapImage } from './types.js';
 import { chooseV6Split, V6Buckets } from './v6-buckets.js';
-import { validateDefaults, validateRule } from './validation.js';
+import * as validation from './validation.js';
 
+// Module-local bindings of what runs per rule (an imported name is a getter under tsx).
 const { HOST_LE, writeU32 } = byteOrder;
+const { validateDefaults, validateRule } = validation;
 
 /** The rules the kernel should enforce, indexed by kernel key, and the clause sets of their entries. */
 export class RuleCompiler {

@@ -1,11 +1,13 @@
 // The rules of one address family indexed by kernel key (scope, prefix length, masked address),
 // and which keys a change of some of them touches.
 import type { KernelRule } from '../api.js';
-import { compareOwn, toClause } from './clause-sets.js';
+import * as clauseSets from './clause-sets.js';
 import * as layout from './layout.js';
 import type { Clause } from './types.js';
 
+// Module-local bindings of what runs per rule or key (an imported name is a getter under tsx).
 const { ACTION_CODE, DIRECTION_CODE, MAX_CLAUSES, PROTOCOL_CODE } = layout;
+const { compareOwn, toClause } = clauseSets;
 
 /** Rules of a family from which a first load skips the key index (see FamilyTable.append). */
 export const BULK_LOAD_MIN = 4096;

@@ -2,10 +2,13 @@
 // keeps the bucket side of it, (scope, first `split` bits) -> bitmap of the prefix lengths present,
 // exact under incremental changes by counting installed prefixes per (bucket, length), and
 // chooses `split` for a ruleset.
-import { pcl_bucket6_key as BUCKET_KEY } from '../abi.js';
+import * as abi from '../abi.js';
 import { writeU32 } from './byte-order.js';
 import { BUCKET_BYTES, BUCKET_KEY_BYTES, V6_SPLIT_MAX } from './layout.js';
 import type { BucketChange, MapImage } from './types.js';
+
+// Module-local: written for every bucket (imported names are property loads, or getters under tsx).
+const { scope: KEY_SCOPE, addr: KEY_ADDR } = abi.pcl_bucket6_key;
 
 /**
  * Dense ids for tuples of `width` u32s: open addressing with linear probing on typed arrays (a JS
@@ -251,9 +254,9 @@ export class V6Buckets {
 
 /** struct pcl_bucket6_key: the scope, and the address's first 64 bits in network order (two words). */
 function writeBucketKey(scope: number, word0: number, word1: number, buf: Buffer, at: number, littleEndian: boolean): void {
-  writeU32(buf, at + BUCKET_KEY.scope, scope, littleEndian);
-  buf.writeUInt32BE(word0, at + BUCKET_KEY.addr);
-  buf.writeUInt32BE(word1, at + BUCKET_KEY.addr + 4);
+  writeU32(buf, at + KEY_SCOPE, scope, littleEndian);
+  buf.writeUInt32BE(word0, at + KEY_ADDR);
+  buf.writeUInt32BE(word1, at + KEY_ADDR + 4);
 }
 
 /** Do listed keys i and j (scope, bucket words, length) fall in one bucket? */
