@@ -119,7 +119,7 @@ export class Firewall {
   }
 
   /** Unpins and detaches everything under pinDir: enforcement stops. */
-  static detach(pinDir: string): Promise<void> {
+  static async detach(pinDir: string): Promise<void> {
     return addon().Firewall.detach(pinDir);
   }
 
