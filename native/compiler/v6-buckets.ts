@@ -2,13 +2,13 @@
 // keeps the bucket side of it, (scope, first `split` bits) -> bitmap of the prefix lengths present,
 // exact under incremental changes by counting installed prefixes per (bucket, length), and
 // chooses `split` for a ruleset.
+import * as abi from '../abi.js';
 import { writeU32 } from './byte-order.js';
-import type { MapImage } from './rule-compiler.js';
+import { BUCKET_BYTES, BUCKET_KEY_BYTES, V6_SPLIT_MAX } from './layout.js';
+import type { BucketChange, MapImage } from './types.js';
 
-export const BUCKET_KEY_BYTES = 16;
-export const BUCKET_BYTES = 16;
-/** pcl_config.v6_split's bound (PCL_V6_SPLIT_MAX): a bucket key holds an address's first 64 bits. */
-export const V6_SPLIT_MAX = 64;
+// Module-local: written for every bucket (imported names are property loads, or getters under tsx).
+const { scope: KEY_SCOPE, addr: KEY_ADDR } = abi.pcl_bucket6_key;
 
 /**
  * Dense ids for tuples of `width` u32s: open addressing with linear probing on typed arrays (a JS
@@ -82,13 +82,6 @@ class TupleIndex {
     }
     this.table = table;
   }
-}
-
-/** A bucket whose lengths a change altered: its key and bitmap (BUCKET_BYTES) before and after, null = none. */
-export interface BucketChange {
-  key: Buffer;
-  before: Buffer | null;
-  after: Buffer | null;
 }
 
 /**
@@ -259,11 +252,11 @@ export class V6Buckets {
   }
 }
 
-/** {u32 scope, u32 pad, u8 addr[8]}. */
+/** struct pcl_bucket6_key: the scope, and the address's first 64 bits in network order (two words). */
 function writeBucketKey(scope: number, word0: number, word1: number, buf: Buffer, at: number, littleEndian: boolean): void {
-  writeU32(buf, at, scope, littleEndian);
-  buf.writeUInt32BE(word0, at + 8);
-  buf.writeUInt32BE(word1, at + 12);
+  writeU32(buf, at + KEY_SCOPE, scope, littleEndian);
+  buf.writeUInt32BE(word0, at + KEY_ADDR);
+  buf.writeUInt32BE(word1, at + KEY_ADDR + 4);
 }
 
 /** Do listed keys i and j (scope, bucket words, length) fall in one bucket? */

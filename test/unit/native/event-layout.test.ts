@@ -1,8 +1,14 @@
-// The kernel event decoder against records written field by field: every field, including the
-// ones it caches (address texts in a direct-mapped table, command names) and the shared 0n.
+// The kernel event decoder against records written field by field at the ABI's offsets: every
+// field, including the ones it caches (address texts in a direct-mapped table, command names),
+// the shared 0n, and IPv6 through the caller's formatter.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeEvents, decodeFlows, DNS_EVENT_BYTES, EVENT_BYTES, FLOW_RECORD_BYTES, visitFlowRecords } from '../../../native/event-layout.js';
+import { pcl_dns_event as DNS, pcl_event as EV, pcl_flow as FLOW, pcl_flow_record as RECORD } from '../../../native/abi.js';
+import { DNS_EVENT_BYTES, EVENT_BYTES, EventDecoder, FLOW_RECORD_BYTES, visitFlowRecords } from '../../../native/event-layout.js';
+import { formatIp } from '../../../main/contract/net.js';
+
+const decoder = new EventDecoder({ formatV6: (bytes) => formatIp({ family: 6, bytes }) });
+const decodeEvents = (buf: Buffer) => decoder.decode(buf);
 
 interface Fields {
   timeNs?: bigint; cookie?: bigint; cgroupId?: bigint; bytesOut?: bigint; bytesIn?: bigint; packetsOut?: bigint; packetsIn?: bigint;
@@ -12,28 +18,28 @@ interface Fields {
 
 function record(f: Fields): Buffer {
   const b = Buffer.alloc(EVENT_BYTES);
-  b.writeBigUInt64LE(f.timeNs ?? 1n, 0);
-  b.writeBigUInt64LE(f.cookie ?? 0n, 8);
-  b.writeBigUInt64LE(f.cgroupId ?? 0n, 16);
-  b.writeBigUInt64LE(f.bytesOut ?? 0n, 24);
-  b.writeBigUInt64LE(f.bytesIn ?? 0n, 32);
-  b.writeBigUInt64LE(f.packetsOut ?? 0n, 40);
-  b.writeBigUInt64LE(f.packetsIn ?? 0n, 48);
-  b.writeUInt32LE(f.tgid ?? 0, 56);
-  b.writeUInt32LE(f.uid ?? 0, 60);
-  b.writeUInt32LE(f.appId ?? 0, 64);
-  b.writeUInt32LE(f.ruleId ?? 0, 68);
+  b.writeBigUInt64LE(f.timeNs ?? 1n, EV.time_ns);
+  b.writeBigUInt64LE(f.cookie ?? 0n, EV.cookie);
+  b.writeBigUInt64LE(f.cgroupId ?? 0n, EV.cgroup_id);
+  b.writeBigUInt64LE(f.bytesOut ?? 0n, EV.bytes_out);
+  b.writeBigUInt64LE(f.bytesIn ?? 0n, EV.bytes_in);
+  b.writeBigUInt64LE(f.packetsOut ?? 0n, EV.packets_out);
+  b.writeBigUInt64LE(f.packetsIn ?? 0n, EV.packets_in);
+  b.writeUInt32LE(f.tgid ?? 0, EV.tgid);
+  b.writeUInt32LE(f.uid ?? 0, EV.uid);
+  b.writeUInt32LE(f.appId ?? 0, EV.app_id);
+  b.writeUInt32LE(f.ruleId ?? 0, EV.rule_id);
   const remote = f.remote ?? [10, 0, 0, 1];
-  b.set(f.local ?? [127, 0, 0, 1], 72);
-  b.set(remote, 88);
-  b.writeUInt16LE(f.localPort ?? 0, 104);
-  b.writeUInt16LE(f.remotePort ?? 0, 106);
-  b.writeUInt8(f.kind ?? 1, 108);
-  b.writeUInt8(remote.length === 16 ? 6 : 4, 109);
-  b.writeUInt8(f.protocol ?? 6, 110);
-  b.writeUInt8(f.direction ?? 1, 111);
-  b.writeUInt8(f.verdict ?? 1, 112);
-  b.write(f.comm ?? 'curl', 120, 16, 'utf8');
+  b.set(f.local ?? [127, 0, 0, 1], EV.local_addr);
+  b.set(remote, EV.remote_addr);
+  b.writeUInt16LE(f.localPort ?? 0, EV.local_port);
+  b.writeUInt16LE(f.remotePort ?? 0, EV.remote_port);
+  b.writeUInt8(f.kind ?? 1, EV.kind);
+  b.writeUInt8(remote.length === 16 ? 6 : 4, EV.family);
+  b.writeUInt8(f.protocol ?? 6, EV.protocol);
+  b.writeUInt8(f.direction ?? 1, EV.direction);
+  b.writeUInt8(f.verdict ?? 1, EV.verdict);
+  b.write(f.comm ?? 'curl', EV.comm, 16, 'utf8');
   return b;
 }
 
@@ -74,27 +80,23 @@ test('decode: cached texts never answer for other bytes (colliding IPv4 slots, a
 test('decode: a DNS record carries its payload; a truncated one ends the batch', () => {
   const dns = Buffer.alloc(DNS_EVENT_BYTES);
   record({ kind: 6, protocol: 17, direction: 2, remotePort: 53 }).copy(dns);
-  dns.writeUInt16LE(3, EVENT_BYTES);
-  dns.set([1, 2, 3, 4], EVENT_BYTES + 8);
-  const events = decodeEvents(Buffer.concat([dns, record({}), dns.subarray(0, EVENT_BYTES + 10)]));
+  dns.writeUInt16LE(3, DNS.len);
+  dns.set([1, 2, 3, 4], DNS.data);
+  const events = decodeEvents(Buffer.concat([dns, record({}), dns.subarray(0, DNS.data + 2)]));
   assert.equal(events.length, 2);
   assert.deepEqual([...events[0]!.dnsPayload!], [1, 2, 3]);
   assert.equal(events[1]!.dnsPayload, undefined);
 });
 
-test('decode: socket totals records, as objects and walked as numbers (cookies past 2^53 stay exact bigints)', () => {
+test('socket totals records are walked as numbers (cookies past 2^53 stay exact bigints)', () => {
   const b = Buffer.alloc(FLOW_RECORD_BYTES * 3);
-  b.writeBigUInt64LE(9n, 0);
-  b.writeBigUInt64LE(2n ** 53n + 1n, 8);
-  b.writeBigUInt64LE(2n ** 53n - 1n, FLOW_RECORD_BYTES);
-  b.writeBigUInt64LE(4n, FLOW_RECORD_BYTES + 32);
-  b.writeBigUInt64LE(2n ** 53n, 2 * FLOW_RECORD_BYTES);
-  b.writeBigUInt64LE(123_456_789_012n, 2 * FLOW_RECORD_BYTES + 16);
-  assert.deepEqual(decodeFlows(b), [
-    { socketCookie: 9n, bytesOut: 2n ** 53n + 1n, bytesIn: 0n, packetsOut: 0n, packetsIn: 0n },
-    { socketCookie: 2n ** 53n - 1n, bytesOut: 0n, bytesIn: 0n, packetsOut: 0n, packetsIn: 4n },
-    { socketCookie: 2n ** 53n, bytesOut: 0n, bytesIn: 123_456_789_012n, packetsOut: 0n, packetsIn: 0n },
-  ]);
+  const at = (i: number, field: number) => i * FLOW_RECORD_BYTES + field;
+  b.writeBigUInt64LE(9n, at(0, RECORD.cookie));
+  b.writeBigUInt64LE(2n ** 53n + 1n, at(0, RECORD.flow + FLOW.bytes_out));
+  b.writeBigUInt64LE(2n ** 53n - 1n, at(1, RECORD.cookie));
+  b.writeBigUInt64LE(4n, at(1, RECORD.flow + FLOW.packets_in));
+  b.writeBigUInt64LE(2n ** 53n, at(2, RECORD.cookie));
+  b.writeBigUInt64LE(123_456_789_012n, at(2, RECORD.flow + FLOW.bytes_in));
   const walked: unknown[] = [];
   visitFlowRecords(b, (...record) => walked.push(record));
   assert.deepEqual(walked, [

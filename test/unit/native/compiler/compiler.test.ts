@@ -2,8 +2,12 @@
 // deduplication (a million exact blocks share one set), validation messages, and speed at 1M.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KernelRule } from '../../../native/api.js';
-import { chooseV6Split, compileRules, describeEntry, ENTRY_BYTES, KEY_BYTES, MAX_CLAUSES, NO_SET, RuleCompiler, V6_SPLIT_MAX, type EntryMap, type MapImage } from '../../../native/rule-compiler.js';
+import type { KernelRule } from '../../../../native/api.js';
+import { compileRules, RuleCompiler } from '../../../../native/compiler/compiler.js';
+import { ENTRY_BYTES, KEY_BYTES, MAX_CLAUSES, NO_SET, V6_SPLIT_MAX, type EntryMap } from '../../../../native/compiler/layout.js';
+import type { MapImage } from '../../../../native/compiler/types.js';
+import { chooseV6Split } from '../../../../native/compiler/v6-buckets.js';
+import { describeEntry } from './describe-entry.js';
 
 const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
 

@@ -2,9 +2,11 @@
 // order, the same entries a full compile makes, and a swap where a diff cannot be safe.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KernelRule } from '../../../native/api.js';
-import { BUCKET_BYTES, BUCKET_KEY_BYTES, ENTRY_BYTES, ENTRY_MAPS, KEY_BYTES, NO_SET, RuleCompiler, SET_BYTES, type CompiledRules, type EntryMap } from '../../../native/rule-compiler.js';
-import { capacityFor, planDiff, swapReason, type Capacities } from '../../../native/rule-diff.js';
+import type { KernelRule } from '../../../../native/api.js';
+import { RuleCompiler } from '../../../../native/compiler/compiler.js';
+import { BUCKET_BYTES, BUCKET_KEY_BYTES, ENTRY_BYTES, ENTRY_MAPS, KEY_BYTES, NO_SET, SET_BYTES, type EntryMap } from '../../../../native/compiler/layout.js';
+import { capacityFor, planDiff, swapReason, type Capacities } from '../../../../native/compiler/rule-diff.js';
+import type { CompiledRules } from '../../../../native/compiler/types.js';
 
 const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
 const MAPS = ENTRY_MAPS;

@@ -12,12 +12,11 @@
 // under it (a length without one is a wasted probe), and the hash behaves as the trie would: the
 // same argument holds. Changes spanning several scopes (the kernel consults the app's scope,
 // then the global one), or defaults, go as a swap instead.
-import { BUCKET_KEY_BYTES, ENTRY_BYTES, KEY_BYTES, type CompiledChange, type EntryChange, type RuleMap } from './rule-compiler.js';
-
-export { ENTRY_MAPS, type EntryMap, type RuleMap } from './rule-compiler.js';
+import { BUCKET_KEY_BYTES, ENTRY_BYTES, KEY_BYTES, type RuleMap } from './layout.js';
+import type { CompiledChange, EntryChange } from './types.js';
 
 /** A change touching more keys than this (and more than half the entries) is cheaper as a swap. */
-export const DIFF_MIN_SWAP_KEYS = 4096;
+const DIFF_MIN_SWAP_KEYS = 4096;
 
 export type Capacities = Record<RuleMap | 'sets', number>;
 

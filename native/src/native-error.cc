@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#include "bpf-error.h"
+#include "native-error.h"
 
 #include <bpf/libbpf.h>
 
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+
+#include "addon.h"
 
 namespace portcullis {
 namespace {
@@ -38,20 +40,27 @@ std::string TakeLibbpfLog() {
   return out;
 }
 
-Napi::Error BpfError(Napi::Env env, const std::string& op, int err, const std::string& detail) {
-  std::string log = detail.empty() ? TakeLibbpfLog() : detail;
-  const char* name = strerrorname_np(err);
-  std::string message = op + " failed: " + strerror(err);
-  if (!log.empty()) {
-    // First line of the log in the message; the whole log in `detail`.
-    message += " (" + log.substr(0, log.find('\n')) + ")";
+NativeFailure::NativeFailure(std::string op, int err, std::string detail)
+    : op_(std::move(op)), err_(err), detail_(detail.empty() ? TakeLibbpfLog() : std::move(detail)) {
+  message_ = op_ + " failed: " + strerror(err_);
+  // The first line of the detail in the message; all of it in `detail`.
+  if (!detail_.empty()) message_ += " (" + detail_.substr(0, detail_.find('\n')) + ")";
+}
+
+Napi::Error ToJsError(Napi::Env env, const NativeFailure& failure) {
+  const char* name = strerrorname_np(failure.err());
+  Napi::Object fields = Napi::Object::New(env);
+  fields.Set("code", Napi::String::New(env, name ? name : "E" + std::to_string(failure.err())));
+  fields.Set("errno", Napi::Number::New(env, failure.err()));
+  fields.Set("op", Napi::String::New(env, failure.op()));
+  fields.Set("detail", Napi::String::New(env, failure.detail()));
+  Napi::Function error_class = AddonOf(env).ErrorClass();
+  if (error_class.IsEmpty()) {
+    Napi::Error error = Napi::Error::New(env, failure.what());
+    for (const char* key : {"code", "errno", "op", "detail"}) error.Set(key, fields.Get(key));
+    return error;
   }
-  Napi::Error error = Napi::Error::New(env, message);
-  error.Set("code", Napi::String::New(env, name ? name : "E" + std::to_string(err)));
-  error.Set("errno", Napi::Number::New(env, err));
-  error.Set("op", Napi::String::New(env, op));
-  error.Set("detail", Napi::String::New(env, log));
-  return error;
+  return Napi::Error(env, error_class.New({Napi::String::New(env, failure.what()), fields}));
 }
 
 void ThrowTypeError(Napi::Env env, const std::string& message) {
