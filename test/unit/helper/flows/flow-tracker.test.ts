@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { FlowTracker, type TrackedEvent } from '../../../main/helper/flows/flow-tracker.js';
-import { FlowsStore, flowsMigration, HOUR_MS } from '../../../main/helper/flows/flows-store.js';
-import { FLOW_RECORD_BYTES } from '../../../native/event-layout.js';
+import { FlowTracker, type TrackedEvent } from '../../../../main/helper/flows/flow-tracker.js';
+import { FlowsStore, flowsMigration, HOUR_MS } from '../../../../main/helper/flows/flows-store.js';
+import { FLOW_RECORD_BYTES } from '../../../../native/event-layout.js';
 
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % HOUR_MS); // on an hour boundary
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDnsResponse, resolutionsOf } from '../../../main/helper/dns/dns-message.js';
+import { parseDnsResponse, resolutionsOf } from '../../../../main/helper/dns/dns-message.js';
 
 // A small encoder for test messages: names written out label by label, or as a pointer to an offset.
 type NamePart = string | { pointer: number };

@@ -1,4 +1,5 @@
-// Component and store tests: jsdom + testing-library.
+// Component and store tests for renderer/: jsdom + testing-library. They live beside the other unit
+// tests (test/unit mirrors the source tree); this folder is vitest's root.
 import { defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
 
@@ -8,7 +9,7 @@ export default defineConfig({
   test: {
     environment: 'jsdom',
     include: ['**/*.test.ts', '**/*.test.tsx'],
-    setupFiles: ['./test-setup.ts'],
+    setupFiles: ['./setup.ts'],
     pool: 'threads',
     poolOptions: { threads: { maxThreads: 2, minThreads: 1 } },
   },

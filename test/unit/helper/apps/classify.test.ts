@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { placementOf, unescapeUnit } from '../../../main/helper/apps/cgroup-placement.js';
-import { DesktopEntries, desktopDataDirs, execProgram, parseDesktopFile } from '../../../main/helper/apps/desktop-entries.js';
-import { classifyProcess, type ProcessFacts } from '../../../main/helper/apps/classify.js';
+import { placementOf, unescapeUnit } from '../../../../main/helper/apps/cgroup-placement.js';
+import { DesktopEntries, desktopDataDirs, execProgram, parseDesktopFile } from '../../../../main/helper/apps/desktop-entries.js';
+import { classifyProcess, type ProcessFacts } from '../../../../main/helper/apps/classify.js';
 
 const USER = '/user.slice/user-1000.slice/user@1000.service';
 const DOCKER_ID = 'a'.repeat(12) + '0123456789abcdef'.repeat(3) + 'b'.repeat(4);

@@ -7,10 +7,10 @@ import { createConnection, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, statSync, chmodSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROTOCOL_VERSION, PortcullisError } from '../../../main/contract/index.js';
-import { RpcServer } from '../../../main/helper/rpc/server.js';
-import { HelperClient } from '../../../main/client/helper-client.js';
-import type { HandlerTable } from '../../../main/helper/rpc/handler.js';
+import { PROTOCOL_VERSION, PortcullisError } from '../../../../main/contract/index.js';
+import { RpcServer } from '../../../../main/helper/rpc/server.js';
+import { HelperClient } from '../../../../main/client/helper-client.js';
+import type { HandlerTable } from '../../../../main/helper/rpc/handler.js';
 
 const self = { pid: process.pid, uid: 0, gid: 0 };
 

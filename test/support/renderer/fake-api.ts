@@ -1,8 +1,8 @@
 // An in-memory RendererApi for component and store tests: it keeps rules with the contract's own
 // parser (so validation is the real code), records calls, and lets a test push notifications.
-import { ipcNotifyNames, listenerName, type Check, type HelperState, type IpcNotifyName, type IpcResult, type PayloadOf, type RendererApi, type WizardState } from '../../main/contract/ipc';
-import type { App, Flow, Settings, Status } from '../../main/contract/domain';
-import { parseRuleDraft, type Rule } from '../../main/contract/rules';
+import { ipcNotifyNames, listenerName, type Check, type HelperState, type IpcNotifyName, type IpcResult, type PayloadOf, type RendererApi, type WizardState } from '../../../main/contract/ipc';
+import type { App, Flow, Settings, Status } from '../../../main/contract/domain';
+import { parseRuleDraft, type Rule } from '../../../main/contract/rules';
 
 export function status(overrides: Partial<Status> = {}): Status {
   return {

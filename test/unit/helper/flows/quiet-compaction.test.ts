@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startQuietCompaction } from '../../../main/helper/flows/quiet-compaction.js';
+import { startQuietCompaction } from '../../../../main/helper/flows/quiet-compaction.js';
 
 test('quiet compaction: collects and trims once the work stops (or slows to a trickle), not while it goes on', async () => {
   let work = 0;

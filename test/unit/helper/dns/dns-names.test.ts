@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DnsNames, DISPLAY_GRACE_MS, MIN_TTL_SEC, nameIsUnder } from '../../../main/helper/dns/dns-names.js';
-import { DomainRuleAddresses } from '../../../main/helper/dns/domain-rules.js';
-import type { Rule } from '../../../main/contract/index.js';
+import { DnsNames, DISPLAY_GRACE_MS, MIN_TTL_SEC, nameIsUnder } from '../../../../main/helper/dns/dns-names.js';
+import { DomainRuleAddresses } from '../../../../main/helper/dns/domain-rules.js';
+import type { Rule } from '../../../../main/contract/index.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseRuleDraft } from '../../../main/contract/index.js';
-import { openDatabase, migrate } from '../../../main/helper/store/database.js';
-import { migrations } from '../../../main/helper/store/migrations.js';
-import { RulesStore, type ResolvedSpec } from '../../../main/helper/store/rules-store.js';
-import { KeyValueStore } from '../../../main/helper/store/key-value-store.js';
+import { parseRuleDraft } from '../../../../main/contract/index.js';
+import { openDatabase, migrate } from '../../../../main/helper/store/database.js';
+import { migrations } from '../../../../main/helper/store/migrations.js';
+import { RulesStore, type ResolvedSpec } from '../../../../main/helper/store/rules-store.js';
+import { KeyValueStore } from '../../../../main/helper/store/key-value-store.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-store-'));

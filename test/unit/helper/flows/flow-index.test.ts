@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FlowIndex, InternedStrings, type FlowKeyColumns } from '../../../main/helper/flows/flow-index.js';
+import { FlowIndex, InternedStrings, type FlowKeyColumns } from '../../../../main/helper/flows/flow-index.js';
 
 const SLOTS = 70_000; // more than the 65536 keys pick() makes
 
