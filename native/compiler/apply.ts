@@ -105,7 +105,7 @@ export class RuleApplier {
   private async applyCompiled(defaults: KernelDefaults, started: number): Promise<ApplyStats> {
     const key = defaultsKey(defaults);
     let growing = false;
-    if (this.installed && this.installed.defaults === key) {
+    if (this.installed && this.installed.defaults === key && !this.compiler.needsFullCompile) {
       const installed = this.installed;
       const before = ENTRY_MAPS.reduce((n, map) => n + this.compiler.entryCounts()[map], 0);
       const change = this.compiler.compileChange();

@@ -37,7 +37,7 @@ const { validateDefaults, validateRule } = validation;
 
 /** The rules the kernel should enforce, indexed by kernel key, and the clause sets of their entries. */
 export class RuleCompiler {
-  private readonly tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
+  private tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
   private sets = new SetTable();
   /** Slots changed since the last compile, per family (tracked once something is installed). */
   private changed: Record<4 | 6, Set<number>> = { 4: new Set(), 6: new Set() };
@@ -74,17 +74,26 @@ export class RuleCompiler {
     return this.held;
   }
 
+  /** Whether the next compile must be compileAll (nothing installed yet, or the tables were rebuilt). */
+  get needsFullCompile(): boolean {
+    return !this.compiledOnce;
+  }
+
   /**
    * Takes out `removed` (the very objects given before) and takes in `added` (each object once).
    * Checks everything first and throws before changing anything, naming the culprit.
    */
   update(removed: readonly KernelRule[], added: readonly KernelRule[], addedName = 'added'): void {
     for (let i = 0; i < added.length; i++) validateRule(added[i]!, i, addedName);
+    const changes = removed.length + added.length;
+    if (changes >= BULK_LOAD_MIN && changes * 2 >= this.held - removed.length + added.length) {
+      this.rebuild(removed, added);
+      return;
+    }
     const gone = new Set<KernelRule>();
     for (let i = 0; i < removed.length; i++) {
       const rule = removed[i]!;
-      if (gone.has(rule) || !this.has(rule))
-        throw new RangeError(`removed[${i}] (ruleId ${String(rule?.ruleId)}): not among the compiled rules`);
+      if (gone.has(rule) || !this.has(rule)) notHeld(removed, i);
       gone.add(rule);
     }
     const track = this.compiledOnce;
@@ -115,6 +124,42 @@ export class RuleCompiler {
       const slot = table.add(rule);
       if (track) this.changed[rule.family].add(slot);
     }
+  }
+
+  /**
+   * A change that replaces most of the ruleset (a list of a million addresses coming or going):
+   * fresh tables bulk-loaded with what remains, as a first load is, and a full compile next. Key by
+   * key, the index probes, the slots changed and the diff compiled only to be thrown away for a
+   * swap cost three times the whole compile.
+   */
+  private rebuild(removed: readonly KernelRule[], added: readonly KernelRule[]): void {
+    const gone = new Set<KernelRule>();
+    for (let i = 0; i < removed.length; i++) {
+      if (gone.has(removed[i]!)) notHeld(removed, i);
+      gone.add(removed[i]!);
+    }
+    const kept: KernelRule[] = [];
+    let found = 0;
+    for (const rule of this.rules()) {
+      if (gone.has(rule)) found++;
+      else kept.push(rule);
+    }
+    if (found !== gone.size)
+      notHeld(
+        removed,
+        removed.findIndex((rule) => !this.has(rule)),
+      );
+    const tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
+    const v4 =
+      kept.reduce((n, rule) => n + (rule.family === 4 ? 1 : 0), 0) + added.filter((r) => r.family === 4).length;
+    tables[4].reserve(v4, true);
+    tables[6].reserve(kept.length + added.length - v4, true);
+    for (const rules of [kept, added])
+      for (let i = 0; i < rules.length; i++) tables[rules[i]!.family].append(rules[i]!);
+    this.tables = tables;
+    this.held = kept.length + added.length;
+    this.changed = { 4: new Set(), 6: new Set() };
+    this.compiledOnce = false;
   }
 
   /**
@@ -298,6 +343,10 @@ export class RuleCompiler {
       counts: this.counts,
     };
   }
+}
+
+function notHeld(removed: readonly KernelRule[], index: number): never {
+  throw new RangeError(`removed[${index}] (ruleId ${String(removed[index]?.ruleId)}): not among the compiled rules`);
 }
 
 /** Compiles a whole ruleset at once (a fresh compiler's compileAll). */
