@@ -13,12 +13,15 @@ export const EXIT_BAD_INPUT = 2;
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** stderr without a newline, when it is a terminal (progress lines). */
+  terminal?: ((text: string) => void) | null;
   env: NodeJS.ProcessEnv;
 }
 
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(`${text}\n`),
   stderr: (text) => process.stderr.write(`${text}\n`),
+  terminal: process.stderr.isTTY ? (text) => process.stderr.write(text) : null,
   env: process.env,
 };
 
@@ -82,6 +85,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       connect: async () => (client ??= await HelperClient.connect({ socketPath, clientName: `cli ${name}` })),
       out: io.stdout,
       note: io.stderr,
+      terminal: io.terminal ?? null,
     });
   } catch (error) {
     if (error instanceof PortcullisError) {

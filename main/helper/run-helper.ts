@@ -19,6 +19,7 @@ import { startConnections } from './flows/connections-service.js';
 import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
+import { ImportSessions } from './lists/import-sessions.js';
 import { buildStatus } from './status.js';
 import { log } from './log.js';
 
@@ -77,8 +78,10 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
       ...(config.authorizingUid !== null ? [config.authorizingUid] : []),
       ...engine.settings.get().authorizedUsers,
     ]);
+  const imports = new ImportSessions(engine);
   const services = {
     engine,
+    imports,
     enforcement,
     fanout,
     connections,
@@ -111,6 +114,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   stopCompaction();
   await connections.stop(); // writes the flows not yet written
   fanout.close();
+  imports.stop();
   engine.stop();
   enforcement.stop();
   await firewall.close(); // closes our fds only; links and maps stay pinned

@@ -4,12 +4,14 @@ import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
 import type { EventFanout } from './event-fanout.js';
 import type { Connections } from './flows/connections-service.js';
+import type { ImportSessions } from './lists/import-sessions.js';
 
 export interface HelperServices {
   engine: RulesEngine;
   enforcement: Enforcement;
   fanout: EventFanout;
   connections: Connections;
+  imports: ImportSessions;
   status(): Status;
   /** The helper's log (audit lines for changes). */
   log?(message: string): void;

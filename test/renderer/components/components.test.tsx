@@ -124,7 +124,7 @@ describe('RuleForm', () => {
 });
 
 describe('RulesView', () => {
-  it('disables, removes and imports rules with a progress bar and skipped lines', async () => {
+  it('disables and removes rules, and imports a list with a progress bar and skipped lines', async () => {
     const api = connectedApi();
     render(<App />);
     await screen.findByText('curl', { selector: '.app-name' });
@@ -138,14 +138,16 @@ describe('RulesView', () => {
       target: { value: '0.0.0.0 ads.example\n0.0.0.0 localhost\n203.0.113.5\nbad host name\n' },
     });
     fireEvent.click(screen.getByRole('button', { name: 'Import' }));
-    await screen.findByText(/Imported 2 of 2 entries from pasted list; 2 lines skipped/);
-    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('2');
+    await screen.findByText(/Imported from pasted list: 2 added, 0 already present, 2 skipped/);
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
     expect(screen.getByText(/names this machine itself/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Close' }));
+    // The entries are a list of their own, apart from the rules.
+    expect(api.lists.map((list) => [list.name, list.entries])).toEqual([
+      ['pasted list', ['ads.example', '203.0.113.5']],
+    ]);
     fireEvent.click(await screen.findByLabelText('Remove rule 198.51.100.0/24'));
-    await waitFor(() =>
-      expect(api.rules.map((rule) => rule.note)).toEqual(['imported from pasted list', 'imported from pasted list']),
-    );
+    await waitFor(() => expect(api.rules).toEqual([]));
     expect(useConnections.getState().flowCount).toBe(2);
   });
 });
