@@ -118,6 +118,8 @@ function syntheticBackend() {
     listEntries: unsupported,
     updateList: unsupported,
     removeList: unsupported,
+    subscribeList: unsupported,
+    refreshLists: unsupported,
     getHelperState: async () => ({ state: 'connected', status }),
     startHelper: async () => ({ state: 'connected', status }),
     runChecks: async () => [],

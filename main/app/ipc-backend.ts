@@ -92,6 +92,8 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     listEntries: forward('listEntries'),
     updateList: forward('updateList'),
     removeList: forward('removeList'),
+    subscribeList: forward('subscribeList'),
+    refreshLists: forward('refreshLists'),
     getHelperState: async () => {
       if (connection.state.state !== 'connected') await connection.connect();
       return connection.state;

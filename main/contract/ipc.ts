@@ -62,6 +62,8 @@ const forwards = {
   listEntries: 'lists.entries',
   updateList: 'lists.update',
   removeList: 'lists.remove',
+  subscribeList: 'lists.subscribe',
+  refreshLists: 'lists.refresh',
 } as const satisfies Record<string, Exclude<MethodName, 'hello' | 'events.subscribe'>>;
 
 interface Local<Request, Response> {

@@ -4,7 +4,7 @@
 // remote (address, CIDR or domain) with a rule id of its own, which decisions and hit counts name.
 import { fail, ok, s, type Result } from './schema.js';
 import { ACTIONS, DIRECTIONS, appSelectorSchema, idSchema, type Action, type Direction } from './rules.js';
-import { LINE_FORMATS, type SkippedLine } from './list-formats.js';
+import { LINE_FORMATS, type LineFormat, type SkippedLine } from './list-formats.js';
 
 export const LIST_KINDS = ['import', 'subscription', 'policy'] as const;
 export type ListKind = (typeof LIST_KINDS)[number];
@@ -12,6 +12,8 @@ export type ListKind = (typeof LIST_KINDS)[number];
 /** A subscription's schedule and last outcome. */
 export interface SubscriptionStatus {
   url: string;
+  /** How the download is read. */
+  format: LineFormat;
   /** How often it is fetched. */
   everyMs: number;
   /** When it was last fetched (successfully or not), ms since epoch. */
@@ -44,6 +46,16 @@ export interface RuleList {
   subscription: SubscriptionStatus | null;
   /** The policy file managing this list (read-only for clients), or null. */
   managedBy: string | null;
+}
+
+/** What fetching a subscription did. */
+export interface ListUpdate {
+  list: RuleList;
+  /** changed: a diff was applied; unchanged: not modified, or the same entries; failed: the last good copy stays. */
+  result: 'changed' | 'unchanged' | 'failed';
+  added: number;
+  removed: number;
+  error: string | null;
 }
 
 export interface ListEntry {

@@ -12,6 +12,7 @@ import {
   type Settings,
   type Status,
 } from './domain.js';
+import { subscribeSchema } from './subscriptions.js';
 import {
   importBeginSchema,
   importChunkSchema,
@@ -21,6 +22,7 @@ import {
   type ImportProgress,
   type ImportSummary,
   type ListEntry,
+  type ListUpdate,
   type RuleList,
 } from './lists.js';
 
@@ -91,6 +93,10 @@ const methods = {
   /** Enable (an allow list: accept what waits for review), disable, rename, note. */
   'lists.update': method(s.object({ id: idSchema, patch: listPatchSchema }), returns<RuleList>()),
   'lists.remove': method(s.object({ id: idSchema }), returns<{ removed: RuleList }>()),
+  /** Subscribes to a list by URL; the reply comes after the first fetch (a failed one is in the list's error). */
+  'lists.subscribe': method(subscribeSchema, returns<ListUpdate>()),
+  /** Fetches one subscription now, or every one. */
+  'lists.refresh': method(s.object({ id: s.optional(idSchema) }), returns<ListUpdate[]>()),
   /** Starts the "events" notification stream on this connection. */
   'events.subscribe': method(s.none(), returns<{ subscribed: true }>()),
 };

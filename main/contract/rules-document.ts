@@ -14,6 +14,7 @@ import {
   type RuleDraft,
 } from './rules.js';
 import { listNameSchema, type RuleList } from './lists.js';
+import { LINE_FORMATS, type LineFormat } from './list-formats.js';
 import type { App } from './domain.js';
 import { everySchema, formatEvery, listUrlSchema } from './subscriptions.js';
 
@@ -32,7 +33,9 @@ export const documentListSchema = s.object({
   note: s.optional(s.string({ max: 1000 })),
   enabled: s.optional(s.boolean()),
   /** A subscription: fetched from this URL on this schedule; its entries are the last good copy. */
-  subscription: s.optional(s.object({ url: listUrlSchema, every: everySchema })),
+  subscription: s.optional(
+    s.object({ url: listUrlSchema, every: everySchema, format: s.optional(s.oneOf(LINE_FORMATS)) }),
+  ),
   entries: s.array(s.string({ max: 300 }), { max: MAX_DOCUMENT_ENTRIES }),
 });
 
@@ -54,7 +57,7 @@ export interface DocumentList {
   direction: RuleList['direction'];
   note: string;
   enabled: boolean;
-  subscription?: { url: string; every: string };
+  subscription?: { url: string; every: string; format?: LineFormat };
   entries: string[];
 }
 
@@ -104,7 +107,13 @@ export function documentList(
     note: list.note,
     enabled: list.enabled,
     ...(list.subscription
-      ? { subscription: { url: list.subscription.url, every: formatEvery(list.subscription.everyMs) } }
+      ? {
+          subscription: {
+            url: list.subscription.url,
+            every: formatEvery(list.subscription.everyMs),
+            ...(list.subscription.format !== 'auto' ? { format: list.subscription.format } : {}),
+          },
+        }
       : {}),
     entries,
   };

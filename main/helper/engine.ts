@@ -18,6 +18,7 @@ import type {
   AppBindingChange,
   AppBindings,
   ApplyStats,
+  CompilableRule,
   Counters,
   KernelDefaults,
   KernelRule,
@@ -36,7 +37,7 @@ import { inKernel } from './kernel-error.js';
 export interface KernelFirewall {
   /** Takes out `removed` (objects given before), takes in `added`; all or nothing. */
   changeRules(
-    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    change: { removed: readonly CompilableRule[]; added: readonly CompilableRule[] },
     defaults: KernelDefaults,
   ): Promise<ApplyStats>;
   bindApps(change: AppBindingChange): Promise<void>;
@@ -256,11 +257,11 @@ export class RulesEngine {
     }
     for (const id of this.rules.takeChanged()) this.pending.add(id);
     if (!this.loadedAll) for (const rule of this.rules.list()) this.pending.add(rule.id);
-    const removed: KernelRule[] = [];
-    const added: KernelRule[] = [];
+    const removed: CompilableRule[] = [];
+    const added: CompilableRule[] = [];
     for (const id of this.lists.takeChanged()) this.pendingLists.add(id);
     if (!this.loadedAll) for (const list of this.lists.list()) this.pendingLists.add(list.id);
-    const lists = this.appliedLists.change(this.pendingLists, (id) => this.lists.get(id));
+    const lists = await this.appliedLists.change(this.pendingLists, (id) => this.lists.get(id));
     const stored = new Map<number, { rule: Rule; entries: KernelRule[] } | null>();
     for (const id of this.pending) {
       const rule = this.rules.get(id);

@@ -20,6 +20,7 @@ import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { ImportSessions } from './lists/import-sessions.js';
+import { Subscriptions } from './lists/subscriptions.js';
 import { buildStatus } from './status.js';
 import { log } from './log.js';
 
@@ -79,9 +80,12 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
       ...engine.settings.get().authorizedUsers,
     ]);
   const imports = new ImportSessions(engine);
+  const subscriptions = new Subscriptions(engine, log);
+  subscriptions.start();
   const services = {
     engine,
     imports,
+    subscriptions,
     enforcement,
     fanout,
     connections,
@@ -115,6 +119,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await connections.stop(); // writes the flows not yet written
   fanout.close();
   imports.stop();
+  subscriptions.stop();
   engine.stop();
   enforcement.stop();
   await firewall.close(); // closes our fds only; links and maps stay pinned

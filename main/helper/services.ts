@@ -5,6 +5,7 @@ import type { Enforcement } from './enforcement.js';
 import type { EventFanout } from './event-fanout.js';
 import type { Connections } from './flows/connections-service.js';
 import type { ImportSessions } from './lists/import-sessions.js';
+import type { Subscriptions } from './lists/subscriptions.js';
 
 export interface HelperServices {
   engine: RulesEngine;
@@ -12,6 +13,7 @@ export interface HelperServices {
   fanout: EventFanout;
   connections: Connections;
   imports: ImportSessions;
+  subscriptions: Subscriptions;
   status(): Status;
   /** The helper's log (audit lines for changes). */
   log?(message: string): void;

@@ -1,4 +1,4 @@
-// Compiles KernelRule[] into the byte layout of bpf/portcullis.h: exact-address hashes, LPM
+// Compiles CompilableRule[] into the byte layout of bpf/portcullis.h: exact-address hashes, LPM
 // tries, the v6 prefix hash and its buckets (v6-buckets.ts), and deduplicated clause sets. Pure (no
 // I/O), so the precedence logic is unit-tested without a kernel. See portcullis.h for precedence
 // and for how the kernel reads these maps.
@@ -11,7 +11,7 @@
 // affected and a fresh set table. A first load skips the key index (its keys are merged in the
 // full compile's sorted walk, the index is built when a change first needs it): that apply is the
 // one a user waits for at start.
-import type { KernelDefaults, KernelRule } from '../api.js';
+import type { KernelDefaults, CompilableRule } from '../api.js';
 import * as byteOrder from './byte-order.js';
 import { SetTable } from './clause-sets.js';
 import { EntryWriter, type Writers } from './entry-writer.js';
@@ -55,7 +55,7 @@ export class RuleCompiler {
   }
 
   /** Every rule held, in no particular order. */
-  *rules(): Iterable<KernelRule> {
+  *rules(): Iterable<CompilableRule> {
     for (const table of [this.tables[4], this.tables[6]]) {
       for (const rules of table.rules) {
         if (rules === undefined) continue;
@@ -65,7 +65,7 @@ export class RuleCompiler {
     }
   }
 
-  has(rule: KernelRule): boolean {
+  has(rule: CompilableRule): boolean {
     return (rule.family === 4 || rule.family === 6) && this.tables[rule.family].has(rule);
   }
 
@@ -83,14 +83,14 @@ export class RuleCompiler {
    * Takes out `removed` (the very objects given before) and takes in `added` (each object once).
    * Checks everything first and throws before changing anything, naming the culprit.
    */
-  update(removed: readonly KernelRule[], added: readonly KernelRule[], addedName = 'added'): void {
+  update(removed: readonly CompilableRule[], added: readonly CompilableRule[], addedName = 'added'): void {
     for (let i = 0; i < added.length; i++) validateRule(added[i]!, i, addedName);
     const changes = removed.length + added.length;
     if (changes >= BULK_LOAD_MIN && changes * 2 >= this.held - removed.length + added.length) {
       this.rebuild(removed, added);
       return;
     }
-    const gone = new Set<KernelRule>();
+    const gone = new Set<CompilableRule>();
     for (let i = 0; i < removed.length; i++) {
       const rule = removed[i]!;
       if (gone.has(rule) || !this.has(rule)) notHeld(removed, i);
@@ -132,13 +132,13 @@ export class RuleCompiler {
    * key, the index probes, the slots changed and the diff compiled only to be thrown away for a
    * swap cost three times the whole compile.
    */
-  private rebuild(removed: readonly KernelRule[], added: readonly KernelRule[]): void {
-    const gone = new Set<KernelRule>();
+  private rebuild(removed: readonly CompilableRule[], added: readonly CompilableRule[]): void {
+    const gone = new Set<CompilableRule>();
     for (let i = 0; i < removed.length; i++) {
       if (gone.has(removed[i]!)) notHeld(removed, i);
       gone.add(removed[i]!);
     }
-    const kept: KernelRule[] = [];
+    const kept: CompilableRule[] = [];
     let found = 0;
     for (const rule of this.rules()) {
       if (gone.has(rule)) found++;
@@ -345,12 +345,12 @@ export class RuleCompiler {
   }
 }
 
-function notHeld(removed: readonly KernelRule[], index: number): never {
+function notHeld(removed: readonly CompilableRule[], index: number): never {
   throw new RangeError(`removed[${index}] (ruleId ${String(removed[index]?.ruleId)}): not among the compiled rules`);
 }
 
 /** Compiles a whole ruleset at once (a fresh compiler's compileAll). */
-export function compileRules(rules: KernelRule[], defaults: KernelDefaults, littleEndian = HOST_LE): CompiledRules {
+export function compileRules(rules: CompilableRule[], defaults: KernelDefaults, littleEndian = HOST_LE): CompiledRules {
   validateDefaults(defaults);
   const compiler = new RuleCompiler(littleEndian);
   compiler.update([], rules, 'rules');

@@ -5,18 +5,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ApplyStats, Counters, KernelDefaults, KernelRule } from '../../native/api.js';
+import type { ApplyStats, CompilableRule, Counters, KernelDefaults } from '../../native/api.js';
 import { RulesEngine, type KernelFirewall } from '../../main/helper/engine.js';
 import { openDatabase, type Db } from '../../main/helper/store/database.js';
 
 /** Holds entries by identity like the real compiler does; all or nothing; fails when told to. */
 export class FakeFirewall implements KernelFirewall {
-  readonly entries = new Set<KernelRule>();
+  readonly entries = new Set<CompilableRule>();
   readonly calls: Array<{ removed: number; added: number }> = [];
   failNext = false;
 
   async changeRules(
-    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    change: { removed: readonly CompilableRule[]; added: readonly CompilableRule[] },
     _defaults: KernelDefaults,
   ): Promise<ApplyStats> {
     for (const entry of change.removed)
@@ -48,8 +48,10 @@ export class FakeFirewall implements KernelFirewall {
   }
 }
 
-export function describeEntry(e: KernelRule): string {
-  return `${e.ruleId} ${e.scope} ${Buffer.from(e.addr).toString('hex')}/${e.prefixLen} ${e.portLo}-${e.portHi} ${e.protocol} ${e.direction} ${e.action}`;
+export function describeEntry(e: CompilableRule): string {
+  const addr =
+    typeof e.addr === 'number' ? (e.addr >>> 0).toString(16).padStart(8, '0') : Buffer.from(e.addr).toString('hex');
+  return `${e.ruleId} ${e.scope} ${addr}/${e.prefixLen} ${e.portLo}-${e.portHi} ${e.protocol} ${e.direction} ${e.action}`;
 }
 
 export async function withEngine(

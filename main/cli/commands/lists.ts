@@ -1,6 +1,15 @@
 // lists: the lists (imports, subscriptions, policy) with their entry counts; lists show NAME,
 // lists enable|disable NAME, lists remove NAME. Subscriptions: lists add URL, lists update [NAME].
-import { PortcullisError, formatEvery, type RuleList } from '../../contract/index.js';
+import {
+  LINE_FORMATS,
+  PortcullisError,
+  formatEvery,
+  parseEvery,
+  parseListUrl,
+  type LineFormat,
+  type ListUpdate,
+  type RuleList,
+} from '../../contract/index.js';
 import type { HelperClient } from '../../client/helper-client.js';
 import type { Command, CommandContext } from '../command.js';
 import { formatDuration, table } from '../format.js';
@@ -75,7 +84,65 @@ async function oneList(context: CommandContext, args: string[]): Promise<{ clien
 
 type Verb = (context: CommandContext, args: string[]) => Promise<number>;
 
+function describeUpdate(update: ListUpdate): string {
+  const { list } = update;
+  const what =
+    update.result === 'failed'
+      ? `fetching failed: ${update.error}; ${list.entryCount > 0 ? 'the last good copy stays' : 'it will be tried again'}`
+      : update.result === 'changed'
+        ? `+${formatCount(update.added)} -${formatCount(update.removed)}, ${formatCount(list.entryCount)} entries`
+        : `unchanged, ${formatCount(list.entryCount)} entries`;
+  return `list "${list.name}": ${what}${list.pendingCount > 0 ? ` (${formatCount(list.pendingCount)} wait for review: "portcullis lists enable ${list.name}")` : ''}`;
+}
+
+/** Options of "lists add" checked here, so a mistake names the flag (the helper checks them again). */
+function subscribeOptions(context: CommandContext) {
+  const flag = (name: string) => context.flags[name] as string | undefined;
+  const every = flag('every');
+  if (every !== undefined) {
+    const parsed = parseEvery(every, '--every');
+    if (!parsed.ok)
+      throw new PortcullisError('invalid-input', `--every: ${parsed.error.message}`, { where: '--every' });
+  }
+  const format = flag('format');
+  if (format !== undefined && !(LINE_FORMATS as readonly string[]).includes(format))
+    throw new PortcullisError('invalid-input', `--format: "${format}" is not one of ${LINE_FORMATS.join(', ')}`, {
+      where: '--format',
+    });
+  const action = flag('action');
+  if (action !== undefined && action !== 'block' && action !== 'allow')
+    throw new PortcullisError('invalid-input', `--action: "${action}" is neither block nor allow`, {
+      where: '--action',
+    });
+  return {
+    ...(flag('name') !== undefined ? { name: flag('name') } : {}),
+    ...(every !== undefined ? { every } : {}),
+    ...(format !== undefined ? { format: format as LineFormat } : {}),
+    ...(action !== undefined ? { action: action as 'block' | 'allow' } : {}),
+  };
+}
+
 export const listVerbs: Record<string, Verb> = {
+  async add(context, args) {
+    const [url, ...extra] = args;
+    if (url === undefined)
+      throw new PortcullisError('invalid-input', 'URL is missing: give an http(s) URL', { where: 'URL' });
+    if (extra.length > 0)
+      throw new PortcullisError('invalid-input', `unexpected argument "${extra[0]}"`, { where: 'arguments' });
+    const checked = parseListUrl(url, 'URL');
+    if (!checked.ok) throw new PortcullisError('invalid-input', `URL: ${checked.error.message}`, { where: 'URL' });
+    const update = await (await context.connect()).call('lists.subscribe', { url, ...subscribeOptions(context) });
+    context.out(context.json ? JSON.stringify(update) : describeUpdate(update));
+    return update.result === 'failed' ? 1 : 0;
+  },
+  async update(context, args) {
+    const client = await context.connect();
+    const id = args.length === 0 ? undefined : (await oneList(context, args)).list.id;
+    const updates = await client.call('lists.refresh', id === undefined ? {} : { id });
+    if (context.json) context.out(JSON.stringify(updates));
+    else context.out(updates.length === 0 ? 'No subscriptions.' : updates.map(describeUpdate).join('\n'));
+    return updates.some((update) => update.result === 'failed') ? 1 : 0;
+  },
   async show(context, args) {
     const { client, list } = await oneList(context, args);
     const first = await client.call('lists.entries', { id: list.id, limit: 20 });
@@ -118,9 +185,18 @@ export const listVerbs: Record<string, Verb> = {
 
 export const listsCommand: Command = {
   name: 'lists',
-  summary: 'show, enable, disable or remove lists (imports, subscriptions, policy)',
-  synopsis: `[${Object.keys(listVerbs).join('|')} NAME]`,
-  flags: {},
+  summary: 'lists: subscribe (add URL), update, show, enable, disable, remove',
+  synopsis: `[add URL [--name N] [--action block|allow] [--every 24h] [--format F] | update [NAME] | show|enable|disable|remove NAME]`,
+  flags: {
+    name: { type: 'string', description: 'add: the list name (default: the URL)', placeholder: 'NAME' },
+    action: { type: 'string', description: 'add: block (default) or allow (waits for review)', placeholder: 'ACTION' },
+    every: {
+      type: 'string',
+      description: 'add: how often to fetch it (default 24h, at least 15m)',
+      placeholder: 'DURATION',
+    },
+    format: { type: 'string', description: `add: ${LINE_FORMATS.join(', ')} (default auto)`, placeholder: 'F' },
+  },
   json: true,
   async run(context) {
     const [verb, ...args] = context.positionals;

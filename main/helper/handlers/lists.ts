@@ -5,8 +5,12 @@ import type { HandlerTable } from '../rpc/handler.js';
 import type { HelperServices } from '../services.js';
 import { listView, type StoredList } from '../store/lists-store.js';
 import { enableList, managed } from '../lists/list-entries.js';
+import type { UpdateOutcome } from '../lists/subscriptions.js';
 
-export function listsHandlers({ engine, imports, log }: HelperServices): HandlerTable {
+/** An update as clients see it. */
+const updateView = (outcome: UpdateOutcome) => ({ ...outcome, list: listView(outcome.list) });
+
+export function listsHandlers({ engine, imports, subscriptions, log }: HelperServices): HandlerTable {
   const audit = (who: string, what: string) => log?.(`${who}: ${what}`);
   const existing = (id: number): StoredList => {
     const list = engine.lists.get(id);
@@ -65,6 +69,19 @@ export function listsHandlers({ engine, imports, log }: HelperServices): Handler
         `updated list ${id} "${updated.name}": ${updated.enabled ? 'enabled' : 'disabled'}, ${updated.remotes.length} entries`,
       );
       return listView(updated);
+    },
+    'lists.subscribe': async (params, { connection }) => {
+      const outcome = await subscriptions.add(params);
+      audit(connection.describe(), `subscribed list ${outcome.list.id} "${outcome.list.name}" to ${params.url}`);
+      return updateView(outcome);
+    },
+    'lists.refresh': async ({ id }) => {
+      if (id === undefined) return (await subscriptions.updateAll()).map(updateView);
+      if (!existing(id).subscription)
+        throw new PortcullisError('invalid-input', `params.id: list ${id} is not a subscription; nothing to fetch`, {
+          where: 'params.id',
+        });
+      return [updateView(await subscriptions.update(id))];
     },
     'lists.remove': async ({ id }, { connection }) => {
       const removed = await engine.transaction(() => {

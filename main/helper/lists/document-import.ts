@@ -136,6 +136,7 @@ export async function storeDocument(
             subscription: list.subscription
               ? {
                   url: list.subscription.url,
+                  format: list.subscription.format ?? 'auto',
                   everyMs: list.subscription.every ?? DEFAULT_EVERY_MS,
                   lastCheckAt: null,
                   lastSuccessAt: null,

@@ -3,59 +3,75 @@
 // DNS side (domainRules), like hand-made domain rules. An update of a list's entries changes only
 // the entries that came or went; a change of its terms (enabled, and so on) all of them.
 import { parsePrefix, parseRemote, type Rule } from '../../contract/index.js';
-import type { KernelRule } from '../../../native/api.js';
+import type { CompilableRule, KernelRule, KernelRuleV4 } from '../../../native/api.js';
 import type { StoredList } from '../store/lists-store.js';
 
 const CHAR_0 = 48;
 const CHAR_DOT = 46;
 
-/** The address of a canonical dotted quad (a stored entry), as 4 bytes; null for anything else. */
-function ipv4Bytes(text: string): Uint8Array | null {
-  const bytes = new Uint8Array(4);
-  let part = 0;
+/** A canonical dotted quad (a stored entry) as a u32; -1 for anything else. */
+function ipv4Value(text: string): number {
   let value = 0;
+  let part = 0;
+  let dots = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === CHAR_DOT) {
-      if (part === 3) return null;
-      bytes[part++] = value;
-      value = 0;
-    } else if (c >= CHAR_0 && c <= CHAR_0 + 9) value = value * 10 + (c - CHAR_0);
-    else return null;
+      value = value * 256 + part;
+      part = 0;
+      dots++;
+    } else if (c >= CHAR_0 && c <= CHAR_0 + 9) part = part * 10 + (c - CHAR_0);
+    else return -1;
   }
-  if (part !== 3) return null;
-  bytes[3] = value;
-  return bytes;
+  return dots === 3 ? value * 256 + part : -1;
+}
+
+type EntryTerms = Omit<KernelRuleV4, 'ruleId' | 'addr'>;
+const termsCache = new WeakMap<StoredList, EntryTerms>();
+
+/**
+ * What every entry of a list shares, as the prototype of their kernel rules: an entry's own object
+ * holds only its id and address (and, for a CIDR or IPv6, its family and length). A million
+ * entries are a million two-field objects, no arrays.
+ */
+function entryTerms(list: StoredList): EntryTerms {
+  let terms = termsCache.get(list);
+  if (!terms) {
+    terms = {
+      scope: list.appId ?? 0,
+      family: 4,
+      prefixLen: 32,
+      portLo: 0,
+      portHi: 65535,
+      protocol: 'any',
+      direction: list.direction,
+      action: list.action,
+    };
+    termsCache.set(list, terms);
+  }
+  return terms;
 }
 
 /** The kernel rule of one entry, or null for a domain (its addresses come from DNS answers). */
-export function entryKernelRule(list: StoredList, ruleId: number, remote: string): KernelRule | null {
-  const v4 = ipv4Bytes(remote);
-  let family: 4 | 6 = 4;
-  let addr = v4;
-  let prefixLen = 32;
-  if (!v4) {
-    // Canonical entries: a bare IPv4 address is handled above, every other address has ':' or '/'.
-    if (!remote.includes(':') && !remote.includes('/')) return null;
-    const prefix = parsePrefix(remote);
-    // Entries are stored canonical; one that does not parse is a bug or tampering.
-    if (!prefix.ok) throw new Error(`list ${list.id} entry ${ruleId}: stored remote ${remote} does not parse`);
-    family = prefix.value.family;
-    addr = prefix.value.bytes;
-    prefixLen = prefix.value.prefixLen;
+export function entryKernelRule(list: StoredList, ruleId: number, remote: string): CompilableRule | null {
+  const v4 = ipv4Value(remote);
+  if (v4 >= 0) {
+    const rule = Object.create(entryTerms(list)) as KernelRuleV4;
+    rule.ruleId = ruleId;
+    rule.addr = v4;
+    return rule;
   }
-  return {
-    ruleId,
-    scope: list.appId ?? 0,
-    family,
-    addr: addr!,
-    prefixLen,
-    portLo: 0,
-    portHi: 65535,
-    protocol: 'any',
-    direction: list.direction,
-    action: list.action,
-  };
+  // Canonical entries: a bare IPv4 address is handled above, every other address has ':' or '/'.
+  if (!remote.includes(':') && !remote.includes('/')) return null;
+  const prefix = parsePrefix(remote);
+  // Entries are stored canonical; one that does not parse is a bug or tampering.
+  if (!prefix.ok) throw new Error(`list ${list.id} entry ${ruleId}: stored remote ${remote} does not parse`);
+  const rule = Object.create(entryTerms(list)) as KernelRule;
+  rule.ruleId = ruleId;
+  rule.family = prefix.value.family;
+  rule.addr = prefix.value.bytes;
+  rule.prefixLen = prefix.value.prefixLen;
+  return rule;
 }
 
 /** What decides how every entry of a list is enforced; entries differ only in their remote. */
@@ -65,12 +81,12 @@ interface Applied {
   terms: string;
   ids: Uint32Array;
   /** Kernel rules beside ids (null: a domain, or a disabled list's entry). */
-  rules: Array<KernelRule | null>;
+  rules: Array<CompilableRule | null>;
 }
 
 export interface ListKernelChange {
-  removed: KernelRule[];
-  added: KernelRule[];
+  removed: CompilableRule[];
+  added: CompilableRule[];
   /** Records the change as applied (after the kernel took it). */
   commit(): void;
 }
@@ -84,10 +100,14 @@ export class ListKernelEntries {
     this.applied.clear();
   }
 
-  /** What takes the kernel from the lists as applied to `lists` (by id, null when gone), for the ids given. */
-  change(ids: Iterable<number>, get: (id: number) => StoredList | null): ListKernelChange {
-    const removed: KernelRule[] = [];
-    const added: KernelRule[] = [];
+  /**
+   * What takes the kernel from the lists as applied to `lists` (by id, null when gone), for the ids
+   * given. Yields to the event loop every YIELD_EVERY entries: the helper answers other requests
+   * while a list of millions is turned into kernel rules.
+   */
+  async change(ids: Iterable<number>, get: (id: number) => StoredList | null): Promise<ListKernelChange> {
+    const removed: CompilableRule[] = [];
+    const added: CompilableRule[] = [];
     const next = new Map<number, Applied | null>();
     for (const id of ids) {
       const list = get(id);
@@ -98,10 +118,11 @@ export class ListKernelEntries {
         continue;
       }
       const after: Applied = { terms: termsOf(list), ids: list.ids, rules: new Array(list.ids.length) };
-      if (before && before.terms === after.terms) mergeEntries(list, before, after, removed, added);
+      if (before && before.terms === after.terms) await mergeEntries(list, before, after, removed, added);
       else {
         if (before) for (const rule of before.rules) if (rule) removed.push(rule);
         for (let j = 0; j < list.ids.length; j++) {
+          if (j % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEvents();
           const rule = list.enabled ? entryKernelRule(list, list.ids[j]!, list.remotes[j]!) : null;
           after.rules[j] = rule;
           if (rule) added.push(rule);
@@ -123,15 +144,19 @@ export class ListKernelEntries {
 }
 
 /** Both id lists ascend: one walk finds the entries that went (removed) and came (added); the rest keep their rules. */
-function mergeEntries(
+const YIELD_EVERY = 65536;
+const yieldToEvents = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+async function mergeEntries(
   list: StoredList,
   before: Applied,
   after: Applied,
-  removed: KernelRule[],
-  added: KernelRule[],
-): void {
+  removed: CompilableRule[],
+  added: CompilableRule[],
+): Promise<void> {
   let i = 0;
   for (let j = 0; j < after.ids.length; j++) {
+    if (j % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEvents();
     const id = after.ids[j]!;
     while (i < before.ids.length && before.ids[i]! < id) {
       const gone = before.rules[i++];
@@ -163,7 +188,7 @@ export function listDomainRules(lists: readonly StoredList[]): Rule[] {
       rules = [];
       for (let j = 0; j < list.remotes.length; j++) {
         const text = list.remotes[j]!;
-        if (ipv4Bytes(text) || text.includes(':') || text.includes('/')) continue;
+        if (ipv4Value(text) >= 0 || text.includes(':') || text.includes('/')) continue;
         const remote = parseRemote(text);
         if (!remote.ok || remote.value.kind !== 'domain') continue;
         rules.push({

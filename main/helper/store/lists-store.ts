@@ -157,6 +157,7 @@ export function listView(list: StoredList): RuleList {
     pendingCount: pending.length,
     subscription: subscription && {
       url: subscription.url,
+      format: subscription.format,
       everyMs: subscription.everyMs,
       lastCheckAt: subscription.lastCheckAt,
       lastSuccessAt: subscription.lastSuccessAt,
@@ -271,7 +272,9 @@ export class ListsStore {
     );
     if (changes.ids || changes.remotes || changes.pending)
       this.updateEntries.run(after.remotes.join('\n'), encodeIdRuns(after.ids), after.pending.join('\n'), id);
-    return this.remember(after);
+    // Names, notes and a subscription's bookkeeping are nothing to the kernel.
+    const forKernel = changes.ids !== undefined || changes.remotes !== undefined || changes.enabled !== undefined;
+    return this.remember(after, forKernel);
   }
 
   remove(id: number): boolean {
@@ -312,8 +315,8 @@ export class ListsStore {
     return this.cache;
   }
 
-  private remember(list: StoredList): StoredList {
-    this.changed.add(list.id);
+  private remember(list: StoredList, forKernel = true): StoredList {
+    if (forKernel) this.changed.add(list.id);
     if (this.cache) this.cache.set(list.id, list);
     else this.loaded();
     return list;

@@ -151,3 +151,39 @@ describe('RulesView', () => {
     expect(useConnections.getState().flowCount).toBe(2);
   });
 });
+
+describe('ListsView', () => {
+  it('subscribes by URL, shows entries, schedule and failures, toggles and removes a list whole', async () => {
+    const api = connectedApi();
+    api.served.set('https://lists.example/ads.txt', '0.0.0.0 ads.example\n203.0.113.9\n');
+    render(<App />);
+    await screen.findByText('curl', { selector: '.app-name' });
+    fireEvent.click(screen.getByRole('tab', { name: /Lists/ }));
+    await screen.findByText(/No lists yet/);
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe to a list…' }));
+    fireEvent.change(screen.getByLabelText('List URL'), { target: { value: 'https://lists.example/ads.txt' } });
+    fireEvent.change(screen.getByLabelText('List name'), { target: { value: 'ads' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe' }));
+    await screen.findByText('https://lists.example/ads.txt');
+    expect(screen.getByTestId('list-count').textContent).toBe('1 lists, 2 entries');
+    expect(screen.getByText(/in 24 h \(every 1d\)/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'ads' }));
+    const entries = await screen.findByRole('list', { name: 'Entries of ads' });
+    expect(entries.textContent).toContain('203.0.113.9');
+
+    // A URL that fails: the list is there with the reason.
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe to a list…' }));
+    fireEvent.change(screen.getByLabelText('List URL'), { target: { value: 'https://lists.example/gone.txt' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe' }));
+    await waitFor(() =>
+      expect(screen.getAllByRole('alert').some((alert) => /answered 404/.test(alert.textContent ?? ''))).toBe(true),
+    );
+
+    fireEvent.click(screen.getByLabelText('Disable list ads'));
+    await waitFor(() => expect(api.lists[0]!.enabled).toBe(false));
+    fireEvent.click(await screen.findByLabelText('Enable list ads'));
+    await waitFor(() => expect(api.lists[0]!.enabled).toBe(true));
+    fireEvent.click(screen.getByLabelText('Remove list ads'));
+    await waitFor(() => expect(api.lists.map((list) => list.name)).toEqual(['https://lists.example/gone.txt']));
+  });
+});

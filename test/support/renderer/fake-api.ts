@@ -87,6 +87,8 @@ export interface FakeApi extends RendererApi {
   rules: Rule[];
   /** Lists with their entries; imports go through the real list parser. */
   lists: Array<RuleList & { entries: string[] }>;
+  /** What subscribing to a URL downloads (a URL not here fails as a 404 would). */
+  served: Map<string, string>;
   apps: App[];
   flows: Flow[];
   helper: HelperState;
@@ -115,6 +117,7 @@ export function createFakeApi(): FakeApi {
     calls: [] as Call[],
     rules: [] as Rule[],
     lists: [] as Array<RuleList & { entries: string[] }>,
+    served: new Map<string, string>(),
     apps: [] as App[],
     flows: [] as Flow[],
     helper: { state: 'connected', status: status() } as HelperState,
@@ -230,6 +233,60 @@ export function createFakeApi(): FakeApi {
         skipped: parser.skipped,
         lists: [view],
         elapsedMs: 1,
+      });
+    },
+    updateList: ({ id, patch }: { id: number; patch: { enabled?: boolean } }) => {
+      const list = fake.lists.find((candidate) => candidate.id === id)!;
+      if (patch.enabled !== undefined) list.enabled = patch.enabled;
+      const { entries: _entries, ...view } = list;
+      return ok(view);
+    },
+    removeList: ({ id }: { id: number }) => {
+      const list = fake.lists.find((candidate) => candidate.id === id)!;
+      fake.lists = fake.lists.filter((candidate) => candidate.id !== id);
+      const { entries: _entries, ...view } = list;
+      return ok({ removed: view });
+    },
+    subscribeList: ({ url, name }: { url: string; name?: string }) => {
+      const text = fake.served.get(url);
+      const parser = new ListParser('auto');
+      parser.push(text ?? '');
+      parser.end();
+      const now = Date.now();
+      const list = {
+        id: fake.lists.length + 1,
+        name: name ?? url,
+        kind: 'subscription' as const,
+        source: url,
+        action: 'block' as const,
+        appId: null,
+        direction: 'both' as const,
+        note: '',
+        enabled: true,
+        entryCount: parser.entries.length,
+        pendingCount: 0,
+        createdAt: now,
+        updatedAt: now,
+        subscription: {
+          url,
+          format: 'auto' as const,
+          everyMs: 86_400_000,
+          lastCheckAt: now,
+          lastSuccessAt: text === undefined ? null : now,
+          nextCheckAt: now + 86_400_000,
+          error: text === undefined ? 'the server answered 404 Not Found' : null,
+        },
+        managedBy: null,
+        entries: parser.entries,
+      };
+      fake.lists.push(list);
+      const { entries: _entries, ...view } = list;
+      return ok({
+        list: view,
+        result: text === undefined ? 'failed' : 'changed',
+        added: parser.entries.length,
+        removed: 0,
+        error: view.subscription.error,
       });
     },
     listLists: () => ok(fake.lists.map(({ entries: _entries, ...view }) => view)),
