@@ -25,7 +25,7 @@ const RUNTIME_PACKAGES: Record<string, { files: string[]; loads: string[] }> = {
 
 /** The addon, loaded by native/index.js through a computed path. */
 const ADDON = 'native/build/Release/portcullis.node';
-const POLKIT_FILES = [BUNDLE_FILES.launcher, BUNDLE_FILES.policy, BUNDLE_FILES.unit];
+const POLKIT_FILES = [BUNDLE_FILES.launcher, BUNDLE_FILES.policy, BUNDLE_FILES.managePolicy, BUNDLE_FILES.unit];
 
 export interface Manifest {
   name: 'portcullis-helper-bundle';

@@ -36,6 +36,8 @@ export function install(options: InstallOptions): InstallResult {
     done.push(LAYOUT.launcher);
     copyRootFile(join(options.bundleDir, BUNDLE_FILES.policy), LAYOUT.policy, FILE_MODE);
     done.push(LAYOUT.policy);
+    copyRootFile(join(options.bundleDir, BUNDLE_FILES.managePolicy), LAYOUT.managePolicy, FILE_MODE);
+    done.push(LAYOUT.managePolicy);
 
     if (exists(LAYOUT.cliWrapper) && !isOurWrapper(LAYOUT.cliWrapper)) {
       notes.push(`${LAYOUT.cliWrapper} exists and is not Portcullis's; left alone (run ${LAYOUT.cliEntry} with ${LAYOUT.node})`);

@@ -13,7 +13,7 @@ export function installedCheck(): Check {
   const problems = installProblems();
   if (problems.length === 0) {
     const manifest = readManifest();
-    return { ...base, ok: true, detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit action and launcher in place`, fix: null };
+    return { ...base, ok: true, detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit actions and launcher in place`, fix: null };
   }
   return { ...base, ok: false, detail: problems.slice(0, 3).join('; '), fix: 'reinstall: sudo portcullis install (or reinstall the package)' };
 }
@@ -30,6 +30,7 @@ export function installProblems(): string[] {
   const copies: Array<[string, string]> = [
     [LAYOUT.launcher, BUNDLE_FILES.launcher],
     [LAYOUT.policy, BUNDLE_FILES.policy],
+    [LAYOUT.managePolicy, BUNDLE_FILES.managePolicy],
   ];
   for (const [installed, inBundle] of copies) {
     try {
@@ -38,7 +39,7 @@ export function installProblems(): string[] {
       problems.push(`${installed} is missing`);
     }
   }
-  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.helperEntry, LAYOUT.node]) problems.push(...ownershipProblems(path));
+  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.helperEntry, LAYOUT.node]) problems.push(...ownershipProblems(path));
   return problems;
 }
 

@@ -16,7 +16,7 @@ import type { Sandbox } from './sandbox.js';
 
 /** Every path install may create, for "nothing left" checks and the safety net. */
 export const INSTALLED_PATHS = [
-  LAYOUT.libDir, LAYOUT.libexecDir, LAYOUT.launcher, LAYOUT.policy, LAYOUT.unit, LAYOUT.unitWantsLink, LAYOUT.cliWrapper, LAYOUT.configDir,
+  LAYOUT.libDir, LAYOUT.libexecDir, LAYOUT.launcher, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.unit, LAYOUT.unitWantsLink, LAYOUT.cliWrapper, LAYOUT.configDir,
 ];
 
 export interface TestInstall {
