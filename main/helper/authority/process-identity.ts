@@ -1,0 +1,45 @@
+// The process behind a connection, as polkit names it: pid, start time and uid. A pid alone is
+// reused once its process exits; with its start time (clock ticks after boot, field 22 of
+// /proc/PID/stat) it names one process for as long as the system runs. The helper reads it when it
+// accepts a connection, so a process that connects and exits cannot lend its connection to whoever
+// gets its pid next.
+import { readFileSync, statSync } from 'node:fs';
+
+export interface ProcessIdentity {
+  pid: number;
+  uid: number;
+  /** As /proc writes it: a decimal count of clock ticks, compared and passed on as text. */
+  startTime: string;
+}
+
+/** Field 22 of /proc/PID/stat, or null when there is no such process. */
+export function processStartTime(pid: number): string | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // Field 2 (the command name) is in parentheses and may itself hold spaces and ')': the fields
+  // after the last ')' start with field 3, so field 22 is the 20th of them.
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
+}
+
+/**
+ * The identity of a connected peer (SO_PEERCRED's pid and uid), or null when its process cannot be
+ * named: no pid (a peer in another pid namespace reads as 0), already gone, or a /proc entry owned
+ * by someone other than the peer's uid (the pid is no longer the peer's).
+ */
+export function identifyPeer(peer: { pid: number; uid: number }): ProcessIdentity | null {
+  if (!Number.isInteger(peer.pid) || peer.pid <= 0) return null;
+  const startTime = processStartTime(peer.pid);
+  if (startTime === null) return null;
+  try {
+    if (statSync(`/proc/${peer.pid}`).uid !== peer.uid) return null;
+  } catch {
+    return null;
+  }
+  // Read again: the owner check above must be about the same process as the start time.
+  return processStartTime(peer.pid) === startTime ? { pid: peer.pid, uid: peer.uid, startTime } : null;
+}
