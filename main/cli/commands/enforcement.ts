@@ -1,4 +1,5 @@
-// enable / disable [--for DURATION]: turn enforcement on or off (or pause it).
+// enable / disable [--for DURATION]: turn enforcement on or off (or pause it; both need an
+// administrator).
 import { PortcullisError, parseDuration } from '../../contract/index.js';
 import type { Command } from '../command.js';
 import { formatStatus } from './status.js';
@@ -22,6 +23,7 @@ export const disableCommand: Command = {
   synopsis: '[--for DURATION]',
   flags: { for: { type: 'string', description: 'turn it back on after this long (5m, 1h; at most 24h)', placeholder: 'DURATION' } },
   json: true,
+  mayLoosen: () => true,
   async run(context) {
     const text = context.flags.for as string | undefined;
     let pauseMinutes: number | undefined;

@@ -7,7 +7,8 @@
 import type { Socket } from 'node:net';
 import { PortcullisError } from '../../contract/index.js';
 import type { RpcConnection } from '../rpc/connection.js';
-import { identifyPeer, processStartTime, type ProcessIdentity } from './process-identity.js';
+import { processStartTime } from '../../common/process-start.js';
+import { identifyPeer, type ProcessIdentity } from './process-identity.js';
 import { askPolkit, type PolkitAnswer, type PolkitRefusal } from './polkit-check.js';
 
 /** How long a person may take at the dialog before the request is refused. */

@@ -1,29 +1,14 @@
-// The process behind a connection, as polkit names it: pid, start time and uid. A pid alone is
-// reused once its process exits; with its start time (clock ticks after boot, field 22 of
-// /proc/PID/stat) it names one process for as long as the system runs. The helper reads it when it
-// accepts a connection, so a process that connects and exits cannot lend its connection to whoever
-// gets its pid next.
-import { readFileSync, statSync } from 'node:fs';
+// The process behind a connection, as polkit names it: pid, start time and uid. The helper reads it
+// when it accepts a connection, so a process that connects and exits cannot lend its connection to
+// whoever gets its pid next.
+import { statSync } from 'node:fs';
+import { processStartTime } from '../../common/process-start.js';
 
 export interface ProcessIdentity {
   pid: number;
   uid: number;
   /** As /proc writes it: a decimal count of clock ticks, compared and passed on as text. */
   startTime: string;
-}
-
-/** Field 22 of /proc/PID/stat, or null when there is no such process. */
-export function processStartTime(pid: number): string | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // Field 2 (the command name) is in parentheses and may itself hold spaces and ')': the fields
-  // after the last ')' start with field 3, so field 22 is the 20th of them.
-  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
 }
 
 /**
