@@ -1,7 +1,9 @@
 // polkit's terminal agent for this process. A command that may loosen the firewall makes the helper
-// ask polkit about this process, and polkit asks the agent registered for it: in a desktop session
-// the session's own (--fallback leaves it in charge), at a bare terminal (a console, ssh) pkttyagent,
-// which prompts for an administrator's password on this terminal, as pkexec does.
+// ask polkit about this process, and polkit asks the agent registered for it: pkttyagent, which
+// prompts for an administrator's password on this terminal, like pkexec's own agent and sudo. An
+// agent registered for the process comes before the session's (a desktop dialog is for the app).
+// Not --fallback: with it, polkit found no agent for a process outside any session (a console, ssh),
+// where the terminal is the only place to ask.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { processStartTime } from '../common/process-start.js';
@@ -24,7 +26,7 @@ export async function startTerminalAgent(): Promise<TerminalAgent | null> {
   const startTime = processStartTime(process.pid);
   if (startTime === null) return null;
   // stdio 3 is the notify pipe; the prompts go to the terminal itself.
-  const child = spawn(PKTTYAGENT, ['--process', `${process.pid},${startTime}`, '--fallback', '--notify-fd', '3'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+  const child = spawn(PKTTYAGENT, ['--process', `${process.pid},${startTime}`, '--notify-fd', '3'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
   const notify = child.stdio[3]!;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, REGISTER_TIMEOUT_MS);
