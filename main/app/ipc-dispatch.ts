@@ -18,7 +18,7 @@ export async function dispatchInvoke(handlers: IpcHandlers, name: unknown, reque
     return { ok: true, value };
   } catch (error) {
     if (error instanceof PortcullisError) {
-      return { ok: false, error: { kind: error.kind, message: error.message, ...(error.where ? { where: error.where } : {}) } };
+      return { ok: false, error: { kind: error.kind, message: error.message, ...(error.where ? { where: error.where } : {}), ...(error.polkitAction ? { polkitAction: error.polkitAction } : {}) } };
     }
     // A bug: log it fully here, give the renderer a kind and a short message.
     log(`portcullis: ${name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);

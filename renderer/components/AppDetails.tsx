@@ -51,7 +51,7 @@ export function AppDetails({ appId }: { appId: number }) {
         onChange={(event) => void setAppDefault(app.id, event.target.value === '' ? null : (event.target.value as 'allow' | 'block'))}
       >
         <option value="">Use the global default</option>
-        <option value="allow">Allow</option>
+        <option value="allow">Allow (needs an administrator)</option>
         <option value="block">Block</option>
       </select>
       <h3>Rules for this app ({appRules.length})</h3>

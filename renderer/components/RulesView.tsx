@@ -95,10 +95,12 @@ export function RulesView() {
             {virtualizer.getVirtualItems().map((item) => {
               const rule = shown[item.index]!;
               const remote = formatRemote(rule.remote);
+              // Undoing an enabled block lets traffic through: the helper will ask for an administrator.
+              const adminTitle = rule.enabled && rule.action === 'block' ? 'Needs an administrator' : undefined;
               return (
                 <div key={item.key} className={`virtual-row row rule-grid${rule.enabled ? '' : ' disabled'}`} role="row" data-rule-remote={remote} style={{ transform: `translateY(${item.start}px)`, height: item.size }}>
                   <span role="cell">
-                    <input type="checkbox" className="switch" checked={rule.enabled} aria-label={`${rule.enabled ? 'Disable' : 'Enable'} rule ${remote}`} onChange={(event) => void setEnabled(rule.id, event.target.checked)} />
+                    <input type="checkbox" className="switch" checked={rule.enabled} title={adminTitle} aria-label={`${rule.enabled ? 'Disable' : 'Enable'} rule ${remote}`} onChange={(event) => void setEnabled(rule.id, event.target.checked)} />
                   </span>
                   <span role="cell"><span className={`pill ${rule.action === 'block' ? 'pill-block' : 'pill-allow'}`}>{rule.action}</span></span>
                   <span role="cell" className="mono ellipsis" title={remote}>{remote === 'any' ? 'everything' : remote}</span>
@@ -111,7 +113,7 @@ export function RulesView() {
                   <span role="cell">{formatCount(rule.hits)}</span>
                   <span role="cell" className="actions">
                     <button className="button small" onClick={() => edit({ mode: 'edit', id: rule.id })} aria-label={`Edit rule ${remote}`}>Edit</button>
-                    <button className="button small danger-outline" onClick={() => void remove([rule.id])} aria-label={`Remove rule ${remote}`}>Remove</button>
+                    <button className="button small danger-outline" title={adminTitle} onClick={() => void remove([rule.id])} aria-label={`Remove rule ${remote}`}>Remove</button>
                   </span>
                 </div>
               );

@@ -72,7 +72,7 @@ function runAs(user: TestUser, argv: string[], options: { onStdout?: (text: stri
 
 const cli = (user: TestUser, args: string[]) => runAs(user, [...CLI_ARGV, '--socket', helper.paths.socket, ...args]);
 
-type CallOutcome = { ok: true; result: unknown } | { ok: false; kind: string; message: string };
+type CallOutcome = { ok: true; result: unknown } | { ok: false; kind: string; message: string; polkitAction?: string };
 
 /** One RPC request as a test user, through the one helper client. */
 async function callAs(user: TestUser, method: string, params: unknown): Promise<CallOutcome> {
@@ -118,7 +118,8 @@ test('without the manage grant: blocking works; loosening is refused and changes
 
   // A chunk mixing blocks and allows asks once, and is refused as a whole.
   const mixed = await callAs(plain, 'rules.addMany', { rules: [{ action: 'block', remote: '127.0.1.60' }, { action: 'allow', remote: '127.0.1.61' }, { action: 'allow', remote: '127.0.1.62' }] });
-  assert.deepEqual(mixed.ok ? mixed : { kind: mixed.kind }, { kind: 'unauthorized' });
+  // The refusal names the polkit action that could allow it (a UI offers to try again).
+  assert.deepEqual(mixed.ok ? mixed : { kind: mixed.kind, polkitAction: mixed.polkitAction }, { kind: 'unauthorized', polkitAction: MANAGE_ACTION_ID });
   assert.match((mixed as { message: string }).message, /^Adding 2 allow rules \(the first: allow 127\.0\.1\.61\) needs an administrator/);
   // Narrowing a block rule (to one port) is loosening; widening its ports is not.
   const narrowed = await callAs(plain, 'rules.update', { id: blockRule.id, patch: { port: 80 } });
@@ -251,7 +252,7 @@ int main(int argc, char **argv) {
 `;
 
 /** Starts ORPHANED_CONNECTION as `user`; resolves once the connecting process has exited. */
-async function orphanedConnection(user: TestUser): Promise<{ pid: number; ask(): Promise<{ error?: { message: string; data: { kind: string } } }> }> {
+async function orphanedConnection(user: TestUser): Promise<{ pid: number; ask(): Promise<{ error?: { message: string; data: { kind: string; polkitAction?: string } } }> }> {
   let out = '';
   const dir = sandbox.makeTempDir('go');
   chmodSync(dir, 0o755);
@@ -266,7 +267,7 @@ async function orphanedConnection(user: TestUser): Promise<{ pid: number; ask():
     async ask() {
       writeFileSync(go, '');
       await waitFor(() => out.split('\n').length >= 3, 10_000, 'no reply to the request');
-      return JSON.parse(out.split('\n')[1]!) as { error?: { message: string; data: { kind: string } } };
+      return JSON.parse(out.split('\n')[1]!) as { error?: { message: string; data: { kind: string; polkitAction?: string } } };
     },
   };
 }
@@ -274,7 +275,7 @@ async function orphanedConnection(user: TestUser): Promise<{ pid: number; ask():
 test('a connection whose process exited, or whose pid now belongs to another process, is refused even with the grant', async () => {
   const gone = await orphanedConnection(manager);
   const goneReply = await gone.ask();
-  assert.equal(goneReply.error?.data.kind, 'unauthorized');
+  assert.deepEqual(goneReply.error?.data, { kind: 'unauthorized', polkitAction: MANAGE_ACTION_ID });
   assert.match(goneReply.error!.message, /^Pausing enforcement for 1 min needs an administrator: the process that opened this connection has exited/);
 
   const dir = sandbox.makeTempDir('cycler');

@@ -1,5 +1,5 @@
 // Run by authority tests as an unprivileged user: one request to a helper, its outcome printed as
-// one JSON line ({ ok, result } or { ok: false, kind, message }).
+// one JSON line ({ ok, result } or { ok: false, kind, message, polkitAction? }).
 //   call-as-caller.ts SOCKET METHOD PARAMS-JSON
 import { PortcullisError, isMethodName, type MethodName } from '../../main/contract/index.js';
 import { HelperClient } from '../../main/client/helper-client.js';
@@ -10,7 +10,7 @@ async function main([socketPath, method, params]: string[]): Promise<unknown> {
   try {
     return { ok: true, result: await client.relay(method as Exclude<MethodName, 'hello'>, JSON.parse(params)) };
   } catch (error) {
-    if (error instanceof PortcullisError) return { ok: false, kind: error.kind, message: error.message };
+    if (error instanceof PortcullisError) return { ok: false, kind: error.kind, message: error.message, ...(error.polkitAction ? { polkitAction: error.polkitAction } : {}) };
     throw error;
   } finally {
     client.close();

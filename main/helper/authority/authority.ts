@@ -119,7 +119,7 @@ export class Authority {
 }
 
 function refusal(what: string, why: string, actionId: string, kind: 'unauthorized' | 'cancelled'): PortcullisError {
-  return new PortcullisError(kind, `${what[0]!.toUpperCase()}${what.slice(1)} needs an administrator: ${why}`, { detail: `polkit action ${actionId}` });
+  return new PortcullisError(kind, `${what[0]!.toUpperCase()}${what.slice(1)} needs an administrator: ${why}`, { polkitAction: actionId });
 }
 
 function refusalReason(reason: PolkitRefusal, detail: string, timeoutMs: number): string {
