@@ -18,7 +18,7 @@ export interface UninstallOptions {
   /** Also delete the rules database and /etc/portcullis. */
   purge?: boolean;
   /** Detaches and unpins everything under a pin directory (the addon's Firewall.detach). */
-  detach: (pinDir: string) => void;
+  detach: (pinDir: string) => Promise<void>;
   /** How long a helper gets to exit after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
 }
@@ -40,7 +40,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     const stopped = await stopInstalledHelpers(options.stopTimeoutMs ?? 5000);
     done.push(stopped.length > 0 ? `stopped helper pid ${stopped.join(', ')}` : 'no installed helper was running');
 
-    done.push(removePins(paths.bpffs, options.detach));
+    done.push(await removePins(paths.bpffs, options.detach));
     done.push(removeIf(paths.socket, (s) => s.isSocket()));
     done.push(removeEmptyDir(LAYOUT.runtimeDir));
 
@@ -110,11 +110,11 @@ function disableUnit(): string {
 }
 
 /** Detaches (the addon) and unpins; the pin directory must be on a bpffs, never anywhere else. */
-export function removePins(pinDir: string, detach: (pinDir: string) => void): string {
+export async function removePins(pinDir: string, detach: (pinDir: string) => Promise<void>): Promise<string> {
   if (!exists(pinDir)) return `${pinDir}: no pins`;
   const onBpffs = findBpffsMounts().some((mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'));
   if (!onBpffs) throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, { where: pinDir });
-  detach(pinDir);
+  await detach(pinDir);
   if (exists(pinDir)) rmSync(pinDir, { recursive: true, force: true });
   return `${pinDir}: detached and unpinned`;
 }
