@@ -29,14 +29,26 @@ const processIo: CliIo = {
 const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON only' };
 
 function flagLines(flags: Record<string, FlagSpec>): string[] {
-  return Object.entries(flags).map(([name, spec]) => `  --${name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`.padEnd(34) + spec.description);
+  return Object.entries(flags).map(
+    ([name, spec]) => `  --${name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`.padEnd(34) + spec.description,
+  );
 }
 
 export function usage(command?: Command): string {
   if (command) {
     const flags = { ...command.flags, ...(command.json ? { json: JSON_FLAG } : {}), ...GLOBAL_FLAGS };
-    const administrator = command.mayLoosen ? ['', 'What lets more traffic through needs an administrator (polkit asks for a password; root never).'] : [];
-    return [`usage: portcullis ${command.name} ${command.synopsis}`.trimEnd(), '', command.summary, ...administrator, '', 'flags:', ...flagLines(flags)].join('\n');
+    const administrator = command.mayLoosen
+      ? ['', 'What lets more traffic through needs an administrator (polkit asks for a password; root never).']
+      : [];
+    return [
+      `usage: portcullis ${command.name} ${command.synopsis}`.trimEnd(),
+      '',
+      command.summary,
+      ...administrator,
+      '',
+      'flags:',
+      ...flagLines(flags),
+    ].join('\n');
   }
   return [
     'usage: portcullis [--socket PATH] COMMAND [flags]',
@@ -45,7 +57,7 @@ export function usage(command?: Command): string {
     ...commands.map((c) => `${c.mayLoosen ? '* ' : '  '}${c.name.padEnd(12)} ${c.summary}`),
     '',
     '* may let more traffic through: unless run as root, the helper asks polkit for an administrator',
-    '  (org.portcullis.manage), who authenticates in the desktop\'s dialog or at this terminal.',
+    "  (org.portcullis.manage), who authenticates in the desktop's dialog or at this terminal.",
     '',
     'Run "portcullis COMMAND --help" for its flags. Exit codes: 0 success, 2 bad input, 1 other failure.',
   ].join('\n');
@@ -62,7 +74,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       return name === null && !rest.includes('--help') ? EXIT_BAD_INPUT : EXIT_OK;
     }
     const command = commands.find((c) => c.name === name);
-    if (!command) throw new PortcullisError('invalid-input', `unknown command "${name}"; commands: ${commands.map((c) => c.name).join(', ')}`, { where: 'COMMAND' });
+    if (!command)
+      throw new PortcullisError(
+        'invalid-input',
+        `unknown command "${name}"; commands: ${commands.map((c) => c.name).join(', ')}`,
+        { where: 'COMMAND' },
+      );
     const parsed = parseCommandArgs(rest, { ...command.flags, ...(command.json ? { json: JSON_FLAG } : {}) });
     if (parsed.flags.help) {
       io.stdout(usage(command));

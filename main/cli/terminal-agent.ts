@@ -26,11 +26,16 @@ export async function startTerminalAgent(): Promise<TerminalAgent | null> {
   const startTime = processStartTime(process.pid);
   if (startTime === null) return null;
   // stdio 3 is the notify pipe; the prompts go to the terminal itself.
-  const child = spawn(PKTTYAGENT, ['--process', `${process.pid},${startTime}`, '--notify-fd', '3'], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+  const child = spawn(PKTTYAGENT, ['--process', `${process.pid},${startTime}`, '--notify-fd', '3'], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  });
   const notify = child.stdio[3]!;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, REGISTER_TIMEOUT_MS);
-    const done = () => { clearTimeout(timer); resolve(); };
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
     notify.once('close', done);
     notify.on('data', () => undefined); // keeps the pipe flowing so 'close' is seen
     child.once('exit', done);

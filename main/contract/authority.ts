@@ -40,7 +40,9 @@ function samePlace(a: RuleState, b: RuleState): boolean {
 
 /** Whether `outer` matches every port, protocol, direction and moment that `inner` matches. */
 function covers(outer: RuleState, inner: RuleState): boolean {
-  const ports = outer.ports === null || (inner.ports !== null && outer.ports.from <= inner.ports.from && inner.ports.to <= outer.ports.to);
+  const ports =
+    outer.ports === null ||
+    (inner.ports !== null && outer.ports.from <= inner.ports.from && inner.ports.to <= outer.ports.to);
   const protocol = outer.protocol === 'any' || outer.protocol === inner.protocol;
   const direction = outer.direction === 'both' || outer.direction === inner.direction;
   const time = outer.expiresAt === null || (inner.expiresAt !== null && inner.expiresAt <= outer.expiresAt);
@@ -60,13 +62,19 @@ export function ruleChangeLoosening(before: RuleState | null, after: RuleState |
     if (after.action !== 'block') return `turning block ${named(before)} into an allow rule`;
     if (!samePlace(after, before) || !covers(after, before)) {
       const onlyTime = samePlace(after, before) && covers({ ...after, expiresAt: null }, before);
-      return onlyTime ? `making block ${named(before)} expire sooner` : `narrowing block ${named(before)} to ${describeRule(after)}`;
+      return onlyTime
+        ? `making block ${named(before)} expire sooner`
+        : `narrowing block ${named(before)} to ${describeRule(after)}`;
     }
   }
   if (after !== null && activeAllow(after)) {
     if (before === null) return `adding an allow rule (${describeRule(after)})`;
-    if (!activeAllow(before)) return before.action === 'allow' ? `enabling allow ${named(before)}` : `turning disabled block ${named(before)} into an allow rule`;
-    if (!samePlace(before, after) || !covers(before, after)) return `widening allow ${named(before)} to ${describeRule(after)}`;
+    if (!activeAllow(before))
+      return before.action === 'allow'
+        ? `enabling allow ${named(before)}`
+        : `turning disabled block ${named(before)} into an allow rule`;
+    if (!samePlace(before, after) || !covers(before, after))
+      return `widening allow ${named(before)} to ${describeRule(after)}`;
   }
   return null;
 }
@@ -112,8 +120,10 @@ export function appDefaultLoosening(appName: string, current: Action | null, nex
  */
 export function settingsLoosening(current: Settings, patch: Partial<Settings>): string | null {
   const changes: string[] = [];
-  if (patch.defaultAction === 'allow' && current.defaultAction !== 'allow') changes.push('setting the default to allow (monitor mode)');
-  if (patch.retentionDays !== undefined && patch.retentionDays !== current.retentionDays) changes.push(`keeping history ${patch.retentionDays} days instead of ${current.retentionDays}`);
+  if (patch.defaultAction === 'allow' && current.defaultAction !== 'allow')
+    changes.push('setting the default to allow (monitor mode)');
+  if (patch.retentionDays !== undefined && patch.retentionDays !== current.retentionDays)
+    changes.push(`keeping history ${patch.retentionDays} days instead of ${current.retentionDays}`);
   return changes.length > 0 ? changes.join(' and ') : null;
 }
 

@@ -31,7 +31,11 @@ export class PortcullisError extends Error {
   readonly detail: string | undefined;
   readonly polkitAction: string | undefined;
 
-  constructor(kind: ErrorKind, message: string, extra: { where?: string; detail?: string; polkitAction?: string } = {}) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    extra: { where?: string; detail?: string; polkitAction?: string } = {},
+  ) {
     super(message);
     this.name = 'PortcullisError';
     this.kind = kind;
@@ -66,7 +70,12 @@ export function invalidInput(issue: { where: string; message: string }): Portcul
  */
 export function locatedIn(at: string, error: PortcullisError): PortcullisError {
   if (error.kind !== 'invalid-input' || error.where === undefined) return error;
-  const reason = error.message.startsWith(`${error.where}: `) ? error.message.slice(error.where.length + 2) : error.message;
+  const reason = error.message.startsWith(`${error.where}: `)
+    ? error.message.slice(error.where.length + 2)
+    : error.message;
   const where = error.where.startsWith('[') ? `${at}${error.where}` : `${at}.${error.where}`;
-  return new PortcullisError('invalid-input', `${where}: ${reason}`, { where, ...(error.detail ? { detail: error.detail } : {}) });
+  return new PortcullisError('invalid-input', `${where}: ${reason}`, {
+    where,
+    ...(error.detail ? { detail: error.detail } : {}),
+  });
 }

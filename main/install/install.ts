@@ -8,7 +8,15 @@ import { PortcullisError } from '../contract/index.js';
 import { hashTree, type Manifest } from './bundle.js';
 import { BUNDLE_FILES, LAYOUT } from '../common/install-layout.js';
 import { installedHelperPids } from './helper-processes.js';
-import { copyRootFile, ensureRootDir, EXEC_MODE, exists, FILE_MODE, replaceRootTree, writeRootFile } from './root-files.js';
+import {
+  copyRootFile,
+  ensureRootDir,
+  EXEC_MODE,
+  exists,
+  FILE_MODE,
+  replaceRootTree,
+  writeRootFile,
+} from './root-files.js';
 
 export interface InstallOptions {
   /** A bundle built by main/install/bundle.ts (build/helper-bundle, or the package's resources/helper). */
@@ -17,7 +25,9 @@ export interface InstallOptions {
   systemd?: boolean;
 }
 
-export type InstallResult = { ok: true; done: string[]; notes: string[] } | { ok: false; error: PortcullisError; done: string[] };
+export type InstallResult =
+  | { ok: true; done: string[]; notes: string[] }
+  | { ok: false; error: PortcullisError; done: string[] };
 
 /** Marks the CLI wrapper as ours, so install never overwrites someone else's /usr/bin/portcullis. */
 export const WRAPPER_MARK = '# portcullis-cli-wrapper';
@@ -40,7 +50,9 @@ export function install(options: InstallOptions): InstallResult {
     done.push(LAYOUT.managePolicy);
 
     if (exists(LAYOUT.cliWrapper) && !isOurWrapper(LAYOUT.cliWrapper)) {
-      notes.push(`${LAYOUT.cliWrapper} exists and is not Portcullis's; left alone (run ${LAYOUT.cliEntry} with ${LAYOUT.node})`);
+      notes.push(
+        `${LAYOUT.cliWrapper} exists and is not Portcullis's; left alone (run ${LAYOUT.cliEntry} with ${LAYOUT.node})`,
+      );
     } else {
       writeRootFile(LAYOUT.cliWrapper, CLI_WRAPPER, EXEC_MODE);
       done.push(LAYOUT.cliWrapper);
@@ -68,7 +80,11 @@ function restartNotes(): string[] {
     return ['portcullis-helper.service restarted on the new version'];
   }
   const pids = installedHelperPids();
-  return pids.length > 0 ? [`a helper started before this install still runs the previous version (pid ${pids.join(', ')}); restart it from the app`] : [];
+  return pids.length > 0
+    ? [
+        `a helper started before this install still runs the previous version (pid ${pids.join(', ')}); restart it from the app`,
+      ]
+    : [];
 }
 
 export function requireRoot(what: string): void {
@@ -80,7 +96,8 @@ export function requireRoot(what: string): void {
 /** A bundle is installed only when it is exactly what its manifest lists, built for /usr/bin/node's ABI. */
 export function verifyBundle(bundleDir: string): Manifest {
   const manifestPath = join(bundleDir, BUNDLE_FILES.manifest);
-  const bad = (why: string) => new PortcullisError('invalid-input', `helper bundle ${bundleDir}: ${why}`, { where: bundleDir });
+  const bad = (why: string) =>
+    new PortcullisError('invalid-input', `helper bundle ${bundleDir}: ${why}`, { where: bundleDir });
   if (!existsSync(manifestPath)) throw bad(`no ${BUNDLE_FILES.manifest} (build one with npm run build:helper-bundle)`);
   let manifest: Manifest;
   try {
@@ -88,7 +105,8 @@ export function verifyBundle(bundleDir: string): Manifest {
   } catch (error) {
     throw bad(`${BUNDLE_FILES.manifest} is not JSON (${(error as Error).message})`);
   }
-  if (manifest.name !== 'portcullis-helper-bundle' || typeof manifest.files !== 'object') throw bad('not a Portcullis helper bundle manifest');
+  if (manifest.name !== 'portcullis-helper-bundle' || typeof manifest.files !== 'object')
+    throw bad('not a Portcullis helper bundle manifest');
   const actual = hashTree(bundleDir);
   for (const [file, hash] of Object.entries(manifest.files)) {
     if (actual[file] === undefined) throw bad(`${file} is listed in the manifest but missing`);
@@ -101,7 +119,9 @@ export function verifyBundle(bundleDir: string): Manifest {
   }
   const nodeAbi = execFileSync(LAYOUT.node, ['-p', 'process.versions.modules'], { env: {}, encoding: 'utf8' }).trim();
   if (nodeAbi !== manifest.nodeAbi) {
-    throw bad(`built for Node ABI ${manifest.nodeAbi}, but ${LAYOUT.node} has ABI ${nodeAbi}: rebuild the bundle with that node`);
+    throw bad(
+      `built for Node ABI ${manifest.nodeAbi}, but ${LAYOUT.node} has ABI ${nodeAbi}: rebuild the bundle with that node`,
+    );
   }
   return manifest;
 }
@@ -109,10 +129,18 @@ export function verifyBundle(bundleDir: string): Manifest {
 /** Loads the installed native parts with the installed node and a clean environment. */
 function selfCheck(): void {
   try {
-    execFileSync(LAYOUT.node, [LAYOUT.installEntry, 'self-check'], { env: {}, cwd: '/', encoding: 'utf8', stdio: 'pipe' });
+    execFileSync(LAYOUT.node, [LAYOUT.installEntry, 'self-check'], {
+      env: {},
+      cwd: '/',
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new PortcullisError('internal', `the installed helper bundle does not load: ${stderr.trim() || (error as Error).message}`);
+    throw new PortcullisError(
+      'internal',
+      `the installed helper bundle does not load: ${stderr.trim() || (error as Error).message}`,
+    );
   }
 }
 

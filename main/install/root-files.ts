@@ -1,7 +1,17 @@
 // Writing root-owned system files: each file appears complete (written beside its target, then
 // renamed over it), owned by root, with an explicit mode that the umask cannot loosen.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, copyFileSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export const FILE_MODE = 0o644;

@@ -13,9 +13,19 @@ export function installedCheck(): Check {
   const problems = installProblems();
   if (problems.length === 0) {
     const manifest = readManifest();
-    return { ...base, ok: true, detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit actions and launcher in place`, fix: null };
+    return {
+      ...base,
+      ok: true,
+      detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit actions and launcher in place`,
+      fix: null,
+    };
   }
-  return { ...base, ok: false, detail: problems.slice(0, 3).join('; '), fix: 'reinstall: sudo portcullis install (or reinstall the package)' };
+  return {
+    ...base,
+    ok: false,
+    detail: problems.slice(0, 3).join('; '),
+    fix: 'reinstall: sudo portcullis install (or reinstall the package)',
+  };
 }
 
 /** Everything wrong with the installed files; empty when the install is complete and intact. */
@@ -25,7 +35,8 @@ export function installProblems(): string[] {
   const problems: string[] = [];
   const actual = hashTree(LAYOUT.libDir);
   for (const [file, hash] of Object.entries(manifest.files)) {
-    if (actual[file] !== hash) problems.push(`${join(LAYOUT.libDir, file)} ${actual[file] ? 'was modified' : 'is missing'}`);
+    if (actual[file] !== hash)
+      problems.push(`${join(LAYOUT.libDir, file)} ${actual[file] ? 'was modified' : 'is missing'}`);
   }
   const copies: Array<[string, string]> = [
     [LAYOUT.launcher, BUNDLE_FILES.launcher],
@@ -34,12 +45,14 @@ export function installProblems(): string[] {
   ];
   for (const [installed, inBundle] of copies) {
     try {
-      if (sha256(installed) !== manifest.files[inBundle]) problems.push(`${installed} differs from the installed bundle's copy`);
+      if (sha256(installed) !== manifest.files[inBundle])
+        problems.push(`${installed} differs from the installed bundle's copy`);
     } catch {
       problems.push(`${installed} is missing`);
     }
   }
-  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.helperEntry, LAYOUT.node]) problems.push(...ownershipProblems(path));
+  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.helperEntry, LAYOUT.node])
+    problems.push(...ownershipProblems(path));
   return problems;
 }
 
@@ -50,7 +63,8 @@ export function ownershipProblems(path: string): string[] {
     try {
       const stats = lstatSync(current);
       if (stats.uid !== 0) problems.push(`${current} is owned by uid ${stats.uid}, not root`);
-      else if ((stats.mode & 0o022) !== 0 && !stats.isSymbolicLink()) problems.push(`${current} is writable by group or others`);
+      else if ((stats.mode & 0o022) !== 0 && !stats.isSymbolicLink())
+        problems.push(`${current} is writable by group or others`);
     } catch {
       problems.push(`${current} is missing`);
       break;

@@ -44,9 +44,14 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     done.push(removeIf(paths.socket, (s) => s.isSocket()));
     done.push(removeEmptyDir(LAYOUT.runtimeDir));
 
-    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.launcher]) done.push(removeIf(path, () => true));
+    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.launcher])
+      done.push(removeIf(path, () => true));
     done.push(removeEmptyDir(LAYOUT.libexecDir));
-    done.push(isOurWrapper(LAYOUT.cliWrapper) ? removeIf(LAYOUT.cliWrapper, () => true) : `${LAYOUT.cliWrapper}: not ours or absent, left alone`);
+    done.push(
+      isOurWrapper(LAYOUT.cliWrapper)
+        ? removeIf(LAYOUT.cliWrapper, () => true)
+        : `${LAYOUT.cliWrapper}: not ours or absent, left alone`,
+    );
     done.push(removeTree(LAYOUT.libDir));
 
     if (options.purge) {
@@ -91,7 +96,9 @@ function signal(pid: number, name: NodeJS.Signals): void {
 function isAlive(pid: number): boolean {
   try {
     // A zombie still answers kill(0); it counts as gone.
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z');
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .startsWith('Z');
   } catch {
     return false;
   }
@@ -112,8 +119,13 @@ function disableUnit(): string {
 /** Detaches (the addon) and unpins; the pin directory must be on a bpffs, never anywhere else. */
 export async function removePins(pinDir: string, detach: (pinDir: string) => Promise<void>): Promise<string> {
   if (!exists(pinDir)) return `${pinDir}: no pins`;
-  const onBpffs = findBpffsMounts().some((mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'));
-  if (!onBpffs) throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, { where: pinDir });
+  const onBpffs = findBpffsMounts().some(
+    (mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'),
+  );
+  if (!onBpffs)
+    throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, {
+      where: pinDir,
+    });
   await detach(pinDir);
   if (exists(pinDir)) rmSync(pinDir, { recursive: true, force: true });
   return `${pinDir}: detached and unpinned`;

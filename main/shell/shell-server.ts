@@ -30,11 +30,18 @@ export interface ShellServer {
 }
 
 const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
 };
 /** Also sent as a header, which (unlike the page's meta tag) can forbid framing. */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'";
 /** A client this far behind gets no more live events until it catches up (counted as dropped). */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -76,9 +83,12 @@ export async function startShellServer(options: ShellOptions): Promise<ShellServ
     const url = new URL(request.url ?? '/', origin);
     const given = Buffer.from(url.searchParams.get('token') ?? '');
     const tokenOk = given.length === tokenBytes.length && timingSafeEqual(given, tokenBytes);
-    const allowed = url.pathname === '/ipc' && tokenOk && request.headers.origin === origin && request.headers.host === host;
+    const allowed =
+      url.pathname === '/ipc' && tokenOk && request.headers.origin === origin && request.headers.host === host;
     if (!allowed) {
-      log(`portcullis shell: refused a WebSocket (${!tokenOk ? 'bad token' : request.headers.origin !== origin ? `origin ${request.headers.origin ?? 'none'}` : 'bad path or host'})`);
+      log(
+        `portcullis shell: refused a WebSocket (${!tokenOk ? 'bad token' : request.headers.origin !== origin ? `origin ${request.headers.origin ?? 'none'}` : 'bad path or host'})`,
+      );
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
@@ -111,13 +121,19 @@ export async function startShellServer(options: ShellOptions): Promise<ShellServ
       } catch {
         return ws.close(1007, 'malformed JSON');
       }
-      if (typeof frame.id !== 'number' || typeof frame.channel !== 'string' || !frame.channel.startsWith('portcullis:')) {
+      if (
+        typeof frame.id !== 'number' ||
+        typeof frame.channel !== 'string' ||
+        !frame.channel.startsWith('portcullis:')
+      ) {
         return ws.close(1008, 'expected { id, channel, request }');
       }
       const id = frame.id;
-      void dispatchInvoke(options.backend.handlers, frame.channel.slice('portcullis:'.length), frame.request, log).then((result) => {
-        if (ws.readyState === ws.OPEN) send({ id, result });
-      });
+      void dispatchInvoke(options.backend.handlers, frame.channel.slice('portcullis:'.length), frame.request, log).then(
+        (result) => {
+          if (ws.readyState === ws.OPEN) send({ id, result });
+        },
+      );
     });
   }
 

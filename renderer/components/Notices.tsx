@@ -11,7 +11,11 @@ export function Notices() {
         <div key={notice.id} className={`notice notice-${notice.tone}`}>
           <span>{notice.text}</span>
           {notice.again && (
-            <button className="link" onClick={() => retry(notice.id)} title="Send it again: an administrator is asked to authenticate">
+            <button
+              className="link"
+              onClick={() => retry(notice.id)}
+              title="Send it again: an administrator is asked to authenticate"
+            >
               Try again
             </button>
           )}

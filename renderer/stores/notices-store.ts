@@ -38,7 +38,9 @@ export const useNotices = create<NoticesState>((set, get) => ({
     if (tone === 'info') setTimeout(() => useNotices.getState().dismiss(id), 4000);
   },
   dismiss(id) {
-    get().notices.find((notice) => notice.id === id)?.again?.abandon();
+    get()
+      .notices.find((notice) => notice.id === id)
+      ?.again?.abandon();
     set((state) => ({ notices: state.notices.filter((notice) => notice.id !== id) }));
   },
   retry(id) {

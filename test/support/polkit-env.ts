@@ -3,7 +3,17 @@
 // the repository's manage action. Everything is registered on the Sandbox, so it is undone even
 // when the test fails.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sandbox } from './sandbox.js';
@@ -24,7 +34,8 @@ export function pidsNamed(name: string): number[] {
     if (!/^[0-9]+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name && !/\) Z/.test(stat)) pids.push(Number(entry));
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name && !/\) Z/.test(stat))
+        pids.push(Number(entry));
     } catch {
       // exited meanwhile
     }
@@ -53,7 +64,11 @@ export async function ensurePolkit(sandbox: Sandbox): Promise<void> {
       await exited;
     });
     // polkitd answers once it owns its bus name.
-    await waitFor(() => busNameOwned('org.freedesktop.PolicyKit1'), 10_000, 'polkitd did not come up on the system bus');
+    await waitFor(
+      () => busNameOwned('org.freedesktop.PolicyKit1'),
+      10_000,
+      'polkitd did not come up on the system bus',
+    );
   }
 }
 
@@ -107,7 +122,11 @@ export async function grantAction(sandbox: Sandbox, user: TestUser, actionId: st
 
 /** pkcheck run as the user for its own process: does polkit grant the action without a dialog? */
 export function isAuthorized(user: TestUser, actionId: string): boolean {
-  const run = spawnSync('runuser', ['-u', user.name, '--', 'sh', '-c', 'exec pkcheck --action-id "$0" --process $$', actionId], { stdio: 'ignore' });
+  const run = spawnSync(
+    'runuser',
+    ['-u', user.name, '--', 'sh', '-c', 'exec pkcheck --action-id "$0" --process $$', actionId],
+    { stdio: 'ignore' },
+  );
   return run.status === 0;
 }
 
@@ -128,20 +147,30 @@ export async function installManageAction(sandbox: Sandbox): Promise<void> {
   const source = join(REPO_POLKIT_DIR, `${MANAGE_ACTION_ID}.policy`);
   const target = `${ACTIONS_DIR}/${MANAGE_ACTION_ID}.policy`;
   if (existsSync(target)) {
-    if (readFileSync(target, 'utf8') !== readFileSync(source, 'utf8')) throw new Error(`${target} exists and differs from ${source}; remove it or reinstall first`);
+    if (readFileSync(target, 'utf8') !== readFileSync(source, 'utf8'))
+      throw new Error(`${target} exists and differs from ${source}; remove it or reinstall first`);
   } else {
     copyFileSync(source, target);
     chmodSync(target, 0o644);
     sandbox.defer(() => rmSync(target, { force: true }));
   }
-  await waitFor(() => spawnSync('pkaction', ['--action-id', MANAGE_ACTION_ID], { stdio: 'ignore' }).status === 0, 10_000, `polkitd did not pick up ${target}`);
+  await waitFor(
+    () => spawnSync('pkaction', ['--action-id', MANAGE_ACTION_ID], { stdio: 'ignore' }).status === 0,
+    10_000,
+    `polkitd did not pick up ${target}`,
+  );
 }
 
 /**
  * A test user with a password who is the administrator polkit asks for when `actionId` needs one
  * (an addAdminRule in a rules file read before the system's default, which names group sudo).
  */
-export async function makeAdministrator(sandbox: Sandbox, label: string, password: string, actionId: string): Promise<TestUser> {
+export async function makeAdministrator(
+  sandbox: Sandbox,
+  label: string,
+  password: string,
+  actionId: string,
+): Promise<TestUser> {
   const user = makeUser(sandbox, label);
   execFileSync('chpasswd', { input: `${user.name}:${password}\n` });
   const path = `${RULES_DIR}/09-portcullis-test-admin-${sandbox.tag}-${user.name}.rules`;

@@ -7,7 +7,7 @@ const CHOICES: Record<string, Action | null> = { allow: 'allow', block: 'block',
 
 export const appDefaultCommand: Command = {
   name: 'app-default',
-  summary: 'set an app\'s default verdict (global: follow the global default)',
+  summary: "set an app's default verdict (global: follow the global default)",
   synopsis: 'APP-ID allow|block|global',
   flags: {},
   json: true,
@@ -15,14 +15,27 @@ export const appDefaultCommand: Command = {
   async run(context) {
     const [idText, choice, ...extra] = context.positionals;
     if (idText === undefined || !/^[0-9]{1,10}$/.test(idText)) {
-      throw new PortcullisError('invalid-input', `APP-ID: give an app id (see "portcullis apps")${idText === undefined ? '' : `, got "${idText}"`}`, { where: 'APP-ID' });
+      throw new PortcullisError(
+        'invalid-input',
+        `APP-ID: give an app id (see "portcullis apps")${idText === undefined ? '' : `, got "${idText}"`}`,
+        { where: 'APP-ID' },
+      );
     }
     if (choice === undefined || !Object.prototype.hasOwnProperty.call(CHOICES, choice)) {
-      throw new PortcullisError('invalid-input', `ACTION: must be allow, block or global${choice === undefined ? '' : `, got "${choice}"`}`, { where: 'ACTION' });
+      throw new PortcullisError(
+        'invalid-input',
+        `ACTION: must be allow, block or global${choice === undefined ? '' : `, got "${choice}"`}`,
+        { where: 'ACTION' },
+      );
     }
-    if (extra.length > 0) throw new PortcullisError('invalid-input', `unexpected argument "${extra[0]}"`, { where: 'arguments' });
-    const app = await (await context.connect()).call('apps.setDefault', { appId: Number(idText), action: CHOICES[choice]! });
-    context.out(context.json ? JSON.stringify(app) : `${app.name} (app ${app.id}): ${app.defaultAction ?? 'global'} by default`);
+    if (extra.length > 0)
+      throw new PortcullisError('invalid-input', `unexpected argument "${extra[0]}"`, { where: 'arguments' });
+    const app = await (
+      await context.connect()
+    ).call('apps.setDefault', { appId: Number(idText), action: CHOICES[choice]! });
+    context.out(
+      context.json ? JSON.stringify(app) : `${app.name} (app ${app.id}): ${app.defaultAction ?? 'global'} by default`,
+    );
     return 0;
   },
 };

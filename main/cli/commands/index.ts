@@ -16,6 +16,20 @@ import { uninstallCommand } from './uninstall.js';
 import { startCommand } from './start.js';
 
 export const commands: Command[] = [
-  statusCommand, rulesCommand, blockCommand, allowCommand, unblockCommand,
-  enableCommand, disableCommand, appsCommand, appDefaultCommand, connectionsCommand, settingsCommand, doctorCommand, helperCommand, startCommand, installCommand, uninstallCommand,
+  statusCommand,
+  rulesCommand,
+  blockCommand,
+  allowCommand,
+  unblockCommand,
+  enableCommand,
+  disableCommand,
+  appsCommand,
+  appDefaultCommand,
+  connectionsCommand,
+  settingsCommand,
+  doctorCommand,
+  helperCommand,
+  startCommand,
+  installCommand,
+  uninstallCommand,
 ];

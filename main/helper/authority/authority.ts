@@ -22,12 +22,20 @@ export type Caller = Pick<RpcConnection, 'socket' | 'peer' | 'describe' | 'onClo
 
 /** What a caller may do in the request at hand: cover() refuses a loosening it was not granted. */
 export class Grant {
-  constructor(private readonly granted: boolean, private readonly actionId: string) {}
+  constructor(
+    private readonly granted: boolean,
+    private readonly actionId: string,
+  ) {}
 
   /** Throws when `what` (a loosening found inside the change's transaction) was not granted. */
   cover(what: string | null): void {
     if (what === null || this.granted) return;
-    throw refusal(what, 'what it changes was changed by another request meanwhile; send it again', this.actionId, 'unauthorized');
+    throw refusal(
+      what,
+      'what it changes was changed by another request meanwhile; send it again',
+      this.actionId,
+      'unauthorized',
+    );
   }
 }
 
@@ -68,11 +76,20 @@ export class Authority {
     if (what === null) return new Grant(false, this.options.actionId);
     const turns = this.turnsOf(caller);
     if (turns.waiting >= MAX_WAITING_PER_CONNECTION) {
-      throw refusal(what, `this connection already has ${turns.waiting} requests waiting for an administrator`, this.options.actionId, 'unauthorized');
+      throw refusal(
+        what,
+        `this connection already has ${turns.waiting} requests waiting for an administrator`,
+        this.options.actionId,
+        'unauthorized',
+      );
     }
     turns.waiting++;
     const mine = turns.tail.then(() => this.ask(caller, what, turns.gone.signal));
-    turns.tail = mine.catch(() => undefined).finally(() => { turns.waiting--; });
+    turns.tail = mine
+      .catch(() => undefined)
+      .finally(() => {
+        turns.waiting--;
+      });
     await mine;
     return new Grant(true, this.options.actionId);
   }
@@ -95,14 +112,20 @@ export class Authority {
       return refusal(what, why, actionId, kind);
     };
     const subject = this.identities.get(caller.socket);
-    if (!subject) throw refuse(`the process that opened this connection (pid ${caller.peer.pid}) could not be identified`);
+    if (!subject)
+      throw refuse(`the process that opened this connection (pid ${caller.peer.pid}) could not be identified`);
     const gone = () => {
       const now = processStartTime(subject.pid);
-      return now === subject.startTime ? null : now === null ? 'the process that opened this connection has exited' : 'the process that opened this connection has exited and its pid belongs to another process now';
+      return now === subject.startTime
+        ? null
+        : now === null
+          ? 'the process that opened this connection has exited'
+          : 'the process that opened this connection has exited and its pid belongs to another process now';
     };
     const before = gone();
     if (before) throw refuse(before);
-    if (this.running >= MAX_RUNNING) throw refuse(`${MAX_RUNNING} other requests are waiting for an administrator; try again shortly`);
+    if (this.running >= MAX_RUNNING)
+      throw refuse(`${MAX_RUNNING} other requests are waiting for an administrator; try again shortly`);
     this.running++;
     let answer: PolkitAnswer;
     try {
@@ -110,7 +133,11 @@ export class Authority {
     } finally {
       this.running--;
     }
-    if (!answer.granted) throw refuse(refusalReason(answer.reason, answer.detail, this.timeoutMs), answer.reason === 'dismissed' ? 'cancelled' : 'unauthorized');
+    if (!answer.granted)
+      throw refuse(
+        refusalReason(answer.reason, answer.detail, this.timeoutMs),
+        answer.reason === 'dismissed' ? 'cancelled' : 'unauthorized',
+      );
     // polkit answered for the process it was given; the connection must still be that process's.
     const after = gone();
     if (after) throw refuse(after);
@@ -119,17 +146,25 @@ export class Authority {
 }
 
 function refusal(what: string, why: string, actionId: string, kind: 'unauthorized' | 'cancelled'): PortcullisError {
-  return new PortcullisError(kind, `${what[0]!.toUpperCase()}${what.slice(1)} needs an administrator: ${why}`, { polkitAction: actionId });
+  return new PortcullisError(kind, `${what[0]!.toUpperCase()}${what.slice(1)} needs an administrator: ${why}`, {
+    polkitAction: actionId,
+  });
 }
 
 function refusalReason(reason: PolkitRefusal, detail: string, timeoutMs: number): string {
   switch (reason) {
-    case 'denied': return 'polkit does not allow it for this user';
-    case 'no-agent': return 'no polkit authentication agent could ask for an administrator\'s password (run it at a terminal or in the desktop session, or as root)';
-    case 'dismissed': return 'the authentication dialog was dismissed';
-    case 'timeout': return `no administrator answered within ${Math.round(timeoutMs / 1000)} s`;
-    case 'abandoned': return 'the client went away while waiting';
-    case 'failed': return `polkit could not be asked (${detail})`;
+    case 'denied':
+      return 'polkit does not allow it for this user';
+    case 'no-agent':
+      return "no polkit authentication agent could ask for an administrator's password (run it at a terminal or in the desktop session, or as root)";
+    case 'dismissed':
+      return 'the authentication dialog was dismissed';
+    case 'timeout':
+      return `no administrator answered within ${Math.round(timeoutMs / 1000)} s`;
+    case 'abandoned':
+      return 'the client went away while waiting';
+    case 'failed':
+      return `polkit could not be asked (${detail})`;
   }
 }
 

@@ -31,12 +31,20 @@ export function askPolkit(question: PolkitQuestion): Promise<PolkitAnswer> {
   const { actionId, subject, message, timeoutMs, signal } = question;
   if (signal?.aborted) return Promise.resolve({ granted: false, reason: 'abandoned', detail: 'the client went away' });
   return new Promise((resolve) => {
-    const child = spawn(PKCHECK, [
-      '--action-id', actionId,
-      '--process', `${subject.pid},${subject.startTime},${subject.uid}`,
-      '--allow-user-interaction',
-      '--detail', 'polkit.message', message,
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' } });
+    const child = spawn(
+      PKCHECK,
+      [
+        '--action-id',
+        actionId,
+        '--process',
+        `${subject.pid},${subject.startTime},${subject.uid}`,
+        '--allow-user-interaction',
+        '--detail',
+        'polkit.message',
+        message,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' } },
+    );
     let stderr = '';
     let stoppedBecause: 'timeout' | 'abandoned' | null = null;
     child.stderr.setEncoding('utf8');
@@ -58,12 +66,19 @@ export function askPolkit(question: PolkitQuestion): Promise<PolkitAnswer> {
       signal?.removeEventListener('abort', onAbort);
       resolve(answer);
     };
-    child.once('error', (error) => finish({ granted: false, reason: 'failed', detail: `${PKCHECK}: ${error.message}` }));
+    child.once('error', (error) =>
+      finish({ granted: false, reason: 'failed', detail: `${PKCHECK}: ${error.message}` }),
+    );
     child.once('close', (code) => {
       const detail = stderr.trim().split('\n')[0] ?? '';
       if (stoppedBecause) finish({ granted: false, reason: stoppedBecause, detail });
       else if (code === 0) finish({ granted: true });
-      else finish({ granted: false, reason: EXIT_REASONS[code ?? -1] ?? 'failed', detail: detail || `${PKCHECK} exited with ${code}` });
+      else
+        finish({
+          granted: false,
+          reason: EXIT_REASONS[code ?? -1] ?? 'failed',
+          detail: detail || `${PKCHECK} exited with ${code}`,
+        });
     });
   });
 }

@@ -11,10 +11,16 @@ export function connectionsHandlers({ engine, connections, authority }: HelperSe
     // and a kernel refusal leaves the stored default as it was.
     'apps.setDefault': async ({ appId, action }, { connection }) => {
       const known = engine.apps.get(appId);
-      const grant = await authority.request(connection, known ? appDefaultLoosening(known.name, known.defaultAction, action) : null);
+      const grant = await authority.request(
+        connection,
+        known ? appDefaultLoosening(known.name, known.defaultAction, action) : null,
+      );
       return engine.transaction(() => {
         const current = engine.apps.get(appId);
-        if (!current) throw new PortcullisError('not-found', `there is no app with id ${appId} (see "portcullis apps")`, { where: 'params.appId' });
+        if (!current)
+          throw new PortcullisError('not-found', `there is no app with id ${appId} (see "portcullis apps")`, {
+            where: 'params.appId',
+          });
         grant.cover(appDefaultLoosening(current.name, current.defaultAction, action));
         return engine.apps.setDefault(appId, action)!;
       });

@@ -2,8 +2,18 @@
 // is logged with who made it (a root daemon's changes deserve an audit trail). Adding allow rules,
 // and removing, disabling or narrowing block rules, need an administrator (see authority/).
 import {
-  PortcullisError, additionLoosening, describeRule, locatedIn, patchTerms, removalLoosening, ruleChangeLoosening, ruleState,
-  type ParsedDraft, type ParsedPatch, type Rule, type RuleState,
+  PortcullisError,
+  additionLoosening,
+  describeRule,
+  locatedIn,
+  patchTerms,
+  removalLoosening,
+  ruleChangeLoosening,
+  ruleState,
+  type ParsedDraft,
+  type ParsedPatch,
+  type Rule,
+  type RuleState,
 } from '../../contract/index.js';
 import type { HandlerTable } from '../rpc/handler.js';
 import type { HelperServices } from '../services.js';
@@ -45,15 +55,30 @@ export function rulesHandlers({ engine, authority, log }: HelperServices): Handl
       const now = Date.now();
       await authority.request(connection, additionLoosening(rules.map((draft) => draftState(draft, now))));
       const added = await locating('params.rules', engine.addRules(rules));
-      if (added.length > 0) audit(connection.describe(), `added ${added.length} rule(s), ids ${added[0]!.id}-${added[added.length - 1]!.id}`);
+      if (added.length > 0)
+        audit(
+          connection.describe(),
+          `added ${added.length} rule(s), ids ${added[0]!.id}-${added[added.length - 1]!.id}`,
+        );
       return { added: added.length, firstId: added[0]?.id ?? null };
     },
     'rules.update': async ({ id, patch }, { connection }) => {
       const existing = engine.rules.get(id);
       const after = existing ? patchedState(existing, patch, Date.now()) : null;
-      const grant = await authority.request(connection, existing && after ? ruleChangeLoosening(ruleState(existing), after) : null);
-      const updated = await locating('params.patch', engine.updateRule(id, patch, (before, changed) => grant.cover(ruleChangeLoosening(ruleState(before), ruleState(changed)))));
-      audit(connection.describe(), `updated rule ${id}: ${describeRule(updated)}${updated.enabled ? '' : ' (disabled)'}`);
+      const grant = await authority.request(
+        connection,
+        existing && after ? ruleChangeLoosening(ruleState(existing), after) : null,
+      );
+      const updated = await locating(
+        'params.patch',
+        engine.updateRule(id, patch, (before, changed) =>
+          grant.cover(ruleChangeLoosening(ruleState(before), ruleState(changed))),
+        ),
+      );
+      audit(
+        connection.describe(),
+        `updated rule ${id}: ${describeRule(updated)}${updated.enabled ? '' : ' (disabled)'}`,
+      );
       return updated;
     },
     'rules.remove': async ({ ids }, { connection }) => {

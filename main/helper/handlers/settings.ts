@@ -11,7 +11,11 @@ export function settingsHandlers(services: HelperServices): HandlerTable {
     'settings.update': async ({ patch }, { connection }) => {
       const rootOnly = (current: Settings) => {
         if (connection.peer.uid === 0 || !changesAuthorizedUsers(current, patch)) return;
-        throw new PortcullisError('unauthorized', 'only root changes authorizedUsers (who may use the helper): run it as root, e.g. sudo portcullis settings --authorized-users UIDS', { where: 'params.patch.authorizedUsers' });
+        throw new PortcullisError(
+          'unauthorized',
+          'only root changes authorizedUsers (who may use the helper): run it as root, e.g. sudo portcullis settings --authorized-users UIDS',
+          { where: 'params.patch.authorizedUsers' },
+        );
       };
       rootOnly(engine.settings.get());
       const grant = await authority.request(connection, settingsLoosening(engine.settings.get(), patch));

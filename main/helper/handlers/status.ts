@@ -7,7 +7,9 @@ export function statusHandlers({ enforcement, authority, status, log }: HelperSe
   return {
     status: () => status(),
     'enforcement.set': async ({ enabled, pauseMinutes }, { connection }) => {
-      log?.(`${connection.describe()}: asked for enforcement ${enabled ? 'on' : pauseMinutes ? `paused for ${pauseMinutes} min` : 'off'}`);
+      log?.(
+        `${connection.describe()}: asked for enforcement ${enabled ? 'on' : pauseMinutes ? `paused for ${pauseMinutes} min` : 'off'}`,
+      );
       await authority.request(connection, enforcementLoosening(enabled, pauseMinutes));
       await enforcement.set(enabled, pauseMinutes);
       return status();

@@ -46,7 +46,12 @@ export class RpcServer {
     for (const connection of this.connections) {
       if (this.options.isAuthorized(connection.peer.uid)) continue;
       this.options.log(`closing ${connection.describe()}: no longer authorised`);
-      connection.fail(RPC_CODES.application, `uid ${connection.peer.uid} is no longer authorised to use the Portcullis helper`, { kind: 'unauthorized' }, true);
+      connection.fail(
+        RPC_CODES.application,
+        `uid ${connection.peer.uid} is no longer authorised to use the Portcullis helper`,
+        { kind: 'unauthorized' },
+        true,
+      );
     }
   }
 
@@ -73,9 +78,12 @@ export class RpcServer {
     });
     if (!this.options.isAuthorized(peer.uid)) {
       this.options.log(`refused uid ${peer.uid} (pid ${peer.pid}): not authorised`);
-      connection.fail(RPC_CODES.application,
+      connection.fail(
+        RPC_CODES.application,
         `uid ${peer.uid} is not authorised to use the Portcullis helper; root can allow it with "portcullis settings" (authorizedUsers) or start the helper as that user through polkit`,
-        { kind: 'unauthorized' }, true);
+        { kind: 'unauthorized' },
+        true,
+      );
       return;
     }
     this.connections.add(connection);
@@ -94,20 +102,32 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     chmodSync(dir, 0o755); // mkdir's mode is filtered by the umask
   }
   const stats = statSync(dir);
-  if (stats.uid !== 0) throw new PortcullisError('internal', `socket directory ${dir} is owned by uid ${stats.uid}, not root; refusing to serve there`);
+  if (stats.uid !== 0)
+    throw new PortcullisError(
+      'internal',
+      `socket directory ${dir} is owned by uid ${stats.uid}, not root; refusing to serve there`,
+    );
   if ((stats.mode & 0o022) !== 0) {
-    throw new PortcullisError('internal', `socket directory ${dir} is writable by group or others (mode ${(stats.mode & 0o777).toString(8)}); refusing to serve there`);
+    throw new PortcullisError(
+      'internal',
+      `socket directory ${dir} is writable by group or others (mode ${(stats.mode & 0o777).toString(8)}); refusing to serve there`,
+    );
   }
   if (!existsSync(socketPath)) return;
-  if (!lstatSync(socketPath).isSocket()) throw new PortcullisError('internal', `${socketPath} exists and is not a socket; refusing to replace it`);
-  if (await answers(socketPath)) throw new PortcullisError('internal', `another helper is already serving on ${socketPath}`);
+  if (!lstatSync(socketPath).isSocket())
+    throw new PortcullisError('internal', `${socketPath} exists and is not a socket; refusing to replace it`);
+  if (await answers(socketPath))
+    throw new PortcullisError('internal', `another helper is already serving on ${socketPath}`);
   unlinkSync(socketPath);
 }
 
 function answers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = createConnection(socketPath);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', () => resolve(false));
   });
 }

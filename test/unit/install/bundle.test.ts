@@ -22,7 +22,8 @@ function tree(t: { after(fn: () => void): void }, files: Record<string, string>)
 
 test('tracing follows require and dynamic import, skips comments and built-ins', (t) => {
   const root = tree(t, {
-    'main/a.js': '"use strict";\n// require("./never.js") in a comment is not an import\nconst b = require("./b.js");\nconst fs = require("node:fs");\nconst path = require("path");\n',
+    'main/a.js':
+      '"use strict";\n// require("./never.js") in a comment is not an import\nconst b = require("./b.js");\nconst fs = require("node:fs");\nconst path = require("path");\n',
     'main/b.js': 'async function later() { return import(\'../lib/c.js\'); }\nconst db = require("better-sqlite3");\n',
     'lib/c.js': 'module.exports = 1;\n',
     'main/unused.js': 'module.exports = 2;\n',
@@ -43,7 +44,12 @@ test('install verifies the bundle: changed, missing and extra files are refused'
   const files: Record<string, string> = {};
   for (const file of Object.values(BUNDLE_FILES)) if (file !== BUNDLE_FILES.manifest) files[file] = `// ${file}\n`;
   const root = tree(t, files);
-  const manifest: Manifest = { name: 'portcullis-helper-bundle', version: '0.0.0-test', nodeAbi: process.versions.modules, files: hashTree(root) };
+  const manifest: Manifest = {
+    name: 'portcullis-helper-bundle',
+    version: '0.0.0-test',
+    nodeAbi: process.versions.modules,
+    files: hashTree(root),
+  };
   writeFileSync(join(root, BUNDLE_FILES.manifest), JSON.stringify(manifest));
   assert.equal(verifyBundle(root).version, '0.0.0-test');
 
@@ -60,13 +66,27 @@ test('install verifies the bundle: changed, missing and extra files are refused'
 });
 
 test('a bundle built for another node ABI is refused with what to do', (t) => {
-  const root = tree(t, Object.fromEntries(Object.values(BUNDLE_FILES).filter((f) => f !== BUNDLE_FILES.manifest).map((f) => [f, 'x\n'])));
-  writeFileSync(join(root, BUNDLE_FILES.manifest), JSON.stringify({ name: 'portcullis-helper-bundle', version: '1', nodeAbi: '1', files: hashTree(root) }));
+  const root = tree(
+    t,
+    Object.fromEntries(
+      Object.values(BUNDLE_FILES)
+        .filter((f) => f !== BUNDLE_FILES.manifest)
+        .map((f) => [f, 'x\n']),
+    ),
+  );
+  writeFileSync(
+    join(root, BUNDLE_FILES.manifest),
+    JSON.stringify({ name: 'portcullis-helper-bundle', version: '1', nodeAbi: '1', files: hashTree(root) }),
+  );
   assert.throws(() => verifyBundle(root), /built for Node ABI 1, but \/usr\/bin\/node has ABI \d+: rebuild the bundle/);
 });
 
 test('install finds the bundle it runs from, else the repository build', (t) => {
-  const installed = tree(t, { [BUNDLE_FILES.manifest]: '{}', [BUNDLE_FILES.installEntry]: '', 'main/cli/commands/install.js': '' });
+  const installed = tree(t, {
+    [BUNDLE_FILES.manifest]: '{}',
+    [BUNDLE_FILES.installEntry]: '',
+    'main/cli/commands/install.js': '',
+  });
   assert.equal(findBundleDir(join(installed, 'main/cli/commands')), installed);
   const repo = tree(t, { [`${REPO_BUNDLE_DIR}/${BUNDLE_FILES.manifest}`]: '{}', 'main/cli/commands/install.ts': '' });
   assert.equal(findBundleDir(join(repo, 'main/cli/commands')), join(repo, REPO_BUNDLE_DIR));

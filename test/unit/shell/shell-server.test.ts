@@ -38,7 +38,10 @@ async function withShell(run: (shell: ShellServer) => Promise<void>): Promise<vo
   }
 }
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers }, (res) => {
       let body = '';
@@ -59,7 +62,11 @@ function open(url: string, origin: string): Promise<WebSocket> {
   });
 }
 
-function rpc(ws: WebSocket, channel: string, body: unknown): Promise<{ ok: boolean; value?: unknown; error?: { kind: string; message: string; where?: string } }> {
+function rpc(
+  ws: WebSocket,
+  channel: string,
+  body: unknown,
+): Promise<{ ok: boolean; value?: unknown; error?: { kind: string; message: string; where?: string } }> {
   const id = Math.floor(Math.random() * 1e9);
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
@@ -86,14 +93,17 @@ test('serves the renderer with a CSP on loopback, and nothing outside it', async
   });
 });
 
-test('the WebSocket needs this launch\'s token and our own Origin', async () => {
+test("the WebSocket needs this launch's token and our own Origin", async () => {
   await withShell(async (shell) => {
     const ipc = `ws://127.0.0.1:${new URL(shell.origin).port}/ipc`;
     await assert.rejects(open(`${ipc}?token=wrong`, shell.origin), /HTTP 403/);
     await assert.rejects(open(`${ipc}?token=${shell.token}`, 'http://evil.example'), /HTTP 403/);
     await assert.rejects(open(`${ipc}?token=${shell.token}`, 'null'), /HTTP 403/);
     const ws = await open(`${ipc}?token=${shell.token}`, shell.origin);
-    assert.deepEqual(await rpc(ws, 'portcullis:getWizardState', {}), { ok: true, value: { completed: false, mode: null } });
+    assert.deepEqual(await rpc(ws, 'portcullis:getWizardState', {}), {
+      ok: true,
+      value: { completed: false, mode: null },
+    });
     ws.close();
   });
 });
@@ -116,11 +126,23 @@ test('requests are validated with the contract and failures keep their kind', as
     // The helper's own methods go on to the helper, which checks them (here: none is running).
     const rules = await rpc(ws, 'portcullis:listRules', {});
     assert.equal(rules.error!.kind, 'unavailable');
-    assert.deepEqual(await rpc(ws, 'portcullis:getHelperState', {}), { ok: true, value: { state: 'not-running', message: 'the helper is not running (test)' } });
+    assert.deepEqual(await rpc(ws, 'portcullis:getHelperState', {}), {
+      ok: true,
+      value: { state: 'not-running', message: 'the helper is not running (test)' },
+    });
     const started = await rpc(ws, 'portcullis:startHelper', {});
     assert.deepEqual(started.value, { state: 'refused', message: 'not authorised (test)' });
     // The state change also went out as a notification to every client.
-    assert.ok(notices.some((frame) => JSON.stringify(frame) === JSON.stringify({ channel: 'portcullis:helperState', payload: { state: 'refused', message: 'not authorised (test)' } })));
+    assert.ok(
+      notices.some(
+        (frame) =>
+          JSON.stringify(frame) ===
+          JSON.stringify({
+            channel: 'portcullis:helperState',
+            payload: { state: 'refused', message: 'not authorised (test)' },
+          }),
+      ),
+    );
     ws.close();
   });
 });

@@ -43,7 +43,26 @@ describe('App', () => {
     expect(await screen.findByText('example.com')).toBeTruthy();
     expect(screen.queryByText('curl', { selector: '.app-name' })).toBeNull();
     fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '' } });
-    api.emit('events', { events: [{ time: Date.now(), appId: 2, pid: 5, uid: 0, comm: 'curl', remoteAddr: '198.51.100.9', remoteName: null, remotePort: 22, localPort: 40000, protocol: 'tcp', direction: 'out', verdict: 'block', ruleId: 3 }], dropped: 2 });
+    api.emit('events', {
+      events: [
+        {
+          time: Date.now(),
+          appId: 2,
+          pid: 5,
+          uid: 0,
+          comm: 'curl',
+          remoteAddr: '198.51.100.9',
+          remoteName: null,
+          remotePort: 22,
+          localPort: 40000,
+          protocol: 'tcp',
+          direction: 'out',
+          verdict: 'block',
+          ruleId: 3,
+        },
+      ],
+      dropped: 2,
+    });
     fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '198.51' } });
     const row = (await screen.findByText('198.51.100.9')).closest('[role=row]') as HTMLElement;
     expect(within(row).getByText('Blocked')).toBeTruthy();
@@ -56,7 +75,13 @@ describe('App', () => {
     api.wizard = { completed: false, mode: null };
     api.checks = [
       { id: 'kernel', label: 'Linux kernel', ok: true, detail: '6.18', fix: null },
-      { id: 'btf', label: 'Kernel type information (BTF)', ok: false, detail: '/sys/kernel/btf/vmlinux is missing', fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF' },
+      {
+        id: 'btf',
+        label: 'Kernel type information (BTF)',
+        ok: false,
+        detail: '/sys/kernel/btf/vmlinux is missing',
+        fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF',
+      },
     ];
     api.startOutcome = { state: 'cancelled', message: 'authentication was cancelled' };
     installBridge(api);
@@ -107,9 +132,17 @@ describe('Needs an administrator', () => {
     fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
     const remove = await screen.findByLabelText('Remove rule 198.51.100.7');
     expect(remove.getAttribute('title')).toBe('Needs an administrator');
-    api.refusals.push({ name: 'removeRules', message: 'Removing block rule 1 (block 198.51.100.7) needs an administrator: the authentication dialog was dismissed' });
+    api.refusals.push({
+      name: 'removeRules',
+      message:
+        'Removing block rule 1 (block 198.51.100.7) needs an administrator: the authentication dialog was dismissed',
+    });
     fireEvent.click(remove);
-    expect(await screen.findByText(/Removing block rule 1 \(block 198\.51\.100\.7\) needs an administrator: the authentication dialog was dismissed/)).toBeTruthy();
+    expect(
+      await screen.findByText(
+        /Removing block rule 1 \(block 198\.51\.100\.7\) needs an administrator: the authentication dialog was dismissed/,
+      ),
+    ).toBeTruthy();
     expect(api.rules).toHaveLength(1);
     fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
     await waitFor(() => expect(api.rules).toHaveLength(0));
@@ -122,7 +155,10 @@ describe('Needs an administrator', () => {
     render(<App />);
     fireEvent.click(await screen.findByRole('button', { name: /Pause/ }));
     expect(screen.getByRole('note').textContent).toMatch(/needs an administrator/);
-    api.refusals.push({ name: 'setEnforcement', message: 'Pausing enforcement for 15 min needs an administrator: no administrator answered within 120 s' });
+    api.refusals.push({
+      name: 'setEnforcement',
+      message: 'Pausing enforcement for 15 min needs an administrator: no administrator answered within 120 s',
+    });
     fireEvent.click(screen.getByRole('menuitem', { name: 'Pause for 15 minutes' }));
     expect(await screen.findByText(/Pausing enforcement for 15 min needs an administrator/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Dismiss' }));
@@ -138,7 +174,9 @@ describe('RuleForm needs', () => {
     render(<RuleForm editing={{ mode: 'new', draft: { action: 'block', remote: '192.0.2.1' } }} />);
     expect(screen.queryByRole('note')).toBeNull();
     fireEvent.change(screen.getByDisplayValue('Block'), { target: { value: 'allow' } });
-    expect(screen.getByRole('note').textContent).toBe('Needs an administrator: adding an allow rule (allow 192.0.2.1). You will be asked to authenticate.');
+    expect(screen.getByRole('note').textContent).toBe(
+      'Needs an administrator: adding an allow rule (allow 192.0.2.1). You will be asked to authenticate.',
+    );
   });
 });
 
@@ -153,14 +191,18 @@ describe('RulesView', () => {
     fireEvent.click(toggle);
     await waitFor(() => expect(api.rules[0]!.enabled).toBe(false));
     fireEvent.click(screen.getByRole('button', { name: 'Import list…' }));
-    fireEvent.change(screen.getByLabelText('List text'), { target: { value: '0.0.0.0 ads.example\n0.0.0.0 localhost\n203.0.113.5\nbad host name\n' } });
+    fireEvent.change(screen.getByLabelText('List text'), {
+      target: { value: '0.0.0.0 ads.example\n0.0.0.0 localhost\n203.0.113.5\nbad host name\n' },
+    });
     fireEvent.click(screen.getByRole('button', { name: 'Import' }));
     await screen.findByText(/Imported 2 of 2 entries from pasted list; 2 lines skipped/);
     expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('2');
     expect(screen.getByText(/names this machine itself/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Close' }));
     fireEvent.click(await screen.findByLabelText('Remove rule 198.51.100.0/24'));
-    await waitFor(() => expect(api.rules.map((rule) => rule.note)).toEqual(['imported from pasted list', 'imported from pasted list']));
+    await waitFor(() =>
+      expect(api.rules.map((rule) => rule.note)).toEqual(['imported from pasted list', 'imported from pasted list']),
+    );
     expect(useConnections.getState().flowCount).toBe(2);
   });
 });
