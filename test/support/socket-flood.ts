@@ -3,7 +3,7 @@
 // Prints one JSON line: how many connected, how many were closed by the server, the errors by code.
 import { createConnection } from 'node:net';
 
-const [socketPath, countText, inFlightText, deadlineText] = process.argv.slice(2);
+const [socketPath = '', countText, inFlightText, deadlineText] = process.argv.slice(2);
 const count = Number(countText);
 const inFlight = Number(inFlightText);
 const deadline = Date.now() + Number(deadlineText);
