@@ -199,6 +199,24 @@ test('bad input on the socket: each answered with a kind; the connection and oth
   assert.equal((await other.call('settings.get')).retentionDays, 1);
 });
 
+test('a client name with control characters is refused, so it cannot forge log lines', async (t) => {
+  const { socketPath, logs } = await startServer(t);
+  const c = await raw(socketPath);
+  t.after(() => c.socket.destroy());
+  c.send(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hello', params: { protocol: PROTOCOL_VERSION, client: 'cli\nportcullis-helper: ready' } })}\n`);
+  const refused = errorOf(await c.nth(1));
+  assert.deepEqual([refused.data.kind, refused.data.where], ['invalid-input', 'params.client']);
+  assert.equal(refused.message, 'params.client: must not contain control characters or line breaks, found U+000A at position 4');
+  for (const name of ['a\u001b[2Jb', 'x\u0085', 'tab\there', 'ls\u2028']) {
+    await assert.rejects(HelperClient.connect({ socketPath, clientName: name }), (error: PortcullisError) =>
+      error.kind === 'invalid-input' && /^params\.client: must not contain control characters/.test(error.message));
+  }
+  // Names people write (accents, spaces, other scripts) pass.
+  const client = await HelperClient.connect({ socketPath, clientName: 'Électron app — 火' });
+  client.close();
+  assert.ok(!logs.some((line) => line.includes('\n')), logs.join('|'));
+});
+
 test('a 10 MB line is refused and that connection closed; other clients are still served', async (t) => {
   const { socketPath } = await startServer(t);
   const other = await HelperClient.connect({ socketPath, clientName: 'bystander' });
