@@ -3,6 +3,7 @@
 // amount: served connections are capped per uid and in total (refused peers never take one), a
 // refused peer is kept open only briefly and only within a small budget, and refusals are logged
 // as one line per uid per interval, not one per connection.
+import { RefusalLog } from '../../common/refusal-log.js';
 
 export interface AdmissionLimits {
   /** Connections one authorised uid may hold open. */
@@ -88,51 +89,5 @@ export class Admission {
 
   close(): void {
     this.refusals.flush();
-  }
-}
-
-/**
- * Refusal logging bounded in lines: the first refusal of a uid is logged as it happens, the rest
- * of that interval are counted and said in one line when it ends.
- */
-class RefusalLog {
-  /** Keyed by uid and reason, so a summary never says one reason for another's refusals. */
-  private readonly quiet = new Map<string, { uid: number; reason: string; more: number }>();
-  private timer: NodeJS.Timeout | null = null;
-  /** Distinct uids (and reasons) one interval tracks; past it, further ones go into one count. */
-  private static readonly MAX_UIDS = 1024;
-  private overflow = 0;
-
-  constructor(private readonly intervalMs: number, private readonly log: (message: string) => void) {}
-
-  note(uid: number, pid: number, reason: string): void {
-    const key = `${uid} ${reason}`;
-    const entry = this.quiet.get(key);
-    if (entry) {
-      entry.more++;
-      return;
-    }
-    if (this.quiet.size >= RefusalLog.MAX_UIDS) {
-      this.overflow++;
-      return;
-    }
-    this.log(`refused uid ${uid} (pid ${pid}): ${reason}`);
-    this.quiet.set(key, { uid, reason, more: 0 });
-    if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.intervalMs);
-      this.timer.unref();
-    }
-  }
-
-  flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const seconds = this.intervalMs / 1000;
-    for (const { uid, reason, more } of this.quiet.values()) {
-      if (more > 0) this.log(`refused uid ${uid} ${more} more time(s) in the last ${seconds} s: ${reason}`);
-    }
-    if (this.overflow > 0) this.log(`refused ${this.overflow} more connection(s) of other uids in the last ${seconds} s`);
-    this.quiet.clear();
-    this.overflow = 0;
   }
 }
