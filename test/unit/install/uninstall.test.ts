@@ -12,7 +12,7 @@ test('a pin directory outside any bpffs is refused and left untouched', (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'precious'), 'data');
   const detached: string[] = [];
-  assert.throws(() => removePins(dir, (pinDir) => detached.push(pinDir)), (error: Error & { kind?: string }) => {
+  assert.throws(() => removePins(dir, ['maps/precious'], (pinDir) => detached.push(pinDir)), (error: Error & { kind?: string }) => {
     assert.equal(error.kind, 'invalid-input');
     assert.match(error.message, /is not on a bpf filesystem; refusing to remove it/);
     return true;
@@ -23,6 +23,6 @@ test('a pin directory outside any bpffs is refused and left untouched', (t) => {
 
 test('a missing pin directory means nothing to detach', () => {
   const detached: string[] = [];
-  assert.match(removePins('/nonexistent/portcullis-pins', (pinDir) => detached.push(pinDir)), /no pins/);
+  assert.match(removePins('/nonexistent/portcullis-pins', ['maps/pcl_events'], (pinDir) => detached.push(pinDir)), /no pins/);
   assert.deepEqual(detached, []);
 });
