@@ -158,6 +158,31 @@ test('connections per uid are capped; a closed one frees its slot', async (t) =>
   assert.equal((await second.call('settings.get')).retentionDays, 1);
 });
 
+test('the total cap counts authorised uids but root; refused peers never take a slot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-rpc-'));
+  let nextUid = 0;
+  const server = await RpcServer.listen({
+    socketPath: join(dir, 'run', 'helper.sock'),
+    handlers: { 'settings.get': () => ({ defaultAction: 'allow', retentionDays: 1, authorizedUsers: [], notifyOnFirstBlock: false }) },
+    version: '1', log: () => {},
+    peerOf: () => ({ pid: process.pid, uid: nextUid, gid: nextUid }),
+    isAuthorized: (uid) => uid !== 666,
+    limits: { servedPerUid: 5, servedTotal: 2 },
+  });
+  t.after(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
+  const socketPath = join(dir, 'run', 'helper.sock');
+  const as = async (uid: number) => { nextUid = uid; return HelperClient.connect({ socketPath, clientName: `uid ${uid}` }); };
+  // A stranger's connections, refused, hold nothing.
+  for (let i = 0; i < 10; i++) await assert.rejects(as(666), (error: PortcullisError) => error.kind === 'unauthorized');
+  const held = [await as(1000), await as(1001)];
+  t.after(() => held.forEach((client) => client.close()));
+  await assert.rejects(as(1002), (error: PortcullisError) => error.kind === 'unavailable' && /the helper serves at most 2 connections; close some/.test(error.message));
+  // Root is outside the total: it can always get in to fix things.
+  const root = await as(0);
+  assert.equal((await root.call('settings.get')).retentionDays, 1);
+  root.close();
+});
+
 test('bad input on the socket: each answered with a kind; the connection and other clients keep working', async (t) => {
   const { socketPath } = await startServer(t);
   const other = await HelperClient.connect({ socketPath, clientName: 'bystander' });
