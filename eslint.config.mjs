@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     // Build configuration runs in node, not in the renderer.
-    files: ['renderer/vite.config.ts', 'renderer/vitest.config.ts'],
+    files: ['renderer/vite.config.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { Firewall } from '../native/index.js';
 import type { KernelRule } from '../native/api.js';
+import { TestPrograms } from '../native/testing.js';
 import { Sandbox } from '../test/support/sandbox.js';
 import { ipv4, ipv6 } from '../test/kernel/packets.js';
 
@@ -100,11 +101,11 @@ interface Samples {
 }
 
 /** One round: empty, cached, full, full to an exact-rule address, back to back so load hits them alike. */
-function round(firewall: Firewall, packet: Uint8Array, exactHit: Uint8Array | null, into: Samples): void {
-  into.empty.push(firewall.testRun('egress', packet, { baseline: true, repeat: REPEAT }).durationNs);
-  into.cached.push(firewall.testRun('egress', packet, { repeat: REPEAT }).durationNs);
-  into.full.push(firewall.testRun('egress', packet, { cached: false, repeat: REPEAT }).durationNs);
-  if (exactHit) into.exact.push(firewall.testRun('egress', exactHit, { cached: false, repeat: REPEAT }).durationNs);
+function round(programs: TestPrograms, packet: Uint8Array, exactHit: Uint8Array | null, into: Samples): void {
+  into.empty.push(programs.run('egress', packet, { baseline: true, repeat: REPEAT }).durationNs);
+  into.cached.push(programs.run('egress', packet, { repeat: REPEAT }).durationNs);
+  into.full.push(programs.run('egress', packet, { cached: false, repeat: REPEAT }).durationNs);
+  if (exactHit) into.exact.push(programs.run('egress', exactHit, { cached: false, repeat: REPEAT }).durationNs);
 }
 
 /** Medians, and ratios as the median of each round's own ratio (a busy spell slows that round's empty program too). */
@@ -122,26 +123,28 @@ function summarize(samples: Samples) {
 
 interface Loaded {
   size: number;
-  firewall: Firewall;
+  programs: TestPrograms;
   apply: { rules: number; elapsedMs: number; cpuMs: number; ruleMemoryBytes: number } & Record<string, unknown>;
   probes: Record<'v4' | 'v6', { packet: Uint8Array; exactHit: Uint8Array | null; samples: Samples }>;
 }
 
 /** A firewall of its own (own cgroup and pins, so the apply starts from empty maps) holding `size` rules. */
-function load(sandbox: Sandbox, bpffs: string, size: number): Loaded {
+async function load(sandbox: Sandbox, bpffs: string, size: number): Promise<Loaded> {
   const pinDir = join(bpffs, `portcullis-${size}`);
-  const firewall = Firewall.open({ cgroup: sandbox.makeCgroup(`bench-datapath-${size}`), pinDir });
   sandbox.defer(() => Firewall.detach(pinDir));
+  const firewall = await Firewall.open({ cgroup: sandbox.makeCgroup(`bench-datapath-${size}`), pinDir });
   sandbox.defer(() => firewall.close());
-  const memoryBefore = firewall.memoryBytes();
+  const programs = await TestPrograms.load(firewall);
+  sandbox.defer(() => programs.close());
+  const memoryBefore = programs.mapMemory();
   const rules = ruleSet(size);
   // CPU time alongside wall time: on a shared machine, waiting for a CPU can dominate the wall clock.
   const cpuBefore = process.cpuUsage();
-  const stats = firewall.setRules(rules, { global: 'allow', perApp: new Map() });
+  const stats = await firewall.setRules(rules, { global: 'allow', perApp: new Map() });
   const cpu = process.cpuUsage(cpuBefore);
-  const apply = { rules: size, elapsedMs: stats.elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, loadAverage: loadavg()[0], compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), fillCpuMs: firewall.lastFillMs, ruleMemoryBytes: firewall.memoryBytes() - memoryBefore, clauseSets: stats.clauseSets, targetMs: 2000 };
+  const apply = { rules: size, elapsedMs: stats.elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, loadAverage: loadavg()[0], compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), fillCpuMs: stats.fillCpuMs, ruleMemoryBytes: programs.mapMemory() - memoryBefore, clauseSets: stats.clauseSets, targetMs: 2000 };
   const probe = (family: 'v4' | 'v6') => ({ packet: packets[family], exactHit: exactHitPacket(rules, family), samples: { empty: [], cached: [], full: [], exact: [] } });
-  return { size, firewall, apply, probes: { v4: probe('v4'), v6: probe('v6') } };
+  return { size, programs, apply, probes: { v4: probe('v4'), v6: probe('v6') } };
 }
 
 type Row = Record<string, unknown> & { rules: number; family: string; fullNs: number; cachedRatio: number; fullRatio: number };
@@ -152,12 +155,13 @@ async function main(): Promise<void> {
   let apply1M: Record<string, unknown> | null = null;
   try {
     const bpffs = sandbox.makeBpffs();
-    const loaded = SIZES.map((size) => load(sandbox, bpffs, size));
+    const loaded: Loaded[] = [];
+    for (const size of SIZES) loaded.push(await load(sandbox, bpffs, size));
     // Rounds go size by size, family by family, and then again: a busy spell on the shared machine
     // falls on every row's rounds alike instead of on one row.
     for (let r = 0; r < ROUNDS; r++) {
-      for (const { firewall, probes } of loaded) {
-        for (const family of ['v4', 'v6'] as const) round(firewall, probes[family].packet, probes[family].exactHit, probes[family].samples);
+      for (const { programs, probes } of loaded) {
+        for (const family of ['v4', 'v6'] as const) round(programs, probes[family].packet, probes[family].exactHit, probes[family].samples);
       }
     }
     for (const { size, apply, probes } of loaded) {

@@ -18,7 +18,10 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Firewall } from '../native/index.js';
-import { decodeEvents, EVENT_BYTES } from '../native/event-layout.js';
+import * as abi from '../native/abi.js';
+import { pcl_event as EV } from '../native/abi.js';
+import { EVENT_BYTES, EventDecoder } from '../native/event-layout.js';
+import { formatIp } from '../main/contract/net.js';
 import type { DecisionEvent } from '../native/api.js';
 import { findCgroup2Mount } from '../main/common/cgroup2.js';
 import { openDatabase } from '../main/helper/store/database.js';
@@ -36,8 +39,10 @@ const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1
 const jsonAt = process.argv.indexOf('--json');
 const output = jsonAt !== -1 ? process.argv[jsonAt + 1]! : join(__dirname, 'results', 'events.json');
 const TARGET_PER_SECOND = 200_000;
+/** The helper's decoding: IPv6 through the contract's formatter. */
+const decoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };
 
-function pipelineIn(stateDir: string, readTotalRecords?: () => Buffer): { pipeline: ConnectionPipeline; close(): void } {
+function pipelineIn(stateDir: string, readTotalRecords?: () => Promise<Buffer>): { pipeline: ConnectionPipeline; close(): Promise<void> } {
   const db = openDatabase(stateDir);
   const identities = new AppIdentities(db, new AppsStore(db), new DesktopEntries([]), { cgroupRoot: findCgroup2Mount() });
   const pipeline = new ConnectionPipeline({
@@ -45,7 +50,7 @@ function pipelineIn(stateDir: string, readTotalRecords?: () => Buffer): { pipeli
     retentionDays: () => 30, log: (message) => console.error(`events bench: ${message}`),
   });
   pipeline.start();
-  return { pipeline, close: () => { pipeline.stop(); db.close(); } };
+  return { pipeline, close: async () => { await pipeline.stop(); db.close(); } };
 }
 
 /** Kernel-shaped records: connects and closes of many sockets to many remotes, from 50 apps and this process. */
@@ -55,29 +60,29 @@ function syntheticRecords(count: number): Buffer {
     const at = i * EVENT_BYTES;
     const socket = Math.floor(i / 2);
     const closing = i % 2 === 1;
-    buf.writeBigUInt64LE(process.hrtime.bigint(), at);
-    buf.writeBigUInt64LE(BigInt(socket + 1), at + 8); // cookie
-    buf.writeBigUInt64LE(1n, at + 16); // cgroup id
+    buf.writeBigUInt64LE(process.hrtime.bigint(), at + EV.time_ns);
+    buf.writeBigUInt64LE(BigInt(socket + 1), at + EV.cookie);
+    buf.writeBigUInt64LE(1n, at + EV.cgroup_id);
     if (closing) {
-      buf.writeBigUInt64LE(BigInt(1000 + (socket % 5000)), at + 24);
-      buf.writeBigUInt64LE(BigInt(20_000 + (socket % 7000)), at + 32);
-      buf.writeBigUInt64LE(3n, at + 40);
-      buf.writeBigUInt64LE(5n, at + 48);
+      buf.writeBigUInt64LE(BigInt(1000 + (socket % 5000)), at + EV.bytes_out);
+      buf.writeBigUInt64LE(BigInt(20_000 + (socket % 7000)), at + EV.bytes_in);
+      buf.writeBigUInt64LE(3n, at + EV.packets_out);
+      buf.writeBigUInt64LE(5n, at + EV.packets_in);
     }
-    buf.writeUInt32LE(process.pid, at + 56); // tgid
-    buf.writeUInt32LE(0, at + 60); // uid
-    buf.writeUInt32LE(socket % 10 === 0 ? 0 : 1 + (socket % 50), at + 64); // kernel app id; 0 = ask /proc (cached per tgid)
-    buf.writeUInt32LE(0, at + 68);
-    buf.writeUInt8(127, at + 72); buf.writeUInt8(1, at + 75); // local 127.0.0.1
-    buf.writeUInt8(10, at + 88); buf.writeUInt8((socket >> 16) & 0xff, at + 89); buf.writeUInt8((socket >> 8) & 0xff, at + 90); buf.writeUInt8(socket & 0xff, at + 91);
-    buf.writeUInt16LE(40_000 + (socket % 20_000), at + 104);
-    buf.writeUInt16LE(443, at + 106);
-    buf.writeUInt8(closing ? 5 : 1, at + 108); // close / connect
-    buf.writeUInt8(4, at + 109);
-    buf.writeUInt8(6, at + 110);
-    buf.writeUInt8(1, at + 111);
-    buf.writeUInt8(1, at + 112);
-    buf.write('bench', at + 120);
+    buf.writeUInt32LE(process.pid, at + EV.tgid);
+    buf.writeUInt32LE(0, at + EV.uid);
+    buf.writeUInt32LE(socket % 10 === 0 ? 0 : 1 + (socket % 50), at + EV.app_id); // 0 = ask /proc (cached per tgid)
+    buf.writeUInt32LE(0, at + EV.rule_id);
+    buf.writeUInt8(127, at + EV.local_addr); buf.writeUInt8(1, at + EV.local_addr + 3); // local 127.0.0.1
+    buf.set([10, (socket >> 16) & 0xff, (socket >> 8) & 0xff, socket & 0xff], at + EV.remote_addr);
+    buf.writeUInt16LE(40_000 + (socket % 20_000), at + EV.local_port);
+    buf.writeUInt16LE(443, at + EV.remote_port);
+    buf.writeUInt8(closing ? abi.PCL_EV_CLOSE : abi.PCL_EV_CONNECT, at + EV.kind);
+    buf.writeUInt8(4, at + EV.family);
+    buf.writeUInt8(abi.PCL_PROTO_TCP, at + EV.protocol);
+    buf.writeUInt8(abi.PCL_DIR_OUT, at + EV.direction);
+    buf.writeUInt8(abi.PCL_ACT_ALLOW, at + EV.verdict);
+    buf.write('bench', at + EV.comm);
   }
   return buf;
 }
@@ -85,17 +90,18 @@ function syntheticRecords(count: number): Buffer {
 interface CapacityResult { events: number; seconds: number; perSecond: number }
 
 /** Events per second through `consume`; `afterPass` (timed too) runs after every pass over the records. */
-function measureCapacity(records: Buffer, batchEvents: number, consume: (events: DecisionEvent[]) => void, maxSeconds: number, afterPass = () => {}): CapacityResult {
+async function measureCapacity(records: Buffer, batchEvents: number, consume: (events: DecisionEvent[]) => void, maxSeconds: number, afterPass = async () => {}): Promise<CapacityResult> {
+  const decoder = new EventDecoder(decoding);
   const batchBytes = batchEvents * EVENT_BYTES;
   const started = process.hrtime.bigint();
   let events = 0;
   for (let round = 0; round < 1000; round++) {
     for (let at = 0; at < records.length; at += batchBytes) {
-      const batch = decodeEvents(records.subarray(at, Math.min(at + batchBytes, records.length)));
+      const batch = decoder.decode(records.subarray(at, Math.min(at + batchBytes, records.length)));
       consume(batch);
       events += batch.length;
     }
-    afterPass();
+    await afterPass();
     if (Number(process.hrtime.bigint() - started) / 1e9 > maxSeconds) break;
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -104,19 +110,19 @@ function measureCapacity(records: Buffer, batchEvents: number, consume: (events:
 
 async function userSpaceCapacity(): Promise<Record<string, unknown>> {
   const records = syntheticRecords(smoke ? 20_000 : 400_000);
-  const decodeOnly = measureCapacity(records, 2000, () => undefined, smoke ? 0.5 : 3);
+  const decodeOnly = await measureCapacity(records, 2000, () => undefined, smoke ? 0.5 : 3);
   const stateDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-events-'));
   try {
     const processing = pipelineIn(stateDir);
-    const full = measureCapacity(records, 2000, (events) => { processing.pipeline.process(events); }, smoke ? 0.5 : 3);
+    const full = await measureCapacity(records, 2000, (events) => { processing.pipeline.process(events); }, smoke ? 0.5 : 3);
     const flushStarted = process.hrtime.bigint();
-    processing.pipeline.flush();
+    await processing.pipeline.flush();
     const flushMs = Number(process.hrtime.bigint() - flushStarted) / 1e6;
-    processing.close();
+    await processing.close();
     rmSync(stateDir, { recursive: true, force: true });
     const writing = pipelineIn(stateDir);
-    const withWrites = measureCapacity(records, 2000, (events) => { writing.pipeline.process(events); }, smoke ? 0.5 : 3, () => writing.pipeline.flush());
-    writing.close();
+    const withWrites = await measureCapacity(records, 2000, (events) => { writing.pipeline.process(events); }, smoke ? 0.5 : 3, () => writing.pipeline.flush());
+    await writing.close();
     return {
       decodeOnly, pipeline: full, lastFlushMs: flushMs, pipelineWithWrites: withWrites,
       pipelineVsDecode: full.perSecond / decodeOnly.perSecond,
@@ -144,17 +150,17 @@ function lineOf(child: ReturnType<typeof spawn>, test: (line: string) => boolean
 async function endToEnd(sandbox: Sandbox, loadgen: string, ringBytes: number, durationMs: number): Promise<Record<string, unknown>> {
   const cgroup = sandbox.makeCgroup(`bench-events-ring${ringBytes}`);
   const pinDir = `${sandbox.makeBpffs()}/portcullis`;
-  const firewall = Firewall.open({ cgroup, pinDir, ringBytes });
+  const firewall = await Firewall.open({ cgroup, pinDir, ringBytes });
   const stateDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-events-'));
-  const { pipeline, close } = pipelineIn(stateDir, () => firewall.readFlowRecords());
+  const { pipeline, close } = pipelineIn(stateDir, () => firewall.readFlows());
   let delivered = 0;
   let reportedDrops = 0n;
-  const before = firewall.counters();
+  const before = await firewall.readCounters();
   const subscription = firewall.subscribe((events, drops) => {
     delivered += events.length;
     reportedDrops += drops;
     pipeline.process(events);
-  });
+  }, decoding);
   try {
     const port = String(30_000 + Math.floor(Math.random() * 20_000));
     const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(Math.ceil(durationMs / 1000) + 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -165,7 +171,7 @@ async function endToEnd(sandbox: Sandbox, loadgen: string, ringBytes: number, du
     // Let the event thread drain what the ring still holds.
     let last = -1;
     for (let i = 0; i < 50 && last !== delivered; i++) { last = delivered; await new Promise((r) => setTimeout(r, 100)); }
-    const after = firewall.counters();
+    const after = await firewall.readCounters();
     const emitted = Number(after.events - before.events);
     const kernelDrops = Number(after.eventDrops - before.eventDrops);
     const seconds = result.elapsedNs / 1e9;
@@ -180,9 +186,9 @@ async function endToEnd(sandbox: Sandbox, loadgen: string, ringBytes: number, du
     };
   } finally {
     subscription.close();
-    close();
-    firewall.close();
-    Firewall.detach(pinDir);
+    await close();
+    await firewall.close();
+    await Firewall.detach(pinDir);
     rmSync(stateDir, { recursive: true, force: true });
   }
 }

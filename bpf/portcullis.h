@@ -3,7 +3,7 @@
  * The one ABI header shared by the BPF programs (bpf/portcullis.bpf.c) and user space
  * (native/). Fixed-width types, explicit padding, addresses as byte arrays in network order.
  *
- * Rule precedence (DESIGN.md "Rules"), as compiled by native/rule-compiler.ts:
+ * Rule precedence (DESIGN.md "Rules"), as compiled by native/compiler/:
  *   1. the app's own scope (scope = app id) is consulted before the global scope (scope 0);
  *   2. within a scope, the longest remote prefix wins;
  *   3. then the narrower port range;
@@ -242,6 +242,12 @@ struct pcl_flow {
 	__u64 bytes_in;    /* L4 payload bytes received */
 	__u64 packets_out; /* packets sent (GSO segments counted) */
 	__u64 packets_in;  /* packets received */
+};
+
+/* What user space reads pcl_flows as (the addon's readFlows): a key and its value, one after the other. */
+struct pcl_flow_record {
+	__u64 cookie;          /* socket cookie: the pcl_flows key */
+	struct pcl_flow flow;  /* its totals */
 };
 
 /* Per-CPU counters (pcl_counters[0]). */

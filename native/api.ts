@@ -1,6 +1,5 @@
-// The typed surface of the native addon: the firewall's own verbs, not a general BPF library.
-// Only main/helper (and kernel tests/benchmarks) import native/. Pure types, so the helper can be
-// written against it while the addon grows. native/index.ts implements it.
+// The types of the native facade (native/index.ts): the firewall's own verbs, not a general BPF
+// library. Only main/helper (and kernel tests and benchmarks) import native/. Pure types.
 
 /** What the running kernel offers, found by probing rather than by version numbers. */
 export interface KernelFeatures {
@@ -52,6 +51,16 @@ export interface KernelDefaults {
   perApp: Map<number, KernelAction>;
 }
 
+/** Where the caller found the filesystems the firewall needs (in /proc/self/mountinfo). */
+export interface ProbeOptions {
+  /** The bpffs directory the pins go under (its mount must exist). */
+  bpffs: string;
+  /** Mount point of the cgroup v2 hierarchy, or null when there is none. */
+  cgroup2Mount: string | null;
+  /** Mount points of bpffs. */
+  bpffsMounts: readonly string[];
+}
+
 /** How the kernel learns which process belongs to which app. */
 export interface AppBindings {
   /**
@@ -64,6 +73,14 @@ export interface AppBindings {
   cgroups: Array<{ cgroupId: bigint; appId: number }>;
   /** Processes already running when a binding appears (found by the helper in /proc). */
   processes: Array<{ tgid: number; appId: number }>;
+}
+
+/** A change of the app bindings: `replace` empties every binding map first, then `remove` and `add` go in. */
+export interface AppBindingChange {
+  add?: Partial<AppBindings>;
+  /** Entries to take out (their app ids are ignored); missing ones are fine. */
+  remove?: Partial<AppBindings>;
+  replace?: boolean;
 }
 
 export interface ApplyStats {
@@ -79,6 +96,8 @@ export interface ApplyStats {
   clauseSets?: number;
   /** What the kernel could not express exactly (e.g. too many rules covering one address). */
   warnings?: string[];
+  /** Swaps: thread CPU milliseconds each inner map's fill took (benchmarks). */
+  fillCpuMs?: Record<string, number>;
 }
 
 export type Verdict = 'allow' | 'block';
@@ -129,6 +148,11 @@ export interface EventSubscription {
   close(): void;
 }
 
+/** How event decoding turns IPv6 addresses into text (the caller's one RFC 5952 formatter). */
+export interface EventDecoding {
+  formatV6(bytes: Uint8Array): string;
+}
+
 export interface PeerCredentials {
   pid: number;
   uid: number;
@@ -153,24 +177,4 @@ export interface FlowTotals {
   bytesIn: bigint;
   packetsOut: bigint;
   packetsIn: bigint;
-}
-
-/** cgroup_skb programs runnable through BPF_PROG_TEST_RUN. */
-export type TestProgram = 'egress' | 'ingress';
-
-export interface TestRunOptions {
-  /** Runs of the program (the kernel reports the mean duration). Default 1. */
-  repeat?: number;
-  /** true (default): the attached program, per-socket verdict cache included (the dummy
-   *  socket of a test run keeps its cache across repeats). false: the same code with the cache
-   *  bypassed, i.e. full rule evaluation on every run. */
-  cached?: boolean;
-  /** Runs the empty baseline program instead (benchmarks). */
-  baseline?: boolean;
-}
-
-export interface TestRunResult {
-  verdict: Verdict;
-  /** Mean nanoseconds per run, as measured by the kernel. */
-  durationNs: number;
 }

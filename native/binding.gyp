@@ -4,12 +4,14 @@
       "target_name": "portcullis",
       "sources": [
         "src/addon.cc",
-        "src/bpf-error.cc",
         "src/counters.cc",
         "src/event-pump.cc",
+        "src/firewall-core.cc",
         "src/firewall.cc",
         "src/map-fill.cc",
-        "src/probe.cc"
+        "src/native-error.cc",
+        "src/probe.cc",
+        "src/test-programs.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -1,21 +1,36 @@
-// Decodes struct pcl_event (bpf/portcullis.h; size checked by a static_assert in the addon) and
-// the pcl_flows records readFlows returns. Offsets mirror the C struct field by field.
+// Decodes struct pcl_event and struct pcl_dns_event (bpf/portcullis.h) and the pcl_flow_record
+// records readFlows returns, at the offsets of the generated ABI (native/abi.ts).
 //
 // This runs for every kernel event, so it reads bytes straight from the batch buffer (no views or
 // subarrays per field) and reuses what repeats: an address's text and a process's command name
 // are formatted once and looked up by their raw bytes after that; zero counters need no BigInt.
-import { formatIp } from '../main/contract/net.js';
-import type { DecisionEvent, EventKind, FlowTotals } from './api.js';
+import * as abi from './abi.js';
+import type { DecisionEvent, EventDecoding, EventKind } from './api.js';
 
-export const EVENT_BYTES = 136;
-export const FLOW_RECORD_BYTES = 40;
-/** struct pcl_dns_event: an event header, u16 len, 6 bytes padding, 512 bytes of payload. */
-export const DNS_EVENT_BYTES = EVENT_BYTES + 8 + 512;
-const KIND_DNS = 6;
-const COMM_BYTES = 16;
+export const EVENT_BYTES = abi.pcl_event.SIZE;
+export const FLOW_RECORD_BYTES = abi.pcl_flow_record.SIZE;
+export const DNS_EVENT_BYTES = abi.pcl_dns_event.SIZE;
 
-const KINDS: Record<number, EventKind> = { 1: 'connect', 2: 'sendmsg', 3: 'packet', 4: 'listen', 5: 'close', 6: 'dns' };
-const PROTOCOLS: Record<number, DecisionEvent['protocol']> = { 1: 'icmp', 6: 'tcp', 17: 'udp' };
+// Offsets as module-local constants: read for every field of every event.
+const {
+  time_ns: TIME_NS, cookie: COOKIE, cgroup_id: CGROUP_ID, bytes_out: BYTES_OUT, bytes_in: BYTES_IN, packets_out: PACKETS_OUT,
+  packets_in: PACKETS_IN, tgid: TGID, uid: UID, app_id: APP_ID, rule_id: RULE_ID, local_addr: LOCAL_ADDR, remote_addr: REMOTE_ADDR,
+  local_port: LOCAL_PORT, remote_port: REMOTE_PORT, kind: KIND, family: FAMILY, protocol: PROTOCOL, direction: DIRECTION,
+  verdict: VERDICT, comm: COMM,
+} = abi.pcl_event;
+const { len: DNS_LEN, data: DNS_DATA } = abi.pcl_dns_event;
+const { cookie: FLOW_COOKIE, flow: FLOW } = abi.pcl_flow_record;
+const FLOW_BYTES_OUT = FLOW + abi.pcl_flow.bytes_out;
+const FLOW_BYTES_IN = FLOW + abi.pcl_flow.bytes_in;
+const FLOW_PACKETS_OUT = FLOW + abi.pcl_flow.packets_out;
+const FLOW_PACKETS_IN = FLOW + abi.pcl_flow.packets_in;
+const { PCL_COMM_LEN: COMM_BYTES, PCL_DNS_MAX: DNS_MAX, PCL_EV_DNS: KIND_DNS, PCL_DIR_IN: DIR_IN, PCL_ACT_BLOCK: ACT_BLOCK } = abi;
+
+const KINDS: Record<number, EventKind> = {
+  [abi.PCL_EV_CONNECT]: 'connect', [abi.PCL_EV_SENDMSG]: 'sendmsg', [abi.PCL_EV_PACKET]: 'packet',
+  [abi.PCL_EV_LISTEN]: 'listen', [abi.PCL_EV_CLOSE]: 'close', [abi.PCL_EV_DNS]: 'dns',
+};
+const PROTOCOLS: Record<number, DecisionEvent['protocol']> = { [abi.PCL_PROTO_ICMP]: 'icmp', [abi.PCL_PROTO_TCP]: 'tcp', [abi.PCL_PROTO_UDP]: 'udp' };
 
 /** A cache of texts by raw key that forgets everything when full (bounded, and cheap to keep). */
 class TextCache<K> {
@@ -31,89 +46,100 @@ class TextCache<K> {
   }
 }
 
-/** IPv4 texts, direct-mapped by the address (one slot per hash: a hit is one compare, a miss one format). */
-const V4_SLOTS = 1 << 14;
-const v4Keys = new Float64Array(V4_SLOTS).fill(-1);
-const v4Slots: string[] = new Array<string>(V4_SLOTS).fill('');
-const v6Texts = new TextCache<string>(16_384);
-/** Command names by their 16 raw bytes read as latin1 (exact: one byte per char). */
-const commTexts = new TextCache<string>(4096);
-
 const u32 = (buf: Buffer, at: number): number => (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
-
-function v4Address(buf: Buffer, at: number): string {
-  const key = u32(buf, at);
-  const slot = (Math.imul(key, 0x9e3779b1) >>> 18) & (V4_SLOTS - 1);
-  if (v4Keys[slot] === key) return v4Slots[slot]!;
-  v4Keys[slot] = key;
-  return (v4Slots[slot] = `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`);
-}
-
-function v6Address(buf: Buffer, at: number): string {
-  const key = buf.toString('latin1', at, at + 16);
-  return v6Texts.get(key) ?? v6Texts.set(key, formatIp({ family: 6, bytes: buf.subarray(at, at + 16) }));
-}
-
-function comm(buf: Buffer, at: number): string {
-  const key = buf.toString('latin1', at, at + COMM_BYTES);
-  const known = commTexts.get(key);
-  if (known !== undefined) return known;
-  let end = at;
-  while (end < at + COMM_BYTES && buf[end] !== 0) end++;
-  return commTexts.set(key, buf.toString('utf8', at, end));
-}
 
 /** A u64 counter: the shared 0n when zero (most events carry no totals). */
 function counter(buf: Buffer, at: number): bigint {
   return u32(buf, at) === 0 && u32(buf, at + 4) === 0 ? 0n : buf.readBigUInt64LE(at);
 }
 
-export function decodeEvent(buf: Buffer, at: number): DecisionEvent {
-  const family = buf[at + 109] === 6 ? 6 : 4;
-  const address = family === 4 ? v4Address : v6Address;
-  return {
-    timeNs: buf.readBigUInt64LE(at),
-    socketCookie: counter(buf, at + 8),
-    cgroupId: buf.readBigUInt64LE(at + 16),
-    bytesOut: counter(buf, at + 24),
-    bytesIn: counter(buf, at + 32),
-    packetsOut: counter(buf, at + 40),
-    packetsIn: counter(buf, at + 48),
-    tgid: u32(buf, at + 56),
-    uid: u32(buf, at + 60),
-    appId: u32(buf, at + 64),
-    ruleId: u32(buf, at + 68),
-    localAddr: address(buf, at + 72),
-    remoteAddr: address(buf, at + 88),
-    localPort: buf[at + 104]! | (buf[at + 105]! << 8),
-    remotePort: buf[at + 106]! | (buf[at + 107]! << 8),
-    kind: KINDS[buf[at + 108]!] ?? 'packet',
-    family,
-    protocol: PROTOCOLS[buf[at + 110]!] ?? 'other',
-    direction: buf[at + 111] === 2 ? 'in' : 'out',
-    verdict: buf[at + 112] === 2 ? 'block' : 'allow',
-    comm: comm(buf, at + 120),
-  };
-}
+/** IPv4 texts are direct-mapped by the address (one slot per hash: a hit is one compare, a miss one format). */
+const V4_SLOTS = 1 << 14;
 
-/** Records are struct pcl_event, or struct pcl_dns_event when the kind byte says DNS. */
-export function decodeEvents(buf: Buffer): DecisionEvent[] {
-  const events: DecisionEvent[] = [];
-  for (let at = 0; at + EVENT_BYTES <= buf.length; ) {
-    if (buf[at + 108] !== KIND_DNS) {
-      events.push(decodeEvent(buf, at));
-      at += EVENT_BYTES;
-      continue;
-    }
-    if (at + DNS_EVENT_BYTES > buf.length) break;
-    const event = decodeEvent(buf, at);
-    const length = Math.min(buf.readUInt16LE(at + EVENT_BYTES), 512);
-    const start = at + EVENT_BYTES + 8;
-    event.dnsPayload = Uint8Array.prototype.slice.call(buf, start, start + length);
-    events.push(event);
-    at += DNS_EVENT_BYTES;
+/**
+ * Decodes ring-buffer batches (struct pcl_event, or struct pcl_dns_event when the kind byte says
+ * DNS), with its own caches of the texts it made. IPv6 addresses are formatted by the caller's
+ * formatter (the contract's RFC 5952 one: native/ has none of its own), once per address.
+ */
+export class EventDecoder {
+  private readonly v4Keys = new Float64Array(V4_SLOTS).fill(-1);
+  private readonly v4Slots: string[] = new Array<string>(V4_SLOTS).fill('');
+  private readonly v6Texts = new TextCache<string>(16_384);
+  /** Command names by their 16 raw bytes read as latin1 (exact: one byte per char). */
+  private readonly commTexts = new TextCache<string>(4096);
+  private readonly formatV6: (bytes: Uint8Array) => string;
+
+  constructor(decoding: EventDecoding) {
+    this.formatV6 = decoding.formatV6;
   }
-  return events;
+
+  decode(buf: Buffer): DecisionEvent[] {
+    const events: DecisionEvent[] = [];
+    for (let at = 0; at + EVENT_BYTES <= buf.length; ) {
+      if (buf[at + KIND] !== KIND_DNS) {
+        events.push(this.event(buf, at));
+        at += EVENT_BYTES;
+        continue;
+      }
+      if (at + DNS_EVENT_BYTES > buf.length) break;
+      const event = this.event(buf, at);
+      const length = Math.min(buf.readUInt16LE(at + DNS_LEN), DNS_MAX);
+      const start = at + DNS_DATA;
+      event.dnsPayload = Uint8Array.prototype.slice.call(buf, start, start + length);
+      events.push(event);
+      at += DNS_EVENT_BYTES;
+    }
+    return events;
+  }
+
+  private event(buf: Buffer, at: number): DecisionEvent {
+    const v6 = buf[at + FAMILY] === 6;
+    return {
+      timeNs: buf.readBigUInt64LE(at + TIME_NS),
+      socketCookie: counter(buf, at + COOKIE),
+      cgroupId: buf.readBigUInt64LE(at + CGROUP_ID),
+      bytesOut: counter(buf, at + BYTES_OUT),
+      bytesIn: counter(buf, at + BYTES_IN),
+      packetsOut: counter(buf, at + PACKETS_OUT),
+      packetsIn: counter(buf, at + PACKETS_IN),
+      tgid: u32(buf, at + TGID),
+      uid: u32(buf, at + UID),
+      appId: u32(buf, at + APP_ID),
+      ruleId: u32(buf, at + RULE_ID),
+      localAddr: v6 ? this.v6Address(buf, at + LOCAL_ADDR) : this.v4Address(buf, at + LOCAL_ADDR),
+      remoteAddr: v6 ? this.v6Address(buf, at + REMOTE_ADDR) : this.v4Address(buf, at + REMOTE_ADDR),
+      localPort: buf[at + LOCAL_PORT]! | (buf[at + LOCAL_PORT + 1]! << 8),
+      remotePort: buf[at + REMOTE_PORT]! | (buf[at + REMOTE_PORT + 1]! << 8),
+      kind: KINDS[buf[at + KIND]!] ?? 'packet',
+      family: v6 ? 6 : 4,
+      protocol: PROTOCOLS[buf[at + PROTOCOL]!] ?? 'other',
+      direction: buf[at + DIRECTION] === DIR_IN ? 'in' : 'out',
+      verdict: buf[at + VERDICT] === ACT_BLOCK ? 'block' : 'allow',
+      comm: this.comm(buf, at + COMM),
+    };
+  }
+
+  private v4Address(buf: Buffer, at: number): string {
+    const key = u32(buf, at);
+    const slot = (Math.imul(key, 0x9e3779b1) >>> 18) & (V4_SLOTS - 1);
+    if (this.v4Keys[slot] === key) return this.v4Slots[slot]!;
+    this.v4Keys[slot] = key;
+    return (this.v4Slots[slot] = `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`);
+  }
+
+  private v6Address(buf: Buffer, at: number): string {
+    const key = buf.toString('latin1', at, at + 16);
+    return this.v6Texts.get(key) ?? this.v6Texts.set(key, this.formatV6(buf.subarray(at, at + 16)));
+  }
+
+  private comm(buf: Buffer, at: number): string {
+    const key = buf.toString('latin1', at, at + COMM_BYTES);
+    const known = this.commTexts.get(key);
+    if (known !== undefined) return known;
+    let end = at;
+    while (end < at + COMM_BYTES && buf[end] !== 0) end++;
+    return this.commTexts.set(key, buf.toString('utf8', at, end));
+  }
 }
 
 /** A u64 as a number: exact below 2^53, else the nearest double (as Number(bigint) gives). */
@@ -125,21 +151,7 @@ const u64Number = (buf: Buffer, at: number): number => u32(buf, at + 4) * 0x1_00
  */
 export function visitFlowRecords(buf: Buffer, visit: (cookie: number | bigint, bytesOut: number, bytesIn: number, packetsOut: number, packetsIn: number) => void): void {
   for (let at = 0; at + FLOW_RECORD_BYTES <= buf.length; at += FLOW_RECORD_BYTES) {
-    const cookie = u32(buf, at + 4) < 0x20_0000 ? u64Number(buf, at) : buf.readBigUInt64LE(at);
-    visit(cookie, u64Number(buf, at + 8), u64Number(buf, at + 16), u64Number(buf, at + 24), u64Number(buf, at + 32));
+    const cookie = u32(buf, at + FLOW_COOKIE + 4) < 0x20_0000 ? u64Number(buf, at + FLOW_COOKIE) : buf.readBigUInt64LE(at + FLOW_COOKIE);
+    visit(cookie, u64Number(buf, at + FLOW_BYTES_OUT), u64Number(buf, at + FLOW_BYTES_IN), u64Number(buf, at + FLOW_PACKETS_OUT), u64Number(buf, at + FLOW_PACKETS_IN));
   }
-}
-
-export function decodeFlows(buf: Buffer): FlowTotals[] {
-  const flows: FlowTotals[] = [];
-  for (let at = 0; at + FLOW_RECORD_BYTES <= buf.length; at += FLOW_RECORD_BYTES) {
-    flows.push({
-      socketCookie: buf.readBigUInt64LE(at),
-      bytesOut: counter(buf, at + 8),
-      bytesIn: counter(buf, at + 16),
-      packetsOut: counter(buf, at + 24),
-      packetsIn: counter(buf, at + 32),
-    });
-  }
-  return flows;
 }

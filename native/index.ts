@@ -1,89 +1,50 @@
-// The typed facade over the native addon (native/src): the firewall's own verbs. Only the helper,
-// kernel tests and benchmarks import this. Types live in ./api.ts.
+// The native facade: the firewall's own verbs over the addon (native/src). Only the helper (and
+// kernel tests and benchmarks) import native/, and native/ imports nothing from main/: callers
+// pass what it needs (mount points, an address formatter). Everything that blocks (loading,
+// applying, binding, reading maps, probing, detaching) runs off the JS thread and returns a
+// promise; every native failure is a NativeError. Test-only verbs live in testing.ts.
+//
+//   Firewall.open      load the programs and attach them, or adopt what is pinned
+//   setRules / changeRules   apply a ruleset or a change of it (compiler/apply.ts: diff or swap)
+//   bindApps           tell the kernel which executables, cgroups and processes are which app
+//   setEnforcing       enforce, or only observe
+//   subscribe          decoded events from the ring buffer, in batches
+//   readCounters / readFlows   decision counters and rule hits; live per-socket totals
+//   close / Firewall.detach    let go of the fds (enforcement stays) / take everything down
+//   probeKernel        what the running kernel offers
 import { existsSync } from 'node:fs';
-import { release } from 'node:os';
-import { dirname, join } from 'node:path';
-import { findBpffsMounts, findCgroup2Mount } from '../main/common/cgroup2.js';
+import { constants, release } from 'node:os';
+import { addon, nativeFirewalls, type NativeFirewall } from './addon.js';
+import { bindingSteps } from './app-bindings.js';
 import type {
-  AppBindings,
+  AppBindingChange,
   ApplyStats,
   Counters,
   DecisionEvent,
+  EventDecoding,
   EventSubscription,
   FirewallOptions,
-  FlowTotals,
   KernelDefaults,
   KernelFeatures,
   KernelRule,
   PeerCredentials,
-  TestProgram,
-  TestRunOptions,
-  TestRunResult,
+  ProbeOptions,
 } from './api.js';
-import { decodeEvents, decodeFlows } from './event-layout.js';
-import { RuleCompiler, validateRule, type CompiledRules, type EntryMap, type GrowingImage, type MapImage } from './rule-compiler.js';
-import { capacityFor, ENTRY_MAPS, planDiff, swapReason, type Capacities, type DiffStep } from './rule-diff.js';
+import { RuleApplier } from './compiler/apply.js';
+import { NativeError } from './errors.js';
+import { EventDecoder } from './event-layout.js';
 
 export type * from './api.js';
+export { NativeError, type NativeErrorFields } from './errors.js';
+export { FLOW_RECORD_BYTES, visitFlowRecords } from './event-layout.js';
 
-type BindingKind = 'exe' | 'cgroup' | 'tgid';
-
-interface NativeFirewall {
-  readonly adopted: boolean;
-  prepareMap(map: EntryMap | 'v6Buckets', image: GrowingImage & { capacity: number }): void;
-  applyRules(compiled: CompiledRules, globalDefault: number): { generation: number; entriesWritten: number; mapsReplaced: number; fillMs: Record<string, number> };
-  applyDiff(steps: DiffStep[]): { generation: number };
-  setEnforcing(on: boolean): void;
-  enforcing(): boolean;
-  bindApps(kind: BindingKind, keys: Buffer, values: Buffer): number;
-  unbindApps(kind: BindingKind, keys: Buffer): number;
-  clearBindings(kind: BindingKind): number;
-  counters(): { allowed: bigint; blocked: bigint; events: bigint; drops: bigint; ruleHits: Array<[number, bigint]> };
-  readFlows(): Buffer;
-  startEvents(onBatch: (events: Buffer, drops: bigint) => void): void;
-  stopEvents(): void;
-  testRun(program: string, packet: Buffer, repeat: number): { retval: number; durationNs: number };
-  mapMemory(): number;
-  close(): void;
-}
-
-interface NativeAddon {
-  Firewall: {
-    new (cgroup: string, pinDir: string, ringBytes: number): NativeFirewall;
-    detach(pinDir: string): void;
-  };
-  probeBpf(): Pick<KernelFeatures, 'ringBuffer' | 'lpmTrie' | 'skStorage' | 'cgroupSockAddr' | 'cgroupSkb' | 'tpBtf' | 'bpfLink' | 'kernelContextCast'> & {
-    arrayOfMaps: boolean;
-    cgroupSock: boolean;
-  };
-  peerCredentials(fd: number): PeerCredentials;
-  trimNativeHeap(): boolean;
-}
-
-/** The package root: the nearest directory above this file holding native/binding.gyp. Works
- *  from source (tsx) and from tsc output under build/. */
-function findAddon(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'native', 'build', 'Release', 'portcullis.node');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) break;
-  }
-  throw new Error('native addon not built: run `npm run build:bpf && npm run build:native`');
-}
-
-let loaded: NativeAddon | undefined;
-function addon(): NativeAddon {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  loaded ??= require(findAddon()) as NativeAddon;
-  return loaded;
-}
-
-/** What the running kernel offers, probed (not guessed from the version). */
-export function probeKernel(bpffs = '/sys/fs/bpf'): KernelFeatures {
-  const cgroup2Mount = findCgroup2Mount();
-  const bpffsMount = findBpffsMounts().find((m) => m === bpffs || bpffs.startsWith(`${m}/`)) ?? null;
+/** What the running kernel offers, probed (not guessed from the version); the caller says where
+ *  the filesystems are mounted. */
+export async function probeKernel(options: ProbeOptions): Promise<KernelFeatures> {
+  const { bpffs, cgroup2Mount } = options;
+  const bpffsMount = options.bpffsMounts.find((m) => m === bpffs || bpffs.startsWith(`${m}/`)) ?? null;
   const btf = existsSync('/sys/kernel/btf/vmlinux');
-  const bpf = addon().probeBpf();
+  const bpf = await addon().probeBpf();
   const missing: string[] = [];
   if (!cgroup2Mount) missing.push('no cgroup v2 hierarchy is mounted (cgroup2 in /proc/self/mountinfo)');
   if (!bpffsMount) missing.push(`no bpf filesystem is mounted at ${bpffs} (mount -t bpf bpf ${bpffs})`);
@@ -118,7 +79,7 @@ export function probeKernel(bpffs = '/sys/fs/bpf'): KernelFeatures {
   };
 }
 
-/** SO_PEERCRED of a connected unix socket (a net.Socket's fd is socket._handle.fd). */
+/** SO_PEERCRED of a connected unix socket (a net.Socket's fd is socket._handle.fd): one getsockopt. */
 export function peerCredentials(fd: number): PeerCredentials {
   return addon().peerCredentials(fd);
 }
@@ -131,74 +92,35 @@ export function trimNativeHeap(): boolean {
   return addon().trimNativeHeap();
 }
 
-/** st_dev as stat(2) reports it (new_encode_dev) -> the kernel's dev_t (major << 20 | minor). */
-export function kernelDev(userDev: bigint): bigint {
-  const major = ((userDev >> 8n) & 0xfffn) | ((userDev >> 32n) & ~0xfffn);
-  const minor = (userDev & 0xffn) | ((userDev >> 12n) & ~0xffn);
-  return (major << 20n) | minor;
-}
-
-function packBindings(bindings: Partial<AppBindings>): Array<{ kind: BindingKind; keys: Buffer; values: Buffer }> {
-  const exe = bindings.executables ?? [];
-  const cgroups = bindings.cgroups ?? [];
-  const processes = bindings.processes ?? [];
-  const values = (ids: number[]) => {
-    const buf = Buffer.alloc(ids.length * 4);
-    ids.forEach((id, i) => buf.writeUInt32LE(id, i * 4));
-    return buf;
-  };
-  const exeKeys = Buffer.alloc(exe.length * 16);
-  exe.forEach((e, i) => {
-    exeKeys.writeBigUInt64LE(kernelDev(e.dev), i * 16);
-    exeKeys.writeBigUInt64LE(e.ino, i * 16 + 8);
-  });
-  const cgroupKeys = Buffer.alloc(cgroups.length * 8);
-  cgroups.forEach((c, i) => cgroupKeys.writeBigUInt64LE(c.cgroupId, i * 8));
-  const tgidKeys = Buffer.alloc(processes.length * 4);
-  processes.forEach((p, i) => tgidKeys.writeUInt32LE(p.tgid, i * 4));
-  return [
-    { kind: 'exe', keys: exeKeys, values: values(exe.map((e) => e.appId)) },
-    { kind: 'cgroup', keys: cgroupKeys, values: values(cgroups.map((c) => c.appId)) },
-    { kind: 'tgid', keys: tgidKeys, values: values(processes.map((p) => p.appId)) },
-  ];
-}
-
 const DEFAULT_RING_BYTES = 256 * 1024;
-
-/** Inner maps sized with headroom for later diffs (see capacityFor). */
-const CAPACITY_MAPS = [...ENTRY_MAPS, 'v6Buckets', 'sets'] as const;
 
 export class Firewall {
   private native: NativeFirewall | null;
+  private readonly rules: RuleApplier;
   private subscription: EventSubscription | null = null;
-  /** The rules asked for, compiled; kept between applies so a change compiles only what it touches. */
-  private readonly compiler = new RuleCompiler();
-  /**
-   * What this process installed by its last swap and the diffs since: capacities of the inner
-   * maps and the defaults. null = unknown (the next apply swaps).
-   */
-  private installed: { capacities: Capacities; defaults: string } | null = null;
-  /** CPU milliseconds spent filling each inner map in the last swap (benchmarks). */
-  lastFillMs: Record<string, number> = {};
+  /** Work in flight, which close() lets finish. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   private constructor(native: NativeFirewall) {
     this.native = native;
+    this.rules = new RuleApplier(native);
+    nativeFirewalls.set(this, native);
   }
 
   /**
    * Loads the programs and attaches them to `cgroup` with pinned links under `pinDir`, or adopts
    * what is already pinned there (maps by pin, links re-pointed at this build's programs).
    */
-  static open(options: FirewallOptions): Firewall {
+  static async open(options: FirewallOptions): Promise<Firewall> {
     if (typeof options?.cgroup !== 'string' || typeof options.pinDir !== 'string') {
       throw new TypeError('Firewall.open({ cgroup, pinDir }): both must be strings');
     }
-    return new Firewall(new (addon().Firewall)(options.cgroup, options.pinDir, options.ringBytes ?? DEFAULT_RING_BYTES));
+    return new Firewall(await addon().Firewall.open(options.cgroup, options.pinDir, options.ringBytes ?? DEFAULT_RING_BYTES));
   }
 
   /** Unpins and detaches everything under pinDir: enforcement stops. */
-  static detach(pinDir: string): void {
-    addon().Firewall.detach(pinDir);
+  static async detach(pinDir: string): Promise<void> {
+    return addon().Firewall.detach(pinDir);
   }
 
   /** true when pins already existed and were adopted rather than created. */
@@ -206,131 +128,52 @@ export class Firewall {
     return this.live().adopted;
   }
 
-  /**
-   * Replaces the whole ruleset atomically: works out which rules (by object identity) left and
-   * came since the last apply, then applies that change (see changeRules).
-   */
-  setRules(rules: KernelRule[], defaults: KernelDefaults): ApplyStats {
-    if (this.compiler.ruleCount === 0) return this.changeRules({ removed: [], added: rules }, defaults, 'rules');
-    rules.forEach((rule, index) => validateRule(rule, index, 'rules')); // errors name the place in `rules`
-    const wanted = new Set(rules);
-    const removed = [...this.compiler.rules()].filter((rule) => !wanted.has(rule));
-    const added = rules.filter((rule) => !this.compiler.has(rule));
-    return this.changeRules({ removed, added }, defaults);
+  /** Replaces the whole ruleset (see RuleApplier.setRules). Rules are told apart by object identity. */
+  async setRules(rules: readonly KernelRule[], defaults: KernelDefaults): Promise<ApplyStats> {
+    this.live();
+    return this.track(this.rules.setRules(rules, defaults));
   }
 
   /**
-   * Takes out `removed` (objects given before) and takes in `added`, at a cost that follows the
-   * change, not the ruleset: the compiler recompiles only the kernel keys the change touches, and
-   * they go in place (mode 'diff', see rule-diff.ts). The first apply, a defaults change, a change
-   * across scopes or one that overflows the maps fills fresh maps and flips the generation (mode
-   * 'swap'; overflow grows them). On failure nothing of the change is kept: the compiler is put
-   * back and the next apply swaps, so the kernel again matches what was asked before.
+   * Takes out `removed` (objects given before) and takes in `added`, all or nothing; the cost
+   * follows the change, not the ruleset (see RuleApplier.changeRules).
    */
-  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults, addedName = 'added'): ApplyStats {
-    const native = this.live();
-    const started = performance.now();
-    RuleCompiler.validateDefaults(defaults);
-    this.compiler.update(change.removed, change.added, addedName); // throws on bad input, before any change
-    try {
-      return this.applyCompiled(native, defaults, started);
-    } catch (error) {
-      this.installed = null;
-      this.compiler.update(change.added, change.removed);
-      throw error;
-    }
+  async changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): Promise<ApplyStats> {
+    this.live();
+    return this.track(this.rules.changeRules(change, defaults));
   }
 
-  private applyCompiled(native: NativeFirewall, defaults: KernelDefaults, started: number): ApplyStats {
-    const defaultsKey = `${defaults.global}|${[...defaults.perApp].map(([app, action]) => `${app}:${action}`).sort().join(',')}`;
-    let growing = false;
-    if (this.installed && this.installed.defaults === defaultsKey) {
-      const installed = this.installed;
-      const before = ENTRY_MAPS.reduce((n, map) => n + this.compiler.entryCounts()[map], 0);
-      const change = this.compiler.compileChange();
-      const compileMs = performance.now() - started;
-      const reason = swapReason(change, installed.capacities, before);
-      if (!reason) {
-        const plan = planDiff(change);
-        this.installed = null; // unknown if a step fails half-way
-        const result = native.applyDiff(plan.steps);
-        this.installed = installed;
-        return {
-          mode: 'diff', entriesWritten: plan.written, entriesDeleted: plan.deleted, generation: result.generation,
-          elapsedMs: performance.now() - started, compileMs, clauseSets: change.sets.ids.length / 4, warnings: change.warnings,
-        };
-      }
-      growing = reason.endsWith('full');
-    }
-    // Each entry map starts filling (on a native thread) while its image is compiled.
-    const compiled = this.compiler.compileAll(defaults, (map, image) => native.prepareMap(map, { ...image, capacity: capacityFor(map, image.count, growing) }));
-    const compileMs = performance.now() - started;
-    const capacities = {} as Capacities;
-    const withCapacity: CompiledRules = { ...compiled };
-    for (const map of CAPACITY_MAPS) {
-      capacities[map] = capacityFor(map, compiled[map].count, growing);
-      withCapacity[map] = { ...compiled[map], capacity: capacities[map] } as MapImage;
-    }
-    this.installed = null; // unknown until the swap succeeded
-    const result = native.applyRules(withCapacity, compiled.globalDefault);
-    this.installed = { capacities, defaults: defaultsKey };
-    this.lastFillMs = result.fillMs;
-    return {
-      mode: 'swap', entriesWritten: result.entriesWritten, entriesDeleted: 0, generation: result.generation,
-      elapsedMs: performance.now() - started, compileMs, clauseSets: compiled.sets.count, warnings: compiled.warnings,
-    };
+  /** Adds, changes or removes app bindings (`replace`: every other binding goes first). */
+  async bindApps(change: AppBindingChange): Promise<void> {
+    return this.track(this.live().updateBindings(bindingSteps(change)));
   }
 
-  /** Replaces all app bindings. */
-  setAppBindings(bindings: AppBindings): void {
-    const native = this.live();
-    for (const kind of ['exe', 'cgroup', 'tgid'] as const) native.clearBindings(kind);
-    this.addAppBindings(bindings);
+  async setEnforcing(on: boolean): Promise<void> {
+    return this.track(this.live().setEnforcing(on));
   }
 
-  /** Adds (or changes) some bindings, leaving the others. */
-  addAppBindings(bindings: Partial<AppBindings>): void {
-    const native = this.live();
-    for (const part of packBindings(bindings)) if (part.keys.length > 0) native.bindApps(part.kind, part.keys, part.values);
-  }
-
-  /** Removes some bindings (values of the given entries are ignored). */
-  removeAppBindings(bindings: Partial<AppBindings>): void {
-    const native = this.live();
-    for (const part of packBindings(bindings)) if (part.keys.length > 0) native.unbindApps(part.kind, part.keys);
-  }
-
-  setEnforcing(on: boolean): void {
-    this.live().setEnforcing(on);
-  }
-
-  get enforcing(): boolean {
-    return this.live().enforcing();
-  }
-
-  counters(): Counters {
-    const raw = this.live().counters();
+  async readCounters(): Promise<Counters> {
+    const raw = await this.track(this.live().readCounters());
     return { allowed: raw.allowed, blocked: raw.blocked, events: raw.events, eventDrops: raw.drops, ruleHits: new Map(raw.ruleHits) };
   }
 
-  /** Live totals of sockets that carried traffic (closed sockets report once, in a 'close' event). */
-  readFlows(): FlowTotals[] {
-    return decodeFlows(this.live().readFlows());
-  }
-
-  /** The same as raw pcl_flows records (event-layout.ts visitFlowRecords walks them with no object per socket). */
-  readFlowRecords(): Buffer {
-    return this.live().readFlows();
+  /**
+   * Live totals of sockets that carried traffic, as raw pcl_flow_record records (visitFlowRecords
+   * walks them with no object per socket); closed sockets report once, in a 'close' event.
+   */
+  async readFlows(): Promise<Buffer> {
+    return this.track(this.live().readFlows());
   }
 
   /**
-   * Delivers events in batches from a background thread. `drops` = events the kernel could not
-   * queue since the previous batch (the first batch: since this Firewall was opened).
+   * Delivers decoded events in batches from a background thread. `drops` = events the kernel could
+   * not queue since the previous batch (the first batch: since this Firewall was opened).
    */
-  subscribe(onBatch: (events: DecisionEvent[], drops: bigint) => void): EventSubscription {
+  subscribe(onBatch: (events: DecisionEvent[], drops: bigint) => void, decoding: EventDecoding): EventSubscription {
     const native = this.live();
-    if (this.subscription) throw new Error('already subscribed: close the previous subscription first');
-    native.startEvents((buf, drops) => onBatch(decodeEvents(buf), drops));
+    if (this.subscription) throw misuse('subscribe', 'EBUSY', 'already subscribed: close the previous subscription first');
+    const decoder = new EventDecoder(decoding);
+    native.startEvents((buf, drops) => onBatch(decoder.decode(buf), drops));
     const subscription: EventSubscription = {
       close: () => {
         if (this.subscription !== subscription) return;
@@ -342,38 +185,33 @@ export class Firewall {
     return subscription;
   }
 
-  /** Runs a cgroup_skb program on one packet (an IPv4 or IPv6 packet, no link-layer header). */
-  testRun(program: TestProgram, packet: Uint8Array, options: TestRunOptions = {}): TestRunResult {
-    const native = this.live();
-    if (program !== 'egress' && program !== 'ingress') throw new TypeError(`testRun: unknown program "${String(program)}"`);
-    const name = options.baseline ? 'pcl_empty' : options.cached === false ? `pcl_${program}_eval` : `pcl_${program}`;
-    const result = native.testRun(name, withEthernetHeader(packet), options.repeat ?? 1);
-    return { verdict: result.retval === 1 ? 'allow' : 'block', durationNs: result.durationNs };
-  }
-
-  /** Kernel memory charged to the maps (fdinfo memlock), current rule maps included. */
-  memoryBytes(): number {
-    return this.live().mapMemory();
-  }
-
-  /** Closes file descriptors and stops the event thread. Pins, and so enforcement, stay. */
-  close(): void {
+  /**
+   * Stops the event thread, lets the work in flight finish and closes the file descriptors. Pins,
+   * and so enforcement, stay.
+   */
+  async close(): Promise<void> {
+    const native = this.native;
+    if (!native) return;
     this.subscription?.close();
-    this.native?.close();
     this.native = null;
+    await Promise.allSettled([...this.inFlight]);
+    native.close();
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    const done = () => this.inFlight.delete(work);
+    work.then(done, done);
+    return work;
   }
 
   private live(): NativeFirewall {
-    if (!this.native) throw new Error('this Firewall is closed');
+    if (!this.native) throw misuse('use of a closed Firewall', 'EBADF', 'this Firewall is closed');
     return this.native;
   }
 }
 
-/** BPF_PROG_TEST_RUN for cgroup_skb wants an Ethernet frame; the EtherType sets skb->protocol. */
-function withEthernetHeader(packet: Uint8Array): Buffer {
-  const frame = Buffer.alloc(14 + packet.length);
-  const version = packet.length > 0 ? packet[0]! >> 4 : 4;
-  frame.writeUInt16BE(version === 6 ? 0x86dd : 0x0800, 12);
-  frame.set(packet, 14);
-  return frame;
+/** A NativeError for a firewall used out of turn (closed, subscribed twice), as the addon makes them. */
+function misuse(op: string, code: 'EBADF' | 'EBUSY', detail: string): NativeError {
+  return new NativeError(`${op} failed: ${detail}`, { code, errno: constants.errno[code], op, detail });
 }

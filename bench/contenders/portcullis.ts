@@ -98,7 +98,7 @@ export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number, opti
       }
       // SIGTERM leaves the programs pinned and enforcing (by design): take them off the cgroup.
       if (pinDir) {
-        try { Firewall.detach(pinDir); } catch { /* nothing was attached */ }
+        await Firewall.detach(pinDir).catch(() => { /* nothing was attached */ });
       }
     },
     facts: () => ({ ...facts }),

@@ -18,7 +18,7 @@ export class Enforcement {
 
   constructor(
     private readonly store: KeyValueStore<EnforcementState>,
-    private readonly kernel: { setEnforcing(enabled: boolean): unknown },
+    private readonly kernel: { setEnforcing(enabled: boolean): Promise<void> },
     private readonly onChange: (state: EnforcementState) => void,
     private readonly log: (message: string) => void,
   ) {}

@@ -7,7 +7,7 @@ import {
   PortcullisError, invalidInput, locatedIn, patchTerms, specOf,
   type ParsedDraft, type ParsedPatch, type Rule, type Settings,
 } from '../contract/index.js';
-import type { AppBindings, ApplyStats, Counters, KernelDefaults, KernelRule } from '../../native/api.js';
+import type { AppBindingChange, AppBindings, ApplyStats, Counters, KernelDefaults, KernelRule } from '../../native/api.js';
 import type { Db } from './store/database.js';
 import { RulesStore, type ResolvedSpec } from './store/rules-store.js';
 import { AppsStore } from './apps/apps-store.js';
@@ -19,10 +19,9 @@ import { inKernel } from './kernel-error.js';
 /** The part of the native Firewall the engine drives. */
 export interface KernelFirewall {
   /** Takes out `removed` (objects given before), takes in `added`; all or nothing. */
-  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): ApplyStats | Promise<ApplyStats>;
-  addAppBindings(bindings: Partial<AppBindings>): unknown;
-  removeAppBindings(bindings: Partial<AppBindings>): unknown;
-  counters(): Counters;
+  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): Promise<ApplyStats>;
+  bindApps(change: AppBindingChange): Promise<void>;
+  readCounters(): Promise<Counters>;
 }
 
 export const DEFAULT_SETTINGS: Settings = { defaultAction: 'allow', retentionDays: 30, authorizedUsers: [], notifyOnFirstBlock: true };
@@ -136,8 +135,8 @@ export class RulesEngine {
     return this.change(() => this.settings.set(patch));
   }
 
-  listRules(): Rule[] {
-    const hits = this.firewall.counters().ruleHits;
+  async listRules(): Promise<Rule[]> {
+    const hits = (await inKernel('reading rule hits failed', () => this.firewall.readCounters())).ruleHits;
     return this.rules.list().map((rule) => ({ ...rule, hits: rule.hits + Number(hits.get(rule.id) ?? 0n) }));
   }
 
@@ -195,7 +194,7 @@ export class RulesEngine {
     if (unbound.size > 0) {
       // Bindings before rules: a per-app rule must find its processes already tagged.
       const bindings = this.registry.bindings(unbound);
-      await inKernel('binding apps in the kernel failed', () => this.firewall.addAppBindings(bindings));
+      await inKernel('binding apps in the kernel failed', () => this.firewall.bindApps({ add: bindings }));
       for (const id of unbound) this.boundApps.add(id);
       if (bound) {
         bound.executables.push(...bindings.executables);
@@ -238,7 +237,7 @@ export class RulesEngine {
     if (bindings.executables.length === 0 && bindings.processes.length === 0) return;
     for (const { appId } of [...bindings.executables, ...bindings.processes]) this.boundApps.delete(appId);
     try {
-      await this.firewall.removeAppBindings(bindings);
+      await this.firewall.bindApps({ remove: bindings });
     } catch (error) {
       this.log(`could not unbind apps of a failed change: ${(error as Error).message}`);
     }

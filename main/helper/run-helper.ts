@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
-import { PortcullisError } from '../contract/index.js';
+import { formatIp, PortcullisError } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
 import { Firewall, peerCredentials, probeKernel, trimNativeHeap } from '../../native/index.js';
@@ -28,7 +28,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   if (config.usesDefaultBpffs) ensureSystemBpffs(dirname(config.bpffs));
   mkdirSync(config.bpffs, { recursive: true, mode: 0o700 });
 
-  const features = probeKernel(config.bpffs);
+  const features = await probeKernel({ bpffs: config.bpffs, cgroup2Mount: findCgroup2Mount(), bpffsMounts: findBpffsMounts() });
   const db = openDatabase(config.stateDir);
   const firewall = await Firewall.open({ cgroup: config.cgroup, pinDir: config.bpffs });
   log(`${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`);
@@ -49,7 +49,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   const subscription = firewall.subscribe((events, drops) => {
     fanout.noteDropped(Number(drops));
     fanout.publish(connections.pipeline.process(events));
-  });
+  }, { formatV6: (bytes) => formatIp({ family: 6, bytes }) });
   const stopCompaction = startQuietCompaction({ work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten, trimNativeHeap, log });
 
   const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
@@ -73,11 +73,11 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await server.close();
   subscription.close();
   stopCompaction();
-  connections.stop(); // writes the flows not yet written
+  await connections.stop(); // writes the flows not yet written
   fanout.close();
   engine.stop();
   enforcement.stop();
-  firewall.close(); // closes our fds only; links and maps stay pinned
+  await firewall.close(); // closes our fds only; links and maps stay pinned
   db.close();
   return 0;
 }

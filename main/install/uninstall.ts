@@ -21,7 +21,7 @@ export interface UninstallOptions {
   /** Also delete the rules database and /etc/portcullis. */
   purge?: boolean;
   /** Detaches and unpins everything under a pin directory (the addon's Firewall.detach). */
-  detach: (pinDir: string) => void;
+  detach: (pinDir: string) => Promise<void>;
   /** The pins the helper makes, from the manifest of the bundle uninstall runs from. */
   pins: readonly string[];
   /** How long a helper gets to exit after SIGTERM before SIGKILL. */
@@ -45,7 +45,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     const stopped = await stopInstalledHelpers(options.stopTimeoutMs ?? 5000);
     done.push(stopped.length > 0 ? `stopped helper pid ${stopped.join(', ')}` : 'no installed helper was running');
 
-    done.push(removePins(paths.bpffs, options.pins, options.detach));
+    done.push(await removePins(paths.bpffs, options.pins, options.detach));
     done.push(removeIf(paths.socket, (s) => s.isSocket()));
     done.push(removeEmptyDir(LAYOUT.runtimeDir));
 
@@ -120,7 +120,11 @@ function disableUnit(): string {
  * which empties whole links/ and maps/ directories, sees only them; then links/, maps/ and the pin
  * directory go if that left them empty (a bpffs root shared with others keeps what is theirs).
  */
-export function removePins(pinDir: string, pins: readonly string[], detach: (pinDir: string) => void): string {
+export async function removePins(
+  pinDir: string,
+  pins: readonly string[],
+  detach: (pinDir: string) => Promise<void>,
+): Promise<string> {
   if (!exists(pinDir)) return `${pinDir}: no pins`;
   const onBpffs = findBpffsMounts().some((mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'));
   if (!onBpffs) throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, { where: pinDir });
@@ -130,7 +134,7 @@ export function removePins(pinDir: string, pins: readonly string[], detach: (pin
     const staging = join(pinDir, `portcullis-uninstall-${randomBytes(4).toString('hex')}`);
     for (const dir of ['', 'links', 'maps']) mkdirSync(join(staging, dir), { mode: 0o700 });
     for (const pin of ours) renameSync(join(pinDir, pin), join(staging, pin));
-    detach(staging);
+    await detach(staging);
     // Only our pins were moved there: whatever detach left of it is ours to remove.
     if (exists(staging)) rmSync(staging, { recursive: true, force: true });
   }

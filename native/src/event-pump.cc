@@ -12,8 +12,9 @@
 #include <chrono>
 #include <memory>
 
-#include "bpf-error.h"
+#include "native-error.h"
 #include "counters.h"
+#include "portcullis.h"
 
 namespace portcullis {
 namespace {
@@ -30,7 +31,7 @@ constexpr int kIdleWaitMs = 1000;
 constexpr int64_t kGatherNs = 5'000'000;
 // ...but only at rates where calling JS per wakeup costs (2000 events/s): below it, an event goes
 // to JS at once (the helper reads a new process's /proc entry from it, before the process exits).
-constexpr double kGatherFromBytesPerNs = 2000.0 * 136 / 1e9;
+constexpr double kGatherFromBytesPerNs = 2000.0 * sizeof(pcl_event) / 1e9;
 // ...but at the last drain's rate, no more than this share of the ring may fill meanwhile.
 constexpr size_t kRingShareToGather = 8;  // 1/8
 constexpr size_t kMaxBatchBytes = 1 << 20;  // hand over at least every MiB
@@ -52,13 +53,13 @@ EventPump::EventPump(Napi::Env env, Napi::Function on_batch, int ring_fd, int co
     : counters_fd_(counters_fd), ring_bytes_(RingBytes(ring_fd)), drops_reported_(drops_baseline) {
   ClearLibbpfLog();
   ring_ = ring_buffer__new(ring_fd, &EventPump::OnEvent, this, nullptr);
-  if (!ring_) throw BpfError(env, "ring_buffer__new", errno);
+  if (!ring_) throw NativeFailure("ring_buffer__new", errno);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (stop_fd_ < 0) {
     int error = errno;
     ring_buffer__free(ring_);
     ring_ = nullptr;
-    throw BpfError(env, "eventfd (event thread stop signal)", error);
+    throw NativeFailure("eventfd (event thread stop signal)", error);
   }
   deliver_ = Napi::ThreadSafeFunction::New(env, on_batch, "portcullis-events", 0, 1);
   thread_ = std::thread(&EventPump::Run, this);

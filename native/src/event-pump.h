@@ -24,7 +24,7 @@ namespace portcullis {
 
 class EventPump {
  public:
-  // Main thread. Throws a JS error when the ring buffer cannot be opened. drops_baseline: the
+  // Main thread. Throws NativeFailure when the ring buffer cannot be opened. drops_baseline: the
   // kernel's drop count already reported (the first batch reports drops counted after it).
   EventPump(Napi::Env env, Napi::Function on_batch, int ring_fd, int counters_fd, uint64_t drops_baseline);
   ~EventPump();

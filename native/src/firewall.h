@@ -1,70 +1,56 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Firewall: the one object that owns the loaded skeleton, the cgroup/tracing links and the
-// event pump. Every method runs on the JS main thread unless its comment says otherwise.
+// Firewall: the JS object over a FirewallCore (firewall-core.h) and its event pump. Its methods run
+// on the JS thread; the blocking ones check their arguments there, do their work on a libuv pool
+// thread and return a promise (promise-worker.h). The facade (native/index.ts) is its only user.
 #pragma once
 
 #include <napi.h>
 
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "map-fill.h"
 
-struct portcullis_bpf;
-struct bpf_link;
-struct bpf_map;
-
 namespace portcullis {
 
 class EventPump;
+class FirewallCore;
 
 class Firewall : public Napi::ObjectWrap<Firewall> {
  public:
   static Napi::Function Define(Napi::Env env);
-
-  // new Firewall(cgroupPath, pinDir, ringBytes): loads (or adopts pinned maps), attaches or
-  // adopts pinned links, pins what it created.
+  // Made by Firewall.open only (an External of the opened core).
   explicit Firewall(const Napi::CallbackInfo& info);
   ~Firewall() override;
 
+  // The core of a JS Firewall, or null when `value` is none or is closed (JS thread).
+  static std::shared_ptr<FirewallCore> CoreOf(const Napi::Value& value);
+
  private:
+  // Firewall.open(cgroup, pinDir, ringBytes) -> Promise<Firewall>: loads, attaches or adopts.
+  static Napi::Value Open(const Napi::CallbackInfo& info);
+  // Firewall.detach(pinDir) -> Promise<void>
+  static Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value Adopted(const Napi::CallbackInfo& info);
   Napi::Value PrepareMap(const Napi::CallbackInfo& info);
-  Napi::Value ApplyRules(const Napi::CallbackInfo& info);
+  Napi::Value Swap(const Napi::CallbackInfo& info);
   Napi::Value ApplyDiff(const Napi::CallbackInfo& info);
   Napi::Value SetEnforcing(const Napi::CallbackInfo& info);
-  Napi::Value Enforcing(const Napi::CallbackInfo& info);
-  Napi::Value BindApps(const Napi::CallbackInfo& info);
-  Napi::Value UnbindApps(const Napi::CallbackInfo& info);
-  Napi::Value ClearBindings(const Napi::CallbackInfo& info);
-  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value UpdateBindings(const Napi::CallbackInfo& info);
+  Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value ReadFlows(const Napi::CallbackInfo& info);
   Napi::Value StartEvents(const Napi::CallbackInfo& info);
   Napi::Value StopEvents(const Napi::CallbackInfo& info);
-  Napi::Value TestRun(const Napi::CallbackInfo& info);
-  Napi::Value MapMemory(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
-  static Napi::Value Detach(const Napi::CallbackInfo& info);
 
-  void Load(Napi::Env env, const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes);
-  void AttachOrAdopt(Napi::Env env, int cgroup_fd, const std::string& pin_dir);
-  void RequireSameCgroup(Napi::Env env, bpf_link* link, int cgroup_fd, const std::string& path);
-  void ReleaseAll();  // fds only: pins (and so enforcement) stay
-  void RequireOpen(Napi::Env env) const;
-  bpf_map* BindingMap(Napi::Env env, const Napi::Value& kind) const;
+  std::shared_ptr<FirewallCore> RequireOpen(Napi::Env env) const;
+  void StopPump();
 
-  ::portcullis_bpf* skel_ = nullptr;
-  std::vector<bpf_link*> links_;
-  bool adopted_ = false;
-  uint64_t drops_at_open_ = 0;
+  // Shared with the work in flight: closing drops this reference, the core goes with the last one.
+  std::shared_ptr<FirewallCore> core_;
   std::unique_ptr<EventPump> pump_;
-  // The inner rule maps this process installed, per slot, in kInner order (-1: not known, e.g.
-  // adopted from a previous helper). Diffs write through these: reopening a map by id
-  // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN.
-  std::vector<int> inner_fds_[2];
-  void CloseInnerFds(uint32_t slot);
-  // Inner maps being filled for the next swap (prepareMap), in kInner order; applyRules takes them.
+  // Inner maps being filled for the next swap (prepareMap), in kInnerMaps order; swap takes the
+  // ones made from exactly its input and drops the others.
   struct PreparedMap {
     Napi::Reference<Napi::Buffer<uint8_t>> keys;  // the JS buffers the fill reads, held until it ends
     Napi::Reference<Napi::Buffer<uint8_t>> values;

@@ -60,8 +60,6 @@ MapFill::~MapFill() {
 
 void MapFill::Start() { thread_ = std::thread([this] { Work(); }); }
 
-void MapFill::Run() { Work(); }
-
 void MapFill::Extend(uint32_t ready) {
   {
     std::lock_guard<std::mutex> lock(mutex_);

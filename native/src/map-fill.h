@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // MapFill: creates one fresh inner rule map and fills it from packed keys and values, on a thread
-// of its own (Start) or on the caller's (Run). Fills of different maps share nothing, so a swap
-// runs them side by side and, for maps handed over early (Firewall::PrepareMap), while JS still
-// compiles the rest. A fill may start before all of its entries exist: it writes the first
+// of its own. Fills of different maps share nothing, so a swap runs them side by side and, for
+// maps handed over early (Firewall.prepareMap), while JS still compiles the rest. A fill may start before all of its entries exist: it writes the first
 // `ready` and waits for Extend to say more are final (JS writes the rest of the same buffers
 // meanwhile). Touches no JS: the caller keeps the buffers alive until Wait returns.
 #pragma once
@@ -43,7 +42,6 @@ class MapFill {
   MapFill& operator=(const MapFill&) = delete;
 
   void Start();  // create and fill on a new thread
-  void Run();    // create and fill on this thread (every entry must be ready)
   // The first `ready` entries are final now (never fewer than before). Safe from any thread.
   void Extend(uint32_t ready);
   // Waits for the work (every entry must be ready by now); 0 or a positive errno. `Failed()` says

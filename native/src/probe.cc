@@ -9,7 +9,7 @@
 
 #include <cerrno>
 
-#include "bpf-error.h"
+#include "native-error.h"
 
 namespace portcullis {
 namespace {
@@ -58,22 +58,20 @@ bool Kfunc(const char* name) {
 
 }  // namespace
 
-Napi::Value ProbeBpf(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  InstallLibbpfLog();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("ringBuffer", MapType(BPF_MAP_TYPE_RINGBUF));
-  out.Set("lpmTrie", MapType(BPF_MAP_TYPE_LPM_TRIE));
-  out.Set("skStorage", MapType(BPF_MAP_TYPE_SK_STORAGE));
-  out.Set("arrayOfMaps", MapType(BPF_MAP_TYPE_ARRAY_OF_MAPS));
-  out.Set("cgroupSockAddr", ProgType(BPF_PROG_TYPE_CGROUP_SOCK_ADDR));
-  out.Set("cgroupSkb", ProgType(BPF_PROG_TYPE_CGROUP_SKB));
-  out.Set("cgroupSock", ProgType(BPF_PROG_TYPE_CGROUP_SOCK));
-  out.Set("tpBtf", TpBtf());
-  out.Set("bpfLink", CgroupLink());
-  out.Set("kernelContextCast", Kfunc("bpf_cast_to_kern_ctx"));
-  ClearLibbpfLog();
-  return out;
+BpfFeatures ProbeBpf() {
+  BpfFeatures features;
+  features.ring_buffer = MapType(BPF_MAP_TYPE_RINGBUF);
+  features.lpm_trie = MapType(BPF_MAP_TYPE_LPM_TRIE);
+  features.sk_storage = MapType(BPF_MAP_TYPE_SK_STORAGE);
+  features.array_of_maps = MapType(BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  features.cgroup_sock_addr = ProgType(BPF_PROG_TYPE_CGROUP_SOCK_ADDR);
+  features.cgroup_skb = ProgType(BPF_PROG_TYPE_CGROUP_SKB);
+  features.cgroup_sock = ProgType(BPF_PROG_TYPE_CGROUP_SOCK);
+  features.tp_btf = TpBtf();
+  features.bpf_link = CgroupLink();
+  features.kernel_context_cast = Kfunc("bpf_cast_to_kern_ctx");
+  ClearLibbpfLog();  // what the probes that failed logged is no one's error
+  return features;
 }
 
 }  // namespace portcullis

@@ -1,13 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// Kernel feature probes: load tiny programs / create tiny maps and see what the kernel says.
+// Kernel feature probes: load tiny programs, create tiny maps, look in the kernel's BTF, and see
+// what the kernel says. Any thread (the addon runs them off the JS thread: parsing the kernel's
+// BTF and loading programs takes a while).
 #pragma once
-
-#include <napi.h>
 
 namespace portcullis {
 
-// probeBpf() -> {ringBuffer, lpmTrie, skStorage, arrayOfMaps, cgroupSockAddr, cgroupSkb,
-//                cgroupSock, tpBtf, bpfLink: boolean}. Main thread.
-Napi::Value ProbeBpf(const Napi::CallbackInfo& info);
+struct BpfFeatures {
+  bool ring_buffer = false;
+  bool lpm_trie = false;
+  bool sk_storage = false;
+  bool array_of_maps = false;
+  bool cgroup_sock_addr = false;
+  bool cgroup_skb = false;
+  bool cgroup_sock = false;
+  bool tp_btf = false;
+  bool bpf_link = false;
+  bool kernel_context_cast = false;  // the bpf_cast_to_kern_ctx kfunc
+};
+
+BpfFeatures ProbeBpf();
 
 }  // namespace portcullis

@@ -26,7 +26,7 @@ async function check(rig: Rig, label: string, options: {
   const generated = await generate(rig, options.mode, options.host, port, options.args, { netns: options.generatorNetns, exe: options.exe });
   const appId = options.expectApp ?? rig.appId;
   const totals = await settledTotals(rig, appId, options.host, options.protocol === 'icmp' ? null : port, options.protocol, { out: generated.sent, in: generated.received });
-  assert.ok(totals.flows.length > 0, `${label}: no ${options.protocol} flow to ${options.host} was recorded for app ${appId}; all flows: ${JSON.stringify(rig.connections.pipeline.list({}))}`);
+  assert.ok(totals.flows.length > 0, `${label}: no ${options.protocol} flow to ${options.host} was recorded for app ${appId}; all flows: ${JSON.stringify(await rig.connections.pipeline.list({}))}`);
   assertWithin(label, totals, generated);
   assert.ok(totals.flows.every((f) => f.appId === appId && f.direction === 'out' && f.allowed >= 1), `${label}: ${JSON.stringify(totals.flows)}`);
   return generated;
@@ -119,7 +119,7 @@ test('connections accuracy: inbound connections to a listener are the listening 
   await withSandbox(async (sandbox) => {
     const rig = await openRig(sandbox);
     const { generated, totals } = await serveCase(rig);
-    assert.ok(totals.flows.length > 0, `no inbound flow for the listening app: ${JSON.stringify(rig.connections.pipeline.list({}))}`);
+    assert.ok(totals.flows.length > 0, `no inbound flow for the listening app: ${JSON.stringify(await rig.connections.pipeline.list({}))}`);
     assert.ok(totals.flows.every((f) => f.appId === rig.appId && f.direction === 'in'), JSON.stringify(totals.flows));
     assert.ok(within(totals.bytesIn, generated.received, 0.1), `inbound: counted ${totals.bytesIn} bytes in, the server received ${generated.received}`);
   });

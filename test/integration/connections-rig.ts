@@ -10,7 +10,7 @@ import { findCgroup2Mount } from '../../main/common/cgroup2.js';
 import { openDatabase } from '../../main/helper/store/database.js';
 import { RulesEngine } from '../../main/helper/engine.js';
 import { startConnections, type Connections } from '../../main/helper/flows/connections-service.js';
-import type { Flow } from '../../main/contract/index.js';
+import { formatIp, type Flow } from '../../main/contract/index.js';
 import { killAndWait, type Sandbox } from '../support/sandbox.js';
 
 export const TRAFFIC_SCRIPT = join(__dirname, 'connections-traffic.py');
@@ -33,7 +33,7 @@ export async function openRig(sandbox: Sandbox): Promise<Rig> {
   const cgroup = sandbox.makeCgroup('conn');
   const pinDir = `${sandbox.makeBpffs()}/portcullis`;
   sandbox.defer(() => Firewall.detach(pinDir));
-  const firewall = Firewall.open({ cgroup, pinDir, ringBytes: 4 * 1024 * 1024 });
+  const firewall = await Firewall.open({ cgroup, pinDir, ringBytes: 4 * 1024 * 1024 });
   sandbox.defer(() => firewall.close());
   const logs: string[] = [];
   const log = (message: string) => { logs.push(message); };
@@ -44,7 +44,7 @@ export async function openRig(sandbox: Sandbox): Promise<Rig> {
   sandbox.defer(() => engine.stop());
   const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
   sandbox.defer(() => connections.stop());
-  const subscription = firewall.subscribe((events) => connections.pipeline.process(events));
+  const subscription = firewall.subscribe((events) => connections.pipeline.process(events), { formatV6: (bytes) => formatIp({ family: 6, bytes }) });
   sandbox.defer(() => subscription.close());
 
   const appExe = join(sandbox.makeTempDir('conn-app'), 'traffic-app');
@@ -97,8 +97,8 @@ export interface Totals {
 }
 
 /** Sums the stored flows of one app to one remote (all flows when port is null). */
-export function totalsFor(rig: Rig, appId: number, remote: string, port: number | null, protocol: Flow['protocol']): Totals {
-  const flows = rig.connections.pipeline.list({ app: appId, remote, limit: 100_000 })
+export async function totalsFor(rig: Rig, appId: number, remote: string, port: number | null, protocol: Flow['protocol']): Promise<Totals> {
+  const flows = (await rig.connections.pipeline.list({ app: appId, remote, limit: 100_000 }))
     .filter((f) => f.protocol === protocol && (port === null || f.remotePort === port));
   return { bytesOut: flows.reduce((n, f) => n + f.bytesOut, 0), bytesIn: flows.reduce((n, f) => n + f.bytesIn, 0), flows };
 }
@@ -108,10 +108,10 @@ export function totalsFor(rig: Rig, appId: number, remote: string, port: number 
  * tolerance — close events and live totals arrive asynchronously — and returns the last totals.
  */
 export async function settledTotals(rig: Rig, appId: number, remote: string, port: number | null, protocol: Flow['protocol'], expected: { out: number; in: number }, tolerance = 0.1): Promise<Totals> {
-  let totals = totalsFor(rig, appId, remote, port, protocol);
+  let totals = await totalsFor(rig, appId, remote, port, protocol);
   for (let i = 0; i < 100 && !(within(totals.bytesOut, expected.out, tolerance) && within(totals.bytesIn, expected.in, tolerance)); i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    totals = totalsFor(rig, appId, remote, port, protocol);
+    totals = await totalsFor(rig, appId, remote, port, protocol);
   }
   return totals;
 }

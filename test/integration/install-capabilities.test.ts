@@ -57,7 +57,7 @@ interface Lab { cgroup: string; bpffs: string; base: string }
 /** A fresh cgroup, bpffs directory and state directory; the pins are removed at the end. */
 function makeLab(sandbox: Sandbox): Lab {
   const lab = { cgroup: sandbox.makeCgroup('caps'), bpffs: join(sandbox.makeBpffs(), 'portcullis'), base: sandbox.makeTempDir('caps') };
-  sandbox.defer(() => { try { Firewall.detach(lab.bpffs); } catch { /* not pinned */ } });
+  sandbox.defer(() => Firewall.detach(lab.bpffs).catch(() => { /* not pinned */ }));
   return lab;
 }
 

@@ -38,13 +38,13 @@ function twoApps(sandbox: Sandbox): { pythonA: string; pythonB: string; bindings
 
 test('a per-app rule blocks app A and not app B in the same cgroup; events carry the app id', async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     const { pythonA, pythonB, bindings } = twoApps(sandbox);
-    fixture.firewall.setAppBindings(bindings);
+    await fixture.firewall.bindApps({ replace: true, add: bindings });
     const events = new EventCollector(fixture.firewall);
     sandbox.defer(() => events.stop());
     const block = rule('block', '127.0.0.7', { scope: APP_A });
-    fixture.firewall.setRules([block], allowByDefault);
+    await fixture.firewall.setRules([block], allowByDefault);
 
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9), { python: pythonA })).stdout).outcome, 'EPERM');
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9), { python: pythonB })).stdout).outcome, 'ECONNREFUSED');
@@ -61,10 +61,10 @@ test('a per-app rule blocks app A and not app B in the same cgroup; events carry
 
 test("an app's allow rule beats a global block; the per-app default comes after global rules", async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     const { pythonA, pythonB, bindings } = twoApps(sandbox);
-    fixture.firewall.setAppBindings(bindings);
-    fixture.firewall.setRules(
+    await fixture.firewall.bindApps({ replace: true, add: bindings });
+    await fixture.firewall.setRules(
       [rule('block', '127.0.0.0/8'), rule('allow', '127.0.0.9', { scope: APP_A }), rule('allow', '127.0.0.12')],
       { global: 'allow', perApp: new Map([[APP_B, 'block']]) },
     );
@@ -74,7 +74,7 @@ test("an app's allow rule beats a global block; the per-app default comes after 
     assert.equal(await outcome(pythonB, '127.0.0.9'), 'EPERM', 'app B gets the global block');
     assert.equal(await outcome(pythonB, '127.0.0.12'), 'ECONNREFUSED', 'a global allow beats app B’s default');
     // With no rules at all, only the defaults decide.
-    fixture.firewall.setRules([], { global: 'allow', perApp: new Map([[APP_B, 'block']]) });
+    await fixture.firewall.setRules([], { global: 'allow', perApp: new Map([[APP_B, 'block']]) });
     assert.equal(await outcome(pythonB, '127.0.0.9'), 'EPERM', 'app B default block');
     assert.equal(await outcome(pythonA, '127.0.0.9'), 'ECONNREFUSED', 'app A: global default allow');
   });
@@ -82,10 +82,10 @@ test("an app's allow rule beats a global block; the per-app default comes after 
 
 test('children inherit the app of the process that forked them; a cgroup binding covers a scope', async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     const { pythonA, bindings } = twoApps(sandbox);
-    fixture.firewall.setAppBindings(bindings);
-    fixture.firewall.setRules([rule('block', '127.0.0.7', { scope: APP_A })], allowByDefault);
+    await fixture.firewall.bindApps({ replace: true, add: bindings });
+    await fixture.firewall.setRules([rule('block', '127.0.0.7', { scope: APP_A })], allowByDefault);
     // App A forks a shell that execs the unregistered python3: still app A.
     const viaChild = await runPython(
       fixture,
@@ -95,24 +95,24 @@ test('children inherit the app of the process that forked them; a cgroup binding
     assert.equal(probeResult(viaChild.stdout).outcome, 'EPERM');
 
     // Without exec bindings, binding the test cgroup's id to app A has the same effect.
-    fixture.firewall.setAppBindings({ executables: [], cgroups: [{ cgroupId: statSync(fixture.cgroup, { bigint: true }).ino, appId: APP_A }], processes: [] });
+    await fixture.firewall.bindApps({ replace: true, add: { executables: [], cgroups: [{ cgroupId: statSync(fixture.cgroup, { bigint: true }).ino, appId: APP_A }], processes: [] } });
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'EPERM');
-    fixture.firewall.setAppBindings({ executables: [], cgroups: [], processes: [] });
+    await fixture.firewall.bindApps({ replace: true });
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'ECONNREFUSED');
   });
 });
 
 test('per-app IPv6 prefixes in the prefix hash: an app-scoped allow beats a global block, an app-scoped block holds only that app', async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     const { pythonA, pythonB, bindings } = twoApps(sandbox);
-    fixture.firewall.setAppBindings(bindings);
+    await fixture.firewall.bindApps({ replace: true, add: bindings });
     const outcome = async (python: string) => probeResult((await runPython(fixture, connectProbe(6, '::1', 9), { python })).stdout).outcome;
     // /112 and /120 are both at or above the split the compiler picks here (at most 64): hashed, not in the trie.
-    fixture.firewall.setRules([rule('block', '::/112'), rule('allow', '::/120', { scope: APP_A })], allowByDefault);
+    await fixture.firewall.setRules([rule('block', '::/112'), rule('allow', '::/120', { scope: APP_A })], allowByDefault);
     assert.equal(await outcome(pythonA), 'ECONNREFUSED', "app A's /120 allow is found in its own scope first");
     assert.equal(await outcome(pythonB), 'EPERM', 'app B gets the global /112 block');
-    fixture.firewall.setRules([rule('block', '::/96', { scope: APP_B })], allowByDefault);
+    await fixture.firewall.setRules([rule('block', '::/96', { scope: APP_B })], allowByDefault);
     assert.equal(await outcome(pythonB), 'EPERM', "app B's own /96 block");
     assert.equal(await outcome(pythonA), 'ECONNREFUSED', 'app A is not under app B’s block');
   });

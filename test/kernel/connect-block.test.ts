@@ -8,8 +8,8 @@ import { allowByDefault, connectProbe, openFixture, probeResult, rule, runPython
 
 test('TCP connect to a blocked IPv4 address fails with EPERM within 100 ms; others are untouched', async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
-    fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
+    const fixture = await openFixture(sandbox);
+    await fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
 
     const blocked = probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout);
     assert.equal(blocked.outcome, 'EPERM');
@@ -23,8 +23,8 @@ test('TCP connect to a blocked IPv4 address fails with EPERM within 100 ms; othe
 
 test('a process outside the cgroup is unaffected by the rules', async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
-    fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
+    const fixture = await openFixture(sandbox);
+    await fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
     const outside = execFileSync('python3', ['-c', connectProbe(4, '127.0.0.7', 9)], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(probeResult(outside).outcome, 'ECONNREFUSED');
   });

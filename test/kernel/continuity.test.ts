@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
-import { Firewall } from '../../native/index.js';
+import { Firewall, NativeError } from '../../native/index.js';
 import { allowByDefault, connectProbe, probeResult, rule, runPython, type KernelFixture } from './kernel-fixture.js';
 
 const FIXTURE = join(__dirname, 'fixtures', 'attach-and-wait.ts');
@@ -43,19 +43,19 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     const fixture = { sandbox, cgroup, pinDir } as KernelFixture;
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'EPERM', 'still blocked after kill -9');
 
-    const adopted = Firewall.open({ cgroup, pinDir });
+    const adopted = await Firewall.open({ cgroup, pinDir });
     sandbox.defer(() => adopted.close());
     assert.equal(adopted.adopted, true);
     assert.equal(attachedPrograms(cgroup), attached, 'adoption re-used the links instead of attaching again');
-    const stats = adopted.setRules([rule('block', '127.0.0.8')], allowByDefault);
+    const stats = await adopted.setRules([rule('block', '127.0.0.8')], allowByDefault);
     assert.ok(stats.generation >= 2, 'generation continues from the pinned config');
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'ECONNREFUSED');
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'EPERM');
 
     // close() keeps enforcement; detach() ends it and removes the pins.
-    adopted.close();
+    await adopted.close();
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'EPERM');
-    Firewall.detach(pinDir);
+    await Firewall.detach(pinDir);
     assert.equal(existsSync(pinDir) ? readdirSync(pinDir).length : 0, 0);
     assert.equal(attachedPrograms(cgroup), 0);
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'ECONNREFUSED');
@@ -68,11 +68,12 @@ test('pins made for one cgroup are not adopted for another', async () => {
     const second = sandbox.makeCgroup('pin-b');
     const pinDir = join(sandbox.makeBpffs(), 'portcullis');
     sandbox.defer(() => Firewall.detach(pinDir));
-    Firewall.open({ cgroup: first, pinDir }).close();
-    assert.throws(() => Firewall.open({ cgroup: second, pinDir }), (error: Error & { code?: string; op?: string; detail?: string }) => {
+    await (await Firewall.open({ cgroup: first, pinDir })).close();
+    await assert.rejects(Firewall.open({ cgroup: second, pinDir }), (error: Error) => {
+      assert.ok(error instanceof NativeError, 'a NativeError');
       assert.equal(error.code, 'EEXIST');
-      assert.match(error.op ?? '', /^adopt /);
-      assert.match(error.detail ?? '', /detach first/);
+      assert.match(error.op, /^adopt /);
+      assert.match(error.detail, /detach first/);
       return true;
     });
     assert.equal(attachedPrograms(second), 0);

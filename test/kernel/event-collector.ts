@@ -1,6 +1,7 @@
 // Collects decision events from a Firewall subscription and waits (bounded) for ones matching.
 import type { DecisionEvent } from '../../native/api.js';
 import type { Firewall } from '../../native/index.js';
+import { eventDecoding } from './kernel-fixture.js';
 
 export class EventCollector {
   readonly events: DecisionEvent[] = [];
@@ -11,7 +12,7 @@ export class EventCollector {
     const subscription = firewall.subscribe((events, drops) => {
       this.events.push(...events);
       this.drops += drops;
-    });
+    }, eventDecoding);
     this.close = () => subscription.close();
   }
 

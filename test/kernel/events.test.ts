@@ -4,13 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
-import { allowByDefault, openFixture, rule, runPython } from './kernel-fixture.js';
+import { allowByDefault, eventDecoding, openFixture, rule, runPython } from './kernel-fixture.js';
 
 test('a burst larger than the ring buffer is counted as drops, then delivery resumes', async () => {
   await withSandbox(async (sandbox) => {
     // One page of ring buffer holds ~28 events.
-    const fixture = openFixture(sandbox, { ringBytes: 4096 });
-    fixture.firewall.setRules([rule('block', '127.0.0.7', { protocol: 'udp' })], allowByDefault);
+    const fixture = await openFixture(sandbox, { ringBytes: 4096 });
+    await fixture.firewall.setRules([rule('block', '127.0.0.7', { protocol: 'udp' })], allowByDefault);
     // 500 datagrams to 500 different ports: 500 decisions, with nobody reading yet.
     const burst = await runPython(
       fixture,
@@ -25,7 +25,7 @@ print(denied)
 `,
     );
     assert.equal(burst.stdout.trim(), '500', 'every datagram was denied, none hung');
-    const counters = fixture.firewall.counters();
+    const counters = await fixture.firewall.readCounters();
     assert.ok(counters.eventDrops > 0n, 'the kernel counted drops');
     assert.ok(counters.blocked >= 500n);
 
@@ -46,7 +46,7 @@ print(denied)
 
 test('a listening socket is reported with its port and owner', async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     const events = new EventCollector(fixture.firewall);
     sandbox.defer(() => events.stop());
     await runPython(fixture, `import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1])`).then(async (run) => {
@@ -61,10 +61,10 @@ test('a listening socket is reported with its port and owner', async () => {
 
 test('subscriptions close cleanly and can be reopened', async () => {
   await withSandbox(async (sandbox) => {
-    const { firewall } = openFixture(sandbox);
+    const { firewall } = await openFixture(sandbox);
     for (let i = 0; i < 3; i++) {
-      const sub = firewall.subscribe(() => undefined);
-      assert.throws(() => firewall.subscribe(() => undefined), /already subscribed/);
+      const sub = firewall.subscribe(() => undefined, eventDecoding);
+      assert.throws(() => firewall.subscribe(() => undefined, eventDecoding), /already subscribed/);
       sub.close();
     }
   });
@@ -72,7 +72,7 @@ test('subscriptions close cleanly and can be reopened', async () => {
 
 test('DNS responses received in the cgroup are delivered with their message and owner', async () => {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     // A stand-in resolver outside the cgroup: answers every datagram with a fixed 20-byte reply.
     const { spawn } = await import('node:child_process');
     const resolver = spawn('python3', ['-c', `
@@ -88,7 +88,7 @@ while True:
     const dns: Array<{ message: Uint8Array; comm: string; remotePort: number }> = [];
     const subscription = fixture.firewall.subscribe((events) => {
       for (const e of events) if (e.dnsPayload) dns.push({ message: e.dnsPayload, comm: e.comm, remotePort: e.remotePort });
-    });
+    }, eventDecoding);
     sandbox.defer(() => subscription.close());
     const run = await runPython(fixture, `
 import socket

@@ -122,10 +122,10 @@ function assertExactTotals({ client, server }: { client: DecisionEvent; server: 
 
 async function withFixture(body: (fixture: KernelFixture, events: EventCollector) => Promise<void>): Promise<void> {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     const events = new EventCollector(fixture.firewall);
     sandbox.defer(() => events.stop());
-    fixture.firewall.setRules([], allowByDefault);
+    await fixture.firewall.setRules([], allowByDefault);
     await body(fixture, events);
   });
 }

@@ -1,10 +1,11 @@
 // Shared set-up for kernel tests: a sandbox with a test cgroup, a private bpffs holding the pins,
-// an opened Firewall (detached and closed on cleanup), and small traffic generators run inside
-// the cgroup with python3.
+// an opened Firewall (detached and closed on cleanup) with the test programs loaded over it, and
+// small traffic generators run inside the cgroup with python3.
 import type { ChildProcess } from 'node:child_process';
 import { Firewall } from '../../native/index.js';
 import type { KernelDefaults, KernelRule } from '../../native/api.js';
-import { parsePrefix } from '../../main/contract/net.js';
+import { TestPrograms } from '../../native/testing.js';
+import { formatIp, parsePrefix } from '../../main/contract/net.js';
 import { Sandbox } from '../support/sandbox.js';
 
 export interface KernelFixture {
@@ -12,18 +13,25 @@ export interface KernelFixture {
   cgroup: string;
   pinDir: string;
   firewall: Firewall;
+  /** BPF_PROG_TEST_RUN over the firewall's maps (native/testing.ts). */
+  programs: TestPrograms;
 }
 
-export function openFixture(sandbox: Sandbox, options: { ringBytes?: number } = {}): KernelFixture {
+export async function openFixture(sandbox: Sandbox, options: { ringBytes?: number } = {}): Promise<KernelFixture> {
   const cgroup = sandbox.makeCgroup('kernel');
   const bpffs = sandbox.makeBpffs();
   const pinDir = `${bpffs}/portcullis`;
-  // Registered before open: cleanup runs in reverse, so the firewall closes, then pins go.
+  // Registered before open: cleanup runs in reverse, so the programs and the firewall close, then pins go.
   sandbox.defer(() => Firewall.detach(pinDir));
-  const firewall = Firewall.open({ cgroup, pinDir, ringBytes: options.ringBytes });
+  const firewall = await Firewall.open({ cgroup, pinDir, ringBytes: options.ringBytes });
   sandbox.defer(() => firewall.close());
-  return { sandbox, cgroup, pinDir, firewall };
+  const programs = await TestPrograms.load(firewall);
+  sandbox.defer(() => programs.close());
+  return { sandbox, cgroup, pinDir, firewall, programs };
 }
+
+/** How the events of kernel tests format IPv6 addresses: the contract's formatter, as the helper's. */
+export const eventDecoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };
 
 let nextRuleId = 1;
 

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withSandbox } from '../support/sandbox.js';
-import type { KernelDefaults, TestProgram } from '../../native/api.js';
+import type { KernelDefaults } from '../../native/api.js';
+import type { TestProgram } from '../../native/testing.js';
 import { allowByDefault, openFixture, rule } from './kernel-fixture.js';
 import { ipv4, ipv6, type ExtensionHeader, type L4 } from './packets.js';
 
@@ -100,13 +101,13 @@ const cases: Case[] = [
 
 test('cgroup_skb verdicts, full evaluation and cached path, agree with the precedence rules', async () => {
   await withSandbox(async (sandbox) => {
-    const { firewall } = openFixture(sandbox);
-    firewall.setRules(rules, allowByDefault);
+    const { firewall, programs } = await openFixture(sandbox);
+    await firewall.setRules(rules, allowByDefault);
     for (const [name, program, remote, l4, expected, ext] of cases) {
       const bytes = packet(program, remote, l4, ext);
-      assert.equal(firewall.testRun(program, bytes, { cached: false }).verdict, expected, `${name} (full evaluation)`);
+      assert.equal(programs.run(program, bytes, { cached: false }).verdict, expected, `${name} (full evaluation)`);
       // repeat: the first run fills the dummy socket's cache, the rest are served from it.
-      assert.equal(firewall.testRun(program, bytes, { repeat: 3 }).verdict, expected, `${name} (cached path)`);
+      assert.equal(programs.run(program, bytes, { repeat: 3 }).verdict, expected, `${name} (cached path)`);
     }
   });
 });
@@ -129,50 +130,49 @@ const garbage: Array<[string, Uint8Array]> = [
 for (const [globalDefault, expected] of [['allow', 'allow'], ['block', 'block']] as const) {
   test(`truncated and garbage packets get the global default (${globalDefault}) and never crash`, async () => {
     await withSandbox(async (sandbox) => {
-      const { firewall } = openFixture(sandbox);
+      const { firewall, programs } = await openFixture(sandbox);
       const defaults: KernelDefaults = { global: globalDefault, perApp: new Map() };
       // The /0 rules would decide any parsable packet the other way round.
       const opposite = globalDefault === 'allow' ? 'block' : 'allow';
-      firewall.setRules([rule(opposite, '0.0.0.0/0'), rule(opposite, '::/0')], defaults);
+      await firewall.setRules([rule(opposite, '0.0.0.0/0'), rule(opposite, '::/0')], defaults);
       for (const [name, bytes] of garbage) {
         for (const program of ['egress', 'ingress'] as const) {
-          assert.equal(firewall.testRun(program, bytes, { cached: false }).verdict, expected, `${name} (${program})`);
+          assert.equal(programs.run(program, bytes, { cached: false }).verdict, expected, `${name} (${program})`);
         }
       }
       // Control: a well-formed packet is decided by the /0 rule.
-      assert.equal(firewall.testRun('egress', ipv4(LOCAL4, '8.8.8.8', tcp(80)), { cached: false }).verdict, opposite);
-      assert.equal(firewall.testRun('egress', ipv6(LOCAL6, '2606:4700::1', tcp(80)), { cached: false }).verdict, opposite);
+      assert.equal(programs.run('egress', ipv4(LOCAL4, '8.8.8.8', tcp(80)), { cached: false }).verdict, opposite);
+      assert.equal(programs.run('egress', ipv6(LOCAL6, '2606:4700::1', tcp(80)), { cached: false }).verdict, opposite);
     });
   });
 }
 
 test('/0 with a longer allow inside, and a block-all default with an allow rule', async () => {
   await withSandbox(async (sandbox) => {
-    const { firewall } = openFixture(sandbox);
-    firewall.setRules([rule('block', '0.0.0.0/0'), rule('allow', '192.168.0.0/16')], allowByDefault);
-    assert.equal(firewall.testRun('egress', ipv4(LOCAL4, '8.8.8.8', tcp(80)), { cached: false }).verdict, 'block');
-    assert.equal(firewall.testRun('egress', ipv4(LOCAL4, '192.168.1.1', tcp(80)), { cached: false }).verdict, 'allow');
-    assert.equal(firewall.testRun('egress', ipv6(LOCAL6, '2001:db8::1', tcp(80)), { cached: false }).verdict, 'allow', '/0 v4 says nothing about v6');
+    const { firewall, programs } = await openFixture(sandbox);
+    await firewall.setRules([rule('block', '0.0.0.0/0'), rule('allow', '192.168.0.0/16')], allowByDefault);
+    assert.equal(programs.run('egress', ipv4(LOCAL4, '8.8.8.8', tcp(80)), { cached: false }).verdict, 'block');
+    assert.equal(programs.run('egress', ipv4(LOCAL4, '192.168.1.1', tcp(80)), { cached: false }).verdict, 'allow');
+    assert.equal(programs.run('egress', ipv6(LOCAL6, '2001:db8::1', tcp(80)), { cached: false }).verdict, 'allow', '/0 v4 says nothing about v6');
 
-    firewall.setRules([rule('allow', '2001:db8::/32', { protocol: 'tcp', portLo: 443, portHi: 443 })], { global: 'block', perApp: new Map() });
-    assert.equal(firewall.testRun('egress', ipv6(LOCAL6, '2001:db8::1', tcp(443)), { cached: false }).verdict, 'allow');
-    assert.equal(firewall.testRun('egress', ipv6(LOCAL6, '2001:db8::1', tcp(80)), { cached: false }).verdict, 'block');
-    assert.equal(firewall.testRun('egress', ipv4(LOCAL4, '8.8.8.8', tcp(443)), { cached: false }).verdict, 'block');
+    await firewall.setRules([rule('allow', '2001:db8::/32', { protocol: 'tcp', portLo: 443, portHi: 443 })], { global: 'block', perApp: new Map() });
+    assert.equal(programs.run('egress', ipv6(LOCAL6, '2001:db8::1', tcp(443)), { cached: false }).verdict, 'allow');
+    assert.equal(programs.run('egress', ipv6(LOCAL6, '2001:db8::1', tcp(80)), { cached: false }).verdict, 'block');
+    assert.equal(programs.run('egress', ipv4(LOCAL4, '8.8.8.8', tcp(443)), { cached: false }).verdict, 'block');
   });
 });
 
 test('enforcement off: everything allowed, decisions still counted', async () => {
   await withSandbox(async (sandbox) => {
-    const { firewall } = openFixture(sandbox);
-    firewall.setRules([rule('block', '10.1.0.0/16')], allowByDefault);
+    const { firewall, programs } = await openFixture(sandbox);
+    await firewall.setRules([rule('block', '10.1.0.0/16')], allowByDefault);
     const blockedPacket = ipv4(LOCAL4, '10.1.9.9', tcp(80));
-    assert.equal(firewall.testRun('egress', blockedPacket).verdict, 'block');
-    firewall.setEnforcing(false);
-    assert.equal(firewall.enforcing, false);
-    const before = firewall.counters().allowed;
-    assert.equal(firewall.testRun('egress', blockedPacket).verdict, 'allow');
-    assert.ok(firewall.counters().allowed > before);
-    firewall.setEnforcing(true);
-    assert.equal(firewall.testRun('egress', blockedPacket).verdict, 'block');
+    assert.equal(programs.run('egress', blockedPacket).verdict, 'block');
+    await firewall.setEnforcing(false);
+    const before = (await firewall.readCounters()).allowed;
+    assert.equal(programs.run('egress', blockedPacket).verdict, 'allow');
+    assert.ok((await firewall.readCounters()).allowed > before);
+    await firewall.setEnforcing(true);
+    assert.equal(programs.run('egress', blockedPacket).verdict, 'block');
   });
 });

@@ -44,7 +44,7 @@ while True:
 
 async function withTraffic(body: (fixture: KernelFixture, events: EventCollector) => Promise<void>): Promise<void> {
   await withSandbox(async (sandbox) => {
-    const fixture = openFixture(sandbox);
+    const fixture = await openFixture(sandbox);
     const events = new EventCollector(fixture.firewall);
     sandbox.defer(() => events.stop());
     await body(fixture, events);
@@ -54,7 +54,7 @@ async function withTraffic(body: (fixture: KernelFixture, events: EventCollector
 test('TCP connect to a blocked address: EPERM within 100 ms, one block event with the owner', async () => {
   await withTraffic(async (fixture, events) => {
     const block = rule('block', '127.0.0.7');
-    fixture.firewall.setRules([block], allowByDefault);
+    await fixture.firewall.setRules([block], allowByDefault);
     const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', connectProbe(4, '127.0.0.7', 9)]);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -77,7 +77,7 @@ test('TCP connect to a blocked address: EPERM within 100 ms, one block event wit
 test('connected and unconnected UDP to a blocked address get EPERM; the sendmsg decision is reported once', async () => {
   await withTraffic(async (fixture, events) => {
     const block = rule('block', '127.0.0.7', { protocol: 'udp' });
-    fixture.firewall.setRules([block], allowByDefault);
+    await fixture.firewall.setRules([block], allowByDefault);
     const connected = probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 53, 'udp'))).stdout);
     assert.equal(connected.outcome, 'EPERM');
     const unconnected = await runPython(
@@ -121,9 +121,9 @@ except OSError as e:
     print(errno.errorcode.get(e.errno, "timeout"))
 `;
     const block = rule('block', `${host.host4}`, { protocol: 'icmp' });
-    fixture.firewall.setRules([], allowByDefault);
+    await fixture.firewall.setRules([], allowByDefault);
     assert.equal((await runPython(fixture, ping, { netns: host.netns })).stdout.trim(), 'reply', 'control: ping works without the rule');
-    fixture.firewall.setRules([block], allowByDefault);
+    await fixture.firewall.setRules([block], allowByDefault);
     assert.equal((await runPython(fixture, ping, { netns: host.netns })).stdout.trim(), 'EPERM');
     const event = await events.waitFor((e) => e.protocol === 'icmp' && e.verdict === 'block', 'ICMP block');
     assert.equal(event.kind, 'packet', 'decided by cgroup_skb, not a socket-address hook');
@@ -155,7 +155,7 @@ try:
 except OSError as e:
     print(errno.errorcode.get(e.errno, str(e)))
 `;
-    fixture.firewall.setRules([], allowByDefault);
+    await fixture.firewall.setRules([], allowByDefault);
     assert.equal((await runPython(fixture, send)).stdout.trim(), 'sent');
     const close = await events.waitFor((e) => e.kind === 'close' && e.remoteAddr === host.peer6, 'close event with totals');
     assert.equal(close.family, 6);
@@ -163,7 +163,7 @@ except OSError as e:
     assert.ok(Math.abs(sent - 200000) <= 20000, `payload bytes out ${sent}, expected 200000 within 10%`);
     assert.ok(close.packetsOut > 0n && close.packetsIn > 0n);
 
-    fixture.firewall.setRules([rule('block', host.peer6)], allowByDefault);
+    await fixture.firewall.setRules([rule('block', host.peer6)], allowByDefault);
     assert.equal((await runPython(fixture, send)).stdout.trim(), 'EPERM');
     await events.waitFor((e) => e.kind === 'connect' && e.remoteAddr === host.peer6 && e.verdict === 'block', 'IPv6 block');
   });
@@ -171,7 +171,7 @@ except OSError as e:
 
 test('a v4-mapped IPv6 connect is decided as IPv4 and blocked', async () => {
   await withTraffic(async (fixture, events) => {
-    fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
+    await fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
     assert.equal(probeResult((await runPython(fixture, connectProbe(6, '::ffff:127.0.0.7', 9))).stdout).outcome, 'EPERM');
     assert.equal(probeResult((await runPython(fixture, connectProbe(6, '::ffff:127.0.0.8', 9))).stdout).outcome, 'ECONNREFUSED');
     const udp = await runPython(
@@ -215,7 +215,7 @@ while True:
       if (last) received = Number(last);
     });
 
-    fixture.firewall.setRules([], allowByDefault);
+    await fixture.firewall.setRules([], allowByDefault);
     const client = fixture.sandbox.spawnInCgroup(
       fixture.cgroup,
       ['python3', '-u', '-c', `
@@ -232,7 +232,7 @@ print("done", flush=True)
     await ready(client);
     await events.waitFor((e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.11', 'the allowed connect');
     const block = rule('block', '127.0.0.11');
-    fixture.firewall.setRules([block], allowByDefault);
+    await fixture.firewall.setRules([block], allowByDefault);
     client.stdin!.write('go\n');
     await new Promise((resolve) => client.once('exit', resolve));
     const cut = await events.waitFor((e) => e.kind === 'packet' && e.remoteAddr === '127.0.0.11' && e.verdict === 'block', 'backstop block');

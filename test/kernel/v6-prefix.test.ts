@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withSandbox } from '../support/sandbox.js';
 import type { KernelRule } from '../../native/api.js';
-import { compileRules } from '../../native/rule-compiler.js';
+import { compileRules } from '../../native/compiler/compiler.js';
+import type { TestPrograms } from '../../native/testing.js';
 import { allowByDefault, openFixture, rule } from './kernel-fixture.js';
 import { ipv6, type L4 } from './packets.js';
 
@@ -47,51 +48,51 @@ const cases: Case[] = [
   ['a filler bucket: outside its /48, under the /24', '2400:ff00:1::1', tcp(80), 'allow'],
 ];
 
-function verdict(firewall: ReturnType<typeof openFixture>['firewall'], remote: string, l4: L4): string {
-  return firewall.testRun('egress', ipv6('fd00::1', remote, l4), { cached: false }).verdict;
+function verdict(programs: TestPrograms, remote: string, l4: L4): string {
+  return programs.run('egress', ipv6('fd00::1', remote, l4), { cached: false }).verdict;
 }
 
-function checkAll(firewall: ReturnType<typeof openFixture>['firewall'], list: Case[], when: string): void {
-  for (const [name, remote, l4, expected] of list) assert.equal(verdict(firewall, remote, l4), expected, `${name} (${when})`);
+function checkAll(programs: TestPrograms, list: Case[], when: string): void {
+  for (const [name, remote, l4, expected] of list) assert.equal(verdict(programs, remote, l4), expected, `${name} (${when})`);
 }
 
 test('v6 prefixes on both sides of the split, nested, with different clauses', async () => {
   const split = compileRules([...table, ...filler], allowByDefault).v6Split;
   assert.equal(split, 24, 'the ruleset puts /0 and /16 in the trie, /32 and longer in the hash');
   await withSandbox(async (sandbox) => {
-    const { firewall } = openFixture(sandbox);
-    firewall.setRules([...table, ...filler], allowByDefault);
-    checkAll(firewall, cases, 'split 24');
+    const { firewall, programs } = await openFixture(sandbox);
+    await firewall.setRules([...table, ...filler], allowByDefault);
+    checkAll(programs, cases, 'split 24');
   });
 });
 
 test('v6 diffs keep the longest match, and a swap that changes the split keeps the verdicts', async () => {
   await withSandbox(async (sandbox) => {
-    const { firewall } = openFixture(sandbox);
-    firewall.setRules([...table, ...filler], allowByDefault);
+    const { firewall, programs } = await openFixture(sandbox);
+    await firewall.setRules([...table, ...filler], allowByDefault);
 
     // A /56 between the /48 and the /128 comes and goes in place.
     const inner = rule('block', '2001:db8:1::/56');
-    assert.equal(firewall.changeRules({ removed: [], added: [inner] }, allowByDefault).mode, 'diff');
-    checkAll(firewall, [['new /56 under the /48', '2001:db8:1::4', tcp(80), 'block'], ['/128 still inside it', '2001:db8:1::6', tcp(80), 'block'], ['/120 past the /56', '2001:db8:1:2::1', tcp(80), 'allow']], 'after adding /56');
-    assert.equal(firewall.changeRules({ removed: [inner], added: [] }, allowByDefault).mode, 'diff');
-    checkAll(firewall, cases, 'after removing /56');
+    assert.equal((await firewall.changeRules({ removed: [], added: [inner] }, allowByDefault)).mode, 'diff');
+    checkAll(programs, [['new /56 under the /48', '2001:db8:1::4', tcp(80), 'block'], ['/128 still inside it', '2001:db8:1::6', tcp(80), 'block'], ['/120 past the /56', '2001:db8:1:2::1', tcp(80), 'allow']], 'after adding /56');
+    assert.equal((await firewall.changeRules({ removed: [inner], added: [] }, allowByDefault)).mode, 'diff');
+    checkAll(programs, cases, 'after removing /56');
 
     // The /48 goes (its bucket keeps other lengths), a /40 comes in a new bucket, then back again.
     const allow48 = table[3]!;
     const fresh = rule('block', '2a00:1:200::/40');
-    assert.equal(firewall.changeRules({ removed: [allow48], added: [fresh] }, allowByDefault).mode, 'diff');
-    checkAll(firewall, [['/48 gone: the /32 decides', '2001:db8:1::4', tcp(80), 'block'], ['new bucket /40', '2a00:1:2ff::1', tcp(80), 'block'], ['/120 still there', '2001:db8:1:2::1', tcp(80), 'allow']], 'after swapping /48 for /40');
-    assert.equal(firewall.changeRules({ removed: [fresh], added: [allow48] }, allowByDefault).mode, 'diff');
-    checkAll(firewall, cases, 'after putting the /48 back');
+    assert.equal((await firewall.changeRules({ removed: [allow48], added: [fresh] }, allowByDefault)).mode, 'diff');
+    checkAll(programs, [['/48 gone: the /32 decides', '2001:db8:1::4', tcp(80), 'block'], ['new bucket /40', '2a00:1:2ff::1', tcp(80), 'block'], ['/120 still there', '2001:db8:1:2::1', tcp(80), 'allow']], 'after swapping /48 for /40');
+    assert.equal((await firewall.changeRules({ removed: [fresh], added: [allow48] }, allowByDefault)).mode, 'diff');
+    checkAll(programs, cases, 'after putting the /48 back');
 
     // Without the filler the split drops to 1 (every prefix but /0 hashed); a defaults change swaps.
     const blockApp = { global: 'allow' as const, perApp: new Map([[99, 'block' as const]]) };
     assert.equal(compileRules(table, blockApp).v6Split, 1);
-    assert.equal(firewall.changeRules({ removed: filler, added: [] }, blockApp).mode, 'swap');
-    checkAll(firewall, cases.filter(([name]) => !name.startsWith('a filler')), 'split 1');
-    assert.equal(verdict(firewall, '2400:1:0:ffff::1', tcp(80)), 'block', 'filler gone: /0 decides');
-    assert.equal(firewall.changeRules({ removed: [], added: filler }, allowByDefault).mode, 'swap');
-    checkAll(firewall, cases, 'split 24 again');
+    assert.equal((await firewall.changeRules({ removed: filler, added: [] }, blockApp)).mode, 'swap');
+    checkAll(programs, cases.filter(([name]) => !name.startsWith('a filler')), 'split 1');
+    assert.equal(verdict(programs, '2400:1:0:ffff::1', tcp(80)), 'block', 'filler gone: /0 decides');
+    assert.equal((await firewall.changeRules({ removed: [], added: filler }, allowByDefault)).mode, 'swap');
+    checkAll(programs, cases, 'split 24 again');
   });
 });

@@ -65,9 +65,7 @@ export class HelperProcess {
     }
     const helper = new HelperProcess(sandbox, paths, cliCommand, env);
     // Registered first, so it runs after the helper is stopped (cleanups run in reverse).
-    sandbox.defer(() => {
-      try { Firewall.detach(paths.bpffs); } catch { /* never attached */ }
-    });
+    sandbox.defer(() => Firewall.detach(paths.bpffs).catch(() => { /* never attached */ }));
     sandbox.defer(async () => { await helper.stop('SIGKILL'); });
     await helper.launch();
     return helper;

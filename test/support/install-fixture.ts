@@ -84,13 +84,13 @@ export function writeTestHelperConf(sandbox: Sandbox, options: { pinsAtBpffsRoot
 
 /** Registers the safety net: uninstall --purge, then remove whatever is still there. */
 export function deferUninstall(sandbox: Sandbox, pinDir: string | null): void {
-  sandbox.defer(() => {
+  sandbox.defer(async () => {
     if (existsSync(LAYOUT.installEntry)) spawnSync(LAYOUT.node, [LAYOUT.installEntry, 'uninstall', '--purge'], { env: {}, stdio: 'ignore' });
     for (const pid of installedHelperPids()) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
     if (pinDir) {
-      try { Firewall.detach(pinDir); } catch { /* nothing pinned */ }
+      await Firewall.detach(pinDir).catch(() => { /* nothing pinned */ });
     }
     for (const path of INSTALLED_PATHS) rmSync(path, { recursive: true, force: true });
   });

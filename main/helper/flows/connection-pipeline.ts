@@ -17,8 +17,8 @@ export interface ConnectionPipelineDeps {
   names: DnsNames;
   tracker: FlowTracker;
   store: FlowsStore;
-  /** Live per-socket totals from the kernel as raw pcl_flows records; absent when the addon cannot read them. */
-  readTotalRecords?: () => Buffer;
+  /** Live per-socket totals from the kernel as raw pcl_flows records (read off the JS thread); absent when the addon cannot read them. */
+  readTotalRecords?: () => Promise<Buffer>;
   /** Addresses just resolved (for domain rules). */
   onResolved?: (resolved: ResolvedAddress[]) => void;
   retentionDays: () => number;
@@ -46,6 +46,8 @@ export class ConnectionPipeline {
   private writeTimer: NodeJS.Timeout | null = null;
   /** When the timer next reads live totals (ms since epoch). */
   private totalsDueAt = 0;
+  /** The timer's take in flight (the next tick skips while one runs). */
+  private taking: Promise<void> | null = null;
   private unwritten: FlowDelta[] = [];
   eventsProcessed = 0;
   /** Flow rows written to the history so far. */
@@ -99,23 +101,26 @@ export class ConnectionPipeline {
    * Reads live totals (when `fresh`, or when due) and takes what changed for writing (deltas are
    * per flow, so a backlog stays bounded by the flows).
    */
-  private take(nowMs: number, fresh: boolean): void {
-    if (fresh || nowMs >= this.totalsDueAt) this.readTotals(nowMs);
+  private async take(nowMs: number, fresh: boolean): Promise<void> {
+    if (fresh || nowMs >= this.totalsDueAt) await this.readTotals(nowMs);
     const deltas = this.deps.tracker.takeDeltas();
     for (const delta of deltas) this.unwritten.push(delta);
     this.deps.tracker.sweep(nowMs);
   }
 
   /**
-   * Reading walks the kernel's whole socket map (two syscalls a socket): only while some socket is
-   * counted, and spaced so that it takes at most ~1/TOTALS_READ_SPACING of a core on the timer
-   * (with 100k sockets, one read every several seconds). Queries always read first, so they stay exact.
+   * Reading walks the kernel's whole socket map (two syscalls a socket, on a pool thread): only
+   * while some socket is counted, and spaced so that it takes at most ~1/TOTALS_READ_SPACING of a
+   * core on the timer (with 100k sockets, one read every several seconds). Queries always read
+   * first, so they stay exact. Events processed while a read runs are safe to apply it after: the
+   * tracker counts only sockets it still holds, and never less than it has counted.
    */
-  private readTotals(nowMs: number): void {
+  private async readTotals(nowMs: number): Promise<void> {
     const { readTotalRecords, tracker } = this.deps;
     if (!readTotalRecords || !tracker.hasOpenSockets) return;
     const started = performance.now();
-    tracker.applyTotalRecords(readTotalRecords(), nowMs);
+    const records = await readTotalRecords();
+    tracker.applyTotalRecords(records, nowMs);
     this.totalsDueAt = nowMs + (performance.now() - started) * TOTALS_READ_SPACING;
   }
 
@@ -145,13 +150,13 @@ export class ConnectionPipeline {
   }
 
   /** Reads live totals and writes everything that changed; every query does this first. */
-  flush(nowMs = Date.now()): void {
-    this.take(nowMs, true);
+  async flush(nowMs = Date.now()): Promise<void> {
+    await this.take(nowMs, true);
     this.writeSlice(Number.MAX_SAFE_INTEGER);
   }
 
-  list(query: FlowQuery): Flow[] {
-    this.flush();
+  async list(query: FlowQuery): Promise<Flow[]> {
+    await this.flush();
     return this.deps.store.query(query);
   }
 
@@ -163,7 +168,13 @@ export class ConnectionPipeline {
       timer.unref();
       this.timers.push(timer);
     };
-    every(timers.flushMs, () => { this.take(Date.now(), false); this.writeBacklog(timers); }, 'taking flow changes');
+    every(timers.flushMs, () => {
+      if (this.taking) return;
+      this.taking = this.take(Date.now(), false)
+        .then(() => this.writeBacklog(timers))
+        .catch((error: Error) => this.deps.log(`taking flow changes failed: ${error.message}`))
+        .finally(() => { this.taking = null; });
+    }, 'taking flow changes');
     every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');
     const prune = () => this.deps.store.prune(this.deps.retentionDays(), Date.now());
     try { prune(); } catch (error) { this.deps.log(`pruning flow history failed: ${(error as Error).message}`); }
@@ -171,11 +182,12 @@ export class ConnectionPipeline {
   }
 
   /** Stops the timers and writes what is pending. */
-  stop(): void {
+  async stop(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
+    await this.taking;
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = null;
-    try { this.flush(); } catch (error) { this.deps.log(`writing flows at stop failed: ${(error as Error).message}`); }
+    try { await this.flush(); } catch (error) { this.deps.log(`writing flows at stop failed: ${(error as Error).message}`); }
   }
 }

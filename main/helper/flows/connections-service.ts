@@ -2,7 +2,7 @@
 // flow tracking and history. The helper calls startConnections() once and passes each kernel
 // batch through `pipeline.process` on its way to the fan-out.
 import type { App } from '../../contract/index.js';
-import type { AppBindings } from '../../../native/api.js';
+import type { AppBindingChange } from '../../../native/api.js';
 import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
 import { AppIdentities, type UnboundProcess } from '../apps/app-identities.js';
@@ -15,8 +15,8 @@ import { ConnectionPipeline } from './connection-pipeline.js';
 
 /** The part of the native Firewall the connections side uses. */
 export interface ConnectionsFirewall {
-  readFlowRecords(): Buffer;
-  addAppBindings(bindings: Partial<AppBindings>): void;
+  readFlows(): Promise<Buffer>;
+  bindApps(change: AppBindingChange): Promise<void>;
 }
 
 export interface Connections {
@@ -26,7 +26,8 @@ export interface Connections {
   domains: DomainRuleAddresses;
   tracker: FlowTracker;
   store: FlowsStore;
-  stop(): void;
+  /** Stops the timers and writes the flows not yet written. */
+  stop(): Promise<void>;
 }
 
 /** New apps are bound in the kernel in batches, not one call per process. */
@@ -66,6 +67,11 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
   const expiry = setInterval(() => { if (domains.expire(Date.now())) refreshDomains(); }, EXPIRY_CHECK_MS);
   expiry.unref();
 
+  // Binding runs in the background of the timers below: a failure is logged, not thrown.
+  const bind = (what: string, change: () => AppBindingChange) => {
+    Promise.resolve().then(() => firewall.bindApps(change())).catch((error: Error) => log(`${what} failed: ${error.message}`));
+  };
+
   // Apps found by classification are bound in the kernel, so their children and later execs are tagged there.
   let pendingApps: App[] = [];
   let bindTimer: NodeJS.Timeout | null = null;
@@ -75,11 +81,7 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
       bindTimer = null;
       const apps = pendingApps;
       pendingApps = [];
-      try {
-        firewall.addAppBindings(engine.registry.bindings(new Set(apps.map((a) => a.id))));
-      } catch (error) {
-        log(`binding new apps in the kernel failed: ${(error as Error).message}`);
-      }
+      bind('binding new apps in the kernel', () => ({ add: engine.registry.bindings(new Set(apps.map((a) => a.id))) }));
     }, BIND_BATCH_MS);
   });
 
@@ -94,17 +96,13 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
       const batch = unbound;
       unbound = [];
       const executables = batch.flatMap(({ file, appId }) => (file ? [{ ...file, appId }] : []));
-      try {
-        firewall.addAppBindings({ executables, processes: batch.map(({ tgid, appId }) => ({ tgid, appId })) });
-      } catch (error) {
-        log(`binding processes in the kernel failed: ${(error as Error).message}`);
-      }
+      bind('binding processes in the kernel', () => ({ add: { executables, processes: batch.map(({ tgid, appId }) => ({ tgid, appId })) } }));
     }, BIND_BATCH_MS);
   });
 
   const pipeline = new ConnectionPipeline({
     identities, names, tracker, store, log,
-    readTotalRecords: () => firewall.readFlowRecords(),
+    readTotalRecords: () => firewall.readFlows(),
     onResolved: (resolved) => { if (domains.learn(resolved)) refreshDomains(); },
     retentionDays: () => engine.settings.get().retentionDays,
   });
@@ -112,12 +110,12 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
 
   return {
     pipeline, identities, names, domains, tracker, store,
-    stop() {
+    async stop() {
       clearInterval(expiry);
       if (domainRefresh) clearTimeout(domainRefresh);
       if (bindTimer) clearTimeout(bindTimer);
       if (unboundTimer) clearTimeout(unboundTimer);
-      pipeline.stop();
+      await pipeline.stop();
     },
   };
 }

@@ -308,7 +308,7 @@ export class FlowTracker {
     }
   }
 
-  /** The same from the raw pcl_flows records (Firewall.readFlowRecords): no object per socket. */
+  /** The same from the raw pcl_flows records (Firewall.readFlows): no object per socket. */
   applyTotalRecords(records: Buffer, nowMs: number): void {
     if (this.socketSlots.size === 0) return;
     visitFlowRecords(records, (cookie, bytesOut, bytesIn, packetsOut, packetsIn) => {

@@ -31,7 +31,7 @@ class FakeFirewall implements KernelFirewall {
   readonly calls: Array<{ removed: number; added: number }> = [];
   failNext = false;
 
-  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, _defaults: KernelDefaults): ApplyStats {
+  async changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, _defaults: KernelDefaults): Promise<ApplyStats> {
     for (const entry of change.removed) assert.ok(this.entries.has(entry), `rule ${entry.ruleId}: removed but never added`);
     this.calls.push({ removed: change.removed.length, added: change.added.length });
     if (this.failNext) {
@@ -43,9 +43,8 @@ class FakeFirewall implements KernelFirewall {
     return { mode: 'diff', entriesWritten: change.added.length, entriesDeleted: change.removed.length, generation: 0, elapsedMs: 0 };
   }
 
-  addAppBindings(): void {}
-  removeAppBindings(): void {}
-  counters(): Counters {
+  async bindApps(): Promise<void> {}
+  async readCounters(): Promise<Counters> {
     return { allowed: 0n, blocked: 0n, events: 0n, eventDrops: 0n, ruleHits: new Map() };
   }
 

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removePins } from '../../../main/install/uninstall.js';
 
-test('a pin directory outside any bpffs is refused and left untouched', (t) => {
+test('a pin directory outside any bpffs is refused and left untouched', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-not-bpffs-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'precious'), 'data');
   const detached: string[] = [];
-  assert.throws(() => removePins(dir, ['maps/precious'], (pinDir) => detached.push(pinDir)), (error: Error & { kind?: string }) => {
+  await assert.rejects(removePins(dir, ['maps/precious'], async (pinDir) => void detached.push(pinDir)), (error: Error & { kind?: string }) => {
     assert.equal(error.kind, 'invalid-input');
     assert.match(error.message, /is not on a bpf filesystem; refusing to remove it/);
     return true;
@@ -21,8 +21,8 @@ test('a pin directory outside any bpffs is refused and left untouched', (t) => {
   assert.ok(existsSync(join(dir, 'precious')));
 });
 
-test('a missing pin directory means nothing to detach', () => {
+test('a missing pin directory means nothing to detach', async () => {
   const detached: string[] = [];
-  assert.match(removePins('/nonexistent/portcullis-pins', ['maps/pcl_events'], (pinDir) => detached.push(pinDir)), /no pins/);
+  assert.match(await removePins('/nonexistent/portcullis-pins', ['maps/pcl_events'], async (pinDir) => void detached.push(pinDir)), /no pins/);
   assert.deepEqual(detached, []);
 });

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Counters and events: what a decision adds to the per-CPU counters and rule hits, and the records
+ * written to the ring buffer (never one per packet).
+ */
+#ifndef PCL_EVENTS_BPF_H
+#define PCL_EVENTS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
+#include "maps.bpf.h"
+
+
+static __always_inline struct pcl_counters *percpu_counters(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&pcl_counters, &zero);
+}
+
+static __always_inline void count_decision(__u8 action, __u32 rule_id)
+{
+	struct pcl_counters *c = percpu_counters();
+	if (c) {
+		if (action == PCL_ACT_BLOCK)
+			c->blocked++;
+		else
+			c->allowed++;
+	}
+	if (rule_id != 0) {
+		__u64 *hits = bpf_map_lookup_elem(&pcl_rule_hits, &rule_id);
+		if (hits) {
+			*hits += 1;
+		} else {
+			__u64 one = 1;
+			bpf_map_update_elem(&pcl_rule_hits, &rule_id, &one, BPF_NOEXIST);
+		}
+	}
+}
+
+static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie,
+				       __u8 verdict, __u32 rule_id, struct pcl_flow *totals)
+{
+	__builtin_memset(e, 0, sizeof(*e));
+	e->time_ns = bpf_ktime_get_ns();
+	e->cookie = cookie;
+	if (s) {
+		e->cgroup_id = s->cgroup_id;
+		e->tgid = s->tgid;
+		e->uid = s->uid;
+		e->app_id = s->app_id;
+		__builtin_memcpy(e->comm, s->comm, PCL_COMM_LEN);
+	}
+	if (totals) {
+		e->bytes_out = totals->bytes_out;
+		e->bytes_in = totals->bytes_in;
+		e->packets_out = totals->packets_out;
+		e->packets_in = totals->packets_in;
+	}
+	e->rule_id = rule_id;
+	__builtin_memcpy(e->local_addr, f->laddr, 16);
+	__builtin_memcpy(e->remote_addr, f->raddr, 16);
+	e->local_port = f->lport;
+	e->remote_port = f->rport;
+	e->kind = kind;
+	e->family = f->family;
+	e->protocol = f->proto;
+	e->direction = f->dir;
+	e->verdict = verdict;
+}
+
+static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
+				 __u32 rule_id, struct pcl_flow *totals)
+{
+	struct pcl_counters *c = percpu_counters();
+	struct pcl_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
+	if (!e) {
+		if (c)
+			c->drops++;
+		return;
+	}
+	if (c)
+		c->events++;
+	fill_event(e, kind, s, f, cookie, verdict, rule_id, totals);
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Final totals of a socket that carried traffic, as one 'close' event. */
+static __always_inline void emit_close(struct pcl_sock *s, __u8 proto, __u8 family)
+{
+	struct flow f = { .proto = proto, .dir = PCL_DIR_OUT, .family = s->family, .rport = s->remote_port };
+	__builtin_memcpy(f.raddr, s->remote, 16);
+	if (s->flags & PCL_SK_PASSIVE)
+		f.dir = PCL_DIR_IN;
+	if (f.family == 0)
+		f.family = family;
+	struct pcl_flow totals = {
+		.bytes_out = s->bytes_out,
+		.bytes_in = s->bytes_in,
+		.packets_out = s->packets_out,
+		.packets_in = s->packets_in,
+	};
+	__u64 cookie = s->cookie;
+	emit(PCL_EV_CLOSE, s, &f, cookie, s->verdict, s->rule_id, &totals);
+	bpf_map_delete_elem(&pcl_flows, &cookie);
+}
+
+#endif /* PCL_EVENTS_BPF_H */

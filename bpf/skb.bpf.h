@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The cgroup_skb path: accounting, the cached fast path, and the full verdict for packets the
+ * connect and sendmsg hooks never saw (the backstop). skb_verdict's use_cache = 0 is the full
+ * evaluation the test object runs.
+ */
+#ifndef PCL_SKB_BPF_H
+#define PCL_SKB_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "rules.bpf.h"
+#include "events.bpf.h"
+#include "sock-state.bpf.h"
+#include "packet.bpf.h"
+
+/*
+ * Copies a socket's totals to pcl_flows, where user space can read live flows: in place when the
+ * socket has its record (a lookup costs a fraction of an LRU update, which allocates a node).
+ */
+static __always_inline void mirror(struct pcl_sock *s)
+{
+	__u64 cookie = s->cookie;
+	struct pcl_flow *live = bpf_map_lookup_elem(&pcl_flows, &cookie);
+	if (live) {
+		live->bytes_out = s->bytes_out;
+		live->bytes_in = s->bytes_in;
+		live->packets_out = s->packets_out;
+		live->packets_in = s->packets_in;
+		return;
+	}
+	struct pcl_flow copy = {
+		.bytes_out = s->bytes_out,
+		.bytes_in = s->bytes_in,
+		.packets_out = s->packets_out,
+		.packets_in = s->packets_in,
+	};
+	bpf_map_update_elem(&pcl_flows, &cookie, &copy, BPF_ANY);
+}
+
+/*
+ * Payload bytes a TCP packet sends for the first time: the sequence space it covers past what the
+ * socket sent before, so a retransmission (after a timeout, or after loopback's backlog dropped part
+ * of a burst under load) counts no byte twice. TCP sends new data in sequence order.
+ */
+static __always_inline __u32 first_sent_tcp_bytes(struct pcl_sock *s, struct parsed *p)
+{
+	__u32 end = p->seq + p->payload;
+	if (!s->sent_seq_known) {
+		s->sent_seq_known = 1;
+		s->sent_seq_end = end;
+		return p->payload;
+	}
+	__s32 ahead = end - s->sent_seq_end; /* modulo 2^32, like TCP's own before()/after() */
+	if (ahead <= 0)
+		return 0;
+	s->sent_seq_end = end;
+	return (__u32)ahead < p->payload ? (__u32)ahead : p->payload;
+}
+
+/*
+ * A listener's own packets (the SYNs it receives) stay uncounted: accepted sockets start as a copy
+ * of its storage (BPF_F_CLONE), and must start without its cookie and totals.
+ */
+static __always_inline int listener_packet(struct __sk_buff *skb, struct pcl_sock *s)
+{
+	if (!(s->flags & PCL_SK_PASSIVE))
+		return 0;
+	struct bpf_sock *sk = skb->sk;
+	return sk && sk->state == BPF_TCP_LISTEN;
+}
+
+/* Segments the packet stands for: more than 1 only for a GSO/GRO aggregate. */
+static __always_inline __u64 packet_segs(struct __sk_buff *skb, struct parsed *p)
+{
+	if (p->aggregate) /* skb_shinfo is two loads away: read only when it can say more than 1 */
+		return skb->gso_segs ?: 1;
+	return 1;
+}
+
+/* The flow's record in pcl_flows is refreshed when its packet count crosses a multiple of PCL_MIRROR_EVERY. */
+static __always_inline int mirror_due(__u64 before, __u64 segs)
+{
+	return (before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY);
+}
+
+/*
+ * Adds one packet to the socket's totals; answers the packet count before it. TCP takes plain
+ * adds: a TCP socket's transmissions are serialized by its socket lock (process context owns it,
+ * timers and softirq take bh_lock_sock), and a race between two of its received segments needs one
+ * flow on two CPUs at once, which RSS/RPS steering rules out and loopback (a segment is processed
+ * on the sending CPU, normally before the sender, holding its own socket lock, sends the next)
+ * makes negligible. UDP and the rest take atomic adds: threads may send on one socket at once, and
+ * one socket may receive from many peers on several CPUs.
+ */
+static __always_inline __u64 add_to_totals(struct pcl_sock *s, struct parsed *p, __u64 segs, int egress)
+{
+	__u64 *bytes = egress ? &s->bytes_out : &s->bytes_in;
+	__u64 *packets = egress ? &s->packets_out : &s->packets_in;
+	if (p->f.proto == PCL_PROTO_TCP) {
+		__u64 before = *packets;
+		*packets = before + segs;
+		*bytes += egress && p->payload_off ? first_sent_tcp_bytes(s, p) : p->payload;
+		return before;
+	}
+	__sync_fetch_and_add(bytes, p->payload);
+	return __sync_fetch_and_add(packets, segs);
+}
+
+/* Counts a packet, and refreshes the flow's record in pcl_flows on its first packet and when due. */
+static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
+{
+	if (listener_packet(skb, s))
+		return;
+	__u64 segs = packet_segs(skb, p);
+	__u64 before = add_to_totals(s, p, segs, egress);
+	if (s->cookie == 0) {
+		s->cookie = bpf_get_socket_cookie(skb);
+		mirror(s);
+	} else if (mirror_due(before, segs)) {
+		mirror(s);
+	}
+}
+
+/* A DNS response for the helper's names: the answers applications actually received. */
+static __always_inline void emit_dns(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, __u64 cookie)
+{
+	/* 64-bit, so the bounds checked below are on the very register handed to the copy. */
+	__u64 len = p->payload;
+	if (len > PCL_DNS_MAX)
+		len = PCL_DNS_MAX;
+	if (len < 12 || p->payload_off == 0) /* shorter than a DNS header, or no UDP header seen */
+		return;
+	struct pcl_counters *c = percpu_counters();
+	struct pcl_dns_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
+	if (!e) {
+		if (c)
+			c->drops++;
+		return;
+	}
+	fill_event(&e->head, PCL_EV_DNS, s, &p->f, cookie, PCL_ACT_ALLOW, 0, NULL);
+	e->len = len;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	/* Re-checked after the barrier: the verifier must see both bounds on the copy's length register. */
+	asm volatile("" : "+r"(len));
+	if (len > PCL_DNS_MAX || len < 12 || bpf_skb_load_bytes(skb, p->payload_off, e->data, len)) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
+	if (c)
+		c->events++;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are inbound
+ * both ways, an application's connect/sendto flows outbound both ways (replies follow the
+ * verdict); a socket that did neither (raw, ping) keeps the packet's direction.
+ */
+static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
+{
+	if (s && (s->flags & PCL_SK_PASSIVE))
+		f->dir = PCL_DIR_IN;
+	else if (s && (s->flags & PCL_SK_ACTIVE))
+		f->dir = PCL_DIR_OUT;
+}
+
+/* A TCP FIN or RST. */
+static __always_inline int tcp_end(struct parsed *p)
+{
+	return p->f.proto == PCL_PROTO_TCP && (p->tcp_flags & (TCP_FLAG_FIN | TCP_FLAG_RST));
+}
+
+/* Accounts a packet of a socket with storage; a TCP socket's FIN or RST may report its close. */
+static __always_inline void account_packet(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress,
+					   int use_cache)
+{
+	account(skb, s, p, egress);
+	if (egress && use_cache && tcp_end(p))
+		tcp_end_sent(s, p->f.family);
+}
+
+/* Enforces the verdict the socket has cached for this flow. */
+static __always_inline int cached_verdict(struct pcl_sock *s)
+{
+	if (s->verdict != PCL_ACT_BLOCK)
+		return CG_ALLOW;
+	struct pcl_counters *c = percpu_counters();
+	if (c)
+		c->blocked++;
+	return CG_DENY;
+}
+
+/* cached_fast_path's answer for a packet it leaves to the full path. */
+#define PCL_FAST_MISS -1
+
+/*
+ * The fast path for one shape of cached flow (family and protocol are constants here, so each
+ * shape is one straight line): the packet's IP header without options or extension headers at the
+ * start of the linear head, the L4 header right after it, to the cached remote address and port.
+ * Reads them in place, only what the check and the accounting need, with no copy into a flow.
+ */
+static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *s, const __u8 family, const __u8 proto,
+					const int egress)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	const __u32 l4_off = family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	const struct l4_view *l4 = data + l4_off;
+	__u32 stated_end;
+	/* One bound for both: the 14 bytes of TCP header read_l4 reads (a UDP datagram of under 6 bytes takes the full path). */
+	if ((void *)l4 + 14 > data_end)
+		return PCL_FAST_MISS;
+	/* The version nibble, not skb->protocol: the stack sets one from the other for IP packets. */
+	if (family == 4) {
+		const struct iphdr *ip = data;
+		/* Bytes 0-7 at once: version 4 with a 20-byte header (byte 0), fragment offset 0 (bytes 6-7). */
+		if ((*(const __u64 *)ip & 0xff1f0000000000ffULL) != 0x45 || ip->protocol != proto)
+			return PCL_FAST_MISS; /* IP options, a later fragment, another protocol */
+		if ((egress ? ip->daddr : ip->saddr) != *(const __u32 *)s->remote)
+			return PCL_FAST_MISS;
+		stated_end = bpf_ntohs(ip->tot_len);
+	} else {
+		const struct ipv6hdr *ip6 = data;
+		if (ip6->version != 6 || ip6->nexthdr != proto)
+			return PCL_FAST_MISS; /* an extension header, or another protocol */
+		const __u64 *remote = (const __u64 *)(egress ? &ip6->daddr : &ip6->saddr);
+		const __u64 *cached = (const __u64 *)s->remote;
+		if (remote[0] != cached[0] || remote[1] != cached[1])
+			return PCL_FAST_MISS; /* another remote, or a v4-mapped one (cached as IPv4) */
+		stated_end = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	}
+	if ((egress ? l4->dest : l4->source) != bpf_htons(s->remote_port))
+		return PCL_FAST_MISS;
+	struct parsed p;
+	p.f.family = family;
+	p.f.proto = proto;
+	read_l4(l4, l4_off, proto, l3_extent(skb, stated_end, &p), &p, egress);
+	/*
+	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: each
+	 * one that makes the flow's record due for a refresh, and a FIN or RST sent (a close report).
+	 * (A socket's first packet and a listener's own never get here: only sockets that have had
+	 * their first packet own a pcl_slots entry, and listeners never do.)
+	 */
+	__u64 segs = packet_segs(skb, &p);
+	if (mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)))
+		return PCL_FAST_MISS;
+	add_to_totals(s, &p, segs, egress);
+	return cached_verdict(s);
+}
+
+/*
+ * The packets of a socket whose verdict is cached for the current generation, in their common shape
+ * (cached_shape). Any other packet (another generation, remote, port or protocol, IP options,
+ * extension headers, a later fragment, a DNS response, a short head) answers PCL_FAST_MISS before
+ * anything is counted, and the full path decides it as it always did. The generation is checked
+ * first: after a rules change every packet goes to the full path without being parsed twice.
+ */
+static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_sock *s, __u32 gen, int egress)
+{
+	/* The cache key in one load: its generation, and its family and protocol (the shape). */
+	__u64 key = s->cache_key;
+	if ((__u32)key != (__u32)cache_key(gen, 0, 0, 0))
+		return PCL_FAST_MISS;
+	__u64 shape = key & cache_key(0, 0, 0xff, 0xff);
+	if (shape == cache_key(0, 0, PCL_PROTO_TCP, 4))
+		return cached_shape(skb, s, 4, PCL_PROTO_TCP, egress);
+	if (shape == cache_key(0, 0, PCL_PROTO_TCP, 6))
+		return cached_shape(skb, s, 6, PCL_PROTO_TCP, egress);
+	if (!egress && s->remote_port == 53)
+		return PCL_FAST_MISS; /* UDP from port 53: DNS responses go up to the helper, the full path copies them */
+	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 4))
+		return cached_shape(skb, s, 4, PCL_PROTO_UDP, egress);
+	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 6))
+		return cached_shape(skb, s, 6, PCL_PROTO_UDP, egress);
+	return PCL_FAST_MISS; /* nothing cached (family 0), or a protocol without ports */
+}
+
+/*
+ * Verdict for one packet by parsing it in full. use_cache = 0 builds the "full evaluation" variant
+ * of the test object (pcl_egress_eval in portcullis-test.bpf.c): same code, never reading the
+ * per-socket cache.
+ */
+static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *s, int egress, int use_cache)
+{
+	struct pcl_config *cfg = &pcl_config;
+	__u32 gen = cfg->generation;
+	struct parsed p = {};
+	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
+	asm volatile("" : : "r"(&p) : "memory");
+	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
+	int ok = 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		ok = parse4(skb, &p, egress);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		ok = parse6(skb, &p, egress);
+	if (!ok) {
+		/* Truncated or garbage: the global default decides; never a crash. */
+		if (cfg->enforcing && cfg->default_action[gen & 1] == PCL_ACT_BLOCK)
+			return CG_DENY;
+		return CG_ALLOW;
+	}
+
+	if (s)
+		account_packet(skb, s, &p, egress, use_cache);
+
+	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
+		set_direction(s, &p.f);
+		emit_dns(skb, s, &p, s ? s->cookie : bpf_get_socket_cookie(skb));
+	}
+
+	if (use_cache && s && cache_matches(s, gen, &p.f))
+		return cached_verdict(s);
+
+	set_direction(s, &p.f);
+	__u32 app_id = s ? s->app_id : 0;
+	struct decision d = decide(cfg, gen, app_id, &p.f);
+	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+	if (use_cache && s) {
+		cache_store(s, gen, &p.f, verdict, d.rule_id);
+		count_decision(verdict, d.rule_id);
+		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
+	}
+	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+}
+
+/*
+ * The full path of the attached programs as a function of its own per direction: inlined after the
+ * fast path, each of the fast path's ways to miss would enter it as another verifier state, and its
+ * verification would grow past the kernel's limit. Global functions, verified once on their own
+ * (the state they get, possibly NULL, is a pcl_slots entry's or a socket storage's; as static
+ * functions they would be verified once per kind of pointer).
+ */
+__noinline int full_verdict_egress(struct __sk_buff *skb, struct pcl_sock *s)
+{
+	return full_verdict(skb, s, 1, 1);
+}
+
+__noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
+{
+	return full_verdict(skb, s, 0, 1);
+}
+
+/*
+ * Verdict for one packet: the cached fast path when it applies, else the full path (which looks up
+ * the configuration again: only the generation lives across the storage lookup).
+ */
+static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
+{
+	struct pcl_config *cfg = &pcl_config;
+	__u32 gen = cfg->generation;
+	struct pcl_sock *s;
+	if (use_cache) {
+		s = fast_sock_state(skb);
+		if (s) {
+			int verdict = cached_fast_path(skb, s, gen, egress);
+			if (verdict != PCL_FAST_MISS)
+				return verdict;
+		}
+	}
+	/* sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets. */
+	struct pcl_sock *stored = NULL;
+	struct bpf_sock *sk = skb->sk;
+	if (sk)
+		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	s = stored ? sock_state(stored) : NULL;
+	if (!use_cache)
+		return full_verdict(skb, s, egress, 0);
+	/* & 1: a global function's result is any number to the verifier; these answer CG_ALLOW or CG_DENY. */
+	int verdict = (egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s)) & 1;
+	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
+	if (stored && s == stored)
+		claim_slot(stored, sk);
+	return verdict;
+}
+
+#endif /* PCL_SKB_BPF_H */

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * A socket's state (struct pcl_sock): its owner, its cached verdict, where it lives (socket storage
+ * or a pcl_slots entry), and the end of a TCP socket's sending.
+ */
+#ifndef PCL_SOCK_STATE_BPF_H
+#define PCL_SOCK_STATE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "events.bpf.h"
+
+static __always_inline __u32 app_of_current(__u32 tgid, __u64 cgroup_id)
+{
+	__u32 *app = bpf_map_lookup_elem(&pcl_tgid_app, &tgid);
+	if (app)
+		return *app;
+	app = bpf_map_lookup_elem(&pcl_cgrp_app, &cgroup_id);
+	return app ? *app : 0;
+}
+
+/* Fills the owner from the current task (process context only). */
+static __always_inline void own_by_current(struct pcl_sock *s)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	s->tgid = pid_tgid >> 32;
+	s->uid = (__u32)bpf_get_current_uid_gid();
+	s->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+	s->app_id = app_of_current(s->tgid, s->cgroup_id);
+	s->flags |= PCL_SK_OWNED;
+}
+
+/* The verdict cache's key, laid out as pcl_sock.cache_key. */
+static __always_inline __u64 cache_key(__u32 gen, __u16 rport, __u8 proto, __u8 family)
+{
+	struct pcl_sock key = { .gen = gen, .remote_port = rport, .proto = proto, .family = family };
+	return key.cache_key;
+}
+
+static __always_inline __u64 cache_key_of(__u32 gen, struct flow *f)
+{
+	return cache_key(gen, f->rport, f->proto, f->family);
+}
+
+/* Addresses are zero past their family's length, so one 16-byte compare serves both. */
+static __always_inline int cache_matches(struct pcl_sock *s, __u32 gen, struct flow *f)
+{
+	__u64 *a = (__u64 *)s->remote;
+	__u64 *b = (__u64 *)f->raddr;
+	return s->cache_key == cache_key_of(gen, f) && a[0] == b[0] && a[1] == b[1];
+}
+
+static __always_inline void cache_store(struct pcl_sock *s, __u32 gen, struct flow *f, __u8 verdict, __u32 rule_id)
+{
+	s->cache_key = cache_key_of(gen, f);
+	s->rule_id = rule_id;
+	__builtin_memcpy(s->remote, f->raddr, 16);
+	s->verdict = verdict;
+}
+
+static __always_inline struct pcl_slot *slot_of(__u64 cookie)
+{
+	__u32 index = cookie & (PCL_SLOTS - 1);
+	return bpf_map_lookup_elem(&pcl_slots, &index);
+}
+
+/* The entry a socket's state lives in (`stored` is its storage), or NULL. */
+static __always_inline struct pcl_slot *owned_slot(struct pcl_sock *stored)
+{
+	__u64 cookie = stored->cookie;
+	if (cookie == 0)
+		return NULL;
+	struct pcl_slot *entry = slot_of(cookie);
+	return entry && entry->owner == cookie ? entry : NULL;
+}
+
+/* The socket's state: its entry's while it owns one, else its storage's. */
+static __always_inline struct pcl_sock *sock_state(struct pcl_sock *stored)
+{
+	struct pcl_slot *entry = owned_slot(stored);
+	return entry ? &entry->sock : stored;
+}
+
+/*
+ * Moves the state of a socket that has had its first packet into its entry, if free. Not a
+ * listener's (its state is the one accepted sockets start from: BPF_F_CLONE copies the storage),
+ * nor after the application's close.
+ */
+static __always_inline void claim_slot(struct pcl_sock *stored, struct bpf_sock *sk)
+{
+	__u64 cookie = stored->cookie;
+	if (cookie == 0 || sk->state == BPF_TCP_LISTEN || (stored->close_state & PCL_CLOSE_RELEASED))
+		return;
+	struct pcl_slot *entry = slot_of(cookie);
+	if (!entry || entry->owner != 0 || __sync_val_compare_and_swap(&entry->owner, 0, PCL_SLOT_FILLING) != 0)
+		return;
+	entry->sock = *stored;
+	entry->owner = cookie; /* after the copy: the fast path never sees a half-copied state */
+}
+
+/*
+ * At the application's close the state goes back into the storage (the socket may still send
+ * queued data and its FIN) and the entry is freed. A packet on another CPU that read the entry
+ * just before may add to it after the copy: at most that packet goes uncounted.
+ */
+static __always_inline void release_slot(struct pcl_sock *stored)
+{
+	struct pcl_slot *entry = owned_slot(stored);
+	if (!entry)
+		return;
+	*stored = entry->sock;
+	entry->owner = 0;
+}
+
+/*
+ * The fast path's view of a packet's socket state: its pcl_slots entry, found from the cookie in
+ * the kernel's socket (two loads, no helper call), or NULL when it has none.
+ */
+static __always_inline struct pcl_sock *fast_sock_state(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct sock *sk = kskb->sk;
+	if (!sk)
+		return NULL;
+	__u64 cookie = sk->__sk_common.skc_cookie.counter;
+	if (cookie == 0) /* never asked for: no entry is its own (a free entry's owner is 0 too) */
+		return NULL;
+	struct pcl_slot *entry = slot_of(cookie);
+	if (!entry || entry->owner != cookie)
+		return NULL;
+	return &entry->sock;
+}
+
+/* A TCP socket's FIN or RST went out: its last byte has been sent once. */
+static __always_inline void tcp_end_sent(struct pcl_sock *s, __u8 family)
+{
+	__u64 before = __sync_fetch_and_or(&s->close_state, PCL_CLOSE_END_SENT);
+	if ((before & (PCL_CLOSE_END_SENT | PCL_CLOSE_RELEASED)) == PCL_CLOSE_RELEASED)
+		emit_close(s, PCL_PROTO_TCP, family);
+}
+
+#endif /* PCL_SOCK_STATE_BPF_H */

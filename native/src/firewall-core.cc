@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "firewall-core.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "native-error.h"
+#include "portcullis-abi-check.h"
+#include "portcullis.skel.h"
+
+namespace portcullis {
+namespace {
+
+// Previous-generation maps at least this big are freed right after a swap.
+constexpr uint64_t kFreeOldBytes = 4 << 20;
+
+// The kernel's internal "not supported" (not in libc headers); some link types return it.
+constexpr int kENOTSUPP = 524;
+
+enum class Hook { kCgroup, kTracing };
+
+struct AttachSpec {
+  const char* program;
+  Hook hook;
+};
+
+// Every program of the product object is attached (test-only programs live in the test object).
+constexpr AttachSpec kAttached[] = {
+    {"pcl_connect4", Hook::kCgroup},     {"pcl_connect6", Hook::kCgroup},   {"pcl_sendmsg4", Hook::kCgroup},
+    {"pcl_sendmsg6", Hook::kCgroup},     {"pcl_sock_create", Hook::kCgroup}, {"pcl_post_bind4", Hook::kCgroup},
+    {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
+    {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
+    {"pcl_exit", Hook::kTracing},
+};
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// bpffs refuses names with a dot, which libbpf's maps for global data have (".data.config").
+std::string MapPin(const std::string& pin_dir, const char* name) {
+  std::string file(name);
+  std::replace(file.begin(), file.end(), '.', '_');
+  return pin_dir + "/maps/" + file;
+}
+std::string LinkPin(const std::string& pin_dir, const char* name) { return pin_dir + "/links/" + name; }
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+void MakeDir(const std::string& path) {
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw NativeFailure("mkdir " + path, errno);
+}
+
+// Puts inner maps in (inner fd >= 0) or takes them out of (-1) `slot` of outer map-in-map
+// arrays, {outer fd, inner fd} each, all at once: every such update waits for an RCU grace period
+// before it returns, and waits that overlap share one (eight in a row cost ~90 ms). Returns the
+// errno of each (0 = done).
+std::vector<int> UpdateSlots(const std::vector<std::pair<int, int>>& updates, uint32_t slot) {
+  std::vector<int> errors(updates.size(), 0);
+  std::vector<std::thread> threads;
+  threads.reserve(updates.size());
+  for (size_t i = 0; i < updates.size(); i++) {
+    threads.emplace_back([&, i] {
+      auto [outer_fd, inner_fd] = updates[i];
+      int rc = inner_fd >= 0 ? bpf_map_update_elem(outer_fd, &slot, &inner_fd, BPF_ANY) : bpf_map_delete_elem(outer_fd, &slot);
+      if (rc != 0) errors[i] = errno;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return errors;
+}
+
+pcl_config ReadConfig(int fd) {
+  pcl_config cfg{};
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(fd, &zero, &cfg) != 0) throw NativeFailure("read pcl_config", errno);
+  return cfg;
+}
+
+void WriteConfig(int fd, const pcl_config& cfg) {
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) != 0) throw NativeFailure("write pcl_config", errno);
+}
+
+void RemoveDirEntries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* entry = readdir(d)) {
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    unlink((dir + "/" + entry->d_name).c_str());
+  }
+  closedir(d);
+  rmdir(dir.c_str());
+}
+
+uint64_t Memlock(int fd) {
+  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
+  }
+  return 0;
+}
+
+}  // namespace
+
+const InnerSpec kInnerMaps[] = {
+    {"pcl_v4_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact4_key), sizeof(pcl_entry), 0, "v4Exact"},
+    {"pcl_v6_exact", BPF_MAP_TYPE_HASH, sizeof(pcl_exact6_key), sizeof(pcl_entry), 0, "v6Exact"},
+    {"pcl_v4_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm4_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v4Lpm"},
+    {"pcl_v6_lpm", BPF_MAP_TYPE_LPM_TRIE, sizeof(pcl_lpm6_key), sizeof(pcl_entry), BPF_F_NO_PREALLOC, "v6Lpm"},
+    {"pcl_v6_prefix", BPF_MAP_TYPE_HASH, sizeof(pcl_prefix6_key), sizeof(pcl_entry), 0, "v6Prefix"},
+    {"pcl_v6_bucket", BPF_MAP_TYPE_HASH, sizeof(pcl_bucket6_key), sizeof(pcl_bucket6), 0, "v6Buckets"},
+    {"pcl_sets", BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(pcl_clause_set), BPF_F_INNER_MAP, "sets"},
+    {"pcl_app_dflt", BPF_MAP_TYPE_HASH, sizeof(uint32_t), sizeof(uint8_t), BPF_F_NO_PREALLOC, "appDefaults"},
+};
+const size_t kInnerMapCount = std::size(kInnerMaps);
+
+int InnerIndex(const std::string& field) {
+  for (size_t i = 0; i < kInnerMapCount; i++)
+    if (field == kInnerMaps[i].field) return int(i);
+  return -1;
+}
+
+std::shared_ptr<FirewallCore> FirewallCore::Open(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes) {
+  std::shared_ptr<FirewallCore> core(new FirewallCore());
+  core->Load(cgroup, pin_dir, ring_bytes);  // on a failure the destructor releases what was made
+  return core;
+}
+
+FirewallCore::~FirewallCore() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);  // closes our fd; the pin keeps the link
+  CloseInnerFds(0);
+  CloseInnerFds(1);
+  if (skel_) portcullis_bpf__destroy(skel_);
+}
+
+void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes) {
+  Fd cgroup_fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (cgroup_fd.get() < 0) throw NativeFailure("open cgroup " + cgroup, errno);
+  MakeDir(pin_dir);
+  MakeDir(pin_dir + "/maps");
+  MakeDir(pin_dir + "/links");
+
+  skel_ = portcullis_bpf__open();
+  if (!skel_) throw NativeFailure("open BPF object", errno);
+  bool maps_pinned = Exists(MapPin(pin_dir, bpf_map__name(skel_->maps.data_config)));
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    // Existing pins are reused by libbpf during load; new maps are pinned there.
+    std::string path = MapPin(pin_dir, bpf_map__name(map));
+    if (bpf_map__set_pin_path(map, path.c_str()) != 0) throw NativeFailure("set pin path " + path, errno);
+  }
+  if (ring_bytes != 0 && !maps_pinned && bpf_map__set_max_entries(skel_->maps.pcl_events, ring_bytes) != 0)
+    throw NativeFailure("size ring buffer", errno);
+  int err = portcullis_bpf__load(skel_);
+  if (err) throw NativeFailure("load BPF programs", -err);
+  adopted_ = maps_pinned;
+
+  if (!maps_pinned) {
+    pcl_config cfg{};
+    cfg.enforcing = 1;
+    cfg.default_action[0] = cfg.default_action[1] = PCL_ACT_ALLOW;
+    WriteConfig(bpf_map__fd(skel_->maps.data_config), cfg);
+  }
+  drops_at_open_ = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters)).drops;
+  AttachOrAdopt(cgroup_fd.get(), pin_dir);
+}
+
+void FirewallCore::AttachOrAdopt(int cgroup_fd, const std::string& pin_dir) {
+  struct stat cgroup_stat;
+  if (fstat(cgroup_fd, &cgroup_stat) != 0) throw NativeFailure("stat cgroup", errno);
+  for (const AttachSpec& spec : kAttached) {
+    bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, spec.program);
+    if (!prog) throw NativeFailure(std::string("find program ") + spec.program, ENOENT);
+    std::string path = LinkPin(pin_dir, spec.program);
+    bpf_link* link = nullptr;
+    if (Exists(path)) {
+      link = bpf_link__open(path.c_str());
+      if (!link) throw NativeFailure("open pinned link " + path, errno);
+      links_.push_back(link);
+      // Tracing links cannot be updated and keep the program they have (it uses the same pinned maps).
+      if (spec.hook != Hook::kCgroup) {
+        adopted_ = true;
+        continue;
+      }
+      // Adopting pins made for another cgroup would silently enforce in the wrong place.
+      bpf_link_info link_info{};
+      uint32_t len = sizeof(link_info);
+      if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
+      // On cgroup2 a cgroup's id is its directory's inode number.
+      if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != uint64_t(cgroup_stat.st_ino)) {
+        throw NativeFailure("adopt " + path, EEXIST,
+                            "the pinned links attach cgroup id " + std::to_string(link_info.cgroup.cgroup_id) +
+                                ", not the cgroup asked for (id " + std::to_string(cgroup_stat.st_ino) + "): detach first");
+      }
+      // Swap in this build's program atomically.
+      int err = bpf_link__update_program(link, prog);
+      if (err) throw NativeFailure(std::string("update pinned link ") + spec.program, -err);
+      adopted_ = true;
+      continue;
+    }
+    link = spec.hook == Hook::kCgroup ? bpf_program__attach_cgroup(prog, cgroup_fd) : bpf_program__attach_trace(prog);
+    if (!link) throw NativeFailure(std::string("attach ") + spec.program, errno);
+    links_.push_back(link);
+    int err = bpf_link__pin(link, path.c_str());
+    if (err) throw NativeFailure("pin link " + path, -err);
+  }
+}
+
+void FirewallCore::Detach(const std::string& pin_dir) {
+  for (const AttachSpec& spec : kAttached) {
+    std::string path = LinkPin(pin_dir, spec.program);
+    if (!Exists(path)) continue;
+    Fd link(bpf_obj_get(path.c_str()));
+    if (link.get() < 0) throw NativeFailure("open pinned link " + path, errno);
+    // Tracing links may not support BPF_LINK_DETACH; unpinning releases them (our fd closes).
+    if (bpf_link_detach(link.get()) != 0 && errno != EOPNOTSUPP && errno != EINVAL && errno != kENOTSUPP)
+      throw NativeFailure("detach " + path, errno);
+    if (unlink(path.c_str()) != 0) throw NativeFailure("unpin " + path, errno);
+  }
+  RemoveDirEntries(pin_dir + "/links");
+  RemoveDirEntries(pin_dir + "/maps");
+  rmdir(pin_dir.c_str());
+}
+
+void FirewallCore::CloseInnerFds(uint32_t slot) {
+  for (int fd : inner_fds_[slot])
+    if (fd >= 0) close(fd);
+  inner_fds_[slot].clear();
+}
+
+int FirewallCore::OuterFd(size_t inner) const {
+  return bpf_map__fd(bpf_object__find_map_by_name(skel_->obj, kInnerMaps[inner].outer));
+}
+
+int FirewallCore::events_fd() const { return bpf_map__fd(skel_->maps.pcl_events); }
+
+int FirewallCore::counters_fd() const { return bpf_map__fd(skel_->maps.pcl_counters); }
+
+int FirewallCore::MapFd(const char* name) const {
+  bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name);
+  return map ? bpf_map__fd(map) : -1;
+}
+
+int FirewallCore::ProgramFd(const char* name) const {
+  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, name);
+  return prog ? bpf_program__fd(prog) : -1;
+}
+
+SwapResult FirewallCore::Swap(std::vector<SwapInput>& inputs, uint8_t global_default, uint8_t v6_split) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int config_fd = bpf_map__fd(skel_->maps.data_config);
+  pcl_config cfg = ReadConfig(config_fd);
+  uint32_t next = cfg.generation + 1;
+  uint32_t slot = next & 1;
+  uint32_t old_slot = slot ^ 1;
+  SwapResult result;
+
+  // 1. Maps prepared for exactly this input are being filled already; the others start filling
+  //    now, each on a thread of its own (they share nothing).
+  std::vector<std::unique_ptr<MapFill>> fills;  // kInnerMaps order
+  for (size_t i = 0; i < kInnerMapCount; i++) {
+    SwapInput& input = inputs[i];
+    if (input.prepared) {
+      input.prepared->Extend(input.count);  // every entry is final now
+      fills.push_back(std::move(input.prepared));
+      continue;
+    }
+    const InnerSpec& spec = kInnerMaps[i];
+    MapShape shape{spec.type, spec.outer, spec.key_size, spec.value_size, spec.flags, input.max_entries};
+    fills.push_back(std::make_unique<MapFill>(shape, input.keys, input.values, input.count));
+    fills.back()->Start();
+  }
+
+  // 2. Wait for every fill (all of them, so none runs on after a failure; every map made here is
+  //    closed with its MapFill).
+  std::vector<int> fill_errors;
+  for (auto& fill : fills) fill_errors.push_back(fill->Wait());
+  for (size_t i = 0; i < fills.size(); i++) {
+    if (fill_errors[i] != 0) throw NativeFailure(std::string(fills[i]->Failed()) + " inner map for " + kInnerMaps[i].outer, fill_errors[i]);
+  }
+  for (auto& fill : fills) {
+    result.fill_ms.push_back(fill->cpu_ms());
+    result.written += fill->count();
+  }
+
+  // 3. Install them in the inactive slot, side by side (UpdateSlots). Updating an ARRAY_OF_MAPS
+  //    waits for running programs (synchronize_rcu), so nothing still reads what this slot held
+  //    before. The slot's previous maps are replaced: forget them (our fds were their last users
+  //    but the outer map). Until every map is installed the slot's contents are unknown.
+  CloseInnerFds(slot);
+  std::vector<std::pair<int, int>> installs;
+  for (size_t i = 0; i < fills.size(); i++) installs.emplace_back(OuterFd(i), fills[i]->fd());
+  std::vector<int> install_errors = UpdateSlots(installs, slot);
+  for (size_t i = 0; i < fills.size(); i++) {
+    if (install_errors[i] != 0) throw NativeFailure(std::string("install inner map in ") + kInnerMaps[i].outer, install_errors[i]);
+  }
+  for (auto& fill : fills) inner_fds_[slot].push_back(fill->Take());
+
+  // The new slot's default and v6 split first, then the generation word (slot = generation & 1).
+  cfg.default_action[slot] = global_default;
+  cfg.v6_split[slot] = v6_split;
+  WriteConfig(config_fd, cfg);
+  cfg.generation = next;
+  WriteConfig(config_fd, cfg);
+  result.generation = next;
+
+  // Free the previous generation's big maps: first wait until no program still runs with it
+  // (re-installing one map of the new slot is a synchronize_rcu), then empty the old slot. Small
+  // ones stay until the next swap overwrites them: each delete would cost another grace period.
+  // The old slot's maps are known by the fds kept when they were installed (no reopening by id,
+  // which needs CAP_SYS_ADMIN); ones a previous helper installed stay until a swap replaces them.
+  int sets = InnerIndex("sets");
+  int same_fd = inner_fds_[slot][sets];
+  bpf_map_update_elem(OuterFd(sets), &slot, &same_fd, BPF_ANY);
+  std::vector<int>& old_fds = inner_fds_[old_slot];
+  std::vector<size_t> big;  // kInnerMaps indexes of the old slot's big maps
+  std::vector<std::pair<int, int>> deletes;
+  for (size_t i = 0; i < old_fds.size() && i < kInnerMapCount; i++) {
+    if (old_fds[i] < 0) continue;
+    bpf_map_info map_info{};
+    uint32_t info_len = sizeof(map_info);
+    if (bpf_obj_get_info_by_fd(old_fds[i], &map_info, &info_len) != 0) continue;
+    if (uint64_t(map_info.max_entries) * map_info.value_size < kFreeOldBytes) continue;
+    big.push_back(i);
+    deletes.emplace_back(OuterFd(i), -1);
+  }
+  std::vector<int> delete_errors = UpdateSlots(deletes, old_slot);
+  for (size_t d = 0; d < big.size(); d++) {
+    if (delete_errors[d] != 0) continue;
+    result.replaced++;
+    close(old_fds[big[d]]);
+    old_fds[big[d]] = -1;
+  }
+  return result;
+}
+
+uint32_t FirewallCore::ApplyDiff(const std::vector<DiffStep>& steps) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int config_fd = bpf_map__fd(skel_->maps.data_config);
+  pcl_config cfg = ReadConfig(config_fd);
+  uint32_t slot = cfg.generation & 1;
+  for (const DiffStep& step : steps) {
+    const InnerSpec& spec = kInnerMaps[step.map];
+    // The active slot's inner maps, as this process installed them.
+    if (inner_fds_[slot].size() <= step.map || inner_fds_[slot][step.map] < 0)
+      throw NativeFailure(std::string("applyDiff: the active ") + spec.outer + " was not installed by this process (swap first)", EINVAL);
+    int fd = inner_fds_[slot][step.map];
+    if (step.upsert) {
+      int err = UpdateMany(fd, step.keys, step.values, step.count, spec.key_size, spec.value_size);
+      if (err) throw NativeFailure(std::string("diff upsert into ") + spec.outer, -err);
+      continue;
+    }
+    for (uint32_t k = 0; k < step.count; k++) {
+      if (bpf_map_delete_elem(fd, step.keys + size_t(k) * spec.key_size) != 0 && errno != ENOENT)
+        throw NativeFailure(std::string("diff delete from ") + spec.outer, errno);
+    }
+  }
+  cfg.generation += 2;
+  WriteConfig(config_fd, cfg);
+  return cfg.generation;
+}
+
+void FirewallCore::SetEnforcing(bool on) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int fd = bpf_map__fd(skel_->maps.data_config);
+  pcl_config cfg = ReadConfig(fd);
+  cfg.enforcing = on ? 1 : 0;
+  WriteConfig(fd, cfg);
+}
+
+void FirewallCore::UpdateBindings(const std::vector<BindingStep>& steps) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const BindingStep& step : steps) {
+    bpf_map* map = step.map == BindingMap::kExe ? skel_->maps.pcl_exe : step.map == BindingMap::kCgroup ? skel_->maps.pcl_cgrp_app : skel_->maps.pcl_tgid_app;
+    int fd = bpf_map__fd(map);
+    uint32_t key_size = bpf_map__key_size(map), value_size = bpf_map__value_size(map);
+    if (step.op == BindingStep::Op::kClear) {
+      std::vector<uint8_t> next(key_size);
+      // Restart from the beginning after each delete: deleting the current key breaks iteration.
+      while (bpf_map_get_next_key(fd, nullptr, next.data()) == 0) {
+        if (bpf_map_delete_elem(fd, next.data()) != 0) throw NativeFailure(std::string("clear ") + bpf_map__name(map), errno);
+      }
+      continue;
+    }
+    uint32_t count = step.keys_bytes / key_size;
+    if (step.keys_bytes % key_size != 0 || (step.op == BindingStep::Op::kUpsert && step.values_bytes != size_t(count) * value_size))
+      throw NativeFailure(std::string("bind apps in ") + bpf_map__name(map), EINVAL, "keys and values do not describe the same number of entries");
+    if (step.op == BindingStep::Op::kUpsert) {
+      int err = UpdateMany(fd, step.keys, step.values, count, key_size, value_size);
+      if (err) throw NativeFailure(std::string("update ") + bpf_map__name(map), -err);
+      continue;
+    }
+    for (uint32_t k = 0; k < count; k++) {
+      if (bpf_map_delete_elem(fd, step.keys + size_t(k) * key_size) != 0 && errno != ENOENT)
+        throw NativeFailure(std::string("delete from ") + bpf_map__name(map), errno);
+    }
+  }
+}
+
+CounterReading FirewallCore::ReadCounters() const {
+  CounterReading reading;
+  reading.totals = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters));
+  int cpus = libbpf_num_possible_cpus();
+  int fd = bpf_map__fd(skel_->maps.pcl_rule_hits);
+  std::vector<uint64_t> per_cpu(cpus > 0 ? cpus : 1);
+  uint32_t key = 0, next = 0;
+  uint32_t* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, per_cpu.data()) != 0) continue;
+    uint64_t sum = 0;
+    for (uint64_t v : per_cpu) sum += v;
+    reading.rule_hits.emplace_back(key, sum);
+  }
+  return reading;
+}
+
+std::vector<pcl_flow_record> FirewallCore::ReadFlows() const {
+  int fd = bpf_map__fd(skel_->maps.pcl_flows);
+  std::vector<pcl_flow_record> out;
+  uint64_t key = 0, next = 0;
+  uint64_t* prev = nullptr;
+  pcl_flow_record record;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, &record.flow) != 0) continue;
+    record.cookie = key;
+    out.push_back(record);
+  }
+  return out;
+}
+
+uint64_t FirewallCore::MapMemory() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  uint64_t total = 0;
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel_->obj) {
+    total += Memlock(bpf_map__fd(map));
+    if (bpf_map__type(map) != BPF_MAP_TYPE_ARRAY_OF_MAPS) continue;
+    size_t which = 0;
+    while (which < kInnerMapCount && bpf_map__name(map) != std::string(kInnerMaps[which].outer)) which++;
+    for (uint32_t slot = 0; slot < 2; slot++) {
+      uint32_t id = 0;
+      if (bpf_map_lookup_elem(bpf_map__fd(map), &slot, &id) != 0) continue;
+      // Maps this process installed by the fd it kept; others (adopted) by id, which needs CAP_SYS_ADMIN.
+      if (which < inner_fds_[slot].size() && inner_fds_[slot][which] >= 0) {
+        total += Memlock(inner_fds_[slot][which]);
+        continue;
+      }
+      Fd inner(bpf_map_get_fd_by_id(id));
+      if (inner.get() >= 0) total += Memlock(inner.get());
+    }
+  }
+  return total;
+}
+
+}  // namespace portcullis

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// FirewallCore: the loaded product skeleton, its cgroup and tracing links and the inner rule maps
+// this process installed. Plain C++ (no JS): every method may run on any thread and throws
+// NativeFailure. What changes the config word or the inner maps is serialized by one mutex; reads
+// of counters and flows need none (each map operation is atomic in the kernel).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "counters.h"
+#include "map-fill.h"
+#include "portcullis.h"
+
+struct portcullis_bpf;
+struct bpf_link;
+
+namespace portcullis {
+
+// One generation of rules lives in a fresh inner map per outer ARRAY_OF_MAPS (kInnerMaps order).
+struct InnerSpec {
+  const char* outer;
+  bpf_map_type type;
+  uint32_t key_size;
+  uint32_t value_size;
+  uint32_t flags;
+  const char* field;  // its name on the JS side (the compiled ruleset's property)
+};
+
+extern const InnerSpec kInnerMaps[];
+extern const size_t kInnerMapCount;
+
+// The kInnerMaps index of a JS field name, or -1.
+int InnerIndex(const std::string& field);
+
+// One inner map of a swap: its packed entries (in buffers the caller keeps alive until the swap
+// returns) and, when it was prepared ahead (Firewall.prepareMap), the fill already under way.
+struct SwapInput {
+  const uint8_t* keys = nullptr;  // null for the ARRAY map: its keys are the indexes
+  const uint8_t* values = nullptr;
+  uint32_t count = 0;
+  uint32_t max_entries = 0;
+  std::unique_ptr<MapFill> prepared;  // a fill of exactly this input, or null
+};
+
+struct SwapResult {
+  uint32_t generation = 0;
+  uint64_t written = 0;
+  uint64_t replaced = 0;
+  std::vector<double> fill_ms;  // per inner map (kInnerMaps order): thread CPU time of its fill
+};
+
+// One step of an in-place change of the active slot's inner maps.
+struct DiffStep {
+  size_t map;  // kInnerMaps index
+  bool upsert;  // else delete
+  const uint8_t* keys;
+  const uint8_t* values;  // upserts only
+  uint32_t count;
+};
+
+enum class BindingMap { kExe, kCgroup, kTgid };
+
+// One step of a change of the app bindings (key -> app id).
+struct BindingStep {
+  BindingMap map;
+  enum class Op { kUpsert, kDelete, kClear } op;
+  const uint8_t* keys = nullptr;
+  const uint8_t* values = nullptr;
+  size_t keys_bytes = 0;
+  size_t values_bytes = 0;
+};
+
+struct CounterReading {
+  CounterTotals totals;
+  std::vector<std::pair<uint32_t, uint64_t>> rule_hits;  // rule id, hits summed over CPUs
+};
+
+class FirewallCore {
+ public:
+  // Loads the programs and attaches them to `cgroup` with links pinned under pin_dir, or adopts
+  // what is pinned there (maps by pin, cgroup links re-pointed at this build's programs).
+  static std::shared_ptr<FirewallCore> Open(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes);
+  // Detaches every pinned link under pin_dir (enforcement stops even if another process still
+  // holds a link), then removes the pins.
+  static void Detach(const std::string& pin_dir);
+
+  ~FirewallCore();  // closes fds only: pins, and so enforcement, stay
+  FirewallCore(const FirewallCore&) = delete;
+  FirewallCore& operator=(const FirewallCore&) = delete;
+
+  bool adopted() const { return adopted_; }
+  // The kernel's event drop count when this firewall was opened (drops before it are not ours to report).
+  uint64_t drops_at_open() const { return drops_at_open_; }
+  int events_fd() const;
+  int counters_fd() const;
+  // fd of a product map or program by name (the test object reuses them), or -1.
+  int MapFd(const char* name) const;
+  int ProgramFd(const char* name) const;
+
+  // Fills fresh inner maps (taking prepared fills), installs them in the inactive slot, then flips
+  // the generation word; frees the previous generation's big maps.
+  SwapResult Swap(std::vector<SwapInput>& inputs, uint8_t global_default, uint8_t v6_split);
+  // Runs the steps in order on the active slot's maps, then bumps the generation by 2 (same slot:
+  // every socket's cached verdict is re-evaluated). Returns the new generation.
+  uint32_t ApplyDiff(const std::vector<DiffStep>& steps);
+  void SetEnforcing(bool on);
+  void UpdateBindings(const std::vector<BindingStep>& steps);
+  CounterReading ReadCounters() const;
+  // Live per-socket totals: pcl_flows as records.
+  std::vector<pcl_flow_record> ReadFlows() const;
+  // Kernel memory charged to the maps (fdinfo memlock), inner rule maps included.
+  uint64_t MapMemory();
+
+ private:
+  FirewallCore() = default;
+  void Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes);
+  void AttachOrAdopt(int cgroup_fd, const std::string& pin_dir);
+  void CloseInnerFds(uint32_t slot);
+  int OuterFd(size_t inner) const;
+
+  ::portcullis_bpf* skel_ = nullptr;
+  std::vector<bpf_link*> links_;
+  bool adopted_ = false;
+  uint64_t drops_at_open_ = 0;
+  std::mutex mutex_;
+  // The inner rule maps this process installed, per slot, in kInnerMaps order (-1: not known, e.g.
+  // adopted from a previous helper). Diffs write through these: reopening a map by id
+  // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN. Guarded by mutex_.
+  std::vector<int> inner_fds_[2];
+};
+
+}  // namespace portcullis

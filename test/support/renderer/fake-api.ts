@@ -1,0 +1,139 @@
+// An in-memory RendererApi for component and store tests: it keeps rules with the contract's own
+// parser (so validation is the real code), records calls, and lets a test push notifications.
+import { ipcNotifyNames, listenerName, type Check, type HelperState, type IpcNotifyName, type IpcResult, type PayloadOf, type RendererApi, type WizardState } from '../../../main/contract/ipc';
+import type { App, Flow, Settings, Status } from '../../../main/contract/domain';
+import { parseRuleDraft, type Rule } from '../../../main/contract/rules';
+
+export function status(overrides: Partial<Status> = {}): Status {
+  return {
+    version: '0.1.0', protocolVersion: 1, pid: 4242, uptimeSec: 10, enforcing: true, pausedUntil: null, defaultAction: 'allow',
+    attach: { cgroup: '/sys/fs/cgroup/test', pinDir: '/sys/fs/bpf/test', adopted: false },
+    kernel: { kernelRelease: '6.18.0', cgroup2Mount: '/sys/fs/cgroup', bpffsMount: '/sys/fs/bpf', btf: true, missing: [] },
+    ruleCount: 0, appCount: 0, eventsSeen: 0, eventDrops: 0, ...overrides,
+  };
+}
+
+export function app(id: number, name: string, overrides: Partial<App> = {}): App {
+  return { id, kind: 'executable', name, exe: `/usr/bin/${name.toLowerCase()}`, identifier: null, icon: null, cgroup: null, firstSeen: 1000, lastSeen: 2000, defaultAction: null, ...overrides };
+}
+
+export function flow(appId: number, remoteAddr: string, overrides: Partial<Flow> = {}): Flow {
+  return {
+    appId, remoteAddr, remoteName: null, remotePort: 443, protocol: 'tcp', direction: 'out', firstSeen: 1000, lastSeen: 2000,
+    bytesOut: 100, bytesIn: 1000, packetsOut: 1, packetsIn: 1, allowed: 1, blocked: 0, lastVerdict: 'allow', lastRuleId: null, ...overrides,
+  };
+}
+
+type Call = { name: string; request: unknown };
+
+export interface FakeApi extends RendererApi {
+  calls: Call[];
+  rules: Rule[];
+  apps: App[];
+  flows: Flow[];
+  helper: HelperState;
+  wizard: WizardState;
+  checks: Check[];
+  startOutcome: HelperState;
+  emit<K extends IpcNotifyName>(name: K, payload: PayloadOf<K>): void;
+}
+
+export function createFakeApi(): FakeApi {
+  const listeners = new Map<string, Set<(payload: unknown) => void>>();
+  let nextRuleId = 1;
+  const ok = <T>(value: T): Promise<IpcResult<T>> => Promise.resolve({ ok: true, value });
+  const invalid = (where: string, message: string): Promise<IpcResult<never>> => Promise.resolve({ ok: false, error: { kind: 'invalid-input', message, where } });
+  const settings: Settings = { defaultAction: 'allow', retentionDays: 30, authorizedUsers: [], notifyOnFirstBlock: true };
+
+  const fake = {
+    calls: [] as Call[],
+    rules: [] as Rule[],
+    apps: [] as App[],
+    flows: [] as Flow[],
+    helper: { state: 'connected', status: status() } as HelperState,
+    wizard: { completed: true, mode: 'monitor' } as WizardState,
+    checks: [] as Check[],
+    startOutcome: { state: 'connected', status: status() } as HelperState,
+    emit(name: IpcNotifyName, payload: unknown) {
+      for (const listener of listeners.get(name) ?? []) listener(payload);
+    },
+  };
+
+  function storeRule(draft: unknown): IpcResult<Rule> {
+    const parsed = parseRuleDraft(draft, Date.now());
+    if (!parsed.ok) return { ok: false, error: { kind: 'invalid-input', message: parsed.error.message, where: parsed.error.where } };
+    const spec = parsed.value;
+    const now = Date.now();
+    const rule: Rule = {
+      id: nextRuleId++, action: spec.action, appId: typeof spec.app === 'number' ? spec.app : null, remote: spec.remote, ports: spec.ports,
+      protocol: spec.protocol, direction: spec.direction, expiresAt: spec.expiresAt, note: spec.note, enabled: spec.enabled, createdAt: now, updatedAt: now, hits: 0,
+    };
+    fake.rules.push(rule);
+    return { ok: true, value: rule };
+  }
+
+  const api: Record<string, unknown> = {
+    getStatus: () => ok(status()),
+    listRules: () => ok([...fake.rules]),
+    addRule: ({ rule }: { rule: unknown }) => Promise.resolve(storeRule(rule)),
+    addRules: ({ rules }: { rules: unknown[] }) => {
+      let firstId: number | null = null;
+      for (const [index, rule] of rules.entries()) {
+        const stored = storeRule(rule);
+        if (!stored.ok) return invalid(`rules[${index}]`, stored.error.message);
+        firstId ??= stored.value.id;
+      }
+      return ok({ added: rules.length, firstId });
+    },
+    updateRule: ({ id, patch }: { id: number; patch: Record<string, unknown> }) => {
+      const index = fake.rules.findIndex((rule) => rule.id === id);
+      if (index < 0) return Promise.resolve({ ok: false, error: { kind: 'not-found', message: `no rule ${id}` } });
+      const updated = { ...fake.rules[index]!, ...(typeof patch.enabled === 'boolean' ? { enabled: patch.enabled } : {}), ...(typeof patch.note === 'string' ? { note: patch.note } : {}), updatedAt: Date.now() };
+      fake.rules[index] = updated;
+      return ok(updated);
+    },
+    removeRules: ({ ids }: { ids: number[] }) => {
+      const removed = fake.rules.filter((rule) => ids.includes(rule.id)).map((rule) => rule.id);
+      fake.rules = fake.rules.filter((rule) => !ids.includes(rule.id));
+      return ok({ removed });
+    },
+    listApps: () => ok([...fake.apps]),
+    setAppDefault: ({ appId, action }: { appId: number; action: 'allow' | 'block' | null }) => {
+      const found = fake.apps.find((candidate) => candidate.id === appId)!;
+      found.defaultAction = action;
+      return ok({ ...found });
+    },
+    listConnections: ({ since }: { since?: number }) => ok(fake.flows.filter((candidate) => since === undefined || candidate.lastSeen >= since)),
+    setEnforcement: ({ enabled, pauseMinutes }: { enabled: boolean; pauseMinutes?: number }) =>
+      ok(status({ enforcing: enabled, pausedUntil: !enabled && pauseMinutes ? Date.now() + pauseMinutes * 60_000 : null })),
+    getSettings: () => ok(settings),
+    updateSettings: ({ patch }: { patch: Partial<Settings> }) => ok(Object.assign(settings, patch)),
+    getHelperState: () => ok(fake.helper),
+    startHelper: () => {
+      fake.helper = fake.startOutcome;
+      return ok(fake.helper);
+    },
+    runChecks: () => ok(fake.checks),
+    getWizardState: () => ok(fake.wizard),
+    completeWizard: ({ mode }: { mode: 'monitor' | 'allow-list' }) => {
+      fake.wizard = { completed: true, mode };
+      return ok(fake.wizard);
+    },
+  };
+  for (const name of Object.keys(api)) {
+    const handler = api[name] as (request: unknown) => Promise<unknown>;
+    api[name] = (request: unknown) => {
+      fake.calls.push({ name, request });
+      return handler(request ?? {});
+    };
+  }
+  for (const name of ipcNotifyNames) {
+    api[listenerName(name)] = (listener: (payload: unknown) => void) => {
+      const set = listeners.get(name) ?? new Set();
+      listeners.set(name, set);
+      set.add(listener);
+      return () => set.delete(listener);
+    };
+  }
+  return Object.assign(fake, api) as unknown as FakeApi;
+}

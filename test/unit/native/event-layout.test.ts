@@ -1,0 +1,107 @@
+// The kernel event decoder against records written field by field at the ABI's offsets: every
+// field, including the ones it caches (address texts in a direct-mapped table, command names),
+// the shared 0n, and IPv6 through the caller's formatter.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { pcl_dns_event as DNS, pcl_event as EV, pcl_flow as FLOW, pcl_flow_record as RECORD } from '../../../native/abi.js';
+import { DNS_EVENT_BYTES, EVENT_BYTES, EventDecoder, FLOW_RECORD_BYTES, visitFlowRecords } from '../../../native/event-layout.js';
+import { formatIp } from '../../../main/contract/net.js';
+
+const decoder = new EventDecoder({ formatV6: (bytes) => formatIp({ family: 6, bytes }) });
+const decodeEvents = (buf: Buffer) => decoder.decode(buf);
+
+interface Fields {
+  timeNs?: bigint; cookie?: bigint; cgroupId?: bigint; bytesOut?: bigint; bytesIn?: bigint; packetsOut?: bigint; packetsIn?: bigint;
+  tgid?: number; uid?: number; appId?: number; ruleId?: number; local?: number[]; remote?: number[];
+  localPort?: number; remotePort?: number; kind?: number; protocol?: number; direction?: number; verdict?: number; comm?: string;
+}
+
+function record(f: Fields): Buffer {
+  const b = Buffer.alloc(EVENT_BYTES);
+  b.writeBigUInt64LE(f.timeNs ?? 1n, EV.time_ns);
+  b.writeBigUInt64LE(f.cookie ?? 0n, EV.cookie);
+  b.writeBigUInt64LE(f.cgroupId ?? 0n, EV.cgroup_id);
+  b.writeBigUInt64LE(f.bytesOut ?? 0n, EV.bytes_out);
+  b.writeBigUInt64LE(f.bytesIn ?? 0n, EV.bytes_in);
+  b.writeBigUInt64LE(f.packetsOut ?? 0n, EV.packets_out);
+  b.writeBigUInt64LE(f.packetsIn ?? 0n, EV.packets_in);
+  b.writeUInt32LE(f.tgid ?? 0, EV.tgid);
+  b.writeUInt32LE(f.uid ?? 0, EV.uid);
+  b.writeUInt32LE(f.appId ?? 0, EV.app_id);
+  b.writeUInt32LE(f.ruleId ?? 0, EV.rule_id);
+  const remote = f.remote ?? [10, 0, 0, 1];
+  b.set(f.local ?? [127, 0, 0, 1], EV.local_addr);
+  b.set(remote, EV.remote_addr);
+  b.writeUInt16LE(f.localPort ?? 0, EV.local_port);
+  b.writeUInt16LE(f.remotePort ?? 0, EV.remote_port);
+  b.writeUInt8(f.kind ?? 1, EV.kind);
+  b.writeUInt8(remote.length === 16 ? 6 : 4, EV.family);
+  b.writeUInt8(f.protocol ?? 6, EV.protocol);
+  b.writeUInt8(f.direction ?? 1, EV.direction);
+  b.writeUInt8(f.verdict ?? 1, EV.verdict);
+  b.write(f.comm ?? 'curl', EV.comm, 16, 'utf8');
+  return b;
+}
+
+test('decode: every field of a connect and a close, large values exact', () => {
+  const [connect, close] = decodeEvents(Buffer.concat([
+    record({ timeNs: 123_456_789_012_345n, cookie: 2n ** 60n + 7n, cgroupId: 99n, tgid: 4_000_000_000, uid: 1000, appId: 7, ruleId: 3_000_000_000,
+      local: [192, 168, 1, 2], remote: [203, 0, 113, 9], localPort: 51000, remotePort: 443, verdict: 2, comm: 'firefox-esr' }),
+    record({ kind: 5, cookie: 5n, bytesOut: 2n ** 40n, bytesIn: 1n, packetsOut: 0n, packetsIn: 2n ** 64n - 1n, direction: 2, protocol: 17, comm: 'dig' }),
+  ]));
+  assert.deepEqual(connect, {
+    timeNs: 123_456_789_012_345n, socketCookie: 2n ** 60n + 7n, cgroupId: 99n, bytesOut: 0n, bytesIn: 0n, packetsOut: 0n, packetsIn: 0n,
+    tgid: 4_000_000_000, uid: 1000, appId: 7, ruleId: 3_000_000_000, localAddr: '192.168.1.2', remoteAddr: '203.0.113.9',
+    localPort: 51000, remotePort: 443, kind: 'connect', family: 4, protocol: 'tcp', direction: 'out', verdict: 'block', comm: 'firefox-esr',
+  });
+  assert.deepEqual([close!.kind, close!.protocol, close!.direction, close!.verdict], ['close', 'udp', 'in', 'allow']);
+  assert.deepEqual([close!.bytesOut, close!.bytesIn, close!.packetsOut, close!.packetsIn], [2n ** 40n, 1n, 0n, 2n ** 64n - 1n]);
+  assert.equal(close!.comm, 'dig');
+});
+
+test('decode: cached texts never answer for other bytes (colliding IPv4 slots, a reused tgid with a new name, IPv6)', () => {
+  // Every address of 10.0.x.y over 20k values: a direct-mapped table of 16k slots must collide.
+  const addresses: number[][] = [];
+  for (let i = 0; i < 20_000; i++) addresses.push([10, 0, (i >> 8) & 255, i & 255]);
+  const pass = () => decodeEvents(Buffer.concat(addresses.map((remote) => record({ remote })))).map((e) => e.remoteAddr);
+  const expected = addresses.map((a) => a.join('.'));
+  assert.deepEqual(pass(), expected);
+  assert.deepEqual(pass(), expected, 'second pass, from the cache');
+
+  const names = decodeEvents(Buffer.concat([record({ tgid: 42, comm: 'bash' }), record({ tgid: 42, comm: 'curl' }), record({ tgid: 42, comm: 'bash' }),
+    record({ comm: 'python3.11-venv' }), record({ comm: 'python3.11-venw' }), record({ comm: 'émoji-é' })]));
+  assert.deepEqual(names.map((e) => e.comm), ['bash', 'curl', 'bash', 'python3.11-venv', 'python3.11-venw', 'émoji-é']);
+
+  const v6 = (last: number) => [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last];
+  const six = decodeEvents(Buffer.concat([record({ remote: v6(1), local: v6(2) }), record({ remote: v6(2), local: v6(1) })]));
+  assert.deepEqual(six.map((e) => [e.family, e.remoteAddr, e.localAddr]), [[6, '2001:db8::1', '2001:db8::2'], [6, '2001:db8::2', '2001:db8::1']]);
+});
+
+test('decode: a DNS record carries its payload; a truncated one ends the batch', () => {
+  const dns = Buffer.alloc(DNS_EVENT_BYTES);
+  record({ kind: 6, protocol: 17, direction: 2, remotePort: 53 }).copy(dns);
+  dns.writeUInt16LE(3, DNS.len);
+  dns.set([1, 2, 3, 4], DNS.data);
+  const events = decodeEvents(Buffer.concat([dns, record({}), dns.subarray(0, DNS.data + 2)]));
+  assert.equal(events.length, 2);
+  assert.deepEqual([...events[0]!.dnsPayload!], [1, 2, 3]);
+  assert.equal(events[1]!.dnsPayload, undefined);
+});
+
+test('socket totals records are walked as numbers (cookies past 2^53 stay exact bigints)', () => {
+  const b = Buffer.alloc(FLOW_RECORD_BYTES * 3);
+  const at = (i: number, field: number) => i * FLOW_RECORD_BYTES + field;
+  b.writeBigUInt64LE(9n, at(0, RECORD.cookie));
+  b.writeBigUInt64LE(2n ** 53n + 1n, at(0, RECORD.flow + FLOW.bytes_out));
+  b.writeBigUInt64LE(2n ** 53n - 1n, at(1, RECORD.cookie));
+  b.writeBigUInt64LE(4n, at(1, RECORD.flow + FLOW.packets_in));
+  b.writeBigUInt64LE(2n ** 53n, at(2, RECORD.cookie));
+  b.writeBigUInt64LE(123_456_789_012n, at(2, RECORD.flow + FLOW.bytes_in));
+  const walked: unknown[] = [];
+  visitFlowRecords(b, (...record) => walked.push(record));
+  assert.deepEqual(walked, [
+    [9, Number(2n ** 53n + 1n), 0, 0, 0],
+    [Number.MAX_SAFE_INTEGER, 0, 0, 0, 4],
+    [2n ** 53n, 0, 123_456_789_012, 0, 0],
+  ]);
+});

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { installBridge } from '../../../../renderer/bridge';
+import { app, createFakeApi, flow, status } from '../../../support/renderer/fake-api';
+import { App } from '../../../../renderer/components/App';
+import { RuleForm } from '../../../../renderer/components/RuleForm';
+import { useConnections } from '../../../../renderer/stores/connections-store';
+import { useRules } from '../../../../renderer/stores/rules-store';
+
+function connectedApi() {
+  const api = createFakeApi();
+  api.apps = [app(1, 'Firefox'), app(2, 'curl', { exe: '/usr/bin/curl' })];
+  api.flows = [
+    flow(1, '93.184.216.34', { remoteName: 'example.com', lastSeen: Date.now() - 1000 }),
+    flow(2, '127.0.0.1', { remotePort: 8080, lastSeen: Date.now() }),
+  ];
+  installBridge(api);
+  return api;
+}
+
+describe('App', () => {
+  it('lists connections grouped by app, expands to remotes, and blocks a host for one app in one click', async () => {
+    const api = connectedApi();
+    render(<App />);
+    const curl = await screen.findByText('curl', { selector: '.app-name' });
+    expect(screen.getByText('Firefox', { selector: '.app-name' })).toBeTruthy();
+    expect(screen.queryByText('127.0.0.1')).toBeNull(); // collapsed
+    fireEvent.click(curl);
+    const row = (await screen.findByText('127.0.0.1')).closest('[role=row]') as HTMLElement;
+    expect(within(row).getByText('8080')).toBeTruthy();
+    fireEvent.click(within(row).getByRole('button', { name: 'Block for app' }));
+    await waitFor(() => expect(api.rules).toHaveLength(1));
+    expect(api.rules[0]).toMatchObject({ action: 'block', appId: 2, remote: { kind: 'address', text: '127.0.0.1' } });
+    expect(screen.getByTestId('helper-state').textContent).toBe('Helper connected');
+    expect(screen.getByTestId('rule-count').textContent).toBe('1 rules');
+  });
+
+  it('filters by search text and shows live events', async () => {
+    const api = connectedApi();
+    render(<App />);
+    await screen.findByText('curl', { selector: '.app-name' });
+    fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: 'example' } });
+    expect(await screen.findByText('example.com')).toBeTruthy();
+    expect(screen.queryByText('curl', { selector: '.app-name' })).toBeNull();
+    fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '' } });
+    api.emit('events', { events: [{ time: Date.now(), appId: 2, pid: 5, uid: 0, comm: 'curl', remoteAddr: '198.51.100.9', remoteName: null, remotePort: 22, localPort: 40000, protocol: 'tcp', direction: 'out', verdict: 'block', ruleId: 3 }], dropped: 2 });
+    fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '198.51' } });
+    const row = (await screen.findByText('198.51.100.9')).closest('[role=row]') as HTMLElement;
+    expect(within(row).getByText('Blocked')).toBeTruthy();
+    await waitFor(() => expect(screen.getByText('2 events dropped')).toBeTruthy());
+  });
+
+  it('runs the first-run wizard: checks with fixes, a cancelled polkit start, then the mode', async () => {
+    const api = createFakeApi();
+    api.helper = { state: 'not-running', message: 'nothing answers at /run/portcullis/helper.sock' };
+    api.wizard = { completed: false, mode: null };
+    api.checks = [
+      { id: 'kernel', label: 'Linux kernel', ok: true, detail: '6.18', fix: null },
+      { id: 'btf', label: 'Kernel type information (BTF)', ok: false, detail: '/sys/kernel/btf/vmlinux is missing', fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF' },
+    ];
+    api.startOutcome = { state: 'cancelled', message: 'authentication was cancelled' };
+    installBridge(api);
+    render(<App />);
+    expect(await screen.findByText('Kernel type information (BTF)')).toBeTruthy();
+    expect(screen.getByText('use a kernel built with CONFIG_DEBUG_INFO_BTF')).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    expect((screen.getByRole('button', { name: 'Continue' }) as HTMLButtonElement).disabled).toBe(true);
+    fireEvent.click(screen.getByRole('button', { name: 'Start helper' }));
+    expect(await screen.findByText(/You closed the password dialog/)).toBeTruthy();
+    api.startOutcome = { state: 'connected', status: status() };
+    fireEvent.click(screen.getByRole('button', { name: 'Start helper' }));
+    await screen.findByText(/The helper is running/);
+    fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
+    fireEvent.click(screen.getByLabelText(/Allow-list/));
+    fireEvent.click(screen.getByRole('button', { name: 'Finish' }));
+    await waitFor(() => expect(screen.queryByRole('dialog', { name: 'Set up Portcullis' })).toBeNull());
+    expect(api.wizard).toEqual({ completed: true, mode: 'allow-list' });
+  });
+});
+
+describe('RuleForm', () => {
+  it('validates inline with the contract and saves only a valid rule', async () => {
+    const api = createFakeApi();
+    installBridge(api);
+    render(<RuleForm editing={{ mode: 'new', draft: { action: 'block' } }} />);
+    const save = screen.getByRole('button', { name: 'Add rule' }) as HTMLButtonElement;
+    fireEvent.change(screen.getByPlaceholderText(/203.0.113.7/), { target: { value: '10.0.0.0/33' } });
+    expect(screen.getByRole('alert').textContent).toMatch(/prefix|33/);
+    expect(save.disabled).toBe(true);
+    fireEvent.change(screen.getByPlaceholderText(/203.0.113.7/), { target: { value: '10.0.0.0/8' } });
+    fireEvent.change(screen.getByPlaceholderText(/8000-8100/), { target: { value: '9000-80' } });
+    expect(screen.getByRole('alert').textContent).toMatch(/runs backwards/);
+    fireEvent.change(screen.getByPlaceholderText(/8000-8100/), { target: { value: '443' } });
+    expect(screen.queryByRole('alert')).toBeNull();
+    fireEvent.click(save);
+    await waitFor(() => expect(api.rules).toHaveLength(1));
+    expect(api.rules[0]).toMatchObject({ remote: { text: '10.0.0.0/8' }, ports: { from: 443, to: 443 } });
+  });
+});
+
+describe('RulesView', () => {
+  it('disables, removes and imports rules with a progress bar and skipped lines', async () => {
+    const api = connectedApi();
+    render(<App />);
+    await screen.findByText('curl', { selector: '.app-name' });
+    await useRules.getState().add({ action: 'block', remote: '198.51.100.0/24', note: 'test net' });
+    fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
+    const toggle = await screen.findByLabelText('Disable rule 198.51.100.0/24');
+    fireEvent.click(toggle);
+    await waitFor(() => expect(api.rules[0]!.enabled).toBe(false));
+    fireEvent.click(screen.getByRole('button', { name: 'Import list…' }));
+    fireEvent.change(screen.getByLabelText('List text'), { target: { value: '0.0.0.0 ads.example\n0.0.0.0 localhost\n203.0.113.5\nbad host name\n' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Import' }));
+    await screen.findByText(/Imported 2 of 2 entries from pasted list; 2 lines skipped/);
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('2');
+    expect(screen.getByText(/names this machine itself/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Close' }));
+    fireEvent.click(await screen.findByLabelText('Remove rule 198.51.100.0/24'));
+    await waitFor(() => expect(api.rules.map((rule) => rule.note)).toEqual(['imported from pasted list', 'imported from pasted list']));
+    expect(useConnections.getState().flowCount).toBe(2);
+  });
+});

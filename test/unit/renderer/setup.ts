@@ -1,0 +1,27 @@
+// Each test starts from a clean DOM, fresh stores and no bridge.
+import { afterEach } from 'vitest';
+import { cleanup } from '@testing-library/react';
+import { installBridge } from '../../../renderer/bridge';
+import { useConnections } from '../../../renderer/stores/connections-store';
+import { useHelper } from '../../../renderer/stores/helper-store';
+import { useNotices } from '../../../renderer/stores/notices-store';
+import { useRules } from '../../../renderer/stores/rules-store';
+import { useUi } from '../../../renderer/stores/ui-store';
+
+// jsdom does no layout: give scroll containers a window-sized client box so virtualised lists render
+// the rows a real window would.
+for (const [property, size] of [['clientHeight', 700], ['clientWidth', 1000]] as const) {
+  Object.defineProperty(HTMLElement.prototype, property, {
+    configurable: true,
+    get(this: HTMLElement) {
+      return this.classList.contains('list-scroll') ? size : 0;
+    },
+  });
+}
+
+afterEach(() => {
+  cleanup();
+  installBridge(null);
+  useConnections.getState().reset();
+  for (const store of [useHelper, useNotices, useRules, useUi]) (store as { setState(state: unknown, replace: true): void; getInitialState(): unknown }).setState(store.getInitialState(), true);
+});

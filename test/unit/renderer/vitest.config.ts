@@ -1,0 +1,16 @@
+// Component and store tests for renderer/: jsdom + testing-library. They live beside the other unit
+// tests (test/unit mirrors the source tree); this folder is vitest's root.
+import { defineConfig } from 'vitest/config';
+import { fileURLToPath } from 'node:url';
+
+export default defineConfig({
+  root: fileURLToPath(new URL('.', import.meta.url)),
+  esbuild: { jsx: 'automatic' },
+  test: {
+    environment: 'jsdom',
+    include: ['**/*.test.ts', '**/*.test.tsx'],
+    setupFiles: ['./setup.ts'],
+    pool: 'threads',
+    poolOptions: { threads: { maxThreads: 2, minThreads: 1 } },
+  },
+});
