@@ -3,7 +3,19 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'native/build/', 'dist/', 'test-artifacts/', 'bench/results/', '**/*.js', '**/*.mjs', '**/*.cjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      'build/',
+      'native/build/',
+      'dist/',
+      'test-artifacts/',
+      'bench/results/',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -24,7 +36,18 @@ export default tseslint.config(
     // The renderer reaches main/ only through the contract.
     files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/main/*', '!**/main/contract', '!**/main/contract/*'], message: 'renderer imports only main/contract from main/' }, { group: ['node:*', 'electron'], message: 'the renderer runs sandboxed: no node or electron' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/main/*', '!**/main/contract', '!**/main/contract/*'],
+              message: 'renderer imports only main/contract from main/',
+            },
+            { group: ['node:*', 'electron'], message: 'the renderer runs sandboxed: no node or electron' },
+          ],
+        },
+      ],
     },
   },
   {

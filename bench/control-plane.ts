@@ -90,7 +90,9 @@ function inNs(lane: Lane, command: string, args: string[], input?: string): stri
 }
 
 function withPercentiles(values: number[]): (Summary & { p50: number; p99: number }) | null {
-  return values.length === 0 ? null : { ...summarize(values), p50: percentile(values, 50), p99: percentile(values, 99) };
+  return values.length === 0
+    ? null
+    : { ...summarize(values), p50: percentile(values, 50), p99: percentile(values, 99) };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -101,9 +103,13 @@ function changers(sandbox: Sandbox, lane: Lane, loadedRules: number): RuleChange
   let ruleId: number | null = null;
   return [
     {
-      firewall: 'portcullis', how: 'rules.add / rules.remove over the helper socket', contender: helper,
+      firewall: 'portcullis',
+      how: 'rules.add / rules.remove over the helper socket',
+      contender: helper,
       async block(address) {
-        const rule = await helper.running()!.client.call('rules.add', { rule: { action: 'block', remote: address, direction: 'out' } });
+        const rule = await helper
+          .running()!
+          .client.call('rules.add', { rule: { action: 'block', remote: address, direction: 'out' } });
         ruleId = rule.id;
       },
       async unblock() {
@@ -112,19 +118,37 @@ function changers(sandbox: Sandbox, lane: Lane, loadedRules: number): RuleChange
       },
     },
     {
-      firewall: 'iptables', how: 'ip netns exec … iptables -I OUTPUT 1 -d ADDR -j DROP (a new process, as a person runs it)', contender: iptablesLinear(lane, loadedRules),
-      async block(address) { inNs(lane, 'iptables', ['-I', 'OUTPUT', '1', '-d', address, '-j', 'DROP']); },
-      async unblock() { inNs(lane, 'iptables', ['-D', 'OUTPUT', '1']); },
+      firewall: 'iptables',
+      how: 'ip netns exec … iptables -I OUTPUT 1 -d ADDR -j DROP (a new process, as a person runs it)',
+      contender: iptablesLinear(lane, loadedRules),
+      async block(address) {
+        inNs(lane, 'iptables', ['-I', 'OUTPUT', '1', '-d', address, '-j', 'DROP']);
+      },
+      async unblock() {
+        inNs(lane, 'iptables', ['-D', 'OUTPUT', '1']);
+      },
     },
     {
-      firewall: 'nftables', how: 'ip netns exec … nft add element (a new process)', contender: nftablesSet(lane, loadedRules),
-      async block(address) { inNs(lane, 'nft', ['add', 'element', 'inet', 'pcl_bench', 'blocked', `{ ${address} }`]); },
-      async unblock(address) { inNs(lane, 'nft', ['delete', 'element', 'inet', 'pcl_bench', 'blocked', `{ ${address} }`]); },
+      firewall: 'nftables',
+      how: 'ip netns exec … nft add element (a new process)',
+      contender: nftablesSet(lane, loadedRules),
+      async block(address) {
+        inNs(lane, 'nft', ['add', 'element', 'inet', 'pcl_bench', 'blocked', `{ ${address} }`]);
+      },
+      async unblock(address) {
+        inNs(lane, 'nft', ['delete', 'element', 'inet', 'pcl_bench', 'blocked', `{ ${address} }`]);
+      },
     },
   ];
 }
 
-async function measureRuleChange(loadgen: Loadgen, lab: Lab, changer: RuleChanger, iterations: number, log: (line: string) => void): Promise<LatencyFigure> {
+async function measureRuleChange(
+  loadgen: Loadgen,
+  lab: Lab,
+  changer: RuleChanger,
+  iterations: number,
+  log: (line: string) => void,
+): Promise<LatencyFigure> {
   const lane = lab.firewall;
   const enforced: number[] = [];
   const replies: number[] = [];
@@ -169,16 +193,37 @@ async function measureRuleChange(loadgen: Loadgen, lab: Lab, changer: RuleChange
     await changer.contender.stop();
   }
   const figure: LatencyFigure = {
-    firewall: changer.firewall, how: changer.how, iterations,
-    enforcedMs: withPercentiles(enforced), replyMs: withPercentiles(replies), enforcedBeforeReply: beforeReply, errors,
+    firewall: changer.firewall,
+    how: changer.how,
+    iterations,
+    enforcedMs: withPercentiles(enforced),
+    replyMs: withPercentiles(replies),
+    enforcedBeforeReply: beforeReply,
+    errors,
   };
-  log(`rule change ${changer.firewall.padEnd(10)} enforced p50 ${figure.enforcedMs?.p50.toFixed(2)} ms, p99 ${figure.enforcedMs?.p99.toFixed(2)} ms; reply p50 ${figure.replyMs?.p50.toFixed(2)} ms (${errors.length} errors)`);
+  log(
+    `rule change ${changer.firewall.padEnd(10)} enforced p50 ${figure.enforcedMs?.p50.toFixed(2)} ms, p99 ${figure.enforcedMs?.p99.toFixed(2)} ms; reply p50 ${figure.replyMs?.p50.toFixed(2)} ms (${errors.length} errors)`,
+  );
   return figure;
 }
 
-async function importPortcullis(sandbox: Sandbox, lane: Lane, plan: ControlPlanePlan, log: (line: string) => void): Promise<ImportFigure> {
+async function importPortcullis(
+  sandbox: Sandbox,
+  lane: Lane,
+  plan: ControlPlanePlan,
+  log: (line: string) => void,
+): Promise<ImportFigure> {
   const empty = portcullis(sandbox, lane, 0);
-  const figure: ImportFigure = { firewall: 'portcullis', how: `rules.addMany over the helper socket, chunks of the RPC's maximum`, requested: plan.importEntries, imported: 0, elapsedMs: 0, entriesPerSecond: 0, capped: false, progress: [] };
+  const figure: ImportFigure = {
+    firewall: 'portcullis',
+    how: `rules.addMany over the helper socket, chunks of the RPC's maximum`,
+    requested: plan.importEntries,
+    imported: 0,
+    elapsedMs: 0,
+    entriesPerSecond: 0,
+    capped: false,
+    progress: [],
+  };
   try {
     await empty.start();
     const client = empty.running()!.client;
@@ -186,40 +231,70 @@ async function importPortcullis(sandbox: Sandbox, lane: Lane, plan: ControlPlane
     const began = performance.now();
     const step = Math.max(1, Math.floor(plan.importEntries / 20));
     let nextMark = step;
-    figure.imported = await importBlocklist(client, addresses, (done) => {
-      if (done >= nextMark) {
-        figure.progress!.push({ entries: done, elapsedMs: Math.round(performance.now() - began) });
-        nextMark += step;
-      }
-    }, () => performance.now() - began > plan.importCapMs);
+    figure.imported = await importBlocklist(
+      client,
+      addresses,
+      (done) => {
+        if (done >= nextMark) {
+          figure.progress!.push({ entries: done, elapsedMs: Math.round(performance.now() - began) });
+          nextMark += step;
+        }
+      },
+      () => performance.now() - began > plan.importCapMs,
+    );
     figure.capped = figure.imported < addresses.length;
     figure.elapsedMs = Math.round(performance.now() - began);
     figure.entriesPerSecond = figure.imported / (figure.elapsedMs / 1000);
     const status = await client.call('status');
-    if (status.ruleCount !== figure.imported) figure.error = `the helper reports ${status.ruleCount} rules after importing ${figure.imported}`;
+    if (status.ruleCount !== figure.imported)
+      figure.error = `the helper reports ${status.ruleCount} rules after importing ${figure.imported}`;
   } catch (error) {
     figure.error = (error as Error).message;
   } finally {
     await empty.stop();
   }
-  log(`import portcullis: ${figure.imported} of ${figure.requested} in ${figure.elapsedMs} ms${figure.capped ? ' (capped)' : ''}${figure.error ? ` ERROR ${figure.error}` : ''}`);
+  log(
+    `import portcullis: ${figure.imported} of ${figure.requested} in ${figure.elapsedMs} ms${figure.capped ? ' (capped)' : ''}${figure.error ? ` ERROR ${figure.error}` : ''}`,
+  );
   return figure;
 }
 
-function importNetfilter(lane: Lane, plan: ControlPlanePlan, workDir: string, which: 'nftables' | 'iptables', log: (line: string) => void): ImportFigure {
+function importNetfilter(
+  lane: Lane,
+  plan: ControlPlanePlan,
+  workDir: string,
+  which: 'nftables' | 'iptables',
+  log: (line: string) => void,
+): ImportFigure {
   const addresses = blockedAddresses(plan.importEntries);
   const file = join(workDir, `import-${which}.txt`);
-  const script = which === 'nftables'
-    ? `add table inet pcl_import\nadd set inet pcl_import blocked { type ipv4_addr; }\nadd element inet pcl_import blocked { ${addresses.join(', ')} }\n`
-    : `*filter\n:OUTPUT ACCEPT [0:0]\n${addresses.map((a) => `-A OUTPUT -d ${a}/32 -j DROP`).join('\n')}\nCOMMIT\n`;
+  const script =
+    which === 'nftables'
+      ? `add table inet pcl_import\nadd set inet pcl_import blocked { type ipv4_addr; }\nadd element inet pcl_import blocked { ${addresses.join(', ')} }\n`
+      : `*filter\n:OUTPUT ACCEPT [0:0]\n${addresses.map((a) => `-A OUTPUT -d ${a}/32 -j DROP`).join('\n')}\nCOMMIT\n`;
   writeFileSync(file, script);
   const figure: ImportFigure = {
-    firewall: which, how: which === 'nftables' ? 'nft -f: one set, every address in one add element' : 'iptables-restore: one linear rule per address',
-    requested: plan.importEntries, imported: 0, elapsedMs: 0, entriesPerSecond: 0, capped: false,
+    firewall: which,
+    how:
+      which === 'nftables'
+        ? 'nft -f: one set, every address in one add element'
+        : 'iptables-restore: one linear rule per address',
+    requested: plan.importEntries,
+    imported: 0,
+    elapsedMs: 0,
+    entriesPerSecond: 0,
+    capped: false,
   };
   const began = performance.now();
   try {
-    run('timeout', [String(Math.ceil(plan.importCapMs / 1000)), 'ip', 'netns', 'exec', lane.netns, ...(which === 'nftables' ? ['nft', '-f', file] : ['iptables-restore', file])]);
+    run('timeout', [
+      String(Math.ceil(plan.importCapMs / 1000)),
+      'ip',
+      'netns',
+      'exec',
+      lane.netns,
+      ...(which === 'nftables' ? ['nft', '-f', file] : ['iptables-restore', file]),
+    ]);
     figure.imported = plan.importEntries;
   } catch (error) {
     figure.error = (error as Error).message.slice(0, 300);
@@ -237,8 +312,14 @@ function importNetfilter(lane: Lane, plan: ControlPlanePlan, workDir: string, wh
 type EventCounts = () => Promise<{ seen: number; drops: number }>;
 
 async function measureDaemonUsage(
-  loadgen: Loadgen, lab: Lab, firewall: string, contender: Contender, pid: () => number | undefined, plan: ControlPlanePlan,
-  log: (line: string) => void, eventCounts?: EventCounts,
+  loadgen: Loadgen,
+  lab: Lab,
+  firewall: string,
+  contender: Contender,
+  pid: () => number | undefined,
+  plan: ControlPlanePlan,
+  log: (line: string) => void,
+  eventCounts?: EventCounts,
 ): Promise<UsageFigure> {
   const figure: UsageFigure = { firewall, idle: null, underLoad: null };
   try {
@@ -260,26 +341,46 @@ async function measureDaemonUsage(
       const began = performance.now();
       let flatOutRate = 0;
       const usage = await measureUsage(daemon, async () => {
-        flatOutRate = (await loadgen.tcpConnectRate(lab.firewall, 'loopback', { durationMs: plan.usageWindowMs, maxCount: 10_000_000 })).perSecond;
+        flatOutRate = (
+          await loadgen.tcpConnectRate(lab.firewall, 'loopback', {
+            durationMs: plan.usageWindowMs,
+            maxCount: 10_000_000,
+          })
+        ).perSecond;
       });
       await sleep(300); // the helper drains what the ring buffer still holds
       const after = await eventCounts();
       const seconds = (performance.now() - began) / 1000;
-      figure.flatOut = { ...usage, achievedPerSecond: flatOutRate, eventsPerSecond: (after.seen - before.seen) / seconds, eventDrops: after.drops - before.drops };
+      figure.flatOut = {
+        ...usage,
+        achievedPerSecond: flatOutRate,
+        eventsPerSecond: (after.seen - before.seen) / seconds,
+        eventDrops: after.drops - before.drops,
+      };
     }
   } catch (error) {
     figure.error = (error as Error).message;
   } finally {
     await contender.stop();
   }
-  if (figure.flatOut) log(`usage ${firewall} flat out: ${figure.flatOut.achievedPerSecond.toFixed(0)} connects/s, ${figure.flatOut.eventsPerSecond.toFixed(0)} events/s into the helper, ${figure.flatOut.eventDrops} dropped, ${figure.flatOut.cpuPercent.toFixed(1)}% CPU`);
-  log(`usage ${firewall}: idle ${figure.idle?.cpuPercent.toFixed(1)}% CPU, ${figure.idle?.rssMiB.toFixed(0)} MiB; at ${plan.connectsPerSecond}/s ${figure.underLoad?.cpuPercent.toFixed(1)}% CPU, ${figure.underLoad?.rssMiB.toFixed(0)} MiB (achieved ${figure.underLoad?.achievedPerSecond.toFixed(0)}/s)`);
+  if (figure.flatOut)
+    log(
+      `usage ${firewall} flat out: ${figure.flatOut.achievedPerSecond.toFixed(0)} connects/s, ${figure.flatOut.eventsPerSecond.toFixed(0)} events/s into the helper, ${figure.flatOut.eventDrops} dropped, ${figure.flatOut.cpuPercent.toFixed(1)}% CPU`,
+    );
+  log(
+    `usage ${firewall}: idle ${figure.idle?.cpuPercent.toFixed(1)}% CPU, ${figure.idle?.rssMiB.toFixed(0)} MiB; at ${plan.connectsPerSecond}/s ${figure.underLoad?.cpuPercent.toFixed(1)}% CPU, ${figure.underLoad?.rssMiB.toFixed(0)} MiB (achieved ${figure.underLoad?.achievedPerSecond.toFixed(0)}/s)`,
+  );
   return figure;
 }
 
 export async function runControlPlane(
-  sandbox: Sandbox, loadgen: Loadgen, lab: Lab, plan: ControlPlanePlan, workDir: string,
-  openSnitchFactory: (() => Contender & { pid(): number | undefined }) | null, log: (line: string) => void,
+  sandbox: Sandbox,
+  loadgen: Loadgen,
+  lab: Lab,
+  plan: ControlPlanePlan,
+  workDir: string,
+  openSnitchFactory: (() => Contender & { pid(): number | undefined }) | null,
+  log: (line: string) => void,
 ): Promise<ControlPlaneResults> {
   const ruleChange: LatencyFigure[] = [];
   for (const changer of changers(sandbox, lab.firewall, plan.loadedRules)) {
@@ -287,7 +388,15 @@ export async function runControlPlane(
       ruleChange.push(await measureRuleChange(loadgen, lab, changer, plan.changeIterations, log));
     } catch (error) {
       log(`rule change ${changer.firewall}: FAILED ${(error as Error).message}`);
-      ruleChange.push({ firewall: changer.firewall, how: changer.how, iterations: plan.changeIterations, enforcedMs: null, replyMs: null, enforcedBeforeReply: 0, errors: [(error as Error).message.slice(0, 500)] });
+      ruleChange.push({
+        firewall: changer.firewall,
+        how: changer.how,
+        iterations: plan.changeIterations,
+        enforcedMs: null,
+        replyMs: null,
+        enforcedBeforeReply: 0,
+        errors: [(error as Error).message.slice(0, 500)],
+      });
     }
   }
   const imports = [
@@ -301,7 +410,18 @@ export async function runControlPlane(
     const status = await helper.running()!.client.call('status');
     return { seen: status.eventsSeen, drops: status.eventDrops };
   };
-  usage.push(await measureDaemonUsage(loadgen, lab, 'portcullis', helper, () => helper.running()?.helper.pid, plan, log, helperEvents));
+  usage.push(
+    await measureDaemonUsage(
+      loadgen,
+      lab,
+      'portcullis',
+      helper,
+      () => helper.running()?.helper.pid,
+      plan,
+      log,
+      helperEvents,
+    ),
+  );
   if (openSnitchFactory) {
     const snitch = openSnitchFactory();
     usage.push(await measureDaemonUsage(loadgen, lab, 'opensnitch', snitch, () => snitch.pid(), plan, log));
@@ -323,10 +443,16 @@ async function standalone(): Promise<void> {
   });
   const parts = new Set(values.parts.split(','));
   const plan: ControlPlanePlan = {
-    loadedRules: Number(values.loaded), changeIterations: Number(values.changes), importEntries: Number(values.import),
-    importCapMs: Number(values['cap-s']) * 1000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: false,
+    loadedRules: Number(values.loaded),
+    changeIterations: Number(values.changes),
+    importEntries: Number(values.import),
+    importCapMs: Number(values['cap-s']) * 1000,
+    usageWindowMs: 5000,
+    connectsPerSecond: 1000,
+    withOpenSnitch: false,
   };
-  const log = (line: string) => process.stderr.write(`[control-plane ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  const log = (line: string) =>
+    process.stderr.write(`[control-plane ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
   const sandbox = new Sandbox();
   const results: Partial<ControlPlaneResults> = { plan };
   try {
@@ -335,7 +461,9 @@ async function standalone(): Promise<void> {
     const loadgen = new Loadgen(sandbox, lab, buildLoadgen(work));
     if (parts.has('change')) {
       results.ruleChange = [];
-      for (const changer of changers(sandbox, lab.firewall, plan.loadedRules).filter((c) => values.peers || c.firewall === 'portcullis')) {
+      for (const changer of changers(sandbox, lab.firewall, plan.loadedRules).filter(
+        (c) => values.peers || c.firewall === 'portcullis',
+      )) {
         results.ruleChange.push(await measureRuleChange(loadgen, lab, changer, plan.changeIterations, log));
       }
     }
@@ -350,8 +478,11 @@ async function standalone(): Promise<void> {
 }
 
 if (require.main === module) {
-  standalone().then(() => process.exit(0), (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
+  standalone().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 }

@@ -43,7 +43,9 @@ export function ruleSet(size: number): KernelRule[] {
     const v6 = i % 2 === 1;
     const exact = random() < 0.7;
     const prefixLen = exact ? (v6 ? 128 : 32) : v6 ? 24 + Math.floor(random() * 41) : 12 + Math.floor(random() * 19);
-    const addr = v6 ? Uint8Array.from([0x20 + Math.floor(random() * 32), ...Array.from({ length: 15 }, byte)]) : Uint8Array.from([11 + Math.floor(random() * 212), byte(), byte(), byte()]);
+    const addr = v6
+      ? Uint8Array.from([0x20 + Math.floor(random() * 32), ...Array.from({ length: 15 }, byte)])
+      : Uint8Array.from([11 + Math.floor(random() * 212), byte(), byte(), byte()]);
     if (!v6 && addr[0] === 127) addr[0] = 128;
     if (v6 && addr[0] === 0x20 && addr[1] === 0x01 && addr[2] === 0x0d && addr[3] === 0xb8) addr[3] = 0xb9;
     // Zero the host bits.
@@ -66,8 +68,30 @@ export function ruleSet(size: number): KernelRule[] {
       action: random() < 0.9 ? 'block' : 'allow',
     });
   }
-  rules.push({ ruleId: size - 1, scope: 0, family: 4, addr: Uint8Array.from([10, 200, 0, 0]), prefixLen: 16, portLo: 0, portHi: 65535, protocol: 'any', direction: 'both', action: 'allow' });
-  rules.push({ ruleId: size, scope: 0, family: 6, addr: Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0x02, 0x00, ...new Array(10).fill(0)]), prefixLen: 48, portLo: 0, portHi: 65535, protocol: 'any', direction: 'both', action: 'allow' });
+  rules.push({
+    ruleId: size - 1,
+    scope: 0,
+    family: 4,
+    addr: Uint8Array.from([10, 200, 0, 0]),
+    prefixLen: 16,
+    portLo: 0,
+    portHi: 65535,
+    protocol: 'any',
+    direction: 'both',
+    action: 'allow',
+  });
+  rules.push({
+    ruleId: size,
+    scope: 0,
+    family: 6,
+    addr: Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0x02, 0x00, ...new Array(10).fill(0)]),
+    prefixLen: 48,
+    portLo: 0,
+    portHi: 65535,
+    protocol: 'any',
+    direction: 'both',
+    action: 'allow',
+  });
   return rules;
 }
 
@@ -82,7 +106,9 @@ function exactHitPacket(rules: KernelRule[], family: 'v4' | 'v6'): Uint8Array | 
   const v6 = family === 'v6';
   const exact = rules.find((r) => r.family === (v6 ? 6 : 4) && r.prefixLen === (v6 ? 128 : 32));
   if (!exact) return null;
-  const remote = v6 ? Array.from({ length: 8 }, (_, i) => ((exact.addr[2 * i]! << 8) | exact.addr[2 * i + 1]!).toString(16)).join(':') : Array.from(exact.addr).join('.');
+  const remote = v6
+    ? Array.from({ length: 8 }, (_, i) => ((exact.addr[2 * i]! << 8) | exact.addr[2 * i + 1]!).toString(16)).join(':')
+    : Array.from(exact.addr).join('.');
   const l4 = { proto: 'tcp', sport: 40000, dport: 443, payload: 100 } as const;
   return v6 ? ipv6(LOCAL.v6, remote, l4) : ipv4(LOCAL.v4, remote, l4);
 }
@@ -142,12 +168,33 @@ async function load(sandbox: Sandbox, bpffs: string, size: number): Promise<Load
   const cpuBefore = process.cpuUsage();
   const stats = await firewall.setRules(rules, { global: 'allow', perApp: new Map() });
   const cpu = process.cpuUsage(cpuBefore);
-  const apply = { rules: size, elapsedMs: stats.elapsedMs, cpuMs: (cpu.user + cpu.system) / 1000, loadAverage: loadavg()[0], compileMs: stats.compileMs, kernelMs: stats.elapsedMs - (stats.compileMs ?? 0), fillCpuMs: stats.fillCpuMs, ruleMemoryBytes: programs.mapMemory() - memoryBefore, clauseSets: stats.clauseSets, targetMs: 2000 };
-  const probe = (family: 'v4' | 'v6') => ({ packet: packets[family], exactHit: exactHitPacket(rules, family), samples: { empty: [], cached: [], full: [], exact: [] } });
+  const apply = {
+    rules: size,
+    elapsedMs: stats.elapsedMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    loadAverage: loadavg()[0],
+    compileMs: stats.compileMs,
+    kernelMs: stats.elapsedMs - (stats.compileMs ?? 0),
+    fillCpuMs: stats.fillCpuMs,
+    ruleMemoryBytes: programs.mapMemory() - memoryBefore,
+    clauseSets: stats.clauseSets,
+    targetMs: 2000,
+  };
+  const probe = (family: 'v4' | 'v6') => ({
+    packet: packets[family],
+    exactHit: exactHitPacket(rules, family),
+    samples: { empty: [], cached: [], full: [], exact: [] },
+  });
   return { size, programs, apply, probes: { v4: probe('v4'), v6: probe('v6') } };
 }
 
-type Row = Record<string, unknown> & { rules: number; family: string; fullNs: number; cachedRatio: number; fullRatio: number };
+type Row = Record<string, unknown> & {
+  rules: number;
+  family: string;
+  fullNs: number;
+  cachedRatio: number;
+  fullRatio: number;
+};
 
 async function main(): Promise<void> {
   const sandbox = new Sandbox();
@@ -161,12 +208,20 @@ async function main(): Promise<void> {
     // falls on every row's rounds alike instead of on one row.
     for (let r = 0; r < ROUNDS; r++) {
       for (const { programs, probes } of loaded) {
-        for (const family of ['v4', 'v6'] as const) round(programs, probes[family].packet, probes[family].exactHit, probes[family].samples);
+        for (const family of ['v4', 'v6'] as const)
+          round(programs, probes[family].packet, probes[family].exactHit, probes[family].samples);
       }
     }
     for (const { size, apply, probes } of loaded) {
       for (const family of ['v4', 'v6'] as const) {
-        const row: Row = { rules: size, family, ...summarize(probes[family].samples), applyMs: apply.elapsedMs, applyCpuMs: apply.cpuMs, ruleMemoryBytes: apply.ruleMemoryBytes };
+        const row: Row = {
+          rules: size,
+          family,
+          ...summarize(probes[family].samples),
+          applyMs: apply.elapsedMs,
+          applyCpuMs: apply.cpuMs,
+          ruleMemoryBytes: apply.ruleMemoryBytes,
+        };
         results.push(row);
         console.log(JSON.stringify(row));
       }
@@ -181,7 +236,12 @@ async function main(): Promise<void> {
     const small = at(10_000, family);
     const large = at(1_000_000, family);
     // In units of the empty program measured alongside each, so load that differs between the two sizes cancels.
-    return { family, fullNs10k: small?.fullNs, fullNs1M: large?.fullNs, ratio: small && large ? large.fullRatio / small.fullRatio : null };
+    return {
+      family,
+      fullNs10k: small?.fullNs,
+      fullNs1M: large?.fullNs,
+      ratio: small && large ? large.fullRatio / small.fullRatio : null,
+    };
   });
   const report = {
     benchmark: 'datapath',

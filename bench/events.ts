@@ -42,15 +42,31 @@ const TARGET_PER_SECOND = 200_000;
 /** The helper's decoding: IPv6 through the contract's formatter. */
 const decoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };
 
-function pipelineIn(stateDir: string, readTotalRecords?: () => Promise<Buffer>): { pipeline: ConnectionPipeline; close(): Promise<void> } {
+function pipelineIn(
+  stateDir: string,
+  readTotalRecords?: () => Promise<Buffer>,
+): { pipeline: ConnectionPipeline; close(): Promise<void> } {
   const db = openDatabase(stateDir);
-  const identities = new AppIdentities(db, new AppsStore(db), new DesktopEntries([]), { cgroupRoot: findCgroup2Mount() });
+  const identities = new AppIdentities(db, new AppsStore(db), new DesktopEntries([]), {
+    cgroupRoot: findCgroup2Mount(),
+  });
   const pipeline = new ConnectionPipeline({
-    identities, names: new DnsNames(), tracker: new FlowTracker(), store: new FlowsStore(db), readTotalRecords,
-    retentionDays: () => 30, log: (message) => console.error(`events bench: ${message}`),
+    identities,
+    names: new DnsNames(),
+    tracker: new FlowTracker(),
+    store: new FlowsStore(db),
+    readTotalRecords,
+    retentionDays: () => 30,
+    log: (message) => console.error(`events bench: ${message}`),
   });
   pipeline.start();
-  return { pipeline, close: async () => { await pipeline.stop(); db.close(); } };
+  return {
+    pipeline,
+    close: async () => {
+      await pipeline.stop();
+      db.close();
+    },
+  };
 }
 
 /** Kernel-shaped records: connects and closes of many sockets to many remotes, from 50 apps and this process. */
@@ -73,7 +89,8 @@ function syntheticRecords(count: number): Buffer {
     buf.writeUInt32LE(0, at + EV.uid);
     buf.writeUInt32LE(socket % 10 === 0 ? 0 : 1 + (socket % 50), at + EV.app_id); // 0 = ask /proc (cached per tgid)
     buf.writeUInt32LE(0, at + EV.rule_id);
-    buf.writeUInt8(127, at + EV.local_addr); buf.writeUInt8(1, at + EV.local_addr + 3); // local 127.0.0.1
+    buf.writeUInt8(127, at + EV.local_addr);
+    buf.writeUInt8(1, at + EV.local_addr + 3); // local 127.0.0.1
     buf.set([10, (socket >> 16) & 0xff, (socket >> 8) & 0xff, socket & 0xff], at + EV.remote_addr);
     buf.writeUInt16LE(40_000 + (socket % 20_000), at + EV.local_port);
     buf.writeUInt16LE(443, at + EV.remote_port);
@@ -87,10 +104,20 @@ function syntheticRecords(count: number): Buffer {
   return buf;
 }
 
-interface CapacityResult { events: number; seconds: number; perSecond: number }
+interface CapacityResult {
+  events: number;
+  seconds: number;
+  perSecond: number;
+}
 
 /** Events per second through `consume`; `afterPass` (timed too) runs after every pass over the records. */
-async function measureCapacity(records: Buffer, batchEvents: number, consume: (events: DecisionEvent[]) => void, maxSeconds: number, afterPass = async () => {}): Promise<CapacityResult> {
+async function measureCapacity(
+  records: Buffer,
+  batchEvents: number,
+  consume: (events: DecisionEvent[]) => void,
+  maxSeconds: number,
+  afterPass = async () => {},
+): Promise<CapacityResult> {
   const decoder = new EventDecoder(decoding);
   const batchBytes = batchEvents * EVENT_BYTES;
   const started = process.hrtime.bigint();
@@ -114,17 +141,35 @@ async function userSpaceCapacity(): Promise<Record<string, unknown>> {
   const stateDir = mkdtempSync(join(tmpdir(), 'portcullis-bench-events-'));
   try {
     const processing = pipelineIn(stateDir);
-    const full = await measureCapacity(records, 2000, (events) => { processing.pipeline.process(events); }, smoke ? 0.5 : 3);
+    const full = await measureCapacity(
+      records,
+      2000,
+      (events) => {
+        processing.pipeline.process(events);
+      },
+      smoke ? 0.5 : 3,
+    );
     const flushStarted = process.hrtime.bigint();
     await processing.pipeline.flush();
     const flushMs = Number(process.hrtime.bigint() - flushStarted) / 1e6;
     await processing.close();
     rmSync(stateDir, { recursive: true, force: true });
     const writing = pipelineIn(stateDir);
-    const withWrites = await measureCapacity(records, 2000, (events) => { writing.pipeline.process(events); }, smoke ? 0.5 : 3, () => writing.pipeline.flush());
+    const withWrites = await measureCapacity(
+      records,
+      2000,
+      (events) => {
+        writing.pipeline.process(events);
+      },
+      smoke ? 0.5 : 3,
+      () => writing.pipeline.flush(),
+    );
     await writing.close();
     return {
-      decodeOnly, pipeline: full, lastFlushMs: flushMs, pipelineWithWrites: withWrites,
+      decodeOnly,
+      pipeline: full,
+      lastFlushMs: flushMs,
+      pipelineWithWrites: withWrites,
       pipelineVsDecode: full.perSecond / decodeOnly.perSecond,
       pipelineVsTarget: full.perSecond / TARGET_PER_SECOND,
       pipelineWithWritesVsTarget: withWrites.perSecond / TARGET_PER_SECOND,
@@ -137,17 +182,31 @@ async function userSpaceCapacity(): Promise<Record<string, unknown>> {
 function lineOf(child: ReturnType<typeof spawn>, test: (line: string) => boolean, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer}`)),
+      timeoutMs,
+    );
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const line = buffer.split('\n').find((l) => test(l.trim()));
-      if (line) { clearTimeout(timer); resolve(line.trim()); }
+      if (line) {
+        clearTimeout(timer);
+        resolve(line.trim());
+      }
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited with ${code} before the expected output: ${buffer}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before the expected output: ${buffer}`));
+    });
   });
 }
 
-async function endToEnd(sandbox: Sandbox, loadgen: string, ringBytes: number, durationMs: number): Promise<Record<string, unknown>> {
+async function endToEnd(
+  sandbox: Sandbox,
+  loadgen: string,
+  ringBytes: number,
+  durationMs: number,
+): Promise<Record<string, unknown>> {
   const cgroup = sandbox.makeCgroup(`bench-events-ring${ringBytes}`);
   const pinDir = `${sandbox.makeBpffs()}/portcullis`;
   const firewall = await Firewall.open({ cgroup, pinDir, ringBytes });
@@ -163,22 +222,44 @@ async function endToEnd(sandbox: Sandbox, loadgen: string, ringBytes: number, du
   }, decoding);
   try {
     const port = String(30_000 + Math.floor(Math.random() * 20_000));
-    const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(Math.ceil(durationMs / 1000) + 20)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(Math.ceil(durationMs / 1000) + 20)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     sandbox.defer(() => killAndWait(sink));
     await lineOf(sink, (l) => l === 'ready', 5000);
-    const client = sandbox.spawnInCgroup(cgroup, [loadgen, 'tcp-connect', '127.0.0.1', port, String(durationMs), String(smoke ? 20_000 : 5_000_000)]);
-    const result = JSON.parse(await lineOf(client, (l) => l.startsWith('{'), durationMs + 30_000)) as { ok: number; failed: number; elapsedNs: number };
+    const client = sandbox.spawnInCgroup(cgroup, [
+      loadgen,
+      'tcp-connect',
+      '127.0.0.1',
+      port,
+      String(durationMs),
+      String(smoke ? 20_000 : 5_000_000),
+    ]);
+    const result = JSON.parse(await lineOf(client, (l) => l.startsWith('{'), durationMs + 30_000)) as {
+      ok: number;
+      failed: number;
+      elapsedNs: number;
+    };
     // Let the event thread drain what the ring still holds.
     let last = -1;
-    for (let i = 0; i < 50 && last !== delivered; i++) { last = delivered; await new Promise((r) => setTimeout(r, 100)); }
+    for (let i = 0; i < 50 && last !== delivered; i++) {
+      last = delivered;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const after = await firewall.readCounters();
     const emitted = Number(after.events - before.events);
     const kernelDrops = Number(after.eventDrops - before.eventDrops);
     const seconds = result.elapsedNs / 1e9;
     return {
-      ringBytes, connections: result.ok, failedConnections: result.failed, seconds,
+      ringBytes,
+      connections: result.ok,
+      failedConnections: result.failed,
+      seconds,
       connectionsPerSecond: result.ok / seconds,
-      eventsEmitted: emitted, eventsDelivered: delivered, kernelDrops, dropsReportedToHelper: Number(reportedDrops),
+      eventsEmitted: emitted,
+      eventsDelivered: delivered,
+      kernelDrops,
+      dropsReportedToHelper: Number(reportedDrops),
       deliveredPerSecond: delivered / seconds,
       lossless: kernelDrops === 0,
       // Every event the kernel queued reached the helper; the ones it could not queue are in the drop counter.
@@ -195,7 +276,9 @@ async function endToEnd(sandbox: Sandbox, loadgen: string, ringBytes: number, du
 
 async function main(): Promise<void> {
   const capacity = await userSpaceCapacity();
-  console.error(`events bench: pipeline ${(capacity.pipeline as CapacityResult).perSecond.toFixed(0)} events/s, with SQLite writes ${(capacity.pipelineWithWrites as CapacityResult).perSecond.toFixed(0)}/s (decode only ${(capacity.decodeOnly as CapacityResult).perSecond.toFixed(0)}/s)`);
+  console.error(
+    `events bench: pipeline ${(capacity.pipeline as CapacityResult).perSecond.toFixed(0)} events/s, with SQLite writes ${(capacity.pipelineWithWrites as CapacityResult).perSecond.toFixed(0)}/s (decode only ${(capacity.decodeOnly as CapacityResult).perSecond.toFixed(0)}/s)`,
+  );
   const sandbox = new Sandbox();
   const kernel: Record<string, unknown>[] = [];
   try {
@@ -204,12 +287,21 @@ async function main(): Promise<void> {
     for (const ringBytes of smoke ? [256 * 1024] : [256 * 1024, 4 * 1024 * 1024, 16 * 1024]) {
       const run = await endToEnd(sandbox, loadgen, ringBytes, smoke ? 500 : 3000);
       kernel.push(run);
-      console.error(`events bench: ring ${ringBytes} B: ${Number(run.connectionsPerSecond).toFixed(0)} connections/s, ${Number(run.deliveredPerSecond).toFixed(0)} events/s delivered, ${run.kernelDrops} dropped (counted)`);
+      console.error(
+        `events bench: ring ${ringBytes} B: ${Number(run.connectionsPerSecond).toFixed(0)} connections/s, ${Number(run.deliveredPerSecond).toFixed(0)} events/s delivered, ${run.kernelDrops} dropped (counted)`,
+      );
     }
   } finally {
     await sandbox.dispose();
   }
-  const result = { kind: 'events', smoke, measuredAt: new Date().toISOString(), targetPerSecond: TARGET_PER_SECOND, userSpace: capacity, endToEnd: kernel };
+  const result = {
+    kind: 'events',
+    smoke,
+    measuredAt: new Date().toISOString(),
+    targetPerSecond: TARGET_PER_SECOND,
+    userSpace: capacity,
+    endToEnd: kernel,
+  };
   mkdirSync(dirname(output), { recursive: true });
   writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
   console.error(`events bench: wrote ${output}`);

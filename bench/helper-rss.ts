@@ -32,12 +32,20 @@ const fromSource = process.argv.includes('--from-source');
 function helperCli(): { cli: readonly string[]; runs: string } {
   if (fromSource) return { cli: CLI_ARGV, runs: 'from source through tsx (as the tests run it)' };
   try {
-    execFileSync('flock', ['/tmp/portcullis-build.lock', 'npm', 'run', '--silent', 'build:ts'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('flock', ['/tmp/portcullis-build.lock', 'npm', 'run', '--silent', 'build:ts'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (error) {
     const output = `${(error as { stdout?: Buffer }).stdout ?? ''}${(error as { stderr?: Buffer }).stderr ?? ''}`;
-    throw new Error(`compiling the helper (npm run build:ts) failed; fix the build or pass --from-source:\n${output.slice(-2000)}`);
+    throw new Error(
+      `compiling the helper (npm run build:ts) failed; fix the build or pass --from-source:\n${output.slice(-2000)}`,
+    );
   }
-  return { cli: [process.execPath, join(REPO_ROOT, 'build', 'main', 'cli', 'entry.js')], runs: 'compiled (npm run build:ts output, as the helper bundle ships it) on plain node' };
+  return {
+    cli: [process.execPath, join(REPO_ROOT, 'build', 'main', 'cli', 'entry.js')],
+    runs: 'compiled (npm run build:ts output, as the helper bundle ships it) on plain node',
+  };
 }
 
 /** Holds COUNT sockets numbered from START (a process may hold only ~20k descriptors here, so several run). */
@@ -63,7 +71,9 @@ time.sleep(float(sys.argv[3]))
 const PER_HOLDER = 18_000;
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -80,16 +90,29 @@ async function cpuPercentOver(pid: number, ms: number): Promise<number> {
   return ((cpuSeconds(pid) - before) / wall) * 100;
 }
 
-function waitLine(child: ReturnType<typeof spawn>, test: (line: string) => boolean, timeoutMs: number): Promise<string> {
+function waitLine(
+  child: ReturnType<typeof spawn>,
+  test: (line: string) => boolean,
+  timeoutMs: number,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffer = '';
-    const timer = setTimeout(() => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer.slice(-500)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer.slice(-500)}`)),
+      timeoutMs,
+    );
     child.stdout!.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const line = buffer.split('\n').find((l) => test(l.trim()));
-      if (line) { clearTimeout(timer); resolve(line.trim()); }
+      if (line) {
+        clearTimeout(timer);
+        resolve(line.trim());
+      }
     });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited with ${code}: ${buffer.slice(-500)}`)); });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code}: ${buffer.slice(-500)}`));
+    });
   });
 }
 
@@ -107,7 +130,14 @@ async function main(): Promise<void> {
     const before = (await client.call('status')).eventsSeen;
     const holders = [];
     for (let start = 0; start < FLOWS; start += PER_HOLDER) {
-      const holder = sandbox.spawnInCgroup(helper.paths.cgroup, ['python3', '-c', HOLDER, String(start), String(Math.min(PER_HOLDER, FLOWS - start)), smoke ? '30' : '300']);
+      const holder = sandbox.spawnInCgroup(helper.paths.cgroup, [
+        'python3',
+        '-c',
+        HOLDER,
+        String(start),
+        String(Math.min(PER_HOLDER, FLOWS - start)),
+        smoke ? '30' : '300',
+      ]);
       await waitLine(holder, (l) => l === 'ready', 120_000);
       holders.push(holder);
     }
@@ -137,28 +167,55 @@ async function main(): Promise<void> {
     const loadgen = buildLoadgen(sandbox.makeTempDir('bench-rss-loadgen'));
     const port = String(30_000 + Math.floor(Math.random() * 20_000));
     const seconds = smoke ? 2 : 10;
-    const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(seconds + 30)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(seconds + 30)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     sandbox.defer(() => killAndWait(sink));
     await waitLine(sink, (l) => l === 'ready', 5000);
-    const load = sandbox.spawnInCgroup(helper.paths.cgroup, [loadgen, 'tcp-connect', '127.0.0.1', port, String(seconds * 1000), String(seconds * 1000 + 100), '1000']);
+    const load = sandbox.spawnInCgroup(helper.paths.cgroup, [
+      loadgen,
+      'tcp-connect',
+      '127.0.0.1',
+      port,
+      String(seconds * 1000),
+      String(seconds * 1000 + 100),
+      '1000',
+    ]);
     const cpuAt1k = cpuPercentOver(pid, seconds * 1000 - 500);
-    const loadResult = JSON.parse(await waitLine(load, (l) => l.startsWith('{'), seconds * 1000 + 30_000)) as { ok: number; elapsedNs: number };
+    const loadResult = JSON.parse(await waitLine(load, (l) => l.startsWith('{'), seconds * 1000 + 30_000)) as {
+      ok: number;
+      elapsedNs: number;
+    };
 
     const result = {
-      kind: 'helper-rss', smoke, measuredAt: new Date().toISOString(),
-      flows: FLOWS, connectDecisionsSeen: seen, flowsStored,
-      rssIdleMiB: rssIdle, rssAfterBurstMiB: rssAfterBurst, rssWithFlowsMiB: rssWithFlows,
-      rssWithFlowsMinMiB: rssSummary.min, rssWithFlowsMaxMiB: rssSummary.max, rssWithFlowsSamples: rssSummary.n,
+      kind: 'helper-rss',
+      smoke,
+      measuredAt: new Date().toISOString(),
+      flows: FLOWS,
+      connectDecisionsSeen: seen,
+      flowsStored,
+      rssIdleMiB: rssIdle,
+      rssAfterBurstMiB: rssAfterBurst,
+      rssWithFlowsMiB: rssWithFlows,
+      rssWithFlowsMinMiB: rssSummary.min,
+      rssWithFlowsMaxMiB: rssSummary.max,
+      rssWithFlowsSamples: rssSummary.n,
       bytesPerFlow: ((rssWithFlows - rssIdle) * 1024 * 1024) / FLOWS,
-      targetMiB: TARGET_MIB, withinTarget: rssWithFlows <= TARGET_MIB, withinTargetAtPeak: rssSummary.max <= TARGET_MIB,
-      cpuIdlePercent: cpuIdle, cpuHoldingFlowsPercent: cpuHoldingFlows,
-      connectionsPerSecond: loadResult.ok / (loadResult.elapsedNs / 1e9), cpuAt1kConnectionsPercent: await cpuAt1k,
+      targetMiB: TARGET_MIB,
+      withinTarget: rssWithFlows <= TARGET_MIB,
+      withinTargetAtPeak: rssSummary.max <= TARGET_MIB,
+      cpuIdlePercent: cpuIdle,
+      cpuHoldingFlowsPercent: cpuHoldingFlows,
+      connectionsPerSecond: loadResult.ok / (loadResult.elapsedNs / 1e9),
+      cpuAt1kConnectionsPercent: await cpuAt1k,
       helperRuns: runs,
       note: 'CPU percent of one core; the machine is shared',
     };
     mkdirSync(dirname(output), { recursive: true });
     writeFileSync(output, `${JSON.stringify(result, null, 2)}\n`);
-    console.error(`helper-rss bench: idle ${rssIdle.toFixed(0)} MiB, with ${FLOWS} flows ${rssWithFlows.toFixed(0)} MiB (${result.bytesPerFlow.toFixed(0)} B/flow); CPU idle ${cpuIdle.toFixed(1)}%, at ${result.connectionsPerSecond.toFixed(0)} conn/s ${result.cpuAt1kConnectionsPercent.toFixed(1)}%; wrote ${output}`);
+    console.error(
+      `helper-rss bench: idle ${rssIdle.toFixed(0)} MiB, with ${FLOWS} flows ${rssWithFlows.toFixed(0)} MiB (${result.bytesPerFlow.toFixed(0)} B/flow); CPU idle ${cpuIdle.toFixed(1)}%, at ${result.connectionsPerSecond.toFixed(0)} conn/s ${result.cpuAt1kConnectionsPercent.toFixed(1)}%; wrote ${output}`,
+    );
   } finally {
     await sandbox.dispose();
   }

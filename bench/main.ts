@@ -39,7 +39,11 @@ async function main(): Promise<number> {
   // BENCH_ONLY=none,portcullis: a partial run for investigating (traffic only, those contenders),
   // kept out of bench/results like the smoke run.
   const only = process.env.BENCH_ONLY?.split(',').filter(Boolean) ?? null;
-  const outDir = smoke ? join(ROOT, 'test-artifacts', 'bench-smoke') : only ? join(ROOT, 'test-artifacts', 'bench-partial') : join(ROOT, 'bench', 'results');
+  const outDir = smoke
+    ? join(ROOT, 'test-artifacts', 'bench-smoke')
+    : only
+      ? join(ROOT, 'test-artifacts', 'bench-partial')
+      : join(ROOT, 'bench', 'results');
   mkdirSync(outDir, { recursive: true });
   const startedAt = new Date();
   const machine = describeMachine();
@@ -59,7 +63,9 @@ async function main(): Promise<number> {
     const work = sandbox.makeTempDir('bench');
     const lab = makeLab(sandbox);
     const loadgen = new Loadgen(sandbox, lab, buildLoadgen(work));
-    const contenders = buildContenders(sandbox, lab, { smoke, workDir: work, log }).filter((c) => !only || only.includes(c.id));
+    const contenders = buildContenders(sandbox, lab, { smoke, workDir: work, log }).filter(
+      (c) => !only || only.includes(c.id),
+    );
     log(`contenders: ${contenders.map((c) => c.id).join(', ')}`);
     const plan: TrafficPlan = {
       repetitions: smoke ? 1 : 3,
@@ -70,10 +76,34 @@ async function main(): Promise<number> {
     };
     const traffic = await runTraffic(loadgen, lab, contenders, plan, log);
     const controlPlan: ControlPlanePlan = smoke
-      ? { loadedRules: 1000, changeIterations: 3, importEntries: 5000, importCapMs: 60_000, usageWindowMs: 500, connectsPerSecond: 200, withOpenSnitch: false }
-      : { loadedRules: 10_000, changeIterations: 100, importEntries: 1_000_000, importCapMs: 180_000, usageWindowMs: 5000, connectsPerSecond: 1000, withOpenSnitch: hasCommand('opensnitchd') };
+      ? {
+          loadedRules: 1000,
+          changeIterations: 3,
+          importEntries: 5000,
+          importCapMs: 60_000,
+          usageWindowMs: 500,
+          connectsPerSecond: 200,
+          withOpenSnitch: false,
+        }
+      : {
+          loadedRules: 10_000,
+          changeIterations: 100,
+          importEntries: 1_000_000,
+          importCapMs: 180_000,
+          usageWindowMs: 5000,
+          connectsPerSecond: 1000,
+          withOpenSnitch: hasCommand('opensnitchd'),
+        };
     const controlPlane = !only
-      ? await runControlPlane(sandbox, loadgen, lab, controlPlan, work, controlPlan.withOpenSnitch ? () => openSnitch(sandbox, lab.firewall, work) : null, log)
+      ? await runControlPlane(
+          sandbox,
+          loadgen,
+          lab,
+          controlPlan,
+          work,
+          controlPlan.withOpenSnitch ? () => openSnitch(sandbox, lab.firewall, work) : null,
+          log,
+        )
       : null;
     results = {
       schema: 1,
@@ -83,14 +113,19 @@ async function main(): Promise<number> {
       machine,
       traffic,
       controlPlane,
-      folded: smoke ? foldPeerResults(outDir, 'test-artifacts/bench-smoke') : foldPeerResults(join(ROOT, 'bench', 'results')),
+      folded: smoke
+        ? foldPeerResults(outDir, 'test-artifacts/bench-smoke')
+        : foldPeerResults(join(ROOT, 'bench', 'results')),
     };
   } finally {
     if (!aborted) await sandbox.dispose();
   }
   if (aborted) return new Promise<number>(() => {}); // the signal handler exits once cleanup is done
 
-  const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const stamp = startedAt
+    .toISOString()
+    .replace(/:/g, '-')
+    .replace(/\.\d+Z$/, 'Z');
   const jsonPath = join(outDir, `${stamp}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   const reportPath = results.smoke ? join(outDir, 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
@@ -98,14 +133,19 @@ async function main(): Promise<number> {
   log(`results: ${jsonPath}`);
   log(`report: ${reportPath}`);
 
-  const failures = results.traffic.series.flatMap((s) => s.errors.map((e) => `${s.contender} ${s.path} ${s.kind}: ${e}`));
+  const failures = results.traffic.series.flatMap((s) =>
+    s.errors.map((e) => `${s.contender} ${s.path} ${s.kind}: ${e}`),
+  );
   const unmeasured = results.traffic.series.filter((s) => s.ratio === null);
   for (const s of unmeasured) failures.push(`${s.contender} ${s.path} ${s.kind}: no figure`);
   for (const figure of results.controlPlane?.ruleChange ?? []) {
-    if (figure.errors.length > 0 || !figure.enforcedMs) failures.push(`rule change ${figure.firewall}: ${figure.errors.join('; ') || 'no figure'}`);
+    if (figure.errors.length > 0 || !figure.enforcedMs)
+      failures.push(`rule change ${figure.firewall}: ${figure.errors.join('; ') || 'no figure'}`);
   }
-  for (const figure of results.controlPlane?.import ?? []) if (figure.error) failures.push(`import ${figure.firewall}: ${figure.error}`);
-  for (const figure of results.controlPlane?.usage ?? []) if (figure.error) failures.push(`usage ${figure.firewall}: ${figure.error}`);
+  for (const figure of results.controlPlane?.import ?? [])
+    if (figure.error) failures.push(`import ${figure.firewall}: ${figure.error}`);
+  for (const figure of results.controlPlane?.usage ?? [])
+    if (figure.error) failures.push(`usage ${figure.firewall}: ${figure.error}`);
   for (const failure of failures) log(`FAILED ${failure}`);
   return failures.length === 0 ? 0 : 1;
 }

@@ -50,8 +50,17 @@ export interface TrafficResults {
   series: TrafficSeries[];
 }
 
-function measure(loadgen: Loadgen, lab: Lab, lane: 'firewall' | 'baseline', path: TrafficPath, kind: TrafficKind, bounds: Bounds): Promise<RateSample> {
-  return kind === 'tcp-connect' ? loadgen.tcpConnectRate(lab[lane], path, bounds) : loadgen.udpRate(lab[lane], path, bounds, 64);
+function measure(
+  loadgen: Loadgen,
+  lab: Lab,
+  lane: 'firewall' | 'baseline',
+  path: TrafficPath,
+  kind: TrafficKind,
+  bounds: Bounds,
+): Promise<RateSample> {
+  return kind === 'tcp-connect'
+    ? loadgen.tcpConnectRate(lab[lane], path, bounds)
+    : loadgen.udpRate(lab[lane], path, bounds, 64);
 }
 
 async function attempt(run: () => Promise<RateSample>, errors: string[], where: string): Promise<number | null> {
@@ -66,13 +75,21 @@ async function attempt(run: () => Promise<RateSample>, errors: string[], where: 
 function finish(entry: TrafficSeries): void {
   const firewall = entry.pairs.map((p) => p.firewall).filter((v): v is number => v !== null);
   const baseline = entry.pairs.map((p) => p.baseline).filter((v): v is number => v !== null);
-  const ratios = entry.pairs.filter((p) => p.firewall !== null && p.baseline !== null).map((p) => p.firewall! / p.baseline!);
+  const ratios = entry.pairs
+    .filter((p) => p.firewall !== null && p.baseline !== null)
+    .map((p) => p.firewall! / p.baseline!);
   entry.rate = firewall.length > 0 ? summarize(firewall) : null;
   entry.baselineRate = baseline.length > 0 ? summarize(baseline) : null;
   entry.ratio = ratios.length > 0 ? summarize(ratios) : null;
 }
 
-export async function runTraffic(loadgen: Loadgen, lab: Lab, contenders: Contender[], plan: TrafficPlan, log: (line: string) => void): Promise<TrafficResults> {
+export async function runTraffic(
+  loadgen: Loadgen,
+  lab: Lab,
+  contenders: Contender[],
+  plan: TrafficPlan,
+  log: (line: string) => void,
+): Promise<TrafficResults> {
   const series: TrafficSeries[] = [];
   const order: string[][] = [];
   const facts = new Map<string, Record<string, unknown>>();
@@ -84,7 +101,8 @@ export async function runTraffic(loadgen: Loadgen, lab: Lab, contenders: Contend
     }
     return entry;
   };
-  for (const contender of contenders) for (const path of plan.paths) for (const kind of plan.kinds) seriesFor(path, kind, contender.id);
+  for (const contender of contenders)
+    for (const path of plan.paths) for (const kind of plan.kinds) seriesFor(path, kind, contender.id);
 
   for (let rep = 0; rep < plan.repetitions; rep++) {
     const thisOrder = rotation(contenders, rep);
@@ -94,7 +112,11 @@ export async function runTraffic(loadgen: Loadgen, lab: Lab, contenders: Contend
         await contender.start();
       } catch (error) {
         log(`rep ${rep + 1} ${contender.id}: could not start: ${(error as Error).message}`);
-        for (const path of plan.paths) for (const kind of plan.kinds) seriesFor(path, kind, contender.id).errors.push(`rep ${rep + 1}: start failed: ${(error as Error).message}`);
+        for (const path of plan.paths)
+          for (const kind of plan.kinds)
+            seriesFor(path, kind, contender.id).errors.push(
+              `rep ${rep + 1}: start failed: ${(error as Error).message}`,
+            );
         await contender.stop(); // half-installed state must not leak into the next contender
         continue;
       }
@@ -108,13 +130,20 @@ export async function runTraffic(loadgen: Loadgen, lab: Lab, contenders: Contend
               const where = `rep ${rep + 1} slice ${slice + 1}`;
               const lanes = slice % 2 === 0 ? (['baseline', 'firewall'] as const) : (['firewall', 'baseline'] as const);
               const pair: TrafficPair = { repetition: rep, firewall: null, baseline: null };
-              for (const lane of lanes) pair[lane] = await attempt(() => measure(loadgen, lab, lane, path, kind, plan.bounds), entry.errors, `${where} ${lane} lane`);
+              for (const lane of lanes)
+                pair[lane] = await attempt(
+                  () => measure(loadgen, lab, lane, path, kind, plan.bounds),
+                  entry.errors,
+                  `${where} ${lane} lane`,
+                );
               entry.pairs.push(pair);
             }
             const recent = entry.pairs.slice(-plan.slices).filter((p) => p.firewall !== null && p.baseline !== null);
             const ratio = recent.length > 0 ? summarize(recent.map((p) => p.firewall! / p.baseline!)).median : NaN;
             const rate = recent.length > 0 ? summarize(recent.map((p) => p.firewall!)).median : NaN;
-            log(`rep ${rep + 1}/${plan.repetitions} ${contender.id.padEnd(14)} ${path.padEnd(8)} ${kind.padEnd(11)} ${Math.round(rate)}/s  ${ratio.toFixed(3)}x`);
+            log(
+              `rep ${rep + 1}/${plan.repetitions} ${contender.id.padEnd(14)} ${path.padEnd(8)} ${kind.padEnd(11)} ${Math.round(rate)}/s  ${ratio.toFixed(3)}x`,
+            );
           }
         }
         facts.set(contender.id, contender.facts());

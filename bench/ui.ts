@@ -11,7 +11,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import type { App, ConnectionEvent, Flow, IpcHandlers, IpcNotifyName, PayloadOf, Status } from '../main/contract/index.js';
+import type {
+  App,
+  ConnectionEvent,
+  Flow,
+  IpcHandlers,
+  IpcNotifyName,
+  PayloadOf,
+  Status,
+} from '../main/contract/index.js';
 import type { NotifyListener } from '../main/app/ipc-backend.js';
 import { startShellServer } from '../main/shell/shell-server.js';
 import { buildRenderer, signInFromLaunchPage } from '../test/e2e/browser-support.js';
@@ -19,7 +27,14 @@ import { buildRows } from '../renderer/model/connection-rows.js';
 import { putFlow, type AppGroup } from '../renderer/model/flow-groups.js';
 
 const smoke = process.env.BENCH_SMOKE === '1';
-const { values: args } = parseArgs({ options: { rows: { type: 'string' }, rate: { type: 'string' }, seconds: { type: 'string' }, json: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
 const ROWS = Number(args.rows ?? (smoke ? 2000 : 100_000));
 const RATE = Number(args.rate ?? (smoke ? 500 : 5000));
 const SECONDS = Number(args.seconds ?? (smoke ? 1 : 5));
@@ -28,12 +43,34 @@ const APPS = Math.max(1, Math.round(ROWS / 500));
 function synthetic(): { apps: App[]; flows: Flow[] } {
   const now = Date.now();
   const apps: App[] = Array.from({ length: APPS }, (_, i) => ({
-    id: i + 1, kind: 'executable', name: `app-${String(i).padStart(3, '0')}`, exe: `/usr/bin/app-${i}`, identifier: null, icon: null, cgroup: null, firstSeen: now - 86_400_000, lastSeen: now, defaultAction: null,
+    id: i + 1,
+    kind: 'executable',
+    name: `app-${String(i).padStart(3, '0')}`,
+    exe: `/usr/bin/app-${i}`,
+    identifier: null,
+    icon: null,
+    cgroup: null,
+    firstSeen: now - 86_400_000,
+    lastSeen: now,
+    defaultAction: null,
   }));
   const flows: Flow[] = Array.from({ length: ROWS }, (_, i) => ({
-    appId: (i % APPS) + 1, remoteAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, remoteName: i % 3 === 0 ? `host-${i}.example.net` : null,
-    remotePort: 443 + (i % 7), protocol: i % 5 === 0 ? 'udp' : 'tcp', direction: 'out', firstSeen: now - 3_600_000, lastSeen: now - (i % 3600) * 1000,
-    bytesOut: (i * 37) % 100_000, bytesIn: (i * 91) % 1_000_000, packetsOut: 3, packetsIn: 5, allowed: 1, blocked: i % 11 === 0 ? 1 : 0, lastVerdict: i % 11 === 0 ? 'block' : 'allow', lastRuleId: null,
+    appId: (i % APPS) + 1,
+    remoteAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+    remoteName: i % 3 === 0 ? `host-${i}.example.net` : null,
+    remotePort: 443 + (i % 7),
+    protocol: i % 5 === 0 ? 'udp' : 'tcp',
+    direction: 'out',
+    firstSeen: now - 3_600_000,
+    lastSeen: now - (i % 3600) * 1000,
+    bytesOut: (i * 37) % 100_000,
+    bytesIn: (i * 91) % 1_000_000,
+    packetsOut: 3,
+    packetsIn: 5,
+    allowed: 1,
+    blocked: i % 11 === 0 ? 1 : 0,
+    lastVerdict: i % 11 === 0 ? 'block' : 'allow',
+    lastRuleId: null,
   }));
   return { apps, flows };
 }
@@ -41,18 +78,54 @@ function synthetic(): { apps: App[]; flows: Flow[] } {
 function syntheticBackend() {
   const { apps, flows } = synthetic();
   const listeners = new Set<NotifyListener>();
-  const status = { version: 'bench', protocolVersion: 1, pid: process.pid, uptimeSec: 1, enforcing: true, pausedUntil: null, defaultAction: 'allow', attach: { cgroup: '-', pinDir: '-', adopted: false }, kernel: { kernelRelease: '-', cgroup2Mount: null, bpffsMount: null, btf: true, missing: [] }, ruleCount: 0, appCount: APPS, eventsSeen: 0, eventDrops: 0 } as Status;
-  const unsupported = async () => { throw new Error('not in the benchmark'); };
-  const handlers: IpcHandlers = {
-    getStatus: async () => status, listRules: async () => [], addRule: unsupported, addRules: unsupported, updateRule: unsupported, removeRules: unsupported,
-    listApps: async () => apps, setAppDefault: unsupported,
-    listConnections: async (query) => ((query as { since?: number }).since === undefined ? flows : []),
-    setEnforcement: unsupported, getSettings: unsupported, updateSettings: unsupported,
-    getHelperState: async () => ({ state: 'connected', status }), startHelper: async () => ({ state: 'connected', status }),
-    runChecks: async () => [], getWizardState: async () => ({ completed: true, mode: 'monitor' }), completeWizard: unsupported,
+  const status = {
+    version: 'bench',
+    protocolVersion: 1,
+    pid: process.pid,
+    uptimeSec: 1,
+    enforcing: true,
+    pausedUntil: null,
+    defaultAction: 'allow',
+    attach: { cgroup: '-', pinDir: '-', adopted: false },
+    kernel: { kernelRelease: '-', cgroup2Mount: null, bpffsMount: null, btf: true, missing: [] },
+    ruleCount: 0,
+    appCount: APPS,
+    eventsSeen: 0,
+    eventDrops: 0,
+  } as Status;
+  const unsupported = async () => {
+    throw new Error('not in the benchmark');
   };
-  const emit = <K extends IpcNotifyName>(name: K, payload: PayloadOf<K>) => { for (const listener of listeners) listener(name, payload); };
-  return { handlers, subscribe: (listener: NotifyListener) => { listeners.add(listener); return () => listeners.delete(listener); }, emit };
+  const handlers: IpcHandlers = {
+    getStatus: async () => status,
+    listRules: async () => [],
+    addRule: unsupported,
+    addRules: unsupported,
+    updateRule: unsupported,
+    removeRules: unsupported,
+    listApps: async () => apps,
+    setAppDefault: unsupported,
+    listConnections: async (query) => ((query as { since?: number }).since === undefined ? flows : []),
+    setEnforcement: unsupported,
+    getSettings: unsupported,
+    updateSettings: unsupported,
+    getHelperState: async () => ({ state: 'connected', status }),
+    startHelper: async () => ({ state: 'connected', status }),
+    runChecks: async () => [],
+    getWizardState: async () => ({ completed: true, mode: 'monitor' }),
+    completeWizard: unsupported,
+  };
+  const emit = <K extends IpcNotifyName>(name: K, payload: PayloadOf<K>) => {
+    for (const listener of listeners) listener(name, payload);
+  };
+  return {
+    handlers,
+    subscribe: (listener: NotifyListener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    emit,
+  };
 }
 
 function percentile(values: number[], p: number): number {
@@ -87,8 +160,17 @@ async function main(): Promise<void> {
   const shell = await startShellServer({ backend, rendererDir: buildRenderer(), log: () => undefined });
   const profile = mkdtempSync(join(tmpdir(), 'portcullis-bench-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 1280, height: 800 },
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     // tsx compiles with esbuild's keepNames, which wraps named functions in __name(); functions sent to
@@ -109,22 +191,27 @@ async function main(): Promise<void> {
     const filterMs: number[] = [];
     const commitMs: number[] = [];
     for (const query of queries) {
-      const [painted, committed] = await page.evaluate((text) => new Promise<[number, number]>((resolve) => {
-        const input = document.querySelector('input[aria-label="Search connections"]') as HTMLInputElement;
-        const view = document.querySelector('section[data-query]')!;
-        const start = performance.now();
-        let committed = Number.NaN;
-        const done = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve([performance.now() - start, committed])));
-        const observer = new MutationObserver(() => {
-          if (view.getAttribute('data-query') !== text) return;
-          observer.disconnect();
-          committed = performance.now() - start;
-          done();
-        });
-        observer.observe(view, { attributes: true, attributeFilter: ['data-query'] });
-        Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(input, text);
-        input.dispatchEvent(new Event('input', { bubbles: true }));
-      }), query);
+      const [painted, committed] = await page.evaluate(
+        (text) =>
+          new Promise<[number, number]>((resolve) => {
+            const input = document.querySelector('input[aria-label="Search connections"]') as HTMLInputElement;
+            const view = document.querySelector('section[data-query]')!;
+            const start = performance.now();
+            let committed = Number.NaN;
+            const done = () =>
+              requestAnimationFrame(() => requestAnimationFrame(() => resolve([performance.now() - start, committed])));
+            const observer = new MutationObserver(() => {
+              if (view.getAttribute('data-query') !== text) return;
+              observer.disconnect();
+              committed = performance.now() - start;
+              done();
+            });
+            observer.observe(view, { attributes: true, attributeFilter: ['data-query'] });
+            Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(input, text);
+            input.dispatchEvent(new Event('input', { bubbles: true }));
+          }),
+        query,
+      );
       filterMs.push(painted);
       commitMs.push(committed);
     }
@@ -132,21 +219,28 @@ async function main(): Promise<void> {
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
     await cdp.send('HeapProfiler.collectGarbage');
-    const metrics = Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+    const metrics = Object.fromEntries(
+      (await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]),
+    );
 
     // Frame times idle, then while events stream at RATE per second (batches every 20 ms).
-    const measureFrames = (ms: number) => page.evaluate((duration) => new Promise<number[]>((resolve) => {
-      const frames: number[] = [];
-      let last = performance.now();
-      const end = last + duration;
-      const tick = (now: number) => {
-        frames.push(now - last);
-        last = now;
-        if (now < end) requestAnimationFrame(tick);
-        else resolve(frames);
-      };
-      requestAnimationFrame(tick);
-    }), ms);
+    const measureFrames = (ms: number) =>
+      page.evaluate(
+        (duration) =>
+          new Promise<number[]>((resolve) => {
+            const frames: number[] = [];
+            let last = performance.now();
+            const end = last + duration;
+            const tick = (now: number) => {
+              frames.push(now - last);
+              last = now;
+              if (now < end) requestAnimationFrame(tick);
+              else resolve(frames);
+            };
+            requestAnimationFrame(tick);
+          }),
+        ms,
+      );
     const idle = await measureFrames(SECONDS * 1000);
     // UI_BENCH_PROFILE=1: a CPU profile of the page while streaming, summarised by self time.
     const profiling = process.env.UI_BENCH_PROFILE === '1';
@@ -160,7 +254,21 @@ async function main(): Promise<void> {
       const now = Date.now();
       const events: ConnectionEvent[] = Array.from({ length: perBatch }, (_, k) => {
         const i = (sent + k) % ROWS;
-        return { time: now, appId: (i % APPS) + 1, pid: 1000 + (i % 50), uid: 1000, comm: `app-${i % APPS}`, remoteAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, remoteName: null, remotePort: 443 + (i % 7), localPort: 30000 + (k % 1000), protocol: 'tcp', direction: 'out', verdict: k % 9 === 0 ? 'block' : 'allow', ruleId: null };
+        return {
+          time: now,
+          appId: (i % APPS) + 1,
+          pid: 1000 + (i % 50),
+          uid: 1000,
+          comm: `app-${i % APPS}`,
+          remoteAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+          remoteName: null,
+          remotePort: 443 + (i % 7),
+          localPort: 30000 + (k % 1000),
+          protocol: 'tcp',
+          direction: 'out',
+          verdict: k % 9 === 0 ? 'block' : 'allow',
+          ruleId: null,
+        };
       });
       sent += perBatch;
       backend.emit('events', { events, dropped: 0 });
@@ -178,23 +286,42 @@ async function main(): Promise<void> {
         const key = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').pop()}:${frame.lineNumber}:${frame.columnNumber}`;
         self.set(key, (self.get(key) ?? 0) + (deltas[index] ?? 0) / 1000);
       });
-      console.error([...self].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([key, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${key}`).join('\n'));
+      console.error(
+        [...self]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 25)
+          .map(([key, ms]) => `${ms.toFixed(0).padStart(7)} ms  ${key}`)
+          .join('\n'),
+      );
     }
 
     const fps = (frames: number[]) => 1000 / (frames.reduce((a, b) => a + b, 0) / frames.length);
     const result = {
-      rows: ROWS, apps: APPS, eventRate: RATE, seconds: SECONDS,
+      rows: ROWS,
+      apps: APPS,
+      eventRate: RATE,
+      seconds: SECONDS,
       loadToPaintMs: loadMs,
       // Keystroke → DOM updated (JS: filter + React), and → the frame after it painted.
       filterCpuMs: filterCpuMs(queries),
       filterToCommitMs: { median: round(percentile(commitMs, 50)), p90: round(percentile(commitMs, 90)) },
-      filterToPaintMs: { median: round(percentile(filterMs, 50)), p90: round(percentile(filterMs, 90)), max: round(Math.max(...filterMs)), keystrokes: filterMs.length },
+      filterToPaintMs: {
+        median: round(percentile(filterMs, 50)),
+        p90: round(percentile(filterMs, 90)),
+        max: round(Math.max(...filterMs)),
+        keystrokes: filterMs.length,
+      },
       loadAverage: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
       jsHeapMB: round((metrics.JSHeapUsedSize ?? 0) / 1048576),
       domNodes: metrics.Nodes,
       idle: { fps: round(fps(idle)), p95FrameMs: round(percentile(idle, 95)) },
-      streaming: { eventsSent: elapsedEvents, fps: round(fps(streaming)), p95FrameMs: round(percentile(streaming, 95)), worstFrameMs: round(Math.max(...streaming)) },
-      streamingToIdleFrameRatio: round(percentile(streaming, 95) / percentile(idle, 95) * 100) / 100,
+      streaming: {
+        eventsSent: elapsedEvents,
+        fps: round(fps(streaming)),
+        p95FrameMs: round(percentile(streaming, 95)),
+        worstFrameMs: round(Math.max(...streaming)),
+      },
+      streamingToIdleFrameRatio: round((percentile(streaming, 95) / percentile(idle, 95)) * 100) / 100,
     };
     const json = JSON.stringify(result, null, 2);
     console.log(json);

@@ -19,7 +19,13 @@ export interface NativeFirewall extends RuleMaps {
   readonly adopted: boolean;
   setEnforcing(on: boolean): Promise<void>;
   updateBindings(steps: BindingStep[]): Promise<void>;
-  readCounters(): Promise<{ allowed: bigint; blocked: bigint; events: bigint; drops: bigint; ruleHits: Array<[number, bigint]> }>;
+  readCounters(): Promise<{
+    allowed: bigint;
+    blocked: bigint;
+    events: bigint;
+    drops: bigint;
+    ruleHits: Array<[number, bigint]>;
+  }>;
   readFlows(): Promise<Buffer>;
   startEvents(onBatch: (events: Buffer, drops: bigint) => void): void;
   stopEvents(): void;

@@ -43,7 +43,11 @@ function pack(bindings: Partial<AppBindings>): Array<{ kind: BindingKind; keys: 
 export function bindingSteps(change: AppBindingChange): BindingStep[] {
   const steps: BindingStep[] = [];
   if (change.replace) for (const kind of ['exe', 'cgroup', 'tgid'] as const) steps.push({ kind, op: 'clear' });
-  if (change.remove) for (const part of pack(change.remove)) if (part.keys.length > 0) steps.push({ kind: part.kind, op: 'delete', keys: part.keys });
-  if (change.add) for (const part of pack(change.add)) if (part.keys.length > 0) steps.push({ kind: part.kind, op: 'upsert', keys: part.keys, values: part.values });
+  if (change.remove)
+    for (const part of pack(change.remove))
+      if (part.keys.length > 0) steps.push({ kind: part.kind, op: 'delete', keys: part.keys });
+  if (change.add)
+    for (const part of pack(change.add))
+      if (part.keys.length > 0) steps.push({ kind: part.kind, op: 'upsert', keys: part.keys, values: part.values });
   return steps;
 }

@@ -13,10 +13,27 @@ export const DNS_EVENT_BYTES = abi.pcl_dns_event.SIZE;
 
 // Offsets as module-local constants: read for every field of every event.
 const {
-  time_ns: TIME_NS, cookie: COOKIE, cgroup_id: CGROUP_ID, bytes_out: BYTES_OUT, bytes_in: BYTES_IN, packets_out: PACKETS_OUT,
-  packets_in: PACKETS_IN, tgid: TGID, uid: UID, app_id: APP_ID, rule_id: RULE_ID, local_addr: LOCAL_ADDR, remote_addr: REMOTE_ADDR,
-  local_port: LOCAL_PORT, remote_port: REMOTE_PORT, kind: KIND, family: FAMILY, protocol: PROTOCOL, direction: DIRECTION,
-  verdict: VERDICT, comm: COMM,
+  time_ns: TIME_NS,
+  cookie: COOKIE,
+  cgroup_id: CGROUP_ID,
+  bytes_out: BYTES_OUT,
+  bytes_in: BYTES_IN,
+  packets_out: PACKETS_OUT,
+  packets_in: PACKETS_IN,
+  tgid: TGID,
+  uid: UID,
+  app_id: APP_ID,
+  rule_id: RULE_ID,
+  local_addr: LOCAL_ADDR,
+  remote_addr: REMOTE_ADDR,
+  local_port: LOCAL_PORT,
+  remote_port: REMOTE_PORT,
+  kind: KIND,
+  family: FAMILY,
+  protocol: PROTOCOL,
+  direction: DIRECTION,
+  verdict: VERDICT,
+  comm: COMM,
 } = abi.pcl_event;
 const { len: DNS_LEN, data: DNS_DATA } = abi.pcl_dns_event;
 const { cookie: FLOW_COOKIE, flow: FLOW } = abi.pcl_flow_record;
@@ -24,13 +41,27 @@ const FLOW_BYTES_OUT = FLOW + abi.pcl_flow.bytes_out;
 const FLOW_BYTES_IN = FLOW + abi.pcl_flow.bytes_in;
 const FLOW_PACKETS_OUT = FLOW + abi.pcl_flow.packets_out;
 const FLOW_PACKETS_IN = FLOW + abi.pcl_flow.packets_in;
-const { PCL_COMM_LEN: COMM_BYTES, PCL_DNS_MAX: DNS_MAX, PCL_EV_DNS: KIND_DNS, PCL_DIR_IN: DIR_IN, PCL_ACT_BLOCK: ACT_BLOCK } = abi;
+const {
+  PCL_COMM_LEN: COMM_BYTES,
+  PCL_DNS_MAX: DNS_MAX,
+  PCL_EV_DNS: KIND_DNS,
+  PCL_DIR_IN: DIR_IN,
+  PCL_ACT_BLOCK: ACT_BLOCK,
+} = abi;
 
 const KINDS: Record<number, EventKind> = {
-  [abi.PCL_EV_CONNECT]: 'connect', [abi.PCL_EV_SENDMSG]: 'sendmsg', [abi.PCL_EV_PACKET]: 'packet',
-  [abi.PCL_EV_LISTEN]: 'listen', [abi.PCL_EV_CLOSE]: 'close', [abi.PCL_EV_DNS]: 'dns',
+  [abi.PCL_EV_CONNECT]: 'connect',
+  [abi.PCL_EV_SENDMSG]: 'sendmsg',
+  [abi.PCL_EV_PACKET]: 'packet',
+  [abi.PCL_EV_LISTEN]: 'listen',
+  [abi.PCL_EV_CLOSE]: 'close',
+  [abi.PCL_EV_DNS]: 'dns',
 };
-const PROTOCOLS: Record<number, DecisionEvent['protocol']> = { [abi.PCL_PROTO_ICMP]: 'icmp', [abi.PCL_PROTO_TCP]: 'tcp', [abi.PCL_PROTO_UDP]: 'udp' };
+const PROTOCOLS: Record<number, DecisionEvent['protocol']> = {
+  [abi.PCL_PROTO_ICMP]: 'icmp',
+  [abi.PCL_PROTO_TCP]: 'tcp',
+  [abi.PCL_PROTO_UDP]: 'udp',
+};
 
 /** A cache of texts by raw key that forgets everything when full (bounded, and cheap to keep). */
 class TextCache<K> {
@@ -46,7 +77,8 @@ class TextCache<K> {
   }
 }
 
-const u32 = (buf: Buffer, at: number): number => (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
+const u32 = (buf: Buffer, at: number): number =>
+  (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16)) + buf[at + 3]! * 0x1000000;
 
 /** A u64 counter: the shared 0n when zero (most events carry no totals). */
 function counter(buf: Buffer, at: number): bigint {
@@ -149,9 +181,21 @@ const u64Number = (buf: Buffer, at: number): number => u32(buf, at + 4) * 0x1_00
  * Walks pcl_flows records with no object per record (the helper reads 100k+ every few seconds):
  * the cookie as a number while that is exact (else a bigint), the totals as numbers.
  */
-export function visitFlowRecords(buf: Buffer, visit: (cookie: number | bigint, bytesOut: number, bytesIn: number, packetsOut: number, packetsIn: number) => void): void {
+export function visitFlowRecords(
+  buf: Buffer,
+  visit: (cookie: number | bigint, bytesOut: number, bytesIn: number, packetsOut: number, packetsIn: number) => void,
+): void {
   for (let at = 0; at + FLOW_RECORD_BYTES <= buf.length; at += FLOW_RECORD_BYTES) {
-    const cookie = u32(buf, at + FLOW_COOKIE + 4) < 0x20_0000 ? u64Number(buf, at + FLOW_COOKIE) : buf.readBigUInt64LE(at + FLOW_COOKIE);
-    visit(cookie, u64Number(buf, at + FLOW_BYTES_OUT), u64Number(buf, at + FLOW_BYTES_IN), u64Number(buf, at + FLOW_PACKETS_OUT), u64Number(buf, at + FLOW_PACKETS_IN));
+    const cookie =
+      u32(buf, at + FLOW_COOKIE + 4) < 0x20_0000
+        ? u64Number(buf, at + FLOW_COOKIE)
+        : buf.readBigUInt64LE(at + FLOW_COOKIE);
+    visit(
+      cookie,
+      u64Number(buf, at + FLOW_BYTES_OUT),
+      u64Number(buf, at + FLOW_BYTES_IN),
+      u64Number(buf, at + FLOW_PACKETS_OUT),
+      u64Number(buf, at + FLOW_PACKETS_IN),
+    );
   }
 }

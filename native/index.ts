@@ -115,7 +115,9 @@ export class Firewall {
     if (typeof options?.cgroup !== 'string' || typeof options.pinDir !== 'string') {
       throw new TypeError('Firewall.open({ cgroup, pinDir }): both must be strings');
     }
-    return new Firewall(await addon().Firewall.open(options.cgroup, options.pinDir, options.ringBytes ?? DEFAULT_RING_BYTES));
+    return new Firewall(
+      await addon().Firewall.open(options.cgroup, options.pinDir, options.ringBytes ?? DEFAULT_RING_BYTES),
+    );
   }
 
   /** Unpins and detaches everything under pinDir: enforcement stops. */
@@ -138,7 +140,10 @@ export class Firewall {
    * Takes out `removed` (objects given before) and takes in `added`, all or nothing; the cost
    * follows the change, not the ruleset (see RuleApplier.changeRules).
    */
-  async changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): Promise<ApplyStats> {
+  async changeRules(
+    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    defaults: KernelDefaults,
+  ): Promise<ApplyStats> {
     this.live();
     return this.track(this.rules.changeRules(change, defaults));
   }
@@ -154,7 +159,13 @@ export class Firewall {
 
   async readCounters(): Promise<Counters> {
     const raw = await this.track(this.live().readCounters());
-    return { allowed: raw.allowed, blocked: raw.blocked, events: raw.events, eventDrops: raw.drops, ruleHits: new Map(raw.ruleHits) };
+    return {
+      allowed: raw.allowed,
+      blocked: raw.blocked,
+      events: raw.events,
+      eventDrops: raw.drops,
+      ruleHits: new Map(raw.ruleHits),
+    };
   }
 
   /**
@@ -171,7 +182,8 @@ export class Firewall {
    */
   subscribe(onBatch: (events: DecisionEvent[], drops: bigint) => void, decoding: EventDecoding): EventSubscription {
     const native = this.live();
-    if (this.subscription) throw misuse('subscribe', 'EBUSY', 'already subscribed: close the previous subscription first');
+    if (this.subscription)
+      throw misuse('subscribe', 'EBUSY', 'already subscribed: close the previous subscription first');
     const decoder = new EventDecoder(decoding);
     native.startEvents((buf, drops) => onBatch(decoder.decode(buf), drops));
     const subscription: EventSubscription = {

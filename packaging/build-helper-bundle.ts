@@ -7,4 +7,6 @@ import { REPO_BUNDLE_DIR } from '../main/install/bundle-location.js';
 const repoRoot = resolve(__dirname, '..');
 const outDir = join(repoRoot, REPO_BUNDLE_DIR);
 const manifest = buildBundle({ repoRoot, compiledRoot: join(repoRoot, 'build'), outDir });
-console.log(`helper bundle ${manifest.version} (node ABI ${manifest.nodeAbi}): ${Object.keys(manifest.files).length} files in ${outDir}`);
+console.log(
+  `helper bundle ${manifest.version} (node ABI ${manifest.nodeAbi}): ${Object.keys(manifest.files).length} files in ${outDir}`,
+);

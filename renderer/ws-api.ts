@@ -3,7 +3,15 @@
 //   ← { channel, payload }             (notifications)
 // Requests made before the socket opens are queued; a lost socket fails pending calls with
 // kind "unavailable" and reconnects with a growing delay.
-import { ipcChannel, ipcInvokeNames, ipcNotifyNames, listenerName, type IpcNotifyName, type IpcResult, type RendererApi } from '../main/contract/ipc';
+import {
+  ipcChannel,
+  ipcInvokeNames,
+  ipcNotifyNames,
+  listenerName,
+  type IpcNotifyName,
+  type IpcResult,
+  type RendererApi,
+} from '../main/contract/ipc';
 
 type Pending = (result: IpcResult<unknown>) => void;
 

@@ -45,7 +45,9 @@ if (electron) {
   console.log('Starting the Portcullis Electron app.');
   run(electron, [root]);
 } else {
-  console.log("Electron's binary is not installed (it is downloaded from GitHub, unreachable here); starting the browser shell in a Chromium app window instead.");
+  console.log(
+    "Electron's binary is not installed (it is downloaded from GitHub, unreachable here); starting the browser shell in a Chromium app window instead.",
+  );
   ensureRenderer();
   const compiled = join(root, 'build', 'main', 'shell', 'entry.js');
   const args = ['--open', ...process.argv.slice(2)];

@@ -26,13 +26,27 @@ export function iptablesLinear(lane: Lane, count: number): Contender {
     label: `iptables, ${countLabel(count)} rules`,
     async start() {
       version = run('iptables', ['--version']).trim();
-      const lines = ['*filter', ':OUTPUT ACCEPT [0:0]', ...blockedAddresses(count).map((a) => `-A OUTPUT -d ${a}/32 -j DROP`), 'COMMIT', ''];
+      const lines = [
+        '*filter',
+        ':OUTPUT ACCEPT [0:0]',
+        ...blockedAddresses(count).map((a) => `-A OUTPUT -d ${a}/32 -j DROP`),
+        'COMMIT',
+        '',
+      ];
       inNs(lane, 'iptables-restore', [], lines.join('\n'));
-      const loaded = inNs(lane, 'iptables', ['-S', 'OUTPUT']).split('\n').filter((l) => l.startsWith('-A ')).length;
+      const loaded = inNs(lane, 'iptables', ['-S', 'OUTPUT'])
+        .split('\n')
+        .filter((l) => l.startsWith('-A ')).length;
       if (loaded !== count) throw new Error(`iptables loaded ${loaded} rules, expected ${count}`);
     },
-    async stop() { flushNetfilter(lane); },
-    facts: () => ({ version, rules: count, chain: 'filter OUTPUT, one -d ADDR -j DROP rule per address, no conntrack shortcut' }),
+    async stop() {
+      flushNetfilter(lane);
+    },
+    facts: () => ({
+      version,
+      rules: count,
+      chain: 'filter OUTPUT, one -d ADDR -j DROP rule per address, no conntrack shortcut',
+    }),
   };
 }
 
@@ -52,7 +66,9 @@ export function nftablesSet(lane: Lane, count: number): Contender {
       ].join('\n');
       inNs(lane, 'nft', ['-f', '-'], script);
     },
-    async stop() { flushNetfilter(lane); },
+    async stop() {
+      flushNetfilter(lane);
+    },
     facts: () => ({ version, addresses: count, rule: 'inet filter output: ip daddr @blocked drop (hash set)' }),
   };
 }

@@ -56,15 +56,26 @@ export function openSnitch(sandbox: Sandbox, lane: Lane, logDir: string): Conten
         mkdirSync(RULES_DIR, { recursive: true });
         createdRulesDir = true;
         // Also when the run is interrupted and stop() never comes.
-        sandbox.defer(() => { try { rmdirSync(RULES_DIR); } catch { /* gone, or not empty */ } });
+        sandbox.defer(() => {
+          try {
+            rmdirSync(RULES_DIR);
+          } catch {
+            /* gone, or not empty */
+          }
+        });
       }
       const defaultLogOffset = fileSize(DEFAULT_LOG);
       daemon = spawnInNs(sandbox, lane.netns, ['opensnitchd', '-rules-path', RULES_DIR, '-log-file', logFile]);
-      await until(() => daemon!.child.exitCode === null && queueRuleLoaded(), 15000, 'opensnitchd to install its NFQUEUE rule');
+      await until(
+        () => daemon!.child.exitCode === null && queueRuleLoaded(),
+        15000,
+        'opensnitchd to install its NFQUEUE rule',
+      );
       // Its config names a log file of its own, written before -log-file takes over: read both.
       const logged = readFrom(DEFAULT_LOG, defaultLogOffset) + readFrom(logFile, 0);
       for (const line of logged.split('\n')) {
-        if (/monitor method|ebpf|process monitor/i.test(line)) monitorLines.add(line.replace(/^\[[^\]]*\]\s*/, '').trim());
+        if (/monitor method|ebpf|process monitor/i.test(line))
+          monitorLines.add(line.replace(/^\[[^\]]*\]\s*/, '').trim());
       }
     },
     async stop() {
@@ -77,7 +88,11 @@ export function openSnitch(sandbox: Sandbox, lane: Lane, logDir: string): Conten
       }
       flushNetfilter(lane);
       if (createdRulesDir) {
-        try { rmdirSync(RULES_DIR); } catch { /* the daemon left something there: keep it */ }
+        try {
+          rmdirSync(RULES_DIR);
+        } catch {
+          /* the daemon left something there: keep it */
+        }
         createdRulesDir = false;
       }
     },
@@ -88,7 +103,9 @@ export function openSnitch(sandbox: Sandbox, lane: Lane, logDir: string): Conten
       return {
         version,
         config,
-        processMonitor: ebpfFailed ? 'proc (the configured ebpf monitor failed to start)' : (config?.ProcMonitorMethod ?? 'unknown'),
+        processMonitor: ebpfFailed
+          ? 'proc (the configured ebpf monitor failed to start)'
+          : (config?.ProcMonitorMethod ?? 'unknown'),
         monitorLog: lines.slice(0, 6),
       };
     },

@@ -29,12 +29,19 @@ export interface PortcullisContender extends Contender {
  * Adds block rules for the addresses through rules.addMany, in the largest chunks the RPC takes;
  * `stop` is asked before each chunk. Resolves with how many were added.
  */
-export async function importBlocklist(client: HelperClient, addresses: readonly string[], onChunk?: (done: number) => void, stop?: () => boolean): Promise<number> {
+export async function importBlocklist(
+  client: HelperClient,
+  addresses: readonly string[],
+  onChunk?: (done: number) => void,
+  stop?: () => boolean,
+): Promise<number> {
   let start = 0;
   for (; start < addresses.length; start += MAX_BATCH) {
     if (stop?.()) return start;
     const chunk = addresses.slice(start, start + MAX_BATCH);
-    await client.call('rules.addMany', { rules: chunk.map((remote) => ({ action: 'block' as const, remote, direction: 'out' as const })) });
+    await client.call('rules.addMany', {
+      rules: chunk.map((remote) => ({ action: 'block' as const, remote, direction: 'out' as const })),
+    });
     onChunk?.(start + chunk.length);
   }
   return addresses.length;
@@ -48,16 +55,26 @@ export interface PortcullisOptions {
   kernelOnly?: boolean;
 }
 
-export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number, options: PortcullisOptions = {}): PortcullisContender {
+export function portcullis(
+  sandbox: Sandbox,
+  lane: Lane,
+  ruleCount: number,
+  options: PortcullisOptions = {},
+): PortcullisContender {
   let base: string | null = null;
   let pinDir: string | null = null;
   let starts = 0;
   let current: RunningPortcullis | null = null;
-  const facts: Record<string, unknown> = { rules: ruleCount, via: 'real helper process + rules.addMany over its socket' };
+  const facts: Record<string, unknown> = {
+    rules: ruleCount,
+    via: 'real helper process + rules.addMany over its socket',
+  };
 
   return {
     id: options.kernelOnly ? 'portcullis-kernel' : 'portcullis',
-    label: options.kernelOnly ? `Portcullis programs only (helper stopped), ${countLabel(ruleCount)} rules` : `Portcullis, ${countLabel(ruleCount)} rules`,
+    label: options.kernelOnly
+      ? `Portcullis programs only (helper stopped), ${countLabel(ruleCount)} rules`
+      : `Portcullis, ${countLabel(ruleCount)} rules`,
     running: () => current,
     async start() {
       if (!base || !pinDir) {
@@ -79,7 +96,8 @@ export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number, opti
       await importBlocklist(client, blockedAddresses(ruleCount));
       facts.importMs = Math.round(performance.now() - began);
       const status = await client.call('status');
-      if (status.ruleCount !== ruleCount) throw new Error(`the helper reports ${status.ruleCount} rules, expected ${ruleCount}`);
+      if (status.ruleCount !== ruleCount)
+        throw new Error(`the helper reports ${status.ruleCount} rules, expected ${ruleCount}`);
       if (!status.enforcing) throw new Error('the helper is not enforcing');
       facts.version = status.version;
       facts.attach = status.attach.cgroup;
@@ -98,7 +116,9 @@ export function portcullis(sandbox: Sandbox, lane: Lane, ruleCount: number, opti
       }
       // SIGTERM leaves the programs pinned and enforcing (by design): take them off the cgroup.
       if (pinDir) {
-        await Firewall.detach(pinDir).catch(() => { /* nothing was attached */ });
+        await Firewall.detach(pinDir).catch(() => {
+          /* nothing was attached */
+        });
       }
     },
     facts: () => ({ ...facts }),

@@ -4,8 +4,9 @@
 
 /** The i-th blocked IPv4 address (i < 2^28), dotted quad. */
 export function blockedAddress(i: number): string {
-  if (!Number.isInteger(i) || i < 0 || i >= 1 << 28) throw new Error(`blocked address index must be 0..2^28-1, got ${i}`);
-  const value = (240 << 24 >>> 0) + i + 1;
+  if (!Number.isInteger(i) || i < 0 || i >= 1 << 28)
+    throw new Error(`blocked address index must be 0..2^28-1, got ${i}`);
+  const value = ((240 << 24) >>> 0) + i + 1;
   return [value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255].join('.');
 }
 

@@ -23,21 +23,37 @@ export function foldPeerResults(dir: string, label = 'bench/results'): FoldedRes
     const newest = files
       .filter((name) => name.startsWith(kind))
       // "helper-rss" must not also be taken as a "helper..." prefix of something else, and vice versa.
-      .filter((name) => !FOLDED_KINDS.some((other) => other !== kind && other.startsWith(kind) && name.startsWith(other)))
+      .filter(
+        (name) => !FOLDED_KINDS.some((other) => other !== kind && other.startsWith(kind) && name.startsWith(other)),
+      )
       .map((name) => ({ name, mtime: statSync(join(dir, name)).mtime }))
       .sort((a, b) => b.mtime.getTime() - a.mtime.getTime())[0];
     if (!newest) continue;
     try {
-      folded.push({ kind, file: join(label, newest.name), modifiedAt: newest.mtime.toISOString(), data: JSON.parse(readFileSync(join(dir, newest.name), 'utf8')) });
+      folded.push({
+        kind,
+        file: join(label, newest.name),
+        modifiedAt: newest.mtime.toISOString(),
+        data: JSON.parse(readFileSync(join(dir, newest.name), 'utf8')),
+      });
     } catch (error) {
-      folded.push({ kind, file: join(label, newest.name), modifiedAt: newest.mtime.toISOString(), data: { unreadable: (error as Error).message } });
+      folded.push({
+        kind,
+        file: join(label, newest.name),
+        modifiedAt: newest.mtime.toISOString(),
+        data: { unreadable: (error as Error).message },
+      });
     }
   }
   return folded;
 }
 
 /** Every numeric or string leaf of a JSON value as "a.b[2].c" = value, for a generic table. */
-export function flattenLeaves(value: unknown, prefix = '', out: Array<[string, string | number | boolean]> = []): Array<[string, string | number | boolean]> {
+export function flattenLeaves(
+  value: unknown,
+  prefix = '',
+  out: Array<[string, string | number | boolean]> = [],
+): Array<[string, string | number | boolean]> {
   if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') {
     out.push([prefix || '(value)', value]);
   } else if (Array.isArray(value)) {

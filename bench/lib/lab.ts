@@ -31,7 +31,9 @@ export interface Lab {
 function makeLane(sandbox: Sandbox, name: Lane['name'], serverNs: string, subnet: string, index: number): Lane {
   const netns = `pcl-${sandbox.tag}-b${name[0]}`;
   run('ip', ['netns', 'add', netns]);
-  sandbox.defer(() => { run('ip', ['netns', 'del', netns]); });
+  sandbox.defer(() => {
+    run('ip', ['netns', 'del', netns]);
+  });
   run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   const clientAddr = `${subnet}.${index * 4 + 1}`;
   const serverAddr = `${subnet}.${index * 4 + 2}`;
@@ -49,15 +51,23 @@ function makeLane(sandbox: Sandbox, name: Lane['name'], serverNs: string, subnet
 export function makeLab(sandbox: Sandbox): Lab {
   const serverNs = `pcl-${sandbox.tag}-bs`;
   run('ip', ['netns', 'add', serverNs]);
-  sandbox.defer(() => { run('ip', ['netns', 'del', serverNs]); });
+  sandbox.defer(() => {
+    run('ip', ['netns', 'del', serverNs]);
+  });
   run('ip', ['-n', serverNs, 'link', 'set', 'lo', 'up']);
   const subnet = `10.253.${randomInt(16, 240)}`;
-  return { serverNs, firewall: makeLane(sandbox, 'firewall', serverNs, subnet, 0), baseline: makeLane(sandbox, 'baseline', serverNs, subnet, 1) };
+  return {
+    serverNs,
+    firewall: makeLane(sandbox, 'firewall', serverNs, subnet, 0),
+    baseline: makeLane(sandbox, 'baseline', serverNs, subnet, 1),
+  };
 }
 
 /** Where a sink listens and the generator aims, for one lane and path. */
 export function endpoints(lab: Lab, lane: Lane, path: TrafficPath): { serverNs: string; serverAddr: string } {
-  return path === 'loopback' ? { serverNs: lane.netns, serverAddr: '127.0.0.1' } : { serverNs: lab.serverNs, serverAddr: lane.serverAddr };
+  return path === 'loopback'
+    ? { serverNs: lane.netns, serverAddr: '127.0.0.1' }
+    : { serverNs: lab.serverNs, serverAddr: lane.serverAddr };
 }
 
 /** A process in a lane's namespace and cgroup (what a firewall on that lane sees). */
@@ -67,5 +77,8 @@ export function spawnClient(sandbox: Sandbox, lane: Lane, argv: string[]): LineP
 
 /** A process in a namespace, outside the test cgroups (sinks, the peers' daemons). */
 export function spawnInNs(sandbox: Sandbox, netns: string, argv: string[]): LineProcess {
-  return new LineProcess(argv[0] === 'opensnitchd' ? 'opensnitchd' : argv.slice(1, 2).join(' '), sandbox.spawnInNetns(netns, argv));
+  return new LineProcess(
+    argv[0] === 'opensnitchd' ? 'opensnitchd' : argv.slice(1, 2).join(' '),
+    sandbox.spawnInNetns(netns, argv),
+  );
 }

@@ -17,10 +17,30 @@ export function buildLoadgen(outDir: string): string {
   return binary;
 }
 
-export interface TcpConnectResult { ok: number; failed: number; firstErrno: number; elapsedNs: number }
-export interface UdpSendResult { sent: number; failed: number; firstErrno: number; elapsedNs: number }
-export interface UdpSinkResult { received: number; firstNs: number; lastNs: number }
-export interface ProbeResult { failedAtNs: number; attemptStartNs?: number; lastOkNs?: number; errno?: number; attempts: number }
+export interface TcpConnectResult {
+  ok: number;
+  failed: number;
+  firstErrno: number;
+  elapsedNs: number;
+}
+export interface UdpSendResult {
+  sent: number;
+  failed: number;
+  firstErrno: number;
+  elapsedNs: number;
+}
+export interface UdpSinkResult {
+  received: number;
+  firstNs: number;
+  lastNs: number;
+}
+export interface ProbeResult {
+  failedAtNs: number;
+  attemptStartNs?: number;
+  lastOkNs?: number;
+  errno?: number;
+  attempts: number;
+}
 
 /** One measured rate with what it was computed from. */
 export interface RateSample {
@@ -46,16 +66,33 @@ function freshPort(): string {
 }
 
 export class Loadgen {
-  constructor(private readonly sandbox: Sandbox, private readonly lab: Lab, readonly binary: string) {}
+  constructor(
+    private readonly sandbox: Sandbox,
+    private readonly lab: Lab,
+    readonly binary: string,
+  ) {}
 
   /** TCP connect + close as fast as one client can, for one path. */
   async tcpConnectRate(lane: Lane, path: TrafficPath, bounds: Bounds): Promise<RateSample> {
     const { serverNs, serverAddr } = endpoints(this.lab, lane, path);
     const port = freshPort();
-    const sink = spawnInNs(this.sandbox, serverNs, [this.binary, 'tcp-sink', serverAddr, port, sinkSeconds(bounds.durationMs)]);
+    const sink = spawnInNs(this.sandbox, serverNs, [
+      this.binary,
+      'tcp-sink',
+      serverAddr,
+      port,
+      sinkSeconds(bounds.durationMs),
+    ]);
     try {
       await sink.waitReady();
-      const client = spawnClient(this.sandbox, lane, [this.binary, 'tcp-connect', serverAddr, port, String(bounds.durationMs), String(bounds.maxCount)]);
+      const client = spawnClient(this.sandbox, lane, [
+        this.binary,
+        'tcp-connect',
+        serverAddr,
+        port,
+        String(bounds.durationMs),
+        String(bounds.maxCount),
+      ]);
       const result = await client.result<TcpConnectResult>(bounds.durationMs + 20000);
       if (result.ok === 0) throw new Error(`no TCP connection succeeded on ${path} (first errno ${result.firstErrno})`);
       return { perSecond: result.ok / (result.elapsedNs / 1e9), detail: { ...result } };
@@ -68,17 +105,39 @@ export class Loadgen {
   async udpRate(lane: Lane, path: TrafficPath, bounds: Bounds, payloadBytes = 64): Promise<RateSample> {
     const { serverNs, serverAddr } = endpoints(this.lab, lane, path);
     const port = freshPort();
-    const sink = spawnInNs(this.sandbox, serverNs, [this.binary, 'udp-sink', serverAddr, port, sinkSeconds(bounds.durationMs), '300']);
+    const sink = spawnInNs(this.sandbox, serverNs, [
+      this.binary,
+      'udp-sink',
+      serverAddr,
+      port,
+      sinkSeconds(bounds.durationMs),
+      '300',
+    ]);
     try {
       await sink.waitReady();
-      const sender = spawnClient(this.sandbox, lane, [this.binary, 'udp-send', serverAddr, port, String(bounds.durationMs), String(bounds.maxCount), String(payloadBytes)]);
+      const sender = spawnClient(this.sandbox, lane, [
+        this.binary,
+        'udp-send',
+        serverAddr,
+        port,
+        String(bounds.durationMs),
+        String(bounds.maxCount),
+        String(payloadBytes),
+      ]);
       const sent = await sender.result<UdpSendResult>(bounds.durationMs + 20000);
       const got = await sink.result<UdpSinkResult>(bounds.durationMs + 15000);
-      if (got.received < 2) throw new Error(`the UDP sink on ${path} received ${got.received} datagrams (sender: ${JSON.stringify(sent)})`);
+      if (got.received < 2)
+        throw new Error(`the UDP sink on ${path} received ${got.received} datagrams (sender: ${JSON.stringify(sent)})`);
       const window = (got.lastNs - got.firstNs) / 1e9;
       return {
         perSecond: (got.received - 1) / window,
-        detail: { received: got.received, windowNs: got.lastNs - got.firstNs, sent: sent.sent, sendFailed: sent.failed, sendElapsedNs: sent.elapsedNs },
+        detail: {
+          received: got.received,
+          windowNs: got.lastNs - got.firstNs,
+          sent: sent.sent,
+          sendFailed: sent.failed,
+          sendElapsedNs: sent.elapsedNs,
+        },
       };
     } finally {
       await killAndWait(sink.child);
@@ -86,28 +145,64 @@ export class Loadgen {
   }
 
   /** Paced TCP connects (e.g. 1k/s) in the background; resolves with the generator's count. */
-  pacedConnects(lane: Lane, path: TrafficPath, durationMs: number, perSecond: number): { done: Promise<TcpConnectResult>; stop: () => Promise<void> } {
+  pacedConnects(
+    lane: Lane,
+    path: TrafficPath,
+    durationMs: number,
+    perSecond: number,
+  ): { done: Promise<TcpConnectResult>; stop: () => Promise<void> } {
     const { serverNs, serverAddr } = endpoints(this.lab, lane, path);
     const port = freshPort();
-    const sink = spawnInNs(this.sandbox, serverNs, [this.binary, 'tcp-sink', serverAddr, port, sinkSeconds(durationMs)]);
+    const sink = spawnInNs(this.sandbox, serverNs, [
+      this.binary,
+      'tcp-sink',
+      serverAddr,
+      port,
+      sinkSeconds(durationMs),
+    ]);
     const done = (async () => {
       await sink.waitReady();
-      const client = spawnClient(this.sandbox, lane, [this.binary, 'tcp-connect', serverAddr, port, String(durationMs), String(Math.ceil((durationMs / 1000) * perSecond)), String(perSecond)]);
+      const client = spawnClient(this.sandbox, lane, [
+        this.binary,
+        'tcp-connect',
+        serverAddr,
+        port,
+        String(durationMs),
+        String(Math.ceil((durationMs / 1000) * perSecond)),
+        String(perSecond),
+      ]);
       return client.result<TcpConnectResult>(durationMs + 20000);
     })();
     return { done, stop: () => killAndWait(sink.child) };
   }
 
   /** Starts a probe that connects in a loop until the first failure (for rule-change latency). */
-  async startProbe(lane: Lane, path: TrafficPath, port: string, maxSeconds: number, intervalUs: number): Promise<{ result: Promise<ProbeResult> }> {
+  async startProbe(
+    lane: Lane,
+    path: TrafficPath,
+    port: string,
+    maxSeconds: number,
+    intervalUs: number,
+  ): Promise<{ result: Promise<ProbeResult> }> {
     const { serverAddr } = endpoints(this.lab, lane, path);
-    const probe = spawnClient(this.sandbox, lane, [this.binary, 'tcp-probe', serverAddr, port, String(maxSeconds), String(intervalUs)]);
+    const probe = spawnClient(this.sandbox, lane, [
+      this.binary,
+      'tcp-probe',
+      serverAddr,
+      port,
+      String(maxSeconds),
+      String(intervalUs),
+    ]);
     await probe.waitReady();
     return { result: probe.result<ProbeResult>((maxSeconds + 10) * 1000) };
   }
 
   /** A TCP sink kept running (for the probe); returns its port and a stop function. */
-  async startTcpSink(lane: Lane, path: TrafficPath, maxSeconds: number): Promise<{ port: string; stop: () => Promise<void> }> {
+  async startTcpSink(
+    lane: Lane,
+    path: TrafficPath,
+    maxSeconds: number,
+  ): Promise<{ port: string; stop: () => Promise<void> }> {
     const { serverNs, serverAddr } = endpoints(this.lab, lane, path);
     const port = freshPort();
     const sink = spawnInNs(this.sandbox, serverNs, [this.binary, 'tcp-sink', serverAddr, port, String(maxSeconds)]);

@@ -34,5 +34,9 @@ export async function measureUsage(pid: number, during: number | (() => Promise<
   else await during();
   const after = sampleProcess(pid);
   const windowMs = after.atMs - before.atMs;
-  return { cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / (windowMs / 1000)) * 100, rssMiB: after.rssMiB, windowMs };
+  return {
+    cpuPercent: ((after.cpuSeconds - before.cpuSeconds) / (windowMs / 1000)) * 100,
+    rssMiB: after.rssMiB,
+    windowMs,
+  };
 }

@@ -5,7 +5,12 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 /** Runs a command to completion; throws with its stderr when it fails. */
 export function run(command: string, args: string[], input?: string): string {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    return execFileSync(command, args, {
+      encoding: 'utf8',
+      input,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 64 << 20,
+    });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr?.trim();
     throw new Error(`${command} ${args.slice(0, 6).join(' ')} failed: ${stderr || (error as Error).message}`);
@@ -29,7 +34,10 @@ export class LineProcess {
   private stderr = '';
   readonly exited: Promise<number | null>;
 
-  constructor(readonly label: string, readonly child: ChildProcess) {
+  constructor(
+    readonly label: string,
+    readonly child: ChildProcess,
+  ) {
     let partial = '';
     child.stdout?.setEncoding('utf8');
     child.stdout?.on('data', (chunk: string) => {
@@ -40,8 +48,15 @@ export class LineProcess {
       this.wake();
     });
     child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => { this.stderr = (this.stderr + chunk).slice(-4000); });
-    this.exited = new Promise((resolve) => child.once('exit', (code) => { this.wake(); resolve(code); }));
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderr = (this.stderr + chunk).slice(-4000);
+    });
+    this.exited = new Promise((resolve) =>
+      child.once('exit', (code) => {
+        this.wake();
+        resolve(code);
+      }),
+    );
   }
 
   private wake(): void {
@@ -58,12 +73,18 @@ export class LineProcess {
     for (;;) {
       const found = this.lines.find(test);
       if (found !== undefined) return found;
-      if (this.done) throw new Error(`${this.label} exited (${this.child.exitCode ?? this.child.signalCode}) before answering: ${this.stderr.trim()}`);
+      if (this.done)
+        throw new Error(
+          `${this.label} exited (${this.child.exitCode ?? this.child.signalCode}) before answering: ${this.stderr.trim()}`,
+        );
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`${this.label} gave no answer within ${timeoutMs} ms: ${this.stderr.trim()}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     }
   }

@@ -1,7 +1,8 @@
 // The control-plane part of REPORT.md: rule change latency, imports, the firewall process's cost.
 import type { ControlPlaneResults } from '../control-plane.js';
 
-const ms = (value: number | undefined) => (value === undefined ? 'n/a' : value < 10 ? value.toFixed(2) : value.toFixed(0));
+const ms = (value: number | undefined) =>
+  value === undefined ? 'n/a' : value < 10 ? value.toFixed(2) : value.toFixed(0);
 
 export function controlPlaneSection(control: ControlPlaneResults | null): string[] {
   const lines = ['## Control plane', ''];
@@ -11,32 +12,60 @@ export function controlPlaneSection(control: ControlPlaneResults | null): string
   }
   const { plan } = control;
   lines.push(
-    `### One rule change → enforcement (${plan.loadedRules} rules already loaded, ${plan.changeIterations} changes each)`, '',
-    'From the call until the first connect of a probe in the firewall lane fails (the probe connects every 0.2 ms over the veth; a dropped SYN counts from the attempt that was dropped).', '',
-    '| firewall | how | enforced p50 | p99 | max | reply p50 | p99 | enforced before the reply | errors |', '|---|---|---|---|---|---|---|---|---|',
+    `### One rule change → enforcement (${plan.loadedRules} rules already loaded, ${plan.changeIterations} changes each)`,
+    '',
+    'From the call until the first connect of a probe in the firewall lane fails (the probe connects every 0.2 ms over the veth; a dropped SYN counts from the attempt that was dropped).',
+    '',
+    '| firewall | how | enforced p50 | p99 | max | reply p50 | p99 | enforced before the reply | errors |',
+    '|---|---|---|---|---|---|---|---|---|',
   );
   for (const f of control.ruleChange) {
-    lines.push(`| ${f.firewall} | ${f.how} | ${ms(f.enforcedMs?.p50)} ms | ${ms(f.enforcedMs?.p99)} ms | ${ms(f.enforcedMs?.max)} ms | ${ms(f.replyMs?.p50)} ms | ${ms(f.replyMs?.p99)} ms | ${f.enforcedBeforeReply} of ${f.enforcedMs?.n ?? 0} | ${f.errors.length} |`);
+    lines.push(
+      `| ${f.firewall} | ${f.how} | ${ms(f.enforcedMs?.p50)} ms | ${ms(f.enforcedMs?.p99)} ms | ${ms(f.enforcedMs?.max)} ms | ${ms(f.replyMs?.p50)} ms | ${ms(f.replyMs?.p99)} ms | ${f.enforcedBeforeReply} of ${f.enforcedMs?.n ?? 0} | ${f.errors.length} |`,
+    );
   }
-  lines.push('', `### Importing ${control.import[0]?.requested ?? plan.importEntries} blocked addresses (each stopped after ${plan.importCapMs / 1000} s)`, '', '| firewall | how | imported | time | entries/s | entries/s, ratio to nftables |', '|---|---|---|---|---|---|');
+  lines.push(
+    '',
+    `### Importing ${control.import[0]?.requested ?? plan.importEntries} blocked addresses (each stopped after ${plan.importCapMs / 1000} s)`,
+    '',
+    '| firewall | how | imported | time | entries/s | entries/s, ratio to nftables |',
+    '|---|---|---|---|---|---|',
+  );
   const nft = control.import.find((f) => f.firewall === 'nftables' && !f.error);
   for (const f of control.import) {
-    const ratio = nft && nft.entriesPerSecond > 0 ? `${(f.entriesPerSecond / nft.entriesPerSecond).toFixed(3)}x` : 'n/a';
-    lines.push(`| ${f.firewall} | ${f.how} | ${f.imported}${f.capped ? ' (stopped at the cap)' : ''}${f.error ? ` — error: ${f.error}` : ''} | ${(f.elapsedMs / 1000).toFixed(1)} s | ${Math.round(f.entriesPerSecond)} | ${ratio} |`);
+    const ratio =
+      nft && nft.entriesPerSecond > 0 ? `${(f.entriesPerSecond / nft.entriesPerSecond).toFixed(3)}x` : 'n/a';
+    lines.push(
+      `| ${f.firewall} | ${f.how} | ${f.imported}${f.capped ? ' (stopped at the cap)' : ''}${f.error ? ` — error: ${f.error}` : ''} | ${(f.elapsedMs / 1000).toFixed(1)} s | ${Math.round(f.entriesPerSecond)} | ${ratio} |`,
+    );
   }
   const progress = control.import.find((f) => f.progress && f.progress.length > 0)?.progress;
-  if (progress) lines.push('', `Portcullis import progress (entries → elapsed): ${progress.map((p) => `${p.entries} → ${(p.elapsedMs / 1000).toFixed(1)} s`).join(', ')}.`);
-  lines.push('', `### The firewall's own process: idle, and at ${plan.connectsPerSecond} new TCP connections/s (${plan.usageWindowMs} ms windows, ${plan.loadedRules} rules loaded)`, '',
-    '| process | idle CPU (one core) | idle RSS | CPU under load | RSS under load | connections/s achieved |', '|---|---|---|---|---|---|');
+  if (progress)
+    lines.push(
+      '',
+      `Portcullis import progress (entries → elapsed): ${progress.map((p) => `${p.entries} → ${(p.elapsedMs / 1000).toFixed(1)} s`).join(', ')}.`,
+    );
+  lines.push(
+    '',
+    `### The firewall's own process: idle, and at ${plan.connectsPerSecond} new TCP connections/s (${plan.usageWindowMs} ms windows, ${plan.loadedRules} rules loaded)`,
+    '',
+    '| process | idle CPU (one core) | idle RSS | CPU under load | RSS under load | connections/s achieved |',
+    '|---|---|---|---|---|---|',
+  );
   for (const f of control.usage) {
     const label = f.firewall === 'portcullis' ? 'Portcullis helper' : 'OpenSnitch daemon';
-    lines.push(`| ${label}${f.error ? ` (error: ${f.error})` : ''} | ${f.idle?.cpuPercent.toFixed(1) ?? 'n/a'}% | ${f.idle?.rssMiB.toFixed(0) ?? 'n/a'} MiB | ${f.underLoad?.cpuPercent.toFixed(1) ?? 'n/a'}% | ${f.underLoad?.rssMiB.toFixed(0) ?? 'n/a'} MiB | ${f.underLoad?.achievedPerSecond.toFixed(0) ?? 'n/a'} |`);
+    lines.push(
+      `| ${label}${f.error ? ` (error: ${f.error})` : ''} | ${f.idle?.cpuPercent.toFixed(1) ?? 'n/a'}% | ${f.idle?.rssMiB.toFixed(0) ?? 'n/a'} MiB | ${f.underLoad?.cpuPercent.toFixed(1) ?? 'n/a'}% | ${f.underLoad?.rssMiB.toFixed(0) ?? 'n/a'} MiB | ${f.underLoad?.achievedPerSecond.toFixed(0) ?? 'n/a'} |`,
+    );
   }
   const flatOut = control.usage.find((f) => f.flatOut)?.flatOut;
   if (flatOut) {
-    lines.push('', `Flat out (one client connecting over loopback as fast as it can for ${plan.usageWindowMs} ms): ${flatOut.achievedPerSecond.toFixed(0)} connections/s, ` +
-      `${flatOut.eventsPerSecond.toFixed(0)} decision events/s taken in by the helper, ${flatOut.eventDrops} dropped, helper CPU ${flatOut.cpuPercent.toFixed(1)}% of one core, RSS ${flatOut.rssMiB.toFixed(0)} MiB. ` +
-      'This is the event rate real traffic produced here, not the helper\'s capacity (see the events benchmark for that).');
+    lines.push(
+      '',
+      `Flat out (one client connecting over loopback as fast as it can for ${plan.usageWindowMs} ms): ${flatOut.achievedPerSecond.toFixed(0)} connections/s, ` +
+        `${flatOut.eventsPerSecond.toFixed(0)} decision events/s taken in by the helper, ${flatOut.eventDrops} dropped, helper CPU ${flatOut.cpuPercent.toFixed(1)}% of one core, RSS ${flatOut.rssMiB.toFixed(0)} MiB. ` +
+        "This is the event rate real traffic produced here, not the helper's capacity (see the events benchmark for that).",
+    );
   }
   lines.push('');
   return lines;

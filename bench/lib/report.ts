@@ -43,23 +43,38 @@ function trafficSection(results: BenchResults, reportDir: string, stamp: string)
       const rows = traffic.series.filter((s) => s.path === path && s.kind === kind);
       const title = `${KIND_TITLES[kind]}, ${path === 'loopback' ? 'loopback in the client namespace' : 'veth to the server namespace'}`;
       lines.push(`### ${title}`, '');
-      const chartRows = rows.filter((s): s is TrafficSeries & { ratio: Summary } => s.ratio !== null)
+      const chartRows = rows
+        .filter((s): s is TrafficSeries & { ratio: Summary } => s.ratio !== null)
         .map((s) => ({ label: labels.get(s.contender) ?? s.contender, ...s.ratio }));
       if (chartRows.length > 0) {
         const svgName = `${stamp}-${kind}-${path}.svg`;
         const svgPath = join(chartDir(results, reportDir), svgName);
         const lowest = Math.min(...chartRows.map((r) => r.min), 0.5);
-        writeFileSync(svgPath, renderBarChart({
-          title, axisLabel: 'ratio to the no-firewall lane in the same slice (bar: median, whisker: min–max; log scale)',
-          rows: chartRows, scale: 'log', domain: [Math.max(0.001, 10 ** Math.floor(Math.log10(lowest))), 2],
-          references: [{ value: 1, label: 'no firewall' }, ...(kind === 'tcp-connect' ? [{ value: 0.9, label: '0.9' }] : [])],
-          format: fmtRatio,
-        }));
+        writeFileSync(
+          svgPath,
+          renderBarChart({
+            title,
+            axisLabel: 'ratio to the no-firewall lane in the same slice (bar: median, whisker: min–max; log scale)',
+            rows: chartRows,
+            scale: 'log',
+            domain: [Math.max(0.001, 10 ** Math.floor(Math.log10(lowest))), 2],
+            references: [
+              { value: 1, label: 'no firewall' },
+              ...(kind === 'tcp-connect' ? [{ value: 0.9, label: '0.9' }] : []),
+            ],
+            format: fmtRatio,
+          }),
+        );
         lines.push(`![${title}](${relative(reportDir, svgPath)})`, '');
       }
-      lines.push('| firewall | with it, per second | baseline lane, same slices | ratio to no firewall | pairs | failed runs |', '|---|---|---|---|---|---|');
+      lines.push(
+        '| firewall | with it, per second | baseline lane, same slices | ratio to no firewall | pairs | failed runs |',
+        '|---|---|---|---|---|---|',
+      );
       for (const s of rows) {
-        lines.push(`| ${labels.get(s.contender) ?? s.contender} | ${range(s.rate, fmtRate)} | ${range(s.baselineRate, fmtRate)} | ${range(s.ratio, fmtRatio)} | ${s.ratio?.n ?? 0} | ${s.errors.length} |`);
+        lines.push(
+          `| ${labels.get(s.contender) ?? s.contender} | ${range(s.rate, fmtRate)} | ${range(s.baselineRate, fmtRate)} | ${range(s.ratio, fmtRatio)} | ${s.ratio?.n ?? 0} | ${s.errors.length} |`,
+        );
       }
       lines.push('', 'Each cell: median (min – max).');
       lines.push('');
@@ -73,9 +88,12 @@ function peersSection(results: BenchResults): string[] {
   for (const contender of results.traffic.contenders) {
     const facts = Object.entries(contender.facts).filter(([key]) => key !== 'config' && key !== 'monitorLog');
     if (facts.length === 0) continue;
-    lines.push(`- **${contender.label}**: ${facts.map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`).join('; ')}`);
+    lines.push(
+      `- **${contender.label}**: ${facts.map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`).join('; ')}`,
+    );
     const monitorLog = contender.facts.monitorLog;
-    if (Array.isArray(monitorLog) && monitorLog.length > 0) lines.push(`  - its log: ${monitorLog.map((l) => `\`${String(l)}\``).join(', ')}`);
+    if (Array.isArray(monitorLog) && monitorLog.length > 0)
+      lines.push(`  - its log: ${monitorLog.map((l) => `\`${String(l)}\``).join(', ')}`);
     const config = contender.facts.config;
     if (config) lines.push(`  - its configuration: \`${JSON.stringify(config)}\``);
   }
@@ -86,7 +104,10 @@ function peersSection(results: BenchResults): string[] {
 function foldedSection(results: BenchResults, reportDir: string, stamp: string): string[] {
   const lines = ['## Other benchmarks, folded in', ''];
   if (results.folded.length === 0) {
-    lines.push('No datapath, events, helper-RSS or UI results were found in bench/results/ at the time of this run.', '');
+    lines.push(
+      'No datapath, events, helper-RSS or UI results were found in bench/results/ at the time of this run.',
+      '',
+    );
     return lines;
   }
   for (const folded of results.folded) {
@@ -110,11 +131,19 @@ function failuresSection(results: BenchResults): string[] {
     ...results.traffic.series.flatMap((s) => s.errors.map((e) => `${s.contender}, ${s.path}, ${s.kind}: ${e}`)),
     ...(results.controlPlane?.ruleChange ?? []).flatMap((f) => f.errors.map((e) => `rule change, ${f.firewall}: ${e}`)),
     ...(results.controlPlane?.import ?? []).filter((f) => f.error).map((f) => `import, ${f.firewall}: ${f.error}`),
-    ...(results.controlPlane?.usage ?? []).filter((f) => f.error).map((f) => `process usage, ${f.firewall}: ${f.error}`),
+    ...(results.controlPlane?.usage ?? [])
+      .filter((f) => f.error)
+      .map((f) => `process usage, ${f.firewall}: ${f.error}`),
   ];
   if (failures.length === 0) return [];
   const shown = failures.slice(0, 30).map((f) => `- ${f.replace(/\s+/g, ' ').slice(0, 300)}`);
-  return ['## What failed in this run', '', ...shown, ...(failures.length > 30 ? [`- … and ${failures.length - 30} more (see the results file)`] : []), ''];
+  return [
+    '## What failed in this run',
+    '',
+    ...shown,
+    ...(failures.length > 30 ? [`- … and ${failures.length - 30} more (see the results file)`] : []),
+    '',
+  ];
 }
 
 export function writeReport(results: BenchResults, reportPath: string, jsonPath: string): void {
@@ -143,10 +172,20 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
   const targets = [...evaluateTargets(results), ...(datapath ? datapathTargets(datapath) : [])];
   if (targets.length > 0) {
     lines.push('## Targets', '', '| target | measured | met |', '|---|---|---|');
-    for (const target of targets) lines.push(`| ${target.target} | ${target.measured} | ${target.met === null ? 'n/a' : target.met ? 'yes' : '**no**'} |`);
+    for (const target of targets)
+      lines.push(
+        `| ${target.target} | ${target.measured} | ${target.met === null ? 'n/a' : target.met ? 'yes' : '**no**'} |`,
+      );
     lines.push('');
   }
-  lines.push('## Real traffic', '', ...trafficSection(results, reportDir, stamp), ...controlPlaneSection(results.controlPlane), ...peersSection(results), ...foldedSection(results, reportDir, stamp));
+  lines.push(
+    '## Real traffic',
+    '',
+    ...trafficSection(results, reportDir, stamp),
+    ...controlPlaneSection(results.controlPlane),
+    ...peersSection(results),
+    ...foldedSection(results, reportDir, stamp),
+  );
   lines.push(...failuresSection(results));
   writeFileSync(reportPath, `${lines.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n')}\n`);
 }

@@ -25,7 +25,8 @@ export function summarize(values: readonly number[]): Summary {
 
 /** Pairwise ratios a[i] / b[i] of measurements taken in the same repetition. */
 export function pairedRatios(values: readonly number[], baseline: readonly number[]): number[] {
-  if (values.length !== baseline.length) throw new Error(`paired ratios need equal lengths, got ${values.length} and ${baseline.length}`);
+  if (values.length !== baseline.length)
+    throw new Error(`paired ratios need equal lengths, got ${values.length} and ${baseline.length}`);
   return values.map((value, i) => value / baseline[i]!);
 }
 

@@ -33,7 +33,10 @@ const TOP = 40;
 const BOTTOM = 46;
 
 function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!,
+  );
 }
 
 function ticksFor(scale: 'linear' | 'log', [lo, hi]: [number, number]): number[] {
@@ -50,13 +53,15 @@ function ticksFor(scale: 'linear' | 'log', [lo, hi]: [number, number]): number[]
   const step = 10 ** Math.floor(Math.log10((hi - lo) / 4));
   const niceStep = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= 6) ?? step * 10;
   const ticks: number[] = [];
-  for (let value = Math.ceil(lo / niceStep) * niceStep; value <= hi + 1e-9; value += niceStep) ticks.push(Number(value.toPrecision(12)));
+  for (let value = Math.ceil(lo / niceStep) * niceStep; value <= hi + 1e-9; value += niceStep)
+    ticks.push(Number(value.toPrecision(12)));
   return ticks;
 }
 
 export function renderBarChart(chart: BarChart): string {
   const [lo, hi] = chart.domain;
-  if (!(hi > lo) || (chart.scale === 'log' && lo <= 0)) throw new Error(`bad chart domain [${lo}, ${hi}] for a ${chart.scale} axis`);
+  if (!(hi > lo) || (chart.scale === 'log' && lo <= 0))
+    throw new Error(`bad chart domain [${lo}, ${hi}] for a ${chart.scale} axis`);
   const format = chart.format ?? ((v: number) => v.toPrecision(3));
   const position = (value: number): number => {
     const clamped = Math.min(hi, Math.max(lo, value));
@@ -74,14 +79,18 @@ export function renderBarChart(chart: BarChart): string {
   for (const tick of ticksFor(chart.scale, chart.domain)) {
     const x = position(tick).toFixed(1);
     parts.push(`<line x1="${x}" y1="${TOP - 4}" x2="${x}" y2="${plotBottom}" stroke="#ddd"/>`);
-    parts.push(`<text x="${x}" y="${plotBottom + 14}" text-anchor="middle" fill="#555">${escapeXml(format(tick))}</text>`);
+    parts.push(
+      `<text x="${x}" y="${plotBottom + 14}" text-anchor="middle" fill="#555">${escapeXml(format(tick))}</text>`,
+    );
   }
   chart.rows.forEach((row, i) => {
     const y = TOP + i * ROW_HEIGHT;
     const middle = y + ROW_HEIGHT / 2;
     const start = position(chart.scale === 'log' ? lo : Math.max(lo, 0));
     parts.push(`<text x="${LABEL_WIDTH - 8}" y="${middle + 4}" text-anchor="end">${escapeXml(row.label)}</text>`);
-    parts.push(`<rect x="${start.toFixed(1)}" y="${y + 5}" width="${Math.max(0, position(row.median) - start).toFixed(1)}" height="${ROW_HEIGHT - 10}" fill="#4a7ab0"/>`);
+    parts.push(
+      `<rect x="${start.toFixed(1)}" y="${y + 5}" width="${Math.max(0, position(row.median) - start).toFixed(1)}" height="${ROW_HEIGHT - 10}" fill="#4a7ab0"/>`,
+    );
     const [x1, x2] = [position(row.min).toFixed(1), position(row.max).toFixed(1)];
     parts.push(`<line x1="${x1}" y1="${middle}" x2="${x2}" y2="${middle}" stroke="#222"/>`);
     parts.push(`<line x1="${x1}" y1="${middle - 5}" x2="${x1}" y2="${middle + 5}" stroke="#222"/>`);
@@ -90,10 +99,16 @@ export function renderBarChart(chart: BarChart): string {
   });
   for (const reference of chart.references ?? []) {
     const x = position(reference.value).toFixed(1);
-    parts.push(`<line x1="${x}" y1="${TOP - 4}" x2="${x}" y2="${plotBottom}" stroke="#c0392b" stroke-dasharray="4 3"/>`);
-    parts.push(`<text x="${x}" y="${TOP - 8}" text-anchor="middle" fill="#c0392b">${escapeXml(reference.label)}</text>`);
+    parts.push(
+      `<line x1="${x}" y1="${TOP - 4}" x2="${x}" y2="${plotBottom}" stroke="#c0392b" stroke-dasharray="4 3"/>`,
+    );
+    parts.push(
+      `<text x="${x}" y="${TOP - 8}" text-anchor="middle" fill="#c0392b">${escapeXml(reference.label)}</text>`,
+    );
   }
-  parts.push(`<text x="${LABEL_WIDTH + PLOT_WIDTH / 2}" y="${height - 10}" text-anchor="middle" fill="#333">${escapeXml(chart.axisLabel)}</text>`);
+  parts.push(
+    `<text x="${LABEL_WIDTH + PLOT_WIDTH / 2}" y="${height - 10}" text-anchor="middle" fill="#333">${escapeXml(chart.axisLabel)}</text>`,
+  );
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }

@@ -10,7 +10,12 @@ export interface TargetCheck {
   met: boolean | null;
 }
 
-function find(results: BenchResults, path: TrafficPath, kind: TrafficKind, contender: string): TrafficSeries | undefined {
+function find(
+  results: BenchResults,
+  path: TrafficPath,
+  kind: TrafficKind,
+  contender: string,
+): TrafficSeries | undefined {
   return results.traffic.series.find((s) => s.path === path && s.kind === kind && s.contender === contender);
 }
 

@@ -37,7 +37,10 @@ export class FirstBlockNotifier {
       if (!firstForApp && !firstForHost) continue;
       if (!this.enabled) continue;
       const title = firstForApp ? `Portcullis blocked ${event.comm || 'an application'}` : `Portcullis blocked ${host}`;
-      this.notify(title, `${event.comm || `app ${event.appId}`} → ${host}${event.remotePort ? ` port ${event.remotePort}` : ''} (${event.protocol})`);
+      this.notify(
+        title,
+        `${event.comm || `app ${event.appId}`} → ${host}${event.remotePort ? ` port ${event.remotePort}` : ''} (${event.protocol})`,
+      );
     }
   }
 

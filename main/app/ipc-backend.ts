@@ -2,7 +2,17 @@
 // and the browser shell: the handler table, and one stream of notifications to fan out to windows
 // or WebSocket clients. The helper's methods pass the renderer's request on as received (the helper
 // checks it, as it checks every client's); main's own requests arrive checked by dispatchInvoke.
-import { ipcForwards, type Check, type HelperState, type IpcCalls, type IpcForwardName, type IpcHandlers, type IpcNotifyName, type PayloadOf, type WizardState } from '../contract/index.js';
+import {
+  ipcForwards,
+  type Check,
+  type HelperState,
+  type IpcCalls,
+  type IpcForwardName,
+  type IpcHandlers,
+  type IpcNotifyName,
+  type PayloadOf,
+  type WizardState,
+} from '../contract/index.js';
 import { HelperConnection, type HelperLink, type HelperConnectionDeps } from './helper-connection.js';
 import type { WizardStore } from './wizard-store.js';
 
@@ -52,7 +62,10 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
   });
   const helper = () => connection.require();
   /** Passes a request on to the helper method the contract names for it. */
-  const forward = <K extends IpcForwardName>(name: K) => async (request: unknown) => helper().relay(ipcForwards[name], request);
+  const forward =
+    <K extends IpcForwardName>(name: K) =>
+    async (request: unknown) =>
+      helper().relay(ipcForwards[name], request);
 
   const handlers: IpcHandlers = {
     getStatus: forward('getStatus'),

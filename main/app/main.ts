@@ -1,7 +1,17 @@
 // Electron main: thin glue between Electron and the plain classes beside it (IPC backend, tray menu
 // model, first-block notifier, helper connection). Sandboxed renderer, context isolation, no node in
 // the page, a CSP, no new windows, no navigation, no permissions, one instance.
-import { app, BrowserWindow, ipcMain, Menu, nativeImage, Notification, session, Tray, type IpcMainInvokeEvent } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  ipcMain,
+  Menu,
+  nativeImage,
+  Notification,
+  session,
+  Tray,
+  type IpcMainInvokeEvent,
+} from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ipcChannel, ipcInvokeNames, type HelperState } from '../contract/index.js';
@@ -28,7 +38,9 @@ function start(): void {
   let quitting = false;
   const backend = createSystemBackend({ clientName: 'app' });
   const recent = new RecentActivity();
-  const notifier = new FirstBlockNotifier({ show: (title, body) => new Notification({ title, body, silent: true }).show() });
+  const notifier = new FirstBlockNotifier({
+    show: (title, body) => new Notification({ title, body, silent: true }).show(),
+  });
 
   // Nothing from the web: deny permissions, new windows and navigation for every web contents.
   session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
@@ -54,25 +66,43 @@ function start(): void {
     const helper = backend.connection.state;
     tray.setImage(iconFor(helper));
     tray.setToolTip(trayTooltip(helper));
-    tray.setContextMenu(Menu.buildFromTemplate(buildTrayMenu(
-      { helper, recentApps: recent.recentApps(), recentHosts: recent.recentHosts(), notificationsOn: notifier.enabled },
-      {
-        openWindow: showWindow,
-        startHelper: () => void backend.handlers.startHelper({}),
-        setEnforcement: (enabled, pauseMinutes) => void backend.calls.setEnforcement(pauseMinutes === undefined ? { enabled } : { enabled, pauseMinutes }).catch(report),
-        blockApp: (appId) => void backend.calls.addRule({ rule: { action: 'block', app: appId, remote: 'any', note: 'blocked from the tray' } }).catch(report),
-        blockHost: (remote) => void backend.calls.addRule({ rule: { action: 'block', remote, note: 'blocked from the tray' } }).catch(report),
-        setNotifications: (on) => {
-          notifier.enabled = on;
-          void backend.calls.updateSettings({ patch: { notifyOnFirstBlock: on } }).catch(report);
-          refreshTray();
-        },
-        quit: () => {
-          quitting = true;
-          app.quit();
-        },
-      },
-    )));
+    tray.setContextMenu(
+      Menu.buildFromTemplate(
+        buildTrayMenu(
+          {
+            helper,
+            recentApps: recent.recentApps(),
+            recentHosts: recent.recentHosts(),
+            notificationsOn: notifier.enabled,
+          },
+          {
+            openWindow: showWindow,
+            startHelper: () => void backend.handlers.startHelper({}),
+            setEnforcement: (enabled, pauseMinutes) =>
+              void backend.calls
+                .setEnforcement(pauseMinutes === undefined ? { enabled } : { enabled, pauseMinutes })
+                .catch(report),
+            blockApp: (appId) =>
+              void backend.calls
+                .addRule({ rule: { action: 'block', app: appId, remote: 'any', note: 'blocked from the tray' } })
+                .catch(report),
+            blockHost: (remote) =>
+              void backend.calls
+                .addRule({ rule: { action: 'block', remote, note: 'blocked from the tray' } })
+                .catch(report),
+            setNotifications: (on) => {
+              notifier.enabled = on;
+              void backend.calls.updateSettings({ patch: { notifyOnFirstBlock: on } }).catch(report);
+              refreshTray();
+            },
+            quit: () => {
+              quitting = true;
+              app.quit();
+            },
+          },
+        ),
+      ),
+    );
   };
   // The menu is rebuilt at most once a second however fast events arrive.
   let trayTimer: NodeJS.Timeout | null = null;
@@ -107,8 +137,20 @@ function start(): void {
       return;
     }
     window = new BrowserWindow({
-      width: 1280, height: 820, minWidth: 900, minHeight: 560, title: 'Portcullis', show: false,
-      webPreferences: { preload, contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true, spellcheck: false },
+      width: 1280,
+      height: 820,
+      minWidth: 900,
+      minHeight: 560,
+      title: 'Portcullis',
+      show: false,
+      webPreferences: {
+        preload,
+        contextIsolation: true,
+        sandbox: true,
+        nodeIntegration: false,
+        webSecurity: true,
+        spellcheck: false,
+      },
     });
     window.setMenuBarVisibility(false);
     window.once('ready-to-show', () => window?.show());
@@ -118,7 +160,9 @@ function start(): void {
       event.preventDefault();
       window?.hide();
     });
-    window.on('closed', () => { window = null; });
+    window.on('closed', () => {
+      window = null;
+    });
     void window.loadFile(rendererIndex);
   }
 
@@ -127,7 +171,9 @@ function start(): void {
     quitting = true;
     backend.dispose();
   });
-  app.on('window-all-closed', () => { /* the tray keeps the app */ });
+  app.on('window-all-closed', () => {
+    /* the tray keeps the app */
+  });
 
   refreshTray();
   void backend.connection.connect().then(refreshTray);

@@ -27,7 +27,12 @@ export class RecentActivity {
       const blocked = event.verdict === 'block';
       // Delete then set: a Map keeps insertion order, so the newest ends up last.
       this.apps.delete(event.appId);
-      this.apps.set(event.appId, { appId: event.appId, name: event.comm || `app ${event.appId}`, lastSeen: event.time, blocked });
+      this.apps.set(event.appId, {
+        appId: event.appId,
+        name: event.comm || `app ${event.appId}`,
+        lastSeen: event.time,
+        blocked,
+      });
       const remote = event.remoteName ?? event.remoteAddr;
       this.hosts.delete(remote);
       this.hosts.set(remote, { remote, appName: event.comm, lastSeen: event.time, blocked });

@@ -20,7 +20,12 @@ export interface SystemBackendOptions {
 }
 
 export function createSystemBackend(options: SystemBackendOptions): IpcBackend {
-  const connect = () => HelperClient.connect({ socketPath: options.socketPath, clientName: options.clientName, allowNonRootSocket: options.allowNonRootSocket });
+  const connect = () =>
+    HelperClient.connect({
+      socketPath: options.socketPath,
+      clientName: options.clientName,
+      allowNonRootSocket: options.allowNonRootSocket,
+    });
   return createIpcBackend({
     connect,
     async launch() {
@@ -36,7 +41,11 @@ export function createSystemBackend(options: SystemBackendOptions): IpcBackend {
     runChecks: async () => runChecks({ socketPath: options.socketPath, installed: installedCheck }),
     wizard: new WizardStore(join(options.configDir ?? defaultConfigDir(), 'wizard.json')),
     async enableAtBoot() {
-      if (!installedCheck().ok) throw new PortcullisError('unavailable', 'enforcement from boot needs Portcullis installed system-wide: sudo portcullis install');
+      if (!installedCheck().ok)
+        throw new PortcullisError(
+          'unavailable',
+          'enforcement from boot needs Portcullis installed system-wide: sudo portcullis install',
+        );
       // systemd asks polkit itself (org.freedesktop.systemd1.manage-unit-files).
       await promisify(execFile)('systemctl', ['enable', 'portcullis-helper.service']).catch((error: Error) => {
         throw new PortcullisError('unauthorized', `could not enable start at boot: ${error.message}`);

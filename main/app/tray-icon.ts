@@ -2,7 +2,11 @@
 // found at run time. Grey when the helper is away, green when enforcing, amber when paused.
 export type TrayTone = 'off' | 'enforcing' | 'paused';
 
-const TONES: Record<TrayTone, [number, number, number]> = { off: [140, 140, 140], enforcing: [46, 160, 90], paused: [220, 150, 30] };
+const TONES: Record<TrayTone, [number, number, number]> = {
+  off: [140, 140, 140],
+  enforcing: [46, 160, 90],
+  paused: [220, 150, 30],
+};
 
 /** BGRA bytes of a size×size icon (Electron's nativeImage.createFromBitmap format). */
 export function trayIconBitmap(tone: TrayTone, size = 22): Buffer {

@@ -34,7 +34,8 @@ export interface TrayActions {
 const separator: MenuItemModel = { type: 'separator' };
 
 export function trayTooltip(helper: HelperState, formatTime: (time: number) => string = defaultTime): string {
-  if (helper.state !== 'connected') return `Portcullis: ${helper.state === 'starting' ? 'starting the helper' : 'helper not running'}`;
+  if (helper.state !== 'connected')
+    return `Portcullis: ${helper.state === 'starting' ? 'starting the helper' : 'helper not running'}`;
   const { status } = helper;
   if (status.enforcing) return `Portcullis: enforcing, ${status.ruleCount} rules`;
   return status.pausedUntil ? `Portcullis: paused until ${formatTime(status.pausedUntil)}` : 'Portcullis: paused';
@@ -46,20 +47,37 @@ export function buildTrayMenu(input: TrayInput, actions: TrayActions): MenuItemM
   if (input.helper.state === 'connected') {
     const { status } = input.helper;
     items.push(
-      { label: 'Enforcing', type: 'checkbox', checked: status.enforcing, click: () => actions.setEnforcement(!status.enforcing) },
+      {
+        label: 'Enforcing',
+        type: 'checkbox',
+        checked: status.enforcing,
+        click: () => actions.setEnforcement(!status.enforcing),
+      },
       {
         label: 'Pause',
         enabled: status.enforcing,
-        submenu: [5, 15, 60].map((minutes) => ({ label: `For ${minutes} minutes`, click: () => actions.setEnforcement(false, minutes) })),
+        submenu: [5, 15, 60].map((minutes) => ({
+          label: `For ${minutes} minutes`,
+          click: () => actions.setEnforcement(false, minutes),
+        })),
       },
       { label: 'Block recent…', submenu: recentSubmenu(input, actions) },
     );
   } else {
-    items.push({ label: input.helper.state === 'starting' ? 'Starting helper…' : 'Start helper…', enabled: input.helper.state !== 'starting', click: actions.startHelper });
+    items.push({
+      label: input.helper.state === 'starting' ? 'Starting helper…' : 'Start helper…',
+      enabled: input.helper.state !== 'starting',
+      click: actions.startHelper,
+    });
   }
   items.push(
     separator,
-    { label: 'Notify on first block', type: 'checkbox', checked: input.notificationsOn, click: () => actions.setNotifications(!input.notificationsOn) },
+    {
+      label: 'Notify on first block',
+      type: 'checkbox',
+      checked: input.notificationsOn,
+      click: () => actions.setNotifications(!input.notificationsOn),
+    },
     { label: 'Open Portcullis', click: actions.openWindow },
     separator,
     { label: 'Quit Portcullis', click: actions.quit },
@@ -68,13 +86,20 @@ export function buildTrayMenu(input: TrayInput, actions: TrayActions): MenuItemM
 }
 
 function recentSubmenu(input: TrayInput, actions: TrayActions): MenuItemModel[] {
-  if (input.recentApps.length === 0 && input.recentHosts.length === 0) return [{ label: 'Nothing seen yet', enabled: false }];
+  if (input.recentApps.length === 0 && input.recentHosts.length === 0)
+    return [{ label: 'Nothing seen yet', enabled: false }];
   return [
     { label: 'Applications', enabled: false },
-    ...input.recentApps.map((app) => ({ label: `Block ${app.name}${app.blocked ? ' (blocked just now)' : ''}`, click: () => actions.blockApp(app.appId) })),
+    ...input.recentApps.map((app) => ({
+      label: `Block ${app.name}${app.blocked ? ' (blocked just now)' : ''}`,
+      click: () => actions.blockApp(app.appId),
+    })),
     separator,
     { label: 'Hosts, for every app', enabled: false },
-    ...input.recentHosts.map((host) => ({ label: `Block ${host.remote} (seen from ${host.appName})`, click: () => actions.blockHost(host.remote) })),
+    ...input.recentHosts.map((host) => ({
+      label: `Block ${host.remote} (seen from ${host.appName})`,
+      click: () => actions.blockHost(host.remote),
+    })),
   ];
 }
 

@@ -5,7 +5,11 @@ import { PortcullisError } from '../contract/index.js';
 import type { FlagSpec } from './command.js';
 
 export const GLOBAL_FLAGS: Record<string, FlagSpec> = {
-  socket: { type: 'string', description: 'helper socket (default: $PORTCULLIS_SOCKET or /run/portcullis/helper.sock)', placeholder: 'PATH' },
+  socket: {
+    type: 'string',
+    description: 'helper socket (default: $PORTCULLIS_SOCKET or /run/portcullis/helper.sock)',
+    placeholder: 'PATH',
+  },
   help: { type: 'boolean', description: 'show help' },
 };
 
@@ -20,7 +24,10 @@ export function findCommand(argv: readonly string[]): { command: string | null; 
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
     if (token === '--') break;
-    if (token === '--socket') { i++; continue; }
+    if (token === '--socket') {
+      i++;
+      continue;
+    }
     if (token.startsWith('-')) continue;
     return { command: token, rest: [...argv.slice(0, i), ...argv.slice(i + 1)] };
   }
@@ -28,7 +35,9 @@ export function findCommand(argv: readonly string[]): { command: string | null; 
 }
 
 export function parseCommandArgs(rest: string[], flags: Record<string, FlagSpec>): Omit<ParsedCommandLine, 'command'> {
-  const options = Object.fromEntries(Object.entries({ ...GLOBAL_FLAGS, ...flags }).map(([name, spec]) => [name, { type: spec.type }]));
+  const options = Object.fromEntries(
+    Object.entries({ ...GLOBAL_FLAGS, ...flags }).map(([name, spec]) => [name, { type: spec.type }]),
+  );
   try {
     const { values, positionals } = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
     return { positionals, flags: values as Record<string, string | boolean | undefined> };

@@ -2,7 +2,9 @@
 import { main } from './main.js';
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (error: unknown) => {
     process.stderr.write(`portcullis: ${String(error)}\n`);
     process.exitCode = 1;

@@ -2,8 +2,14 @@
 import { describeRule, formatPorts, formatRemote, type Rule } from '../contract/index.js';
 
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
-  const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd();
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }
 
@@ -20,10 +26,17 @@ export function rulesTable(rules: Rule[], now = Date.now()): string {
   return table(
     ['ID', 'ACTION', 'REMOTE', 'PORT', 'PROTO', 'DIR', 'APP', 'EXPIRES', 'STATE', 'HITS', 'NOTE'],
     rules.map((rule) => [
-      String(rule.id), rule.action, formatRemote(rule.remote), formatPorts(rule.ports), rule.protocol, rule.direction,
+      String(rule.id),
+      rule.action,
+      formatRemote(rule.remote),
+      formatPorts(rule.ports),
+      rule.protocol,
+      rule.direction,
       rule.appId === null ? 'any' : String(rule.appId),
       rule.expiresAt === null ? 'never' : `in ${formatDuration(rule.expiresAt - now)}`,
-      rule.enabled ? 'enabled' : 'disabled', String(rule.hits), rule.note,
+      rule.enabled ? 'enabled' : 'disabled',
+      String(rule.hits),
+      rule.note,
     ]),
   );
 }

@@ -25,13 +25,22 @@ const processIo: CliIo = {
 const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON only' };
 
 function flagLines(flags: Record<string, FlagSpec>): string[] {
-  return Object.entries(flags).map(([name, spec]) => `  --${name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`.padEnd(34) + spec.description);
+  return Object.entries(flags).map(
+    ([name, spec]) => `  --${name}${spec.placeholder ? ` ${spec.placeholder}` : ''}`.padEnd(34) + spec.description,
+  );
 }
 
 export function usage(command?: Command): string {
   if (command) {
     const flags = { ...command.flags, ...(command.json ? { json: JSON_FLAG } : {}), ...GLOBAL_FLAGS };
-    return [`usage: portcullis ${command.name} ${command.synopsis}`.trimEnd(), '', command.summary, '', 'flags:', ...flagLines(flags)].join('\n');
+    return [
+      `usage: portcullis ${command.name} ${command.synopsis}`.trimEnd(),
+      '',
+      command.summary,
+      '',
+      'flags:',
+      ...flagLines(flags),
+    ].join('\n');
   }
   return [
     'usage: portcullis [--socket PATH] COMMAND [flags]',
@@ -53,7 +62,12 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       return name === null && !rest.includes('--help') ? EXIT_BAD_INPUT : EXIT_OK;
     }
     const command = commands.find((c) => c.name === name);
-    if (!command) throw new PortcullisError('invalid-input', `unknown command "${name}"; commands: ${commands.map((c) => c.name).join(', ')}`, { where: 'COMMAND' });
+    if (!command)
+      throw new PortcullisError(
+        'invalid-input',
+        `unknown command "${name}"; commands: ${commands.map((c) => c.name).join(', ')}`,
+        { where: 'COMMAND' },
+      );
     const parsed = parseCommandArgs(rest, { ...command.flags, ...(command.json ? { json: JSON_FLAG } : {}) });
     if (parsed.flags.help) {
       io.stdout(usage(command));

@@ -15,17 +15,26 @@ export function kernelCheck(kernelRelease = release()): Check {
   const version: [number, number] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
   const ok = version[0] > MIN_KERNEL[0] || (version[0] === MIN_KERNEL[0] && version[1] >= MIN_KERNEL[1]);
   return {
-    id: 'kernel', label: 'Linux kernel', ok, detail: `Linux ${kernelRelease}`,
-    fix: ok ? null : `Portcullis needs Linux ${MIN_KERNEL.join('.')} or newer; install a newer kernel from your distribution`,
+    id: 'kernel',
+    label: 'Linux kernel',
+    ok,
+    detail: `Linux ${kernelRelease}`,
+    fix: ok
+      ? null
+      : `Portcullis needs Linux ${MIN_KERNEL.join('.')} or newer; install a newer kernel from your distribution`,
   };
 }
 
 export function cgroup2Check(mountinfo?: string): Check {
   const mount = findCgroup2Mount(mountinfo);
   return {
-    id: 'cgroup2', label: 'cgroup v2', ok: mount !== null,
+    id: 'cgroup2',
+    label: 'cgroup v2',
+    ok: mount !== null,
     detail: mount ? `mounted at ${mount}` : 'no cgroup2 filesystem is mounted',
-    fix: mount ? null : 'boot with systemd.unified_cgroup_hierarchy=1 (or mount it: sudo mount -t cgroup2 none /sys/fs/cgroup)',
+    fix: mount
+      ? null
+      : 'boot with systemd.unified_cgroup_hierarchy=1 (or mount it: sudo mount -t cgroup2 none /sys/fs/cgroup)',
   };
 }
 
@@ -33,8 +42,14 @@ export function bpffsCheck(mountinfo?: string): Check {
   const mounts = findBpffsMounts(mountinfo);
   const system = mounts.includes('/sys/fs/bpf');
   return {
-    id: 'bpffs', label: 'BPF filesystem', ok: system,
-    detail: system ? 'mounted at /sys/fs/bpf' : mounts.length > 0 ? `mounted only at ${mounts.join(', ')}` : 'not mounted',
+    id: 'bpffs',
+    label: 'BPF filesystem',
+    ok: system,
+    detail: system
+      ? 'mounted at /sys/fs/bpf'
+      : mounts.length > 0
+        ? `mounted only at ${mounts.join(', ')}`
+        : 'not mounted',
     fix: system ? null : 'the helper mounts it when it starts; or: sudo mount -t bpf bpf /sys/fs/bpf',
   };
 }
@@ -42,7 +57,10 @@ export function bpffsCheck(mountinfo?: string): Check {
 export function btfCheck(path = '/sys/kernel/btf/vmlinux'): Check {
   const ok = existsSync(path);
   return {
-    id: 'btf', label: 'kernel BTF', ok, detail: ok ? `${path} present` : `${path} missing`,
+    id: 'btf',
+    label: 'kernel BTF',
+    ok,
+    detail: ok ? `${path} present` : `${path} missing`,
     fix: ok ? null : 'use a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distribution kernels are)',
   };
 }
@@ -58,18 +76,33 @@ function processRunning(comm: string): boolean {
     if (!/^[0-9]+$/.test(entry)) continue;
     try {
       if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm) return true;
-    } catch { /* exited while we looked */ }
+    } catch {
+      /* exited while we looked */
+    }
   }
   return false;
 }
 
 export function polkitCheck(): Check {
   const pkexec = findInPath('pkexec', ['/usr/bin']);
-  const polkitd = ['/usr/lib/polkit-1/polkitd', '/usr/libexec/polkitd', '/usr/lib/policykit-1/polkitd'].find((path) => existsSync(path)) ?? null;
+  const polkitd =
+    ['/usr/lib/polkit-1/polkitd', '/usr/libexec/polkitd', '/usr/lib/policykit-1/polkitd'].find((path) =>
+      existsSync(path),
+    ) ?? null;
   const running = polkitd !== null && processRunning('polkitd');
   const ok = pkexec !== null && running;
-  const detail = !pkexec ? 'pkexec not found' : !polkitd ? 'polkitd not installed' : running ? `${pkexec}, polkitd running` : 'polkitd installed but not running';
-  const fix = ok ? null : !pkexec || !polkitd ? 'install polkit: sudo apt install pkexec polkitd' : 'start it: sudo systemctl start polkit';
+  const detail = !pkexec
+    ? 'pkexec not found'
+    : !polkitd
+      ? 'polkitd not installed'
+      : running
+        ? `${pkexec}, polkitd running`
+        : 'polkitd installed but not running';
+  const fix = ok
+    ? null
+    : !pkexec || !polkitd
+      ? 'install polkit: sudo apt install pkexec polkitd'
+      : 'start it: sudo systemctl start polkit';
   return { id: 'polkit', label: 'polkit', ok, detail, fix };
 }
 
@@ -88,9 +121,10 @@ export async function helperCheck(socketPath?: string): Promise<HelperProbe> {
     return { check: { ...base, ok: true, detail, fix: null }, status };
   } catch (error) {
     const kind = (error as { kind?: string }).kind;
-    const fix = kind === 'unauthorized'
-      ? 'ask an administrator to add your uid to the helper\'s authorizedUsers setting, or start the helper yourself through the app'
-      : 'start it: sudo portcullis helper (or from the Portcullis app)';
+    const fix =
+      kind === 'unauthorized'
+        ? "ask an administrator to add your uid to the helper's authorizedUsers setting, or start the helper yourself through the app"
+        : 'start it: sudo portcullis helper (or from the Portcullis app)';
     return { check: { ...base, ok: false, detail: (error as Error).message, fix }, status: null };
   } finally {
     client?.close();
@@ -101,9 +135,14 @@ export async function helperCheck(socketPath?: string): Promise<HelperProbe> {
 export function hooksCheck(status: Status): Check {
   const missing = status.kernel.missing;
   return {
-    id: 'hooks', label: 'BPF hooks', ok: missing.length === 0,
+    id: 'hooks',
+    label: 'BPF hooks',
+    ok: missing.length === 0,
     detail: missing.length === 0 ? 'every hook Portcullis uses loads on this kernel' : missing.join('; '),
-    fix: missing.length === 0 ? null : 'use a kernel with cgroup BPF hooks, ring buffers and BTF (Linux 5.8+ with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF)',
+    fix:
+      missing.length === 0
+        ? null
+        : 'use a kernel with cgroup BPF hooks, ring buffers and BTF (Linux 5.8+ with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF)',
   };
 }
 

@@ -3,8 +3,15 @@
 import { createConnection, type Socket } from 'node:net';
 import { lstatSync } from 'node:fs';
 import {
-  PROTOCOL_VERSION, PortcullisError, isErrorKind,
-  type HelloResult, type MethodName, type NotificationName, type ParamsOf, type ResultOf, type RpcNotifications,
+  PROTOCOL_VERSION,
+  PortcullisError,
+  isErrorKind,
+  type HelloResult,
+  type MethodName,
+  type NotificationName,
+  type ParamsOf,
+  type ResultOf,
+  type RpcNotifications,
 } from '../contract/index.js';
 import { LineSplitter, encodeLine } from '../common/json-lines.js';
 import { DEFAULT_SOCKET } from '../common/default-paths.js';
@@ -23,7 +30,8 @@ export interface HelperClientOptions {
 
 type CallableMethod = Exclude<MethodName, 'hello'>;
 /** Methods without params may be called with none. */
-type ParamsArg<M extends CallableMethod> = ParamsOf<M> extends Record<string, never> ? [params?: ParamsOf<M>] : [params: ParamsOf<M>];
+type ParamsArg<M extends CallableMethod> =
+  ParamsOf<M> extends Record<string, never> ? [params?: ParamsOf<M>] : [params: ParamsOf<M>];
 
 interface Pending {
   resolve(value: unknown): void;
@@ -43,7 +51,10 @@ export class HelperClient {
   private ended: PortcullisError | null = null;
   hello: HelloResult = { protocol: 0, version: '', uid: -1 };
 
-  private constructor(private readonly socket: Socket, readonly socketPath: string) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly socketPath: string,
+  ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => this.end(connectError(socketPath, error)));
     socket.on('close', () => this.end(new PortcullisError('unavailable', 'the helper closed the connection')));
@@ -54,7 +65,10 @@ export class HelperClient {
     checkSocketOwner(socketPath, options.allowNonRootSocket === true);
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = createConnection(socketPath);
-      s.once('connect', () => { s.removeAllListeners('error'); resolve(s); });
+      s.once('connect', () => {
+        s.removeAllListeners('error');
+        resolve(s);
+      });
       s.once('error', (error: NodeJS.ErrnoException) => reject(connectError(socketPath, error)));
     });
     const client = new HelperClient(socket, socketPath);
@@ -166,11 +180,21 @@ function connectError(socketPath: string, error: NodeJS.ErrnoException): Portcul
   switch (error.code) {
     case 'ENOENT':
     case 'ECONNREFUSED':
-      return new PortcullisError('unavailable', `the helper is not running (nothing answers at ${socketPath}); start it with "sudo portcullis helper" or from the app`, { detail: error.code });
+      return new PortcullisError(
+        'unavailable',
+        `the helper is not running (nothing answers at ${socketPath}); start it with "sudo portcullis helper" or from the app`,
+        { detail: error.code },
+      );
     case 'EACCES':
-      return new PortcullisError('unavailable', `cannot reach the helper socket ${socketPath}: permission denied`, { detail: error.code });
+      return new PortcullisError('unavailable', `cannot reach the helper socket ${socketPath}: permission denied`, {
+        detail: error.code,
+      });
     default:
-      return new PortcullisError('unavailable', `lost the connection to the helper at ${socketPath}: ${error.message}`, { detail: error.code ?? '' });
+      return new PortcullisError(
+        'unavailable',
+        `lost the connection to the helper at ${socketPath}: ${error.message}`,
+        { detail: error.code ?? '' },
+      );
   }
 }
 
@@ -184,5 +208,8 @@ function checkSocketOwner(socketPath: string, allowNonRoot: boolean): void {
   }
   if (stats.uid === 0) return;
   if (allowNonRoot && process.getuid?.() === 0) return;
-  throw new PortcullisError('unavailable', `refusing to talk to ${socketPath}: it is owned by uid ${stats.uid}, not root, so it may not be the Portcullis helper`);
+  throw new PortcullisError(
+    'unavailable',
+    `refusing to talk to ${socketPath}: it is owned by uid ${stats.uid}, not root, so it may not be the Portcullis helper`,
+  );
 }

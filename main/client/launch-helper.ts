@@ -61,15 +61,20 @@ export async function launchHelper(options: LaunchOptions): Promise<LaunchResult
   closeSync(logFd);
 
   const seen: { end: ChildEnd | null } = { end: null };
-  child.once('exit', (code, signal) => { seen.end ??= { code, signal }; });
-  child.once('error', (spawnError) => { seen.end ??= { spawnError }; });
+  child.once('exit', (code, signal) => {
+    seen.end ??= { code, signal };
+  });
+  child.once('error', (spawnError) => {
+    seen.end ??= { spawnError };
+  });
   const deadline = Date.now() + (options.timeoutMs ?? 5 * 60_000);
   const pollMs = options.pollMs ?? 100;
 
   for (;;) {
     await sleep(pollMs);
     const end = seen.end;
-    if (end && 'spawnError' in end) return failed(new PortcullisError('unavailable', `could not run ${pkexec}: ${end.spawnError.message}`));
+    if (end && 'spawnError' in end)
+      return failed(new PortcullisError('unavailable', `could not run ${pkexec}: ${end.spawnError.message}`));
     if (end) return failed(exitError(end.code, end.signal, logPath));
     if (await options.isReady().catch(() => false)) {
       child.unref();
@@ -78,7 +83,11 @@ export async function launchHelper(options: LaunchOptions): Promise<LaunchResult
     if (Date.now() > deadline) {
       child.unref();
       const message = 'the helper did not answer in time (is the authentication dialog still open?)';
-      return { ok: false, error: new PortcullisError('unavailable', message, { detail: logTail(logPath) ?? '' }), logPath };
+      return {
+        ok: false,
+        error: new PortcullisError('unavailable', message, { detail: logTail(logPath) ?? '' }),
+        logPath,
+      };
     }
   }
 }
@@ -98,37 +107,71 @@ export async function runInstallerWithPkexec(
   options: { pkexec?: string } = {},
 ): Promise<InstallerRun> {
   const pkexec = options.pkexec ?? PKEXEC;
-  const args = request.action === 'install'
-    ? [LAYOUT.node, join(request.bundleDir, BUNDLE_FILES.installEntry), 'install', '--bundle', request.bundleDir]
-    : [LAYOUT.node, LAYOUT.installEntry, 'uninstall', ...(request.purge ? ['--purge'] : [])];
+  const args =
+    request.action === 'install'
+      ? [LAYOUT.node, join(request.bundleDir, BUNDLE_FILES.installEntry), 'install', '--bundle', request.bundleDir]
+      : [LAYOUT.node, LAYOUT.installEntry, 'uninstall', ...(request.purge ? ['--purge'] : [])];
   const child = spawn(pkexec, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const end = await new Promise<ChildEnd>((resolve) => {
     child.once('error', (spawnError) => resolve({ spawnError }));
     child.once('close', (code, signal) => resolve({ code, signal }));
   });
-  if ('spawnError' in end) return { ok: false, error: new PortcullisError('unavailable', `could not run ${pkexec}: ${end.spawnError.message}`), output };
+  if ('spawnError' in end)
+    return {
+      ok: false,
+      error: new PortcullisError('unavailable', `could not run ${pkexec}: ${end.spawnError.message}`),
+      output,
+    };
   if (end.code === 0) return { ok: true, output };
   if (end.code === PKEXEC_DISMISSED || end.code === PKEXEC_NOT_AUTHORISED) {
     const error = exitError(end.code, null, null);
     const what = request.action === 'install' ? 'Portcullis was not installed' : 'Portcullis was not uninstalled';
-    return { ok: false, error: new PortcullisError(error.kind, `${error.kind === 'cancelled' ? 'authentication was cancelled' : 'not authorised'}; ${what}`), output };
+    return {
+      ok: false,
+      error: new PortcullisError(
+        error.kind,
+        `${error.kind === 'cancelled' ? 'authentication was cancelled' : 'not authorised'}; ${what}`,
+      ),
+      output,
+    };
   }
-  return { ok: false, error: new PortcullisError('internal', `${request.action} failed: ${lastLine(output.trim()) || `status ${end.code ?? end.signal}`}`, { detail: output }), output };
+  return {
+    ok: false,
+    error: new PortcullisError(
+      'internal',
+      `${request.action} failed: ${lastLine(output.trim()) || `status ${end.code ?? end.signal}`}`,
+      { detail: output },
+    ),
+    output,
+  };
 }
 
 /** What a pkexec exit means, in words a person can act on. */
 export function exitError(code: number | null, signal: NodeJS.Signals | null, logPath: string | null): PortcullisError {
   const detail = logPath ? logTail(logPath) : undefined;
   const extra = detail ? { detail } : {};
-  if (code === PKEXEC_DISMISSED) return new PortcullisError('cancelled', 'authentication was cancelled; the firewall helper was not started', extra);
+  if (code === PKEXEC_DISMISSED)
+    return new PortcullisError('cancelled', 'authentication was cancelled; the firewall helper was not started', extra);
   if (code === PKEXEC_NOT_AUTHORISED) {
-    return new PortcullisError('unauthorized', 'not authorised to start the firewall helper (polkit action org.portcullis.helper)', extra);
+    return new PortcullisError(
+      'unauthorized',
+      'not authorised to start the firewall helper (polkit action org.portcullis.helper)',
+      extra,
+    );
   }
   const how = signal ? `was killed by ${signal}` : `exited with status ${code}`;
-  return new PortcullisError('internal', `the firewall helper ${how} before it answered${detail ? ': ' + lastLine(detail) : ''}`, extra);
+  return new PortcullisError(
+    'internal',
+    `the firewall helper ${how} before it answered${detail ? ': ' + lastLine(detail) : ''}`,
+    extra,
+  );
 }
 
 /** The HelperState the app shows for a failed launch. */
@@ -143,12 +186,18 @@ function missingPiece(pkexec: string, launcher: string): PortcullisError | null 
   try {
     accessSync(pkexec, constants.X_OK);
   } catch {
-    return new PortcullisError('unavailable', `${pkexec} is missing: install polkit's pkexec (Debian/Ubuntu: apt install pkexec)`);
+    return new PortcullisError(
+      'unavailable',
+      `${pkexec} is missing: install polkit's pkexec (Debian/Ubuntu: apt install pkexec)`,
+    );
   }
   try {
     if (!statSync(launcher).isFile()) throw new Error('not a file');
   } catch {
-    return new PortcullisError('unavailable', `the helper is not installed (${launcher} is missing): run \`sudo portcullis install\``);
+    return new PortcullisError(
+      'unavailable',
+      `the helper is not installed (${launcher} is missing): run \`sudo portcullis install\``,
+    );
   }
   return null;
 }

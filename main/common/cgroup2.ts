@@ -23,7 +23,12 @@ function unescapeMountPath(path: string): string {
 export function findCgroup2Mount(mountinfo?: string): string | null {
   const points = mountPointsOf('cgroup2', mountinfo);
   // Prefer the canonical locations when several exist (containers sometimes add more).
-  return points.find((p) => p === '/sys/fs/cgroup') ?? points.find((p) => p === '/sys/fs/cgroup/unified') ?? points[0] ?? null;
+  return (
+    points.find((p) => p === '/sys/fs/cgroup') ??
+    points.find((p) => p === '/sys/fs/cgroup/unified') ??
+    points[0] ??
+    null
+  );
 }
 
 export function findBpffsMounts(mountinfo?: string): string[] {

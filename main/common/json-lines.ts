@@ -26,7 +26,8 @@ export class LineSplitter {
       const newline = chunk.indexOf(NEWLINE, start);
       if (newline === -1) break;
       const part = chunk.subarray(start, newline);
-      if (this.pendingBytes + part.length > this.maxLineBytes) return [...out, { kind: 'too-long', limit: this.maxLineBytes }];
+      if (this.pendingBytes + part.length > this.maxLineBytes)
+        return [...out, { kind: 'too-long', limit: this.maxLineBytes }];
       const line = this.pendingBytes === 0 ? part : Buffer.concat([...this.pending, part]);
       this.pending = [];
       this.pendingBytes = 0;
@@ -35,7 +36,8 @@ export class LineSplitter {
     }
     const rest = chunk.subarray(start);
     if (rest.length > 0) {
-      if (this.pendingBytes + rest.length > this.maxLineBytes) return [...out, { kind: 'too-long', limit: this.maxLineBytes }];
+      if (this.pendingBytes + rest.length > this.maxLineBytes)
+        return [...out, { kind: 'too-long', limit: this.maxLineBytes }];
       this.pending.push(Buffer.from(rest)); // copy: the caller may reuse its chunk
       this.pendingBytes += rest.length;
     }

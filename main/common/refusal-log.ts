@@ -13,7 +13,10 @@ export class RefusalLog {
   private static readonly MAX_UIDS = 1024;
   private overflow = 0;
 
-  constructor(private readonly intervalMs: number, private readonly log: (message: string) => void) {}
+  constructor(
+    private readonly intervalMs: number,
+    private readonly log: (message: string) => void,
+  ) {}
 
   /** `pid` is said only in the first line; null when the caller cannot know it. */
   note(uid: number, pid: number | null, reason: string): void {
@@ -42,7 +45,8 @@ export class RefusalLog {
     for (const { uid, reason, more } of this.quiet.values()) {
       if (more > 0) this.log(`refused uid ${uid} ${more} more time(s) in the last ${seconds} s: ${reason}`);
     }
-    if (this.overflow > 0) this.log(`refused ${this.overflow} more connection(s) of other uids in the last ${seconds} s`);
+    if (this.overflow > 0)
+      this.log(`refused ${this.overflow} more connection(s) of other uids in the last ${seconds} s`);
     this.quiet.clear();
     this.overflow = 0;
   }

@@ -11,7 +11,15 @@ export interface ParsedList {
 /** Hosts files point names at these to block them; the address itself is not a target. */
 const SINK_ADDRESSES = new Set(['0.0.0.0', '127.0.0.1', '::', '::1', '::0']);
 /** Names every hosts file carries for the machine itself. */
-const LOCAL_NAMES = new Set(['localhost', 'localhost.localdomain', 'local', 'broadcasthost', 'ip6-localhost', 'ip6-loopback', '0.0.0.0']);
+const LOCAL_NAMES = new Set([
+  'localhost',
+  'localhost.localdomain',
+  'local',
+  'broadcasthost',
+  'ip6-localhost',
+  'ip6-loopback',
+  '0.0.0.0',
+]);
 
 export function parseBlocklist(text: string): ParsedList {
   const remotes: string[] = [];
@@ -25,12 +33,20 @@ export function parseBlocklist(text: string): ParsedList {
     const fields = content.split(/\s+/);
     const targets = fields.length > 1 && SINK_ADDRESSES.has(fields[0]!) ? fields.slice(1) : fields;
     if (fields.length > 1 && targets === fields) {
-      skipped.push({ line, text: raw.slice(0, 200), reason: `expected one entry per line, or "0.0.0.0 name" hosts format; found ${fields.length} fields` });
+      skipped.push({
+        line,
+        text: raw.slice(0, 200),
+        reason: `expected one entry per line, or "0.0.0.0 name" hosts format; found ${fields.length} fields`,
+      });
       return;
     }
     for (const target of targets) {
       if (LOCAL_NAMES.has(target.toLowerCase())) {
-        skipped.push({ line, text: target, reason: 'names this machine itself; blocking it would break local services' });
+        skipped.push({
+          line,
+          text: target,
+          reason: 'names this machine itself; blocking it would break local services',
+        });
         continue;
       }
       const remote = parseRemote(target, `line ${line}`);

@@ -2,7 +2,16 @@
 import { s } from './schema.js';
 import { idSchema, type Action, type Direction, type Protocol } from './rules.js';
 
-export type AppKind = 'desktop' | 'flatpak' | 'snap' | 'appimage' | 'service' | 'container' | 'executable' | 'kernel' | 'unknown';
+export type AppKind =
+  | 'desktop'
+  | 'flatpak'
+  | 'snap'
+  | 'appimage'
+  | 'service'
+  | 'container'
+  | 'executable'
+  | 'kernel'
+  | 'unknown';
 
 /** An application as a person recognises it. Ids are assigned by the helper and stable in its store. */
 export interface App {

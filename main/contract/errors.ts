@@ -34,7 +34,11 @@ export class PortcullisError extends Error {
   }
 
   toData(): PortcullisErrorData {
-    return { kind: this.kind, ...(this.where ? { where: this.where } : {}), ...(this.detail ? { detail: this.detail } : {}) };
+    return {
+      kind: this.kind,
+      ...(this.where ? { where: this.where } : {}),
+      ...(this.detail ? { detail: this.detail } : {}),
+    };
   }
 }
 
@@ -54,7 +58,12 @@ export function invalidInput(issue: { where: string; message: string }): Portcul
  */
 export function locatedIn(at: string, error: PortcullisError): PortcullisError {
   if (error.kind !== 'invalid-input' || error.where === undefined) return error;
-  const reason = error.message.startsWith(`${error.where}: `) ? error.message.slice(error.where.length + 2) : error.message;
+  const reason = error.message.startsWith(`${error.where}: `)
+    ? error.message.slice(error.where.length + 2)
+    : error.message;
   const where = error.where.startsWith('[') ? `${at}${error.where}` : `${at}.${error.where}`;
-  return new PortcullisError('invalid-input', `${where}: ${reason}`, { where, ...(error.detail ? { detail: error.detail } : {}) });
+  return new PortcullisError('invalid-input', `${where}: ${reason}`, {
+    where,
+    ...(error.detail ? { detail: error.detail } : {}),
+  });
 }

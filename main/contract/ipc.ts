@@ -34,7 +34,9 @@ export interface WizardState {
   mode: (typeof WIZARD_MODES)[number] | null;
 }
 
-export type IpcResult<T> = { ok: true; value: T } | { ok: false; error: { kind: ErrorKind; message: string; where?: string } };
+export type IpcResult<T> =
+  | { ok: true; value: T }
+  | { ok: false; error: { kind: ErrorKind; message: string; where?: string } };
 
 /** Renderer name → the helper method it is. */
 const forwards = {
@@ -57,7 +59,10 @@ interface Local<Request, Response> {
   request: Schema<Request, unknown>;
   response?: Response;
 }
-const local = <Request, Response>(request: Schema<Request, unknown>, _response: Returns<Response>): Local<Request, Response> => ({ request });
+const local = <Request, Response>(
+  request: Schema<Request, unknown>,
+  _response: Returns<Response>,
+): Local<Request, Response> => ({ request });
 
 /** What Electron main answers itself. */
 const locals = {
@@ -84,15 +89,22 @@ export type IpcNotifyName = keyof IpcNotifications;
 export type PayloadOf<K extends IpcNotifyName> = IpcNotifications[K];
 
 type LocalRequest<K extends IpcLocalName> = Infer<(typeof locals)[K]['request']>;
-type LocalResponse<K extends IpcLocalName> = (typeof locals)[K] extends Local<unknown, infer Response> ? Response : never;
+type LocalResponse<K extends IpcLocalName> =
+  (typeof locals)[K] extends Local<unknown, infer Response> ? Response : never;
 
 type ForwardResponse<K extends IpcForwardName> = ResultOf<(typeof forwards)[K]>;
 
 /** What the renderer sends. */
-export type RequestOf<K extends IpcInvokeName> =
-  K extends IpcForwardName ? ParamsOf<(typeof forwards)[K]> : K extends IpcLocalName ? InputOf<(typeof locals)[K]['request']> : never;
-export type ResponseOf<K extends IpcInvokeName> =
-  K extends IpcForwardName ? ForwardResponse<K> : K extends IpcLocalName ? LocalResponse<K> : never;
+export type RequestOf<K extends IpcInvokeName> = K extends IpcForwardName
+  ? ParamsOf<(typeof forwards)[K]>
+  : K extends IpcLocalName
+    ? InputOf<(typeof locals)[K]['request']>
+    : never;
+export type ResponseOf<K extends IpcInvokeName> = K extends IpcForwardName
+  ? ForwardResponse<K>
+  : K extends IpcLocalName
+    ? LocalResponse<K>
+    : never;
 
 /** The helper method behind each forwarded name. */
 export const ipcForwards: { readonly [K in IpcForwardName]: (typeof forwards)[K] } = forwards;
@@ -117,7 +129,12 @@ export type IpcCalls = { [K in IpcForwardName]: (request: RequestOf<K>) => Promi
 
 /** Object.keys, for tables whose keys are exactly their type's. */
 const namesOf = <T extends object>(table: T): Array<keyof T & string> => Object.keys(table) as Array<keyof T & string>;
-const notifications: { [K in IpcNotifyName]: true } = { events: true, status: true, rulesChanged: true, helperState: true };
+const notifications: { [K in IpcNotifyName]: true } = {
+  events: true,
+  status: true,
+  rulesChanged: true,
+  helperState: true,
+};
 
 export const ipcForwardNames = namesOf(forwards);
 export const ipcLocalNames = namesOf(locals);

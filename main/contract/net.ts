@@ -16,12 +16,15 @@ const IPV4_OCTET = /^(0|[1-9][0-9]{0,2})$/;
 
 export function parseIpv4(text: string, where = 'address'): Result<IpAddress> {
   const parts = text.split('.');
-  if (parts.length !== 4) return fail(where, `"${text}" is not an IPv4 address: it needs four numbers separated by dots`);
+  if (parts.length !== 4)
+    return fail(where, `"${text}" is not an IPv4 address: it needs four numbers separated by dots`);
   const bytes = new Uint8Array(4);
   for (let i = 0; i < 4; i++) {
     const part = parts[i]!;
     if (!IPV4_OCTET.test(part)) {
-      const why = /^0[0-9]+$/.test(part) ? 'has a leading zero (ambiguous: octal or decimal?)' : 'is not a decimal number';
+      const why = /^0[0-9]+$/.test(part)
+        ? 'has a leading zero (ambiguous: octal or decimal?)'
+        : 'is not a decimal number';
       return fail(where, `"${text}" is not an IPv4 address: part ${i + 1} "${part}" ${why}`);
     }
     const value = Number(part);
@@ -52,7 +55,8 @@ export function parseIpv6(text: string, where = 'address'): Result<IpAddress> {
         words.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
         continue;
       }
-      if (!HEX_GROUP.test(group)) return bad(group === '' ? 'it has an empty group' : `"${group}" is not a group of 1-4 hex digits`);
+      if (!HEX_GROUP.test(group))
+        return bad(group === '' ? 'it has an empty group' : `"${group}" is not a group of 1-4 hex digits`);
       words.push(parseInt(group, 16));
     }
     return ok(null);
@@ -63,9 +67,14 @@ export function parseIpv6(text: string, where = 'address'): Result<IpAddress> {
   const tailResult = pushGroups(tail, true);
   if (!tailResult.ok) return tailResult;
   const tailWords = words.length - headWords;
-  if (halves.length === 1 && words.length !== 8) return bad(`it has ${words.length} groups, an address needs 8 (or "::")`);
+  if (halves.length === 1 && words.length !== 8)
+    return bad(`it has ${words.length} groups, an address needs 8 (or "::")`);
   if (halves.length === 2 && words.length > 7) return bad('"::" must stand for at least one zero group');
-  const full = [...words.slice(0, headWords), ...new Array(8 - words.length).fill(0), ...words.slice(headWords, headWords + tailWords)];
+  const full = [
+    ...words.slice(0, headWords),
+    ...new Array(8 - words.length).fill(0),
+    ...words.slice(headWords, headWords + tailWords),
+  ];
   const bytes = new Uint8Array(16);
   full.forEach((word, i) => {
     bytes[i * 2] = word >> 8;
@@ -89,9 +98,14 @@ export function parsePrefix(text: string, where = 'address'): Result<IpPrefix> {
   const maxLen = address.value.family === 4 ? 32 : 128;
   if (slash === -1) return ok({ ...address.value, prefixLen: maxLen });
   const lenText = text.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText)) return fail(where, `"${text}": the prefix length "${lenText}" must be a whole number 0-${maxLen}`);
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(lenText))
+    return fail(where, `"${text}": the prefix length "${lenText}" must be a whole number 0-${maxLen}`);
   const prefixLen = Number(lenText);
-  if (prefixLen > maxLen) return fail(where, `"${text}": the prefix length ${prefixLen} is more than ${maxLen} for an IPv${address.value.family} address`);
+  if (prefixLen > maxLen)
+    return fail(
+      where,
+      `"${text}": the prefix length ${prefixLen} is more than ${maxLen} for an IPv${address.value.family} address`,
+    );
   const masked = maskBytes(address.value.bytes, prefixLen);
   if (!masked.every((byte, i) => byte === address.value.bytes[i])) {
     const network = formatIp({ family: address.value.family, bytes: masked });
@@ -131,10 +145,16 @@ export function formatIp(address: IpAddress): string {
   let bestStart = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (words[i] !== 0) { i++; continue; }
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && words[j] === 0) j++;
-    if (j - i > bestLen) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   let text = '';
@@ -161,14 +181,20 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 export function parseDomain(text: string, where = 'domain'): Result<string> {
   const name = text.trim().toLowerCase().replace(/\.$/, '');
   if (name.length === 0) return fail(where, 'is empty: give a domain such as example.com');
-  if (name.length > 253) return fail(where, `"${text.slice(0, 40)}…" is longer than 253 characters, the limit for a domain`);
+  if (name.length > 253)
+    return fail(where, `"${text.slice(0, 40)}…" is longer than 253 characters, the limit for a domain`);
   const labels = name.split('.');
-  if (labels.length < 2) return fail(where, `"${text}" is not a domain: it needs at least two labels, like example.com`);
+  if (labels.length < 2)
+    return fail(where, `"${text}" is not a domain: it needs at least two labels, like example.com`);
   for (const label of labels) {
     if (!LABEL.test(label)) {
-      return fail(where, `"${text}" is not a domain: the label "${label}" must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen`);
+      return fail(
+        where,
+        `"${text}" is not a domain: the label "${label}" must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen`,
+      );
     }
   }
-  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return fail(where, `"${text}" looks like a malformed IPv4 address, not a domain`);
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!))
+    return fail(where, `"${text}" looks like a malformed IPv4 address, not a domain`);
   return ok(name);
 }

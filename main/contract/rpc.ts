@@ -3,7 +3,15 @@
 // client derives its typed calls from the same table.
 import { s, type Schema } from './schema.js';
 import { ACTIONS, idSchema, ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
-import { connectionQuerySchema, settingsPatchSchema, type App, type ConnectionEvent, type Flow, type Settings, type Status } from './domain.js';
+import {
+  connectionQuerySchema,
+  settingsPatchSchema,
+  type App,
+  type ConnectionEvent,
+  type Flow,
+  type Settings,
+  type Status,
+} from './domain.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request line the helper reads; longer lines are refused and the connection closed. */
@@ -22,7 +30,10 @@ export interface Returns<Result> {
   readonly result?: Result;
 }
 export const returns = <Result>(): Returns<Result> => ({});
-const method = <Parsed, Sent, Result>(params: Schema<Parsed, Sent>, _result: Returns<Result>): Method<Parsed, Sent, Result> => ({ params });
+const method = <Parsed, Sent, Result>(
+  params: Schema<Parsed, Sent>,
+  _result: Returns<Result>,
+): Method<Parsed, Sent, Result> => ({ params });
 
 export interface HelloResult {
   protocol: number;
@@ -32,15 +43,24 @@ export interface HelloResult {
 }
 
 const methods = {
-  hello: method(s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100, printable: true }) }), returns<HelloResult>()),
+  hello: method(
+    s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100, printable: true }) }),
+    returns<HelloResult>(),
+  ),
   status: method(s.none(), returns<Status>()),
   'rules.list': method(s.none(), returns<Rule[]>()),
   'rules.add': method(s.object({ rule: ruleDraftSchema }), returns<Rule>()),
   /** A chunk of an import: all of it or none. */
-  'rules.addMany': method(s.object({ rules: s.array(ruleDraftSchema, { max: MAX_BATCH }) }), returns<{ added: number; firstId: number | null }>()),
+  'rules.addMany': method(
+    s.object({ rules: s.array(ruleDraftSchema, { max: MAX_BATCH }) }),
+    returns<{ added: number; firstId: number | null }>(),
+  ),
   'rules.update': method(s.object({ id: idSchema, patch: rulePatchSchema }), returns<Rule>()),
   'rules.remove': method(s.object({ ids: s.array(idSchema, { max: MAX_BATCH }) }), returns<{ removed: number[] }>()),
-  'enforcement.set': method(s.object({ enabled: s.boolean(), pauseMinutes: s.optional(s.int({ min: 1, max: 24 * 60 })) }), returns<Status>()),
+  'enforcement.set': method(
+    s.object({ enabled: s.boolean(), pauseMinutes: s.optional(s.int({ min: 1, max: 24 * 60 })) }),
+    returns<Status>(),
+  ),
   'settings.get': method(s.none(), returns<Settings>()),
   'settings.update': method(s.object({ patch: settingsPatchSchema }), returns<Settings>()),
   'apps.list': method(s.none(), returns<App[]>()),
@@ -52,10 +72,13 @@ const methods = {
 
 export type MethodName = keyof typeof methods;
 /** What a client sends. */
-export type ParamsOf<M extends MethodName> = (typeof methods)[M] extends Method<unknown, infer Sent, unknown> ? Sent : never;
+export type ParamsOf<M extends MethodName> =
+  (typeof methods)[M] extends Method<unknown, infer Sent, unknown> ? Sent : never;
 /** What the helper's handler receives: the params as their schema parsed them. */
-export type ParsedParamsOf<M extends MethodName> = (typeof methods)[M] extends Method<infer Parsed, unknown, unknown> ? Parsed : never;
-export type ResultOf<M extends MethodName> = (typeof methods)[M] extends Method<unknown, unknown, infer Result> ? Result : never;
+export type ParsedParamsOf<M extends MethodName> =
+  (typeof methods)[M] extends Method<infer Parsed, unknown, unknown> ? Parsed : never;
+export type ResultOf<M extends MethodName> =
+  (typeof methods)[M] extends Method<unknown, unknown, infer Result> ? Result : never;
 
 /**
  * The table, typed per name, so that code generic over a method name (the helper's dispatch) sees
@@ -77,4 +100,11 @@ export function isMethodName(name: unknown): name is MethodName {
 }
 
 /** JSON-RPC error codes; the `data.kind` is what clients branch on. */
-export const RPC_CODES = { parseError: -32700, invalidRequest: -32600, methodNotFound: -32601, invalidParams: -32602, internal: -32603, application: -32000 } as const;
+export const RPC_CODES = {
+  parseError: -32700,
+  invalidRequest: -32600,
+  methodNotFound: -32601,
+  invalidParams: -32602,
+  internal: -32603,
+  application: -32000,
+} as const;

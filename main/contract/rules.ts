@@ -12,7 +12,13 @@ export type Direction = (typeof DIRECTIONS)[number];
 
 export type Remote =
   | { kind: 'any' }
-  | { kind: 'address'; family: 4 | 6; /** canonical text, "10.0.0.0/8" or "::1" */ text: string; address: string; prefixLen: number }
+  | {
+      kind: 'address';
+      family: 4 | 6;
+      /** canonical text, "10.0.0.0/8" or "::1" */ text: string;
+      address: string;
+      prefixLen: number;
+    }
   | { kind: 'domain'; name: string; /** also blocks every name under it */ subdomains: boolean };
 
 export interface PortRange {
@@ -62,7 +68,13 @@ export function parseRemote(text: string, where = 'remote'): Result<Remote> {
     const prefix = unmapIpv4(parsed.value);
     const full = prefix.family === 4 ? 32 : 128;
     const address = formatPrefix({ ...prefix, prefixLen: full });
-    return ok({ kind: 'address', family: prefix.family, text: formatPrefix(prefix), address, prefixLen: prefix.prefixLen });
+    return ok({
+      kind: 'address',
+      family: prefix.family,
+      text: formatPrefix(prefix),
+      address,
+      prefixLen: prefix.prefixLen,
+    });
   }
   const subdomains = trimmed.startsWith('*.');
   const name = parseDomain(subdomains ? trimmed.slice(2) : trimmed, where);
@@ -72,9 +84,12 @@ export function parseRemote(text: string, where = 'remote'): Result<Remote> {
 
 export function formatRemote(remote: Remote): string {
   switch (remote.kind) {
-    case 'any': return 'any';
-    case 'address': return remote.text;
-    case 'domain': return remote.subdomains ? `*.${remote.name}` : remote.name;
+    case 'any':
+      return 'any';
+    case 'address':
+      return remote.text;
+    case 'domain':
+      return remote.subdomains ? `*.${remote.name}` : remote.name;
   }
 }
 
@@ -84,7 +99,8 @@ export function parsePorts(input: string | number | null | undefined, where = 'p
   const text = String(input).trim();
   if (text === '' || text === 'any') return ok(null);
   const single = (part: string, label: string): Result<number> => {
-    if (!/^[0-9]{1,5}$/.test(part)) return fail(where, `${label} "${part}" is not a number (give 1-65535, or a range like 8000-8100)`);
+    if (!/^[0-9]{1,5}$/.test(part))
+      return fail(where, `${label} "${part}" is not a number (give 1-65535, or a range like 8000-8100)`);
     const port = Number(part);
     if (port < 1 || port > 65535) return fail(where, `${label} ${port} is outside 1-65535`);
     return ok(port);
@@ -131,11 +147,14 @@ const appSelector: Schema<AppSelector> = {
     if (input === null || input === undefined || input === 'any') return ok(null);
     if (typeof input === 'string' && /^[0-9]+$/.test(input)) return appSelector.parse(Number(input), where);
     if (typeof input === 'number') {
-      return Number.isInteger(input) && input > 0 && input <= MAX_ID ? ok(input) : fail(where, `app id must be an integer 1-${MAX_ID}, got ${input}`);
+      return Number.isInteger(input) && input > 0 && input <= MAX_ID
+        ? ok(input)
+        : fail(where, `app id must be an integer 1-${MAX_ID}, got ${input}`);
     }
     if (typeof input === 'string') {
       if (!input.startsWith('/')) return fail(where, `"${input}" is neither an app id nor an absolute executable path`);
-      if (input.length > 4096 || input.includes('\0')) return fail(where, 'executable path is too long or contains a NUL byte');
+      if (input.length > 4096 || input.includes('\0'))
+        return fail(where, 'executable path is too long or contains a NUL byte');
       return ok(input);
     }
     return fail(where, `must be an app id or an executable path, got ${describe(input)}`);
@@ -178,32 +197,44 @@ function expiryOf(fields: { for?: number; expiresAt?: number | null }, where: st
 }
 
 /** A rule as a sender writes it (a CLI flag, a form, a socket), parsed into a draft. */
-export const ruleDraftSchema = s.map(s.object({ action: s.oneOf(ACTIONS), ...ruleFields }), 'a rule', (fields, where): Result<ParsedDraft> => {
-  const ports = fields.port ?? null;
-  const protocol = fields.protocol ?? 'any';
-  if (ports && protocol === 'icmp') return fail(`${where}.port`, ICMP_HAS_NO_PORTS);
-  const expiry = expiryOf(fields, where);
-  if (!expiry.ok) return expiry;
-  return ok({
-    action: fields.action,
-    app: fields.app ?? null,
-    remote: fields.remote ?? { kind: 'any' },
-    ports,
-    protocol,
-    direction: fields.direction ?? 'both',
-    expiry: expiry.value ?? { at: null },
-    note: fields.note ?? '',
-    enabled: fields.enabled ?? true,
-  });
-});
+export const ruleDraftSchema = s.map(
+  s.object({ action: s.oneOf(ACTIONS), ...ruleFields }),
+  'a rule',
+  (fields, where): Result<ParsedDraft> => {
+    const ports = fields.port ?? null;
+    const protocol = fields.protocol ?? 'any';
+    if (ports && protocol === 'icmp') return fail(`${where}.port`, ICMP_HAS_NO_PORTS);
+    const expiry = expiryOf(fields, where);
+    if (!expiry.ok) return expiry;
+    return ok({
+      action: fields.action,
+      app: fields.app ?? null,
+      remote: fields.remote ?? { kind: 'any' },
+      ports,
+      protocol,
+      direction: fields.direction ?? 'both',
+      expiry: expiry.value ?? { at: null },
+      note: fields.note ?? '',
+      enabled: fields.enabled ?? true,
+    });
+  },
+);
 
 /** Changes to a rule as a sender writes them, parsed; checked against the rule they change by patchTerms. */
-export const rulePatchSchema = s.map(s.object({ action: s.optional(s.oneOf(ACTIONS)), ...ruleFields }), 'changes to a rule', (fields, where): Result<ParsedPatch> => {
-  const expiry = expiryOf(fields, where);
-  if (!expiry.ok) return expiry;
-  const { for: _for, expiresAt: _expiresAt, port, ...same } = fields;
-  return ok({ ...same, ...(port !== undefined ? { ports: port } : {}), ...(expiry.value ? { expiry: expiry.value } : {}) });
-});
+export const rulePatchSchema = s.map(
+  s.object({ action: s.optional(s.oneOf(ACTIONS)), ...ruleFields }),
+  'changes to a rule',
+  (fields, where): Result<ParsedPatch> => {
+    const expiry = expiryOf(fields, where);
+    if (!expiry.ok) return expiry;
+    const { for: _for, expiresAt: _expiresAt, port, ...same } = fields;
+    return ok({
+      ...same,
+      ...(port !== undefined ? { ports: port } : {}),
+      ...(expiry.value ? { expiry: expiry.value } : {}),
+    });
+  },
+);
 
 /** A rule as a sender writes it. */
 export type RuleDraft = InputOf<typeof ruleDraftSchema>;
@@ -270,7 +301,9 @@ export function ruleToDraft(rule: Rule): RuleDraft {
 }
 
 /** A one-line description for lists, logs and the CLI. */
-export function describeRule(rule: Pick<Rule, 'action' | 'appId' | 'remote' | 'ports' | 'protocol' | 'direction'>): string {
+export function describeRule(
+  rule: Pick<Rule, 'action' | 'appId' | 'remote' | 'ports' | 'protocol' | 'direction'>,
+): string {
   const parts = [rule.action, formatRemote(rule.remote)];
   if (rule.ports) parts.push(`port ${formatPorts(rule.ports)}`);
   if (rule.protocol !== 'any') parts.push(rule.protocol);

@@ -32,15 +32,20 @@ export type InputOf<S> = S extends Schema<unknown, infer In> ? In : never;
 
 /** An object schema's output: fields whose schema accepts undefined are optional keys. */
 type OptionalKeys<Shape> = { [K in keyof Shape]: undefined extends Infer<Shape[K]> ? K : never }[keyof Shape];
-type ObjectOf<Shape> = { [K in Exclude<keyof Shape, OptionalKeys<Shape>>]: Infer<Shape[K]> } & { [K in OptionalKeys<Shape>]?: Infer<Shape[K]> };
+type ObjectOf<Shape> = { [K in Exclude<keyof Shape, OptionalKeys<Shape>>]: Infer<Shape[K]> } & {
+  [K in OptionalKeys<Shape>]?: Infer<Shape[K]>;
+};
 /** The same for what a sender writes. */
 type OptionalInputKeys<Shape> = { [K in keyof Shape]: undefined extends InputOf<Shape[K]> ? K : never }[keyof Shape];
-type ObjectInputOf<Shape> = { [K in Exclude<keyof Shape, OptionalInputKeys<Shape>>]: InputOf<Shape[K]> } & { [K in OptionalInputKeys<Shape>]?: InputOf<Shape[K]> };
+type ObjectInputOf<Shape> = { [K in Exclude<keyof Shape, OptionalInputKeys<Shape>>]: InputOf<Shape[K]> } & {
+  [K in OptionalInputKeys<Shape>]?: InputOf<Shape[K]>;
+};
 
 export function describe(input: unknown): string {
   if (input === null) return 'null';
   if (Array.isArray(input)) return 'an array';
-  if (typeof input === 'string') return input.length > 40 ? `a string of ${input.length} characters` : JSON.stringify(input);
+  if (typeof input === 'string')
+    return input.length > 40 ? `a string of ${input.length} characters` : JSON.stringify(input);
   if (typeof input === 'number' || typeof input === 'boolean') return String(input);
   return typeof input === 'object' ? 'an object' : typeof input;
 }
@@ -58,12 +63,16 @@ export const s = {
     const { min = 0, max = 4096, printable = false } = options;
     return schema(`a string of ${min}-${max} characters`, (input, where) => {
       if (typeof input !== 'string') return fail(where, `must be a string, got ${describe(input)}`);
-      if (input.length < min || input.length > max) return fail(where, `must be ${min}-${max} characters long, got ${input.length}`);
+      if (input.length < min || input.length > max)
+        return fail(where, `must be ${min}-${max} characters long, got ${input.length}`);
       if (printable) {
         const found = UNPRINTABLE.exec(input);
         if (found) {
           const code = found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
-          return fail(where, `must not contain control characters or line breaks, found U+${code} at position ${found.index + 1}`);
+          return fail(
+            where,
+            `must not contain control characters or line breaks, found U+${code} at position ${found.index + 1}`,
+          );
         }
       }
       return ok(input);
@@ -73,7 +82,8 @@ export const s = {
   int(options: { min?: number; max?: number } = {}): Schema<number> {
     const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = options;
     return schema(`an integer ${min}-${max}`, (input, where) => {
-      if (typeof input !== 'number' || !Number.isInteger(input)) return fail(where, `must be an integer, got ${describe(input)}`);
+      if (typeof input !== 'number' || !Number.isInteger(input))
+        return fail(where, `must be an integer, got ${describe(input)}`);
       if (input < min || input > max) return fail(where, `must be between ${min} and ${max}, got ${input}`);
       return ok(input);
     });
@@ -81,12 +91,14 @@ export const s = {
 
   boolean(): Schema<boolean> {
     return schema('true or false', (input, where) =>
-      typeof input === 'boolean' ? ok(input) : fail(where, `must be true or false, got ${describe(input)}`));
+      typeof input === 'boolean' ? ok(input) : fail(where, `must be true or false, got ${describe(input)}`),
+    );
   },
 
   literal<const V extends string | number | boolean>(value: V): Schema<V> {
     return schema(JSON.stringify(value), (input, where) =>
-      input === value ? ok(value) : fail(where, `must be ${JSON.stringify(value)}, got ${describe(input)}`));
+      input === value ? ok(value) : fail(where, `must be ${JSON.stringify(value)}, got ${describe(input)}`),
+    );
   },
 
   /** A sender may write any text (a CLI flag, a form's select): the parser says which are allowed. */
@@ -94,15 +106,20 @@ export const s = {
     return schema<V, string>(`one of ${values.join('|')}`, (input, where) =>
       typeof input === 'string' && (values as readonly string[]).includes(input)
         ? ok(input as V)
-        : fail(where, `must be one of ${values.join(', ')}, got ${describe(input)}`));
+        : fail(where, `must be one of ${values.join(', ')}, got ${describe(input)}`),
+    );
   },
 
   optional<T, In>(inner: Schema<T, In>): Schema<T | undefined, In | undefined> {
-    return schema<T | undefined, In | undefined>(`${inner.expected} (optional)`, (input, where) => (input === undefined ? ok(undefined) : inner.parse(input, where)));
+    return schema<T | undefined, In | undefined>(`${inner.expected} (optional)`, (input, where) =>
+      input === undefined ? ok(undefined) : inner.parse(input, where),
+    );
   },
 
   nullable<T, In>(inner: Schema<T, In>): Schema<T | null, In | null> {
-    return schema<T | null, In | null>(`${inner.expected} or null`, (input, where) => (input === null ? ok(null) : inner.parse(input, where)));
+    return schema<T | null, In | null>(`${inner.expected} or null`, (input, where) =>
+      input === null ? ok(null) : inner.parse(input, where),
+    );
   },
 
   array<T, In>(inner: Schema<T, In>, options: { max?: number } = {}): Schema<T[], In[]> {
@@ -121,13 +138,17 @@ export const s = {
   },
 
   /** A plain object with exactly these keys (unknown keys are refused: a typo must not pass silently). */
-  object<Shape extends Record<string, Schema<unknown, unknown>>>(shape: Shape): Schema<ObjectOf<Shape>, ObjectInputOf<Shape>> {
+  object<Shape extends Record<string, Schema<unknown, unknown>>>(
+    shape: Shape,
+  ): Schema<ObjectOf<Shape>, ObjectInputOf<Shape>> {
     type Out = ObjectOf<Shape>;
     return schema<Out, ObjectInputOf<Shape>>('an object', (input, where) => {
-      if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail(where, `must be an object, got ${describe(input)}`);
+      if (typeof input !== 'object' || input === null || Array.isArray(input))
+        return fail(where, `must be an object, got ${describe(input)}`);
       const record = input as Record<string, unknown>;
       for (const key of Object.keys(record)) {
-        if (!(key in shape)) return fail(`${where}.${key}`, `is not a known field (known: ${Object.keys(shape).join(', ') || 'none'})`);
+        if (!(key in shape))
+          return fail(`${where}.${key}`, `is not a known field (known: ${Object.keys(shape).join(', ') || 'none'})`);
       }
       const out: Record<string, unknown> = {};
       for (const [key, fieldSchema] of Object.entries(shape)) {
@@ -140,7 +161,11 @@ export const s = {
   },
 
   /** Runs a parser over a validated value (turning "10m" into 600 000 ms, say). */
-  map<A, B, In>(inner: Schema<A, In>, expected: string, convert: (value: A, where: string) => Result<B>): Schema<B, In> {
+  map<A, B, In>(
+    inner: Schema<A, In>,
+    expected: string,
+    convert: (value: A, where: string) => Result<B>,
+  ): Schema<B, In> {
     return schema<B, In>(expected, (input, where) => {
       const first = inner.parse(input, where);
       return first.ok ? convert(first.value, where) : first;

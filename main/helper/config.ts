@@ -38,9 +38,14 @@ export interface ConfigInputs {
 export function resolveHelperConfig(inputs: ConfigInputs): HelperConfig {
   const configFile = inputs.configFile ?? HELPER_CONFIG_FILE;
   const pkexecUid = parsePkexecUid(inputs.env.PKEXEC_UID);
-  const flagNames = Object.entries(inputs.flags).filter(([, value]) => value !== undefined).map(([key]) => key);
+  const flagNames = Object.entries(inputs.flags)
+    .filter(([, value]) => value !== undefined)
+    .map(([key]) => key);
   if (pkexecUid !== null && flagNames.length > 0) {
-    throw new PortcullisError('invalid-input', `started through pkexec, the helper takes no flags (got ${flagNames.join(', ')}); its paths come from ${configFile}`);
+    throw new PortcullisError(
+      'invalid-input',
+      `started through pkexec, the helper takes no flags (got ${flagNames.join(', ')}); its paths come from ${configFile}`,
+    );
   }
   const fromFile = readConfigFile(configFile);
   const cgroupRoot = inputs.cgroupRoot === undefined ? findCgroup2Mount() : inputs.cgroupRoot;
@@ -53,7 +58,8 @@ export function resolveHelperConfig(inputs: ConfigInputs): HelperConfig {
     socket: inputs.flags.socket ?? fromFile.socket ?? DEFAULT_SOCKET,
   };
   for (const key of CONFIG_KEYS) {
-    if (!isAbsolute(paths[key])) throw new PortcullisError('invalid-input', `${key}: "${paths[key]}" must be an absolute path`, { where: key });
+    if (!isAbsolute(paths[key]))
+      throw new PortcullisError('invalid-input', `${key}: "${paths[key]}" must be an absolute path`, { where: key });
   }
   return { ...paths, usesDefaultBpffs: paths.bpffs === DEFAULT_BPFFS, authorizingUid: pkexecUid };
 }
@@ -72,10 +78,12 @@ export function readConfigFile(path: string): Partial<HelperPaths> {
   } catch {
     return {};
   }
-  const refuse = (why: string) => new PortcullisError('invalid-input', `${path}: ${why}; refusing to use it`, { where: path });
+  const refuse = (why: string) =>
+    new PortcullisError('invalid-input', `${path}: ${why}; refusing to use it`, { where: path });
   if (!stats.isFile()) throw refuse('is not a regular file');
   if (stats.uid !== 0) throw refuse(`is owned by uid ${stats.uid}, not root`);
-  if ((stats.mode & 0o022) !== 0) throw refuse(`is writable by group or others (mode ${(stats.mode & 0o777).toString(8)})`);
+  if ((stats.mode & 0o022) !== 0)
+    throw refuse(`is writable by group or others (mode ${(stats.mode & 0o777).toString(8)})`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
@@ -85,7 +93,8 @@ export function readConfigFile(path: string): Partial<HelperPaths> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw refuse('must hold a JSON object');
   const out: Partial<HelperPaths> = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!(CONFIG_KEYS as readonly string[]).includes(key)) throw refuse(`has an unknown key "${key}" (known: ${CONFIG_KEYS.join(', ')})`);
+    if (!(CONFIG_KEYS as readonly string[]).includes(key))
+      throw refuse(`has an unknown key "${key}" (known: ${CONFIG_KEYS.join(', ')})`);
     if (typeof value !== 'string' || !isAbsolute(value)) throw refuse(`"${key}" must be an absolute path`);
     out[key as keyof HelperPaths] = value;
   }

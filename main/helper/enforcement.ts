@@ -43,7 +43,13 @@ export class Enforcement {
     // Kernel first: if it refuses, the stored state still says what is enforced.
     await inKernel('setting enforcement failed', () => this.kernel.setEnforcing(enabled));
     const state = this.store.set({ enforcing: enabled, pausedUntil });
-    this.log(enabled ? 'enforcement on' : pausedUntil ? `enforcement paused until ${new Date(pausedUntil).toISOString()}` : 'enforcement off');
+    this.log(
+      enabled
+        ? 'enforcement on'
+        : pausedUntil
+          ? `enforcement paused until ${new Date(pausedUntil).toISOString()}`
+          : 'enforcement off',
+    );
     this.schedule(state);
     this.onChange(state);
     return state;
@@ -57,10 +63,13 @@ export class Enforcement {
   private schedule(state: EnforcementState): void {
     this.stop();
     if (state.enforcing || state.pausedUntil === null) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.set(true).catch((error: Error) => this.log(`resuming enforcement failed: ${error.message}`));
-    }, Math.min(Math.max(state.pausedUntil - Date.now(), 0), MAX_TIMER_MS));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.set(true).catch((error: Error) => this.log(`resuming enforcement failed: ${error.message}`));
+      },
+      Math.min(Math.max(state.pausedUntil - Date.now(), 0), MAX_TIMER_MS),
+    );
     this.timer.unref();
   }
 }

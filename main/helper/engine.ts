@@ -4,10 +4,24 @@
 // The kernel is told only what changed (the entries of the rules written), so a change costs what
 // it touches, not what is stored.
 import {
-  PortcullisError, invalidInput, locatedIn, patchTerms, specOf,
-  type ParsedDraft, type ParsedPatch, type Rule, type Settings,
+  PortcullisError,
+  invalidInput,
+  locatedIn,
+  patchTerms,
+  specOf,
+  type ParsedDraft,
+  type ParsedPatch,
+  type Rule,
+  type Settings,
 } from '../contract/index.js';
-import type { AppBindingChange, AppBindings, ApplyStats, Counters, KernelDefaults, KernelRule } from '../../native/api.js';
+import type {
+  AppBindingChange,
+  AppBindings,
+  ApplyStats,
+  Counters,
+  KernelDefaults,
+  KernelRule,
+} from '../../native/api.js';
 import type { Db } from './store/database.js';
 import { RulesStore, type ResolvedSpec } from './store/rules-store.js';
 import { AppsStore } from './apps/apps-store.js';
@@ -19,12 +33,20 @@ import { inKernel } from './kernel-error.js';
 /** The part of the native Firewall the engine drives. */
 export interface KernelFirewall {
   /** Takes out `removed` (objects given before), takes in `added`; all or nothing. */
-  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): Promise<ApplyStats>;
+  changeRules(
+    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    defaults: KernelDefaults,
+  ): Promise<ApplyStats>;
   bindApps(change: AppBindingChange): Promise<void>;
   readCounters(): Promise<Counters>;
 }
 
-export const DEFAULT_SETTINGS: Settings = { defaultAction: 'allow', retentionDays: 30, authorizedUsers: [], notifyOnFirstBlock: true };
+export const DEFAULT_SETTINGS: Settings = {
+  defaultAction: 'allow',
+  retentionDays: 30,
+  authorizedUsers: [],
+  notifyOnFirstBlock: true,
+};
 
 /** Extra rules computed elsewhere (domain rules resolved to addresses), compiled with the stored ones. */
 export type RuleSource = (now: number) => Rule[];
@@ -68,7 +90,11 @@ export class RulesEngine {
   private loadedAll = false;
   lastApply: ApplyStats | null = null;
 
-  constructor(private readonly db: Db, private readonly firewall: KernelFirewall, private readonly log: (message: string) => void) {
+  constructor(
+    private readonly db: Db,
+    private readonly firewall: KernelFirewall,
+    private readonly log: (message: string) => void,
+  ) {
     this.rules = new RulesStore(db);
     this.apps = new AppsStore(db);
     this.registry = new AppRegistry(this.apps);
@@ -107,13 +133,15 @@ export class RulesEngine {
 
   /** All or none; a refused draft's error is located at its index ("[3].app"). */
   addRules(drafts: readonly ParsedDraft[]): Promise<Rule[]> {
-    return this.change((now) => drafts.map((draft, index) => {
-      try {
-        return this.rules.add(this.resolveDraft(draft, now), now);
-      } catch (error) {
-        throw error instanceof PortcullisError ? locatedIn(`[${index}]`, error) : error;
-      }
-    }));
+    return this.change((now) =>
+      drafts.map((draft, index) => {
+        try {
+          return this.rules.add(this.resolveDraft(draft, now), now);
+        } catch (error) {
+          throw error instanceof PortcullisError ? locatedIn(`[${index}]`, error) : error;
+        }
+      }),
+    );
   }
 
   updateRule(id: number, patch: ParsedPatch): Promise<Rule> {
@@ -172,7 +200,9 @@ export class RulesEngine {
         // App rows of the failed change are gone (and their ids may be handed out again): unbind them.
         await this.unbind(bound);
         // The kernel may hold part of the failed change: put it back to what the store says.
-        await this.syncKernel(Date.now()).catch((syncError: Error) => this.log(`could not restore kernel rules after a failed change: ${syncError.message}`));
+        await this.syncKernel(Date.now()).catch((syncError: Error) =>
+          this.log(`could not restore kernel rules after a failed change: ${syncError.message}`),
+        );
         throw error;
       }
       this.scheduleExpiry();
@@ -217,14 +247,19 @@ export class RulesEngine {
     }
     // Rule sources (domain rules' addresses) are few and made anew each time: equal content keeps the entry.
     const sourced = new Map<string, KernelRule>();
-    for (const entry of toKernelRules(this.ruleSources.flatMap((source) => source(now)), now)) {
+    for (const entry of toKernelRules(
+      this.ruleSources.flatMap((source) => source(now)),
+      now,
+    )) {
       const key = entryKey(entry);
       if (!sourced.has(key)) sourced.set(key, this.appliedSourced.get(key) ?? entry);
     }
     for (const [key, entry] of this.appliedSourced) if (!sourced.has(key)) removed.push(entry);
     for (const [key, entry] of sourced) if (!this.appliedSourced.has(key)) added.push(entry);
     const defaults = toKernelDefaults(this.settings.get().defaultAction, apps);
-    this.lastApply = await inKernel('the kernel refused the rules', () => this.firewall.changeRules({ removed, added }, defaults));
+    this.lastApply = await inKernel('the kernel refused the rules', () =>
+      this.firewall.changeRules({ removed, added }, defaults),
+    );
     for (const [id, applied] of stored) {
       if (applied) this.appliedStored.set(id, applied);
       else this.appliedStored.delete(id);

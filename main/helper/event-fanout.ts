@@ -129,7 +129,9 @@ export class EventFanout {
         this.subscribers.delete(connection);
         this.clientsDropped++;
         this.eventsDropped += batch.events.length;
-        this.options.log(`dropped slow event subscriber ${connection.describe()}: ${connection.backlogBytes} bytes unread`);
+        this.options.log(
+          `dropped slow event subscriber ${connection.describe()}: ${connection.backlogBytes} bytes unread`,
+        );
         connection.destroy();
         continue;
       }

@@ -37,7 +37,10 @@ function ruleEntries(rule: Rule): KernelRule[] {
     action: rule.action,
   };
   if (rule.remote.kind === 'any') {
-    return [{ ...common, family: 4, addr: ANY_V4, prefixLen: 0 }, { ...common, family: 6, addr: ANY_V6, prefixLen: 0 }];
+    return [
+      { ...common, family: 4, addr: ANY_V4, prefixLen: 0 },
+      { ...common, family: 6, addr: ANY_V6, prefixLen: 0 },
+    ];
   }
   if (rule.remote.kind !== 'address') return [];
   const prefix = parsePrefix(rule.remote.text);

@@ -28,16 +28,28 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   if (config.usesDefaultBpffs) ensureSystemBpffs(dirname(config.bpffs));
   mkdirSync(config.bpffs, { recursive: true, mode: 0o700 });
 
-  const features = await probeKernel({ bpffs: config.bpffs, cgroup2Mount: findCgroup2Mount(), bpffsMounts: findBpffsMounts() });
+  const features = await probeKernel({
+    bpffs: config.bpffs,
+    cgroup2Mount: findCgroup2Mount(),
+    bpffsMounts: findBpffsMounts(),
+  });
   const db = openDatabase(config.stateDir);
   const firewall = await Firewall.open({ cgroup: config.cgroup, pinDir: config.bpffs });
-  log(`${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`);
+  log(
+    `${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`,
+  );
 
   const fanout = new EventFanout({ log });
   const engine = new RulesEngine(db, firewall, log);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
-  let status = () => buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
-  const enforcement = new Enforcement(enforcementStore, firewall, () => fanout.broadcast('status.changed', status()), log);
+  let status = () =>
+    buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
+  const enforcement = new Enforcement(
+    enforcementStore,
+    firewall,
+    () => fanout.broadcast('status.changed', status()),
+    log,
+  );
   const attach = { cgroup: config.cgroup, pinDir: config.bpffs, adopted: firewall.adopted };
   engine.onRulesChanged((ruleCount) => fanout.broadcast('rules.changed', { ruleCount }));
 
@@ -46,14 +58,34 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
   const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
-  const subscription = firewall.subscribe((events, drops) => {
-    fanout.noteDropped(Number(drops));
-    fanout.publish(connections.pipeline.process(events));
-  }, { formatV6: (bytes) => formatIp({ family: 6, bytes }) });
-  const stopCompaction = startQuietCompaction({ work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten, trimNativeHeap, log });
+  const subscription = firewall.subscribe(
+    (events, drops) => {
+      fanout.noteDropped(Number(drops));
+      fanout.publish(connections.pipeline.process(events));
+    },
+    { formatV6: (bytes) => formatIp({ family: 6, bytes }) },
+  );
+  const stopCompaction = startQuietCompaction({
+    work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten,
+    trimNativeHeap,
+    log,
+  });
 
-  const authorizedUids = (): Set<number> => new Set([0, ...(config.authorizingUid !== null ? [config.authorizingUid] : []), ...engine.settings.get().authorizedUsers]);
-  const services = { engine, enforcement, fanout, connections, log, status: () => status(), settingsChanged: () => server.dropUnauthorized() };
+  const authorizedUids = (): Set<number> =>
+    new Set([
+      0,
+      ...(config.authorizingUid !== null ? [config.authorizingUid] : []),
+      ...engine.settings.get().authorizedUsers,
+    ]);
+  const services = {
+    engine,
+    enforcement,
+    fanout,
+    connections,
+    log,
+    status: () => status(),
+    settingsChanged: () => server.dropUnauthorized(),
+  };
   const server: RpcServer = await RpcServer.listen({
     socketPath: config.socket,
     handlers: createHandlers(services),
@@ -62,14 +94,18 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     isAuthorized: (uid) => authorizedUids().has(uid),
     log,
   });
-  log(`ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}`);
+  log(
+    `ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}`,
+  );
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   log(`${signal}: stopping; the pinned programs keep enforcing`);
-  status = () => { throw new PortcullisError('unavailable', 'the helper is stopping'); };
+  status = () => {
+    throw new PortcullisError('unavailable', 'the helper is stopping');
+  };
   await server.close();
   subscription.close();
   stopCompaction();

@@ -18,7 +18,9 @@ export interface InstallOptions {
   systemd?: boolean;
 }
 
-export type InstallResult = { ok: true; done: string[]; notes: string[] } | { ok: false; error: PortcullisError; done: string[] };
+export type InstallResult =
+  | { ok: true; done: string[]; notes: string[] }
+  | { ok: false; error: PortcullisError; done: string[] };
 
 /** Marks the CLI wrapper as ours, so install never overwrites someone else's /usr/bin/portcullis. */
 export const WRAPPER_MARK = '# portcullis-cli-wrapper';
@@ -42,7 +44,9 @@ export function install(options: InstallOptions): InstallResult {
     done.push(LAYOUT.policy);
 
     if (exists(LAYOUT.cliWrapper) && !isOurWrapper(LAYOUT.cliWrapper)) {
-      notes.push(`${LAYOUT.cliWrapper} exists and is not Portcullis's; left alone (run ${LAYOUT.cliEntry} with ${LAYOUT.node})`);
+      notes.push(
+        `${LAYOUT.cliWrapper} exists and is not Portcullis's; left alone (run ${LAYOUT.cliEntry} with ${LAYOUT.node})`,
+      );
     } else {
       writeRootFile(LAYOUT.cliWrapper, CLI_WRAPPER, EXEC_MODE);
       done.push(LAYOUT.cliWrapper);
@@ -70,7 +74,11 @@ function restartNotes(): string[] {
     return ['portcullis-helper.service restarted on the new version'];
   }
   const pids = installedHelperPids();
-  return pids.length > 0 ? [`a helper started before this install still runs the previous version (pid ${pids.join(', ')}); restart it from the app`] : [];
+  return pids.length > 0
+    ? [
+        `a helper started before this install still runs the previous version (pid ${pids.join(', ')}); restart it from the app`,
+      ]
+    : [];
 }
 
 export function requireRoot(what: string): void {
@@ -86,17 +94,29 @@ export function requireRoot(what: string): void {
 function requireTrustedNode(): void {
   const problems = trustedPathProblems(LAYOUT.node);
   if (problems.length > 0) {
-    throw new PortcullisError('invalid-input', `${LAYOUT.node} cannot be trusted to run as root: ${problems.join('; ')}. Install Node.js from root-owned system packages, or make ${LAYOUT.node} point at such a copy`, { where: LAYOUT.node });
+    throw new PortcullisError(
+      'invalid-input',
+      `${LAYOUT.node} cannot be trusted to run as root: ${problems.join('; ')}. Install Node.js from root-owned system packages, or make ${LAYOUT.node} point at such a copy`,
+      { where: LAYOUT.node },
+    );
   }
 }
 
 /** Loads the installed native parts with the installed node and a clean environment. */
 function selfCheck(): void {
   try {
-    execFileSync(LAYOUT.node, [LAYOUT.installEntry, 'self-check'], { env: {}, cwd: '/', encoding: 'utf8', stdio: 'pipe' });
+    execFileSync(LAYOUT.node, [LAYOUT.installEntry, 'self-check'], {
+      env: {},
+      cwd: '/',
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new PortcullisError('internal', `the installed helper bundle does not load: ${stderr.trim() || (error as Error).message}`);
+    throw new PortcullisError(
+      'internal',
+      `the installed helper bundle does not load: ${stderr.trim() || (error as Error).message}`,
+    );
   }
 }
 

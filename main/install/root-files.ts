@@ -41,7 +41,8 @@ export function replaceRootTree(files: ReadonlyMap<string, Buffer>, to: string):
     makeRootDir(fresh);
     for (const [rel, bytes] of files) {
       const parts = rel.split('/');
-      if (parts.some((part) => part === '' || part === '.' || part === '..')) throw new Error(`${rel}: not a plain relative path`);
+      if (parts.some((part) => part === '' || part === '.' || part === '..'))
+        throw new Error(`${rel}: not a plain relative path`);
       for (let i = 1; i < parts.length; i++) {
         const dir = join(fresh, ...parts.slice(0, i));
         if (!exists(dir)) makeRootDir(dir);

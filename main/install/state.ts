@@ -14,9 +14,19 @@ export function installedCheck(): Check {
   const problems = installProblems();
   if (problems.length === 0) {
     const manifest = readManifest();
-    return { ...base, ok: true, detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit action and launcher in place`, fix: null };
+    return {
+      ...base,
+      ok: true,
+      detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit action and launcher in place`,
+      fix: null,
+    };
   }
-  return { ...base, ok: false, detail: problems.slice(0, 3).join('; '), fix: 'reinstall: sudo portcullis install (or reinstall the package)' };
+  return {
+    ...base,
+    ok: false,
+    detail: problems.slice(0, 3).join('; '),
+    fix: 'reinstall: sudo portcullis install (or reinstall the package)',
+  };
 }
 
 /** Everything wrong with the installed files; empty when the install is complete and intact. */
@@ -26,7 +36,8 @@ export function installProblems(): string[] {
   const problems: string[] = [];
   const actual = hashTree(LAYOUT.libDir);
   for (const [file, hash] of Object.entries(manifest.files)) {
-    if (actual[file] !== hash) problems.push(`${join(LAYOUT.libDir, file)} ${actual[file] ? 'was modified' : 'is missing'}`);
+    if (actual[file] !== hash)
+      problems.push(`${join(LAYOUT.libDir, file)} ${actual[file] ? 'was modified' : 'is missing'}`);
   }
   const copies: Array<[string, string]> = [
     [LAYOUT.launcher, BUNDLE_FILES.launcher],
@@ -34,12 +45,14 @@ export function installProblems(): string[] {
   ];
   for (const [installed, inBundle] of copies) {
     try {
-      if (sha256(installed) !== manifest.files[inBundle]) problems.push(`${installed} differs from the installed bundle's copy`);
+      if (sha256(installed) !== manifest.files[inBundle])
+        problems.push(`${installed} differs from the installed bundle's copy`);
     } catch {
       problems.push(`${installed} is missing`);
     }
   }
-  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.helperEntry, LAYOUT.node]) problems.push(...trustedPathProblems(path));
+  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.helperEntry, LAYOUT.node])
+    problems.push(...trustedPathProblems(path));
   return problems;
 }
 

@@ -16,7 +16,8 @@ export function trustedPathProblems(path: string): string[] {
   const check = (entry: string, stats: Stats) => {
     if (stats.uid !== 0) problems.push(`${entry} is owned by uid ${stats.uid}, not root${via()}`);
     // A link's own mode means nothing; its directory (checked already) decides who may replace it.
-    else if (!stats.isSymbolicLink() && (stats.mode & 0o022) !== 0) problems.push(`${entry} is writable by group or others${via()}`);
+    else if (!stats.isSymbolicLink() && (stats.mode & 0o022) !== 0)
+      problems.push(`${entry} is writable by group or others${via()}`);
   };
 
   check('/', lstatSync('/'));

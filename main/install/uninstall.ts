@@ -49,9 +49,14 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     done.push(removeIf(paths.socket, (s) => s.isSocket()));
     done.push(removeEmptyDir(LAYOUT.runtimeDir));
 
-    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.launcher]) done.push(removeIf(path, () => true));
+    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.launcher])
+      done.push(removeIf(path, () => true));
     done.push(removeEmptyDir(LAYOUT.libexecDir));
-    done.push(isOurWrapper(LAYOUT.cliWrapper) ? removeIf(LAYOUT.cliWrapper, () => true) : `${LAYOUT.cliWrapper}: not ours or absent, left alone`);
+    done.push(
+      isOurWrapper(LAYOUT.cliWrapper)
+        ? removeIf(LAYOUT.cliWrapper, () => true)
+        : `${LAYOUT.cliWrapper}: not ours or absent, left alone`,
+    );
     done.push(removeInstalledBundle());
 
     if (options.purge) {
@@ -96,7 +101,9 @@ function signal(pid: number, name: NodeJS.Signals): void {
 function isAlive(pid: number): boolean {
   try {
     // A zombie still answers kill(0); it counts as gone.
-    return !readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').startsWith('Z');
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .startsWith('Z');
   } catch {
     return false;
   }
@@ -126,8 +133,13 @@ export async function removePins(
   detach: (pinDir: string) => Promise<void>,
 ): Promise<string> {
   if (!exists(pinDir)) return `${pinDir}: no pins`;
-  const onBpffs = findBpffsMounts().some((mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'));
-  if (!onBpffs) throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, { where: pinDir });
+  const onBpffs = findBpffsMounts().some(
+    (mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'),
+  );
+  if (!onBpffs)
+    throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, {
+      where: pinDir,
+    });
   const ours = pins.filter((pin) => isPinPath(pin) && exists(join(pinDir, pin)));
   if (ours.length > 0) {
     // bpffs refuses names with a dot, so this one cannot be hidden.
@@ -139,7 +151,7 @@ export async function removePins(
     if (exists(staging)) rmSync(staging, { recursive: true, force: true });
   }
   const kept = [join(pinDir, 'links'), join(pinDir, 'maps'), pinDir].filter((dir) => !removeDirIfEmpty(dir));
-  const what = ours.length > 0 ? `detached and unpinned ${ours.length} pin(s)` : 'none of the helper\'s pins';
+  const what = ours.length > 0 ? `detached and unpinned ${ours.length} pin(s)` : "none of the helper's pins";
   return `${pinDir}: ${what}${kept.length > 0 ? `; kept ${kept.join(', ')} (not empty: not ours)` : ''}`;
 }
 
@@ -159,8 +171,11 @@ function removeInstalledBundle(): string {
     for (let dir = dirname(file); dir !== '.'; dir = dirname(dir)) dirs.add(dir);
   }
   // Deepest first, so a parent is tried after its children.
-  for (const dir of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length)) removeDirIfEmpty(join(LAYOUT.libDir, dir));
-  return removeDirIfEmpty(LAYOUT.libDir) ? `${LAYOUT.libDir}: removed` : `${LAYOUT.libDir}: removed its files; kept what the manifest does not name`;
+  for (const dir of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length))
+    removeDirIfEmpty(join(LAYOUT.libDir, dir));
+  return removeDirIfEmpty(LAYOUT.libDir)
+    ? `${LAYOUT.libDir}: removed`
+    : `${LAYOUT.libDir}: removed its files; kept what the manifest does not name`;
 }
 
 /** rmdir: true when the directory is gone (or was never there). */

@@ -24,7 +24,8 @@ const OPEN_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_N
 
 /** A bundle is installed only when it is exactly what its manifest lists, built for /usr/bin/node's ABI. */
 export function verifyBundle(bundleDir: string): VerifiedBundle {
-  const bad = (why: string) => new PortcullisError('invalid-input', `helper bundle ${bundleDir}: ${why}`, { where: bundleDir });
+  const bad = (why: string) =>
+    new PortcullisError('invalid-input', `helper bundle ${bundleDir}: ${why}`, { where: bundleDir });
   const files = readTreeNoFollow(bundleDir, bad);
   const manifestBytes = files.get(BUNDLE_FILES.manifest);
   if (!manifestBytes) throw bad(`no ${BUNDLE_FILES.manifest} (build one with npm run build:helper-bundle)`);
@@ -35,8 +36,10 @@ export function verifyBundle(bundleDir: string): VerifiedBundle {
   } catch (error) {
     throw bad(`${BUNDLE_FILES.manifest} is not JSON (${(error as Error).message})`);
   }
-  if (manifest.name !== 'portcullis-helper-bundle' || typeof manifest.files !== 'object' || manifest.files === null) throw bad('not a Portcullis helper bundle manifest');
-  if (!Array.isArray(manifest.pins) || !manifest.pins.every(isPinPath)) throw bad('its manifest does not list the pins the helper makes (pins: ["links/NAME", "maps/NAME", ...])');
+  if (manifest.name !== 'portcullis-helper-bundle' || typeof manifest.files !== 'object' || manifest.files === null)
+    throw bad('not a Portcullis helper bundle manifest');
+  if (!Array.isArray(manifest.pins) || !manifest.pins.every(isPinPath))
+    throw bad('its manifest does not list the pins the helper makes (pins: ["links/NAME", "maps/NAME", ...])');
   for (const [file, hash] of Object.entries(manifest.files)) {
     const bytes = files.get(file);
     if (bytes === undefined) throw bad(`${file} is listed in the manifest but missing`);
@@ -49,7 +52,9 @@ export function verifyBundle(bundleDir: string): VerifiedBundle {
   }
   const nodeAbi = execFileSync(LAYOUT.node, ['-p', 'process.versions.modules'], { env: {}, encoding: 'utf8' }).trim();
   if (nodeAbi !== manifest.nodeAbi) {
-    throw bad(`built for Node ABI ${manifest.nodeAbi}, but ${LAYOUT.node} has ABI ${nodeAbi}: rebuild the bundle with that node`);
+    throw bad(
+      `built for Node ABI ${manifest.nodeAbi}, but ${LAYOUT.node} has ABI ${nodeAbi}: rebuild the bundle with that node`,
+    );
   }
   return { manifest, manifestBytes, files };
 }
@@ -80,7 +85,11 @@ function readTreeNoFollow(root: string, bad: (why: string) => Error): Map<string
         fd = openSync(`/proc/self/fd/${dirFd}/${name}`, OPEN_NO_FOLLOW);
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        throw bad(code === 'ELOOP' ? `${rel} is a symbolic link; a bundle holds only files and directories` : `cannot open ${rel} (${code})`);
+        throw bad(
+          code === 'ELOOP'
+            ? `${rel} is a symbolic link; a bundle holds only files and directories`
+            : `cannot open ${rel} (${code})`,
+        );
       }
       try {
         const stats = fstatSync(fd);

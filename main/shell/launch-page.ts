@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 export class LaunchPage {
-  private constructor(private readonly dir: string, readonly path: string) {}
+  private constructor(
+    private readonly dir: string,
+    readonly path: string,
+  ) {}
 
   /** Makes the private directory: in `parent`, else $XDG_RUNTIME_DIR when it is ours and private, else the temp dir. */
   static create(parent: string = privateRuntimeDir() ?? tmpdir()): LaunchPage {
@@ -25,7 +28,8 @@ export class LaunchPage {
   /** Points the page at a sign-in address (replacing the file whole, so a reader never sees half of it). */
   write(signInUrl: string): void {
     const href = escapeHtml(signInUrl);
-    const html = `<!doctype html>\n<meta charset="utf-8">\n<meta name="referrer" content="no-referrer">\n` +
+    const html =
+      `<!doctype html>\n<meta charset="utf-8">\n<meta name="referrer" content="no-referrer">\n` +
       `<meta http-equiv="refresh" content="0;url=${href}">\n<title>Portcullis</title>\n` +
       `<p>Opening Portcullis… <a href="${href}">continue</a></p>\n`;
     const temp = `${this.path}.tmp`;

@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { createSystemBackend } from '../app/system-backend.js';
 import { startShellServer } from './shell-server.js';
 
-const USAGE = 'usage: portcullis-shell [--socket PATH] [--renderer DIR] [--config-dir DIR] [--port N] [--open [--browser PATH]]';
+const USAGE =
+  'usage: portcullis-shell [--socket PATH] [--renderer DIR] [--config-dir DIR] [--port N] [--open [--browser PATH]]';
 
 export async function main(argv = process.argv.slice(2)): Promise<void> {
   let args;
@@ -17,8 +18,12 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     args = parseArgs({
       args: argv,
       options: {
-        socket: { type: 'string' }, renderer: { type: 'string' }, 'config-dir': { type: 'string' }, port: { type: 'string' },
-        open: { type: 'boolean', default: false }, browser: { type: 'string', default: '/usr/bin/chromium' },
+        socket: { type: 'string' },
+        renderer: { type: 'string' },
+        'config-dir': { type: 'string' },
+        port: { type: 'string' },
+        open: { type: 'boolean', default: false },
+        browser: { type: 'string', default: '/usr/bin/chromium' },
       },
     }).values;
   } catch (error) {
@@ -39,18 +44,32 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   let profile: string | null = null;
   if (args.open) {
     profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
-    const flags = [`--app=${shell.launchUrl}`, `--user-data-dir=${profile}`, '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--window-size=1280,820'];
+    const flags = [
+      `--app=${shell.launchUrl}`,
+      `--user-data-dir=${profile}`,
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--window-size=1280,820',
+    ];
     // Chromium refuses to run as root with its sandbox on; the page itself stays sandboxed by CSP and has no node.
     if (process.getuid?.() === 0) flags.push('--no-sandbox');
     browser = spawn(args.browser, flags, { stdio: ['ignore', 'ignore', 'pipe'] });
     let errors = '';
-    browser.stderr!.on('data', (chunk: Buffer) => { errors = (errors + chunk.toString()).slice(-2000); });
-    browser.on('error', (error) => console.error(`could not start ${args.browser}: ${error.message}; open ${shell.launchUrl} in a browser instead`));
+    browser.stderr!.on('data', (chunk: Buffer) => {
+      errors = (errors + chunk.toString()).slice(-2000);
+    });
+    browser.on('error', (error) =>
+      console.error(`could not start ${args.browser}: ${error.message}; open ${shell.launchUrl} in a browser instead`),
+    );
     browser.on('exit', (code) => {
       browser = null;
       // The person closed the window: we are done. A failed start: say so and keep serving.
       if (code === 0) return void stop();
-      console.error(`${args.browser} exited with status ${code}${errors ? `:\n${errors.trim().split('\n').slice(-3).join('\n')}` : ''}\nThe shell keeps running; open ${shell.launchUrl} in a browser, Ctrl-C to stop.`);
+      console.error(
+        `${args.browser} exited with status ${code}${errors ? `:\n${errors.trim().split('\n').slice(-3).join('\n')}` : ''}\nThe shell keeps running; open ${shell.launchUrl} in a browser, Ctrl-C to stop.`,
+      );
     });
   }
 
@@ -64,4 +83,3 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
 }
-

@@ -39,11 +39,18 @@ export interface ShellServer {
 }
 
 const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.woff2': 'font/woff2',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
 };
 /** Also sent as a header, which (unlike the page's meta tag) can forbid framing. */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'; frame-ancestors 'none'";
 /** A client this far behind gets no more live events until it catches up (counted as dropped). */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
@@ -79,13 +86,19 @@ export async function startShellServer(options: ShellOptions): Promise<ShellServ
   const listener = createNetServer({ pauseOnConnect: true }, (socket) => void admit(socket));
 
   async function admit(socket: Socket): Promise<void> {
-    socket.on('error', () => { /* a peer vanishing is normal */ });
+    socket.on('error', () => {
+      /* a peer vanishing is normal */
+    });
     const owner = await tcpPeerUid(
       { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
       { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
     ).catch(() => null);
     if (owner !== uid) {
-      refusals.note(owner ?? -1, null, owner === null ? 'a connection the kernel\'s socket table does not list' : 'not the user who started the shell');
+      refusals.note(
+        owner ?? -1,
+        null,
+        owner === null ? "a connection the kernel's socket table does not list" : 'not the user who started the shell',
+      );
       socket.destroy();
       return;
     }
@@ -130,21 +143,34 @@ export async function startShellServer(options: ShellOptions): Promise<ShellServ
     const session = signIn!.exchange(code);
     if (session === null) {
       log('portcullis shell: refused a sign-in with a code that is not the live one');
-      return refuse(response, 403, `this sign-in link was used already or is not this shell's; open ${page!.url} again`);
+      return refuse(
+        response,
+        403,
+        `this sign-in link was used already or is not this shell's; open ${page!.url} again`,
+      );
     }
     page!.write(signInUrl());
     log('portcullis shell: a browser signed in');
-    response.writeHead(303, { Location: '/', 'Set-Cookie': signIn!.cookieFor(session), 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+    response.writeHead(303, {
+      Location: '/',
+      'Set-Cookie': signIn!.cookieFor(session),
+      'Cache-Control': 'no-store',
+      'Referrer-Policy': 'no-referrer',
+    });
     response.end();
   }
 
   function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(request.url ?? '/', origin);
     const problem =
-      url.pathname !== '/ipc' ? 'bad path'
-        : request.headers.host !== host ? 'bad host'
-          : request.headers.origin !== origin ? `origin ${request.headers.origin ?? 'none'}`
-            : !signIn!.hasSession(request.headers.cookie) ? 'not signed in'
+      url.pathname !== '/ipc'
+        ? 'bad path'
+        : request.headers.host !== host
+          ? 'bad host'
+          : request.headers.origin !== origin
+            ? `origin ${request.headers.origin ?? 'none'}`
+            : !signIn!.hasSession(request.headers.cookie)
+              ? 'not signed in'
               : null;
     if (problem) {
       log(`portcullis shell: refused a WebSocket (${problem})`);
@@ -186,13 +212,19 @@ export async function startShellServer(options: ShellOptions): Promise<ShellServ
       } catch {
         return ws.close(1007, 'malformed JSON');
       }
-      if (typeof frame.id !== 'number' || typeof frame.channel !== 'string' || !frame.channel.startsWith('portcullis:')) {
+      if (
+        typeof frame.id !== 'number' ||
+        typeof frame.channel !== 'string' ||
+        !frame.channel.startsWith('portcullis:')
+      ) {
         return ws.close(1008, 'expected { id, channel, request }');
       }
       const id = frame.id;
-      void dispatchInvoke(options.backend.handlers, frame.channel.slice('portcullis:'.length), frame.request, log).then((result) => {
-        if (ws.readyState === ws.OPEN) send({ id, result });
-      });
+      void dispatchInvoke(options.backend.handlers, frame.channel.slice('portcullis:'.length), frame.request, log).then(
+        (result) => {
+          if (ws.readyState === ws.OPEN) send({ id, result });
+        },
+      );
     });
   }
 

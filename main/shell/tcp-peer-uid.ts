@@ -21,7 +21,10 @@ export async function tcpPeerUid(peer: Endpoint, us: Endpoint): Promise<number |
   const v4 = { local: endpointHex4(peer), remote: endpointHex4(us) };
   // An IPv6 socket can reach an IPv4 listener through a v4-mapped address; it is listed in tcp6.
   const v6 = { local: endpointHex6Mapped(peer), remote: endpointHex6Mapped(us) };
-  for (const [file, want] of [['/proc/net/tcp', v4], ['/proc/net/tcp6', v6]] as const) {
+  for (const [file, want] of [
+    ['/proc/net/tcp', v4],
+    ['/proc/net/tcp6', v6],
+  ] as const) {
     let table: string;
     try {
       table = await readFile(file, 'latin1');
@@ -47,7 +50,11 @@ function findUid(table: string, local: string, remote: string): number | null {
 
 /** The kernel prints each 32-bit word of an address as it sits in memory, so each word's bytes are reversed. */
 function wordHex(bytes: number[]): string {
-  return [...bytes].reverse().map((byte) => byte.toString(16).padStart(2, '0')).join('').toUpperCase();
+  return [...bytes]
+    .reverse()
+    .map((byte) => byte.toString(16).padStart(2, '0'))
+    .join('')
+    .toUpperCase();
 }
 
 function portHex(port: number): string {

@@ -18,7 +18,10 @@ export interface RuleMaps {
    */
   prepareMap(map: EntryMap | 'v6Buckets', image: GrowingImage & { capacity: number }): void;
   /** Fills fresh maps (taking prepared ones), installs them in the inactive slot, flips the generation. */
-  swap(compiled: CompiledRules, globalDefault: number): Promise<{ generation: number; entriesWritten: number; fillMs: Record<string, number> }>;
+  swap(
+    compiled: CompiledRules,
+    globalDefault: number,
+  ): Promise<{ generation: number; entriesWritten: number; fillMs: Record<string, number> }>;
   /** Runs the steps in order on the active slot's maps, then bumps the generation (same slot). */
   applyDiff(steps: DiffStep[]): Promise<{ generation: number }>;
 }
@@ -28,7 +31,10 @@ const CAPACITY_MAPS = [...ENTRY_MAPS, 'v6Buckets', 'sets'] as const;
 
 /** The defaults as a string that is equal exactly when the defaults are. */
 function defaultsKey(defaults: KernelDefaults): string {
-  return `${defaults.global}|${[...defaults.perApp].map(([app, action]) => `${app}:${action}`).sort().join(',')}`;
+  return `${defaults.global}|${[...defaults.perApp]
+    .map(([app, action]) => `${app}:${action}`)
+    .sort()
+    .join(',')}`;
 }
 
 export class RuleApplier {
@@ -66,7 +72,10 @@ export class RuleApplier {
    * 'swap'; overflow grows them). On failure nothing of the change is kept: the compiler is put
    * back and the next apply swaps, so the kernel again matches what was asked before.
    */
-  changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults): Promise<ApplyStats> {
+  changeRules(
+    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    defaults: KernelDefaults,
+  ): Promise<ApplyStats> {
     return this.serially(() => this.change(change, defaults));
   }
 
@@ -76,7 +85,11 @@ export class RuleApplier {
     return result;
   }
 
-  private async change(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, defaults: KernelDefaults, addedName = 'added'): Promise<ApplyStats> {
+  private async change(
+    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    defaults: KernelDefaults,
+    addedName = 'added',
+  ): Promise<ApplyStats> {
     const started = performance.now();
     validateDefaults(defaults);
     this.compiler.update(change.removed, change.added, addedName); // throws on bad input, before any change
@@ -104,14 +117,22 @@ export class RuleApplier {
         const result = await this.maps.applyDiff(plan.steps);
         this.installed = installed;
         return {
-          mode: 'diff', entriesWritten: plan.written, entriesDeleted: plan.deleted, generation: result.generation,
-          elapsedMs: performance.now() - started, compileMs, clauseSets: change.sets.ids.length / 4, warnings: change.warnings,
+          mode: 'diff',
+          entriesWritten: plan.written,
+          entriesDeleted: plan.deleted,
+          generation: result.generation,
+          elapsedMs: performance.now() - started,
+          compileMs,
+          clauseSets: change.sets.ids.length / 4,
+          warnings: change.warnings,
         };
       }
       growing = reason.endsWith('full');
     }
     // Each entry map starts filling (on a native thread) while its image is compiled.
-    const compiled = this.compiler.compileAll(defaults, (map, image) => this.maps.prepareMap(map, { ...image, capacity: capacityFor(map, image.count, growing) }));
+    const compiled = this.compiler.compileAll(defaults, (map, image) =>
+      this.maps.prepareMap(map, { ...image, capacity: capacityFor(map, image.count, growing) }),
+    );
     const compileMs = performance.now() - started;
     const capacities = {} as Capacities;
     const withCapacity: CompiledRules = { ...compiled };
@@ -123,8 +144,15 @@ export class RuleApplier {
     const result = await this.maps.swap(withCapacity, compiled.globalDefault);
     this.installed = { capacities, defaults: key };
     return {
-      mode: 'swap', entriesWritten: result.entriesWritten, entriesDeleted: 0, generation: result.generation,
-      elapsedMs: performance.now() - started, compileMs, clauseSets: compiled.sets.count, warnings: compiled.warnings, fillCpuMs: result.fillMs,
+      mode: 'swap',
+      entriesWritten: result.entriesWritten,
+      entriesDeleted: 0,
+      generation: result.generation,
+      elapsedMs: performance.now() - started,
+      compileMs,
+      clauseSets: compiled.sets.count,
+      warnings: compiled.warnings,
+      fillCpuMs: result.fillMs,
     };
   }
 }

@@ -22,7 +22,14 @@ export function compareOwn(a: KernelRule, b: KernelRule): number {
 }
 
 export function toClause(r: KernelRule): Clause {
-  return { ruleId: r.ruleId, portLo: r.portLo, portHi: r.portHi, proto: PROTOCOL_CODE[r.protocol], dir: DIRECTION_CODE[r.direction], action: ACTION_CODE[r.action] };
+  return {
+    ruleId: r.ruleId,
+    portLo: r.portLo,
+    portHi: r.portHi,
+    proto: PROTOCOL_CODE[r.protocol],
+    dir: DIRECTION_CODE[r.direction],
+    action: ACTION_CODE[r.action],
+  };
 }
 
 /**
@@ -134,7 +141,11 @@ export class SetTable {
   /** The whole array (slot = id; free slots are empty sets). */
   image(littleEndian: boolean): MapImage {
     const values = Buffer.alloc(this.sets.length * SET_BYTES);
-    this.write(Array.from({ length: this.sets.length }, (_, id) => id), values, littleEndian);
+    this.write(
+      Array.from({ length: this.sets.length }, (_, id) => id),
+      values,
+      littleEndian,
+    );
     return { count: this.sets.length, keys: Buffer.alloc(0), values };
   }
 }
@@ -146,7 +157,8 @@ function hashClauses(clauses: Clause[]): number {
     const c = clauses[i]!;
     // Three words per clause, mixed alike.
     for (let part = 0; part < 3; part++) {
-      const value = part === 0 ? c.ruleId : part === 1 ? (c.portLo << 16) | c.portHi : c.proto | (c.dir << 8) | (c.action << 16);
+      const value =
+        part === 0 ? c.ruleId : part === 1 ? (c.portLo << 16) | c.portHi : c.proto | (c.dir << 8) | (c.action << 16);
       hi = Math.imul(hi ^ value, 0x01000193) >>> 0;
       lo = Math.imul(lo ^ value ^ (hi >>> 15), 0x5bd1e995) >>> 0;
     }
@@ -159,7 +171,15 @@ function sameClauses(a: Clause[], b: Clause[]): boolean {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    if (x.ruleId !== y.ruleId || x.portLo !== y.portLo || x.portHi !== y.portHi || x.proto !== y.proto || x.dir !== y.dir || x.action !== y.action) return false;
+    if (
+      x.ruleId !== y.ruleId ||
+      x.portLo !== y.portLo ||
+      x.portHi !== y.portHi ||
+      x.proto !== y.proto ||
+      x.dir !== y.dir ||
+      x.action !== y.action
+    )
+      return false;
   }
   return true;
 }

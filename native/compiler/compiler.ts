@@ -17,7 +17,15 @@ import { SetTable } from './clause-sets.js';
 import { EntryWriter, type Writers } from './entry-writer.js';
 import { Scratch, sweepKeys } from './key-order.js';
 import { BULK_LOAD_MIN, FamilyTable, isList, withCoveredSlots, withCoveringSlots } from './key-table.js';
-import { ACTION_CODE, ENTRY_MAPS, MAX_CLAUSES, SET_BYTES, V6_SPLIT_MAX, type EntryMap, type RuleMap } from './layout.js';
+import {
+  ACTION_CODE,
+  ENTRY_MAPS,
+  MAX_CLAUSES,
+  SET_BYTES,
+  V6_SPLIT_MAX,
+  type EntryMap,
+  type RuleMap,
+} from './layout.js';
 import { sweep, type SweepState } from './sweep.js';
 import type { CompiledChange, CompiledRules, EntryChange, GrowingImage, MapImage } from './types.js';
 import { chooseV6Split, V6Buckets } from './v6-buckets.js';
@@ -75,7 +83,8 @@ export class RuleCompiler {
     const gone = new Set<KernelRule>();
     for (let i = 0; i < removed.length; i++) {
       const rule = removed[i]!;
-      if (gone.has(rule) || !this.has(rule)) throw new RangeError(`removed[${i}] (ruleId ${String(rule?.ruleId)}): not among the compiled rules`);
+      if (gone.has(rule) || !this.has(rule))
+        throw new RangeError(`removed[${i}] (ruleId ${String(rule?.ruleId)}): not among the compiled rules`);
       gone.add(rule);
     }
     const track = this.compiledOnce;
@@ -120,9 +129,16 @@ export class RuleCompiler {
       const affected = withCoveredSlots(table, this.changed[family]);
       const writers = this.writers(table, 0, 0, 0);
       const slots = Uint32Array.from(withCoveringSlots(table, affected));
-      sweep(this.sweepState(table), table, sweepKeys(table, slots, new Scratch(Scratch.bytesFor(table, slots.length))), affected, writers, (map, scope, len, key, value) => {
-        entries.push({ map, scope, rank: len, key, value });
-      });
+      sweep(
+        this.sweepState(table),
+        table,
+        sweepKeys(table, slots, new Scratch(Scratch.bytesFor(table, slots.length))),
+        affected,
+        writers,
+        (map, scope, len, key, value) => {
+          entries.push({ map, scope, rank: len, key, value });
+        },
+      );
       this.changed[family] = new Set();
     }
     const made = this.sets.settle();
@@ -131,7 +147,14 @@ export class RuleCompiler {
     const ids = Buffer.alloc(made.length * 4);
     made.forEach((id, i) => writeU32(ids, i * 4, id, this.littleEndian));
     const buckets = this.v6.takeChanges(this.littleEndian);
-    return { sets: { ids, values }, entries, buckets, counts: this.entryCounts(), setSpan: this.sets.span, warnings: this.warnings() };
+    return {
+      sets: { ids, values },
+      entries,
+      buckets,
+      counts: this.entryCounts(),
+      setSpan: this.sets.span,
+      warnings: this.warnings(),
+    };
   }
 
   /**
@@ -140,7 +163,10 @@ export class RuleCompiler {
    * PROGRESS_KEYS keys of the sweep) and once it is complete, and of the v6 buckets' image once
    * the v6 keys are compiled, so the kernel can be filling them meanwhile; the sets come at the end.
    */
-  compileAll(defaults: KernelDefaults, onImage?: (map: EntryMap | 'v6Buckets', image: GrowingImage) => void): CompiledRules {
+  compileAll(
+    defaults: KernelDefaults,
+    onImage?: (map: EntryMap | 'v6Buckets', image: GrowingImage) => void,
+  ): CompiledRules {
     validateDefaults(defaults);
     this.sets = new SetTable();
     this.changed = { 4: new Set(), 6: new Set() };
@@ -148,7 +174,12 @@ export class RuleCompiler {
     for (const map of ENTRY_MAPS) this.counts[map] = 0;
     this.v6 = new V6Buckets(chooseV6Split(this.tables[6].perLength.values()), false, true);
     const images = {} as Record<EntryMap, MapImage>;
-    const scratch = new Scratch(Math.max(Scratch.bytesFor(this.tables[4], this.tables[4].size), Scratch.bytesFor(this.tables[6], this.tables[6].size)));
+    const scratch = new Scratch(
+      Math.max(
+        Scratch.bytesFor(this.tables[4], this.tables[4].size),
+        Scratch.bytesFor(this.tables[6], this.tables[6].size),
+      ),
+    );
     for (const family of [4, 6] as const) {
       const table = this.tables[family];
       const split = this.splitOf(table);
@@ -176,15 +207,23 @@ export class RuleCompiler {
       const writers = this.writers(table, exact, n - exact - hashed, hashed);
       if (table.family === 6) this.v6.reserve(hashed);
       // Every key gets an entry: the writers end with exactly these counts.
-      const planned: Record<EntryMap, number> = { v4Exact: exact, v6Exact: exact, v4Lpm: n - exact - hashed, v6Lpm: n - exact - hashed, v6Prefix: hashed };
+      const planned: Record<EntryMap, number> = {
+        v4Exact: exact,
+        v6Exact: exact,
+        v4Lpm: n - exact - hashed,
+        v6Lpm: n - exact - hashed,
+        v6Prefix: hashed,
+      };
       const totals: Array<[EntryMap, EntryWriter, number]> = [];
       for (const map of ENTRY_MAPS) if (writers[map]) totals.push([map, writers[map], planned[map]]);
-      const progress = onImage && (() => {
-        for (const [map, writer, total] of totals) {
-          const image = writer.growingImage(total);
-          if (image && image.ready! < total) onImage(map, image);
-        }
-      });
+      const progress =
+        onImage &&
+        (() => {
+          for (const [map, writer, total] of totals) {
+            const image = writer.growingImage(total);
+            if (image && image.ready! < total) onImage(map, image);
+          }
+        });
       sweep(this.sweepState(table), table, keys, null, writers, () => undefined, progress);
       for (const [map, writer] of totals) {
         images[map] = writer.image();
@@ -222,11 +261,17 @@ export class RuleCompiler {
 
   private warnings(): string[] {
     return [...this.sets.overflowing].map(
-      (id) => `clause set ${id}: more than ${MAX_CLAUSES} rules cover one address in one scope; the least specific ones are ignored there`,
+      (id) =>
+        `clause set ${id}: more than ${MAX_CLAUSES} rules cover one address in one scope; the least specific ones are ignored there`,
     );
   }
 
-  private writers(table: FamilyTable, exactCapacity: number, lpmCapacity: number, prefixCapacity: number): Writers & Partial<Record<EntryMap, EntryWriter>> {
+  private writers(
+    table: FamilyTable,
+    exactCapacity: number,
+    lpmCapacity: number,
+    prefixCapacity: number,
+  ): Writers & Partial<Record<EntryMap, EntryWriter>> {
     const le = this.littleEndian;
     if (table.family === 4) {
       const exact = new EntryWriter('v4Exact', exactCapacity, le);
@@ -245,7 +290,13 @@ export class RuleCompiler {
   }
 
   private sweepState(table: FamilyTable): SweepState {
-    return { sets: this.sets, buckets: this.v6, split: this.splitOf(table), littleEndian: this.littleEndian, counts: this.counts };
+    return {
+      sets: this.sets,
+      buckets: this.v6,
+      split: this.splitOf(table),
+      littleEndian: this.littleEndian,
+      counts: this.counts,
+    };
   }
 }
 

@@ -27,7 +27,11 @@ export class EntryWriter {
   private readonly keySize: number;
   private readonly layout: KeyLayout;
 
-  constructor(map: EntryMap, capacity: number, private readonly littleEndian: boolean) {
+  constructor(
+    map: EntryMap,
+    capacity: number,
+    private readonly littleEndian: boolean,
+  ) {
     this.keySize = KEY_BYTES[map];
     this.layout = KEY_LAYOUT[map];
     const slots = Math.max(capacity, 16);
@@ -40,9 +44,29 @@ export class EntryWriter {
    * clause is absent when `codes` is 0 (no action). u32 arguments may come as int32 (`| 0`,
    * unboxed across the call): the stores wrap them back.
    */
-  add(scope: number, words: Uint32Array, at: number, wordCount: number, prefix: number, ruleId: number, ports: number, codes: number, setId: number): number {
+  add(
+    scope: number,
+    words: Uint32Array,
+    at: number,
+    wordCount: number,
+    prefix: number,
+    ruleId: number,
+    ports: number,
+    codes: number,
+    setId: number,
+  ): number {
     if (this.count * ENTRY_BYTES === this.values.length) this.grow();
-    writeEntryKey(this.keyWords, (this.count * this.keySize) / 4, this.layout, scope, words, at, wordCount, prefix, this.littleEndian);
+    writeEntryKey(
+      this.keyWords,
+      (this.count * this.keySize) / 4,
+      this.layout,
+      scope,
+      words,
+      at,
+      wordCount,
+      prefix,
+      this.littleEndian,
+    );
     const native = this.littleEndian === HOST_LE;
     const v = this.valueWords;
     const base = this.count * 4;
@@ -64,7 +88,11 @@ export class EntryWriter {
   }
 
   image(): MapImage {
-    return { count: this.count, keys: this.keys.subarray(0, this.count * this.keySize), values: this.values.subarray(0, this.count * ENTRY_BYTES) };
+    return {
+      count: this.count,
+      keys: this.keys.subarray(0, this.count * this.keySize),
+      values: this.values.subarray(0, this.count * ENTRY_BYTES),
+    };
   }
 
   /**
@@ -73,7 +101,12 @@ export class EntryWriter {
    */
   growingImage(total: number): GrowingImage | null {
     if (total * ENTRY_BYTES > this.values.length) return null;
-    return { count: total, ready: this.count, keys: this.keys.subarray(0, total * this.keySize), values: this.values.subarray(0, total * ENTRY_BYTES) };
+    return {
+      count: total,
+      ready: this.count,
+      keys: this.keys.subarray(0, total * this.keySize),
+      values: this.values.subarray(0, total * ENTRY_BYTES),
+    };
   }
 
   private grow(): void {
@@ -88,7 +121,17 @@ export class EntryWriter {
 }
 
 /** A key at u32 index `at` of `k` in its layout (see KeyLayout), the address words in network order. */
-export function writeEntryKey(k: Uint32Array, at: number, layout: KeyLayout, scope: number, words: Uint32Array, from: number, wordCount: number, prefix: number, littleEndian: boolean): void {
+export function writeEntryKey(
+  k: Uint32Array,
+  at: number,
+  layout: KeyLayout,
+  scope: number,
+  words: Uint32Array,
+  from: number,
+  wordCount: number,
+  prefix: number,
+  littleEndian: boolean,
+): void {
   const native = littleEndian === HOST_LE;
   let i = at;
   if (layout === 'lpm') k[i++] = native ? 32 + prefix : swap32(32 + prefix);

@@ -91,7 +91,9 @@ function sortSlots(table: FamilyTable, slots: Uint32Array, scratch: Scratch): Ui
   const { words, scopes, lens } = table;
   const compare = (a: number, b: number): number => {
     if (scopes[a] !== scopes[b]) return scopes[a]! - scopes[b]!;
-    for (let w = 0; w < wordCount; w++) if (words[a * wordCount + w] !== words[b * wordCount + w]) return words[a * wordCount + w]! - words[b * wordCount + w]!;
+    for (let w = 0; w < wordCount; w++)
+      if (words[a * wordCount + w] !== words[b * wordCount + w])
+        return words[a * wordCount + w]! - words[b * wordCount + w]!;
     return lens[a]! - lens[b]!;
   };
   let order = scratch.u32(n);
@@ -196,7 +198,15 @@ export function sweepKeys(table: FamilyTable, slots: Uint32Array, scratch: Scrat
  * in the table and in the sweep's ruleCounts column; returns the places of the repeats, for the
  * sweep to pass over (null: none).
  */
-function mergeRepeatedKeys(table: FamilyTable, sorted: Uint32Array, words: Uint32Array, scopes: Uint32Array, lens: Uint8Array, ruleCounts: Uint32Array, n: number): Uint8Array | null {
+function mergeRepeatedKeys(
+  table: FamilyTable,
+  sorted: Uint32Array,
+  words: Uint32Array,
+  scopes: Uint32Array,
+  lens: Uint8Array,
+  ruleCounts: Uint32Array,
+  n: number,
+): Uint8Array | null {
   const wc = table.wordCount;
   let repeats: Uint8Array | null = null;
   for (let k = 1, first = 0; k < n; k++) {

@@ -248,7 +248,10 @@ export class FamilyTable {
 
   /** The clauses of a slot with several rules, most specific first (only the first MAX_CLAUSES + 1 can matter). */
   ownClauses(slot: number): Clause[] {
-    return [...(this.rules[slot] as KernelRule[])].sort(compareOwn).slice(0, MAX_CLAUSES + 1).map(toClause);
+    return [...(this.rules[slot] as KernelRule[])]
+      .sort(compareOwn)
+      .slice(0, MAX_CLAUSES + 1)
+      .map(toClause);
   }
 
   private hashOf(scope: number, len: number, words: Uint32Array, at: number): number {
@@ -267,7 +270,8 @@ export class FamilyTable {
   private pack(slot: number, rule: KernelRule): void {
     this.ruleIds[slot] = rule.ruleId;
     this.ports[slot] = ((rule.portLo << 16) | rule.portHi) >>> 0;
-    this.codes[slot] = PROTOCOL_CODE[rule.protocol] | (DIRECTION_CODE[rule.direction] << 8) | (ACTION_CODE[rule.action] << 16);
+    this.codes[slot] =
+      PROTOCOL_CODE[rule.protocol] | (DIRECTION_CODE[rule.direction] << 8) | (ACTION_CODE[rule.action] << 16);
   }
 
   /**
@@ -391,7 +395,8 @@ export function withCoveredSlots(table: FamilyTable, changed: Set<number>): Set<
     if (longer === 0) continue;
     for (let slot = 0; slot < table.size; slot++) {
       const len = table.lens[slot]!;
-      if (len <= shortest || table.scopes[slot] !== scope || table.rules[slot] === undefined || affected.has(slot)) continue;
+      if (len <= shortest || table.scopes[slot] !== scope || table.rules[slot] === undefined || affected.has(slot))
+        continue;
       for (const prefixLen of lengths) {
         if (prefixLen >= len) break;
         table.maskTo(slot, prefixLen, ancestor);

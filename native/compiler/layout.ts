@@ -15,8 +15,17 @@ export const BUCKET_BYTES = abi.pcl_bucket6.SIZE;
 export const V6_SPLIT_MAX = abi.PCL_V6_SPLIT_MAX;
 
 export const ACTION_CODE: Record<KernelAction, number> = { allow: abi.PCL_ACT_ALLOW, block: abi.PCL_ACT_BLOCK };
-export const PROTOCOL_CODE: Record<KernelProtocol, number> = { any: abi.PCL_PROTO_ANY, icmp: abi.PCL_PROTO_ICMP, tcp: abi.PCL_PROTO_TCP, udp: abi.PCL_PROTO_UDP };
-export const DIRECTION_CODE: Record<KernelDirection, number> = { out: abi.PCL_DIR_OUT, in: abi.PCL_DIR_IN, both: abi.PCL_DIR_BOTH };
+export const PROTOCOL_CODE: Record<KernelProtocol, number> = {
+  any: abi.PCL_PROTO_ANY,
+  icmp: abi.PCL_PROTO_ICMP,
+  tcp: abi.PCL_PROTO_TCP,
+  udp: abi.PCL_PROTO_UDP,
+};
+export const DIRECTION_CODE: Record<KernelDirection, number> = {
+  out: abi.PCL_DIR_OUT,
+  in: abi.PCL_DIR_IN,
+  both: abi.PCL_DIR_BOTH,
+};
 
 /** The maps holding entries (struct pcl_entry values), by key kind. */
 export type EntryMap = 'v4Exact' | 'v6Exact' | 'v4Lpm' | 'v6Lpm' | 'v6Prefix';
@@ -33,14 +42,21 @@ export type RuleMap = EntryMap | 'v6Buckets';
 
 /** How an entry key is laid out: {scope, addr}, {32 + prefix, scope, addr} or {scope, prefix, addr}. */
 export type KeyLayout = 'exact' | 'lpm' | 'prefix';
-export const KEY_LAYOUT: Record<EntryMap, KeyLayout> = { v4Exact: 'exact', v6Exact: 'exact', v4Lpm: 'lpm', v6Lpm: 'lpm', v6Prefix: 'prefix' };
+export const KEY_LAYOUT: Record<EntryMap, KeyLayout> = {
+  v4Exact: 'exact',
+  v6Exact: 'exact',
+  v4Lpm: 'lpm',
+  v6Lpm: 'lpm',
+  v6Prefix: 'prefix',
+};
 
 /*
  * Entries and keys are written as u32 words in field order (entry-writer.ts), bucket bitmaps as two
  * u64s (v6-buckets.ts). The layouts that assumes, checked against the generated ABI by the
  * typecheck: a change of portcullis.h that moves a field fails there instead of writing wrong bytes.
  */
-const _entry: { rule_id: 0; set_id: 4; port_lo: 8; port_hi: 10; proto: 12; dir: 13; action: 14; SIZE: 16 } = abi.pcl_entry;
+const _entry: { rule_id: 0; set_id: 4; port_lo: 8; port_hi: 10; proto: 12; dir: 13; action: 14; SIZE: 16 } =
+  abi.pcl_entry;
 const _exact4: { scope: 0; addr: 4 } = abi.pcl_exact4_key;
 const _exact6: { scope: 0; addr: 4 } = abi.pcl_exact6_key;
 const _lpm4: { prefixlen: 0; scope: 4; addr: 8 } = abi.pcl_lpm4_key;

@@ -54,7 +54,8 @@ export function swapReason(change: CompiledChange, capacities: Capacities, entri
   }
   const scopes = new Set(change.entries.map((e) => e.scope));
   if (scopes.size > 1) return 'the change spans several scopes';
-  if (change.entries.length > DIFF_MIN_SWAP_KEYS && change.entries.length * 2 > entriesBefore) return 'the change rewrites most entries';
+  if (change.entries.length > DIFF_MIN_SWAP_KEYS && change.entries.length * 2 > entriesBefore)
+    return 'the change rewrites most entries';
   return null;
 }
 
@@ -67,13 +68,23 @@ export function swapReason(change: CompiledChange, capacities: Capacities, entri
  */
 export function planDiff(change: CompiledChange): DiffPlan {
   const steps: DiffStep[] = [];
-  if (change.sets.ids.length > 0) steps.push({ map: 'sets', op: 'upsert', keys: change.sets.ids, values: change.sets.values });
+  if (change.sets.ids.length > 0)
+    steps.push({ map: 'sets', op: 'upsert', keys: change.sets.ids, values: change.sets.values });
   const gaining = change.buckets.filter((b) => b.after !== null && !subsetOf(b.after, b.before));
   if (gaining.length > 0) {
-    steps.push({ map: 'v6Buckets', op: 'upsert', keys: Buffer.concat(gaining.map((b) => b.key)), values: Buffer.concat(gaining.map((b) => union(b.before, b.after!))) });
+    steps.push({
+      map: 'v6Buckets',
+      op: 'upsert',
+      keys: Buffer.concat(gaining.map((b) => b.key)),
+      values: Buffer.concat(gaining.map((b) => union(b.before, b.after!))),
+    });
   }
-  const upserts = change.entries.filter((e) => e.value !== null).sort((a, b) => b.rank - a.rank || a.map.localeCompare(b.map));
-  const deletes = change.entries.filter((e) => e.value === null).sort((a, b) => a.rank - b.rank || a.map.localeCompare(b.map));
+  const upserts = change.entries
+    .filter((e) => e.value !== null)
+    .sort((a, b) => b.rank - a.rank || a.map.localeCompare(b.map));
+  const deletes = change.entries
+    .filter((e) => e.value === null)
+    .sort((a, b) => a.rank - b.rank || a.map.localeCompare(b.map));
   const batch = (run: EntryChange[], op: DiffStep['op']): void => {
     const first = run[0]!;
     const keys = Buffer.alloc(run.length * KEY_BYTES[first.map]);
@@ -86,7 +97,10 @@ export function planDiff(change: CompiledChange): DiffPlan {
     run.forEach((e, i) => e.value!.copy(values, i * ENTRY_BYTES));
     steps.push({ map: first.map, op, keys, values });
   };
-  for (const [list, op] of [[upserts, 'upsert'], [deletes, 'delete']] as const) {
+  for (const [list, op] of [
+    [upserts, 'upsert'],
+    [deletes, 'delete'],
+  ] as const) {
     let start = 0;
     for (let i = 1; i <= list.length; i++) {
       if (i === list.length || list[i]!.rank !== list[start]!.rank || list[i]!.map !== list[start]!.map) {
@@ -96,11 +110,29 @@ export function planDiff(change: CompiledChange): DiffPlan {
     }
   }
   const shrinking = change.buckets.filter((b) => b.after !== null && !subsetOf(b.before ?? b.after, b.after));
-  if (shrinking.length > 0) steps.push({ map: 'v6Buckets', op: 'upsert', keys: Buffer.concat(shrinking.map((b) => b.key)), values: Buffer.concat(shrinking.map((b) => b.after!)) });
+  if (shrinking.length > 0)
+    steps.push({
+      map: 'v6Buckets',
+      op: 'upsert',
+      keys: Buffer.concat(shrinking.map((b) => b.key)),
+      values: Buffer.concat(shrinking.map((b) => b.after!)),
+    });
   const emptied = change.buckets.filter((b) => b.after === null);
-  if (emptied.length > 0) steps.push({ map: 'v6Buckets', op: 'delete', keys: Buffer.concat(emptied.map((b) => b.key), emptied.length * BUCKET_KEY_BYTES) });
+  if (emptied.length > 0)
+    steps.push({
+      map: 'v6Buckets',
+      op: 'delete',
+      keys: Buffer.concat(
+        emptied.map((b) => b.key),
+        emptied.length * BUCKET_KEY_BYTES,
+      ),
+    });
   const bucketWrites = gaining.length + shrinking.length;
-  return { steps, written: upserts.length + change.sets.ids.length / 4 + bucketWrites, deleted: deletes.length + emptied.length };
+  return {
+    steps,
+    written: upserts.length + change.sets.ids.length / 4 + bucketWrites,
+    deleted: deletes.length + emptied.length,
+  };
 }
 
 /** Are the lengths of bitmap `a` all in `b` (null = none)? */

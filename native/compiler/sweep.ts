@@ -42,7 +42,7 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
     const bits = Math.max(0, Math.min(32, lenA - w * 32));
     if (bits === 0) return true;
     const mask = bits === 32 ? 0xffffffff : (~0 << (32 - bits)) >>> 0;
-    if (((words[b + w]! & mask) >>> 0) !== words[a + w]) return false;
+    if ((words[b + w]! & mask) >>> 0 !== words[a + w]) return false;
   }
   return true;
 }
@@ -56,7 +56,11 @@ function covers(words: Uint32Array, a: number, lenA: number, b: number, wordCoun
  * value) or deleted (value null).
  */
 export function sweep(
-  state: SweepState, table: FamilyTable, keys: SweepKeys, affected: Set<number> | null, writers: Writers,
+  state: SweepState,
+  table: FamilyTable,
+  keys: SweepKeys,
+  affected: Set<number> | null,
+  writers: Writers,
   emit: (map: EntryMap, scope: number, len: number, key: Buffer, value: Buffer | null) => void,
   progress?: () => void,
 ): void {
@@ -82,7 +86,14 @@ export function sweep(
     if (top.full < 0) {
       // Only frames of one rule get here (a frame of several has its set from the start).
       const k = top.k;
-      const own: Clause = { ruleId: ruleIds[k]!, portLo: ports[k]! >>> 16, portHi: ports[k]! & 0xffff, proto: codes[k]! & 0xff, dir: (codes[k]! >>> 8) & 0xff, action: codes[k]! >>> 16 };
+      const own: Clause = {
+        ruleId: ruleIds[k]!,
+        portLo: ports[k]! >>> 16,
+        portHi: ports[k]! & 0xffff,
+        proto: codes[k]! & 0xff,
+        dir: (codes[k]! >>> 8) & 0xff,
+        action: codes[k]! >>> 16,
+      };
       top.full = sets.intern([own, ...sets.clauses(top.inherited)]);
     }
     return top.full | 0;

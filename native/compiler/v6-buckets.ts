@@ -109,20 +109,27 @@ export class V6Buckets {
   count = 0;
 
   /** `listing`: for a full compile, whose keys all come (in sorted order) before the image is taken. */
-  constructor(readonly split: number, private tracking: boolean, listing = false) {
+  constructor(
+    readonly split: number,
+    private tracking: boolean,
+    listing = false,
+  ) {
     if (listing) this.listed = new Uint32Array(4 * 1024);
   }
 
   /** Makes room for `keys` more installed keys at once (a full compile knows how many). */
   reserve(keys: number): void {
     if (this.listed) {
-      if ((this.listedCount + keys) * 4 > this.listed.length) this.listed = widened(this.listed, (this.listedCount + keys) * 4);
+      if ((this.listedCount + keys) * 4 > this.listed.length)
+        this.listed = widened(this.listed, (this.listedCount + keys) * 4);
       return;
     }
     this.lengths.reserve(keys);
     this.buckets.reserve(keys);
-    if (this.lengths.size + keys > this.keyCounts.length) this.keyCounts = widened(this.keyCounts, this.lengths.size + keys);
-    if ((this.buckets.size + keys) * 4 > this.bits.length) this.bits = widened(this.bits, (this.buckets.size + keys) * 4);
+    if (this.lengths.size + keys > this.keyCounts.length)
+      this.keyCounts = widened(this.keyCounts, this.lengths.size + keys);
+    if ((this.buckets.size + keys) * 4 > this.bits.length)
+      this.bits = widened(this.bits, (this.buckets.size + keys) * 4);
   }
 
   /** An installed key of v6Prefix (scope, words at `at`, `len` bits) came (+1) or went (-1). */
@@ -231,7 +238,14 @@ export class V6Buckets {
         if (b >= 0) writeBitmap(bits, 0, values, b * BUCKET_BYTES, littleEndian);
         bits.fill(0);
         b++;
-        writeBucketKey(listed[4 * i]!, listed[4 * i + 1]!, listed[4 * i + 2]!, keys, b * BUCKET_KEY_BYTES, littleEndian);
+        writeBucketKey(
+          listed[4 * i]!,
+          listed[4 * i + 1]!,
+          listed[4 * i + 2]!,
+          keys,
+          b * BUCKET_KEY_BYTES,
+          littleEndian,
+        );
       }
       const len = listed[4 * i + 3]!;
       bits[len >>> 5]! |= 1 << (len & 31);
@@ -248,12 +262,26 @@ export class V6Buckets {
 
   /** A counted bucket's key (see writeBucketKey). */
   private writeKey(bucket: number, buf: Buffer, at: number, littleEndian: boolean): void {
-    writeBucketKey(this.buckets.word(bucket, 0), this.buckets.word(bucket, 1), this.buckets.word(bucket, 2), buf, at, littleEndian);
+    writeBucketKey(
+      this.buckets.word(bucket, 0),
+      this.buckets.word(bucket, 1),
+      this.buckets.word(bucket, 2),
+      buf,
+      at,
+      littleEndian,
+    );
   }
 }
 
 /** struct pcl_bucket6_key: the scope, and the address's first 64 bits in network order (two words). */
-function writeBucketKey(scope: number, word0: number, word1: number, buf: Buffer, at: number, littleEndian: boolean): void {
+function writeBucketKey(
+  scope: number,
+  word0: number,
+  word1: number,
+  buf: Buffer,
+  at: number,
+  littleEndian: boolean,
+): void {
   writeU32(buf, at + KEY_SCOPE, scope, littleEndian);
   buf.writeUInt32BE(word0, at + KEY_ADDR);
   buf.writeUInt32BE(word1, at + KEY_ADDR + 4);
@@ -261,7 +289,11 @@ function writeBucketKey(scope: number, word0: number, word1: number, buf: Buffer
 
 /** Do listed keys i and j (scope, bucket words, length) fall in one bucket? */
 function sameBucket(listed: Uint32Array, i: number, j: number): boolean {
-  return listed[4 * i] === listed[4 * j] && listed[4 * i + 1] === listed[4 * j + 1] && listed[4 * i + 2] === listed[4 * j + 2];
+  return (
+    listed[4 * i] === listed[4 * j] &&
+    listed[4 * i + 1] === listed[4 * j + 1] &&
+    listed[4 * i + 2] === listed[4 * j + 2]
+  );
 }
 
 function widened(old: Uint32Array, atLeast: number): Uint32Array {
@@ -308,4 +340,3 @@ export function chooseV6Split(perLength: Iterable<Uint32Array>): number {
   }
   return V6_SPLIT_MAX;
 }
-

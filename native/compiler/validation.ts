@@ -18,14 +18,21 @@ function isPort(p: number): boolean {
 
 /** Throws on input the helper should never produce: says which rule and what is wrong. */
 export function validateRule(rule: KernelRule, index: number, list = 'rules'): void {
-  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff) invalid(rule, list, index, 'ruleId must be a u32 > 0');
-  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff) invalid(rule, list, index, 'scope must be a u32');
-  if (rule.family !== 4 && rule.family !== 6) invalid(rule, list, index, `family must be 4 or 6, not ${String(rule.family)}`);
+  if (!Number.isInteger(rule.ruleId) || rule.ruleId <= 0 || rule.ruleId > 0xffffffff)
+    invalid(rule, list, index, 'ruleId must be a u32 > 0');
+  if (!Number.isInteger(rule.scope) || rule.scope < 0 || rule.scope > 0xffffffff)
+    invalid(rule, list, index, 'scope must be a u32');
+  if (rule.family !== 4 && rule.family !== 6)
+    invalid(rule, list, index, `family must be 4 or 6, not ${String(rule.family)}`);
   const bytes = rule.family === 4 ? 4 : 16;
-  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes) invalid(rule, list, index, `addr must be ${bytes} bytes for IPv${rule.family}`);
-  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8) invalid(rule, list, index, `prefixLen must be 0..${bytes * 8}`);
-  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr)) invalid(rule, list, index, 'an IPv4-mapped IPv6 address must be given as family 4');
-  if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi) invalid(rule, list, index, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
+  if (!(rule.addr instanceof Uint8Array) || rule.addr.length !== bytes)
+    invalid(rule, list, index, `addr must be ${bytes} bytes for IPv${rule.family}`);
+  if (!Number.isInteger(rule.prefixLen) || rule.prefixLen < 0 || rule.prefixLen > bytes * 8)
+    invalid(rule, list, index, `prefixLen must be 0..${bytes * 8}`);
+  if (rule.family === 6 && rule.prefixLen >= 96 && isMapped(rule.addr))
+    invalid(rule, list, index, 'an IPv4-mapped IPv6 address must be given as family 4');
+  if (!isPort(rule.portLo) || !isPort(rule.portHi) || rule.portLo > rule.portHi)
+    invalid(rule, list, index, 'ports must satisfy 0 <= portLo <= portHi <= 65535');
   if (!PROTOCOLS.has(rule.protocol)) invalid(rule, list, index, `unknown protocol ${String(rule.protocol)}`);
   if (!DIRECTIONS.has(rule.direction)) invalid(rule, list, index, `unknown direction ${String(rule.direction)}`);
   if (!ACTIONS.has(rule.action)) invalid(rule, list, index, `unknown action ${String(rule.action)}`);
@@ -39,7 +46,8 @@ function isMapped(addr: Uint8Array): boolean {
 /** Throws on defaults the helper should never produce, saying which and why. */
 export function validateDefaults(defaults: KernelDefaults): void {
   for (const [appId, action] of defaults.perApp) {
-    if (!Number.isInteger(appId) || appId <= 0 || appId > 0xffffffff) throw new RangeError(`defaults.perApp: app id ${appId} must be a u32 > 0`);
+    if (!Number.isInteger(appId) || appId <= 0 || appId > 0xffffffff)
+      throw new RangeError(`defaults.perApp: app id ${appId} must be a u32 > 0`);
     if (!ACTIONS.has(action)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
   }
   if (!ACTIONS.has(defaults.global)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);

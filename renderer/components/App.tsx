@@ -22,10 +22,13 @@ export function App() {
   useEffect(() => {
     let stop: (() => void) | null = null;
     let cancelled = false;
-    void useHelper.getState().init().then((unsubscribe) => {
-      if (cancelled) unsubscribe();
-      else stop = unsubscribe;
-    });
+    void useHelper
+      .getState()
+      .init()
+      .then((unsubscribe) => {
+        if (cancelled) unsubscribe();
+        else stop = unsubscribe;
+      });
     return () => {
       cancelled = true;
       stop?.();
@@ -47,11 +50,15 @@ export function App() {
     <div className="app">
       <header className="titlebar">
         <div className="brand">
-          <span className="logo" aria-hidden="true">▦</span>
+          <span className="logo" aria-hidden="true">
+            ▦
+          </span>
           Portcullis
         </div>
         <nav className="tabs" role="tablist" aria-label="Views">
-          <button role="tab" aria-selected={tab === 'connections'} onClick={() => setTab('connections')}>Connections</button>
+          <button role="tab" aria-selected={tab === 'connections'} onClick={() => setTab('connections')}>
+            Connections
+          </button>
           <button role="tab" aria-selected={tab === 'rules'} onClick={() => setTab('rules')}>
             Rules <span className="count">{formatCount(ruleCount)}</span>
           </button>

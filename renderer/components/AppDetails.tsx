@@ -9,8 +9,15 @@ import { TrafficChart } from './TrafficChart';
 import { useNow } from './use-now';
 
 const KIND_LABEL: Record<string, string> = {
-  desktop: 'Desktop application', flatpak: 'Flatpak', snap: 'Snap', appimage: 'AppImage', service: 'System service',
-  container: 'Container', executable: 'Program', kernel: 'Kernel', unknown: 'Not yet identified',
+  desktop: 'Desktop application',
+  flatpak: 'Flatpak',
+  snap: 'Snap',
+  appimage: 'AppImage',
+  service: 'System service',
+  container: 'Container',
+  executable: 'Program',
+  kernel: 'Kernel',
+  unknown: 'Not yet identified',
 };
 
 export function AppDetails({ appId }: { appId: number }) {
@@ -33,14 +40,40 @@ export function AppDetails({ appId }: { appId: number }) {
           <h2>{app.name}</h2>
           <div className="muted">{KIND_LABEL[app.kind] ?? app.kind}</div>
         </div>
-        <button className="link close" aria-label="Close details" onClick={() => selectApp(null)}>✕</button>
+        <button className="link close" aria-label="Close details" onClick={() => selectApp(null)}>
+          ✕
+        </button>
       </header>
       <dl className="facts">
-        {app.exe && (<><dt>Program</dt><dd className="mono">{app.exe}</dd></>)}
-        {app.identifier && (<><dt>Identifier</dt><dd className="mono">{app.identifier}</dd></>)}
-        {app.cgroup && (<><dt>cgroup</dt><dd className="mono">{app.cgroup}</dd></>)}
-        <dt>First seen</dt><dd>{formatAgo(app.firstSeen, now)}</dd>
-        {group && (<><dt>Traffic</dt><dd>{formatBytes(group.bytesIn)} in · {formatBytes(group.bytesOut)} out · {formatCount(group.flows.size)} {group.flows.size === 1 ? 'remote' : 'remotes'}</dd></>)}
+        {app.exe && (
+          <>
+            <dt>Program</dt>
+            <dd className="mono">{app.exe}</dd>
+          </>
+        )}
+        {app.identifier && (
+          <>
+            <dt>Identifier</dt>
+            <dd className="mono">{app.identifier}</dd>
+          </>
+        )}
+        {app.cgroup && (
+          <>
+            <dt>cgroup</dt>
+            <dd className="mono">{app.cgroup}</dd>
+          </>
+        )}
+        <dt>First seen</dt>
+        <dd>{formatAgo(app.firstSeen, now)}</dd>
+        {group && (
+          <>
+            <dt>Traffic</dt>
+            <dd>
+              {formatBytes(group.bytesIn)} in · {formatBytes(group.bytesOut)} out · {formatCount(group.flows.size)}{' '}
+              {group.flows.size === 1 ? 'remote' : 'remotes'}
+            </dd>
+          </>
+        )}
       </dl>
       <h3>Traffic</h3>
       <TrafficChart points={points ?? []} now={now} />
@@ -48,7 +81,9 @@ export function AppDetails({ appId }: { appId: number }) {
       <select
         aria-label="Default for this app"
         value={app.defaultAction ?? ''}
-        onChange={(event) => void setAppDefault(app.id, event.target.value === '' ? null : (event.target.value as 'allow' | 'block'))}
+        onChange={(event) =>
+          void setAppDefault(app.id, event.target.value === '' ? null : (event.target.value as 'allow' | 'block'))
+        }
       >
         <option value="">Use the global default</option>
         <option value="allow">Allow</option>
@@ -58,11 +93,18 @@ export function AppDetails({ appId }: { appId: number }) {
       <ul className="mini-rules">
         {appRules.slice(0, 8).map((rule) => (
           <li key={rule.id}>
-            <span className={`pill ${rule.action === 'block' ? 'pill-block' : 'pill-allow'}`}>{rule.action}</span> {rule.remote.kind === 'any' ? 'everything' : rule.remote.kind === 'domain' ? rule.remote.name : rule.remote.text}
+            <span className={`pill ${rule.action === 'block' ? 'pill-block' : 'pill-allow'}`}>{rule.action}</span>{' '}
+            {rule.remote.kind === 'any'
+              ? 'everything'
+              : rule.remote.kind === 'domain'
+                ? rule.remote.name
+                : rule.remote.text}
           </li>
         ))}
       </ul>
-      <button className="button danger" onClick={() => void add(blockApp(app))}>Block all traffic of {app.name}</button>
+      <button className="button danger" onClick={() => void add(blockApp(app))}>
+        Block all traffic of {app.name}
+      </button>
     </aside>
   );
 }

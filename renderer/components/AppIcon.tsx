@@ -10,7 +10,11 @@ export function AppIcon({ app, size = 28 }: { app: Pick<App, 'name' | 'kind'>; s
   const hue = HUES[hash % HUES.length];
   const letter = app.kind === 'kernel' ? '⚙' : (app.name.replace(/^[^a-zA-Z0-9]+/, '')[0] ?? '?').toUpperCase();
   return (
-    <span className="app-icon" aria-hidden="true" style={{ width: size, height: size, fontSize: size * 0.5, background: `hsl(${hue} 55% 45%)` }}>
+    <span
+      className="app-icon"
+      aria-hidden="true"
+      style={{ width: size, height: size, fontSize: size * 0.5, background: `hsl(${hue} 55% 45%)` }}
+    >
       {letter}
     </span>
   );

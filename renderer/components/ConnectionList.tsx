@@ -15,7 +15,9 @@ export function ConnectionList({ rows }: { rows: RowList }) {
     estimateSize: (index) => (rows.at(index)?.kind === 'app' ? APP_ROW_HEIGHT : FLOW_ROW_HEIGHT),
     getItemKey: (index) => {
       const row = rows.at(index)!;
-      return row.kind === 'app' ? `app:${row.app.id}` : `flow:${row.flow.appId}|${row.flow.remoteAddr}|${row.flow.remotePort}|${row.flow.protocol}|${row.flow.direction}`;
+      return row.kind === 'app'
+        ? `app:${row.app.id}`
+        : `flow:${row.flow.appId}|${row.flow.remoteAddr}|${row.flow.remotePort}|${row.flow.protocol}|${row.flow.direction}`;
     },
     overscan: 12,
     // jsdom has no layout; a window-sized start keeps tests and the first paint meaningful.
@@ -32,20 +34,40 @@ export function ConnectionList({ rows }: { rows: RowList }) {
   return (
     <div className="list-scroll" ref={scrollRef} role="table" aria-label="Connections" aria-rowcount={rows.length}>
       <div className="list-header" role="row">
-        <span role="columnheader" className="col-host">Application / host</span>
-        <span role="columnheader" className="col-port">Port</span>
-        <span role="columnheader" className="col-dir">Dir</span>
-        <span role="columnheader" className="col-bytes">In</span>
-        <span role="columnheader" className="col-bytes">Out</span>
-        <span role="columnheader" className="col-seen">Last seen</span>
-        <span role="columnheader" className="col-verdict">Verdict</span>
-        <span role="columnheader" className="col-actions">Actions</span>
+        <span role="columnheader" className="col-host">
+          Application / host
+        </span>
+        <span role="columnheader" className="col-port">
+          Port
+        </span>
+        <span role="columnheader" className="col-dir">
+          Dir
+        </span>
+        <span role="columnheader" className="col-bytes">
+          In
+        </span>
+        <span role="columnheader" className="col-bytes">
+          Out
+        </span>
+        <span role="columnheader" className="col-seen">
+          Last seen
+        </span>
+        <span role="columnheader" className="col-verdict">
+          Verdict
+        </span>
+        <span role="columnheader" className="col-actions">
+          Actions
+        </span>
       </div>
       <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
         {virtualizer.getVirtualItems().map((item) => {
           const row = rows.at(item.index)!;
           return (
-            <div key={item.key} className="virtual-row" style={{ transform: `translateY(${item.start}px)`, height: item.size }}>
+            <div
+              key={item.key}
+              className="virtual-row"
+              style={{ transform: `translateY(${item.start}px)`, height: item.size }}
+            >
               {row.kind === 'app' ? <AppRow row={row} now={now} /> : <FlowRow row={row} now={now} />}
             </div>
           );

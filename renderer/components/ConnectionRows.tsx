@@ -31,21 +31,35 @@ export const AppRow = memo(function AppRow({ row, now }: { row: AppRowData; now:
       }}
     >
       <span className="col-host" role="cell">
-        <span className={`chevron${row.expanded ? ' open' : ''}`} aria-hidden="true">›</span>
+        <span className={`chevron${row.expanded ? ' open' : ''}`} aria-hidden="true">
+          ›
+        </span>
         <AppIcon app={app} />
         <span className="app-names">
           <span className="app-name">{app.name}</span>
           <span className="app-path muted">{app.exe ?? app.identifier ?? app.cgroup ?? `app ${app.id}`}</span>
         </span>
-        <span className="badge">{formatCount(row.shown)} {row.shown === 1 ? 'remote' : 'remotes'}</span>
+        <span className="badge">
+          {formatCount(row.shown)} {row.shown === 1 ? 'remote' : 'remotes'}
+        </span>
       </span>
       <span className="col-port" role="cell" />
       <span className="col-dir" role="cell" />
-      <span className="col-bytes" role="cell">{formatBytes(group.bytesIn)}</span>
-      <span className="col-bytes" role="cell">{formatBytes(group.bytesOut)}</span>
-      <span className="col-seen muted" role="cell">{formatAgo(group.lastSeen, now)}</span>
+      <span className="col-bytes" role="cell">
+        {formatBytes(group.bytesIn)}
+      </span>
+      <span className="col-bytes" role="cell">
+        {formatBytes(group.bytesOut)}
+      </span>
+      <span className="col-seen muted" role="cell">
+        {formatAgo(group.lastSeen, now)}
+      </span>
       <span className="col-verdict" role="cell">
-        {group.blocked > 0 ? <span className="pill pill-block">{formatCount(group.blocked)} blocked</span> : <span className="pill pill-allow">allowed</span>}
+        {group.blocked > 0 ? (
+          <span className="pill pill-block">{formatCount(group.blocked)} blocked</span>
+        ) : (
+          <span className="pill pill-allow">allowed</span>
+        )}
       </span>
       <span className="col-actions" role="cell">
         <button
@@ -80,20 +94,41 @@ export const FlowRow = memo(function FlowRow({ row, now }: { row: FlowRowData; n
       <span className="col-dir" role="cell" title={flow.direction === 'out' ? 'outbound' : 'inbound'}>
         {flow.direction === 'out' ? '↗ out' : '↙ in'}
       </span>
-      <span className="col-bytes" role="cell">{formatBytes(flow.bytesIn)}</span>
-      <span className="col-bytes" role="cell">{formatBytes(flow.bytesOut)}</span>
-      <span className="col-seen muted" role="cell">{formatAgo(flow.lastSeen, now)}</span>
+      <span className="col-bytes" role="cell">
+        {formatBytes(flow.bytesIn)}
+      </span>
+      <span className="col-bytes" role="cell">
+        {formatBytes(flow.bytesOut)}
+      </span>
+      <span className="col-seen muted" role="cell">
+        {formatAgo(flow.lastSeen, now)}
+      </span>
       <span className="col-verdict" role="cell">
-        <span className={`pill ${flow.lastVerdict === 'block' ? 'pill-block' : 'pill-allow'}`} title={`${flow.allowed} allowed, ${flow.blocked} blocked`}>
+        <span
+          className={`pill ${flow.lastVerdict === 'block' ? 'pill-block' : 'pill-allow'}`}
+          title={`${flow.allowed} allowed, ${flow.blocked} blocked`}
+        >
           {flow.lastVerdict === 'block' ? 'Blocked' : 'Allowed'}
         </span>
-        {flow.lastVerdict === 'allow' && flow.blocked > 0 && <span className="also-blocked" title="blocked earlier">{formatCount(flow.blocked)}× blocked</span>}
+        {flow.lastVerdict === 'allow' && flow.blocked > 0 && (
+          <span className="also-blocked" title="blocked earlier">
+            {formatCount(flow.blocked)}× blocked
+          </span>
+        )}
       </span>
       <span className="col-actions" role="cell">
-        <button className="button small" title={`Block ${host} for ${app.name} only`} onClick={() => void add(blockHostForApp(flow, app))}>
+        <button
+          className="button small"
+          title={`Block ${host} for ${app.name} only`}
+          onClick={() => void add(blockHostForApp(flow, app))}
+        >
           Block for app
         </button>
-        <button className="button small danger-outline" title={`Block ${host} for every application`} onClick={() => void add(blockHostEverywhere(flow))}>
+        <button
+          className="button small danger-outline"
+          title={`Block ${host} for every application`}
+          onClick={() => void add(blockHostEverywhere(flow))}
+        >
           Block everywhere
         </button>
       </span>

@@ -4,8 +4,17 @@ import { useConnections } from '../stores/connections-store';
 import type { SortKey, VerdictFilter } from '../model/connection-rows';
 import { formatCount } from '../model/format';
 
-const VERDICTS: Array<[VerdictFilter, string]> = [['all', 'All'], ['allowed', 'Allowed'], ['blocked', 'Blocked']];
-const SORTS: Array<[SortKey, string]> = [['recent', 'Most recent'], ['name', 'Name'], ['traffic', 'Most traffic'], ['blocked', 'Most blocked']];
+const VERDICTS: Array<[VerdictFilter, string]> = [
+  ['all', 'All'],
+  ['allowed', 'Allowed'],
+  ['blocked', 'Blocked'],
+];
+const SORTS: Array<[SortKey, string]> = [
+  ['recent', 'Most recent'],
+  ['name', 'Name'],
+  ['traffic', 'Most traffic'],
+  ['blocked', 'Most blocked'],
+];
 
 export function ConnectionToolbar({ appCount, flowCount }: { appCount: number; flowCount: number }) {
   const filter = useUi((state) => state.filter);
@@ -32,7 +41,11 @@ export function ConnectionToolbar({ appCount, flowCount }: { appCount: number; f
           </button>
         ))}
       </div>
-      <select aria-label="Application" value={filter.appId ?? ''} onChange={(event) => setFilter({ appId: event.target.value ? Number(event.target.value) : null })}>
+      <select
+        aria-label="Application"
+        value={filter.appId ?? ''}
+        onChange={(event) => setFilter({ appId: event.target.value ? Number(event.target.value) : null })}
+      >
         <option value="">All applications</option>
         {appOptions.map((app) => (
           <option key={app.id} value={app.id}>

@@ -12,7 +12,9 @@ export function EnforcementControl() {
   if (!status.enforcing) {
     return (
       <div className="enforcement">
-        <span className="pill pill-paused">{status.pausedUntil ? `Paused until ${formatClock(status.pausedUntil)}` : 'Paused'}</span>
+        <span className="pill pill-paused">
+          {status.pausedUntil ? `Paused until ${formatClock(status.pausedUntil)}` : 'Paused'}
+        </span>
         <button className="button primary" onClick={() => void setEnforcement(true)}>
           Resume
         </button>
@@ -29,11 +31,24 @@ export function EnforcementControl() {
         {menuOpen && (
           <div className="menu" role="menu">
             {[5, 15, 60].map((minutes) => (
-              <button key={minutes} role="menuitem" onClick={() => { setMenuOpen(false); void setEnforcement(false, minutes); }}>
+              <button
+                key={minutes}
+                role="menuitem"
+                onClick={() => {
+                  setMenuOpen(false);
+                  void setEnforcement(false, minutes);
+                }}
+              >
                 Pause for {minutes} minutes
               </button>
             ))}
-            <button role="menuitem" onClick={() => { setMenuOpen(false); void setEnforcement(false); }}>
+            <button
+              role="menuitem"
+              onClick={() => {
+                setMenuOpen(false);
+                void setEnforcement(false);
+              }}
+            >
               Pause until resumed
             </button>
           </div>

@@ -13,11 +13,23 @@ export function HelperMessage({ helper }: { helper: HelperView }) {
     case 'not-running':
       return <p>The helper is not running. {helper.message}</p>;
     case 'cancelled':
-      return <p className="warn" role="alert">You closed the password dialog, so the helper was not started. {helper.message}</p>;
+      return (
+        <p className="warn" role="alert">
+          You closed the password dialog, so the helper was not started. {helper.message}
+        </p>
+      );
     case 'refused':
-      return <p className="warn" role="alert">Your account is not allowed to start the helper. {helper.message}</p>;
+      return (
+        <p className="warn" role="alert">
+          Your account is not allowed to start the helper. {helper.message}
+        </p>
+      );
     case 'failed':
-      return <p className="warn" role="alert">The helper could not be started: {helper.message}</p>;
+      return (
+        <p className="warn" role="alert">
+          The helper could not be started: {helper.message}
+        </p>
+      );
   }
 }
 
@@ -29,7 +41,11 @@ export function HelperBanner() {
     <div className="banner" role="region" aria-label="Helper">
       <HelperMessage helper={helper} />
       <span className="grow" />
-      {helper.state !== 'starting' && <button className="button primary" onClick={() => void startHelper()}>Start helper</button>}
+      {helper.state !== 'starting' && (
+        <button className="button primary" onClick={() => void startHelper()}>
+          Start helper
+        </button>
+      )}
     </div>
   );
 }

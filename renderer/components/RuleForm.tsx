@@ -6,8 +6,25 @@ import { useRules } from '../stores/rules-store';
 import { useConnections } from '../stores/connections-store';
 import { useUi, type Editing } from '../stores/ui-store';
 
-const EXPIRIES: Array<[string, string]> = [['never', 'Never'], ['10m', 'In 10 minutes'], ['1h', 'In 1 hour'], ['1d', 'In 1 day'], ['7d', 'In 7 days']];
-const FIELDS = ['action', 'app', 'remote', 'port', 'protocol', 'direction', 'for', 'expiresAt', 'note', 'enabled'] as const;
+const EXPIRIES: Array<[string, string]> = [
+  ['never', 'Never'],
+  ['10m', 'In 10 minutes'],
+  ['1h', 'In 1 hour'],
+  ['1d', 'In 1 day'],
+  ['7d', 'In 7 days'],
+];
+const FIELDS = [
+  'action',
+  'app',
+  'remote',
+  'port',
+  'protocol',
+  'direction',
+  'for',
+  'expiresAt',
+  'note',
+  'enabled',
+] as const;
 type Field = (typeof FIELDS)[number];
 
 /** "rule.port" → "port": which field an issue belongs to. */
@@ -24,7 +41,18 @@ export function RuleForm({ editing }: { editing: Exclude<Editing, null> }) {
   const close = () => edit(null);
   const apps = useConnections((state) => state.apps);
   const existing = editing.mode === 'edit' ? rules.find((rule) => rule.id === editing.id) : undefined;
-  const [draft, setDraft] = useState<RuleDraft>(() => (existing ? ruleToDraft(existing) : { action: 'block', remote: '', protocol: 'any', direction: 'both', enabled: true, ...(editing.mode === 'new' ? editing.draft : {}) }));
+  const [draft, setDraft] = useState<RuleDraft>(() =>
+    existing
+      ? ruleToDraft(existing)
+      : {
+          action: 'block',
+          remote: '',
+          protocol: 'any',
+          direction: 'both',
+          enabled: true,
+          ...(editing.mode === 'new' ? editing.draft : {}),
+        },
+  );
   // 'keep' (an existing expiry), 'never', or a duration from now.
   const [expiry, setExpiry] = useState(existing?.expiresAt ? 'keep' : 'never');
   const [saving, setSaving] = useState(false);
@@ -43,7 +71,8 @@ export function RuleForm({ editing }: { editing: Exclude<Editing, null> }) {
   const parsed = parseRuleDraft(candidate, Date.now(), 'rule');
   const issue = parsed.ok ? null : parsed.error;
   const issueField = issue ? fieldOf(issue.where) : null;
-  const errorFor = (field: Field) => (issue && (issueField === field || (field === 'for' && issueField === 'expiresAt')) ? issue.message : null);
+  const errorFor = (field: Field) =>
+    issue && (issueField === field || (field === 'for' && issueField === 'expiresAt')) ? issue.message : null;
   const set = (patch: Partial<RuleDraft>) => setDraft((current) => ({ ...current, ...patch }));
   const appOptions = [...apps.values()].sort((a, b) => a.name.localeCompare(b.name));
 
@@ -72,61 +101,130 @@ export function RuleForm({ editing }: { editing: Exclude<Editing, null> }) {
           <label>
             Action
             <select value={draft.action} onChange={(event) => set({ action: event.target.value })}>
-              {ACTIONS.map((action) => <option key={action} value={action}>{action === 'block' ? 'Block' : 'Allow'}</option>)}
+              {ACTIONS.map((action) => (
+                <option key={action} value={action}>
+                  {action === 'block' ? 'Block' : 'Allow'}
+                </option>
+              ))}
             </select>
           </label>
           <label>
             Application
-            <select value={draft.app === null || draft.app === undefined ? '' : String(draft.app)} onChange={(event) => set({ app: event.target.value === '' ? null : Number(event.target.value) })}>
+            <select
+              value={draft.app === null || draft.app === undefined ? '' : String(draft.app)}
+              onChange={(event) => set({ app: event.target.value === '' ? null : Number(event.target.value) })}
+            >
               <option value="">Every application</option>
-              {appOptions.map((app) => <option key={app.id} value={app.id}>{app.name}</option>)}
-              {typeof draft.app === 'number' && !apps.has(draft.app) && <option value={draft.app}>app {draft.app}</option>}
+              {appOptions.map((app) => (
+                <option key={app.id} value={app.id}>
+                  {app.name}
+                </option>
+              ))}
+              {typeof draft.app === 'number' && !apps.has(draft.app) && (
+                <option value={draft.app}>app {draft.app}</option>
+              )}
             </select>
           </label>
           <label className="wide">
             Remote
-            <input value={draft.remote ?? ''} placeholder="any, 203.0.113.7, 10.0.0.0/8, example.com or *.example.com" aria-invalid={errorFor('remote') !== null} onChange={(event) => set({ remote: event.target.value })} />
-            {errorFor('remote') && <span className="field-error" role="alert">{errorFor('remote')}</span>}
+            <input
+              value={draft.remote ?? ''}
+              placeholder="any, 203.0.113.7, 10.0.0.0/8, example.com or *.example.com"
+              aria-invalid={errorFor('remote') !== null}
+              onChange={(event) => set({ remote: event.target.value })}
+            />
+            {errorFor('remote') && (
+              <span className="field-error" role="alert">
+                {errorFor('remote')}
+              </span>
+            )}
           </label>
           <label>
             Port
-            <input value={draft.port === null || draft.port === undefined ? '' : String(draft.port)} placeholder="any, 443 or 8000-8100" aria-invalid={errorFor('port') !== null} onChange={(event) => set({ port: event.target.value })} />
-            {errorFor('port') && <span className="field-error" role="alert">{errorFor('port')}</span>}
+            <input
+              value={draft.port === null || draft.port === undefined ? '' : String(draft.port)}
+              placeholder="any, 443 or 8000-8100"
+              aria-invalid={errorFor('port') !== null}
+              onChange={(event) => set({ port: event.target.value })}
+            />
+            {errorFor('port') && (
+              <span className="field-error" role="alert">
+                {errorFor('port')}
+              </span>
+            )}
           </label>
           <label>
             Protocol
             <select value={draft.protocol ?? 'any'} onChange={(event) => set({ protocol: event.target.value })}>
-              {PROTOCOLS.map((protocol) => <option key={protocol} value={protocol}>{protocol === 'any' ? 'Any' : protocol.toUpperCase()}</option>)}
+              {PROTOCOLS.map((protocol) => (
+                <option key={protocol} value={protocol}>
+                  {protocol === 'any' ? 'Any' : protocol.toUpperCase()}
+                </option>
+              ))}
             </select>
           </label>
           <label>
             Direction
             <select value={draft.direction ?? 'both'} onChange={(event) => set({ direction: event.target.value })}>
-              {DIRECTIONS.map((direction) => <option key={direction} value={direction}>{{ out: 'Outgoing', in: 'Incoming', both: 'Both ways' }[direction]}</option>)}
+              {DIRECTIONS.map((direction) => (
+                <option key={direction} value={direction}>
+                  {{ out: 'Outgoing', in: 'Incoming', both: 'Both ways' }[direction]}
+                </option>
+              ))}
             </select>
           </label>
           <label>
             Expires
             <select value={expiry} onChange={(event) => setExpiry(event.target.value)}>
-              {existing?.expiresAt ? <option value="keep">Keep ({new Date(existing.expiresAt).toLocaleString()})</option> : null}
-              {EXPIRIES.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+              {existing?.expiresAt ? (
+                <option value="keep">Keep ({new Date(existing.expiresAt).toLocaleString()})</option>
+              ) : null}
+              {EXPIRIES.map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
             </select>
-            {errorFor('for') && <span className="field-error" role="alert">{errorFor('for')}</span>}
+            {errorFor('for') && (
+              <span className="field-error" role="alert">
+                {errorFor('for')}
+              </span>
+            )}
           </label>
           <label className="wide">
             Note
-            <input value={draft.note ?? ''} placeholder="Why this rule exists" onChange={(event) => set({ note: event.target.value })} />
-            {errorFor('note') && <span className="field-error" role="alert">{errorFor('note')}</span>}
+            <input
+              value={draft.note ?? ''}
+              placeholder="Why this rule exists"
+              onChange={(event) => set({ note: event.target.value })}
+            />
+            {errorFor('note') && (
+              <span className="field-error" role="alert">
+                {errorFor('note')}
+              </span>
+            )}
           </label>
           <label className="check">
-            <input type="checkbox" checked={draft.enabled ?? true} onChange={(event) => set({ enabled: event.target.checked })} />
+            <input
+              type="checkbox"
+              checked={draft.enabled ?? true}
+              onChange={(event) => set({ enabled: event.target.checked })}
+            />
             Enabled
           </label>
         </div>
-        {issue && issueField === null && <p className="field-error" role="alert">{issue.where}: {issue.message}</p>}
+        {issue && issueField === null && (
+          <p className="field-error" role="alert">
+            {issue.where}: {issue.message}
+          </p>
+        )}
         <div className="dialog-actions">
-          <button type="button" className="button" onClick={close}>Cancel</button>
-          <button type="submit" className="button primary" disabled={!parsed.ok || saving}>{existing ? 'Save' : 'Add rule'}</button>
+          <button type="button" className="button" onClick={close}>
+            Cancel
+          </button>
+          <button type="submit" className="button primary" disabled={!parsed.ok || saving}>
+            {existing ? 'Save' : 'Add rule'}
+          </button>
         </div>
       </form>
     </div>

@@ -19,7 +19,12 @@ function appLabel(appId: number | null, apps: Map<number, App>): string {
 
 function expiryLabel(rule: Rule): string {
   if (rule.expiresAt === null) return 'never';
-  return new Date(rule.expiresAt).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  return new Date(rule.expiresAt).toLocaleString([], {
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
 }
 
 export function RulesView() {
@@ -40,7 +45,12 @@ export function RulesView() {
     const needle = query.trim().toLowerCase();
     const sorted = [...rules].sort((a, b) => b.updatedAt - a.updatedAt || b.id - a.id);
     if (!needle) return sorted;
-    return sorted.filter((rule) => formatRemote(rule.remote).toLowerCase().includes(needle) || rule.note.toLowerCase().includes(needle) || appLabel(rule.appId, apps).toLowerCase().includes(needle));
+    return sorted.filter(
+      (rule) =>
+        formatRemote(rule.remote).toLowerCase().includes(needle) ||
+        rule.note.toLowerCase().includes(needle) ||
+        appLabel(rule.appId, apps).toLowerCase().includes(needle),
+    );
   }, [rules, query, apps]);
 
   const virtualizer = useVirtualizer({
@@ -64,12 +74,27 @@ export function RulesView() {
   return (
     <section className="view rules-view" aria-label="Rules">
       <div className="toolbar">
-        <button className="button primary" onClick={() => edit({ mode: 'new', draft: { action: 'block' } })}>Add rule</button>
-        <button className="button" onClick={() => setImportOpen(true)}>Import list…</button>
-        <button className="button" onClick={download} disabled={rules.length === 0}>Export list</button>
-        <input className="search" type="search" placeholder="Search rules" aria-label="Search rules" value={query} onChange={(event) => setQuery(event.target.value)} />
+        <button className="button primary" onClick={() => edit({ mode: 'new', draft: { action: 'block' } })}>
+          Add rule
+        </button>
+        <button className="button" onClick={() => setImportOpen(true)}>
+          Import list…
+        </button>
+        <button className="button" onClick={download} disabled={rules.length === 0}>
+          Export list
+        </button>
+        <input
+          className="search"
+          type="search"
+          placeholder="Search rules"
+          aria-label="Search rules"
+          value={query}
+          onChange={(event) => setQuery(event.target.value)}
+        />
         <span className="grow" />
-        <span className="muted">{formatCount(shown.length)} of {formatCount(rules.length)} rules</span>
+        <span className="muted">
+          {formatCount(shown.length)} of {formatCount(rules.length)} rules
+        </span>
       </div>
       {loaded && rules.length === 0 ? (
         <div className="empty">
@@ -96,22 +121,58 @@ export function RulesView() {
               const rule = shown[item.index]!;
               const remote = formatRemote(rule.remote);
               return (
-                <div key={item.key} className={`virtual-row row rule-grid${rule.enabled ? '' : ' disabled'}`} role="row" data-rule-remote={remote} style={{ transform: `translateY(${item.start}px)`, height: item.size }}>
+                <div
+                  key={item.key}
+                  className={`virtual-row row rule-grid${rule.enabled ? '' : ' disabled'}`}
+                  role="row"
+                  data-rule-remote={remote}
+                  style={{ transform: `translateY(${item.start}px)`, height: item.size }}
+                >
                   <span role="cell">
-                    <input type="checkbox" className="switch" checked={rule.enabled} aria-label={`${rule.enabled ? 'Disable' : 'Enable'} rule ${remote}`} onChange={(event) => void setEnabled(rule.id, event.target.checked)} />
+                    <input
+                      type="checkbox"
+                      className="switch"
+                      checked={rule.enabled}
+                      aria-label={`${rule.enabled ? 'Disable' : 'Enable'} rule ${remote}`}
+                      onChange={(event) => void setEnabled(rule.id, event.target.checked)}
+                    />
                   </span>
-                  <span role="cell"><span className={`pill ${rule.action === 'block' ? 'pill-block' : 'pill-allow'}`}>{rule.action}</span></span>
-                  <span role="cell" className="mono ellipsis" title={remote}>{remote === 'any' ? 'everything' : remote}</span>
-                  <span role="cell" className="ellipsis">{appLabel(rule.appId, apps)}</span>
+                  <span role="cell">
+                    <span className={`pill ${rule.action === 'block' ? 'pill-block' : 'pill-allow'}`}>
+                      {rule.action}
+                    </span>
+                  </span>
+                  <span role="cell" className="mono ellipsis" title={remote}>
+                    {remote === 'any' ? 'everything' : remote}
+                  </span>
+                  <span role="cell" className="ellipsis">
+                    {appLabel(rule.appId, apps)}
+                  </span>
                   <span role="cell">{formatPorts(rule.ports)}</span>
                   <span role="cell">{rule.protocol}</span>
                   <span role="cell">{rule.direction}</span>
-                  <span role="cell" className="muted">{expiryLabel(rule)}</span>
-                  <span role="cell" className="muted ellipsis" title={rule.note}>{rule.note}</span>
+                  <span role="cell" className="muted">
+                    {expiryLabel(rule)}
+                  </span>
+                  <span role="cell" className="muted ellipsis" title={rule.note}>
+                    {rule.note}
+                  </span>
                   <span role="cell">{formatCount(rule.hits)}</span>
                   <span role="cell" className="actions">
-                    <button className="button small" onClick={() => edit({ mode: 'edit', id: rule.id })} aria-label={`Edit rule ${remote}`}>Edit</button>
-                    <button className="button small danger-outline" onClick={() => void remove([rule.id])} aria-label={`Remove rule ${remote}`}>Remove</button>
+                    <button
+                      className="button small"
+                      onClick={() => edit({ mode: 'edit', id: rule.id })}
+                      aria-label={`Edit rule ${remote}`}
+                    >
+                      Edit
+                    </button>
+                    <button
+                      className="button small danger-outline"
+                      onClick={() => void remove([rule.id])}
+                      aria-label={`Remove rule ${remote}`}
+                    >
+                      Remove
+                    </button>
                   </span>
                 </div>
               );

@@ -24,20 +24,29 @@ export function StatusBar() {
   const drops = (status?.eventDrops ?? 0) + clientDrops;
   return (
     <footer className="status-bar" aria-label="Status">
-      <span className={`dot ${connected ? 'dot-ok' : helper.state === 'starting' || helper.state === 'unknown' ? 'dot-wait' : 'dot-bad'}`} />
+      <span
+        className={`dot ${connected ? 'dot-ok' : helper.state === 'starting' || helper.state === 'unknown' ? 'dot-wait' : 'dot-bad'}`}
+      />
       <span data-testid="helper-state">{HELPER_LABEL[helper.state]}</span>
       {connected && status && (
         <>
           <span className="sep" />
           <span data-testid="enforcement-state">
-            {status.enforcing ? 'Enforcing' : status.pausedUntil ? `Paused until ${formatClock(status.pausedUntil)}` : 'Paused'}
+            {status.enforcing
+              ? 'Enforcing'
+              : status.pausedUntil
+                ? `Paused until ${formatClock(status.pausedUntil)}`
+                : 'Paused'}
             {' · '}
             {status.defaultAction === 'allow' ? 'monitor mode' : 'allow-list mode'}
           </span>
           <span className="sep" />
           <span data-testid="rule-count">{formatCount(rulesLoaded ? ruleCount : status.ruleCount)} rules</span>
           <span className="sep" />
-          <span className={drops > 0 ? 'warn' : undefined} title="Events the kernel or the helper could not deliver (the counts stay right; only live rows are missed)">
+          <span
+            className={drops > 0 ? 'warn' : undefined}
+            title="Events the kernel or the helper could not deliver (the counts stay right; only live rows are missed)"
+          >
             {formatCount(drops)} events dropped
           </span>
           <span className="grow" />

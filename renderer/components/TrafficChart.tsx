@@ -16,12 +16,28 @@ export function TrafficChart({ points, now }: { points: TrafficPoint[]; now: num
   const totalOut = visible.reduce((sum, point) => sum + point.bytesOut, 0);
   return (
     <figure className="chart">
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={`Traffic in the last 5 minutes: ${formatBytes(totalIn)} received, ${formatBytes(totalOut)} sent`}>
+      <svg
+        viewBox={`0 0 ${WIDTH} ${HEIGHT}`}
+        role="img"
+        aria-label={`Traffic in the last 5 minutes: ${formatBytes(totalIn)} received, ${formatBytes(totalOut)} sent`}
+      >
         <line x1="0" x2={WIDTH} y1={mid} y2={mid} className="chart-axis" />
         {visible.map((point) => (
           <g key={point.time}>
-            <rect className="chart-in" x={x(point.time) - barWidth} width={barWidth} y={mid - (point.bytesIn / peak) * (mid - 4)} height={(point.bytesIn / peak) * (mid - 4)} />
-            <rect className="chart-out" x={x(point.time) - barWidth} width={barWidth} y={mid} height={(point.bytesOut / peak) * (mid - 4)} />
+            <rect
+              className="chart-in"
+              x={x(point.time) - barWidth}
+              width={barWidth}
+              y={mid - (point.bytesIn / peak) * (mid - 4)}
+              height={(point.bytesIn / peak) * (mid - 4)}
+            />
+            <rect
+              className="chart-out"
+              x={x(point.time) - barWidth}
+              width={barWidth}
+              y={mid}
+              height={(point.bytesOut / peak) * (mid - 4)}
+            />
           </g>
         ))}
         {visible.length === 0 && (

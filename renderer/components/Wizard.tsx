@@ -16,7 +16,11 @@ export function Wizard() {
           <p className="muted">See which applications talk to the network, and decide which may.</p>
           <ol className="steps">
             {STEPS.map((label, index) => (
-              <li key={label} className={index === step ? 'current' : index < step ? 'done' : undefined} aria-current={index === step ? 'step' : undefined}>
+              <li
+                key={label}
+                className={index === step ? 'current' : index < step ? 'done' : undefined}
+                aria-current={index === step ? 'step' : undefined}
+              >
                 <span className="step-number">{index < step ? '✓' : index + 1}</span>
                 {label}
               </li>
@@ -46,20 +50,34 @@ function ChecksStep({ onNext }: { onNext: () => void }) {
         {checks === null && <li className="muted">Checking…</li>}
         {(checks ?? []).map((check) => (
           <li key={check.id} className={check.ok ? 'check-ok' : 'check-bad'} data-check={check.id}>
-            <span className="check-mark" aria-label={check.ok ? 'passed' : 'failed'}>{check.ok ? '✓' : '✕'}</span>
+            <span className="check-mark" aria-label={check.ok ? 'passed' : 'failed'}>
+              {check.ok ? '✓' : '✕'}
+            </span>
             <div>
               <strong>{check.label}</strong>
               <div className="muted">{check.detail}</div>
-              {!check.ok && check.fix && <div className="fix">How to fix: <code>{check.fix}</code></div>}
+              {!check.ok && check.fix && (
+                <div className="fix">
+                  How to fix: <code>{check.fix}</code>
+                </div>
+              )}
             </div>
           </li>
         ))}
       </ul>
       <footer className="wizard-actions">
-        <button className="button" onClick={() => void runChecks()} disabled={checking}>Check again</button>
+        <button className="button" onClick={() => void runChecks()} disabled={checking}>
+          Check again
+        </button>
         <span className="grow" />
-        {blocking.length > 0 && <span className="warn">{blocking.length} problem{blocking.length === 1 ? '' : 's'}: Portcullis may not be able to enforce rules.</span>}
-        <button className="button primary" onClick={onNext} disabled={checks === null}>Continue</button>
+        {blocking.length > 0 && (
+          <span className="warn">
+            {blocking.length} problem{blocking.length === 1 ? '' : 's'}: Portcullis may not be able to enforce rules.
+          </span>
+        )}
+        <button className="button primary" onClick={onNext} disabled={checks === null}>
+          Continue
+        </button>
       </footer>
     </section>
   );
@@ -76,17 +94,27 @@ function HelperStep({ onBack, onNext }: { onBack: () => void; onNext: () => void
         through polkit; the rest of the app runs as you.
       </p>
       <div className="helper-box">
-        {connected ? <p className="ok-text">✓ The helper is running (version {helper.status.version}, pid {helper.status.pid}).</p> : <HelperMessage helper={helper} />}
+        {connected ? (
+          <p className="ok-text">
+            ✓ The helper is running (version {helper.status.version}, pid {helper.status.pid}).
+          </p>
+        ) : (
+          <HelperMessage helper={helper} />
+        )}
       </div>
       <footer className="wizard-actions">
-        <button className="button" onClick={onBack}>Back</button>
+        <button className="button" onClick={onBack}>
+          Back
+        </button>
         <span className="grow" />
         {!connected && (
           <button className="button" onClick={() => void startHelper()} disabled={helper.state === 'starting'}>
             {helper.state === 'starting' ? 'Starting…' : 'Start helper'}
           </button>
         )}
-        <button className="button primary" onClick={onNext} disabled={!connected}>Continue</button>
+        <button className="button primary" onClick={onNext} disabled={!connected}>
+          Continue
+        </button>
       </footer>
     </section>
   );
@@ -114,17 +142,30 @@ function ModeStep({ onBack }: { onBack: () => void }) {
           <input type="radio" name="mode" checked={mode === 'allow-list'} onChange={() => setMode('allow-list')} />
           <div>
             <strong>Allow-list</strong>
-            <div className="muted">Block by default. Only what you allow may connect; expect things to break until you have allowed them.</div>
+            <div className="muted">
+              Block by default. Only what you allow may connect; expect things to break until you have allowed them.
+            </div>
           </div>
         </label>
       </fieldset>
       <label className="check">
-        <input type="checkbox" checked={startAtBoot} disabled={!installed} onChange={(event) => setStartAtBoot(event.target.checked)} />
+        <input
+          type="checkbox"
+          checked={startAtBoot}
+          disabled={!installed}
+          onChange={(event) => setStartAtBoot(event.target.checked)}
+        />
         Enforce from boot (starts the helper with the system)
       </label>
-      {!installed && <p className="muted small">Available once Portcullis is installed system-wide (its systemd unit is not installed here).</p>}
+      {!installed && (
+        <p className="muted small">
+          Available once Portcullis is installed system-wide (its systemd unit is not installed here).
+        </p>
+      )}
       <footer className="wizard-actions">
-        <button className="button" onClick={onBack}>Back</button>
+        <button className="button" onClick={onBack}>
+          Back
+        </button>
         <span className="grow" />
         <button
           className="button primary"

@@ -44,7 +44,8 @@ export class RowList {
     }
     const segment = this.segments[low]!;
     const offset = index - this.starts[low]!;
-    if (offset === 0) return { kind: 'app', app: segment.app, group: segment.group, shown: segment.shown, expanded: segment.expanded };
+    if (offset === 0)
+      return { kind: 'app', app: segment.app, group: segment.group, shown: segment.shown, expanded: segment.expanded };
     return { kind: 'flow', app: segment.app, flow: segment.flows[offset - 1]! };
   }
 
@@ -61,7 +62,8 @@ export interface RowsResult {
 
 const flowSorters: Record<SortKey, (a: Flow, b: Flow) => number> = {
   recent: (a, b) => b.lastSeen - a.lastSeen,
-  name: (a, b) => (a.remoteName ?? a.remoteAddr).localeCompare(b.remoteName ?? b.remoteAddr) || a.remotePort - b.remotePort,
+  name: (a, b) =>
+    (a.remoteName ?? a.remoteAddr).localeCompare(b.remoteName ?? b.remoteAddr) || a.remotePort - b.remotePort,
   traffic: (a, b) => b.bytesIn + b.bytesOut - (a.bytesIn + a.bytesOut),
   blocked: (a, b) => b.blocked - a.blocked || b.lastSeen - a.lastSeen,
 };
@@ -85,7 +87,11 @@ function sortedFlows(group: AppGroup, sort: SortKey): Flow[] {
 }
 
 function appMatches(app: App, needle: string): boolean {
-  return app.name.toLowerCase().includes(needle) || (app.exe?.toLowerCase().includes(needle) ?? false) || (app.identifier?.toLowerCase().includes(needle) ?? false);
+  return (
+    app.name.toLowerCase().includes(needle) ||
+    (app.exe?.toLowerCase().includes(needle) ?? false) ||
+    (app.identifier?.toLowerCase().includes(needle) ?? false)
+  );
 }
 
 // What a search looks at in a flow, lowercased once per flow object (flows are replaced, never
@@ -117,11 +123,24 @@ interface LastSearch {
 }
 let lastSearch: LastSearch | null = null;
 
-export function buildRows(apps: Map<number, App>, groups: Map<number, AppGroup>, filter: RowFilter, sort: SortKey, expanded: ReadonlySet<number>): RowsResult {
+export function buildRows(
+  apps: Map<number, App>,
+  groups: Map<number, AppGroup>,
+  filter: RowFilter,
+  sort: SortKey,
+  expanded: ReadonlySet<number>,
+): RowsResult {
   const needle = filter.text.trim().toLowerCase();
   const port = /^[0-9]{1,5}$/.test(needle) ? Number(needle) : -1;
   const previous = lastSearch;
-  const narrowing = previous !== null && port === -1 && previous.needle !== '' && needle.startsWith(previous.needle) && previous.verdict === filter.verdict && previous.appId === filter.appId && previous.sort === sort;
+  const narrowing =
+    previous !== null &&
+    port === -1 &&
+    previous.needle !== '' &&
+    needle.startsWith(previous.needle) &&
+    previous.verdict === filter.verdict &&
+    previous.appId === filter.appId &&
+    previous.sort === sort;
   const search: LastSearch = { needle, sort, verdict: filter.verdict, appId: filter.appId, groups: new WeakMap() };
   const candidates: Array<{ app: App; group: AppGroup; flows: Flow[] | null; shown: number }> = [];
   let flowCount = 0;
@@ -147,7 +166,11 @@ export function buildRows(apps: Map<number, App>, groups: Map<number, AppGroup>,
     const pool: Iterable<Flow> = before?.flows ?? group.flows.values();
     const matching: Flow[] = [];
     for (const flow of pool) {
-      if (verdictMatches(flow, filter.verdict) && (wholeApp || flow.remotePort === port || flowText(flow).includes(needle))) matching.push(flow);
+      if (
+        verdictMatches(flow, filter.verdict) &&
+        (wholeApp || flow.remotePort === port || flowText(flow).includes(needle))
+      )
+        matching.push(flow);
     }
     search.groups.set(group, { version: group.version, flows: matching });
     if (matching.length === 0) continue;
@@ -164,7 +187,13 @@ export function buildRows(apps: Map<number, App>, groups: Map<number, AppGroup>,
   const openAll = needle !== '' || filter.verdict !== 'all';
   for (const candidate of candidates) {
     const open = expanded.has(candidate.app.id) !== openAll;
-    rows.add(candidate.app, candidate.group, candidate.shown, open, open ? (candidate.flows ?? sortedFlows(candidate.group, sort)) : []);
+    rows.add(
+      candidate.app,
+      candidate.group,
+      candidate.shown,
+      open,
+      open ? (candidate.flows ?? sortedFlows(candidate.group, sort)) : [],
+    );
   }
   return { rows, appCount: candidates.length, flowCount };
 }

@@ -86,5 +86,16 @@ export function applyEvent(groups: Map<number, AppGroup>, event: ConnectionEvent
 
 /** Stands in for an app the helper has not described to us yet (the app list reloads soon after). */
 export function placeholderApp(appId: number, comm: string, time: number): App {
-  return { id: appId, kind: 'unknown', name: comm || `app ${appId}`, exe: null, identifier: null, icon: null, cgroup: null, firstSeen: time, lastSeen: time, defaultAction: null };
+  return {
+    id: appId,
+    kind: 'unknown',
+    name: comm || `app ${appId}`,
+    exe: null,
+    identifier: null,
+    icon: null,
+    cgroup: null,
+    firstSeen: time,
+    lastSeen: time,
+    defaultAction: null,
+  };
 }

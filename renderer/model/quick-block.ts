@@ -6,7 +6,12 @@ import type { RuleDraft } from '../../main/contract/rules';
 export const hostOf = (flow: Pick<Flow, 'remoteName' | 'remoteAddr'>): string => flow.remoteName ?? flow.remoteAddr;
 
 export function blockHostForApp(flow: Flow, app: App): RuleDraft {
-  return { action: 'block', app: app.id, remote: hostOf(flow), note: `blocked from the connection list for ${app.name}` };
+  return {
+    action: 'block',
+    app: app.id,
+    remote: hostOf(flow),
+    note: `blocked from the connection list for ${app.name}`,
+  };
 }
 
 export function blockHostEverywhere(flow: Flow): RuleDraft {

@@ -80,7 +80,11 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
       applyEvent(groups, event);
     }
     if (unknownApp) scheduleAppsReload();
-    set((state) => ({ revision: state.revision + 1, flowCount: countFlows(groups), dropped: state.dropped + pendingDropped }));
+    set((state) => ({
+      revision: state.revision + 1,
+      flowCount: countFlows(groups),
+      dropped: state.dropped + pendingDropped,
+    }));
     pendingDropped = 0;
   }
 
@@ -170,7 +174,9 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     start() {
       const api = bridge();
       const stopEvents = api.listenEvents((batch) => get().ingest(batch));
-      void get().loadApps().then(() => get().loadFlows());
+      void get()
+        .loadApps()
+        .then(() => get().loadFlows());
       const timer = setInterval(() => void get().poll(), POLL_MS);
       return () => {
         stopEvents();
@@ -183,7 +189,15 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
       pendingDropped = 0;
       lastPollAt = 0;
       lastFlushAt = 0;
-      set({ apps: new Map(), groups: new Map(), traffic: new Map(), revision: 0, flowCount: 0, dropped: 0, loading: false });
+      set({
+        apps: new Map(),
+        groups: new Map(),
+        traffic: new Map(),
+        revision: 0,
+        flowCount: 0,
+        dropped: 0,
+        loading: false,
+      });
     },
   };
 });

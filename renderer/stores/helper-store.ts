@@ -73,7 +73,10 @@ export const useHelper = create<HelperStore>((set) => ({
 
   async setEnforcement(enabled, pauseMinutes) {
     const request = pauseMinutes === undefined ? { enabled } : { enabled, pauseMinutes };
-    const status = valueOr(await bridge().setEnforcement(request), enabled ? 'Resuming enforcement' : 'Pausing enforcement');
+    const status = valueOr(
+      await bridge().setEnforcement(request),
+      enabled ? 'Resuming enforcement' : 'Pausing enforcement',
+    );
     if (status) set({ status });
   },
 }));

@@ -78,8 +78,19 @@ export const useRules = create<RulesStore>((set, get) => ({
 
   async importList(source, text) {
     const parsed = parseBlocklist(text);
-    const drafts: RuleDraft[] = parsed.remotes.map((remote) => ({ action: 'block', remote, note: `imported from ${source}` }));
-    const progress: ImportProgress = { source, total: drafts.length, done: 0, skipped: parsed.skipped, finished: false, error: null };
+    const drafts: RuleDraft[] = parsed.remotes.map((remote) => ({
+      action: 'block',
+      remote,
+      note: `imported from ${source}`,
+    }));
+    const progress: ImportProgress = {
+      source,
+      total: drafts.length,
+      done: 0,
+      skipped: parsed.skipped,
+      finished: false,
+      error: null,
+    };
     set({ importing: progress });
     for (let start = 0; start < drafts.length; start += IMPORT_CHUNK) {
       const chunk = drafts.slice(start, start + IMPORT_CHUNK);
@@ -100,9 +111,13 @@ export const useRules = create<RulesStore>((set, get) => ({
   },
 
   exportList() {
-    const lines = ['# Portcullis block list: one address, CIDR or domain per line', `# exported ${new Date().toISOString()}`];
+    const lines = [
+      '# Portcullis block list: one address, CIDR or domain per line',
+      `# exported ${new Date().toISOString()}`,
+    ];
     for (const rule of get().rules) {
-      if (rule.action === 'block' && rule.appId === null && rule.remote.kind !== 'any') lines.push(formatRemote(rule.remote));
+      if (rule.action === 'block' && rule.appId === null && rule.remote.kind !== 'any')
+        lines.push(formatRemote(rule.remote));
     }
     return `${lines.join('\n')}\n`;
   },

@@ -18,7 +18,18 @@ let built = false;
 /** Builds the renderer once per test process, so the e2e runs the code as it is now. */
 export function buildRenderer(): string {
   if (!built) {
-    execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'renderer/vite.config.ts', '--logLevel', 'warn'], { cwd: REPO_ROOT, stdio: 'inherit' });
+    execFileSync(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'),
+        'build',
+        '--config',
+        'renderer/vite.config.ts',
+        '--logLevel',
+        'warn',
+      ],
+      { cwd: REPO_ROOT, stdio: 'inherit' },
+    );
     built = true;
   }
   return join(REPO_ROOT, 'build', 'renderer');
@@ -50,7 +61,11 @@ export interface ShellSession {
 /** The shell against the helper at `socket`, with its own config dir, and a Chromium page on it. */
 export async function openShell(sandbox: Sandbox, socket: string): Promise<ShellSession> {
   const rendererDir = buildRenderer();
-  const backend = createSystemBackend({ clientName: 'e2e', socketPath: socket, configDir: sandbox.makeTempDir('config') });
+  const backend = createSystemBackend({
+    clientName: 'e2e',
+    socketPath: socket,
+    configDir: sandbox.makeTempDir('config'),
+  });
   sandbox.defer(() => backend.dispose());
   const shellLog: string[] = [];
   const shell = await startShellServer({ backend, rendererDir, log: (line) => shellLog.push(line) });
@@ -60,7 +75,14 @@ export async function openShell(sandbox: Sandbox, socket: string): Promise<Shell
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 800 },
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   sandbox.defer(() => context.close());
   const page = context.pages()[0] ?? (await context.newPage());
@@ -75,5 +97,13 @@ export async function openShell(sandbox: Sandbox, socket: string): Promise<Shell
   });
   const signInCode = await signInFromLaunchPage(page, shell);
   mkdirSync(ARTIFACTS, { recursive: true });
-  return { backend, shell, context, page, signInCode, shellLog, screenshot: async (name) => void (await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) })) };
+  return {
+    backend,
+    shell,
+    context,
+    page,
+    signInCode,
+    shellLog,
+    screenshot: async (name) => void (await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) })),
+  };
 }

@@ -117,12 +117,24 @@ describe('desktop app through the browser shell, real helper', () => {
     const { page } = session;
     const entries = Array.from({ length: 2600 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
     const file = join(sandbox.makeTempDir('list'), 'blocklist.hosts');
-    writeFileSync(file, ['# test list', '0.0.0.0 localhost', '0.0.0.0 ads.tracker.example', 'this is not a host', ...entries, entries[0]].join('\n'));
+    writeFileSync(
+      file,
+      [
+        '# test list',
+        '0.0.0.0 localhost',
+        '0.0.0.0 ads.tracker.example',
+        'this is not a host',
+        ...entries,
+        entries[0],
+      ].join('\n'),
+    );
     await page.getByRole('tab', { name: /Rules/ }).click();
     const rulesBefore = Number(((await page.getByTestId('rule-count').textContent()) ?? '').replace(/[^0-9]/g, ''));
     await page.getByRole('button', { name: 'Import list…' }).click();
     await page.getByLabel('List file').setInputFiles(file);
-    await page.waitForFunction(() => (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('ads.tracker.example'));
+    await page.waitForFunction(() =>
+      (document.querySelector('textarea') as HTMLTextAreaElement | null)?.value.includes('ads.tracker.example'),
+    );
     // Record every value the progress bar shows.
     await page.evaluate(() => {
       const seen: string[] = [];
@@ -140,7 +152,10 @@ describe('desktop app through the browser shell, real helper', () => {
     await page.getByText(/names this machine itself/).waitFor();
     await page.getByText(/duplicate of an earlier line/).waitFor();
     const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen.map(Number));
-    assert.ok(seen.some((value) => value > 0 && value < 2601), `the bar moved through intermediate values: ${seen.join(', ')}`);
+    assert.ok(
+      seen.some((value) => value > 0 && value < 2601),
+      `the bar moved through intermediate values: ${seen.join(', ')}`,
+    );
     await page.getByRole('button', { name: 'Close' }).click();
     const total = (rulesBefore + 2601).toLocaleString('en-US');
     await page.getByText(`${total} of ${total} rules`).waitFor();

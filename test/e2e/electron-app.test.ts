@@ -21,15 +21,23 @@ function electronBinary(): string | null {
 }
 
 const binary = electronBinary();
-const skip = binary ? false : "Electron's binary is not installed (its postinstall download from GitHub is unreachable here)";
+const skip = binary
+  ? false
+  : "Electron's binary is not installed (its postinstall download from GitHub is unreachable here)";
 
 test('the Electron window exposes exactly the derived renderer API, sandboxed', { skip }, async () => {
-  for (const script of ['build:ts', 'build:preload', 'build:renderer']) execFileSync('npm', ['run', '--silent', script], { cwd: REPO_ROOT, stdio: 'inherit' });
-  const app = await _electron.launch({ executablePath: binary!, args: [REPO_ROOT, ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])] });
+  for (const script of ['build:ts', 'build:preload', 'build:renderer'])
+    execFileSync('npm', ['run', '--silent', script], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const app = await _electron.launch({
+    executablePath: binary!,
+    args: [REPO_ROOT, ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])],
+  });
   try {
     const window = await app.firstWindow();
     assert.equal(await window.title(), 'Portcullis');
-    const keys = await window.evaluate(() => Object.keys((window as unknown as { portcullis: object }).portcullis).sort());
+    const keys = await window.evaluate(() =>
+      Object.keys((window as unknown as { portcullis: object }).portcullis).sort(),
+    );
     assert.deepEqual(keys, [...ipcInvokeNames, ...ipcNotifyNames.map(listenerName)].sort());
     // No node in the page.
     assert.equal(await window.evaluate(() => typeof (globalThis as { require?: unknown }).require), 'undefined');

@@ -57,15 +57,25 @@ describe('the browser shell exposes nothing to another local user', () => {
     const secrets = [session.signInCode, liveCode, sessionCookie.value];
 
     const seen = await scanProcAs(stranger.uid, secrets);
-    assert.ok(seen.read.cmdline > 0 && seen.chromium.length > 0, `the scan saw Chromium's command lines: ${JSON.stringify(seen.read)}`);
+    assert.ok(
+      seen.read.cmdline > 0 && seen.chromium.length > 0,
+      `the scan saw Chromium's command lines: ${JSON.stringify(seen.read)}`,
+    );
     assert.deepEqual(seen.hits, [], 'no code or cookie in anything the other user can read');
-    assert.equal(await canReadAs(stranger.uid, fileURLToPath(shell.launchUrl)), false, 'the launch page is the user\'s alone');
+    assert.equal(
+      await canReadAs(stranger.uid, fileURLToPath(shell.launchUrl)),
+      false,
+      "the launch page is the user's alone",
+    );
 
     const port = Number(new URL(shell.origin).port);
     const forged = await forgedRequestsAs(stranger.uid, port, `${sessionCookie.name}=${sessionCookie.value}`);
     assert.ok(!forged.get.startsWith('HTTP/'), `the other user's GET was answered: ${forged.get}`);
     assert.ok(!forged.upgrade.startsWith('HTTP/'), `the other user's WebSocket was answered: ${forged.upgrade}`);
-    assert.ok(session.shellLog.some((line) => line.includes(`refused uid ${stranger.uid}: not the user who started the shell`)), session.shellLog.join('\n'));
+    assert.ok(
+      session.shellLog.some((line) => line.includes(`refused uid ${stranger.uid}: not the user who started the shell`)),
+      session.shellLog.join('\n'),
+    );
 
     const malformed = await get(`${shell.origin}/%E0`);
     assert.equal(malformed.status, 400);
@@ -81,14 +91,35 @@ describe('the browser shell exposes nothing to another local user', () => {
     chmodSync(dir, 0o755);
     const browser = join(dir, 'headless-chromium');
     writeFileSync(browser, `#!/bin/sh\nexec ${CHROMIUM} --headless=new --disable-gpu "$@"\n`, { mode: 0o755 });
-    const shell = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'main', 'shell', 'entry.ts'),
-      '--socket', helper.paths.socket, '--config-dir', sandbox.makeTempDir('config'), '--renderer', buildRenderer(), '--open', '--browser', browser], {
-      cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const shell = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(REPO_ROOT, 'main', 'shell', 'entry.ts'),
+        '--socket',
+        helper.paths.socket,
+        '--config-dir',
+        sandbox.makeTempDir('config'),
+        '--renderer',
+        buildRenderer(),
+        '--open',
+        '--browser',
+        browser,
+      ],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     sandbox.defer(() => killAndWait(shell));
     let output = '';
-    shell.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    shell.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    shell.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    shell.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     const deadline = Date.now() + 60_000;
     while (!output.includes('a browser signed in')) {
       if (Date.now() > deadline || shell.exitCode !== null) throw new Error(`the browser did not sign in:\n${output}`);

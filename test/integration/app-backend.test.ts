@@ -37,14 +37,22 @@ describe('the shared IPC backend against a real helper', () => {
     const state = await dispatchInvoke(backend.handlers, 'getHelperState', {});
     assert.equal(state.ok && (state.value as HelperState).state, 'connected');
     assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.78', 9), 'refused');
-    for (let i = 0; i < 100 && !events.some((event) => event.remoteAddr === '127.0.0.78'); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 100 && !events.some((event) => event.remoteAddr === '127.0.0.78'); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const seen = events.find((event) => event.remoteAddr === '127.0.0.78');
     assert.ok(seen, 'the connect reached the window as an event');
     assert.equal(seen.verdict, 'allow');
 
-    const refused = await dispatchInvoke(backend.handlers, 'addRule', { rule: { action: 'block', remote: '127.0.0.78', port: '0' } });
-    assert.deepEqual(refused.ok ? null : [refused.error.kind, refused.error.where], ['invalid-input', 'params.rule.port']);
-    const added = await dispatchInvoke(backend.handlers, 'addRule', { rule: { action: 'block', remote: '127.0.0.78', note: 'backend test' } });
+    const refused = await dispatchInvoke(backend.handlers, 'addRule', {
+      rule: { action: 'block', remote: '127.0.0.78', port: '0' },
+    });
+    assert.deepEqual(refused.ok ? null : [refused.error.kind, refused.error.where], [
+      'invalid-input',
+      'params.rule.port',
+    ]);
+    const added = await dispatchInvoke(backend.handlers, 'addRule', {
+      rule: { action: 'block', remote: '127.0.0.78', note: 'backend test' },
+    });
     assert.ok(added.ok, JSON.stringify(added));
     assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.78', 9), 'EPERM');
     const removed = await dispatchInvoke(backend.handlers, 'removeRules', { ids: [(added.value as Rule).id] });
@@ -52,19 +60,23 @@ describe('the shared IPC backend against a real helper', () => {
     assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.78', 9), 'refused');
   });
 
-  test('the wizard sets the helper\'s default and is remembered in the config dir', async () => {
+  test("the wizard sets the helper's default and is remembered in the config dir", async () => {
     const done = await dispatchInvoke(backend.handlers, 'completeWizard', { mode: 'allow-list', startAtBoot: false });
     assert.deepEqual(done, { ok: true, value: { completed: true, mode: 'allow-list' } });
     const settings = await dispatchInvoke(backend.handlers, 'getSettings', {});
     assert.equal(settings.ok && (settings.value as { defaultAction: string }).defaultAction, 'block');
-    assert.deepEqual(JSON.parse(readFileSync(join(configDir, 'wizard.json'), 'utf8')), { completed: true, mode: 'allow-list' });
+    assert.deepEqual(JSON.parse(readFileSync(join(configDir, 'wizard.json'), 'utf8')), {
+      completed: true,
+      mode: 'allow-list',
+    });
     await dispatchInvoke(backend.handlers, 'completeWizard', { mode: 'monitor', startAtBoot: false });
     assert.ok(existsSync(join(configDir, 'wizard.json')));
   });
 
   test('a stopped helper shows as not running, calls fail as unavailable, and it is found again', async () => {
     await helper.stop('SIGTERM');
-    for (let i = 0; i < 100 && backend.connection.state.state === 'connected'; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 100 && backend.connection.state.state === 'connected'; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(backend.connection.state.state, 'not-running');
     const call = await dispatchInvoke(backend.handlers, 'listRules', {});
     assert.equal(call.ok ? null : call.error.kind, 'unavailable');

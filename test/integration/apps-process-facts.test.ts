@@ -43,7 +43,11 @@ test('apps from /proc: a replaced executable keeps its path and app; an update c
     assert.equal(after.key, before.key, 'the running process is still the same app after the update');
     assert.equal(after.exe, exe, '" (deleted)" is not part of the path');
     assert.equal(readExeInode(pid)!.ino, inodeBefore.ino, 'the running process still runs the old inode');
-    assert.notEqual(statSync(exe).ino, inodeBefore.ino, 'the path now names a new inode (the kernel binding must follow it)');
+    assert.notEqual(
+      statSync(exe).ino,
+      inodeBefore.ino,
+      'the path now names a new inode (the kernel binding must follow it)',
+    );
     rmSync(exe);
     assert.equal(classifyProcess(readProcessFacts(pid)!, noDesktop).key, `exe:${exe}`, 'even with the file gone');
     assert.equal(readProcessFacts(999_999_999), null, 'a process that is gone yields nothing');
@@ -65,12 +69,19 @@ test('apps from /proc: an AppImage is named by its file, from APPIMAGE or from t
     // With APPIMAGE in the environment (what the type-2 runtime sets).
     const withEnv = await started(spawnIn(sandbox, cgroup, [payload, '30'], { APPIMAGE: appImage }));
     const fromEnv = classifyProcess(readProcessFacts(withEnv)!, noDesktop);
-    assert.deepEqual([fromEnv.kind, fromEnv.key, fromEnv.name, fromEnv.exe], ['appimage', `appimage:${appImage}`, 'Notes-2.1', appImage]);
+    assert.deepEqual(
+      [fromEnv.kind, fromEnv.key, fromEnv.name, fromEnv.exe],
+      ['appimage', `appimage:${appImage}`, 'Notes-2.1', appImage],
+    );
 
     // Without it: the parent whose executable is outside the mount is the AppImage.
     const runtime = spawnIn(sandbox, cgroup, [appImage, '-c', `"${payload}" 30; true`], { APPIMAGE: '' });
     await started(runtime);
-    const children = (await import('node:fs')).readFileSync(`/proc/${runtime.pid}/task/${runtime.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const children = (await import('node:fs'))
+      .readFileSync(`/proc/${runtime.pid}/task/${runtime.pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean);
     assert.equal(children.length, 1, 'the runtime started the payload');
     const fromParent = classifyProcess(readProcessFacts(Number(children[0]))!, noDesktop);
     assert.deepEqual([fromParent.kind, fromParent.key], ['appimage', `appimage:${appImage}`]);
@@ -88,11 +99,20 @@ test('apps from /proc: real cgroups: a container scope and a desktop app scope',
     mkdirSync(scope);
     sandbox.defer(() => removeCgroup(scope));
 
-    const inContainer = classifyProcess(readProcessFacts(await started(spawnIn(sandbox, container, [SLEEP, '30'])))!, noDesktop);
-    assert.deepEqual([inContainer.kind, inContainer.identifier, inContainer.name], ['container', containerId, `docker ${containerId.slice(0, 12)}`]);
+    const inContainer = classifyProcess(
+      readProcessFacts(await started(spawnIn(sandbox, container, [SLEEP, '30'])))!,
+      noDesktop,
+    );
+    assert.deepEqual(
+      [inContainer.kind, inContainer.identifier, inContainer.name],
+      ['container', containerId, `docker ${containerId.slice(0, 12)}`],
+    );
     const desktop = new DesktopEntries([desktopDataDir(sandbox)]);
     const inScope = classifyProcess(readProcessFacts(await started(spawnIn(sandbox, scope, [SLEEP, '30'])))!, desktop);
-    assert.deepEqual([inScope.kind, inScope.key, inScope.name, inScope.icon], ['desktop', `desktop:${TEST_DESKTOP_APP.id}`, TEST_DESKTOP_APP.name, TEST_DESKTOP_APP.icon]);
+    assert.deepEqual(
+      [inScope.kind, inScope.key, inScope.name, inScope.icon],
+      ['desktop', `desktop:${TEST_DESKTOP_APP.id}`, TEST_DESKTOP_APP.name, TEST_DESKTOP_APP.icon],
+    );
     assert.ok(inScope.cgroup?.endsWith(`/app-gnome-${TEST_DESKTOP_APP.id}-77.scope`));
   });
 });

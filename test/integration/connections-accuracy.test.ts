@@ -6,29 +6,73 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
-import { generate, openRig, randomPort, settledTotals, startPeer, SYSTEM_PYTHON, TRAFFIC_SCRIPT, within, type Generated, type Rig } from './connections-rig.js';
+import {
+  generate,
+  openRig,
+  randomPort,
+  settledTotals,
+  startPeer,
+  SYSTEM_PYTHON,
+  TRAFFIC_SCRIPT,
+  within,
+  type Generated,
+  type Rig,
+} from './connections-rig.js';
 import type { Flow } from '../../main/contract/index.js';
 
 const MB = 1024 * 1024;
 
 function assertWithin(label: string, actual: { bytesOut: number; bytesIn: number }, generated: Generated): void {
-  assert.ok(within(actual.bytesOut, generated.sent, 0.1), `${label}: counted ${actual.bytesOut} bytes out, the generator sent ${generated.sent}`);
-  assert.ok(within(actual.bytesIn, generated.received, 0.1), `${label}: counted ${actual.bytesIn} bytes in, the generator received ${generated.received}`);
+  assert.ok(
+    within(actual.bytesOut, generated.sent, 0.1),
+    `${label}: counted ${actual.bytesOut} bytes out, the generator sent ${generated.sent}`,
+  );
+  assert.ok(
+    within(actual.bytesIn, generated.received, 0.1),
+    `${label}: counted ${actual.bytesIn} bytes in, the generator received ${generated.received}`,
+  );
 }
 
 /** Runs one generator against a peer and checks bytes and attribution. */
-async function check(rig: Rig, label: string, options: {
-  mode: string; host: string; port?: number; args: number[]; protocol: Flow['protocol'];
-  peerNetns?: string; generatorNetns?: string; exe?: string; expectApp?: number;
-}): Promise<Generated> {
+async function check(
+  rig: Rig,
+  label: string,
+  options: {
+    mode: string;
+    host: string;
+    port?: number;
+    args: number[];
+    protocol: Flow['protocol'];
+    peerNetns?: string;
+    generatorNetns?: string;
+    exe?: string;
+    expectApp?: number;
+  },
+): Promise<Generated> {
   const port = options.port ?? randomPort();
   if (options.protocol !== 'icmp') await startPeer(rig, options.host, port, options.peerNetns);
-  const generated = await generate(rig, options.mode, options.host, port, options.args, { netns: options.generatorNetns, exe: options.exe });
+  const generated = await generate(rig, options.mode, options.host, port, options.args, {
+    netns: options.generatorNetns,
+    exe: options.exe,
+  });
   const appId = options.expectApp ?? rig.appId;
-  const totals = await settledTotals(rig, appId, options.host, options.protocol === 'icmp' ? null : port, options.protocol, { out: generated.sent, in: generated.received });
-  assert.ok(totals.flows.length > 0, `${label}: no ${options.protocol} flow to ${options.host} was recorded for app ${appId}; all flows: ${JSON.stringify(await rig.connections.pipeline.list({}))}`);
+  const totals = await settledTotals(
+    rig,
+    appId,
+    options.host,
+    options.protocol === 'icmp' ? null : port,
+    options.protocol,
+    { out: generated.sent, in: generated.received },
+  );
+  assert.ok(
+    totals.flows.length > 0,
+    `${label}: no ${options.protocol} flow to ${options.host} was recorded for app ${appId}; all flows: ${JSON.stringify(await rig.connections.pipeline.list({}))}`,
+  );
   assertWithin(label, totals, generated);
-  assert.ok(totals.flows.every((f) => f.appId === appId && f.direction === 'out' && f.allowed >= 1), `${label}: ${JSON.stringify(totals.flows)}`);
+  assert.ok(
+    totals.flows.every((f) => f.appId === appId && f.direction === 'out' && f.allowed >= 1),
+    `${label}: ${JSON.stringify(totals.flows)}`,
+  );
   return generated;
 }
 
@@ -63,10 +107,28 @@ test('connections accuracy: IPv6 TCP and UDP to a test host in a netns; a genera
   await withSandbox(async (sandbox) => {
     const rig = await openRig(sandbox);
     const host = sandbox.makeTestHost(1);
-    await check(rig, 'tcp v6 netns', { mode: 'tcp-duplex', host: host.peer6, args: [2 * MB], protocol: 'tcp', peerNetns: host.netns });
-    await check(rig, 'udp v6 netns', { mode: 'udp', host: host.peer6, args: [300, 1000, 1], protocol: 'udp', peerNetns: host.netns });
+    await check(rig, 'tcp v6 netns', {
+      mode: 'tcp-duplex',
+      host: host.peer6,
+      args: [2 * MB],
+      protocol: 'tcp',
+      peerNetns: host.netns,
+    });
+    await check(rig, 'udp v6 netns', {
+      mode: 'udp',
+      host: host.peer6,
+      args: [300, 1000, 1],
+      protocol: 'udp',
+      peerNetns: host.netns,
+    });
     // The generator itself in a network namespace (still in the test cgroup); the peer on the host side of the veth.
-    await check(rig, 'tcp from a netns', { mode: 'tcp-download', host: host.host4, args: [2 * MB], protocol: 'tcp', generatorNetns: host.netns });
+    await check(rig, 'tcp from a netns', {
+      mode: 'tcp-download',
+      host: host.host4,
+      args: [2 * MB],
+      protocol: 'tcp',
+      generatorNetns: host.netns,
+    });
   });
 });
 
@@ -98,30 +160,61 @@ test('connections accuracy: a child process (another executable) counts for the 
 });
 
 /** Runs the app as a server in the cgroup with clients outside it; returns its own counts and the stored totals. */
-async function serveCase(rig: Rig): Promise<{ generated: Generated; totals: Awaited<ReturnType<typeof settledTotals>> }> {
+async function serveCase(
+  rig: Rig,
+): Promise<{ generated: Generated; totals: Awaited<ReturnType<typeof settledTotals>> }> {
   const port = randomPort();
-  const server = rig.sandbox.spawnInCgroup(rig.cgroup, [rig.appExe, TRAFFIC_SCRIPT, 'serve', '127.0.0.1', String(port), '3', String(MB)]);
+  const server = rig.sandbox.spawnInCgroup(rig.cgroup, [
+    rig.appExe,
+    TRAFFIC_SCRIPT,
+    'serve',
+    '127.0.0.1',
+    String(port),
+    '3',
+    String(MB),
+  ]);
   let out = '';
   server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   for (let i = 0; i < 50 && !out.includes('listening'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
   // Clients outside the cgroup, each sending 64 KiB and reading everything.
   for (let i = 0; i < 3; i++) {
-    execFileSync(SYSTEM_PYTHON, ['-c', `import socket\ns=socket.create_connection(('127.0.0.1', ${port}))\ns.sendall(b'c'*65536)\ns.shutdown(socket.SHUT_WR)\nwhile s.recv(65536): pass`], { timeout: 20_000 });
+    execFileSync(
+      SYSTEM_PYTHON,
+      [
+        '-c',
+        `import socket\ns=socket.create_connection(('127.0.0.1', ${port}))\ns.sendall(b'c'*65536)\ns.shutdown(socket.SHUT_WR)\nwhile s.recv(65536): pass`,
+      ],
+      { timeout: 20_000 },
+    );
   }
-  const exited = await new Promise<number | null>((resolve) => (server.exitCode !== null ? resolve(server.exitCode) : server.once('exit', resolve)));
+  const exited = await new Promise<number | null>((resolve) =>
+    server.exitCode !== null ? resolve(server.exitCode) : server.once('exit', resolve),
+  );
   assert.equal(exited, 0);
   const generated = JSON.parse(out.trim().split('\n').pop()!) as Generated;
-  const totals = await settledTotals(rig, rig.appId, '127.0.0.1', null, 'tcp', { out: generated.sent, in: generated.received });
+  const totals = await settledTotals(rig, rig.appId, '127.0.0.1', null, 'tcp', {
+    out: generated.sent,
+    in: generated.received,
+  });
   return { generated, totals };
 }
 
-test('connections accuracy: inbound connections to a listener are the listening app\'s; bytes received counted', async () => {
+test("connections accuracy: inbound connections to a listener are the listening app's; bytes received counted", async () => {
   await withSandbox(async (sandbox) => {
     const rig = await openRig(sandbox);
     const { generated, totals } = await serveCase(rig);
-    assert.ok(totals.flows.length > 0, `no inbound flow for the listening app: ${JSON.stringify(await rig.connections.pipeline.list({}))}`);
-    assert.ok(totals.flows.every((f) => f.appId === rig.appId && f.direction === 'in'), JSON.stringify(totals.flows));
-    assert.ok(within(totals.bytesIn, generated.received, 0.1), `inbound: counted ${totals.bytesIn} bytes in, the server received ${generated.received}`);
+    assert.ok(
+      totals.flows.length > 0,
+      `no inbound flow for the listening app: ${JSON.stringify(await rig.connections.pipeline.list({}))}`,
+    );
+    assert.ok(
+      totals.flows.every((f) => f.appId === rig.appId && f.direction === 'in'),
+      JSON.stringify(totals.flows),
+    );
+    assert.ok(
+      within(totals.bytesIn, generated.received, 0.1),
+      `inbound: counted ${totals.bytesIn} bytes in, the server received ${generated.received}`,
+    );
   });
 });
 
@@ -129,6 +222,9 @@ test('connections accuracy: bytes a listener sends on accepted connections', asy
   await withSandbox(async (sandbox) => {
     const rig = await openRig(sandbox);
     const { generated, totals } = await serveCase(rig);
-    assert.ok(within(totals.bytesOut, generated.sent, 0.1), `inbound: counted ${totals.bytesOut} bytes out, the server sent ${generated.sent}`);
+    assert.ok(
+      within(totals.bytesOut, generated.sent, 0.1),
+      `inbound: counted ${totals.bytesOut} bytes out, the server sent ${generated.sent}`,
+    );
   });
 });

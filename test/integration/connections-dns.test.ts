@@ -16,8 +16,14 @@ const DNS_SERVER = join(__dirname, 'connections-dns-server.py');
 async function ready(child: ChildProcess, what: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what} did not start within 5 s`)), 5000);
-    child.stdout!.once('data', () => { clearTimeout(timer); resolve(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited with ${code}`)); });
+    child.stdout!.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}`));
+    });
   });
 }
 
@@ -32,7 +38,9 @@ test('connections DNS: flows carry resolved names; domain rules block resolved a
     const helper = await HelperProcess.start(sandbox);
     const host = sandbox.makeTestHost(1);
     // The resolver on the host side of the veth (the test's own address); it answers with the test host behind it.
-    const dns = spawn(SYSTEM_PYTHON, [DNS_SERVER, host.host4, host.peer4, '300'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const dns = spawn(SYSTEM_PYTHON, [DNS_SERVER, host.host4, host.peer4, '300'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     sandbox.defer(() => killAndWait(dns));
     await ready(dns, 'DNS server');
     const port = randomPort();
@@ -40,8 +48,19 @@ test('connections DNS: flows carry resolved names; domain rules block resolved a
     const appExe = join(sandbox.makeTempDir('dns-app'), 'browser');
     copyFileSync(SYSTEM_PYTHON, appExe);
     const resolveConnect = (name: string, waitMs = 300) =>
-      runApp(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'resolve-connect', host.host4, '53', name, String(port), '100000', String(waitMs)]);
-    const plainConnect = () => runApp(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', host.peer4, String(port), '1000']);
+      runApp(sandbox, helper.paths.cgroup, [
+        appExe,
+        TRAFFIC_SCRIPT,
+        'resolve-connect',
+        host.host4,
+        '53',
+        name,
+        String(port),
+        '100000',
+        String(waitMs),
+      ]);
+    const plainConnect = () =>
+      runApp(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', host.peer4, String(port), '1000']);
 
     // 1. The flow is named after what the app asked for.
     const first = await resolveConnect('www.example.test');
@@ -54,7 +73,9 @@ test('connections DNS: flows carry resolved names; domain rules block resolved a
     }
     assert.ok(named, 'the flow was recorded');
     assert.equal(named.remoteName, 'www.example.test');
-    const dnsFlow = (JSON.parse((await helper.cli(['connections', '--json'])).stdout) as Flow[]).find((f) => f.remotePort === 53);
+    const dnsFlow = (JSON.parse((await helper.cli(['connections', '--json'])).stdout) as Flow[]).find(
+      (f) => f.remotePort === 53,
+    );
     assert.equal(dnsFlow?.protocol, 'udp', 'the DNS query itself is a flow of the app');
 
     // 2. Blocking the domain (and names under it) blocks what they already resolved to, at once.
@@ -65,7 +86,10 @@ test('connections DNS: flows carry resolved names; domain rules block resolved a
     const again = await resolveConnect('api.example.test');
     assert.equal(again.outcome, 'EPERM', JSON.stringify(again));
     const blockedFlows = JSON.parse((await helper.cli(['connections', '--json'])).stdout) as Flow[];
-    assert.ok(blockedFlows.some((f) => f.remoteAddr === host.peer4 && f.blocked > 0 && f.lastRuleId === ruleId), JSON.stringify(blockedFlows));
+    assert.ok(
+      blockedFlows.some((f) => f.remoteAddr === host.peer4 && f.blocked > 0 && f.lastRuleId === ruleId),
+      JSON.stringify(blockedFlows),
+    );
 
     // 3. Unblocking restores it.
     assert.equal((await helper.cli(['unblock', String(ruleId)])).code, 0);

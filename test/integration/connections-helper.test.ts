@@ -12,13 +12,19 @@ import { desktopDataDir, TEST_DESKTOP_APP } from '../support/desktop-entry.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort, within } from './connections-rig.js';
 import type { App, ConnectionEvent, Flow } from '../../main/contract/index.js';
 
-async function run(sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0], cgroup: string, argv: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function run(
+  sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0],
+  cgroup: string,
+  argv: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return sandbox.runInCgroup(cgroup, argv);
 }
 
 async function startPeer(sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0], port: number): Promise<void> {
   const peer = spawn(SYSTEM_PYTHON, [PEER_SCRIPT, '127.0.0.1', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  sandbox.defer(() => { peer.kill('SIGKILL'); });
+  sandbox.defer(() => {
+    peer.kill('SIGKILL');
+  });
   await new Promise<void>((resolve, reject) => {
     peer.stdout!.once('data', () => resolve());
     peer.once('exit', (code) => reject(new Error(`peer exited ${code}`)));
@@ -43,13 +49,26 @@ test('connections through the helper: apps, flows by app and time, follow, histo
     await startPeer(sandbox, port);
 
     // Live stream first, so the decision is seen as it happens.
-    const follower = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), '--socket', helper.paths.socket, 'connections', '--follow', '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    sandbox.defer(() => { follower.kill('SIGKILL'); });
+    const follower = spawn(
+      CLI_ARGV[0]!,
+      [...CLI_ARGV.slice(1), '--socket', helper.paths.socket, 'connections', '--follow', '--json'],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    sandbox.defer(() => {
+      follower.kill('SIGKILL');
+    });
     let followed = '';
     follower.stdout!.on('data', (d: Buffer) => (followed += d.toString()));
     await new Promise((resolve) => setTimeout(resolve, 1500)); // the follower subscribes
 
-    const generated = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), String(1024 * 1024)]);
+    const generated = await run(sandbox, helper.paths.cgroup, [
+      appExe,
+      TRAFFIC_SCRIPT,
+      'tcp-download',
+      '127.0.0.1',
+      String(port),
+      String(1024 * 1024),
+    ]);
     assert.equal(generated.code, 0, generated.stderr);
     const counted = JSON.parse(generated.stdout) as { sent: number; received: number; pid: number };
 
@@ -65,18 +84,29 @@ test('connections through the helper: apps, flows by app and time, follow, histo
       const found = flows.find((f) => f.remotePort === port && f.remoteAddr === '127.0.0.1');
       return found && within(found.bytesIn, counted.received, 0.1) ? found : null;
     });
-    assert.deepEqual([flow.appId, flow.protocol, flow.direction, flow.allowed, flow.lastVerdict], [app.id, 'tcp', 'out', 1, 'allow']);
+    assert.deepEqual(
+      [flow.appId, flow.protocol, flow.direction, flow.allowed, flow.lastVerdict],
+      [app.id, 'tcp', 'out', 1, 'allow'],
+    );
 
     const event = await eventually('the decision on the live stream', async () => {
-      const events = followed.split('\n').filter(Boolean).map((line) => JSON.parse(line) as ConnectionEvent);
+      const events = followed
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as ConnectionEvent);
       return events.find((e) => e.remotePort === port && e.pid === counted.pid) ?? null;
     });
     assert.equal(event.appId, app.id);
 
     // By name and by id; --since in the future finds nothing; bad values are bad input (exit 2).
-    const byName = JSON.parse((await helper.cli(['connections', '--app', 'fetcher', '--since', '1h', '--json'])).stdout) as Flow[];
+    const byName = JSON.parse(
+      (await helper.cli(['connections', '--app', 'fetcher', '--since', '1h', '--json'])).stdout,
+    ) as Flow[];
     assert.ok(byName.some((f) => f.remotePort === port));
-    const future = JSON.parse((await helper.cli(['connections', '--app', String(app.id), '--since', String(Date.now() + 3_600_000), '--json'])).stdout) as Flow[];
+    const future = JSON.parse(
+      (await helper.cli(['connections', '--app', String(app.id), '--since', String(Date.now() + 3_600_000), '--json']))
+        .stdout,
+    ) as Flow[];
     assert.deepEqual(future, []);
     const badSince = await helper.cli(['connections', '--since', 'yesterday']);
     assert.equal(badSince.code, 2);
@@ -98,11 +128,25 @@ test('connections through the helper: apps, flows by app and time, follow, histo
     const client = await helper.client();
     const updated = await client.call('apps.setDefault', { appId: app.id, action: 'block' });
     assert.equal(updated.defaultAction, 'block');
-    const blocked = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    const blocked = await run(sandbox, helper.paths.cgroup, [
+      appExe,
+      TRAFFIC_SCRIPT,
+      'tcp-download',
+      '127.0.0.1',
+      String(port),
+      '1000',
+    ]);
     assert.notEqual(blocked.code, 0);
     assert.match(blocked.stderr, /PermissionError|Operation not permitted/);
     await client.call('apps.setDefault', { appId: app.id, action: null });
-    const allowed = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    const allowed = await run(sandbox, helper.paths.cgroup, [
+      appExe,
+      TRAFFIC_SCRIPT,
+      'tcp-download',
+      '127.0.0.1',
+      String(port),
+      '1000',
+    ]);
     assert.equal(allowed.code, 0, allowed.stderr);
     await assert.rejects(client.call('apps.setDefault', { appId: 99_999, action: 'block' }), { kind: 'not-found' });
   });
@@ -120,7 +164,8 @@ test('connections through the helper: a process in a desktop app scope is that d
     copyFileSync(SYSTEM_PYTHON, appExe);
     const port = randomPort();
     await startPeer(sandbox, port);
-    const download = () => run(sandbox, scope, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '100000']);
+    const download = () =>
+      run(sandbox, scope, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '100000']);
 
     const first = await download();
     assert.equal(first.code, 0, first.stderr);
@@ -139,7 +184,14 @@ test('connections through the helper: a process in a desktop app scope is that d
     assert.notEqual(blocked.code, 0);
     assert.match(blocked.stderr, /PermissionError|Operation not permitted/);
     // The same executable outside the scope is not that app.
-    const outside = await run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    const outside = await run(sandbox, helper.paths.cgroup, [
+      appExe,
+      TRAFFIC_SCRIPT,
+      'tcp-download',
+      '127.0.0.1',
+      String(port),
+      '1000',
+    ]);
     assert.equal(outside.code, 0, outside.stderr);
   });
 });
@@ -151,9 +203,14 @@ test('connections through the helper: an update that replaces the executable kee
     copyFileSync(SYSTEM_PYTHON, appExe);
     const port = randomPort();
     await startPeer(sandbox, port);
-    const download = () => run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
+    const download = () =>
+      run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
     assert.equal((await download()).code, 0);
-    const app = await eventually('the app', async () => (JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[]).find((a) => a.exe === appExe) ?? null);
+    const app = await eventually(
+      'the app',
+      async () =>
+        (JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[]).find((a) => a.exe === appExe) ?? null,
+    );
     const client = await helper.client();
     await client.call('apps.setDefault', { appId: app.id, action: 'block' });
     assert.notEqual((await download()).code, 0, 'blocked before the update');
@@ -164,7 +221,9 @@ test('connections through the helper: an update that replaces the executable kee
     // The first run of the new file is seen with no kernel app id; the helper finds the same app by
     // path and binds the new file, so the runs after it are that app again (and blocked).
     await download();
-    const after = await eventually('a blocked run after the update', async () => ((await download()).code !== 0 ? true : null));
+    const after = await eventually('a blocked run after the update', async () =>
+      (await download()).code !== 0 ? true : null,
+    );
     assert.equal(after, true);
     const apps = JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[];
     assert.equal(apps.filter((a) => a.exe === appExe).length, 1, 'still one app for the path');

@@ -36,15 +36,21 @@ export async function openRig(sandbox: Sandbox): Promise<Rig> {
   const firewall = await Firewall.open({ cgroup, pinDir, ringBytes: 4 * 1024 * 1024 });
   sandbox.defer(() => firewall.close());
   const logs: string[] = [];
-  const log = (message: string) => { logs.push(message); };
+  const log = (message: string) => {
+    logs.push(message);
+  };
   const db = openDatabase(sandbox.makeTempDir('conn-state'));
-  sandbox.defer(() => { db.close(); });
+  sandbox.defer(() => {
+    db.close();
+  });
   const engine = new RulesEngine(db, firewall, log);
   await engine.start();
   sandbox.defer(() => engine.stop());
   const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
   sandbox.defer(() => connections.stop());
-  const subscription = firewall.subscribe((events) => connections.pipeline.process(events), { formatV6: (bytes) => formatIp({ family: 6, bytes }) });
+  const subscription = firewall.subscribe((events) => connections.pipeline.process(events), {
+    formatV6: (bytes) => formatIp({ family: 6, bytes }),
+  });
   sandbox.defer(() => subscription.close());
 
   const appExe = join(sandbox.makeTempDir('conn-app'), 'traffic-app');
@@ -58,12 +64,20 @@ export async function openRig(sandbox: Sandbox): Promise<Rig> {
 /** A peer server outside the test cgroup (or inside a netns), ready when it says so. */
 export async function startPeer(rig: Rig, host: string, port: number, netns?: string): Promise<ChildProcess> {
   const argv = [SYSTEM_PYTHON, PEER_SCRIPT, host, String(port)];
-  const child = netns ? rig.sandbox.spawnInNetns(netns, argv) : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = netns
+    ? rig.sandbox.spawnInNetns(netns, argv)
+    : spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   if (!netns) rig.sandbox.defer(() => killAndWait(child));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('peer did not start within 5 s')), 5000);
-    child.stdout!.once('data', () => { clearTimeout(timer); resolve(); });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`peer exited with ${code}`)); });
+    child.stdout!.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`peer exited with ${code}`));
+    });
   });
   return child;
 }
@@ -76,15 +90,32 @@ export interface Generated {
 }
 
 /** Runs a generator mode inside the cgroup as the app (or another executable); returns its own counts. */
-export async function generate(rig: Rig, mode: string, host: string, port: number, args: number[], options: { exe?: string; netns?: string; timeoutMs?: number } = {}): Promise<Generated> {
-  const child = rig.sandbox.spawnInCgroup(rig.cgroup, [options.exe ?? rig.appExe, TRAFFIC_SCRIPT, mode, host, String(port), ...args.map(String)], { netns: options.netns });
+export async function generate(
+  rig: Rig,
+  mode: string,
+  host: string,
+  port: number,
+  args: number[],
+  options: { exe?: string; netns?: string; timeoutMs?: number } = {},
+): Promise<Generated> {
+  const child = rig.sandbox.spawnInCgroup(
+    rig.cgroup,
+    [options.exe ?? rig.appExe, TRAFFIC_SCRIPT, mode, host, String(port), ...args.map(String)],
+    { netns: options.netns },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`generator ${mode} timed out; stderr: ${stderr}`)); }, options.timeoutMs ?? 60_000);
-    child.once('exit', (c) => { clearTimeout(timer); resolve(c); });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`generator ${mode} timed out; stderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
   });
   if (code !== 0) throw new Error(`generator ${mode} exited with ${code}: ${stderr}`);
   return JSON.parse(stdout.trim().split('\n').pop()!) as Generated;
@@ -97,19 +128,42 @@ export interface Totals {
 }
 
 /** Sums the stored flows of one app to one remote (all flows when port is null). */
-export async function totalsFor(rig: Rig, appId: number, remote: string, port: number | null, protocol: Flow['protocol']): Promise<Totals> {
-  const flows = (await rig.connections.pipeline.list({ app: appId, remote, limit: 100_000 }))
-    .filter((f) => f.protocol === protocol && (port === null || f.remotePort === port));
-  return { bytesOut: flows.reduce((n, f) => n + f.bytesOut, 0), bytesIn: flows.reduce((n, f) => n + f.bytesIn, 0), flows };
+export async function totalsFor(
+  rig: Rig,
+  appId: number,
+  remote: string,
+  port: number | null,
+  protocol: Flow['protocol'],
+): Promise<Totals> {
+  const flows = (await rig.connections.pipeline.list({ app: appId, remote, limit: 100_000 })).filter(
+    (f) => f.protocol === protocol && (port === null || f.remotePort === port),
+  );
+  return {
+    bytesOut: flows.reduce((n, f) => n + f.bytesOut, 0),
+    bytesIn: flows.reduce((n, f) => n + f.bytesIn, 0),
+    flows,
+  };
 }
 
 /**
  * Waits (bounded) until the app's counted bytes reach what the generator counted within the
  * tolerance — close events and live totals arrive asynchronously — and returns the last totals.
  */
-export async function settledTotals(rig: Rig, appId: number, remote: string, port: number | null, protocol: Flow['protocol'], expected: { out: number; in: number }, tolerance = 0.1): Promise<Totals> {
+export async function settledTotals(
+  rig: Rig,
+  appId: number,
+  remote: string,
+  port: number | null,
+  protocol: Flow['protocol'],
+  expected: { out: number; in: number },
+  tolerance = 0.1,
+): Promise<Totals> {
   let totals = await totalsFor(rig, appId, remote, port, protocol);
-  for (let i = 0; i < 100 && !(within(totals.bytesOut, expected.out, tolerance) && within(totals.bytesIn, expected.in, tolerance)); i++) {
+  for (
+    let i = 0;
+    i < 100 && !(within(totals.bytesOut, expected.out, tolerance) && within(totals.bytesIn, expected.in, tolerance));
+    i++
+  ) {
     await new Promise((resolve) => setTimeout(resolve, 100));
     totals = await totalsFor(rig, appId, remote, port, protocol);
   }

@@ -10,21 +10,34 @@ import { probeOne } from '../support/connect-probe.js';
 
 /** A uid no account uses (checked against /etc/passwd), so nothing is created or left behind. */
 function unusedUid(): number {
-  const used = new Set(readFileSync('/etc/passwd', 'utf8').split('\n').map((line) => Number(line.split(':')[2])));
+  const used = new Set(
+    readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .map((line) => Number(line.split(':')[2])),
+  );
   for (let uid = 54321; ; uid++) if (!used.has(uid)) return uid;
 }
 
 /** The CLI as another uid (setpriv drops root before node starts). */
 function cliAs(uid: number, socket: string, args: string[], onStdout?: (chunk: string) => void): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...CLI_ARGV, '--socket', socket, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: '/tmp' },
-    });
+    const child = spawn(
+      'setpriv',
+      [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...CLI_ARGV, '--socket', socket, ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, HOME: '/tmp' },
+      },
+    );
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); onStdout?.(chunk.toString()); });
-    child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onStdout?.(chunk.toString());
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -55,7 +68,9 @@ test('an unauthorised uid is refused (clear error, exit 1, log line); once autho
 
     // A connection that stays open (connections --follow) is closed when the uid loses its access.
     let followedOut = '';
-    const follower = cliAs(uid, helper.paths.socket, ['connections', '--follow'], (chunk) => { followedOut += chunk; });
+    const follower = cliAs(uid, helper.paths.socket, ['connections', '--follow'], (chunk) => {
+      followedOut += chunk;
+    });
     for (let i = 0; i < 100 && !followedOut.includes('127.0.0.30'); i++) {
       await probeOne(sandbox, helper.paths.cgroup, '127.0.0.30', 9); // blocked: a decision the follower prints
       await new Promise((resolve) => setTimeout(resolve, 200));

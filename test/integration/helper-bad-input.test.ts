@@ -42,7 +42,11 @@ describe('bad input against a real helper', () => {
 
   const stillServed = async () => {
     const rules = await bystander.call('rules.list');
-    assert.deepEqual(rules.map((r) => r.id), [kept.id], 'nothing lost, nothing added');
+    assert.deepEqual(
+      rules.map((r) => r.id),
+      [kept.id],
+      'nothing lost, nothing added',
+    );
   };
 
   test('the CLI catalogue: exit 2, what and where, nothing lost', async () => {
@@ -62,7 +66,11 @@ describe('bad input against a real helper', () => {
       [{ action: 'block', remote: '1.2.3.4', port: 0 }, 'params.rule.port', /port 0 is outside/],
       [{ action: 'block', remote: '1.2.3.4', protocol: 'sctp' }, 'params.rule.protocol', /must be one of/],
       [{ action: 'block', remote: '1.2.3.4', for: '-1m' }, 'params.rule.for', /not a duration/],
-      [{ action: 'block', remote: '1.2.3.4', app: '/no/such/exe' }, 'params.rule.app', /"\/no\/such\/exe" does not exist/],
+      [
+        { action: 'block', remote: '1.2.3.4', app: '/no/such/exe' },
+        'params.rule.app',
+        /"\/no\/such\/exe" does not exist/,
+      ],
       [{ action: 'block', remote: '1.2.3.4', app: 4242 }, 'params.rule.app', /no app with id 4242/],
       [{ action: 'nuke' }, 'params.rule.action', /must be one of block, allow/],
       [{ action: 'block', remote: '1.2.3.4', colour: 'red' }, 'params.rule.colour', /not a known field/],
@@ -76,10 +84,23 @@ describe('bad input against a real helper', () => {
       });
     }
     // A batch with one bad rule adds none of them.
-    await assert.rejects(bystander.call('rules.addMany', { rules: [{ action: 'block', remote: '10.9.9.9' }, { action: 'block', remote: '10.9.9.256' }] }),
-      (error: PortcullisError) => error.kind === 'invalid-input' && error.where === 'params.rules[1].remote');
-    await assert.rejects(bystander.call('rules.update', { id: kept.id, patch: { port: '0' } }), (error: PortcullisError) => error.where === 'params.patch.port');
-    await assert.rejects(bystander.call('rules.update', { id: 999999, patch: { enabled: false } }), (error: PortcullisError) => error.kind === 'not-found');
+    await assert.rejects(
+      bystander.call('rules.addMany', {
+        rules: [
+          { action: 'block', remote: '10.9.9.9' },
+          { action: 'block', remote: '10.9.9.256' },
+        ],
+      }),
+      (error: PortcullisError) => error.kind === 'invalid-input' && error.where === 'params.rules[1].remote',
+    );
+    await assert.rejects(
+      bystander.call('rules.update', { id: kept.id, patch: { port: '0' } }),
+      (error: PortcullisError) => error.where === 'params.patch.port',
+    );
+    await assert.rejects(
+      bystander.call('rules.update', { id: 999999, patch: { enabled: false } }),
+      (error: PortcullisError) => error.kind === 'not-found',
+    );
     await stillServed();
   });
 
@@ -88,11 +109,16 @@ describe('bad input against a real helper', () => {
       const socket: Socket = createConnection(helper.paths.socket);
       await new Promise((resolve) => socket.once('connect', resolve));
       socket.on('error', () => {});
-      const lines: Array<{ id: unknown; result?: unknown; error?: { code: number; message: string; data: { kind: string; where?: string } } }> = [];
+      const lines: Array<{
+        id: unknown;
+        result?: unknown;
+        error?: { code: number; message: string; data: { kind: string; where?: string } };
+      }> = [];
       let buffer = '';
       socket.on('data', (chunk) => {
         buffer += chunk.toString();
-        for (let i; (i = buffer.indexOf('\n')) !== -1; buffer = buffer.slice(i + 1)) lines.push(JSON.parse(buffer.slice(0, i)));
+        for (let i; (i = buffer.indexOf('\n')) !== -1; buffer = buffer.slice(i + 1))
+          lines.push(JSON.parse(buffer.slice(0, i)));
       });
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       const reply = async (n: number) => {
@@ -104,7 +130,10 @@ describe('bad input against a real helper', () => {
 
     const c = await connection();
     c.socket.write('{"jsonrpc":"2.0","id":1,"method":"rules.list"}\n');
-    assert.deepEqual([(await c.reply(1)).error?.data.kind, (await c.reply(1)).error?.message], ['protocol', 'send "hello" first (got "rules.list" before it)']);
+    assert.deepEqual(
+      [(await c.reply(1)).error?.data.kind, (await c.reply(1)).error?.message],
+      ['protocol', 'send "hello" first (got "rules.list" before it)'],
+    );
     c.socket.write('{"jsonrpc":"2.0","id":2,"method":"hello","params":{"protocol":1,"client":"abuser"}}\n');
     assert.ok((await c.reply(2)).result);
     c.socket.write('{"jsonrpc":"2.0","id":3,\n');
@@ -115,7 +144,10 @@ describe('bad input against a real helper', () => {
     c.socket.write('{"jsonrpc":"2.0","id":5,"method":"rm -rf"}\n');
     assert.deepEqual([(await c.reply(5)).error?.code, (await c.reply(5)).error?.data.kind], [-32601, 'not-found']);
     c.socket.write('{"jsonrpc":"2.0","id":6,"method":"rules.remove","params":{"ids":["1"]}}\n');
-    assert.deepEqual([(await c.reply(6)).error?.data.kind, (await c.reply(6)).error?.data.where], ['invalid-input', 'params.ids[0]']);
+    assert.deepEqual(
+      [(await c.reply(6)).error?.data.kind, (await c.reply(6)).error?.data.where],
+      ['invalid-input', 'params.ids[0]'],
+    );
     c.socket.write('{"jsonrpc":"2.0","id":7,"method":"enforcement.set","params":{"enabled":"no"}}\n');
     assert.match((await c.reply(7)).error!.message, /params\.enabled: must be true or false, got "no"/);
     await stillServed();

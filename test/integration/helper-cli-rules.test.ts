@@ -28,7 +28,8 @@ describe('portcullis block/unblock against a real helper', () => {
   const sandbox = new Sandbox();
   let helper: HelperProcess;
   let host: TestHost;
-  const probe = (address: string, port = 9, exe?: string) => probeOne(sandbox, helper.paths.cgroup, address, port, exe ? { exe } : {});
+  const probe = (address: string, port = 9, exe?: string) =>
+    probeOne(sandbox, helper.paths.cgroup, address, port, exe ? { exe } : {});
   const cli = async (...args: string[]) => {
     const result = await helper.cli(args);
     assert.equal(result.code, 0, `portcullis ${args.join(' ')} failed: ${result.stderr}`);
@@ -47,7 +48,11 @@ describe('portcullis block/unblock against a real helper', () => {
     assert.match(id, /^[0-9]+$/);
     assert.equal(await probe('127.0.0.9'), 'EPERM');
     assert.equal(await probe('127.0.0.10'), 'refused');
-    assert.match(helper.logs, new RegExp(`uid 0 pid \\d+ \\(cli block\\): added rule ${id}: block 127\\.0\\.0\\.9`), 'changes are logged with who made them');
+    assert.match(
+      helper.logs,
+      new RegExp(`uid 0 pid \\d+ \\(cli block\\): added rule ${id}: block 127\\.0\\.0\\.9`),
+      'changes are logged with who made them',
+    );
     assert.equal(await cli('unblock', '127.0.0.9'), `removed rule ${id}`);
     assert.equal(await probe('127.0.0.9'), 'refused');
   });
@@ -88,7 +93,9 @@ describe('portcullis block/unblock against a real helper', () => {
     const goFile = join(dir, 'go');
     const early = sandbox.spawnInCgroup(helper.paths.cgroup, [appExe, '-c', WAIT_THEN_CONNECT, goFile, '127.0.0.11']);
     let earlyOut = '';
-    early.stdout!.on('data', (chunk: Buffer) => { earlyOut += chunk.toString(); });
+    early.stdout!.on('data', (chunk: Buffer) => {
+      earlyOut += chunk.toString();
+    });
     const earlyDone = new Promise<void>((resolve) => early.once('close', () => resolve()));
     while (!earlyOut.includes('waiting')) await new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -150,7 +157,8 @@ describe('portcullis block/unblock against a real helper', () => {
     const doctor = await helper.cli(['doctor', '--json']);
     const checks = JSON.parse(doctor.stdout) as Array<{ id: string; ok: boolean; detail: string }>;
     const byId = new Map(checks.map((c) => [c.id, c]));
-    for (const id of ['kernel', 'cgroup2', 'btf', 'helper', 'hooks']) assert.equal(byId.get(id)?.ok, true, `${id}: ${byId.get(id)?.detail}`);
+    for (const id of ['kernel', 'cgroup2', 'btf', 'helper', 'hooks'])
+      assert.equal(byId.get(id)?.ok, true, `${id}: ${byId.get(id)?.detail}`);
     const paused = JSON.parse(await cli('disable', '--for', '10m', '--json')) as Status;
     assert.equal(paused.enforcing, false);
     assert.ok(paused.pausedUntil !== null && paused.pausedUntil > Date.now() + 9 * 60_000);

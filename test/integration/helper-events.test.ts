@@ -50,7 +50,10 @@ test('events: blocked connects arrive batched; a subscriber that stops reading i
     const seen = () => batches.flatMap((b) => b.events).find((e) => e.remoteAddr === '127.0.0.70');
     await waitFor('the blocked connect event', () => seen() !== undefined);
     const event = seen()!;
-    assert.deepEqual([event.verdict, event.ruleId, event.remotePort, event.protocol, event.direction], ['block', rule.id, 9, 'tcp', 'out']);
+    assert.deepEqual(
+      [event.verdict, event.ruleId, event.remotePort, event.protocol, event.direction],
+      ['block', rule.id, 9, 'tcp', 'out'],
+    );
     assert.ok(event.pid > 0 && event.comm.length > 0);
     assert.ok(Math.abs(event.time - Date.now()) < 60_000, 'event time is wall-clock time');
 
@@ -58,18 +61,30 @@ test('events: blocked connects arrive batched; a subscriber that stops reading i
     const stuck = createConnection(helper.paths.socket);
     stuck.on('error', () => {});
     await new Promise((resolve) => stuck.once('connect', resolve));
-    stuck.write('{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"client":"stuck"}}\n{"jsonrpc":"2.0","id":2,"method":"events.subscribe"}\n');
+    stuck.write(
+      '{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"client":"stuck"}}\n{"jsonrpc":"2.0","id":2,"method":"events.subscribe"}\n',
+    );
     let stuckReplies = '';
-    await new Promise<void>((resolve) => stuck.on('data', function first(chunk: Buffer) {
-      stuckReplies += chunk.toString();
-      if (stuckReplies.includes('"subscribed":true')) { stuck.off('data', first); stuck.pause(); resolve(); }
-    }));
+    await new Promise<void>((resolve) =>
+      stuck.on('data', function first(chunk: Buffer) {
+        stuckReplies += chunk.toString();
+        if (stuckReplies.includes('"subscribed":true')) {
+          stuck.off('data', first);
+          stuck.pause();
+          resolve();
+        }
+      }),
+    );
 
     const stopFile = join(sandbox.makeTempDir('flood'), 'stop');
     const flood = sandbox.spawnInCgroup(helper.paths.cgroup, [SYSTEM_PYTHON, '-c', FLOOD_SCRIPT, stopFile]);
     const floodDone = new Promise<void>((resolve) => flood.once('close', () => resolve()));
     const firstFloodBatch = batches.length;
-    await waitFor('the helper to drop the stuck subscriber', () => /dropped slow event subscriber .*\(stuck\)/.test(helper.logs), 45_000);
+    await waitFor(
+      'the helper to drop the stuck subscriber',
+      () => /dropped slow event subscriber .*\(stuck\)/.test(helper.logs),
+      45_000,
+    );
     writeFileSync(stopFile, '');
     await floodDone;
     // Reading again, the stuck client finds its connection closed by the helper.
@@ -82,13 +97,20 @@ test('events: blocked connects arrive batched; a subscriber that stops reading i
     assert.equal(status.pid, helper.pid, 'the helper kept answering');
     assert.ok(status.eventDrops > 0, `events lost with the dropped subscriber are counted (${status.eventDrops})`);
     assert.match(helper.logs, /dropped slow event subscriber #\d+ uid 0 pid \d+ \(stuck\)/);
-    assert.doesNotMatch(helper.logs, /dropped slow event subscriber .*\(watcher\)/, 'the reading subscriber was not dropped');
+    assert.doesNotMatch(
+      helper.logs,
+      /dropped slow event subscriber .*\(watcher\)/,
+      'the reading subscriber was not dropped',
+    );
     const countAfter = batches.length;
     assert.ok(countAfter > firstFloodBatch, 'the reading subscriber kept receiving');
     // One notification per flush: never more often than every 50 ms (plus one for a partial interval).
     const during = batches.slice(firstFloodBatch);
     const span = during[during.length - 1]!.at - during[0]!.at;
     assert.ok(during.length <= span / 50 + 2, `${during.length} notifications in ${span} ms`);
-    assert.ok(during.some((b) => b.events.length > 1), 'events are batched');
+    assert.ok(
+      during.some((b) => b.events.length > 1),
+      'events are batched',
+    );
     stuck.destroy();
   }));

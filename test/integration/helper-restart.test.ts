@@ -18,7 +18,9 @@ test('SIGTERM keeps enforcing while stopped; the restarted helper adopts the pin
     const probe = (address: string, port = 9) => probeOne(sandbox, helper.paths.cgroup, address, port);
     const client = await helper.client();
     await client.call('rules.add', { rule: { action: 'block', remote: '127.0.0.20' } });
-    await client.call('rules.add', { rule: { action: 'block', remote: '127.3.0.0/16', port: '80-90', protocol: 'tcp', note: 'kept' } });
+    await client.call('rules.add', {
+      rule: { action: 'block', remote: '127.3.0.0/16', port: '80-90', protocol: 'tcp', note: 'kept' },
+    });
     const before = await client.call('rules.list');
     assert.equal((await client.call('status')).attach.adopted, false);
     client.close();
@@ -79,9 +81,18 @@ test('kill -9: a probe loop during the restart never gets through; the new helpe
     client.close();
 
     const stopFile = join(sandbox.makeTempDir('loop'), 'stop');
-    const loop = sandbox.spawnInCgroup(helper.paths.cgroup, [SYSTEM_PYTHON, '-c', LOOP_SCRIPT, '127.0.0.21', '127.0.0.22', stopFile]);
+    const loop = sandbox.spawnInCgroup(helper.paths.cgroup, [
+      SYSTEM_PYTHON,
+      '-c',
+      LOOP_SCRIPT,
+      '127.0.0.21',
+      '127.0.0.22',
+      stopFile,
+    ]);
     let output = '';
-    loop.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    loop.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     const done = new Promise<void>((resolve) => loop.once('close', () => resolve()));
     while (!output.includes('started')) await new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -94,10 +105,21 @@ test('kill -9: a probe loop during the restart never gets through; the new helpe
     writeFileSync(stopFile, '');
     await done;
 
-    const counts = JSON.parse(output.split('\n').filter(Boolean).pop()!) as { blocked: Record<string, number>; allowed: Record<string, number> };
-    assert.deepEqual(Object.keys(counts.blocked), ['EPERM'], `blocked target results: ${JSON.stringify(counts.blocked)}`);
+    const counts = JSON.parse(output.split('\n').filter(Boolean).pop()!) as {
+      blocked: Record<string, number>;
+      allowed: Record<string, number>;
+    };
+    assert.deepEqual(
+      Object.keys(counts.blocked),
+      ['EPERM'],
+      `blocked target results: ${JSON.stringify(counts.blocked)}`,
+    );
     assert.ok(counts.blocked.EPERM! > 10, `the loop ran throughout (${counts.blocked.EPERM} probes)`);
-    assert.deepEqual(Object.keys(counts.allowed), ['refused'], `allowed target results: ${JSON.stringify(counts.allowed)}`);
+    assert.deepEqual(
+      Object.keys(counts.allowed),
+      ['refused'],
+      `allowed target results: ${JSON.stringify(counts.allowed)}`,
+    );
     assert.equal(status.attach.adopted, true);
     assert.equal(status.ruleCount, 1);
   }));
@@ -136,9 +158,18 @@ test('durability: kill -9 during a burst of 1000 block calls loses none that wer
     await helper.stop('SIGKILL');
     await helper.launch();
     const client = await helper.client('after');
-    const stored = new Map((await client.call('rules.list')).map((rule) => [rule.id, rule.remote.kind === 'address' ? rule.remote.text : '']));
-    for (const [id, remote] of acknowledged) assert.equal(stored.get(id), remote, `acknowledged rule ${id} (${remote}) survived`);
-    assert.ok(stored.size >= acknowledged.size && stored.size <= acknowledged.size + CLIENTS, `at most the in-flight calls were committed unacknowledged (${stored.size} stored, ${acknowledged.size} acknowledged)`);
+    const stored = new Map(
+      (await client.call('rules.list')).map((rule) => [
+        rule.id,
+        rule.remote.kind === 'address' ? rule.remote.text : '',
+      ]),
+    );
+    for (const [id, remote] of acknowledged)
+      assert.equal(stored.get(id), remote, `acknowledged rule ${id} (${remote}) survived`);
+    assert.ok(
+      stored.size >= acknowledged.size && stored.size <= acknowledged.size + CLIENTS,
+      `at most the in-flight calls were committed unacknowledged (${stored.size} stored, ${acknowledged.size} acknowledged)`,
+    );
     // And the restarted helper enforces them.
     const [firstId, firstRemote] = [...acknowledged][0]!;
     assert.ok(firstId > 0);

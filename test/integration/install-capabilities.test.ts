@@ -18,30 +18,72 @@ const UNIT = readFileSync(join(REPO_ROOT, 'polkit/portcullis-helper.service'), '
 const UNIT_CAPS = (UNIT.match(/^CapabilityBoundingSet=(.*)$/m)?.[1] ?? '').split(/\s+/).filter(Boolean);
 const REQUIRED = ['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_PERFMON'];
 /** linux/capability.h numbers of the capabilities the unit may name. */
-const CAP_NUMBERS: Record<string, number> = { CAP_DAC_READ_SEARCH: 2, CAP_NET_ADMIN: 12, CAP_SYS_PTRACE: 19, CAP_SYS_ADMIN: 21, CAP_PERFMON: 38, CAP_BPF: 39 };
+const CAP_NUMBERS: Record<string, number> = {
+  CAP_DAC_READ_SEARCH: 2,
+  CAP_NET_ADMIN: 12,
+  CAP_SYS_PTRACE: 19,
+  CAP_SYS_ADMIN: 21,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+};
 
-interface Started { ready: boolean; log: string; socket: string; pid: number }
+interface Started {
+  ready: boolean;
+  log: string;
+  socket: string;
+  pid: number;
+}
 
 /** Starts the helper with exactly these capabilities; resolves when it serves or exits. */
-async function startWithCaps(sandbox: Sandbox, caps: string[], paths: { cgroup: string; bpffs: string; base?: string }): Promise<Started> {
+async function startWithCaps(
+  sandbox: Sandbox,
+  caps: string[],
+  paths: { cgroup: string; bpffs: string; base?: string },
+): Promise<Started> {
   const base = paths.base ?? sandbox.makeTempDir('caps');
   const socket = join(base, 'run', 'helper.sock');
   const bounding = ['-all', ...caps.map((cap) => `+${cap.replace(/^CAP_/, '').toLowerCase()}`)].join(',');
-  const child = spawn('setpriv', [`--bounding-set=${bounding}`, '--inh-caps=-all', '--no-new-privs', '--',
-    ...CLI_ARGV, 'helper', '--cgroup', paths.cgroup, '--bpffs', paths.bpffs, '--state-dir', join(base, 'state'), '--socket', socket], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PKEXEC_UID: '' },
-  });
+  const child = spawn(
+    'setpriv',
+    [
+      `--bounding-set=${bounding}`,
+      '--inh-caps=-all',
+      '--no-new-privs',
+      '--',
+      ...CLI_ARGV,
+      'helper',
+      '--cgroup',
+      paths.cgroup,
+      '--bpffs',
+      paths.bpffs,
+      '--state-dir',
+      join(base, 'state'),
+      '--socket',
+      socket,
+    ],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PKEXEC_UID: '' },
+    },
+  );
   sandbox.defer(() => killAndWait(child));
   let log = '';
   const ready = await new Promise<boolean>((resolve) => {
     const timer = setTimeout(() => resolve(false), 60_000);
     const onData = (chunk: Buffer) => {
       log += chunk.toString();
-      if (log.includes('ready: serving')) { clearTimeout(timer); resolve(true); }
+      if (log.includes('ready: serving')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', () => { clearTimeout(timer); resolve(false); });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
   // setpriv execs the command, so the child is the helper itself.
   return { ready, log, socket, pid: child.pid! };
@@ -52,12 +94,24 @@ test('the unit bounding set holds what the kernel side needs, and not CAP_SYS_AD
   assert.ok(!UNIT_CAPS.includes('CAP_SYS_ADMIN'), 'CAP_SYS_ADMIN is not needed and not granted');
 });
 
-interface Lab { cgroup: string; bpffs: string; base: string }
+interface Lab {
+  cgroup: string;
+  bpffs: string;
+  base: string;
+}
 
 /** A fresh cgroup, bpffs directory and state directory; the pins are removed at the end. */
 function makeLab(sandbox: Sandbox): Lab {
-  const lab = { cgroup: sandbox.makeCgroup('caps'), bpffs: join(sandbox.makeBpffs(), 'portcullis'), base: sandbox.makeTempDir('caps') };
-  sandbox.defer(() => Firewall.detach(lab.bpffs).catch(() => { /* not pinned */ }));
+  const lab = {
+    cgroup: sandbox.makeCgroup('caps'),
+    bpffs: join(sandbox.makeBpffs(), 'portcullis'),
+    base: sandbox.makeTempDir('caps'),
+  };
+  sandbox.defer(() =>
+    Firewall.detach(lab.bpffs).catch(() => {
+      /* not pinned */
+    }),
+  );
   return lab;
 }
 
@@ -65,12 +119,18 @@ function makeLab(sandbox: Sandbox): Lab {
 async function listenOnLoopback(sandbox: Sandbox): Promise<number> {
   const server = createServer((socket) => socket.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  sandbox.defer(() => { server.close(); });
+  sandbox.defer(() => {
+    server.close();
+  });
   return (server.address() as { port: number }).port;
 }
 
 /** Blocks a loopback port through the helper's socket, then connects to it from the lab's cgroup. */
-async function blockAndProbe(lab: Lab, helper: Started, port: number): Promise<{ block: { code: number | null; stderr: string }; probe: string }> {
+async function blockAndProbe(
+  lab: Lab,
+  helper: Started,
+  port: number,
+): Promise<{ block: { code: number | null; stderr: string }; probe: string }> {
   const block = await runCli(['--socket', helper.socket, 'block', '127.0.0.1', '--port', String(port)]);
   return { block, probe: probeFromCgroup(lab.cgroup, port) };
 }
@@ -78,12 +138,19 @@ async function blockAndProbe(lab: Lab, helper: Started, port: number): Promise<{
 /** How a connect from inside the cgroup ends: 'connected' or the error code. */
 function probeFromCgroup(cgroup: string, port: number): string {
   const script = `require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); });`;
-  const probe = spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  const probe = spawnSync(
+    'sh',
+    ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, process.execPath, '-e', script],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
   return probe.stdout.trim();
 }
 
 /** Starts the helper with these capabilities on a fresh cgroup, blocks a loopback port, probes it. */
-async function startAndBlock(sandbox: Sandbox, caps: string[]): Promise<{ helper: Started; block: { code: number | null; stderr: string } | null; probe: string | null }> {
+async function startAndBlock(
+  sandbox: Sandbox,
+  caps: string[],
+): Promise<{ helper: Started; block: { code: number | null; stderr: string } | null; probe: string | null }> {
   const lab = makeLab(sandbox);
   const helper = await startWithCaps(sandbox, caps, lab);
   if (!helper.ready) return { helper, block: null, probe: null };
@@ -104,27 +171,31 @@ test('with only the unit capabilities the helper loads, attaches and blocks', { 
   });
 });
 
-test('without CAP_SYS_ADMIN a restarted helper adopts the pinned programs and changes their rules', { timeout: 180_000 }, async () => {
-  await withSandbox(async (sandbox) => {
-    const caps = UNIT_CAPS.filter((cap) => cap !== 'CAP_SYS_ADMIN');
-    const lab = makeLab(sandbox);
-    const [first, second] = [await listenOnLoopback(sandbox), await listenOnLoopback(sandbox)];
-    const before = await startWithCaps(sandbox, caps, lab);
-    assert.ok(before.ready, before.log);
-    const blocked = await blockAndProbe(lab, before, first);
-    assert.equal(blocked.block.code, 0, blocked.block.stderr);
-    assert.equal(blocked.probe, 'EPERM');
-    process.kill(before.pid, 'SIGKILL');
-    // The pins keep enforcing while no helper runs; the next one adopts them and applies a change.
-    assert.equal(probeFromCgroup(lab.cgroup, first), 'EPERM', 'still blocked with the helper gone');
-    const after = await startWithCaps(sandbox, caps, lab);
-    assert.ok(after.ready, after.log);
-    const again = await blockAndProbe(lab, after, second);
-    assert.equal(again.block.code, 0, again.block.stderr);
-    assert.equal(again.probe, 'EPERM', 'the adopting helper enforces a new rule');
-    assert.equal(probeFromCgroup(lab.cgroup, first), 'EPERM', 'and keeps the old one');
-  });
-});
+test(
+  'without CAP_SYS_ADMIN a restarted helper adopts the pinned programs and changes their rules',
+  { timeout: 180_000 },
+  async () => {
+    await withSandbox(async (sandbox) => {
+      const caps = UNIT_CAPS.filter((cap) => cap !== 'CAP_SYS_ADMIN');
+      const lab = makeLab(sandbox);
+      const [first, second] = [await listenOnLoopback(sandbox), await listenOnLoopback(sandbox)];
+      const before = await startWithCaps(sandbox, caps, lab);
+      assert.ok(before.ready, before.log);
+      const blocked = await blockAndProbe(lab, before, first);
+      assert.equal(blocked.block.code, 0, blocked.block.stderr);
+      assert.equal(blocked.probe, 'EPERM');
+      process.kill(before.pid, 'SIGKILL');
+      // The pins keep enforcing while no helper runs; the next one adopts them and applies a change.
+      assert.equal(probeFromCgroup(lab.cgroup, first), 'EPERM', 'still blocked with the helper gone');
+      const after = await startWithCaps(sandbox, caps, lab);
+      assert.ok(after.ready, after.log);
+      const again = await blockAndProbe(lab, after, second);
+      assert.equal(again.block.code, 0, again.block.stderr);
+      assert.equal(again.probe, 'EPERM', 'the adopting helper enforces a new rule');
+      assert.equal(probeFromCgroup(lab.cgroup, first), 'EPERM', 'and keeps the old one');
+    });
+  },
+);
 
 // The unit leaves CAP_SYS_ADMIN out (it would also grant what these grant), so removing one of
 // these from the unit's set removes it for good.
@@ -132,7 +203,10 @@ for (const missing of REQUIRED) {
   const removed = [missing, 'CAP_SYS_ADMIN'];
   test(`without ${removed.join(' and ')} the helper cannot enforce a rule`, { timeout: 120_000 }, async () => {
     await withSandbox(async (sandbox) => {
-      const { helper, block, probe } = await startAndBlock(sandbox, UNIT_CAPS.filter((cap) => !removed.includes(cap)));
+      const { helper, block, probe } = await startAndBlock(
+        sandbox,
+        UNIT_CAPS.filter((cap) => !removed.includes(cap)),
+      );
       const failure = helper.ready ? block!.stderr : helper.log;
       assert.ok(!helper.ready || block!.code !== 0, `started and added a rule without ${removed.join(' and ')}`);
       assert.notEqual(probe, 'EPERM');

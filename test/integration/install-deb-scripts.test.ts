@@ -20,49 +20,57 @@ function render(template: string, macros: Record<string, string>): string {
   });
 }
 
-test('deb postinst installs the bundle, prerm uninstalls it, postrm removes the link', { timeout: 180_000 }, async () => {
-  assertNotInstalled();
-  await withSandbox(async (sandbox) => {
-    const macros = { sanitizedProductName: `PortcullisTest-${sandbox.tag}`, executable: `portcullis-desktop-test-${sandbox.tag}` };
-    const appDir = join('/opt', macros.sanitizedProductName);
-    const binLink = join('/usr/bin', macros.executable);
-    sandbox.defer(() => {
-      rmSync(appDir, { recursive: true, force: true });
-      rmSync(binLink, { force: true });
+test(
+  'deb postinst installs the bundle, prerm uninstalls it, postrm removes the link',
+  { timeout: 180_000 },
+  async () => {
+    assertNotInstalled();
+    await withSandbox(async (sandbox) => {
+      const macros = {
+        sanitizedProductName: `PortcullisTest-${sandbox.tag}`,
+        executable: `portcullis-desktop-test-${sandbox.tag}`,
+      };
+      const appDir = join('/opt', macros.sanitizedProductName);
+      const binLink = join('/usr/bin', macros.executable);
+      sandbox.defer(() => {
+        rmSync(appDir, { recursive: true, force: true });
+        rmSync(binLink, { force: true });
+      });
+      const bundleDir = buildTestBundle(sandbox);
+      deferUninstall(sandbox, null); // no helper runs in this test, so nothing is pinned
+
+      // What the deb unpacks: the app under /opt with the helper bundle in resources/helper.
+      mkdirSync(join(appDir, 'resources'), { recursive: true });
+      cpSync(bundleDir, join(appDir, 'resources', 'helper'), { recursive: true });
+      const scripts = sandbox.makeTempDir('deb-scripts');
+      const script = (name: string, templated: boolean) => {
+        const text = readFileSync(join(REPO_ROOT, 'packaging/deb', name), 'utf8');
+        const path = join(scripts, name);
+        writeFileSync(path, templated ? render(text, macros) : text, { mode: 0o755 });
+        return (...args: string[]) =>
+          spawnSync(path, args, { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+      };
+      const postinst = script('postinst', true);
+      const prerm = script('prerm', false);
+      const postrm = script('postrm', true);
+
+      const installed = postinst('configure');
+      assert.equal(installed.status, 0, installed.stderr + installed.stdout);
+      assert.deepEqual(installProblems(), [], 'the install is complete, intact and root-owned');
+      assert.equal(readlinkSync(binLink), join(appDir, macros.executable));
+
+      // Upgrades leave the install alone (the new postinst installs over it).
+      assert.equal(prerm('upgrade', '0.2.0').status, 0);
+      assert.deepEqual(installProblems(), []);
+
+      const removed = prerm('remove');
+      assert.equal(removed.status, 0, removed.stderr + removed.stdout);
+      for (const path of INSTALLED_PATHS) assert.equal(existsSync(path), false, `${path} removed by prerm`);
+
+      assert.equal(postrm('remove').status, 0);
+      assert.throws(() => lstatSync(binLink), /ENOENT/, 'the /usr/bin link is gone');
+      const purged = postrm('purge');
+      assert.equal(purged.status, 0, purged.stderr);
     });
-    const bundleDir = buildTestBundle(sandbox);
-    deferUninstall(sandbox, null); // no helper runs in this test, so nothing is pinned
-
-    // What the deb unpacks: the app under /opt with the helper bundle in resources/helper.
-    mkdirSync(join(appDir, 'resources'), { recursive: true });
-    cpSync(bundleDir, join(appDir, 'resources', 'helper'), { recursive: true });
-    const scripts = sandbox.makeTempDir('deb-scripts');
-    const script = (name: string, templated: boolean) => {
-      const text = readFileSync(join(REPO_ROOT, 'packaging/deb', name), 'utf8');
-      const path = join(scripts, name);
-      writeFileSync(path, templated ? render(text, macros) : text, { mode: 0o755 });
-      return (...args: string[]) => spawnSync(path, args, { encoding: 'utf8', env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    };
-    const postinst = script('postinst', true);
-    const prerm = script('prerm', false);
-    const postrm = script('postrm', true);
-
-    const installed = postinst('configure');
-    assert.equal(installed.status, 0, installed.stderr + installed.stdout);
-    assert.deepEqual(installProblems(), [], 'the install is complete, intact and root-owned');
-    assert.equal(readlinkSync(binLink), join(appDir, macros.executable));
-
-    // Upgrades leave the install alone (the new postinst installs over it).
-    assert.equal(prerm('upgrade', '0.2.0').status, 0);
-    assert.deepEqual(installProblems(), []);
-
-    const removed = prerm('remove');
-    assert.equal(removed.status, 0, removed.stderr + removed.stdout);
-    for (const path of INSTALLED_PATHS) assert.equal(existsSync(path), false, `${path} removed by prerm`);
-
-    assert.equal(postrm('remove').status, 0);
-    assert.throws(() => lstatSync(binLink), /ENOENT/, 'the /usr/bin link is gone');
-    const purged = postrm('purge');
-    assert.equal(purged.status, 0, purged.stderr);
-  });
-});
+  },
+);

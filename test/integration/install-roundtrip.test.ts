@@ -15,7 +15,13 @@ import { withSandbox } from '../support/sandbox.js';
 import { runCli } from '../support/helper-process.js';
 import { ensurePolkit, waitFor } from '../support/polkit-env.js';
 import {
-  assertNotInstalled, attachedPrograms, buildTestBundle, deferUninstall, ensureSystemBpffs, INSTALLED_PATHS, writeTestHelperConf,
+  assertNotInstalled,
+  attachedPrograms,
+  buildTestBundle,
+  deferUninstall,
+  ensureSystemBpffs,
+  INSTALLED_PATHS,
+  writeTestHelperConf,
 } from '../support/install-fixture.js';
 
 test('install, doctor all green, uninstall --purge leaves nothing behind', { timeout: 180_000 }, async () => {
@@ -36,7 +42,15 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
       assert.equal(lstatSync(LAYOUT.unit).uid, 0);
       assert.equal(readlinkSync(LAYOUT.unitWantsLink), LAYOUT.unit);
     }
-    for (const path of [LAYOUT.helperEntry, LAYOUT.installEntry, LAYOUT.cliEntry, LAYOUT.manifest, LAYOUT.launcher, LAYOUT.policy, LAYOUT.cliWrapper]) {
+    for (const path of [
+      LAYOUT.helperEntry,
+      LAYOUT.installEntry,
+      LAYOUT.cliEntry,
+      LAYOUT.manifest,
+      LAYOUT.launcher,
+      LAYOUT.policy,
+      LAYOUT.cliWrapper,
+    ]) {
       const stats = lstatSync(path);
       assert.equal(stats.uid, 0, `${path} owned by root`);
       assert.equal(stats.mode & 0o022, 0, `${path} writable only by root`);
@@ -54,7 +68,9 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
     // The installed helper, started by its launcher (as systemd or pkexec would), runs from
     // /usr/lib/portcullis with /usr/bin/node and takes its paths from helper.conf.
     const helper = spawn(LAYOUT.launcher, [], { stdio: 'ignore', env: {} });
-    sandbox.defer(() => { if (helper.exitCode === null) helper.kill('SIGKILL'); });
+    sandbox.defer(() => {
+      if (helper.exitCode === null) helper.kill('SIGKILL');
+    });
     await waitFor(() => existsSync(paths.socket), 30_000, 'the installed helper did not create its socket');
     const client = await HelperClient.connect({ socketPath: paths.socket, clientName: 'install test' });
     const status = await client.call('status');
@@ -65,14 +81,23 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
     assert.ok(attachedPrograms(paths.cgroup).length > 0, 'programs attached to the test cgroup');
 
     // The installed CLI (the /usr/bin/portcullis wrapper), as root: every check passes.
-    const doctor = spawnSync(LAYOUT.cliWrapper, ['doctor', '--json', '--socket', paths.socket], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    const doctor = spawnSync(LAYOUT.cliWrapper, ['doctor', '--json', '--socket', paths.socket], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin' },
+    });
     const checks = JSON.parse(doctor.stdout) as Check[];
     const failed = checks.filter((check) => !check.ok).map((check) => `${check.id}: ${check.detail}`);
     assert.deepEqual(failed, [], 'doctor: every check green');
-    assert.ok(checks.some((check) => check.id === 'installed'), 'doctor reports the install');
+    assert.ok(
+      checks.some((check) => check.id === 'installed'),
+      'doctor reports the install',
+    );
     assert.equal(doctor.status, 0);
 
-    const removed = spawnSync(LAYOUT.cliWrapper, ['uninstall', '--purge'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+    const removed = spawnSync(LAYOUT.cliWrapper, ['uninstall', '--purge'], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin' },
+    });
     assert.equal(removed.status, 0, removed.stderr + removed.stdout);
 
     // Nothing left, place by place.

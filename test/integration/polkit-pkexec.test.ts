@@ -19,7 +19,14 @@ import { installProblems } from '../../main/install/state.js';
 import { Sandbox } from '../support/sandbox.js';
 import { REPO_ROOT } from '../support/helper-process.js';
 import { ensurePolkit, grantAction, makeUser, waitFor, type TestUser } from '../support/polkit-env.js';
-import { assertNotInstalled, buildTestBundle, deferUninstall, installBundle, writeTestHelperConf, type TestInstall } from '../support/install-fixture.js';
+import {
+  assertNotInstalled,
+  buildTestBundle,
+  deferUninstall,
+  installBundle,
+  writeTestHelperConf,
+  type TestInstall,
+} from '../support/install-fixture.js';
 
 const sandbox = new Sandbox();
 let paths: Omit<TestInstall, 'bundleDir'>;
@@ -50,13 +57,21 @@ after(() => sandbox.dispose());
 /** Runs a command as a test user (runuser: no setuid in between, so the environment is exactly `env`). */
 function runAs(user: TestUser, argv: string[], env: Record<string, string> = {}) {
   const envArgs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-  return spawnSync('runuser', ['-u', user.name, '--', '/usr/bin/env', ...envArgs, ...argv], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync('runuser', ['-u', user.name, '--', '/usr/bin/env', ...envArgs, ...argv], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 type CallerResult = { ok: boolean; kind?: string; message?: string; pid?: number; alreadyRunning?: boolean };
 
 function callerAs(user: TestUser, args: string[], env: Record<string, string> = {}): CallerResult {
-  const run = runAs(user, [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/support/launch-helper-as-caller.ts'), ...args], env);
+  const run = runAs(
+    user,
+    [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'test/support/launch-helper-as-caller.ts'), ...args],
+    env,
+  );
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout.trim().split('\n').at(-1)!) as CallerResult;
 }
@@ -73,7 +88,10 @@ function makeEvilFiles(): string {
   const marker = join(dir, 'marker');
   writeFileSync(marker, '');
   chmodSync(marker, 0o666);
-  writeFileSync(join(dir, 'evil.js'), `require('fs').appendFileSync(${JSON.stringify(marker)}, 'js ' + process.getuid() + ' ' + process.geteuid() + '\\n');\n`);
+  writeFileSync(
+    join(dir, 'evil.js'),
+    `require('fs').appendFileSync(${JSON.stringify(marker)}, 'js ' + process.getuid() + ' ' + process.geteuid() + '\\n');\n`,
+  );
   writeFileSync(
     join(dir, 'evil.c'),
     `#include <stdio.h>\n#include <unistd.h>\n__attribute__((constructor)) static void evil(void) {\n` +
@@ -90,7 +108,11 @@ function markerLines(): string[] {
 /** A connect from a process inside the test cgroup: "connected" or the error code. */
 function probe(port: number): string {
   const script = `require('net').connect(${port}, '127.0.0.1').on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); });`;
-  const run = spawnSync('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', paths.cgroup, process.execPath, '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  const run = spawnSync(
+    'sh',
+    ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', paths.cgroup, process.execPath, '-e', script],
+    { encoding: 'utf8', timeout: 10_000 },
+  );
   return run.stdout.trim();
 }
 
@@ -132,12 +154,19 @@ test('a granted user starts the helper through pkexec and blocks traffic from th
   const port = (server.address() as { port: number }).port;
   assert.equal(probe(port), 'connected', 'reachable before any helper runs');
 
-  const launched = launchAs(granted, { NODE_OPTIONS: `--require=${join(evilDir, 'evil.js')}`, LD_PRELOAD: join(evilDir, 'evil.so') });
+  const launched = launchAs(granted, {
+    NODE_OPTIONS: `--require=${join(evilDir, 'evil.js')}`,
+    LD_PRELOAD: join(evilDir, 'evil.so'),
+  });
   assert.equal(launched.ok, true, launched.message);
   const [pid] = installedHelperPids();
   assert.ok(pid, 'the installed helper runs');
   t.after(async () => {
-    try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
     await waitFor(() => !existsSync(`/proc/${pid}`), 10_000, 'helper did not stop');
   });
 
@@ -146,15 +175,28 @@ test('a granted user starts the helper through pkexec and blocks traffic from th
   assert.deepEqual(installedHelperPids(), [pid]);
 
   // It runs as root, from the installed entry, with only what the launcher set in its environment.
-  assert.deepEqual(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean), [LAYOUT.node, LAYOUT.helperEntry]);
+  assert.deepEqual(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean), [
+    LAYOUT.node,
+    LAYOUT.helperEntry,
+  ]);
   assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\s+0\s+0\s+0\s+0$/m);
   const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).sort();
   assert.deepEqual(environ, ['LANG=C.UTF-8', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', `PKEXEC_UID=${granted.uid}`]);
   // The hostile environment reached the caller's own processes only: nothing with uid or euid 0.
   const lines = markerLines();
-  assert.ok(lines.some((line) => line.startsWith('js ')), 'the caller really had NODE_OPTIONS set');
-  assert.ok(lines.some((line) => line.startsWith('so ')), 'the caller really had LD_PRELOAD set');
-  assert.deepEqual(lines.filter((line) => / 0( |$)/.test(line)), [], `nothing loaded as root: ${lines.join(' | ')}`);
+  assert.ok(
+    lines.some((line) => line.startsWith('js ')),
+    'the caller really had NODE_OPTIONS set',
+  );
+  assert.ok(
+    lines.some((line) => line.startsWith('so ')),
+    'the caller really had LD_PRELOAD set',
+  );
+  assert.deepEqual(
+    lines.filter((line) => / 0( |$)/.test(line)),
+    [],
+    `nothing loaded as root: ${lines.join(' | ')}`,
+  );
 
   // The person who authorised it manages rules with the installed CLI; others are refused.
   const cli = (user: TestUser, args: string[]) => runAs(user, [LAYOUT.cliWrapper, '--socket', paths.socket, ...args]);

@@ -16,7 +16,17 @@ test('probeKernel finds what this kernel has and says plainly what is missing', 
     const features = await probeKernel({ bpffs, ...mounts });
     assert.deepEqual(features.missing, []);
     assert.equal(features.bpffsMount, bpffs);
-    for (const key of ['btf', 'ringBuffer', 'lpmTrie', 'skStorage', 'cgroupSockAddr', 'cgroupSkb', 'tpBtf', 'bpfLink', 'kernelContextCast'] as const) {
+    for (const key of [
+      'btf',
+      'ringBuffer',
+      'lpmTrie',
+      'skStorage',
+      'cgroupSockAddr',
+      'cgroupSkb',
+      'tpBtf',
+      'bpfLink',
+      'kernelContextCast',
+    ] as const) {
       assert.equal(features[key], true, key);
     }
     const without = await probeKernel({ bpffs: join(sandbox.makeTempDir('no-bpffs'), 'nothing'), ...mounts });
@@ -43,12 +53,31 @@ test('errors are NativeErrors with the errno name, the operation and the detail'
     assert.throws(() => programs.run('sideways' as 'egress', new Uint8Array(40)), TypeError);
     await assert.rejects(Firewall.open({ cgroup: 42 } as unknown as { cgroup: string; pinDir: string }), TypeError);
     await assert.rejects(
-      firewall.setRules([{ ruleId: 1, scope: 0, family: 4, addr: new Uint8Array(4), prefixLen: 40, portLo: 0, portHi: 1, protocol: 'tcp', direction: 'out', action: 'block' }], { global: 'allow', perApp: new Map() }),
+      firewall.setRules(
+        [
+          {
+            ruleId: 1,
+            scope: 0,
+            family: 4,
+            addr: new Uint8Array(4),
+            prefixLen: 40,
+            portLo: 0,
+            portHi: 1,
+            protocol: 'tcp',
+            direction: 'out',
+            action: 'block',
+          },
+        ],
+        { global: 'allow', perApp: new Map() },
+      ),
       /rules\[0\].*prefixLen/,
     );
     programs.close();
     await firewall.close();
-    await assert.rejects(firewall.readCounters(), (error: Error) => error instanceof NativeError && error.code === 'EBADF' && /closed/.test(error.message));
+    await assert.rejects(
+      firewall.readCounters(),
+      (error: Error) => error instanceof NativeError && error.code === 'EBADF' && /closed/.test(error.message),
+    );
   });
 });
 
@@ -66,6 +95,9 @@ test('peerCredentials reports the process at the other end of a unix socket', as
     sandbox.defer(() => void socket.destroy());
     const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
     assert.deepEqual(peerCredentials(fd), { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
-    assert.throws(() => peerCredentials(-1), (error: Error) => error instanceof NativeError && error.code === 'EBADF');
+    assert.throws(
+      () => peerCredentials(-1),
+      (error: Error) => error instanceof NativeError && error.code === 'EBADF',
+    );
   });
 });

@@ -46,9 +46,19 @@ test('a per-app rule blocks app A and not app B in the same cgroup; events carry
     const block = rule('block', '127.0.0.7', { scope: APP_A });
     await fixture.firewall.setRules([block], allowByDefault);
 
-    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9), { python: pythonA })).stdout).outcome, 'EPERM');
-    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9), { python: pythonB })).stdout).outcome, 'ECONNREFUSED');
-    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'ECONNREFUSED', 'unregistered python3');
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9), { python: pythonA })).stdout).outcome,
+      'EPERM',
+    );
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9), { python: pythonB })).stdout).outcome,
+      'ECONNREFUSED',
+    );
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome,
+      'ECONNREFUSED',
+      'unregistered python3',
+    );
 
     const a = await events.waitFor((e) => e.kind === 'connect' && e.appId === APP_A, 'app A connect');
     assert.equal(a.verdict, 'block');
@@ -95,10 +105,20 @@ test('children inherit the app of the process that forked them; a cgroup binding
     assert.equal(probeResult(viaChild.stdout).outcome, 'EPERM');
 
     // Without exec bindings, binding the test cgroup's id to app A has the same effect.
-    await fixture.firewall.bindApps({ replace: true, add: { executables: [], cgroups: [{ cgroupId: statSync(fixture.cgroup, { bigint: true }).ino, appId: APP_A }], processes: [] } });
+    await fixture.firewall.bindApps({
+      replace: true,
+      add: {
+        executables: [],
+        cgroups: [{ cgroupId: statSync(fixture.cgroup, { bigint: true }).ino, appId: APP_A }],
+        processes: [],
+      },
+    });
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'EPERM');
     await fixture.firewall.bindApps({ replace: true });
-    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'ECONNREFUSED');
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome,
+      'ECONNREFUSED',
+    );
   });
 });
 
@@ -107,9 +127,13 @@ test('per-app IPv6 prefixes in the prefix hash: an app-scoped allow beats a glob
     const fixture = await openFixture(sandbox);
     const { pythonA, pythonB, bindings } = twoApps(sandbox);
     await fixture.firewall.bindApps({ replace: true, add: bindings });
-    const outcome = async (python: string) => probeResult((await runPython(fixture, connectProbe(6, '::1', 9), { python })).stdout).outcome;
+    const outcome = async (python: string) =>
+      probeResult((await runPython(fixture, connectProbe(6, '::1', 9), { python })).stdout).outcome;
     // /112 and /120 are both at or above the split the compiler picks here (at most 64): hashed, not in the trie.
-    await fixture.firewall.setRules([rule('block', '::/112'), rule('allow', '::/120', { scope: APP_A })], allowByDefault);
+    await fixture.firewall.setRules(
+      [rule('block', '::/112'), rule('allow', '::/120', { scope: APP_A })],
+      allowByDefault,
+    );
     assert.equal(await outcome(pythonA), 'ECONNREFUSED', "app A's /120 allow is found in its own scope first");
     assert.equal(await outcome(pythonB), 'EPERM', 'app B gets the global /112 block');
     await fixture.firewall.setRules([rule('block', '::/96', { scope: APP_B })], allowByDefault);

@@ -25,7 +25,10 @@ test('a process outside the cgroup is unaffected by the rules', async () => {
   await withSandbox(async (sandbox) => {
     const fixture = await openFixture(sandbox);
     await fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
-    const outside = execFileSync('python3', ['-c', connectProbe(4, '127.0.0.7', 9)], { encoding: 'utf8', timeout: 10_000 });
+    const outside = execFileSync('python3', ['-c', connectProbe(4, '127.0.0.7', 9)], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     assert.equal(probeResult(outside).outcome, 'ECONNREFUSED');
   });
 });

@@ -24,7 +24,9 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     const pinDir = join(sandbox.makeBpffs(), 'portcullis');
     sandbox.defer(() => Firewall.detach(pinDir));
 
-    const helper = spawn(process.execPath, ['--import', 'tsx', FIXTURE, cgroup, pinDir, '127.0.0.7'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const helper = spawn(process.execPath, ['--import', 'tsx', FIXTURE, cgroup, pinDir, '127.0.0.7'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     sandbox.defer(() => void helper.kill('SIGKILL'));
     const line = await new Promise<string>((resolve, reject) => {
       let err = '';
@@ -41,7 +43,11 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
 
     // The fixture shape runPython wants, without a Firewall of our own yet.
     const fixture = { sandbox, cgroup, pinDir } as KernelFixture;
-    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'EPERM', 'still blocked after kill -9');
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome,
+      'EPERM',
+      'still blocked after kill -9',
+    );
 
     const adopted = await Firewall.open({ cgroup, pinDir });
     sandbox.defer(() => adopted.close());
@@ -49,7 +55,10 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     assert.equal(attachedPrograms(cgroup), attached, 'adoption re-used the links instead of attaching again');
     const stats = await adopted.setRules([rule('block', '127.0.0.8')], allowByDefault);
     assert.ok(stats.generation >= 2, 'generation continues from the pinned config');
-    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome, 'ECONNREFUSED');
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(4, '127.0.0.7', 9))).stdout).outcome,
+      'ECONNREFUSED',
+    );
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'EPERM');
 
     // close() keeps enforcement; detach() ends it and removes the pins.
@@ -58,7 +67,10 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     await Firewall.detach(pinDir);
     assert.equal(existsSync(pinDir) ? readdirSync(pinDir).length : 0, 0);
     assert.equal(attachedPrograms(cgroup), 0);
-    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'ECONNREFUSED');
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome,
+      'ECONNREFUSED',
+    );
   });
 });
 

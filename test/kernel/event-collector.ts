@@ -27,7 +27,9 @@ export class EventCollector {
       const found = this.events.find(match);
       if (found) return found;
       if (Date.now() > deadline) {
-        const seen = this.events.map((e) => `${e.kind} ${e.remoteAddr}:${e.remotePort} ${e.protocol} ${e.verdict} tgid=${e.tgid}`);
+        const seen = this.events.map(
+          (e) => `${e.kind} ${e.remoteAddr}:${e.remotePort} ${e.protocol} ${e.verdict} tgid=${e.tgid}`,
+        );
         throw new Error(`no event ${what} within ${timeoutMs} ms; saw: ${seen.join('; ') || 'nothing'}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 20));

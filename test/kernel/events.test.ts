@@ -39,8 +39,14 @@ print(denied)
     assert.equal(BigInt(delivered) + events.drops, 500n, 'every decision was either delivered or counted as dropped');
 
     // Delivery goes on after the overflow.
-    await runPython(fixture, `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.8", 9))`);
-    await events.waitFor((e) => e.kind === 'sendmsg' && e.remoteAddr === '127.0.0.8' && e.verdict === 'allow', 'an event after the burst');
+    await runPython(
+      fixture,
+      `import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.8", 9))`,
+    );
+    await events.waitFor(
+      (e) => e.kind === 'sendmsg' && e.remoteAddr === '127.0.0.8' && e.verdict === 'allow',
+      'an event after the burst',
+    );
   });
 });
 
@@ -49,7 +55,10 @@ test('a listening socket is reported with its port and owner', async () => {
     const fixture = await openFixture(sandbox);
     const events = new EventCollector(fixture.firewall);
     sandbox.defer(() => events.stop());
-    await runPython(fixture, `import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1])`).then(async (run) => {
+    await runPython(
+      fixture,
+      `import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1])`,
+    ).then(async (run) => {
       const port = Number(run.stdout.trim());
       const listen = await events.waitFor((e) => e.kind === 'listen' && e.localPort === port, `listen on ${port}`);
       assert.equal(listen.localAddr, '127.0.0.1');
@@ -75,32 +84,46 @@ test('DNS responses received in the cgroup are delivered with their message and 
     const fixture = await openFixture(sandbox);
     // A stand-in resolver outside the cgroup: answers every datagram with a fixed 20-byte reply.
     const { spawn } = await import('node:child_process');
-    const resolver = spawn('python3', ['-c', `
+    const resolver = spawn(
+      'python3',
+      [
+        '-c',
+        `
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.54", 53))
 print("ready", flush=True)
 while True:
     data, peer = s.recvfrom(512)
     s.sendto(data[:2] + b"\\x81\\x80" + b"\\x00" * 8 + b"portcull", peer)
-`], { stdio: ['ignore', 'pipe', 'pipe'] });
+`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     sandbox.defer(() => void resolver.kill('SIGKILL'));
     await new Promise((resolve) => resolver.stdout!.once('data', resolve));
     const dns: Array<{ message: Uint8Array; comm: string; remotePort: number }> = [];
     const subscription = fixture.firewall.subscribe((events) => {
-      for (const e of events) if (e.dnsPayload) dns.push({ message: e.dnsPayload, comm: e.comm, remotePort: e.remotePort });
+      for (const e of events)
+        if (e.dnsPayload) dns.push({ message: e.dnsPayload, comm: e.comm, remotePort: e.remotePort });
     }, eventDecoding);
     sandbox.defer(() => subscription.close());
-    const run = await runPython(fixture, `
+    const run = await runPython(
+      fixture,
+      `
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
 s.sendto(b"\\x12\\x34" + b"\\x01\\x00" + b"\\x00" * 8, ("127.0.0.54", 53))
 print(len(s.recv(512)))
-`);
+`,
+    );
     assert.equal(run.stdout.trim(), '20');
     const deadline = Date.now() + 3000;
     while (dns.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(dns.length, 1);
-    assert.equal(Buffer.from(dns[0]!.message).toString('hex'), Buffer.concat([Buffer.from('12348180', 'hex'), Buffer.alloc(8), Buffer.from('portcull')]).toString('hex'));
+    assert.equal(
+      Buffer.from(dns[0]!.message).toString('hex'),
+      Buffer.concat([Buffer.from('12348180', 'hex'), Buffer.alloc(8), Buffer.from('portcull')]).toString('hex'),
+    );
     assert.equal(dns[0]!.comm, 'python3');
     assert.equal(dns[0]!.remotePort, 53);
   });

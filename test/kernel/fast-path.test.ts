@@ -28,7 +28,9 @@ function keyBytes(index: number): string[] {
 /** The owner cookie of the pcl_slots entry `cookie` indexes, read from the kernel with bpftool. */
 function slotOwner(fixture: KernelFixture, cookie: bigint): bigint {
   const key = keyBytes(Number(cookie % BigInt(SLOTS)));
-  const out = execFileSync('bpftool', ['-j', 'map', 'lookup', 'pinned', slotsPin(fixture), 'key', ...key], { encoding: 'utf8' });
+  const out = execFileSync('bpftool', ['-j', 'map', 'lookup', 'pinned', slotsPin(fixture), 'key', ...key], {
+    encoding: 'utf8',
+  });
   const value = (JSON.parse(out) as { value: string[] }).value;
   return value.slice(0, 8).reduceRight((owner, byte) => (owner << 8n) | BigInt(Number(byte)), 0n);
 }
@@ -37,7 +39,10 @@ function slotOwner(fixture: KernelFixture, cookie: bigint): bigint {
 function setEveryOwner(fixture: KernelFixture, owner: bigint): void {
   const ownerBytes = Array.from({ length: 8 }, (_, i) => `0x${((owner >> BigInt(8 * i)) & 0xffn).toString(16)}`);
   const value = [...ownerBytes, ...new Array<string>(ENTRY_BYTES - 8).fill('0')].join(' ');
-  const lines = Array.from({ length: SLOTS }, (_, i) => `map update pinned ${slotsPin(fixture)} key ${keyBytes(i).join(' ')} value ${value}`);
+  const lines = Array.from(
+    { length: SLOTS },
+    (_, i) => `map update pinned ${slotsPin(fixture)} key ${keyBytes(i).join(' ')} value ${value}`,
+  );
   const batch = join(fixture.sandbox.makeTempDir('slots'), 'batch');
   writeFileSync(batch, `${lines.join('\n')}\n`);
   execFileSync('bpftool', ['batch', 'file', batch], { stdio: 'ignore' });
@@ -69,7 +74,11 @@ async function exchange(
   whileOpen: (clientCookie: bigint) => void,
 ): Promise<{ client: DecisionEvent; server: DecisionEvent }> {
   const { sandbox, cgroup } = fixture;
-  const server = sandbox.spawnInCgroup(cgroup, ['python3', '-u', '-c', `
+  const server = sandbox.spawnInCgroup(cgroup, [
+    'python3',
+    '-u',
+    '-c',
+    `
 import socket
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.21", ${port})); srv.listen(1)
@@ -82,11 +91,18 @@ while got < ${SENT}:
 c.sendall(b"r" * ${ANSWERED})
 while c.recv(65536): pass
 c.close(); srv.close()
-`]);
+`,
+  ]);
   const serverDone = finished(server, 15_000);
   assert.equal(await firstLine(server, 'server'), 'ready');
 
-  const client = sandbox.spawnInCgroup(cgroup, ['python3', '-u', '-c', `
+  const client = sandbox.spawnInCgroup(
+    cgroup,
+    [
+      'python3',
+      '-u',
+      '-c',
+      `
 import socket, sys
 s = socket.socket(); s.connect(("127.0.0.21", ${port})); s.sendall(b"s" * ${SENT}); got = 0
 while got < ${ANSWERED}:
@@ -98,7 +114,10 @@ sys.stdin.readline()
 s.shutdown(socket.SHUT_WR)
 while s.recv(65536): pass
 s.close()
-`], { stdio: ['pipe', 'pipe', 'pipe'] });
+`,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   assert.equal(await firstLine(client, 'client'), 'open');
   const connect = await events.waitFor((e) => e.kind === 'connect' && e.remotePort === port, 'the client connect');
   whileOpen(connect.socketCookie);
@@ -108,7 +127,10 @@ s.close()
   assert.equal((await clientDone).code, 0);
   assert.equal((await serverDone).code, 0);
   return {
-    client: await events.waitFor((e) => e.kind === 'close' && e.socketCookie === connect.socketCookie, 'the client close'),
+    client: await events.waitFor(
+      (e) => e.kind === 'close' && e.socketCookie === connect.socketCookie,
+      'the client close',
+    ),
     server: await events.waitFor((e) => e.kind === 'close' && e.tgid === server.pid, 'the accepted socket close'),
   };
 }

@@ -86,7 +86,9 @@ export async function runPython(
   code: string,
   options: { python?: string; netns?: string; timeoutMs?: number } = {},
 ): Promise<RunResult> {
-  const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, [options.python ?? 'python3', '-c', code], { netns: options.netns });
+  const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, [options.python ?? 'python3', '-c', code], {
+    netns: options.netns,
+  });
   return finished(child, options.timeoutMs);
 }
 

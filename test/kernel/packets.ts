@@ -2,7 +2,9 @@
 // TCP/UDP/ICMP headers. Checksums are left zero: the cgroup_skb programs never look at them.
 import { parseIp } from '../../main/contract/net.js';
 
-export type L4 = { proto: 'tcp' | 'udp'; sport: number; dport: number; payload?: number } | { proto: 'icmp'; payload?: number };
+export type L4 =
+  | { proto: 'tcp' | 'udp'; sport: number; dport: number; payload?: number }
+  | { proto: 'icmp'; payload?: number };
 
 const PROTO_NUMBER = { tcp: 6, udp: 17 } as const;
 

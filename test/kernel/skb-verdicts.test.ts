@@ -47,7 +47,14 @@ const rules = [
   rule('block', '2001:db8:2::/64', { protocol: 'udp', portLo: 5000, portHi: 5999 }),
 ];
 
-type Case = [name: string, program: TestProgram, remote: string, l4: L4, expected: 'allow' | 'block', ext?: ExtensionHeader[]];
+type Case = [
+  name: string,
+  program: TestProgram,
+  remote: string,
+  l4: L4,
+  expected: 'allow' | 'block',
+  ext?: ExtensionHeader[],
+];
 
 const cases: Case[] = [
   ['v4 /16 block', 'egress', '10.1.9.9', tcp(80), 'block'],
@@ -118,16 +125,43 @@ const garbage: Array<[string, Uint8Array]> = [
   ['IPv4 header only, protocol TCP', ipv4(LOCAL4, '10.1.9.9', tcp(80)).subarray(0, 20)],
   ['IPv4 header with half a TCP header', ipv4(LOCAL4, '10.1.9.9', tcp(80)).subarray(0, 24)],
   ['IPv4 header with half a UDP header', ipv4(LOCAL4, '10.1.9.9', udp(53)).subarray(0, 22)],
-  ['IPv4 with IHL < 5', (() => { const p = ipv4(LOCAL4, '10.1.9.9', tcp(80)); p[0] = 0x43; return p; })()],
-  ['IPv4 with IHL 15 in a 40-byte packet', (() => { const p = ipv4(LOCAL4, '10.1.9.9', tcp(80)); p[0] = 0x4f; return p; })()],
+  [
+    'IPv4 with IHL < 5',
+    (() => {
+      const p = ipv4(LOCAL4, '10.1.9.9', tcp(80));
+      p[0] = 0x43;
+      return p;
+    })(),
+  ],
+  [
+    'IPv4 with IHL 15 in a 40-byte packet',
+    (() => {
+      const p = ipv4(LOCAL4, '10.1.9.9', tcp(80));
+      p[0] = 0x4f;
+      return p;
+    })(),
+  ],
   ['IPv6 header only, next header TCP', ipv6(LOCAL6, '2001:db8::1', tcp(80)).subarray(0, 40)],
   ['IPv6 extension header cut short', ipv6(LOCAL6, '2001:db8::1', tcp(80), [0, 60]).subarray(0, 48)],
-  ['IPv6 with more extension headers than walked', ipv6(LOCAL6, '2001:db8::1', tcp(80), [0, 60, 60, 60, 60, 60, 60, 60, 60])],
-  ['version nibble 7', (() => { const p = ipv4(LOCAL4, '10.1.9.9', tcp(80)); p[0] = 0x75; return p; })()],
+  [
+    'IPv6 with more extension headers than walked',
+    ipv6(LOCAL6, '2001:db8::1', tcp(80), [0, 60, 60, 60, 60, 60, 60, 60, 60]),
+  ],
+  [
+    'version nibble 7',
+    (() => {
+      const p = ipv4(LOCAL4, '10.1.9.9', tcp(80));
+      p[0] = 0x75;
+      return p;
+    })(),
+  ],
   ['random bytes', Uint8Array.from({ length: 64 }, (_, i) => (i * 73 + 41) & 0xff)],
 ];
 
-for (const [globalDefault, expected] of [['allow', 'allow'], ['block', 'block']] as const) {
+for (const [globalDefault, expected] of [
+  ['allow', 'allow'],
+  ['block', 'block'],
+] as const) {
   test(`truncated and garbage packets get the global default (${globalDefault}) and never crash`, async () => {
     await withSandbox(async (sandbox) => {
       const { firewall, programs } = await openFixture(sandbox);
@@ -153,9 +187,16 @@ test('/0 with a longer allow inside, and a block-all default with an allow rule'
     await firewall.setRules([rule('block', '0.0.0.0/0'), rule('allow', '192.168.0.0/16')], allowByDefault);
     assert.equal(programs.run('egress', ipv4(LOCAL4, '8.8.8.8', tcp(80)), { cached: false }).verdict, 'block');
     assert.equal(programs.run('egress', ipv4(LOCAL4, '192.168.1.1', tcp(80)), { cached: false }).verdict, 'allow');
-    assert.equal(programs.run('egress', ipv6(LOCAL6, '2001:db8::1', tcp(80)), { cached: false }).verdict, 'allow', '/0 v4 says nothing about v6');
+    assert.equal(
+      programs.run('egress', ipv6(LOCAL6, '2001:db8::1', tcp(80)), { cached: false }).verdict,
+      'allow',
+      '/0 v4 says nothing about v6',
+    );
 
-    await firewall.setRules([rule('allow', '2001:db8::/32', { protocol: 'tcp', portLo: 443, portHi: 443 })], { global: 'block', perApp: new Map() });
+    await firewall.setRules([rule('allow', '2001:db8::/32', { protocol: 'tcp', portLo: 443, portHi: 443 })], {
+      global: 'block',
+      perApp: new Map(),
+    });
     assert.equal(programs.run('egress', ipv6(LOCAL6, '2001:db8::1', tcp(443)), { cached: false }).verdict, 'allow');
     assert.equal(programs.run('egress', ipv6(LOCAL6, '2001:db8::1', tcp(80)), { cached: false }).verdict, 'block');
     assert.equal(programs.run('egress', ipv4(LOCAL4, '8.8.8.8', tcp(443)), { cached: false }).verdict, 'block');

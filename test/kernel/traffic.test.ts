@@ -7,7 +7,15 @@ import type { ChildProcess } from 'node:child_process';
 import { execFileSync, spawn } from 'node:child_process';
 import { withSandbox, type Sandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
-import { allowByDefault, connectProbe, openFixture, probeResult, rule, runPython, type KernelFixture } from './kernel-fixture.js';
+import {
+  allowByDefault,
+  connectProbe,
+  openFixture,
+  probeResult,
+  rule,
+  runPython,
+  type KernelFixture,
+} from './kernel-fixture.js';
 
 /** Resolves when the server child prints its first line ("ready"). */
 function ready(child: ChildProcess, timeoutMs = 5000): Promise<void> {
@@ -62,7 +70,10 @@ test('TCP connect to a blocked address: EPERM within 100 ms, one block event wit
     const result = probeResult(out);
     assert.equal(result.outcome, 'EPERM');
     assert.ok(result.ms < 100, `EPERM after ${result.ms} ms`);
-    const event = await events.waitFor((e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.7', 'connect to 127.0.0.7');
+    const event = await events.waitFor(
+      (e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.7',
+      'connect to 127.0.0.7',
+    );
     assert.equal(event.verdict, 'block');
     assert.equal(event.ruleId, block.ruleId);
     assert.equal(event.tgid, child.pid);
@@ -95,13 +106,19 @@ print(",".join(sorted(set(results))))
 `,
     );
     assert.equal(unconnected.stdout.trim(), 'EPERM');
-    await events.waitFor((e) => e.kind === 'connect' && e.protocol === 'udp' && e.verdict === 'block', 'UDP connect block');
+    await events.waitFor(
+      (e) => e.kind === 'connect' && e.protocol === 'udp' && e.verdict === 'block',
+      'UDP connect block',
+    );
     const sendmsg = await events.waitFor((e) => e.kind === 'sendmsg' && e.verdict === 'block', 'UDP sendmsg block');
     assert.equal(sendmsg.ruleId, block.ruleId);
     assert.equal(sendmsg.remotePort, 53);
     // 50 datagrams to one remote: one decision event, not 50.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(events.events.filter((e) => e.kind === 'sendmsg' && e.socketCookie === sendmsg.socketCookie).length, 1);
+    assert.equal(
+      events.events.filter((e) => e.kind === 'sendmsg' && e.socketCookie === sendmsg.socketCookie).length,
+      1,
+    );
   });
 });
 
@@ -122,7 +139,11 @@ except OSError as e:
 `;
     const block = rule('block', `${host.host4}`, { protocol: 'icmp' });
     await fixture.firewall.setRules([], allowByDefault);
-    assert.equal((await runPython(fixture, ping, { netns: host.netns })).stdout.trim(), 'reply', 'control: ping works without the rule');
+    assert.equal(
+      (await runPython(fixture, ping, { netns: host.netns })).stdout.trim(),
+      'reply',
+      'control: ping works without the rule',
+    );
     await fixture.firewall.setRules([block], allowByDefault);
     assert.equal((await runPython(fixture, ping, { netns: host.netns })).stdout.trim(), 'EPERM');
     const event = await events.waitFor((e) => e.protocol === 'icmp' && e.verdict === 'block', 'ICMP block');
@@ -157,7 +178,10 @@ except OSError as e:
 `;
     await fixture.firewall.setRules([], allowByDefault);
     assert.equal((await runPython(fixture, send)).stdout.trim(), 'sent');
-    const close = await events.waitFor((e) => e.kind === 'close' && e.remoteAddr === host.peer6, 'close event with totals');
+    const close = await events.waitFor(
+      (e) => e.kind === 'close' && e.remoteAddr === host.peer6,
+      'close event with totals',
+    );
     assert.equal(close.family, 6);
     const sent = Number(close.bytesOut);
     assert.ok(Math.abs(sent - 200000) <= 20000, `payload bytes out ${sent}, expected 200000 within 10%`);
@@ -165,15 +189,24 @@ except OSError as e:
 
     await fixture.firewall.setRules([rule('block', host.peer6)], allowByDefault);
     assert.equal((await runPython(fixture, send)).stdout.trim(), 'EPERM');
-    await events.waitFor((e) => e.kind === 'connect' && e.remoteAddr === host.peer6 && e.verdict === 'block', 'IPv6 block');
+    await events.waitFor(
+      (e) => e.kind === 'connect' && e.remoteAddr === host.peer6 && e.verdict === 'block',
+      'IPv6 block',
+    );
   });
 });
 
 test('a v4-mapped IPv6 connect is decided as IPv4 and blocked', async () => {
   await withTraffic(async (fixture, events) => {
     await fixture.firewall.setRules([rule('block', '127.0.0.7')], allowByDefault);
-    assert.equal(probeResult((await runPython(fixture, connectProbe(6, '::ffff:127.0.0.7', 9))).stdout).outcome, 'EPERM');
-    assert.equal(probeResult((await runPython(fixture, connectProbe(6, '::ffff:127.0.0.8', 9))).stdout).outcome, 'ECONNREFUSED');
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(6, '::ffff:127.0.0.7', 9))).stdout).outcome,
+      'EPERM',
+    );
+    assert.equal(
+      probeResult((await runPython(fixture, connectProbe(6, '::ffff:127.0.0.8', 9))).stdout).outcome,
+      'ECONNREFUSED',
+    );
     const udp = await runPython(
       fixture,
       `
@@ -218,7 +251,11 @@ while True:
     await fixture.firewall.setRules([], allowByDefault);
     const client = fixture.sandbox.spawnInCgroup(
       fixture.cgroup,
-      ['python3', '-u', '-c', `
+      [
+        'python3',
+        '-u',
+        '-c',
+        `
 import socket, sys, time
 s = socket.socket(); s.connect(("127.0.0.11", 8081)); s.sendall(b"a" * 1000)
 print("connected", flush=True)
@@ -226,7 +263,8 @@ sys.stdin.readline()
 s.sendall(b"b" * 20000)
 time.sleep(1)  # room for (re)transmissions, were they allowed
 print("done", flush=True)
-`],
+`,
+      ],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     await ready(client);
@@ -235,7 +273,10 @@ print("done", flush=True)
     await fixture.firewall.setRules([block], allowByDefault);
     client.stdin!.write('go\n');
     await new Promise((resolve) => client.once('exit', resolve));
-    const cut = await events.waitFor((e) => e.kind === 'packet' && e.remoteAddr === '127.0.0.11' && e.verdict === 'block', 'backstop block');
+    const cut = await events.waitFor(
+      (e) => e.kind === 'packet' && e.remoteAddr === '127.0.0.11' && e.verdict === 'block',
+      'backstop block',
+    );
     assert.equal(cut.ruleId, block.ruleId);
     assert.equal(cut.tgid, client.pid);
     assert.ok(received <= 1000, `the sink got ${received} bytes; only the 1000 sent before the rule may arrive`);

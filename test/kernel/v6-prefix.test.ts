@@ -26,7 +26,9 @@ const table = [
 ];
 
 /** /48s elsewhere (allow, like the default would), enough that the split lands at 24: /0 and /16 stay in the trie. */
-const filler: KernelRule[] = Array.from({ length: 200 }, (_, i) => rule('allow', `2400:${(i + 1).toString(16)}:${(i * 7).toString(16)}::/48`));
+const filler: KernelRule[] = Array.from({ length: 200 }, (_, i) =>
+  rule('allow', `2400:${(i + 1).toString(16)}:${(i * 7).toString(16)}::/48`),
+);
 filler.push(rule('allow', '2400:ff00::/24'), rule('allow', '2400:fe00::/24'));
 
 type Case = [name: string, remote: string, l4: L4, expected: 'allow' | 'block'];
@@ -53,7 +55,8 @@ function verdict(programs: TestPrograms, remote: string, l4: L4): string {
 }
 
 function checkAll(programs: TestPrograms, list: Case[], when: string): void {
-  for (const [name, remote, l4, expected] of list) assert.equal(verdict(programs, remote, l4), expected, `${name} (${when})`);
+  for (const [name, remote, l4, expected] of list)
+    assert.equal(verdict(programs, remote, l4), expected, `${name} (${when})`);
 }
 
 test('v6 prefixes on both sides of the split, nested, with different clauses', async () => {
@@ -74,7 +77,15 @@ test('v6 diffs keep the longest match, and a swap that changes the split keeps t
     // A /56 between the /48 and the /128 comes and goes in place.
     const inner = rule('block', '2001:db8:1::/56');
     assert.equal((await firewall.changeRules({ removed: [], added: [inner] }, allowByDefault)).mode, 'diff');
-    checkAll(programs, [['new /56 under the /48', '2001:db8:1::4', tcp(80), 'block'], ['/128 still inside it', '2001:db8:1::6', tcp(80), 'block'], ['/120 past the /56', '2001:db8:1:2::1', tcp(80), 'allow']], 'after adding /56');
+    checkAll(
+      programs,
+      [
+        ['new /56 under the /48', '2001:db8:1::4', tcp(80), 'block'],
+        ['/128 still inside it', '2001:db8:1::6', tcp(80), 'block'],
+        ['/120 past the /56', '2001:db8:1:2::1', tcp(80), 'allow'],
+      ],
+      'after adding /56',
+    );
     assert.equal((await firewall.changeRules({ removed: [inner], added: [] }, allowByDefault)).mode, 'diff');
     checkAll(programs, cases, 'after removing /56');
 
@@ -82,7 +93,15 @@ test('v6 diffs keep the longest match, and a swap that changes the split keeps t
     const allow48 = table[3]!;
     const fresh = rule('block', '2a00:1:200::/40');
     assert.equal((await firewall.changeRules({ removed: [allow48], added: [fresh] }, allowByDefault)).mode, 'diff');
-    checkAll(programs, [['/48 gone: the /32 decides', '2001:db8:1::4', tcp(80), 'block'], ['new bucket /40', '2a00:1:2ff::1', tcp(80), 'block'], ['/120 still there', '2001:db8:1:2::1', tcp(80), 'allow']], 'after swapping /48 for /40');
+    checkAll(
+      programs,
+      [
+        ['/48 gone: the /32 decides', '2001:db8:1::4', tcp(80), 'block'],
+        ['new bucket /40', '2a00:1:2ff::1', tcp(80), 'block'],
+        ['/120 still there', '2001:db8:1:2::1', tcp(80), 'allow'],
+      ],
+      'after swapping /48 for /40',
+    );
     assert.equal((await firewall.changeRules({ removed: [fresh], added: [allow48] }, allowByDefault)).mode, 'diff');
     checkAll(programs, cases, 'after putting the /48 back');
 
@@ -90,7 +109,11 @@ test('v6 diffs keep the longest match, and a swap that changes the split keeps t
     const blockApp = { global: 'allow' as const, perApp: new Map([[99, 'block' as const]]) };
     assert.equal(compileRules(table, blockApp).v6Split, 1);
     assert.equal((await firewall.changeRules({ removed: filler, added: [] }, blockApp)).mode, 'swap');
-    checkAll(programs, cases.filter(([name]) => !name.startsWith('a filler')), 'split 1');
+    checkAll(
+      programs,
+      cases.filter(([name]) => !name.startsWith('a filler')),
+      'split 1',
+    );
     assert.equal(verdict(programs, '2400:1:0:ffff::1', tcp(80)), 'block', 'filler gone: /0 decides');
     assert.equal((await firewall.changeRules({ removed: [], added: filler }, allowByDefault)).mode, 'swap');
     checkAll(programs, cases, 'split 24 again');

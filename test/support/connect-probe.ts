@@ -42,19 +42,38 @@ export interface ProbeOptions {
   lingerMs?: number;
 }
 
-export async function probeConnect(sandbox: Sandbox, cgroup: string, targets: ProbeTarget[], options: ProbeOptions = {}): Promise<ProbeResult[]> {
+export async function probeConnect(
+  sandbox: Sandbox,
+  cgroup: string,
+  targets: ProbeTarget[],
+  options: ProbeOptions = {},
+): Promise<ProbeResult[]> {
   const linger = String((options.lingerMs ?? 0) / 1000);
-  const child = sandbox.spawnInCgroup(cgroup, [options.exe ?? SYSTEM_PYTHON, '-c', PROBE_SCRIPT, linger, ...targets.map((t) => `${t.host} ${t.port}`)], options.netns ? { netns: options.netns } : {});
+  const child = sandbox.spawnInCgroup(
+    cgroup,
+    [options.exe ?? SYSTEM_PYTHON, '-c', PROBE_SCRIPT, linger, ...targets.map((t) => `${t.host} ${t.port}`)],
+    options.netns ? { netns: options.netns } : {},
+  );
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
   if (code !== 0) throw new Error(`probe exited with ${code}: ${stderr}`);
   return JSON.parse(stdout) as ProbeResult[];
 }
 
 /** One target's result. */
-export async function probeOne(sandbox: Sandbox, cgroup: string, host: string, port: number, options: ProbeOptions = {}): Promise<ProbeResult> {
+export async function probeOne(
+  sandbox: Sandbox,
+  cgroup: string,
+  host: string,
+  port: number,
+  options: ProbeOptions = {},
+): Promise<ProbeResult> {
   return (await probeConnect(sandbox, cgroup, [{ host, port }], options))[0]!;
 }

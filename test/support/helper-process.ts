@@ -48,7 +48,11 @@ export class HelperProcess {
    * `cliCommand` runs the CLI: through tsx from source unless told (benchmarks run the compiled one).
    * `given.env` adds to the helper's environment at every launch.
    */
-  static async start(sandbox: Sandbox, given: Partial<HelperPaths> & { env?: NodeJS.ProcessEnv } = {}, cliCommand: readonly string[] = CLI_ARGV): Promise<HelperProcess> {
+  static async start(
+    sandbox: Sandbox,
+    given: Partial<HelperPaths> & { env?: NodeJS.ProcessEnv } = {},
+    cliCommand: readonly string[] = CLI_ARGV,
+  ): Promise<HelperProcess> {
     const { env = {}, ...givenPaths } = given;
     let paths: HelperPaths;
     if (givenPaths.cgroup && givenPaths.bpffs && givenPaths.stateDir && givenPaths.socket) {
@@ -65,8 +69,14 @@ export class HelperProcess {
     }
     const helper = new HelperProcess(sandbox, paths, cliCommand, env);
     // Registered first, so it runs after the helper is stopped (cleanups run in reverse).
-    sandbox.defer(() => Firewall.detach(paths.bpffs).catch(() => { /* never attached */ }));
-    sandbox.defer(async () => { await helper.stop('SIGKILL'); });
+    sandbox.defer(() =>
+      Firewall.detach(paths.bpffs).catch(() => {
+        /* never attached */
+      }),
+    );
+    sandbox.defer(async () => {
+      await helper.stop('SIGKILL');
+    });
     await helper.launch();
     return helper;
   }
@@ -89,17 +99,35 @@ export class HelperProcess {
     if (this.running) throw new Error('the helper is already running');
     const { cgroup, bpffs, stateDir, socket } = this.paths;
     mkdirSync(stateDir, { recursive: true });
-    const child = spawn(this.cliCommand[0]!, [...this.cliCommand.slice(1), 'helper', '--cgroup', cgroup, '--bpffs', bpffs, '--state-dir', stateDir, '--socket', socket], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, PKEXEC_UID: '', ...this.env, ...extraEnv },
-    });
+    const child = spawn(
+      this.cliCommand[0]!,
+      [
+        ...this.cliCommand.slice(1),
+        'helper',
+        '--cgroup',
+        cgroup,
+        '--bpffs',
+        bpffs,
+        '--state-dir',
+        stateDir,
+        '--socket',
+        socket,
+      ],
+      {
+        cwd: REPO_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, PKEXEC_UID: '', ...this.env, ...extraEnv },
+      },
+    );
     this.child = child;
     this.exited = new Promise((resolveExit) => child.once('exit', (code) => resolveExit(code)));
     this.output += `--- launch ---\n`;
     const launchedAt = this.output.length;
     const ready = new Promise<void>((resolveReady, reject) => {
-      const timer = setTimeout(() => reject(new Error(`helper did not become ready within ${START_TIMEOUT_MS} ms:\n${this.output}`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`helper did not become ready within ${START_TIMEOUT_MS} ms:\n${this.output}`)),
+        START_TIMEOUT_MS,
+      );
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
         if (/ready: serving/.test(this.output.slice(launchedAt))) {
@@ -122,7 +150,10 @@ export class HelperProcess {
     const child = this.child;
     if (!child || !this.running) return child?.exitCode ?? null;
     child.kill(signal);
-    const code = await Promise.race([this.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS))]);
+    const code = await Promise.race([
+      this.exited,
+      new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS)),
+    ]);
     if (code === 'timeout') {
       await killAndWait(child);
       throw new Error(`helper did not stop within ${STOP_TIMEOUT_MS} ms after ${signal}`);
@@ -151,11 +182,19 @@ export class HelperProcess {
 /** Runs the portcullis CLI (any arguments) and collects its output. */
 export function runCli(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...options,
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     child.once('error', reject);
     child.once('close', (code) => resolveRun({ code, stdout, stderr }));
   });

@@ -16,7 +16,14 @@ import type { Sandbox } from './sandbox.js';
 
 /** Every path install may create, for "nothing left" checks and the safety net. */
 export const INSTALLED_PATHS = [
-  LAYOUT.libDir, LAYOUT.libexecDir, LAYOUT.launcher, LAYOUT.policy, LAYOUT.unit, LAYOUT.unitWantsLink, LAYOUT.cliWrapper, LAYOUT.configDir,
+  LAYOUT.libDir,
+  LAYOUT.libexecDir,
+  LAYOUT.launcher,
+  LAYOUT.policy,
+  LAYOUT.unit,
+  LAYOUT.unitWantsLink,
+  LAYOUT.cliWrapper,
+  LAYOUT.configDir,
 ];
 
 export interface TestInstall {
@@ -31,7 +38,10 @@ export interface TestInstall {
 /** Refuses to run over a real install: the tests replace and then remove these paths. */
 export function assertNotInstalled(): void {
   const present = [...INSTALLED_PATHS, DEFAULT_STATE_DIR].filter((path) => existsSync(path));
-  if (present.length > 0) throw new Error(`Portcullis is installed on this machine (${present.join(', ')}); these tests install to the real paths and would remove it`);
+  if (present.length > 0)
+    throw new Error(
+      `Portcullis is installed on this machine (${present.join(', ')}); these tests install to the real paths and would remove it`,
+    );
 }
 
 /** Compiles what the bundle's entries import (tsc follows the imports) and builds a bundle from it. */
@@ -39,13 +49,18 @@ export function buildTestBundle(sandbox: Sandbox): string {
   const work = sandbox.makeTempDir('bundle');
   const compiled = join(work, 'compiled');
   const tsconfig = join(work, 'tsconfig.json');
-  writeFileSync(tsconfig, JSON.stringify({
-    extends: join(REPO_ROOT, 'tsconfig.main.json'),
-    compilerOptions: { outDir: compiled, sourceMap: false, typeRoots: [join(REPO_ROOT, 'node_modules/@types')] },
-    include: [],
-    files: Object.values(BUNDLE_ENTRIES).map((entry) => join(REPO_ROOT, entry.replace(/\.js$/, '.ts'))),
-  }));
-  const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { encoding: 'utf8' });
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(REPO_ROOT, 'tsconfig.main.json'),
+      compilerOptions: { outDir: compiled, sourceMap: false, typeRoots: [join(REPO_ROOT, 'node_modules/@types')] },
+      include: [],
+      files: Object.values(BUNDLE_ENTRIES).map((entry) => join(REPO_ROOT, entry.replace(/\.js$/, '.ts'))),
+    }),
+  );
+  const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], {
+    encoding: 'utf8',
+  });
   // Type errors do not stop tsc from emitting; report them only if the bundle cannot be built.
   const bundleDir = join(work, 'bundle');
   try {
@@ -61,7 +76,10 @@ export function buildTestBundle(sandbox: Sandbox): string {
  * socket's directory world-traversable, so test users reach it). `pinsAtBpffsRoot` points the
  * helper's pin directory at the private bpffs's root itself, as a person might configure it.
  */
-export function writeTestHelperConf(sandbox: Sandbox, options: { pinsAtBpffsRoot?: boolean } = {}): Omit<TestInstall, 'bundleDir'> {
+export function writeTestHelperConf(
+  sandbox: Sandbox,
+  options: { pinsAtBpffsRoot?: boolean } = {},
+): Omit<TestInstall, 'bundleDir'> {
   const cgroup = sandbox.makeCgroup('install');
   const bpffs = sandbox.makeBpffs();
   const pinDir = options.pinsAtBpffsRoot ? bpffs : join(bpffs, 'portcullis');
@@ -73,7 +91,9 @@ export function writeTestHelperConf(sandbox: Sandbox, options: { pinsAtBpffsRoot
   const socket = join(socketDir, 'helper.sock');
   const createdDir = !existsSync(LAYOUT.configDir);
   mkdirSync(LAYOUT.configDir, { recursive: true, mode: 0o755 });
-  writeFileSync(HELPER_CONFIG_FILE, JSON.stringify({ cgroup, bpffs: pinDir, stateDir, socket }, null, 2) + '\n', { mode: 0o644 });
+  writeFileSync(HELPER_CONFIG_FILE, JSON.stringify({ cgroup, bpffs: pinDir, stateDir, socket }, null, 2) + '\n', {
+    mode: 0o644,
+  });
   chmodSync(HELPER_CONFIG_FILE, 0o644);
   sandbox.defer(() => {
     rmSync(HELPER_CONFIG_FILE, { force: true });
@@ -85,12 +105,19 @@ export function writeTestHelperConf(sandbox: Sandbox, options: { pinsAtBpffsRoot
 /** Registers the safety net: uninstall --purge, then remove whatever is still there. */
 export function deferUninstall(sandbox: Sandbox, pinDir: string | null): void {
   sandbox.defer(async () => {
-    if (existsSync(LAYOUT.installEntry)) spawnSync(LAYOUT.node, [LAYOUT.installEntry, 'uninstall', '--purge'], { env: {}, stdio: 'ignore' });
+    if (existsSync(LAYOUT.installEntry))
+      spawnSync(LAYOUT.node, [LAYOUT.installEntry, 'uninstall', '--purge'], { env: {}, stdio: 'ignore' });
     for (const pid of installedHelperPids()) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
     if (pinDir) {
-      await Firewall.detach(pinDir).catch(() => { /* nothing pinned */ });
+      await Firewall.detach(pinDir).catch(() => {
+        /* nothing pinned */
+      });
     }
     for (const path of INSTALLED_PATHS) rmSync(path, { recursive: true, force: true });
   });
@@ -98,7 +125,10 @@ export function deferUninstall(sandbox: Sandbox, pinDir: string | null): void {
 
 /** Runs the installer of a bundle, as root, like the deb's postinst does. */
 export function installBundle(bundleDir: string): { code: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(LAYOUT.node, [join(bundleDir, 'portcullis-install.js'), 'install', '--bundle', bundleDir], { env: {}, encoding: 'utf8' });
+  const run = spawnSync(LAYOUT.node, [join(bundleDir, 'portcullis-install.js'), 'install', '--bundle', bundleDir], {
+    env: {},
+    encoding: 'utf8',
+  });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -106,7 +136,9 @@ export function installBundle(bundleDir: string): { code: number | null; stdout:
 export function ensureSystemBpffs(sandbox: Sandbox): void {
   if (findBpffsMounts().includes('/sys/fs/bpf')) return;
   execFileSync('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
-  sandbox.defer(() => { execFileSync('umount', ['/sys/fs/bpf']); });
+  sandbox.defer(() => {
+    execFileSync('umount', ['/sys/fs/bpf']);
+  });
 }
 
 /** Programs attached to a cgroup, from bpftool (empty when none). */

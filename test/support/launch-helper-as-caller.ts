@@ -20,14 +20,18 @@ async function main([command, arg]: string[]): Promise<unknown> {
     return result.alreadyRunning ? { ok: true, alreadyRunning: true } : { ok: true, pid: result.pid };
   }
   if ((command === 'install' && arg) || command === 'uninstall') {
-    const result = await runInstallerWithPkexec(command === 'install' ? { action: 'install', bundleDir: arg! } : { action: 'uninstall' });
+    const result = await runInstallerWithPkexec(
+      command === 'install' ? { action: 'install', bundleDir: arg! } : { action: 'uninstall' },
+    );
     return result.ok ? { ok: true } : { ok: false, kind: result.error.kind, message: result.error.message };
   }
   throw new Error('usage: launch-helper-as-caller.ts launch SOCKET | install BUNDLE | uninstall');
 }
 
 main(process.argv.slice(2)).then(
-  (summary) => { process.stdout.write(JSON.stringify(summary) + '\n'); },
+  (summary) => {
+    process.stdout.write(JSON.stringify(summary) + '\n');
+  },
   (error: unknown) => {
     process.stderr.write(`${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = 1;

@@ -19,7 +19,8 @@ export function pidsNamed(name: string): number[] {
     if (!/^[0-9]+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name && !/\) Z/.test(stat)) pids.push(Number(entry));
+      if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) === name && !/\) Z/.test(stat))
+        pids.push(Number(entry));
     } catch {
       // exited meanwhile
     }
@@ -48,7 +49,11 @@ export async function ensurePolkit(sandbox: Sandbox): Promise<void> {
       await exited;
     });
     // polkitd answers once it owns its bus name.
-    await waitFor(() => busNameOwned('org.freedesktop.PolicyKit1'), 10_000, 'polkitd did not come up on the system bus');
+    await waitFor(
+      () => busNameOwned('org.freedesktop.PolicyKit1'),
+      10_000,
+      'polkitd did not come up on the system bus',
+    );
   }
 }
 
@@ -102,7 +107,11 @@ export async function grantAction(sandbox: Sandbox, user: TestUser, actionId: st
 
 /** pkcheck run as the user for its own process: does polkit grant the action without a dialog? */
 export function isAuthorized(user: TestUser, actionId: string): boolean {
-  const run = spawnSync('runuser', ['-u', user.name, '--', 'sh', '-c', 'exec pkcheck --action-id "$0" --process $$', actionId], { stdio: 'ignore' });
+  const run = spawnSync(
+    'runuser',
+    ['-u', user.name, '--', 'sh', '-c', 'exec pkcheck --action-id "$0" --process $$', actionId],
+    { stdio: 'ignore' },
+  );
   return run.status === 0;
 }
 

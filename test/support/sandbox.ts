@@ -79,9 +79,17 @@ export class Sandbox {
     const peer6 = `fd00:5043:${group}::${(index * 4 + 2).toString(16)}`;
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
     ip('netns', 'add', name);
-    this.defer(() => { ip('netns', 'del', name); });
+    this.defer(() => {
+      ip('netns', 'del', name);
+    });
     ip('link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf);
-    this.defer(() => { try { ip('link', 'del', hostIf); } catch { /* gone with the netns */ } });
+    this.defer(() => {
+      try {
+        ip('link', 'del', hostIf);
+      } catch {
+        /* gone with the netns */
+      }
+    });
     ip('link', 'set', nsIf, 'netns', name);
     ip('addr', 'add', `${host4}/30`, 'dev', hostIf);
     ip('-6', 'addr', 'add', `${host6}/126`, 'dev', hostIf, 'nodad');
@@ -145,7 +153,11 @@ export function removeCgroup(path: string): void {
   for (let attempt = 0; attempt < 50; attempt++) {
     const pids = readFileSync(join(path, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
     for (const pid of pids) {
-      try { writeFileSync(parentProcs, pid); } catch { /* exited meanwhile */ }
+      try {
+        writeFileSync(parentProcs, pid);
+      } catch {
+        /* exited meanwhile */
+      }
     }
     try {
       rmdirSync(path);

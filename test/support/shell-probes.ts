@@ -49,7 +49,11 @@ process.stdin.on('end', async () => {
 `;
 
 /** Runs the forged client as `uid` against the shell's port; what each request got back. */
-export async function forgedRequestsAs(uid: number, port: number, cookie: string): Promise<{ get: string; upgrade: string }> {
+export async function forgedRequestsAs(
+  uid: number,
+  port: number,
+  cookie: string,
+): Promise<{ get: string; upgrade: string }> {
   const output = await runNodeAs(uid, FORGED_CLIENT, [String(port)], cookie);
   return JSON.parse(output) as { get: string; upgrade: string };
 }
@@ -90,14 +94,22 @@ export async function scanProcAs(uid: number, secrets: string[]): Promise<ProcSc
 
 /** Node running `script` as uid (setpriv drops root first), `stdin` written to it. Never blocks the caller's event loop. */
 async function runNodeAs(uid: number, script: string, args: string[], stdin: string): Promise<string> {
-  const child = spawn('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', script, ...args], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-  });
+  const child = spawn(
+    'setpriv',
+    [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', process.execPath, '-e', script, ...args],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    },
+  );
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
   child.stdin.end(stdin);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once('error', reject);

@@ -19,9 +19,15 @@ function next(): void {
   }
   begun++;
   const socket = createConnection(socketPath);
-  socket.once('connect', () => { report.connected++; });
-  socket.on('data', () => { /* the refusal; read so the server sees it taken */ });
-  socket.once('end', () => { report.closedByServer++; });
+  socket.once('connect', () => {
+    report.connected++;
+  });
+  socket.on('data', () => {
+    /* the refusal; read so the server sees it taken */
+  });
+  socket.once('end', () => {
+    report.closedByServer++;
+  });
   socket.on('error', (error: NodeJS.ErrnoException) => {
     const code = error.code ?? 'unknown';
     report.errors[code] = (report.errors[code] ?? 0) + 1;

@@ -4,7 +4,15 @@ import type { Command } from '../command.js';
 import { table } from '../format.js';
 
 function appRow(app: App): string[] {
-  return [String(app.id), app.kind, app.name, app.identifier ?? '', app.exe ?? '', app.defaultAction ?? 'global', new Date(app.lastSeen).toISOString().replace('T', ' ').slice(0, 19)];
+  return [
+    String(app.id),
+    app.kind,
+    app.name,
+    app.identifier ?? '',
+    app.exe ?? '',
+    app.defaultAction ?? 'global',
+    new Date(app.lastSeen).toISOString().replace('T', ' ').slice(0, 19),
+  ];
 }
 
 export const appsCommand: Command = {
@@ -16,7 +24,12 @@ export const appsCommand: Command = {
   async run(context) {
     const apps = await (await context.connect()).call('apps.list');
     if (context.json) context.out(JSON.stringify(apps));
-    else context.out(apps.length === 0 ? 'No applications seen yet.' : table(['ID', 'KIND', 'NAME', 'IDENTIFIER', 'EXECUTABLE', 'DEFAULT', 'LAST SEEN'], apps.map(appRow)));
+    else
+      context.out(
+        apps.length === 0
+          ? 'No applications seen yet.'
+          : table(['ID', 'KIND', 'NAME', 'IDENTIFIER', 'EXECUTABLE', 'DEFAULT', 'LAST SEEN'], apps.map(appRow)),
+      );
     return 0;
   },
 };

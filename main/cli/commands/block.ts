@@ -7,7 +7,8 @@ function ruleCommand(action: Action): Command {
   return {
     name: action,
     summary: `${action} traffic to an address, CIDR or domain`,
-    synopsis: 'TARGET [--app EXE-PATH|APP-ID] [--port N|A-B] [--proto P] [--dir out|in|both] [--for DURATION] [--note TEXT]',
+    synopsis:
+      'TARGET [--app EXE-PATH|APP-ID] [--port N|A-B] [--proto P] [--dir out|in|both] [--for DURATION] [--note TEXT]',
     flags: RULE_FLAGS,
     json: true,
     async run(context) {
@@ -17,7 +18,9 @@ function ruleCommand(action: Action): Command {
       if (context.json) context.out(JSON.stringify(rule));
       else {
         context.out(String(rule.id));
-        context.note(`rule ${rule.id}: ${describeRule(rule)}${rule.remote.kind === 'domain' ? ' (enforced for the addresses apps resolve it to)' : ''}`);
+        context.note(
+          `rule ${rule.id}: ${describeRule(rule)}${rule.remote.kind === 'domain' ? ' (enforced for the addresses apps resolve it to)' : ''}`,
+        );
       }
       return 0;
     },

@@ -10,11 +10,15 @@ function formatBytes(bytes: number): string {
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes / 1024;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
-const appLabel = (apps: Map<number, App>, id: number): string => (id === 0 ? '(unknown)' : apps.get(id)?.name ?? `app ${id}`);
+const appLabel = (apps: Map<number, App>, id: number): string =>
+  id === 0 ? '(unknown)' : (apps.get(id)?.name ?? `app ${id}`);
 
 function eventLine(event: ConnectionEvent, apps: Map<number, App>): string {
   const time = new Date(event.time).toISOString().slice(11, 23);
@@ -27,8 +31,15 @@ function flowsTable(flows: Flow[], apps: Map<number, App>): string {
   return table(
     ['APP', 'REMOTE', 'PORT', 'PROTO', 'DIR', 'SENT', 'RECEIVED', 'ALLOWED', 'BLOCKED', 'LAST SEEN'],
     flows.map((flow) => [
-      appLabel(apps, flow.appId), flow.remoteName ? `${flow.remoteName} (${flow.remoteAddr})` : flow.remoteAddr, String(flow.remotePort),
-      flow.protocol, flow.direction, formatBytes(flow.bytesOut), formatBytes(flow.bytesIn), String(flow.allowed), String(flow.blocked),
+      appLabel(apps, flow.appId),
+      flow.remoteName ? `${flow.remoteName} (${flow.remoteAddr})` : flow.remoteAddr,
+      String(flow.remotePort),
+      flow.protocol,
+      flow.direction,
+      formatBytes(flow.bytesOut),
+      formatBytes(flow.bytesIn),
+      String(flow.allowed),
+      String(flow.blocked),
       new Date(flow.lastSeen).toISOString().replace('T', ' ').slice(0, 19),
     ]),
   );
@@ -54,7 +65,10 @@ export const connectionsCommand: Command = {
     const app = appText !== undefined ? selectApp(appList, appText) : undefined;
 
     if (!context.flags.follow) {
-      const flows = await client.call('connections.list', { ...(app ? { app: app.id } : {}), ...(since !== undefined ? { since } : {}) });
+      const flows = await client.call('connections.list', {
+        ...(app ? { app: app.id } : {}),
+        ...(since !== undefined ? { since } : {}),
+      });
       context.out(context.json ? JSON.stringify(flows) : flowsTable(flows, apps));
       return 0;
     }

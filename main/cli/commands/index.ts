@@ -14,6 +14,18 @@ import { uninstallCommand } from './uninstall.js';
 import { startCommand } from './start.js';
 
 export const commands: Command[] = [
-  statusCommand, rulesCommand, blockCommand, allowCommand, unblockCommand,
-  enableCommand, disableCommand, appsCommand, connectionsCommand, doctorCommand, helperCommand, startCommand, installCommand, uninstallCommand,
+  statusCommand,
+  rulesCommand,
+  blockCommand,
+  allowCommand,
+  unblockCommand,
+  enableCommand,
+  disableCommand,
+  appsCommand,
+  connectionsCommand,
+  doctorCommand,
+  helperCommand,
+  startCommand,
+  installCommand,
+  uninstallCommand,
 ];

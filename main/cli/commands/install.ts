@@ -11,13 +11,20 @@ export const installCommand: Command = {
   synopsis: '[--systemd] [--bundle DIR]',
   flags: {
     systemd: { type: 'boolean', description: 'also install and enable the systemd unit (enforcement from boot)' },
-    bundle: { type: 'string', description: 'helper bundle to install (default: this one, or build/helper-bundle)', placeholder: 'DIR' },
+    bundle: {
+      type: 'string',
+      description: 'helper bundle to install (default: this one, or build/helper-bundle)',
+      placeholder: 'DIR',
+    },
   },
   json: false,
   async run(context) {
     const bundleDir = typeof context.flags.bundle === 'string' ? context.flags.bundle : findBundleDir(__dirname);
     if (!bundleDir) {
-      throw new PortcullisError('not-found', 'no helper bundle found: run `npm run build && npm run build:helper-bundle`, or pass --bundle DIR');
+      throw new PortcullisError(
+        'not-found',
+        'no helper bundle found: run `npm run build && npm run build:helper-bundle`, or pass --bundle DIR',
+      );
     }
     const result = install({ bundleDir, systemd: context.flags.systemd === true });
     for (const line of result.done) context.out(`installed ${line}`);

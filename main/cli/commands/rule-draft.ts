@@ -6,7 +6,11 @@ import { PortcullisError, parseRuleDraft, type Action, type RuleDraft } from '..
 import type { CommandContext, FlagSpec } from '../command.js';
 
 export const RULE_FLAGS: Record<string, FlagSpec> = {
-  app: { type: 'string', description: 'only this application: an executable path or an app id', placeholder: 'EXE-PATH|APP-ID' },
+  app: {
+    type: 'string',
+    description: 'only this application: an executable path or an app id',
+    placeholder: 'EXE-PATH|APP-ID',
+  },
   port: { type: 'string', description: 'remote port or range (443, 8000-8100)', placeholder: 'N|A-B' },
   proto: { type: 'string', description: 'tcp, udp, icmp or any (default any)', placeholder: 'PROTO' },
   dir: { type: 'string', description: 'out, in or both (default both)', placeholder: 'DIR' },
@@ -15,7 +19,14 @@ export const RULE_FLAGS: Record<string, FlagSpec> = {
 };
 
 const FLAG_OF_FIELD: Record<string, string> = {
-  remote: 'TARGET', app: '--app', port: '--port', protocol: '--proto', direction: '--dir', for: '--for', expiresAt: '--for', note: '--note',
+  remote: 'TARGET',
+  app: '--app',
+  port: '--port',
+  protocol: '--proto',
+  direction: '--dir',
+  for: '--for',
+  expiresAt: '--for',
+  note: '--note',
 };
 
 /** "rule.port" -> "--port"; the message keeps its own words. */
@@ -31,19 +42,37 @@ export function flagFor(where: string): string {
 function appSelector(text: string): number | string {
   if (/^[0-9]+$/.test(text)) return Number(text);
   if (!text.includes('/')) {
-    const found = (process.env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, text)).find((path) => existsSync(path));
-    if (!found) throw new PortcullisError('invalid-input', `--app: "${text}" is not an app id, and no "${text}" was found in PATH; give the executable's path`, { where: '--app' });
+    const found = (process.env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, text))
+      .find((path) => existsSync(path));
+    if (!found)
+      throw new PortcullisError(
+        'invalid-input',
+        `--app: "${text}" is not an app id, and no "${text}" was found in PATH; give the executable's path`,
+        { where: '--app' },
+      );
     return found;
   }
   const path = resolve(text);
-  if (!existsSync(path)) throw new PortcullisError('invalid-input', `--app: "${path}" does not exist`, { where: '--app' });
+  if (!existsSync(path))
+    throw new PortcullisError('invalid-input', `--app: "${path}" does not exist`, { where: '--app' });
   return path;
 }
 
 export function buildDraft(action: Action, context: CommandContext): RuleDraft {
   const [target, ...extra] = context.positionals;
-  if (target === undefined) throw new PortcullisError('invalid-input', 'TARGET is missing: give an IPv4/IPv6 address, a CIDR, a domain, or "any"', { where: 'TARGET' });
-  if (extra.length > 0) throw new PortcullisError('invalid-input', `unexpected argument "${extra[0]}" after TARGET (one target per rule)`, { where: 'arguments' });
+  if (target === undefined)
+    throw new PortcullisError(
+      'invalid-input',
+      'TARGET is missing: give an IPv4/IPv6 address, a CIDR, a domain, or "any"',
+      { where: 'TARGET' },
+    );
+  if (extra.length > 0)
+    throw new PortcullisError('invalid-input', `unexpected argument "${extra[0]}" after TARGET (one target per rule)`, {
+      where: 'arguments',
+    });
   const flag = (name: string) => context.flags[name] as string | undefined;
   const app = flag('app');
   const draft: RuleDraft = {

@@ -13,7 +13,10 @@ export const startCommand: Command = {
   flags: {},
   json: false,
   async run(context) {
-    if (context.positionals.length > 0) throw new PortcullisError('invalid-input', `unexpected argument "${context.positionals[0]}"`, { where: 'arguments' });
+    if (context.positionals.length > 0)
+      throw new PortcullisError('invalid-input', `unexpected argument "${context.positionals[0]}"`, {
+        where: 'arguments',
+      });
     const answers = async () => {
       const client = await HelperClient.connect({ socketPath: context.socketPath, clientName: 'cli start' });
       client.close();
@@ -21,7 +24,11 @@ export const startCommand: Command = {
     };
     const result = await launchHelper({ isReady: answers });
     if (!result.ok) throw result.error;
-    context.out(result.alreadyRunning ? 'the helper is already running' : `helper started (pid ${result.pid}); its log: ${result.logPath}`);
+    context.out(
+      result.alreadyRunning
+        ? 'the helper is already running'
+        : `helper started (pid ${result.pid}); its log: ${result.logPath}`,
+    );
     return 0;
   },
 };

@@ -4,18 +4,37 @@ import type { Command } from '../command.js';
 import { formatDuration, table } from '../format.js';
 
 export function formatStatus(status: Status, now = Date.now()): string {
-  const enforcement = status.enforcing ? 'on' : status.pausedUntil ? `paused, resumes in ${formatDuration(status.pausedUntil - now)}` : 'off';
-  const kernel = status.kernel.missing.length === 0 ? `Linux ${status.kernel.kernelRelease}, all features present` : `Linux ${status.kernel.kernelRelease}, missing: ${status.kernel.missing.join('; ')}`;
-  return table(['', ''], [
-    ['Helper', `running, pid ${status.pid}, version ${status.version}, up ${formatDuration(status.uptimeSec * 1000)}`],
-    ['Enforcement', enforcement],
-    ['Default', status.defaultAction === 'allow' ? 'allow (monitor mode)' : 'block (allow-list mode)'],
-    ['Attached', `${status.attach.cgroup} (pins in ${status.attach.pinDir}${status.attach.adopted ? ', adopted' : ''})`],
-    ['Rules', String(status.ruleCount)],
-    ['Apps', String(status.appCount)],
-    ['Events', `${status.eventsSeen} seen, ${status.eventDrops} dropped`],
-    ['Kernel', kernel],
-  ]).split('\n').slice(1).join('\n');
+  const enforcement = status.enforcing
+    ? 'on'
+    : status.pausedUntil
+      ? `paused, resumes in ${formatDuration(status.pausedUntil - now)}`
+      : 'off';
+  const kernel =
+    status.kernel.missing.length === 0
+      ? `Linux ${status.kernel.kernelRelease}, all features present`
+      : `Linux ${status.kernel.kernelRelease}, missing: ${status.kernel.missing.join('; ')}`;
+  return table(
+    ['', ''],
+    [
+      [
+        'Helper',
+        `running, pid ${status.pid}, version ${status.version}, up ${formatDuration(status.uptimeSec * 1000)}`,
+      ],
+      ['Enforcement', enforcement],
+      ['Default', status.defaultAction === 'allow' ? 'allow (monitor mode)' : 'block (allow-list mode)'],
+      [
+        'Attached',
+        `${status.attach.cgroup} (pins in ${status.attach.pinDir}${status.attach.adopted ? ', adopted' : ''})`,
+      ],
+      ['Rules', String(status.ruleCount)],
+      ['Apps', String(status.appCount)],
+      ['Events', `${status.eventsSeen} seen, ${status.eventDrops} dropped`],
+      ['Kernel', kernel],
+    ],
+  )
+    .split('\n')
+    .slice(1)
+    .join('\n');
 }
 
 export const statusCommand: Command = {

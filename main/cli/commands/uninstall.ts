@@ -20,12 +20,28 @@ export const uninstallCommand: Command = {
     requireRoot('uninstall');
     // The installed copy knows what it installed; without one, this build's bundle cleans up.
     const bundleDir = existsSync(LAYOUT.installEntry) ? LAYOUT.libDir : findBundleDir(__dirname);
-    if (!bundleDir) throw new PortcullisError('not-found', `nothing to run: ${LAYOUT.installEntry} is missing and no helper bundle was found`);
-    const args = [join(bundleDir, BUNDLE_FILES.installEntry), 'uninstall', ...(context.flags.purge === true ? ['--purge'] : [])];
-    const run = spawnSync(LAYOUT.node, args, { env: {}, cwd: '/', encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (!bundleDir)
+      throw new PortcullisError(
+        'not-found',
+        `nothing to run: ${LAYOUT.installEntry} is missing and no helper bundle was found`,
+      );
+    const args = [
+      join(bundleDir, BUNDLE_FILES.installEntry),
+      'uninstall',
+      ...(context.flags.purge === true ? ['--purge'] : []),
+    ];
+    const run = spawnSync(LAYOUT.node, args, {
+      env: {},
+      cwd: '/',
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     for (const line of run.stdout.split('\n').filter(Boolean)) context.out(line);
     if (run.status !== 0) {
-      throw new PortcullisError('internal', run.stderr.trim().replace(/^portcullis-install: /, '') || `uninstall exited with status ${run.status}`);
+      throw new PortcullisError(
+        'internal',
+        run.stderr.trim().replace(/^portcullis-install: /, '') || `uninstall exited with status ${run.status}`,
+      );
     }
     return 0;
   },

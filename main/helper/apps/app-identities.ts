@@ -62,13 +62,24 @@ export class AppIdentities {
   private readonly now: () => number;
   classified = 0;
 
-  constructor(db: Db, private readonly apps: AppsStore, private readonly desktop: DesktopLookup, private readonly options: AppIdentitiesOptions) {
+  constructor(
+    db: Db,
+    private readonly apps: AppsStore,
+    private readonly desktop: DesktopLookup,
+    private readonly options: AppIdentitiesOptions,
+  ) {
     this.procRoot = options.procRoot ?? '/proc';
     this.now = options.now ?? Date.now;
     this.findStatements = {
-      byExe: db.prepare<[string, string], { id: number }>('SELECT id FROM apps WHERE kind = ? AND exe = ? ORDER BY id LIMIT 1'),
-      byIdentifier: db.prepare<[string, string], { id: number }>('SELECT id FROM apps WHERE kind = ? AND identifier = ? ORDER BY id LIMIT 1'),
-      byName: db.prepare<[string, string], { id: number }>('SELECT id FROM apps WHERE kind = ? AND name = ? ORDER BY id LIMIT 1'),
+      byExe: db.prepare<[string, string], { id: number }>(
+        'SELECT id FROM apps WHERE kind = ? AND exe = ? ORDER BY id LIMIT 1',
+      ),
+      byIdentifier: db.prepare<[string, string], { id: number }>(
+        'SELECT id FROM apps WHERE kind = ? AND identifier = ? ORDER BY id LIMIT 1',
+      ),
+      byName: db.prepare<[string, string], { id: number }>(
+        'SELECT id FROM apps WHERE kind = ? AND name = ? ORDER BY id LIMIT 1',
+      ),
     };
     this.touch = db.prepare('UPDATE apps SET last_seen = MAX(last_seen, ?) WHERE id = ?');
   }
@@ -123,7 +134,12 @@ export class AppIdentities {
       this.byKey.set(identity.key, appId);
     }
     this.touch.run(now, appId);
-    if (identity.cgroup && identity.kind !== 'executable' && identity.kind !== 'unknown' && identity.kind !== 'appimage') {
+    if (
+      identity.cgroup &&
+      identity.kind !== 'executable' &&
+      identity.kind !== 'unknown' &&
+      identity.kind !== 'appimage'
+    ) {
       this.unitCgroups.set(identity.cgroup, appId);
     }
     return { appId, kind: identity.kind, isNew };
@@ -149,12 +165,12 @@ export class AppIdentities {
     switch (identity.kind) {
       case 'executable':
       case 'appimage':
-        return identity.exe ? byExe.get(identity.kind, identity.exe)?.id ?? null : null;
+        return identity.exe ? (byExe.get(identity.kind, identity.exe)?.id ?? null) : null;
       case 'unknown':
       case 'kernel':
         return byName.get(identity.kind, identity.name)?.id ?? null;
       default:
-        return identity.identifier ? byIdentifier.get(identity.kind, identity.identifier)?.id ?? null : null;
+        return identity.identifier ? (byIdentifier.get(identity.kind, identity.identifier)?.id ?? null) : null;
     }
   }
 
@@ -167,7 +183,14 @@ export class AppIdentities {
 
   /** A process gone before we looked: its cgroup (found by id) and comm are all there is. */
   private factsOfGone(owner: OwnerOfEvent): ProcessFacts {
-    return { pid: owner.tgid, exe: null, cgroup: this.cgroupPathOf(owner.cgroupId), comm: owner.comm, uid: 0, appImage: null };
+    return {
+      pid: owner.tgid,
+      exe: null,
+      cgroup: this.cgroupPathOf(owner.cgroupId),
+      comm: owner.comm,
+      uid: 0,
+      appImage: null,
+    };
   }
 
   /** A cgroup v2 id is its directory's inode number; find the directory (bounded walk, remembered). */
@@ -181,9 +204,15 @@ export class AppIdentities {
       const relative = queue.shift()!;
       const dir = join(root, relative);
       try {
-        if (statSync(dir, { bigint: true }).ino === cgroupId) { found = relative === '' ? '/' : `/${relative}`; break; }
-        for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) queue.push(relative ? `${relative}/${entry.name}` : entry.name);
-      } catch { /* removed while walking */ }
+        if (statSync(dir, { bigint: true }).ino === cgroupId) {
+          found = relative === '' ? '/' : `/${relative}`;
+          break;
+        }
+        for (const entry of readdirSync(dir, { withFileTypes: true }))
+          if (entry.isDirectory()) queue.push(relative ? `${relative}/${entry.name}` : entry.name);
+      } catch {
+        /* removed while walking */
+      }
     }
     if (this.cgroupPaths.size > 10_000) this.cgroupPaths.clear();
     this.cgroupPaths.set(cgroupId, found);

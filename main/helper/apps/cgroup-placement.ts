@@ -21,7 +21,23 @@ const CONTAINER_SCOPES: Array<[RegExp, string]> = [
 ];
 const CONTAINER_PARENTS: Record<string, string> = { docker: 'docker', 'k8s.io': 'containerd', libpod_parent: 'podman' };
 /** Launcher names desktops put in front of the app id. */
-const LAUNCHERS = new Set(['gnome', 'kde', 'xfce', 'xfce4', 'lxqt', 'mate', 'cinnamon', 'budgie', 'pantheon', 'sway', 'hyprland', 'niri', 'cosmic', 'dbus', 'systemd']);
+const LAUNCHERS = new Set([
+  'gnome',
+  'kde',
+  'xfce',
+  'xfce4',
+  'lxqt',
+  'mate',
+  'cinnamon',
+  'budgie',
+  'pantheon',
+  'sway',
+  'hyprland',
+  'niri',
+  'cosmic',
+  'dbus',
+  'systemd',
+]);
 
 /** systemd escapes bytes in unit names as \xNN (a "-" inside an app id is "\x2d"). */
 export function unescapeUnit(text: string): string {
@@ -45,7 +61,10 @@ function desktopCandidates(rest: string): string[] {
 function placementOfUnit(unit: string, userManager: boolean): Placement | null {
   let match = /^app-flatpak-(.+)-[0-9a-zA-Z]+\.scope$/.exec(unit);
   if (match) return { kind: 'flatpak', appId: unescapeUnit(match[1]!) };
-  match = /^snap\.([a-z0-9-]+)\.([^.]+?)(?:-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?\.(?:scope|service)$/.exec(unit);
+  match =
+    /^snap\.([a-z0-9-]+)\.([^.]+?)(?:-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?\.(?:scope|service)$/.exec(
+      unit,
+    );
   if (match) return { kind: 'snap', snap: match[1]!, app: match[2]! };
   match = /^app-(.+)-[0-9a-zA-Z]+\.scope$/.exec(unit);
   if (match) return { kind: 'desktop-scope', unit, candidates: desktopCandidates(match[1]!) };
@@ -68,7 +87,9 @@ export function placementOf(cgroupPath: string): Placement {
     }
     if (HEX64.test(part)) {
       const parent = i > 0 ? parts[i - 1]! : '';
-      const runtime = CONTAINER_PARENTS[parent] ?? (parent.startsWith('kubepods') || parent.startsWith('pod') ? 'kubernetes' : 'container');
+      const runtime =
+        CONTAINER_PARENTS[parent] ??
+        (parent.startsWith('kubepods') || parent.startsWith('pod') ? 'kubernetes' : 'container');
       return { kind: 'container', runtime, containerId: part };
     }
     const lxc = /^lxc\.payload\.(.+)$/.exec(part);

@@ -24,8 +24,23 @@ export type AppIdentity = Pick<App, 'kind' | 'name' | 'exe' | 'identifier' | 'ic
   key: string;
 };
 
-function fromDesktop(kind: AppKind, key: string, identifier: string, entry: DesktopEntry | null, fallbackName: string, facts: ProcessFacts): AppIdentity {
-  return { key, kind, name: entry?.name ?? fallbackName, exe: facts.exe, identifier, icon: entry?.icon ?? null, cgroup: facts.cgroup };
+function fromDesktop(
+  kind: AppKind,
+  key: string,
+  identifier: string,
+  entry: DesktopEntry | null,
+  fallbackName: string,
+  facts: ProcessFacts,
+): AppIdentity {
+  return {
+    key,
+    kind,
+    name: entry?.name ?? fallbackName,
+    exe: facts.exe,
+    identifier,
+    icon: entry?.icon ?? null,
+    cgroup: facts.cgroup,
+  };
 }
 
 /** The last dotted component of a reverse-DNS id ("org.mozilla.firefox" -> "firefox"). */
@@ -37,18 +52,45 @@ export function classifyProcess(facts: ProcessFacts, desktop: DesktopLookup): Ap
 
   if (placement.kind === 'container') {
     const shortId = placement.containerId.slice(0, 12);
-    return { ...base, key: `container:${placement.runtime}:${placement.containerId}`, kind: 'container', name: `${placement.runtime} ${shortId}`, identifier: placement.containerId };
+    return {
+      ...base,
+      key: `container:${placement.runtime}:${placement.containerId}`,
+      kind: 'container',
+      name: `${placement.runtime} ${shortId}`,
+      identifier: placement.containerId,
+    };
   }
   if (facts.appImage) {
     const name = basename(facts.appImage).replace(/\.appimage$/i, '');
-    return { ...base, key: `appimage:${facts.appImage}`, kind: 'appimage', name, exe: facts.appImage, identifier: null };
+    return {
+      ...base,
+      key: `appimage:${facts.appImage}`,
+      kind: 'appimage',
+      name,
+      exe: facts.appImage,
+      identifier: null,
+    };
   }
   switch (placement.kind) {
     case 'flatpak':
-      return fromDesktop('flatpak', `flatpak:${placement.appId}`, placement.appId, desktop.byId(placement.appId), shortName(placement.appId), facts);
+      return fromDesktop(
+        'flatpak',
+        `flatpak:${placement.appId}`,
+        placement.appId,
+        desktop.byId(placement.appId),
+        shortName(placement.appId),
+        facts,
+      );
     case 'snap': {
       const identifier = placement.app === placement.snap ? placement.snap : `${placement.snap}.${placement.app}`;
-      return fromDesktop('snap', `snap:${identifier}`, identifier, desktop.byId(`${placement.snap}_${placement.app}`), identifier, facts);
+      return fromDesktop(
+        'snap',
+        `snap:${identifier}`,
+        identifier,
+        desktop.byId(`${placement.snap}_${placement.app}`),
+        identifier,
+        facts,
+      );
     }
     case 'desktop-scope': {
       const found = placement.candidates.map((id) => desktop.byId(id)).find((entry) => entry !== null) ?? null;
@@ -56,7 +98,13 @@ export function classifyProcess(facts: ProcessFacts, desktop: DesktopLookup): Ap
       return fromDesktop('desktop', `desktop:${id}`, id, found, shortName(id), facts);
     }
     case 'service':
-      return { ...base, key: `${placement.user ? 'user-service' : 'service'}:${placement.unit}`, kind: 'service', name: placement.unit, identifier: placement.unit };
+      return {
+        ...base,
+        key: `${placement.user ? 'user-service' : 'service'}:${placement.unit}`,
+        kind: 'service',
+        name: placement.unit,
+        identifier: placement.unit,
+      };
     case 'none':
       break;
   }

@@ -77,7 +77,9 @@ function resolveProgram(program: string, searchPath: string[]): string | null {
     try {
       const real = realpathSync(candidate);
       if (statSync(real).isFile()) return real;
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
   }
   return null;
 }
@@ -87,7 +89,10 @@ export class DesktopEntries implements DesktopLookup {
   private readonly exes = new Map<string, DesktopEntry>();
 
   /** `dataDirs` in XDG order (earlier wins); the applications/ directory under each is read. */
-  constructor(private readonly dataDirs: string[] = desktopDataDirs(), private readonly searchPath: string[] = DEFAULT_PATH) {
+  constructor(
+    private readonly dataDirs: string[] = desktopDataDirs(),
+    private readonly searchPath: string[] = DEFAULT_PATH,
+  ) {
     this.refresh();
   }
 
@@ -123,7 +128,9 @@ export class DesktopEntries implements DesktopLookup {
         try {
           // The desktop id of applications/kde4/foo.desktop is "kde4-foo".
           if (statSync(path).isDirectory()) budget = this.scan(path, `${prefix}${name}-`, budget);
-        } catch { /* vanished */ }
+        } catch {
+          /* vanished */
+        }
       }
     }
     return budget;

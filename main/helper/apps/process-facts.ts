@@ -44,7 +44,10 @@ function statusField(status: string, field: string): string | null {
 
 function appImageOf(pid: number, exe: string | null, procRoot: string): string | null {
   const environ = readText(`${procRoot}/${pid}/environ`, MAX_ENVIRON_BYTES);
-  const fromEnv = environ?.split('\0').find((v) => v.startsWith('APPIMAGE='))?.slice('APPIMAGE='.length);
+  const fromEnv = environ
+    ?.split('\0')
+    .find((v) => v.startsWith('APPIMAGE='))
+    ?.slice('APPIMAGE='.length);
   if (fromEnv && fromEnv.startsWith('/')) return fromEnv;
   if (!exe || !APPIMAGE_MOUNT.test(exe)) return null;
   // No APPIMAGE in sight: the runtime that mounted the image is an ancestor whose exe is the AppImage file.

@@ -17,7 +17,10 @@ export type CgroupBindingSource = (only?: ReadonlySet<number>) => AppBindings['c
 export class AppRegistry {
   private readonly cgroupSources: CgroupBindingSource[] = [];
 
-  constructor(private readonly apps: AppsStore, private readonly procRoot = '/proc') {}
+  constructor(
+    private readonly apps: AppsStore,
+    private readonly procRoot = '/proc',
+  ) {}
 
   /** Adds cgroup bindings (e.g. the scopes of desktop apps) to what bindings() returns. */
   addCgroupSource(source: CgroupBindingSource): void {
@@ -31,7 +34,12 @@ export class AppRegistry {
   resolve(selector: AppSelector, now: number, where: string): number | null {
     if (selector === null) return null;
     if (typeof selector === 'number') {
-      if (!this.apps.get(selector)) throw new PortcullisError('invalid-input', `${where}: there is no app with id ${selector} (see "portcullis apps")`, { where });
+      if (!this.apps.get(selector))
+        throw new PortcullisError(
+          'invalid-input',
+          `${where}: there is no app with id ${selector} (see "portcullis apps")`,
+          { where },
+        );
       return selector;
     }
     return this.registerExecutable(selector, now, where).id;
@@ -46,9 +54,15 @@ export class AppRegistry {
     }
     const stats = statSync(resolved);
     if (!stats.isFile()) throw new PortcullisError('invalid-input', `${where}: "${path}" is not a file`, { where });
-    if ((stats.mode & 0o111) === 0) throw new PortcullisError('invalid-input', `${where}: "${path}" is not executable`, { where });
-    return this.apps.findExecutable(resolved)
-      ?? this.apps.add({ kind: 'executable', name: basename(resolved), exe: resolved, identifier: null, icon: null, cgroup: null }, now);
+    if ((stats.mode & 0o111) === 0)
+      throw new PortcullisError('invalid-input', `${where}: "${path}" is not executable`, { where });
+    return (
+      this.apps.findExecutable(resolved) ??
+      this.apps.add(
+        { kind: 'executable', name: basename(resolved), exe: resolved, identifier: null, icon: null, cgroup: null },
+        now,
+      )
+    );
   }
 
   /**

@@ -97,23 +97,33 @@ function labelText(bytes: Uint8Array, from: number, to: number): string {
 }
 
 const u16 = (bytes: Uint8Array, at: number): number => (bytes[at]! << 8) | bytes[at + 1]!;
-const u32 = (bytes: Uint8Array, at: number): number => ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
+const u32 = (bytes: Uint8Array, at: number): number =>
+  ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
 
 /**
  * Parses a DNS response message (the UDP payload, or a TCP segment without its 2-byte length
  * prefix). Expected failures (short, not a response, malformed) are values.
  */
 export function parseDnsResponse(bytes: Uint8Array): DnsParseResult {
-  if (bytes.length < HEADER_BYTES) return { ok: false, error: { kind: 'too-short', message: `a DNS header needs 12 bytes, got ${bytes.length}` } };
+  if (bytes.length < HEADER_BYTES)
+    return { ok: false, error: { kind: 'too-short', message: `a DNS header needs 12 bytes, got ${bytes.length}` } };
   const flags = u16(bytes, 2);
-  if ((flags & 0x8000) === 0) return { ok: false, error: { kind: 'not-a-response', message: 'the QR bit is clear: this is a query' } };
+  if ((flags & 0x8000) === 0)
+    return { ok: false, error: { kind: 'not-a-response', message: 'the QR bit is clear: this is a query' } };
   const opcode = (flags >> 11) & 0xf;
-  if (opcode !== 0) return { ok: false, error: { kind: 'not-a-response', message: `opcode ${opcode} is not a standard query` } };
+  if (opcode !== 0)
+    return { ok: false, error: { kind: 'not-a-response', message: `opcode ${opcode} is not a standard query` } };
   const questionCount = u16(bytes, 4);
   const answerCount = u16(bytes, 6);
   const response: DnsResponse = { id: u16(bytes, 0), rcode: flags & 0xf, questions: [], answers: [], truncated: false };
   if (questionCount + answerCount > MAX_RECORDS) {
-    return { ok: false, error: { kind: 'malformed', message: `the header announces ${questionCount} questions and ${answerCount} answers, more than ${MAX_RECORDS}` } };
+    return {
+      ok: false,
+      error: {
+        kind: 'malformed',
+        message: `the header announces ${questionCount} questions and ${answerCount} answers, more than ${MAX_RECORDS}`,
+      },
+    };
   }
   let offset = HEADER_BYTES;
   try {
@@ -138,10 +148,20 @@ export function parseDnsResponse(bytes: Uint8Array): DnsParseResult {
       const ttl = rawTtl > 0x7fffffff ? 0 : rawTtl;
       if (type === TYPE_A) {
         if (dataLength !== 4) throw new Malformed(`A record for ${name} has ${dataLength} bytes of data, not 4`);
-        response.answers.push({ name, type: 'A', ttl, data: formatIp({ family: 4, bytes: bytes.subarray(dataStart, dataEnd) }) });
+        response.answers.push({
+          name,
+          type: 'A',
+          ttl,
+          data: formatIp({ family: 4, bytes: bytes.subarray(dataStart, dataEnd) }),
+        });
       } else if (type === TYPE_AAAA) {
         if (dataLength !== 16) throw new Malformed(`AAAA record for ${name} has ${dataLength} bytes of data, not 16`);
-        response.answers.push({ name, type: 'AAAA', ttl, data: formatIp({ family: 6, bytes: bytes.subarray(dataStart, dataEnd) }) });
+        response.answers.push({
+          name,
+          type: 'AAAA',
+          ttl,
+          data: formatIp({ family: 6, bytes: bytes.subarray(dataStart, dataEnd) }),
+        });
       } else if (type === TYPE_CNAME) {
         const target = readName(bytes, dataStart);
         if (target.next > dataEnd) throw new Malformed(`CNAME record for ${name} runs past its data length`);
@@ -171,7 +191,8 @@ export function resolutionsOf(response: DnsResponse): Resolution[] {
   // alias -> (target, ttl); the chain is walked backwards from each address owner.
   const aliasOf = new Map<string, { from: string; ttl: number }>();
   for (const answer of response.answers) {
-    if (answer.type === 'CNAME' && !aliasOf.has(answer.data)) aliasOf.set(answer.data, { from: answer.name, ttl: answer.ttl });
+    if (answer.type === 'CNAME' && !aliasOf.has(answer.data))
+      aliasOf.set(answer.data, { from: answer.name, ttl: answer.ttl });
   }
   const resolutions: Resolution[] = [];
   for (const answer of response.answers) {

@@ -57,7 +57,12 @@ export class DnsNames {
         let addresses = this.byName.get(name);
         if (!addresses) this.byName.set(name, (addresses = new Set()));
         addresses.add(resolution.address);
-        entered.push({ address: resolution.address, family: resolution.family, name, expiresAt: entry.names.get(name)! });
+        entered.push({
+          address: resolution.address,
+          family: resolution.family,
+          name,
+          expiresAt: entry.names.get(name)!,
+        });
       }
     }
     return entered;
@@ -76,7 +81,8 @@ export class DnsNames {
       for (const address of this.byName.get(name) ?? []) {
         const entry = this.byAddress.get(address);
         const expiresAt = entry?.names.get(name);
-        if (entry && expiresAt !== undefined && expiresAt > now) out.push({ address, family: entry.family, name, expiresAt });
+        if (entry && expiresAt !== undefined && expiresAt > now)
+          out.push({ address, family: entry.family, name, expiresAt });
       }
     };
     if (!subdomains) collect(domain);
@@ -90,7 +96,8 @@ export class DnsNames {
       for (const address of addresses) {
         const entry = this.byAddress.get(address);
         const expiresAt = entry?.names.get(name);
-        if (entry && expiresAt !== undefined && expiresAt > now) yield { address, family: entry.family, name, expiresAt };
+        if (entry && expiresAt !== undefined && expiresAt > now)
+          yield { address, family: entry.family, name, expiresAt };
       }
     }
   }
@@ -132,5 +139,8 @@ export class DnsNames {
 
 /** True when `name` is `domain` or a name under it ("a.example.com" is under "example.com"; "badexample.com" is not). */
 export function nameIsUnder(name: string, domain: string): boolean {
-  return name === domain || (name.length > domain.length && name.endsWith(domain) && name[name.length - domain.length - 1] === '.');
+  return (
+    name === domain ||
+    (name.length > domain.length && name.endsWith(domain) && name[name.length - domain.length - 1] === '.')
+  );
 }

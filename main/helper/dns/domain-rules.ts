@@ -66,7 +66,8 @@ export class DomainRuleAddresses {
   /** When the next address runs out (for the engine's timer), or null. */
   nextExpiry(): number | null {
     let next: number | null = null;
-    for (const { address } of this.entries.values()) if (next === null || address.expiresAt < next) next = address.expiresAt;
+    for (const { address } of this.entries.values())
+      if (next === null || address.expiresAt < next) next = address.expiresAt;
     return next;
   }
 
@@ -74,7 +75,13 @@ export class DomainRuleAddresses {
   addressRules(): Rule[] {
     return [...this.entries.values()].map(({ rule, address }) => ({
       ...rule,
-      remote: { kind: 'address', family: address.family, text: address.address, address: address.address, prefixLen: address.family === 4 ? 32 : 128 },
+      remote: {
+        kind: 'address',
+        family: address.family,
+        text: address.address,
+        address: address.address,
+        prefixLen: address.family === 4 ? 32 : 128,
+      },
     }));
   }
 
@@ -83,7 +90,8 @@ export class DomainRuleAddresses {
     // "a.b.example.com" is under "a.b.example.com", "b.example.com", "example.com" and "com".
     for (let at = -1; at < name.length; at = name.indexOf('.', at + 1)) {
       const suffix = name.slice(at + 1);
-      for (const rule of this.withSubdomains.get(suffix) ?? []) if (nameIsUnder(name, rule.remote.name)) found.push(rule);
+      for (const rule of this.withSubdomains.get(suffix) ?? [])
+        if (nameIsUnder(name, rule.remote.name)) found.push(rule);
       if (name.indexOf('.', at + 1) === -1) break;
     }
     return found;

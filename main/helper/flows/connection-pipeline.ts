@@ -75,9 +75,19 @@ export class ConnectionPipeline {
       tracker.ingest(event, appId, timeMs, remoteName);
       if (event.kind === 'listen' || event.kind === 'close') continue;
       out.push({
-        time: timeMs, appId, pid: event.tgid, uid: event.uid, comm: event.comm, remoteAddr: event.remoteAddr, remoteName,
-        remotePort: event.remotePort, localPort: event.localPort, protocol: event.protocol, direction: event.direction,
-        verdict: event.verdict, ruleId: event.ruleId === 0 ? null : event.ruleId,
+        time: timeMs,
+        appId,
+        pid: event.tgid,
+        uid: event.uid,
+        comm: event.comm,
+        remoteAddr: event.remoteAddr,
+        remoteName,
+        remotePort: event.remotePort,
+        localPort: event.localPort,
+        protocol: event.protocol,
+        direction: event.direction,
+        verdict: event.verdict,
+        ruleId: event.ruleId === 0 ? null : event.ruleId,
       });
     }
     this.eventsProcessed += batch.length;
@@ -129,7 +139,11 @@ export class ConnectionPipeline {
     if (this.writeTimer || this.unwritten.length === 0) return;
     this.writeTimer = setTimeout(() => {
       this.writeTimer = null;
-      try { this.writeSlice(timers.rowsPerSlice); } catch (error) { this.deps.log(`writing flows failed: ${(error as Error).message}`); }
+      try {
+        this.writeSlice(timers.rowsPerSlice);
+      } catch (error) {
+        this.deps.log(`writing flows failed: ${(error as Error).message}`);
+      }
       this.writeBacklog(timers);
     }, timers.writeSliceMs);
     this.writeTimer.unref();
@@ -163,21 +177,35 @@ export class ConnectionPipeline {
   start(timers: PipelineTimers = DEFAULT_TIMERS): void {
     const every = (ms: number, step: () => void, what: string) => {
       const timer = setInterval(() => {
-        try { step(); } catch (error) { this.deps.log(`${what} failed: ${(error as Error).message}`); }
+        try {
+          step();
+        } catch (error) {
+          this.deps.log(`${what} failed: ${(error as Error).message}`);
+        }
       }, ms);
       timer.unref();
       this.timers.push(timer);
     };
-    every(timers.flushMs, () => {
-      if (this.taking) return;
-      this.taking = this.take(Date.now(), false)
-        .then(() => this.writeBacklog(timers))
-        .catch((error: Error) => this.deps.log(`taking flow changes failed: ${error.message}`))
-        .finally(() => { this.taking = null; });
-    }, 'taking flow changes');
+    every(
+      timers.flushMs,
+      () => {
+        if (this.taking) return;
+        this.taking = this.take(Date.now(), false)
+          .then(() => this.writeBacklog(timers))
+          .catch((error: Error) => this.deps.log(`taking flow changes failed: ${error.message}`))
+          .finally(() => {
+            this.taking = null;
+          });
+      },
+      'taking flow changes',
+    );
     every(SWEEP_NAMES_MS, () => this.deps.names.sweep(Date.now()), 'sweeping DNS names');
     const prune = () => this.deps.store.prune(this.deps.retentionDays(), Date.now());
-    try { prune(); } catch (error) { this.deps.log(`pruning flow history failed: ${(error as Error).message}`); }
+    try {
+      prune();
+    } catch (error) {
+      this.deps.log(`pruning flow history failed: ${(error as Error).message}`);
+    }
     every(PRUNE_MS, prune, 'pruning flow history');
   }
 
@@ -188,6 +216,10 @@ export class ConnectionPipeline {
     await this.taking;
     if (this.writeTimer) clearTimeout(this.writeTimer);
     this.writeTimer = null;
-    try { await this.flush(); } catch (error) { this.deps.log(`writing flows at stop failed: ${(error as Error).message}`); }
+    try {
+      await this.flush();
+    } catch (error) {
+      this.deps.log(`writing flows at stop failed: ${(error as Error).message}`);
+    }
   }
 }

@@ -35,13 +35,21 @@ const BIND_BATCH_MS = 200;
 const MIN_REFRESH_GAP_MS = 250;
 const EXPIRY_CHECK_MS = 5000;
 
-export function startConnections(options: { db: Db; engine: RulesEngine; firewall: ConnectionsFirewall; cgroupRoot: string | null; log(message: string): void }): Connections {
+export function startConnections(options: {
+  db: Db;
+  engine: RulesEngine;
+  firewall: ConnectionsFirewall;
+  cgroupRoot: string | null;
+  log(message: string): void;
+}): Connections {
   const { db, engine, firewall, log } = options;
   const names = new DnsNames();
   const domains = new DomainRuleAddresses(names);
   const identities = new AppIdentities(db, engine.apps, new DesktopEntries(), { cgroupRoot: options.cgroupRoot });
   // Desktop scopes and services seen for apps are bound by cgroup id, with every other binding.
-  engine.registry.addCgroupSource((only) => identities.cgroupBindings().filter((binding) => !only || only.has(binding.appId)));
+  engine.registry.addCgroupSource((only) =>
+    identities.cgroupBindings().filter((binding) => !only || only.has(binding.appId)),
+  );
   const tracker = new FlowTracker();
   const store = new FlowsStore(db);
 
@@ -52,11 +60,14 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
   let lastRefresh = 0;
   const refreshDomains = () => {
     if (domainRefresh) return;
-    domainRefresh = setTimeout(() => {
-      domainRefresh = null;
-      lastRefresh = Date.now();
-      engine.refresh().catch((error: Error) => log(`applying domain rule addresses failed: ${error.message}`));
-    }, Math.max(0, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()));
+    domainRefresh = setTimeout(
+      () => {
+        domainRefresh = null;
+        lastRefresh = Date.now();
+        engine.refresh().catch((error: Error) => log(`applying domain rule addresses failed: ${error.message}`));
+      },
+      Math.max(0, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()),
+    );
   };
   // Called inside each rule change's transaction, so a new domain rule's addresses go to the kernel with it.
   engine.addRuleSource((now) => {
@@ -64,12 +75,16 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
     domains.expire(now);
     return domains.addressRules();
   });
-  const expiry = setInterval(() => { if (domains.expire(Date.now())) refreshDomains(); }, EXPIRY_CHECK_MS);
+  const expiry = setInterval(() => {
+    if (domains.expire(Date.now())) refreshDomains();
+  }, EXPIRY_CHECK_MS);
   expiry.unref();
 
   // Binding runs in the background of the timers below: a failure is logged, not thrown.
   const bind = (what: string, change: () => AppBindingChange) => {
-    Promise.resolve().then(() => firewall.bindApps(change())).catch((error: Error) => log(`${what} failed: ${error.message}`));
+    Promise.resolve()
+      .then(() => firewall.bindApps(change()))
+      .catch((error: Error) => log(`${what} failed: ${error.message}`));
   };
 
   // Apps found by classification are bound in the kernel, so their children and later execs are tagged there.
@@ -96,20 +111,33 @@ export function startConnections(options: { db: Db; engine: RulesEngine; firewal
       const batch = unbound;
       unbound = [];
       const executables = batch.flatMap(({ file, appId }) => (file ? [{ ...file, appId }] : []));
-      bind('binding processes in the kernel', () => ({ add: { executables, processes: batch.map(({ tgid, appId }) => ({ tgid, appId })) } }));
+      bind('binding processes in the kernel', () => ({
+        add: { executables, processes: batch.map(({ tgid, appId }) => ({ tgid, appId })) },
+      }));
     }, BIND_BATCH_MS);
   });
 
   const pipeline = new ConnectionPipeline({
-    identities, names, tracker, store, log,
+    identities,
+    names,
+    tracker,
+    store,
+    log,
     readTotalRecords: () => firewall.readFlows(),
-    onResolved: (resolved) => { if (domains.learn(resolved)) refreshDomains(); },
+    onResolved: (resolved) => {
+      if (domains.learn(resolved)) refreshDomains();
+    },
     retentionDays: () => engine.settings.get().retentionDays,
   });
   pipeline.start();
 
   return {
-    pipeline, identities, names, domains, tracker, store,
+    pipeline,
+    identities,
+    names,
+    domains,
+    tracker,
+    store,
     async stop() {
       clearInterval(expiry);
       if (domainRefresh) clearTimeout(domainRefresh);

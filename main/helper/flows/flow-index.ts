@@ -18,8 +18,8 @@ const INITIAL_CAPACITY = 2048;
 /** A 32-bit mix of the key's fields (murmur3's finalizer steps between them). */
 function hashKey(appId: number, addrId: number, remotePort: number, protocol: number, outbound: number): number {
   let h = Math.imul(appId ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul((h ^ (h >>> 15)) ^ addrId, 0xc2b2ae35);
-  h = Math.imul((h ^ (h >>> 13)) ^ (remotePort | (protocol << 16) | (outbound << 18)), 0x27d4eb2d);
+  h = Math.imul(h ^ (h >>> 15) ^ addrId, 0xc2b2ae35);
+  h = Math.imul(h ^ (h >>> 13) ^ (remotePort | (protocol << 16) | (outbound << 18)), 0x27d4eb2d);
   return h ^ (h >>> 16);
 }
 
@@ -39,8 +39,14 @@ export class FlowIndex {
       const entry = table[at]!;
       if (entry === 0) return -1;
       const slot = entry - 1;
-      if (c.appId[slot] === appId && c.addrId[slot] === addrId && c.remotePort[slot] === remotePort
-        && c.protocol[slot] === protocol && c.outbound[slot] === outbound) return slot;
+      if (
+        c.appId[slot] === appId &&
+        c.addrId[slot] === addrId &&
+        c.remotePort[slot] === remotePort &&
+        c.protocol[slot] === protocol &&
+        c.outbound[slot] === outbound
+      )
+        return slot;
     }
   }
 
@@ -82,7 +88,9 @@ export class FlowIndex {
 
   private home(slot: number): number {
     const c = this.columns;
-    return hashKey(c.appId[slot]!, c.addrId[slot]!, c.remotePort[slot]!, c.protocol[slot]!, c.outbound[slot]!) & this.mask;
+    return (
+      hashKey(c.appId[slot]!, c.addrId[slot]!, c.remotePort[slot]!, c.protocol[slot]!, c.outbound[slot]!) & this.mask
+    );
   }
 
   private place(slot: number): void {

@@ -20,9 +20,22 @@ import { FlowIndex, InternedStrings } from './flow-index.js';
  * The fields of a kernel decision the tracker reads (a native DecisionEvent has them all). The
  * enrichment — app, wall time, remote name — comes as arguments, so no object is made per event.
  */
-export type TrackedEvent = Pick<DecisionEvent,
-  'kind' | 'socketCookie' | 'protocol' | 'direction' | 'localPort' | 'remoteAddr' | 'remotePort' | 'verdict' | 'ruleId'
-  | 'bytesOut' | 'bytesIn' | 'packetsOut' | 'packetsIn'>;
+export type TrackedEvent = Pick<
+  DecisionEvent,
+  | 'kind'
+  | 'socketCookie'
+  | 'protocol'
+  | 'direction'
+  | 'localPort'
+  | 'remoteAddr'
+  | 'remotePort'
+  | 'verdict'
+  | 'ruleId'
+  | 'bytesOut'
+  | 'bytesIn'
+  | 'packetsOut'
+  | 'packetsIn'
+>;
 
 /** Live per-socket totals read from the kernel (Firewall.readFlows). */
 export type SocketTotals = FlowTotals;
@@ -77,7 +90,8 @@ export interface FlowTrackerOptions {
 }
 
 const PROTOCOLS: readonly FlowProtocol[] = ['tcp', 'udp', 'icmp', 'other'];
-const protocolCode = (protocol: FlowProtocol): number => (protocol === 'tcp' ? 0 : protocol === 'udp' ? 1 : protocol === 'icmp' ? 2 : 3);
+const protocolCode = (protocol: FlowProtocol): number =>
+  protocol === 'tcp' ? 0 : protocol === 'udp' ? 1 : protocol === 'icmp' ? 2 : 3;
 
 /**
  * Socket cookies as Map keys: a number while exact (always, in practice: the kernel counts them up
@@ -95,11 +109,19 @@ const cookieKey = (cookie: bigint): number | bigint => (cookie <= MAX_EXACT_COOK
  */
 const growth = (now: number, before: number): number => (now > before ? now - before : 0);
 
-
 // Offsets in the per-slot groups of six counters.
-const BYTES_OUT = 0, BYTES_IN = 1, PACKETS_OUT = 2, PACKETS_IN = 3, ALLOWED = 4, BLOCKED = 5, COUNTS = 6;
+const BYTES_OUT = 0,
+  BYTES_IN = 1,
+  PACKETS_OUT = 2,
+  PACKETS_IN = 3,
+  ALLOWED = 4,
+  BLOCKED = 5,
+  COUNTS = 6;
 
-function grown<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array | Int32Array>(column: T, capacity: number): T {
+function grown<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array | Int32Array>(
+  column: T,
+  capacity: number,
+): T {
   const next = new (column.constructor as new (length: number) => T)(capacity);
   next.set(column);
   return next;
@@ -113,7 +135,10 @@ class Slots {
   private free: number[] = [];
   used = 0;
   capacity: number;
-  constructor(initial: number, private readonly onGrow: (capacity: number) => void) {
+  constructor(
+    initial: number,
+    private readonly onGrow: (capacity: number) => void,
+  ) {
     this.capacity = initial;
   }
   take(): number {
@@ -263,7 +288,13 @@ export class FlowTracker {
   }
 
   stats(): TrackerStats {
-    return { flows: this.flowIndex.size, sockets: this.socketSlots.size, listeners: this.listeners.size, evicted: this.evicted, unattributedInbound: this.unattributedInbound };
+    return {
+      flows: this.flowIndex.size,
+      sockets: this.socketSlots.size,
+      listeners: this.listeners.size,
+      evicted: this.evicted,
+      unattributedInbound: this.unattributedInbound,
+    };
   }
 
   /** True while some socket's bytes are being counted (live totals are worth reading). */
@@ -304,7 +335,15 @@ export class FlowTracker {
     if (this.socketSlots.size === 0) return;
     for (const total of totals) {
       const socket = this.socketSlots.get(cookieKey(total.socketCookie));
-      if (socket !== undefined) this.count(socket, Number(total.bytesOut), Number(total.bytesIn), Number(total.packetsOut), Number(total.packetsIn), nowMs);
+      if (socket !== undefined)
+        this.count(
+          socket,
+          Number(total.bytesOut),
+          Number(total.bytesIn),
+          Number(total.packetsOut),
+          Number(total.packetsIn),
+          nowMs,
+        );
     }
   }
 
@@ -334,7 +373,9 @@ export class FlowTracker {
   live(): LiveFlow[] {
     const f = this.flows;
     const out: LiveFlow[] = [];
-    this.flowIndex.forEach((flow) => out.push(this.report(flow, f.counts, flow * COUNTS, f.firstSeen[flow]!, f.lastSeen[flow]!)));
+    this.flowIndex.forEach((flow) =>
+      out.push(this.report(flow, f.counts, flow * COUNTS, f.firstSeen[flow]!, f.lastSeen[flow]!)),
+    );
     return out.sort((a, b) => b.lastSeen - a.lastSeen);
   }
 
@@ -342,12 +383,22 @@ export class FlowTracker {
   private report(flow: number, counts: Float64Array, at: number, firstSeen: number, lastSeen: number): FlowReport {
     const f = this.flows;
     return {
-      appId: f.appId[flow]!, remoteAddr: this.addresses.text(f.addrId[flow]!), remotePort: f.remotePort[flow]!,
-      protocol: PROTOCOLS[f.protocol[flow]!]!, direction: f.outbound[flow] ? 'out' : 'in',
-      bytesOut: counts[at + BYTES_OUT]!, bytesIn: counts[at + BYTES_IN]!, packetsOut: counts[at + PACKETS_OUT]!, packetsIn: counts[at + PACKETS_IN]!,
-      allowed: counts[at + ALLOWED]!, blocked: counts[at + BLOCKED]!,
-      remoteName: f.remoteName[flow]!, firstSeen, lastSeen,
-      lastVerdict: f.blockedLast[flow] ? 'block' : 'allow', lastRuleId: f.lastRuleId[flow] || null,
+      appId: f.appId[flow]!,
+      remoteAddr: this.addresses.text(f.addrId[flow]!),
+      remotePort: f.remotePort[flow]!,
+      protocol: PROTOCOLS[f.protocol[flow]!]!,
+      direction: f.outbound[flow] ? 'out' : 'in',
+      bytesOut: counts[at + BYTES_OUT]!,
+      bytesIn: counts[at + BYTES_IN]!,
+      packetsOut: counts[at + PACKETS_OUT]!,
+      packetsIn: counts[at + PACKETS_IN]!,
+      allowed: counts[at + ALLOWED]!,
+      blocked: counts[at + BLOCKED]!,
+      remoteName: f.remoteName[flow]!,
+      firstSeen,
+      lastSeen,
+      lastVerdict: f.blockedLast[flow] ? 'block' : 'allow',
+      lastRuleId: f.lastRuleId[flow] || null,
     };
   }
 
@@ -356,7 +407,8 @@ export class FlowTracker {
     const f = this.flows;
     const idle: number[] = [];
     this.flowIndex.forEach((flow) => {
-      if (f.openSockets[flow] === 0 && f.deltaRow[flow] === -1 && nowMs - f.lastSeen[flow]! >= this.idleMs) idle.push(flow);
+      if (f.openSockets[flow] === 0 && f.deltaRow[flow] === -1 && nowMs - f.lastSeen[flow]! >= this.idleMs)
+        idle.push(flow);
     });
     for (const flow of idle) this.forgetFlow(flow);
   }
@@ -434,7 +486,14 @@ export class FlowTracker {
   }
 
   /** Adds what a socket's totals grew by since they were last counted to its flow. */
-  private count(socket: number, nowBytesOut: number, nowBytesIn: number, nowPacketsOut: number, nowPacketsIn: number, timeMs: number): void {
+  private count(
+    socket: number,
+    nowBytesOut: number,
+    nowBytesIn: number,
+    nowPacketsOut: number,
+    nowPacketsIn: number,
+    timeMs: number,
+  ): void {
     const counted = this.sockets.counted;
     const at = socket * 4;
     const bytesOut = growth(nowBytesOut, counted[at]!);
@@ -462,7 +521,14 @@ export class FlowTracker {
       if (event.bytesOut + event.bytesIn + event.packetsOut + event.packetsIn === 0n) return;
       socket = this.openSocket(cookie, this.flowFor(event, appId, timeMs, remoteName));
     }
-    this.count(socket, Number(event.bytesOut), Number(event.bytesIn), Number(event.packetsOut), Number(event.packetsIn), timeMs);
+    this.count(
+      socket,
+      Number(event.bytesOut),
+      Number(event.bytesIn),
+      Number(event.packetsOut),
+      Number(event.packetsIn),
+      timeMs,
+    );
     this.closeSocket(cookie, socket);
   }
 
@@ -488,7 +554,9 @@ export class FlowTracker {
     const f = this.flows;
     const target = Math.max(1, Math.floor(this.maxFlows / 10));
     const candidates: number[] = [];
-    this.flowIndex.forEach((flow) => { if (f.deltaRow[flow] === -1 && f.openSockets[flow] === 0) candidates.push(flow); });
+    this.flowIndex.forEach((flow) => {
+      if (f.deltaRow[flow] === -1 && f.openSockets[flow] === 0) candidates.push(flow);
+    });
     candidates.sort((a, b) => f.lastSeen[a]! - f.lastSeen[b]!);
     for (const flow of candidates.slice(0, target)) {
       this.forgetFlow(flow);

@@ -96,8 +96,25 @@ export class FlowsStore {
     this.writeMany = db.transaction((deltas: readonly FlowDelta[]) => {
       // Positional parameters: no object per row (this runs for every changed flow).
       for (const d of deltas) {
-        this.upsert.run(d.appId, d.remoteAddr, d.remotePort, d.protocol, d.direction, d.lastSeen - (d.lastSeen % HOUR_MS), d.remoteName, d.firstSeen, d.lastSeen,
-          d.bytesOut, d.bytesIn, d.packetsOut, d.packetsIn, d.allowed, d.blocked, d.lastVerdict, d.lastRuleId);
+        this.upsert.run(
+          d.appId,
+          d.remoteAddr,
+          d.remotePort,
+          d.protocol,
+          d.direction,
+          d.lastSeen - (d.lastSeen % HOUR_MS),
+          d.remoteName,
+          d.firstSeen,
+          d.lastSeen,
+          d.bytesOut,
+          d.bytesIn,
+          d.packetsOut,
+          d.packetsIn,
+          d.allowed,
+          d.blocked,
+          d.lastVerdict,
+          d.lastRuleId,
+        );
       }
     });
   }
@@ -111,19 +128,35 @@ export class FlowsStore {
   query(query: FlowQuery = {}): Flow[] {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
-    if (query.app !== undefined) { where.push('app_id = @app'); params.app = query.app; }
-    if (query.since !== undefined) { where.push('last_seen >= @since'); params.since = query.since; }
-    if (query.until !== undefined) { where.push('first_seen <= @until'); params.until = query.until; }
+    if (query.app !== undefined) {
+      where.push('app_id = @app');
+      params.app = query.app;
+    }
+    if (query.since !== undefined) {
+      where.push('last_seen >= @since');
+      params.since = query.since;
+    }
+    if (query.until !== undefined) {
+      where.push('first_seen <= @until');
+      params.until = query.until;
+    }
     if (query.remote !== undefined) {
       const remote = query.remote.trim().toLowerCase();
       where.push("(remote_addr = @remote OR remote_name = @remote OR remote_name LIKE @under ESCAPE '\\')");
       params.remote = remote;
       params.under = `%.${remote.replace(/[\\%_]/g, (c) => `\\${c}`)}`;
     }
-    const having = query.verdict === 'block' ? 'HAVING SUM(blocked) > 0' : query.verdict === 'allow' ? 'HAVING SUM(allowed) > 0' : '';
+    const having =
+      query.verdict === 'block'
+        ? 'HAVING SUM(blocked) > 0'
+        : query.verdict === 'allow'
+          ? 'HAVING SUM(allowed) > 0'
+          : '';
     params.limit = query.limit ?? DEFAULT_LIMIT;
     // SQLite takes bare columns (last_verdict, last_rule_id, remote_name) from the row holding MAX(last_seen).
-    const rows = this.db.prepare<Record<string, unknown>, FlowRow>(`
+    const rows = this.db
+      .prepare<Record<string, unknown>, FlowRow>(
+        `
       SELECT app_id, remote_addr, remote_port, protocol, direction,
              MIN(first_seen) AS first_seen, MAX(last_seen) AS last_seen,
              SUM(bytes_out) AS bytes_out, SUM(bytes_in) AS bytes_in, SUM(packets_out) AS packets_out, SUM(packets_in) AS packets_in,
@@ -132,12 +165,26 @@ export class FlowsStore {
       GROUP BY app_id, remote_addr, remote_port, protocol, direction
       ${having}
       ORDER BY last_seen DESC
-      LIMIT @limit`).all(params);
+      LIMIT @limit`,
+      )
+      .all(params);
     return rows.map((row) => ({
-      appId: row.app_id, remoteAddr: row.remote_addr, remoteName: row.remote_name, remotePort: row.remote_port,
-      protocol: row.protocol, direction: row.direction, firstSeen: row.first_seen, lastSeen: row.last_seen,
-      bytesOut: row.bytes_out, bytesIn: row.bytes_in, packetsOut: row.packets_out, packetsIn: row.packets_in,
-      allowed: row.allowed, blocked: row.blocked, lastVerdict: row.last_verdict, lastRuleId: row.last_rule_id,
+      appId: row.app_id,
+      remoteAddr: row.remote_addr,
+      remoteName: row.remote_name,
+      remotePort: row.remote_port,
+      protocol: row.protocol,
+      direction: row.direction,
+      firstSeen: row.first_seen,
+      lastSeen: row.last_seen,
+      bytesOut: row.bytes_out,
+      bytesIn: row.bytes_in,
+      packetsOut: row.packets_out,
+      packetsIn: row.packets_in,
+      allowed: row.allowed,
+      blocked: row.blocked,
+      lastVerdict: row.last_verdict,
+      lastRuleId: row.last_rule_id,
     }));
   }
 

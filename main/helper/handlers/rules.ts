@@ -24,12 +24,19 @@ export function rulesHandlers({ engine, log }: HelperServices): HandlerTable {
     },
     'rules.addMany': async ({ rules }, { connection }) => {
       const added = await locating('params.rules', engine.addRules(rules));
-      if (added.length > 0) audit(connection.describe(), `added ${added.length} rule(s), ids ${added[0]!.id}-${added[added.length - 1]!.id}`);
+      if (added.length > 0)
+        audit(
+          connection.describe(),
+          `added ${added.length} rule(s), ids ${added[0]!.id}-${added[added.length - 1]!.id}`,
+        );
       return { added: added.length, firstId: added[0]?.id ?? null };
     },
     'rules.update': async ({ id, patch }, { connection }) => {
       const updated = await locating('params.patch', engine.updateRule(id, patch));
-      audit(connection.describe(), `updated rule ${id}: ${describeRule(updated)}${updated.enabled ? '' : ' (disabled)'}`);
+      audit(
+        connection.describe(),
+        `updated rule ${id}: ${describeRule(updated)}${updated.enabled ? '' : ' (disabled)'}`,
+      );
       return updated;
     },
     'rules.remove': async ({ ids }, { connection }) => {

@@ -6,7 +6,9 @@ export function statusHandlers({ enforcement, status, log }: HelperServices): Ha
   return {
     status: () => status(),
     'enforcement.set': async ({ enabled, pauseMinutes }, { connection }) => {
-      log?.(`${connection.describe()}: asked for enforcement ${enabled ? 'on' : pauseMinutes ? `paused for ${pauseMinutes} min` : 'off'}`);
+      log?.(
+        `${connection.describe()}: asked for enforcement ${enabled ? 'on' : pauseMinutes ? `paused for ${pauseMinutes} min` : 'off'}`,
+      );
       await enforcement.set(enabled, pauseMinutes);
       return status();
     },

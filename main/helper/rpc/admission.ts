@@ -33,7 +33,10 @@ class SlotPool {
   private readonly perUid = new Map<number, number>();
   total = 0;
 
-  constructor(private readonly perUidLimit: number, private readonly totalLimit: number) {}
+  constructor(
+    private readonly perUidLimit: number,
+    private readonly totalLimit: number,
+  ) {}
 
   /** Takes a slot for uid; null when its own or the total limit is reached. Root ignores the total. */
   take(uid: number, ignoreTotal = false): (() => void) | null {
@@ -62,7 +65,10 @@ export class Admission {
   private readonly lingering: SlotPool;
   private readonly refusals: RefusalLog;
 
-  constructor(readonly limits: AdmissionLimits, log: (message: string) => void) {
+  constructor(
+    readonly limits: AdmissionLimits,
+    log: (message: string) => void,
+  ) {
     this.served = new SlotPool(limits.servedPerUid, limits.servedTotal);
     this.lingering = new SlotPool(limits.lingerPerUid, limits.lingerTotal);
     this.refusals = new RefusalLog(limits.logIntervalMs, log);

@@ -2,8 +2,18 @@
 // does (and the check of its params) is the dispatcher's, given by the server.
 import type { Socket } from 'node:net';
 import {
-  PROTOCOL_VERSION, MAX_LINE_BYTES, RPC_CODES, PortcullisError, invalidInput, isMethodName, rpcMethods,
-  type HelloResult, type PortcullisErrorData, type RpcNotifications, type NotificationName, type MethodName,
+  PROTOCOL_VERSION,
+  MAX_LINE_BYTES,
+  RPC_CODES,
+  PortcullisError,
+  invalidInput,
+  isMethodName,
+  rpcMethods,
+  type HelloResult,
+  type PortcullisErrorData,
+  type RpcNotifications,
+  type NotificationName,
+  type MethodName,
 } from '../../contract/index.js';
 import { LineSplitter, encodeLine } from '../../common/json-lines.js';
 import type { PeerCredentials } from '../../../native/api.js';
@@ -33,9 +43,15 @@ export class RpcConnection {
   private readonly closeListeners: Array<() => void> = [];
   clientName = '';
 
-  constructor(readonly socket: Socket, readonly peer: PeerCredentials, private readonly options: ConnectionOptions) {
+  constructor(
+    readonly socket: Socket,
+    readonly peer: PeerCredentials,
+    private readonly options: ConnectionOptions,
+  ) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => { /* a client vanishing is normal; 'close' follows */ });
+    socket.on('error', () => {
+      /* a client vanishing is normal; 'close' follows */
+    });
     socket.on('close', () => {
       this.closed = true;
       for (const listener of this.closeListeners.splice(0)) listener();
@@ -96,11 +112,18 @@ export class RpcConnection {
     for (const result of this.splitter.push(chunk)) {
       if (result.kind === 'too-long') {
         this.options.log(`client ${this.describe()}: line longer than ${result.limit} bytes, closing`);
-        this.fail(RPC_CODES.invalidRequest, `request line is longer than ${result.limit} bytes; the connection is closed`, { kind: 'protocol' }, true);
+        this.fail(
+          RPC_CODES.invalidRequest,
+          `request line is longer than ${result.limit} bytes; the connection is closed`,
+          { kind: 'protocol' },
+          true,
+        );
         return;
       }
       if (result.kind === 'invalid-utf8') {
-        this.respondError(null, RPC_CODES.parseError, `request line of ${result.bytes} bytes is not valid UTF-8`, { kind: 'protocol' });
+        this.respondError(null, RPC_CODES.parseError, `request line of ${result.bytes} bytes is not valid UTF-8`, {
+          kind: 'protocol',
+        });
         continue;
       }
       if (result.text.trim() === '') continue;
@@ -113,33 +136,67 @@ export class RpcConnection {
     try {
       message = JSON.parse(text);
     } catch (error) {
-      this.respondError(null, RPC_CODES.parseError, `malformed JSON: ${(error as Error).message}`, { kind: 'protocol' });
+      this.respondError(null, RPC_CODES.parseError, `malformed JSON: ${(error as Error).message}`, {
+        kind: 'protocol',
+      });
       return;
     }
     if (typeof message !== 'object' || message === null || Array.isArray(message)) {
-      this.respondError(null, RPC_CODES.invalidRequest, 'a request must be a JSON object (batches are not supported)', { kind: 'protocol' });
+      this.respondError(null, RPC_CODES.invalidRequest, 'a request must be a JSON object (batches are not supported)', {
+        kind: 'protocol',
+      });
       return;
     }
     const request = message as Record<string, unknown>;
     const id = typeof request.id === 'number' || typeof request.id === 'string' ? request.id : null;
-    if (request.jsonrpc !== '2.0') return this.respondError(id, RPC_CODES.invalidRequest, 'request.jsonrpc must be "2.0"', { kind: 'protocol', where: 'jsonrpc' });
-    if (id === null) return this.respondError(null, RPC_CODES.invalidRequest, 'request.id must be a number or a string (notifications to the helper are not supported)', { kind: 'protocol', where: 'id' });
-    if (typeof request.method !== 'string') return this.respondError(id, RPC_CODES.invalidRequest, 'request.method must be a string', { kind: 'protocol', where: 'method' });
+    if (request.jsonrpc !== '2.0')
+      return this.respondError(id, RPC_CODES.invalidRequest, 'request.jsonrpc must be "2.0"', {
+        kind: 'protocol',
+        where: 'jsonrpc',
+      });
+    if (id === null)
+      return this.respondError(
+        null,
+        RPC_CODES.invalidRequest,
+        'request.id must be a number or a string (notifications to the helper are not supported)',
+        { kind: 'protocol', where: 'id' },
+      );
+    if (typeof request.method !== 'string')
+      return this.respondError(id, RPC_CODES.invalidRequest, 'request.method must be a string', {
+        kind: 'protocol',
+        where: 'method',
+      });
     const method = request.method;
-    if (!isMethodName(method)) return this.respondError(id, RPC_CODES.methodNotFound, `unknown method "${method.slice(0, 100)}"`, { kind: 'not-found', where: 'method' });
+    if (!isMethodName(method))
+      return this.respondError(id, RPC_CODES.methodNotFound, `unknown method "${method.slice(0, 100)}"`, {
+        kind: 'not-found',
+        where: 'method',
+      });
     if (!this.helloDone && method !== 'hello') {
-      return this.respondError(id, RPC_CODES.invalidRequest, `send "hello" first (got "${method}" before it)`, { kind: 'protocol' });
+      return this.respondError(id, RPC_CODES.invalidRequest, `send "hello" first (got "${method}" before it)`, {
+        kind: 'protocol',
+      });
     }
     try {
-      const result = method === 'hello' ? this.hello(request.params) : await this.options.dispatch(method, request.params, this);
+      const result =
+        method === 'hello' ? this.hello(request.params) : await this.options.dispatch(method, request.params, this);
       this.write({ jsonrpc: '2.0', id, result });
     } catch (error) {
       if (error instanceof PortcullisError) {
-        const code = error.kind === 'invalid-input' ? RPC_CODES.invalidParams : error.kind === 'protocol' ? RPC_CODES.invalidRequest : RPC_CODES.application;
+        const code =
+          error.kind === 'invalid-input'
+            ? RPC_CODES.invalidParams
+            : error.kind === 'protocol'
+              ? RPC_CODES.invalidRequest
+              : RPC_CODES.application;
         this.respondError(id, code, error.message, error.toData());
       } else {
-        this.options.log(`internal error in ${method} for ${this.describe()}: ${(error as Error).stack ?? String(error)}`);
-        this.respondError(id, RPC_CODES.internal, `internal error in ${method}: ${(error as Error).message}`, { kind: 'internal' });
+        this.options.log(
+          `internal error in ${method} for ${this.describe()}: ${(error as Error).stack ?? String(error)}`,
+        );
+        this.respondError(id, RPC_CODES.internal, `internal error in ${method}: ${(error as Error).message}`, {
+          kind: 'internal',
+        });
       }
     }
   }
@@ -149,7 +206,10 @@ export class RpcConnection {
     if (!parsed.ok) throw invalidInput(parsed.error);
     const params = parsed.value;
     if (params.protocol !== PROTOCOL_VERSION) {
-      throw new PortcullisError('protocol', `this helper speaks protocol ${PROTOCOL_VERSION}, the client speaks ${params.protocol}; update the one that is older`);
+      throw new PortcullisError(
+        'protocol',
+        `this helper speaks protocol ${PROTOCOL_VERSION}, the client speaks ${params.protocol}; update the one that is older`,
+      );
     }
     this.helloDone = true;
     this.clientName = params.client;

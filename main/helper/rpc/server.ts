@@ -61,7 +61,12 @@ export class RpcServer {
     for (const connection of this.connections) {
       if (this.options.isAuthorized(connection.peer.uid)) continue;
       this.options.log(`closing ${connection.describe()}: no longer authorised`);
-      connection.fail(RPC_CODES.application, `uid ${connection.peer.uid} is no longer authorised to use the Portcullis helper`, { kind: 'unauthorized' }, true);
+      connection.fail(
+        RPC_CODES.application,
+        `uid ${connection.peer.uid} is no longer authorised to use the Portcullis helper`,
+        { kind: 'unauthorized' },
+        true,
+      );
     }
   }
 
@@ -73,7 +78,9 @@ export class RpcServer {
   }
 
   private accept(socket: Socket): void {
-    socket.on('error', () => { /* a peer vanishing is normal; 'close' follows */ });
+    socket.on('error', () => {
+      /* a peer vanishing is normal; 'close' follows */
+    });
     let peer: PeerCredentials;
     try {
       peer = this.options.peerOf(socket);
@@ -84,14 +91,22 @@ export class RpcServer {
       return;
     }
     if (!this.options.isAuthorized(peer.uid)) {
-      return this.refuse(socket, peer, 'not authorised', 'unauthorized',
-        `uid ${peer.uid} is not authorised to use the Portcullis helper; root can allow it with "portcullis settings" (authorizedUsers) or start the helper as that user through polkit`);
+      return this.refuse(
+        socket,
+        peer,
+        'not authorised',
+        'unauthorized',
+        `uid ${peer.uid} is not authorised to use the Portcullis helper; root can allow it with "portcullis settings" (authorizedUsers) or start the helper as that user through polkit`,
+      );
     }
     const release = this.admission.serve(peer.uid);
     if (!release) {
       const held = this.admission.servedBy(peer.uid);
       const limits = this.admission.limits;
-      const which = held >= limits.servedPerUid ? `uid ${peer.uid} already has ${held} connections open (at most ${limits.servedPerUid})` : `the helper serves at most ${limits.servedTotal} connections`;
+      const which =
+        held >= limits.servedPerUid
+          ? `uid ${peer.uid} already has ${held} connections open (at most ${limits.servedPerUid})`
+          : `the helper serves at most ${limits.servedTotal} connections`;
       return this.refuse(socket, peer, 'at the connection limit', 'unavailable', `${which}; close some and try again`);
     }
     const { handlers, version, log } = this.options;
@@ -110,7 +125,9 @@ export class RpcServer {
   /** Tells the peer why, then closes: once its first bytes arrive (within a small budget) or at once. */
   private refuse(socket: Socket, peer: PeerCredentials, reason: string, kind: ErrorKind, message: string): void {
     this.admission.refused(peer.uid, peer.pid, reason);
-    socket.write(encodeLine({ jsonrpc: '2.0', id: null, error: { code: RPC_CODES.application, message, data: { kind } } }));
+    socket.write(
+      encodeLine({ jsonrpc: '2.0', id: null, error: { code: RPC_CODES.application, message, data: { kind } } }),
+    );
     const release = this.admission.linger(peer.uid);
     if (!release) {
       socket.destroy(); // the refusal is in the peer's queue unless its own write already failed
@@ -140,20 +157,32 @@ export async function prepareSocketPath(socketPath: string): Promise<void> {
     chmodSync(dir, 0o755); // mkdir's mode is filtered by the umask
   }
   const stats = statSync(dir);
-  if (stats.uid !== 0) throw new PortcullisError('internal', `socket directory ${dir} is owned by uid ${stats.uid}, not root; refusing to serve there`);
+  if (stats.uid !== 0)
+    throw new PortcullisError(
+      'internal',
+      `socket directory ${dir} is owned by uid ${stats.uid}, not root; refusing to serve there`,
+    );
   if ((stats.mode & 0o022) !== 0) {
-    throw new PortcullisError('internal', `socket directory ${dir} is writable by group or others (mode ${(stats.mode & 0o777).toString(8)}); refusing to serve there`);
+    throw new PortcullisError(
+      'internal',
+      `socket directory ${dir} is writable by group or others (mode ${(stats.mode & 0o777).toString(8)}); refusing to serve there`,
+    );
   }
   if (!existsSync(socketPath)) return;
-  if (!lstatSync(socketPath).isSocket()) throw new PortcullisError('internal', `${socketPath} exists and is not a socket; refusing to replace it`);
-  if (await answers(socketPath)) throw new PortcullisError('internal', `another helper is already serving on ${socketPath}`);
+  if (!lstatSync(socketPath).isSocket())
+    throw new PortcullisError('internal', `${socketPath} exists and is not a socket; refusing to replace it`);
+  if (await answers(socketPath))
+    throw new PortcullisError('internal', `another helper is already serving on ${socketPath}`);
   unlinkSync(socketPath);
 }
 
 function answers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = createConnection(socketPath);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', () => resolve(false));
   });
 }

@@ -30,7 +30,9 @@ export function openDatabase(stateDir: string, steps: readonly Migration[] = mig
 export function migrate(db: Db, steps: readonly Migration[]): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > steps.length) {
-    throw new Error(`the database schema is version ${current}, newer than this helper knows (${steps.length}); upgrade Portcullis`);
+    throw new Error(
+      `the database schema is version ${current}, newer than this helper knows (${steps.length}); upgrade Portcullis`,
+    );
   }
   for (let version = current + 1; version <= steps.length; version++) {
     const step = steps[version - 1]!;

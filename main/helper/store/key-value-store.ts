@@ -5,9 +5,15 @@ export class KeyValueStore<T extends object> {
   private readonly selectAll;
   private readonly upsert;
 
-  constructor(db: Db, table: 'settings' | 'helper_state', private readonly defaults: T) {
+  constructor(
+    db: Db,
+    table: 'settings' | 'helper_state',
+    private readonly defaults: T,
+  ) {
     this.selectAll = db.prepare<[], { key: string; value: string }>(`SELECT key, value FROM ${table}`);
-    this.upsert = db.prepare(`INSERT INTO ${table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
+    this.upsert = db.prepare(
+      `INSERT INTO ${table} (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+    );
   }
 
   /** Stored values over the defaults; keys the defaults do not name are ignored. */

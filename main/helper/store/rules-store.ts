@@ -65,8 +65,17 @@ function specColumns(spec: ResolvedSpec) {
  */
 function ruleOf(id: number, spec: ResolvedSpec, bookkeeping: Pick<Rule, 'createdAt' | 'updatedAt' | 'hits'>): Rule {
   return {
-    id, action: spec.action, appId: spec.appId, remote: spec.remote, ports: spec.ports ? { from: spec.ports.from, to: spec.ports.to } : null,
-    protocol: spec.protocol, direction: spec.direction, expiresAt: spec.expiresAt, note: spec.note, enabled: spec.enabled, ...bookkeeping,
+    id,
+    action: spec.action,
+    appId: spec.appId,
+    remote: spec.remote,
+    ports: spec.ports ? { from: spec.ports.from, to: spec.ports.to } : null,
+    protocol: spec.protocol,
+    direction: spec.direction,
+    expiresAt: spec.expiresAt,
+    note: spec.note,
+    enabled: spec.enabled,
+    ...bookkeeping,
   };
 }
 
@@ -92,21 +101,40 @@ export class RulesStore {
 
   constructor(private readonly db: Db) {
     // Positional, not named, parameters: binding an object by names measured a good part of a bulk import.
-    this.insertRow = db.prepare(`INSERT INTO rules (action, app_id, remote, port_from, port_to, protocol, direction, expires_at, note, enabled, created_at, updated_at)
+    this.insertRow =
+      db.prepare(`INSERT INTO rules (action, app_id, remote, port_from, port_to, protocol, direction, expires_at, note, enabled, created_at, updated_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.updateRow = db.prepare(`UPDATE rules SET action = @action, app_id = @app_id, remote = @remote, port_from = @port_from, port_to = @port_to,
+    this.updateRow =
+      db.prepare(`UPDATE rules SET action = @action, app_id = @app_id, remote = @remote, port_from = @port_from, port_to = @port_to,
       protocol = @protocol, direction = @direction, expires_at = @expires_at, note = @note, enabled = @enabled, updated_at = @now WHERE id = @id`);
     this.selectAll = db.prepare<[], RuleRow>('SELECT * FROM rules ORDER BY id');
     this.selectOne = db.prepare<[number], RuleRow>('SELECT * FROM rules WHERE id = ?');
     this.deleteOne = db.prepare('DELETE FROM rules WHERE id = ?');
-    this.selectExpired = db.prepare<[number], { id: number }>('SELECT id FROM rules WHERE expires_at IS NOT NULL AND expires_at <= ?');
-    this.selectNextExpiry = db.prepare<[], { next: number | null }>('SELECT MIN(expires_at) AS next FROM rules WHERE expires_at IS NOT NULL');
+    this.selectExpired = db.prepare<[number], { id: number }>(
+      'SELECT id FROM rules WHERE expires_at IS NOT NULL AND expires_at <= ?',
+    );
+    this.selectNextExpiry = db.prepare<[], { next: number | null }>(
+      'SELECT MIN(expires_at) AS next FROM rules WHERE expires_at IS NOT NULL',
+    );
     this.countRows = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM rules');
   }
 
   add(spec: ResolvedSpec, now: number): Rule {
     const c = specColumns(spec);
-    const info = this.insertRow.run(c.action, c.app_id, c.remote, c.port_from, c.port_to, c.protocol, c.direction, c.expires_at, c.note, c.enabled, now, now);
+    const info = this.insertRow.run(
+      c.action,
+      c.app_id,
+      c.remote,
+      c.port_from,
+      c.port_to,
+      c.protocol,
+      c.direction,
+      c.expires_at,
+      c.note,
+      c.enabled,
+      now,
+      now,
+    );
     const id = Number(info.lastInsertRowid);
     this.changed.add(id);
     return this.remember(ruleOf(id, spec, { createdAt: now, updatedAt: now, hits: 0 }));
@@ -120,7 +148,7 @@ export class RulesStore {
   }
 
   get(id: number): Rule | null {
-    return this.cache ? this.cache.get(id) ?? null : this.read(id);
+    return this.cache ? (this.cache.get(id) ?? null) : this.read(id);
   }
 
   /** Every rule, by id. */
@@ -170,7 +198,9 @@ export class RulesStore {
   private loaded(): Map<number, Rule> {
     if (!this.cache) {
       this.cache = new Map(this.selectAll.all().map((row) => [row.id, rowToRule(row)]));
-      this.domainIds = new Set([...this.cache.values()].filter((rule) => rule.remote.kind === 'domain').map((rule) => rule.id));
+      this.domainIds = new Set(
+        [...this.cache.values()].filter((rule) => rule.remote.kind === 'domain').map((rule) => rule.id),
+      );
     }
     return this.cache;
   }

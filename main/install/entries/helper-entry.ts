@@ -3,7 +3,9 @@
 import { runHelper } from '../../helper/run-helper.js';
 
 runHelper({}).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (error: unknown) => {
     process.stderr.write(`portcullis-helper: ${(error as Error).message ?? String(error)}\n`);
     process.exitCode = 1;

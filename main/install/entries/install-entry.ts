@@ -62,7 +62,9 @@ function fail(message: string): number {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (error: unknown) => {
     console.error(`portcullis-install: ${(error as Error).message}`);
     process.exitCode = 1;

@@ -1,26 +1,79 @@
 // An in-memory RendererApi for component and store tests: it keeps rules with the contract's own
 // parser (so validation is the real code), records calls, and lets a test push notifications.
-import { ipcNotifyNames, listenerName, type Check, type HelperState, type IpcNotifyName, type IpcResult, type PayloadOf, type RendererApi, type WizardState } from '../../../main/contract/ipc';
+import {
+  ipcNotifyNames,
+  listenerName,
+  type Check,
+  type HelperState,
+  type IpcNotifyName,
+  type IpcResult,
+  type PayloadOf,
+  type RendererApi,
+  type WizardState,
+} from '../../../main/contract/ipc';
 import type { App, Flow, Settings, Status } from '../../../main/contract/domain';
 import { parseRuleDraft, type Rule } from '../../../main/contract/rules';
 
 export function status(overrides: Partial<Status> = {}): Status {
   return {
-    version: '0.1.0', protocolVersion: 1, pid: 4242, uptimeSec: 10, enforcing: true, pausedUntil: null, defaultAction: 'allow',
+    version: '0.1.0',
+    protocolVersion: 1,
+    pid: 4242,
+    uptimeSec: 10,
+    enforcing: true,
+    pausedUntil: null,
+    defaultAction: 'allow',
     attach: { cgroup: '/sys/fs/cgroup/test', pinDir: '/sys/fs/bpf/test', adopted: false },
-    kernel: { kernelRelease: '6.18.0', cgroup2Mount: '/sys/fs/cgroup', bpffsMount: '/sys/fs/bpf', btf: true, missing: [] },
-    ruleCount: 0, appCount: 0, eventsSeen: 0, eventDrops: 0, ...overrides,
+    kernel: {
+      kernelRelease: '6.18.0',
+      cgroup2Mount: '/sys/fs/cgroup',
+      bpffsMount: '/sys/fs/bpf',
+      btf: true,
+      missing: [],
+    },
+    ruleCount: 0,
+    appCount: 0,
+    eventsSeen: 0,
+    eventDrops: 0,
+    ...overrides,
   };
 }
 
 export function app(id: number, name: string, overrides: Partial<App> = {}): App {
-  return { id, kind: 'executable', name, exe: `/usr/bin/${name.toLowerCase()}`, identifier: null, icon: null, cgroup: null, firstSeen: 1000, lastSeen: 2000, defaultAction: null, ...overrides };
+  return {
+    id,
+    kind: 'executable',
+    name,
+    exe: `/usr/bin/${name.toLowerCase()}`,
+    identifier: null,
+    icon: null,
+    cgroup: null,
+    firstSeen: 1000,
+    lastSeen: 2000,
+    defaultAction: null,
+    ...overrides,
+  };
 }
 
 export function flow(appId: number, remoteAddr: string, overrides: Partial<Flow> = {}): Flow {
   return {
-    appId, remoteAddr, remoteName: null, remotePort: 443, protocol: 'tcp', direction: 'out', firstSeen: 1000, lastSeen: 2000,
-    bytesOut: 100, bytesIn: 1000, packetsOut: 1, packetsIn: 1, allowed: 1, blocked: 0, lastVerdict: 'allow', lastRuleId: null, ...overrides,
+    appId,
+    remoteAddr,
+    remoteName: null,
+    remotePort: 443,
+    protocol: 'tcp',
+    direction: 'out',
+    firstSeen: 1000,
+    lastSeen: 2000,
+    bytesOut: 100,
+    bytesIn: 1000,
+    packetsOut: 1,
+    packetsIn: 1,
+    allowed: 1,
+    blocked: 0,
+    lastVerdict: 'allow',
+    lastRuleId: null,
+    ...overrides,
   };
 }
 
@@ -42,8 +95,14 @@ export function createFakeApi(): FakeApi {
   const listeners = new Map<string, Set<(payload: unknown) => void>>();
   let nextRuleId = 1;
   const ok = <T>(value: T): Promise<IpcResult<T>> => Promise.resolve({ ok: true, value });
-  const invalid = (where: string, message: string): Promise<IpcResult<never>> => Promise.resolve({ ok: false, error: { kind: 'invalid-input', message, where } });
-  const settings: Settings = { defaultAction: 'allow', retentionDays: 30, authorizedUsers: [], notifyOnFirstBlock: true };
+  const invalid = (where: string, message: string): Promise<IpcResult<never>> =>
+    Promise.resolve({ ok: false, error: { kind: 'invalid-input', message, where } });
+  const settings: Settings = {
+    defaultAction: 'allow',
+    retentionDays: 30,
+    authorizedUsers: [],
+    notifyOnFirstBlock: true,
+  };
 
   const fake = {
     calls: [] as Call[],
@@ -61,12 +120,24 @@ export function createFakeApi(): FakeApi {
 
   function storeRule(draft: unknown): IpcResult<Rule> {
     const parsed = parseRuleDraft(draft, Date.now());
-    if (!parsed.ok) return { ok: false, error: { kind: 'invalid-input', message: parsed.error.message, where: parsed.error.where } };
+    if (!parsed.ok)
+      return { ok: false, error: { kind: 'invalid-input', message: parsed.error.message, where: parsed.error.where } };
     const spec = parsed.value;
     const now = Date.now();
     const rule: Rule = {
-      id: nextRuleId++, action: spec.action, appId: typeof spec.app === 'number' ? spec.app : null, remote: spec.remote, ports: spec.ports,
-      protocol: spec.protocol, direction: spec.direction, expiresAt: spec.expiresAt, note: spec.note, enabled: spec.enabled, createdAt: now, updatedAt: now, hits: 0,
+      id: nextRuleId++,
+      action: spec.action,
+      appId: typeof spec.app === 'number' ? spec.app : null,
+      remote: spec.remote,
+      ports: spec.ports,
+      protocol: spec.protocol,
+      direction: spec.direction,
+      expiresAt: spec.expiresAt,
+      note: spec.note,
+      enabled: spec.enabled,
+      createdAt: now,
+      updatedAt: now,
+      hits: 0,
     };
     fake.rules.push(rule);
     return { ok: true, value: rule };
@@ -88,7 +159,12 @@ export function createFakeApi(): FakeApi {
     updateRule: ({ id, patch }: { id: number; patch: Record<string, unknown> }) => {
       const index = fake.rules.findIndex((rule) => rule.id === id);
       if (index < 0) return Promise.resolve({ ok: false, error: { kind: 'not-found', message: `no rule ${id}` } });
-      const updated = { ...fake.rules[index]!, ...(typeof patch.enabled === 'boolean' ? { enabled: patch.enabled } : {}), ...(typeof patch.note === 'string' ? { note: patch.note } : {}), updatedAt: Date.now() };
+      const updated = {
+        ...fake.rules[index]!,
+        ...(typeof patch.enabled === 'boolean' ? { enabled: patch.enabled } : {}),
+        ...(typeof patch.note === 'string' ? { note: patch.note } : {}),
+        updatedAt: Date.now(),
+      };
       fake.rules[index] = updated;
       return ok(updated);
     },
@@ -103,9 +179,15 @@ export function createFakeApi(): FakeApi {
       found.defaultAction = action;
       return ok({ ...found });
     },
-    listConnections: ({ since }: { since?: number }) => ok(fake.flows.filter((candidate) => since === undefined || candidate.lastSeen >= since)),
+    listConnections: ({ since }: { since?: number }) =>
+      ok(fake.flows.filter((candidate) => since === undefined || candidate.lastSeen >= since)),
     setEnforcement: ({ enabled, pauseMinutes }: { enabled: boolean; pauseMinutes?: number }) =>
-      ok(status({ enforcing: enabled, pausedUntil: !enabled && pauseMinutes ? Date.now() + pauseMinutes * 60_000 : null })),
+      ok(
+        status({
+          enforcing: enabled,
+          pausedUntil: !enabled && pauseMinutes ? Date.now() + pauseMinutes * 60_000 : null,
+        }),
+      ),
     getSettings: () => ok(settings),
     updateSettings: ({ patch }: { patch: Partial<Settings> }) => ok(Object.assign(settings, patch)),
     getHelperState: () => ok(fake.helper),

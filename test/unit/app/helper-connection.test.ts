@@ -20,13 +20,16 @@ function link(): HelperLink & { cut(): void } {
       throw new PortcullisError('not-found', method);
     },
     on: () => () => undefined,
-    onClose: (listener) => { onClose = listener; },
+    onClose: (listener) => {
+      onClose = listener;
+    },
     close: () => undefined,
     cut: () => onClose?.(new PortcullisError('unavailable', 'the helper closed the connection')),
   };
 }
 
-const unavailable = () => Promise.reject(new PortcullisError('unavailable', 'nothing answers at /run/portcullis/helper.sock'));
+const unavailable = () =>
+  Promise.reject(new PortcullisError('unavailable', 'nothing answers at /run/portcullis/helper.sock'));
 
 test('a cancelled or refused polkit start is reported as such, and a later start connects', async () => {
   const states: HelperState[] = [];
@@ -48,12 +51,18 @@ test('a cancelled or refused polkit start is reported as such, and a later start
     retryMs: 0,
   });
   assert.equal((await connection.connect()).state, 'not-running');
-  assert.throws(() => connection.require(), (error: PortcullisError) => error.kind === 'unavailable' && /nothing answers/.test(error.message));
+  assert.throws(
+    () => connection.require(),
+    (error: PortcullisError) => error.kind === 'unavailable' && /nothing answers/.test(error.message),
+  );
   assert.deepEqual(await connection.start(), { state: 'cancelled', message: 'authentication was cancelled' });
   assert.equal((await connection.start()).state, 'refused');
   assert.deepEqual(await connection.start(), { state: 'connected', status });
   assert.equal(connection.require(), live);
-  assert.deepEqual(states.map((state) => state.state), ['not-running', 'not-running', 'starting', 'cancelled', 'starting', 'refused', 'starting', 'connected']);
+  assert.deepEqual(
+    states.map((state) => state.state),
+    ['not-running', 'not-running', 'starting', 'cancelled', 'starting', 'refused', 'starting', 'connected'],
+  );
 });
 
 test('a lost helper is not-running, and is found again by the retry', async () => {
@@ -79,5 +88,8 @@ test('a lost helper is not-running, and is found again by the retry', async () =
   assert.equal(stateNow(), 'connected');
   assert.equal(connection.require(), current);
   connection.dispose();
-  assert.deepEqual(states.filter((state, index) => state !== states[index - 1]), ['connected', 'not-running', 'connected']);
+  assert.deepEqual(
+    states.filter((state, index) => state !== states[index - 1]),
+    ['connected', 'not-running', 'connected'],
+  );
 });

@@ -20,7 +20,10 @@ test('the newest file of each kind is folded in, and helper-rss is not mistaken 
   write('ui.json', 'not json{', 1);
   writeFileSync(join(dir, 'ui.json'), 'not json{');
   const folded = foldPeerResults(dir);
-  assert.deepEqual(folded.map((f) => f.kind), ['datapath', 'helper-rss', 'ui']);
+  assert.deepEqual(
+    folded.map((f) => f.kind),
+    ['datapath', 'helper-rss', 'ui'],
+  );
   assert.deepEqual(folded[0]!.data, { v: 2 });
   assert.equal(folded[0]!.file, 'bench/results/datapath-new.json');
   assert.deepEqual(folded[1]!.data, { rssMiB: 80 });
@@ -29,6 +32,10 @@ test('the newest file of each kind is folded in, and helper-rss is not mistaken 
 });
 
 test('flattenLeaves names every leaf by its path', () => {
-  assert.deepEqual(flattenLeaves({ a: { b: [1, { c: 'x' }] }, d: true }), [['a.b[0]', 1], ['a.b[1].c', 'x'], ['d', true]]);
+  assert.deepEqual(flattenLeaves({ a: { b: [1, { c: 'x' }] }, d: true }), [
+    ['a.b[0]', 1],
+    ['a.b[1].c', 'x'],
+    ['d', true],
+  ]);
   assert.deepEqual(flattenLeaves(3), [['(value)', 3]]);
 });

@@ -8,7 +8,14 @@ const rows = [
 ];
 
 test('a log-scale chart draws one bar per row, scaled, with escaped labels', () => {
-  const svg = renderBarChart({ title: 'TCP & UDP', axisLabel: 'ratio', rows, scale: 'log', domain: [0.01, 2], references: [{ value: 1, label: '1x' }] });
+  const svg = renderBarChart({
+    title: 'TCP & UDP',
+    axisLabel: 'ratio',
+    rows,
+    scale: 'log',
+    domain: [0.01, 2],
+    references: [{ value: 1, label: '1x' }],
+  });
   assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   assert.match(svg, /TCP &amp; UDP/);
   assert.match(svg, /OpenSnitch &lt;daemon&gt;/);
@@ -20,9 +27,21 @@ test('a log-scale chart draws one bar per row, scaled, with escaped labels', () 
 });
 
 test('values outside the domain are clamped, and a bad domain is refused', () => {
-  const svg = renderBarChart({ title: 't', axisLabel: 'a', rows: [{ label: 'x', min: 0, median: 50, max: 100 }], scale: 'linear', domain: [0, 10] });
+  const svg = renderBarChart({
+    title: 't',
+    axisLabel: 'a',
+    rows: [{ label: 'x', min: 0, median: 50, max: 100 }],
+    scale: 'linear',
+    domain: [0, 10],
+  });
   const width = Number(/<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"/.exec(svg)?.[1]);
   assert.ok(width > 459 && width <= 460, `clamped width ${width}`);
-  assert.throws(() => renderBarChart({ title: 't', axisLabel: 'a', rows, scale: 'log', domain: [0, 2] }), /bad chart domain/);
-  assert.throws(() => renderBarChart({ title: 't', axisLabel: 'a', rows, scale: 'linear', domain: [2, 2] }), /bad chart domain/);
+  assert.throws(
+    () => renderBarChart({ title: 't', axisLabel: 'a', rows, scale: 'log', domain: [0, 2] }),
+    /bad chart domain/,
+  );
+  assert.throws(
+    () => renderBarChart({ title: 't', axisLabel: 'a', rows, scale: 'linear', domain: [2, 2] }),
+    /bad chart domain/,
+  );
 });

@@ -7,7 +7,11 @@ import { main } from '../../../main/cli/main.js';
 async function run(...argv: string[]) {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await main(['--socket', '/nonexistent/portcullis.sock', ...argv], { stdout: (s) => stdout.push(s), stderr: (s) => stderr.push(s), env: {} });
+  const code = await main(['--socket', '/nonexistent/portcullis.sock', ...argv], {
+    stdout: (s) => stdout.push(s),
+    stderr: (s) => stderr.push(s),
+    env: {},
+  });
   return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
 }
 
@@ -30,7 +34,10 @@ const catalogue: Array<[string[], RegExp]> = [
   [['block', '1.2.3.4', '--for', '400d'], /--for: "400d" is longer than a year/],
   [['block', '1.2.3.4', '--for=-5m'], /--for: "-5m" is not a duration/],
   [['block', '1.2.3.4', '--for', '-5m'], /'--for' argument is ambiguous/],
-  [['block', '1.2.3.4', '--app', 'no-such-program-pcl'], /--app: "no-such-program-pcl" is not an app id, and no "no-such-program-pcl" was found in PATH/],
+  [
+    ['block', '1.2.3.4', '--app', 'no-such-program-pcl'],
+    /--app: "no-such-program-pcl" is not an app id, and no "no-such-program-pcl" was found in PATH/,
+  ],
   [['block', '1.2.3.4', '--app', './no/such/file'], /--app: ".*\/no\/such\/file" does not exist/],
   [['block', '1.2.3.4', '--proto', 'icmp', '--port', '80'], /--port: ICMP has no ports/],
   [['block'], /TARGET is missing/],
@@ -56,11 +63,24 @@ test('a valid command with no helper exits 1 and says the helper is not running'
   assert.match(result.stderr, /helper is not running/);
 });
 
-test('help lists every command; a command\'s --help lists its flags', async () => {
+test("help lists every command; a command's --help lists its flags", async () => {
   const help = await run('help');
   assert.equal(help.code, 0);
-  for (const name of ['status', 'rules', 'block', 'allow', 'unblock', 'enable', 'disable', 'connections', 'doctor', 'helper']) assert.match(help.stdout, new RegExp(`^  ${name} `, 'm'));
+  for (const name of [
+    'status',
+    'rules',
+    'block',
+    'allow',
+    'unblock',
+    'enable',
+    'disable',
+    'connections',
+    'doctor',
+    'helper',
+  ])
+    assert.match(help.stdout, new RegExp(`^  ${name} `, 'm'));
   const block = await run('block', '--help');
   assert.equal(block.code, 0);
-  for (const flag of ['--app', '--port', '--proto', '--dir', '--for', '--note', '--json', '--socket']) assert.ok(block.stdout.includes(flag), flag);
+  for (const flag of ['--app', '--port', '--proto', '--dir', '--for', '--note', '--json', '--socket'])
+    assert.ok(block.stdout.includes(flag), flag);
 });

@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exitError, launchFailureState, launchHelper, PKEXEC_DISMISSED, PKEXEC_NOT_AUTHORISED } from '../../../main/client/launch-helper.js';
+import {
+  exitError,
+  launchFailureState,
+  launchHelper,
+  PKEXEC_DISMISSED,
+  PKEXEC_NOT_AUTHORISED,
+} from '../../../main/client/launch-helper.js';
 
 test('126 is a cancellation, 127 a refusal, anything else the helper failing', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-launch-'));
@@ -45,7 +51,14 @@ test('a missing pkexec is reported with what to install', async () => {
 
 test('a helper that already answers is not started again (no pkexec, no dialog)', async () => {
   let asked = 0;
-  const result = await launchHelper({ isReady: async () => { asked++; return true; }, pkexec: '/nonexistent/pkexec', launcher: '/nonexistent/launcher' });
+  const result = await launchHelper({
+    isReady: async () => {
+      asked++;
+      return true;
+    },
+    pkexec: '/nonexistent/pkexec',
+    launcher: '/nonexistent/launcher',
+  });
   assert.deepEqual(result, { ok: true, alreadyRunning: true });
   assert.equal(asked, 1);
 });

@@ -40,7 +40,15 @@ test('IPv6 parses compressed, full and embedded-IPv4 forms', () => {
 });
 
 test('IPv6 mistakes are refused', () => {
-  for (const text of ['::g', '1::2::3', '1:2:3:4:5:6:7:8:9', '12345::', 'fe80::1%eth0', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7']) {
+  for (const text of [
+    '::g',
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    '12345::',
+    'fe80::1%eth0',
+    ':1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7',
+  ]) {
     assert.equal(parseIp(text).ok, false, text);
   }
 });

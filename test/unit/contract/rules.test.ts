@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parsePorts, parseRemote, parseRuleDraft, formatRemote, patchTerms, rulePatchSchema, type RuleDraft, type RuleTerms } from '../../../main/contract/rules.js';
+import {
+  parseDuration,
+  parsePorts,
+  parseRemote,
+  parseRuleDraft,
+  formatRemote,
+  patchTerms,
+  rulePatchSchema,
+  type RuleDraft,
+  type RuleTerms,
+} from '../../../main/contract/rules.js';
 import { parseBlocklist } from '../../../main/contract/blocklist.js';
 
 const NOW = 1_800_000_000_000;
@@ -43,7 +53,10 @@ test('remotes: any, address, CIDR, mapped address, domain, wildcard domain', () 
 });
 
 test('a draft becomes a spec with defaults; expiry comes from the given clock', () => {
-  const parsed = parseRuleDraft({ action: 'block', remote: '10.0.0.0/8', port: '443', protocol: 'tcp', for: '10m' }, NOW);
+  const parsed = parseRuleDraft(
+    { action: 'block', remote: '10.0.0.0/8', port: '443', protocol: 'tcp', for: '10m' },
+    NOW,
+  );
   assert.ok(parsed.ok);
   assert.equal(parsed.value.direction, 'both');
   assert.equal(parsed.value.expiresAt, NOW + 600_000);
@@ -76,8 +89,14 @@ test('draft errors name the field', () => {
 
 test('a patch changes only what it names and is checked against the rule it changes', () => {
   const rule: RuleTerms = {
-    action: 'block', remote: { kind: 'any' }, ports: { from: 443, to: 443 }, protocol: 'tcp', direction: 'out',
-    expiresAt: NOW + 60_000, note: 'kept', enabled: true,
+    action: 'block',
+    remote: { kind: 'any' },
+    ports: { from: 443, to: 443 },
+    protocol: 'tcp',
+    direction: 'out',
+    expiresAt: NOW + 60_000,
+    note: 'kept',
+    enabled: true,
   };
   const patched = (patch: Partial<RuleDraft>, now = NOW) => {
     const parsed = rulePatchSchema.parse(patch, 'patch');
@@ -85,7 +104,10 @@ test('a patch changes only what it names and is checked against the rule it chan
     return patchTerms(rule, parsed.value, now);
   };
   assert.deepEqual(patched({ enabled: false }), { ok: true, value: { ...rule, enabled: false } });
-  assert.deepEqual(patched({ port: null, protocol: 'icmp' }), { ok: true, value: { ...rule, ports: null, protocol: 'icmp' } });
+  assert.deepEqual(patched({ port: null, protocol: 'icmp' }), {
+    ok: true,
+    value: { ...rule, ports: null, protocol: 'icmp' },
+  });
   // A new duration replaces the absolute expiry; null makes the rule permanent.
   const expiresAt = (patch: Partial<RuleDraft>) => {
     const result = patched(patch);
@@ -95,9 +117,15 @@ test('a patch changes only what it names and is checked against the rule it chan
   assert.equal(expiresAt({ for: '2h' }), NOW + 7_200_000);
   assert.equal(expiresAt({ expiresAt: null }), null);
   // Checked with the rule's own fields: ports it has and a protocol the patch brings.
-  assert.deepEqual(patched({ protocol: 'icmp' }), { ok: false, error: { where: 'port', message: 'ICMP has no ports: drop the port or choose tcp/udp' } });
+  assert.deepEqual(patched({ protocol: 'icmp' }), {
+    ok: false,
+    error: { where: 'port', message: 'ICMP has no ports: drop the port or choose tcp/udp' },
+  });
   // A rule whose expiry passed (its removal not yet run) is not edited back to life by a patch that keeps it.
-  assert.deepEqual(patched({ note: 'late' }, NOW + 60_000), { ok: false, error: { where: 'expiresAt', message: 'is in the past' } });
+  assert.deepEqual(patched({ note: 'late' }, NOW + 60_000), {
+    ok: false,
+    error: { where: 'expiresAt', message: 'is in the past' },
+  });
   const both = rulePatchSchema.parse({ for: '1h', expiresAt: NOW + 1 }, 'patch');
   assert.deepEqual(both.ok ? null : both.error.where, 'patch.for');
 });
@@ -116,7 +144,10 @@ test('blocklists: hosts format and plain lines, with skipped lines explained', (
   ].join('\n');
   const parsed = parseBlocklist(text);
   assert.deepEqual(parsed.remotes, ['ads.example.com', 'tracker.example.net', '10.9.0.0/16', '2001:db8::1']);
-  assert.deepEqual(parsed.skipped.map((s) => s.line), [3, 6, 7, 8]);
+  assert.deepEqual(
+    parsed.skipped.map((s) => s.line),
+    [3, 6, 7, 8],
+  );
   assert.match(parsed.skipped[0]!.reason, /this machine/);
   assert.match(parsed.skipped[2]!.reason, /more than 255/);
   assert.match(parsed.skipped[3]!.reason, /duplicate/);

@@ -26,8 +26,20 @@ test('defaults, then the config file, then flags', () => {
   withConfigFile(JSON.stringify({ stateDir: '/srv/pcl', socket: '/run/x/s.sock' }), (configFile) => {
     const none = resolveHelperConfig({ ...base, flags: {}, env: {}, configFile: configFile + '.missing' });
     assert.deepEqual(
-      { cgroup: none.cgroup, bpffs: none.bpffs, stateDir: none.stateDir, socket: none.socket, usesDefaultBpffs: none.usesDefaultBpffs },
-      { cgroup: '/sys/fs/cgroup/unified', bpffs: '/sys/fs/bpf/portcullis', stateDir: '/var/lib/portcullis', socket: '/run/portcullis/helper.sock', usesDefaultBpffs: true },
+      {
+        cgroup: none.cgroup,
+        bpffs: none.bpffs,
+        stateDir: none.stateDir,
+        socket: none.socket,
+        usesDefaultBpffs: none.usesDefaultBpffs,
+      },
+      {
+        cgroup: '/sys/fs/cgroup/unified',
+        bpffs: '/sys/fs/bpf/portcullis',
+        stateDir: '/var/lib/portcullis',
+        socket: '/run/portcullis/helper.sock',
+        usesDefaultBpffs: true,
+      },
     );
     const fromFile = resolveHelperConfig({ ...base, flags: { socket: '/tmp/t.sock' }, env: {}, configFile });
     assert.equal(fromFile.stateDir, '/srv/pcl');
@@ -38,8 +50,10 @@ test('defaults, then the config file, then flags', () => {
 
 test('through pkexec: no flags, PKEXEC_UID remembered, the file still counts', () => {
   withConfigFile(JSON.stringify({ cgroup: '/sys/fs/cgroup/unified/portcullis-test-x' }), (configFile) => {
-    assert.throws(() => resolveHelperConfig({ ...base, flags: { cgroup: '/tmp' }, env: { PKEXEC_UID: '1000' }, configFile }),
-      (error: PortcullisError) => error.kind === 'invalid-input' && /takes no flags \(got cgroup\)/.test(error.message));
+    assert.throws(
+      () => resolveHelperConfig({ ...base, flags: { cgroup: '/tmp' }, env: { PKEXEC_UID: '1000' }, configFile }),
+      (error: PortcullisError) => error.kind === 'invalid-input' && /takes no flags \(got cgroup\)/.test(error.message),
+    );
     const config = resolveHelperConfig({ ...base, flags: {}, env: { PKEXEC_UID: '1000' }, configFile });
     assert.equal(config.authorizingUid, 1000);
     assert.equal(config.cgroup, '/sys/fs/cgroup/unified/portcullis-test-x');
@@ -47,10 +61,18 @@ test('through pkexec: no flags, PKEXEC_UID remembered, the file still counts', (
 });
 
 test('a config file others could write, not owned by root, with unknown keys or relative paths is refused', () => {
-  const refused = (content: string, pattern: RegExp, mode?: number, owner?: number) => withConfigFile(content, (configFile) => {
-    if (owner !== undefined) chownSync(configFile, owner, owner);
-    assert.throws(() => resolveHelperConfig({ ...base, flags: {}, env: {}, configFile }), (error: Error) => pattern.test(error.message));
-  }, mode);
+  const refused = (content: string, pattern: RegExp, mode?: number, owner?: number) =>
+    withConfigFile(
+      content,
+      (configFile) => {
+        if (owner !== undefined) chownSync(configFile, owner, owner);
+        assert.throws(
+          () => resolveHelperConfig({ ...base, flags: {}, env: {}, configFile }),
+          (error: Error) => pattern.test(error.message),
+        );
+      },
+      mode,
+    );
   refused('{}', /writable by group or others \(mode 666\)/, 0o666);
   refused('{}', /owned by uid 65534, not root/, 0o644, 65534);
   refused('{"cgroups": "/x"}', /unknown key "cgroups"/);

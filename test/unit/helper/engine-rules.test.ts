@@ -9,7 +9,13 @@ import type { ApplyStats, Counters, KernelDefaults, KernelRule } from '../../../
 import { RulesEngine, type KernelFirewall } from '../../../main/helper/engine.js';
 import { openDatabase } from '../../../main/helper/store/database.js';
 import { toKernelRules } from '../../../main/helper/kernel-rules.js';
-import { rulePatchSchema, ruleDraftSchema, type ParsedDraft, type ParsedPatch, type RuleDraft } from '../../../main/contract/index.js';
+import {
+  rulePatchSchema,
+  ruleDraftSchema,
+  type ParsedDraft,
+  type ParsedPatch,
+  type RuleDraft,
+} from '../../../main/contract/index.js';
 
 /** The engine takes drafts as the RPC layer parsed them. */
 function parsed(drafts: RuleDraft[]): ParsedDraft[] {
@@ -31,8 +37,12 @@ class FakeFirewall implements KernelFirewall {
   readonly calls: Array<{ removed: number; added: number }> = [];
   failNext = false;
 
-  async changeRules(change: { removed: readonly KernelRule[]; added: readonly KernelRule[] }, _defaults: KernelDefaults): Promise<ApplyStats> {
-    for (const entry of change.removed) assert.ok(this.entries.has(entry), `rule ${entry.ruleId}: removed but never added`);
+  async changeRules(
+    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    _defaults: KernelDefaults,
+  ): Promise<ApplyStats> {
+    for (const entry of change.removed)
+      assert.ok(this.entries.has(entry), `rule ${entry.ruleId}: removed but never added`);
     this.calls.push({ removed: change.removed.length, added: change.added.length });
     if (this.failNext) {
       this.failNext = false;
@@ -40,7 +50,13 @@ class FakeFirewall implements KernelFirewall {
     }
     for (const entry of change.removed) this.entries.delete(entry);
     for (const entry of change.added) this.entries.add(entry);
-    return { mode: 'diff', entriesWritten: change.added.length, entriesDeleted: change.removed.length, generation: 0, elapsedMs: 0 };
+    return {
+      mode: 'diff',
+      entriesWritten: change.added.length,
+      entriesDeleted: change.removed.length,
+      generation: 0,
+      elapsedMs: 0,
+    };
   }
 
   async bindApps(): Promise<void> {}
@@ -58,7 +74,10 @@ function describeEntry(e: KernelRule): string {
   return `${e.ruleId} ${e.scope} ${Buffer.from(e.addr).toString('hex')}/${e.prefixLen} ${e.portLo}-${e.portHi} ${e.protocol} ${e.direction} ${e.action}`;
 }
 
-async function withEngine(t: { after(fn: () => void): void }, run: (engine: RulesEngine, kernel: FakeFirewall) => Promise<void>): Promise<void> {
+async function withEngine(
+  t: { after(fn: () => void): void },
+  run: (engine: RulesEngine, kernel: FakeFirewall) => Promise<void>,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-engine-'));
   const db = openDatabase(dir);
   t.after(() => {
@@ -79,7 +98,9 @@ const storedEntries = (engine: RulesEngine) => toKernelRules(engine.rules.list()
 
 test('each change hands the kernel only the entries of the rules it wrote', async (t) => {
   await withEngine(t, async (engine, kernel) => {
-    await engine.addRules(parsed(Array.from({ length: 200 }, (_, i) => ({ action: 'block', remote: `10.0.${i >> 8}.${i & 255}` }))));
+    await engine.addRules(
+      parsed(Array.from({ length: 200 }, (_, i) => ({ action: 'block', remote: `10.0.${i >> 8}.${i & 255}` }))),
+    );
     const [one] = await engine.addRules(parsed([{ action: 'block', remote: '192.0.2.1' }]));
     assert.deepEqual(kernel.calls.at(-1), { removed: 0, added: 1 });
     await engine.updateRule(one!.id, parsedPatch({ action: 'allow' }));
@@ -96,11 +117,19 @@ test('each change hands the kernel only the entries of the rules it wrote', asyn
 
 test('a change the kernel refuses leaves store and kernel as they were, and the next change goes through', async (t) => {
   await withEngine(t, async (engine, kernel) => {
-    const [kept] = await engine.addRules(parsed([{ action: 'block', remote: '10.0.0.0/8' }, { action: 'allow', remote: '10.1.0.0/16' }]));
+    const [kept] = await engine.addRules(
+      parsed([
+        { action: 'block', remote: '10.0.0.0/8' },
+        { action: 'allow', remote: '10.1.0.0/16' },
+      ]),
+    );
     const before = kernel.describe();
 
     kernel.failNext = true;
-    await assert.rejects(engine.addRules(parsed([{ action: 'block', remote: '10.1.2.3' }])), /the kernel refused the rules.*injected kernel failure/);
+    await assert.rejects(
+      engine.addRules(parsed([{ action: 'block', remote: '10.1.2.3' }])),
+      /the kernel refused the rules.*injected kernel failure/,
+    );
     assert.equal(engine.rules.count(), 2);
     assert.deepEqual(kernel.describe(), before);
 

@@ -11,8 +11,19 @@ import { EventFanout } from '../../../main/helper/event-fanout.js';
 import { HelperClient } from '../../../main/client/helper-client.js';
 
 const event = (remotePort: number): ConnectionEvent => ({
-  time: 1, appId: 1, pid: 2, uid: 0, comm: 'x', remoteAddr: '127.0.0.1', remoteName: null, remotePort, localPort: 5,
-  protocol: 'tcp', direction: 'out', verdict: 'allow', ruleId: null,
+  time: 1,
+  appId: 1,
+  pid: 2,
+  uid: 0,
+  comm: 'x',
+  remoteAddr: '127.0.0.1',
+  remoteName: null,
+  remotePort,
+  localPort: 5,
+  protocol: 'tcp',
+  direction: 'out',
+  verdict: 'allow',
+  ruleId: null,
 });
 
 test('stages, batching and drop counts', async (t) => {
@@ -20,13 +31,28 @@ test('stages, batching and drop counts', async (t) => {
   const fanout = new EventFanout({ flushIntervalMs: 50, maxPendingEvents: 5, log: () => {} });
   const server = await RpcServer.listen({
     socketPath: join(dir, 'run', 's.sock'),
-    handlers: { 'events.subscribe': (_p, { connection }) => { fanout.subscribe(connection); return { subscribed: true as const }; } },
-    version: 'x', peerOf: () => ({ pid: process.pid, uid: 0, gid: 0 }), isAuthorized: () => true, log: () => {},
+    handlers: {
+      'events.subscribe': (_p, { connection }) => {
+        fanout.subscribe(connection);
+        return { subscribed: true as const };
+      },
+    },
+    version: 'x',
+    peerOf: () => ({ pid: process.pid, uid: 0, gid: 0 }),
+    isAuthorized: () => true,
+    log: () => {},
   });
-  t.after(async () => { fanout.close(); await server.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    fanout.close();
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const seenByStage: number[] = [];
-  fanout.addStage((events) => { seenByStage.push(...events.map((e) => e.remotePort)); return events.filter((e) => e.remotePort % 2 === 0); });
+  fanout.addStage((events) => {
+    seenByStage.push(...events.map((e) => e.remotePort));
+    return events.filter((e) => e.remotePort % 2 === 0);
+  });
   fanout.addStage((events) => events.map((e) => ({ ...e, remoteName: `port-${e.remotePort}` })));
 
   const client = await HelperClient.connect({ socketPath: join(dir, 'run', 's.sock'), clientName: 'test' });
@@ -41,7 +67,13 @@ test('stages, batching and drop counts', async (t) => {
   while (batches.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
   assert.deepEqual(seenByStage, [1, 2, 3, 4], 'every event passes the first stage in order');
   assert.equal(batches.length, 1, 'two publishes in one interval: one notification');
-  assert.deepEqual(batches[0]!.events.map((e) => [e.remotePort, e.remoteName]), [[2, 'port-2'], [4, 'port-4']]);
+  assert.deepEqual(
+    batches[0]!.events.map((e) => [e.remotePort, e.remoteName]),
+    [
+      [2, 'port-2'],
+      [4, 'port-4'],
+    ],
+  );
   assert.equal(batches[0]!.dropped, 7);
 
   // More than the pending bound within one interval: the excess is dropped and reported.

@@ -24,7 +24,8 @@ function tree(t: { after(fn: () => void): void }, files: Record<string, string>)
 
 test('tracing follows require and dynamic import, skips comments and built-ins', (t) => {
   const root = tree(t, {
-    'main/a.js': '"use strict";\n// require("./never.js") in a comment is not an import\nconst b = require("./b.js");\nconst fs = require("node:fs");\nconst path = require("path");\n',
+    'main/a.js':
+      '"use strict";\n// require("./never.js") in a comment is not an import\nconst b = require("./b.js");\nconst fs = require("node:fs");\nconst path = require("path");\n',
     'main/b.js': 'async function later() { return import(\'../lib/c.js\'); }\nconst db = require("better-sqlite3");\n',
     'lib/c.js': 'module.exports = 1;\n',
     'main/unused.js': 'module.exports = 2;\n',
@@ -45,7 +46,13 @@ test('install verifies the bundle: changed, missing and extra files are refused'
   const files: Record<string, string> = {};
   for (const file of Object.values(BUNDLE_FILES)) if (file !== BUNDLE_FILES.manifest) files[file] = `// ${file}\n`;
   const root = tree(t, files);
-  const manifest: Manifest = { name: 'portcullis-helper-bundle', version: '0.0.0-test', nodeAbi: process.versions.modules, files: hashTree(root), pins: ['links/pcl_x', 'maps/pcl_y'] };
+  const manifest: Manifest = {
+    name: 'portcullis-helper-bundle',
+    version: '0.0.0-test',
+    nodeAbi: process.versions.modules,
+    files: hashTree(root),
+    pins: ['links/pcl_x', 'maps/pcl_y'],
+  };
   writeFileSync(join(root, BUNDLE_FILES.manifest), JSON.stringify(manifest));
   const verified = verifyBundle(root);
   assert.equal(verified.manifest.version, '0.0.0-test');
@@ -69,14 +76,23 @@ test('a link anywhere in the bundle is refused, never followed: a file, a direct
   const files: Record<string, string> = {};
   for (const file of Object.values(BUNDLE_FILES)) if (file !== BUNDLE_FILES.manifest) files[file] = `// ${file}\n`;
   const root = tree(t, { ...files, 'main/x.js': '1;\n' });
-  const manifest: Manifest = { name: 'portcullis-helper-bundle', version: '1', nodeAbi: process.versions.modules, files: hashTree(root), pins: [] };
+  const manifest: Manifest = {
+    name: 'portcullis-helper-bundle',
+    version: '1',
+    nodeAbi: process.versions.modules,
+    files: hashTree(root),
+    pins: [],
+  };
   writeFileSync(join(root, BUNDLE_FILES.manifest), JSON.stringify(manifest));
   verifyBundle(root);
   // A link whose target has the very bytes the manifest expects is still refused.
-  const decoy = tree(t, { 'launcher': files[BUNDLE_FILES.launcher]! });
+  const decoy = tree(t, { launcher: files[BUNDLE_FILES.launcher]! });
   renameSync(join(root, BUNDLE_FILES.launcher), join(root, 'kept'));
   symlinkSync(join(decoy, 'launcher'), join(root, BUNDLE_FILES.launcher));
-  assert.throws(() => verifyBundle(root), /polkit\/portcullis-helper-launch is a symbolic link; a bundle holds only files and directories/);
+  assert.throws(
+    () => verifyBundle(root),
+    /polkit\/portcullis-helper-launch is a symbolic link; a bundle holds only files and directories/,
+  );
   rmSync(join(root, BUNDLE_FILES.launcher));
   renameSync(join(root, 'kept'), join(root, BUNDLE_FILES.launcher));
   renameSync(join(root, 'main'), join(decoy, 'main'));
@@ -85,9 +101,25 @@ test('a link anywhere in the bundle is refused, never followed: a file, a direct
 });
 
 test('a manifest without a sound pin list is refused (uninstall removes those pins as root)', (t) => {
-  const root = tree(t, Object.fromEntries(Object.values(BUNDLE_FILES).filter((f) => f !== BUNDLE_FILES.manifest).map((f) => [f, 'x\n'])));
+  const root = tree(
+    t,
+    Object.fromEntries(
+      Object.values(BUNDLE_FILES)
+        .filter((f) => f !== BUNDLE_FILES.manifest)
+        .map((f) => [f, 'x\n']),
+    ),
+  );
   for (const pins of [undefined, ['links/../../etc'], ['maps/a/b'], ['progs/x']]) {
-    writeFileSync(join(root, BUNDLE_FILES.manifest), JSON.stringify({ name: 'portcullis-helper-bundle', version: '1', nodeAbi: process.versions.modules, files: hashTree(root), pins }));
+    writeFileSync(
+      join(root, BUNDLE_FILES.manifest),
+      JSON.stringify({
+        name: 'portcullis-helper-bundle',
+        version: '1',
+        nodeAbi: process.versions.modules,
+        files: hashTree(root),
+        pins,
+      }),
+    );
     assert.throws(() => verifyBundle(root), /does not list the pins the helper makes/, JSON.stringify(pins));
   }
 });
@@ -96,18 +128,35 @@ test('the pins come from the skeleton the addon embeds: a link per program, a ma
   const pins = pinsOf(join(REPO_ROOT, 'build/bpf/portcullis.skel.h'));
   assert.ok(pins.includes('links/pcl_connect4') && pins.includes('maps/pcl_events'), pins.join(' '));
   // libbpf's data-map names have dots, which the addon pins as underscores.
-  assert.ok(pins.some((pin) => /^maps\/_data_/.test(pin)), pins.join(' '));
+  assert.ok(
+    pins.some((pin) => /^maps\/_data_/.test(pin)),
+    pins.join(' '),
+  );
   assert.throws(() => pinsOf('/nonexistent/portcullis.skel.h'), /build the BPF objects: npm run build:bpf/);
 });
 
 test('a bundle built for another node ABI is refused with what to do', (t) => {
-  const root = tree(t, Object.fromEntries(Object.values(BUNDLE_FILES).filter((f) => f !== BUNDLE_FILES.manifest).map((f) => [f, 'x\n'])));
-  writeFileSync(join(root, BUNDLE_FILES.manifest), JSON.stringify({ name: 'portcullis-helper-bundle', version: '1', nodeAbi: '1', files: hashTree(root), pins: [] }));
+  const root = tree(
+    t,
+    Object.fromEntries(
+      Object.values(BUNDLE_FILES)
+        .filter((f) => f !== BUNDLE_FILES.manifest)
+        .map((f) => [f, 'x\n']),
+    ),
+  );
+  writeFileSync(
+    join(root, BUNDLE_FILES.manifest),
+    JSON.stringify({ name: 'portcullis-helper-bundle', version: '1', nodeAbi: '1', files: hashTree(root), pins: [] }),
+  );
   assert.throws(() => verifyBundle(root), /built for Node ABI 1, but \/usr\/bin\/node has ABI \d+: rebuild the bundle/);
 });
 
 test('install finds the bundle it runs from, else the repository build', (t) => {
-  const installed = tree(t, { [BUNDLE_FILES.manifest]: '{}', [BUNDLE_FILES.installEntry]: '', 'main/cli/commands/install.js': '' });
+  const installed = tree(t, {
+    [BUNDLE_FILES.manifest]: '{}',
+    [BUNDLE_FILES.installEntry]: '',
+    'main/cli/commands/install.js': '',
+  });
   assert.equal(findBundleDir(join(installed, 'main/cli/commands')), installed);
   const repo = tree(t, { [`${REPO_BUNDLE_DIR}/${BUNDLE_FILES.manifest}`]: '{}', 'main/cli/commands/install.ts': '' });
   assert.equal(findBundleDir(join(repo, 'main/cli/commands')), join(repo, REPO_BUNDLE_DIR));

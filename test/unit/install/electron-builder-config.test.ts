@@ -11,7 +11,10 @@ const { getConfig, validateConfiguration } = require('app-builder-lib/out/util/c
   getConfig(projectDir: string, configPath: string, fromOptions: null): Promise<Record<string, any>>;
   validateConfiguration(config: unknown, logger: unknown): Promise<void>;
 };
-const builderUtil = require('builder-util') as { DebugLogger: new (enabled: boolean) => unknown; log: { stream: NodeJS.WritableStream } };
+const builderUtil = require('builder-util') as {
+  DebugLogger: new (enabled: boolean) => unknown;
+  log: { stream: NodeJS.WritableStream };
+};
 /* eslint-enable @typescript-eslint/no-require-imports */
 const { DebugLogger } = builderUtil;
 // Its log goes to stdout, which the test runner reads; keep it on stderr.
@@ -25,18 +28,33 @@ async function load(file: string): Promise<Record<string, any>> {
 
 test('release config: deb + AppImage x64, fuses locked, helper bundle outside the asar, native modules unpacked', async () => {
   const config = await load('electron-builder.yml');
-  assert.deepEqual(config.linux.target, [{ target: 'deb', arch: ['x64'] }, { target: 'AppImage', arch: ['x64'] }]);
+  assert.deepEqual(config.linux.target, [
+    { target: 'deb', arch: ['x64'] },
+    { target: 'AppImage', arch: ['x64'] },
+  ]);
   assert.deepEqual(
-    { runAsNode: config.electronFuses.runAsNode, nodeOptions: config.electronFuses.enableNodeOptionsEnvironmentVariable, inspect: config.electronFuses.enableNodeCliInspectArguments, asarOnly: config.electronFuses.onlyLoadAppFromAsar },
+    {
+      runAsNode: config.electronFuses.runAsNode,
+      nodeOptions: config.electronFuses.enableNodeOptionsEnvironmentVariable,
+      inspect: config.electronFuses.enableNodeCliInspectArguments,
+      asarOnly: config.electronFuses.onlyLoadAppFromAsar,
+    },
     { runAsNode: false, nodeOptions: false, inspect: false, asarOnly: true },
   );
   assert.ok(config.asarUnpack.includes('**/*.node'));
-  assert.deepEqual(config.extraResources.map((r: { from: string; to: string }) => [r.from, r.to]), [['build/helper-bundle', 'helper']]);
+  assert.deepEqual(
+    config.extraResources.map((r: { from: string; to: string }) => [r.from, r.to]),
+    [['build/helper-bundle', 'helper']],
+  );
   assert.ok(config.files[0].filter.includes('!build/main/helper/**'), 'root-only helper code stays out of the app');
   assert.equal(config.npmRebuild, true);
   assert.notEqual(config.linux.executableName, 'portcullis', '/usr/bin/portcullis is the CLI');
 
-  for (const script of [config.deb.afterInstall, config.deb.afterRemove, config.deb.fpm[0].replace('--before-remove=', '')]) {
+  for (const script of [
+    config.deb.afterInstall,
+    config.deb.afterRemove,
+    config.deb.fpm[0].replace('--before-remove=', ''),
+  ]) {
     assert.ok(existsSync(join(ROOT, script)), `${script} exists`);
   }
   // postinst installs from where extraResources puts the bundle.

@@ -35,7 +35,12 @@ test('the systemd unit runs the same entry, with a cut-down bounding set and no 
   // Each one is justified in the unit's header comment (and measured by install-capabilities).
   for (const cap of caps) assert.match(unit, new RegExp(`^#\\s+${cap}\\s+\\S`, 'm'), `${cap} is explained`);
   assert.ok(caps.length > 0 && caps.length <= 6, caps.join(' '));
-  for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'RuntimeDirectory=portcullis', 'ProtectHome=read-only']) {
+  for (const line of [
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'RuntimeDirectory=portcullis',
+    'ProtectHome=read-only',
+  ]) {
     assert.match(unit, new RegExp(`^${line}$`, 'm'));
   }
 });
@@ -45,7 +50,11 @@ test('systemd accepts the unit', (t) => {
     t.skip('systemd-analyze is not installed');
     return;
   }
-  const verify = spawnSync('systemd-analyze', ['verify', join(__dirname, '../../../polkit/portcullis-helper.service')], { encoding: 'utf8' });
+  const verify = spawnSync(
+    'systemd-analyze',
+    ['verify', join(__dirname, '../../../polkit/portcullis-helper.service')],
+    { encoding: 'utf8' },
+  );
   assert.equal(verify.status, 0, verify.stderr);
   assert.equal(verify.stderr.trim(), '', 'no warnings');
 });

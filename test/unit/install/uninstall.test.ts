@@ -12,17 +12,23 @@ test('a pin directory outside any bpffs is refused and left untouched', async (t
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'precious'), 'data');
   const detached: string[] = [];
-  await assert.rejects(removePins(dir, ['maps/precious'], async (pinDir) => void detached.push(pinDir)), (error: Error & { kind?: string }) => {
-    assert.equal(error.kind, 'invalid-input');
-    assert.match(error.message, /is not on a bpf filesystem; refusing to remove it/);
-    return true;
-  });
+  await assert.rejects(
+    removePins(dir, ['maps/precious'], async (pinDir) => void detached.push(pinDir)),
+    (error: Error & { kind?: string }) => {
+      assert.equal(error.kind, 'invalid-input');
+      assert.match(error.message, /is not on a bpf filesystem; refusing to remove it/);
+      return true;
+    },
+  );
   assert.deepEqual(detached, []);
   assert.ok(existsSync(join(dir, 'precious')));
 });
 
 test('a missing pin directory means nothing to detach', async () => {
   const detached: string[] = [];
-  assert.match(await removePins('/nonexistent/portcullis-pins', ['maps/pcl_events'], async (pinDir) => void detached.push(pinDir)), /no pins/);
+  assert.match(
+    await removePins('/nonexistent/portcullis-pins', ['maps/pcl_events'], async (pinDir) => void detached.push(pinDir)),
+    /no pins/,
+  );
   assert.deepEqual(detached, []);
 });

@@ -3,17 +3,45 @@
 // the shared 0n, and IPv6 through the caller's formatter.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pcl_dns_event as DNS, pcl_event as EV, pcl_flow as FLOW, pcl_flow_record as RECORD } from '../../../native/abi.js';
-import { DNS_EVENT_BYTES, EVENT_BYTES, EventDecoder, FLOW_RECORD_BYTES, visitFlowRecords } from '../../../native/event-layout.js';
+import {
+  pcl_dns_event as DNS,
+  pcl_event as EV,
+  pcl_flow as FLOW,
+  pcl_flow_record as RECORD,
+} from '../../../native/abi.js';
+import {
+  DNS_EVENT_BYTES,
+  EVENT_BYTES,
+  EventDecoder,
+  FLOW_RECORD_BYTES,
+  visitFlowRecords,
+} from '../../../native/event-layout.js';
 import { formatIp } from '../../../main/contract/net.js';
 
 const decoder = new EventDecoder({ formatV6: (bytes) => formatIp({ family: 6, bytes }) });
 const decodeEvents = (buf: Buffer) => decoder.decode(buf);
 
 interface Fields {
-  timeNs?: bigint; cookie?: bigint; cgroupId?: bigint; bytesOut?: bigint; bytesIn?: bigint; packetsOut?: bigint; packetsIn?: bigint;
-  tgid?: number; uid?: number; appId?: number; ruleId?: number; local?: number[]; remote?: number[];
-  localPort?: number; remotePort?: number; kind?: number; protocol?: number; direction?: number; verdict?: number; comm?: string;
+  timeNs?: bigint;
+  cookie?: bigint;
+  cgroupId?: bigint;
+  bytesOut?: bigint;
+  bytesIn?: bigint;
+  packetsOut?: bigint;
+  packetsIn?: bigint;
+  tgid?: number;
+  uid?: number;
+  appId?: number;
+  ruleId?: number;
+  local?: number[];
+  remote?: number[];
+  localPort?: number;
+  remotePort?: number;
+  kind?: number;
+  protocol?: number;
+  direction?: number;
+  verdict?: number;
+  comm?: string;
 }
 
 function record(f: Fields): Buffer {
@@ -44,18 +72,64 @@ function record(f: Fields): Buffer {
 }
 
 test('decode: every field of a connect and a close, large values exact', () => {
-  const [connect, close] = decodeEvents(Buffer.concat([
-    record({ timeNs: 123_456_789_012_345n, cookie: 2n ** 60n + 7n, cgroupId: 99n, tgid: 4_000_000_000, uid: 1000, appId: 7, ruleId: 3_000_000_000,
-      local: [192, 168, 1, 2], remote: [203, 0, 113, 9], localPort: 51000, remotePort: 443, verdict: 2, comm: 'firefox-esr' }),
-    record({ kind: 5, cookie: 5n, bytesOut: 2n ** 40n, bytesIn: 1n, packetsOut: 0n, packetsIn: 2n ** 64n - 1n, direction: 2, protocol: 17, comm: 'dig' }),
-  ]));
+  const [connect, close] = decodeEvents(
+    Buffer.concat([
+      record({
+        timeNs: 123_456_789_012_345n,
+        cookie: 2n ** 60n + 7n,
+        cgroupId: 99n,
+        tgid: 4_000_000_000,
+        uid: 1000,
+        appId: 7,
+        ruleId: 3_000_000_000,
+        local: [192, 168, 1, 2],
+        remote: [203, 0, 113, 9],
+        localPort: 51000,
+        remotePort: 443,
+        verdict: 2,
+        comm: 'firefox-esr',
+      }),
+      record({
+        kind: 5,
+        cookie: 5n,
+        bytesOut: 2n ** 40n,
+        bytesIn: 1n,
+        packetsOut: 0n,
+        packetsIn: 2n ** 64n - 1n,
+        direction: 2,
+        protocol: 17,
+        comm: 'dig',
+      }),
+    ]),
+  );
   assert.deepEqual(connect, {
-    timeNs: 123_456_789_012_345n, socketCookie: 2n ** 60n + 7n, cgroupId: 99n, bytesOut: 0n, bytesIn: 0n, packetsOut: 0n, packetsIn: 0n,
-    tgid: 4_000_000_000, uid: 1000, appId: 7, ruleId: 3_000_000_000, localAddr: '192.168.1.2', remoteAddr: '203.0.113.9',
-    localPort: 51000, remotePort: 443, kind: 'connect', family: 4, protocol: 'tcp', direction: 'out', verdict: 'block', comm: 'firefox-esr',
+    timeNs: 123_456_789_012_345n,
+    socketCookie: 2n ** 60n + 7n,
+    cgroupId: 99n,
+    bytesOut: 0n,
+    bytesIn: 0n,
+    packetsOut: 0n,
+    packetsIn: 0n,
+    tgid: 4_000_000_000,
+    uid: 1000,
+    appId: 7,
+    ruleId: 3_000_000_000,
+    localAddr: '192.168.1.2',
+    remoteAddr: '203.0.113.9',
+    localPort: 51000,
+    remotePort: 443,
+    kind: 'connect',
+    family: 4,
+    protocol: 'tcp',
+    direction: 'out',
+    verdict: 'block',
+    comm: 'firefox-esr',
   });
   assert.deepEqual([close!.kind, close!.protocol, close!.direction, close!.verdict], ['close', 'udp', 'in', 'allow']);
-  assert.deepEqual([close!.bytesOut, close!.bytesIn, close!.packetsOut, close!.packetsIn], [2n ** 40n, 1n, 0n, 2n ** 64n - 1n]);
+  assert.deepEqual(
+    [close!.bytesOut, close!.bytesIn, close!.packetsOut, close!.packetsIn],
+    [2n ** 40n, 1n, 0n, 2n ** 64n - 1n],
+  );
   assert.equal(close!.comm, 'dig');
 });
 
@@ -63,18 +137,38 @@ test('decode: cached texts never answer for other bytes (colliding IPv4 slots, a
   // Every address of 10.0.x.y over 20k values: a direct-mapped table of 16k slots must collide.
   const addresses: number[][] = [];
   for (let i = 0; i < 20_000; i++) addresses.push([10, 0, (i >> 8) & 255, i & 255]);
-  const pass = () => decodeEvents(Buffer.concat(addresses.map((remote) => record({ remote })))).map((e) => e.remoteAddr);
+  const pass = () =>
+    decodeEvents(Buffer.concat(addresses.map((remote) => record({ remote })))).map((e) => e.remoteAddr);
   const expected = addresses.map((a) => a.join('.'));
   assert.deepEqual(pass(), expected);
   assert.deepEqual(pass(), expected, 'second pass, from the cache');
 
-  const names = decodeEvents(Buffer.concat([record({ tgid: 42, comm: 'bash' }), record({ tgid: 42, comm: 'curl' }), record({ tgid: 42, comm: 'bash' }),
-    record({ comm: 'python3.11-venv' }), record({ comm: 'python3.11-venw' }), record({ comm: 'émoji-é' })]));
-  assert.deepEqual(names.map((e) => e.comm), ['bash', 'curl', 'bash', 'python3.11-venv', 'python3.11-venw', 'émoji-é']);
+  const names = decodeEvents(
+    Buffer.concat([
+      record({ tgid: 42, comm: 'bash' }),
+      record({ tgid: 42, comm: 'curl' }),
+      record({ tgid: 42, comm: 'bash' }),
+      record({ comm: 'python3.11-venv' }),
+      record({ comm: 'python3.11-venw' }),
+      record({ comm: 'émoji-é' }),
+    ]),
+  );
+  assert.deepEqual(
+    names.map((e) => e.comm),
+    ['bash', 'curl', 'bash', 'python3.11-venv', 'python3.11-venw', 'émoji-é'],
+  );
 
   const v6 = (last: number) => [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last];
-  const six = decodeEvents(Buffer.concat([record({ remote: v6(1), local: v6(2) }), record({ remote: v6(2), local: v6(1) })]));
-  assert.deepEqual(six.map((e) => [e.family, e.remoteAddr, e.localAddr]), [[6, '2001:db8::1', '2001:db8::2'], [6, '2001:db8::2', '2001:db8::1']]);
+  const six = decodeEvents(
+    Buffer.concat([record({ remote: v6(1), local: v6(2) }), record({ remote: v6(2), local: v6(1) })]),
+  );
+  assert.deepEqual(
+    six.map((e) => [e.family, e.remoteAddr, e.localAddr]),
+    [
+      [6, '2001:db8::1', '2001:db8::2'],
+      [6, '2001:db8::2', '2001:db8::1'],
+    ],
+  );
 });
 
 test('decode: a DNS record carries its payload; a truncated one ends the batch', () => {

@@ -10,7 +10,10 @@ import { useUi } from '../../../renderer/stores/ui-store';
 
 // jsdom does no layout: give scroll containers a window-sized client box so virtualised lists render
 // the rows a real window would.
-for (const [property, size] of [['clientHeight', 700], ['clientWidth', 1000]] as const) {
+for (const [property, size] of [
+  ['clientHeight', 700],
+  ['clientWidth', 1000],
+] as const) {
   Object.defineProperty(HTMLElement.prototype, property, {
     configurable: true,
     get(this: HTMLElement) {
@@ -23,5 +26,9 @@ afterEach(() => {
   cleanup();
   installBridge(null);
   useConnections.getState().reset();
-  for (const store of [useHelper, useNotices, useRules, useUi]) (store as { setState(state: unknown, replace: true): void; getInitialState(): unknown }).setState(store.getInitialState(), true);
+  for (const store of [useHelper, useNotices, useRules, useUi])
+    (store as { setState(state: unknown, replace: true): void; getInitialState(): unknown }).setState(
+      store.getInitialState(),
+      true,
+    );
 });

@@ -43,7 +43,10 @@ async function withShell(run: (shell: ShellServer, launchDir: string) => Promise
   }
 }
 
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers }, (res) => {
       let body = '';
@@ -72,7 +75,11 @@ function open(url: string, origin: string, cookie?: string): Promise<WebSocket> 
   });
 }
 
-function rpc(ws: WebSocket, channel: string, body: unknown): Promise<{ ok: boolean; value?: unknown; error?: { kind: string; message: string; where?: string } }> {
+function rpc(
+  ws: WebSocket,
+  channel: string,
+  body: unknown,
+): Promise<{ ok: boolean; value?: unknown; error?: { kind: string; message: string; where?: string } }> {
   const id = Math.floor(Math.random() * 1e9);
   return new Promise((resolve) => {
     const onMessage = (data: WebSocket.RawData) => {
@@ -118,7 +125,12 @@ test('the launch page is private and names no secret; its code signs in once, fo
     const first = await get(link);
     assert.equal(first.status, 303);
     assert.equal(first.headers.location, '/');
-    assert.match(String((first.headers['set-cookie'] as string[])[0]), new RegExp(`^portcullis-shell-${new URL(shell.origin).port}=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=/$`));
+    assert.match(
+      String((first.headers['set-cookie'] as string[])[0]),
+      new RegExp(
+        `^portcullis-shell-${new URL(shell.origin).port}=[A-Za-z0-9_-]{43}; HttpOnly; SameSite=Strict; Path=/$`,
+      ),
+    );
     // The code is dead; the page now holds the next one (to open another window later).
     const again = await get(link);
     assert.equal(again.status, 403);
@@ -140,20 +152,30 @@ test('the WebSocket needs a signed-in session and our own Origin', async () => {
     await assert.rejects(open(ipc, 'null', cookie), /HTTP 403/);
     await assert.rejects(open(`${ipc}?x=%E0`, 'http://evil.example', cookie), /HTTP 403/);
     const ws = await open(ipc, shell.origin, cookie);
-    assert.deepEqual(await rpc(ws, 'portcullis:getWizardState', {}), { ok: true, value: { completed: false, mode: null } });
+    assert.deepEqual(await rpc(ws, 'portcullis:getWizardState', {}), {
+      ok: true,
+      value: { completed: false, mode: null },
+    });
     ws.close();
   });
 });
 
-test('a connection from another uid is closed unanswered, whatever headers it sends', { skip: process.getuid?.() !== 0 && 'needs root to run a peer as another uid' }, async () => {
-  await withShell(async (shell) => {
-    const cookie = await signIn(shell);
-    const port = new URL(shell.origin).port;
-    const answers = await forgedRequestsAs(65534, Number(port), cookie);
-    assert.ok(!answers.get.startsWith('HTTP/') && !answers.upgrade.startsWith('HTTP/'), `another uid got an answer: ${JSON.stringify(answers)}`);
-    assert.equal((await get(`${shell.origin}/`)).status, 200, 'this uid is still served');
-  });
-});
+test(
+  'a connection from another uid is closed unanswered, whatever headers it sends',
+  { skip: process.getuid?.() !== 0 && 'needs root to run a peer as another uid' },
+  async () => {
+    await withShell(async (shell) => {
+      const cookie = await signIn(shell);
+      const port = new URL(shell.origin).port;
+      const answers = await forgedRequestsAs(65534, Number(port), cookie);
+      assert.ok(
+        !answers.get.startsWith('HTTP/') && !answers.upgrade.startsWith('HTTP/'),
+        `another uid got an answer: ${JSON.stringify(answers)}`,
+      );
+      assert.equal((await get(`${shell.origin}/`)).status, 200, 'this uid is still served');
+    });
+  },
+);
 
 test('requests are validated with the contract and failures keep their kind', async () => {
   await withShell(async (shell) => {
@@ -173,11 +195,23 @@ test('requests are validated with the contract and failures keep their kind', as
     // The helper's own methods go on to the helper, which checks them (here: none is running).
     const rules = await rpc(ws, 'portcullis:listRules', {});
     assert.equal(rules.error!.kind, 'unavailable');
-    assert.deepEqual(await rpc(ws, 'portcullis:getHelperState', {}), { ok: true, value: { state: 'not-running', message: 'the helper is not running (test)' } });
+    assert.deepEqual(await rpc(ws, 'portcullis:getHelperState', {}), {
+      ok: true,
+      value: { state: 'not-running', message: 'the helper is not running (test)' },
+    });
     const started = await rpc(ws, 'portcullis:startHelper', {});
     assert.deepEqual(started.value, { state: 'refused', message: 'not authorised (test)' });
     // The state change also went out as a notification to every client.
-    assert.ok(notices.some((frame) => JSON.stringify(frame) === JSON.stringify({ channel: 'portcullis:helperState', payload: { state: 'refused', message: 'not authorised (test)' } })));
+    assert.ok(
+      notices.some(
+        (frame) =>
+          JSON.stringify(frame) ===
+          JSON.stringify({
+            channel: 'portcullis:helperState',
+            payload: { state: 'refused', message: 'not authorised (test)' },
+          }),
+      ),
+    );
     ws.close();
   });
 });

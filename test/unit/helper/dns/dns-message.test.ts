@@ -17,7 +17,16 @@ function record(name: NamePart, type: number, ttl: number, data: number[]): numb
   return [...encodeName(name), ...u16(type), ...u16(1), ...u32(ttl), ...u16(data.length), ...data];
 }
 function message(options: { id?: number; flags?: number; questions: NamePart[]; answers: number[][] }): Uint8Array {
-  const header = [...u16(options.id ?? 0x1234), ...u16(options.flags ?? 0x8180), ...u16(options.questions.length), ...u16(options.answers.length), 0, 0, 0, 0];
+  const header = [
+    ...u16(options.id ?? 0x1234),
+    ...u16(options.flags ?? 0x8180),
+    ...u16(options.questions.length),
+    ...u16(options.answers.length),
+    0,
+    0,
+    0,
+    0,
+  ];
   const questions = options.questions.flatMap((q) => [...encodeName(q), ...u16(1), ...u16(1)]);
   return Uint8Array.from([...header, ...questions, ...options.answers.flat()]);
 }
@@ -67,17 +76,25 @@ test('dns: other record types and classes are skipped, not misread', () => {
   const a = record('m.test', 1, 60, [5, 6, 7, 8]);
   const parsed = parseDnsResponse(message({ questions: ['m.test'], answers: [mx, chaos, a] }));
   assert.ok(parsed.ok);
-  assert.deepEqual(parsed.value.answers.map((x) => x.data), ['5.6.7.8']);
+  assert.deepEqual(
+    parsed.value.answers.map((x) => x.data),
+    ['5.6.7.8'],
+  );
 });
 
 test('dns: a TTL with the top bit set counts as zero', () => {
-  const parsed = parseDnsResponse(message({ questions: ['t.test'], answers: [record('t.test', 1, 0x80000001, [1, 1, 1, 1])] }));
+  const parsed = parseDnsResponse(
+    message({ questions: ['t.test'], answers: [record('t.test', 1, 0x80000001, [1, 1, 1, 1])] }),
+  );
   assert.ok(parsed.ok);
   assert.equal(parsed.value.answers[0]!.ttl, 0);
 });
 
 test('dns: a capture cut short keeps the whole records and says it was truncated', () => {
-  const full = message({ questions: ['cut.test'], answers: [record('cut.test', 1, 60, [1, 1, 1, 1]), record('cut.test', 1, 60, [2, 2, 2, 2])] });
+  const full = message({
+    questions: ['cut.test'],
+    answers: [record('cut.test', 1, 60, [1, 1, 1, 1]), record('cut.test', 1, 60, [2, 2, 2, 2])],
+  });
   for (let length = 12; length < full.length; length++) {
     const parsed = parseDnsResponse(full.subarray(0, length));
     assert.ok(parsed.ok, `length ${length}`);
@@ -100,7 +117,10 @@ test('dns: queries, short input and non-standard opcodes are refused as values',
 
 test('dns: pointer loops, forward pointers and wrong address lengths are malformed', () => {
   // The answer owner points at itself.
-  const selfPointer = message({ questions: [], answers: [[0xc0, 12, ...u16(1), ...u16(1), ...u32(1), ...u16(4), 1, 2, 3, 4]] });
+  const selfPointer = message({
+    questions: [],
+    answers: [[0xc0, 12, ...u16(1), ...u16(1), ...u32(1), ...u16(4), 1, 2, 3, 4]],
+  });
   const loop = parseDnsResponse(selfPointer);
   assert.equal(loop.ok ? null : loop.error.kind, 'malformed');
   // A label followed by a pointer back to that label: a loop that only ever points backwards.
@@ -129,7 +149,10 @@ test('dns: a name longer than 255 bytes is malformed; control bytes in labels ar
 });
 
 test('dns: random and mutated input never throws', () => {
-  const base = message({ questions: ['fuzz.example.test'], answers: [record({ pointer: 12 }, 5, 60, encodeName('x.fuzz.test')), record('x.fuzz.test', 1, 60, [1, 2, 3, 4])] });
+  const base = message({
+    questions: ['fuzz.example.test'],
+    answers: [record({ pointer: 12 }, 5, 60, encodeName('x.fuzz.test')), record('x.fuzz.test', 1, 60, [1, 2, 3, 4])],
+  });
   let seed = 12345;
   const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   for (let round = 0; round < 20000; round++) {

@@ -17,13 +17,20 @@ test('dns-names: an address is known by the name asked for, until TTL plus grace
 
 test('dns-names: addresses of a domain expire with their TTL, never below the floor', () => {
   const names = new DnsNames();
-  names.record([
-    { address: '1.1.1.1', family: 4, names: ['example.com'], ttl: 300 },
-    { address: '2001:db8::5', family: 6, names: ['example.com'], ttl: 0 },
-    { address: '2.2.2.2', family: 4, names: ['cdn.example.com'], ttl: 300 },
-    { address: '3.3.3.3', family: 4, names: ['badexample.com'], ttl: 300 },
-  ], T0);
-  const at = (now: number, subdomains: boolean) => names.addressesOf('example.com', subdomains, now).map((a) => a.address).sort();
+  names.record(
+    [
+      { address: '1.1.1.1', family: 4, names: ['example.com'], ttl: 300 },
+      { address: '2001:db8::5', family: 6, names: ['example.com'], ttl: 0 },
+      { address: '2.2.2.2', family: 4, names: ['cdn.example.com'], ttl: 300 },
+      { address: '3.3.3.3', family: 4, names: ['badexample.com'], ttl: 300 },
+    ],
+    T0,
+  );
+  const at = (now: number, subdomains: boolean) =>
+    names
+      .addressesOf('example.com', subdomains, now)
+      .map((a) => a.address)
+      .sort();
   assert.deepEqual(at(T0, false), ['1.1.1.1', '2001:db8::5']);
   assert.deepEqual(at(T0, true), ['1.1.1.1', '2.2.2.2', '2001:db8::5']);
   assert.deepEqual(at(T0 + MIN_TTL_SEC * 1000, false), ['1.1.1.1']);
@@ -32,7 +39,8 @@ test('dns-names: addresses of a domain expire with their TTL, never below the fl
 
 test('dns-names: sweep removes stale entries; a full cache evicts the soonest to expire', () => {
   const names = new DnsNames({ maxAddresses: 100 });
-  for (let i = 0; i < 100; i++) names.record([{ address: `10.1.0.${i}`, family: 4, names: [`h${i}.test`], ttl: 60 + i }], T0);
+  for (let i = 0; i < 100; i++)
+    names.record([{ address: `10.1.0.${i}`, family: 4, names: [`h${i}.test`], ttl: 60 + i }], T0);
   assert.equal(names.size, 100);
   names.record([{ address: '10.2.0.1', family: 4, names: ['new.test'], ttl: 60 }], T0);
   assert.ok(names.size <= 100);
@@ -53,8 +61,20 @@ test('dns-names: nameIsUnder respects label boundaries', () => {
 
 function domainRule(id: number, name: string, subdomains: boolean, extra: Partial<Rule> = {}): Rule {
   return {
-    id, action: 'block', appId: null, remote: { kind: 'domain', name, subdomains }, ports: null, protocol: 'any', direction: 'both',
-    expiresAt: null, note: '', enabled: true, createdAt: T0, updatedAt: T0, hits: 0, ...extra,
+    id,
+    action: 'block',
+    appId: null,
+    remote: { kind: 'domain', name, subdomains },
+    ports: null,
+    protocol: 'any',
+    direction: 'both',
+    expiresAt: null,
+    note: '',
+    enabled: true,
+    createdAt: T0,
+    updatedAt: T0,
+    hits: 0,
+    ...extra,
   };
 }
 
@@ -62,12 +82,32 @@ test('domain-rules: a rule picks up addresses already resolved and ones resolved
   const names = new DnsNames();
   names.record([{ address: '1.1.1.1', family: 4, names: ['example.com'], ttl: 60 }], T0);
   const domains = new DomainRuleAddresses(names);
-  domains.setRules([domainRule(7, 'example.com', false), domainRule(8, 'tracker.test', true, { appId: 3, ports: { from: 443, to: 443 } })], T0);
-  assert.deepEqual(domains.addressRules().map((r) => [r.id, r.remote]), [[7, { kind: 'address', family: 4, text: '1.1.1.1', address: '1.1.1.1', prefixLen: 32 }]]);
+  domains.setRules(
+    [
+      domainRule(7, 'example.com', false),
+      domainRule(8, 'tracker.test', true, { appId: 3, ports: { from: 443, to: 443 } }),
+    ],
+    T0,
+  );
+  assert.deepEqual(
+    domains.addressRules().map((r) => [r.id, r.remote]),
+    [[7, { kind: 'address', family: 4, text: '1.1.1.1', address: '1.1.1.1', prefixLen: 32 }]],
+  );
 
-  assert.equal(domains.learn(names.record([{ address: '2001:db8::9', family: 6, names: ['x.y.tracker.test'], ttl: 600 }], T0)), true);
-  assert.equal(domains.learn(names.record([{ address: '9.9.9.9', family: 4, names: ['www.example.com'], ttl: 600 }], T0)), false, 'exact rule ignores subdomains');
-  assert.equal(domains.learn(names.record([{ address: '2001:db8::9', family: 6, names: ['x.y.tracker.test'], ttl: 900 }], T0)), false, 'a longer TTL for a known address changes no kernel rule');
+  assert.equal(
+    domains.learn(names.record([{ address: '2001:db8::9', family: 6, names: ['x.y.tracker.test'], ttl: 600 }], T0)),
+    true,
+  );
+  assert.equal(
+    domains.learn(names.record([{ address: '9.9.9.9', family: 4, names: ['www.example.com'], ttl: 600 }], T0)),
+    false,
+    'exact rule ignores subdomains',
+  );
+  assert.equal(
+    domains.learn(names.record([{ address: '2001:db8::9', family: 6, names: ['x.y.tracker.test'], ttl: 900 }], T0)),
+    false,
+    'a longer TTL for a known address changes no kernel rule',
+  );
   const tracker = domains.addressRules().find((r) => r.id === 8)!;
   assert.equal(tracker.appId, 3);
   assert.deepEqual(tracker.ports, { from: 443, to: 443 });
@@ -75,7 +115,10 @@ test('domain-rules: a rule picks up addresses already resolved and ones resolved
   assert.equal(domains.nextExpiry(), T0 + 60_000);
 
   assert.equal(domains.expire(T0 + 60_000), true);
-  assert.deepEqual(domains.addressRules().map((r) => r.id), [8]);
+  assert.deepEqual(
+    domains.addressRules().map((r) => r.id),
+    [8],
+  );
   assert.equal(domains.expire(T0 + 900_000), true);
   assert.deepEqual(domains.addressRules(), []);
   assert.equal(domains.nextExpiry(), null);
@@ -85,6 +128,12 @@ test('domain-rules: disabled and non-domain rules are ignored', () => {
   const names = new DnsNames();
   names.record([{ address: '1.1.1.1', family: 4, names: ['example.com'], ttl: 60 }], T0);
   const domains = new DomainRuleAddresses(names);
-  domains.setRules([domainRule(1, 'example.com', false, { enabled: false }), { ...domainRule(2, 'x', false), remote: { kind: 'any' } }], T0);
+  domains.setRules(
+    [
+      domainRule(1, 'example.com', false, { enabled: false }),
+      { ...domainRule(2, 'x', false), remote: { kind: 'any' } },
+    ],
+    T0,
+  );
   assert.deepEqual(domains.addressRules(), []);
 });

@@ -6,8 +6,11 @@ const SLOTS = 70_000; // more than the 65536 keys pick() makes
 
 function columns(): FlowKeyColumns {
   return {
-    appId: new Uint32Array(SLOTS), addrId: new Uint32Array(SLOTS), remotePort: new Uint16Array(SLOTS),
-    protocol: new Uint8Array(SLOTS), outbound: new Uint8Array(SLOTS),
+    appId: new Uint32Array(SLOTS),
+    addrId: new Uint32Array(SLOTS),
+    remotePort: new Uint16Array(SLOTS),
+    protocol: new Uint8Array(SLOTS),
+    outbound: new Uint8Array(SLOTS),
   };
 }
 
@@ -21,12 +24,20 @@ test('flow index: random adds and removes (growing through rehashes) find what a
   const c = columns();
   const index = new FlowIndex(c);
   const reference = new Map<string, number>();
-  const keyOf = (slot: number) => `${c.appId[slot]}|${c.addrId[slot]}|${c.remotePort[slot]}|${c.protocol[slot]}|${c.outbound[slot]}`;
+  const keyOf = (slot: number) =>
+    `${c.appId[slot]}|${c.addrId[slot]}|${c.remotePort[slot]}|${c.protocol[slot]}|${c.outbound[slot]}`;
   const free: number[] = [];
   let used = 0;
   const random = lcg(7);
   // Narrow key ranges, so keys repeat and probe runs collide and wrap.
-  const pick = () => [Math.floor(random() * 4), Math.floor(random() * 32), 1024 + Math.floor(random() * 64), Math.floor(random() * 4), Math.floor(random() * 2)] as const;
+  const pick = () =>
+    [
+      Math.floor(random() * 4),
+      Math.floor(random() * 32),
+      1024 + Math.floor(random() * 64),
+      Math.floor(random() * 4),
+      Math.floor(random() * 2),
+    ] as const;
   for (let step = 0; step < 60_000; step++) {
     const [appId, addrId, port, protocol, outbound] = pick();
     const key = `${appId}|${addrId}|${port}|${protocol}|${outbound}`;
@@ -34,7 +45,11 @@ test('flow index: random adds and removes (growing through rehashes) find what a
     assert.equal(found, reference.get(key) ?? -1, `step ${step}: lookup of ${key}`);
     if (found === -1 && random() < 0.6) {
       const slot = free.pop() ?? used++;
-      c.appId[slot] = appId; c.addrId[slot] = addrId; c.remotePort[slot] = port; c.protocol[slot] = protocol; c.outbound[slot] = outbound;
+      c.appId[slot] = appId;
+      c.addrId[slot] = addrId;
+      c.remotePort[slot] = port;
+      c.protocol[slot] = protocol;
+      c.outbound[slot] = outbound;
       index.insert(slot);
       reference.set(key, slot);
     } else if (found !== -1 && random() < 0.5) {
@@ -47,7 +62,10 @@ test('flow index: random adds and removes (growing through rehashes) find what a
   assert.equal(index.size, reference.size);
   const visited = new Set<number>();
   index.forEach((slot) => visited.add(slot));
-  assert.deepEqual([...visited].sort((a, b) => a - b), [...reference.values()].sort((a, b) => a - b));
+  assert.deepEqual(
+    [...visited].sort((a, b) => a - b),
+    [...reference.values()].sort((a, b) => a - b),
+  );
   for (const slot of visited) assert.equal(reference.get(keyOf(slot)), slot);
 });
 

@@ -7,7 +7,16 @@ test('quiet compaction: collects and trims once the work stops (or slows to a tr
   let work = 0;
   let trims = 0;
   const logs: string[] = [];
-  const stop = startQuietCompaction({ work: () => work, everyMs: 40, growthBytes: 1024 * 1024, quietWork: 5, trimNativeHeap: () => { trims++; }, log: (m) => logs.push(m) });
+  const stop = startQuietCompaction({
+    work: () => work,
+    everyMs: 40,
+    growthBytes: 1024 * 1024,
+    quietWork: 5,
+    trimNativeHeap: () => {
+      trims++;
+    },
+    log: (m) => logs.push(m),
+  });
   try {
     // A burst: the heap grows by tens of MiB while the work count climbs fast.
     let held: Array<{ n: number; text: string }> | null = [];
@@ -19,7 +28,9 @@ test('quiet compaction: collects and trims once the work stops (or slows to a tr
     assert.equal(trims, 0, 'nothing is collected while the work goes on');
     held = null;
     // A trickle below quietWork per interval counts as quiet.
-    const trickle = setInterval(() => { work++; }, 20);
+    const trickle = setInterval(() => {
+      work++;
+    }, 20);
     try {
       for (let i = 0; i < 50 && trims === 0; i++) await sleep(40);
     } finally {

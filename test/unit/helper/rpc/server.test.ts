@@ -15,14 +15,22 @@ import type { AdmissionLimits } from '../../../../main/helper/rpc/admission.js';
 
 const self = { pid: process.pid, uid: 0, gid: 0 };
 
-async function startServer(t: { after(fn: () => Promise<void> | void): void }, options: { authorized?: boolean; handlers?: HandlerTable; limits?: Partial<AdmissionLimits> } = {}) {
+async function startServer(
+  t: { after(fn: () => Promise<void> | void): void },
+  options: { authorized?: boolean; handlers?: HandlerTable; limits?: Partial<AdmissionLimits> } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-rpc-'));
   const socketPath = join(dir, 'run', 'helper.sock');
   const logs: string[] = [];
   const server = await RpcServer.listen({
     socketPath,
     handlers: options.handlers ?? {
-      'settings.get': () => ({ defaultAction: 'allow', retentionDays: 1, authorizedUsers: [], notifyOnFirstBlock: false }),
+      'settings.get': () => ({
+        defaultAction: 'allow',
+        retentionDays: 1,
+        authorizedUsers: [],
+        notifyOnFirstBlock: false,
+      }),
       'rules.remove': async ({ ids }) => ({ removed: ids }),
     },
     version: '9.9.9',
@@ -68,21 +76,41 @@ async function raw(socketPath: string) {
   };
 }
 
-const errorOf = (line: Record<string, unknown>) => line.error as { code: number; message: string; data: { kind: string; where?: string } };
+const errorOf = (line: Record<string, unknown>) =>
+  line.error as { code: number; message: string; data: { kind: string; where?: string } };
 
 test('socket directory is made 0755 and the socket 0666; a stale socket file is replaced', async (t) => {
   const { socketPath, dir } = await startServer(t);
   assert.equal(statSync(join(dir, 'run')).mode & 0o777, 0o755);
   assert.equal(statSync(socketPath).mode & 0o777, 0o666);
-  await assert.rejects(RpcServer.listen({ socketPath, handlers: {}, version: 'x', peerOf: () => self, isAuthorized: () => true, log: () => {} }), /already serving/);
+  await assert.rejects(
+    RpcServer.listen({
+      socketPath,
+      handlers: {},
+      version: 'x',
+      peerOf: () => self,
+      isAuthorized: () => true,
+      log: () => {},
+    }),
+    /already serving/,
+  );
 });
 
 test('a group-writable socket directory is refused', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-rpc-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o775);
-  await assert.rejects(RpcServer.listen({ socketPath: join(dir, 's.sock'), handlers: {}, version: 'x', peerOf: () => self, isAuthorized: () => true, log: () => {} }),
-    /writable by group or others \(mode 775\)/);
+  await assert.rejects(
+    RpcServer.listen({
+      socketPath: join(dir, 's.sock'),
+      handlers: {},
+      version: 'x',
+      peerOf: () => self,
+      isAuthorized: () => true,
+      log: () => {},
+    }),
+    /writable by group or others \(mode 775\)/,
+  );
 });
 
 test('the client says hello, calls typed methods and gets errors with kinds', async (t) => {
@@ -92,31 +120,53 @@ test('the client says hello, calls typed methods and gets errors with kinds', as
   assert.deepEqual(client.hello, { protocol: PROTOCOL_VERSION, version: '9.9.9', uid: 0 });
   assert.equal((await client.call('settings.get')).retentionDays, 1);
   assert.deepEqual(await client.call('rules.remove', { ids: [3, 4] }), { removed: [3, 4] });
-  await assert.rejects(client.call('rules.remove', { ids: [0] }), (error: PortcullisError) =>
-    error.kind === 'invalid-input' && error.where === 'params.ids[0]' && /params\.ids\[0\]: must be between 1 and/.test(error.message));
-  await assert.rejects(client.call('status'), (error: PortcullisError) => error.kind === 'not-found' && /"status" is not available/.test(error.message));
+  await assert.rejects(
+    client.call('rules.remove', { ids: [0] }),
+    (error: PortcullisError) =>
+      error.kind === 'invalid-input' &&
+      error.where === 'params.ids[0]' &&
+      /params\.ids\[0\]: must be between 1 and/.test(error.message),
+  );
+  await assert.rejects(
+    client.call('status'),
+    (error: PortcullisError) => error.kind === 'not-found' && /"status" is not available/.test(error.message),
+  );
 });
 
 test('a missing socket is "unavailable" and says how to start the helper', async () => {
-  await assert.rejects(HelperClient.connect({ socketPath: '/nonexistent/helper.sock', clientName: 'test' }),
-    (error: PortcullisError) => error.kind === 'unavailable' && /not running.*sudo portcullis helper/.test(error.message));
+  await assert.rejects(
+    HelperClient.connect({ socketPath: '/nonexistent/helper.sock', clientName: 'test' }),
+    (error: PortcullisError) =>
+      error.kind === 'unavailable' && /not running.*sudo portcullis helper/.test(error.message),
+  );
 });
 
 test('an unauthorised peer is refused with kind "unauthorized", and the refusal is logged', async (t) => {
   const { socketPath, logs } = await startServer(t, { authorized: false });
-  await assert.rejects(HelperClient.connect({ socketPath, clientName: 'test' }),
-    (error: PortcullisError) => error.kind === 'unauthorized' && /uid 0 is not authorised/.test(error.message));
-  assert.ok(logs.some((line) => /refused uid 0 \(pid \d+\): not authorised/.test(line)), logs.join('\n'));
+  await assert.rejects(
+    HelperClient.connect({ socketPath, clientName: 'test' }),
+    (error: PortcullisError) => error.kind === 'unauthorized' && /uid 0 is not authorised/.test(error.message),
+  );
+  assert.ok(
+    logs.some((line) => /refused uid 0 \(pid \d+\): not authorised/.test(line)),
+    logs.join('\n'),
+  );
 });
 
 test('refusals are logged once per uid and interval, with a count of the rest', async (t) => {
   const { socketPath, logs } = await startServer(t, { authorized: false, limits: { logIntervalMs: 300 } });
   for (let i = 0; i < 20; i++) {
-    await assert.rejects(HelperClient.connect({ socketPath, clientName: 'test' }), (error: PortcullisError) => error.kind === 'unauthorized');
+    await assert.rejects(
+      HelperClient.connect({ socketPath, clientName: 'test' }),
+      (error: PortcullisError) => error.kind === 'unauthorized',
+    );
   }
   assert.equal(logs.filter((line) => line.startsWith('refused uid 0')).length, 1, logs.join('\n'));
   await new Promise((resolve) => setTimeout(resolve, 400));
-  assert.deepEqual(logs, [`refused uid 0 (pid ${process.pid}): not authorised`, 'refused uid 0 19 more time(s) in the last 0.3 s: not authorised']);
+  assert.deepEqual(logs, [
+    `refused uid 0 (pid ${process.pid}): not authorised`,
+    'refused uid 0 19 more time(s) in the last 0.3 s: not authorised',
+  ]);
 });
 
 test('a refused peer that never writes is closed soon; past the linger budget at once', async (t) => {
@@ -138,10 +188,20 @@ test('connections per uid are capped; a closed one frees its slot', async (t) =>
   const { socketPath, logs } = await startServer(t, { limits: { servedPerUid: 2 } });
   const first = await HelperClient.connect({ socketPath, clientName: 'one' });
   const second = await HelperClient.connect({ socketPath, clientName: 'two' });
-  t.after(() => { first.close(); second.close(); });
-  await assert.rejects(HelperClient.connect({ socketPath, clientName: 'three' }),
-    (error: PortcullisError) => error.kind === 'unavailable' && /uid 0 already has 2 connections open \(at most 2\); close some/.test(error.message));
-  assert.ok(logs.some((line) => /refused uid 0 \(pid \d+\): at the connection limit/.test(line)), logs.join('\n'));
+  t.after(() => {
+    first.close();
+    second.close();
+  });
+  await assert.rejects(
+    HelperClient.connect({ socketPath, clientName: 'three' }),
+    (error: PortcullisError) =>
+      error.kind === 'unavailable' &&
+      /uid 0 already has 2 connections open \(at most 2\); close some/.test(error.message),
+  );
+  assert.ok(
+    logs.some((line) => /refused uid 0 \(pid \d+\): at the connection limit/.test(line)),
+    logs.join('\n'),
+  );
   first.close();
   for (let tries = 0; ; tries++) {
     try {
@@ -163,20 +223,38 @@ test('the total cap counts authorised uids but root; refused peers never take a 
   let nextUid = 0;
   const server = await RpcServer.listen({
     socketPath: join(dir, 'run', 'helper.sock'),
-    handlers: { 'settings.get': () => ({ defaultAction: 'allow', retentionDays: 1, authorizedUsers: [], notifyOnFirstBlock: false }) },
-    version: '1', log: () => {},
+    handlers: {
+      'settings.get': () => ({
+        defaultAction: 'allow',
+        retentionDays: 1,
+        authorizedUsers: [],
+        notifyOnFirstBlock: false,
+      }),
+    },
+    version: '1',
+    log: () => {},
     peerOf: () => ({ pid: process.pid, uid: nextUid, gid: nextUid }),
     isAuthorized: (uid) => uid !== 666,
     limits: { servedPerUid: 5, servedTotal: 2 },
   });
-  t.after(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const socketPath = join(dir, 'run', 'helper.sock');
-  const as = async (uid: number) => { nextUid = uid; return HelperClient.connect({ socketPath, clientName: `uid ${uid}` }); };
+  const as = async (uid: number) => {
+    nextUid = uid;
+    return HelperClient.connect({ socketPath, clientName: `uid ${uid}` });
+  };
   // A stranger's connections, refused, hold nothing.
   for (let i = 0; i < 10; i++) await assert.rejects(as(666), (error: PortcullisError) => error.kind === 'unauthorized');
   const held = [await as(1000), await as(1001)];
   t.after(() => held.forEach((client) => client.close()));
-  await assert.rejects(as(1002), (error: PortcullisError) => error.kind === 'unavailable' && /the helper serves at most 2 connections; close some/.test(error.message));
+  await assert.rejects(
+    as(1002),
+    (error: PortcullisError) =>
+      error.kind === 'unavailable' && /the helper serves at most 2 connections; close some/.test(error.message),
+  );
   // Root is outside the total: it can always get in to fix things.
   const root = await as(0);
   assert.equal((await root.call('settings.get')).retentionDays, 1);
@@ -202,7 +280,9 @@ test('bad input on the socket: each answered with a kind; the connection and oth
   assert.deepEqual([malformed.code, malformed.data.kind], [-32700, 'protocol']);
   assert.match(malformed.message, /malformed JSON/);
 
-  c.send(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":4,"method":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]));
+  c.send(
+    Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":4,"method":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}\n')]),
+  );
   assert.match(errorOf(await c.nth(4)).message, /not valid UTF-8/);
 
   c.send('{"jsonrpc":"2.0","id":5,"method":"rules.explode"}\n');
@@ -213,7 +293,10 @@ test('bad input on the socket: each answered with a kind; the connection and oth
 
   c.send('{"jsonrpc":"2.0","id":6,"method":"rules.remove","params":{"ids":"7"}}\n');
   const wrongType = errorOf(await c.nth(6));
-  assert.deepEqual([wrongType.code, wrongType.data.kind, wrongType.data.where], [-32602, 'invalid-input', 'params.ids']);
+  assert.deepEqual(
+    [wrongType.code, wrongType.data.kind, wrongType.data.where],
+    [-32602, 'invalid-input', 'params.ids'],
+  );
   assert.match(wrongType.message, /params\.ids: must be a list, got "7"/);
 
   c.send('[1,2]\n');
@@ -228,13 +311,21 @@ test('a client name with control characters is refused, so it cannot forge log l
   const { socketPath, logs } = await startServer(t);
   const c = await raw(socketPath);
   t.after(() => c.socket.destroy());
-  c.send(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hello', params: { protocol: PROTOCOL_VERSION, client: 'cli\nportcullis-helper: ready' } })}\n`);
+  c.send(
+    `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hello', params: { protocol: PROTOCOL_VERSION, client: 'cli\nportcullis-helper: ready' } })}\n`,
+  );
   const refused = errorOf(await c.nth(1));
   assert.deepEqual([refused.data.kind, refused.data.where], ['invalid-input', 'params.client']);
-  assert.equal(refused.message, 'params.client: must not contain control characters or line breaks, found U+000A at position 4');
+  assert.equal(
+    refused.message,
+    'params.client: must not contain control characters or line breaks, found U+000A at position 4',
+  );
   for (const name of ['a\u001b[2Jb', 'x\u0085', 'tab\there', 'ls\u2028']) {
-    await assert.rejects(HelperClient.connect({ socketPath, clientName: name }), (error: PortcullisError) =>
-      error.kind === 'invalid-input' && /^params\.client: must not contain control characters/.test(error.message));
+    await assert.rejects(
+      HelperClient.connect({ socketPath, clientName: name }),
+      (error: PortcullisError) =>
+        error.kind === 'invalid-input' && /^params\.client: must not contain control characters/.test(error.message),
+    );
   }
   // Names people write (accents, spaces, other scripts) pass.
   const client = await HelperClient.connect({ socketPath, clientName: 'Électron app — 火' });
@@ -259,8 +350,12 @@ test('a 10 MB line is refused and that connection closed; other clients are stil
 test('the client refuses a socket not owned by root, unless a root test asks for its own socket', async (t) => {
   const { socketPath } = await startServer(t);
   chownSync(socketPath, 65534, 65534);
-  await assert.rejects(HelperClient.connect({ socketPath, clientName: 'test' }),
-    (error: PortcullisError) => error.kind === 'unavailable' && /owned by uid 65534, not root, so it may not be the Portcullis helper/.test(error.message));
+  await assert.rejects(
+    HelperClient.connect({ socketPath, clientName: 'test' }),
+    (error: PortcullisError) =>
+      error.kind === 'unavailable' &&
+      /owned by uid 65534, not root, so it may not be the Portcullis helper/.test(error.message),
+  );
   const client = await HelperClient.connect({ socketPath, clientName: 'test', allowNonRootSocket: true });
   assert.equal(client.hello.version, '9.9.9');
   client.close();

@@ -4,7 +4,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KernelRule } from '../../../../native/api.js';
 import { RuleCompiler } from '../../../../native/compiler/compiler.js';
-import { BUCKET_BYTES, BUCKET_KEY_BYTES, ENTRY_BYTES, ENTRY_MAPS, KEY_BYTES, NO_SET, SET_BYTES, type EntryMap } from '../../../../native/compiler/layout.js';
+import {
+  BUCKET_BYTES,
+  BUCKET_KEY_BYTES,
+  ENTRY_BYTES,
+  ENTRY_MAPS,
+  KEY_BYTES,
+  NO_SET,
+  SET_BYTES,
+  type EntryMap,
+} from '../../../../native/compiler/layout.js';
 import { capacityFor, planDiff, swapReason, type Capacities } from '../../../../native/compiler/rule-diff.js';
 import type { CompiledRules } from '../../../../native/compiler/types.js';
 
@@ -13,7 +22,19 @@ const MAPS = ENTRY_MAPS;
 
 function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): KernelRule {
   const [addr, len] = text.split('/');
-  return { ruleId, scope: 0, family: 4, addr: Uint8Array.from(addr!.split('.').map(Number)), prefixLen: len === undefined ? 32 : Number(len), portLo: 0, portHi: 65535, protocol: 'any', direction: 'both', action: 'block', ...extra };
+  return {
+    ruleId,
+    scope: 0,
+    family: 4,
+    addr: Uint8Array.from(addr!.split('.').map(Number)),
+    prefixLen: len === undefined ? 32 : Number(len),
+    portLo: 0,
+    portHi: 65535,
+    protocol: 'any',
+    direction: 'both',
+    action: 'block',
+    ...extra,
+  };
 }
 
 function roomy(compiled: CompiledRules): Capacities {
@@ -27,7 +48,13 @@ function roomy(compiled: CompiledRules): Capacities {
  * steps, and says what each entry decides as the list of clause rule ids (inline, then set).
  */
 class FakeKernel {
-  maps: Record<EntryMap, Map<string, Buffer>> = { v4Exact: new Map(), v6Exact: new Map(), v4Lpm: new Map(), v6Lpm: new Map(), v6Prefix: new Map() };
+  maps: Record<EntryMap, Map<string, Buffer>> = {
+    v4Exact: new Map(),
+    v6Exact: new Map(),
+    v4Lpm: new Map(),
+    v6Lpm: new Map(),
+    v6Prefix: new Map(),
+  };
   /** v6 buckets: key hex -> bitmap. */
   buckets = new Map<string, Buffer>();
   sets = new Map<number, Buffer>();
@@ -37,22 +64,30 @@ class FakeKernel {
     this.v6Split = compiled.v6Split;
     this.buckets = new Map();
     for (let i = 0; i < compiled.v6Buckets.count; i++) {
-      this.buckets.set(compiled.v6Buckets.keys.toString('hex', i * BUCKET_KEY_BYTES, (i + 1) * BUCKET_KEY_BYTES), compiled.v6Buckets.values.subarray(i * BUCKET_BYTES, (i + 1) * BUCKET_BYTES));
+      this.buckets.set(
+        compiled.v6Buckets.keys.toString('hex', i * BUCKET_KEY_BYTES, (i + 1) * BUCKET_KEY_BYTES),
+        compiled.v6Buckets.values.subarray(i * BUCKET_BYTES, (i + 1) * BUCKET_BYTES),
+      );
     }
     for (const map of MAPS) {
       this.maps[map] = new Map();
       for (let i = 0; i < compiled[map].count; i++) {
-        this.maps[map].set(compiled[map].keys.toString('hex', i * KEY_BYTES[map], (i + 1) * KEY_BYTES[map]), compiled[map].values.subarray(i * ENTRY_BYTES, (i + 1) * ENTRY_BYTES));
+        this.maps[map].set(
+          compiled[map].keys.toString('hex', i * KEY_BYTES[map], (i + 1) * KEY_BYTES[map]),
+          compiled[map].values.subarray(i * ENTRY_BYTES, (i + 1) * ENTRY_BYTES),
+        );
       }
     }
     this.sets = new Map();
-    for (let id = 0; id < compiled.sets.count; id++) this.sets.set(id, compiled.sets.values.subarray(id * SET_BYTES, (id + 1) * SET_BYTES));
+    for (let id = 0; id < compiled.sets.count; id++)
+      this.sets.set(id, compiled.sets.values.subarray(id * SET_BYTES, (id + 1) * SET_BYTES));
   }
 
   apply(steps: ReturnType<typeof planDiff>['steps'], after?: () => void): void {
     for (const step of steps) {
       if (step.map === 'sets') {
-        for (let i = 0; i < step.keys.length / 4; i++) this.sets.set(step.keys.readUInt32LE(i * 4), step.values!.subarray(i * SET_BYTES, (i + 1) * SET_BYTES));
+        for (let i = 0; i < step.keys.length / 4; i++)
+          this.sets.set(step.keys.readUInt32LE(i * 4), step.values!.subarray(i * SET_BYTES, (i + 1) * SET_BYTES));
       } else if (step.map === 'v6Buckets') {
         for (let i = 0; i < step.keys.length / BUCKET_KEY_BYTES; i++) {
           const key = step.keys.toString('hex', i * BUCKET_KEY_BYTES, (i + 1) * BUCKET_KEY_BYTES);
@@ -101,7 +136,14 @@ function fullCompile(rules: KernelRule[]): Map<string, string> {
 }
 
 test('a change compiles only the keys it touches, and ends where a full compile of the new rules does', () => {
-  const base = [v4(1, '10.0.0.0/8'), v4(2, '10.1.0.0/16', { action: 'allow' }), v4(3, '10.1.2.3'), v4(4, '10.1.2.4'), v4(5, '11.0.0.1'), v4(6, '10.1.0.0/16', { protocol: 'tcp' })];
+  const base = [
+    v4(1, '10.0.0.0/8'),
+    v4(2, '10.1.0.0/16', { action: 'allow' }),
+    v4(3, '10.1.2.3'),
+    v4(4, '10.1.2.4'),
+    v4(5, '11.0.0.1'),
+    v4(6, '10.1.0.0/16', { protocol: 'tcp' }),
+  ];
   const compiler = new RuleCompiler(true);
   const kernel = new FakeKernel();
   compiler.update([], base);
@@ -129,7 +171,10 @@ test('a change compiles only the keys it touches, and ends where a full compile 
   kernel.apply(planDiff(change).steps);
   const rest = [base[1]!, base[2]!, base[3]!, base[4]!, address];
   assert.deepEqual(kernel.describe(), fullCompile(rest));
-  assert.ok(change.entries.some((e) => e.value === null), 'the /8 entry is deleted');
+  assert.ok(
+    change.entries.some((e) => e.value === null),
+    'the /8 entry is deleted',
+  );
 
   compiler.update([], [base[0]!, base[5]!]);
   change = compiler.compileChange();
@@ -144,18 +189,25 @@ test('a change compiles only the keys it touches, and ends where a full compile 
     spans.push(step.setSpan);
   }
   assert.deepEqual(kernel.describe(), fullCompile([...rest, base[0]!, base[5]!]));
-  assert.ok(spans.every((span) => span <= spans[1]!), `set array span stays put: ${spans.join(' ')}`);
+  assert.ok(
+    spans.every((span) => span <= spans[1]!),
+    `set array span stays put: ${spans.join(' ')}`,
+  );
 });
 
 test('chunks of nested prefixes added and removed: every change ends where a full compile does', () => {
   // Deterministic pseudo-random rules in a few /16s, so that prefixes of many lengths nest.
   let seed = 0x9e3779b9;
-  const next = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0));
+  const next = () => (seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0);
   let id = 0;
   const randomRule = (): KernelRule => {
     const len = [8, 12, 16, 20, 24, 28, 30, 32][next() % 8]!;
     const address = `10.${next() % 4}.${next() % 8}.${next() % 256}`;
-    return v4(++id, `${address}/${len}`, { scope: next() % 3 === 0 ? 7 : 0, action: next() % 2 ? 'block' : 'allow', protocol: next() % 4 === 0 ? 'tcp' : 'any' });
+    return v4(++id, `${address}/${len}`, {
+      scope: next() % 3 === 0 ? 7 : 0,
+      action: next() % 2 ? 'block' : 'allow',
+      protocol: next() % 4 === 0 ? 'tcp' : 'any',
+    });
   };
   const compiler = new RuleCompiler(true);
   const kernel = new FakeKernel();
@@ -168,7 +220,11 @@ test('chunks of nested prefixes added and removed: every change ends where a ful
     compiler.update(removed, added);
     kernel.apply(planDiff(compiler.compileChange()).steps);
     held = [...held.filter((rule) => !removed.includes(rule)), ...added];
-    assert.deepEqual(kernel.describe(), fullCompile(held), `round ${round}: ${added.length} added, ${removed.length} removed`);
+    assert.deepEqual(
+      kernel.describe(),
+      fullCompile(held),
+      `round ${round}: ${added.length} added, ${removed.length} removed`,
+    );
   }
 });
 
@@ -177,11 +233,27 @@ test('upserts go most specific first, deletes least specific first, new sets bef
   const old = [v4(1, '10.0.0.0/8'), v4(2, '10.1.0.0/16'), v4(3, '10.1.2.0/24')];
   compiler.update([], old);
   compiler.compileAll(defaults);
-  compiler.update([old[1]!, old[2]!, old[0]!], [v4(1, '10.0.0.0/8', { action: 'allow' }), v4(4, '10.1.2.3'), v4(5, '10.2.0.0/16'), v4(6, '10.2.0.0/16', { protocol: 'udp' })]);
+  compiler.update(
+    [old[1]!, old[2]!, old[0]!],
+    [
+      v4(1, '10.0.0.0/8', { action: 'allow' }),
+      v4(4, '10.1.2.3'),
+      v4(5, '10.2.0.0/16'),
+      v4(6, '10.2.0.0/16', { protocol: 'udp' }),
+    ],
+  );
   const plan = planDiff(compiler.compileChange());
-  const summary = plan.steps.map((s) => `${s.op} ${s.map}${s.map.endsWith('Lpm') ? '/' + (s.keys.readUInt32LE(0) - 32) : ''}`);
+  const summary = plan.steps.map(
+    (s) => `${s.op} ${s.map}${s.map.endsWith('Lpm') ? '/' + (s.keys.readUInt32LE(0) - 32) : ''}`,
+  );
   assert.equal(summary[0], 'upsert sets');
-  assert.deepEqual(summary.slice(1), ['upsert v4Exact', 'upsert v4Lpm/16', 'upsert v4Lpm/8', 'delete v4Lpm/16', 'delete v4Lpm/24']);
+  assert.deepEqual(summary.slice(1), [
+    'upsert v4Exact',
+    'upsert v4Lpm/16',
+    'upsert v4Lpm/8',
+    'delete v4Lpm/16',
+    'delete v4Lpm/24',
+  ]);
 });
 
 test('while a plan runs, a destination blocked before and after is blocked at every step', () => {
@@ -209,9 +281,15 @@ test('while a plan runs, a destination blocked before and after is blocked at ev
   const kernel = new FakeKernel();
   compiler.update([], a);
   kernel.load(compiler.compileAll(defaults));
-  for (const [from, to] of [[a, b], [b, a], [a, b]] as const) {
+  for (const [from, to] of [
+    [a, b],
+    [b, a],
+    [a, b],
+  ] as const) {
     compiler.update(from, to);
-    kernel.apply(planDiff(compiler.compileChange()).steps, () => assert.ok(blocked(kernel), '10.0.0.7 let through mid-plan'));
+    kernel.apply(planDiff(compiler.compileChange()).steps, () =>
+      assert.ok(blocked(kernel), '10.0.0.7 let through mid-plan'),
+    );
     assert.ok(blocked(kernel));
   }
 });
@@ -225,7 +303,10 @@ test('a swap where a diff cannot be safe or does not fit', () => {
   const capacities = roomy(compiled);
   compiler.update([], [v4(2, '10.1.2.3', { scope: 7 }), v4(3, '10.1.2.4')]);
   assert.match(swapReason(compiler.compileChange(), capacities, 1) ?? '', /several scopes/);
-  compiler.update([], Array.from({ length: capacities.v4Exact + 1 }, (_, i) => v4(100 + i, `11.0.${i >> 8}.${i & 255}`)));
+  compiler.update(
+    [],
+    Array.from({ length: capacities.v4Exact + 1 }, (_, i) => v4(100 + i, `11.0.${i >> 8}.${i & 255}`)),
+  );
   assert.match(swapReason(compiler.compileChange(), capacities, 3) ?? '', /v4Exact is full/);
   assert.throws(() => new RuleCompiler(true).compileChange(), /compileAll first/);
 });
@@ -235,8 +316,14 @@ test('bad input is refused before anything changes, naming the rule', () => {
   const kept = v4(1, '10.0.0.1');
   compiler.update([], [kept]);
   compiler.compileAll(defaults);
-  assert.throws(() => compiler.update([], [v4(2, '10.0.0.2'), v4(3, '10.0.0.3', { prefixLen: 40 })]), /added\[1\] \(ruleId 3\).*prefixLen/);
-  assert.throws(() => compiler.update([v4(1, '10.0.0.1')], []), /removed\[0\] \(ruleId 1\): not among the compiled rules/);
+  assert.throws(
+    () => compiler.update([], [v4(2, '10.0.0.2'), v4(3, '10.0.0.3', { prefixLen: 40 })]),
+    /added\[1\] \(ruleId 3\).*prefixLen/,
+  );
+  assert.throws(
+    () => compiler.update([v4(1, '10.0.0.1')], []),
+    /removed\[0\] \(ruleId 1\): not among the compiled rules/,
+  );
   assert.deepEqual([...compiler.rules()], [kept]);
   assert.equal(compiler.compileChange().entries.length, 0);
 });
@@ -261,7 +348,9 @@ function lookup6(kernel: FakeKernel, scope: number, addr: Uint8Array): string | 
   const entries = kernel.describe();
   const exact = entries.get(`v6Exact ${scopeHex.toString('hex')}${Buffer.from(addr).toString('hex')}`);
   if (exact !== undefined) return exact;
-  const bucket = kernel.buckets.get(`${scopeHex.toString('hex')}00000000${masked(kernel.v6Split).toString('hex', 0, 8)}`);
+  const bucket = kernel.buckets.get(
+    `${scopeHex.toString('hex')}00000000${masked(kernel.v6Split).toString('hex', 0, 8)}`,
+  );
   if (bucket) {
     for (let len = 127; len >= 0; len--) {
       if ((bucket.readBigUInt64LE(len >= 64 ? 8 : 0) & (1n << BigInt(len & 63))) === 0n) continue;
@@ -282,11 +371,12 @@ function lookup6(kernel: FakeKernel, scope: number, addr: Uint8Array): string | 
   return undefined;
 }
 
-test('v6 prefix hash: chunks across the split, scopes, /0 and /128: blocked before and after stays blocked at every step, and each change ends at the full compile\'s verdicts', () => {
+test("v6 prefix hash: chunks across the split, scopes, /0 and /128: blocked before and after stays blocked at every step, and each change ends at the full compile's verdicts", () => {
   let seed = 0x2545f491;
-  const next = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0));
+  const next = () => (seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0);
   // Few distinct bits, so that prefixes of many lengths nest: 2001:db8:{0,1,8000}:{0,ff}:...:{0,5}.
-  const randomAddress = () => `2001:db8:${['0', '1', '8000'][next() % 3]}:${['0', 'ff'][next() % 2]}:0:0:${['0', '1'][next() % 2]}:${['0', '5'][next() % 2]}`;
+  const randomAddress = () =>
+    `2001:db8:${['0', '1', '8000'][next() % 3]}:${['0', 'ff'][next() % 2]}:0:0:${['0', '1'][next() % 2]}:${['0', '5'][next() % 2]}`;
   let id = 0;
   const randomRule = (scope: number): KernelRule => {
     const len = [0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 127, 128][next() % 14]!;
@@ -306,13 +396,18 @@ test('v6 prefix hash: chunks across the split, scopes, /0 and /128: blocked befo
   const compiler = new RuleCompiler(true);
   const kernel = new FakeKernel();
   // Many /48s of scope 0 elsewhere put the split at 40: /0-/32 in the trie, longer ones hashed.
-  const filler = Array.from({ length: 400 }, (_, i) => v6(++id, `2400:${(i + 1).toString(16)}:${(i * 3).toString(16)}`, 48, { action: 'allow' }));
+  const filler = Array.from({ length: 400 }, (_, i) =>
+    v6(++id, `2400:${(i + 1).toString(16)}:${(i * 3).toString(16)}`, 48, { action: 'allow' }),
+  );
   let held = [...filler, ...Array.from({ length: 40 }, () => randomRule(next() % 3 === 0 ? 7 : 0))];
   remember(held);
   compiler.update([], held);
   const compiled = compiler.compileAll(defaults);
   kernel.load(compiled);
-  assert.ok(compiled.v6Split > 8 && compiled.v6Split <= 48 && compiled.v6Lpm.count > 0 && compiled.v6Prefix.count > 0, `prefixes on both sides of split ${compiled.v6Split}`);
+  assert.ok(
+    compiled.v6Split > 8 && compiled.v6Split <= 48 && compiled.v6Lpm.count > 0 && compiled.v6Prefix.count > 0,
+    `prefixes on both sides of split ${compiled.v6Split}`,
+  );
   for (let round = 0; round < 30; round++) {
     // One scope per change (a change across scopes is a swap).
     const scope = round % 3 === 2 ? 7 : 0;
@@ -332,10 +427,15 @@ test('v6 prefix hash: chunks across the split, scopes, /0 and /128: blocked befo
     const change = compiler.compileChange();
     kernel.apply(planDiff(change).steps, () => {
       probes.forEach((addr, i) => {
-        if (before[i] === 'block' && expected[i] === 'block') assert.equal(verdict(kernel, addr), 'block', `round ${round}: probe ${i} let through mid-plan`);
+        if (before[i] === 'block' && expected[i] === 'block')
+          assert.equal(verdict(kernel, addr), 'block', `round ${round}: probe ${i} let through mid-plan`);
       });
     });
-    assert.deepEqual(probes.map((addr) => verdict(kernel, addr)), expected, `round ${round}: verdicts after the change`);
+    assert.deepEqual(
+      probes.map((addr) => verdict(kernel, addr)),
+      expected,
+      `round ${round}: verdicts after the change`,
+    );
     // Every bucket names exactly the lengths with entries under it.
     for (const [key, bitmap] of kernel.buckets) {
       const scopeHex = key.slice(0, 8);
@@ -348,7 +448,8 @@ test('v6 prefix hash: chunks across the split, scopes, /0 and /128: blocked befo
         if (entry.startsWith(scopeHex) && masked.toString('hex') === top) present.add(len);
       }
       const named = new Set<number>();
-      for (let len = 0; len < 128; len++) if ((bitmap.readBigUInt64LE(len >= 64 ? 8 : 0) & (1n << BigInt(len & 63))) !== 0n) named.add(len);
+      for (let len = 0; len < 128; len++)
+        if ((bitmap.readBigUInt64LE(len >= 64 ? 8 : 0) & (1n << BigInt(len & 63))) !== 0n) named.add(len);
       assert.deepEqual(named, present, `round ${round}: bucket ${key}`);
     }
   }
@@ -363,7 +464,14 @@ test('v6 buckets: lengths gained before the entries are written, lost after the 
   compiler.update([old[101]!], [v6(3, '2001:db8:1:2', 64), v6(1, '2001:db8', 32, { action: 'allow' })]);
   const plan = planDiff(compiler.compileChange());
   const summary = plan.steps.map((s) => `${s.op} ${s.map}${s.map === 'v6Prefix' ? '/' + s.keys.readUInt32LE(4) : ''}`);
-  assert.deepEqual(summary, ['upsert sets', 'upsert v6Buckets', 'upsert v6Prefix/64', 'upsert v6Prefix/32', 'delete v6Prefix/48', 'upsert v6Buckets']);
+  assert.deepEqual(summary, [
+    'upsert sets',
+    'upsert v6Buckets',
+    'upsert v6Prefix/64',
+    'upsert v6Prefix/32',
+    'delete v6Prefix/48',
+    'upsert v6Buckets',
+  ]);
   // The first bucket write names 32, 48 and 64 (old and new); the last only 32 and 64.
   assert.equal(plan.steps[1]!.values!.readBigUInt64LE(0), (1n << 32n) | (1n << 48n));
   assert.equal(plan.steps[1]!.values!.readBigUInt64LE(8), 1n << 0n);
@@ -373,21 +481,31 @@ test('v6 buckets: lengths gained before the entries are written, lost after the 
 
 test('a bulk first load (repeated keys, scopes, runs sharing long prefixes) ends where the same rules added in changes do', () => {
   let seed = 0x51ed270b;
-  const next = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0));
+  const next = () => (seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0);
   // Scopes differing in their high half too; most addresses in one /16 (v4) or one /32 (v6), so
   // the sort's runs go past the first digits; short prefixes so that keys nest and repeat.
   const scopes = [0, 0, 0, 7, 0x10007];
   let id = 0;
   const rule4 = (): KernelRule => {
     const len = [8, 16, 20, 24, 28, 32, 32, 32][next() % 8]!;
-    const address = next() % 4 === 0 ? `${11 + (next() % 200)}.${next() % 256}.${next() % 256}.${next() % 256}` : `10.1.${next() % 64}.${next() % 256}`;
+    const address =
+      next() % 4 === 0
+        ? `${11 + (next() % 200)}.${next() % 256}.${next() % 256}.${next() % 256}`
+        : `10.1.${next() % 64}.${next() % 256}`;
     const masked = address.split('.').map(Number);
     for (let bit = len; bit < 32; bit++) masked[bit >> 3]! &= ~(0x80 >> (bit & 7));
-    return v4(++id, `${masked.join('.')}/${len}`, { scope: scopes[next() % 5]!, action: next() % 3 ? 'block' : 'allow', protocol: next() % 5 === 0 ? 'udp' : 'any' });
+    return v4(++id, `${masked.join('.')}/${len}`, {
+      scope: scopes[next() % 5]!,
+      action: next() % 3 ? 'block' : 'allow',
+      protocol: next() % 5 === 0 ? 'udp' : 'any',
+    });
   };
   const rule6 = (): KernelRule => {
     const len = [16, 32, 40, 48, 56, 64, 96, 128, 128, 128][next() % 10]!;
-    const groups = next() % 4 === 0 ? `${(0x2000 + (next() % 0x1000)).toString(16)}:${(next() % 0x10000).toString(16)}:${(next() % 16).toString(16)}` : `2001:db8:${(next() % 8).toString(16)}:${(next() % 4).toString(16)}:0:0:0:${(next() % 512).toString(16)}`;
+    const groups =
+      next() % 4 === 0
+        ? `${(0x2000 + (next() % 0x1000)).toString(16)}:${(next() % 0x10000).toString(16)}:${(next() % 16).toString(16)}`
+        : `2001:db8:${(next() % 8).toString(16)}:${(next() % 4).toString(16)}:0:0:0:${(next() % 512).toString(16)}`;
     return v6(++id, groups, len, { scope: scopes[next() % 5]!, action: next() % 3 ? 'block' : 'allow' });
   };
   const rules = Array.from({ length: 40000 }, (_, i) => (i % 2 ? rule6() : rule4()));

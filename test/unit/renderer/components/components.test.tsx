@@ -43,7 +43,26 @@ describe('App', () => {
     expect(await screen.findByText('example.com')).toBeTruthy();
     expect(screen.queryByText('curl', { selector: '.app-name' })).toBeNull();
     fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '' } });
-    api.emit('events', { events: [{ time: Date.now(), appId: 2, pid: 5, uid: 0, comm: 'curl', remoteAddr: '198.51.100.9', remoteName: null, remotePort: 22, localPort: 40000, protocol: 'tcp', direction: 'out', verdict: 'block', ruleId: 3 }], dropped: 2 });
+    api.emit('events', {
+      events: [
+        {
+          time: Date.now(),
+          appId: 2,
+          pid: 5,
+          uid: 0,
+          comm: 'curl',
+          remoteAddr: '198.51.100.9',
+          remoteName: null,
+          remotePort: 22,
+          localPort: 40000,
+          protocol: 'tcp',
+          direction: 'out',
+          verdict: 'block',
+          ruleId: 3,
+        },
+      ],
+      dropped: 2,
+    });
     fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '198.51' } });
     const row = (await screen.findByText('198.51.100.9')).closest('[role=row]') as HTMLElement;
     expect(within(row).getByText('Blocked')).toBeTruthy();
@@ -56,7 +75,13 @@ describe('App', () => {
     api.wizard = { completed: false, mode: null };
     api.checks = [
       { id: 'kernel', label: 'Linux kernel', ok: true, detail: '6.18', fix: null },
-      { id: 'btf', label: 'Kernel type information (BTF)', ok: false, detail: '/sys/kernel/btf/vmlinux is missing', fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF' },
+      {
+        id: 'btf',
+        label: 'Kernel type information (BTF)',
+        ok: false,
+        detail: '/sys/kernel/btf/vmlinux is missing',
+        fix: 'use a kernel built with CONFIG_DEBUG_INFO_BTF',
+      },
     ];
     api.startOutcome = { state: 'cancelled', message: 'authentication was cancelled' };
     installBridge(api);
@@ -109,14 +134,18 @@ describe('RulesView', () => {
     fireEvent.click(toggle);
     await waitFor(() => expect(api.rules[0]!.enabled).toBe(false));
     fireEvent.click(screen.getByRole('button', { name: 'Import list…' }));
-    fireEvent.change(screen.getByLabelText('List text'), { target: { value: '0.0.0.0 ads.example\n0.0.0.0 localhost\n203.0.113.5\nbad host name\n' } });
+    fireEvent.change(screen.getByLabelText('List text'), {
+      target: { value: '0.0.0.0 ads.example\n0.0.0.0 localhost\n203.0.113.5\nbad host name\n' },
+    });
     fireEvent.click(screen.getByRole('button', { name: 'Import' }));
     await screen.findByText(/Imported 2 of 2 entries from pasted list; 2 lines skipped/);
     expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('2');
     expect(screen.getByText(/names this machine itself/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Close' }));
     fireEvent.click(await screen.findByLabelText('Remove rule 198.51.100.0/24'));
-    await waitFor(() => expect(api.rules.map((rule) => rule.note)).toEqual(['imported from pasted list', 'imported from pasted list']));
+    await waitFor(() =>
+      expect(api.rules.map((rule) => rule.note)).toEqual(['imported from pasted list', 'imported from pasted list']),
+    );
     expect(useConnections.getState().flowCount).toBe(2);
   });
 });

@@ -17,7 +17,23 @@ describe('connections store', () => {
     const before = useConnections.getState().revision;
     for (let i = 0; i < 50; i++) {
       useConnections.getState().ingest({
-        events: [{ time: 1000 + i, appId: 1, pid: 9, uid: 0, comm: 'curl', remoteAddr: `10.0.0.${i}`, remoteName: null, remotePort: 80, localPort: 4000 + i, protocol: 'tcp', direction: 'out', verdict: i % 2 ? 'block' : 'allow', ruleId: null }],
+        events: [
+          {
+            time: 1000 + i,
+            appId: 1,
+            pid: 9,
+            uid: 0,
+            comm: 'curl',
+            remoteAddr: `10.0.0.${i}`,
+            remoteName: null,
+            remotePort: 80,
+            localPort: 4000 + i,
+            protocol: 'tcp',
+            direction: 'out',
+            verdict: i % 2 ? 'block' : 'allow',
+            ruleId: null,
+          },
+        ],
         dropped: i === 49 ? 3 : 0,
       });
     }
@@ -37,7 +53,9 @@ describe('connections store', () => {
     expect(useConnections.getState().traffic.get(1)).toBeUndefined(); // history, not traffic "now"
     api.flows = [flow(1, '10.0.0.1', { bytesIn: 5000, bytesOut: 60, lastSeen: Date.now() })];
     await useConnections.getState().poll();
-    expect(useConnections.getState().traffic.get(1)).toEqual([expect.objectContaining({ bytesIn: 4000, bytesOut: 50 })]);
+    expect(useConnections.getState().traffic.get(1)).toEqual([
+      expect.objectContaining({ bytesIn: 4000, bytesOut: 50 }),
+    ]);
     expect(useConnections.getState().groups.get(1)!.bytesIn).toBe(5000);
   });
 });
@@ -46,13 +64,24 @@ describe('rules store', () => {
   it('imports a list in chunks, reporting progress and what was skipped', async () => {
     const api = createFakeApi();
     installBridge(api);
-    const lines = ['# my list', '0.0.0.0 localhost', 'not a host!', ...Array.from({ length: IMPORT_CHUNK * 2 + 7 }, (_, i) => `10.${i >> 8}.${i & 255}.1`), '10.0.0.1'];
+    const lines = [
+      '# my list',
+      '0.0.0.0 localhost',
+      'not a host!',
+      ...Array.from({ length: IMPORT_CHUNK * 2 + 7 }, (_, i) => `10.${i >> 8}.${i & 255}.1`),
+      '10.0.0.1',
+    ];
     const seen: number[] = [];
     const stop = useRules.subscribe((state) => state.importing && seen.push(state.importing.done));
     await useRules.getState().importList('blocklist.txt', lines.join('\n'));
     stop();
     const importing = useRules.getState().importing!;
-    expect(importing).toMatchObject({ total: IMPORT_CHUNK * 2 + 7, done: IMPORT_CHUNK * 2 + 7, finished: true, error: null });
+    expect(importing).toMatchObject({
+      total: IMPORT_CHUNK * 2 + 7,
+      done: IMPORT_CHUNK * 2 + 7,
+      finished: true,
+      error: null,
+    });
     expect(importing.skipped.map((skip) => skip.line)).toEqual([2, 3, lines.length]);
     expect(importing.skipped[2]!.reason).toMatch(/duplicate/);
     expect(new Set(seen)).toEqual(new Set([0, IMPORT_CHUNK, IMPORT_CHUNK * 2, IMPORT_CHUNK * 2 + 7]));
@@ -84,7 +113,10 @@ describe('helper store', () => {
     installBridge(api);
     const stop = await useHelper.getState().init();
     expect(useHelper.getState().helper.state).toBe('not-running');
-    expect(await useHelper.getState().startHelper()).toEqual({ state: 'cancelled', message: 'authentication was cancelled' });
+    expect(await useHelper.getState().startHelper()).toEqual({
+      state: 'cancelled',
+      message: 'authentication was cancelled',
+    });
     api.emit('helperState', { state: 'connected', status: status({ pid: 4242 }) });
     expect(useHelper.getState().helper.state).toBe('connected');
     expect(useHelper.getState().status?.pid).toBe(4242);
