@@ -31,8 +31,8 @@ if [ ${#files[@]} -gt 0 ]; then
 fi
 
 step "renderer tests (vitest)"
-if [ -f test/unit/renderer/vitest.config.ts ]; then
-  NO_COLOR=1 npx vitest run --config test/unit/renderer/vitest.config.ts 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | tee test-artifacts/vitest.log
+if [ -f test/renderer/vitest.config.ts ]; then
+  NO_COLOR=1 npx vitest run --config test/renderer/vitest.config.ts 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | tee test-artifacts/vitest.log
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   passed=$((passed + $(grep -aoE 'Tests +([0-9]+ failed \| )?[0-9]+ passed' test-artifacts/vitest.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')))
   failed=$((failed + $(grep -aoE 'Tests +[0-9]+ failed' test-artifacts/vitest.log | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')))

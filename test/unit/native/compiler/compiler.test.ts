@@ -15,25 +15,7 @@ import {
 import type { MapImage } from '../../../../native/compiler/types.js';
 import { chooseV6Split } from '../../../../native/compiler/v6-buckets.js';
 import { describeEntry } from './describe-entry.js';
-
-const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
-
-function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): KernelRule {
-  const [addr, len] = text.split('/');
-  return {
-    ruleId,
-    scope: 0,
-    family: 4,
-    addr: Uint8Array.from(addr!.split('.').map(Number)),
-    prefixLen: len === undefined ? 32 : Number(len),
-    portLo: 0,
-    portHi: 65535,
-    protocol: 'any',
-    direction: 'both',
-    action: 'block',
-    ...extra,
-  };
-}
+import { defaults, v4 } from './rule-fixtures.js';
 
 /** Entries of an image as {key hex, value bytes, ruleId, setId}. */
 function entries(

@@ -16,26 +16,9 @@ import {
 } from '../../../../native/compiler/layout.js';
 import { capacityFor, planDiff, swapReason, type Capacities } from '../../../../native/compiler/rule-diff.js';
 import type { CompiledRules } from '../../../../native/compiler/types.js';
+import { defaults, v4 } from './rule-fixtures.js';
 
-const defaults = { global: 'allow' as const, perApp: new Map<number, 'allow' | 'block'>() };
 const MAPS = ENTRY_MAPS;
-
-function v4(ruleId: number, text: string, extra: Partial<KernelRule> = {}): KernelRule {
-  const [addr, len] = text.split('/');
-  return {
-    ruleId,
-    scope: 0,
-    family: 4,
-    addr: Uint8Array.from(addr!.split('.').map(Number)),
-    prefixLen: len === undefined ? 32 : Number(len),
-    portLo: 0,
-    portHi: 65535,
-    protocol: 'any',
-    direction: 'both',
-    action: 'block',
-    ...extra,
-  };
-}
 
 function roomy(compiled: CompiledRules): Capacities {
   const capacities = {} as Capacities;

@@ -1,12 +1,12 @@
 // Each test starts from a clean DOM, fresh stores and no bridge.
 import { afterEach } from 'vitest';
 import { cleanup } from '@testing-library/react';
-import { installBridge } from '../../../renderer/bridge';
-import { useConnections } from '../../../renderer/stores/connections-store';
-import { useHelper } from '../../../renderer/stores/helper-store';
-import { useNotices } from '../../../renderer/stores/notices-store';
-import { useRules } from '../../../renderer/stores/rules-store';
-import { useUi } from '../../../renderer/stores/ui-store';
+import { installBridge } from '../../renderer/bridge';
+import { useConnections } from '../../renderer/stores/connections-store';
+import { useHelper } from '../../renderer/stores/helper-store';
+import { useNotices } from '../../renderer/stores/notices-store';
+import { useRules } from '../../renderer/stores/rules-store';
+import { useUi } from '../../renderer/stores/ui-store';
 
 // jsdom does no layout: give scroll containers a window-sized client box so virtualised lists render
 // the rows a real window would.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildRows, type RowFilter } from '../../../../renderer/model/connection-rows';
-import { applyEvent, putFlow, type AppGroup } from '../../../../renderer/model/flow-groups';
-import { app, flow } from '../../../support/renderer/fake-api';
-import type { App } from '../../../../main/contract/domain';
+import { buildRows, type RowFilter } from '../../../renderer/model/connection-rows';
+import { applyEvent, putFlow, type AppGroup } from '../../../renderer/model/flow-groups';
+import { app, flow } from '../../support/renderer/fake-api';
+import type { App } from '../../../main/contract/domain';
 
 const none: RowFilter = { text: '', verdict: 'all', appId: null };
 

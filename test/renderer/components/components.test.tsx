@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { installBridge } from '../../../../renderer/bridge';
-import { app, createFakeApi, flow, status } from '../../../support/renderer/fake-api';
-import { App } from '../../../../renderer/components/App';
-import { RuleForm } from '../../../../renderer/components/RuleForm';
-import { useConnections } from '../../../../renderer/stores/connections-store';
-import { useRules } from '../../../../renderer/stores/rules-store';
+import { installBridge } from '../../../renderer/bridge';
+import { app, createFakeApi, flow, status } from '../../support/renderer/fake-api';
+import { App } from '../../../renderer/components/App';
+import { RuleForm } from '../../../renderer/components/RuleForm';
+import { useConnections } from '../../../renderer/stores/connections-store';
+import { useRules } from '../../../renderer/stores/rules-store';
 
 function connectedApi() {
   const api = createFakeApi();

@@ -1,5 +1,5 @@
-// Component and store tests for renderer/: jsdom + testing-library. They live beside the other unit
-// tests (test/unit mirrors the source tree); this folder is vitest's root.
+// Component and store tests for renderer/: jsdom + testing-library. They mirror renderer/ here (the
+// node test runner takes test/unit; vitest takes this folder as its root).
 import { defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
 

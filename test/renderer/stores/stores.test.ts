@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@testing-library/react';
-import { installBridge } from '../../../../renderer/bridge';
-import { parseBlocklist } from '../../../../main/contract/blocklist';
-import { app, createFakeApi, flow, status } from '../../../support/renderer/fake-api';
-import { useConnections } from '../../../../renderer/stores/connections-store';
-import { IMPORT_CHUNK, useRules } from '../../../../renderer/stores/rules-store';
-import { useHelper } from '../../../../renderer/stores/helper-store';
-import { useNotices } from '../../../../renderer/stores/notices-store';
+import { installBridge } from '../../../renderer/bridge';
+import { parseBlocklist } from '../../../main/contract/blocklist';
+import { app, createFakeApi, flow, status } from '../../support/renderer/fake-api';
+import { useConnections } from '../../../renderer/stores/connections-store';
+import { IMPORT_CHUNK, useRules } from '../../../renderer/stores/rules-store';
+import { useHelper } from '../../../renderer/stores/helper-store';
+import { useNotices } from '../../../renderer/stores/notices-store';
 
 describe('connections store', () => {
   it('applies a burst of event batches in one store update', async () => {
