@@ -39,7 +39,7 @@ const RUNTIME_PACKAGES: Record<string, { files: string[]; loads: string[] }> = {
 const ADDON = 'native/build/Release/portcullis.node';
 /** The skeleton the addon embeds (bpf/Makefile): it names every program and map. */
 const SKELETON = 'build/bpf/portcullis.skel.h';
-const POLKIT_FILES = [BUNDLE_FILES.launcher, BUNDLE_FILES.policy, BUNDLE_FILES.unit];
+const POLKIT_FILES = [BUNDLE_FILES.launcher, BUNDLE_FILES.policy, BUNDLE_FILES.managePolicy, BUNDLE_FILES.unit];
 
 export interface Manifest {
   name: 'portcullis-helper-bundle';

@@ -42,6 +42,8 @@ export function install(options: InstallOptions): InstallResult {
     done.push(LAYOUT.launcher);
     writeRootFile(LAYOUT.policy, bundleFile(bundle, BUNDLE_FILES.policy), FILE_MODE);
     done.push(LAYOUT.policy);
+    writeRootFile(LAYOUT.managePolicy, bundleFile(bundle, BUNDLE_FILES.managePolicy), FILE_MODE);
+    done.push(LAYOUT.managePolicy);
 
     if (exists(LAYOUT.cliWrapper) && !isOurWrapper(LAYOUT.cliWrapper)) {
       notes.push(

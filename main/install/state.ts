@@ -17,7 +17,7 @@ export function installedCheck(): Check {
     return {
       ...base,
       ok: true,
-      detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit action and launcher in place`,
+      detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit actions and launcher in place`,
       fix: null,
     };
   }
@@ -42,6 +42,7 @@ export function installProblems(): string[] {
   const copies: Array<[string, string]> = [
     [LAYOUT.launcher, BUNDLE_FILES.launcher],
     [LAYOUT.policy, BUNDLE_FILES.policy],
+    [LAYOUT.managePolicy, BUNDLE_FILES.managePolicy],
   ];
   for (const [installed, inBundle] of copies) {
     try {
@@ -51,7 +52,7 @@ export function installProblems(): string[] {
       problems.push(`${installed} is missing`);
     }
   }
-  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.helperEntry, LAYOUT.node])
+  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.helperEntry, LAYOUT.node])
     problems.push(...trustedPathProblems(path));
   return problems;
 }

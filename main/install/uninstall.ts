@@ -49,7 +49,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     done.push(removeIf(paths.socket, (s) => s.isSocket()));
     done.push(removeEmptyDir(LAYOUT.runtimeDir));
 
-    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.launcher])
+    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.launcher])
       done.push(removeIf(path, () => true));
     done.push(removeEmptyDir(LAYOUT.libexecDir));
     done.push(

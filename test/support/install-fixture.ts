@@ -20,6 +20,7 @@ export const INSTALLED_PATHS = [
   LAYOUT.libexecDir,
   LAYOUT.launcher,
   LAYOUT.policy,
+  LAYOUT.managePolicy,
   LAYOUT.unit,
   LAYOUT.unitWantsLink,
   LAYOUT.cliWrapper,
