@@ -47,16 +47,15 @@ bool CgroupLink() {
   return link >= 0 || err == EBADF;
 }
 
-// A kfunc the kernel offers BPF programs: it is a FUNC in the kernel's BTF.
-bool Kfunc(const char* name) {
+}  // namespace
+
+bool KernelHasKfunc(const char* name) {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (libbpf_get_error(vmlinux)) return false;
   bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) >= 0;
   btf__free(vmlinux);
   return found;
 }
-
-}  // namespace
 
 BpfFeatures ProbeBpf() {
   BpfFeatures features;
@@ -69,7 +68,7 @@ BpfFeatures ProbeBpf() {
   features.cgroup_sock = ProgType(BPF_PROG_TYPE_CGROUP_SOCK);
   features.tp_btf = TpBtf();
   features.bpf_link = CgroupLink();
-  features.kernel_context_cast = Kfunc("bpf_cast_to_kern_ctx");
+  features.kernel_context_cast = KernelHasKfunc("bpf_cast_to_kern_ctx");
   ClearLibbpfLog();  // what the probes that failed logged is no one's error
   return features;
 }

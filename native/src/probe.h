@@ -21,4 +21,7 @@ struct BpfFeatures {
 
 BpfFeatures ProbeBpf();
 
+// Whether the kernel offers BPF programs the kfunc `name` (a FUNC in its BTF). Any thread.
+bool KernelHasKfunc(const char* name);
+
 }  // namespace portcullis
