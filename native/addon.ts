@@ -50,6 +50,8 @@ export interface NativeFeatures {
   cgroupSock: boolean;
   tpBtf: boolean;
   bpfLink: boolean;
+  sockRelease: boolean;
+  atomicFetch: boolean;
   kernelContextCast: boolean;
 }
 

@@ -14,8 +14,13 @@ export interface KernelFeatures {
   skStorage: boolean;
   cgroupSockAddr: boolean; // connect4/6, sendmsg4/6
   cgroupSkb: boolean;
+  cgroupSock: boolean; // sock_create, post_bind4/6: a socket's owner
   tpBtf: boolean; // exec/fork/exit tracking
   bpfLink: boolean;
+  /** The cgroup sock_release hook (5.9+): a socket's exact totals at close. */
+  sockRelease: boolean;
+  /** BPF atomics that return the old value (5.12+): the datapath's totals and close states. */
+  atomicFetch: boolean;
   /** bpf_cast_to_kern_ctx (6.2+): the fast path finds a socket's pcl_slots entry with it; else it reads socket storage. */
   kernelContextCast: boolean;
   /** One line per missing piece, in words a person can act on. Empty when everything is there. */

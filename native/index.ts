@@ -60,6 +60,8 @@ export async function probeKernel(options: ProbeOptions): Promise<KernelFeatures
     [bpf.cgroupSock, 'cgroup socket hooks (BPF_PROG_TYPE_CGROUP_SOCK)'],
     [bpf.tpBtf, 'BTF tracepoints (tp_btf) for exec/fork/exit tracking'],
     [bpf.bpfLink, 'BPF links for cgroups (BPF_LINK_CREATE, Linux 5.7+)'],
+    [bpf.sockRelease, 'the cgroup socket-release hook (BPF_CGROUP_INET_SOCK_RELEASE, Linux 5.9+)'],
+    [bpf.atomicFetch, 'BPF atomic operations that return the old value (BPF_FETCH, Linux 5.12+)'],
   ];
   // Not needed: without bpf_cast_to_kern_ctx (before 6.2) the fast path reads socket storage instead.
   for (const [present, what] of need) if (!present) missing.push(`the kernel lacks ${what}`);
@@ -73,8 +75,11 @@ export async function probeKernel(options: ProbeOptions): Promise<KernelFeatures
     skStorage: bpf.skStorage,
     cgroupSockAddr: bpf.cgroupSockAddr,
     cgroupSkb: bpf.cgroupSkb,
+    cgroupSock: bpf.cgroupSock,
     tpBtf: bpf.tpBtf,
     bpfLink: bpf.bpfLink,
+    sockRelease: bpf.sockRelease,
+    atomicFetch: bpf.atomicFetch,
     kernelContextCast: bpf.kernelContextCast,
     missing,
   };

@@ -16,6 +16,8 @@ struct BpfFeatures {
   bool cgroup_sock = false;
   bool tp_btf = false;
   bool bpf_link = false;
+  bool sock_release = false;  // the cgroup sock_release attach type
+  bool atomic_fetch = false;  // BPF atomics returning the old value (BPF_FETCH)
   bool kernel_context_cast = false;  // the bpf_cast_to_kern_ctx kfunc
 };
 

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { withSandbox } from '../support/sandbox.js';
 import { findBpffsMounts, findCgroup2Mount } from '../../main/common/cgroup2.js';
 import { Firewall, NativeError, peerCredentials, probeKernel } from '../../native/index.js';
-import { kernelBtfHasFunc, openFixture } from './kernel-fixture.js';
+import { openFixture } from './kernel-fixture.js';
+import { kernelBtfHasFunc } from '../support/kernel-btf.js';
 
 test('probeKernel finds what this kernel has and says plainly what is missing', async () => {
   await withSandbox(async (sandbox) => {
@@ -23,8 +24,11 @@ test('probeKernel finds what this kernel has and says plainly what is missing', 
       'skStorage',
       'cgroupSockAddr',
       'cgroupSkb',
+      'cgroupSock',
       'tpBtf',
       'bpfLink',
+      'sockRelease',
+      'atomicFetch',
     ] as const) {
       assert.equal(features[key], true, key);
     }

@@ -14,7 +14,8 @@ import type { DecisionEvent, FirewallOptions } from '../../native/api.js';
 import { Firewall } from '../../native/index.js';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
-import { allowByDefault, finished, kernelBtfHasFunc, openFixture, type KernelFixture } from './kernel-fixture.js';
+import { allowByDefault, finished, openFixture, type KernelFixture } from './kernel-fixture.js';
+import { kernelBtfHasFunc } from '../support/kernel-btf.js';
 
 const SLOTS = 65536; // PCL_SLOTS in bpf/portcullis.h
 const hasKernCtxCast = kernelBtfHasFunc('bpf_cast_to_kern_ctx');

@@ -1,7 +1,7 @@
 // Shared set-up for kernel tests: a sandbox with a test cgroup, a private bpffs holding the pins,
 // an opened Firewall (detached and closed on cleanup) with the test programs loaded over it, and
 // small traffic generators run inside the cgroup with python3.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Firewall } from '../../native/index.js';
 import type { FirewallOptions, KernelDefaults, KernelRule } from '../../native/api.js';
 import { TestPrograms } from '../../native/testing.js';
@@ -114,16 +114,4 @@ except OSError as e:
 export function probeResult(stdout: string): { outcome: string; ms: number } {
   const [outcome, ms] = stdout.trim().split(/\s+/);
   return { outcome: outcome ?? '', ms: Number(ms) };
-}
-
-/**
- * Whether the running kernel's BTF has the function `name` (a kfunc), read with bpftool: a check
- * independent of the addon's own probe.
- */
-export function kernelBtfHasFunc(name: string): boolean {
-  const dump = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], {
-    encoding: 'utf8',
-    maxBuffer: 512 << 20,
-  });
-  return dump.includes(`] FUNC '${name}' `);
 }
