@@ -342,9 +342,7 @@ int main(int argc, char **argv) {
 `;
 
 /** Starts ORPHANED_CONNECTION as `user`; resolves once the connecting process has exited. */
-async function orphanedConnection(
-  user: TestUser,
-): Promise<{
+async function orphanedConnection(user: TestUser): Promise<{
   pid: number;
   ask(): Promise<{ error?: { message: string; data: { kind: string; polkitAction?: string } } }>;
 }> {
