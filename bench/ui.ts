@@ -87,7 +87,7 @@ function syntheticBackend() {
     pausedUntil: null,
     defaultAction: 'allow',
     attach: { cgroup: '-', pinDir: '-', adopted: false },
-    kernel: { kernelRelease: '-', cgroup2Mount: null, bpffsMount: null, btf: true, missing: [] },
+    kernel: { kernelRelease: '-', cgroup2Mount: null, bpffsMount: null, btf: true, missing: [], features: [] },
     ruleCount: 0,
     appCount: APPS,
     eventsSeen: 0,

@@ -242,8 +242,8 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	/*
 	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: each
 	 * one that makes the flow's record due for a refresh, and a FIN or RST sent (a close report).
-	 * (A socket's first packet and a listener's own never get here: only sockets that have had
-	 * their first packet own a pcl_slots entry, and listeners never do.)
+	 * (A socket's first packet and a listener's own never get here: only settled sockets own a
+	 * pcl_slots entry, or in the socket-storage form are let in.)
 	 */
 	__u64 segs = packet_segs(skb, &p);
 	if (mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)))
@@ -346,17 +346,20 @@ __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
 
 /*
  * Verdict for one packet: the cached fast path when it applies, else the full path (which looks up
- * the configuration again: only the generation lives across the storage lookup).
+ * the configuration again: only the generation lives across the storage lookup). The fast path
+ * finds a socket's state in its pcl_slots entry with bpf_cast_to_kern_ctx, or where the kernel
+ * lacks that (pcl_kern_ctx_cast 0), in its storage.
  */
 static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
 {
 	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
 	struct pcl_sock *s;
-	if (use_cache) {
+	int verdict;
+	if (use_cache && pcl_kern_ctx_cast) {
 		s = fast_sock_state(skb);
 		if (s) {
-			int verdict = cached_fast_path(skb, s, gen, egress);
+			verdict = cached_fast_path(skb, s, gen, egress);
 			if (verdict != PCL_FAST_MISS)
 				return verdict;
 		}
@@ -366,13 +369,23 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	struct bpf_sock *sk = skb->sk;
 	if (sk)
 		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	s = stored ? sock_state(stored) : NULL;
 	if (!use_cache)
-		return full_verdict(skb, s, egress, 0);
+		return full_verdict(skb, stored ? sock_state(stored) : NULL, egress, 0);
+	if (pcl_kern_ctx_cast) {
+		s = stored ? sock_state(stored) : NULL;
+	} else {
+		/* No entries are claimed: the state always lives in the storage, and the fast path reads it there. */
+		if (stored && settled(stored, sk)) {
+			verdict = cached_fast_path(skb, stored, gen, egress);
+			if (verdict != PCL_FAST_MISS)
+				return verdict;
+		}
+		s = stored;
+	}
 	/* & 1: a global function's result is any number to the verifier; these answer CG_ALLOW or CG_DENY. */
-	int verdict = (egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s)) & 1;
+	verdict = (egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s)) & 1;
 	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
-	if (stored && s == stored)
+	if (pcl_kern_ctx_cast && stored && s == stored)
 		claim_slot(stored, sk);
 	return verdict;
 }

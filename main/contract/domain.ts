@@ -81,8 +81,36 @@ export interface KernelSupport {
   cgroup2Mount: string | null;
   bpffsMount: string | null;
   btf: boolean;
-  /** Plain words for anything missing; empty when all is there. */
+  /** Plain words for anything missing that enforcement needs; empty when all is there. */
   missing: string[];
+  /** What the datapath does and in which form on this kernel, from the helper's run-time probes. */
+  features: KernelFeature[];
+}
+
+export type KernelFeatureId =
+  | 'verdicts'
+  | 'owners'
+  | 'backstop'
+  | 'fast-path'
+  | 'app-identity'
+  | 'close-totals'
+  | 'events';
+
+/** One thing the datapath does, and the form it takes on the running kernel. */
+export interface KernelFeature {
+  id: KernelFeatureId;
+  /** What it does, in a person's words ("Cached fast path"). */
+  label: string;
+  /** Whether this kernel runs it at all. */
+  available: boolean;
+  /** Enforcement needs it: without it the helper cannot load its programs. */
+  required: boolean;
+  /** Runs, but in an older or slower form than newer kernels offer. */
+  reduced: boolean;
+  /** How it runs here ("socket storage"), or "unavailable". */
+  form: string;
+  /** Why this form, and what it costs or gives. */
+  why: string;
 }
 
 export interface Status {

@@ -5,7 +5,7 @@
 // handlers, the preload and the browser shell expose exactly the derived object, and the renderer's
 // single bridge module types itself from it.
 import { s, type Infer, type InputOf, type Schema } from './schema.js';
-import type { Status } from './domain.js';
+import type { KernelFeature, Status } from './domain.js';
 import { returns, type MethodName, type ParamsOf, type Returns, type ResultOf, type RpcNotifications } from './rpc.js';
 import type { ErrorKind } from './errors.js';
 
@@ -17,6 +17,8 @@ export interface Check {
   detail: string;
   /** What to do when it failed, in plain words (a command where one helps). */
   fix: string | null;
+  /** The kernel check with the helper's probes: which features run in which form here. */
+  features?: KernelFeature[];
 }
 
 export type HelperState =

@@ -20,6 +20,7 @@ import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
+import { describeKernelFeatures } from './kernel-features.js';
 import { Authority } from './authority/authority.js';
 import { MANAGE_ACTION_ID } from '../common/install-layout.js';
 import { log } from './log.js';
@@ -40,12 +41,24 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   log(
     `${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`,
   );
+  const kernelFeatures = describeKernelFeatures(features, firewall.fastPath);
+  for (const feature of kernelFeatures.filter((f) => f.reduced))
+    log(`${feature.label}: ${feature.form}: ${feature.why}`);
 
   const fanout = new EventFanout({ log });
   const engine = new RulesEngine(db, firewall, log);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
   let status = () =>
-    buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
+    buildStatus({
+      version: productVersion(),
+      startedAt,
+      features,
+      kernelFeatures,
+      attach,
+      engine,
+      enforcement,
+      fanout,
+    });
   const enforcement = new Enforcement(
     enforcementStore,
     firewall,

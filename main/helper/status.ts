@@ -1,5 +1,5 @@
 // Builds the status every client shows.
-import { PROTOCOL_VERSION, type Status } from '../contract/index.js';
+import { PROTOCOL_VERSION, type KernelFeature, type Status } from '../contract/index.js';
 import type { KernelFeatures } from '../../native/api.js';
 import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
@@ -9,6 +9,8 @@ export interface StatusSources {
   version: string;
   startedAt: number;
   features: KernelFeatures;
+  /** The features as described for people (kernel-features.ts): fixed for the firewall's life. */
+  kernelFeatures: KernelFeature[];
   attach: Status['attach'];
   engine: RulesEngine;
   enforcement: Enforcement;
@@ -33,6 +35,7 @@ export function buildStatus(sources: StatusSources, now = Date.now()): Status {
       bpffsMount: features.bpffsMount,
       btf: features.btf,
       missing: features.missing,
+      features: sources.kernelFeatures,
     },
     ruleCount: engine.rules.count(),
     appCount: engine.apps.count(),

@@ -33,6 +33,10 @@ describe('App', () => {
     expect(api.rules[0]).toMatchObject({ action: 'block', appId: 2, remote: { kind: 'address', text: '127.0.0.1' } });
     expect(screen.getByTestId('helper-state').textContent).toBe('Helper connected');
     expect(screen.getByTestId('rule-count').textContent).toBe('1 rules');
+    // Every feature in its full form: the status bar names only the kernel, the tooltip lists them all.
+    const kernel = screen.getByTestId('kernel-summary');
+    expect(kernel.textContent).toBe('Linux 6.18.0');
+    expect(kernel.getAttribute('title')).toContain('Cached fast path: per-socket entries — ');
   });
 
   it('filters by search text and shows live events', async () => {
@@ -92,9 +96,25 @@ describe('App', () => {
     expect((screen.getByRole('button', { name: 'Continue' }) as HTMLButtonElement).disabled).toBe(true);
     fireEvent.click(screen.getByRole('button', { name: 'Start helper' }));
     expect(await screen.findByText(/You closed the password dialog/)).toBeTruthy();
-    api.startOutcome = { state: 'connected', status: status() };
+    // Debian 12's 6.1: the fast path runs in its older form, and the wizard says so once the helper runs.
+    const onOlderKernel = status();
+    onOlderKernel.kernel.kernelRelease = '6.1.0-57-amd64';
+    onOlderKernel.kernel.features[1] = {
+      ...onOlderKernel.kernel.features[1]!,
+      reduced: true,
+      form: 'socket storage',
+      why: 'the kernel-context cast (bpf_cast_to_kern_ctx) arrived in Linux 6.2: every packet makes one socket-storage lookup before its cached verdict',
+    };
+    api.startOutcome = { state: 'connected', status: onOlderKernel };
     fireEvent.click(screen.getByRole('button', { name: 'Start helper' }));
     await screen.findByText(/The helper is running/);
+    const fastPath = screen.getByText('Cached fast path').closest('[data-feature]') as HTMLElement;
+    expect(fastPath.dataset.feature).toBe('fast-path');
+    expect(fastPath.textContent).toContain('socket storage');
+    expect(fastPath.textContent).toContain('arrived in Linux 6.2');
+    expect(within(fastPath).getByLabelText('older form')).toBeTruthy();
+    const verdicts = screen.getByText('Connection verdicts').closest('[data-feature]') as HTMLElement;
+    expect(within(verdicts).getByLabelText('full form')).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
     fireEvent.click(screen.getByLabelText(/Allow-list/));
     fireEvent.click(screen.getByRole('button', { name: 'Finish' }));
