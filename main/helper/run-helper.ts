@@ -15,7 +15,7 @@ import { KeyValueStore } from './store/key-value-store.js';
 import { RulesEngine } from './engine.js';
 import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
 import { EventFanout } from './event-fanout.js';
-import { startConnections } from './flows/connections-service.js';
+import { startConnections, type Connections } from './flows/connections-service.js';
 import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
@@ -42,8 +42,19 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   const fanout = new EventFanout({ log });
   const engine = new RulesEngine(db, firewall, log);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
+  // Set once the connections side runs (status may be asked for while enforcement starts, before).
+  let connections: Connections | null = null;
   let status = () =>
-    buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
+    buildStatus({
+      version: productVersion(),
+      startedAt,
+      features,
+      attach,
+      engine,
+      enforcement,
+      fanout,
+      dns: () => connections?.dnsStatus() ?? null,
+    });
   const enforcement = new Enforcement(
     enforcementStore,
     firewall,
@@ -57,16 +68,17 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await enforcement.start();
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
-  const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
+  const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
+  connections = started;
   const subscription = firewall.subscribe(
     (events, drops) => {
       fanout.noteDropped(Number(drops));
-      fanout.publish(connections.pipeline.process(events));
+      fanout.publish(started.pipeline.process(events));
     },
     { formatV6: (bytes) => formatIp({ family: 6, bytes }) },
   );
   const stopCompaction = startQuietCompaction({
-    work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten,
+    work: () => started.pipeline.eventsProcessed + started.pipeline.rowsWritten,
     trimNativeHeap,
     log,
   });
@@ -81,7 +93,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     engine,
     enforcement,
     fanout,
-    connections,
+    connections: started,
     log,
     status: () => status(),
     settingsChanged: () => server.dropUnauthorized(),
@@ -109,7 +121,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await server.close();
   subscription.close();
   stopCompaction();
-  await connections.stop(); // writes the flows not yet written
+  await started.stop(); // writes the flows not yet written
   fanout.close();
   engine.stop();
   enforcement.stop();

@@ -1,4 +1,4 @@
-// apps.list, apps.setDefault, connections.list.
+// apps.list, apps.setDefault, connections.list, rules.addresses (what DNS taught the domain rules).
 import { PortcullisError } from '../../contract/index.js';
 import type { HandlerTable } from '../rpc/handler.js';
 import type { RulesEngine } from '../engine.js';
@@ -25,5 +25,17 @@ export function connectionsHandlers({
         return app;
       }),
     'connections.list': (query) => connections.pipeline.list(query),
+    'rules.addresses': ({ id }) =>
+      connections.domains
+        .list()
+        .filter((held) => id === undefined || held.ruleId === id)
+        .map(({ ruleId, address, family, name, expiresAt, answeredAt }) => ({
+          ruleId,
+          address,
+          family,
+          name,
+          expiresAt,
+          answeredAt,
+        })),
   };
 }
