@@ -1,15 +1,13 @@
 // The helper's life: resolve paths, open the store, open (adopt or load) the firewall, make the
 // kernel match the store, serve the socket; on SIGTERM/SIGINT close everything but leave the
 // pinned programs enforcing (a stopped helper must not open the firewall).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { formatIp, PortcullisError } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
 import { Firewall, peerCredentials, probeKernel, trimNativeHeap } from '../../native/index.js';
 import { resolveHelperConfig, type HelperPaths } from './config.js';
+import { preparePinDir } from './pin-dir.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
 import { RulesEngine } from './engine.js';
@@ -25,8 +23,7 @@ import { log } from './log.js';
 export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   const startedAt = Date.now();
   const config = resolveHelperConfig({ flags, env: process.env });
-  if (config.usesDefaultBpffs) ensureSystemBpffs(dirname(config.bpffs));
-  mkdirSync(config.bpffs, { recursive: true, mode: 0o700 });
+  preparePinDir(config.bpffs, log);
 
   const features = await probeKernel({
     bpffs: config.bpffs,
@@ -128,13 +125,6 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await firewall.close(); // closes our fds only; links and maps stay pinned
   db.close();
   return 0;
-}
-
-/** The default pin directory needs the system bpffs at /sys/fs/bpf; mount it if it is missing. */
-function ensureSystemBpffs(mountPoint: string): void {
-  if (findBpffsMounts().includes(mountPoint)) return;
-  log(`mounting bpffs on ${mountPoint}`);
-  execFileSync('mount', ['-t', 'bpf', 'bpf', mountPoint]);
 }
 
 /** The file descriptor under a connected unix socket (for SO_PEERCRED). */
