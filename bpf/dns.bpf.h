@@ -17,7 +17,16 @@
 #include "events.bpf.h"
 #include "packet.bpf.h"
 
-#define DNS_HEADER_BYTES 12
+struct dns_header {
+	__u16 id; /* network order, kept as on the wire (compared, never used as a number) */
+	__u8 flags[2];
+	__be16 questions;
+	__be16 answers;
+	__be16 authority;
+	__be16 additional;
+};
+
+#define DNS_HEADER_BYTES sizeof(struct dns_header)
 
 /*
  * True when the packet's socket lives in a network namespace owned by the initial user namespace
@@ -38,20 +47,38 @@ static __always_inline int socket_net_is_system(struct __sk_buff *skb)
 }
 
 /*
- * The first 12 bytes as a DNS header: a standard query (QR clear, no answers) when `query`, else a
- * standard response (QR set); one question either way, as every stub resolver sends.
+ * The payload's DNS header when it reads as a standard query (QR clear, no answers) for `query`,
+ * else as a standard response (QR set); one question either way, as every stub resolver sends.
  */
-static __always_inline int dns_header_fits(struct __sk_buff *skb, struct parsed *p, int query)
+static __always_inline int read_dns_header(struct __sk_buff *skb, struct parsed *p, int query, struct dns_header *out)
 {
-	__u8 buf[DNS_HEADER_BYTES];
-	__u8 *h = header_at(skb, p->payload_off, DNS_HEADER_BYTES, buf);
+	struct dns_header *h = header_at(skb, p->payload_off, sizeof(*h), out);
 	if (!h)
 		return 0;
-	if ((h[2] & 0xf8) != (query ? 0x00 : 0x80)) /* QR and opcode (0 = QUERY) */
+	if ((h->flags[0] & 0xf8) != (query ? 0x00 : 0x80)) /* QR and opcode (0 = QUERY) */
 		return 0;
-	if (h[4] != 0 || h[5] != 1) /* QDCOUNT = 1 */
+	if (h->questions != bpf_htons(1) || (query && h->answers != 0))
 		return 0;
-	return !query || (h[6] == 0 && h[7] == 0); /* a query carries no answers */
+	out->id = h->id;
+	return 1;
+}
+
+/* Notes a reported query's id in the socket's ring of the last four. */
+static __always_inline void note_query_id(struct pcl_sock *s, __u16 id)
+{
+	__u8 n = s->dns_queries;
+	s->dns_ids[n & 3] = id;
+	s->dns_queries = n == 255 ? 4 : n + 1; /* never back to 0: 0 means none was reported */
+}
+
+/* True when `id` is one of the socket's last four reported queries. */
+static __always_inline int query_id_known(struct pcl_sock *s, __u16 id)
+{
+	__u8 n = s->dns_queries;
+	for (int i = 0; i < 4; i++)
+		if (i < n && s->dns_ids[i] == id)
+			return 1;
+	return 0;
 }
 
 /* Copies the UDP payload (up to PCL_DNS_MAX bytes) as a `kind` event; 1 when it was submitted. */
@@ -86,19 +113,27 @@ static __always_inline int emit_dns(struct __sk_buff *skb, struct pcl_sock *s, s
 }
 
 /*
- * A UDP packet to or from port 53 that its socket was allowed to send or receive: reported when it
- * is a query, or an answer to a socket that asked something, from a socket of a system namespace.
+ * A UDP packet to or from port 53 that its socket was allowed to send or receive, from a socket of
+ * a system namespace: reported when it is a query, or an answer whose id is one of the socket's
+ * last four queries'. So a flood of answers (forged, or to a socket that never asked) reports
+ * about one in 16k, whatever else it does, and never keeps the real answer out. Two threads
+ * sending queries on one socket at once may write one slot: at worst one answer goes unreported.
  */
 static __always_inline void report_dns(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
 {
 	if (p->payload_off == 0)
 		return; /* no UDP header seen (a later fragment) */
-	if (!egress && !s->dns_asked)
+	if (!egress && s->dns_queries == 0)
 		return; /* nothing this socket sent could match it */
-	if (!dns_header_fits(skb, p, egress) || !socket_net_is_system(skb))
+	struct dns_header h;
+	if (!read_dns_header(skb, p, egress, &h))
+		return;
+	if (!egress && !query_id_known(s, h.id))
+		return;
+	if (!socket_net_is_system(skb))
 		return;
 	if (emit_dns(skb, s, p, egress ? PCL_EV_DNS_QUERY : PCL_EV_DNS) && egress)
-		s->dns_asked = 1; /* a byte of its own: no read-modify-write races the other fields */
+		note_query_id(s, h.id);
 }
 
 #endif /* PCL_DNS_BPF_H */

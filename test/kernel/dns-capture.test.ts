@@ -1,7 +1,8 @@
 // What the kernel reports of DNS: the queries sockets of the cgroup were allowed to send and the
-// answers delivered to sockets that sent one, each with its message and owner; nothing for answers
-// to a socket that never asked, for a blocked query, for other payloads to port 53, or for any
-// socket of a network namespace an unprivileged user made (there anyone can run a "resolver").
+// answers delivered to sockets that sent one with that id, each with its message and owner; nothing
+// for answers to a socket that never asked or with an id it never used, for a blocked query, for
+// other payloads to port 53, or for any socket of a network namespace an unprivileged user made
+// (there anyone can run a "resolver").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -61,6 +62,9 @@ listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); listener.bind(('127
 out['listenerPort'] = listener.getsockname()[1]
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'SEND %d' % out['listenerPort'], (${JSON.stringify(RESOLVER)}, 53))
 out['unasked'] = len(listener.recv(512))
+# And one with an id the asker never used, to the asker.
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'SEND %d' % out['askerPort'], (${JSON.stringify(RESOLVER)}, 53))
+out['wrongId'] = len(asker.recv(512))
 try:
     socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(query('two.test', 0x3333), (${JSON.stringify(BLOCKED_RESOLVER)}, 53))
     out['blocked'] = 'sent'
@@ -72,6 +76,7 @@ print(json.dumps(out))
     assert.equal(run.code, 0, run.stderr);
     const out = JSON.parse(run.stdout) as Record<string, string | number>;
     assert.equal(out.unasked, 46, 'the unasked answer was delivered to the listener');
+    assert.equal(out.wrongId, 46, 'the answer with an id never asked was delivered to the asker');
     assert.equal(out.blocked, 'EPERM');
 
     const answer = await events.waitFor((e) => e.kind === 'dns', 'the answer');

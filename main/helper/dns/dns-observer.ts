@@ -47,6 +47,10 @@ export class DnsObserver {
       return [];
     }
     if (event.kind !== 'dns') return [];
+    if (!this.pending.waitsOn(event.socketCookie)) {
+      this.counts.answersUnmatched++;
+      return [];
+    }
     const response = parseDnsResponse(event.dnsPayload);
     if (!response.ok) {
       this.counts.malformed++;

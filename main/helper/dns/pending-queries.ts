@@ -54,6 +54,11 @@ export class PendingQueries {
     return this.entries.size;
   }
 
+  /** True when `socket` has a query waiting (an answer to any other socket needs no parsing). */
+  waitsOn(socket: bigint): boolean {
+    return this.bySocket.has(String(socket));
+  }
+
   /** A query was sent at `nowMs` (monotonic). A repeat of a pending one (a retry) starts its wait anew. */
   add(query: DnsExchange, nowMs: number): void {
     this.dropExpired(nowMs);

@@ -123,6 +123,7 @@ test('dns-observer: a flood of 100k distinct unsolicited answers leaves nothing 
 
 test('dns-observer: malformed captures are counted, not thrown', () => {
   const { dns } = observer();
+  dns.observe(ask('a.test'), T0); // the socket waits: its answers are parsed
   dns.observe(dnsEvent('dns-query', new Uint8Array(3)), T0);
   dns.observe(dnsEvent('dns', Uint8Array.from([0, 0, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 200, 0, 1, 0, 1])), T0);
   dns.observe(dnsEvent('dns-query', message({ flags: 0x8180, questions: ['a.test'], answers: [] })), T0);
