@@ -10,12 +10,13 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecisionEvent } from '../../native/api.js';
+import { pcl_slot } from '../../native/abi.js';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
 import { allowByDefault, finished, openFixture, type KernelFixture } from './kernel-fixture.js';
 
 const SLOTS = 65536; // PCL_SLOTS in bpf/portcullis.h
-const ENTRY_BYTES = 8 + 128; // struct pcl_slot: owner, then struct pcl_sock
+const ENTRY_BYTES = pcl_slot.SIZE; // struct pcl_slot: owner, then struct pcl_sock
 
 function slotsPin(fixture: KernelFixture): string {
   return `${fixture.pinDir}/maps/pcl_slots`;
