@@ -22,7 +22,7 @@ import type {
 } from '../main/contract/index.js';
 import type { NotifyListener } from '../main/app/ipc-backend.js';
 import { startShellServer } from '../main/shell/shell-server.js';
-import { buildRenderer } from '../test/e2e/browser-support.js';
+import { buildRenderer, signInFromLaunchPage } from '../test/e2e/browser-support.js';
 import { buildRows } from '../renderer/model/connection-rows.js';
 import { putFlow, type AppGroup } from '../renderer/model/flow-groups.js';
 
@@ -180,7 +180,7 @@ async function main(): Promise<void> {
     const page = context.pages()[0] ?? (await context.newPage());
     const countText = `${ROWS.toLocaleString('en-US')} connections`;
     const loadStart = Date.now();
-    await page.goto(shell.url);
+    await signInFromLaunchPage(page, shell);
     await page.getByTestId('connection-counts').filter({ hasText: countText }).waitFor({ timeout: 120_000 });
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
     const loadMs = Date.now() - loadStart;

@@ -34,9 +34,10 @@ export interface WizardState {
   mode: (typeof WIZARD_MODES)[number] | null;
 }
 
+/** A failure keeps its kind, where the bad input was, and the polkit action that could allow a refused request. */
 export type IpcResult<T> =
   | { ok: true; value: T }
-  | { ok: false; error: { kind: ErrorKind; message: string; where?: string } };
+  | { ok: false; error: { kind: ErrorKind; message: string; where?: string; polkitAction?: string } };
 
 /** Renderer name → the helper method it is. */
 const forwards = {

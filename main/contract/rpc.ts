@@ -45,7 +45,7 @@ export interface HelloResult {
 
 const methods = {
   hello: method(
-    s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100 }) }),
+    s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100, printable: true }) }),
     returns<HelloResult>(),
   ),
   status: method(s.none(), returns<Status>()),

@@ -18,6 +18,8 @@ import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
+import { Authority } from './authority/authority.js';
+import { MANAGE_ACTION_ID } from '../common/install-layout.js';
 import { log } from './log.js';
 
 export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
@@ -86,11 +88,13 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
       ...(config.authorizingUid !== null ? [config.authorizingUid] : []),
       ...engine.settings.get().authorizedUsers,
     ]);
+  const authority = new Authority({ actionId: MANAGE_ACTION_ID, log });
   const services = {
     engine,
     enforcement,
     fanout,
     connections: started,
+    authority,
     log,
     status: () => status(),
     settingsChanged: () => server.dropUnauthorized(),
@@ -99,7 +103,11 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     socketPath: config.socket,
     handlers: createHandlers(services),
     version: productVersion(),
-    peerOf: (socket: Socket) => peerCredentials(socketFd(socket)),
+    peerOf: (socket: Socket) => {
+      const peer = peerCredentials(socketFd(socket));
+      authority.notePeer(socket, peer); // now, before its process could exit and its pid be reused
+      return peer;
+    },
     isAuthorized: (uid) => authorizedUids().has(uid),
     log,
   });

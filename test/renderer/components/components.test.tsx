@@ -123,6 +123,63 @@ describe('RuleForm', () => {
   });
 });
 
+describe('Needs an administrator', () => {
+  it('says so when a loosening is refused, and Try again sends it again', async () => {
+    const api = connectedApi();
+    render(<App />);
+    await screen.findByText('curl', { selector: '.app-name' });
+    await useRules.getState().add({ action: 'block', remote: '198.51.100.7' });
+    fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
+    const remove = await screen.findByLabelText('Remove rule 198.51.100.7');
+    expect(remove.getAttribute('title')).toBe('Needs an administrator');
+    api.refusals.push({
+      name: 'removeRules',
+      message:
+        'Removing block rule 1 (block 198.51.100.7) needs an administrator: the authentication dialog was dismissed',
+    });
+    fireEvent.click(remove);
+    expect(
+      await screen.findByText(
+        /Removing block rule 1 \(block 198\.51\.100\.7\) needs an administrator: the authentication dialog was dismissed/,
+      ),
+    ).toBeTruthy();
+    expect(api.rules).toHaveLength(1);
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    await waitFor(() => expect(api.rules).toHaveLength(0));
+    expect(screen.queryByText(/needs an administrator/)).toBeNull();
+    expect(api.calls.filter((call) => call.name === 'removeRules')).toHaveLength(2);
+  });
+
+  it('tells beforehand that pausing and an allow rule need one; closing the refusal gives up', async () => {
+    const api = connectedApi();
+    render(<App />);
+    fireEvent.click(await screen.findByRole('button', { name: /Pause/ }));
+    expect(screen.getByRole('note').textContent).toMatch(/needs an administrator/);
+    api.refusals.push({
+      name: 'setEnforcement',
+      message: 'Pausing enforcement for 15 min needs an administrator: no administrator answered within 120 s',
+    });
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Pause for 15 minutes' }));
+    expect(await screen.findByText(/Pausing enforcement for 15 min needs an administrator/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Dismiss' }));
+    await waitFor(() => expect(screen.queryByText(/Pausing enforcement/)).toBeNull());
+    expect(api.calls.filter((call) => call.name === 'setEnforcement')).toHaveLength(1);
+    expect(screen.getByText('Enforcing')).toBeTruthy();
+  });
+});
+
+describe('RuleForm needs', () => {
+  it('says an allow rule needs an administrator, a block rule none', () => {
+    installBridge(createFakeApi());
+    render(<RuleForm editing={{ mode: 'new', draft: { action: 'block', remote: '192.0.2.1' } }} />);
+    expect(screen.queryByRole('note')).toBeNull();
+    fireEvent.change(screen.getByDisplayValue('Block'), { target: { value: 'allow' } });
+    expect(screen.getByRole('note').textContent).toBe(
+      'Needs an administrator: adding an allow rule (allow 192.0.2.1). You will be asked to authenticate.',
+    );
+  });
+});
+
 describe('RulesView', () => {
   it('disables, removes and imports rules with a progress bar and skipped lines', async () => {
     const api = connectedApi();

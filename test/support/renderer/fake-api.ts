@@ -89,6 +89,11 @@ export interface FakeApi extends RendererApi {
   wizard: WizardState;
   checks: Check[];
   startOutcome: HelperState;
+  /**
+   * Requests to answer with a refusal for want of an administrator, as the helper does when polkit's
+   * dialog is dismissed: each entry is used once, by the next request of that name.
+   */
+  refusals: Array<{ name: string; message: string }>;
   emit<K extends IpcNotifyName>(name: K, payload: PayloadOf<K>): void;
 }
 
@@ -114,6 +119,7 @@ export function createFakeApi(): FakeApi {
     wizard: { completed: true, mode: 'monitor' } as WizardState,
     checks: [] as Check[],
     startOutcome: { state: 'connected', status: status() } as HelperState,
+    refusals: [] as Array<{ name: string; message: string }>,
     emit(name: IpcNotifyName, payload: unknown) {
       for (const listener of listeners.get(name) ?? []) listener(payload);
     },
@@ -207,6 +213,14 @@ export function createFakeApi(): FakeApi {
     const handler = api[name] as (request: unknown) => Promise<unknown>;
     api[name] = (request: unknown) => {
       fake.calls.push({ name, request });
+      const refusal = fake.refusals.findIndex((candidate) => candidate.name === name);
+      if (refusal >= 0) {
+        const { message } = fake.refusals.splice(refusal, 1)[0]!;
+        return Promise.resolve({
+          ok: false,
+          error: { kind: 'cancelled', message, polkitAction: 'org.portcullis.manage' },
+        });
+      }
       return handler(request ?? {});
     };
   }
