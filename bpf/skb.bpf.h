@@ -16,6 +16,7 @@
 #include "events.bpf.h"
 #include "sock-state.bpf.h"
 #include "packet.bpf.h"
+#include "dns.bpf.h"
 
 /*
  * Copies a socket's totals to pcl_flows, where user space can read live flows: in place when the
@@ -125,36 +126,6 @@ static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, s
 	}
 }
 
-/* A DNS response for the helper's names: the answers applications actually received. */
-static __always_inline void emit_dns(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, __u64 cookie)
-{
-	/* 64-bit, so the bounds checked below are on the very register handed to the copy. */
-	__u64 len = p->payload;
-	if (len > PCL_DNS_MAX)
-		len = PCL_DNS_MAX;
-	if (len < 12 || p->payload_off == 0) /* shorter than a DNS header, or no UDP header seen */
-		return;
-	struct pcl_counters *c = percpu_counters();
-	struct pcl_dns_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
-	if (!e) {
-		if (c)
-			c->drops++;
-		return;
-	}
-	fill_event(&e->head, PCL_EV_DNS, s, &p->f, cookie, PCL_ACT_ALLOW, 0, NULL);
-	e->len = len;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	/* Re-checked after the barrier: the verifier must see both bounds on the copy's length register. */
-	asm volatile("" : "+r"(len));
-	if (len > PCL_DNS_MAX || len < 12 || bpf_skb_load_bytes(skb, p->payload_off, e->data, len)) {
-		bpf_ringbuf_discard(e, 0);
-		return;
-	}
-	if (c)
-		c->events++;
-	bpf_ringbuf_submit(e, 0);
-}
-
 /*
  * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are inbound
  * both ways, an application's connect/sendto flows outbound both ways (replies follow the
@@ -255,7 +226,7 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 /*
  * The packets of a socket whose verdict is cached for the current generation, in their common shape
  * (cached_shape). Any other packet (another generation, remote, port or protocol, IP options,
- * extension headers, a later fragment, a DNS response, a short head) answers PCL_FAST_MISS before
+ * extension headers, a later fragment, DNS over UDP, a short head) answers PCL_FAST_MISS before
  * anything is counted, and the full path decides it as it always did. The generation is checked
  * first: after a rules change every packet goes to the full path without being parsed twice.
  */
@@ -270,8 +241,8 @@ static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_so
 		return cached_shape(skb, s, 4, PCL_PROTO_TCP, egress);
 	if (shape == cache_key(0, 0, PCL_PROTO_TCP, 6))
 		return cached_shape(skb, s, 6, PCL_PROTO_TCP, egress);
-	if (!egress && s->remote_port == 53)
-		return PCL_FAST_MISS; /* UDP from port 53: DNS responses go up to the helper, the full path copies them */
+	if (s->remote_port == 53)
+		return PCL_FAST_MISS; /* UDP with a DNS server: queries and answers go up to the helper (report_dns) */
 	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 4))
 		return cached_shape(skb, s, 4, PCL_PROTO_UDP, egress);
 	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 6))
@@ -307,24 +278,25 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	if (s)
 		account_packet(skb, s, &p, egress, use_cache);
 
-	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
-		set_direction(s, &p.f);
-		emit_dns(skb, s, &p, s ? s->cookie : bpf_get_socket_cookie(skb));
-	}
-
-	if (use_cache && s && cache_matches(s, gen, &p.f))
-		return cached_verdict(s);
-
 	set_direction(s, &p.f);
-	__u32 app_id = s ? s->app_id : 0;
-	struct decision d = decide(cfg, gen, app_id, &p.f);
-	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
-	if (use_cache && s) {
-		cache_store(s, gen, &p.f, verdict, d.rule_id);
-		count_decision(verdict, d.rule_id);
-		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
+	int result;
+	if (use_cache && s && cache_matches(s, gen, &p.f)) {
+		result = cached_verdict(s);
+	} else {
+		__u32 app_id = s ? s->app_id : 0;
+		struct decision d = decide(cfg, gen, app_id, &p.f);
+		__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+		if (use_cache && s) {
+			cache_store(s, gen, &p.f, verdict, d.rule_id);
+			count_decision(verdict, d.rule_id);
+			emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
+		}
+		result = verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 	}
-	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+	/* After the verdict: only a query that may leave, and an answer the socket will get, count. */
+	if (use_cache && s && result == CG_ALLOW && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53)
+		report_dns(skb, s, &p, egress);
+	return result;
 }
 
 /*

@@ -107,7 +107,8 @@ export interface ApplyStats {
 }
 
 export type Verdict = 'allow' | 'block';
-export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns';
+/** 'dns': a DNS answer delivered to a socket; 'dns-query': a DNS query a socket was allowed to send. */
+export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns' | 'dns-query';
 
 /** One decision reported by the kernel (never one per packet). */
 export interface DecisionEvent {
@@ -135,7 +136,7 @@ export interface DecisionEvent {
   bytesIn: bigint;
   packetsOut: bigint;
   packetsIn: bigint;
-  /** For 'dns' events: the DNS response as received (UDP payload, at most 512 bytes). */
+  /** For 'dns' and 'dns-query' events: the DNS message as received or sent (UDP payload, at most 512 bytes). */
   dnsPayload?: Uint8Array;
 }
 

@@ -113,6 +113,35 @@ export interface KernelFeature {
   why: string;
 }
 
+/** What the helper learns from DNS, and what it ignores. */
+export interface DnsStatus {
+  /** DNS queries the kernel reported (allowed, from sockets of system network namespaces). */
+  queries: number;
+  /** Answers that matched a pending query of their socket: their names and addresses were learned. */
+  answersLearned: number;
+  /** Answers that matched no query of their socket (unsolicited, late or forged): ignored. */
+  answersIgnored: number;
+  /** Queries waiting for their answer. */
+  pendingQueries: number;
+  /** Addresses the domain rules stand for right now. */
+  domainAddresses: number;
+  /** Times newly learned or expired addresses were applied to the kernel (in batches). */
+  domainApplies: number;
+}
+
+/** An address a domain rule stands for, learned from an answer to a query. */
+export interface DomainAddress {
+  ruleId: number;
+  address: string;
+  family: 4 | 6;
+  /** The name (of those asked, or on their CNAME chain) the address was learned under. */
+  name: string;
+  /** When it stops standing for the rule (ms since epoch): the answer's TTL, at most a day. */
+  expiresAt: number;
+  /** When an answer last gave it (ms since epoch). */
+  answeredAt: number;
+}
+
 export interface Status {
   version: string;
   protocolVersion: number;
@@ -128,6 +157,7 @@ export interface Status {
   appCount: number;
   eventsSeen: number;
   eventDrops: number;
+  dns: DnsStatus;
 }
 
 export interface Settings {

@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecisionEvent, FirewallOptions } from '../../native/api.js';
 import { Firewall } from '../../native/index.js';
+import { pcl_slot } from '../../native/abi.js';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
 import { allowByDefault, finished, openFixture, type KernelFixture } from './kernel-fixture.js';
@@ -22,7 +23,7 @@ const hasKernCtxCast = kernelBtfHasFunc('bpf_cast_to_kern_ctx');
 const needsKfunc = hasKernCtxCast
   ? {}
   : { skip: 'the kernel lacks bpf_cast_to_kern_ctx (before 6.2): the fast path reads socket storage' };
-const ENTRY_BYTES = 8 + 128; // struct pcl_slot: owner, then struct pcl_sock
+const ENTRY_BYTES = pcl_slot.SIZE; // struct pcl_slot: owner, then struct pcl_sock
 
 function slotsPin(fixture: KernelFixture): string {
   return `${fixture.pinDir}/maps/pcl_slots`;

@@ -29,6 +29,11 @@ export function formatStatus(status: Status, now = Date.now()): string {
       ['Rules', String(status.ruleCount)],
       ['Apps', String(status.appCount)],
       ['Events', `${status.eventsSeen} seen, ${status.eventDrops} dropped`],
+      [
+        'DNS',
+        `${status.dns.answersLearned} answers learned, ${status.dns.answersIgnored} ignored (no matching query); ` +
+          `${status.dns.domainAddresses} addresses for domain rules`,
+      ],
       ['Kernel', kernel],
     ],
   )

@@ -1,5 +1,5 @@
-// apps.list, apps.setDefault, connections.list. An app's allow default (or dropping its block
-// default) needs an administrator.
+// apps.list, apps.setDefault, connections.list, rules.addresses (what DNS taught the domain rules).
+// An app's allow default (or dropping its block default) needs an administrator.
 import { PortcullisError, appDefaultLoosening } from '../../contract/index.js';
 import type { HandlerTable } from '../rpc/handler.js';
 import type { HelperServices } from '../services.js';
@@ -26,5 +26,17 @@ export function connectionsHandlers({ engine, connections, authority }: HelperSe
       });
     },
     'connections.list': (query) => connections.pipeline.list(query),
+    'rules.addresses': ({ id }) =>
+      connections.domains
+        .list()
+        .filter((held) => id === undefined || held.ruleId === id)
+        .map(({ ruleId, address, family, name, expiresAt, answeredAt }) => ({
+          ruleId,
+          address,
+          family,
+          name,
+          expiresAt,
+          answeredAt,
+        })),
   };
 }

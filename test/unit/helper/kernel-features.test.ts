@@ -47,6 +47,7 @@ function statusWith(kernel: Status['kernel']): Status {
     appCount: 0,
     eventsSeen: 0,
     eventDrops: 0,
+    dns: { queries: 0, answersLearned: 0, answersIgnored: 0, pendingQueries: 0, domainAddresses: 0, domainApplies: 0 },
   };
 }
 
