@@ -82,6 +82,7 @@
 #define PCL_SK_OWNED 1   /* owner fields were filled (from the creating task) */
 #define PCL_SK_PASSIVE 2 /* bound by the application (a listener or a bound UDP socket) */
 #define PCL_SK_ACTIVE 8  /* connected or sent to a remote by the application (outbound flows) */
+#define PCL_SK_SYSTEM_NET 16 /* made in a network namespace of the initial user namespace */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {
