@@ -12,3 +12,4 @@ export * from './import-stream.js';
 export * from './export.js';
 export * from './rpc.js';
 export * from './ipc.js';
+export * from './authority.js';

@@ -6,6 +6,7 @@ import type { EventFanout } from './event-fanout.js';
 import type { Connections } from './flows/connections-service.js';
 import type { ImportSessions } from './lists/import-sessions.js';
 import type { Subscriptions } from './lists/subscriptions.js';
+import type { Authority } from './authority/authority.js';
 
 export interface HelperServices {
   engine: RulesEngine;
@@ -14,6 +15,8 @@ export interface HelperServices {
   connections: Connections;
   imports: ImportSessions;
   subscriptions: Subscriptions;
+  /** Asks for an administrator before a request loosens the firewall. */
+  authority: Authority;
   status(): Status;
   /** The helper's log (audit lines for changes). */
   log?(message: string): void;
