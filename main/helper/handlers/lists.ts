@@ -1,6 +1,6 @@
 // import.* (sessions: begin, chunk, commit, abort) and lists.* (list, entries, update, remove).
 // Changes are logged with who made them, like rule changes.
-import { PortcullisError } from '../../contract/index.js';
+import { PortcullisError, additionLoosening, draftState, listLoosening } from '../../contract/index.js';
 import type { HandlerTable } from '../rpc/handler.js';
 import type { HelperServices } from '../services.js';
 import { listView, type StoredList } from '../store/lists-store.js';
@@ -10,7 +10,7 @@ import type { UpdateOutcome } from '../lists/subscriptions.js';
 /** An update as clients see it. */
 const updateView = (outcome: UpdateOutcome) => ({ ...outcome, list: listView(outcome.list) });
 
-export function listsHandlers({ engine, imports, subscriptions, log }: HelperServices): HandlerTable {
+export function listsHandlers({ engine, imports, subscriptions, authority, log }: HelperServices): HandlerTable {
   const audit = (who: string, what: string) => log?.(`${who}: ${what}`);
   const existing = (id: number): StoredList => {
     const list = engine.lists.get(id);
@@ -23,7 +23,11 @@ export function listsHandlers({ engine, imports, subscriptions, log }: HelperSer
     'import.chunk': ({ session, text }, { connection }) => imports.chunk(connection, session, text),
     'import.abort': ({ session }, { connection }) => imports.abort(connection, session),
     'import.commit': async ({ session }, { connection }) => {
-      const summary = await imports.commit(connection, session);
+      // A document may hold enabled allow rules: one question for all of them, before anything is stored.
+      const summary = await imports.commit(connection, session, async (document) => {
+        const now = Date.now();
+        await authority.request(connection, additionLoosening((document.rules ?? []).map((d) => draftState(d, now))));
+      });
       audit(
         connection.describe(),
         `imported ${summary.added} entr${summary.added === 1 ? 'y' : 'ies'} (${summary.alreadyPresent} already present, ${summary.skippedCount} skipped)${summary.lists.length > 0 ? ` into ${summary.lists.map((l) => `list ${l.id} "${l.name}"`).join(', ')}` : ''}`,
@@ -45,9 +49,14 @@ export function listsHandlers({ engine, imports, subscriptions, log }: HelperSer
       return { total: list.remotes.length, entries };
     },
     'lists.update': async ({ id, patch }, { connection }) => {
+      const toggle = patch.enabled === undefined ? null : patch.enabled ? 'enable' : 'disable';
+      const loosening = (list: StoredList) => (toggle ? listLoosening(listView(list), toggle) : null);
+      const before = engine.lists.get(id);
+      const grant = await authority.request(connection, before ? loosening(before) : null);
       const updated = await engine.transaction((now) => {
         const list = existing(id);
         if (list.managedBy !== null) throw managed(list);
+        grant.cover(loosening(list));
         if (patch.name !== undefined && patch.name !== list.name && engine.lists.byName(patch.name))
           throw new PortcullisError('invalid-input', `params.patch.name: there is already a list "${patch.name}"`, {
             where: 'params.patch.name',
@@ -84,9 +93,12 @@ export function listsHandlers({ engine, imports, subscriptions, log }: HelperSer
       return [updateView(await subscriptions.update(id))];
     },
     'lists.remove': async ({ id }, { connection }) => {
+      const before = engine.lists.get(id);
+      const grant = await authority.request(connection, before ? listLoosening(listView(before), 'remove') : null);
       const removed = await engine.transaction(() => {
         const list = existing(id);
         if (list.managedBy !== null) throw managed(list);
+        grant.cover(listLoosening(listView(list), 'remove'));
         engine.lists.remove(id);
         return list;
       });

@@ -184,12 +184,3 @@ function resolve(engine: RulesEngine, draft: ParsedDraft, now: number, where: st
   const { app, ...terms } = spec.value;
   return { ...terms, appId: engine.registry.resolve(app, now, `${where}.app`) };
 }
-
-/** A client's import of a document's text. */
-export function importDocument(
-  engine: RulesEngine,
-  text: string,
-  source: string,
-): Promise<Omit<ImportSummary, 'elapsedMs'>> {
-  return storeDocument(engine, readDocument(text), source);
-}

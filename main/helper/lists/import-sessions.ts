@@ -11,6 +11,7 @@ import {
   type ImportSummary,
   type Infer,
   type LineFormat,
+  type ParsedRulesDocument,
   type SkippedLine,
   importBeginSchema,
 } from '../../contract/index.js';
@@ -18,7 +19,7 @@ import type { RulesEngine } from '../engine.js';
 import { listView } from '../store/lists-store.js';
 import { addEntries, MAX_LIST_ENTRIES, targetList } from './list-entries.js';
 import { RemoteSet } from './remote-set.js';
-import { importDocument } from './document-import.js';
+import { readDocument, storeDocument } from './document-import.js';
 
 export type ImportBegin = Infer<typeof importBeginSchema>;
 
@@ -148,14 +149,20 @@ export class ImportSessions {
   }
 
   /** Stores what the session read, in one change: one transaction and one kernel apply. */
-  async commit(owner: SessionOwner, id: number): Promise<ImportSummary> {
+  async commit(
+    owner: SessionOwner,
+    id: number,
+    authorize: (document: ParsedRulesDocument) => Promise<void> = async () => undefined,
+  ): Promise<ImportSummary> {
     const session = this.owned(owner, id);
     if (session.committing) throw new PortcullisError('invalid-input', `import ${id} is already being committed`);
     session.committing = true;
     try {
       const { begin } = session;
       if (session.isDocument) {
-        const summary = await importDocument(this.engine, session.document.join(''), begin.source);
+        const document = readDocument(session.document.join(''));
+        await authorize(document);
+        const summary = await storeDocument(this.engine, document, begin.source);
         return { ...summary, elapsedMs: Date.now() - session.startedAt };
       }
       const parser = session.parser ?? new ListParser('auto');

@@ -49,8 +49,12 @@ export class Subscriptions {
     private readonly fetchOptions: FetchOptions = {},
   ) {}
 
-  /** Starts the schedule: lists due (or overdue after the helper was away) are fetched soon. */
+  /**
+   * Starts the schedule: lists due (or overdue after the helper was away) are fetched soon. Any
+   * change of the lists resets the timer, so a subscription that came in a document is fetched too.
+   */
   start(): void {
+    this.engine.onRulesChanged(() => this.schedule());
     this.schedule();
   }
 
