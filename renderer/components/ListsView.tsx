@@ -5,6 +5,7 @@ import { useState } from 'react';
 import { useLists, ENTRIES_SHOWN } from '../stores/lists-store';
 import type { RuleList } from '../../main/contract/lists';
 import { formatEvery } from '../../main/contract/subscriptions';
+import { listLoosening } from '../../main/contract/authority';
 import { formatAgo, formatCount } from '../model/format';
 import { useNow } from './use-now';
 
@@ -68,6 +69,9 @@ function ListRow({ list, now }: { list: RuleList; now: number }) {
   const opened = useLists((state) => (state.opened?.id === list.id ? state.opened : null));
   const sub = list.subscription;
   const managed = list.managedBy !== null;
+  const enabling = !(list.enabled && list.pendingCount === 0);
+  // What the helper will ask an administrator for, in its own words (the contract's classifier).
+  const adminHint = (what: string | null) => (what ? `Needs an administrator: ${what}` : undefined);
   return (
     <>
       <tr data-list-name={list.name}>
@@ -99,14 +103,11 @@ function ListRow({ list, now }: { list: RuleList; now: number }) {
           <button
             className={`button small${list.enabled && list.pendingCount === 0 ? '' : ' primary'}`}
             disabled={managed}
-            aria-label={`${list.enabled && list.pendingCount === 0 ? 'Disable' : 'Enable'} list ${list.name}`}
-            onClick={() => void setEnabled(list.id, !(list.enabled && list.pendingCount === 0))}
+            aria-label={`${enabling ? 'Enable' : 'Disable'} list ${list.name}`}
+            title={adminHint(listLoosening(list, enabling ? 'enable' : 'disable'))}
+            onClick={() => void setEnabled(list.id, enabling)}
           >
-            {list.enabled && list.pendingCount === 0
-              ? 'Disable'
-              : list.action === 'allow'
-                ? 'Review & enable'
-                : 'Enable'}
+            {!enabling ? 'Disable' : list.action === 'allow' ? 'Review & enable' : 'Enable'}
           </button>
           {sub && (
             <button className="button small" disabled={fetching} onClick={() => void refresh(list.id)}>
@@ -117,6 +118,7 @@ function ListRow({ list, now }: { list: RuleList; now: number }) {
             className="button small danger-outline"
             disabled={managed}
             aria-label={`Remove list ${list.name}`}
+            title={adminHint(listLoosening(list, 'remove'))}
             onClick={() => void remove(list.id)}
           >
             Remove

@@ -1,10 +1,11 @@
 // Lists (imports, subscriptions, policy) as the helper holds them: shown, toggled and removed whole,
-// subscriptions added and fetched. Entries are read page by page, only when a list is opened.
+// subscriptions added and fetched. Opening the firewall (an allow list enabled, a block list disabled
+// or removed) goes through valueAsAdministrator: a refusal offers to ask again. Entries are read page by page, only when a list is opened.
 import { create } from 'zustand';
 import type { ListEntry, ListUpdate, RuleList } from '../../main/contract/lists';
 import type { Action } from '../../main/contract/rules';
 import { bridge } from '../bridge';
-import { useNotices, valueOr } from './notices-store';
+import { useNotices, valueAsAdministrator, valueOr } from './notices-store';
 
 /** Entries shown when a list is opened. */
 export const ENTRIES_SHOWN = 200;
@@ -76,15 +77,15 @@ export const useLists = create<ListsStore>((set, get) => ({
   },
 
   async setEnabled(id, enabled) {
-    const list = valueOr(
-      await bridge().updateList({ id, patch: { enabled } }),
+    const list = await valueAsAdministrator(
+      () => bridge().updateList({ id, patch: { enabled } }),
       enabled ? 'Enabling the list' : 'Disabling the list',
     );
     if (list) set((state) => ({ lists: state.lists.map((other) => (other.id === id ? list : other)) }));
   },
 
   async remove(id) {
-    const result = valueOr(await bridge().removeList({ id }), 'Removing the list');
+    const result = await valueAsAdministrator(() => bridge().removeList({ id }), 'Removing the list');
     if (!result) return;
     set((state) => ({
       lists: state.lists.filter((list) => list.id !== id),

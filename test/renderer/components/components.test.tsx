@@ -256,6 +256,10 @@ describe('ListsView', () => {
       expect(screen.getAllByRole('alert').some((alert) => /answered 404/.test(alert.textContent ?? ''))).toBe(true),
     );
 
+    // Disabling a block list opens the firewall: the button says so beforehand, in the helper's words.
+    expect(screen.getByLabelText('Disable list ads').getAttribute('title')).toBe(
+      'Needs an administrator: disabling block list "ads" (2 entries)',
+    );
     fireEvent.click(screen.getByLabelText('Disable list ads'));
     await waitFor(() => expect(api.lists[0]!.enabled).toBe(false));
     fireEvent.click(await screen.findByLabelText('Enable list ads'));
