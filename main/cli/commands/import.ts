@@ -164,6 +164,8 @@ export const importCommand: Command = {
     note: { type: 'string', description: 'a note for the list', placeholder: 'TEXT' },
   },
   json: true,
+  // A Portcullis document may hold enabled allow rules (auto detects one).
+  mayLoosen: ({ flags }) => flags.format === undefined || flags.format === 'auto' || flags.format === 'json',
   async run(context) {
     const [target, ...extra] = context.positionals;
     if (target === undefined)

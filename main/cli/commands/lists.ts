@@ -198,6 +198,8 @@ export const listsCommand: Command = {
     format: { type: 'string', description: `add: ${LINE_FORMATS.join(', ')} (default auto)`, placeholder: 'F' },
   },
   json: true,
+  // Enabling an allow list, disabling or removing a block list (the helper decides which).
+  mayLoosen: ({ positionals }) => ['enable', 'disable', 'remove'].includes(positionals[0] ?? ''),
   async run(context) {
     const [verb, ...args] = context.positionals;
     if (verb === undefined) {
