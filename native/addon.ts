@@ -5,11 +5,11 @@ import { dirname, join } from 'node:path';
 import type { RuleMaps } from './compiler/apply.js';
 import { NativeError } from './errors.js';
 
-export type BindingKind = 'exe' | 'cgroup' | 'tgid';
+export type BindingKind = 'exe' | 'cgroup' | 'tgid' | 'unit' | 'path';
 
 export interface BindingStep {
   kind: BindingKind;
-  op: 'upsert' | 'delete' | 'clear';
+  op: 'upsert' | 'delete' | 'clear' | 'unclaim';
   keys?: Buffer;
   values?: Buffer;
 }

@@ -188,7 +188,7 @@ export class RulesEngine {
       const now = Date.now();
       this.db.exec('BEGIN IMMEDIATE');
       let result: T;
-      const bound: AppBindings = { executables: [], cgroups: [], processes: [] };
+      const bound: AppBindings = { executables: [], paths: [], cgroups: [], processes: [], units: [] };
       try {
         result = write(now);
         await this.syncKernel(now, bound);

@@ -89,7 +89,13 @@ export class AppRegistry {
         if (appId) processes.push({ tgid: Number(entry), appId });
       }
     }
-    return { executables, cgroups: this.cgroupSources.flatMap((source) => source(only)), processes };
+    return {
+      executables,
+      paths: [],
+      cgroups: this.cgroupSources.flatMap((source) => source(only)),
+      processes,
+      units: [],
+    };
   }
 }
 
