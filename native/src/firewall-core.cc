@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -116,10 +117,20 @@ void RemoveDirEntries(const std::string& dir) {
   rmdir(dir.c_str());
 }
 
-// The inode number of PID 1's mount namespace (0 when it cannot be read: no path bindings then).
+// The inode number of a mount namespace from its /proc link ("mnt:[4026531840]"): readlink, not
+// stat, since following PID 1's link needs more than reading it. 0 when unreadable.
+uint32_t MountNamespaceOf(const char* link) {
+  char text[64] = {};
+  ssize_t length = readlink(link, text, sizeof(text) - 1);
+  unsigned long long inode = 0;
+  if (length <= 0 || sscanf(text, "mnt:[%llu]", &inode) != 1) return 0;
+  return uint32_t(inode);
+}
+
+// PID 1's mount namespace (the one users' sessions share), else our own; 0: no path bindings.
 uint32_t HostMountNamespace() {
-  struct stat st;
-  return stat("/proc/1/ns/mnt", &st) == 0 ? uint32_t(st.st_ino) : 0;
+  uint32_t host = MountNamespaceOf("/proc/1/ns/mnt");
+  return host != 0 ? host : MountNamespaceOf("/proc/self/ns/mnt");
 }
 
 uint64_t Memlock(int fd) {
