@@ -89,8 +89,8 @@ export interface AppBindings {
 }
 
 /**
- * A change of the app bindings: `replace` empties every binding map first, then `remove` and `add`
- * go in; `unclaim` lists apps whose claims no longer hold (the cgroups a claim of theirs bound become
+ * A change of the app bindings: `replace` empties every binding map first (`resetUnits` the unit
+ * names only), then `remove` and `add` go in; `unclaim` lists apps whose claims no longer hold (the cgroups a claim of theirs bound become
  * units of no known app).
  */
 export interface AppBindingChange {
@@ -98,6 +98,8 @@ export interface AppBindingChange {
   /** Entries to take out (their app ids are ignored); missing ones are fine. */
   remove?: Partial<AppBindings>;
   replace?: boolean;
+  /** Empties the unit names first (a new helper does not know what an earlier one published). */
+  resetUnits?: boolean;
   unclaim?: readonly number[];
 }
 

@@ -103,6 +103,7 @@ const KINDS: readonly BindingKind[] = ['exe', 'path', 'cgroup', 'tgid', 'unit'];
 export function bindingSteps(change: AppBindingChange): BindingStep[] {
   const steps: BindingStep[] = [];
   if (change.replace) for (const kind of KINDS) steps.push({ kind, op: 'clear' });
+  else if (change.resetUnits) steps.push({ kind: 'unit', op: 'clear' });
   if (change.unclaim && change.unclaim.length > 0)
     steps.push({ kind: 'cgroup', op: 'unclaim', keys: appIds(change.unclaim) });
   if (change.remove)

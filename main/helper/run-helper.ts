@@ -13,6 +13,7 @@ import { resolveHelperConfig, type HelperPaths } from './config.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
 import { RulesEngine } from './engine.js';
+import { DesktopEntries } from './apps/desktop-entries.js';
 import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
 import { EventFanout } from './event-fanout.js';
 import { startConnections } from './flows/connections-service.js';
@@ -40,7 +41,8 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   );
 
   const fanout = new EventFanout({ log });
-  const engine = new RulesEngine(db, firewall, log);
+  const desktop = new DesktopEntries();
+  const engine = new RulesEngine(db, firewall, log, desktop);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
   let status = () =>
     buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
@@ -57,7 +59,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await enforcement.start();
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
-  const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
+  const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });
   const subscription = firewall.subscribe(
     (events, drops) => {
       fanout.noteDropped(Number(drops));

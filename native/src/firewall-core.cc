@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <unordered_set>
 
 #include "native-error.h"
 #include "portcullis-abi-check.h"
@@ -433,7 +434,7 @@ bpf_map* BindingMapOf(portcullis_bpf* skel, BindingMap which) {
 }
 
 // The cgroups a claim of one of `apps` bound become units of no known app.
-void Unclaim(int fd, const std::vector<uint32_t>& apps) {
+void Unclaim(int fd, const std::unordered_set<uint32_t>& apps) {
   uint64_t key = 0, next = 0;
   uint64_t* prev = nullptr;
   pcl_cgroup entry;
@@ -441,7 +442,7 @@ void Unclaim(int fd, const std::vector<uint32_t>& apps) {
     key = next;
     prev = &key;
     if (bpf_map_lookup_elem(fd, &key, &entry) != 0 || !(entry.flags & PCL_CG_CLAIM)) continue;
-    if (std::find(apps.begin(), apps.end(), entry.app_id) == apps.end()) continue;
+    if (apps.count(entry.app_id) == 0) continue;
     pcl_cgroup unit{};
     if (bpf_map_update_elem(fd, &key, &unit, BPF_EXIST) != 0 && errno != ENOENT) throw NativeFailure("withdraw claims in pcl_cgrp_app", errno);
   }
@@ -458,8 +459,12 @@ void FirewallCore::UpdateBindings(const std::vector<BindingStep>& steps) {
     if (step.op == BindingStep::Op::kUnclaim) {
       if (step.map != BindingMap::kCgroup || step.keys_bytes % sizeof(uint32_t) != 0)
         throw NativeFailure("withdraw claims", EINVAL, "only cgroup bindings are claimed; the keys are u32 app ids");
-      std::vector<uint32_t> apps(step.keys_bytes / sizeof(uint32_t));
-      std::memcpy(apps.data(), step.keys, step.keys_bytes);
+      std::unordered_set<uint32_t> apps;
+      for (size_t at = 0; at < step.keys_bytes; at += sizeof(uint32_t)) {
+        uint32_t id;
+        std::memcpy(&id, step.keys + at, sizeof(id));
+        apps.insert(id);
+      }
       Unclaim(fd, apps);
       continue;
     }
