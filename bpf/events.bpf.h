@@ -50,7 +50,6 @@ static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pc
 		e->uid = s->uid;
 		e->app_id = s->app_id;
 		e->exe = s->exe;
-		e->owner_flags = s->flags & PCL_SK_CLAIMED ? PCL_OWNER_CLAIMED : 0;
 		__builtin_memcpy(e->comm, s->comm, PCL_COMM_LEN);
 	}
 	if (totals) {

@@ -51,7 +51,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	if (kind == PCL_EV_SENDMSG && cache_matches(s, gen, f))
 		return s->verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 
-	struct decision d = decide(cfg, gen, s->app_id, f);
+	struct decision d = decide(cfg, gen, s->app_id, s->claim_id, f);
 	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
 	cache_store(s, gen, f, verdict, d.rule_id);
 	count_decision(verdict, d.rule_id);

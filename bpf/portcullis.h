@@ -76,7 +76,6 @@
 #define PCL_SK_OWNED 1   /* owner fields were filled (from the creating task) */
 #define PCL_SK_PASSIVE 2 /* bound by the application (a listener or a bound UDP socket) */
 #define PCL_SK_ACTIVE 8  /* connected or sent to a remote by the application (outbound flows) */
-#define PCL_SK_CLAIMED 16 /* app_id came from an unverified unit name (PCL_CG_CLAIM) */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {
@@ -181,11 +180,14 @@ struct pcl_exe_key {
  * A process's app (pcl_procs) comes from its own exec of a bound file (pcl_exe by identity, or
  * pcl_path_app by path for a file an update put at a bound path) and then holds wherever the process
  * goes; otherwise it is inherited at fork and holds in the cgroup it was inherited in. A cgroup
- * named as an application's systemd unit (pcl_cgrp_app) ends inheritance: a launcher's children
- * become the app of the unit they are placed in. Unit names are claims anyone can make
- * (systemd-run --user --scope --unit=...): the helper publishes an app's names (pcl_units) only
- * while claiming that app cannot loosen anything (no allow rule, no allow default), marks what a
- * claim bound (PCL_CG_CLAIM), and binds verified units itself.
+ * bound as an application's unit (pcl_cgrp_app) ends inheritance: a launcher's children become the
+ * app of the unit they are placed in (or no app, for a unit of an app not known yet).
+ *
+ * Unit names are claims anyone can make (systemd-run --user --scope --unit=...). A cgroup made with
+ * a known app's name (pcl_units) is noted as that app's claim (PCL_CG_CLAIM), which never names the
+ * process: it is a second app, claim_id, whose own block rules and block default also apply (a claim
+ * can only tighten). The helper publishes an app's names only while it has no allow rule and no allow
+ * default, withdraws them otherwise, and binds the units it verified itself.
  */
 #define PCL_PATH_MAX 256  /* exec path bytes kept, NUL included (longer paths are cut: PCL_PATH_CUT) */
 #define PCL_PATH_DEPTH 32 /* path components walked at most */
@@ -204,18 +206,19 @@ struct pcl_exe_path {
 };
 
 /* pcl_proc.flags */
-#define PCL_PROC_EXE 1   /* the app is that of the process's own executable: it holds in every cgroup */
-#define PCL_PROC_CLAIM 2 /* inherited from an unverified claim (PCL_CG_CLAIM) */
+#define PCL_PROC_EXE 1 /* the app is that of the process's own executable: it holds in every cgroup */
 
 /* Value of pcl_procs (keyed by tgid). */
 struct pcl_proc {
 	__u64 cgroup_id; /* without PCL_PROC_EXE: the cgroup the app was inherited in (it holds there) */
 	__u32 app_id;    /* app id, 0 = none */
+	__u32 claim_id;  /* an app claimed where it was started (its blocks apply too), 0 = none */
 	__u32 flags;     /* PCL_PROC_* */
+	__u32 pad;       /* zero */
 };
 
 /* pcl_cgroup.flags */
-#define PCL_CG_CLAIM 1 /* bound from the unit's name, unverified: a claim (it can only tighten) */
+#define PCL_CG_CLAIM 1 /* app_id is claimed by the unit's name, unverified: its blocks apply, it names nothing */
 
 /* Value of pcl_cgrp_app (keyed by cgroup id): an application's unit, bound by the helper or named so. */
 struct pcl_cgroup {
@@ -267,7 +270,7 @@ struct pcl_sock {
 	__u64 packets_out;        /* packets sent (GSO segments counted) */
 	__u64 packets_in;         /* packets received */
 	__u32 sent_seq_end;       /* TCP: end of the sequence space sent so far (bytes_out counts past it) */
-	__u32 pad2;               /* zero */
+	__u32 claim_id;           /* an app the owner's unit claims: its block rules and default apply too */
 	__u64 close_state;        /* PCL_CLOSE_* bits, set atomically (64-bit: atomics of the BPF ISA v1) */
 };
 
@@ -351,13 +354,9 @@ struct pcl_event {
 	__u8 protocol;            /* IP protocol number (ICMPv6 reported as 1) */
 	__u8 direction;           /* PCL_DIR_OUT or PCL_DIR_IN */
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK */
-	__u8 owner_flags;         /* PCL_OWNER_* */
-	__u8 pad[6];              /* zero */
+	__u8 pad[7];              /* zero */
 	char comm[PCL_COMM_LEN];
 };
-
-/* pcl_event.owner_flags */
-#define PCL_OWNER_CLAIMED 1 /* app_id is an unverified claim (a unit's name): it enforced, it does not name */
 
 /* Ring-buffer record of kind PCL_EV_DNS: the header of any event, then the start of the UDP payload. */
 struct pcl_dns_event {

@@ -13,35 +13,34 @@
 #include "common.bpf.h"
 #include "maps.bpf.h"
 
-/* A process's app and whether it is only claimed (a unit's name said so). */
+/* A process's app, and an app its unit claims (whose blocks apply too). */
 struct app_of {
 	__u32 app_id;
-	__u32 claimed;
+	__u32 claim_id;
 };
 
 /*
  * The app of a process (its pcl_procs entry, possibly NULL) in a cgroup: its own executable's
- * wherever it is; an inherited one in the cgroup it was inherited in; else the app of the unit the
- * cgroup is (a launcher's child placed in an app's unit is that app); else the inherited one.
+ * wherever it is; an inherited one in the cgroup it was inherited in; else the app the unit the
+ * cgroup is was bound to by the helper (a launcher's child placed in an app's unit is that app, or
+ * none for a unit of an app not known yet); else the inherited one. The claim: the unit's, or the
+ * one inherited.
  */
 static __always_inline struct app_of app_in_cgroup(struct pcl_proc *proc, __u64 cgroup_id)
 {
 	struct app_of found = {};
-	if (proc && ((proc->flags & PCL_PROC_EXE) || proc->cgroup_id == cgroup_id)) {
-		found.app_id = proc->app_id;
-		found.claimed = proc->flags & PCL_PROC_CLAIM;
-		return found;
-	}
 	struct pcl_cgroup *unit = bpf_map_lookup_elem(&pcl_cgrp_app, &cgroup_id);
-	if (unit) {
-		found.app_id = unit->app_id;
-		found.claimed = unit->flags & PCL_CG_CLAIM;
-		return found;
-	}
-	if (proc) {
+	int claim = unit && (unit->flags & PCL_CG_CLAIM);
+	if (claim)
+		found.claim_id = unit->app_id;
+	else if (proc)
+		found.claim_id = proc->claim_id;
+	if (proc && ((proc->flags & PCL_PROC_EXE) || proc->cgroup_id == cgroup_id))
 		found.app_id = proc->app_id;
-		found.claimed = proc->flags & PCL_PROC_CLAIM;
-	}
+	else if (unit)
+		found.app_id = claim ? 0 : unit->app_id;
+	else if (proc)
+		found.app_id = proc->app_id;
 	return found;
 }
 
@@ -244,8 +243,14 @@ static __always_inline void on_exec(struct task_struct *task, struct linux_binpr
 		app = bpf_map_lookup_elem(&pcl_path_app, path->path);
 	if (!app)
 		return;
-	struct pcl_proc proc = { .cgroup_id = bpf_get_current_cgroup_id(), .app_id = *app, .flags = PCL_PROC_EXE };
 	__u32 tgid = task->tgid;
+	struct pcl_proc *had = bpf_map_lookup_elem(&pcl_procs, &tgid);
+	struct pcl_proc proc = {
+		.cgroup_id = bpf_get_current_cgroup_id(),
+		.app_id = *app,
+		.claim_id = had ? had->claim_id : 0,
+		.flags = PCL_PROC_EXE,
+	};
 	bpf_map_update_elem(&pcl_procs, &tgid, &proc, BPF_ANY);
 }
 
@@ -269,9 +274,9 @@ static __always_inline void on_fork(struct task_struct *parent, struct task_stru
 		return;
 	__u64 cgroup_id = cgroup_id_of(child);
 	struct app_of app = app_in_cgroup(parent_proc, cgroup_id);
-	if (app.app_id == 0)
+	if (app.app_id == 0 && app.claim_id == 0)
 		return;
-	struct pcl_proc proc = { .cgroup_id = cgroup_id, .app_id = app.app_id, .flags = app.claimed ? PCL_PROC_CLAIM : 0 };
+	struct pcl_proc proc = { .cgroup_id = cgroup_id, .app_id = app.app_id, .claim_id = app.claim_id };
 	bpf_map_update_elem(&pcl_procs, &ctgid, &proc, BPF_ANY);
 }
 

@@ -25,7 +25,8 @@ static __always_inline void own_by_current(struct pcl_sock *s)
 	exe_of_current(&s->exe);
 	struct app_of app = app_in_cgroup(bpf_map_lookup_elem(&pcl_procs, &tgid), s->cgroup_id);
 	s->app_id = app.app_id;
-	s->flags |= PCL_SK_OWNED | (app.claimed ? PCL_SK_CLAIMED : 0);
+	s->claim_id = app.claim_id;
+	s->flags |= PCL_SK_OWNED;
 }
 
 /* The verdict cache's key, laid out as pcl_sock.cache_key. */

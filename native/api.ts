@@ -145,9 +145,8 @@ export interface DecisionEvent {
   cgroupId: bigint;
   /** The owner's executable; null when unknown (a socket that predates the programs, a kernel thread). */
   exe: ExecutableIdentity | null;
+  /** The owner's app in the kernel (0: none known); never a unit's unverified claim. */
   appId: number;
-  /** appId came from a unit's name alone (unverified): it decided, but it does not name the owner. */
-  claimed: boolean;
   socketCookie: bigint;
   family: 4 | 6;
   protocol: 'tcp' | 'udp' | 'icmp' | 'other';

@@ -35,7 +35,6 @@ const {
   protocol: PROTOCOL,
   direction: DIRECTION,
   verdict: VERDICT,
-  owner_flags: OWNER_FLAGS,
   exe: EXE,
   comm: COMM,
 } = abi.pcl_event;
@@ -56,7 +55,6 @@ const {
   PCL_EV_EXE: KIND_EXE,
   PCL_PATH_MAX: PATH_MAX,
   PCL_PATH_CUT: PATH_CUT,
-  PCL_OWNER_CLAIMED: OWNER_CLAIMED,
   PCL_DIR_IN: DIR_IN,
   PCL_ACT_BLOCK: ACT_BLOCK,
 } = abi;
@@ -158,7 +156,6 @@ export class EventDecoder {
       tgid: u32(buf, at + TGID),
       uid: u32(buf, at + UID),
       appId: u32(buf, at + APP_ID),
-      claimed: (buf[at + OWNER_FLAGS]! & OWNER_CLAIMED) !== 0,
       ruleId: u32(buf, at + RULE_ID),
       localAddr: v6 ? this.v6Address(buf, at + LOCAL_ADDR) : this.v4Address(buf, at + LOCAL_ADDR),
       remoteAddr: v6 ? this.v6Address(buf, at + REMOTE_ADDR) : this.v4Address(buf, at + REMOTE_ADDR),

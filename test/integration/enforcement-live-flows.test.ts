@@ -117,9 +117,13 @@ for (const family of [4, 6] as const) {
       await rpc.call('rules.add', { rule: { action: 'block', remote: host, protocol: 'udp' } });
       const spawn = () =>
         new Client(
-          sandbox.spawnInCgroup(helper.paths.cgroup, [PYTHON, '-c', CLIENT, String(family), 'udp', host, `${peer.port}`], {
-            stdio: ['pipe', 'pipe', 'pipe'],
-          }),
+          sandbox.spawnInCgroup(
+            helper.paths.cgroup,
+            [PYTHON, '-c', CLIENT, String(family), 'udp', host, `${peer.port}`],
+            {
+              stdio: ['pipe', 'pipe', 'pipe'],
+            },
+          ),
         );
 
       // Connected during a pause, then enforcement comes back.
@@ -155,9 +159,13 @@ for (const family of [4, 6] as const) {
       const peer = await tcpPeer(sandbox, host);
       await rpc.call('rules.add', { rule: { action: 'block', remote: host, protocol: 'tcp' } });
       const client = new Client(
-        sandbox.spawnInCgroup(helper.paths.cgroup, [PYTHON, '-c', CLIENT, String(family), 'tcp', host, `${peer.port}`], {
-          stdio: ['pipe', 'pipe', 'pipe'],
-        }),
+        sandbox.spawnInCgroup(
+          helper.paths.cgroup,
+          [PYTHON, '-c', CLIENT, String(family), 'tcp', host, `${peer.port}`],
+          {
+            stdio: ['pipe', 'pipe', 'pipe'],
+          },
+        ),
       );
       await pause(rpc);
       assert.equal(await client.do('connect'), 'ok');

@@ -1,8 +1,9 @@
 // What the kernel knows about a socket's owner without asking the helper: the executable it ran
 // (with the path recorded at exec, also after the process is gone), the app it is by its own
 // executable (by file, or by path for a file an update put there, only in the host's mount
-// namespace), by inheritance where it started, or by the application unit it was placed in (a
-// unit's name is a claim, marked as such; root-only names bind only what root made).
+// namespace), by inheritance where it started, or by the application unit it was placed in; a
+// unit's name is a claim, which only adds the claimed app's blocks and names nobody; root-only
+// names bind only what root made.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -61,7 +62,17 @@ test('events name the executable the owner ran, with its path, after the process
     assert.equal(event.exe?.path, exe, 'the path recorded at exec');
     assert.equal(event.exe?.ino, stats.ino);
     assert.equal(event.exe?.pathCut, false);
-    assert.equal(event.claimed, false);
+
+    // Executed from memory: a file with no place in a tree is named by itself.
+    const fromMemory = `
+import os
+fd = os.memfd_create('pcltest', 0)
+os.write(fd, open(${JSON.stringify(PYTHON)}, 'rb').read())
+os.execv(f'/proc/self/fd/{fd}', ['pcltest', '-c', ${JSON.stringify(probe('127.0.0.9'))}])
+`;
+    assert.equal(await outcomeIn(fixture, fixture.cgroup, [PYTHON, '-c', fromMemory]), 'ECONNREFUSED');
+    const memfd = await events.waitFor((e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.9', 'the memfd run');
+    assert.equal(memfd.exe?.path, '/memfd:pcltest');
   });
 });
 
@@ -99,7 +110,7 @@ test('a path binding covers a file an update put at the path, not a file mounted
   });
 });
 
-test("a cgroup made with a known unit name is that app (a claim); root-only names bind only root's cgroups", async () => {
+test("a cgroup made with a known unit name claims that app: its blocks apply, it names nobody; root-only names bind only root's cgroups", async () => {
   await withSandbox(async (sandbox) => {
     const fixture = await openFixture(sandbox);
     const events = new EventCollector(fixture.firewall);
@@ -112,16 +123,14 @@ test("a cgroup made with a known unit name is that app (a claim); root-only name
         ],
       },
     });
-    await fixture.firewall.setRules(
-      [rule('block', '127.0.0.7', { scope: APP_A }), rule('block', '127.0.0.8', { scope: APP_B })],
-      allowByDefault,
-    );
+    const blockA = rule('block', '127.0.0.7', { scope: APP_A });
+    await fixture.firewall.setRules([blockA, rule('block', '127.0.0.8', { scope: APP_B })], allowByDefault);
     const python = (address: string) => [PYTHON, '-c', probe(address)];
 
     const scope = childCgroup(sandbox, fixture.cgroup, 'app-portcullis\\x2dtest-41.scope');
     assert.equal(await outcomeIn(fixture, scope, python('127.0.0.7')), 'EPERM', 'the scope is the app');
     const claimed = await events.waitFor((e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.7', 'the claim');
-    assert.deepEqual([claimed.appId, claimed.claimed], [APP_A, true], 'a unit name is a claim');
+    assert.deepEqual([claimed.appId, claimed.ruleId], [0, blockA.ruleId], "the claimed app's block, naming nobody");
 
     const session = childCgroup(sandbox, fixture.cgroup, 'session-41.scope');
     assert.equal(await outcomeIn(fixture, session, python('127.0.0.7')), 'ECONNREFUSED', 'not an app unit');
@@ -129,7 +138,7 @@ test("a cgroup made with a known unit name is that app (a claim); root-only name
     const service = childCgroup(sandbox, fixture.cgroup, 'pcltest-daemon.service');
     assert.equal(await outcomeIn(fixture, service, python('127.0.0.8')), 'EPERM', 'made by root: the service');
     const bound = await events.waitFor((e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.8', 'the service');
-    assert.deepEqual([bound.appId, bound.claimed], [APP_B, false]);
+    assert.equal(bound.appId, APP_B, 'a name root may bind names the app');
 
     // A user's own (delegated) subtree: a root-only name binds nothing there, a claim still does.
     const delegated = childCgroup(sandbox, fixture.cgroup, 'delegated');
@@ -138,6 +147,18 @@ test("a cgroup made with a known unit name is that app (a claim); root-only name
     assert.equal(await outcomeIn(fixture, userService, python('127.0.0.8')), 'ECONNREFUSED', 'not made by root');
     const userScope = childCgroup(sandbox, delegated, 'app-portcullis\\x2dtest-42.scope', NOBODY);
     assert.equal(await outcomeIn(fixture, userScope, python('127.0.0.7')), 'EPERM', 'anyone can claim');
+
+    // A claim adds to what the process is: app B's own program in A's claimed scope is B, under A's blocks too.
+    const programB = pythonCopy(sandbox, 'program-b');
+    const statsB = statSync(programB, { bigint: true });
+    await fixture.firewall.bindApps({ add: { executables: [{ dev: statsB.dev, ino: statsB.ino, appId: APP_B }] } });
+    assert.equal(await outcomeIn(fixture, scope, [programB, '-c', probe('127.0.0.7')]), 'EPERM', "A's claim");
+    assert.equal(await outcomeIn(fixture, scope, [programB, '-c', probe('127.0.0.8')]), 'EPERM', 'B itself');
+    const both = await events.waitFor(
+      (e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.7' && e.appId === APP_B,
+      'B under the claim',
+    );
+    assert.equal(both.ruleId, blockA.ruleId);
 
     // Withdrawn claims leave the scopes units of no known app.
     await fixture.firewall.bindApps({ unclaim: [APP_A] });

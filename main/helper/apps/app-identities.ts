@@ -1,9 +1,9 @@
-// Which app a kernel decision belongs to. The kernel's app id wins when it has one that is not a
-// mere claim (it follows fork and exec from a bound executable or a verified unit, so an app's
-// children and interpreters stay the app's). Otherwise the process is classified: from /proc while
+// Which app a kernel decision belongs to. The kernel's app id wins when it has one (it follows fork
+// and exec from a bound executable or a verified unit, so an app's children and interpreters stay
+// the app's; a unit's unverified claim only adds its blocks and never names the owner). Otherwise the process is classified: from /proc while
 // it runs the executable the kernel reported, else from what the kernel told (its executable's path,
 // recorded at exec, and its cgroup), found or added in the apps table, and remembered for a short
-// while per process. A claim the evidence does not bear out is shown as the executable.
+// while per process. A placement the evidence does not bear out is shown as the executable.
 //
 // What classification verifies is bound in the kernel as it is seen: a verified unit's cgroup as a
 // whole, a Flatpak's or Snap's own program by its file (so its next launch is the app from its first
@@ -34,8 +34,6 @@ export interface OwnerOfEvent {
   cgroupId: bigint;
   /** The kernel's app id, 0 when it had none. */
   appId: number;
-  /** The kernel's app id came from a unit's name alone. */
-  claimed: boolean;
   /** The executable the kernel saw the owner run, when it knows. */
   exe: ExecutableIdentity | null;
 }
@@ -101,7 +99,7 @@ export class AppIdentities {
 
   /** The app of an event's owner; 0 only when there is no owner at all (tgid 0: a socket that predates us). */
   appIdOf(owner: OwnerOfEvent): number {
-    if (owner.appId !== 0 && !owner.claimed) return owner.appId;
+    if (owner.appId !== 0) return owner.appId;
     if (owner.tgid === 0) return 0;
     const now = this.now();
     const exeKey = owner.exe?.ino ?? 0n;
@@ -166,7 +164,7 @@ export class AppIdentities {
       const file = readExeInode(facts.pid, this.procRoot);
       if (file) bind.executables = [{ ...file, appId }];
     }
-    const kernelHadIt = owner !== null && owner.appId === appId && !owner.claimed;
+    const kernelHadIt = owner !== null && owner.appId === appId;
     if ((identity.kind === 'executable' || identity.kind === 'appimage') && !isNew && identity.exe && !kernelHadIt) {
       // Reached us without the kernel's app id: its binding is stale (an update replaced the file) or
       // it predates it. The file at the path now is what the next exec runs; read it now, the

@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   PCL_EV_EXE,
-  PCL_OWNER_CLAIMED,
   PCL_PATH_CUT,
   pcl_dns_event as DNS,
   pcl_event as EV,
@@ -49,7 +48,6 @@ interface Fields {
   verdict?: number;
   comm?: string;
   exe?: { dev: bigint; ino: bigint };
-  claimed?: boolean;
 }
 
 function record(f: Fields): Buffer {
@@ -80,7 +78,6 @@ function record(f: Fields): Buffer {
     b.writeBigUInt64LE(f.exe.dev, EV.exe);
     b.writeBigUInt64LE(f.exe.ino, EV.exe + 8);
   }
-  b.writeUInt8(f.claimed ? PCL_OWNER_CLAIMED : 0, EV.owner_flags);
   return b;
 }
 
@@ -117,7 +114,6 @@ test('decode: every field of a connect and a close, large values exact', () => {
         verdict: 2,
         comm: 'firefox-esr',
         exe: FIREFOX,
-        claimed: true,
       }),
       record({
         kind: 5,
@@ -137,7 +133,6 @@ test('decode: every field of a connect and a close, large values exact', () => {
     socketCookie: 2n ** 60n + 7n,
     cgroupId: 99n,
     exe: { ...FIREFOX, path: '/usr/lib/firefox-esr/firefox-esr', pathCut: false },
-    claimed: true,
     bytesOut: 0n,
     bytesIn: 0n,
     packetsOut: 0n,
@@ -164,7 +159,6 @@ test('decode: every field of a connect and a close, large values exact', () => {
   );
   assert.equal(close!.comm, 'dig');
   assert.equal(close!.exe, null, 'no executable: a socket that predates the programs');
-  assert.equal(close!.claimed, false);
 });
 
 test('decode: executables keep the path of their latest record; one with no record has none', () => {
