@@ -1,7 +1,6 @@
 // Builds the connections side of the helper in one place: app identities, DNS names, domain rules,
 // flow tracking and history. The helper calls startConnections() once and passes each kernel
 // batch through `pipeline.process` on its way to the fan-out.
-import type { App } from '../../contract/index.js';
 import type { AppBindingChange, AppBindings } from '../../../native/api.js';
 import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
