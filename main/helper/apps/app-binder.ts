@@ -148,7 +148,7 @@ export class AppBinder {
     if (app.kind !== 'desktop' || !app.identifier) return null;
     const entry = this.desktop.byId(app.identifier);
     // Only the entry's own program (not a launcher or interpreter, not shared by another entry).
-    if (!entry?.exe || this.desktop.byExe(entry.exe) !== entry || explicit.has(entry.exe)) return null;
+    if (!entry?.exe || this.desktop.byExe(entry.exe)?.id !== entry.id || explicit.has(entry.exe)) return null;
     return entry.exe;
   }
 
