@@ -16,6 +16,10 @@
 #include "events.bpf.h"
 #include "sock-state.bpf.h"
 #include "packet.bpf.h"
+#include "dns.bpf.h"
+
+/* Beside CG_ALLOW/CG_DENY in the full path's result: the packet is one for report_dns_packet. */
+#define PCL_REPORT_DNS 2
 
 /*
  * Copies a socket's totals to pcl_flows, where user space can read live flows: in place when the
@@ -125,36 +129,6 @@ static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, s
 	}
 }
 
-/* A DNS response for the helper's names: the answers applications actually received. */
-static __always_inline void emit_dns(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, __u64 cookie)
-{
-	/* 64-bit, so the bounds checked below are on the very register handed to the copy. */
-	__u64 len = p->payload;
-	if (len > PCL_DNS_MAX)
-		len = PCL_DNS_MAX;
-	if (len < 12 || p->payload_off == 0) /* shorter than a DNS header, or no UDP header seen */
-		return;
-	struct pcl_counters *c = percpu_counters();
-	struct pcl_dns_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
-	if (!e) {
-		if (c)
-			c->drops++;
-		return;
-	}
-	fill_event(&e->head, PCL_EV_DNS, s, &p->f, cookie, PCL_ACT_ALLOW, 0, NULL);
-	e->len = len;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	/* Re-checked after the barrier: the verifier must see both bounds on the copy's length register. */
-	asm volatile("" : "+r"(len));
-	if (len > PCL_DNS_MAX || len < 12 || bpf_skb_load_bytes(skb, p->payload_off, e->data, len)) {
-		bpf_ringbuf_discard(e, 0);
-		return;
-	}
-	if (c)
-		c->events++;
-	bpf_ringbuf_submit(e, 0);
-}
-
 /*
  * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are inbound
  * both ways, an application's connect/sendto flows outbound both ways (replies follow the
@@ -242,8 +216,8 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	/*
 	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: each
 	 * one that makes the flow's record due for a refresh, and a FIN or RST sent (a close report).
-	 * (A socket's first packet and a listener's own never get here: only sockets that have had
-	 * their first packet own a pcl_slots entry, and listeners never do.)
+	 * (A socket's first packet and a listener's own never get here: only settled sockets own a
+	 * pcl_slots entry, or in the socket-storage form are let in.)
 	 */
 	__u64 segs = packet_segs(skb, &p);
 	if (mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)))
@@ -255,7 +229,7 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 /*
  * The packets of a socket whose verdict is cached for the current generation, in their common shape
  * (cached_shape). Any other packet (another generation, remote, port or protocol, IP options,
- * extension headers, a later fragment, a DNS response, a short head) answers PCL_FAST_MISS before
+ * extension headers, a later fragment, DNS over UDP, a short head) answers PCL_FAST_MISS before
  * anything is counted, and the full path decides it as it always did. The generation is checked
  * first: after a rules change every packet goes to the full path without being parsed twice.
  */
@@ -270,13 +244,24 @@ static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_so
 		return cached_shape(skb, s, 4, PCL_PROTO_TCP, egress);
 	if (shape == cache_key(0, 0, PCL_PROTO_TCP, 6))
 		return cached_shape(skb, s, 6, PCL_PROTO_TCP, egress);
-	if (!egress && s->remote_port == 53)
-		return PCL_FAST_MISS; /* UDP from port 53: DNS responses go up to the helper, the full path copies them */
+	if (s->remote_port == 53)
+		return PCL_FAST_MISS; /* UDP with a DNS server: queries and answers go up to the helper (report_dns) */
 	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 4))
 		return cached_shape(skb, s, 4, PCL_PROTO_UDP, egress);
 	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 6))
 		return cached_shape(skb, s, 6, PCL_PROTO_UDP, egress);
 	return PCL_FAST_MISS; /* nothing cached (family 0), or a protocol without ports */
+}
+
+/*
+ * Marks an allowed packet of a DNS exchange (UDP with port 53 at the far end) for report_dns_packet:
+ * only a query that may leave, and an answer the socket will get, count.
+ */
+static __always_inline int mark_dns(struct parsed *p, int result)
+{
+	if (result == CG_ALLOW && p->f.proto == PCL_PROTO_UDP && p->f.rport == 53)
+		return result | PCL_REPORT_DNS;
+	return result;
 }
 
 /*
@@ -307,15 +292,10 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	if (s)
 		account_packet(skb, s, &p, egress, use_cache);
 
-	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
-		set_direction(s, &p.f);
-		emit_dns(skb, s, &p, s ? s->cookie : bpf_get_socket_cookie(skb));
-	}
-
-	if (use_cache && s && cache_matches(s, gen, &p.f))
-		return cached_verdict(s);
-
 	set_direction(s, &p.f);
+	if (use_cache && s && cache_matches(s, gen, &p.f))
+		return mark_dns(&p, cached_verdict(s));
+
 	__u32 app_id = s ? s->app_id : 0;
 	__u32 claim_id = s ? s->claim_id : 0;
 	struct decision d = decide(cfg, gen, app_id, claim_id, &p.f);
@@ -324,6 +304,7 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 		cache_store(s, gen, &p.f, verdict, d.rule_id);
 		count_decision(verdict, d.rule_id);
 		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
+		return mark_dns(&p, verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW);
 	}
 	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 }
@@ -346,18 +327,44 @@ __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
 }
 
 /*
+ * The DNS report of a packet the full path marked (PCL_REPORT_DNS), parsed again: a global function
+ * of its own, so the full path stays within what 6.1's verifier can follow (inlined there, or
+ * called with its parse, it takes the full path past the kernel's limit); only DNS packets pay.
+ */
+__noinline int report_dns_packet(struct __sk_buff *skb, struct pcl_sock *s, int egress)
+{
+	if (!s)
+		return 0;
+	struct parsed p = {};
+	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
+	int ok = 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		ok = parse4(skb, &p, egress);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		ok = parse6(skb, &p, egress);
+	if (!ok || p.f.proto != PCL_PROTO_UDP)
+		return 0;
+	set_direction(s, &p.f);
+	report_dns(skb, s, &p, egress);
+	return 0;
+}
+
+/*
  * Verdict for one packet: the cached fast path when it applies, else the full path (which looks up
- * the configuration again: only the generation lives across the storage lookup).
+ * the configuration again: only the generation lives across the storage lookup). The fast path
+ * finds a socket's state in its pcl_slots entry with bpf_cast_to_kern_ctx, or where the kernel
+ * lacks that (pcl_kern_ctx_cast 0), in its storage.
  */
 static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
 {
 	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
 	struct pcl_sock *s;
-	if (use_cache) {
+	int verdict;
+	if (use_cache && pcl_kern_ctx_cast) {
 		s = fast_sock_state(skb);
 		if (s) {
-			int verdict = cached_fast_path(skb, s, gen, egress);
+			verdict = cached_fast_path(skb, s, gen, egress);
 			if (verdict != PCL_FAST_MISS)
 				return verdict;
 		}
@@ -367,13 +374,26 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	struct bpf_sock *sk = skb->sk;
 	if (sk)
 		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	s = stored ? sock_state(stored) : NULL;
 	if (!use_cache)
-		return full_verdict(skb, s, egress, 0);
+		return full_verdict(skb, stored ? sock_state(stored) : NULL, egress, 0);
+	if (pcl_kern_ctx_cast) {
+		s = stored ? sock_state(stored) : NULL;
+	} else {
+		/* No entries are claimed: the state always lives in the storage, and the fast path reads it there. */
+		if (stored && settled(stored, sk)) {
+			verdict = cached_fast_path(skb, stored, gen, egress);
+			if (verdict != PCL_FAST_MISS)
+				return verdict;
+		}
+		s = stored;
+	}
+	int full = egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
+	if (full & PCL_REPORT_DNS)
+		report_dns_packet(skb, s, egress);
 	/* & 1: a global function's result is any number to the verifier; these answer CG_ALLOW or CG_DENY. */
-	int verdict = (egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s)) & 1;
+	verdict = full & 1;
 	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
-	if (stored && s == stored)
+	if (pcl_kern_ctx_cast && stored && s == stored)
 		claim_slot(stored, sk);
 	return verdict;
 }

@@ -52,6 +52,7 @@ const {
   PCL_COMM_LEN: COMM_BYTES,
   PCL_DNS_MAX: DNS_MAX,
   PCL_EV_DNS: KIND_DNS,
+  PCL_EV_DNS_QUERY: KIND_DNS_QUERY,
   PCL_EV_EXE: KIND_EXE,
   PCL_PATH_MAX: PATH_MAX,
   PCL_PATH_CUT: PATH_CUT,
@@ -66,6 +67,7 @@ const KINDS: Record<number, EventKind> = {
   [abi.PCL_EV_LISTEN]: 'listen',
   [abi.PCL_EV_CLOSE]: 'close',
   [abi.PCL_EV_DNS]: 'dns',
+  [abi.PCL_EV_DNS_QUERY]: 'dns-query',
 };
 const PROTOCOLS: Record<number, DecisionEvent['protocol']> = {
   [abi.PCL_PROTO_ICMP]: 'icmp',
@@ -100,7 +102,7 @@ const V4_SLOTS = 1 << 14;
 
 /**
  * Decodes ring-buffer batches (struct pcl_event, or struct pcl_dns_event when the kind byte says
- * DNS), with its own caches of the texts it made. IPv6 addresses are formatted by the caller's
+ * DNS answer or query), with its own caches of the texts it made. IPv6 addresses are formatted by the caller's
  * formatter (the contract's RFC 5952 one: native/ has none of its own), once per address.
  */
 export class EventDecoder {
@@ -120,13 +122,14 @@ export class EventDecoder {
   decode(buf: Buffer): DecisionEvent[] {
     const events: DecisionEvent[] = [];
     for (let at = 0; at + EVENT_BYTES <= buf.length; ) {
-      if (buf[at + KIND] === KIND_EXE) {
+      const kind = buf[at + KIND];
+      if (kind === KIND_EXE) {
         if (at + EXE_RECORD_BYTES > buf.length) break;
         this.executableRecord(buf, at);
         at += EXE_RECORD_BYTES;
         continue;
       }
-      if (buf[at + KIND] !== KIND_DNS) {
+      if (kind !== KIND_DNS && kind !== KIND_DNS_QUERY) {
         events.push(this.event(buf, at));
         at += EVENT_BYTES;
         continue;

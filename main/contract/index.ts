@@ -7,3 +7,4 @@ export * from './errors.js';
 export * from './blocklist.js';
 export * from './rpc.js';
 export * from './ipc.js';
+export * from './authority.js';

@@ -1,33 +1,33 @@
 // The helper's life: resolve paths, open the store, open (adopt or load) the firewall, make the
 // kernel match the store, serve the socket; on SIGTERM/SIGINT close everything but leave the
 // pinned programs enforcing (a stopped helper must not open the firewall).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { formatIp, PortcullisError } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
 import { Firewall, peerCredentials, probeKernel, trimNativeHeap } from '../../native/index.js';
 import { resolveHelperConfig, type HelperPaths } from './config.js';
+import { preparePinDir } from './pin-dir.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
 import { RulesEngine } from './engine.js';
 import { DesktopEntries } from './apps/desktop-entries.js';
 import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
 import { EventFanout } from './event-fanout.js';
-import { startConnections } from './flows/connections-service.js';
+import { startConnections, type Connections } from './flows/connections-service.js';
 import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
+import { describeKernelFeatures } from './kernel-features.js';
+import { Authority } from './authority/authority.js';
+import { MANAGE_ACTION_ID } from '../common/install-layout.js';
 import { log } from './log.js';
 
 export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   const startedAt = Date.now();
   const config = resolveHelperConfig({ flags, env: process.env });
-  if (config.usesDefaultBpffs) ensureSystemBpffs(dirname(config.bpffs));
-  mkdirSync(config.bpffs, { recursive: true, mode: 0o700 });
+  preparePinDir(config.bpffs, log);
 
   const features = await probeKernel({
     bpffs: config.bpffs,
@@ -39,13 +39,28 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   log(
     `${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`,
   );
+  const kernelFeatures = describeKernelFeatures(features, firewall.fastPath);
+  for (const feature of kernelFeatures.filter((f) => f.reduced))
+    log(`${feature.label}: ${feature.form}: ${feature.why}`);
 
   const fanout = new EventFanout({ log });
   const desktop = new DesktopEntries();
   const engine = new RulesEngine(db, firewall, log, desktop);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
+  // Set once the connections side runs (status may be asked for while enforcement starts, before).
+  let connections: Connections | null = null;
   let status = () =>
-    buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
+    buildStatus({
+      version: productVersion(),
+      startedAt,
+      features,
+      kernelFeatures,
+      attach,
+      engine,
+      enforcement,
+      fanout,
+      dns: () => connections?.dnsStatus() ?? null,
+    });
   const enforcement = new Enforcement(
     enforcementStore,
     firewall,
@@ -59,16 +74,17 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await enforcement.start();
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
-  const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });
+  const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });
+  connections = started;
   const subscription = firewall.subscribe(
     (events, drops) => {
       fanout.noteDropped(Number(drops));
-      fanout.publish(connections.pipeline.process(events));
+      fanout.publish(started.pipeline.process(events));
     },
     { formatV6: (bytes) => formatIp({ family: 6, bytes }) },
   );
   const stopCompaction = startQuietCompaction({
-    work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten,
+    work: () => started.pipeline.eventsProcessed + started.pipeline.rowsWritten,
     trimNativeHeap,
     log,
   });
@@ -79,11 +95,13 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
       ...(config.authorizingUid !== null ? [config.authorizingUid] : []),
       ...engine.settings.get().authorizedUsers,
     ]);
+  const authority = new Authority({ actionId: MANAGE_ACTION_ID, log });
   const services = {
     engine,
     enforcement,
     fanout,
-    connections,
+    connections: started,
+    authority,
     log,
     status: () => status(),
     settingsChanged: () => server.dropUnauthorized(),
@@ -92,7 +110,11 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     socketPath: config.socket,
     handlers: createHandlers(services),
     version: productVersion(),
-    peerOf: (socket: Socket) => peerCredentials(socketFd(socket)),
+    peerOf: (socket: Socket) => {
+      const peer = peerCredentials(socketFd(socket));
+      authority.notePeer(socket, peer); // now, before its process could exit and its pid be reused
+      return peer;
+    },
     isAuthorized: (uid) => authorizedUids().has(uid),
     log,
   });
@@ -111,20 +133,13 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await server.close();
   subscription.close();
   stopCompaction();
-  await connections.stop(); // writes the flows not yet written
+  await started.stop(); // writes the flows not yet written
   fanout.close();
   engine.stop();
   enforcement.stop();
   await firewall.close(); // closes our fds only; links and maps stay pinned
   db.close();
   return 0;
-}
-
-/** The default pin directory needs the system bpffs at /sys/fs/bpf; mount it if it is missing. */
-function ensureSystemBpffs(mountPoint: string): void {
-  if (findBpffsMounts().includes(mountPoint)) return;
-  log(`mounting bpffs on ${mountPoint}`);
-  execFileSync('mount', ['-t', 'bpf', 'bpf', mountPoint]);
 }
 
 /** The file descriptor under a connected unix socket (for SO_PEERCRED). */

@@ -4,12 +4,15 @@ import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
 import type { EventFanout } from './event-fanout.js';
 import type { Connections } from './flows/connections-service.js';
+import type { Authority } from './authority/authority.js';
 
 export interface HelperServices {
   engine: RulesEngine;
   enforcement: Enforcement;
   fanout: EventFanout;
   connections: Connections;
+  /** Asks for an administrator before a request loosens the firewall. */
+  authority: Authority;
   status(): Status;
   /** The helper's log (audit lines for changes). */
   log?(message: string): void;

@@ -16,9 +16,14 @@ struct BpfFeatures {
   bool cgroup_sock = false;
   bool tp_btf = false;
   bool bpf_link = false;
+  bool sock_release = false;  // the cgroup sock_release attach type
+  bool atomic_fetch = false;  // BPF atomics returning the old value (BPF_FETCH)
   bool kernel_context_cast = false;  // the bpf_cast_to_kern_ctx kfunc
 };
 
 BpfFeatures ProbeBpf();
+
+// Whether the kernel offers BPF programs the kfunc `name` (a FUNC in its BTF). Any thread.
+bool KernelHasKfunc(const char* name);
 
 }  // namespace portcullis
