@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chownSync, copyFileSync, mkdirSync, realpathSync, renameSync, statSync } from 'node:fs';
+import { chownSync, copyFileSync, mkdirSync, readlinkSync, realpathSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeCgroup, withSandbox, type Sandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
@@ -76,12 +76,21 @@ os.execv(f'/proc/self/fd/{fd}', ['pcltest', '-c', ${JSON.stringify(probe('127.0.
   });
 });
 
-test('a path binding covers a file an update put at the path, not a file mounted there in another namespace', async () => {
+test('a path binding covers a file an update put at the path, not a file mounted there in another namespace', async (t) => {
   await withSandbox(async (sandbox) => {
     const fixture = await openFixture(sandbox);
     const exe = pythonCopy(sandbox, 'updated');
     await fixture.firewall.bindApps({ add: { paths: [{ path: exe, appId: APP_A }] } });
     await fixture.firewall.setRules([rule('block', '127.0.0.7', { scope: APP_A })], allowByDefault);
+    // Paths count only in PID 1's mount namespace. The kernel matrix's guest runs its job in a
+    // namespace of its own: there a bound path binds nothing, and the rest cannot be shown.
+    if (readlinkSync('/proc/self/ns/mnt') !== readlinkSync('/proc/1/ns/mnt')) {
+      assert.equal(await outcomeIn(fixture, fixture.cgroup, [exe, '-c', probe('127.0.0.7')]), 'ECONNREFUSED');
+      t.skip(
+        "outside PID 1's mount namespace: a path binding holds nothing here (checked), so updates cannot be shown",
+      );
+      return;
+    }
     assert.equal(await outcomeIn(fixture, fixture.cgroup, [exe, '-c', probe('127.0.0.7')]), 'EPERM');
 
     // A package update: a new file renamed over the old one (a new inode at the bound path).
