@@ -94,7 +94,8 @@ export type KernelFeatureId =
   | 'fast-path'
   | 'app-identity'
   | 'close-totals'
-  | 'events';
+  | 'events'
+  | 'dns-namespace';
 
 /** One thing the datapath does, and the form it takes on the running kernel. */
 export interface KernelFeature {
