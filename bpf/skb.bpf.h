@@ -276,13 +276,7 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	struct parsed p = {};
 	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
 	asm volatile("" : : "r"(&p) : "memory");
-	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
-	int ok = 0;
-	if (skb->protocol == bpf_htons(ETH_P_IP))
-		ok = parse4(skb, &p, egress);
-	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		ok = parse6(skb, &p, egress);
-	if (!ok) {
+	if (!parse_packet(skb, &p, egress)) {
 		/* Truncated or garbage: the global default decides; never a crash. */
 		if (cfg->enforcing && cfg->default_action[gen & 1] == PCL_ACT_BLOCK)
 			return CG_DENY;
@@ -336,13 +330,7 @@ __noinline int report_dns_packet(struct __sk_buff *skb, struct pcl_sock *s, int 
 	if (!s)
 		return 0;
 	struct parsed p = {};
-	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
-	int ok = 0;
-	if (skb->protocol == bpf_htons(ETH_P_IP))
-		ok = parse4(skb, &p, egress);
-	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		ok = parse6(skb, &p, egress);
-	if (!ok || p.f.proto != PCL_PROTO_UDP)
+	if (!parse_packet(skb, &p, egress) || p.f.proto != PCL_PROTO_UDP)
 		return 0;
 	set_direction(s, &p.f);
 	report_dns(skb, s, &p, egress);
