@@ -291,7 +291,8 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 		return mark_dns(&p, cached_verdict(s));
 
 	__u32 app_id = s ? s->app_id : 0;
-	struct decision d = decide(cfg, gen, app_id, &p.f);
+	__u32 claim_id = s ? s->claim_id : 0;
+	struct decision d = decide(cfg, gen, app_id, claim_id, &p.f);
 	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
 	if (use_cache && s) {
 		cache_store(s, gen, &p.f, verdict, d.rule_id);
