@@ -5,6 +5,8 @@ import { useConnections } from '../stores/connections-store';
 import { useUi } from '../stores/ui-store';
 import { ConnectionsView } from './ConnectionsView';
 import { RulesView } from './RulesView';
+import { ListsView } from './ListsView';
+import { useLists } from '../stores/lists-store';
 import { StatusBar } from './StatusBar';
 import { EnforcementControl } from './EnforcementControl';
 import { HelperBanner } from './HelperBanner';
@@ -18,6 +20,7 @@ export function App() {
   const tab = useUi((state) => state.tab);
   const setTab = useUi((state) => state.setTab);
   const ruleCount = useRules((state) => state.rules.length);
+  const listCount = useLists((state) => state.lists.length);
 
   useEffect(() => {
     let stop: (() => void) | null = null;
@@ -39,9 +42,11 @@ export function App() {
   useEffect(() => {
     if (!connected) return;
     const stopRules = useRules.getState().follow();
+    const stopLists = useLists.getState().follow();
     const stopConnections = useConnections.getState().start();
     return () => {
       stopRules();
+      stopLists();
       stopConnections();
     };
   }, [connected]);
@@ -62,12 +67,17 @@ export function App() {
           <button role="tab" aria-selected={tab === 'rules'} onClick={() => setTab('rules')}>
             Rules <span className="count">{formatCount(ruleCount)}</span>
           </button>
+          <button role="tab" aria-selected={tab === 'lists'} onClick={() => setTab('lists')}>
+            Lists <span className="count">{formatCount(listCount)}</span>
+          </button>
         </nav>
         <span className="grow" />
         <EnforcementControl />
       </header>
       {wizard?.completed && <HelperBanner />}
-      <main className="content">{tab === 'connections' ? <ConnectionsView /> : <RulesView />}</main>
+      <main className="content">
+        {tab === 'connections' ? <ConnectionsView /> : tab === 'rules' ? <RulesView /> : <ListsView />}
+      </main>
       <StatusBar />
       <Notices />
       {wizard && !wizard.completed && <Wizard />}

@@ -14,6 +14,9 @@ import { helperCommand } from './helper.js';
 import { installCommand } from './install.js';
 import { uninstallCommand } from './uninstall.js';
 import { startCommand } from './start.js';
+import { importCommand } from './import.js';
+import { exportCommand } from './export.js';
+import { listsCommand } from './lists.js';
 
 export const commands: Command[] = [
   statusCommand,
@@ -21,6 +24,9 @@ export const commands: Command[] = [
   blockCommand,
   allowCommand,
   unblockCommand,
+  importCommand,
+  exportCommand,
+  listsCommand,
   enableCommand,
   disableCommand,
   appsCommand,
