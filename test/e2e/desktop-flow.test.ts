@@ -115,8 +115,9 @@ describe('desktop app through the browser shell, real helper', () => {
 
   test('import a list: progress bar, skipped lines explained, the entries a list apart from the rules', async () => {
     const { page } = session;
-    // Long enough to go to the helper in several chunks, so the bar moves.
-    const entries = Array.from({ length: 30000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+    // Long enough to go to the helper in more chunks than are in flight at once (1.3 MB: ten of
+    // 128 KiB, four in flight), so the bar moves before the last is sent.
+    const entries = Array.from({ length: 100000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
     const file = join(sandbox.makeTempDir('list'), 'blocklist.hosts');
     writeFileSync(
       file,
@@ -147,7 +148,7 @@ describe('desktop app through the browser shell, real helper', () => {
     });
     await page.getByRole('button', { name: 'Import', exact: true }).click();
     const summary = page.getByTestId('import-summary');
-    await summary.filter({ hasText: 'Imported from blocklist.hosts: 30,001 added' }).waitFor({ timeout: 60_000 });
+    await summary.filter({ hasText: 'Imported from blocklist.hosts: 100,001 added' }).waitFor({ timeout: 60_000 });
     await session.screenshot('07-import-done');
     assert.match((await summary.textContent()) ?? '', /1 already present, 2 skipped/);
     await page.getByText(/names this machine itself/).waitFor();
