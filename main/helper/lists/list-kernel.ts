@@ -5,26 +5,7 @@
 import { parsePrefix, parseRemote, type Rule } from '../../contract/index.js';
 import type { CompilableRule, KernelRule, KernelRuleV4 } from '../../../native/api.js';
 import type { StoredList } from '../store/lists-store.js';
-
-const CHAR_0 = 48;
-const CHAR_DOT = 46;
-
-/** A canonical dotted quad (a stored entry) as a u32; -1 for anything else. */
-function ipv4Value(text: string): number {
-  let value = 0;
-  let part = 0;
-  let dots = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === CHAR_DOT) {
-      value = value * 256 + part;
-      part = 0;
-      dots++;
-    } else if (c >= CHAR_0 && c <= CHAR_0 + 9) part = part * 10 + (c - CHAR_0);
-    else return -1;
-  }
-  return dots === 3 ? value * 256 + part : -1;
-}
+import { ipv4Value } from './remote-set.js';
 
 type EntryTerms = Omit<KernelRuleV4, 'ruleId' | 'addr'>;
 const termsCache = new WeakMap<StoredList, EntryTerms>();

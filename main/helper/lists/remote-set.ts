@@ -5,8 +5,8 @@
 const CHAR_0 = 48;
 const CHAR_DOT = 46;
 
-/** The u32 of a canonical dotted quad, or -1. */
-function ipv4Value(text: string): number {
+/** The u32 of a canonical dotted quad (a stored entry), or -1 for anything else. */
+export function ipv4Value(text: string): number {
   const n = text.length;
   if (n < 7 || n > 15) return -1;
   let value = 0;
