@@ -10,6 +10,9 @@ export const LINE_FORMATS = ['auto', 'hosts', 'plain', 'cidr', 'domains', 'adblo
 export type LineFormat = (typeof LINE_FORMATS)[number];
 
 export interface SkippedLine {
+  /** The file of a multi-file import (OpenSnitch rules); absent for a single list. */
+  file?: string;
+  /** 1-based; 0 where the entry is a whole file's rule rather than one line of it. */
   line: number;
   /** The line (or the part of it that was refused), cut to 200 characters. */
   text: string;
