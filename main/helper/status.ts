@@ -1,5 +1,11 @@
 // Builds the status every client shows.
-import { PROTOCOL_VERSION, type DnsStatus, type KernelFeature, type Status } from '../contract/index.js';
+import {
+  PROTOCOL_VERSION,
+  type DnsStatus,
+  type KernelFeature,
+  type PolicyStatus,
+  type Status,
+} from '../contract/index.js';
 import type { KernelFeatures } from '../../native/api.js';
 import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
@@ -17,6 +23,8 @@ export interface StatusSources {
   fanout: EventFanout;
   /** What DNS taught (none before the connections side has started). */
   dns: () => DnsStatus | null;
+  /** The policy files as last read. */
+  policy: () => PolicyStatus;
 }
 
 const NO_DNS: DnsStatus = {
@@ -55,5 +63,6 @@ export function buildStatus(sources: StatusSources, now = Date.now()): Status {
     // The fan-out counts its own drops and the kernel's (noted as the ring buffer reports them).
     eventDrops: fanout.eventsDropped,
     dns: sources.dns() ?? NO_DNS,
+    policy: sources.policy(),
   };
 }

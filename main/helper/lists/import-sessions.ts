@@ -169,7 +169,7 @@ export class ImportSessions {
         if (!files.ok) throw invalidInput(files.error);
         const mapping = mapOpenSnitch(files.value);
         await authorize(mapping.document);
-        const summary = await storeDocument(this.engine, mapping.document, begin.source);
+        const { removed: _none, ...summary } = await storeDocument(this.engine, mapping.document, begin.source);
         const skipped = [...mapping.skipped, ...summary.skipped].slice(0, MAX_SKIPPED_KEPT);
         return {
           ...summary,
@@ -181,7 +181,7 @@ export class ImportSessions {
       if (session.isDocument) {
         const document = readDocument(session.document.join(''));
         await authorize(document);
-        const summary = await storeDocument(this.engine, document, begin.source);
+        const { removed: _none, ...summary } = await storeDocument(this.engine, document, begin.source);
         return { ...summary, elapsedMs: Date.now() - session.startedAt };
       }
       const parser = session.parser ?? new ListParser('auto');
