@@ -8,7 +8,8 @@ import {
   formatRemote,
   invalidInput,
   parseDocument,
-  parseRemote,
+  parseEntry,
+  MAX_SKIPPED_KEPT,
   specOf,
   type ImportSummary,
   type ParsedDraft,
@@ -49,19 +50,14 @@ function documentEntries(
   let repeats = 0;
   let skippedCount = 0;
   list.entries.forEach((text, index) => {
-    const remote = parseRemote(text, `${where}.entries[${index}]`);
-    const reason = !remote.ok
-      ? remote.error.message
-      : remote.value.kind === 'any'
-        ? '"any" would match everything'
-        : null;
-    if (reason !== null || !remote.ok || remote.value.kind === 'any') {
+    const remote = parseEntry(text, `${where}.entries[${index}]`);
+    if (!remote.ok) {
       skippedCount++;
-      if (skipped.length < 1000)
+      if (skipped.length < MAX_SKIPPED_KEPT)
         skipped.push({
           line: index + 1,
           text: `${where}.entries[${index}]: ${text.slice(0, 200)}`,
-          reason: reason ?? '',
+          reason: remote.error.message,
         });
       return;
     }
