@@ -16,6 +16,7 @@
 #include "events.bpf.h"
 #include "sock-state.bpf.h"
 #include "packet.bpf.h"
+#include "hold.bpf.h"
 
 /*
  * Copies a socket's totals to pcl_flows, where user space can read live flows: in place when the
@@ -291,6 +292,8 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	struct parsed p = {};
 	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
 	asm volatile("" : : "r"(&p) : "memory");
+	if (use_cache && s && (s->flags & PCL_SK_INJECTOR))
+		return CG_ALLOW; /* the helper's answer to a held connect (hold.bpf.h) */
 	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
 	int ok = 0;
 	if (skb->protocol == bpf_htons(ETH_P_IP))
@@ -312,6 +315,13 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 		emit_dns(skb, s, &p, s ? s->cookie : bpf_get_socket_cookie(skb));
 	}
 
+	int ret;
+	__u8 answered;
+	if (use_cache && s && (s->flags & PCL_SK_HELD)) {
+		ret = held_tcp_packet(s, &p, s->cookie, egress, &answered);
+		goto held;
+	}
+
 	if (use_cache && s && cache_matches(s, gen, &p.f))
 		return cached_verdict(s);
 
@@ -319,12 +329,28 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	__u32 app_id = s ? s->app_id : 0;
 	struct decision d = decide(cfg, gen, app_id, &p.f);
 	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+	if (verdict == PCL_ACT_ASK) {
+		if (!use_cache)
+			return CG_ALLOW;
+		ret = ask_packet(cfg, s, &p, s ? s->cookie : 0, egress, &answered);
+		goto held;
+	}
 	if (use_cache && s) {
 		cache_store(s, gen, &p.f, verdict, d.rule_id);
 		count_decision(verdict, d.rule_id);
 		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
 	}
 	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+
+held:
+	/* A held flow's answer (or what passes because it cannot be held) is cached and reported once. */
+	if (answered != PCL_ACT_NONE && s && !cache_matches(s, gen, &p.f)) {
+		set_direction(s, &p.f);
+		cache_store(s, gen, &p.f, answered, 0);
+		count_decision(answered, 0);
+		emit(PCL_EV_PACKET, s, &p.f, s->cookie, answered, 0, NULL);
+	}
+	return ret;
 }
 
 /*
@@ -369,8 +395,9 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	s = stored ? sock_state(stored) : NULL;
 	if (!use_cache)
 		return full_verdict(skb, s, egress, 0);
-	/* & 1: a global function's result is any number to the verifier; these answer CG_ALLOW or CG_DENY. */
-	int verdict = (egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s)) & 1;
+	/* A global function's result is any number to the verifier: egress answers 0-3 (CG_DROP_CN for a
+	 * held flow), ingress CG_ALLOW or CG_DENY. */
+	int verdict = egress ? full_verdict_egress(skb, s) & 3 : full_verdict_ingress(skb, s) & 1;
 	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
 	if (stored && s == stored)
 		claim_slot(stored, sk);

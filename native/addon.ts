@@ -18,6 +18,11 @@ export interface BindingStep {
 export interface NativeFirewall extends RuleMaps {
   readonly adopted: boolean;
   setEnforcing(on: boolean): Promise<void>;
+  setAsk(holdMs: number, helperTgid: number): Promise<void>;
+  readHolds(): Promise<Buffer>;
+  answerHolds(answers: Buffer): Promise<Int32Array>;
+  forgetHolds(keys: Buffer): Promise<void>;
+  decideFlows(queries: Buffer): Promise<Uint8Array>;
   updateBindings(steps: BindingStep[]): Promise<void>;
   readCounters(): Promise<{
     allowed: bigint;
@@ -49,6 +54,8 @@ export interface NativeFeatures {
   tpBtf: boolean;
   bpfLink: boolean;
   kernelContextCast: boolean;
+  sockOps: boolean;
+  connectSetsockopt: boolean;
 }
 
 export interface NativeAddon {

@@ -146,6 +146,21 @@ export function hooksCheck(status: Status): Check {
   };
 }
 
+/** Which hold mechanism ask mode gets on the helper's kernel (a missing one only rules out ask mode). */
+export function askHoldCheck(status: Status): Check | null {
+  const hold = status.kernel.hold;
+  if (!hold) return null; // a helper from before ask mode
+  return {
+    id: 'ask-hold',
+    label: 'Ask mode',
+    ok: hold.mechanism !== null,
+    detail: hold.mechanism ? `${hold.mechanism}: ${hold.detail}` : hold.detail,
+    fix: hold.mechanism
+      ? null
+      : 'use Linux 5.9 or later with sock_ops programs for ask mode (monitor and allow-list modes work)',
+  };
+}
+
 export interface ChecksOptions {
   socketPath?: string;
   /** Whether the system-wide install is intact (main/install/state.ts knows; the client does not). */
@@ -156,6 +171,10 @@ export async function runChecks(options: ChecksOptions): Promise<Check[]> {
   const checks = [kernelCheck(), cgroup2Check(), bpffsCheck(), btfCheck(), polkitCheck(), options.installed()];
   const helper = await helperCheck(options.socketPath);
   checks.push(helper.check);
-  if (helper.status) checks.push(hooksCheck(helper.status));
+  if (helper.status) {
+    checks.push(hooksCheck(helper.status));
+    const hold = askHoldCheck(helper.status);
+    if (hold) checks.push(hold);
+  }
   return checks;
 }

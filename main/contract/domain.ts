@@ -1,6 +1,7 @@
 // What the helper knows and every client shows: applications, flows, live events, status, settings.
 import { s } from './schema.js';
-import { idSchema, type Action, type Direction, type Protocol } from './rules.js';
+import { ACTIONS, idSchema, type Action, type Direction, type Protocol } from './rules.js';
+import { ASK_TIMEOUT_SEC, DEFAULT_ACTIONS, type DefaultAction } from './prompts.js';
 
 export type AppKind =
   | 'desktop'
@@ -83,6 +84,8 @@ export interface KernelSupport {
   btf: boolean;
   /** Plain words for anything missing; empty when all is there. */
   missing: string[];
+  /** How ask mode holds connections on this kernel ('syn-hold'), or null when it cannot; and in words. */
+  hold?: { mechanism: string | null; detail: string };
 }
 
 export interface Status {
@@ -93,30 +96,39 @@ export interface Status {
   enforcing: boolean;
   /** When enforcement is paused with a timer, when it resumes (ms since epoch). */
   pausedUntil: number | null;
-  defaultAction: Action;
+  /** allow = monitor mode, block = allow-list mode, ask = ask mode. */
+  defaultAction: DefaultAction;
   attach: { cgroup: string; pinDir: string; adopted: boolean };
   kernel: KernelSupport;
   ruleCount: number;
   appCount: number;
   eventsSeen: number;
   eventDrops: number;
+  /** Ask mode: questions waiting for an answer. */
+  pendingPrompts?: number;
 }
 
 export interface Settings {
-  /** allow = monitor mode; block = allow-list mode. */
-  defaultAction: Action;
+  /** allow = monitor mode; block = allow-list mode; ask = ask mode. */
+  defaultAction: DefaultAction;
   /** Days of connection history kept. */
   retentionDays: number;
   /** Extra uids (besides root and the user who authorised the helper) allowed to talk to it. */
   authorizedUsers: number[];
   notifyOnFirstBlock: boolean;
+  /** Ask mode: seconds a question waits before its connections get the timeout action. */
+  askTimeoutSec: number;
+  /** Ask mode: what an unanswered question's connections get (never remembered). */
+  askTimeoutAction: Action;
 }
 
 export const settingsPatchSchema = s.object({
-  defaultAction: s.optional(s.oneOf(['allow', 'block'] as const)),
+  defaultAction: s.optional(s.oneOf(DEFAULT_ACTIONS)),
   retentionDays: s.optional(s.int({ min: 1, max: 3650 })),
   authorizedUsers: s.optional(s.array(s.int({ min: 0, max: 4_294_967_294 }), { max: 64 })),
   notifyOnFirstBlock: s.optional(s.boolean()),
+  askTimeoutSec: s.optional(s.int({ min: ASK_TIMEOUT_SEC.min, max: ASK_TIMEOUT_SEC.max })),
+  askTimeoutAction: s.optional(s.oneOf(ACTIONS)),
 });
 
 export const connectionQuerySchema = s.object({

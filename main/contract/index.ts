@@ -5,5 +5,6 @@ export * from './rules.js';
 export * from './domain.js';
 export * from './errors.js';
 export * from './blocklist.js';
+export * from './prompts.js';
 export * from './rpc.js';
 export * from './ipc.js';

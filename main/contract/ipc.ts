@@ -11,7 +11,17 @@ import type { ErrorKind } from './errors.js';
 
 /** One environment check (doctor, first-run wizard): what, whether it passed, and how to fix it. */
 export interface Check {
-  id: 'kernel' | 'cgroup2' | 'bpffs' | 'btf' | 'hooks' | 'polkit' | 'polkit-agent' | 'helper' | 'installed';
+  id:
+    | 'kernel'
+    | 'cgroup2'
+    | 'bpffs'
+    | 'btf'
+    | 'hooks'
+    | 'ask-hold'
+    | 'polkit'
+    | 'polkit-agent'
+    | 'helper'
+    | 'installed';
   label: string;
   ok: boolean;
   detail: string;

@@ -20,6 +20,8 @@ import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
+import { AskService } from './ask/ask-service.js';
+import { DEFAULT_UNTIL_QUIT, UntilQuit, type UntilQuitState } from './ask/until-quit.js';
 import { log } from './log.js';
 
 export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
@@ -42,12 +44,26 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   const fanout = new EventFanout({ log });
   const engine = new RulesEngine(db, firewall, log);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
+  // Made once the connections side is up (it names apps and hosts); enforcement may change before.
+  const late: { asks?: AskService } = {};
   let status = () =>
-    buildStatus({ version: productVersion(), startedAt, features, attach, engine, enforcement, fanout });
+    buildStatus({
+      version: productVersion(),
+      startedAt,
+      features,
+      attach,
+      engine,
+      enforcement,
+      fanout,
+      pendingPrompts: () => late.asks?.pending ?? 0,
+    });
   const enforcement = new Enforcement(
     enforcementStore,
     firewall,
-    () => fanout.broadcast('status.changed', status()),
+    (state) => {
+      late.asks?.enforcementChanged(state.enforcing);
+      fanout.broadcast('status.changed', status());
+    },
     log,
   );
   const attach = { cgroup: config.cgroup, pinDir: config.bpffs, adopted: firewall.adopted };
@@ -58,13 +74,32 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
   const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
-  const subscription = firewall.subscribe(
-    (events, drops) => {
-      fanout.noteDropped(Number(drops));
-      fanout.publish(connections.pipeline.process(events));
-    },
-    { formatV6: (bytes) => formatIp({ family: 6, bytes }) },
+  // Ask mode: questions for what no rule decides (the kernel holds it meanwhile).
+  const decoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };
+  const untilQuit = new UntilQuit(
+    new KeyValueStore<UntilQuitState>(db, 'helper_state', DEFAULT_UNTIL_QUIT),
+    (ids) => engine.removeRules(ids),
+    log,
   );
+  const ask = new AskService({
+    firewall,
+    settings: () => engine.settings.get(),
+    addRules: (drafts) => engine.addRules(drafts),
+    app: (appId) => engine.apps.get(appId),
+    appIdOf: (owner) => connections.identities.appIdOf(owner),
+    nameOf: (address, now) => connections.names.nameOf(address, now),
+    untilQuit,
+    decoding,
+    log,
+  });
+  late.asks = ask;
+  engine.onRulesChanged(() => ask.rulesChanged());
+  const subscription = firewall.subscribe((events, drops) => {
+    fanout.noteDropped(Number(drops));
+    ask.noteEvents(events);
+    fanout.publish(connections.pipeline.process(events));
+  }, decoding);
+  await ask.start();
   const stopCompaction = startQuietCompaction({
     work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten,
     trimNativeHeap,
@@ -82,6 +117,8 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     enforcement,
     fanout,
     connections,
+    asks: ask,
+    askUnavailable: features.hold.mechanism === null ? features.hold.detail : null,
     log,
     status: () => status(),
     settingsChanged: () => server.dropUnauthorized(),
@@ -95,7 +132,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     log,
   });
   log(
-    `ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}`,
+    `ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}, ask mode's hold: ${features.hold.mechanism ?? 'unavailable'}`,
   );
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -107,6 +144,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     throw new PortcullisError('unavailable', 'the helper is stopping');
   };
   await server.close();
+  await ask.stop(); // nobody asks while the helper is away: undecided connects are refused
   subscription.close();
   stopCompaction();
   await connections.stop(); // writes the flows not yet written

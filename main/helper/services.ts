@@ -4,12 +4,16 @@ import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
 import type { EventFanout } from './event-fanout.js';
 import type { Connections } from './flows/connections-service.js';
+import type { AskService } from './ask/ask-service.js';
 
 export interface HelperServices {
   engine: RulesEngine;
   enforcement: Enforcement;
   fanout: EventFanout;
   connections: Connections;
+  asks: AskService;
+  /** Why ask mode cannot be chosen on this kernel, or null when it can. */
+  askUnavailable: string | null;
   status(): Status;
   /** The helper's log (audit lines for changes). */
   log?(message: string): void;

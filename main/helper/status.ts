@@ -13,6 +13,8 @@ export interface StatusSources {
   engine: RulesEngine;
   enforcement: Enforcement;
   fanout: EventFanout;
+  /** Ask mode's questions waiting now. */
+  pendingPrompts?: () => number;
 }
 
 export function buildStatus(sources: StatusSources, now = Date.now()): Status {
@@ -33,11 +35,13 @@ export function buildStatus(sources: StatusSources, now = Date.now()): Status {
       bpffsMount: features.bpffsMount,
       btf: features.btf,
       missing: features.missing,
+      hold: features.hold,
     },
     ruleCount: engine.rules.count(),
     appCount: engine.apps.count(),
     eventsSeen: fanout.eventsSeen,
     // The fan-out counts its own drops and the kernel's (noted as the ring buffer reports them).
     eventDrops: fanout.eventsDropped,
+    pendingPrompts: sources.pendingPrompts?.() ?? 0,
   };
 }

@@ -40,7 +40,7 @@ constexpr AttachSpec kAttached[] = {
     {"pcl_sendmsg6", Hook::kCgroup},     {"pcl_sock_create", Hook::kCgroup}, {"pcl_post_bind4", Hook::kCgroup},
     {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
     {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
-    {"pcl_exit", Hook::kTracing},
+    {"pcl_exit", Hook::kTracing},        {"pcl_sockops", Hook::kCgroup},
 };
 
 class Fd {
@@ -187,6 +187,8 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
     WriteConfig(bpf_map__fd(skel_->maps.data_config), cfg);
   }
   drops_at_open_ = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters)).drops;
+  holds_ = std::make_unique<HoldDesk>(HoldFds{bpf_map__fd(skel_->maps.pcl_holds), bpf_map__fd(skel_->maps.pcl_hold_answers),
+                                              bpf_map__fd(skel_->maps.pcl_sk), bpf_program__fd(skel_->progs.pcl_decide)});
   AttachOrAdopt(cgroup_fd.get(), pin_dir);
 }
 
@@ -390,6 +392,15 @@ void FirewallCore::SetEnforcing(bool on) {
   int fd = bpf_map__fd(skel_->maps.data_config);
   pcl_config cfg = ReadConfig(fd);
   cfg.enforcing = on ? 1 : 0;
+  WriteConfig(fd, cfg);
+}
+
+void FirewallCore::SetAsk(uint32_t hold_ms, uint32_t helper_tgid) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int fd = bpf_map__fd(skel_->maps.data_config);
+  pcl_config cfg = ReadConfig(fd);
+  cfg.hold_ms = hold_ms;
+  cfg.helper_tgid = helper_tgid;
   WriteConfig(fd, cfg);
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "counters.h"
+#include "holds.h"
 #include "map-fill.h"
 #include "portcullis.h"
 
@@ -108,6 +109,10 @@ class FirewallCore {
   // every socket's cached verdict is re-evaluated). Returns the new generation.
   uint32_t ApplyDiff(const std::vector<DiffStep>& steps);
   void SetEnforcing(bool on);
+  // Ask mode: how long a connect is held (0: nobody asks, refuse) and whose traffic is never held.
+  void SetAsk(uint32_t hold_ms, uint32_t helper_tgid);
+  // The held flows (ask mode).
+  HoldDesk& holds() { return *holds_; }
   void UpdateBindings(const std::vector<BindingStep>& steps);
   CounterReading ReadCounters() const;
   // Live per-socket totals: pcl_flows as records.
@@ -131,6 +136,7 @@ class FirewallCore {
   // adopted from a previous helper). Diffs write through these: reopening a map by id
   // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN. Guarded by mutex_.
   std::vector<int> inner_fds_[2];
+  std::unique_ptr<HoldDesk> holds_;
 };
 
 }  // namespace portcullis

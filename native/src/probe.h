@@ -17,6 +17,8 @@ struct BpfFeatures {
   bool tp_btf = false;
   bool bpf_link = false;
   bool kernel_context_cast = false;  // the bpf_cast_to_kern_ctx kfunc
+  bool sock_ops = false;             // sock_ops programs (ask mode's SYN timer)
+  bool connect_setsockopt = false;   // bpf_setsockopt from a connect hook (ask mode's TCP_USER_TIMEOUT)
 };
 
 BpfFeatures ProbeBpf();

@@ -12,6 +12,7 @@ import { helperCommand } from './helper.js';
 import { installCommand } from './install.js';
 import { uninstallCommand } from './uninstall.js';
 import { startCommand } from './start.js';
+import { answerCommand, modeCommand, promptsCommand } from './prompts.js';
 
 export const commands: Command[] = [
   statusCommand,
@@ -21,6 +22,9 @@ export const commands: Command[] = [
   unblockCommand,
   enableCommand,
   disableCommand,
+  modeCommand,
+  promptsCommand,
+  answerCommand,
   appsCommand,
   connectionsCommand,
   doctorCommand,

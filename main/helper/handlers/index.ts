@@ -6,6 +6,7 @@ import { statusHandlers } from './status.js';
 import { settingsHandlers } from './settings.js';
 import { eventsHandlers } from './events.js';
 import { connectionsHandlers } from './connections.js';
+import { promptsHandlers } from './prompts.js';
 
 export function createHandlers(services: HelperServices): HandlerTable {
   return {
@@ -14,5 +15,6 @@ export function createHandlers(services: HelperServices): HandlerTable {
     ...settingsHandlers(services),
     ...eventsHandlers(services),
     ...connectionsHandlers(services),
+    ...promptsHandlers(services),
   };
 }

@@ -102,6 +102,8 @@ export function createFakeApi(): FakeApi {
     retentionDays: 30,
     authorizedUsers: [],
     notifyOnFirstBlock: true,
+    askTimeoutSec: 30,
+    askTimeoutAction: 'block',
   };
 
   const fake = {

@@ -29,6 +29,8 @@ async function startServer(
         retentionDays: 1,
         authorizedUsers: [],
         notifyOnFirstBlock: false,
+        askTimeoutSec: 30,
+        askTimeoutAction: 'block',
       }),
       'rules.remove': async ({ ids }) => ({ removed: ids }),
     },

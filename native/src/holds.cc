@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include "holds.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "native-error.h"
+
+namespace portcullis {
+namespace {
+
+uint32_t ChecksumAdd(uint32_t sum, const void* data, size_t len) {
+  const uint8_t* bytes = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i + 1 < len; i += 2) sum += uint32_t(bytes[i]) << 8 | bytes[i + 1];
+  if (len & 1) sum += uint32_t(bytes[len - 1]) << 8;
+  return sum;
+}
+
+uint16_t ChecksumFold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return htons(uint16_t(~sum));
+}
+
+// The segment "from the remote": RST|ACK, never answered (no reset is sent in reply to a reset), so
+// nothing leaves the host. Its checksum covers the pseudo-header of `from` -> `to`.
+tcphdr ResetSegment(const pcl_hold& hold, uint32_t ack, const uint8_t* pseudo, size_t pseudo_len) {
+  tcphdr th{};
+  th.source = htons(hold.remote_port);
+  th.dest = htons(hold.local_port);
+  th.ack_seq = htonl(ack);
+  th.doff = sizeof(th) / 4;
+  th.rst = 1;
+  th.ack = 1;
+  th.check = ChecksumFold(ChecksumAdd(ChecksumAdd(0, pseudo, pseudo_len), &th, sizeof(th)));
+  return th;
+}
+
+}  // namespace
+
+HoldDesk::~HoldDesk() {
+  if (raw4_ >= 0) close(raw4_);
+  if (raw6_ >= 0) close(raw6_);
+}
+
+std::vector<pcl_hold_record> HoldDesk::Read() const {
+  std::vector<pcl_hold_record> out;
+  pcl_hold_key key{}, next{};
+  pcl_hold_key* prev = nullptr;
+  while (bpf_map_get_next_key(fds_.holds, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    pcl_hold_record record{};
+    record.key = key;
+    if (bpf_map_lookup_elem(fds_.holds, &key, &record.hold) != 0) continue;  // gone meanwhile
+    uint8_t answer = PCL_ACT_NONE;
+    if (bpf_map_lookup_elem(fds_.answers, &key, &answer) == 0) record.answer = answer;
+    out.push_back(record);
+  }
+  return out;
+}
+
+std::vector<int32_t> HoldDesk::Answer(const std::vector<pcl_hold_answer>& answers) {
+  std::vector<int32_t> outcomes;
+  outcomes.reserve(answers.size());
+  for (const pcl_hold_answer& answer : answers) {
+    if (answer.verdict != PCL_ACT_ALLOW && answer.verdict != PCL_ACT_BLOCK)
+      throw NativeFailure("answer held flow", EINVAL, "a verdict must be PCL_ACT_ALLOW or PCL_ACT_BLOCK");
+    pcl_hold hold{};
+    if (bpf_map_lookup_elem(fds_.holds, &answer.key, &hold) != 0) {
+      outcomes.push_back(kAnswerGone);
+      continue;
+    }
+    if (bpf_map_update_elem(fds_.answers, &answer.key, &answer.verdict, BPF_ANY) != 0)
+      throw NativeFailure("write the answer to a held flow", errno);
+    // Read again after the answer is in: a SYN dropped before it is counted by now (the egress
+    // program counts it, then reads the answer), one dropped after it never is.
+    if (bpf_map_lookup_elem(fds_.holds, &answer.key, &hold) != 0) {
+      bpf_map_delete_elem(fds_.answers, &answer.key);  // established or closed meanwhile
+      outcomes.push_back(kAnswerGone);
+      continue;
+    }
+    if (hold.proto != PCL_PROTO_TCP || hold.dropped == 0) {
+      outcomes.push_back(kAnswerRecorded);
+      continue;
+    }
+    int err = Send(hold, answer.verdict == PCL_ACT_ALLOW);
+    outcomes.push_back(err == 0 ? kAnswerSent : -err);
+  }
+  return outcomes;
+}
+
+void HoldDesk::Forget(const std::vector<pcl_hold_key>& keys) {
+  for (const pcl_hold_key& key : keys) {
+    bpf_map_delete_elem(fds_.holds, &key);
+    bpf_map_delete_elem(fds_.answers, &key);
+  }
+}
+
+std::vector<uint8_t> HoldDesk::Decide(const std::vector<pcl_decide_query>& queries) const {
+  std::vector<uint8_t> actions;
+  actions.reserve(queries.size());
+  for (const pcl_decide_query& query : queries) {
+    pcl_decide_query packet = query;
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &packet, .data_size_in = sizeof(packet), .repeat = 1);
+    if (bpf_prog_test_run_opts(fds_.decide_prog, &opts) != 0) throw NativeFailure("decide a held flow (pcl_decide)", errno);
+    actions.push_back(uint8_t(opts.retval));
+  }
+  return actions;
+}
+
+// A raw socket per family, sending whole IP packets. Its socket storage marks it the injector, so
+// our own egress programs (attached where this process runs) let its packets pass whatever the rules.
+int HoldDesk::RawSocket(uint8_t family) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int& fd = family == 4 ? raw4_ : raw6_;
+  if (fd >= 0) return fd;
+  int made = socket(family == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (made < 0) return -errno;
+  pcl_sock mark{};
+  mark.flags = PCL_SK_OWNED | PCL_SK_INJECTOR;
+  mark.tgid = uint32_t(getpid());
+  if (bpf_map_update_elem(fds_.sockets, &made, &mark, BPF_ANY) != 0) {
+    int err = errno;
+    close(made);
+    return -err;
+  }
+  fd = made;
+  return fd;
+}
+
+// Returns 0 or an errno.
+int HoldDesk::Send(const pcl_hold& hold, bool allow) {
+  int fd = RawSocket(hold.family);
+  if (fd < 0) return -fd;
+  uint32_t ack = allow ? hold.isn : hold.isn + 1;
+  ssize_t sent;
+  if (hold.family == 4) {
+    struct __attribute__((packed)) {
+      iphdr ip;
+      tcphdr th;
+    } packet{};
+    uint8_t pseudo[12] = {};
+    memcpy(pseudo, hold.remote, 4);
+    memcpy(pseudo + 4, hold.local, 4);
+    pseudo[9] = IPPROTO_TCP;
+    pseudo[11] = sizeof(tcphdr);
+    packet.th = ResetSegment(hold, ack, pseudo, sizeof(pseudo));
+    packet.ip.version = 4;
+    packet.ip.ihl = 5;
+    packet.ip.tot_len = htons(sizeof(packet));
+    packet.ip.ttl = 64;
+    packet.ip.protocol = IPPROTO_TCP;  // the kernel fills in the header checksum
+    memcpy(&packet.ip.saddr, hold.remote, 4);
+    memcpy(&packet.ip.daddr, hold.local, 4);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    memcpy(&to.sin_addr, hold.local, 4);
+    sent = sendto(fd, &packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+  } else {
+    struct __attribute__((packed)) {
+      ip6_hdr ip;
+      tcphdr th;
+    } packet{};
+    uint8_t pseudo[40] = {};
+    memcpy(pseudo, hold.remote, 16);
+    memcpy(pseudo + 16, hold.local, 16);
+    pseudo[35] = sizeof(tcphdr);
+    pseudo[39] = IPPROTO_TCP;
+    packet.th = ResetSegment(hold, ack, pseudo, sizeof(pseudo));
+    packet.ip.ip6_flow = htonl(6u << 28);
+    packet.ip.ip6_plen = htons(sizeof(tcphdr));
+    packet.ip.ip6_nxt = IPPROTO_TCP;
+    packet.ip.ip6_hlim = 64;
+    memcpy(&packet.ip.ip6_src, hold.remote, 16);
+    memcpy(&packet.ip.ip6_dst, hold.local, 16);
+    sockaddr_in6 to{};
+    to.sin6_family = AF_INET6;
+    memcpy(&to.sin6_addr, hold.local, 16);
+    sent = sendto(fd, &packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+  }
+  return sent < 0 ? errno : 0;
+}
+
+}  // namespace portcullis
