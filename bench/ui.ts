@@ -109,6 +109,8 @@ function syntheticBackend() {
     setEnforcement: unsupported,
     getSettings: unsupported,
     updateSettings: unsupported,
+    listPrompts: async () => [],
+    answerPrompt: unsupported,
     getHelperState: async () => ({ state: 'connected', status }),
     startHelper: async () => ({ state: 'connected', status }),
     runChecks: async () => [],

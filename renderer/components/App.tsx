@@ -5,6 +5,8 @@ import { useConnections } from '../stores/connections-store';
 import { useUi } from '../stores/ui-store';
 import { ConnectionsView } from './ConnectionsView';
 import { RulesView } from './RulesView';
+import { PromptQueue } from './PromptQueue';
+import { usePrompts } from '../stores/prompts-store';
 import { StatusBar } from './StatusBar';
 import { EnforcementControl } from './EnforcementControl';
 import { HelperBanner } from './HelperBanner';
@@ -18,6 +20,7 @@ export function App() {
   const tab = useUi((state) => state.tab);
   const setTab = useUi((state) => state.setTab);
   const ruleCount = useRules((state) => state.rules.length);
+  const promptCount = usePrompts((state) => state.prompts.length);
 
   useEffect(() => {
     let stop: (() => void) | null = null;
@@ -40,9 +43,11 @@ export function App() {
     if (!connected) return;
     const stopRules = useRules.getState().follow();
     const stopConnections = useConnections.getState().start();
+    const stopPrompts = usePrompts.getState().follow();
     return () => {
       stopRules();
       stopConnections();
+      stopPrompts();
     };
   }, [connected]);
 
@@ -62,12 +67,20 @@ export function App() {
           <button role="tab" aria-selected={tab === 'rules'} onClick={() => setTab('rules')}>
             Rules <span className="count">{formatCount(ruleCount)}</span>
           </button>
+          <button role="tab" aria-selected={tab === 'prompts'} onClick={() => setTab('prompts')}>
+            Questions{' '}
+            <span className={promptCount > 0 ? 'count count-alert' : 'count'} data-testid="prompt-badge">
+              {formatCount(promptCount)}
+            </span>
+          </button>
         </nav>
         <span className="grow" />
         <EnforcementControl />
       </header>
       {wizard?.completed && <HelperBanner />}
-      <main className="content">{tab === 'connections' ? <ConnectionsView /> : <RulesView />}</main>
+      <main className="content">
+        {tab === 'connections' ? <ConnectionsView /> : tab === 'rules' ? <RulesView /> : <PromptQueue />}
+      </main>
       <StatusBar />
       <Notices />
       {wizard && !wizard.completed && <Wizard />}

@@ -47,7 +47,10 @@ test('held curl (v4 and v6) waits; allow completes it with its body, deny refuse
     );
     assert.equal(prompt.appName, 'fetcher');
     assert.equal(prompt.hosts.length, 2);
-    assert.deepEqual(prompt.hosts.map((h) => h.ports), [[WEB_PORT], [WEB_PORT]]);
+    assert.deepEqual(
+      prompt.hosts.map((h) => h.ports),
+      [[WEB_PORT], [WEB_PORT]],
+    );
     assert.equal((await client.call('prompts.list')).length, 1, 'one app, one question');
 
     await sleep(5000);
@@ -111,11 +114,21 @@ test('a held UDP flow: nothing delivered before the answer, the next datagrams a
     await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve));
     sandbox.defer(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
     const app = copyApp(sandbox, SYSTEM_PYTHON, 'datagrams');
-    const sender = startApp(sandbox, helper.paths.cgroup, [app, '-c', UDP_SENDER, '127.0.0.1', String(receiver.address().port)]);
+    const sender = startApp(sandbox, helper.paths.cgroup, [
+      app,
+      '-c',
+      UDP_SENDER,
+      '127.0.0.1',
+      String(receiver.address().port),
+    ]);
     const round = async (name: string) => {
       sender.child.stdin!.write(`${name}\n`);
       const line = await eventually(
-        async () => sender.output().split('\n').find((l) => l.includes(`"${name}"`)),
+        async () =>
+          sender
+            .output()
+            .split('\n')
+            .find((l) => l.includes(`"${name}"`)),
         (found) => found !== undefined,
         `round ${name}`,
       );
@@ -131,8 +144,15 @@ test('a held UDP flow: nothing delivered before the answer, the next datagrams a
 
     await client.call('prompts.answer', { id: prompt.id, action: 'allow' });
     assert.equal((await round('allowed')).errors, 0);
-    await eventually(async () => received.length, (n) => n >= 5, 'datagrams after the allow');
-    assert.deepEqual(received.sort(), [0, 1, 2, 3, 4].map((i) => `allowed ${i}`));
+    await eventually(
+      async () => received.length,
+      (n) => n >= 5,
+      'datagrams after the allow',
+    );
+    assert.deepEqual(
+      received.sort(),
+      [0, 1, 2, 3, 4].map((i) => `allowed ${i}`),
+    );
     sender.child.stdin!.end();
   }));
 
@@ -179,7 +199,11 @@ test('50 apps opening 1,000 held connections: 50 questions, status keeps answeri
 
     // Half the apps quit: their questions go. The rest are denied.
     for (const app of apps.slice(0, 25)) app.child.kill('SIGKILL');
-    await eventually(async () => (await client.call('prompts.list')).length, (n) => n === 25, 'the quit apps dropped');
+    await eventually(
+      async () => (await client.call('prompts.list')).length,
+      (n) => n === 25,
+      'the quit apps dropped',
+    );
     for (const prompt of await client.call('prompts.list'))
       await client.call('prompts.answer', { id: prompt.id, action: 'deny' });
     const outcomes = await Promise.all(apps.slice(25).map((app) => app.done));

@@ -56,7 +56,12 @@ export async function waitForPrompt(
 }
 
 /** Polls until `check` holds (bounded); returns its last value. */
-export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string, timeoutMs = 10_000) {
+export async function eventually<T>(
+  read: () => Promise<T>,
+  check: (value: T) => boolean,
+  what: string,
+  timeoutMs = 10_000,
+) {
   const deadline = Date.now() + timeoutMs;
   let value = await read();
   while (!check(value)) {
@@ -89,7 +94,16 @@ export async function startWebServer(sandbox: Sandbox, host: TestHost, port: num
   // Ready when a connection from inside its netns succeeds.
   for (let i = 0; i < 100; i++) {
     try {
-      execFileSync('ip', ['netns', 'exec', host.netns, 'curl', '-sf', '-o', '/dev/null', `http://${host.peer4}:${port}/body.txt`]);
+      execFileSync('ip', [
+        'netns',
+        'exec',
+        host.netns,
+        'curl',
+        '-sf',
+        '-o',
+        '/dev/null',
+        `http://${host.peer4}:${port}/body.txt`,
+      ]);
       return;
     } catch {
       await sleep(50);
@@ -147,4 +161,43 @@ export function buildConnectsApp(sandbox: Sandbox): string {
   const out = join(sandbox.makeTempDir('connects'), 'ask-connects');
   execFileSync('cc', ['-O2', '-o', out, CONNECTS_SOURCE]);
   return out;
+}
+
+const TALKING_APP = join(__dirname, 'fixtures', 'ask-app.py');
+
+export interface TalkingApp {
+  child: ChildProcess;
+  /** Sends a command (fixtures/ask-app.py); resolves with its answer line. */
+  send(command: string): Promise<Record<string, unknown>>;
+  exited(): boolean;
+}
+
+/** A long-lived python app under its own name, driven line by line. */
+export async function startTalkingApp(sandbox: Sandbox, cgroup: string, name: string): Promise<TalkingApp> {
+  const exe = copyApp(sandbox, SYSTEM_PYTHON, name);
+  const app = startApp(sandbox, cgroup, [exe, TALKING_APP]);
+  const waiters = new Map<number, (line: Record<string, unknown>) => void>();
+  let seen = '';
+  let sent = 0;
+  app.child.stdout!.on('data', (chunk: Buffer) => {
+    seen += chunk.toString();
+    const lines = seen.split('\n');
+    seen = lines.pop()!;
+    for (const line of lines) {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      waiters.get(parsed.n as number)?.(parsed);
+    }
+  });
+  const ready = new Promise<Record<string, unknown>>((resolve) => waiters.set(0, resolve));
+  await ready;
+  return {
+    child: app.child,
+    exited: app.exited,
+    send(command: string) {
+      const n = ++sent;
+      const answer = new Promise<Record<string, unknown>>((resolve) => waiters.set(n, resolve));
+      app.child.stdin!.write(`${command}\n`);
+      return answer;
+    },
+  };
 }
