@@ -7,11 +7,16 @@
 #include <netinet/ip.h>
 #include <netinet/ip6.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <thread>
 
 #include "native-error.h"
 
@@ -47,8 +52,7 @@ tcphdr ResetSegment(const pcl_hold& hold, uint32_t ack, const uint8_t* pseudo, s
 }  // namespace
 
 HoldDesk::~HoldDesk() {
-  if (raw4_ >= 0) close(raw4_);
-  if (raw6_ >= 0) close(raw6_);
+  for (auto& [family, fd] : raw_) close(fd);
 }
 
 std::vector<pcl_hold_record> HoldDesk::Read() const {
@@ -117,29 +121,57 @@ std::vector<uint8_t> HoldDesk::Decide(const std::vector<pcl_decide_query>& queri
   return actions;
 }
 
-// A raw socket per family, sending whole IP packets. Its socket storage marks it the injector, so
-// our own egress programs (attached where this process runs) let its packets pass whatever the rules.
-int HoldDesk::RawSocket(uint8_t family) {
+// A raw socket sending whole IP packets, in the network namespace of the held process (its own stack
+// must receive the answer; one that has exited: the helper's). Its socket storage marks it the
+// injector, so our own egress programs let its packets pass whatever the rules.
+std::pair<int, bool> HoldDesk::RawSocket(uint8_t family, uint32_t tgid) {
+  struct stat own {}, theirs {};
+  if (stat("/proc/self/ns/net", &own) != 0) return {-errno, false};
+  std::string ns_path = "/proc/" + std::to_string(tgid) + "/ns/net";
+  bool foreign = tgid != 0 && stat(ns_path.c_str(), &theirs) == 0 && theirs.st_ino != own.st_ino;
   std::lock_guard<std::mutex> lock(mutex_);
-  int& fd = family == 4 ? raw4_ : raw6_;
-  if (fd >= 0) return fd;
-  int made = socket(family == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
-  if (made < 0) return -errno;
+  if (!foreign) {
+    auto found = raw_.find(family);
+    if (found != raw_.end()) return {found->second, false};
+  }
+  int made = -1, err = 0;
+  auto make = [&] {
+    made = socket(family == 4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    if (made < 0) err = errno;
+  };
+  if (foreign) {
+    // setns changes only the calling thread's namespace: a thread of its own joins it, makes the
+    // socket (a socket stays in the namespace it was made in) and ends.
+    std::thread maker([&] {
+      int ns_fd = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns_fd < 0 || setns(ns_fd, CLONE_NEWNET) != 0) {
+        err = errno;
+        if (ns_fd >= 0) close(ns_fd);
+        return;
+      }
+      close(ns_fd);
+      make();
+    });
+    maker.join();
+  } else {
+    make();
+  }
+  if (made < 0) return {-err, false};
   pcl_sock mark{};
   mark.flags = PCL_SK_OWNED | PCL_SK_INJECTOR;
   mark.tgid = uint32_t(getpid());
   if (bpf_map_update_elem(fds_.sockets, &made, &mark, BPF_ANY) != 0) {
-    int err = errno;
+    err = errno;
     close(made);
-    return -err;
+    return {-err, false};
   }
-  fd = made;
-  return fd;
+  if (!foreign) raw_[family] = made;
+  return {made, foreign};
 }
 
 // Returns 0 or an errno.
 int HoldDesk::Send(const pcl_hold& hold, bool allow) {
-  int fd = RawSocket(hold.family);
+  auto [fd, close_after] = RawSocket(hold.family, hold.tgid);
   if (fd < 0) return -fd;
   uint32_t ack = allow ? hold.isn : hold.isn + 1;
   ssize_t sent;
@@ -187,7 +219,9 @@ int HoldDesk::Send(const pcl_hold& hold, bool allow) {
     memcpy(&to.sin6_addr, hold.local, 16);
     sent = sendto(fd, &packet, sizeof(packet), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
   }
-  return sent < 0 ? errno : 0;
+  int err = sent < 0 ? errno : 0;
+  if (close_after) close(fd);
+  return err;
 }
 
 }  // namespace portcullis

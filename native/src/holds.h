@@ -5,11 +5,14 @@
 // waits, a RST|ACK "from the remote" sent to the held socket over the host's own stack: with ack =
 // the SYN's sequence number it re-arms the SYN's timer to its minimum (the SYN goes again and
 // passes), with ack = sequence + 1 it refuses the connect. Plain C++: any thread (raw sockets are
-// made under a mutex, everything else is one map or socket call at a time).
+// made under a mutex, everything else is one map or socket call at a time). The raw sockets live in
+// the held process's network namespace (made there by a short-lived thread that joins it).
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "portcullis.h"
@@ -47,12 +50,14 @@ class HoldDesk {
 
  private:
   int Send(const pcl_hold& hold, bool allow);
-  int RawSocket(uint8_t family);
+  // A raw socket in the held process's network namespace: {fd or -errno, whether the caller closes it}.
+  std::pair<int, bool> RawSocket(uint8_t family, uint32_t tgid);
 
   HoldFds fds_;
-  std::mutex mutex_;  // guards the raw sockets' creation
-  int raw4_ = -1;
-  int raw6_ = -1;
+  std::mutex mutex_;  // guards the raw sockets
+  // The helper's own namespace's raw sockets by family, kept. Those for another namespace (a
+  // container's) are made per answer and closed: kept, they would keep a dead namespace alive.
+  std::map<uint8_t, int> raw_;
 };
 
 }  // namespace portcullis

@@ -23,6 +23,7 @@ import {
   startCurl,
   startTalkingApp,
   startWebServer,
+  talkingAppExe,
   urlOf,
   waitForPrompt,
 } from './ask-rig.js';
@@ -114,7 +115,8 @@ test('each answer makes the rule its scope and lifetime say; the next connection
     });
     sandbox.defer(() => killAndWait(dns));
     await new Promise((resolve) => dns.stdout!.once('data', resolve));
-    const browser = await startTalkingApp(sandbox, cgroup, 'domain-app');
+    const browserExe = talkingAppExe(sandbox, 'domain-app');
+    const browser = await startTalkingApp(sandbox, cgroup, browserExe);
     assert.deepEqual((await browser.send(`resolve www.example.test ${host.host4}`)).resolved, host.peer4);
     const domainFetch = browser.send(`fetch ${host.peer4} 8080`);
     prompt = await waitForPrompt(client, forApp('domain-app'), 'from domain-app');
@@ -125,7 +127,7 @@ test('each answer makes the rule its scope and lifetime say; the next connection
     assert.deepEqual(domainRule!.remote, { kind: 'domain', name: 'www.example.test', subdomains: false });
     assert.equal(domainRule!.expiresAt, null);
     browser.child.kill();
-    const browser2 = await startTalkingApp(sandbox, cgroup, 'domain-app');
+    const browser2 = await startTalkingApp(sandbox, cgroup, browserExe);
     assert.equal((await browser2.send(`resolve www.example.test ${host.host4}`)).resolved, host.peer4);
     const unaskedDomain = await browser2.send(`fetch ${host.peer4} 8081`);
     assert.equal(
@@ -137,7 +139,7 @@ test('each answer makes the rule its scope and lifetime say; the next connection
 
     // Port, until the app quits: a rule for the port (any host); the app's next connection on that
     // port (another host) passes unasked; when the app quits the rule goes.
-    const portApp = await startTalkingApp(sandbox, cgroup, 'port-app');
+    const portApp = await startTalkingApp(sandbox, cgroup, talkingAppExe(sandbox, 'port-app'));
     const portFetch = portApp.send(`fetch ${host.peer4} 8081`);
     prompt = await waitForPrompt(client, forApp('port-app'), 'from port-app');
     await client.call('prompts.answer', { id: prompt.id, action: 'allow', lifetime: 'until-quit', scope: 'port' });

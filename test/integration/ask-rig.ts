@@ -172,9 +172,11 @@ export interface TalkingApp {
   exited(): boolean;
 }
 
-/** A long-lived python app under its own name, driven line by line. */
-export async function startTalkingApp(sandbox: Sandbox, cgroup: string, name: string): Promise<TalkingApp> {
-  const exe = copyApp(sandbox, SYSTEM_PYTHON, name);
+/** A copy of python under its own name: an app for startTalkingApp. */
+export const talkingAppExe = (sandbox: Sandbox, name: string) => copyApp(sandbox, SYSTEM_PYTHON, name);
+
+/** A long-lived python app (a copy made by talkingAppExe) driven line by line. */
+export async function startTalkingApp(sandbox: Sandbox, cgroup: string, exe: string): Promise<TalkingApp> {
   const app = startApp(sandbox, cgroup, [exe, TALKING_APP]);
   const waiters = new Map<number, (line: Record<string, unknown>) => void>();
   let seen = '';

@@ -235,3 +235,34 @@ test('decideFlows answers as the hooks decide: a rule, an app default, or ask', 
     ]);
     assert.deepEqual(decisions, ['allow', 'ask', 'block', 'block']);
   }));
+
+test('a held connect in another network namespace (a container) is released in its own stack', () =>
+  withSandbox(async (sandbox) => {
+    const fixture = await openFixture(sandbox);
+    await fixture.firewall.setRules([], askByDefault);
+    await fixture.firewall.setAsk({ holdMs: 20_000, helperTgid: 0 });
+    const { netns } = sandbox.makeTestHost(1);
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const server = sandbox.spawnInNetns(netns, [
+      'python3',
+      '-c',
+      `import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", ${port})); s.listen()
+print("ready", flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"hello from the listener"); c.close()`,
+    ]);
+    await new Promise((resolve) => server.stdout!.once('data', resolve));
+    const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', CONNECT, '127.0.0.1', String(port)], {
+      netns,
+    });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const [flow] = await heldFlows(fixture, 1);
+    assert.equal(out.includes('outcome'), false, 'held');
+    assert.deepEqual(await fixture.firewall.answerHolds([{ ref: flow!.ref, verdict: 'allow' }]), ['sent']);
+    for (let i = 0; i < 100 && !out.includes('outcome'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    const result = JSON.parse(out.split('\n').find((line) => line.includes('outcome'))!) as Outcome;
+    assert.equal(result.outcome, 'ok');
+    assert.equal(result.body, 'hello from the listener');
+  }));
