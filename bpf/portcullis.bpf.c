@@ -197,6 +197,10 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	if (!s)
 		return CG_ALLOW;
 	release_slot(s); /* from here on the socket's state is its storage's */
+	if (s->flags & PCL_SK_HELD) {
+		release_holds(ctx, s, family);
+		return CG_ALLOW; /* a connect that never got through: its only packets were dropped SYNs */
+	}
 	if (s->flags & PCL_SK_HOLDS)
 		release_holds(ctx, s, family);
 	if (s->packets_out == 0 && s->packets_in == 0)

@@ -21,6 +21,8 @@ import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
 import { AskService } from './ask/ask-service.js';
+import type { HeldConnection } from './ask/question-book.js';
+import type { DecisionEvent } from '../../native/api.js';
 import { DEFAULT_UNTIL_QUIT, UntilQuit, type UntilQuitState } from './ask/until-quit.js';
 import { log } from './log.js';
 
@@ -91,6 +93,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     untilQuit,
     decoding,
     log,
+    onRefused: (held) => fanout.publish(connections.pipeline.process(held.map(refusedEvent))),
   });
   late.asks = ask;
   engine.onRulesChanged(() => ask.rulesChanged());
@@ -154,6 +157,33 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await firewall.close(); // closes our fds only; links and maps stay pinned
   db.close();
   return 0;
+}
+
+/** A held connection that was refused, as the decision event the connections side records. */
+function refusedEvent(held: HeldConnection): DecisionEvent {
+  return {
+    kind: 'connect',
+    timeNs: process.hrtime.bigint(),
+    tgid: held.pid,
+    uid: 0,
+    comm: held.comm,
+    cgroupId: 0n,
+    appId: held.appId,
+    socketCookie: held.ref.cookie,
+    family: held.ref.family,
+    protocol: held.protocol,
+    direction: 'out',
+    localAddr: held.ref.family === 4 ? '0.0.0.0' : '::',
+    localPort: 0,
+    remoteAddr: held.remoteAddr,
+    remotePort: held.remotePort,
+    verdict: 'block',
+    ruleId: 0,
+    bytesOut: 0n,
+    bytesIn: 0n,
+    packetsOut: 0n,
+    packetsIn: 0n,
+  };
 }
 
 /** The default pin directory needs the system bpffs at /sys/fs/bpf; mount it if it is missing. */

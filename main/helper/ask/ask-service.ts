@@ -56,6 +56,11 @@ export interface AskDeps {
   log(message: string): void;
   /** The helper's process (its traffic is never held). */
   helperTgid?: number;
+  /**
+   * Held connections refused (by an answer, a rule or the timeout), for the connection history: the
+   * kernel reports what it lets through, but a refused connect sends nothing more to report.
+   */
+  onRefused?(held: readonly HeldConnection[]): void;
 }
 
 /** The kernel holds a connect this much longer than the helper's timeout, so the helper's action comes first. */
@@ -291,6 +296,7 @@ export class AskService {
         );
     });
     this.decided += decided;
+    if (action === 'block') this.deps.onRefused?.(waiting.filter((_, i) => outcomes[i] !== 'gone'));
     this.changed();
     return decided;
   }
