@@ -3,13 +3,15 @@
 // cached path and for full evaluation; plus time and kernel memory to apply 1M rules. Each size gets
 // a fresh firewall, so every apply starts from empty maps. Full evaluation is measured twice: to an
 // address under a CIDR (exact-hash miss, then the LPM trie) and to an address with an exact rule
-// (the hash alone); their difference is what the trie walk costs.
+// (the hash alone); their difference is what the trie walk costs. Where the kernel runs the fast
+// path's entry form (6.2+), the smallest set is measured once more in the socket-storage form that
+// older kernels run (olderKernelsFastPath): the price of running there.
 // Writes bench/results/datapath.json. Needs root. `npm run bench:datapath`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
 import { Firewall } from '../native/index.js';
-import type { KernelRule } from '../native/api.js';
+import type { FastPathHome, FirewallOptions, KernelRule } from '../native/api.js';
 import { TestPrograms } from '../native/testing.js';
 import { Sandbox } from '../test/support/sandbox.js';
 import { ipv4, ipv6 } from '../test/kernel/packets.js';
@@ -149,16 +151,26 @@ function summarize(samples: Samples) {
 
 interface Loaded {
   size: number;
+  fastPath: FastPathHome;
   programs: TestPrograms;
   apply: { rules: number; elapsedMs: number; cpuMs: number; ruleMemoryBytes: number } & Record<string, unknown>;
   probes: Record<'v4' | 'v6', { packet: Uint8Array; exactHit: Uint8Array | null; samples: Samples }>;
 }
 
-/** A firewall of its own (own cgroup and pins, so the apply starts from empty maps) holding `size` rules. */
-async function load(sandbox: Sandbox, bpffs: string, size: number): Promise<Loaded> {
-  const pinDir = join(bpffs, `portcullis-${size}`);
+/**
+ * A firewall of its own (own cgroup and pins, so the apply starts from empty maps) holding `size`
+ * rules; its fast path in the given form (the socket-storage one is how kernels before 6.2 run).
+ */
+async function load(
+  sandbox: Sandbox,
+  bpffs: string,
+  size: number,
+  fastPath: FirewallOptions['fastPath'] = 'auto',
+): Promise<Loaded> {
+  const name = fastPath === 'auto' ? `${size}` : `${size}-${fastPath}`;
+  const pinDir = join(bpffs, `portcullis-${name}`);
   sandbox.defer(() => Firewall.detach(pinDir));
-  const firewall = await Firewall.open({ cgroup: sandbox.makeCgroup(`bench-datapath-${size}`), pinDir });
+  const firewall = await Firewall.open({ cgroup: sandbox.makeCgroup(`bench-datapath-${name}`), pinDir, fastPath });
   sandbox.defer(() => firewall.close());
   const programs = await TestPrograms.load(firewall);
   sandbox.defer(() => programs.close());
@@ -185,7 +197,7 @@ async function load(sandbox: Sandbox, bpffs: string, size: number): Promise<Load
     exactHit: exactHitPacket(rules, family),
     samples: { empty: [], cached: [], full: [], exact: [] },
   });
-  return { size, programs, apply, probes: { v4: probe('v4'), v6: probe('v6') } };
+  return { size, fastPath: firewall.fastPath, programs, apply, probes: { v4: probe('v4'), v6: probe('v6') } };
 }
 
 type Row = Record<string, unknown> & {
@@ -199,33 +211,40 @@ type Row = Record<string, unknown> & {
 async function main(): Promise<void> {
   const sandbox = new Sandbox();
   const results: Row[] = [];
+  const olderForm: Row[] = [];
   let apply1M: Record<string, unknown> | null = null;
   try {
     const bpffs = sandbox.makeBpffs();
     const loaded: Loaded[] = [];
     for (const size of SIZES) loaded.push(await load(sandbox, bpffs, size));
+    // Where the kernel runs the entry form, the smallest rule set once more in the older kernels'
+    // form, so the price of running there is known (the cached path's cost does not grow with rules).
+    const older =
+      loaded[0]?.fastPath === 'entry' ? await load(sandbox, bpffs, Math.min(...SIZES), 'socket-storage') : null;
+    const measured = older ? [...loaded, older] : loaded;
     // Rounds go size by size, family by family, and then again: a busy spell on the shared machine
     // falls on every row's rounds alike instead of on one row.
     for (let r = 0; r < ROUNDS; r++) {
-      for (const { programs, probes } of loaded) {
+      for (const { programs, probes } of measured) {
         for (const family of ['v4', 'v6'] as const)
           round(programs, probes[family].packet, probes[family].exactHit, probes[family].samples);
       }
     }
-    for (const { size, apply, probes } of loaded) {
+    for (const { size, fastPath, apply, probes } of measured) {
       for (const family of ['v4', 'v6'] as const) {
         const row: Row = {
           rules: size,
           family,
+          fastPath,
           ...summarize(probes[family].samples),
           applyMs: apply.elapsedMs,
           applyCpuMs: apply.cpuMs,
           ruleMemoryBytes: apply.ruleMemoryBytes,
         };
-        results.push(row);
+        (older && fastPath === older.fastPath ? olderForm : results).push(row);
         console.log(JSON.stringify(row));
       }
-      if (size === 1_000_000) apply1M = apply;
+      if (size === 1_000_000 && fastPath === loaded[0]!.fastPath) apply1M = apply;
     }
   } finally {
     await sandbox.dispose();
@@ -250,6 +269,7 @@ async function main(): Promise<void> {
     loadAverageAtEnd: loadavg(),
     targets: { cachedRatioMax: 1.5, fullFlat10kTo1MMax: 1.3, fullRatioAt1MMax: 6, apply1MMsMax: 2000 },
     perPacket: results,
+    olderKernelsFastPath: olderForm,
     fullEvaluationFlatness: flatness,
     apply1M,
   };

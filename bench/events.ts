@@ -29,6 +29,7 @@ import { AppsStore } from '../main/helper/apps/apps-store.js';
 import { AppIdentities } from '../main/helper/apps/app-identities.js';
 import { DesktopEntries } from '../main/helper/apps/desktop-entries.js';
 import { DnsNames } from '../main/helper/dns/dns-names.js';
+import { DnsObserver } from '../main/helper/dns/dns-observer.js';
 import { FlowTracker } from '../main/helper/flows/flow-tracker.js';
 import { FlowsStore } from '../main/helper/flows/flows-store.js';
 import { ConnectionPipeline } from '../main/helper/flows/connection-pipeline.js';
@@ -50,9 +51,11 @@ function pipelineIn(
   const identities = new AppIdentities(db, new AppsStore(db), new DesktopEntries([]), {
     cgroupRoot: findCgroup2Mount(),
   });
+  const names = new DnsNames();
   const pipeline = new ConnectionPipeline({
     identities,
-    names: new DnsNames(),
+    names,
+    dns: new DnsObserver(names),
     tracker: new FlowTracker(),
     store: new FlowsStore(db),
     readTotalRecords,

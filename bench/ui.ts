@@ -22,7 +22,7 @@ import type {
 } from '../main/contract/index.js';
 import type { NotifyListener } from '../main/app/ipc-backend.js';
 import { startShellServer } from '../main/shell/shell-server.js';
-import { buildRenderer } from '../test/e2e/browser-support.js';
+import { buildRenderer, signInFromLaunchPage } from '../test/e2e/browser-support.js';
 import { buildRows } from '../renderer/model/connection-rows.js';
 import { putFlow, type AppGroup } from '../renderer/model/flow-groups.js';
 
@@ -87,11 +87,12 @@ function syntheticBackend() {
     pausedUntil: null,
     defaultAction: 'allow',
     attach: { cgroup: '-', pinDir: '-', adopted: false },
-    kernel: { kernelRelease: '-', cgroup2Mount: null, bpffsMount: null, btf: true, missing: [] },
+    kernel: { kernelRelease: '-', cgroup2Mount: null, bpffsMount: null, btf: true, missing: [], features: [] },
     ruleCount: 0,
     appCount: APPS,
     eventsSeen: 0,
     eventDrops: 0,
+    dns: { queries: 0, answersLearned: 0, answersIgnored: 0, pendingQueries: 0, domainAddresses: 0, domainApplies: 0 },
   } as Status;
   const unsupported = async () => {
     throw new Error('not in the benchmark');
@@ -181,7 +182,7 @@ async function main(): Promise<void> {
     const page = context.pages()[0] ?? (await context.newPage());
     const countText = `${ROWS.toLocaleString('en-US')} connections`;
     const loadStart = Date.now();
-    await page.goto(shell.url);
+    await signInFromLaunchPage(page, shell);
     await page.getByTestId('connection-counts').filter({ hasText: countText }).waitFor({ timeout: 120_000 });
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
     const loadMs = Date.now() - loadStart;

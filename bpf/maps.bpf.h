@@ -137,7 +137,19 @@ struct {
 	__type(value, __u8);
 } pcl_hold_answers SEC(".maps");
 
-/* The sk_buff behind a program's __sk_buff: the verifier turns the call into a register move. */
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+/*
+ * The sk_buff behind a program's __sk_buff: the verifier turns the call into a register move.
+ * Linux 6.2+. Weak, so the object also loads where the kernel lacks it: libbpf leaves the call
+ * unresolved, and with pcl_kern_ctx_cast 0 it is dead code the verifier removes.
+ */
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
+
+/*
+ * Set by the loader before load: 1 when the kernel has bpf_cast_to_kern_ctx (and the fast path so
+ * keeps a settled socket's state in its pcl_slots entry). Read-only data is a constant to the
+ * verifier, which so verifies only the branch this kernel takes. With 0 no entry is ever claimed
+ * and the fast path reads a socket's state from its storage (one helper call per packet).
+ */
+const volatile __u8 pcl_kern_ctx_cast = 0;
 
 #endif /* PCL_MAPS_BPF_H */

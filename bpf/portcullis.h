@@ -68,12 +68,19 @@
 #define PCL_EV_PACKET 3
 #define PCL_EV_LISTEN 4
 #define PCL_EV_CLOSE 5
-#define PCL_EV_DNS 6 /* a DNS response: struct pcl_dns_event, not struct pcl_event */
-#define PCL_EV_HOLD 7   /* a TCP connect or a UDP flow was held for a question (verdict PCL_ACT_ASK) */
-#define PCL_EV_UNHOLD 8 /* the application closed a socket that had held flows (cookie only) */
+#define PCL_EV_DNS 6       /* a DNS answer delivered to a socket: struct pcl_dns_event, not struct pcl_event */
+#define PCL_EV_DNS_QUERY 7 /* a DNS query a socket sent (and was allowed to): struct pcl_dns_event */
+#define PCL_EV_HOLD 8      /* a TCP connect or a UDP flow was held for a question (verdict PCL_ACT_ASK) */
+#define PCL_EV_UNHOLD 9    /* the application closed a socket that had held flows (cookie only) */
 
-/* DNS responses (UDP from port 53) received by sockets in the cgroup are copied up to this many
- * bytes for the helper's name tracking (the classic UDP DNS limit; longer ones are cut). */
+/*
+ * DNS over UDP port 53, for the helper's names and domain rules: queries sockets in the cgroup were
+ * allowed to send, and answers delivered to sockets that sent one, are copied up to this many bytes
+ * (the classic UDP DNS limit; longer ones are cut). The helper counts an answer only when it matches
+ * a query of the same socket. Sockets of network namespaces that an unprivileged user made (owned by
+ * a user namespace other than the initial one) report neither: in one of those, anyone can run a
+ * "resolver" at any address.
+ */
 #define PCL_DNS_MAX 512
 
 /* pcl_sock.flags */
@@ -199,7 +206,8 @@ struct pcl_sock {
 	__u32 rule_id;            /* rule that decided, 0 = a default */
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK (what was enforced) */
 	__u8 sent_seq_known;      /* TCP: sent_seq_end is set */
-	__u8 pad[2];              /* zero */
+	__u8 dns_queries;         /* UDP: DNS queries reported, 0-255 then 4-255 again (dns_ids[n & 3] is the next slot) */
+	__u8 pad;                 /* zero */
 	/* accounting: exact totals; mirrored into pcl_flows every PCL_MIRROR_EVERY packets */
 	__u64 cookie;             /* socket cookie (0 until the first packet) */
 	__u64 bytes_out;          /* L4 payload bytes sent */
@@ -209,6 +217,7 @@ struct pcl_sock {
 	__u32 sent_seq_end;       /* TCP: end of the sequence space sent so far (bytes_out counts past it) */
 	__u32 pad2;               /* zero */
 	__u64 close_state;        /* PCL_CLOSE_* bits, set atomically (64-bit: atomics of the BPF ISA v1) */
+	__u16 dns_ids[4];         /* UDP: ids of the last 4 DNS queries reported; only answers with one of them are */
 };
 
 /*
@@ -294,12 +303,12 @@ struct pcl_event {
 	char comm[PCL_COMM_LEN];
 };
 
-/* Ring-buffer record of kind PCL_EV_DNS: the header of any event, then the start of the UDP payload. */
+/* Ring-buffer record of kind PCL_EV_DNS or PCL_EV_DNS_QUERY: the header of any event, then the start of the UDP payload. */
 struct pcl_dns_event {
-	struct pcl_event head;  /* owner, addresses and ports as for other events; head.kind = PCL_EV_DNS */
+	struct pcl_event head;  /* owner, addresses and ports as for other events; remote = the DNS server */
 	__u16 len;              /* bytes of data[] filled: the payload length, at most PCL_DNS_MAX */
 	__u8 pad[6];            /* zero */
-	__u8 data[PCL_DNS_MAX]; /* the DNS message as received */
+	__u8 data[PCL_DNS_MAX]; /* the DNS message as sent or received */
 };
 
 /*

@@ -16,6 +16,7 @@
 #include "events.bpf.h"
 #include "sock-state.bpf.h"
 #include "packet.bpf.h"
+#include "dns.bpf.h"
 #include "hold.bpf.h"
 
 /*
@@ -126,36 +127,6 @@ static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, s
 	}
 }
 
-/* A DNS response for the helper's names: the answers applications actually received. */
-static __always_inline void emit_dns(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, __u64 cookie)
-{
-	/* 64-bit, so the bounds checked below are on the very register handed to the copy. */
-	__u64 len = p->payload;
-	if (len > PCL_DNS_MAX)
-		len = PCL_DNS_MAX;
-	if (len < 12 || p->payload_off == 0) /* shorter than a DNS header, or no UDP header seen */
-		return;
-	struct pcl_counters *c = percpu_counters();
-	struct pcl_dns_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
-	if (!e) {
-		if (c)
-			c->drops++;
-		return;
-	}
-	fill_event(&e->head, PCL_EV_DNS, s, &p->f, cookie, PCL_ACT_ALLOW, 0, NULL);
-	e->len = len;
-	__builtin_memset(e->pad, 0, sizeof(e->pad));
-	/* Re-checked after the barrier: the verifier must see both bounds on the copy's length register. */
-	asm volatile("" : "+r"(len));
-	if (len > PCL_DNS_MAX || len < 12 || bpf_skb_load_bytes(skb, p->payload_off, e->data, len)) {
-		bpf_ringbuf_discard(e, 0);
-		return;
-	}
-	if (c)
-		c->events++;
-	bpf_ringbuf_submit(e, 0);
-}
-
 /*
  * A flow's direction is who started it: a listener's (or bound UDP socket's) flows are inbound
  * both ways, an application's connect/sendto flows outbound both ways (replies follow the
@@ -243,8 +214,8 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	/*
 	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: each
 	 * one that makes the flow's record due for a refresh, and a FIN or RST sent (a close report).
-	 * (A socket's first packet and a listener's own never get here: only sockets that have had
-	 * their first packet own a pcl_slots entry, and listeners never do.)
+	 * (A socket's first packet and a listener's own never get here: only settled sockets own a
+	 * pcl_slots entry, or in the socket-storage form are let in.)
 	 */
 	__u64 segs = packet_segs(skb, &p);
 	if (mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)))
@@ -256,7 +227,7 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 /*
  * The packets of a socket whose verdict is cached for the current generation, in their common shape
  * (cached_shape). Any other packet (another generation, remote, port or protocol, IP options,
- * extension headers, a later fragment, a DNS response, a short head) answers PCL_FAST_MISS before
+ * extension headers, a later fragment, DNS over UDP, a short head) answers PCL_FAST_MISS before
  * anything is counted, and the full path decides it as it always did. The generation is checked
  * first: after a rules change every packet goes to the full path without being parsed twice.
  */
@@ -271,8 +242,8 @@ static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_so
 		return cached_shape(skb, s, 4, PCL_PROTO_TCP, egress);
 	if (shape == cache_key(0, 0, PCL_PROTO_TCP, 6))
 		return cached_shape(skb, s, 6, PCL_PROTO_TCP, egress);
-	if (!egress && s->remote_port == 53)
-		return PCL_FAST_MISS; /* UDP from port 53: DNS responses go up to the helper, the full path copies them */
+	if (s->remote_port == 53)
+		return PCL_FAST_MISS; /* UDP with a DNS server: queries and answers go up to the helper (report_dns) */
 	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 4))
 		return cached_shape(skb, s, 4, PCL_PROTO_UDP, egress);
 	if (shape == cache_key(0, 0, PCL_PROTO_UDP, 6))
@@ -310,39 +281,30 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	if (s)
 		account_packet(skb, s, &p, egress, use_cache);
 
-	if (!egress && use_cache && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53) {
-		set_direction(s, &p.f);
-		emit_dns(skb, s, &p, s ? s->cookie : bpf_get_socket_cookie(skb));
-	}
-
 	int ret;
-	__u8 answered;
+	__u8 answered = PCL_ACT_NONE;
 	if (use_cache && s && (s->flags & PCL_SK_HELD)) {
 		ret = held_tcp_packet(s, &p, s->cookie, egress, &answered);
-		goto held;
+	} else {
+		set_direction(s, &p.f);
+		if (use_cache && s && cache_matches(s, gen, &p.f)) {
+			ret = cached_verdict(s);
+		} else {
+			__u32 app_id = s ? s->app_id : 0;
+			struct decision d = decide(cfg, gen, app_id, &p.f);
+			__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+			if (verdict == PCL_ACT_ASK) {
+				ret = use_cache ? ask_packet(cfg, s, &p, s ? s->cookie : 0, egress, &answered) : CG_ALLOW;
+			} else {
+				if (use_cache && s) {
+					cache_store(s, gen, &p.f, verdict, d.rule_id);
+					count_decision(verdict, d.rule_id);
+					emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
+				}
+				ret = verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+			}
+		}
 	}
-
-	if (use_cache && s && cache_matches(s, gen, &p.f))
-		return cached_verdict(s);
-
-	set_direction(s, &p.f);
-	__u32 app_id = s ? s->app_id : 0;
-	struct decision d = decide(cfg, gen, app_id, &p.f);
-	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
-	if (verdict == PCL_ACT_ASK) {
-		if (!use_cache)
-			return CG_ALLOW;
-		ret = ask_packet(cfg, s, &p, s ? s->cookie : 0, egress, &answered);
-		goto held;
-	}
-	if (use_cache && s) {
-		cache_store(s, gen, &p.f, verdict, d.rule_id);
-		count_decision(verdict, d.rule_id);
-		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
-	}
-	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
-
-held:
 	/* A held flow's answer (or what passes because it cannot be held) is cached and reported once. */
 	if (answered != PCL_ACT_NONE && s && !cache_matches(s, gen, &p.f)) {
 		set_direction(s, &p.f);
@@ -350,6 +312,9 @@ held:
 		count_decision(answered, 0);
 		emit(PCL_EV_PACKET, s, &p.f, s->cookie, answered, 0, NULL);
 	}
+	/* After the verdict: only a query that may leave, and an answer the socket will get, count. */
+	if (use_cache && s && ret == CG_ALLOW && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53)
+		report_dns(skb, s, &p, egress);
 	return ret;
 }
 
@@ -372,17 +337,20 @@ __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
 
 /*
  * Verdict for one packet: the cached fast path when it applies, else the full path (which looks up
- * the configuration again: only the generation lives across the storage lookup).
+ * the configuration again: only the generation lives across the storage lookup). The fast path
+ * finds a socket's state in its pcl_slots entry with bpf_cast_to_kern_ctx, or where the kernel
+ * lacks that (pcl_kern_ctx_cast 0), in its storage.
  */
 static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int use_cache)
 {
 	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
 	struct pcl_sock *s;
-	if (use_cache) {
+	int verdict;
+	if (use_cache && pcl_kern_ctx_cast) {
 		s = fast_sock_state(skb);
 		if (s) {
-			int verdict = cached_fast_path(skb, s, gen, egress);
+			verdict = cached_fast_path(skb, s, gen, egress);
 			if (verdict != PCL_FAST_MISS)
 				return verdict;
 		}
@@ -392,14 +360,24 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	struct bpf_sock *sk = skb->sk;
 	if (sk)
 		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	s = stored ? sock_state(stored) : NULL;
 	if (!use_cache)
-		return full_verdict(skb, s, egress, 0);
+		return full_verdict(skb, stored ? sock_state(stored) : NULL, egress, 0);
+	if (pcl_kern_ctx_cast) {
+		s = stored ? sock_state(stored) : NULL;
+	} else {
+		/* No entries are claimed: the state always lives in the storage, and the fast path reads it there. */
+		if (stored && settled(stored, sk)) {
+			verdict = cached_fast_path(skb, stored, gen, egress);
+			if (verdict != PCL_FAST_MISS)
+				return verdict;
+		}
+		s = stored;
+	}
 	/* A global function's result is any number to the verifier: egress answers 0-3 (CG_DROP_CN for a
 	 * held flow), ingress CG_ALLOW or CG_DENY. */
-	int verdict = egress ? full_verdict_egress(skb, s) & 3 : full_verdict_ingress(skb, s) & 1;
+	verdict = egress ? full_verdict_egress(skb, s) & 3 : full_verdict_ingress(skb, s) & 1;
 	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
-	if (stored && s == stored)
+	if (pcl_kern_ctx_cast && stored && s == stored)
 		claim_slot(stored, sk);
 	return verdict;
 }

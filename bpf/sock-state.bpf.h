@@ -85,15 +85,24 @@ static __always_inline struct pcl_sock *sock_state(struct pcl_sock *stored)
 }
 
 /*
- * Moves the state of a socket that has had its first packet into its entry, if free. Not a
- * listener's (its state is the one accepted sockets start from: BPF_F_CLONE copies the storage),
- * nor after the application's close.
+ * A socket whose packets the fast path may take: it has had its first packet (which gave it a
+ * cookie and its flow record), it is not a listener (its state is the one accepted sockets start
+ * from: BPF_F_CLONE copies the storage), and the application has not closed it.
+ */
+static __always_inline int settled(struct pcl_sock *stored, struct bpf_sock *sk)
+{
+	return stored->cookie != 0 && sk->state != BPF_TCP_LISTEN && !(stored->close_state & PCL_CLOSE_RELEASED);
+}
+
+/*
+ * Moves the state of a settled socket into its entry, if free. Not a held connect's: the sock_ops
+ * program, which ends the hold, finds the state in the storage only.
  */
 static __always_inline void claim_slot(struct pcl_sock *stored, struct bpf_sock *sk)
 {
-	__u64 cookie = stored->cookie;
-	if (cookie == 0 || sk->state == BPF_TCP_LISTEN || (stored->close_state & PCL_CLOSE_RELEASED))
+	if (!settled(stored, sk) || (stored->flags & PCL_SK_HELD))
 		return;
+	__u64 cookie = stored->cookie;
 	struct pcl_slot *entry = slot_of(cookie);
 	if (!entry || entry->owner != 0 || __sync_val_compare_and_swap(&entry->owner, 0, PCL_SLOT_FILLING) != 0)
 		return;

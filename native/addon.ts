@@ -2,6 +2,7 @@
 // (index.ts) and the test facade (testing.ts) are its only users.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { FastPathHome, FirewallOptions } from './api.js';
 import type { RuleMaps } from './compiler/apply.js';
 import { NativeError } from './errors.js';
 
@@ -17,6 +18,7 @@ export interface BindingStep {
 /** The addon's Firewall: the RuleMaps an apply drives, and the rest of the firewall's verbs. */
 export interface NativeFirewall extends RuleMaps {
   readonly adopted: boolean;
+  readonly fastPath: FastPathHome;
   setEnforcing(on: boolean): Promise<void>;
   setAsk(holdMs: number, helperTgid: number): Promise<void>;
   readHolds(): Promise<Buffer>;
@@ -53,6 +55,8 @@ export interface NativeFeatures {
   cgroupSock: boolean;
   tpBtf: boolean;
   bpfLink: boolean;
+  sockRelease: boolean;
+  atomicFetch: boolean;
   kernelContextCast: boolean;
   sockOps: boolean;
   connectSetsockopt: boolean;
@@ -60,7 +64,12 @@ export interface NativeFeatures {
 
 export interface NativeAddon {
   Firewall: {
-    open(cgroup: string, pinDir: string, ringBytes: number): Promise<NativeFirewall>;
+    open(
+      cgroup: string,
+      pinDir: string,
+      ringBytes: number,
+      fastPath?: NonNullable<FirewallOptions['fastPath']>,
+    ): Promise<NativeFirewall>;
     detach(pinDir: string): Promise<void>;
   };
   TestPrograms: { load(firewall: NativeFirewall): Promise<NativeTestPrograms> };

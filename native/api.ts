@@ -14,9 +14,15 @@ export interface KernelFeatures {
   skStorage: boolean;
   cgroupSockAddr: boolean; // connect4/6, sendmsg4/6
   cgroupSkb: boolean;
+  cgroupSock: boolean; // sock_create, post_bind4/6: a socket's owner
   tpBtf: boolean; // exec/fork/exit tracking
   bpfLink: boolean;
-  kernelContextCast: boolean; // bpf_cast_to_kern_ctx: the fast path reads the socket cookie with it
+  /** The cgroup sock_release hook (5.9+): a socket's exact totals at close. */
+  sockRelease: boolean;
+  /** BPF atomics that return the old value (5.12+): the datapath's totals and close states. */
+  atomicFetch: boolean;
+  /** bpf_cast_to_kern_ctx (6.2+): the fast path finds a socket's pcl_slots entry with it; else it reads socket storage. */
+  kernelContextCast: boolean;
   /** How ask mode holds a connection on this kernel, or why it cannot. */
   hold: HoldSupport;
   /** One line per missing piece, in words a person can act on. Empty when everything is there. */
@@ -114,7 +120,9 @@ export interface ApplyStats {
 }
 
 export type Verdict = 'allow' | 'block';
-export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns' | 'hold' | 'unhold';
+/** 'dns': a DNS answer delivered to a socket; 'dns-query': a DNS query a socket was allowed to send;
+ *  'hold' / 'unhold': ask mode held a flow / a socket with held flows was closed. */
+export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns' | 'dns-query' | 'hold' | 'unhold';
 
 /** One decision reported by the kernel (never one per packet). */
 export interface DecisionEvent {
@@ -142,7 +150,7 @@ export interface DecisionEvent {
   bytesIn: bigint;
   packetsOut: bigint;
   packetsIn: bigint;
-  /** For 'dns' events: the DNS response as received (UDP payload, at most 512 bytes). */
+  /** For 'dns' and 'dns-query' events: the DNS message as received or sent (UDP payload, at most 512 bytes). */
   dnsPayload?: Uint8Array;
 }
 
@@ -181,7 +189,18 @@ export interface FirewallOptions {
   /** Ring buffer size in bytes (power of two, multiple of the page size). Only used when the
    *  maps are created, not when adopted. Default 256 KiB. */
   ringBytes?: number;
+  /** 'auto' (default): the fast path uses pcl_slots entries where the kernel has
+   *  bpf_cast_to_kern_ctx (6.2+). 'socket-storage': it reads socket storage, as on older kernels
+   *  (to test and measure that form on a newer one). Only used when the maps are created. */
+  fastPath?: 'auto' | 'socket-storage';
 }
+
+/**
+ * Where the cached fast path finds a socket's state: 'entry', its pcl_slots entry, reached from
+ * the packet's socket without a helper call (bpf_cast_to_kern_ctx, Linux 6.2+); 'socket-storage',
+ * its socket storage, one helper call per packet (older kernels).
+ */
+export type FastPathHome = 'entry' | 'socket-storage';
 
 /** Live per-socket traffic totals (payload bytes: what the application sent and received). */
 export interface FlowTotals {

@@ -45,6 +45,7 @@ const {
   PCL_COMM_LEN: COMM_BYTES,
   PCL_DNS_MAX: DNS_MAX,
   PCL_EV_DNS: KIND_DNS,
+  PCL_EV_DNS_QUERY: KIND_DNS_QUERY,
   PCL_DIR_IN: DIR_IN,
   PCL_ACT_BLOCK: ACT_BLOCK,
 } = abi;
@@ -56,6 +57,7 @@ const KINDS: Record<number, EventKind> = {
   [abi.PCL_EV_LISTEN]: 'listen',
   [abi.PCL_EV_CLOSE]: 'close',
   [abi.PCL_EV_DNS]: 'dns',
+  [abi.PCL_EV_DNS_QUERY]: 'dns-query',
   [abi.PCL_EV_HOLD]: 'hold',
   [abi.PCL_EV_UNHOLD]: 'unhold',
 };
@@ -92,7 +94,7 @@ const V4_SLOTS = 1 << 14;
 
 /**
  * Decodes ring-buffer batches (struct pcl_event, or struct pcl_dns_event when the kind byte says
- * DNS), with its own caches of the texts it made. IPv6 addresses are formatted by the caller's
+ * DNS answer or query), with its own caches of the texts it made. IPv6 addresses are formatted by the caller's
  * formatter (the contract's RFC 5952 one: native/ has none of its own), once per address.
  */
 export class EventDecoder {
@@ -110,7 +112,8 @@ export class EventDecoder {
   decode(buf: Buffer): DecisionEvent[] {
     const events: DecisionEvent[] = [];
     for (let at = 0; at + EVENT_BYTES <= buf.length; ) {
-      if (buf[at + KIND] !== KIND_DNS) {
+      const kind = buf[at + KIND];
+      if (kind !== KIND_DNS && kind !== KIND_DNS_QUERY) {
         events.push(this.event(buf, at));
         at += EVENT_BYTES;
         continue;

@@ -31,6 +31,7 @@ import type {
   HoldSupport,
   KernelDecision,
   EventSubscription,
+  FastPathHome,
   FirewallOptions,
   KernelDefaults,
   KernelFeatures,
@@ -74,9 +75,11 @@ export async function probeKernel(options: ProbeOptions): Promise<KernelFeatures
     [bpf.cgroupSock, 'cgroup socket hooks (BPF_PROG_TYPE_CGROUP_SOCK)'],
     [bpf.tpBtf, 'BTF tracepoints (tp_btf) for exec/fork/exit tracking'],
     [bpf.bpfLink, 'BPF links for cgroups (BPF_LINK_CREATE, Linux 5.7+)'],
-    [bpf.kernelContextCast, 'the bpf_cast_to_kern_ctx kfunc the cached fast path finds sockets with (Linux 6.2+)'],
+    [bpf.sockRelease, 'the cgroup socket-release hook (BPF_CGROUP_INET_SOCK_RELEASE, Linux 5.9+)'],
+    [bpf.atomicFetch, 'BPF atomic operations that return the old value (BPF_FETCH, Linux 5.12+)'],
     [bpf.sockOps, 'sock_ops programs (BPF_PROG_TYPE_SOCK_OPS)'],
   ];
+  // Not needed: without bpf_cast_to_kern_ctx (before 6.2) the fast path reads socket storage instead.
   for (const [present, what] of need) if (!present) missing.push(`the kernel lacks ${what}`);
   return {
     kernelRelease: release(),
@@ -88,8 +91,11 @@ export async function probeKernel(options: ProbeOptions): Promise<KernelFeatures
     skStorage: bpf.skStorage,
     cgroupSockAddr: bpf.cgroupSockAddr,
     cgroupSkb: bpf.cgroupSkb,
+    cgroupSock: bpf.cgroupSock,
     tpBtf: bpf.tpBtf,
     bpfLink: bpf.bpfLink,
+    sockRelease: bpf.sockRelease,
+    atomicFetch: bpf.atomicFetch,
     kernelContextCast: bpf.kernelContextCast,
     hold: holdSupport(bpf.sockOps, bpf.connectSetsockopt, release()),
     missing,
@@ -157,7 +163,12 @@ export class Firewall {
       throw new TypeError('Firewall.open({ cgroup, pinDir }): both must be strings');
     }
     return new Firewall(
-      await addon().Firewall.open(options.cgroup, options.pinDir, options.ringBytes ?? DEFAULT_RING_BYTES),
+      await addon().Firewall.open(
+        options.cgroup,
+        options.pinDir,
+        options.ringBytes ?? DEFAULT_RING_BYTES,
+        options.fastPath,
+      ),
     );
   }
 
@@ -169,6 +180,11 @@ export class Firewall {
   /** true when pins already existed and were adopted rather than created. */
   get adopted(): boolean {
     return this.live().adopted;
+  }
+
+  /** Where the loaded programs' cached fast path finds a socket's state (see FastPathHome). */
+  get fastPath(): FastPathHome {
+    return this.live().fastPath;
   }
 
   /** Replaces the whole ruleset (see RuleApplier.setRules). Rules are told apart by object identity. */

@@ -17,10 +17,10 @@ export function bridge(): RendererApi {
   if (window.portcullis) {
     current = window.portcullis;
   } else {
-    // The shell opens us as http://127.0.0.1:PORT/#token=...; the token never reaches server logs.
-    const token = new URLSearchParams(window.location.hash.slice(1)).get('token') ?? '';
+    // The browser signed in to the shell before it loaded us: its session is an HttpOnly cookie
+    // that the WebSocket handshake carries, so this page never holds a secret.
     const scheme = window.location.protocol === 'https:' ? 'wss' : 'ws';
-    current = connectWebSocketApi(`${scheme}://${window.location.host}/ipc?token=${encodeURIComponent(token)}`);
+    current = connectWebSocketApi(`${scheme}://${window.location.host}/ipc`);
   }
   return current;
 }

@@ -8,12 +8,14 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # What building, running and testing need: the BPF toolchain, libbpf, polkit, a browser for the UI
-# shell and its tests, and the network tools the tests use to build their own test hosts.
+# shell and its tests, the network tools the tests use to build their own test hosts, and qemu with a
+# static busybox for the kernel matrix (test/kernels: other kernels booted with this machine's root).
 PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config make g++ python3
   polkitd pkexec dbus
   chromium xvfb xauth
   iproute2 iputils-ping iperf3 nftables iptables procps util-linux
+  qemu-system-x86 busybox-static
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

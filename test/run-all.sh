@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: type checks, lint, then every test against the real kernel, SQLite, polkit and
-# Chromium. Needs root (BPF, cgroups, network namespaces). Ends with one line: "all: N passed, M failed".
+# Chromium, and the kernel tests again inside Debian 12's own kernels under qemu (the kernel matrix).
+# Needs root (BPF, cgroups, network namespaces). Ends with one line: "all: N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -ne 0 ]; then
@@ -41,6 +42,24 @@ fi
 step "benchmark smoke run"
 if [ -f bench/run.sh ]; then
   BENCH_SMOKE=1 bash bench/run.sh || status=1
+fi
+
+# The kernel matrix: Debian 12's own 6.1 and 6.12 kernels booted under qemu, the kernel tests and the
+# helper's end-to-end check inside each (about 11 minutes a kernel; see README, "Kernel matrix"). CI
+# runs it; PORTCULLIS_SKIP_KERNEL_MATRIX=1 skips it on a developer's machine.
+step "kernel matrix (Debian 12's 6.1 and 6.12 under qemu)"
+if [ "${PORTCULLIS_SKIP_KERNEL_MATRIX:-0}" = 1 ]; then
+  echo "skipped: PORTCULLIS_SKIP_KERNEL_MATRIX=1"
+else
+  node --import tsx test/kernels/run-matrix.ts 6.1 6.12 2>&1 | tee test-artifacts/kernel-matrix.log
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  counts=$(grep -aoE '^kernel matrix: [0-9]+ passed, [0-9]+ failed' test-artifacts/kernel-matrix.log | tail -n 1)
+  if [ -n "$counts" ]; then
+    passed=$((passed + $(echo "$counts" | awk '{print $3}')))
+    failed=$((failed + $(echo "$counts" | awk '{print $5}')))
+  else
+    failed=$((failed + 1)) # it stopped before counting (no qemu, no kernel package...)
+  fi
 fi
 
 echo

@@ -36,7 +36,12 @@ export async function dispatchInvoke(
     if (error instanceof PortcullisError) {
       return {
         ok: false,
-        error: { kind: error.kind, message: error.message, ...(error.where ? { where: error.where } : {}) },
+        error: {
+          kind: error.kind,
+          message: error.message,
+          ...(error.where ? { where: error.where } : {}),
+          ...(error.polkitAction ? { polkitAction: error.polkitAction } : {}),
+        },
       };
     }
     // A bug: log it fully here, give the renderer a kind and a short message.

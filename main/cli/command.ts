@@ -26,6 +26,11 @@ export interface Command {
   flags: Record<string, FlagSpec>;
   /** Read commands accept --json. */
   json: boolean;
+  /**
+   * Whether this run may loosen the firewall (the helper then asks polkit for an administrator; the
+   * CLI offers polkit a terminal agent, and help marks the command).
+   */
+  mayLoosen?(args: Pick<CommandContext, 'positionals' | 'flags'>): boolean;
   /** Resolves to the exit code; throws PortcullisError for failures (the CLI maps kinds to codes). */
   run(context: CommandContext): Promise<number>;
 }

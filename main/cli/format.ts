@@ -1,5 +1,5 @@
-// Plain-text output for people: aligned tables and short durations.
-import { describeRule, formatPorts, formatRemote, type Rule } from '../contract/index.js';
+// Plain-text output for people: aligned tables, short durations, kernel features.
+import { describeRule, formatPorts, formatRemote, type KernelFeature, type Rule } from '../contract/index.js';
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((title, column) =>
@@ -19,6 +19,17 @@ export function formatDuration(ms: number): string {
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)}m`;
   if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)}h`;
   return `${Math.round(seconds / 86400)}d`;
+}
+
+/**
+ * One line per kernel feature: its mark (✓ full form, ~ older form, ✗ missing), what it is, the
+ * form it runs in here, and why.
+ */
+export function featureLines(features: readonly KernelFeature[]): string[] {
+  return features.map((feature) => {
+    const mark = !feature.available ? '✗' : feature.reduced ? '~' : '✓';
+    return `${mark} ${feature.label}: ${feature.form} — ${feature.why}`;
+  });
 }
 
 export function rulesTable(rules: Rule[], now = Date.now()): string {

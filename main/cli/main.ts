@@ -5,6 +5,7 @@ import { HelperClient } from '../client/helper-client.js';
 import { findCommand, parseCommandArgs, GLOBAL_FLAGS } from './args.js';
 import { commands } from './commands/index.js';
 import type { Command, FlagSpec } from './command.js';
+import { startTerminalAgent, type TerminalAgent } from './terminal-agent.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -14,12 +15,15 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   env: NodeJS.ProcessEnv;
+  /** Lets polkit ask for an administrator's password here, for commands that may loosen the firewall. */
+  startAgent?(): Promise<TerminalAgent | null>;
 }
 
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(`${text}\n`),
   stderr: (text) => process.stderr.write(`${text}\n`),
   env: process.env,
+  startAgent: startTerminalAgent,
 };
 
 const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON only' };
@@ -33,10 +37,14 @@ function flagLines(flags: Record<string, FlagSpec>): string[] {
 export function usage(command?: Command): string {
   if (command) {
     const flags = { ...command.flags, ...(command.json ? { json: JSON_FLAG } : {}), ...GLOBAL_FLAGS };
+    const administrator = command.mayLoosen
+      ? ['', 'What lets more traffic through needs an administrator (polkit asks for a password; root never).']
+      : [];
     return [
       `usage: portcullis ${command.name} ${command.synopsis}`.trimEnd(),
       '',
       command.summary,
+      ...administrator,
       '',
       'flags:',
       ...flagLines(flags),
@@ -46,7 +54,10 @@ export function usage(command?: Command): string {
     'usage: portcullis [--socket PATH] COMMAND [flags]',
     '',
     'commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    ...commands.map((c) => `${c.mayLoosen ? '* ' : '  '}${c.name.padEnd(12)} ${c.summary}`),
+    '',
+    '* may let more traffic through: unless run as root, the helper asks polkit for an administrator',
+    "  (org.portcullis.manage), who authenticates in the desktop's dialog or at this terminal.",
     '',
     'Run "portcullis COMMAND --help" for its flags. Exit codes: 0 success, 2 bad input, 1 other failure.',
   ].join('\n');
@@ -54,6 +65,7 @@ export function usage(command?: Command): string {
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   let client: HelperClient | null = null;
+  let agent: TerminalAgent | null = null;
   try {
     const { command: name, rest } = findCommand(argv);
     if (name === null || name === 'help') {
@@ -74,6 +86,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       return EXIT_OK;
     }
     const socketPath = (parsed.flags.socket as string | undefined) ?? (io.env.PORTCULLIS_SOCKET || undefined);
+    if (command.mayLoosen?.(parsed) && process.getuid?.() !== 0) agent = (await io.startAgent?.()) ?? null;
     return await command.run({
       positionals: parsed.positionals,
       flags: parsed.flags,
@@ -92,5 +105,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     return EXIT_FAILURE;
   } finally {
     (client as HelperClient | null)?.close();
+    (agent as TerminalAgent | null)?.stop();
   }
 }

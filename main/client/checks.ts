@@ -7,8 +7,13 @@ import type { Check, Status } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { HelperClient } from './helper-client.js';
 
-/** The oldest kernel with everything we build on (cgroup bpf_link 5.7, ring buffer 5.8). */
-const MIN_KERNEL: [number, number] = [5, 8];
+/**
+ * The oldest kernel the programs load on: they use BPF atomics that return the old value and
+ * pointer arguments to global functions (both 5.12), over cgroup links (5.7), ring buffers (5.8) and
+ * the socket-release hook (5.9). Below it enforcement is impossible; above it, what a kernel lacks
+ * makes a feature slower (the helper's probes say which: hooksCheck), never enforcement fail.
+ */
+export const MIN_KERNEL: [number, number] = [5, 12];
 
 export function kernelCheck(kernelRelease = release()): Check {
   const match = /^(\d+)\.(\d+)/.exec(kernelRelease);
@@ -21,7 +26,7 @@ export function kernelCheck(kernelRelease = release()): Check {
     detail: `Linux ${kernelRelease}`,
     fix: ok
       ? null
-      : `Portcullis needs Linux ${MIN_KERNEL.join('.')} or newer; install a newer kernel from your distribution`,
+      : `Portcullis needs Linux ${MIN_KERNEL.join('.')} or newer (BPF atomics and global-function arguments); install a newer kernel from your distribution`,
   };
 }
 
@@ -131,33 +136,26 @@ export async function helperCheck(socketPath?: string): Promise<HelperProbe> {
   }
 }
 
-/** What the helper's kernel probe found missing (hooks, ring buffer...), when the helper answered. */
+/**
+ * What the helper's kernel probes found, when the helper answered: fails only when something
+ * enforcement needs is missing; lists which features run in which form (a slower one is no failure).
+ */
 export function hooksCheck(status: Status): Check {
-  const missing = status.kernel.missing;
+  const { missing, features } = status.kernel;
+  const reduced = features.filter((feature) => feature.reduced).map((feature) => feature.label.toLowerCase());
   return {
     id: 'hooks',
     label: 'BPF hooks',
     ok: missing.length === 0,
-    detail: missing.length === 0 ? 'every hook Portcullis uses loads on this kernel' : missing.join('; '),
+    detail:
+      missing.length > 0
+        ? missing.join('; ')
+        : `every hook Portcullis needs loads on this kernel${reduced.length > 0 ? `; in an older form: ${reduced.join(', ')}` : ''}`,
     fix:
       missing.length === 0
         ? null
-        : 'use a kernel with cgroup BPF hooks, ring buffers and BTF (Linux 5.8+ with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF)',
-  };
-}
-
-/** Which hold mechanism ask mode gets on the helper's kernel (a missing one only rules out ask mode). */
-export function askHoldCheck(status: Status): Check | null {
-  const hold = status.kernel.hold;
-  if (!hold) return null; // a helper from before ask mode
-  return {
-    id: 'ask-hold',
-    label: 'Ask mode',
-    ok: hold.mechanism !== null,
-    detail: hold.mechanism ? `${hold.mechanism}: ${hold.detail}` : hold.detail,
-    fix: hold.mechanism
-      ? null
-      : 'use Linux 5.9 or later with sock_ops programs for ask mode (monitor and allow-list modes work)',
+        : `use a kernel with cgroup BPF hooks, ring buffers and BTF (Linux ${MIN_KERNEL.join('.')}+ with CONFIG_BPF_SYSCALL and CONFIG_CGROUP_BPF)`,
+    features,
   };
 }
 
@@ -171,10 +169,6 @@ export async function runChecks(options: ChecksOptions): Promise<Check[]> {
   const checks = [kernelCheck(), cgroup2Check(), bpffsCheck(), btfCheck(), polkitCheck(), options.installed()];
   const helper = await helperCheck(options.socketPath);
   checks.push(helper.check);
-  if (helper.status) {
-    checks.push(hooksCheck(helper.status));
-    const hold = askHoldCheck(helper.status);
-    if (hold) checks.push(hold);
-  }
+  if (helper.status) checks.push(hooksCheck(helper.status));
   return checks;
 }

@@ -167,12 +167,16 @@ export class HelperClient {
 }
 
 function toPortcullisError(raw: unknown): PortcullisError {
-  const error = (raw ?? {}) as { message?: unknown; data?: { kind?: unknown; where?: unknown; detail?: unknown } };
+  const error = (raw ?? {}) as {
+    message?: unknown;
+    data?: { kind?: unknown; where?: unknown; detail?: unknown; polkitAction?: unknown };
+  };
   const kind = isErrorKind(error.data?.kind) ? error.data.kind : 'internal';
   const message = typeof error.message === 'string' ? error.message : 'the helper reported an error without a message';
   return new PortcullisError(kind, message, {
     ...(typeof error.data?.where === 'string' ? { where: error.data.where } : {}),
     ...(typeof error.data?.detail === 'string' ? { detail: error.data.detail } : {}),
+    ...(typeof error.data?.polkitAction === 'string' ? { polkitAction: error.data.polkitAction } : {}),
   });
 }
 

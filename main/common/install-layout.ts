@@ -4,6 +4,8 @@
 // nothing a prefix could be used for except writing root-owned files somewhere unexpected.
 
 export const POLKIT_ACTION_ID = 'org.portcullis.helper';
+/** Loosening the firewall: the helper checks it for the calling process (tightening needs none). */
+export const MANAGE_ACTION_ID = 'org.portcullis.manage';
 
 export const LAYOUT = {
   /** The helper bundle: compiled JS, the addon, better-sqlite3 and what it loads. */
@@ -17,6 +19,7 @@ export const LAYOUT = {
   libexecDir: '/usr/libexec/portcullis',
   launcher: '/usr/libexec/portcullis/portcullis-helper-launch',
   policy: `/usr/share/polkit-1/actions/${POLKIT_ACTION_ID}.policy`,
+  managePolicy: `/usr/share/polkit-1/actions/${MANAGE_ACTION_ID}.policy`,
   unit: '/usr/lib/systemd/system/portcullis-helper.service',
   unitWantsLink: '/etc/systemd/system/multi-user.target.wants/portcullis-helper.service',
   /** The CLI for everyone: a two-line sh wrapper around cliEntry. */
@@ -36,5 +39,6 @@ export const BUNDLE_FILES = {
   manifest: 'manifest.json',
   launcher: 'polkit/portcullis-helper-launch',
   policy: `polkit/${POLKIT_ACTION_ID}.policy`,
+  managePolicy: `polkit/${MANAGE_ACTION_ID}.policy`,
   unit: 'polkit/portcullis-helper.service',
 } as const;

@@ -82,10 +82,66 @@ export interface KernelSupport {
   cgroup2Mount: string | null;
   bpffsMount: string | null;
   btf: boolean;
-  /** Plain words for anything missing; empty when all is there. */
+  /** Plain words for anything missing that enforcement needs; empty when all is there. */
   missing: string[];
-  /** How ask mode holds connections on this kernel ('syn-hold'), or null when it cannot; and in words. */
-  hold?: { mechanism: string | null; detail: string };
+  /** What the datapath does and in which form on this kernel, from the helper's run-time probes. */
+  features: KernelFeature[];
+}
+
+export type KernelFeatureId =
+  | 'verdicts'
+  | 'owners'
+  | 'backstop'
+  | 'fast-path'
+  | 'app-identity'
+  | 'close-totals'
+  | 'events'
+  | 'ask-hold';
+
+/** One thing the datapath does, and the form it takes on the running kernel. */
+export interface KernelFeature {
+  id: KernelFeatureId;
+  /** What it does, in a person's words ("Cached fast path"). */
+  label: string;
+  /** Whether this kernel runs it at all. */
+  available: boolean;
+  /** Enforcement needs it: without it the helper cannot load its programs. */
+  required: boolean;
+  /** Runs, but in an older or slower form than newer kernels offer. */
+  reduced: boolean;
+  /** How it runs here ("socket storage"), or "unavailable". */
+  form: string;
+  /** Why this form, and what it costs or gives. */
+  why: string;
+}
+
+/** What the helper learns from DNS, and what it ignores. */
+export interface DnsStatus {
+  /** DNS queries the kernel reported (allowed, from sockets of system network namespaces). */
+  queries: number;
+  /** Answers that matched a pending query of their socket: their names and addresses were learned. */
+  answersLearned: number;
+  /** Answers that matched no query of their socket (unsolicited, late or forged): ignored. */
+  answersIgnored: number;
+  /** Queries waiting for their answer. */
+  pendingQueries: number;
+  /** Addresses the domain rules stand for right now. */
+  domainAddresses: number;
+  /** Times newly learned or expired addresses were applied to the kernel (in batches). */
+  domainApplies: number;
+}
+
+/** An address a domain rule stands for, learned from an answer to a query. */
+export interface DomainAddress {
+  ruleId: number;
+  address: string;
+  family: 4 | 6;
+  /** The name (of those asked, or on their CNAME chain) the address was learned under. */
+  name: string;
+  /** When it stops standing for the rule (ms since epoch): the answer's TTL, at most a day. */
+  expiresAt: number;
+  /** When an answer last gave it (ms since epoch). */
+  answeredAt: number;
 }
 
 export interface Status {
@@ -104,6 +160,7 @@ export interface Status {
   appCount: number;
   eventsSeen: number;
   eventDrops: number;
+  dns: DnsStatus;
   /** Ask mode: questions waiting for an answer. */
   pendingPrompts?: number;
 }

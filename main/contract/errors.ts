@@ -18,19 +18,30 @@ export interface PortcullisErrorData {
   where?: string;
   /** A longer technical detail (a verifier log, an errno name). */
   detail?: string;
+  /**
+   * For unauthorized and cancelled: the polkit action an administrator could grant. The request
+   * may be sent again: polkit asks again (a UI offers "Try again").
+   */
+  polkitAction?: string;
 }
 
 export class PortcullisError extends Error {
   readonly kind: ErrorKind;
   readonly where: string | undefined;
   readonly detail: string | undefined;
+  readonly polkitAction: string | undefined;
 
-  constructor(kind: ErrorKind, message: string, extra: { where?: string; detail?: string } = {}) {
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    extra: { where?: string; detail?: string; polkitAction?: string } = {},
+  ) {
     super(message);
     this.name = 'PortcullisError';
     this.kind = kind;
     this.where = extra.where;
     this.detail = extra.detail;
+    this.polkitAction = extra.polkitAction;
   }
 
   toData(): PortcullisErrorData {
@@ -38,6 +49,7 @@ export class PortcullisError extends Error {
       kind: this.kind,
       ...(this.where ? { where: this.where } : {}),
       ...(this.detail ? { detail: this.detail } : {}),
+      ...(this.polkitAction ? { polkitAction: this.polkitAction } : {}),
     };
   }
 }

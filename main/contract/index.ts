@@ -8,3 +8,4 @@ export * from './blocklist.js';
 export * from './prompts.js';
 export * from './rpc.js';
 export * from './ipc.js';
+export * from './authority.js';

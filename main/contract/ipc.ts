@@ -5,28 +5,20 @@
 // handlers, the preload and the browser shell expose exactly the derived object, and the renderer's
 // single bridge module types itself from it.
 import { s, type Infer, type InputOf, type Schema } from './schema.js';
-import type { Status } from './domain.js';
+import type { KernelFeature, Status } from './domain.js';
 import { returns, type MethodName, type ParamsOf, type Returns, type ResultOf, type RpcNotifications } from './rpc.js';
 import type { ErrorKind } from './errors.js';
 
 /** One environment check (doctor, first-run wizard): what, whether it passed, and how to fix it. */
 export interface Check {
-  id:
-    | 'kernel'
-    | 'cgroup2'
-    | 'bpffs'
-    | 'btf'
-    | 'hooks'
-    | 'ask-hold'
-    | 'polkit'
-    | 'polkit-agent'
-    | 'helper'
-    | 'installed';
+  id: 'kernel' | 'cgroup2' | 'bpffs' | 'btf' | 'hooks' | 'polkit' | 'polkit-agent' | 'helper' | 'installed';
   label: string;
   ok: boolean;
   detail: string;
   /** What to do when it failed, in plain words (a command where one helps). */
   fix: string | null;
+  /** The kernel check with the helper's probes: which features run in which form here. */
+  features?: KernelFeature[];
 }
 
 export type HelperState =
@@ -44,9 +36,10 @@ export interface WizardState {
   mode: (typeof WIZARD_MODES)[number] | null;
 }
 
+/** A failure keeps its kind, where the bad input was, and the polkit action that could allow a refused request. */
 export type IpcResult<T> =
   | { ok: true; value: T }
-  | { ok: false; error: { kind: ErrorKind; message: string; where?: string } };
+  | { ok: false; error: { kind: ErrorKind; message: string; where?: string; polkitAction?: string } };
 
 /** Renderer name → the helper method it is. */
 const forwards = {

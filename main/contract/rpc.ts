@@ -8,6 +8,7 @@ import {
   settingsPatchSchema,
   type App,
   type ConnectionEvent,
+  type DomainAddress,
   type Flow,
   type Settings,
   type Status,
@@ -45,7 +46,7 @@ export interface HelloResult {
 
 const methods = {
   hello: method(
-    s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100 }) }),
+    s.object({ protocol: s.int({ min: 1, max: 1000 }), client: s.string({ min: 1, max: 100, printable: true }) }),
     returns<HelloResult>(),
   ),
   status: method(s.none(), returns<Status>()),
@@ -58,6 +59,8 @@ const methods = {
   ),
   'rules.update': method(s.object({ id: idSchema, patch: rulePatchSchema }), returns<Rule>()),
   'rules.remove': method(s.object({ ids: s.array(idSchema, { max: MAX_BATCH }) }), returns<{ removed: number[] }>()),
+  /** The addresses domain rules stand for now (one rule's, with `id`). */
+  'rules.addresses': method(s.object({ id: s.optional(idSchema) }), returns<DomainAddress[]>()),
   'enforcement.set': method(
     s.object({ enabled: s.boolean(), pauseMinutes: s.optional(s.int({ min: 1, max: 24 * 60 })) }),
     returns<Status>(),

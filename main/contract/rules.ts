@@ -302,7 +302,7 @@ export function ruleToDraft(rule: Rule): RuleDraft {
 
 /** A one-line description for lists, logs and the CLI. */
 export function describeRule(
-  rule: Pick<Rule, 'action' | 'appId' | 'remote' | 'ports' | 'protocol' | 'direction'>,
+  rule: Pick<Rule, 'action' | 'remote' | 'ports' | 'protocol' | 'direction'> & { appId: AppSelector },
 ): string {
   const parts = [rule.action, formatRemote(rule.remote)];
   if (rule.ports) parts.push(`port ${formatPorts(rule.ports)}`);

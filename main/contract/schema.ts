@@ -50,17 +50,31 @@ export function describe(input: unknown): string {
   return typeof input === 'object' ? 'an object' : typeof input;
 }
 
+/** C0 and C1 controls (newline, escape, ...) and the Unicode line and paragraph separators. */
+const UNPRINTABLE = /[\p{Cc}\u2028\u2029]/u;
+
 function schema<T, In = T>(expected: string, parse: (input: unknown, where: string) => Result<T>): Schema<T, In> {
   return { expected, parse: (input, where = 'value') => parse(input, where) };
 }
 
 export const s = {
-  string(options: { min?: number; max?: number } = {}): Schema<string> {
-    const { min = 0, max = 4096 } = options;
+  /** `printable`: no control characters or line breaks (text that goes into a log line as it is). */
+  string(options: { min?: number; max?: number; printable?: boolean } = {}): Schema<string> {
+    const { min = 0, max = 4096, printable = false } = options;
     return schema(`a string of ${min}-${max} characters`, (input, where) => {
       if (typeof input !== 'string') return fail(where, `must be a string, got ${describe(input)}`);
       if (input.length < min || input.length > max)
         return fail(where, `must be ${min}-${max} characters long, got ${input.length}`);
+      if (printable) {
+        const found = UNPRINTABLE.exec(input);
+        if (found) {
+          const code = found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+          return fail(
+            where,
+            `must not contain control characters or line breaks, found U+${code} at position ${found.index + 1}`,
+          );
+        }
+      }
       return ok(input);
     });
   },

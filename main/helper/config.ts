@@ -17,8 +17,6 @@ export interface HelperPaths {
 }
 
 export interface HelperConfig extends HelperPaths {
-  /** The default pin directory lives on the system bpffs, which the helper mounts if it is missing. */
-  usesDefaultBpffs: boolean;
   /** The uid that authorised the helper through pkexec, if it was started that way. */
   authorizingUid: number | null;
 }
@@ -61,7 +59,7 @@ export function resolveHelperConfig(inputs: ConfigInputs): HelperConfig {
     if (!isAbsolute(paths[key]))
       throw new PortcullisError('invalid-input', `${key}: "${paths[key]}" must be an absolute path`, { where: key });
   }
-  return { ...paths, usesDefaultBpffs: paths.bpffs === DEFAULT_BPFFS, authorizingUid: pkexecUid };
+  return { ...paths, authorizingUid: pkexecUid };
 }
 
 function parsePkexecUid(value: string | undefined): number | null {

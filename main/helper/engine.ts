@@ -147,23 +147,33 @@ export class RulesEngine {
     );
   }
 
-  updateRule(id: number, patch: ParsedPatch): Promise<Rule> {
+  // A guard sees the change inside its transaction and may refuse it by throwing (the caller's
+  // authority over what the change really does, decided on what is stored at that moment).
+
+  updateRule(id: number, patch: ParsedPatch, guard?: (before: Rule, after: Rule) => void): Promise<Rule> {
     return this.change((now) => {
       const existing = this.rules.get(id);
       if (!existing) throw new PortcullisError('not-found', `there is no rule ${id}`);
       const terms = patchTerms(existing, patch, now);
       if (!terms.ok) throw invalidInput(terms.error);
       const appId = patch.app === undefined ? existing.appId : this.registry.resolve(patch.app, now, 'app');
+      guard?.(existing, { ...existing, ...terms.value, appId });
       return this.rules.update(id, { ...terms.value, appId }, now)!;
     });
   }
 
-  removeRules(ids: readonly number[]): Promise<number[]> {
-    return this.change(() => this.rules.remove(ids));
+  removeRules(ids: readonly number[], guard?: (rules: Rule[]) => void): Promise<number[]> {
+    return this.change(() => {
+      guard?.(ids.map((id) => this.rules.get(id)).filter((rule) => rule !== null));
+      return this.rules.remove(ids);
+    });
   }
 
-  updateSettings(patch: Partial<Settings>): Promise<Settings> {
-    return this.change(() => this.settings.set(patch));
+  updateSettings(patch: Partial<Settings>, guard?: (current: Settings) => void): Promise<Settings> {
+    return this.change(() => {
+      guard?.(this.settings.get());
+      return this.settings.set(patch);
+    });
   }
 
   async listRules(): Promise<Rule[]> {

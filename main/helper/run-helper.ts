@@ -1,36 +1,34 @@
 // The helper's life: resolve paths, open the store, open (adopt or load) the firewall, make the
 // kernel match the store, serve the socket; on SIGTERM/SIGINT close everything but leave the
 // pinned programs enforcing (a stopped helper must not open the firewall).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Socket } from 'node:net';
 import { formatIp, PortcullisError } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
 import { Firewall, peerCredentials, probeKernel, trimNativeHeap } from '../../native/index.js';
 import { resolveHelperConfig, type HelperPaths } from './config.js';
+import { preparePinDir } from './pin-dir.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
 import { RulesEngine } from './engine.js';
 import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
 import { EventFanout } from './event-fanout.js';
-import { startConnections } from './flows/connections-service.js';
+import { startConnections, type Connections } from './flows/connections-service.js';
 import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { buildStatus } from './status.js';
-import { AskService } from './ask/ask-service.js';
-import type { HeldConnection } from './ask/question-book.js';
-import type { DecisionEvent } from '../../native/api.js';
-import { DEFAULT_UNTIL_QUIT, UntilQuit, type UntilQuitState } from './ask/until-quit.js';
+import { describeKernelFeatures } from './kernel-features.js';
+import { Authority } from './authority/authority.js';
+import { MANAGE_ACTION_ID } from '../common/install-layout.js';
+import { startAsk } from './ask/start-ask.js';
+import type { AskService } from './ask/ask-service.js';
 import { log } from './log.js';
 
 export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   const startedAt = Date.now();
   const config = resolveHelperConfig({ flags, env: process.env });
-  if (config.usesDefaultBpffs) ensureSystemBpffs(dirname(config.bpffs));
-  mkdirSync(config.bpffs, { recursive: true, mode: 0o700 });
+  preparePinDir(config.bpffs, log);
 
   const features = await probeKernel({
     bpffs: config.bpffs,
@@ -42,28 +40,35 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   log(
     `${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`,
   );
+  const kernelFeatures = describeKernelFeatures(features, firewall.fastPath);
+  for (const feature of kernelFeatures.filter((f) => f.reduced))
+    log(`${feature.label}: ${feature.form}: ${feature.why}`);
 
   const fanout = new EventFanout({ log });
   const engine = new RulesEngine(db, firewall, log);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
-  // Made once the connections side is up (it names apps and hosts); enforcement may change before.
-  const late: { asks?: AskService } = {};
+  // Set once the connections side runs (status may be asked for while enforcement starts, before).
+  let connections: Connections | null = null;
+  // Likewise ask mode, which needs the connections side to name apps and hosts.
+  let asks: AskService | null = null;
   let status = () =>
     buildStatus({
       version: productVersion(),
       startedAt,
       features,
+      kernelFeatures,
       attach,
       engine,
       enforcement,
       fanout,
-      pendingPrompts: () => late.asks?.pending ?? 0,
+      dns: () => connections?.dnsStatus() ?? null,
+      pendingPrompts: () => asks?.pending ?? 0,
     });
   const enforcement = new Enforcement(
     enforcementStore,
     firewall,
     (state) => {
-      late.asks?.enforcementChanged(state.enforcing);
+      asks?.enforcementChanged(state.enforcing);
       fanout.broadcast('status.changed', status());
     },
     log,
@@ -75,36 +80,20 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await enforcement.start();
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
-  const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
+  const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
+  connections = started;
   // Ask mode: questions for what no rule decides (the kernel holds it meanwhile).
   const decoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };
-  const untilQuit = new UntilQuit(
-    new KeyValueStore<UntilQuitState>(db, 'helper_state', DEFAULT_UNTIL_QUIT),
-    (ids) => engine.removeRules(ids),
-    log,
-  );
-  const ask = new AskService({
-    firewall,
-    settings: () => engine.settings.get(),
-    addRules: (drafts) => engine.addRules(drafts),
-    app: (appId) => engine.apps.get(appId),
-    appIdOf: (owner) => connections.identities.appIdOf(owner),
-    nameOf: (address, now) => connections.names.nameOf(address, now),
-    untilQuit,
-    decoding,
-    log,
-    onRefused: (held) => fanout.publish(connections.pipeline.process(held.map(refusedEvent))),
-  });
-  late.asks = ask;
-  engine.onRulesChanged(() => ask.rulesChanged());
+  const ask = startAsk({ db, engine, firewall, connections: started, fanout, decoding, log });
+  asks = ask;
   const subscription = firewall.subscribe((events, drops) => {
     fanout.noteDropped(Number(drops));
     ask.noteEvents(events);
-    fanout.publish(connections.pipeline.process(events));
+    fanout.publish(started.pipeline.process(events));
   }, decoding);
   await ask.start();
   const stopCompaction = startQuietCompaction({
-    work: () => connections.pipeline.eventsProcessed + connections.pipeline.rowsWritten,
+    work: () => started.pipeline.eventsProcessed + started.pipeline.rowsWritten,
     trimNativeHeap,
     log,
   });
@@ -115,11 +104,13 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
       ...(config.authorizingUid !== null ? [config.authorizingUid] : []),
       ...engine.settings.get().authorizedUsers,
     ]);
+  const authority = new Authority({ actionId: MANAGE_ACTION_ID, log });
   const services = {
     engine,
     enforcement,
     fanout,
-    connections,
+    connections: started,
+    authority,
     asks: ask,
     askUnavailable: features.hold.mechanism === null ? features.hold.detail : null,
     log,
@@ -130,7 +121,11 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     socketPath: config.socket,
     handlers: createHandlers(services),
     version: productVersion(),
-    peerOf: (socket: Socket) => peerCredentials(socketFd(socket)),
+    peerOf: (socket: Socket) => {
+      const peer = peerCredentials(socketFd(socket));
+      authority.notePeer(socket, peer); // now, before its process could exit and its pid be reused
+      return peer;
+    },
     isAuthorized: (uid) => authorizedUids().has(uid),
     log,
   });
@@ -150,47 +145,13 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await ask.stop(); // nobody asks while the helper is away: undecided connects are refused
   subscription.close();
   stopCompaction();
-  await connections.stop(); // writes the flows not yet written
+  await started.stop(); // writes the flows not yet written
   fanout.close();
   engine.stop();
   enforcement.stop();
   await firewall.close(); // closes our fds only; links and maps stay pinned
   db.close();
   return 0;
-}
-
-/** A held connection that was refused, as the decision event the connections side records. */
-function refusedEvent(held: HeldConnection): DecisionEvent {
-  return {
-    kind: 'connect',
-    timeNs: process.hrtime.bigint(),
-    tgid: held.pid,
-    uid: 0,
-    comm: held.comm,
-    cgroupId: 0n,
-    appId: held.appId,
-    socketCookie: held.ref.cookie,
-    family: held.ref.family,
-    protocol: held.protocol,
-    direction: 'out',
-    localAddr: held.ref.family === 4 ? '0.0.0.0' : '::',
-    localPort: 0,
-    remoteAddr: held.remoteAddr,
-    remotePort: held.remotePort,
-    verdict: 'block',
-    ruleId: 0,
-    bytesOut: 0n,
-    bytesIn: 0n,
-    packetsOut: 0n,
-    packetsIn: 0n,
-  };
-}
-
-/** The default pin directory needs the system bpffs at /sys/fs/bpf; mount it if it is missing. */
-function ensureSystemBpffs(mountPoint: string): void {
-  if (findBpffsMounts().includes(mountPoint)) return;
-  log(`mounting bpffs on ${mountPoint}`);
-  execFileSync('mount', ['-t', 'bpf', 'bpf', mountPoint]);
 }
 
 /** The file descriptor under a connected unix socket (for SO_PEERCRED). */

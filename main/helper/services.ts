@@ -4,6 +4,7 @@ import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
 import type { EventFanout } from './event-fanout.js';
 import type { Connections } from './flows/connections-service.js';
+import type { Authority } from './authority/authority.js';
 import type { AskService } from './ask/ask-service.js';
 
 export interface HelperServices {
@@ -11,6 +12,8 @@ export interface HelperServices {
   enforcement: Enforcement;
   fanout: EventFanout;
   connections: Connections;
+  /** Asks for an administrator before a request loosens the firewall. */
+  authority: Authority;
   asks: AskService;
   /** Why ask mode cannot be chosen on this kernel, or null when it can. */
   askUnavailable: string | null;

@@ -1,5 +1,5 @@
 // Builds the status every client shows.
-import { PROTOCOL_VERSION, type Status } from '../contract/index.js';
+import { PROTOCOL_VERSION, type DnsStatus, type KernelFeature, type Status } from '../contract/index.js';
 import type { KernelFeatures } from '../../native/api.js';
 import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
@@ -9,13 +9,26 @@ export interface StatusSources {
   version: string;
   startedAt: number;
   features: KernelFeatures;
+  /** The features as described for people (kernel-features.ts): fixed for the firewall's life. */
+  kernelFeatures: KernelFeature[];
   attach: Status['attach'];
   engine: RulesEngine;
   enforcement: Enforcement;
   fanout: EventFanout;
+  /** What DNS taught (none before the connections side has started). */
+  dns: () => DnsStatus | null;
   /** Ask mode's questions waiting now. */
   pendingPrompts?: () => number;
 }
+
+const NO_DNS: DnsStatus = {
+  queries: 0,
+  answersLearned: 0,
+  answersIgnored: 0,
+  pendingQueries: 0,
+  domainAddresses: 0,
+  domainApplies: 0,
+};
 
 export function buildStatus(sources: StatusSources, now = Date.now()): Status {
   const { features, engine, enforcement, fanout } = sources;
@@ -35,13 +48,14 @@ export function buildStatus(sources: StatusSources, now = Date.now()): Status {
       bpffsMount: features.bpffsMount,
       btf: features.btf,
       missing: features.missing,
-      hold: features.hold,
+      features: sources.kernelFeatures,
     },
     ruleCount: engine.rules.count(),
     appCount: engine.apps.count(),
     eventsSeen: fanout.eventsSeen,
     // The fan-out counts its own drops and the kernel's (noted as the ring buffer reports them).
     eventDrops: fanout.eventsDropped,
+    dns: sources.dns() ?? NO_DNS,
     pendingPrompts: sources.pendingPrompts?.() ?? 0,
   };
 }

@@ -1,7 +1,7 @@
 // Builds the helper bundle: the compiled JS the helper, the installer and the CLI actually load
 // (found by following their require() calls, so nothing else from the repository ships), the addon,
 // better-sqlite3 with what it loads at run time, the polkit files, three entry files and a manifest
-// with every file's hash. `portcullis install` copies a bundle into /usr/lib/portcullis; packages
+// with every file's hash and the pins the helper makes (uninstall removes those and nothing else). `portcullis install` copies a bundle into /usr/lib/portcullis; packages
 // carry one in their resources. Runs at build time as the developer (no root needed).
 import { builtinModules } from 'node:module';
 import { createHash } from 'node:crypto';
@@ -37,7 +37,9 @@ const RUNTIME_PACKAGES: Record<string, { files: string[]; loads: string[] }> = {
 
 /** The addon, loaded by native/index.js through a computed path. */
 const ADDON = 'native/build/Release/portcullis.node';
-const POLKIT_FILES = [BUNDLE_FILES.launcher, BUNDLE_FILES.policy, BUNDLE_FILES.unit];
+/** The skeleton the addon embeds (bpf/Makefile): it names every program and map. */
+const SKELETON = 'build/bpf/portcullis.skel.h';
+const POLKIT_FILES = [BUNDLE_FILES.launcher, BUNDLE_FILES.policy, BUNDLE_FILES.managePolicy, BUNDLE_FILES.unit];
 
 export interface Manifest {
   name: 'portcullis-helper-bundle';
@@ -46,6 +48,12 @@ export interface Manifest {
   nodeAbi: string;
   /** Relative path -> sha256 of every file in the bundle except the manifest itself. */
   files: Record<string, string>;
+  /**
+   * What the helper pins under its pin directory ("links/NAME", "maps/NAME"): a link per program
+   * it may attach, a map per map. Uninstall removes these and nothing else, so a pin directory
+   * shared with others (even a bpffs root) keeps their pins.
+   */
+  pins: string[];
 }
 
 export interface BuildBundleOptions {
@@ -86,9 +94,35 @@ export function buildBundle(options: BuildBundleOptions): Manifest {
     version,
     nodeAbi: process.versions.modules,
     files: hashTree(outDir),
+    pins: pinsOf(join(repoRoot, SKELETON)),
   };
   writeFileSync(join(outDir, BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
+}
+
+/**
+ * The pins the addon makes, from the skeleton it embeds: links/PROGRAM for each program (those
+ * never attached are simply absent at uninstall) and maps/MAP for each map, with the dots of
+ * libbpf's data-map names as underscores, as the addon pins them (bpffs refuses dots).
+ */
+export function pinsOf(skeletonPath: string): string[] {
+  if (!existsSync(skeletonPath))
+    throw new Error(`helper bundle: ${skeletonPath} is missing (build the BPF objects: npm run build:bpf)`);
+  const source = readFileSync(skeletonPath, 'utf8');
+  const names = (kind: 'maps' | 'progs') =>
+    [...source.matchAll(new RegExp(`s->${kind}\\[\\d+\\]\\.name = "([^"]+)";`, 'g'))].map((match) => match[1]!);
+  const pins = [
+    ...names('progs').map((name) => `links/${name}`),
+    ...names('maps').map((name) => `maps/${name.replace(/\./g, '_')}`),
+  ];
+  if (!names('progs').length || !names('maps').length || !pins.every(isPinPath))
+    throw new Error(`helper bundle: cannot read the program and map names from ${skeletonPath}`);
+  return pins;
+}
+
+/** A pin's place under the pin directory: links/ or maps/ and one plain name, nothing that could climb out. */
+export function isPinPath(value: unknown): value is string {
+  return typeof value === 'string' && /^(links|maps)\/[A-Za-z0-9_]{1,64}$/.test(value);
 }
 
 /**

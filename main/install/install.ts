@@ -3,20 +3,13 @@
 // deb's postinst, by `sudo portcullis install`, or through pkexec from the wizard.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
-import { hashTree, type Manifest } from './bundle.js';
 import { BUNDLE_FILES, LAYOUT } from '../common/install-layout.js';
 import { installedHelperPids } from './helper-processes.js';
-import {
-  copyRootFile,
-  ensureRootDir,
-  EXEC_MODE,
-  exists,
-  FILE_MODE,
-  replaceRootTree,
-  writeRootFile,
-} from './root-files.js';
+import { ensureRootDir, EXEC_MODE, exists, FILE_MODE, replaceRootTree, writeRootFile } from './root-files.js';
+import { bundleFile, verifyBundle } from './verified-bundle.js';
+import { trustedPathProblems } from './trusted-path.js';
 
 export interface InstallOptions {
   /** A bundle built by main/install/bundle.ts (build/helper-bundle, or the package's resources/helper). */
@@ -37,15 +30,20 @@ export function install(options: InstallOptions): InstallResult {
   const done: string[] = [];
   try {
     requireRoot('install');
-    const manifest = verifyBundle(options.bundleDir);
+    requireTrustedNode();
+    // What was verified is what is written: the bytes read (without following links) and hashed.
+    const bundle = verifyBundle(options.bundleDir);
+    const { manifest } = bundle;
     const notes: string[] = [];
 
-    replaceRootTree(options.bundleDir, LAYOUT.libDir);
+    replaceRootTree(new Map([...bundle.files, [BUNDLE_FILES.manifest, bundle.manifestBytes]]), LAYOUT.libDir);
     done.push(`${LAYOUT.libDir} (helper bundle ${manifest.version}, ${Object.keys(manifest.files).length} files)`);
-    copyRootFile(join(options.bundleDir, BUNDLE_FILES.launcher), LAYOUT.launcher, EXEC_MODE);
+    writeRootFile(LAYOUT.launcher, bundleFile(bundle, BUNDLE_FILES.launcher), EXEC_MODE);
     done.push(LAYOUT.launcher);
-    copyRootFile(join(options.bundleDir, BUNDLE_FILES.policy), LAYOUT.policy, FILE_MODE);
+    writeRootFile(LAYOUT.policy, bundleFile(bundle, BUNDLE_FILES.policy), FILE_MODE);
     done.push(LAYOUT.policy);
+    writeRootFile(LAYOUT.managePolicy, bundleFile(bundle, BUNDLE_FILES.managePolicy), FILE_MODE);
+    done.push(LAYOUT.managePolicy);
 
     if (exists(LAYOUT.cliWrapper) && !isOurWrapper(LAYOUT.cliWrapper)) {
       notes.push(
@@ -57,7 +55,7 @@ export function install(options: InstallOptions): InstallResult {
     }
 
     if (options.systemd) {
-      copyRootFile(join(options.bundleDir, BUNDLE_FILES.unit), LAYOUT.unit, FILE_MODE);
+      writeRootFile(LAYOUT.unit, bundleFile(bundle, BUNDLE_FILES.unit), FILE_MODE);
       done.push(LAYOUT.unit);
       notes.push(enableUnit());
     }
@@ -91,37 +89,19 @@ export function requireRoot(what: string): void {
   }
 }
 
-/** A bundle is installed only when it is exactly what its manifest lists, built for /usr/bin/node's ABI. */
-export function verifyBundle(bundleDir: string): Manifest {
-  const manifestPath = join(bundleDir, BUNDLE_FILES.manifest);
-  const bad = (why: string) =>
-    new PortcullisError('invalid-input', `helper bundle ${bundleDir}: ${why}`, { where: bundleDir });
-  if (!existsSync(manifestPath)) throw bad(`no ${BUNDLE_FILES.manifest} (build one with npm run build:helper-bundle)`);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
-  } catch (error) {
-    throw bad(`${BUNDLE_FILES.manifest} is not JSON (${(error as Error).message})`);
-  }
-  if (manifest.name !== 'portcullis-helper-bundle' || typeof manifest.files !== 'object')
-    throw bad('not a Portcullis helper bundle manifest');
-  const actual = hashTree(bundleDir);
-  for (const [file, hash] of Object.entries(manifest.files)) {
-    if (actual[file] === undefined) throw bad(`${file} is listed in the manifest but missing`);
-    if (actual[file] !== hash) throw bad(`${file} does not match its hash in the manifest`);
-  }
-  const extra = Object.keys(actual).filter((file) => manifest.files[file] === undefined);
-  if (extra.length > 0) throw bad(`files not in the manifest: ${extra.slice(0, 5).join(', ')}`);
-  for (const file of Object.values(BUNDLE_FILES)) {
-    if (file !== BUNDLE_FILES.manifest && actual[file] === undefined) throw bad(`${file} is missing`);
-  }
-  const nodeAbi = execFileSync(LAYOUT.node, ['-p', 'process.versions.modules'], { env: {}, encoding: 'utf8' }).trim();
-  if (nodeAbi !== manifest.nodeAbi) {
-    throw bad(
-      `built for Node ABI ${manifest.nodeAbi}, but ${LAYOUT.node} has ABI ${nodeAbi}: rebuild the bundle with that node`,
+/**
+ * Install runs /usr/bin/node as root (and so will the launcher and the CLI wrapper): refused unless
+ * it and everything on the way to it, every symbolic link hop included, is root's alone.
+ */
+function requireTrustedNode(): void {
+  const problems = trustedPathProblems(LAYOUT.node);
+  if (problems.length > 0) {
+    throw new PortcullisError(
+      'invalid-input',
+      `${LAYOUT.node} cannot be trusted to run as root: ${problems.join('; ')}. Install Node.js from root-owned system packages, or make ${LAYOUT.node} point at such a copy`,
+      { where: LAYOUT.node },
     );
   }
-  return manifest;
 }
 
 /** Loads the installed native parts with the installed node and a clean environment. */

@@ -1,17 +1,7 @@
 // Writing root-owned system files: each file appears complete (written beside its target, then
 // renamed over it), owned by root, with an explicit mode that the umask cannot loosen.
 import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  chownSync,
-  copyFileSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export const FILE_MODE = 0o644;
@@ -38,29 +28,30 @@ export function writeRootFile(path: string, content: string | Buffer, mode: numb
   }
 }
 
-export function copyRootFile(from: string, to: string, mode: number): void {
-  ensureRootDir(dirname(to));
-  const temp = siblingTemp(to);
-  try {
-    copyFileSync(from, temp);
-    chownSync(temp, 0, 0);
-    chmodSync(temp, mode);
-    renameSync(temp, to);
-  } finally {
-    rmSync(temp, { force: true });
-  }
-}
-
 /**
- * Copies a directory tree into place as root-owned (dirs 0755, files 0644): the copy is built in a
- * sibling directory and swapped in with renames, so the helper never sees a half-copied tree.
+ * Writes a tree of files into place as root-owned (dirs 0755, files 0644): built in a sibling
+ * directory and swapped in with renames, so the helper never sees a half-written tree. The bytes
+ * are given, not read from a path here: install writes what it verified.
  */
-export function replaceRootTree(from: string, to: string): void {
+export function replaceRootTree(files: ReadonlyMap<string, Buffer>, to: string): void {
   ensureRootDir(dirname(to));
   const fresh = siblingTemp(to);
   const old = siblingTemp(to);
   try {
-    copyTree(from, fresh);
+    makeRootDir(fresh);
+    for (const [rel, bytes] of files) {
+      const parts = rel.split('/');
+      if (parts.some((part) => part === '' || part === '.' || part === '..'))
+        throw new Error(`${rel}: not a plain relative path`);
+      for (let i = 1; i < parts.length; i++) {
+        const dir = join(fresh, ...parts.slice(0, i));
+        if (!exists(dir)) makeRootDir(dir);
+      }
+      const target = join(fresh, ...parts);
+      writeFileSync(target, bytes, { mode: 0o600, flag: 'wx' });
+      chownSync(target, 0, 0);
+      chmodSync(target, FILE_MODE);
+    }
     if (exists(to)) renameSync(to, old);
     renameSync(fresh, to);
   } finally {
@@ -69,20 +60,10 @@ export function replaceRootTree(from: string, to: string): void {
   }
 }
 
-function copyTree(from: string, to: string): void {
-  mkdirSync(to, { mode: DIR_MODE });
-  chownSync(to, 0, 0);
-  chmodSync(to, DIR_MODE);
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    const source = join(from, entry.name);
-    const target = join(to, entry.name);
-    if (entry.isDirectory()) copyTree(source, target);
-    else if (entry.isFile()) {
-      copyFileSync(source, target);
-      chownSync(target, 0, 0);
-      chmodSync(target, FILE_MODE);
-    } else throw new Error(`${source}: only regular files and directories may be installed`);
-  }
+function makeRootDir(path: string): void {
+  mkdirSync(path, { mode: DIR_MODE });
+  chownSync(path, 0, 0);
+  chmodSync(path, DIR_MODE);
 }
 
 export function exists(path: string): boolean {

@@ -1,12 +1,13 @@
 // Is Portcullis installed, intact and safe to start? For `portcullis doctor` and the wizard;
 // unprivileged (everything it reads is world-readable). "Safe" means every installed file and
-// every directory above it is root-owned and writable by nobody else, so no user can swap what
-// pkexec will run as root.
-import { lstatSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// every directory and link on the way to it is root-owned and writable by nobody else, so no user
+// can swap what pkexec will run as root.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Check } from '../contract/index.js';
 import { hashTree, sha256, type Manifest } from './bundle.js';
 import { BUNDLE_FILES, LAYOUT } from '../common/install-layout.js';
+import { trustedPathProblems } from './trusted-path.js';
 
 export function installedCheck(): Check {
   const base = { id: 'installed' as const, label: 'installed helper' };
@@ -16,7 +17,7 @@ export function installedCheck(): Check {
     return {
       ...base,
       ok: true,
-      detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit action and launcher in place`,
+      detail: `version ${manifest?.version}, ${LAYOUT.libDir}, polkit actions and launcher in place`,
       fix: null,
     };
   }
@@ -41,6 +42,7 @@ export function installProblems(): string[] {
   const copies: Array<[string, string]> = [
     [LAYOUT.launcher, BUNDLE_FILES.launcher],
     [LAYOUT.policy, BUNDLE_FILES.policy],
+    [LAYOUT.managePolicy, BUNDLE_FILES.managePolicy],
   ];
   for (const [installed, inBundle] of copies) {
     try {
@@ -50,26 +52,8 @@ export function installProblems(): string[] {
       problems.push(`${installed} is missing`);
     }
   }
-  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.helperEntry, LAYOUT.node])
-    problems.push(...ownershipProblems(path));
-  return problems;
-}
-
-/** A path and each directory above it must be root-owned and not group/other-writable. */
-export function ownershipProblems(path: string): string[] {
-  const problems: string[] = [];
-  for (let current = path; ; current = dirname(current)) {
-    try {
-      const stats = lstatSync(current);
-      if (stats.uid !== 0) problems.push(`${current} is owned by uid ${stats.uid}, not root`);
-      else if ((stats.mode & 0o022) !== 0 && !stats.isSymbolicLink())
-        problems.push(`${current} is writable by group or others`);
-    } catch {
-      problems.push(`${current} is missing`);
-      break;
-    }
-    if (dirname(current) === current) break;
-  }
+  for (const path of [LAYOUT.launcher, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.helperEntry, LAYOUT.node])
+    problems.push(...trustedPathProblems(path));
   return problems;
 }
 

@@ -1,10 +1,12 @@
 // `portcullis uninstall`: stops the installed helper, detaches and unpins its programs, and removes
-// every file install put down. The rules database and /etc/portcullis (helper.conf) go only with
-// --purge, like a package's conffiles. Each step says what it did, so the person (and the test)
-// can see that nothing was left.
+// every file install put down — only what its manifest names, so a pin directory or a state
+// directory shared with others keeps what is theirs. The rules database and /etc/portcullis
+// (helper.conf) go only with --purge, like a package's conffiles. Each step says what it did, so the
+// person (and the test) can see that nothing was left.
 import { execFileSync } from 'node:child_process';
-import { lstatSync, readFileSync, rmSync, rmdirSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { findBpffsMounts } from '../common/cgroup2.js';
 import { DEFAULT_BPFFS, DEFAULT_SOCKET, DEFAULT_STATE_DIR, HELPER_CONFIG_FILE } from '../common/default-paths.js';
@@ -13,12 +15,15 @@ import { LAYOUT } from '../common/install-layout.js';
 import { asPortcullisError, isOurWrapper, requireRoot, systemdRunning } from './install.js';
 import { exists } from './root-files.js';
 import { installedHelperPids } from './helper-processes.js';
+import { isPinPath, type Manifest } from './bundle.js';
 
 export interface UninstallOptions {
   /** Also delete the rules database and /etc/portcullis. */
   purge?: boolean;
   /** Detaches and unpins everything under a pin directory (the addon's Firewall.detach). */
   detach: (pinDir: string) => Promise<void>;
+  /** The pins the helper makes, from the manifest of the bundle uninstall runs from. */
+  pins: readonly string[];
   /** How long a helper gets to exit after SIGTERM before SIGKILL. */
   stopTimeoutMs?: number;
 }
@@ -40,11 +45,11 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     const stopped = await stopInstalledHelpers(options.stopTimeoutMs ?? 5000);
     done.push(stopped.length > 0 ? `stopped helper pid ${stopped.join(', ')}` : 'no installed helper was running');
 
-    done.push(await removePins(paths.bpffs, options.detach));
+    done.push(await removePins(paths.bpffs, options.pins, options.detach));
     done.push(removeIf(paths.socket, (s) => s.isSocket()));
     done.push(removeEmptyDir(LAYOUT.runtimeDir));
 
-    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.launcher])
+    for (const path of [LAYOUT.unitWantsLink, LAYOUT.unit, LAYOUT.policy, LAYOUT.managePolicy, LAYOUT.launcher])
       done.push(removeIf(path, () => true));
     done.push(removeEmptyDir(LAYOUT.libexecDir));
     done.push(
@@ -52,7 +57,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
         ? removeIf(LAYOUT.cliWrapper, () => true)
         : `${LAYOUT.cliWrapper}: not ours or absent, left alone`,
     );
-    done.push(removeTree(LAYOUT.libDir));
+    done.push(removeInstalledBundle());
 
     if (options.purge) {
       done.push(...purgeState(paths.stateDir));
@@ -116,8 +121,17 @@ function disableUnit(): string {
   return 'systemd is not running: nothing to stop';
 }
 
-/** Detaches (the addon) and unpins; the pin directory must be on a bpffs, never anywhere else. */
-export async function removePins(pinDir: string, detach: (pinDir: string) => Promise<void>): Promise<string> {
+/**
+ * Detaches and unpins the helper's own pins and nothing else. The pin directory must be on a
+ * bpffs. Our pins are moved into a fresh directory on the same bpffs first, so the addon's detach,
+ * which empties whole links/ and maps/ directories, sees only them; then links/, maps/ and the pin
+ * directory go if that left them empty (a bpffs root shared with others keeps what is theirs).
+ */
+export async function removePins(
+  pinDir: string,
+  pins: readonly string[],
+  detach: (pinDir: string) => Promise<void>,
+): Promise<string> {
   if (!exists(pinDir)) return `${pinDir}: no pins`;
   const onBpffs = findBpffsMounts().some(
     (mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'),
@@ -126,9 +140,53 @@ export async function removePins(pinDir: string, detach: (pinDir: string) => Pro
     throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, {
       where: pinDir,
     });
-  await detach(pinDir);
-  if (exists(pinDir)) rmSync(pinDir, { recursive: true, force: true });
-  return `${pinDir}: detached and unpinned`;
+  const ours = pins.filter((pin) => isPinPath(pin) && exists(join(pinDir, pin)));
+  if (ours.length > 0) {
+    // bpffs refuses names with a dot, so this one cannot be hidden.
+    const staging = join(pinDir, `portcullis-uninstall-${randomBytes(4).toString('hex')}`);
+    for (const dir of ['', 'links', 'maps']) mkdirSync(join(staging, dir), { mode: 0o700 });
+    for (const pin of ours) renameSync(join(pinDir, pin), join(staging, pin));
+    await detach(staging);
+    // Only our pins were moved there: whatever detach left of it is ours to remove.
+    if (exists(staging)) rmSync(staging, { recursive: true, force: true });
+  }
+  const kept = [join(pinDir, 'links'), join(pinDir, 'maps'), pinDir].filter((dir) => !removeDirIfEmpty(dir));
+  const what = ours.length > 0 ? `detached and unpinned ${ours.length} pin(s)` : "none of the helper's pins";
+  return `${pinDir}: ${what}${kept.length > 0 ? `; kept ${kept.join(', ')} (not empty: not ours)` : ''}`;
+}
+
+/** The installed bundle's files, as its manifest lists them, then its directories if that emptied them. */
+function removeInstalledBundle(): string {
+  if (!exists(LAYOUT.libDir)) return `${LAYOUT.libDir}: absent`;
+  let manifest: Pick<Manifest, 'files'>;
+  try {
+    manifest = JSON.parse(readFileSync(LAYOUT.manifest, 'utf8')) as Manifest;
+  } catch {
+    return `${LAYOUT.libDir}: no readable manifest, so nothing in it is known to be ours; left alone`;
+  }
+  const dirs = new Set<string>();
+  for (const file of [...Object.keys(manifest.files ?? {}), 'manifest.json']) {
+    if (file.split('/').includes('..')) continue;
+    rmSync(join(LAYOUT.libDir, file), { force: true });
+    for (let dir = dirname(file); dir !== '.'; dir = dirname(dir)) dirs.add(dir);
+  }
+  // Deepest first, so a parent is tried after its children.
+  for (const dir of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length))
+    removeDirIfEmpty(join(LAYOUT.libDir, dir));
+  return removeDirIfEmpty(LAYOUT.libDir)
+    ? `${LAYOUT.libDir}: removed`
+    : `${LAYOUT.libDir}: removed its files; kept what the manifest does not name`;
+}
+
+/** rmdir: true when the directory is gone (or was never there). */
+function removeDirIfEmpty(path: string): boolean {
+  if (!exists(path)) return true;
+  try {
+    rmdirSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function purgeState(stateDir: string): string[] {
@@ -154,10 +212,5 @@ function removeTree(path: string): string {
 
 function removeEmptyDir(path: string): string {
   if (!exists(path)) return `${path}: absent`;
-  try {
-    rmdirSync(path);
-    return `${path}: removed`;
-  } catch {
-    return `${path}: not empty, left alone`;
-  }
+  return removeDirIfEmpty(path) ? `${path}: removed` : `${path}: not empty, left alone`;
 }

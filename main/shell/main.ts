@@ -1,5 +1,6 @@
-// `portcullis-shell`: the browser shell. Serves the UI on 127.0.0.1 and prints the address to open
-// (token included); with --open it starts Chromium in an app window on it.
+// `portcullis-shell`: the browser shell. Serves the UI on 127.0.0.1 and prints the launch page to
+// open (a file only this user can read, which signs the browser in once); with --open it starts
+// Chromium in an app window on it. The browser's command line names the file, never a secret.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,14 +38,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   const backend = createSystemBackend({ clientName: 'shell', socketPath: args.socket, configDir: args['config-dir'] });
   await backend.connection.connect();
   const shell = await startShellServer({ backend, rendererDir: resolve(args.renderer ?? 'build/renderer'), port });
-  console.log(`Portcullis browser shell on ${shell.origin} (open ${shell.url})`);
+  console.log(`Portcullis browser shell on ${shell.origin} (open ${shell.launchUrl})`);
 
   let browser: ReturnType<typeof spawn> | null = null;
   let profile: string | null = null;
   if (args.open) {
     profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
     const flags = [
-      `--app=${shell.url}`,
+      `--app=${shell.launchUrl}`,
       `--user-data-dir=${profile}`,
       '--no-first-run',
       '--disable-background-networking',
@@ -60,14 +61,14 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       errors = (errors + chunk.toString()).slice(-2000);
     });
     browser.on('error', (error) =>
-      console.error(`could not start ${args.browser}: ${error.message}; open ${shell.url} in a browser instead`),
+      console.error(`could not start ${args.browser}: ${error.message}; open ${shell.launchUrl} in a browser instead`),
     );
     browser.on('exit', (code) => {
       browser = null;
       // The person closed the window: we are done. A failed start: say so and keep serving.
       if (code === 0) return void stop();
       console.error(
-        `${args.browser} exited with status ${code}${errors ? `:\n${errors.trim().split('\n').slice(-3).join('\n')}` : ''}\nThe shell keeps running; open ${shell.url} in a browser, Ctrl-C to stop.`,
+        `${args.browser} exited with status ${code}${errors ? `:\n${errors.trim().split('\n').slice(-3).join('\n')}` : ''}\nThe shell keeps running; open ${shell.launchUrl} in a browser, Ctrl-C to stop.`,
       );
     });
   }

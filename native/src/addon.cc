@@ -40,7 +40,8 @@ Napi::Value Addon::SetErrorClass(const Napi::CallbackInfo& info) {
 }
 
 // probeBpf() -> Promise<{ringBuffer, lpmTrie, skStorage, arrayOfMaps, cgroupSockAddr, cgroupSkb,
-// cgroupSock, tpBtf, bpfLink, kernelContextCast, sockOps, connectSetsockopt: boolean}>
+// cgroupSock, tpBtf, bpfLink, sockRelease, atomicFetch, kernelContextCast, sockOps, connectSetsockopt:
+// boolean}>
 Napi::Value Addon::Probe(const Napi::CallbackInfo& info) {
   return PromiseWorker<BpfFeatures>::Start(
       info.Env(), "probe BPF features", [] { return ProbeBpf(); },
@@ -55,6 +56,8 @@ Napi::Value Addon::Probe(const Napi::CallbackInfo& info) {
         out.Set("cgroupSock", features.cgroup_sock);
         out.Set("tpBtf", features.tp_btf);
         out.Set("bpfLink", features.bpf_link);
+        out.Set("sockRelease", features.sock_release);
+        out.Set("atomicFetch", features.atomic_fetch);
         out.Set("kernelContextCast", features.kernel_context_cast);
         out.Set("sockOps", features.sock_ops);
         out.Set("connectSetsockopt", features.connect_setsockopt);

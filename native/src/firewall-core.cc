@@ -17,6 +17,7 @@
 #include "native-error.h"
 #include "portcullis-abi-check.h"
 #include "portcullis.skel.h"
+#include "probe.h"
 
 namespace portcullis {
 namespace {
@@ -105,6 +106,15 @@ void WriteConfig(int fd, const pcl_config& cfg) {
   if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) != 0) throw NativeFailure("write pcl_config", errno);
 }
 
+uint32_t PinnedMaxEntries(const std::string& pin) {
+  Fd map(bpf_obj_get(pin.c_str()));
+  if (map.get() < 0) throw NativeFailure("open pinned map " + pin, errno);
+  bpf_map_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(map.get(), &info, &len) != 0) throw NativeFailure("inspect pinned map " + pin, errno);
+  return info.max_entries;
+}
+
 void RemoveDirEntries(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
   if (!d) return;
@@ -145,9 +155,10 @@ int InnerIndex(const std::string& field) {
   return -1;
 }
 
-std::shared_ptr<FirewallCore> FirewallCore::Open(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes) {
+std::shared_ptr<FirewallCore> FirewallCore::Open(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes,
+                                                 bool storage_fast_path) {
   std::shared_ptr<FirewallCore> core(new FirewallCore());
-  core->Load(cgroup, pin_dir, ring_bytes);  // on a failure the destructor releases what was made
+  core->Load(cgroup, pin_dir, ring_bytes, storage_fast_path);  // on a failure the destructor releases what was made
   return core;
 }
 
@@ -158,7 +169,7 @@ FirewallCore::~FirewallCore() {
   if (skel_) portcullis_bpf__destroy(skel_);
 }
 
-void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes) {
+void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes, bool storage_fast_path) {
   Fd cgroup_fd(open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (cgroup_fd.get() < 0) throw NativeFailure("open cgroup " + cgroup, errno);
   MakeDir(pin_dir);
@@ -176,6 +187,14 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
   }
   if (ring_bytes != 0 && !maps_pinned && bpf_map__set_max_entries(skel_->maps.pcl_events, ring_bytes) != 0)
     throw NativeFailure("size ring buffer", errno);
+  // Where the fast path finds a socket's state: its pcl_slots entry, found with the kfunc
+  // bpf_cast_to_kern_ctx (6.2+), or its socket storage, with pcl_slots cut to one unused entry.
+  // Adopted pins keep the form they were made with: their read-only data holds it, and the pinned
+  // pcl_slots is reused at its size (pins older than the choice had the entries).
+  bool kern_ctx_cast = !storage_fast_path && KernelHasKfunc("bpf_cast_to_kern_ctx");
+  if (maps_pinned) kern_ctx_cast = PinnedMaxEntries(MapPin(pin_dir, bpf_map__name(skel_->maps.pcl_slots))) > 1;
+  skel_->rodata->pcl_kern_ctx_cast = kern_ctx_cast ? 1 : 0;
+  if (!kern_ctx_cast && bpf_map__set_max_entries(skel_->maps.pcl_slots, 1) != 0) throw NativeFailure("size pcl_slots", errno);
   int err = portcullis_bpf__load(skel_);
   if (err) throw NativeFailure("load BPF programs", -err);
   adopted_ = maps_pinned;
@@ -258,6 +277,8 @@ void FirewallCore::CloseInnerFds(uint32_t slot) {
 int FirewallCore::OuterFd(size_t inner) const {
   return bpf_map__fd(bpf_object__find_map_by_name(skel_->obj, kInnerMaps[inner].outer));
 }
+
+bool FirewallCore::kern_ctx_cast() const { return skel_->rodata->pcl_kern_ctx_cast != 0; }
 
 int FirewallCore::events_fd() const { return bpf_map__fd(skel_->maps.pcl_events); }
 

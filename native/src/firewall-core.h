@@ -84,7 +84,10 @@ class FirewallCore {
  public:
   // Loads the programs and attaches them to `cgroup` with links pinned under pin_dir, or adopts
   // what is pinned there (maps by pin, cgroup links re-pointed at this build's programs).
-  static std::shared_ptr<FirewallCore> Open(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes);
+  // storage_fast_path: the fast path reads socket storage even where the kernel has
+  // bpf_cast_to_kern_ctx (as kernels before 6.2 run it); only used when the maps are created.
+  static std::shared_ptr<FirewallCore> Open(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes,
+                                            bool storage_fast_path);
   // Detaches every pinned link under pin_dir (enforcement stops even if another process still
   // holds a link), then removes the pins.
   static void Detach(const std::string& pin_dir);
@@ -94,6 +97,9 @@ class FirewallCore {
   FirewallCore& operator=(const FirewallCore&) = delete;
 
   bool adopted() const { return adopted_; }
+  // Whether the loaded programs' fast path finds sockets' pcl_slots entries with
+  // bpf_cast_to_kern_ctx (else it reads socket storage): their read-only data, an adopted pin's.
+  bool kern_ctx_cast() const;
   // The kernel's event drop count when this firewall was opened (drops before it are not ours to report).
   uint64_t drops_at_open() const { return drops_at_open_; }
   int events_fd() const;
@@ -122,7 +128,7 @@ class FirewallCore {
 
  private:
   FirewallCore() = default;
-  void Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes);
+  void Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes, bool storage_fast_path);
   void AttachOrAdopt(int cgroup_fd, const std::string& pin_dir);
   void CloseInnerFds(uint32_t slot);
   int OuterFd(size_t inner) const;

@@ -77,6 +77,7 @@ Napi::Function Firewall::Define(Napi::Env env) {
                          StaticMethod<&Firewall::Open>("open"),
                          StaticMethod<&Firewall::Detach>("detach"),
                          InstanceAccessor<&Firewall::Adopted>("adopted"),
+                         InstanceAccessor<&Firewall::FastPath>("fastPath"),
                          InstanceMethod<&Firewall::PrepareMap>("prepareMap"),
                          InstanceMethod<&Firewall::Swap>("swap"),
                          InstanceMethod<&Firewall::ApplyDiff>("applyDiff"),
@@ -124,8 +125,11 @@ Napi::Value Firewall::Open(const Napi::CallbackInfo& info) {
   std::string pin_dir = StringArg(info, 1, "pinDir");
   if (info.Length() < 3 || !info[2].IsNumber()) ThrowTypeError(env, "ringBytes must be a number");
   uint32_t ring_bytes = info[2].As<Napi::Number>().Uint32Value();
+  std::string fast_path = info.Length() > 3 && !info[3].IsUndefined() ? StringArg(info, 3, "fastPath") : "auto";
+  if (fast_path != "auto" && fast_path != "socket-storage") ThrowTypeError(env, "fastPath must be 'auto' or 'socket-storage'");
+  bool storage_fast_path = fast_path == "socket-storage";
   return PromiseWorker<std::shared_ptr<FirewallCore>>::Start(
-      env, "open firewall", [=] { return FirewallCore::Open(cgroup, pin_dir, ring_bytes); },
+      env, "open firewall", [=] { return FirewallCore::Open(cgroup, pin_dir, ring_bytes, storage_fast_path); },
       [](Napi::Env env, std::shared_ptr<FirewallCore>& core) -> Napi::Value {
         auto external = Napi::External<std::shared_ptr<FirewallCore>>::New(
             env, new std::shared_ptr<FirewallCore>(core), [](Napi::Env, std::shared_ptr<FirewallCore>* held) { delete held; });
@@ -142,6 +146,11 @@ Napi::Value Firewall::Detach(const Napi::CallbackInfo& info) {
 
 Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), RequireOpen(info.Env())->adopted());
+}
+
+// 'entry' or 'socket-storage': where the loaded programs' fast path finds a socket's state.
+Napi::Value Firewall::FastPath(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), RequireOpen(info.Env())->kern_ctx_cast() ? "entry" : "socket-storage");
 }
 
 // prepareMap(field, {count, keys, values, capacity, ready?}): creates the fresh inner map of

@@ -27,11 +27,13 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   static std::shared_ptr<FirewallCore> CoreOf(const Napi::Value& value);
 
  private:
-  // Firewall.open(cgroup, pinDir, ringBytes) -> Promise<Firewall>: loads, attaches or adopts.
+  // Firewall.open(cgroup, pinDir, ringBytes, fastPath?) -> Promise<Firewall>: loads, attaches or
+  // adopts. fastPath: 'auto' (default) or 'socket-storage' (the older kernels' form, forced).
   static Napi::Value Open(const Napi::CallbackInfo& info);
   // Firewall.detach(pinDir) -> Promise<void>
   static Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value Adopted(const Napi::CallbackInfo& info);
+  Napi::Value FastPath(const Napi::CallbackInfo& info);
   Napi::Value PrepareMap(const Napi::CallbackInfo& info);
   Napi::Value Swap(const Napi::CallbackInfo& info);
   Napi::Value ApplyDiff(const Napi::CallbackInfo& info);

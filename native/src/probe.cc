@@ -48,14 +48,45 @@ bool CgroupLink() {
   return link >= 0 || err == EBADF;
 }
 
-// A kfunc the kernel offers BPF programs: it is a FUNC in the kernel's BTF.
-bool Kfunc(const char* name) {
+// The cgroup sock_release hook (Linux 5.9), which reports a socket's exact totals at close: the
+// kernel takes a cgroup sock program for that attach type only when it knows the hook.
+bool SockRelease() {
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET_SOCK_RELEASE);
+  int fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK, "pcl_probe", "GPL", kReturnZero, 2, &opts);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+// Atomic operations that return the old value (BPF_FETCH, Linux 5.12), which the datapath's
+// totals and close states use; older kernels refuse any atomic but a plain add.
+bool AtomicFetch() {
+  const bpf_insn insns[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 0},                                 // r1 = 0
+      {BPF_STX | BPF_MEM | BPF_DW, BPF_REG_10, BPF_REG_1, -8, 0},                        // *(u64 *)(r10 - 8) = r1
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_1, 0, 0, 1},                                 // r1 = 1
+      {BPF_STX | BPF_ATOMIC | BPF_DW, BPF_REG_10, BPF_REG_1, -8, BPF_OR | BPF_FETCH},   // r1 = fetch_or(r10 - 8, r1)
+      {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 0},                                 // r0 = 0
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET_EGRESS);
+  int fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SKB, "pcl_probe", "GPL", insns, std::size(insns), &opts);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+}  // namespace
+
+bool KernelHasKfunc(const char* name) {
   btf* vmlinux = btf__load_vmlinux_btf();
   if (libbpf_get_error(vmlinux)) return false;
   bool found = btf__find_by_name_kind(vmlinux, name, BTF_KIND_FUNC) >= 0;
   btf__free(vmlinux);
   return found;
 }
+
+namespace {
 
 // A connect4 program that calls bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &1000, 4): the
 // verifier refuses the call where the kernel does not offer it there.
@@ -93,7 +124,9 @@ BpfFeatures ProbeBpf() {
   features.cgroup_sock = ProgType(BPF_PROG_TYPE_CGROUP_SOCK);
   features.tp_btf = TpBtf();
   features.bpf_link = CgroupLink();
-  features.kernel_context_cast = Kfunc("bpf_cast_to_kern_ctx");
+  features.sock_release = SockRelease();
+  features.atomic_fetch = AtomicFetch();
+  features.kernel_context_cast = KernelHasKfunc("bpf_cast_to_kern_ctx");
   features.sock_ops = ProgType(BPF_PROG_TYPE_SOCK_OPS);
   features.connect_setsockopt = ConnectSetsockopt();
   ClearLibbpfLog();  // what the probes that failed logged is no one's error

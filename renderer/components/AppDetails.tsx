@@ -86,7 +86,7 @@ export function AppDetails({ appId }: { appId: number }) {
         }
       >
         <option value="">Use the global default</option>
-        <option value="allow">Allow</option>
+        <option value="allow">Allow (needs an administrator)</option>
         <option value="block">Block</option>
       </select>
       <h3>Rules for this app ({appRules.length})</h3>

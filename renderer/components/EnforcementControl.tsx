@@ -1,4 +1,5 @@
-// Enforcing or paused, with timed pauses (the tray offers the same).
+// Enforcing or paused, with timed pauses (the tray offers the same). Pausing needs an
+// administrator; resuming is free.
 import { useState } from 'react';
 import { useHelper } from '../stores/helper-store';
 import { formatClock } from '../model/format';
@@ -30,6 +31,9 @@ export function EnforcementControl() {
         </button>
         {menuOpen && (
           <div className="menu" role="menu">
+            <p className="menu-note" role="note">
+              Pausing lets everything through: it needs an administrator.
+            </p>
             {[5, 15, 60].map((minutes) => (
               <button
                 key={minutes}

@@ -32,8 +32,8 @@ export function PromptQueue() {
   const setMode = usePrompts((state) => state.setMode);
   const status = useHelper((state) => state.status);
   const mode = status ? modeOf(status.defaultAction) : null;
-  const holdUnavailable =
-    status?.kernel.hold && status.kernel.hold.mechanism === null ? status.kernel.hold.detail : null;
+  const hold = status?.kernel.features.find((feature) => feature.id === 'ask-hold');
+  const holdUnavailable = hold && !hold.available ? hold.why : null;
   return (
     <section className="view prompts-view" aria-label="Questions">
       <div className="toolbar">

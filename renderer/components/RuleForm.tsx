@@ -1,7 +1,9 @@
 // Add or edit a rule. Validation is the contract's parseRuleDraft, the very code the helper runs,
-// so what this form accepts the helper accepts, and the message names the field that is wrong.
+// so what this form accepts the helper accepts, and the message names the field that is wrong. What
+// needs an administrator is the contract's classifier, which the helper runs too.
 import { useMemo, useState } from 'react';
 import { ACTIONS, DIRECTIONS, PROTOCOLS, parseRuleDraft, ruleToDraft, type RuleDraft } from '../../main/contract/rules';
+import { additionLoosening, ruleChangeLoosening, ruleState } from '../../main/contract/authority';
 import { useRules } from '../stores/rules-store';
 import { useConnections } from '../stores/connections-store';
 import { useUi, type Editing } from '../stores/ui-store';
@@ -69,6 +71,12 @@ export function RuleForm({ editing }: { editing: Exclude<Editing, null> }) {
     return next;
   }, [draft, expiry]);
   const parsed = parseRuleDraft(candidate, Date.now(), 'rule');
+  // What saving would loosen, in the helper's own words: it will ask for an administrator.
+  const loosening = parsed.ok
+    ? existing
+      ? ruleChangeLoosening(ruleState(existing), { ...parsed.value, id: existing.id, appId: parsed.value.app })
+      : additionLoosening([{ ...parsed.value, appId: parsed.value.app }])
+    : null;
   const issue = parsed.ok ? null : parsed.error;
   const issueField = issue ? fieldOf(issue.where) : null;
   const errorFor = (field: Field) =>
@@ -216,6 +224,11 @@ export function RuleForm({ editing }: { editing: Exclude<Editing, null> }) {
         {issue && issueField === null && (
           <p className="field-error" role="alert">
             {issue.where}: {issue.message}
+          </p>
+        )}
+        {loosening && (
+          <p className="admin-note" role="note">
+            Needs an administrator: {loosening}. You will be asked to authenticate.
           </p>
         )}
         <div className="dialog-actions">

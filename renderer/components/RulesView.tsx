@@ -120,6 +120,8 @@ export function RulesView() {
             {virtualizer.getVirtualItems().map((item) => {
               const rule = shown[item.index]!;
               const remote = formatRemote(rule.remote);
+              // Undoing an enabled block lets traffic through: the helper will ask for an administrator.
+              const adminTitle = rule.enabled && rule.action === 'block' ? 'Needs an administrator' : undefined;
               return (
                 <div
                   key={item.key}
@@ -133,6 +135,7 @@ export function RulesView() {
                       type="checkbox"
                       className="switch"
                       checked={rule.enabled}
+                      title={adminTitle}
                       aria-label={`${rule.enabled ? 'Disable' : 'Enable'} rule ${remote}`}
                       onChange={(event) => void setEnabled(rule.id, event.target.checked)}
                     />
@@ -168,6 +171,7 @@ export function RulesView() {
                     </button>
                     <button
                       className="button small danger-outline"
+                      title={adminTitle}
                       onClick={() => void remove([rule.id])}
                       aria-label={`Remove rule ${remote}`}
                     >

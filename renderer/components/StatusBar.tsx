@@ -1,8 +1,9 @@
-// Helper state, enforcement, rule count and event drops, always in view.
+// Helper state, enforcement, rule count, event drops and the kernel's feature forms, always in view.
 import { useHelper } from '../stores/helper-store';
 import { useConnections } from '../stores/connections-store';
 import { useRules } from '../stores/rules-store';
 import { formatClock, formatCount } from '../model/format';
+import { KernelSummary } from './KernelFeatures';
 
 const HELPER_LABEL = {
   unknown: 'Helper: checking…',
@@ -53,6 +54,8 @@ export function StatusBar() {
           >
             {formatCount(drops)} events dropped
           </span>
+          <span className="sep" />
+          <KernelSummary release={status.kernel.kernelRelease} features={status.kernel.features} />
           <span className="grow" />
           <span className="muted">
             helper {status.version} · pid {status.pid}

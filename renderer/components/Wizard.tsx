@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'react';
 import { useHelper } from '../stores/helper-store';
 import { HelperMessage } from './HelperBanner';
+import { KernelFeatureList } from './KernelFeatures';
 
 const STEPS = ['Check this computer', 'Start the helper', 'Choose a mode'] as const;
 
@@ -61,6 +62,7 @@ function ChecksStep({ onNext }: { onNext: () => void }) {
                   How to fix: <code>{check.fix}</code>
                 </div>
               )}
+              {check.features && <KernelFeatureList features={check.features} />}
             </div>
           </li>
         ))}
@@ -95,9 +97,13 @@ function HelperStep({ onBack, onNext }: { onBack: () => void; onNext: () => void
       </p>
       <div className="helper-box">
         {connected ? (
-          <p className="ok-text">
-            ✓ The helper is running (version {helper.status.version}, pid {helper.status.pid}).
-          </p>
+          <>
+            <p className="ok-text">
+              ✓ The helper is running (version {helper.status.version}, pid {helper.status.pid}). On Linux{' '}
+              {helper.status.kernel.kernelRelease} it runs:
+            </p>
+            <KernelFeatureList features={helper.status.kernel.features} />
+          </>
         ) : (
           <HelperMessage helper={helper} />
         )}

@@ -6,7 +6,7 @@ import { create } from 'zustand';
 import type { App, ConnectionEvent, Flow } from '../../main/contract/domain';
 import { bridge } from '../bridge';
 import { applyEvent, placeholderApp, putFlow, type AppGroup } from '../model/flow-groups';
-import { valueOr } from './notices-store';
+import { valueAsAdministrator, valueOr } from './notices-store';
 
 export const POLL_MS = 2000;
 /** Longest a live event waits before it shows. */
@@ -156,7 +156,10 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     },
 
     async setAppDefault(appId, action) {
-      const app = valueOr(await bridge().setAppDefault({ appId, action }), 'Changing the app default');
+      const app = await valueAsAdministrator(
+        () => bridge().setAppDefault({ appId, action }),
+        'Changing the app default',
+      );
       if (!app) return;
       get().apps.set(app.id, app);
       set((state) => ({ revision: state.revision + 1 }));

@@ -3,7 +3,7 @@ import { create } from 'zustand';
 import type { Check, HelperState, WizardState } from '../../main/contract/ipc';
 import type { Status } from '../../main/contract/domain';
 import { bridge } from '../bridge';
-import { valueOr } from './notices-store';
+import { valueAsAdministrator, valueOr } from './notices-store';
 
 export type HelperView = HelperState | { state: 'unknown' };
 
@@ -65,7 +65,7 @@ export const useHelper = create<HelperStore>((set) => ({
   },
 
   async completeWizard(mode, startAtBoot) {
-    const wizard = valueOr(await bridge().completeWizard({ mode, startAtBoot }), 'Finishing setup');
+    const wizard = await valueAsAdministrator(() => bridge().completeWizard({ mode, startAtBoot }), 'Finishing setup');
     if (!wizard) return false;
     set({ wizard });
     return true;
@@ -73,8 +73,8 @@ export const useHelper = create<HelperStore>((set) => ({
 
   async setEnforcement(enabled, pauseMinutes) {
     const request = pauseMinutes === undefined ? { enabled } : { enabled, pauseMinutes };
-    const status = valueOr(
-      await bridge().setEnforcement(request),
+    const status = await valueAsAdministrator(
+      () => bridge().setEnforcement(request),
       enabled ? 'Resuming enforcement' : 'Pausing enforcement',
     );
     if (status) set({ status });

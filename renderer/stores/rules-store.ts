@@ -4,7 +4,7 @@ import type { Rule, RuleDraft } from '../../main/contract/rules';
 import { formatRemote } from '../../main/contract/rules';
 import { parseBlocklist, type ParsedList } from '../../main/contract/blocklist';
 import { bridge } from '../bridge';
-import { useNotices, valueOr } from './notices-store';
+import { useNotices, valueAsAdministrator, valueOr } from './notices-store';
 
 /** Rules per addRules call: small enough that the progress bar moves, large enough to be quick. */
 export const IMPORT_CHUNK = 500;
@@ -51,7 +51,7 @@ export const useRules = create<RulesStore>((set, get) => ({
   },
 
   async add(draft) {
-    const rule = valueOr(await bridge().addRule({ rule: draft }), 'Adding the rule');
+    const rule = await valueAsAdministrator(() => bridge().addRule({ rule: draft }), 'Adding the rule');
     if (rule) {
       set((state) => ({ rules: [...state.rules.filter((r) => r.id !== rule.id), rule] }));
       useNotices.getState().push('info', `Rule added: ${rule.action} ${formatRemote(rule.remote)}`);
@@ -60,13 +60,13 @@ export const useRules = create<RulesStore>((set, get) => ({
   },
 
   async update(id, patch) {
-    const rule = valueOr(await bridge().updateRule({ id, patch }), 'Saving the rule');
+    const rule = await valueAsAdministrator(() => bridge().updateRule({ id, patch }), 'Saving the rule');
     if (rule) set((state) => ({ rules: state.rules.map((r) => (r.id === id ? rule : r)) }));
     return rule;
   },
 
   async remove(ids) {
-    const result = valueOr(await bridge().removeRules({ ids }), 'Removing rules');
+    const result = await valueAsAdministrator(() => bridge().removeRules({ ids }), 'Removing rules');
     if (!result) return;
     const removed = new Set(result.removed);
     set((state) => ({ rules: state.rules.filter((rule) => !removed.has(rule.id)) }));

@@ -9,6 +9,7 @@ import type { Sandbox } from '../support/sandbox.js';
 import { createSystemBackend } from '../../main/app/system-backend.js';
 import { startShellServer, type ShellServer } from '../../main/shell/shell-server.js';
 import type { IpcBackend } from '../../main/app/ipc-backend.js';
+import { codeOf, signInLinkOf } from '../support/shell-probes.js';
 
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'e2e');
 export const CHROMIUM = '/usr/bin/chromium';
@@ -34,11 +35,26 @@ export function buildRenderer(): string {
   return join(REPO_ROOT, 'build', 'renderer');
 }
 
+/**
+ * Opens the launch page as `portcullis-shell --open` has the browser do: it signs in and lands on
+ * the app. Returns the one-time code the page held (spent now).
+ */
+export async function signInFromLaunchPage(page: Page, shell: ShellServer): Promise<string> {
+  const code = codeOf(signInLinkOf(shell.launchUrl));
+  await page.goto(shell.launchUrl);
+  await page.waitForURL(`${shell.origin}/`);
+  return code;
+}
+
 export interface ShellSession {
   backend: IpcBackend;
   shell: ShellServer;
   context: BrowserContext;
   page: Page;
+  /** The one-time code the browser signed in with. */
+  signInCode: string;
+  /** What the shell logged. */
+  shellLog: string[];
   screenshot(name: string): Promise<void>;
 }
 
@@ -51,7 +67,8 @@ export async function openShell(sandbox: Sandbox, socket: string): Promise<Shell
     configDir: sandbox.makeTempDir('config'),
   });
   sandbox.defer(() => backend.dispose());
-  const shell = await startShellServer({ backend, rendererDir, log: () => undefined });
+  const shellLog: string[] = [];
+  const shell = await startShellServer({ backend, rendererDir, log: (line) => shellLog.push(line) });
   sandbox.defer(() => shell.close());
   // A persistent context on a fresh directory: playwright's way of passing --user-data-dir.
   const context = await chromium.launchPersistentContext(sandbox.makeTempDir('chromium'), {
@@ -78,13 +95,15 @@ export async function openShell(sandbox: Sandbox, socket: string): Promise<Shell
     // CSP violations and uncaught errors show up here; they fail the run loudly in the log.
     if (problems.length > 0) console.error(`browser reported:\n${problems.join('\n')}`);
   });
-  await page.goto(shell.url);
+  const signInCode = await signInFromLaunchPage(page, shell);
   mkdirSync(ARTIFACTS, { recursive: true });
   return {
     backend,
     shell,
     context,
     page,
+    signInCode,
+    shellLog,
     screenshot: async (name) => void (await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) })),
   };
 }

@@ -5,46 +5,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { killAndWait, withSandbox, type Sandbox } from '../support/sandbox.js';
+import { withSandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
+import { probeConnect } from '../support/connect-probe.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort } from './connections-rig.js';
+import { domainAddresses, dnsStatus, firstLine, runApp, startResolver, until } from './dns-rig.js';
 import type { Flow } from '../../main/contract/index.js';
-
-const DNS_SERVER = join(__dirname, 'connections-dns-server.py');
-
-async function ready(child: ChildProcess, what: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within 5 s`)), 5000);
-    child.stdout!.once('data', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited with ${code}`));
-    });
-  });
-}
-
-async function runApp(sandbox: Sandbox, cgroup: string, argv: string[]): Promise<Record<string, unknown>> {
-  const { code, stdout, stderr } = await sandbox.runInCgroup(cgroup, argv);
-  if (code !== 0) return { exit: code, stderr };
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
-}
 
 test('connections DNS: flows carry resolved names; domain rules block resolved addresses, CNAME chains included', async () => {
   await withSandbox(async (sandbox) => {
     const helper = await HelperProcess.start(sandbox);
     const host = sandbox.makeTestHost(1);
     // The resolver on the host side of the veth (the test's own address); it answers with the test host behind it.
-    const dns = spawn(SYSTEM_PYTHON, [DNS_SERVER, host.host4, host.peer4, '300'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    sandbox.defer(() => killAndWait(dns));
-    await ready(dns, 'DNS server');
+    await startResolver(sandbox, host.host4, host.peer4);
     const port = randomPort();
-    await ready(sandbox.spawnInNetns(host.netns, [SYSTEM_PYTHON, PEER_SCRIPT, host.peer4, String(port)]), 'peer');
+    await firstLine(sandbox.spawnInNetns(host.netns, [SYSTEM_PYTHON, PEER_SCRIPT, host.peer4, String(port)]), 'peer');
     const appExe = join(sandbox.makeTempDir('dns-app'), 'browser');
     copyFileSync(SYSTEM_PYTHON, appExe);
     const resolveConnect = (name: string, waitMs = 300) =>
@@ -100,5 +75,58 @@ test('connections DNS: flows carry resolved names; domain rules block resolved a
     assert.equal((await plainConnect()).exit, undefined, 'no answer named edge.cdn-shop.test yet');
     const viaAlias = await resolveConnect('alias.shop.test');
     assert.deepEqual([viaAlias.resolved, viaAlias.outcome], [host.peer4, 'EPERM'], JSON.stringify(viaAlias));
+  });
+});
+
+test('connections DNS: an answer is believed for a day at most, and a domain rule keeps its 256 latest addresses', async () => {
+  await withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    const host = sandbox.makeTestHost(1);
+    await startResolver(sandbox, host.host4, host.peer4);
+    const blocked = await helper.cli(['block', '*.cap.test', '--json']);
+    assert.equal(blocked.code, 0, blocked.stderr);
+    const ruleId = (JSON.parse(blocked.stdout) as { id: number }).id;
+    const resolve = (...names: string[]) =>
+      runApp(sandbox, helper.paths.cgroup, [SYSTEM_PYTHON, TRAFFIC_SCRIPT, 'resolve', host.host4, '53', ...names]);
+
+    // A TTL of 2^31 - 1 s on the wire stands for one day.
+    assert.deepEqual((await resolve('forever.cap.test')).answers, [1]);
+    const [forever] = await until(
+      () => domainAddresses(helper, ruleId),
+      (held) => held.length === 1,
+    );
+    assert.equal(forever?.address, host.peer4);
+    assert.equal(forever!.expiresAt - forever!.answeredAt, 86_400_000, 'clamped to a day');
+
+    // 11 answers of 25 addresses each (127.77.N.1-25): 276 for one rule, which keeps the 256 latest.
+    const many = Array.from({ length: 11 }, (_, i) => `many-${i + 1}.cap.test`);
+    assert.deepEqual((await resolve(...many)).answers, new Array(11).fill(25));
+    const held = await until(
+      () => domainAddresses(helper, ruleId),
+      (addresses) => addresses.some((a) => a.address === '127.77.11.25'),
+    );
+    assert.equal(held.length, 256);
+    const texts = new Set(held.map((a) => a.address));
+    assert.ok(!texts.has(host.peer4) && !texts.has('127.77.1.1') && !texts.has('127.77.1.19'), 'the oldest went');
+    assert.ok(texts.has('127.77.1.20') && texts.has('127.77.11.25'));
+    const status = await dnsStatus(helper);
+    assert.equal(status.domainAddresses, 256);
+    assert.equal(status.answersLearned, 12);
+    assert.ok(status.domainApplies <= 12, `applies are batched: ${status.domainApplies} for 12 answers`);
+
+    // The kernel agrees: the newest address is blocked, the evicted one is not (nothing listens: refused).
+    const port = randomPort();
+    await until(
+      async () => (await probeConnect(sandbox, helper.paths.cgroup, [{ host: '127.77.11.25', port }]))[0],
+      (result) => result === 'EPERM',
+    );
+    assert.deepEqual(
+      await probeConnect(sandbox, helper.paths.cgroup, [
+        { host: '127.77.11.25', port },
+        { host: '127.77.1.20', port },
+        { host: '127.77.1.19', port },
+      ]),
+      ['EPERM', 'EPERM', 'refused'],
+    );
   });
 });

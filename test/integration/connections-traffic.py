@@ -208,6 +208,43 @@ elif mode == 'resolve-connect':
         totals['outcome'] = 'ok'
     except OSError as e:
         totals['outcome'] = errno.errorcode.get(e.errno, str(e.errno))
+elif mode == 'resolve':
+    # Asks the DNS server at HOST:PORT for each NAME (an A query from a socket of its own, as a
+    # stub resolver does) and prints how many answers each response carried.
+    import struct
+    counts = []
+    for i, name in enumerate(words):
+        q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        q.settimeout(3)
+        question = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\0' + struct.pack('!HH', 1, 1)
+        q.sendto(struct.pack('!HHHHHH', 0x5000 + i, 0x0100, 1, 0, 0, 0) + question, (host, port))
+        counts.append(struct.unpack('!H', q.recv(512)[6:8])[0])
+        q.close()
+    totals['answers'] = counts
+elif mode == 'dns-listen':
+    # A UDP socket on HOST that, when NAME is given, first asks the DNS server at SERVER:53 for it;
+    # prints its port, then counts what it receives until nothing came for 5 s (after the first
+    # datagram, which it waits 30 s for; 90 s at most). Its query's id is 0x6161.
+    import struct
+    server, name = (words[0], words[1]) if len(words) > 1 else (None, None)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((host, port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+    if name:
+        s.settimeout(3)
+        question = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.')) + b'\0' + struct.pack('!HH', 1, 1)
+        s.sendto(struct.pack('!HHHHHH', 0x6161, 0x0100, 1, 0, 0, 0) + question, (server, 53))
+        s.recv(512)
+    print(json.dumps({'port': s.getsockname()[1]}), flush=True)
+    received, deadline = 0, time.monotonic() + 90
+    while time.monotonic() < deadline:
+        s.settimeout(5.0 if received else 30.0)
+        try:
+            s.recv(2048)
+            received += 1
+        except socket.timeout:
+            break
+    totals['received'] = received
 elif mode == 'serve':
     # The app as a server: listens on HOST:PORT, accepts CONNECTIONS clients, sends each SIZE bytes
     # and reads what they send until they close.

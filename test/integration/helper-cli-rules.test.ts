@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox, type TestHost } from '../support/sandbox.js';
+import { expectedFastPath } from '../support/kernel-btf.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import type { Rule, Status } from '../../main/contract/index.js';
@@ -159,6 +160,12 @@ describe('portcullis block/unblock against a real helper', () => {
     const byId = new Map(checks.map((c) => [c.id, c]));
     for (const id of ['kernel', 'cgroup2', 'btf', 'helper', 'hooks'])
       assert.equal(byId.get(id)?.ok, true, `${id}: ${byId.get(id)?.detail}`);
+    // The features run in which form on this kernel, from the helper's probes.
+    const human = (await helper.cli(['doctor'])).stdout;
+    const fastPath =
+      expectedFastPath() === 'entry' ? '✓ Cached fast path: per-socket entries' : '~ Cached fast path: socket storage';
+    assert.match(human, new RegExp(`\n {4}${fastPath} — `));
+    assert.match(human, /\n {4}✓ Exact totals at close: socket-release hook — /);
     const paused = JSON.parse(await cli('disable', '--for', '10m', '--json')) as Status;
     assert.equal(paused.enforcing, false);
     assert.ok(paused.pausedUntil !== null && paused.pausedUntil > Date.now() + 9 * 60_000);

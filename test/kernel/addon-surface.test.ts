@@ -8,6 +8,7 @@ import { withSandbox } from '../support/sandbox.js';
 import { findBpffsMounts, findCgroup2Mount } from '../../main/common/cgroup2.js';
 import { Firewall, NativeError, peerCredentials, probeKernel } from '../../native/index.js';
 import { openFixture } from './kernel-fixture.js';
+import { kernelBtfHasFunc } from '../support/kernel-btf.js';
 
 test('probeKernel finds what this kernel has and says plainly what is missing', async () => {
   await withSandbox(async (sandbox) => {
@@ -23,12 +24,16 @@ test('probeKernel finds what this kernel has and says plainly what is missing', 
       'skStorage',
       'cgroupSockAddr',
       'cgroupSkb',
+      'cgroupSock',
       'tpBtf',
       'bpfLink',
-      'kernelContextCast',
+      'sockRelease',
+      'atomicFetch',
     ] as const) {
       assert.equal(features[key], true, key);
     }
+    // Optional (the fast path reads socket storage without it), so never in `missing`.
+    assert.equal(features.kernelContextCast, kernelBtfHasFunc('bpf_cast_to_kern_ctx'));
     const without = await probeKernel({ bpffs: join(sandbox.makeTempDir('no-bpffs'), 'nothing'), ...mounts });
     assert.equal(without.bpffsMount, null);
     assert.equal(without.missing.length, 1);

@@ -7,10 +7,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
+import { nodeArgv } from '../support/node-entry.js';
 import { Firewall, NativeError } from '../../native/index.js';
 import { allowByDefault, connectProbe, probeResult, rule, runPython, type KernelFixture } from './kernel-fixture.js';
 
-const FIXTURE = join(__dirname, 'fixtures', 'attach-and-wait.ts');
+const ATTACHER = nodeArgv('test/kernel/fixtures/attach-and-wait.ts');
 
 /** Counts the programs attached to a cgroup (bpftool), to see that adoption does not attach twice. */
 function attachedPrograms(cgroup: string): number {
@@ -24,7 +25,7 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     const pinDir = join(sandbox.makeBpffs(), 'portcullis');
     sandbox.defer(() => Firewall.detach(pinDir));
 
-    const helper = spawn(process.execPath, ['--import', 'tsx', FIXTURE, cgroup, pinDir, '127.0.0.7'], {
+    const helper = spawn(ATTACHER[0]!, [...ATTACHER.slice(1), cgroup, pinDir, '127.0.0.7'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     sandbox.defer(() => void helper.kill('SIGKILL'));

@@ -1,24 +1,38 @@
 // The cached fast path keeps a socket's state in the pcl_slots entry its cookie indexes (see
-// struct pcl_slot). Real TCP flows in the test cgroup, both ends in it: the entry is owned while a
+// struct pcl_slot), found with bpf_cast_to_kern_ctx (Linux 6.2+); without that kfunc it reads the
+// socket's storage. Real TCP flows in the test cgroup, both ends in it: the entry is owned while a
 // flow is open and freed at close, and the totals are exact for a connecting socket and for an
-// accepted one (which starts as a copy of its listener's storage). With every entry taken, sockets
-// keep their state in socket storage and nothing changes but the speed.
+// accepted one (which starts as a copy of its listener's storage). With every entry taken, or in
+// the socket-storage form (forced here on kernels that have the kfunc), nothing changes but the speed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DecisionEvent } from '../../native/api.js';
+import type { DecisionEvent, FirewallOptions } from '../../native/api.js';
+import { Firewall } from '../../native/index.js';
+import { pcl_slot } from '../../native/abi.js';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
 import { allowByDefault, finished, openFixture, type KernelFixture } from './kernel-fixture.js';
+import { kernelBtfHasFunc } from '../support/kernel-btf.js';
 
 const SLOTS = 65536; // PCL_SLOTS in bpf/portcullis.h
-const ENTRY_BYTES = 8 + 128; // struct pcl_slot: owner, then struct pcl_sock
+const hasKernCtxCast = kernelBtfHasFunc('bpf_cast_to_kern_ctx');
+const needsKfunc = hasKernCtxCast
+  ? {}
+  : { skip: 'the kernel lacks bpf_cast_to_kern_ctx (before 6.2): the fast path reads socket storage' };
+const ENTRY_BYTES = pcl_slot.SIZE; // struct pcl_slot: owner, then struct pcl_sock
 
 function slotsPin(fixture: KernelFixture): string {
   return `${fixture.pinDir}/maps/pcl_slots`;
+}
+
+/** pcl_slots' size as the kernel reports it. */
+function slotsSize(fixture: KernelFixture): number {
+  const out = execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', slotsPin(fixture)], { encoding: 'utf8' });
+  return (JSON.parse(out) as { max_entries: number }).max_entries;
 }
 
 function keyBytes(index: number): string[] {
@@ -142,9 +156,12 @@ function assertExactTotals({ client, server }: { client: DecisionEvent; server: 
   assert.equal(server.bytesOut, BigInt(ANSWERED));
 }
 
-async function withFixture(body: (fixture: KernelFixture, events: EventCollector) => Promise<void>): Promise<void> {
+async function withFixture(
+  body: (fixture: KernelFixture, events: EventCollector) => Promise<void>,
+  fastPath: FirewallOptions['fastPath'] = 'auto',
+): Promise<void> {
   await withSandbox(async (sandbox) => {
-    const fixture = await openFixture(sandbox);
+    const fixture = await openFixture(sandbox, { fastPath });
     const events = new EventCollector(fixture.firewall);
     sandbox.defer(() => events.stop());
     await fixture.firewall.setRules([], allowByDefault);
@@ -152,30 +169,65 @@ async function withFixture(body: (fixture: KernelFixture, events: EventCollector
   });
 }
 
-test('a TCP flow owns its fast-path entry while open, frees it at close, and its totals are exact', async () => {
+test(
+  'a TCP flow owns its fast-path entry while open, frees it at close, and its totals are exact',
+  needsKfunc,
+  async () => {
+    await withFixture(async (fixture, events) => {
+      assert.equal(fixture.firewall.fastPath, 'entry');
+      assert.equal(slotsSize(fixture), SLOTS);
+      const closes = await exchange(fixture, events, 8090, (cookie) => {
+        assert.equal(slotOwner(fixture, cookie), cookie, 'the open flow keeps its state in its own entry');
+      });
+      assertExactTotals(closes);
+      assert.equal(slotOwner(fixture, closes.client.socketCookie), 0n, 'the entry is freed at close');
+      assert.equal(slotOwner(fixture, closes.server.socketCookie), 0n, "the accepted socket's entry is freed at close");
+    });
+  },
+);
+
+test(
+  'with every fast-path entry taken, sockets keep their state in socket storage: totals stay exact',
+  needsKfunc,
+  async () => {
+    await withFixture(async (fixture, events) => {
+      const taken = 0xfffffffffffffffen; // no socket's cookie
+      setEveryOwner(fixture, taken);
+      const closes = await exchange(fixture, events, 8091, (cookie) => {
+        assert.equal(slotOwner(fixture, cookie), taken, 'the flow could not claim its entry');
+      });
+      assertExactTotals(closes);
+
+      // Once entries are free again, the next flow claims its own.
+      setEveryOwner(fixture, 0n);
+      await exchange(fixture, events, 8092, (cookie) => {
+        assert.equal(slotOwner(fixture, cookie), cookie);
+      });
+    });
+  },
+);
+
+test('in the socket-storage form no entry is made or taken, and totals are exact', async () => {
   await withFixture(async (fixture, events) => {
-    const closes = await exchange(fixture, events, 8090, (cookie) => {
-      assert.equal(slotOwner(fixture, cookie), cookie, 'the open flow keeps its state in its own entry');
+    assert.equal(fixture.firewall.fastPath, 'socket-storage');
+    assert.equal(slotsSize(fixture), 1, 'pcl_slots is cut to one unused entry');
+    const closes = await exchange(fixture, events, 8093, () => {
+      assert.equal(slotOwner(fixture, 0n), 0n, 'the one entry stays free');
     });
     assertExactTotals(closes);
-    assert.equal(slotOwner(fixture, closes.client.socketCookie), 0n, 'the entry is freed at close');
-    assert.equal(slotOwner(fixture, closes.server.socketCookie), 0n, "the accepted socket's entry is freed at close");
-  });
+  }, 'socket-storage');
 });
 
-test('with every fast-path entry taken, sockets keep their state in socket storage: totals stay exact', async () => {
-  await withFixture(async (fixture, events) => {
-    const taken = 0xfffffffffffffffen; // no socket's cookie
-    setEveryOwner(fixture, taken);
-    const closes = await exchange(fixture, events, 8091, (cookie) => {
-      assert.equal(slotOwner(fixture, cookie), taken, 'the flow could not claim its entry');
-    });
-    assertExactTotals(closes);
-
-    // Once entries are free again, the next flow claims its own.
-    setEveryOwner(fixture, 0n);
-    await exchange(fixture, events, 8092, (cookie) => {
-      assert.equal(slotOwner(fixture, cookie), cookie);
-    });
+test('the fast path takes the entry form exactly where the kernel has the kfunc; adopted pins keep the form they were made with', async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = await openFixture(sandbox);
+    const made = fixture.firewall.fastPath;
+    assert.equal(made, hasKernCtxCast ? 'entry' : 'socket-storage');
+    fixture.programs.close();
+    await fixture.firewall.close();
+    const again = await Firewall.open({ cgroup: fixture.cgroup, pinDir: fixture.pinDir, fastPath: 'socket-storage' });
+    sandbox.defer(() => again.close());
+    assert.equal(again.adopted, true);
+    assert.equal(again.fastPath, made, 'the pinned programs and maps decide');
   });
 });

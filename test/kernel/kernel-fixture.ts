@@ -3,7 +3,7 @@
 // small traffic generators run inside the cgroup with python3.
 import type { ChildProcess } from 'node:child_process';
 import { Firewall } from '../../native/index.js';
-import type { KernelDefaults, KernelRule } from '../../native/api.js';
+import type { FirewallOptions, KernelDefaults, KernelRule } from '../../native/api.js';
 import { TestPrograms } from '../../native/testing.js';
 import { formatIp, parsePrefix } from '../../main/contract/net.js';
 import { Sandbox } from '../support/sandbox.js';
@@ -17,13 +17,16 @@ export interface KernelFixture {
   programs: TestPrograms;
 }
 
-export async function openFixture(sandbox: Sandbox, options: { ringBytes?: number } = {}): Promise<KernelFixture> {
+export async function openFixture(
+  sandbox: Sandbox,
+  options: Pick<FirewallOptions, 'ringBytes' | 'fastPath'> = {},
+): Promise<KernelFixture> {
   const cgroup = sandbox.makeCgroup('kernel');
   const bpffs = sandbox.makeBpffs();
   const pinDir = `${bpffs}/portcullis`;
   // Registered before open: cleanup runs in reverse, so the programs and the firewall close, then pins go.
   sandbox.defer(() => Firewall.detach(pinDir));
-  const firewall = await Firewall.open({ cgroup, pinDir, ringBytes: options.ringBytes });
+  const firewall = await Firewall.open({ cgroup, pinDir, ...options });
   sandbox.defer(() => firewall.close());
   const programs = await TestPrograms.load(firewall);
   sandbox.defer(() => programs.close());

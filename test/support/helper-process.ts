@@ -3,15 +3,15 @@
 // Reused by the connections, desktop and polkit tests.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { chmodSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Firewall } from '../../native/index.js';
 import { HelperClient } from '../../main/client/helper-client.js';
 import { killAndWait, type Sandbox } from './sandbox.js';
+import { nodeArgv, REPO_ROOT } from './node-entry.js';
 
-export const REPO_ROOT = resolve(__dirname, '..', '..');
-const CLI_ENTRY = join(REPO_ROOT, 'main', 'cli', 'entry.ts');
-/** The CLI as a command line (through tsx, so tests need no build). */
-export const CLI_ARGV = [process.execPath, '--import', 'tsx', CLI_ENTRY];
+export { REPO_ROOT };
+/** The CLI as a command line (from source through tsx, so tests need no build; see node-entry.ts). */
+export const CLI_ARGV = nodeArgv('main/cli/entry.ts');
 
 export interface HelperPaths {
   cgroup: string;

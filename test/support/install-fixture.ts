@@ -20,6 +20,7 @@ export const INSTALLED_PATHS = [
   LAYOUT.libexecDir,
   LAYOUT.launcher,
   LAYOUT.policy,
+  LAYOUT.managePolicy,
   LAYOUT.unit,
   LAYOUT.unitWantsLink,
   LAYOUT.cliWrapper,
@@ -73,11 +74,16 @@ export function buildTestBundle(sandbox: Sandbox): string {
 
 /**
  * Writes /etc/portcullis/helper.conf for the sandbox's cgroup, bpffs, state dir and socket (the
- * socket's directory world-traversable, so test users reach it).
+ * socket's directory world-traversable, so test users reach it). `pinsAtBpffsRoot` points the
+ * helper's pin directory at the private bpffs's root itself, as a person might configure it.
  */
-export function writeTestHelperConf(sandbox: Sandbox): Omit<TestInstall, 'bundleDir'> {
+export function writeTestHelperConf(
+  sandbox: Sandbox,
+  options: { pinsAtBpffsRoot?: boolean } = {},
+): Omit<TestInstall, 'bundleDir'> {
   const cgroup = sandbox.makeCgroup('install');
-  const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+  const bpffs = sandbox.makeBpffs();
+  const pinDir = options.pinsAtBpffsRoot ? bpffs : join(bpffs, 'portcullis');
   const base = sandbox.makeTempDir('install');
   chmodSync(base, 0o755);
   const stateDir = join(base, 'state');

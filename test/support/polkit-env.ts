@@ -1,16 +1,31 @@
 // Real polkit for tests: the system D-Bus and polkitd (started when not running, stopped again),
-// throwaway users, and polkit rules files that grant a user one action. Everything is registered
-// on the Sandbox, so it is undone even when the test fails.
+// throwaway users, polkit rules files that grant a user one action or name its administrator, and
+// the repository's manage action. Everything is registered on the Sandbox, so it is undone even
+// when the test fails.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Sandbox } from './sandbox.js';
+import { MANAGE_ACTION_ID } from '../../main/common/install-layout.js';
+import { REPO_ROOT } from './helper-process.js';
 
 const DBUS_SOCKET = '/run/dbus/system_bus_socket';
 const DBUS_PID_FILE = '/run/dbus/pid';
 const POLKITD = '/usr/lib/polkit-1/polkitd';
 const RULES_DIR = '/etc/polkit-1/rules.d';
+const ACTIONS_DIR = '/usr/share/polkit-1/actions';
+const REPO_POLKIT_DIR = join(REPO_ROOT, 'polkit');
 
 /** pids whose command name (comm) is `name`. */
 export function pidsNamed(name: string): number[] {
@@ -121,4 +136,52 @@ export async function waitFor(condition: () => boolean, timeoutMs: number, messa
     if (Date.now() > deadline) throw new Error(message);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Puts the repository's org.portcullis.manage action where polkitd reads actions (a helper run
+ * from the repository asks polkit for it) and waits until polkitd knows it; removed on cleanup.
+ * An installed copy that is the same file is used as it is and left in place.
+ */
+export async function installManageAction(sandbox: Sandbox): Promise<void> {
+  const source = join(REPO_POLKIT_DIR, `${MANAGE_ACTION_ID}.policy`);
+  const target = `${ACTIONS_DIR}/${MANAGE_ACTION_ID}.policy`;
+  if (existsSync(target)) {
+    if (readFileSync(target, 'utf8') !== readFileSync(source, 'utf8'))
+      throw new Error(`${target} exists and differs from ${source}; remove it or reinstall first`);
+  } else {
+    copyFileSync(source, target);
+    chmodSync(target, 0o644);
+    sandbox.defer(() => rmSync(target, { force: true }));
+  }
+  await waitFor(
+    () => spawnSync('pkaction', ['--action-id', MANAGE_ACTION_ID], { stdio: 'ignore' }).status === 0,
+    10_000,
+    `polkitd did not pick up ${target}`,
+  );
+}
+
+/**
+ * A test user with a password who is the administrator polkit asks for when `actionId` needs one
+ * (an addAdminRule in a rules file read before the system's default, which names group sudo).
+ */
+export async function makeAdministrator(
+  sandbox: Sandbox,
+  label: string,
+  password: string,
+  actionId: string,
+): Promise<TestUser> {
+  const user = makeUser(sandbox, label);
+  execFileSync('chpasswd', { input: `${user.name}:${password}\n` });
+  const path = `${RULES_DIR}/09-portcullis-test-admin-${sandbox.tag}-${user.name}.rules`;
+  writeFileSync(
+    path,
+    `// Written by a Portcullis test; removed when it ends.\npolkit.addAdminRule(function (action, subject) {\n` +
+      `  if (action.id == ${JSON.stringify(actionId)}) return [${JSON.stringify(`unix-user:${user.name}`)}];\n});\n`,
+    { mode: 0o644 },
+  );
+  sandbox.defer(() => rmSync(path, { force: true }));
+  // polkitd reloads rules files on change; give it the moment it takes (no query shows admin rules).
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  return user;
 }

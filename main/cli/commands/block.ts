@@ -1,4 +1,5 @@
-// block TARGET / allow TARGET: add a rule; print its id (--json: the rule).
+// block TARGET / allow TARGET: add a rule; print its id (--json: the rule). Blocking is free; an
+// allow rule needs an administrator.
 import { describeRule, type Action } from '../../contract/index.js';
 import type { Command } from '../command.js';
 import { RULE_FLAGS, buildDraft } from './rule-draft.js';
@@ -11,6 +12,7 @@ function ruleCommand(action: Action): Command {
       'TARGET [--app EXE-PATH|APP-ID] [--port N|A-B] [--proto P] [--dir out|in|both] [--for DURATION] [--note TEXT]',
     flags: RULE_FLAGS,
     json: true,
+    ...(action === 'allow' ? { mayLoosen: () => true } : {}),
     async run(context) {
       const draft = buildDraft(action, context);
       const client = await context.connect();

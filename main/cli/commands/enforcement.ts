@@ -1,4 +1,5 @@
-// enable / disable [--for DURATION]: turn enforcement on or off (or pause it).
+// enable / disable [--for DURATION]: turn enforcement on or off (or pause it; both need an
+// administrator).
 import { PortcullisError, parseDuration } from '../../contract/index.js';
 import type { Command } from '../command.js';
 import { formatStatus } from './status.js';
@@ -28,6 +29,7 @@ export const disableCommand: Command = {
     },
   },
   json: true,
+  mayLoosen: () => true,
   async run(context) {
     const text = context.flags.for as string | undefined;
     let pauseMinutes: number | undefined;

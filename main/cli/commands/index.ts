@@ -7,6 +7,8 @@ import { unblockCommand } from './unblock.js';
 import { enableCommand, disableCommand } from './enforcement.js';
 import { connectionsCommand } from './connections.js';
 import { appsCommand } from './apps.js';
+import { appDefaultCommand } from './app-default.js';
+import { settingsCommand } from './settings.js';
 import { doctorCommand } from './doctor.js';
 import { helperCommand } from './helper.js';
 import { installCommand } from './install.js';
@@ -26,7 +28,9 @@ export const commands: Command[] = [
   promptsCommand,
   answerCommand,
   appsCommand,
+  appDefaultCommand,
   connectionsCommand,
+  settingsCommand,
   doctorCommand,
   helperCommand,
   startCommand,

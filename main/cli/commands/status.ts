@@ -2,7 +2,7 @@
 import { modeOf, type Status } from '../../contract/index.js';
 import { MODE_WORDS } from './prompts.js';
 import type { Command } from '../command.js';
-import { formatDuration, table } from '../format.js';
+import { featureLines, formatDuration, table } from '../format.js';
 
 export function formatStatus(status: Status, now = Date.now()): string {
   const enforcement = status.enforcing
@@ -12,9 +12,9 @@ export function formatStatus(status: Status, now = Date.now()): string {
       : 'off';
   const kernel =
     status.kernel.missing.length === 0
-      ? `Linux ${status.kernel.kernelRelease}, all features present`
+      ? `Linux ${status.kernel.kernelRelease}, every hook enforcement needs present`
       : `Linux ${status.kernel.kernelRelease}, missing: ${status.kernel.missing.join('; ')}`;
-  return table(
+  const lines = table(
     ['', ''],
     [
       [
@@ -31,13 +31,17 @@ export function formatStatus(status: Status, now = Date.now()): string {
       ['Rules', String(status.ruleCount)],
       ['Apps', String(status.appCount)],
       ['Events', `${status.eventsSeen} seen, ${status.eventDrops} dropped`],
+      [
+        'DNS',
+        `${status.dns.answersLearned} answers learned, ${status.dns.answersIgnored} ignored (no matching query); ` +
+          `${status.dns.domainAddresses} addresses for domain rules`,
+      ],
       ['Kernel', kernel],
-      ['Ask mode', status.kernel.hold ? (status.kernel.hold.mechanism ?? status.kernel.hold.detail) : 'unknown'],
     ],
   )
     .split('\n')
-    .slice(1)
-    .join('\n');
+    .slice(1);
+  return [...lines, ...featureLines(status.kernel.features).map((line) => `  ${line}`)].join('\n');
 }
 
 export const statusCommand: Command = {

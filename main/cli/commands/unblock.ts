@@ -1,4 +1,5 @@
-// unblock RULE-ID|TARGET: remove a rule by id, or every block rule for that remote.
+// unblock RULE-ID|TARGET: remove a rule by id, or every block rule for that remote (removing a
+// block rule needs an administrator).
 import { PortcullisError, formatRemote, parseRemote } from '../../contract/index.js';
 import type { Command } from '../command.js';
 
@@ -8,6 +9,7 @@ export const unblockCommand: Command = {
   synopsis: 'RULE-ID|TARGET',
   flags: {},
   json: true,
+  mayLoosen: () => true,
   async run(context) {
     const [target, ...extra] = context.positionals;
     if (target === undefined)

@@ -29,7 +29,7 @@ import { monotonicToWallMs } from '../decision-events.js';
 import type { OwnerOfEvent } from '../apps/app-identities.js';
 import type { RpcConnection } from '../rpc/connection.js';
 import { QuestionBook, heldKey, type AppFacts, type HeldConnection } from './question-book.js';
-import { planAnswer } from './answer-rules.js';
+import { planAnswer, type AnswerPlan } from './answer-rules.js';
 import type { UntilQuit } from './until-quit.js';
 
 /** The part of the native Firewall ask mode drives. */
@@ -160,17 +160,29 @@ export class AskService {
       .catch((error: Error) => this.deps.log(`ask mode: handling held connections failed: ${error.message}`));
   }
 
+  /** What an answer would do to the question as it is now (throws what answering would). */
+  plan(answer: PromptAnswer): AnswerPlan {
+    return this.planOf(answer).plan;
+  }
+
+  private planOf(answer: PromptAnswer) {
+    const question = this.book.question(answer.id);
+    if (!question)
+      throw new PortcullisError(
+        'not-found',
+        `there is no question ${answer.id} waiting (answered, timed out, or the app quit; see "portcullis prompts")`,
+        { where: 'params.id' },
+      );
+    return {
+      question,
+      plan: planAnswer(answer, { appId: question.appId, appName: question.app.name, held: question.held }),
+    };
+  }
+
   /** An answer from a client: decides the covered connections, and remembers it as rules unless given once. */
   answer(answer: PromptAnswer, who: string): Promise<PromptAnswerResult> {
     return this.queue.run(async () => {
-      const question = this.book.question(answer.id);
-      if (!question)
-        throw new PortcullisError(
-          'not-found',
-          `there is no question ${answer.id} waiting (answered, timed out, or the app quit; see "portcullis prompts")`,
-          { where: 'params.id' },
-        );
-      const plan = planAnswer(answer, { appId: question.appId, appName: question.app.name, held: question.held });
+      const { question, plan } = this.planOf(answer);
       let ruleIds: number[] = [];
       if (plan.drafts.length > 0) {
         ruleIds = (await this.deps.addRules(plan.drafts)).map((rule) => rule.id);

@@ -1,6 +1,7 @@
-// Parses DNS responses captured by the kernel hooks (the first bytes of UDP/TCP packets from port
-// 53). The bytes come from the network and from any process: every length and pointer is checked,
-// name decompression is bounded, and a capture cut short still yields the records that are whole.
+// Parses the DNS messages captured by the kernel hooks (the first bytes of UDP packets to and from
+// port 53): the queries sockets sent and the answers they received. The bytes come from the network
+// and from any process: every length and pointer is checked, name decompression is bounded, and a
+// capture cut short still yields the records that are whole.
 import { formatIp } from '../../contract/net.js';
 
 export type DnsRecordType = 'A' | 'AAAA' | 'CNAME';
@@ -15,12 +16,24 @@ export interface DnsAnswer {
   data: string;
 }
 
+/** What a query asks: a name (lowercase, without the trailing dot), a record type and a class. */
+export interface DnsQuestion {
+  name: string;
+  type: number;
+  class: number;
+}
+
+export interface DnsQuery {
+  id: number;
+  question: DnsQuestion;
+}
+
 export interface DnsResponse {
   id: number;
   /** Response code (0 = NOERROR, 3 = NXDOMAIN). */
   rcode: number;
-  /** The names the client asked for (normally one). */
-  questions: string[];
+  /** The questions the response repeats (normally the one asked). */
+  questions: DnsQuestion[];
   /** A, AAAA and CNAME answers; other record types are skipped. */
   answers: DnsAnswer[];
   /** True when the capture ended before the last record the header announced. */
@@ -30,9 +43,10 @@ export interface DnsResponse {
 export type DnsParseError =
   | { kind: 'too-short'; message: string }
   | { kind: 'not-a-response'; message: string }
+  | { kind: 'not-a-query'; message: string }
   | { kind: 'malformed'; message: string };
 
-export type DnsParseResult = { ok: true; value: DnsResponse } | { ok: false; error: DnsParseError };
+export type DnsParseResult<T = DnsResponse> = { ok: true; value: T } | { ok: false; error: DnsParseError };
 
 const HEADER_BYTES = 12;
 const MAX_NAME_LENGTH = 255;
@@ -40,10 +54,11 @@ const MAX_NAME_LENGTH = 255;
 const MAX_POINTER_JUMPS = 32;
 /** More records than this in one capture is hostile or broken; stop reading. */
 const MAX_RECORDS = 256;
-const TYPE_A = 1;
+export const TYPE_A = 1;
 const TYPE_CNAME = 5;
-const TYPE_AAAA = 28;
-const CLASS_IN = 1;
+export const TYPE_AAAA = 28;
+const TYPE_ANY = 255;
+export const CLASS_IN = 1;
 
 class Truncated extends Error {}
 class Malformed extends Error {}
@@ -100,6 +115,38 @@ const u16 = (bytes: Uint8Array, at: number): number => (bytes[at]! << 8) | bytes
 const u32 = (bytes: Uint8Array, at: number): number =>
   ((bytes[at]! << 24) >>> 0) + (bytes[at + 1]! << 16) + (bytes[at + 2]! << 8) + bytes[at + 3]!;
 
+/** Reads one question at `offset`; returns it and the offset after it. */
+function readQuestion(bytes: Uint8Array, offset: number): { question: DnsQuestion; next: number } {
+  const { name, next } = readName(bytes, offset);
+  if (next + 4 > bytes.length) throw new Truncated();
+  return { question: { name, type: u16(bytes, next), class: u16(bytes, next + 2) }, next: next + 4 };
+}
+
+/**
+ * Parses a standard query with one question (what stub resolvers send), as the kernel saw it leave.
+ * Anything else is refused as a value: the helper only matches answers against such queries.
+ */
+export function parseDnsQuery(bytes: Uint8Array): DnsParseResult<DnsQuery> {
+  if (bytes.length < HEADER_BYTES)
+    return { ok: false, error: { kind: 'too-short', message: `a DNS header needs 12 bytes, got ${bytes.length}` } };
+  const flags = u16(bytes, 2);
+  if ((flags & 0xf800) !== 0)
+    return {
+      ok: false,
+      error: { kind: 'not-a-query', message: 'the QR bit or the opcode is set: not a standard query' },
+    };
+  if (u16(bytes, 4) !== 1)
+    return { ok: false, error: { kind: 'not-a-query', message: `a query with ${u16(bytes, 4)} questions, not 1` } };
+  try {
+    return { ok: true, value: { id: u16(bytes, 0), question: readQuestion(bytes, HEADER_BYTES).question } };
+  } catch (error) {
+    if (error instanceof Truncated)
+      return { ok: false, error: { kind: 'too-short', message: 'the capture ends inside the question' } };
+    if (error instanceof Malformed) return { ok: false, error: { kind: 'malformed', message: error.message } };
+    throw error;
+  }
+}
+
 /**
  * Parses a DNS response message (the UDP payload, or a TCP segment without its 2-byte length
  * prefix). Expected failures (short, not a response, malformed) are values.
@@ -128,10 +175,9 @@ export function parseDnsResponse(bytes: Uint8Array): DnsParseResult {
   let offset = HEADER_BYTES;
   try {
     for (let i = 0; i < questionCount; i++) {
-      const { name, next } = readName(bytes, offset);
-      if (next + 4 > bytes.length) throw new Truncated();
-      response.questions.push(name);
-      offset = next + 4;
+      const { question, next } = readQuestion(bytes, offset);
+      response.questions.push(question);
+      offset = next;
     }
     for (let i = 0; i < answerCount; i++) {
       const { name, next } = readName(bytes, offset);
@@ -186,29 +232,42 @@ export interface Resolution {
   ttl: number;
 }
 
-/** Follows CNAME chains so that each address is known by the name the application actually asked for. */
-export function resolutionsOf(response: DnsResponse): Resolution[] {
-  // alias -> (target, ttl); the chain is walked backwards from each address owner.
-  const aliasOf = new Map<string, { from: string; ttl: number }>();
-  for (const answer of response.answers) {
-    if (answer.type === 'CNAME' && !aliasOf.has(answer.data))
-      aliasOf.set(answer.data, { from: answer.name, ttl: answer.ttl });
-  }
+/** The address record types a question of `type` asks for. */
+function addressTypesFor(type: number): ReadonlySet<DnsRecordType> {
+  if (type === TYPE_A) return new Set(['A']);
+  if (type === TYPE_AAAA) return new Set(['AAAA']);
+  if (type === TYPE_ANY) return new Set(['A', 'AAAA']);
+  return new Set();
+}
+
+/**
+ * The addresses a response gives for `question`: the address records of the asked type owned by
+ * the question's name or by a name its CNAME chain leads to, each known by the name the application
+ * asked for. Records about any other name are ignored: a server answers for what it was asked,
+ * and an extra "bank.example A ..." riding along must not name an address.
+ */
+export function resolutionsFor(response: DnsResponse, question: DnsQuestion): Resolution[] {
+  const types = addressTypesFor(question.type);
+  if (question.class !== CLASS_IN || types.size === 0) return [];
   const resolutions: Resolution[] = [];
-  for (const answer of response.answers) {
-    if (answer.type === 'CNAME') continue;
-    const names = [answer.name];
-    let ttl = answer.ttl;
-    let current = answer.name;
-    // Bounded by the number of aliases; `names` guards against cycles.
-    for (let step = 0; step < aliasOf.size; step++) {
-      const link = aliasOf.get(current);
-      if (!link || names.includes(link.from)) break;
-      names.unshift(link.from);
-      ttl = Math.min(ttl, link.ttl);
-      current = link.from;
+  const chain = [question.name];
+  let chainTtl = Number.MAX_SAFE_INTEGER;
+  // Each step follows one CNAME; `chain` guards against cycles, the answer count bounds the walk.
+  for (let step = 0; step <= response.answers.length; step++) {
+    const owner = chain[chain.length - 1]!;
+    for (const answer of response.answers) {
+      if (answer.name !== owner || !types.has(answer.type)) continue;
+      resolutions.push({
+        address: answer.data,
+        family: answer.type === 'A' ? 4 : 6,
+        names: [...chain],
+        ttl: Math.min(chainTtl, answer.ttl),
+      });
     }
-    resolutions.push({ address: answer.data, family: answer.type === 'A' ? 4 : 6, names, ttl });
+    const alias = response.answers.find((a) => a.type === 'CNAME' && a.name === owner && !chain.includes(a.data));
+    if (!alias) break;
+    chain.push(alias.data);
+    chainTtl = Math.min(chainTtl, alias.ttl);
   }
   return resolutions;
 }

@@ -5,14 +5,30 @@ import type { Resolution } from './dns-message.js';
 
 /** A TTL-0 answer is still used for the connect that follows it; rules and names must outlast that. */
 export const MIN_TTL_SEC = 30;
+/**
+ * The longest an answer is believed: a TTL of years (2^31 s is allowed on the wire) must not tie
+ * an address to a name, or keep it in a domain rule, until the helper restarts.
+ */
+export const MAX_TTL_SEC = 86_400;
 /** Names stay for display a while after their TTL: applications keep using addresses past it. */
 export const DISPLAY_GRACE_MS = 10 * 60_000;
 export const DEFAULT_MAX_ADDRESSES = 50_000;
 
+/** How long the TTL of an answer lets it stand, in seconds. */
+export function clampTtl(ttlSec: number): number {
+  return Math.min(Math.max(ttlSec, MIN_TTL_SEC), MAX_TTL_SEC);
+}
+
+interface NameRecord {
+  /** When the record expires (ms since epoch). */
+  expiresAt: number;
+  /** When an answer last gave it (ms since epoch). */
+  answeredAt: number;
+}
+
 interface AddressEntry {
   family: 4 | 6;
-  /** name -> when its record expires (ms since epoch). */
-  names: Map<string, number>;
+  names: Map<string, NameRecord>;
   /** The name the application asked for most recently. */
   displayName: string;
   displayUntil: number;
@@ -24,6 +40,8 @@ export interface ResolvedAddress {
   /** The name (of those asked) the address was learnt under. */
   name: string;
   expiresAt: number;
+  /** When an answer last gave this address for this name. */
+  answeredAt: number;
 }
 
 export class DnsNames {
@@ -43,7 +61,7 @@ export class DnsNames {
   record(resolutions: Resolution[], now: number): ResolvedAddress[] {
     const entered: ResolvedAddress[] = [];
     for (const resolution of resolutions) {
-      const expiresAt = now + Math.max(resolution.ttl, MIN_TTL_SEC) * 1000;
+      const expiresAt = now + clampTtl(resolution.ttl) * 1000;
       let entry = this.byAddress.get(resolution.address);
       if (!entry) {
         if (this.byAddress.size >= this.maxAddresses) this.evict(now);
@@ -53,16 +71,13 @@ export class DnsNames {
       entry.displayName = resolution.names[0]!;
       entry.displayUntil = Math.max(entry.displayUntil, expiresAt + DISPLAY_GRACE_MS);
       for (const name of resolution.names) {
-        entry.names.set(name, Math.max(entry.names.get(name) ?? 0, expiresAt));
+        const known = entry.names.get(name);
+        const record = { expiresAt: Math.max(known?.expiresAt ?? 0, expiresAt), answeredAt: now };
+        entry.names.set(name, record);
         let addresses = this.byName.get(name);
         if (!addresses) this.byName.set(name, (addresses = new Set()));
         addresses.add(resolution.address);
-        entered.push({
-          address: resolution.address,
-          family: resolution.family,
-          name,
-          expiresAt: entry.names.get(name)!,
-        });
+        entered.push({ address: resolution.address, family: resolution.family, name, ...record });
       }
     }
     return entered;
@@ -80,9 +95,8 @@ export class DnsNames {
     const collect = (name: string) => {
       for (const address of this.byName.get(name) ?? []) {
         const entry = this.byAddress.get(address);
-        const expiresAt = entry?.names.get(name);
-        if (entry && expiresAt !== undefined && expiresAt > now)
-          out.push({ address, family: entry.family, name, expiresAt });
+        const record = entry?.names.get(name);
+        if (entry && record && record.expiresAt > now) out.push({ address, family: entry.family, name, ...record });
       }
     };
     if (!subdomains) collect(domain);
@@ -95,9 +109,8 @@ export class DnsNames {
     for (const [name, addresses] of this.byName) {
       for (const address of addresses) {
         const entry = this.byAddress.get(address);
-        const expiresAt = entry?.names.get(name);
-        if (entry && expiresAt !== undefined && expiresAt > now)
-          yield { address, family: entry.family, name, expiresAt };
+        const record = entry?.names.get(name);
+        if (entry && record && record.expiresAt > now) yield { address, family: entry.family, name, ...record };
       }
     }
   }
@@ -106,7 +119,7 @@ export class DnsNames {
   sweep(now: number): number {
     let removed = 0;
     for (const [address, entry] of this.byAddress) {
-      for (const [name, expiresAt] of entry.names) {
+      for (const [name, { expiresAt }] of entry.names) {
         if (expiresAt > now) continue;
         entry.names.delete(name);
         this.unindex(name, address);

@@ -1,11 +1,27 @@
 // Domain rules in the kernel: the kernel matches addresses, so a rule for example.com becomes one
 // address rule per address that example.com (or, when the rule says so, a name under it) resolved
 // to in an answer an application received, for that answer's TTL. The rules engine compiles the
-// address rules produced here like any other, under the domain rule's id.
+// address rules produced here like any other, under the domain rule's id. Each rule holds at most
+// MAX_ADDRESSES_PER_RULE addresses, the least recently answered going first: a name that resolves to
+// ever more addresses (or a flood of answers under a subdomain rule) cannot grow the kernel's rules
+// without bound.
 import type { Rule } from '../../contract/index.js';
 import { nameIsUnder, type DnsNames, type ResolvedAddress } from './dns-names.js';
 
 type DomainRule = Rule & { remote: { kind: 'domain' } };
+
+export const MAX_ADDRESSES_PER_RULE = 256;
+
+/** An address a domain rule stands for right now. */
+export interface DomainRuleAddress extends ResolvedAddress {
+  ruleId: number;
+}
+
+interface HeldAddresses {
+  rule: DomainRule;
+  /** By address, least recently answered first. */
+  addresses: Map<string, ResolvedAddress>;
+}
 
 export class DomainRuleAddresses {
   private rules: DomainRule[] = [];
@@ -13,10 +29,20 @@ export class DomainRuleAddresses {
   /** Exact names -> rules; names under a domain are found by walking up a name's labels. */
   private readonly exact = new Map<string, DomainRule[]>();
   private readonly withSubdomains = new Map<string, DomainRule[]>();
-  /** `${ruleId} ${address}` -> the resolved address and until when it stands for the rule. */
-  private readonly entries = new Map<string, { rule: DomainRule; address: ResolvedAddress }>();
+  /** Each rule's addresses, by rule id. */
+  private readonly held = new Map<number, HeldAddresses>();
 
-  constructor(private readonly names: DnsNames) {}
+  constructor(
+    private readonly names: DnsNames,
+    private readonly maxPerRule = MAX_ADDRESSES_PER_RULE,
+  ) {}
+
+  /** Addresses held for all rules. */
+  get size(): number {
+    let count = 0;
+    for (const { addresses } of this.held.values()) count += addresses.size;
+    return count;
+  }
 
   /**
    * Replaces the domain rules (enabled ones; others are ignored) and re-resolves them from the names
@@ -31,32 +57,37 @@ export class DomainRuleAddresses {
     this.rules = domainRules;
     this.exact.clear();
     this.withSubdomains.clear();
-    this.entries.clear();
+    this.held.clear();
     for (const rule of this.rules) {
       const index = rule.remote.subdomains ? this.withSubdomains : this.exact;
       const list = index.get(rule.remote.name) ?? [];
       list.push(rule);
       index.set(rule.remote.name, list);
     }
-    // One pass over the known names (each checked against the index), not one per rule.
-    if (this.rules.length > 0) this.learn([...this.names.resolved(now)]);
+    // One pass over the known names (each checked against the index), not one per rule; oldest
+    // answers first, so that a rule over its cap keeps the latest.
+    if (this.rules.length > 0) this.learn([...this.names.resolved(now)].sort((a, b) => a.answeredAt - b.answeredAt));
   }
 
-  /** Takes addresses just resolved; true when a rule gained an address (the kernel rules must be re-applied). */
+  /**
+   * Takes addresses just resolved; true when a rule's addresses changed (one gained, or one pushed
+   * out by the cap): the kernel rules must be re-applied.
+   */
   learn(resolved: readonly ResolvedAddress[]): boolean {
-    let added = false;
+    let changed = false;
     for (const address of resolved) {
-      for (const rule of this.rulesFor(address.name)) added = this.enter(rule, address) || added;
+      for (const rule of this.rulesFor(address.name)) changed = this.enter(rule, address) || changed;
     }
-    return added;
+    return changed;
   }
 
   /** Drops addresses whose TTL ran out; true when any went. */
   expire(now: number): boolean {
     let removed = false;
-    for (const [key, entry] of this.entries) {
-      if (entry.address.expiresAt <= now) {
-        this.entries.delete(key);
+    for (const { addresses } of this.held.values()) {
+      for (const [text, address] of addresses) {
+        if (address.expiresAt > now) continue;
+        addresses.delete(text);
         removed = true;
       }
     }
@@ -66,23 +97,38 @@ export class DomainRuleAddresses {
   /** When the next address runs out (for the engine's timer), or null. */
   nextExpiry(): number | null {
     let next: number | null = null;
-    for (const { address } of this.entries.values())
-      if (next === null || address.expiresAt < next) next = address.expiresAt;
+    for (const address of this.all()) if (next === null || address.expiresAt < next) next = address.expiresAt;
     return next;
+  }
+
+  /** Every address the rules stand for, each with its rule's id. */
+  list(): DomainRuleAddress[] {
+    return [...this.all()];
   }
 
   /** Address rules standing for the domain rules right now, each with its domain rule's id. */
   addressRules(): Rule[] {
-    return [...this.entries.values()].map(({ rule, address }) => ({
-      ...rule,
-      remote: {
-        kind: 'address',
-        family: address.family,
-        text: address.address,
-        address: address.address,
-        prefixLen: address.family === 4 ? 32 : 128,
-      },
-    }));
+    const rules: Rule[] = [];
+    for (const { rule, addresses } of this.held.values()) {
+      for (const address of addresses.values()) {
+        rules.push({
+          ...rule,
+          remote: {
+            kind: 'address',
+            family: address.family,
+            text: address.address,
+            address: address.address,
+            prefixLen: address.family === 4 ? 32 : 128,
+          },
+        });
+      }
+    }
+    return rules;
+  }
+
+  private *all(): Iterable<DomainRuleAddress> {
+    for (const [ruleId, { addresses }] of this.held)
+      for (const address of addresses.values()) yield { ruleId, ...address };
   }
 
   private rulesFor(name: string): DomainRule[] {
@@ -97,11 +143,21 @@ export class DomainRuleAddresses {
     return found;
   }
 
+  /** Holds `address` for `rule` as its most recently answered; true when the rule's set of addresses changed. */
   private enter(rule: DomainRule, address: ResolvedAddress): boolean {
-    const key = `${rule.id} ${address.address}`;
-    const existing = this.entries.get(key);
-    if (existing && existing.address.expiresAt >= address.expiresAt) return false;
-    this.entries.set(key, { rule, address });
-    return !existing;
+    let held = this.held.get(rule.id);
+    if (!held) this.held.set(rule.id, (held = { rule, addresses: new Map() }));
+    const { addresses } = held;
+    const existing = addresses.get(address.address);
+    addresses.delete(address.address);
+    if (existing) {
+      // Known: it moves to the back, and keeps the later of the two expiries (no kernel change).
+      const later = existing.expiresAt >= address.expiresAt ? existing : address;
+      addresses.set(address.address, { ...later, answeredAt: Math.max(existing.answeredAt, address.answeredAt) });
+      return false;
+    }
+    addresses.set(address.address, address);
+    if (addresses.size > this.maxPerRule) addresses.delete(addresses.keys().next().value!);
+    return true;
   }
 }

@@ -1,5 +1,6 @@
 // The helper's path from kernel decisions to what people see: each batch from the ring buffer is
-// given its app (AppIdentities) and remote name (DnsNames), aggregated into flows (FlowTracker)
+// given its app (AppIdentities) and remote name (DnsNames, taught by DnsObserver from the DNS
+// events in the same batches), aggregated into flows (FlowTracker)
 // and turned into ConnectionEvents for the live stream. A timer reads live socket totals and
 // writes the flows' changes to SQLite in one transaction; listing flushes first, so the stored
 // history and the live picture agree.
@@ -7,20 +8,19 @@ import type { ConnectionEvent, Flow } from '../../contract/index.js';
 import type { DecisionEvent } from '../../../native/api.js';
 import { monotonicToWallMs } from '../decision-events.js';
 import type { AppIdentities } from '../apps/app-identities.js';
-import { parseDnsResponse, resolutionsOf } from '../dns/dns-message.js';
-import type { DnsNames, ResolvedAddress } from '../dns/dns-names.js';
+import type { DnsNames } from '../dns/dns-names.js';
+import type { DnsObserver } from '../dns/dns-observer.js';
 import type { FlowDelta, FlowTracker } from './flow-tracker.js';
 import type { FlowQuery, FlowsStore } from './flows-store.js';
 
 export interface ConnectionPipelineDeps {
   identities: AppIdentities;
   names: DnsNames;
+  dns: DnsObserver;
   tracker: FlowTracker;
   store: FlowsStore;
   /** Live per-socket totals from the kernel as raw pcl_flows records (read off the JS thread); absent when the addon cannot read them. */
   readTotalRecords?: () => Promise<Buffer>;
-  /** Addresses just resolved (for domain rules). */
-  onResolved?: (resolved: ResolvedAddress[]) => void;
   retentionDays: () => number;
   log(message: string): void;
 }
@@ -52,8 +52,6 @@ export class ConnectionPipeline {
   eventsProcessed = 0;
   /** Flow rows written to the history so far. */
   rowsWritten = 0;
-  dnsAnswers = 0;
-  dnsRejected = 0;
 
   constructor(private readonly deps: ConnectionPipelineDeps) {}
 
@@ -64,8 +62,8 @@ export class ConnectionPipeline {
     const nowMonoNs = process.hrtime.bigint();
     const out: ConnectionEvent[] = [];
     for (const event of batch) {
-      if (event.kind === 'dns') {
-        if (event.dnsPayload) this.recordDnsResponse(event.dnsPayload, nowWallMs);
+      if (event.kind === 'dns' || event.kind === 'dns-query') {
+        this.deps.dns.observe(event, nowWallMs);
         continue;
       }
       if (event.kind === 'hold' || event.kind === 'unhold') continue; // ask mode's (ask/ask-service.ts)
@@ -93,19 +91,6 @@ export class ConnectionPipeline {
     }
     this.eventsProcessed += batch.length;
     return out;
-  }
-
-  /** A DNS response an application received (captured by the kernel): names for its addresses. */
-  recordDnsResponse(payload: Uint8Array, nowMs = Date.now()): ResolvedAddress[] {
-    const parsed = parseDnsResponse(payload);
-    if (!parsed.ok) {
-      this.dnsRejected++;
-      return [];
-    }
-    this.dnsAnswers++;
-    const resolved = this.deps.names.record(resolutionsOf(parsed.value), nowMs);
-    if (resolved.length > 0) this.deps.onResolved?.(resolved);
-    return resolved;
   }
 
   /**

@@ -1,7 +1,7 @@
 // Builds the connections side of the helper in one place: app identities, DNS names, domain rules,
 // flow tracking and history. The helper calls startConnections() once and passes each kernel
 // batch through `pipeline.process` on its way to the fan-out.
-import type { App } from '../../contract/index.js';
+import type { App, DnsStatus } from '../../contract/index.js';
 import type { AppBindingChange } from '../../../native/api.js';
 import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
@@ -9,6 +9,7 @@ import { AppIdentities, type UnboundProcess } from '../apps/app-identities.js';
 import { DesktopEntries } from '../apps/desktop-entries.js';
 import { DnsNames } from '../dns/dns-names.js';
 import { DomainRuleAddresses } from '../dns/domain-rules.js';
+import { DnsObserver } from '../dns/dns-observer.js';
 import { FlowTracker } from './flow-tracker.js';
 import { FlowsStore } from './flows-store.js';
 import { ConnectionPipeline } from './connection-pipeline.js';
@@ -23,9 +24,11 @@ export interface Connections {
   pipeline: ConnectionPipeline;
   identities: AppIdentities;
   names: DnsNames;
+  dns: DnsObserver;
   domains: DomainRuleAddresses;
   tracker: FlowTracker;
   store: FlowsStore;
+  dnsStatus(): DnsStatus;
   /** Stops the timers and writes the flows not yet written. */
   stop(): Promise<void>;
 }
@@ -54,21 +57,11 @@ export function startConnections(options: {
   const store = new FlowsStore(db);
 
   // Domain rules: their addresses are compiled with the stored rules; a newly resolved address re-applies them.
-  // Each re-apply compiles the whole ruleset, so they are coalesced and spaced: a burst of answers
-  // costs one apply, and expiries are checked every few seconds.
-  let domainRefresh: NodeJS.Timeout | null = null;
-  let lastRefresh = 0;
-  const refreshDomains = () => {
-    if (domainRefresh) return;
-    domainRefresh = setTimeout(
-      () => {
-        domainRefresh = null;
-        lastRefresh = Date.now();
-        engine.refresh().catch((error: Error) => log(`applying domain rule addresses failed: ${error.message}`));
-      },
-      Math.max(0, lastRefresh + MIN_REFRESH_GAP_MS - Date.now()),
-    );
-  };
+  const domainApplies = coalesced(
+    () => engine.refresh().catch((error: Error) => log(`applying domain rule addresses failed: ${error.message}`)),
+    MIN_REFRESH_GAP_MS,
+  );
+  const refreshDomains = () => domainApplies.request();
   // Called inside each rule change's transaction, so a new domain rule's addresses go to the kernel with it.
   engine.addRuleSource((now) => {
     domains.setRules(engine.rules.domainRules(), now);
@@ -117,16 +110,17 @@ export function startConnections(options: {
     }, BIND_BATCH_MS);
   });
 
+  const dns = new DnsObserver(names, (resolved) => {
+    if (domains.learn(resolved)) refreshDomains();
+  });
   const pipeline = new ConnectionPipeline({
     identities,
     names,
+    dns,
     tracker,
     store,
     log,
     readTotalRecords: () => firewall.readFlows(),
-    onResolved: (resolved) => {
-      if (domains.learn(resolved)) refreshDomains();
-    },
     retentionDays: () => engine.settings.get().retentionDays,
   });
   pipeline.start();
@@ -135,15 +129,68 @@ export function startConnections(options: {
     pipeline,
     identities,
     names,
+    dns,
     domains,
     tracker,
     store,
+    dnsStatus: () => ({
+      queries: dns.counts.queries,
+      answersLearned: dns.counts.answersLearned,
+      answersIgnored: dns.counts.answersUnmatched,
+      pendingQueries: dns.pending.size,
+      domainAddresses: domains.size,
+      domainApplies: domainApplies.runs,
+    }),
     async stop() {
       clearInterval(expiry);
-      if (domainRefresh) clearTimeout(domainRefresh);
+      domainApplies.stop();
       if (bindTimer) clearTimeout(bindTimer);
       if (unboundTimer) clearTimeout(unboundTimer);
       await pipeline.stop();
+    },
+  };
+}
+
+/**
+ * Runs `run` on request, coalesced: each run compiles the whole ruleset, so a burst of answers
+ * costs one, runs never overlap, and they are at least `gapMs` apart. The first request after a
+ * quiet spell runs at once (an app connects right after its answer).
+ */
+function coalesced(run: () => Promise<void>, gapMs: number): { request(): void; stop(): void; readonly runs: number } {
+  let timer: NodeJS.Timeout | null = null;
+  let running = false;
+  let requested = false;
+  let lastStart = -Infinity;
+  let runs = 0;
+  const schedule = () => {
+    if (timer || running || !requested) return;
+    timer = setTimeout(
+      () => {
+        timer = null;
+        requested = false;
+        running = true;
+        lastStart = Date.now();
+        runs++;
+        void run().finally(() => {
+          running = false;
+          schedule();
+        });
+      },
+      Math.max(0, lastStart + gapMs - Date.now()),
+    );
+  };
+  return {
+    request() {
+      requested = true;
+      schedule();
+    },
+    stop() {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      requested = false;
+    },
+    get runs() {
+      return runs;
     },
   };
 }

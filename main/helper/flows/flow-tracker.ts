@@ -313,7 +313,7 @@ export class FlowTracker {
       if (appId !== 0) this.listeners.set(protocolCode(event.protocol) * 65_536 + event.localPort, appId);
       return;
     }
-    if (event.kind === 'dns') return;
+    if (event.kind === 'dns' || event.kind === 'dns-query') return;
     if (event.kind === 'close') {
       this.close(event, appId, timeMs, remoteName);
       return;

@@ -7,8 +7,8 @@
 // reply: measured at 10k rules it is ~0.5 ms of a rule change's ~1 ms in the helper (ext4 on the
 // test VM's virtual disk; more on a slow one), so FULL stays. An import chunk pays it once.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirectories } from '../make-dirs.js';
 import { migrations, type Migration } from './migrations.js';
 
 export type Db = Database.Database;
@@ -16,7 +16,7 @@ export type Db = Database.Database;
 export const DATABASE_FILE = 'portcullis.db';
 
 export function openDatabase(stateDir: string, steps: readonly Migration[] = migrations): Db {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  makeDirectories(stateDir, 0o700, 'state directory');
   const db = new Database(join(stateDir, DATABASE_FILE));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');

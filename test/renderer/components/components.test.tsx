@@ -33,6 +33,10 @@ describe('App', () => {
     expect(api.rules[0]).toMatchObject({ action: 'block', appId: 2, remote: { kind: 'address', text: '127.0.0.1' } });
     expect(screen.getByTestId('helper-state').textContent).toBe('Helper connected');
     expect(screen.getByTestId('rule-count').textContent).toBe('1 rules');
+    // Every feature in its full form: the status bar names only the kernel, the tooltip lists them all.
+    const kernel = screen.getByTestId('kernel-summary');
+    expect(kernel.textContent).toBe('Linux 6.18.0');
+    expect(kernel.getAttribute('title')).toContain('Cached fast path: per-socket entries — ');
   });
 
   it('filters by search text and shows live events', async () => {
@@ -92,9 +96,25 @@ describe('App', () => {
     expect((screen.getByRole('button', { name: 'Continue' }) as HTMLButtonElement).disabled).toBe(true);
     fireEvent.click(screen.getByRole('button', { name: 'Start helper' }));
     expect(await screen.findByText(/You closed the password dialog/)).toBeTruthy();
-    api.startOutcome = { state: 'connected', status: status() };
+    // Debian 12's 6.1: the fast path runs in its older form, and the wizard says so once the helper runs.
+    const onOlderKernel = status();
+    onOlderKernel.kernel.kernelRelease = '6.1.0-57-amd64';
+    onOlderKernel.kernel.features[1] = {
+      ...onOlderKernel.kernel.features[1]!,
+      reduced: true,
+      form: 'socket storage',
+      why: 'the kernel-context cast (bpf_cast_to_kern_ctx) arrived in Linux 6.2: every packet makes one socket-storage lookup before its cached verdict',
+    };
+    api.startOutcome = { state: 'connected', status: onOlderKernel };
     fireEvent.click(screen.getByRole('button', { name: 'Start helper' }));
     await screen.findByText(/The helper is running/);
+    const fastPath = screen.getByText('Cached fast path').closest('[data-feature]') as HTMLElement;
+    expect(fastPath.dataset.feature).toBe('fast-path');
+    expect(fastPath.textContent).toContain('socket storage');
+    expect(fastPath.textContent).toContain('arrived in Linux 6.2');
+    expect(within(fastPath).getByLabelText('older form')).toBeTruthy();
+    const verdicts = screen.getByText('Connection verdicts').closest('[data-feature]') as HTMLElement;
+    expect(within(verdicts).getByLabelText('full form')).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Continue' }));
     fireEvent.click(screen.getByLabelText(/Allow-list/));
     fireEvent.click(screen.getByRole('button', { name: 'Finish' }));
@@ -120,6 +140,63 @@ describe('RuleForm', () => {
     fireEvent.click(save);
     await waitFor(() => expect(api.rules).toHaveLength(1));
     expect(api.rules[0]).toMatchObject({ remote: { text: '10.0.0.0/8' }, ports: { from: 443, to: 443 } });
+  });
+});
+
+describe('Needs an administrator', () => {
+  it('says so when a loosening is refused, and Try again sends it again', async () => {
+    const api = connectedApi();
+    render(<App />);
+    await screen.findByText('curl', { selector: '.app-name' });
+    await useRules.getState().add({ action: 'block', remote: '198.51.100.7' });
+    fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
+    const remove = await screen.findByLabelText('Remove rule 198.51.100.7');
+    expect(remove.getAttribute('title')).toBe('Needs an administrator');
+    api.refusals.push({
+      name: 'removeRules',
+      message:
+        'Removing block rule 1 (block 198.51.100.7) needs an administrator: the authentication dialog was dismissed',
+    });
+    fireEvent.click(remove);
+    expect(
+      await screen.findByText(
+        /Removing block rule 1 \(block 198\.51\.100\.7\) needs an administrator: the authentication dialog was dismissed/,
+      ),
+    ).toBeTruthy();
+    expect(api.rules).toHaveLength(1);
+    fireEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    await waitFor(() => expect(api.rules).toHaveLength(0));
+    expect(screen.queryByText(/needs an administrator/)).toBeNull();
+    expect(api.calls.filter((call) => call.name === 'removeRules')).toHaveLength(2);
+  });
+
+  it('tells beforehand that pausing and an allow rule need one; closing the refusal gives up', async () => {
+    const api = connectedApi();
+    render(<App />);
+    fireEvent.click(await screen.findByRole('button', { name: /Pause/ }));
+    expect(screen.getByRole('note').textContent).toMatch(/needs an administrator/);
+    api.refusals.push({
+      name: 'setEnforcement',
+      message: 'Pausing enforcement for 15 min needs an administrator: no administrator answered within 120 s',
+    });
+    fireEvent.click(screen.getByRole('menuitem', { name: 'Pause for 15 minutes' }));
+    expect(await screen.findByText(/Pausing enforcement for 15 min needs an administrator/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'Dismiss' }));
+    await waitFor(() => expect(screen.queryByText(/Pausing enforcement/)).toBeNull());
+    expect(api.calls.filter((call) => call.name === 'setEnforcement')).toHaveLength(1);
+    expect(screen.getByText('Enforcing')).toBeTruthy();
+  });
+});
+
+describe('RuleForm needs', () => {
+  it('says an allow rule needs an administrator, a block rule none', () => {
+    installBridge(createFakeApi());
+    render(<RuleForm editing={{ mode: 'new', draft: { action: 'block', remote: '192.0.2.1' } }} />);
+    expect(screen.queryByRole('note')).toBeNull();
+    fireEvent.change(screen.getByDisplayValue('Block'), { target: { value: 'allow' } });
+    expect(screen.getByRole('note').textContent).toBe(
+      'Needs an administrator: adding an allow rule (allow 192.0.2.1). You will be asked to authenticate.',
+    );
   });
 });
 

@@ -31,11 +31,32 @@ export function status(overrides: Partial<Status> = {}): Status {
       bpffsMount: '/sys/fs/bpf',
       btf: true,
       missing: [],
+      features: [
+        {
+          id: 'verdicts',
+          label: 'Connection verdicts',
+          available: true,
+          required: true,
+          reduced: false,
+          form: 'connect and sendmsg hooks',
+          why: 'a blocked connection or datagram fails at once with EPERM in the application',
+        },
+        {
+          id: 'fast-path',
+          label: 'Cached fast path',
+          available: true,
+          required: false,
+          reduced: false,
+          form: 'per-socket entries',
+          why: 'the kernel-context cast finds a settled socket’s cached verdict with no helper call per packet',
+        },
+      ],
     },
     ruleCount: 0,
     appCount: 0,
     eventsSeen: 0,
     eventDrops: 0,
+    dns: { queries: 0, answersLearned: 0, answersIgnored: 0, pendingQueries: 0, domainAddresses: 0, domainApplies: 0 },
     ...overrides,
   };
 }
@@ -90,6 +111,11 @@ export interface FakeApi extends RendererApi {
   wizard: WizardState;
   checks: Check[];
   startOutcome: HelperState;
+  /**
+   * Requests to answer with a refusal for want of an administrator, as the helper does when polkit's
+   * dialog is dismissed: each entry is used once, by the next request of that name.
+   */
+  refusals: Array<{ name: string; message: string }>;
   emit<K extends IpcNotifyName>(name: K, payload: PayloadOf<K>): void;
 }
 
@@ -118,6 +144,7 @@ export function createFakeApi(): FakeApi {
     wizard: { completed: true, mode: 'monitor' } as WizardState,
     checks: [] as Check[],
     startOutcome: { state: 'connected', status: status() } as HelperState,
+    refusals: [] as Array<{ name: string; message: string }>,
     emit(name: IpcNotifyName, payload: unknown) {
       for (const listener of listeners.get(name) ?? []) listener(payload);
     },
@@ -221,6 +248,14 @@ export function createFakeApi(): FakeApi {
     const handler = api[name] as (request: unknown) => Promise<unknown>;
     api[name] = (request: unknown) => {
       fake.calls.push({ name, request });
+      const refusal = fake.refusals.findIndex((candidate) => candidate.name === name);
+      if (refusal >= 0) {
+        const { message } = fake.refusals.splice(refusal, 1)[0]!;
+        return Promise.resolve({
+          ok: false,
+          error: { kind: 'cancelled', message, polkitAction: 'org.portcullis.manage' },
+        });
+      }
       return handler(request ?? {});
     };
   }

@@ -46,6 +46,14 @@ const catalogue: Array<[string[], RegExp]> = [
   [['frobnicate'], /unknown command "frobnicate"/],
   [['disable', '--for', 'soon'], /--for: "soon" is not a duration/],
   [['unblock', '1.2.3'], /TARGET: "1.2.3" is not an IPv4 address/],
+  [['settings', '--default-action', 'deny'], /--default-action: must be allow or block, got "deny"/],
+  [['settings', '--retention-days', '0'], /--retention-days: .*between 1 and 3650, got 0/],
+  [['settings', '--retention-days', 'week'], /--retention-days: "week" is not a whole number/],
+  [['settings', '--notify-on-first-block', 'yes'], /--notify-on-first-block: must be on or off/],
+  [['settings', '--authorized-users', '1000,bob'], /--authorized-users: "bob" is not a uid/],
+  [['app-default', 'firefox', 'allow'], /APP-ID: give an app id .*got "firefox"/],
+  [['app-default', '3', 'maybe'], /ACTION: must be allow, block or global, got "maybe"/],
+  [['app-default', '3'], /ACTION: must be allow, block or global$/],
 ];
 
 for (const [argv, message] of catalogue) {
@@ -66,19 +74,15 @@ test('a valid command with no helper exits 1 and says the helper is not running'
 test("help lists every command; a command's --help lists its flags", async () => {
   const help = await run('help');
   assert.equal(help.code, 0);
-  for (const name of [
-    'status',
-    'rules',
-    'block',
-    'allow',
-    'unblock',
-    'enable',
-    'disable',
-    'connections',
-    'doctor',
-    'helper',
-  ])
+  for (const name of ['status', 'rules', 'block', 'enable', 'apps', 'connections', 'doctor', 'helper'])
     assert.match(help.stdout, new RegExp(`^  ${name} `, 'm'));
+  // What may let more traffic through is marked: the helper will ask for an administrator.
+  for (const name of ['allow', 'unblock', 'disable', 'app-default', 'settings'])
+    assert.match(help.stdout, new RegExp(`^\\* ${name} `, 'm'));
+  assert.match(
+    help.stdout,
+    /^\* may let more traffic through: unless run as root, the helper asks polkit for an administrator/m,
+  );
   const block = await run('block', '--help');
   assert.equal(block.code, 0);
   for (const flag of ['--app', '--port', '--proto', '--dir', '--for', '--note', '--json', '--socket'])

@@ -31,14 +31,12 @@ test('defaults, then the config file, then flags', () => {
         bpffs: none.bpffs,
         stateDir: none.stateDir,
         socket: none.socket,
-        usesDefaultBpffs: none.usesDefaultBpffs,
       },
       {
         cgroup: '/sys/fs/cgroup/unified',
         bpffs: '/sys/fs/bpf/portcullis',
         stateDir: '/var/lib/portcullis',
         socket: '/run/portcullis/helper.sock',
-        usesDefaultBpffs: true,
       },
     );
     const fromFile = resolveHelperConfig({ ...base, flags: { socket: '/tmp/t.sock' }, env: {}, configFile });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LAYOUT, POLKIT_ACTION_ID } from '../../../main/common/install-layout.js';
+import { BUNDLE_FILES, LAYOUT, MANAGE_ACTION_ID, POLKIT_ACTION_ID } from '../../../main/common/install-layout.js';
 
 const read = (name: string) => readFileSync(join(__dirname, '../../../polkit', name), 'utf8');
 
@@ -17,6 +17,19 @@ test('the action lets only an active local administrator start the launcher', ()
   assert.match(policy, /<allow_active>auth_admin_keep<\/allow_active>/);
   const execPath = policy.match(/<annotate key="org\.freedesktop\.policykit\.exec\.path">([^<]+)<\/annotate>/)?.[1];
   assert.equal(execPath, LAYOUT.launcher);
+});
+
+test('loosening asks for an administrator every time, kept only at the active local session; it runs nothing', () => {
+  const policy = read(`${MANAGE_ACTION_ID}.policy`);
+  assert.equal(`polkit/${MANAGE_ACTION_ID}.policy`, BUNDLE_FILES.managePolicy);
+  assert.equal(LAYOUT.managePolicy, `/usr/share/polkit-1/actions/${MANAGE_ACTION_ID}.policy`);
+  assert.match(policy, new RegExp(`<action id="${MANAGE_ACTION_ID.replace(/\./g, '\\.')}">`));
+  assert.equal(policy.match(/<action /g)?.length, 1, 'exactly one action');
+  // Never "yes" and never the caller's own password (auth_self): malware runs as the person.
+  assert.match(policy, /<allow_any>auth_admin<\/allow_any>/);
+  assert.match(policy, /<allow_inactive>auth_admin<\/allow_inactive>/);
+  assert.match(policy, /<allow_active>auth_admin_keep<\/allow_active>/);
+  assert.doesNotMatch(policy, /exec\.path|auth_self|>yes</);
 });
 
 test('the launcher execs the installed helper with root-owned node and a fresh environment', () => {

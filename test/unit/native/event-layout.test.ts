@@ -171,15 +171,24 @@ test('decode: cached texts never answer for other bytes (colliding IPv4 slots, a
   );
 });
 
-test('decode: a DNS record carries its payload; a truncated one ends the batch', () => {
+test('decode: DNS answer and query records carry their payload; a truncated one ends the batch', () => {
   const dns = Buffer.alloc(DNS_EVENT_BYTES);
   record({ kind: 6, protocol: 17, direction: 2, remotePort: 53 }).copy(dns);
   dns.writeUInt16LE(3, DNS.len);
   dns.set([1, 2, 3, 4], DNS.data);
-  const events = decodeEvents(Buffer.concat([dns, record({}), dns.subarray(0, DNS.data + 2)]));
-  assert.equal(events.length, 2);
-  assert.deepEqual([...events[0]!.dnsPayload!], [1, 2, 3]);
-  assert.equal(events[1]!.dnsPayload, undefined);
+  const query = Buffer.from(dns);
+  query[EV.kind] = 7;
+  query.writeUInt16LE(2, DNS.len);
+  const events = decodeEvents(Buffer.concat([query, dns, record({}), dns.subarray(0, DNS.data + 2)]));
+  assert.equal(events.length, 3);
+  assert.deepEqual(
+    events.map((e) => [e.kind, e.dnsPayload && [...e.dnsPayload]]),
+    [
+      ['dns-query', [1, 2]],
+      ['dns', [1, 2, 3]],
+      ['connect', undefined],
+    ],
+  );
 });
 
 test('socket totals records are walked as numbers (cookies past 2^53 stay exact bigints)', () => {

@@ -1,42 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDnsResponse, resolutionsOf } from '../../../../main/helper/dns/dns-message.js';
-
-// A small encoder for test messages: names written out label by label, or as a pointer to an offset.
-type NamePart = string | { pointer: number };
-function encodeName(name: NamePart): number[] {
-  if (typeof name !== 'string') return [0xc0 | (name.pointer >> 8), name.pointer & 0xff];
-  const out: number[] = [];
-  for (const label of name.split('.').filter(Boolean)) out.push(label.length, ...Buffer.from(label, 'ascii'));
-  out.push(0);
-  return out;
-}
-const u16 = (n: number) => [n >> 8, n & 0xff];
-const u32 = (n: number) => [(n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
-function record(name: NamePart, type: number, ttl: number, data: number[]): number[] {
-  return [...encodeName(name), ...u16(type), ...u16(1), ...u32(ttl), ...u16(data.length), ...data];
-}
-function message(options: { id?: number; flags?: number; questions: NamePart[]; answers: number[][] }): Uint8Array {
-  const header = [
-    ...u16(options.id ?? 0x1234),
-    ...u16(options.flags ?? 0x8180),
-    ...u16(options.questions.length),
-    ...u16(options.answers.length),
-    0,
-    0,
-    0,
-    0,
-  ];
-  const questions = options.questions.flatMap((q) => [...encodeName(q), ...u16(1), ...u16(1)]);
-  return Uint8Array.from([...header, ...questions, ...options.answers.flat()]);
-}
+import {
+  parseDnsQuery,
+  parseDnsResponse,
+  resolutionsFor,
+  type DnsResponse,
+} from '../../../../main/helper/dns/dns-message.js';
+import { encodeName, message, record, u16, u32 } from '../../../support/dns-wire.js';
 
 test('dns: A answer with a compressed owner name', () => {
   // The question name starts at offset 12; the answer points back to it.
   const bytes = message({ questions: ['Example.COM'], answers: [record({ pointer: 12 }, 1, 300, [93, 184, 216, 34])] });
   const parsed = parseDnsResponse(bytes);
   assert.ok(parsed.ok);
-  assert.deepEqual(parsed.value.questions, ['example.com']);
+  assert.deepEqual(parsed.value.questions, [{ name: 'example.com', type: 1, class: 1 }]);
   assert.deepEqual(parsed.value.answers, [{ name: 'example.com', type: 'A', ttl: 300, data: '93.184.216.34' }]);
   assert.equal(parsed.value.truncated, false);
   assert.equal(parsed.value.id, 0x1234);
@@ -55,9 +32,10 @@ test('dns: CNAME chain resolves to the name the client asked for, with the small
   const aaaa = record({ pointer: secondTargetOffset }, 28, 30, [0x20, 0x01, 0x0d, 0xb8, ...new Array(11).fill(0), 1]);
   const parsed = parseDnsResponse(message({ questions: [question], answers: [cname1, cname2, a, aaaa] }));
   assert.ok(parsed.ok, JSON.stringify(parsed));
-  const resolutions = resolutionsOf(parsed.value);
-  assert.deepEqual(resolutions, [
+  assert.deepEqual(resolutionsFor(parsed.value, { name: question, type: 1, class: 1 }), [
     { address: '10.0.0.7', family: 4, names: ['www.shop.test', 'edge.cdn.test', 'e1.cdn.test'], ttl: 60 },
+  ]);
+  assert.deepEqual(resolutionsFor(parsed.value, { name: question, type: 28, class: 1 }), [
     { address: '2001:db8::1', family: 6, names: ['www.shop.test', 'edge.cdn.test', 'e1.cdn.test'], ttl: 30 },
   ]);
 });
@@ -67,7 +45,7 @@ test('dns: a low TTL on an alias caps the address TTL', () => {
   const a = record('b.test', 1, 900, [1, 2, 3, 4]);
   const parsed = parseDnsResponse(message({ questions: ['a.test'], answers: [cname, a] }));
   assert.ok(parsed.ok);
-  assert.equal(resolutionsOf(parsed.value)[0]!.ttl, 5);
+  assert.equal(resolutionsFor(parsed.value, parsed.value.questions[0]!)[0]!.ttl, 5);
 });
 
 test('dns: other record types and classes are skipped, not misread', () => {
@@ -145,7 +123,7 @@ test('dns: a name longer than 255 bytes is malformed; control bytes in labels ar
   const withControl = Uint8Array.from([...odd, 3, 0x61, 0x0a, 0x2e, 4, 0x74, 0x65, 0x73, 0x74, 0, 0, 1, 0, 1]);
   const control = parseDnsResponse(withControl);
   assert.ok(control.ok);
-  assert.equal(control.value.questions[0], 'a\\010\\046.test');
+  assert.equal(control.value.questions[0]!.name, 'a\\010\\046.test');
 });
 
 test('dns: random and mutated input never throws', () => {
@@ -161,11 +139,74 @@ test('dns: random and mutated input never throws', () => {
     for (let m = 0; m < mutations; m++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
     const cut = bytes.subarray(0, Math.floor(random() * (bytes.length + 1)));
     const parsed = parseDnsResponse(cut);
-    if (parsed.ok) resolutionsOf(parsed.value);
+    if (parsed.ok) for (const question of parsed.value.questions) resolutionsFor(parsed.value, question);
+    parseDnsQuery(cut);
   }
   for (let round = 0; round < 2000; round++) {
     const bytes = Uint8Array.from({ length: Math.floor(random() * 600) }, () => Math.floor(random() * 256));
     bytes[2] = bytes[2]! | 0x80;
     parseDnsResponse(bytes);
   }
+});
+
+test('dns: only records about the question, or on its CNAME chain, resolve it', () => {
+  const response = (answers: number[][], type = 1): DnsResponse => {
+    const parsed = parseDnsResponse(message({ questions: ['ask.test'], answers, type }));
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    return parsed.value;
+  };
+  const asked = { name: 'ask.test', type: 1, class: 1 };
+  // An extra record about another name rides along: it names nothing.
+  const extra = response([record('ask.test', 1, 60, [1, 1, 1, 1]), record('bank.test', 1, 60, [6, 6, 6, 6])]);
+  assert.deepEqual(
+    resolutionsFor(extra, asked).map((r) => [r.address, r.names]),
+    [['1.1.1.1', ['ask.test']]],
+  );
+  // A CNAME from another name does not lead anywhere; one from the question does.
+  const sideChain = response([
+    record('other.test', 5, 60, encodeName('ask.test')),
+    record('ask.test', 1, 60, [2, 2, 2, 2]),
+  ]);
+  assert.deepEqual(
+    resolutionsFor(sideChain, asked).map((r) => r.names),
+    [['ask.test']],
+  );
+  // A CNAME loop ends; an AAAA answer to an A question names nothing; other classes and types resolve nothing.
+  const loop = response([
+    record('ask.test', 5, 60, encodeName('b.test')),
+    record('b.test', 5, 60, encodeName('ask.test')),
+  ]);
+  assert.deepEqual(resolutionsFor(loop, asked), []);
+  const wrongType = response([record('ask.test', 28, 60, new Array(16).fill(1))]);
+  assert.deepEqual(resolutionsFor(wrongType, asked), []);
+  assert.deepEqual(resolutionsFor(extra, { ...asked, class: 3 }), []);
+  assert.deepEqual(resolutionsFor(extra, { ...asked, type: 15 }), []);
+  // ANY takes both families.
+  const both = response(
+    [record('ask.test', 1, 60, [3, 3, 3, 3]), record('ask.test', 28, 60, new Array(16).fill(0))],
+    255,
+  );
+  assert.deepEqual(
+    resolutionsFor(both, { ...asked, type: 255 }).map((r) => r.address),
+    ['3.3.3.3', '::'],
+  );
+});
+
+test('dns: a query is one standard question; anything else is refused as a value', () => {
+  const query = parseDnsQuery(
+    message({ id: 0xbeef, flags: 0x0100, questions: ['Www.Example.TEST'], answers: [], type: 28 }),
+  );
+  assert.deepEqual(query, {
+    ok: true,
+    value: { id: 0xbeef, question: { name: 'www.example.test', type: 28, class: 1 } },
+  });
+  const kinds = [
+    parseDnsQuery(message({ flags: 0x8180, questions: ['a.test'], answers: [] })),
+    parseDnsQuery(message({ flags: 4 << 11, questions: ['a.test'], answers: [] })),
+    parseDnsQuery(message({ flags: 0x0100, questions: ['a.test', 'b.test'], answers: [] })),
+    parseDnsQuery(message({ flags: 0x0100, questions: [], answers: [] })),
+    parseDnsQuery(message({ flags: 0x0100, questions: ['a.test'], answers: [] }).subarray(0, 16)),
+    parseDnsQuery(message({ flags: 0x0100, questions: [{ pointer: 12 }], answers: [] })),
+  ].map((result) => (result.ok ? 'ok' : result.error.kind));
+  assert.deepEqual(kinds, ['not-a-query', 'not-a-query', 'not-a-query', 'not-a-query', 'too-short', 'malformed']);
 });

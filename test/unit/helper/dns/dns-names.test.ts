@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DnsNames, DISPLAY_GRACE_MS, MIN_TTL_SEC, nameIsUnder } from '../../../../main/helper/dns/dns-names.js';
-import { DomainRuleAddresses } from '../../../../main/helper/dns/domain-rules.js';
+import {
+  clampTtl,
+  DnsNames,
+  DISPLAY_GRACE_MS,
+  MAX_TTL_SEC,
+  MIN_TTL_SEC,
+  nameIsUnder,
+} from '../../../../main/helper/dns/dns-names.js';
+import { DomainRuleAddresses, MAX_ADDRESSES_PER_RULE } from '../../../../main/helper/dns/domain-rules.js';
 import type { Rule } from '../../../../main/contract/index.js';
 
 const T0 = 1_700_000_000_000;
@@ -136,4 +143,49 @@ test('domain-rules: disabled and non-domain rules are ignored', () => {
     T0,
   );
   assert.deepEqual(domains.addressRules(), []);
+});
+
+test('dns-names: a TTL is believed for a day at most', () => {
+  const names = new DnsNames();
+  const [entered] = names.record([{ address: '10.0.0.1', family: 4, names: ['long.test'], ttl: 0x7fffffff }], T0);
+  assert.equal(entered!.expiresAt, T0 + MAX_TTL_SEC * 1000);
+  assert.equal(clampTtl(0), MIN_TTL_SEC);
+  assert.equal(clampTtl(600), 600);
+  assert.equal(clampTtl(2 ** 31 - 1), 86_400);
+});
+
+test('domain-rules: a rule keeps its most recently answered addresses, up to its cap', () => {
+  const names = new DnsNames();
+  const domains = new DomainRuleAddresses(names, 3);
+  domains.setRules([domainRule(5, 'many.test', true)], T0);
+  const answer = (last: number, at: number) =>
+    domains.learn(
+      names.record([{ address: `10.9.0.${last}`, family: 4, names: [`h${last}.many.test`], ttl: 600 }], at),
+    );
+  const held = () => domains.list().map((a) => a.address);
+  assert.equal(answer(1, T0), true);
+  assert.equal(answer(2, T0 + 1), true);
+  assert.equal(answer(3, T0 + 2), true);
+  assert.equal(answer(1, T0 + 3), false, 'answered again: no kernel change, but now the most recent');
+  assert.equal(answer(4, T0 + 4), true, 'a new one pushes out the least recently answered');
+  assert.deepEqual(held(), ['10.9.0.3', '10.9.0.1', '10.9.0.4']);
+  assert.equal(domains.size, 3);
+  assert.equal(domains.addressRules().length, 3);
+  for (let i = 10; i < 1000; i++) answer(i, T0 + i);
+  assert.deepEqual(held(), ['10.9.0.997', '10.9.0.998', '10.9.0.999']);
+  // Re-resolved from the names when the rules change: still the latest answers.
+  domains.setRules([domainRule(5, 'many.test', true, { updatedAt: T0 + 5000 })], T0 + 5000);
+  assert.deepEqual(held(), ['10.9.0.997', '10.9.0.998', '10.9.0.999']);
+});
+
+test('domain-rules: the default cap bounds a rule that resolves to ever more addresses', () => {
+  const names = new DnsNames();
+  const domains = new DomainRuleAddresses(names);
+  domains.setRules([domainRule(5, 'cdn.test', true)], T0);
+  for (let i = 0; i < 5000; i++)
+    domains.learn(
+      names.record([{ address: `10.8.${i >> 8}.${i & 255}`, family: 4, names: [`n${i}.cdn.test`], ttl: 600 }], T0 + i),
+    );
+  assert.equal(domains.size, MAX_ADDRESSES_PER_RULE);
+  assert.equal(domains.list().at(-1)!.address, '10.8.19.135');
 });

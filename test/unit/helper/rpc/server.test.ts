@@ -11,12 +11,13 @@ import { PROTOCOL_VERSION, PortcullisError } from '../../../../main/contract/ind
 import { RpcServer } from '../../../../main/helper/rpc/server.js';
 import { HelperClient } from '../../../../main/client/helper-client.js';
 import type { HandlerTable } from '../../../../main/helper/rpc/handler.js';
+import type { AdmissionLimits } from '../../../../main/helper/rpc/admission.js';
 
 const self = { pid: process.pid, uid: 0, gid: 0 };
 
 async function startServer(
   t: { after(fn: () => Promise<void> | void): void },
-  options: { authorized?: boolean; handlers?: HandlerTable } = {},
+  options: { authorized?: boolean; handlers?: HandlerTable; limits?: Partial<AdmissionLimits> } = {},
 ) {
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-rpc-'));
   const socketPath = join(dir, 'run', 'helper.sock');
@@ -38,6 +39,7 @@ async function startServer(
     peerOf: () => self,
     isAuthorized: () => options.authorized ?? true,
     log: (line) => logs.push(line),
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   t.after(async () => {
     await server.close();
@@ -153,6 +155,116 @@ test('an unauthorised peer is refused with kind "unauthorized", and the refusal 
   );
 });
 
+test('refusals are logged once per uid and interval, with a count of the rest', async (t) => {
+  const { socketPath, logs } = await startServer(t, { authorized: false, limits: { logIntervalMs: 300 } });
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(
+      HelperClient.connect({ socketPath, clientName: 'test' }),
+      (error: PortcullisError) => error.kind === 'unauthorized',
+    );
+  }
+  assert.equal(logs.filter((line) => line.startsWith('refused uid 0')).length, 1, logs.join('\n'));
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.deepEqual(logs, [
+    `refused uid 0 (pid ${process.pid}): not authorised`,
+    'refused uid 0 19 more time(s) in the last 0.3 s: not authorised',
+  ]);
+});
+
+test('a refused peer that never writes is closed soon; past the linger budget at once', async (t) => {
+  const { socketPath } = await startServer(t, { authorized: false, limits: { lingerPerUid: 2, lingerTotal: 2 } });
+  const silent = [];
+  for (let i = 0; i < 3; i++) silent.push(await raw(socketPath)); // accepted in this order
+  // The third is over the budget: closed right after its refusal was written.
+  await silent[2]!.closed;
+  assert.equal(errorOf(await silent[2]!.nth(1)).data.kind, 'unauthorized');
+  // The other two are closed without having written anything (after the linger, 250 ms).
+  const started = Date.now();
+  await Promise.all(silent.slice(0, 2).map((c) => c.closed));
+  assert.ok(Date.now() - started < 2000, 'a silent refused peer is not held for long');
+  for (const c of silent.slice(0, 2)) assert.match(errorOf(await c.nth(1)).message, /uid 0 is not authorised/);
+});
+
+test('connections per uid are capped; a closed one frees its slot', async (t) => {
+  // Root has no total limit but its own per-uid one, like every uid.
+  const { socketPath, logs } = await startServer(t, { limits: { servedPerUid: 2 } });
+  const first = await HelperClient.connect({ socketPath, clientName: 'one' });
+  const second = await HelperClient.connect({ socketPath, clientName: 'two' });
+  t.after(() => {
+    first.close();
+    second.close();
+  });
+  await assert.rejects(
+    HelperClient.connect({ socketPath, clientName: 'three' }),
+    (error: PortcullisError) =>
+      error.kind === 'unavailable' &&
+      /uid 0 already has 2 connections open \(at most 2\); close some/.test(error.message),
+  );
+  assert.ok(
+    logs.some((line) => /refused uid 0 \(pid \d+\): at the connection limit/.test(line)),
+    logs.join('\n'),
+  );
+  first.close();
+  for (let tries = 0; ; tries++) {
+    try {
+      const again = await HelperClient.connect({ socketPath, clientName: 'again' });
+      assert.equal((await again.call('settings.get')).retentionDays, 1);
+      again.close();
+      break;
+    } catch (error) {
+      // The server learns of the close on its next turn; a retry or two is the honest wait.
+      if (tries > 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  assert.equal((await second.call('settings.get')).retentionDays, 1);
+});
+
+test('the total cap counts authorised uids but root; refused peers never take a slot', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portcullis-rpc-'));
+  let nextUid = 0;
+  const server = await RpcServer.listen({
+    socketPath: join(dir, 'run', 'helper.sock'),
+    handlers: {
+      'settings.get': () => ({
+        defaultAction: 'allow',
+        retentionDays: 1,
+        authorizedUsers: [],
+        notifyOnFirstBlock: false,
+        askTimeoutSec: 30,
+        askTimeoutAction: 'block',
+      }),
+    },
+    version: '1',
+    log: () => {},
+    peerOf: () => ({ pid: process.pid, uid: nextUid, gid: nextUid }),
+    isAuthorized: (uid) => uid !== 666,
+    limits: { servedPerUid: 5, servedTotal: 2 },
+  });
+  t.after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const socketPath = join(dir, 'run', 'helper.sock');
+  const as = async (uid: number) => {
+    nextUid = uid;
+    return HelperClient.connect({ socketPath, clientName: `uid ${uid}` });
+  };
+  // A stranger's connections, refused, hold nothing.
+  for (let i = 0; i < 10; i++) await assert.rejects(as(666), (error: PortcullisError) => error.kind === 'unauthorized');
+  const held = [await as(1000), await as(1001)];
+  t.after(() => held.forEach((client) => client.close()));
+  await assert.rejects(
+    as(1002),
+    (error: PortcullisError) =>
+      error.kind === 'unavailable' && /the helper serves at most 2 connections; close some/.test(error.message),
+  );
+  // Root is outside the total: it can always get in to fix things.
+  const root = await as(0);
+  assert.equal((await root.call('settings.get')).retentionDays, 1);
+  root.close();
+});
+
 test('bad input on the socket: each answered with a kind; the connection and other clients keep working', async (t) => {
   const { socketPath } = await startServer(t);
   const other = await HelperClient.connect({ socketPath, clientName: 'bystander' });
@@ -197,6 +309,32 @@ test('bad input on the socket: each answered with a kind; the connection and oth
   c.send('{"jsonrpc":"2.0","id":8,"method":"settings.get"}\n');
   assert.equal(((await c.nth(8)).result as { retentionDays: number }).retentionDays, 1);
   assert.equal((await other.call('settings.get')).retentionDays, 1);
+});
+
+test('a client name with control characters is refused, so it cannot forge log lines', async (t) => {
+  const { socketPath, logs } = await startServer(t);
+  const c = await raw(socketPath);
+  t.after(() => c.socket.destroy());
+  c.send(
+    `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'hello', params: { protocol: PROTOCOL_VERSION, client: 'cli\nportcullis-helper: ready' } })}\n`,
+  );
+  const refused = errorOf(await c.nth(1));
+  assert.deepEqual([refused.data.kind, refused.data.where], ['invalid-input', 'params.client']);
+  assert.equal(
+    refused.message,
+    'params.client: must not contain control characters or line breaks, found U+000A at position 4',
+  );
+  for (const name of ['a\u001b[2Jb', 'x\u0085', 'tab\there', 'ls\u2028']) {
+    await assert.rejects(
+      HelperClient.connect({ socketPath, clientName: name }),
+      (error: PortcullisError) =>
+        error.kind === 'invalid-input' && /^params\.client: must not contain control characters/.test(error.message),
+    );
+  }
+  // Names people write (accents, spaces, other scripts) pass.
+  const client = await HelperClient.connect({ socketPath, clientName: 'Électron app — 火' });
+  client.close();
+  assert.ok(!logs.some((line) => line.includes('\n')), logs.join('|'));
 });
 
 test('a 10 MB line is refused and that connection closed; other clients are still served', async (t) => {
