@@ -230,9 +230,6 @@ int pcl_ingress(struct __sk_buff *skb)
 
 /* ---- ask mode: held connects (hold.bpf.h) ------------------------------------------------- */
 
-/* CONFIG_HZ from the kernel's config; 0 when libbpf found none (then 1000, an upper bound: a longer hold). */
-extern unsigned int CONFIG_HZ __kconfig __weak;
-
 /*
  * TCP's own callbacks for held sockets: the SYN's first retransmit timeout is the hold (so no
  * retransmission comes before the answer, and the answer's kick still works), and on establishment
@@ -252,8 +249,7 @@ int pcl_sockops(struct bpf_sock_ops *skops)
 	if (!s || !(s->flags & PCL_SK_HELD))
 		return 1;
 	if (op == BPF_SOCK_OPS_TIMEOUT_INIT) {
-		__u64 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
-		__u64 jiffies = (__u64)pcl_config.hold_ms * hz / 1000;
+		__u32 jiffies = pcl_config.hold_jiffies;
 		skops->reply = jiffies ? jiffies : 1;
 		return 1;
 	}

@@ -100,6 +100,8 @@ struct pcl_config {
 	__u8 pad[4];             /* explicit padding, zero */
 	__u32 hold_ms;           /* ask mode: how long a connect is held in the kernel (0 = nobody asks: refuse at once) */
 	__u32 helper_tgid;       /* the helper's process: its own traffic is never held */
+	__u32 hold_jiffies;      /* hold_ms in the kernel's jiffies (user space measures HZ: no kernel config needed) */
+	__u32 pad2;              /* zero */
 };
 
 /* pcl_config.v6_split is at most this: a bucket key holds the address's first 64 bits. */

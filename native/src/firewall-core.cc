@@ -419,9 +419,11 @@ void FirewallCore::SetEnforcing(bool on) {
 void FirewallCore::SetAsk(uint32_t hold_ms, uint32_t helper_tgid) {
   std::lock_guard<std::mutex> lock(mutex_);
   int fd = bpf_map__fd(skel_->maps.data_config);
+  if (hz_ == 0) hz_ = MeasureHz();
   pcl_config cfg = ReadConfig(fd);
   cfg.hold_ms = hold_ms;
   cfg.helper_tgid = helper_tgid;
+  cfg.hold_jiffies = uint32_t(uint64_t(hold_ms) * hz_ / 1000);
   WriteConfig(fd, cfg);
 }
 

@@ -143,6 +143,7 @@ class FirewallCore {
   // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN. Guarded by mutex_.
   std::vector<int> inner_fds_[2];
   std::unique_ptr<HoldDesk> holds_;
+  uint32_t hz_ = 0;  // the kernel's HZ, measured at the first SetAsk (guarded by mutex_)
 };
 
 }  // namespace portcullis

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -50,6 +52,43 @@ tcphdr ResetSegment(const pcl_hold& hold, uint32_t ack, const uint8_t* pseudo, s
 }
 
 }  // namespace
+
+namespace {
+
+uint32_t JiffiesNow(int prog) {
+  char packet[64] = {};
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet, .data_size_in = sizeof(packet), .repeat = 1);
+  return bpf_prog_test_run_opts(prog, &opts) == 0 ? opts.retval : 0;
+}
+
+double MonotonicSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec + now.tv_nsec / 1e9;
+}
+
+}  // namespace
+
+uint32_t MeasureHz() {
+  // A tc program answering bpf_jiffies64() (its low 32 bits: enough for a difference).
+  const bpf_insn program[] = {
+      {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_jiffies64},
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  int prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "pcl_jiffies", "GPL", program, 2, nullptr);
+  if (prog < 0) return 1000;
+  double started = MonotonicSeconds();
+  uint32_t first = JiffiesNow(prog);
+  usleep(100'000);
+  uint32_t last = JiffiesNow(prog);
+  double elapsed = MonotonicSeconds() - started;
+  close(prog);
+  if (first == 0 || last == 0 || elapsed <= 0) return 1000;
+  double hz = (last - first) / elapsed;
+  for (uint32_t usual : {100u, 250u, 300u, 1000u})
+    if (hz > usual * 0.9 && hz < usual * 1.1) return usual;
+  return hz > 0 ? uint32_t(hz + 0.5) : 1000;
+}
 
 HoldDesk::~HoldDesk() {
   for (auto& [family, fd] : raw_) close(fd);

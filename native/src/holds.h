@@ -34,6 +34,10 @@ enum AnswerOutcome : int32_t {
   // < 0: -errno of sending the kick or refusal (the answer is recorded: the SYN's timer applies it)
 };
 
+// The kernel's HZ (jiffies per second), measured with bpf_jiffies64 over a tenth of a second and
+// snapped to the usual values; 1000 when it cannot be measured (a longer hold, never a shorter one).
+uint32_t MeasureHz();
+
 class HoldDesk {
  public:
   explicit HoldDesk(HoldFds fds) : fds_(fds) {}
