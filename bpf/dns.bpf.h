@@ -31,10 +31,15 @@ struct dns_header {
 /*
  * True when the packet's socket lives in a network namespace owned by the initial user namespace
  * (the host's, or one real root made). In a namespace of a user namespace of their own, unprivileged
- * users are root: they can answer their own queries from any address they give themselves.
+ * users are root: they can answer their own queries from any address they give themselves. Where
+ * the kernel lets the program see its socket (bpf_cast_to_kern_ctx, 6.2), the socket's namespace is
+ * read; before, what its creation noted (PCL_SK_SYSTEM_NET), so sockets older than the programs
+ * report no DNS there.
  */
-static __always_inline int socket_net_is_system(struct __sk_buff *skb)
+static __always_inline int socket_net_is_system(struct __sk_buff *skb, struct pcl_sock *s)
 {
+	if (!pcl_kern_ctx_cast)
+		return s->flags & PCL_SK_SYSTEM_NET;
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct sock *sk = kskb->sk;
 	if (!sk)
@@ -130,7 +135,7 @@ static __always_inline void report_dns(struct __sk_buff *skb, struct pcl_sock *s
 		return;
 	if (!egress && !query_id_known(s, h.id))
 		return;
-	if (!socket_net_is_system(skb))
+	if (!socket_net_is_system(skb, s))
 		return;
 	if (emit_dns(skb, s, p, egress ? PCL_EV_DNS_QUERY : PCL_EV_DNS) && egress)
 		note_query_id(s, h.id);

@@ -134,8 +134,14 @@ SEC("cgroup/sock_create")
 int pcl_sock_create(struct bpf_sock *ctx)
 {
 	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (s)
-		own_by_current(s);
+	if (!s)
+		return CG_ALLOW;
+	own_by_current(s);
+	/* A socket is made in its creator's network namespace (see socket_net_is_system). */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct user_namespace *owner = task->nsproxy->net_ns->user_ns;
+	if (owner && owner->level == 0)
+		s->flags |= PCL_SK_SYSTEM_NET;
 	return CG_ALLOW;
 }
 

@@ -90,6 +90,7 @@
 #define PCL_SK_HELD 16    /* TCP: its connect is held; its SYNs follow its pcl_holds entry until established */
 #define PCL_SK_HOLDS 32   /* it has (or had) pcl_holds entries: its close is reported (PCL_EV_UNHOLD) */
 #define PCL_SK_INJECTOR 64 /* the helper's raw socket that answers held connects: its packets always pass */
+#define PCL_SK_SYSTEM_NET 128 /* made in a network namespace of the initial user namespace */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {

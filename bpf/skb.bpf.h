@@ -19,6 +19,10 @@
 #include "dns.bpf.h"
 #include "hold.bpf.h"
 
+/* Beside the verdict in the full path's result (CG_ALLOW, CG_DENY, or CG_DROP_CN for a held flow at
+ * egress: bits 0-1): the packet is one for report_dns_packet. */
+#define PCL_REPORT_DNS 4
+
 /*
  * Copies a socket's totals to pcl_flows, where user space can read live flows: in place when the
  * socket has its record (a lookup costs a fraction of an LRU update, which allocates a node).
@@ -252,6 +256,17 @@ static __always_inline int cached_fast_path(struct __sk_buff *skb, struct pcl_so
 }
 
 /*
+ * Marks an allowed packet of a DNS exchange (UDP with port 53 at the far end) for report_dns_packet:
+ * only a query that may leave, and an answer the socket will get, count.
+ */
+static __always_inline int mark_dns(struct parsed *p, int result)
+{
+	if (result == CG_ALLOW && p->f.proto == PCL_PROTO_UDP && p->f.rport == 53)
+		return result | PCL_REPORT_DNS;
+	return result;
+}
+
+/*
  * Verdict for one packet by parsing it in full. use_cache = 0 builds the "full evaluation" variant
  * of the test object (pcl_egress_eval in portcullis-test.bpf.c): same code, never reading the
  * per-socket cache.
@@ -312,10 +327,7 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 		count_decision(answered, 0);
 		emit(PCL_EV_PACKET, s, &p.f, s->cookie, answered, 0, NULL);
 	}
-	/* After the verdict: only a query that may leave, and an answer the socket will get, count. */
-	if (use_cache && s && ret == CG_ALLOW && p.f.proto == PCL_PROTO_UDP && p.f.rport == 53)
-		report_dns(skb, s, &p, egress);
-	return ret;
+	return use_cache && s ? mark_dns(&p, ret) : ret;
 }
 
 /*
@@ -333,6 +345,29 @@ __noinline int full_verdict_egress(struct __sk_buff *skb, struct pcl_sock *s)
 __noinline int full_verdict_ingress(struct __sk_buff *skb, struct pcl_sock *s)
 {
 	return full_verdict(skb, s, 0, 1);
+}
+
+/*
+ * The DNS report of a packet the full path marked (PCL_REPORT_DNS), parsed again: a global function
+ * of its own, so the full path stays within what 6.1's verifier can follow (inlined there, or
+ * called with its parse, it takes the full path past the kernel's limit); only DNS packets pay.
+ */
+__noinline int report_dns_packet(struct __sk_buff *skb, struct pcl_sock *s, int egress)
+{
+	if (!s)
+		return 0;
+	struct parsed p = {};
+	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
+	int ok = 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		ok = parse4(skb, &p, egress);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		ok = parse6(skb, &p, egress);
+	if (!ok || p.f.proto != PCL_PROTO_UDP)
+		return 0;
+	set_direction(s, &p.f);
+	report_dns(skb, s, &p, egress);
+	return 0;
 }
 
 /*
@@ -373,9 +408,12 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		}
 		s = stored;
 	}
+	int full = egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
+	if (full & PCL_REPORT_DNS)
+		report_dns_packet(skb, s, egress);
 	/* A global function's result is any number to the verifier: egress answers 0-3 (CG_DROP_CN for a
 	 * held flow), ingress CG_ALLOW or CG_DENY. */
-	verdict = egress ? full_verdict_egress(skb, s) & 3 : full_verdict_ingress(skb, s) & 1;
+	verdict = egress ? full & 3 : full & 1;
 	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
 	if (pcl_kern_ctx_cast && stored && s == stored)
 		claim_slot(stored, sk);

@@ -19,11 +19,18 @@ constexpr size_t kMaxLog = 64 * 1024;
 
 int CaptureLibbpfPrint(enum libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[4096];
-  int n = vsnprintf(line, sizeof(line), format, args);
+  // libbpf hands over a whole verifier log in one call, and the log says why at its end: size the
+  // text to what was printed rather than cutting it at a line buffer.
+  va_list measure;
+  va_copy(measure, args);
+  int n = vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
   if (n <= 0) return 0;
-  captured_log.append(line, std::min<size_t>(n, sizeof(line) - 1));
-  // A verifier log says why at its end: keep the tail when it grows too long.
+  std::string text(static_cast<size_t>(n) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.resize(static_cast<size_t>(n));
+  captured_log += text;
+  // Keep the tail when it grows too long.
   if (captured_log.size() > kMaxLog) captured_log.erase(0, captured_log.size() - kMaxLog / 2);
   return 0;
 }

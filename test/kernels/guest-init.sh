@@ -3,7 +3,7 @@
 # PID 1 of a kernel-matrix VM. Loads the kernel package's virtio and 9p modules, mounts the host's
 # root (shared read-only, tag "hostroot") on /newroot with fresh proc, sys, dev, cgroup2, bpffs and
 # tmpfs for the writable places, mounts the run's job directory (tag "job", writable) on
-# /newroot/run/job, and runs its run.sh chrooted there. Its exit code goes to /run/job/exit-code;
+# /newroot/run/job, and runs its run.sh with that root. Its exit code goes to /run/job/exit-code;
 # then the VM powers off. PID 1 stays out here, so the guest ends even when the tests hang or crash.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -43,7 +43,10 @@ ip link set lo up
 hostname kernel-matrix
 stage "host root mounted"
 
-chroot "$root" /bin/sh /run/job/run.sh
+# In a mount namespace of its own, the host's root is moved over / before the chroot, as switch_root
+# does: the job's root is then its namespace's root, not a chroot (a chrooted process may not make
+# user namespaces, which tests do). PID 1 keeps the initramfs and its view of /newroot.
+unshare -m sh -c 'cd "$1" && mount --move . / && exec chroot . /bin/sh /run/job/run.sh' job "$root"
 echo $? > "$root/run/job/exit-code"
 sync
 stage "done"
