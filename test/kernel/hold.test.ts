@@ -151,7 +151,8 @@ test('an unanswered held connect fails at the end of the hold (ETIMEDOUT), never
 test('nobody to ask (hold time 0): an undecided connect is refused at once; rules still decide', () =>
   withSandbox(async (sandbox) => {
     const fixture = await openFixture(sandbox);
-    const { port } = await listen('127.0.0.1');
+    const { server, port } = await listen('127.0.0.1');
+    sandbox.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
     await fixture.firewall.setRules([rule('allow', '127.0.0.1', { portLo: port, portHi: port })], askByDefault);
     await fixture.firewall.setAsk({ holdMs: 0, helperTgid: 0 });
     const refused = await startConnect(fixture, '127.0.0.2', port).done;
