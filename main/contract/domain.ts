@@ -96,6 +96,7 @@ export type KernelFeatureId =
   | 'app-identity'
   | 'close-totals'
   | 'events'
+  | 'dns-namespace'
   | 'ask-hold';
 
 /** One thing the datapath does, and the form it takes on the running kernel. */

@@ -38,6 +38,28 @@ function fastPathFeature(probe: KernelFeatures, fastPath: FastPathHome): KernelF
   };
 }
 
+/**
+ * DNS is learned only from sockets of namespaces real root made (an unprivileged user's own namespace
+ * could answer its own queries). The loaded programs read that from the packet's socket where they
+ * have the kernel-context cast; otherwise from what the socket's creation noted.
+ */
+function dnsNamespaceFeature(fastPath: FastPathHome): KernelFeature {
+  const base = { id: 'dns-namespace', label: 'DNS from system namespaces', available: true, required: false } as const;
+  return fastPath === 'entry'
+    ? {
+        ...base,
+        reduced: false,
+        form: "the socket's own namespace",
+        why: "each DNS packet's socket is checked for a network namespace of the system's, with no state kept",
+      }
+    : {
+        ...base,
+        reduced: true,
+        form: 'the namespace a socket was made in',
+        why: 'without the kernel-context cast (Linux 6.2) the check is noted when a socket is made: sockets older than the programs report no DNS until they are reopened',
+      };
+}
+
 export function describeKernelFeatures(probe: KernelFeatures, fastPath: FastPathHome): KernelFeature[] {
   return [
     needed(
@@ -64,7 +86,7 @@ export function describeKernelFeatures(probe: KernelFeatures, fastPath: FastPath
       'ICMP, raw sockets, inbound traffic and flows older than a rule are decided per packet, and bytes counted',
       'the kernel lacks cgroup packet hooks (BPF_PROG_TYPE_CGROUP_SKB) or socket storage (Linux 5.2+)',
     ),
-    ...(probe.cgroupSkb && probe.skStorage ? [fastPathFeature(probe, fastPath)] : []),
+    ...(probe.cgroupSkb && probe.skStorage ? [fastPathFeature(probe, fastPath), dnsNamespaceFeature(fastPath)] : []),
     needed(
       'app-identity',
       'App identity in the kernel',

@@ -58,14 +58,24 @@ test('with the kernel-context cast every feature runs in its full form', () => {
   const features = describeKernelFeatures(probe(), 'entry');
   assert.deepEqual(
     features.map((f) => f.id),
-    ['verdicts', 'owners', 'backstop', 'fast-path', 'app-identity', 'close-totals', 'events', 'ask-hold'],
+    [
+      'verdicts',
+      'owners',
+      'backstop',
+      'fast-path',
+      'dns-namespace',
+      'app-identity',
+      'close-totals',
+      'events',
+      'ask-hold',
+    ],
   );
   assert.ok(features.every((f) => f.available && !f.reduced));
   assert.equal(fastPathOf(features)?.form, 'per-socket entries');
   assert.deepEqual(
     features.filter((f) => !f.required).map((f) => f.id),
-    ['fast-path', 'ask-hold'],
-    'only the fast path may change form, and ask mode is optional; the rest enforcement needs',
+    ['fast-path', 'dns-namespace', 'ask-hold'],
+    'only the fast path and the DNS check may change form, and ask mode is optional; the rest enforcement needs',
   );
 });
 
@@ -84,6 +94,11 @@ test('before 6.2 the fast path runs from socket storage, and says why and what i
   assert.equal(fastPath?.reduced, true);
   assert.equal(fastPath?.form, 'socket storage');
   assert.match(fastPath!.why, /arrived in Linux 6\.2: every packet makes one socket-storage lookup/);
+  const dns = describeKernelFeatures(probe({ kernelContextCast: false }), 'socket-storage').find(
+    (f) => f.id === 'dns-namespace',
+  );
+  assert.deepEqual([dns?.reduced, dns?.form], [true, 'the namespace a socket was made in']);
+  assert.match(dns!.why, /sockets older than the programs report no DNS/);
 });
 
 test('pins adopted in the older form are reported as adopted, not blamed on the kernel', () => {
@@ -119,7 +134,7 @@ test("the hooks check passes with an older fast path, names it, and carries the 
   });
   const check = hooksCheck(onSix1);
   assert.equal(check.ok, true);
-  assert.match(check.detail, /in an older form: cached fast path$/);
+  assert.match(check.detail, /in an older form: cached fast path, dns from system namespaces$/);
   assert.equal(check.features, onSix1.kernel.features);
 
   const printed = formatStatus(onSix1);
