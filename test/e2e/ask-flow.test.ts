@@ -23,7 +23,16 @@ describe('ask mode in the desktop app, real helper', () => {
     await startWebServer(sandbox, host, WEB_PORT);
     session = await openShell(sandbox, helper.paths.socket);
     // Past the first-run wizard (desktop-flow.test.ts covers it), then ask mode.
-    await session.backend.handlers.completeWizard({ mode: 'monitor', startAtBoot: false });
+    // The shell reaches the helper on its own a moment after it opens (later on a busy machine).
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await session.backend.handlers.completeWizard({ mode: 'monitor', startAtBoot: false });
+        break;
+      } catch (err) {
+        if (attempt >= 100 || (err as { kind?: string }).kind !== 'unavailable') throw err;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
     const client = await helper.client('e2e-setup');
     await client.call('settings.update', { patch: { defaultAction: 'ask', askTimeoutSec: 90 } });
     await session.page.reload();
