@@ -49,6 +49,7 @@ static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pc
 		e->tgid = s->tgid;
 		e->uid = s->uid;
 		e->app_id = s->app_id;
+		e->exe = s->exe;
 		__builtin_memcpy(e->comm, s->comm, PCL_COMM_LEN);
 	}
 	if (totals) {

@@ -37,8 +37,10 @@ static __always_inline struct pcl_hold_key hold_key_udp(__u64 cookie, struct flo
 /*
  * Enters a held flow (pending); 0 when it cannot (the map is full, or with BPF_NOEXIST another CPU
  * entered it first). A TCP socket connecting again (after a refused connect) replaces its entry.
+ * Not inlined: the entry it builds on the stack would add to the full path's frame, whose deepest
+ * call chain (a claimed app's rules) must stay within the kernel's 512-byte combined stack.
  */
-static __always_inline int hold_enter(struct pcl_hold_key *key, struct pcl_sock *s, struct flow *f, __u64 flags)
+static __noinline int hold_enter(struct pcl_hold_key *key, struct pcl_sock *s, struct flow *f, __u64 flags)
 {
 	struct pcl_hold hold = {
 		.time_ns = bpf_ktime_get_ns(),
@@ -46,6 +48,7 @@ static __always_inline int hold_enter(struct pcl_hold_key *key, struct pcl_sock 
 		.tgid = s->tgid,
 		.uid = s->uid,
 		.app_id = s->app_id,
+		.claim_id = s->claim_id,
 		.remote_port = f->rport,
 		.local_port = f->lport,
 		.family = f->family,
@@ -54,6 +57,7 @@ static __always_inline int hold_enter(struct pcl_hold_key *key, struct pcl_sock 
 	__builtin_memcpy(hold.remote, f->raddr, 16);
 	__builtin_memcpy(hold.local, f->laddr, 16);
 	__builtin_memcpy(hold.comm, s->comm, PCL_COMM_LEN);
+	hold.exe = s->exe;
 	if (bpf_map_update_elem(&pcl_holds, key, &hold, flags) != 0)
 		return 0;
 	bpf_map_delete_elem(&pcl_hold_answers, key); /* a TCP socket's answer to its previous connect */

@@ -58,6 +58,7 @@ OUTER(pcl_v6_bucket, bucket6_inner);
 OUTER(pcl_sets, sets_inner);
 OUTER(pcl_app_dflt, app_dflt_inner);
 
+/* Executables bound to apps by file identity (the helper's). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
@@ -65,19 +66,47 @@ struct {
 	__type(value, __u32);
 } pcl_exe SEC(".maps");
 
+/* Executables bound to apps by path, for a file an update put there (the helper's; see pcl_config.host_mnt_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, PCL_PATH_MAX);
+	__type(value, __u32);
+} pcl_path_app SEC(".maps");
+
+/* Where each executable run since the programs were attached was run from (written at exec). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct pcl_exe_key);
+	__type(value, struct pcl_exe_path);
+} pcl_exe_path SEC(".maps");
+
+/* Processes' apps, by tgid (exec, fork and exit keep it; the helper adds processes that predate a binding). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 131072);
 	__type(key, __u32);
-	__type(value, __u32);
-} pcl_tgid_app SEC(".maps");
+	__type(value, struct pcl_proc);
+} pcl_procs SEC(".maps");
 
+/* Application units by cgroup id (the helper's bindings, and cgroups named as a unit when made). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u32);
+	__type(value, struct pcl_cgroup);
 } pcl_cgrp_app SEC(".maps");
+
+/* Unit names of known apps (the helper's), consulted when a cgroup is made. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, PCL_UNIT_MAX);
+	__type(value, struct pcl_unit);
+} pcl_units SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

@@ -214,4 +214,15 @@ static __always_inline int parse4(struct __sk_buff *skb, struct parsed *p, int e
 	return parse_l4(skb, ihl, p->f.proto, l3_end, p, egress);
 }
 
+/* A packet of either family into `p`, its direction set; 0 when truncated, garbage or neither. */
+static __always_inline int parse_packet(struct __sk_buff *skb, struct parsed *p, int egress)
+{
+	p->f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		return parse4(skb, p, egress);
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		return parse6(skb, p, egress);
+	return 0;
+}
+
 #endif /* PCL_PACKET_BPF_H */

@@ -13,6 +13,7 @@
 #include "maps.bpf.h"
 #include "rules.bpf.h"
 #include "events.bpf.h"
+#include "process.bpf.h"
 #include "sock-state.bpf.h"
 #include "packet.bpf.h"
 #include "skb.bpf.h"
@@ -51,7 +52,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	if (kind == PCL_EV_SENDMSG && cache_matches(s, gen, f))
 		return s->verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 
-	struct decision d = decide(cfg, gen, s->app_id, f);
+	struct decision d = decide(cfg, gen, s->app_id, s->claim_id, f);
 	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
 	if (verdict == PCL_ACT_ASK) {
 		if (helpers_own(cfg, s))
@@ -280,51 +281,43 @@ int pcl_decide(struct __sk_buff *skb)
 	struct flow f = { .family = q.family, .proto = q.proto, .dir = PCL_DIR_OUT, .rport = q.remote_port };
 	__builtin_memcpy(f.raddr, q.remote, 16);
 	struct pcl_config *cfg = &pcl_config;
-	struct decision d = decide(cfg, cfg->generation, q.app_id, &f);
+	struct decision d = decide(cfg, cfg->generation, q.app_id, q.claim_id, &f);
 	return d.action;
 }
 
-/* ---- process -> app tracking ------------------------------------------------------------- */
+/* ---- process -> app tracking (process.bpf.h) ------------------------------------------ */
 
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(pcl_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct file *file = bprm->file;
-	if (!file)
-		return 0;
-	struct inode *inode = file->f_inode;
-	if (!inode)
-		return 0;
-	struct pcl_exe_key key = { .dev = inode->i_sb->s_dev, .ino = inode->i_ino };
-	__u32 *app = bpf_map_lookup_elem(&pcl_exe, &key);
-	if (!app)
-		return 0; /* an unregistered file keeps the app it inherited */
-	__u32 tgid = p->tgid;
-	bpf_map_update_elem(&pcl_tgid_app, &tgid, app, BPF_ANY);
+	on_exec(p, bprm);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(pcl_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
-	if (ptgid == ctgid)
-		return 0; /* a new thread, not a new process */
-	__u32 *app = bpf_map_lookup_elem(&pcl_tgid_app, &ptgid);
-	if (app) {
-		__u32 id = *app;
-		bpf_map_update_elem(&pcl_tgid_app, &ctgid, &id, BPF_ANY);
-	}
+	on_fork(parent, child);
 	return 0;
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(pcl_exit, struct task_struct *p)
 {
-	if (p->pid != p->tgid)
-		return 0; /* a thread; the process lives on */
-	__u32 tgid = p->tgid;
-	bpf_map_delete_elem(&pcl_tgid_app, &tgid);
+	on_exit(p);
 	return 0;
 }
 
+SEC("tp_btf/cgroup_mkdir")
+int BPF_PROG(pcl_cgroup_mkdir, struct cgroup *cgrp, const char *path)
+{
+	on_cgroup_mkdir(cgrp);
+	return 0;
+}
+
+SEC("tp_btf/cgroup_rmdir")
+int BPF_PROG(pcl_cgroup_rmdir, struct cgroup *cgrp, const char *path)
+{
+	on_cgroup_rmdir(cgrp);
+	return 0;
+}

@@ -70,8 +70,9 @@
 #define PCL_EV_CLOSE 5
 #define PCL_EV_DNS 6       /* a DNS answer delivered to a socket: struct pcl_dns_event, not struct pcl_event */
 #define PCL_EV_DNS_QUERY 7 /* a DNS query a socket sent (and was allowed to): struct pcl_dns_event */
-#define PCL_EV_HOLD 8      /* a TCP connect or a UDP flow was held for a question (verdict PCL_ACT_ASK) */
-#define PCL_EV_UNHOLD 9    /* the application closed a socket that had held flows (cookie only) */
+#define PCL_EV_EXE 8       /* not from the kernel: the addon's struct pcl_exe_record (an executable's path) */
+#define PCL_EV_HOLD 9      /* a TCP connect or a UDP flow was held for a question (verdict PCL_ACT_ASK) */
+#define PCL_EV_UNHOLD 10   /* the application closed a socket that had held flows (cookie only) */
 
 /*
  * DNS over UDP port 53, for the helper's names and domain rules: queries sockets in the cgroup were
@@ -94,11 +95,13 @@
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {
-	__u32 generation;        /* ruleset generation; slot = generation & 1; written last on apply */
+	__u32 generation;        /* ruleset generation; slot = generation & 1; written last on apply, and
+	                            bumped by 2 when enforcement changes (every cached verdict is re-decided) */
 	__u32 enforcing;         /* 0 = monitor only: everything allowed, still observed */
 	__u8 default_action[2];  /* global default verdict per slot (PCL_ACT_ALLOW/BLOCK) */
 	__u8 v6_split[2];        /* per slot: v6 prefixes this long or longer are in the prefix hash */
-	__u8 pad[4];             /* explicit padding, zero */
+	__u32 host_mnt_ns;       /* inode number of PID 1's mount namespace: only execs there are bound by
+	                            path (pcl_path_app), where no unprivileged user can mount a file */
 	__u32 hold_ms;           /* ask mode: how long a connect is held in the kernel (0 = nobody asks: refuse at once) */
 	__u32 helper_tgid;       /* the helper's process: its own traffic is never held */
 	__u32 hold_jiffies;      /* hold_ms in the kernel's jiffies (user space measures HZ: no kernel config needed) */
@@ -181,10 +184,79 @@ struct pcl_clause_set {
 	struct pcl_clause clauses[PCL_MAX_CLAUSES];
 };
 
-/* Key of pcl_exe: the executable file that makes a process an app. */
+/* Key of pcl_exe and pcl_exe_path: an executable file. */
 struct pcl_exe_key {
 	__u64 dev; /* kernel dev_t of the file's superblock: major << 20 | minor */
 	__u64 ino; /* inode number */
+};
+
+/*
+ * Executables and processes.
+ *
+ * At exec the kernel records the file's path once per file (pcl_exe_path, keyed like pcl_exe), so
+ * a process gone before the helper looks is still known by its executable: sockets and events carry
+ * the file's (dev, ino), the addon's event thread adds the path (struct pcl_exe_record).
+ *
+ * A process's app (pcl_procs) comes from its own exec of a bound file (pcl_exe by identity, or
+ * pcl_path_app by path for a file an update put at a bound path) and then holds wherever the process
+ * goes; otherwise it is inherited at fork and holds in the cgroup it was inherited in. A cgroup
+ * bound as an application's unit (pcl_cgrp_app) ends inheritance: a launcher's children become the
+ * app of the unit they are placed in (or no app, for a unit of an app not known yet).
+ *
+ * Unit names are claims anyone can make (systemd-run --user --scope --unit=...). A cgroup made with
+ * a known app's name (pcl_units) is noted as that app's claim (PCL_CG_CLAIM), which never names the
+ * process: it is a second app, claim_id, whose own block rules and block default also apply (a claim
+ * can only tighten). The helper publishes an app's names only while it has no allow rule and no allow
+ * default, withdraws them otherwise, and binds the units it verified itself.
+ */
+#define PCL_PATH_MAX 256  /* exec path bytes kept, NUL included (longer paths are cut: PCL_PATH_CUT) */
+#define PCL_PATH_DEPTH 32 /* path components walked at most */
+#define PCL_UNIT_MAX 128  /* bytes of a unit name key, NUL included (longer names make no claim) */
+
+/* pcl_exe_path.flags */
+#define PCL_PATH_CUT 1 /* the path was longer than PCL_PATH_MAX - 1 bytes or PCL_PATH_DEPTH components: its start only */
+
+/* Value of pcl_exe_path (and key of pcl_path_app, as its path[] alone): where an executable was run from. */
+struct pcl_exe_path {
+	__u32 generation;        /* the inode's i_generation (an inode number reused by a new file is rewritten) */
+	__u16 len;               /* bytes of path[] before its NUL */
+	__u8 flags;              /* PCL_PATH_* */
+	__u8 pad;                /* zero */
+	char path[PCL_PATH_MAX]; /* absolute path in the exec's mount namespace, NUL-terminated, zero after */
+};
+
+/* pcl_proc.flags */
+#define PCL_PROC_EXE 1 /* the app is that of the process's own executable: it holds in every cgroup */
+
+/* Value of pcl_procs (keyed by tgid). */
+struct pcl_proc {
+	__u64 cgroup_id; /* without PCL_PROC_EXE: the cgroup the app was inherited in (it holds there) */
+	__u32 app_id;    /* app id, 0 = none */
+	__u32 claim_id;  /* an app claimed where it was started (its blocks apply too), 0 = none */
+	__u32 flags;     /* PCL_PROC_* */
+	__u32 pad;       /* zero */
+};
+
+/* pcl_cgroup.flags */
+#define PCL_CG_CLAIM 1 /* app_id is claimed by the unit's name, unverified: its blocks apply, it names nothing */
+
+/* Value of pcl_cgrp_app (keyed by cgroup id): an application's unit, bound by the helper or named so. */
+struct pcl_cgroup {
+	__u32 app_id; /* 0 = an application's unit, app not known (yet) */
+	__u32 flags;  /* PCL_CG_* */
+};
+
+/* pcl_unit.flags */
+#define PCL_UNIT_ROOT_ONLY 1 /* binds only cgroups root made (system services): no claim */
+
+/*
+ * Value of pcl_units, keyed by a unit name without its instance part, zero-padded to PCL_UNIT_MAX:
+ * "app-gnome-org.example.App" for app-gnome-org.example.App-1234.scope or ...@1234.service,
+ * "snap.NAME.APP" for snap.NAME.APP-<uuid>.scope, "NAME" for NAME.service (no '@').
+ */
+struct pcl_unit {
+	__u32 app_id;
+	__u32 flags; /* PCL_UNIT_* */
 };
 
 /* Per-socket state (SK_STORAGE, cloned to accepted sockets). */
@@ -195,6 +267,7 @@ struct pcl_sock {
 	__u32 app_id;             /* app of the creating process, 0 = none */
 	__u32 flags;              /* PCL_SK_* */
 	char comm[PCL_COMM_LEN];  /* creating task's comm */
+	struct pcl_exe_key exe;   /* creating process's executable (zero when unknown) */
 	/* verdict cache: valid when cache_key is that of the flow and the current generation */
 	union {
 		struct {
@@ -218,7 +291,7 @@ struct pcl_sock {
 	__u64 packets_out;        /* packets sent (GSO segments counted) */
 	__u64 packets_in;         /* packets received */
 	__u32 sent_seq_end;       /* TCP: end of the sequence space sent so far (bytes_out counts past it) */
-	__u32 pad2;               /* zero */
+	__u32 claim_id;           /* an app the owner's unit claims: its block rules and default apply too */
 	__u64 close_state;        /* PCL_CLOSE_* bits, set atomically (64-bit: atomics of the BPF ISA v1) */
 	__u16 dns_ids[4];         /* UDP: ids of the last 4 DNS queries reported; only answers with one of them are */
 };
@@ -289,6 +362,7 @@ struct pcl_event {
 	__u64 bytes_in;
 	__u64 packets_out;
 	__u64 packets_in;
+	struct pcl_exe_key exe;   /* owner's executable (zero when unknown): its path comes in a pcl_exe_record */
 	__u32 tgid;               /* owner */
 	__u32 uid;
 	__u32 app_id;
@@ -351,6 +425,7 @@ struct pcl_hold {
 	__u32 tgid;
 	__u32 uid;
 	__u32 app_id;
+	__u32 claim_id;         /* as in pcl_sock: an app the owner's unit claims */
 	__u32 dropped;          /* packets dropped while pending (TCP: SYNs) */
 	__u32 isn;              /* TCP: the SYN's sequence number (host order), when dropped != 0 */
 	__u16 remote_port;      /* host order */
@@ -359,7 +434,8 @@ struct pcl_hold {
 	__u8 local[16];         /* from the first dropped packet */
 	__u8 family;            /* 4 or 6 (the packets' family: a v4-mapped remote is 4) */
 	__u8 proto;             /* PCL_PROTO_TCP or PCL_PROTO_UDP */
-	__u8 pad[6];            /* zero */
+	__u8 pad[2];            /* zero */
+	struct pcl_exe_key exe; /* owner's executable, as in pcl_sock (zero when unknown) */
 	char comm[PCL_COMM_LEN];
 };
 
@@ -388,6 +464,17 @@ struct pcl_decide_query {
 	__u8 pad[2];        /* zero */
 	__u32 app_id;       /* 0 = no app */
 	__u8 remote[16];    /* network order (v4: first 4 bytes) */
+	__u32 claim_id;     /* an app the owner's unit claims, 0 = none */
+};
+
+/*
+ * Not written by the kernel: the addon's event thread puts one before the first event of each
+ * executable in a batch, read from pcl_exe_path (head.kind = PCL_EV_EXE, head.exe the file; an
+ * empty path when the kernel has none: the file was run before the programs were attached).
+ */
+struct pcl_exe_record {
+	struct pcl_event head;
+	struct pcl_exe_path path;
 };
 
 #endif /* PORTCULLIS_H */

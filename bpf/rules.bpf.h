@@ -173,14 +173,40 @@ static __always_inline __u8 eval_scope(__u32 slot, __u32 split6, __u32 scope, st
 	return match_entry(slot, entry, f, rule_id);
 }
 
-/* The full precedence chain for one flow under the generation the caller read. */
-static __always_inline struct decision decide(struct pcl_config *cfg, __u32 gen, __u32 app_id, struct flow *f)
+/*
+ * Whether an app the owner's unit claims blocks the flow: its own block rules, then its block
+ * default; never its allows (a claim can only tighten; see portcullis.h "Executables and
+ * processes"). A global function: verified once, not at every inlined decision.
+ */
+__noinline int claim_blocks(__u32 slot, __u32 split6, __u32 claim_id, const struct flow *f, __u32 *rule_id)
+{
+	if (!f || !rule_id)
+		return 0;
+	slot &= 1;
+	struct flow copy = *f;
+	__u32 found = 0;
+	__u8 action = eval_scope(slot, split6, claim_id, &copy, &found);
+	if (action == PCL_ACT_BLOCK) {
+		*rule_id = found;
+		return 1;
+	}
+	if (action != PCL_ACT_NONE)
+		return 0;
+	void *dflt = bpf_map_lookup_elem(&pcl_app_dflt, &slot);
+	if (!dflt)
+		return 0;
+	__u8 *default_action = bpf_map_lookup_elem(dflt, &claim_id);
+	if (!default_action || *default_action != PCL_ACT_BLOCK)
+		return 0;
+	*rule_id = 0;
+	return 1;
+}
+
+/* The owner's app's precedence chain for one flow under the generation the caller read. */
+static __always_inline struct decision decide_app(struct pcl_config *cfg, __u32 slot, __u32 split6, __u32 app_id,
+						  struct flow *f)
 {
 	struct decision d = { .rule_id = 0, .action = PCL_ACT_NONE };
-	__u32 slot = gen & 1;
-	/* Both read here, while the verifier still knows slot is 0 or 1 (its stack copy below, whose
-	 * address the map lookups take, loses the bound). */
-	__u32 split6 = cfg->v6_split[slot];
 	__u8 global_default = cfg->default_action[slot];
 	if (app_id != 0) {
 		d.action = eval_scope(slot, split6, app_id, f, &d.rule_id);
@@ -203,6 +229,25 @@ static __always_inline struct decision decide(struct pcl_config *cfg, __u32 gen,
 	}
 	/* Anything else is monitor mode's allow: a default is never PCL_ACT_NONE. */
 	d.action = global_default == PCL_ACT_BLOCK || global_default == PCL_ACT_ASK ? global_default : PCL_ACT_ALLOW;
+	return d;
+}
+
+/* The full decision for one flow: the owner's app's chain, then what a claimed app blocks. */
+static __always_inline struct decision decide(struct pcl_config *cfg, __u32 gen, __u32 app_id, __u32 claim_id,
+					      struct flow *f)
+{
+	__u32 slot = gen & 1;
+	/* Read here, while the verifier still knows slot is 0 or 1 (its stack copy, whose address the
+	 * map lookups take, loses the bound). */
+	__u32 split6 = cfg->v6_split[slot];
+	struct decision d = decide_app(cfg, slot, split6, app_id, f);
+	if (claim_id != 0 && claim_id != app_id && d.action != PCL_ACT_BLOCK) {
+		__u32 rule_id = 0;
+		if (claim_blocks(slot, split6, claim_id, f, &rule_id)) {
+			d.action = PCL_ACT_BLOCK;
+			d.rule_id = rule_id;
+		}
+	}
 	return d;
 }
 

@@ -280,13 +280,7 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	asm volatile("" : : "r"(&p) : "memory");
 	if (use_cache && s && (s->flags & PCL_SK_INJECTOR))
 		return CG_ALLOW; /* the helper's answer to a held connect (hold.bpf.h) */
-	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
-	int ok = 0;
-	if (skb->protocol == bpf_htons(ETH_P_IP))
-		ok = parse4(skb, &p, egress);
-	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		ok = parse6(skb, &p, egress);
-	if (!ok) {
+	if (!parse_packet(skb, &p, egress)) {
 		/* Truncated or garbage: the global default decides; never a crash. */
 		if (cfg->enforcing && cfg->default_action[gen & 1] == PCL_ACT_BLOCK)
 			return CG_DENY;
@@ -306,7 +300,8 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 			ret = cached_verdict(s);
 		} else {
 			__u32 app_id = s ? s->app_id : 0;
-			struct decision d = decide(cfg, gen, app_id, &p.f);
+			__u32 claim_id = s ? s->claim_id : 0;
+			struct decision d = decide(cfg, gen, app_id, claim_id, &p.f);
 			__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
 			if (verdict == PCL_ACT_ASK) {
 				ret = use_cache ? ask_packet(cfg, s, &p, s ? s->cookie : 0, egress, &answered) : CG_ALLOW;
@@ -357,13 +352,7 @@ __noinline int report_dns_packet(struct __sk_buff *skb, struct pcl_sock *s, int 
 	if (!s)
 		return 0;
 	struct parsed p = {};
-	p.f.dir = egress ? PCL_DIR_OUT : PCL_DIR_IN;
-	int ok = 0;
-	if (skb->protocol == bpf_htons(ETH_P_IP))
-		ok = parse4(skb, &p, egress);
-	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
-		ok = parse6(skb, &p, egress);
-	if (!ok || p.f.proto != PCL_PROTO_UDP)
+	if (!parse_packet(skb, &p, egress) || p.f.proto != PCL_PROTO_UDP)
 		return 0;
 	set_direction(s, &p.f);
 	report_dns(skb, s, &p, egress);

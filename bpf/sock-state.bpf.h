@@ -11,25 +11,21 @@
 #include "common.bpf.h"
 #include "maps.bpf.h"
 #include "events.bpf.h"
-
-static __always_inline __u32 app_of_current(__u32 tgid, __u64 cgroup_id)
-{
-	__u32 *app = bpf_map_lookup_elem(&pcl_tgid_app, &tgid);
-	if (app)
-		return *app;
-	app = bpf_map_lookup_elem(&pcl_cgrp_app, &cgroup_id);
-	return app ? *app : 0;
-}
+#include "process.bpf.h"
 
 /* Fills the owner from the current task (process context only). */
 static __always_inline void own_by_current(struct pcl_sock *s)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	s->tgid = pid_tgid >> 32;
+	__u32 tgid = pid_tgid >> 32;
+	s->tgid = tgid;
 	s->uid = (__u32)bpf_get_current_uid_gid();
 	s->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
-	s->app_id = app_of_current(s->tgid, s->cgroup_id);
+	exe_of_current(&s->exe);
+	struct app_of app = app_in_cgroup(bpf_map_lookup_elem(&pcl_procs, &tgid), s->cgroup_id);
+	s->app_id = app.app_id;
+	s->claim_id = app.claim_id;
 	s->flags |= PCL_SK_OWNED;
 }
 

@@ -6,11 +6,11 @@ import type { FastPathHome, FirewallOptions } from './api.js';
 import type { RuleMaps } from './compiler/apply.js';
 import { NativeError } from './errors.js';
 
-export type BindingKind = 'exe' | 'cgroup' | 'tgid';
+export type BindingKind = 'exe' | 'cgroup' | 'tgid' | 'unit' | 'path';
 
 export interface BindingStep {
   kind: BindingKind;
-  op: 'upsert' | 'delete' | 'clear';
+  op: 'upsert' | 'delete' | 'clear' | 'unclaim';
   keys?: Buffer;
   values?: Buffer;
 }

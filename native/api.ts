@@ -80,26 +80,46 @@ export interface ProbeOptions {
   bpffsMounts: readonly string[];
 }
 
-/** How the kernel learns which process belongs to which app. */
+/** How the kernel learns which process belongs to which app (see bpf/portcullis.h "Executables and processes"). */
 export interface AppBindings {
   /**
    * Executables by (device, inode) of the file, as fs.statSync(path, { bigint: true }) reports them
    * (st_dev in user-space encoding; the facade converts it to the kernel's): exec of this file
-   * makes the process this app.
+   * makes the process this app, wherever it runs.
    */
   executables: Array<{ dev: bigint; ino: bigint; appId: number }>;
-  /** cgroup ids (e.g. a desktop app-*.scope or a systemd service) whose processes are this app. */
+  /**
+   * Executables by path (absolute, under PATH_MAX_BYTES bytes): exec of whatever file is at this
+   * path in PID 1's mount namespace makes the process this app (a file an update put there is bound
+   * from its first run). Only for paths no unprivileged user can write.
+   */
+  paths: Array<{ path: string; appId: number }>;
+  /** cgroup ids (e.g. a desktop app-*.scope or a systemd service) whose processes are this app (verified). */
   cgroups: Array<{ cgroupId: bigint; appId: number }>;
-  /** Processes already running when a binding appears (found by the helper in /proc). */
+  /** Processes already running this app's executable when a binding appears (found by the helper in /proc). */
   processes: Array<{ tgid: number; appId: number }>;
+  /**
+   * Unit names (without the instance part: "app-gnome-org.example.App", "snap.NAME.APP", "NAME" for
+   * NAME.service; under UNIT_MAX_BYTES bytes) that make a cgroup created with such a name this app:
+   * as a claim (anyone can name a unit so: only for apps a claim cannot loosen), or `rootOnly`, for
+   * cgroups root makes (system services).
+   */
+  units: Array<{ unit: string; appId: number; rootOnly: boolean }>;
 }
 
-/** A change of the app bindings: `replace` empties every binding map first, then `remove` and `add` go in. */
+/**
+ * A change of the app bindings: `replace` empties every binding map first (`resetUnits` the unit
+ * names only), then `remove` and `add` go in; `unclaim` lists apps whose claims no longer hold (the cgroups a claim of theirs bound become
+ * units of no known app).
+ */
 export interface AppBindingChange {
   add?: Partial<AppBindings>;
   /** Entries to take out (their app ids are ignored); missing ones are fine. */
   remove?: Partial<AppBindings>;
   replace?: boolean;
+  /** Empties the unit names first (a new helper does not know what an earlier one published). */
+  resetUnits?: boolean;
+  unclaim?: readonly number[];
 }
 
 export interface ApplyStats {
@@ -124,6 +144,17 @@ export type Verdict = 'allow' | 'block';
  *  'hold' / 'unhold': ask mode held a flow / a socket with held flows was closed. */
 export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns' | 'dns-query' | 'hold' | 'unhold';
 
+/** The executable a socket's owner ran, as the kernel knew it at exec. */
+export interface ExecutableIdentity {
+  /** The file's device as the kernel numbers it (major << 20 | minor: not stat's st_dev) and inode. */
+  dev: bigint;
+  ino: bigint;
+  /** Where it was run from (absolute), or null when the kernel has no record (run before the programs were attached). */
+  path: string | null;
+  /** The path was too long or deep to keep whole: `path` is its start. */
+  pathCut: boolean;
+}
+
 /** One decision reported by the kernel (never one per packet). */
 export interface DecisionEvent {
   kind: EventKind;
@@ -133,6 +164,9 @@ export interface DecisionEvent {
   uid: number;
   comm: string;
   cgroupId: bigint;
+  /** The owner's executable; null when unknown (a socket that predates the programs, a kernel thread). */
+  exe: ExecutableIdentity | null;
+  /** The owner's app in the kernel (0: none known); never a unit's unverified claim. */
   appId: number;
   socketCookie: bigint;
   family: 4 | 6;
@@ -232,6 +266,10 @@ export interface HeldFlow {
   uid: number;
   /** The kernel's app id of the owner, 0 when it had none. */
   appId: number;
+  /** An app the owner's unit claims (its block rules apply too), 0 when none. */
+  claimId: number;
+  /** The owner's executable as the kernel knew it (path null: a hold does not carry it); null when unknown. */
+  exe: ExecutableIdentity | null;
   comm: string;
   family: 4 | 6;
   remoteAddr: string;
@@ -261,6 +299,8 @@ export type HoldOutcome = 'gone' | 'recorded' | 'sent' | { errno: number };
 /** A flow to decide as the hooks would under the current rules. */
 export interface DecideQuery {
   appId: number;
+  /** An app the owner's unit claims, 0 when none. */
+  claimId: number;
   family: 4 | 6;
   protocol: 'tcp' | 'udp';
   remote: Uint8Array;

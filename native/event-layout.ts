@@ -1,13 +1,15 @@
-// Decodes struct pcl_event and struct pcl_dns_event (bpf/portcullis.h) and the pcl_flow_record
-// records readFlows returns, at the offsets of the generated ABI (native/abi.ts).
+// Decodes struct pcl_event and struct pcl_dns_event (bpf/portcullis.h), the pcl_exe_record the
+// event thread adds (an executable's path), and the pcl_flow_record records readFlows returns, at
+// the offsets of the generated ABI (native/abi.ts).
 //
 // This runs for every kernel event, so it reads bytes straight from the batch buffer (no views or
 // subarrays per field) and reuses what repeats: an address's text and a process's command name
 // are formatted once and looked up by their raw bytes after that; zero counters need no BigInt.
 import * as abi from './abi.js';
-import type { DecisionEvent, EventDecoding, EventKind } from './api.js';
+import type { DecisionEvent, EventDecoding, EventKind, ExecutableIdentity } from './api.js';
 
 export const EVENT_BYTES = abi.pcl_event.SIZE;
+export const EXE_RECORD_BYTES = abi.pcl_exe_record.SIZE;
 export const FLOW_RECORD_BYTES = abi.pcl_flow_record.SIZE;
 export const DNS_EVENT_BYTES = abi.pcl_dns_event.SIZE;
 
@@ -33,8 +35,13 @@ const {
   protocol: PROTOCOL,
   direction: DIRECTION,
   verdict: VERDICT,
+  exe: EXE,
   comm: COMM,
 } = abi.pcl_event;
+const EXE_PATH_AT = abi.pcl_exe_record.path;
+const PATH_LEN = EXE_PATH_AT + abi.pcl_exe_path.len;
+const PATH_FLAGS = EXE_PATH_AT + abi.pcl_exe_path.flags;
+const PATH_TEXT = EXE_PATH_AT + abi.pcl_exe_path.path;
 const { len: DNS_LEN, data: DNS_DATA } = abi.pcl_dns_event;
 const { cookie: FLOW_COOKIE, flow: FLOW } = abi.pcl_flow_record;
 const FLOW_BYTES_OUT = FLOW + abi.pcl_flow.bytes_out;
@@ -46,6 +53,9 @@ const {
   PCL_DNS_MAX: DNS_MAX,
   PCL_EV_DNS: KIND_DNS,
   PCL_EV_DNS_QUERY: KIND_DNS_QUERY,
+  PCL_EV_EXE: KIND_EXE,
+  PCL_PATH_MAX: PATH_MAX,
+  PCL_PATH_CUT: PATH_CUT,
   PCL_DIR_IN: DIR_IN,
   PCL_ACT_BLOCK: ACT_BLOCK,
 } = abi;
@@ -103,6 +113,8 @@ export class EventDecoder {
   private readonly v6Texts = new TextCache<string>(16_384);
   /** Command names by their 16 raw bytes read as latin1 (exact: one byte per char). */
   private readonly commTexts = new TextCache<string>(4096);
+  /** Executables by their 16 raw key bytes (dev, ino) as latin1; the path from the last record of each. */
+  private readonly executables = new Map<string, ExecutableIdentity>();
   private readonly formatV6: (bytes: Uint8Array) => string;
 
   constructor(decoding: EventDecoding) {
@@ -113,6 +125,12 @@ export class EventDecoder {
     const events: DecisionEvent[] = [];
     for (let at = 0; at + EVENT_BYTES <= buf.length; ) {
       const kind = buf[at + KIND];
+      if (kind === KIND_EXE) {
+        if (at + EXE_RECORD_BYTES > buf.length) break;
+        this.executableRecord(buf, at);
+        at += EXE_RECORD_BYTES;
+        continue;
+      }
       if (kind !== KIND_DNS && kind !== KIND_DNS_QUERY) {
         events.push(this.event(buf, at));
         at += EVENT_BYTES;
@@ -135,6 +153,7 @@ export class EventDecoder {
       timeNs: buf.readBigUInt64LE(at + TIME_NS),
       socketCookie: counter(buf, at + COOKIE),
       cgroupId: buf.readBigUInt64LE(at + CGROUP_ID),
+      exe: this.executable(buf, at + EXE),
       bytesOut: counter(buf, at + BYTES_OUT),
       bytesIn: counter(buf, at + BYTES_IN),
       packetsOut: counter(buf, at + PACKETS_OUT),
@@ -154,6 +173,34 @@ export class EventDecoder {
       verdict: buf[at + VERDICT] === ACT_BLOCK ? 'block' : 'allow',
       comm: this.comm(buf, at + COMM),
     };
+  }
+
+  /** The executable at `at` (a pcl_exe_key), as the last record named it; null when zero. */
+  private executable(buf: Buffer, at: number): ExecutableIdentity | null {
+    if (u32(buf, at) === 0 && u32(buf, at + 4) === 0 && u32(buf, at + 8) === 0 && u32(buf, at + 12) === 0) return null;
+    const key = buf.toString('latin1', at, at + 16);
+    const known = this.executables.get(key);
+    if (known) return known;
+    return this.remember(key, buf, at, null, false);
+  }
+
+  /** A pcl_exe_record: the path of an executable the batch's next events carry. */
+  private executableRecord(buf: Buffer, at: number): void {
+    const keyAt = at + EXE;
+    const key = buf.toString('latin1', keyAt, keyAt + 16);
+    const length = Math.min(buf.readUInt16LE(at + PATH_LEN), PATH_MAX - 1);
+    const path = length > 0 ? buf.toString('utf8', at + PATH_TEXT, at + PATH_TEXT + length) : null;
+    const cut = (buf[at + PATH_FLAGS]! & PATH_CUT) !== 0;
+    const known = this.executables.get(key);
+    if (known && known.path === path && known.pathCut === cut) return;
+    this.remember(key, buf, keyAt, path, cut);
+  }
+
+  private remember(key: string, buf: Buffer, at: number, path: string | null, pathCut: boolean): ExecutableIdentity {
+    if (this.executables.size >= 4096) this.executables.clear();
+    const identity = { dev: buf.readBigUInt64LE(at), ino: buf.readBigUInt64LE(at + 8), path, pathCut };
+    this.executables.set(key, identity);
+    return identity;
   }
 
   private v4Address(buf: Buffer, at: number): string {

@@ -2,7 +2,15 @@
 // read as struct pcl_hold_record, answers written as struct pcl_hold_answer, keys as struct
 // pcl_hold_key, and flows to decide as struct pcl_decide_query, at the generated ABI's offsets.
 import * as abi from './abi.js';
-import type { DecideQuery, EventDecoding, HeldFlow, HoldAnswer, HoldRef, KernelDecision } from './api.js';
+import type {
+  DecideQuery,
+  EventDecoding,
+  ExecutableIdentity,
+  HeldFlow,
+  HoldAnswer,
+  HoldRef,
+  KernelDecision,
+} from './api.js';
 
 const KEY = abi.pcl_hold_key;
 const HOLD = abi.pcl_hold;
@@ -60,6 +68,7 @@ export function encodeDecideQueries(queries: readonly DecideQuery[]): Buffer {
     buf.writeUInt16LE(query.remotePort, at + QUERY.remote_port);
     buf.writeUInt32LE(query.appId, at + QUERY.app_id);
     buf.set(query.remote, at + QUERY.remote);
+    buf.writeUInt32LE(query.claimId, at + QUERY.claim_id);
   });
   return buf;
 }
@@ -72,6 +81,13 @@ function text(buf: Buffer, at: number, length: number): string {
   let end = at;
   while (end < at + length && buf[end] !== 0) end++;
   return buf.toString('utf8', at, end);
+}
+
+/** The owner's executable from a pcl_exe_key; null when zero (unknown). */
+function executable(buf: Buffer, at: number): ExecutableIdentity | null {
+  const dev = buf.readBigUInt64LE(at);
+  const ino = buf.readBigUInt64LE(at + 8);
+  return dev === 0n && ino === 0n ? null : { dev, ino, path: null, pathCut: false };
 }
 
 /** The records readHolds returns; IPv6 addresses through the caller's formatter. */
@@ -102,6 +118,8 @@ export function decodeHeldFlows(buf: Buffer, decoding: EventDecoding): HeldFlow[
       tgid: buf.readUInt32LE(hold + HOLD.tgid),
       uid: buf.readUInt32LE(hold + HOLD.uid),
       appId: buf.readUInt32LE(hold + HOLD.app_id),
+      claimId: buf.readUInt32LE(hold + HOLD.claim_id),
+      exe: executable(buf, hold + HOLD.exe),
       comm: text(buf, hold + HOLD.comm, abi.PCL_COMM_LEN),
       family,
       remoteAddr: remote.text,

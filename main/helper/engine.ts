@@ -27,6 +27,8 @@ import type { Db } from './store/database.js';
 import { RulesStore, type ResolvedSpec } from './store/rules-store.js';
 import { AppsStore } from './apps/apps-store.js';
 import { AppRegistry } from './apps/registry.js';
+import { AppBinder } from './apps/app-binder.js';
+import type { DesktopLookup } from './apps/desktop-entries.js';
 import { KeyValueStore } from './store/key-value-store.js';
 import { toKernelDefaults, toKernelRules } from './kernel-rules.js';
 import { inKernel } from './kernel-error.js';
@@ -66,6 +68,8 @@ class SerialQueue {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+const NO_DESKTOP_ENTRIES: DesktopLookup = { byId: () => null, byExe: () => null };
+
 function entryKey(e: KernelRule): string {
   return `${e.ruleId} ${e.scope} ${e.family} ${Buffer.from(e.addr).toString('hex')}/${e.prefixLen} ${e.portLo}-${e.portHi} ${e.protocol} ${e.direction} ${e.action}`;
 }
@@ -79,11 +83,8 @@ export class RulesEngine {
   private readonly ruleSources: RuleSource[] = [];
   private readonly changeListeners: Array<(ruleCount: number) => void> = [];
   private expiryTimer: NodeJS.Timeout | null = null;
-  /**
-   * Apps whose executables are bound in the kernel. Bindings are only ever added: the kernel's own
-   * exec/fork tracking fills in processes (children included) that a wholesale replace would lose.
-   */
-  private readonly boundApps = new Set<number>();
+  /** What the kernel knows of the stored apps, kept in step on every change. */
+  private readonly binder: AppBinder;
   /** Stored rules as last applied and their kernel entries, by rule id. */
   private readonly appliedStored = new Map<number, { rule: Rule; entries: KernelRule[] }>();
   /** Kernel entries of the rule sources' rules as last applied, by content. */
@@ -93,14 +94,17 @@ export class RulesEngine {
   private loadedAll = false;
   lastApply: ApplyStats | null = null;
 
+  /** `desktop`: the desktop entries desktop apps are bound by (their own programs); none by default. */
   constructor(
     private readonly db: Db,
     private readonly firewall: KernelFirewall,
     private readonly log: (message: string) => void,
+    desktop: DesktopLookup = NO_DESKTOP_ENTRIES,
   ) {
     this.rules = new RulesStore(db);
     this.apps = new AppsStore(db);
     this.registry = new AppRegistry(this.apps);
+    this.binder = new AppBinder(desktop);
     this.settings = new KeyValueStore<Settings>(db, 'settings', DEFAULT_SETTINGS);
   }
 
@@ -120,6 +124,19 @@ export class RulesEngine {
 
   onRulesChanged(listener: (ruleCount: number) => void): void {
     this.changeListeners.push(listener);
+  }
+
+  /**
+   * Brings the app bindings in step without touching the rules (classification added apps: their
+   * executables are bound, so their next processes are theirs in the kernel from the start).
+   */
+  syncApps(): Promise<void> {
+    return this.queue.run(async () => {
+      const plan = this.binder.plan(this.apps.list(), this.rules.appRuleActions());
+      if (!plan.change) return;
+      await inKernel('binding apps in the kernel failed', () => this.firewall.bindApps(plan.change!));
+      plan.done();
+    });
   }
 
   /** Re-applies the kernel state (after a rule source changed). */
@@ -201,7 +218,7 @@ export class RulesEngine {
       const now = Date.now();
       this.db.exec('BEGIN IMMEDIATE');
       let result: T;
-      const bound: AppBindings = { executables: [], cgroups: [], processes: [] };
+      const bound: AppBindings = { executables: [], paths: [], cgroups: [], processes: [], units: [] };
       try {
         result = write(now);
         await this.syncKernel(now, bound);
@@ -226,22 +243,23 @@ export class RulesEngine {
   }
 
   /**
-   * Binds apps not bound yet (noting what it bound in `bound`), then gives the kernel the entries
-   * of the rules written since the last commit (all of them the first time) and of the rule
-   * sources, as removed and added entries. After a rollback the same ids are compared again, now
-   * with the restored rows, which puts the kernel back.
+   * Brings the app bindings in step (noting the executables it bound in `bound`), then gives the
+   * kernel the entries of the rules written since the last commit (all of them the first time) and
+   * of the rule sources, as removed and added entries. After a rollback the same ids are compared
+   * again, now with the restored rows, which puts the kernel back.
    */
   private async syncKernel(now: number, bound?: AppBindings): Promise<void> {
     const apps = this.apps.list();
-    const unbound = new Set(apps.filter((app) => !this.boundApps.has(app.id)).map((app) => app.id));
-    if (unbound.size > 0) {
-      // Bindings before rules: a per-app rule must find its processes already tagged.
-      const bindings = this.registry.bindings(unbound);
-      await inKernel('binding apps in the kernel failed', () => this.firewall.bindApps({ add: bindings }));
-      for (const id of unbound) this.boundApps.add(id);
+    // Bindings before rules: a per-app rule must find its processes already tagged, and an app that
+    // gains an allow rule must lose its claims before the rule applies.
+    const plan = this.binder.plan(apps, this.rules.appRuleActions());
+    if (plan.change) {
+      await inKernel('binding apps in the kernel failed', () => this.firewall.bindApps(plan.change!));
+      plan.done();
       if (bound) {
-        bound.executables.push(...bindings.executables);
-        bound.processes.push(...bindings.processes);
+        bound.executables.push(...plan.added.executables);
+        bound.paths.push(...plan.added.paths);
+        bound.processes.push(...plan.added.processes);
       }
     }
     for (const id of this.rules.takeChanged()) this.pending.add(id);
@@ -282,8 +300,9 @@ export class RulesEngine {
   }
 
   private async unbind(bindings: AppBindings): Promise<void> {
-    if (bindings.executables.length === 0 && bindings.processes.length === 0) return;
-    for (const { appId } of [...bindings.executables, ...bindings.processes]) this.boundApps.delete(appId);
+    // Unit names and claims follow the restored rules at the next sync (the binder forgets them).
+    this.binder.forget([...bindings.executables, ...bindings.paths, ...bindings.processes].map((b) => b.appId));
+    if (bindings.executables.length === 0 && bindings.paths.length === 0 && bindings.processes.length === 0) return;
     try {
       await this.firewall.bindApps({ remove: bindings });
     } catch (error) {

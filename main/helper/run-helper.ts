@@ -11,6 +11,7 @@ import { preparePinDir } from './pin-dir.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
 import { RulesEngine } from './engine.js';
+import { DesktopEntries } from './apps/desktop-entries.js';
 import { DEFAULT_ENFORCEMENT, Enforcement, type EnforcementState } from './enforcement.js';
 import { EventFanout } from './event-fanout.js';
 import { startConnections, type Connections } from './flows/connections-service.js';
@@ -45,7 +46,8 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     log(`${feature.label}: ${feature.form}: ${feature.why}`);
 
   const fanout = new EventFanout({ log });
-  const engine = new RulesEngine(db, firewall, log);
+  const desktop = new DesktopEntries();
+  const engine = new RulesEngine(db, firewall, log, desktop);
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
   // Set once the connections side runs (status may be asked for while enforcement starts, before).
   let connections: Connections | null = null;
@@ -80,7 +82,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   await enforcement.start();
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
-  const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
+  const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });
   connections = started;
   // Ask mode: questions for what no rule decides (the kernel holds it meanwhile).
   const decoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };

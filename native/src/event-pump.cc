@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
+#include <cstring>
 #include <memory>
 
 #include "native-error.h"
@@ -49,8 +51,12 @@ size_t RingBytes(int ring_fd) {
 
 }  // namespace
 
-EventPump::EventPump(Napi::Env env, Napi::Function on_batch, int ring_fd, int counters_fd, uint64_t drops_baseline)
-    : counters_fd_(counters_fd), ring_bytes_(RingBytes(ring_fd)), drops_reported_(drops_baseline) {
+EventPump::EventPump(Napi::Env env, Napi::Function on_batch, int ring_fd, int counters_fd, int exe_paths_fd,
+                     uint64_t drops_baseline)
+    : counters_fd_(counters_fd),
+      exe_paths_fd_(exe_paths_fd),
+      ring_bytes_(RingBytes(ring_fd)),
+      drops_reported_(drops_baseline) {
   ClearLibbpfLog();
   ring_ = ring_buffer__new(ring_fd, &EventPump::OnEvent, this, nullptr);
   if (!ring_) throw NativeFailure("ring_buffer__new", errno);
@@ -85,14 +91,29 @@ int EventPump::OnEvent(void* self, void* data, size_t size) {
   auto* pump = static_cast<EventPump*>(self);
   auto* bytes = static_cast<uint8_t*>(data);
   pump->drained_ += size;
+  if (size >= sizeof(pcl_event)) pump->NameExecutable(bytes);
   pump->pending_.insert(pump->pending_.end(), bytes, bytes + size);
   if (pump->pending_.size() >= kMaxBatchBytes) pump->Flush(0);
   return 0;
 }
 
+void EventPump::NameExecutable(const uint8_t* event) {
+  pcl_exe_key key;
+  std::memcpy(&key, event + offsetof(pcl_event, exe), sizeof(key));
+  if (key.dev == 0 && key.ino == 0) return;
+  if (!named_.emplace(key.dev, key.ino).second) return;
+  pcl_exe_record record{};
+  record.head.kind = PCL_EV_EXE;
+  record.head.exe = key;
+  if (bpf_map_lookup_elem(exe_paths_fd_, &key, &record.path) != 0) record.path = pcl_exe_path{};
+  auto* bytes = reinterpret_cast<const uint8_t*>(&record);
+  pending_.insert(pending_.end(), bytes, bytes + sizeof(record));
+}
+
 void EventPump::Flush(uint64_t drops) {
   auto* batch = new Batch{std::move(pending_), drops};
   pending_.clear();
+  named_.clear();
   napi_status status = deliver_.NonBlockingCall(batch, [](Napi::Env env, Napi::Function callback, Batch* b) {
     std::unique_ptr<Batch> owned(b);
     if (env == nullptr || callback.IsEmpty()) return;

@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <unordered_set>
 
 #include "native-error.h"
 #include "portcullis-abi-check.h"
@@ -41,7 +43,8 @@ constexpr AttachSpec kAttached[] = {
     {"pcl_sendmsg6", Hook::kCgroup},     {"pcl_sock_create", Hook::kCgroup}, {"pcl_post_bind4", Hook::kCgroup},
     {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
     {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
-    {"pcl_exit", Hook::kTracing},        {"pcl_sockops", Hook::kCgroup},
+    {"pcl_exit", Hook::kTracing},        {"pcl_cgroup_mkdir", Hook::kTracing}, {"pcl_cgroup_rmdir", Hook::kTracing},
+    {"pcl_sockops", Hook::kCgroup},
 };
 
 class Fd {
@@ -126,6 +129,22 @@ void RemoveDirEntries(const std::string& dir) {
   rmdir(dir.c_str());
 }
 
+// The inode number of a mount namespace from its /proc link ("mnt:[4026531840]"): readlink, not
+// stat, since following PID 1's link needs more than reading it. 0 when unreadable.
+uint32_t MountNamespaceOf(const char* link) {
+  char text[64] = {};
+  ssize_t length = readlink(link, text, sizeof(text) - 1);
+  unsigned long long inode = 0;
+  if (length <= 0 || sscanf(text, "mnt:[%llu]", &inode) != 1) return 0;
+  return uint32_t(inode);
+}
+
+// PID 1's mount namespace (the one users' sessions share), else our own; 0: no path bindings.
+uint32_t HostMountNamespace() {
+  uint32_t host = MountNamespaceOf("/proc/1/ns/mnt");
+  return host != 0 ? host : MountNamespaceOf("/proc/self/ns/mnt");
+}
+
 uint64_t Memlock(int fd) {
   std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
   std::string line;
@@ -199,12 +218,16 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
   if (err) throw NativeFailure("load BPF programs", -err);
   adopted_ = maps_pinned;
 
-  if (!maps_pinned) {
-    pcl_config cfg{};
+  int config_fd = bpf_map__fd(skel_->maps.data_config);
+  pcl_config cfg{};
+  if (maps_pinned) {
+    cfg = ReadConfig(config_fd);
+  } else {
     cfg.enforcing = 1;
     cfg.default_action[0] = cfg.default_action[1] = PCL_ACT_ALLOW;
-    WriteConfig(bpf_map__fd(skel_->maps.data_config), cfg);
   }
+  cfg.host_mnt_ns = HostMountNamespace();
+  WriteConfig(config_fd, cfg);
   drops_at_open_ = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters)).drops;
   holds_ = std::make_unique<HoldDesk>(HoldFds{bpf_map__fd(skel_->maps.pcl_holds), bpf_map__fd(skel_->maps.pcl_hold_answers),
                                               bpf_map__fd(skel_->maps.pcl_sk), bpf_program__fd(skel_->progs.pcl_decide)});
@@ -283,6 +306,8 @@ bool FirewallCore::kern_ctx_cast() const { return skel_->rodata->pcl_kern_ctx_ca
 int FirewallCore::events_fd() const { return bpf_map__fd(skel_->maps.pcl_events); }
 
 int FirewallCore::counters_fd() const { return bpf_map__fd(skel_->maps.pcl_counters); }
+
+int FirewallCore::exe_paths_fd() const { return bpf_map__fd(skel_->maps.pcl_exe_path); }
 
 int FirewallCore::MapFd(const char* name) const {
   bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name);
@@ -412,7 +437,10 @@ void FirewallCore::SetEnforcing(bool on) {
   std::lock_guard<std::mutex> lock(mutex_);
   int fd = bpf_map__fd(skel_->maps.data_config);
   pcl_config cfg = ReadConfig(fd);
-  cfg.enforcing = on ? 1 : 0;
+  uint32_t enforcing = on ? 1 : 0;
+  if (cfg.enforcing == enforcing) return;
+  cfg.enforcing = enforcing;
+  cfg.generation += 2;  // one write: the flag and the end of every cached verdict together
   WriteConfig(fd, cfg);
 }
 
@@ -427,12 +455,55 @@ void FirewallCore::SetAsk(uint32_t hold_ms, uint32_t helper_tgid) {
   WriteConfig(fd, cfg);
 }
 
+
+namespace {
+
+bpf_map* BindingMapOf(portcullis_bpf* skel, BindingMap which) {
+  switch (which) {
+    case BindingMap::kExe: return skel->maps.pcl_exe;
+    case BindingMap::kCgroup: return skel->maps.pcl_cgrp_app;
+    case BindingMap::kTgid: return skel->maps.pcl_procs;
+    case BindingMap::kUnit: return skel->maps.pcl_units;
+    case BindingMap::kPath: return skel->maps.pcl_path_app;
+  }
+  return nullptr;
+}
+
+// The cgroups a claim of one of `apps` bound become units of no known app.
+void Unclaim(int fd, const std::unordered_set<uint32_t>& apps) {
+  uint64_t key = 0, next = 0;
+  uint64_t* prev = nullptr;
+  pcl_cgroup entry;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (bpf_map_lookup_elem(fd, &key, &entry) != 0 || !(entry.flags & PCL_CG_CLAIM)) continue;
+    if (apps.count(entry.app_id) == 0) continue;
+    pcl_cgroup unit{};
+    if (bpf_map_update_elem(fd, &key, &unit, BPF_EXIST) != 0 && errno != ENOENT) throw NativeFailure("withdraw claims in pcl_cgrp_app", errno);
+  }
+}
+
+}  // namespace
+
 void FirewallCore::UpdateBindings(const std::vector<BindingStep>& steps) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const BindingStep& step : steps) {
-    bpf_map* map = step.map == BindingMap::kExe ? skel_->maps.pcl_exe : step.map == BindingMap::kCgroup ? skel_->maps.pcl_cgrp_app : skel_->maps.pcl_tgid_app;
+    bpf_map* map = BindingMapOf(skel_, step.map);
     int fd = bpf_map__fd(map);
     uint32_t key_size = bpf_map__key_size(map), value_size = bpf_map__value_size(map);
+    if (step.op == BindingStep::Op::kUnclaim) {
+      if (step.map != BindingMap::kCgroup || step.keys_bytes % sizeof(uint32_t) != 0)
+        throw NativeFailure("withdraw claims", EINVAL, "only cgroup bindings are claimed; the keys are u32 app ids");
+      std::unordered_set<uint32_t> apps;
+      for (size_t at = 0; at < step.keys_bytes; at += sizeof(uint32_t)) {
+        uint32_t id;
+        std::memcpy(&id, step.keys + at, sizeof(id));
+        apps.insert(id);
+      }
+      Unclaim(fd, apps);
+      continue;
+    }
     if (step.op == BindingStep::Op::kClear) {
       std::vector<uint8_t> next(key_size);
       // Restart from the beginning after each delete: deleting the current key breaks iteration.

@@ -63,12 +63,16 @@ struct DiffStep {
   uint32_t count;
 };
 
-enum class BindingMap { kExe, kCgroup, kTgid };
+// The app binding maps (portcullis.h "Executables and processes"): pcl_exe, pcl_cgrp_app,
+// pcl_procs, pcl_units, pcl_path_app.
+enum class BindingMap { kExe, kCgroup, kTgid, kUnit, kPath };
 
-// One step of a change of the app bindings (key -> app id).
+// One step of a change of the app bindings (key -> value, as the map holds them). kUnclaim (cgroup
+// map only): the cgroups bound by a claim of one of the app ids in `keys` (u32 each) become units
+// of no known app.
 struct BindingStep {
   BindingMap map;
-  enum class Op { kUpsert, kDelete, kClear } op;
+  enum class Op { kUpsert, kDelete, kClear, kUnclaim } op;
   const uint8_t* keys = nullptr;
   const uint8_t* values = nullptr;
   size_t keys_bytes = 0;
@@ -104,6 +108,7 @@ class FirewallCore {
   uint64_t drops_at_open() const { return drops_at_open_; }
   int events_fd() const;
   int counters_fd() const;
+  int exe_paths_fd() const;
   // fd of a product map or program by name (the test object reuses them), or -1.
   int MapFd(const char* name) const;
   int ProgramFd(const char* name) const;
@@ -114,6 +119,8 @@ class FirewallCore {
   // Runs the steps in order on the active slot's maps, then bumps the generation by 2 (same slot:
   // every socket's cached verdict is re-evaluated). Returns the new generation.
   uint32_t ApplyDiff(const std::vector<DiffStep>& steps);
+  // Turns enforcement on or off; a change bumps the generation by 2 (same slot), so every socket's
+  // cached verdict is decided again.
   void SetEnforcing(bool on);
   // Ask mode: how long a connect is held (0: nobody asks, refuse) and whose traffic is never held.
   void SetAsk(uint32_t hold_ms, uint32_t helper_tgid);

@@ -66,7 +66,9 @@ BindingMap BindingMapOf(Napi::Env env, const Napi::Value& kind) {
   if (name == "exe") return BindingMap::kExe;
   if (name == "cgroup") return BindingMap::kCgroup;
   if (name == "tgid") return BindingMap::kTgid;
-  ThrowTypeError(env, "binding kind must be 'exe', 'cgroup' or 'tgid'");
+  if (name == "unit") return BindingMap::kUnit;
+  if (name == "path") return BindingMap::kPath;
+  ThrowTypeError(env, "binding kind must be 'exe', 'cgroup', 'tgid', 'unit' or 'path'");
 }
 
 }  // namespace
@@ -360,8 +362,9 @@ Napi::Value Firewall::DecideFlows(const Napi::CallbackInfo& info) {
       });
 }
 
-// updateBindings(steps: Array<{kind: 'exe'|'cgroup'|'tgid', op: 'upsert'|'delete'|'clear', keys?,
-// values?}>) -> Promise<void>: (key -> app id) pairs, in order; deleting a missing key is fine.
+// updateBindings(steps: Array<{kind: 'exe'|'cgroup'|'tgid'|'unit'|'path', op: 'upsert'|'delete'|
+// 'clear'|'unclaim', keys?, values?}>) -> Promise<void>: keys and values packed as the maps hold
+// them, in order; deleting a missing key is fine; 'unclaim' takes u32 app ids as keys.
 Napi::Value Firewall::UpdateBindings(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<FirewallCore> core = RequireOpen(env);
@@ -383,8 +386,9 @@ Napi::Value Firewall::UpdateBindings(const Napi::CallbackInfo& info) {
       steps->push_back(parsed);
       continue;
     }
-    if (op_name != "upsert" && op_name != "delete") ThrowTypeError(env, where + ".op must be 'upsert', 'delete' or 'clear'");
-    parsed.op = op_name == "upsert" ? BindingStep::Op::kUpsert : BindingStep::Op::kDelete;
+    if (op_name != "upsert" && op_name != "delete" && op_name != "unclaim")
+      ThrowTypeError(env, where + ".op must be 'upsert', 'delete', 'clear' or 'unclaim'");
+    parsed.op = op_name == "upsert" ? BindingStep::Op::kUpsert : op_name == "delete" ? BindingStep::Op::kDelete : BindingStep::Op::kUnclaim;
     Napi::Buffer<uint8_t> keys = BufferField(env, step, "keys", where);
     parsed.keys = keys.Data();
     parsed.keys_bytes = keys.Length();
@@ -442,7 +446,7 @@ Napi::Value Firewall::StartEvents(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsFunction()) ThrowTypeError(env, "startEvents(onBatch: function)");
   if (pump_) throw ToJsError(env, NativeFailure("subscribe", EBUSY, "already subscribed: close the previous subscription first"));
   try {
-    pump_ = std::make_unique<EventPump>(env, info[0].As<Napi::Function>(), core->events_fd(), core->counters_fd(), core->drops_at_open());
+    pump_ = std::make_unique<EventPump>(env, info[0].As<Napi::Function>(), core->events_fd(), core->counters_fd(), core->exe_paths_fd(), core->drops_at_open());
   } catch (const NativeFailure& failure) {
     throw ToJsError(env, failure);
   }

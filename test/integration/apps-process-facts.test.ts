@@ -1,10 +1,11 @@
 // App identity from real processes: /proc and cgroup paths read as the helper reads them.
 // An executable replaced while running keeps its path (and so its app); an AppImage is named by
-// its file, found through APPIMAGE or through the runtime that mounted it; container and desktop
-// scopes are recognised from the real cgroup a process runs in.
+// its file, found through the runtime that mounted it (never through APPIMAGE, which a process sets
+// itself); container and desktop scopes are recognised from the real cgroup a process runs in, with
+// its maker and executable agreeing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { removeCgroup, withSandbox, type Sandbox } from '../support/sandbox.js';
@@ -54,37 +55,50 @@ test('apps from /proc: a replaced executable keeps its path and app; an update c
   });
 });
 
-test('apps from /proc: an AppImage is named by its file, from APPIMAGE or from the runtime that mounted it', async () => {
+test('apps from /proc: an AppImage is named by the runtime that mounted it, never by APPIMAGE', async () => {
   await withSandbox(async (sandbox) => {
     const cgroup = sandbox.makeCgroup('apps');
     const dir = sandbox.makeTempDir('apps-appimage');
+    // Stands in for the AppImage runtime (an ELF marked "AI\x02" at byte 8, which the loader ignores):
+    // it runs the payload from its mount.
     const appImage = join(dir, 'Notes-2.1.AppImage');
-    copyFileSync('/bin/dash', appImage); // stands in for the AppImage runtime: it runs the payload from its mount
+    const runtime = readFileSync('/bin/dash');
+    runtime.set([0x41, 0x49, 0x02], 8);
+    writeFileSync(appImage, runtime, { mode: 0o755 });
     const mount = join('/tmp', `.mount_Notes${sandbox.tag}`);
     mkdirSync(join(mount, 'usr', 'bin'), { recursive: true });
     sandbox.defer(() => rmSync(mount, { recursive: true, force: true }));
     const payload = join(mount, 'usr', 'bin', 'notes');
     copyFileSync(SLEEP, payload);
 
-    // With APPIMAGE in the environment (what the type-2 runtime sets).
-    const withEnv = await started(spawnIn(sandbox, cgroup, [payload, '30'], { APPIMAGE: appImage }));
-    const fromEnv = classifyProcess(readProcessFacts(withEnv)!, noDesktop);
-    assert.deepEqual(
-      [fromEnv.kind, fromEnv.key, fromEnv.name, fromEnv.exe],
-      ['appimage', `appimage:${appImage}`, 'Notes-2.1', appImage],
+    // APPIMAGE in its own environment proves nothing: the payload run by anyone else is its executable.
+    const claimed = classifyProcess(
+      readProcessFacts(await started(spawnIn(sandbox, cgroup, [payload, '30'], { APPIMAGE: appImage })))!,
+      noDesktop,
     );
+    assert.deepEqual([claimed.kind, claimed.key], ['executable', `exe:${payload}`]);
+    copyFileSync(SLEEP, join(dir, 'plain'));
+    const forged = classifyProcess(
+      readProcessFacts(await started(spawnIn(sandbox, cgroup, [join(dir, 'plain'), '30'], { APPIMAGE: appImage })))!,
+      noDesktop,
+    );
+    assert.equal(forged.kind, 'executable');
 
-    // Without it: the parent whose executable is outside the mount is the AppImage.
-    const runtime = spawnIn(sandbox, cgroup, [appImage, '-c', `"${payload}" 30; true`], { APPIMAGE: '' });
-    await started(runtime);
-    const children = (await import('node:fs'))
-      .readFileSync(`/proc/${runtime.pid}/task/${runtime.pid}/children`, 'utf8')
+    // Run by the runtime: the parent whose executable is outside the mount is the AppImage.
+    const launcher = spawnIn(sandbox, cgroup, [appImage, '-c', `"${payload}" 30; true`]);
+    await started(launcher);
+    const children = readFileSync(`/proc/${launcher.pid}/task/${launcher.pid}/children`, 'utf8')
       .trim()
       .split(/\s+/)
       .filter(Boolean);
     assert.equal(children.length, 1, 'the runtime started the payload');
     const fromParent = classifyProcess(readProcessFacts(Number(children[0]))!, noDesktop);
-    assert.deepEqual([fromParent.kind, fromParent.key], ['appimage', `appimage:${appImage}`]);
+    assert.deepEqual(
+      [fromParent.kind, fromParent.key, fromParent.name, fromParent.exe],
+      ['appimage', `appimage:${appImage}`, 'Notes-2.1', appImage],
+    );
+    const itself = classifyProcess(readProcessFacts(launcher.pid!)!, noDesktop);
+    assert.equal(itself.key, `appimage:${appImage}`, 'the runtime itself');
   });
 });
 
@@ -107,12 +121,20 @@ test('apps from /proc: real cgroups: a container scope and a desktop app scope',
       [inContainer.kind, inContainer.identifier, inContainer.name],
       ['container', containerId, `docker ${containerId.slice(0, 12)}`],
     );
-    const desktop = new DesktopEntries([desktopDataDir(sandbox)]);
+    const desktop = new DesktopEntries([desktopDataDir(sandbox, [{ ...TEST_DESKTOP_APP, exec: `${SLEEP} 30` }])]);
     const inScope = classifyProcess(readProcessFacts(await started(spawnIn(sandbox, scope, [SLEEP, '30'])))!, desktop);
     assert.deepEqual(
       [inScope.kind, inScope.key, inScope.name, inScope.icon],
       ['desktop', `desktop:${TEST_DESKTOP_APP.id}`, TEST_DESKTOP_APP.name, TEST_DESKTOP_APP.icon],
     );
     assert.ok(inScope.cgroup?.endsWith(`/app-gnome-${TEST_DESKTOP_APP.id}-77.scope`));
+    assert.equal(inScope.unit, true, 'the scope is the app’s: made by root, running its program');
+    const other = classifyProcess(
+      readProcessFacts(
+        await started(spawnIn(sandbox, scope, ['/usr/bin/python3', '-c', 'import time; time.sleep(30)'])),
+      )!,
+      desktop,
+    );
+    assert.deepEqual([other.kind, other.unit], ['executable', false], 'another program in the scope');
   });
 });

@@ -9,6 +9,7 @@ import { Firewall } from '../../native/index.js';
 import { findCgroup2Mount } from '../../main/common/cgroup2.js';
 import { openDatabase } from '../../main/helper/store/database.js';
 import { RulesEngine } from '../../main/helper/engine.js';
+import { DesktopEntries } from '../../main/helper/apps/desktop-entries.js';
 import { startConnections, type Connections } from '../../main/helper/flows/connections-service.js';
 import { formatIp, type Flow } from '../../main/contract/index.js';
 import { killAndWait, type Sandbox } from '../support/sandbox.js';
@@ -46,7 +47,14 @@ export async function openRig(sandbox: Sandbox): Promise<Rig> {
   const engine = new RulesEngine(db, firewall, log);
   await engine.start();
   sandbox.defer(() => engine.stop());
-  const connections = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), log });
+  const connections = startConnections({
+    db,
+    engine,
+    firewall,
+    cgroupRoot: findCgroup2Mount(),
+    desktop: new DesktopEntries([]),
+    log,
+  });
   sandbox.defer(() => connections.stop());
   const subscription = firewall.subscribe((events) => connections.pipeline.process(events), {
     formatV6: (bytes) => formatIp({ family: 6, bytes }),

@@ -30,8 +30,10 @@ function twoApps(sandbox: Sandbox): { pythonA: string; pythonB: string; bindings
         { dev: a.dev, ino: a.ino, appId: APP_A },
         { dev: b.dev, ino: b.ino, appId: APP_B },
       ],
+      paths: [],
       cgroups: [],
       processes: [],
+      units: [],
     },
   };
 }

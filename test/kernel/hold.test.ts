@@ -216,7 +216,7 @@ test('a held UDP flow delivers nothing and reports no error until allowed; then 
     sender.stdin!.end();
   }));
 
-test('decideFlows answers as the hooks decide: a rule, an app default, or ask', () =>
+test("decideFlows answers as the hooks decide: a rule, an app default, a claimed app's block, or ask", () =>
   withSandbox(async (sandbox) => {
     const fixture = await openFixture(sandbox);
     await fixture.firewall.setRules(
@@ -229,12 +229,14 @@ test('decideFlows answers as the hooks decide: a rule, an app default, or ask', 
       return ip.value.bytes;
     };
     const decisions = await fixture.firewall.decideFlows([
-      { appId: 0, family: 4, protocol: 'tcp', remote: bytes('192.0.2.1'), remotePort: 443 },
-      { appId: 0, family: 4, protocol: 'tcp', remote: bytes('192.0.2.1'), remotePort: 80 },
-      { appId: 0, family: 6, protocol: 'udp', remote: bytes('2001:db8::5'), remotePort: 53 },
-      { appId: 7, family: 4, protocol: 'udp', remote: bytes('198.51.100.1'), remotePort: 53 },
+      { appId: 0, claimId: 0, family: 4, protocol: 'tcp', remote: bytes('192.0.2.1'), remotePort: 443 },
+      { appId: 0, claimId: 0, family: 4, protocol: 'tcp', remote: bytes('192.0.2.1'), remotePort: 80 },
+      { appId: 0, claimId: 0, family: 6, protocol: 'udp', remote: bytes('2001:db8::5'), remotePort: 53 },
+      { appId: 7, claimId: 0, family: 4, protocol: 'udp', remote: bytes('198.51.100.1'), remotePort: 53 },
+      // a unit's claim on app 7: its block default applies to what no rule of the owner decides
+      { appId: 0, claimId: 7, family: 4, protocol: 'udp', remote: bytes('198.51.100.1'), remotePort: 53 },
     ]);
-    assert.deepEqual(decisions, ['allow', 'ask', 'block', 'block']);
+    assert.deepEqual(decisions, ['allow', 'ask', 'block', 'block', 'block']);
   }));
 
 test('a held connect in another network namespace (a container) is released in its own stack', () =>

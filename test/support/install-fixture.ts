@@ -3,8 +3,8 @@
 // installed helper at the test's own cgroup, private bpffs and temp state/socket, and a cleanup
 // that uninstalls and then removes anything uninstall might have missed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { BUNDLE_ENTRIES, buildBundle } from '../../main/install/bundle.js';
 import { LAYOUT } from '../../main/common/install-layout.js';
 import { installedHelperPids } from '../../main/install/helper-processes.js';
@@ -36,13 +36,42 @@ export interface TestInstall {
   socket: string;
 }
 
-/** Refuses to run over a real install: the tests replace and then remove these paths. */
+/**
+ * Refuses to run over a real install: the tests replace and then remove these paths. An install a
+ * test run left behind when it was killed (its helper.conf names a test cgroup, which only
+ * writeTestHelperConf writes) is removed first instead: no person's install looks like that.
+ */
 export function assertNotInstalled(): void {
+  if (leftoverOfTestRun()) removeInstalledFiles();
   const present = [...INSTALLED_PATHS, DEFAULT_STATE_DIR].filter((path) => existsSync(path));
   if (present.length > 0)
     throw new Error(
       `Portcullis is installed on this machine (${present.join(', ')}); these tests install to the real paths and would remove it`,
     );
+}
+
+function leftoverOfTestRun(): boolean {
+  if (existsSync(DEFAULT_STATE_DIR) || !existsSync(HELPER_CONFIG_FILE)) return false;
+  try {
+    const conf = JSON.parse(readFileSync(HELPER_CONFIG_FILE, 'utf8')) as { cgroup?: unknown };
+    return typeof conf.cgroup === 'string' && basename(conf.cgroup).startsWith('portcullis-test-install-');
+  } catch {
+    return false;
+  }
+}
+
+/** uninstall --purge, the installed helper killed, then whatever is still there removed. */
+function removeInstalledFiles(): void {
+  if (existsSync(LAYOUT.installEntry))
+    spawnSync(LAYOUT.node, [LAYOUT.installEntry, 'uninstall', '--purge'], { env: {}, stdio: 'ignore' });
+  for (const pid of installedHelperPids()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (const path of INSTALLED_PATHS) rmSync(path, { recursive: true, force: true });
 }
 
 /** Compiles what the bundle's entries import (tsc follows the imports) and builds a bundle from it. */
@@ -106,21 +135,12 @@ export function writeTestHelperConf(
 /** Registers the safety net: uninstall --purge, then remove whatever is still there. */
 export function deferUninstall(sandbox: Sandbox, pinDir: string | null): void {
   sandbox.defer(async () => {
-    if (existsSync(LAYOUT.installEntry))
-      spawnSync(LAYOUT.node, [LAYOUT.installEntry, 'uninstall', '--purge'], { env: {}, stdio: 'ignore' });
-    for (const pid of installedHelperPids()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    removeInstalledFiles();
     if (pinDir) {
       await Firewall.detach(pinDir).catch(() => {
         /* nothing pinned */
       });
     }
-    for (const path of INSTALLED_PATHS) rmSync(path, { recursive: true, force: true });
   });
 }
 

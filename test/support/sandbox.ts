@@ -125,7 +125,8 @@ export class Sandbox {
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 'close', not 'exit': a process can exit before its output has been read from the pipes.
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     return { code, stdout, stderr };
   }
 

@@ -20,8 +20,8 @@ const CONTAINER_SCOPES: Array<[RegExp, string]> = [
   [/^crio-(?:conmon-)?([0-9a-f]{64})\.scope$/, 'cri-o'],
 ];
 const CONTAINER_PARENTS: Record<string, string> = { docker: 'docker', 'k8s.io': 'containerd', libpod_parent: 'podman' };
-/** Launcher names desktops put in front of the app id. */
-const LAUNCHERS = new Set([
+/** Launcher names desktops put in front of the app id ("app-gnome-<id>-<random>.scope"). */
+export const LAUNCHERS = new Set([
   'gnome',
   'kde',
   'xfce',

@@ -11,6 +11,10 @@ export interface DesktopEntry {
   icon: string | null;
   /** The executable the Exec line runs, resolved to its real path, when found. */
   exe: string | null;
+  /** Its executable is a launcher or interpreter (env, sh, python3, flatpak...): not the app's own program. */
+  launcher: boolean;
+  /** When it is an interpreter: the script (absolute path) its Exec line gives it, else null. */
+  script: string | null;
   path: string;
 }
 
@@ -34,6 +38,51 @@ export function desktopDataDirs(env: NodeJS.ProcessEnv = process.env): string[] 
   return [...(fromEnv.length > 0 ? fromEnv : XDG_DEFAULT_DATA_DIRS), FLATPAK_EXPORTS, SNAP_DESKTOP_DIR];
 }
 const DEFAULT_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin', '/snap/bin'];
+/**
+ * Programs that run other programs (launchers, shells, interpreters, runtimes): an entry whose Exec
+ * starts one of them does not make that program its app.
+ */
+const LAUNCHER_PROGRAMS = new Set([
+  'env',
+  'sh',
+  'bash',
+  'dash',
+  'zsh',
+  'fish',
+  'flatpak',
+  'snap',
+  'python',
+  'python2',
+  'python3',
+  'perl',
+  'ruby',
+  'node',
+  'java',
+  'gjs',
+  'electron',
+  'wine',
+  'mono',
+  'sudo',
+  'pkexec',
+  'xdg-open',
+  'gio',
+  'gtk-launch',
+  'kde-open',
+  'kioclient',
+  'kioclient5',
+  'exo-open',
+  'dbus-send',
+  'gdbus',
+  'systemd-run',
+]);
+/** Versioned interpreters ("python3.11", "ruby3.1", "electron25"). */
+const VERSIONED_LAUNCHER = /^(python|perl|ruby|node|java|electron|lua)[0-9.]*$/;
+
+const isLauncher = (exe: string): boolean => {
+  const name = exe.slice(exe.lastIndexOf('/') + 1);
+  return LAUNCHER_PROGRAMS.has(name) || VERSIONED_LAUNCHER.test(name);
+};
+
 /** Largest .desktop file read; real ones are a few KB. */
 const MAX_FILE_BYTES = 256 * 1024;
 const MAX_FILES = 20_000;
@@ -60,15 +109,18 @@ export function parseDesktopFile(text: string): Map<string, string> {
 
 /** The program an Exec line starts, skipping `env VAR=value` prefixes (field codes and arguments ignored). */
 export function execProgram(exec: string): string | null {
+  return execWords(exec)[0] ?? null;
+}
+
+/** An Exec line's words from its program on (`env VAR=value` prefixes skipped, quotes removed). */
+function execWords(exec: string): string[] {
   const words = exec.match(/"(?:[^"\\]|\\.)*"|\S+/g) ?? [];
   let i = 0;
   if (words[i] === 'env' || words[i] === '/usr/bin/env') {
     i++;
     while (i < words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!)) i++;
   }
-  const word = words[i];
-  if (!word) return null;
-  return word.startsWith('"') ? word.slice(1, -1).replace(/\\(.)/g, '$1') : word;
+  return words.slice(i).map((word) => (word.startsWith('"') ? word.slice(1, -1).replace(/\\(.)/g, '$1') : word));
 }
 
 function resolveProgram(program: string, searchPath: string[]): string | null {
@@ -86,7 +138,8 @@ function resolveProgram(program: string, searchPath: string[]): string | null {
 
 export class DesktopEntries implements DesktopLookup {
   private readonly ids = new Map<string, DesktopEntry>();
-  private readonly exes = new Map<string, DesktopEntry>();
+  /** Each program started by exactly one shown entry (null once a second one starts it too). */
+  private readonly exes = new Map<string, DesktopEntry | null>();
 
   /** `dataDirs` in XDG order (earlier wins); the applications/ directory under each is read. */
   constructor(
@@ -107,6 +160,7 @@ export class DesktopEntries implements DesktopLookup {
     return this.ids.get(id) ?? null;
   }
 
+  /** The one desktop entry whose own program this is: not a launcher or interpreter, not shared by two entries. */
   byExe(realExePath: string): DesktopEntry | null {
     return this.exes.get(realExePath) ?? null;
   }
@@ -147,17 +201,25 @@ export class DesktopEntries implements DesktopLookup {
     }
     const keys = parseDesktopFile(text);
     if (keys.get('Type') !== undefined && keys.get('Type') !== 'Application') return;
-    const program = execProgram(keys.get('TryExec') ?? keys.get('Exec') ?? '');
+    const words = execWords(keys.get('TryExec') ?? keys.get('Exec') ?? '');
+    const program = words[0] ?? null;
+    const exe = program ? resolveProgram(program, this.searchPath) : null;
+    const launcher = isLauncher(program ?? '') || (exe !== null && isLauncher(exe));
+    const argument = keys.has('TryExec') ? undefined : words[1];
     const entry: DesktopEntry = {
       id,
       name: keys.get('Name') ?? id,
       icon: keys.get('Icon') || null,
-      exe: program ? resolveProgram(program, this.searchPath) : null,
+      exe,
+      launcher,
+      script: launcher && argument?.startsWith('/') ? argument : null,
       path,
     };
     this.ids.set(id, entry);
-    // Terminal programs and hidden entries (an interpreter's menu item, say) do not name whoever runs their executable.
+    // Terminal programs and hidden entries (an interpreter's menu item, say) do not name whoever runs
+    // their executable; nor does a launcher, an interpreter or a program two entries start.
     const hidden = keys.get('NoDisplay') === 'true' || keys.get('Hidden') === 'true' || keys.get('Terminal') === 'true';
-    if (entry.exe && !hidden && !this.exes.has(entry.exe)) this.exes.set(entry.exe, entry);
+    if (!entry.exe || hidden || launcher) return;
+    this.exes.set(entry.exe, this.exes.has(entry.exe) ? null : entry);
   }
 }

@@ -246,7 +246,10 @@ export class AskService {
         remotePort: event.remotePort,
       },
       appId: this.deps.appIdOf(event),
+      claimId: 0, // a decision event carries no unit claim (only a pcl_holds entry does)
       pid: event.tgid,
+      uid: event.uid,
+      exe: event.exe,
       comm: event.comm,
       remoteAddr: event.remoteAddr,
       remoteName: this.deps.nameOf(event.remoteAddr, now),
@@ -319,6 +322,7 @@ export class AskService {
     const decisions = await this.deps.firewall.decideFlows(
       held.map((connection) => ({
         appId: connection.appId,
+        claimId: connection.claimId,
         family: connection.ref.family,
         protocol: connection.protocol,
         remote: connection.ref.remote,
@@ -376,8 +380,11 @@ export class AskService {
       }
       const connection: HeldConnection = {
         ref: flow.ref,
-        appId: this.deps.appIdOf({ tgid: flow.tgid, comm: flow.comm, cgroupId: flow.cgroupId, appId: flow.appId }),
+        appId: this.deps.appIdOf(flow),
+        claimId: flow.claimId,
         pid: flow.tgid,
+        uid: flow.uid,
+        exe: flow.exe,
         comm: flow.comm,
         remoteAddr: flow.remoteAddr,
         remoteName: this.deps.nameOf(flow.remoteAddr, now),

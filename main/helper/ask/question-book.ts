@@ -2,13 +2,18 @@
 // question of its app, one question per app, listing each destination it waits for. Pure: the
 // ask service feeds it kernel holds, closes and answers, and reads what to show and what is due.
 import type { Prompt, PromptHost } from '../../contract/index.js';
-import type { HoldRef } from '../../../native/api.js';
+import type { ExecutableIdentity, HoldRef } from '../../../native/api.js';
 
 /** A connection held in the kernel, as a question shows it. */
 export interface HeldConnection {
   ref: HoldRef;
   appId: number;
+  /** An app the owner's unit claims (the kernel's decide() applies its blocks too), 0 when none. */
+  claimId: number;
   pid: number;
+  uid: number;
+  /** The owner's executable as the kernel knew it, null when unknown. */
+  exe: ExecutableIdentity | null;
   /** The process's command name (what a question shows when the app is not known). */
   comm: string;
   remoteAddr: string;

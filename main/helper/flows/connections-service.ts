@@ -1,12 +1,12 @@
 // Builds the connections side of the helper in one place: app identities, DNS names, domain rules,
 // flow tracking and history. The helper calls startConnections() once and passes each kernel
 // batch through `pipeline.process` on its way to the fan-out.
-import type { App, DnsStatus } from '../../contract/index.js';
-import type { AppBindingChange } from '../../../native/api.js';
+import type { DnsStatus } from '../../contract/index.js';
+import type { AppBindingChange, AppBindings } from '../../../native/api.js';
 import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
-import { AppIdentities, type UnboundProcess } from '../apps/app-identities.js';
-import { DesktopEntries } from '../apps/desktop-entries.js';
+import { AppIdentities } from '../apps/app-identities.js';
+import type { DesktopLookup } from '../apps/desktop-entries.js';
 import { DnsNames } from '../dns/dns-names.js';
 import { DomainRuleAddresses } from '../dns/domain-rules.js';
 import { DnsObserver } from '../dns/dns-observer.js';
@@ -33,7 +33,7 @@ export interface Connections {
   stop(): Promise<void>;
 }
 
-/** New apps are bound in the kernel in batches, not one call per process. */
+/** What classification finds is bound in the kernel in batches, not one call per process. */
 const BIND_BATCH_MS = 200;
 const MIN_REFRESH_GAP_MS = 250;
 const EXPIRY_CHECK_MS = 5000;
@@ -43,16 +43,14 @@ export function startConnections(options: {
   engine: RulesEngine;
   firewall: ConnectionsFirewall;
   cgroupRoot: string | null;
+  /** The desktop entries apps are named by (the engine binds desktop apps' programs by the same). */
+  desktop: DesktopLookup;
   log(message: string): void;
 }): Connections {
   const { db, engine, firewall, log } = options;
   const names = new DnsNames();
   const domains = new DomainRuleAddresses(names);
-  const identities = new AppIdentities(db, engine.apps, new DesktopEntries(), { cgroupRoot: options.cgroupRoot });
-  // Desktop scopes and services seen for apps are bound by cgroup id, with every other binding.
-  engine.registry.addCgroupSource((only) =>
-    identities.cgroupBindings().filter((binding) => !only || only.has(binding.appId)),
-  );
+  const identities = new AppIdentities(db, engine.apps, options.desktop, { cgroupRoot: options.cgroupRoot });
   const tracker = new FlowTracker();
   const store = new FlowsStore(db);
 
@@ -74,39 +72,41 @@ export function startConnections(options: {
   expiry.unref();
 
   // Binding runs in the background of the timers below: a failure is logged, not thrown.
-  const bind = (what: string, change: () => AppBindingChange) => {
+  const bind = (what: string, change: () => Promise<void>) => {
     Promise.resolve()
-      .then(() => firewall.bindApps(change()))
+      .then(change)
       .catch((error: Error) => log(`${what} failed: ${error.message}`));
   };
 
-  // Apps found by classification are bound in the kernel, so their children and later execs are tagged there.
-  let pendingApps: App[] = [];
-  let bindTimer: NodeJS.Timeout | null = null;
-  identities.onNewApp((app) => {
-    pendingApps.push(app);
-    bindTimer ??= setTimeout(() => {
-      bindTimer = null;
-      const apps = pendingApps;
-      pendingApps = [];
-      bind('binding new apps in the kernel', () => ({ add: engine.registry.bindings(new Set(apps.map((a) => a.id))) }));
+  // Apps classification added: the engine binds their executables, so their children and later
+  // execs are theirs in the kernel.
+  let appsTimer: NodeJS.Timeout | null = null;
+  identities.onNewApp(() => {
+    appsTimer ??= setTimeout(() => {
+      appsTimer = null;
+      bind('binding new apps in the kernel', () => engine.syncApps());
     }, BIND_BATCH_MS);
   });
 
-  // A known executable's process without the kernel's app id: bind its current file and the process
-  // (after an update the new inode is what new processes exec).
-  let unbound: UnboundProcess[] = [];
-  let unboundTimer: NodeJS.Timeout | null = null;
-  identities.onUnboundProcess((process) => {
-    if (unbound.length < 1000) unbound.push(process);
-    unboundTimer ??= setTimeout(() => {
-      unboundTimer = null;
-      const batch = unbound;
-      unbound = [];
-      const executables = batch.flatMap(({ file, appId }) => (file ? [{ ...file, appId }] : []));
-      bind('binding processes in the kernel', () => ({
-        add: { executables, processes: batch.map(({ tgid, appId }) => ({ tgid, appId })) },
-      }));
+  // What classification verified (units, own programs) and stale executables' processes.
+  const pending: Pick<AppBindings, 'executables' | 'cgroups' | 'processes'> = {
+    executables: [],
+    cgroups: [],
+    processes: [],
+  };
+  let pendingTimer: NodeJS.Timeout | null = null;
+  identities.onBind((found) => {
+    if (pending.executables.length + pending.cgroups.length + pending.processes.length >= 3000) return;
+    pending.executables.push(...(found.executables ?? []));
+    pending.cgroups.push(...(found.cgroups ?? []));
+    pending.processes.push(...(found.processes ?? []));
+    pendingTimer ??= setTimeout(() => {
+      pendingTimer = null;
+      const add = { executables: pending.executables, cgroups: pending.cgroups, processes: pending.processes };
+      pending.executables = [];
+      pending.cgroups = [];
+      pending.processes = [];
+      bind('binding what classification verified', () => firewall.bindApps({ add }));
     }, BIND_BATCH_MS);
   });
 
@@ -144,8 +144,8 @@ export function startConnections(options: {
     async stop() {
       clearInterval(expiry);
       domainApplies.stop();
-      if (bindTimer) clearTimeout(bindTimer);
-      if (unboundTimer) clearTimeout(unboundTimer);
+      if (appsTimer) clearTimeout(appsTimer);
+      if (pendingTimer) clearTimeout(pendingTimer);
       await pipeline.stop();
     },
   };

@@ -90,6 +90,8 @@ export class RulesStore {
   private changed = new Set<number>();
   /** Ids of domain rules in the copy: the DNS side asks for them on every change. */
   private domainIds = new Set<number>();
+  /** Ids of rules of one app in the copy: what app bindings may claim follows them on every change. */
+  private appIds = new Set<number>();
   private readonly insertRow;
   private readonly updateRow;
   private readonly selectAll;
@@ -162,6 +164,24 @@ export class RulesStore {
     return [...this.domainIds].sort((a, b) => a - b).map((id) => cache.get(id)!);
   }
 
+  /**
+   * The actions of each app's own enabled rules (apps with none are absent), at a cost that follows
+   * their number.
+   */
+  appRuleActions(): Map<number, { allows: boolean; blocks: boolean }> {
+    const cache = this.loaded();
+    const actions = new Map<number, { allows: boolean; blocks: boolean }>();
+    for (const id of this.appIds) {
+      const rule = cache.get(id)!;
+      if (!rule.enabled || rule.appId === null) continue;
+      const seen = actions.get(rule.appId) ?? { allows: false, blocks: false };
+      if (rule.action === 'allow') seen.allows = true;
+      else seen.blocks = true;
+      actions.set(rule.appId, seen);
+    }
+    return actions;
+  }
+
   count(): number {
     return this.cache ? this.cache.size : this.countRows.get()!.n;
   }
@@ -172,6 +192,7 @@ export class RulesStore {
     for (const id of removed) {
       this.cache?.delete(id);
       this.domainIds.delete(id);
+      this.appIds.delete(id);
       this.changed.add(id);
     }
     return removed;
@@ -188,6 +209,7 @@ export class RulesStore {
   discardCache(): void {
     this.cache = null;
     this.domainIds = new Set();
+    this.appIds = new Set();
   }
 
   private read(id: number): Rule | null {
@@ -201,6 +223,7 @@ export class RulesStore {
       this.domainIds = new Set(
         [...this.cache.values()].filter((rule) => rule.remote.kind === 'domain').map((rule) => rule.id),
       );
+      this.appIds = new Set([...this.cache.values()].filter((rule) => rule.appId !== null).map((rule) => rule.id));
     }
     return this.cache;
   }
@@ -211,6 +234,8 @@ export class RulesStore {
       this.cache.set(rule.id, rule);
       if (rule.remote.kind === 'domain') this.domainIds.add(rule.id);
       else this.domainIds.delete(rule.id);
+      if (rule.appId !== null) this.appIds.add(rule.id);
+      else this.appIds.delete(rule.id);
     }
     return rule;
   }

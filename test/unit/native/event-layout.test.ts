@@ -4,14 +4,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  PCL_EV_EXE,
+  PCL_PATH_CUT,
   pcl_dns_event as DNS,
   pcl_event as EV,
+  pcl_exe_path as PATH,
+  pcl_exe_record as EXE_RECORD,
   pcl_flow as FLOW,
   pcl_flow_record as RECORD,
 } from '../../../native/abi.js';
 import {
   DNS_EVENT_BYTES,
   EVENT_BYTES,
+  EXE_RECORD_BYTES,
   EventDecoder,
   FLOW_RECORD_BYTES,
   visitFlowRecords,
@@ -42,6 +47,7 @@ interface Fields {
   direction?: number;
   verdict?: number;
   comm?: string;
+  exe?: { dev: bigint; ino: bigint };
 }
 
 function record(f: Fields): Buffer {
@@ -68,12 +74,31 @@ function record(f: Fields): Buffer {
   b.writeUInt8(f.direction ?? 1, EV.direction);
   b.writeUInt8(f.verdict ?? 1, EV.verdict);
   b.write(f.comm ?? 'curl', EV.comm, 16, 'utf8');
+  if (f.exe) {
+    b.writeBigUInt64LE(f.exe.dev, EV.exe);
+    b.writeBigUInt64LE(f.exe.ino, EV.exe + 8);
+  }
   return b;
 }
+
+/** The record the event thread puts before an executable's first event in a batch. */
+function exeRecord(exe: { dev: bigint; ino: bigint }, path: string, cut = false): Buffer {
+  const b = Buffer.alloc(EXE_RECORD_BYTES);
+  b.writeUInt8(PCL_EV_EXE, EXE_RECORD.head + EV.kind);
+  b.writeBigUInt64LE(exe.dev, EXE_RECORD.head + EV.exe);
+  b.writeBigUInt64LE(exe.ino, EXE_RECORD.head + EV.exe + 8);
+  b.writeUInt16LE(Buffer.byteLength(path), EXE_RECORD.path + PATH.len);
+  b.writeUInt8(cut ? PCL_PATH_CUT : 0, EXE_RECORD.path + PATH.flags);
+  b.write(path, EXE_RECORD.path + PATH.path, 'utf8');
+  return b;
+}
+
+const FIREFOX = { dev: (8n << 20n) | 1n, ino: 2n ** 40n + 5n };
 
 test('decode: every field of a connect and a close, large values exact', () => {
   const [connect, close] = decodeEvents(
     Buffer.concat([
+      exeRecord(FIREFOX, '/usr/lib/firefox-esr/firefox-esr'),
       record({
         timeNs: 123_456_789_012_345n,
         cookie: 2n ** 60n + 7n,
@@ -88,6 +113,7 @@ test('decode: every field of a connect and a close, large values exact', () => {
         remotePort: 443,
         verdict: 2,
         comm: 'firefox-esr',
+        exe: FIREFOX,
       }),
       record({
         kind: 5,
@@ -106,6 +132,7 @@ test('decode: every field of a connect and a close, large values exact', () => {
     timeNs: 123_456_789_012_345n,
     socketCookie: 2n ** 60n + 7n,
     cgroupId: 99n,
+    exe: { ...FIREFOX, path: '/usr/lib/firefox-esr/firefox-esr', pathCut: false },
     bytesOut: 0n,
     bytesIn: 0n,
     packetsOut: 0n,
@@ -131,6 +158,23 @@ test('decode: every field of a connect and a close, large values exact', () => {
     [2n ** 40n, 1n, 0n, 2n ** 64n - 1n],
   );
   assert.equal(close!.comm, 'dig');
+  assert.equal(close!.exe, null, 'no executable: a socket that predates the programs');
+});
+
+test('decode: executables keep the path of their latest record; one with no record has none', () => {
+  const other = { dev: 2049n, ino: 77n };
+  const [first, second, third] = decodeEvents(
+    Buffer.concat([
+      record({ exe: other }),
+      exeRecord(FIREFOX, '/opt/a/very/long/pa', true),
+      record({ exe: FIREFOX }),
+      exeRecord(FIREFOX, '/opt/firefox'),
+      record({ exe: FIREFOX }),
+    ]),
+  );
+  assert.deepEqual(first!.exe, { ...other, path: null, pathCut: false });
+  assert.deepEqual(second!.exe, { ...FIREFOX, path: '/opt/a/very/long/pa', pathCut: true });
+  assert.deepEqual(third!.exe, { ...FIREFOX, path: '/opt/firefox', pathCut: false });
 });
 
 test('decode: cached texts never answer for other bytes (colliding IPv4 slots, a reused tgid with a new name, IPv6)', () => {

@@ -116,6 +116,7 @@ function dataDirWith(files: Record<string, string>): { dir: string; cleanup: () 
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** A process in a unit its own user made, running a file only root can change, with no other evidence. */
 const facts = (over: Partial<ProcessFacts>): ProcessFacts => ({
   pid: 100,
   exe: '/usr/bin/true',
@@ -123,10 +124,15 @@ const facts = (over: Partial<ProcessFacts>): ProcessFacts => ({
   comm: 'true',
   uid: 1000,
   appImage: null,
+  cgroupOwner: 1000,
+  flatpakId: null,
+  appArmorLabel: null,
+  script: null,
+  exeRootOwned: true,
   ...over,
 });
 
-test('apps: classification by placement, AppImage, desktop executable, or path', (t) => {
+test('apps: classification by verified placement, AppImage, desktop executable, or path', (t) => {
   const data = dataDirWith({
     'firefox.desktop': '[Desktop Entry]\nType=Application\nName=Firefox Web Browser\nIcon=firefox\nExec=firefox %u\n',
     'org.mozilla.firefox.desktop':
@@ -135,48 +141,72 @@ test('apps: classification by placement, AppImage, desktop executable, or path',
     'kde4/okular.desktop': '[Desktop Entry]\nName=Okular\nExec=okular\n',
     'shell-ish.desktop': '[Desktop Entry]\nName=Shell\nExec=/bin/sh\nTerminal=true\n',
     'sleeper.desktop': '[Desktop Entry]\nName=Sleeper\nIcon=sleeper\nExec=sleep 5\n',
+    'tool.desktop': '[Desktop Entry]\nName=Tool\nExec=python3 /opt/tool/tool.py\n',
   });
   t.after(data.cleanup);
   const desktop = new DesktopEntries([data.dir]);
   assert.equal(desktop.byId('kde4-okular')?.name, 'Okular');
+  const sleepPath = desktop.byId('sleeper')!.exe!;
+  assert.ok(sleepPath.startsWith('/'));
+  const scope = (unit: string) => `${USER}/app.slice/${unit}`;
 
-  const firefox = classifyProcess(
-    facts({ exe: '/usr/lib/firefox/firefox', cgroup: `${USER}/app.slice/app-gnome-firefox-4242.scope` }),
-    desktop,
-  );
-  assert.deepEqual(firefox, {
-    key: 'desktop:firefox',
+  // A desktop scope counts where its maker and the executable agree with it.
+  const sleeper = classifyProcess(facts({ exe: sleepPath, cgroup: scope('app-gnome-sleeper-4242.scope') }), desktop);
+  assert.deepEqual(sleeper, {
+    key: 'desktop:sleeper',
     kind: 'desktop',
-    name: 'Firefox Web Browser',
-    exe: '/usr/lib/firefox/firefox',
-    identifier: 'firefox',
-    icon: 'firefox',
-    cgroup: `${USER}/app.slice/app-gnome-firefox-4242.scope`,
+    name: 'Sleeper',
+    exe: sleepPath,
+    identifier: 'sleeper',
+    icon: 'sleeper',
+    cgroup: scope('app-gnome-sleeper-4242.scope'),
+    unit: true,
   });
-  // A helper interpreter started inside the app's scope is still the app; another launch (new scope) keeps the key.
   assert.equal(
-    classifyProcess(
-      facts({ exe: '/usr/bin/python3.11', cgroup: `${USER}/app.slice/app-gnome-firefox-9.scope` }),
-      desktop,
-    ).key,
-    'desktop:firefox',
+    classifyProcess(facts({ exe: sleepPath, cgroup: scope('app-gnome-sleeper-9.scope'), cgroupOwner: 0 }), desktop).key,
+    'desktop:sleeper',
+    'a unit root made',
   );
+  const unverified: Array<[string, Partial<ProcessFacts>]> = [
+    ['another program in the scope', { exe: '/usr/bin/python3.11', cgroup: scope('app-gnome-sleeper-9.scope') }],
+    ["another user's unit", { exe: sleepPath, cgroup: scope('app-gnome-sleeper-9.scope'), cgroupOwner: 1001 }],
+    ['an unknown maker', { exe: sleepPath, cgroup: scope('app-gnome-sleeper-9.scope'), cgroupOwner: null }],
+    ['no such desktop entry', { exe: '/usr/bin/true', cgroup: scope('app-gnome-no.such.App-5.scope') }],
+  ];
+  for (const [what, over] of unverified) {
+    const identity = classifyProcess(facts(over), desktop);
+    // sleep is the sleeper's own program: it names the app, but the scope is not bound as a whole.
+    assert.ok(identity.key === `exe:${over.exe}` || identity.key === 'desktop:sleeper', what);
+    assert.equal(identity.unit, false, what);
+  }
+  // A script's entry: the interpreter running that script agrees with it.
+  const python = desktop.byId('tool')!.exe!;
+  const tool = (script: string | null) =>
+    classifyProcess(facts({ exe: python, script, cgroup: scope('app-tool-3.scope') }), desktop);
+  assert.deepEqual([tool('/opt/tool/tool.py').key, tool('/opt/tool/tool.py').unit], ['desktop:tool', true]);
+  assert.equal(tool('/home/u/other.py').kind, 'executable', 'the interpreter running another script');
+  assert.equal(tool(null).kind, 'executable');
+  assert.equal(desktop.byExe(python), null, 'an interpreter names no app');
 
+  const flatpakScope = scope('app-flatpak-org.mozilla.firefox-5120.scope');
   const flatpak = classifyProcess(
-    facts({ exe: '/app/lib/firefox/firefox', cgroup: `${USER}/app.slice/app-flatpak-org.mozilla.firefox-5120.scope` }),
+    facts({ exe: '/app/lib/firefox/firefox', cgroup: flatpakScope, flatpakId: 'org.mozilla.firefox' }),
     desktop,
   );
   assert.deepEqual(
-    [flatpak.key, flatpak.kind, flatpak.name, flatpak.icon],
-    ['flatpak:org.mozilla.firefox', 'flatpak', 'Firefox (Flatpak)', 'org.mozilla.firefox'],
+    [flatpak.key, flatpak.kind, flatpak.name, flatpak.icon, flatpak.unit],
+    ['flatpak:org.mozilla.firefox', 'flatpak', 'Firefox (Flatpak)', 'org.mozilla.firefox', true],
   );
-  const snap = classifyProcess(
-    facts({ cgroup: `${USER}/app.slice/snap.spotify.spotify-1f0a6e34-5b0c-4f4e-9d7b-3a1c2e4f5a6b.scope` }),
-    desktop,
-  );
+  for (const flatpakId of [null, 'org.example.Other']) {
+    const claim = classifyProcess(facts({ exe: '/home/u/evil', cgroup: flatpakScope, flatpakId }), desktop);
+    assert.deepEqual([claim.key, claim.unit], ['exe:/home/u/evil', false], `a Flatpak scope, info ${flatpakId}`);
+  }
+  const snapScope = scope('snap.spotify.spotify-1f0a6e34-5b0c-4f4e-9d7b-3a1c2e4f5a6b.scope');
+  const snap = classifyProcess(facts({ cgroup: snapScope, appArmorLabel: 'snap.spotify.spotify' }), desktop);
   assert.deepEqual([snap.key, snap.name], ['snap:spotify', 'Spotify']);
+  assert.equal(classifyProcess(facts({ cgroup: snapScope }), desktop).key, 'exe:/usr/bin/true', 'unconfined');
   const unknownFlatpak = classifyProcess(
-    facts({ cgroup: `${USER}/app.slice/app-flatpak-com.example.Tool-1.scope` }),
+    facts({ cgroup: scope('app-flatpak-com.example.Tool-1.scope'), flatpakId: 'com.example.Tool' }),
     desktop,
   );
   assert.deepEqual([unknownFlatpak.name, unknownFlatpak.icon], ['Tool', null]);
@@ -185,7 +215,7 @@ test('apps: classification by placement, AppImage, desktop executable, or path',
     facts({
       exe: '/tmp/.mount_ObsidXYZ/obsidian',
       appImage: '/home/u/Apps/Obsidian-1.4.16.AppImage',
-      cgroup: `${USER}/app.slice/app-gnome-obsidian-3.scope`,
+      cgroup: scope('app-gnome-obsidian-3.scope'),
     }),
     desktop,
   );
@@ -199,31 +229,53 @@ test('apps: classification by placement, AppImage, desktop executable, or path',
     ],
   );
 
-  const service = classifyProcess(facts({ exe: '/usr/sbin/sshd', cgroup: '/system.slice/sshd.service' }), desktop);
-  assert.deepEqual([service.key, service.kind, service.name], ['service:sshd.service', 'service', 'sshd.service']);
+  const service = classifyProcess(
+    facts({ exe: '/usr/sbin/sshd', cgroup: '/system.slice/sshd.service', cgroupOwner: 0, uid: 0 }),
+    desktop,
+  );
+  assert.deepEqual(
+    [service.key, service.kind, service.name, service.unit],
+    ['service:sshd.service', 'service', 'sshd.service', true],
+  );
+  assert.equal(
+    classifyProcess(facts({ exe: '/usr/sbin/sshd', cgroup: '/system.slice/sshd.service' }), desktop).key,
+    'exe:/usr/sbin/sshd',
+    'a system unit root did not make',
+  );
   const userService = classifyProcess(
     facts({ exe: '/usr/bin/pipewire', cgroup: `${USER}/session.slice/pipewire.service` }),
     desktop,
   );
   assert.equal(userService.key, 'user-service:pipewire.service');
+  assert.equal(
+    classifyProcess(
+      facts({ exe: '/home/u/pipewire', cgroup: `${USER}/session.slice/pipewire.service`, exeRootOwned: false }),
+      desktop,
+    ).key,
+    'exe:/home/u/pipewire',
+    'a user unit running a file the user can change',
+  );
+  const containerCgroup = `/system.slice/docker-${DOCKER_ID}.scope`;
   const container = classifyProcess(
-    facts({ exe: '/usr/sbin/nginx', cgroup: `/system.slice/docker-${DOCKER_ID}.scope` }),
+    facts({ exe: '/usr/sbin/nginx', cgroup: containerCgroup, cgroupOwner: 0 }),
     desktop,
   );
   assert.deepEqual(
     [container.key, container.kind, container.name],
     [`container:docker:${DOCKER_ID}`, 'container', `docker ${DOCKER_ID.slice(0, 12)}`],
   );
+  assert.equal(classifyProcess(facts({ exe: '/usr/sbin/nginx', cgroup: containerCgroup }), desktop).kind, 'executable');
 
-  // Without a scope, a desktop entry's executable names the app; terminal entries do not claim their program.
-  const sleepPath = desktop.byId('sleeper')!.exe!;
-  assert.ok(sleepPath.startsWith('/'));
-  assert.equal(
-    classifyProcess(facts({ exe: sleepPath, cgroup: '/user.slice/user-1000.slice/session-2.scope' }), desktop).key,
-    'desktop:sleeper',
+  // Without a scope, a desktop entry's own program names the app; the cgroup is not the app's.
+  const inSession = classifyProcess(
+    facts({ exe: sleepPath, cgroup: '/user.slice/user-1000.slice/session-2.scope' }),
+    desktop,
   );
+  assert.deepEqual([inSession.key, inSession.unit], ['desktop:sleeper', false]);
+  // Terminal entries, launchers and interpreters do not claim their program.
   const sh = desktop.byId('shell-ish')!.exe!;
-  assert.deepEqual(classifyProcess(facts({ exe: sh }), desktop).kind, 'executable');
+  assert.equal(classifyProcess(facts({ exe: sh }), desktop).kind, 'executable');
+  assert.equal(desktop.byExe('/usr/bin/flatpak'), null);
 
   const curl = classifyProcess(
     facts({ exe: '/usr/bin/curl', cgroup: `${USER}/app.slice/app-org.gnome.Terminal.slice/vte-spawn-0a1b.scope` }),
@@ -232,6 +284,14 @@ test('apps: classification by placement, AppImage, desktop executable, or path',
   assert.deepEqual([curl.key, curl.kind, curl.name], ['exe:/usr/bin/curl', 'executable', 'curl']);
   const gone = classifyProcess(facts({ exe: null, cgroup: null, comm: 'wget' }), desktop);
   assert.deepEqual([gone.key, gone.kind, gone.name], ['unknown:wget', 'unknown', 'wget']);
-  const unknownScope = classifyProcess(facts({ cgroup: `${USER}/app.slice/app-gnome-no.such.App-5.scope` }), desktop);
-  assert.deepEqual([unknownScope.key, unknownScope.name], ['desktop:no.such.App', 'App']);
+});
+
+test('apps: a program two shown entries start names neither', (t) => {
+  const data = dataDirWith({
+    'one.desktop': '[Desktop Entry]\nName=One\nExec=sleep 1\n',
+    'two.desktop': '[Desktop Entry]\nName=Two\nExec=sleep 2\n',
+  });
+  t.after(data.cleanup);
+  const desktop = new DesktopEntries([data.dir]);
+  assert.equal(desktop.byExe(desktop.byId('one')!.exe!), null);
 });

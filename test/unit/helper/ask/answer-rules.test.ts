@@ -16,7 +16,10 @@ function held(
   return {
     ref: { cookie: cookie++, protocol, family: 4, remote: new Uint8Array(4), remotePort },
     appId: 7,
+    claimId: 0,
     pid: 70,
+    uid: 1000,
+    exe: null,
     comm: 'firefox',
     remoteAddr,
     remoteName,

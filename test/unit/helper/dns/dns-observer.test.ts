@@ -17,6 +17,7 @@ function dnsEvent(kind: 'dns' | 'dns-query', payload: Uint8Array, extra: Partial
     uid: 1000,
     comm: 'browser',
     cgroupId: 1n,
+    exe: null,
     appId: 0,
     socketCookie: 7n,
     family: 4,
