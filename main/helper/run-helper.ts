@@ -117,7 +117,11 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     askUnavailable: features.hold.mechanism === null ? features.hold.detail : null,
     log,
     status: () => status(),
-    settingsChanged: () => server.dropUnauthorized(),
+    settingsChanged: () => {
+      server.dropUnauthorized();
+      // The mode shown beside enforcement is the default action: clients that keep a status hear it.
+      fanout.broadcast('status.changed', status());
+    },
   };
   const server: RpcServer = await RpcServer.listen({
     socketPath: config.socket,

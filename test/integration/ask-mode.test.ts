@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withSandbox } from '../support/sandbox.js';
+import { HelperProcess } from '../support/helper-process.js';
 import {
   BODY,
   REFUSED,
@@ -30,6 +31,21 @@ import {
 const WEB_PORT = 8080;
 // curl's exit code when it could not connect.
 const CURL_COULDNT_CONNECT = 7;
+
+test('switching to ask mode tells subscribed clients the new status (the desktop shows the mode from it)', () =>
+  withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    const client = await helper.client('ask-status');
+    const modes: string[] = [];
+    client.on('status.changed', (status) => modes.push(status.defaultAction));
+    await client.call('events.subscribe');
+    await client.call('settings.update', { patch: { defaultAction: 'ask' } });
+    await eventually(
+      async () => modes,
+      (seen) => seen.includes('ask'),
+      'a status.changed notification in ask mode',
+    );
+  }));
 
 test('held curl (v4 and v6) waits; allow completes it with its body, deny refuses it', () =>
   withSandbox(async (sandbox) => {
