@@ -90,8 +90,10 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   asks = ask;
   const subscription = firewall.subscribe((events, drops) => {
     fanout.noteDropped(Number(drops));
-    ask.noteEvents(events);
+    // The pipeline first: it learns the names of DNS answers in this batch, and a connect held
+    // right after its lookup often arrives in the same batch as the answer that named it.
     fanout.publish(started.pipeline.process(events));
+    ask.noteEvents(events);
   }, decoding);
   await ask.start();
   const stopCompaction = startQuietCompaction({
