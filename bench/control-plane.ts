@@ -1,24 +1,26 @@
 // Control-plane figures, each beside the peers doing the same job in the same run:
 //   - one rule change -> enforcement: from the call until a probe's connect in the firewall lane
 //     first fails (p50/p99): Portcullis through the helper's RPC, iptables -I, nft add element;
-//   - importing a large blocklist (1M entries): Portcullis through rules.addMany in chunks,
-//     nftables as one set load, iptables-restore of linear rules;
+//   - importing a large blocklist (1M entries) and removing it again: Portcullis's CLI (portcullis
+//     import FILE, then lists remove), nftables as one set load (then the table deleted),
+//     iptables-restore of linear rules; the helper's status answers and peak RSS meanwhile;
 //   - the firewall's own process at idle and at 1k new connections/s: the Portcullis helper
 //     against the OpenSnitch daemon (RSS, CPU share).
 // bench/main.ts runs it with every other benchmark; run alone (as root) for investigating:
 //   node --import tsx bench/control-plane.ts [--parts change,import] [--loaded 10000]
 //        [--changes 100] [--import 1000000] [--cap-s 180] [--peers]   (JSON on stdout)
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Sandbox } from '../test/support/sandbox.js';
 import type { Contender } from './contenders/contender.js';
 import { iptablesLinear, nftablesSet, flushNetfilter } from './contenders/netfilter.js';
-import { importBlocklist, portcullis, type PortcullisContender } from './contenders/portcullis.js';
+import { portcullis, type PortcullisContender } from './contenders/portcullis.js';
+import { compiledCli } from './lib/compiled-cli.js';
 import { blockedAddresses } from './lib/blocklist.js';
 import { makeLab, type Lab, type Lane } from './lib/lab.js';
 import { buildLoadgen, Loadgen } from './lib/loadgen.js';
-import { run } from './lib/process.js';
+import { run, runTimed } from './lib/process.js';
 import { measureUsage, type UsageWindow } from './lib/proc-usage.js';
 import { percentile, summarize, type Summary } from './lib/stats.js';
 
@@ -55,8 +57,14 @@ export interface ImportFigure {
   elapsedMs: number;
   entriesPerSecond: number;
   capped: boolean;
-  /** Portcullis: elapsed ms at each twentieth of the import (shows how the cost grows with size). */
-  progress?: Array<{ entries: number; elapsedMs: number }>;
+  /** Taking the same entries out again (one command), and its rate. */
+  removalMs?: number;
+  removalPerSecond?: number;
+  /** Portcullis: how long the helper took to answer status, asked every 50 ms while importing and removing. */
+  statusMs?: (Summary & { p50: number; p99: number }) | null;
+  /** Portcullis: the helper's peak resident memory (VmHWM) by the end, and its RSS before the import. */
+  peakRssMiB?: number;
+  rssBeforeMiB?: number;
   error?: string;
 }
 
@@ -207,54 +215,95 @@ async function measureRuleChange(
   return figure;
 }
 
+/** A figure of a process's /proc status (kB), in MiB. */
+function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const kib = Number(
+    new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1],
+  );
+  return kib / 1024;
+}
+
+/**
+ * Portcullis as a person imports a list: the compiled CLI, "portcullis import FILE", from its start
+ * until it exits (the helper answers once the list is stored and enforced), then "portcullis lists
+ * remove". Meanwhile another client asks the helper for its status every 50 ms.
+ */
 async function importPortcullis(
   sandbox: Sandbox,
   lane: Lane,
   plan: ControlPlanePlan,
+  workDir: string,
   log: (line: string) => void,
 ): Promise<ImportFigure> {
-  const empty = portcullis(sandbox, lane, 0);
   const figure: ImportFigure = {
     firewall: 'portcullis',
-    how: `rules.addMany over the helper socket, chunks of the RPC's maximum`,
+    how: 'portcullis import FILE (compiled CLI, start to exit: stored and enforced), then portcullis lists remove',
     requested: plan.importEntries,
     imported: 0,
     elapsedMs: 0,
     entriesPerSecond: 0,
     capped: false,
-    progress: [],
   };
+  let cli: readonly string[];
+  try {
+    cli = compiledCli();
+  } catch (error) {
+    figure.error = (error as Error).message.slice(0, 300);
+    return figure;
+  }
+  const empty = portcullis(sandbox, lane, 0, { cli });
+  const file = join(workDir, 'import-portcullis.txt');
+  writeFileSync(file, `${blockedAddresses(plan.importEntries).join('\n')}\n`);
+  let polling = true;
+  let poller: Promise<void> = Promise.resolve();
+  const latencies: number[] = [];
   try {
     await empty.start();
-    const client = empty.running()!.client;
-    const addresses = blockedAddresses(plan.importEntries);
-    const began = performance.now();
-    const step = Math.max(1, Math.floor(plan.importEntries / 20));
-    let nextMark = step;
-    figure.imported = await importBlocklist(
-      client,
-      addresses,
-      (done) => {
-        if (done >= nextMark) {
-          figure.progress!.push({ entries: done, elapsedMs: Math.round(performance.now() - began) });
-          nextMark += step;
-        }
-      },
-      () => performance.now() - began > plan.importCapMs,
+    const { helper, client } = empty.running()!;
+    const socket = helper.paths.socket;
+    figure.rssBeforeMiB = procMiB(helper.pid!, 'VmRSS');
+    poller = (async () => {
+      while (polling) {
+        const asked = performance.now();
+        await client.call('status');
+        latencies.push(performance.now() - asked);
+        await sleep(50);
+      }
+    })();
+    const imported = await runTimed(
+      cli[0]!,
+      [...cli.slice(1), '--socket', socket, 'import', file, '--format', 'plain', '--list', 'bench-import', '--json'],
+      plan.importCapMs,
     );
-    figure.capped = figure.imported < addresses.length;
-    figure.elapsedMs = Math.round(performance.now() - began);
-    figure.entriesPerSecond = figure.imported / (figure.elapsedMs / 1000);
+    figure.elapsedMs = Math.round(imported.elapsedMs);
+    if (imported.code !== 0) throw new Error(`portcullis import exited ${imported.code}: ${imported.stderr.trim()}`);
+    figure.imported = (JSON.parse(imported.stdout) as { added: number }).added;
+    figure.entriesPerSecond = figure.imported / (imported.elapsedMs / 1000);
     const status = await client.call('status');
-    if (status.ruleCount !== figure.imported)
-      figure.error = `the helper reports ${status.ruleCount} rules after importing ${figure.imported}`;
+    if (status.lists.entries !== figure.imported)
+      throw new Error(`the helper reports ${status.lists.entries} list entries after importing ${figure.imported}`);
+    const removed = await runTimed(
+      cli[0]!,
+      [...cli.slice(1), '--socket', socket, 'lists', 'remove', 'bench-import'],
+      plan.importCapMs,
+    );
+    if (removed.code !== 0) throw new Error(`portcullis lists remove exited ${removed.code}: ${removed.stderr.trim()}`);
+    figure.removalMs = Math.round(removed.elapsedMs);
+    figure.removalPerSecond = figure.imported / (removed.elapsedMs / 1000);
+    if ((await client.call('status')).lists.entries !== 0) throw new Error('entries are left after lists remove');
+    polling = false;
+    await poller;
+    figure.peakRssMiB = procMiB(helper.pid!, 'VmHWM');
   } catch (error) {
-    figure.error = (error as Error).message;
+    figure.error = (error as Error).message.slice(0, 500);
   } finally {
+    polling = false;
+    await poller.catch(() => undefined);
+    figure.statusMs = withPercentiles(latencies);
     await empty.stop();
   }
   log(
-    `import portcullis: ${figure.imported} of ${figure.requested} in ${figure.elapsedMs} ms${figure.capped ? ' (capped)' : ''}${figure.error ? ` ERROR ${figure.error}` : ''}`,
+    `import portcullis: ${figure.imported} of ${figure.requested} in ${figure.elapsedMs} ms, removed in ${figure.removalMs} ms; status max ${figure.statusMs?.max.toFixed(0)} ms; peak RSS ${figure.peakRssMiB?.toFixed(0)} MiB${figure.error ? ` ERROR ${figure.error}` : ''}`,
   );
   return figure;
 }
@@ -277,34 +326,47 @@ function importNetfilter(
     firewall: which,
     how:
       which === 'nftables'
-        ? 'nft -f: one set, every address in one add element'
-        : 'iptables-restore: one linear rule per address',
+        ? 'nft -f: one set, every address in one add element; then nft delete table'
+        : 'iptables-restore: one linear rule per address; then iptables -F OUTPUT',
     requested: plan.importEntries,
     imported: 0,
     elapsedMs: 0,
     entriesPerSecond: 0,
     capped: false,
   };
-  const began = performance.now();
+  const inNs = (args: string[]) => [
+    'timeout',
+    String(Math.ceil(plan.importCapMs / 1000)),
+    'ip',
+    'netns',
+    'exec',
+    lane.netns,
+    ...args,
+  ];
+  let began = performance.now();
   try {
-    run('timeout', [
-      String(Math.ceil(plan.importCapMs / 1000)),
-      'ip',
-      'netns',
-      'exec',
-      lane.netns,
-      ...(which === 'nftables' ? ['nft', '-f', file] : ['iptables-restore', file]),
-    ]);
+    const load = inNs(which === 'nftables' ? ['nft', '-f', file] : ['iptables-restore', file]);
+    run(load[0]!, load.slice(1));
+    figure.elapsedMs = Math.round(performance.now() - began);
     figure.imported = plan.importEntries;
+    figure.entriesPerSecond = figure.imported / (figure.elapsedMs / 1000);
+    began = performance.now();
+    const remove = inNs(
+      which === 'nftables' ? ['nft', 'delete', 'table', 'inet', 'pcl_import'] : ['iptables', '-F', 'OUTPUT'],
+    );
+    run(remove[0]!, remove.slice(1));
+    figure.removalMs = Math.round(performance.now() - began);
+    figure.removalPerSecond = figure.imported / (figure.removalMs / 1000);
   } catch (error) {
     figure.error = (error as Error).message.slice(0, 300);
     figure.capped = performance.now() - began >= plan.importCapMs;
+    if (figure.elapsedMs === 0) figure.elapsedMs = Math.round(performance.now() - began);
   } finally {
-    figure.elapsedMs = Math.round(performance.now() - began);
-    figure.entriesPerSecond = figure.imported / (figure.elapsedMs / 1000);
     flushNetfilter(lane);
   }
-  log(`import ${which}: ${figure.imported} in ${figure.elapsedMs} ms${figure.error ? ` ERROR ${figure.error}` : ''}`);
+  log(
+    `import ${which}: ${figure.imported} in ${figure.elapsedMs} ms, removed in ${figure.removalMs} ms${figure.error ? ` ERROR ${figure.error}` : ''}`,
+  );
   return figure;
 }
 
@@ -402,7 +464,7 @@ export async function runControlPlane(
   const imports = [
     importNetfilter(lab.firewall, plan, workDir, 'nftables', log),
     importNetfilter(lab.firewall, plan, workDir, 'iptables', log),
-    await importPortcullis(sandbox, lab.firewall, plan, log),
+    await importPortcullis(sandbox, lab.firewall, plan, workDir, log),
   ];
   const usage: UsageFigure[] = [];
   const helper: PortcullisContender = portcullis(sandbox, lab.firewall, plan.loadedRules);
@@ -468,8 +530,9 @@ async function standalone(): Promise<void> {
       }
     }
     if (parts.has('import')) {
-      results.import = values.peers ? [importNetfilter(lab.firewall, plan, work, 'nftables', log)] : [];
-      results.import.push(await importPortcullis(sandbox, lab.firewall, plan, log));
+      // nftables always: Portcullis's import is measured as a ratio to it, in the same run.
+      results.import = [importNetfilter(lab.firewall, plan, work, 'nftables', log)];
+      results.import.push(await importPortcullis(sandbox, lab.firewall, plan, work, log));
     }
   } finally {
     await sandbox.dispose();

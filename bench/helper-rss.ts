@@ -12,12 +12,13 @@
 // median of samples a second apart, with their range); CPU
 // from /proc/PID/stat over a quiet window and over a window of 1k TCP connect+close per second
 // from the C load generator (the connections also go through the whole pipeline and history).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { killAndWait, Sandbox } from '../test/support/sandbox.js';
-import { CLI_ARGV, HelperProcess, REPO_ROOT } from '../test/support/helper-process.js';
+import { CLI_ARGV, HelperProcess } from '../test/support/helper-process.js';
 import { buildLoadgen } from './lib/loadgen.js';
+import { compiledCli } from './lib/compiled-cli.js';
 import { summarize } from './lib/stats.js';
 
 const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
@@ -28,22 +29,11 @@ const TARGET_MIB = 150;
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 const fromSource = process.argv.includes('--from-source');
 
-/** The CLI to run the helper with: compiled now from the current sources (under the shared build lock), or tsx. */
+/** The CLI to run the helper with: compiled now from the current sources, or tsx. */
 function helperCli(): { cli: readonly string[]; runs: string } {
   if (fromSource) return { cli: CLI_ARGV, runs: 'from source through tsx (as the tests run it)' };
-  try {
-    execFileSync('flock', ['/tmp/portcullis-build.lock', 'npm', 'run', '--silent', 'build:ts'], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (error) {
-    const output = `${(error as { stdout?: Buffer }).stdout ?? ''}${(error as { stderr?: Buffer }).stderr ?? ''}`;
-    throw new Error(
-      `compiling the helper (npm run build:ts) failed; fix the build or pass --from-source:\n${output.slice(-2000)}`,
-    );
-  }
   return {
-    cli: [process.execPath, join(REPO_ROOT, 'build', 'main', 'cli', 'entry.js')],
+    cli: compiledCli(),
     runs: 'compiled (npm run build:ts output, as the helper bundle ships it) on plain node',
   };
 }

@@ -35,7 +35,7 @@ import type {
   FirewallOptions,
   KernelDefaults,
   KernelFeatures,
-  KernelRule,
+  CompilableRule,
   PeerCredentials,
   ProbeOptions,
 } from './api.js';
@@ -188,7 +188,7 @@ export class Firewall {
   }
 
   /** Replaces the whole ruleset (see RuleApplier.setRules). Rules are told apart by object identity. */
-  async setRules(rules: readonly KernelRule[], defaults: KernelDefaults): Promise<ApplyStats> {
+  async setRules(rules: readonly CompilableRule[], defaults: KernelDefaults): Promise<ApplyStats> {
     this.live();
     return this.track(this.rules.setRules(rules, defaults));
   }
@@ -198,7 +198,7 @@ export class Firewall {
    * follows the change, not the ruleset (see RuleApplier.changeRules).
    */
   async changeRules(
-    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    change: { removed: readonly CompilableRule[]; added: readonly CompilableRule[] },
     defaults: KernelDefaults,
   ): Promise<ApplyStats> {
     this.live();

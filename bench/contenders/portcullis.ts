@@ -7,6 +7,8 @@
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_BATCH } from '../../main/contract/rpc.js';
+import { streamImport } from '../../main/contract/import-stream.js';
+import { importCalls } from '../../main/cli/commands/import.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
 import { Firewall } from '../../native/index.js';
 import { HelperProcess } from '../../test/support/helper-process.js';
@@ -26,25 +28,20 @@ export interface PortcullisContender extends Contender {
 }
 
 /**
- * Adds block rules for the addresses through rules.addMany, in the largest chunks the RPC takes;
- * `stop` is asked before each chunk. Resolves with how many were added.
+ * Blocks the addresses as one list, through the helper's import RPC (one session, one transaction,
+ * one kernel apply), as "portcullis import" does. Resolves with how many entries were added.
  */
 export async function importBlocklist(
   client: HelperClient,
   addresses: readonly string[],
-  onChunk?: (done: number) => void,
-  stop?: () => boolean,
+  list = 'bench',
 ): Promise<number> {
-  let start = 0;
-  for (; start < addresses.length; start += MAX_BATCH) {
-    if (stop?.()) return start;
-    const chunk = addresses.slice(start, start + MAX_BATCH);
-    await client.call('rules.addMany', {
-      rules: chunk.map((remote) => ({ action: 'block' as const, remote, direction: 'out' as const })),
-    });
-    onChunk?.(start + chunk.length);
-  }
-  return addresses.length;
+  const summary = await streamImport(
+    importCalls(client),
+    { format: 'plain', source: 'bench', list, direction: 'out' },
+    [`${addresses.join('\n')}\n`],
+  );
+  return summary.added;
 }
 
 export interface PortcullisOptions {
@@ -53,6 +50,27 @@ export interface PortcullisOptions {
    * kernel side alone, nobody reading its events — to tell the datapath's cost from the helper's.
    */
   kernelOnly?: boolean;
+  /** The CLI that runs the helper (default: from source through tsx, as the tests run it). */
+  cli?: readonly string[];
+  /**
+   * Another checkout of Portcullis (an older commit, built), run from its own sources the same way:
+   * a change's cost measured against the build before it in one run. Its rules go in through
+   * rules.addMany, which every version since the first benchmark serves.
+   */
+  baseline?: { root: string; name: string };
+}
+
+/** Adds the addresses as block rules in rules.addMany chunks (the RPC older helpers serve too). */
+async function addBlockRules(client: HelperClient, addresses: readonly string[]): Promise<number> {
+  let added = 0;
+  for (let start = 0; start < addresses.length; start += MAX_BATCH) {
+    const chunk = addresses.slice(start, start + MAX_BATCH);
+    const result = await client.call('rules.addMany', {
+      rules: chunk.map((remote) => ({ action: 'block' as const, remote, direction: 'out' as const })),
+    });
+    added += result.added;
+  }
+  return added;
 }
 
 export function portcullis(
@@ -67,14 +85,22 @@ export function portcullis(
   let current: RunningPortcullis | null = null;
   const facts: Record<string, unknown> = {
     rules: ruleCount,
-    via: 'real helper process + rules.addMany over its socket',
+    via: 'real helper process + one list imported over its socket',
   };
 
+  const { baseline } = options;
+  const cli = baseline
+    ? [process.execPath, '--import', 'tsx', join(baseline.root, 'main', 'cli', 'entry.ts')]
+    : options.cli;
+  if (baseline) facts.baseline = baseline.name;
+
   return {
-    id: options.kernelOnly ? 'portcullis-kernel' : 'portcullis',
-    label: options.kernelOnly
-      ? `Portcullis programs only (helper stopped), ${countLabel(ruleCount)} rules`
-      : `Portcullis, ${countLabel(ruleCount)} rules`,
+    id: baseline ? 'portcullis-baseline' : options.kernelOnly ? 'portcullis-kernel' : 'portcullis',
+    label: baseline
+      ? `Portcullis at ${baseline.name}, ${countLabel(ruleCount)} rules`
+      : options.kernelOnly
+        ? `Portcullis programs only (helper stopped), ${countLabel(ruleCount)} rules`
+        : `Portcullis, ${countLabel(ruleCount)} rules`,
     running: () => current,
     async start() {
       if (!base || !pinDir) {
@@ -84,20 +110,28 @@ export function portcullis(
       }
       starts++;
       // A fresh store each time: the rules are imported anew, like the first time.
-      const helper = await HelperProcess.start(sandbox, {
-        cgroup: lane.cgroup,
-        bpffs: pinDir,
-        stateDir: join(base, `state-${starts}`),
-        socket: join(base, `run-${starts}`, 'helper.sock'),
-      });
+      const helper = await HelperProcess.start(
+        sandbox,
+        {
+          cgroup: lane.cgroup,
+          bpffs: pinDir,
+          stateDir: join(base, `state-${starts}`),
+          socket: join(base, `run-${starts}`, 'helper.sock'),
+        },
+        cli,
+      );
       const client = await helper.client('bench');
       current = { helper, client };
       const began = performance.now();
-      await importBlocklist(client, blockedAddresses(ruleCount));
+      const added =
+        ruleCount === 0
+          ? 0
+          : baseline
+            ? await addBlockRules(client, blockedAddresses(ruleCount))
+            : await importBlocklist(client, blockedAddresses(ruleCount));
       facts.importMs = Math.round(performance.now() - began);
+      if (added !== ruleCount) throw new Error(`the helper added ${added} rules, expected ${ruleCount}`);
       const status = await client.call('status');
-      if (status.ruleCount !== ruleCount)
-        throw new Error(`the helper reports ${status.ruleCount} rules, expected ${ruleCount}`);
       if (!status.enforcing) throw new Error('the helper is not enforcing');
       facts.version = status.version;
       facts.attach = status.attach.cgroup;

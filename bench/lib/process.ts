@@ -1,6 +1,6 @@
 // Running the benchmark's child processes: commands that must succeed, and long-lived ones whose
 // one JSON result line (and an optional "ready" line) the harness waits for, each with a deadline.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
 /** Runs a command to completion; throws with its stderr when it fails. */
 export function run(command: string, args: string[], input?: string): string {
@@ -15,6 +15,31 @@ export function run(command: string, args: string[], input?: string): string {
     const stderr = (error as { stderr?: string }).stderr?.trim();
     throw new Error(`${command} ${args.slice(0, 6).join(' ')} failed: ${stderr || (error as Error).message}`);
   }
+}
+
+/**
+ * Runs a command without blocking this process (others keep measuring meanwhile); resolves with its
+ * exit, output and wall time from spawn to exit. Killed after timeoutMs.
+ */
+export function runTimed(
+  command: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string; elapsedMs: number }> {
+  return new Promise((resolve, reject) => {
+    const began = performance.now();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, elapsedMs: performance.now() - began });
+    });
+  });
 }
 
 /** True when a command exists on PATH. */

@@ -26,24 +26,26 @@ export function controlPlaneSection(control: ControlPlaneResults | null): string
   }
   lines.push(
     '',
-    `### Importing ${control.import[0]?.requested ?? plan.importEntries} blocked addresses (each stopped after ${plan.importCapMs / 1000} s)`,
+    `### Importing ${control.import[0]?.requested ?? plan.importEntries} blocked addresses, and removing them (each stopped after ${plan.importCapMs / 1000} s)`,
     '',
-    '| firewall | how | imported | time | entries/s | entries/s, ratio to nftables |',
-    '|---|---|---|---|---|---|',
+    "From the command's start until it exits; the rates as ratios to nftables in the same run.",
+    '',
+    '| firewall | how | imported | time | entries/s | ratio to nftables | removal | removal ratio |',
+    '|---|---|---|---|---|---|---|---|',
   );
   const nft = control.import.find((f) => f.firewall === 'nftables' && !f.error);
+  const ratio = (value: number | undefined, base: number | undefined) =>
+    value !== undefined && base !== undefined && base > 0 ? `${(value / base).toFixed(2)}x` : 'n/a';
   for (const f of control.import) {
-    const ratio =
-      nft && nft.entriesPerSecond > 0 ? `${(f.entriesPerSecond / nft.entriesPerSecond).toFixed(3)}x` : 'n/a';
     lines.push(
-      `| ${f.firewall} | ${f.how} | ${f.imported}${f.capped ? ' (stopped at the cap)' : ''}${f.error ? ` — error: ${f.error}` : ''} | ${(f.elapsedMs / 1000).toFixed(1)} s | ${Math.round(f.entriesPerSecond)} | ${ratio} |`,
+      `| ${f.firewall} | ${f.how} | ${f.imported}${f.capped ? ' (stopped at the cap)' : ''}${f.error ? ` — error: ${f.error}` : ''} | ${(f.elapsedMs / 1000).toFixed(2)} s | ${Math.round(f.entriesPerSecond)} | ${ratio(f.entriesPerSecond, nft?.entriesPerSecond)} | ${f.removalMs !== undefined ? `${(f.removalMs / 1000).toFixed(2)} s` : 'n/a'} | ${ratio(f.removalPerSecond, nft?.removalPerSecond)} |`,
     );
   }
-  const progress = control.import.find((f) => f.progress && f.progress.length > 0)?.progress;
-  if (progress)
+  const helper = control.import.find((f) => f.firewall === 'portcullis');
+  if (helper?.statusMs)
     lines.push(
       '',
-      `Portcullis import progress (entries → elapsed): ${progress.map((p) => `${p.entries} → ${(p.elapsedMs / 1000).toFixed(1)} s`).join(', ')}.`,
+      `While Portcullis imported and removed, the helper answered status (asked every 50 ms, ${helper.statusMs.n} times) in p50 ${ms(helper.statusMs.p50)} ms, p99 ${ms(helper.statusMs.p99)} ms, at most ${ms(helper.statusMs.max)} ms. Its RSS was ${helper.rssBeforeMiB?.toFixed(0) ?? 'n/a'} MiB before the import; its peak (VmHWM) ${helper.peakRssMiB?.toFixed(0) ?? 'n/a'} MiB.`,
     );
   lines.push(
     '',

@@ -56,5 +56,19 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
     measured: change === null ? 'not measured' : `p50 ${change.p50.toFixed(2)} ms, p99 ${change.p99.toFixed(2)} ms`,
     met: change === null ? null : change.p99 <= 10,
   });
+  const imports = results.controlPlane?.import ?? [];
+  const nft = imports.find((f) => f.firewall === 'nftables' && !f.error);
+  const list = imports.find((f) => f.firewall === 'portcullis' && !f.error);
+  for (const [what, rate] of [
+    ['imported', (f: typeof list) => f?.entriesPerSecond],
+    ['removed', (f: typeof list) => f?.removalPerSecond],
+  ] as const) {
+    const ratio = rate(list) !== undefined && rate(nft) ? rate(list)! / rate(nft)! : null;
+    checks.push({
+      target: `${nft?.requested ?? 'N'} addresses ${what} (CLI start to enforced) at ≥ 1.0x the rate of nft -f`,
+      measured: ratio === null ? 'not measured' : `${ratio.toFixed(2)}x`,
+      met: ratio === null ? null : ratio >= 1,
+    });
+  }
   return checks;
 }

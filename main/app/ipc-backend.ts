@@ -89,6 +89,16 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     updateSettings: forward('updateSettings'),
     listPrompts: forward('listPrompts'),
     answerPrompt: forward('answerPrompt'),
+    importBegin: forward('importBegin'),
+    importChunk: forward('importChunk'),
+    importCommit: forward('importCommit'),
+    importAbort: forward('importAbort'),
+    listLists: forward('listLists'),
+    listEntries: forward('listEntries'),
+    updateList: forward('updateList'),
+    removeList: forward('removeList'),
+    subscribeList: forward('subscribeList'),
+    refreshLists: forward('refreshLists'),
     getHelperState: async () => {
       if (connection.state.state !== 'connected') await connection.connect();
       return connection.state;

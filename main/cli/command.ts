@@ -16,6 +16,8 @@ export interface CommandContext {
   out(text: string): void;
   /** Human notes for a person at a terminal; stderr, so stdout stays scriptable. */
   note(text: string): void;
+  /** Writes to stderr without a newline when it is a terminal (a progress line); null otherwise. */
+  terminal: ((text: string) => void) | null;
 }
 
 export interface Command {

@@ -14,6 +14,8 @@ export const EXIT_BAD_INPUT = 2;
 export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
+  /** stderr without a newline, when it is a terminal (progress lines). */
+  terminal?: ((text: string) => void) | null;
   env: NodeJS.ProcessEnv;
   /** Lets polkit ask for an administrator's password here, for commands that may loosen the firewall. */
   startAgent?(): Promise<TerminalAgent | null>;
@@ -22,6 +24,7 @@ export interface CliIo {
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(`${text}\n`),
   stderr: (text) => process.stderr.write(`${text}\n`),
+  terminal: process.stderr.isTTY ? (text) => process.stderr.write(text) : null,
   env: process.env,
   startAgent: startTerminalAgent,
 };
@@ -95,6 +98,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       connect: async () => (client ??= await HelperClient.connect({ socketPath, clientName: `cli ${name}` })),
       out: io.stdout,
       note: io.stderr,
+      terminal: io.terminal ?? null,
     });
   } catch (error) {
     if (error instanceof PortcullisError) {

@@ -13,7 +13,7 @@
 // change only while its app and remote stay the same; ports, protocol, direction and time may only
 // grow. An allow rule is free to change only while its app and remote stay the same and the rest
 // only shrinks (a narrower remote would be more specific, and could beat a block).
-import type { Action, AppSelector, Direction, PortRange, Protocol, Remote, Rule } from './rules.js';
+import type { Action, AppSelector, Direction, ParsedDraft, PortRange, Protocol, Remote, Rule } from './rules.js';
 import { describeRule, formatRemote } from './rules.js';
 import type { Settings } from './domain.js';
 
@@ -144,4 +144,35 @@ export function changesAuthorizedUsers(current: Settings, patch: Partial<Setting
 export function ruleState(rule: Rule): RuleState {
   const { id, action, appId, remote, ports, protocol, direction, expiresAt, enabled } = rule;
   return { id, action, appId, remote, ports, protocol, direction, expiresAt, enabled };
+}
+
+/** A draft as the classifier sees it (its app as written: a path is not resolved yet). */
+export function draftState(draft: ParsedDraft, now: number): RuleState {
+  const { expiry, app, note: _note, ...terms } = draft;
+  return { ...terms, appId: app, expiresAt: 'in' in expiry ? now + expiry.in : expiry.at };
+}
+
+/** What the classifier needs of a list: its entries share one action and are enforced together. */
+export interface ListState {
+  name: string;
+  action: Action;
+  enabled: boolean;
+  /** Entries enforced (while enabled). */
+  entryCount: number;
+  /** Entries of an allow list waiting for review. */
+  pendingCount: number;
+}
+
+/**
+ * Enabling, disabling or removing a list whole: enabling an allow list (or accepting what waits
+ * for its review) opens, disabling or removing an enabled block list stops blocking.
+ */
+export function listLoosening(list: ListState, change: 'enable' | 'disable' | 'remove'): string | null {
+  const entries = (n: number) => `${n} entr${n === 1 ? 'y' : 'ies'}`;
+  if (change === 'enable')
+    return list.action === 'allow' && (!list.enabled || list.pendingCount > 0)
+      ? `enabling allow list "${list.name}" (${entries(list.enabled ? list.pendingCount : list.entryCount + list.pendingCount)})`
+      : null;
+  if (list.action !== 'block' || !list.enabled || list.entryCount === 0) return null;
+  return `${change === 'disable' ? 'disabling' : 'removing'} block list "${list.name}" (${entries(list.entryCount)})`;
 }

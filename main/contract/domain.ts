@@ -158,6 +158,8 @@ export interface Status {
   attach: { cgroup: string; pinDir: string; adopted: boolean };
   kernel: KernelSupport;
   ruleCount: number;
+  /** Lists (imports, subscriptions, policy) and the entries they hold, apart from the rules. */
+  lists: { count: number; entries: number };
   appCount: number;
   eventsSeen: number;
   eventDrops: number;

@@ -56,6 +56,17 @@ const forwards = {
   setEnforcement: 'enforcement.set',
   getSettings: 'settings.get',
   updateSettings: 'settings.update',
+  /** An import: the text goes to the helper in chunks of one session (see import-stream.ts). */
+  importBegin: 'import.begin',
+  importChunk: 'import.chunk',
+  importCommit: 'import.commit',
+  importAbort: 'import.abort',
+  listLists: 'lists.list',
+  listEntries: 'lists.entries',
+  updateList: 'lists.update',
+  removeList: 'lists.remove',
+  subscribeList: 'lists.subscribe',
+  refreshLists: 'lists.refresh',
   /** Ask mode's questions (those asked while no window was open included). */
   listPrompts: 'prompts.list',
   answerPrompt: 'prompts.answer',

@@ -14,6 +14,19 @@ import {
   type Status,
 } from './domain.js';
 import { promptAnswerSchema, type Prompt, type PromptAnswerResult } from './prompts.js';
+import { subscribeSchema } from './subscriptions.js';
+import {
+  importBeginSchema,
+  importChunkSchema,
+  importSessionSchema,
+  listEntriesSchema,
+  listPatchSchema,
+  type ImportProgress,
+  type ImportSummary,
+  type ListEntry,
+  type ListUpdate,
+  type RuleList,
+} from './lists.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request line the helper reads; longer lines are refused and the connection closed. */
@@ -70,6 +83,24 @@ const methods = {
   'apps.list': method(s.none(), returns<App[]>()),
   'apps.setDefault': method(s.object({ appId: idSchema, action: s.nullable(s.oneOf(ACTIONS)) }), returns<App>()),
   'connections.list': method(connectionQuerySchema, returns<Flow[]>()),
+  /**
+   * An import: begin a session, send the text in chunks (parsed as they come; the reply says how far
+   * it got), commit it (one transaction, one kernel apply) or abort it. Sessions end with their connection.
+   */
+  'import.begin': method(importBeginSchema, returns<{ session: number }>()),
+  'import.chunk': method(importChunkSchema, returns<ImportProgress>()),
+  'import.commit': method(importSessionSchema, returns<ImportSummary>()),
+  'import.abort': method(importSessionSchema, returns<{ aborted: true }>()),
+  'lists.list': method(s.none(), returns<RuleList[]>()),
+  /** A page of a list's entries (in id order). */
+  'lists.entries': method(listEntriesSchema, returns<{ total: number; entries: ListEntry[] }>()),
+  /** Enable (an allow list: accept what waits for review), disable, rename, note. */
+  'lists.update': method(s.object({ id: idSchema, patch: listPatchSchema }), returns<RuleList>()),
+  'lists.remove': method(s.object({ id: idSchema }), returns<{ removed: RuleList }>()),
+  /** Subscribes to a list by URL; the reply comes after the first fetch (a failed one is in the list's error). */
+  'lists.subscribe': method(subscribeSchema, returns<ListUpdate>()),
+  /** Fetches one subscription now, or every one. */
+  'lists.refresh': method(s.object({ id: s.optional(idSchema) }), returns<ListUpdate[]>()),
   /** Starts the "events" notification stream on this connection. */
   'events.subscribe': method(s.none(), returns<{ subscribed: true }>()),
   /** Ask mode: the questions waiting for an answer (also those no client saw yet). */

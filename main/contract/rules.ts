@@ -50,6 +50,8 @@ export interface Rule extends RuleTerms {
   createdAt: number;
   updatedAt: number;
   hits: number;
+  /** The policy file that wrote this rule; clients cannot change it. Absent for rules people made. */
+  managedBy?: string;
 }
 
 /** A validated rule specification: a rule without identity or bookkeeping, its app not yet resolved. */
@@ -160,6 +162,9 @@ const appSelector: Schema<AppSelector> = {
     return fail(where, `must be an app id or an executable path, got ${describe(input)}`);
   },
 };
+
+/** Who a rule (or a list) applies to, as written: null or "any", an app id, or an absolute executable path. */
+export const appSelectorSchema = appSelector;
 
 /** Every field of a rule a person may set, besides its action: as written, parsed into typed values. */
 const ruleFields = {

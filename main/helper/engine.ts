@@ -19,12 +19,15 @@ import type {
   AppBindingChange,
   AppBindings,
   ApplyStats,
+  CompilableRule,
   Counters,
   KernelDefaults,
   KernelRule,
 } from '../../native/api.js';
 import type { Db } from './store/database.js';
 import { RulesStore, type ResolvedSpec } from './store/rules-store.js';
+import { ListsStore } from './store/lists-store.js';
+import { ListKernelEntries, listDomainRules } from './lists/list-kernel.js';
 import { AppsStore } from './apps/apps-store.js';
 import { AppRegistry } from './apps/registry.js';
 import { AppBinder } from './apps/app-binder.js';
@@ -37,7 +40,7 @@ import { inKernel } from './kernel-error.js';
 export interface KernelFirewall {
   /** Takes out `removed` (objects given before), takes in `added`; all or nothing. */
   changeRules(
-    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    change: { removed: readonly CompilableRule[]; added: readonly CompilableRule[] },
     defaults: KernelDefaults,
   ): Promise<ApplyStats>;
   bindApps(change: AppBindingChange): Promise<void>;
@@ -74,8 +77,17 @@ function entryKey(e: KernelRule): string {
   return `${e.ruleId} ${e.scope} ${e.family} ${Buffer.from(e.addr).toString('hex')}/${e.prefixLen} ${e.portLo}-${e.portHi} ${e.protocol} ${e.direction} ${e.action}`;
 }
 
+/** a then b, without spreading b into arguments (a list's million entries would overflow the stack). */
+function joined<T>(a: T[], b: T[]): T[] {
+  if (a.length === 0) return b;
+  for (let i = 0; i < b.length; i++) a.push(b[i]!);
+  return a;
+}
+
 export class RulesEngine {
   readonly rules: RulesStore;
+  /** Lists (imports, subscriptions, policy): their entries reach the kernel with the rules. */
+  readonly lists: ListsStore;
   readonly apps: AppsStore;
   readonly registry: AppRegistry;
   readonly settings: KeyValueStore<Settings>;
@@ -91,6 +103,9 @@ export class RulesEngine {
   private appliedSourced = new Map<string, KernelRule>();
   /** Stored rules whose entries may differ from appliedStored: kept until their change commits. */
   private readonly pending = new Set<number>();
+  /** Lists' entries as last applied, and the lists that may differ from it (kept until their change commits). */
+  private readonly appliedLists = new ListKernelEntries();
+  private readonly pendingLists = new Set<number>();
   private loadedAll = false;
   lastApply: ApplyStats | null = null;
 
@@ -102,6 +117,7 @@ export class RulesEngine {
     desktop: DesktopLookup = NO_DESKTOP_ENTRIES,
   ) {
     this.rules = new RulesStore(db);
+    this.lists = new ListsStore(db);
     this.apps = new AppsStore(db);
     this.registry = new AppRegistry(this.apps);
     this.binder = new AppBinder(desktop);
@@ -193,6 +209,12 @@ export class RulesEngine {
     });
   }
 
+  /** Hand-made domain rules and the domain entries of enabled lists: what the DNS side enters addresses for. */
+  domainRules(): Rule[] {
+    const lists = listDomainRules(this.lists.list());
+    return lists.length === 0 ? this.rules.domainRules() : [...this.rules.domainRules(), ...lists];
+  }
+
   async listRules(): Promise<Rule[]> {
     const hits = (await inKernel('reading rule hits failed', () => this.firewall.readCounters())).ruleHits;
     return this.rules.list().map((rule) => ({ ...rule, hits: rule.hits + Number(hits.get(rule.id) ?? 0n) }));
@@ -224,9 +246,11 @@ export class RulesEngine {
         await this.syncKernel(now, bound);
         this.db.exec('COMMIT');
         this.pending.clear();
+        this.pendingLists.clear();
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.rules.discardCache();
+        this.lists.discardCache();
         // App rows of the failed change are gone (and their ids may be handed out again): unbind them.
         await this.unbind(bound);
         // The kernel may hold part of the failed change: put it back to what the store says.
@@ -264,8 +288,11 @@ export class RulesEngine {
     }
     for (const id of this.rules.takeChanged()) this.pending.add(id);
     if (!this.loadedAll) for (const rule of this.rules.list()) this.pending.add(rule.id);
-    const removed: KernelRule[] = [];
-    const added: KernelRule[] = [];
+    const removed: CompilableRule[] = [];
+    const added: CompilableRule[] = [];
+    for (const id of this.lists.takeChanged()) this.pendingLists.add(id);
+    if (!this.loadedAll) for (const list of this.lists.list()) this.pendingLists.add(list.id);
+    const lists = await this.appliedLists.change(this.pendingLists, (id) => this.lists.get(id));
     const stored = new Map<number, { rule: Rule; entries: KernelRule[] } | null>();
     for (const id of this.pending) {
       const rule = this.rules.get(id);
@@ -289,8 +316,12 @@ export class RulesEngine {
     for (const [key, entry] of sourced) if (!this.appliedSourced.has(key)) added.push(entry);
     const defaults = toKernelDefaults(this.settings.get().defaultAction, apps);
     this.lastApply = await inKernel('the kernel refused the rules', () =>
-      this.firewall.changeRules({ removed, added }, defaults),
+      this.firewall.changeRules(
+        { removed: joined(removed, lists.removed), added: joined(added, lists.added) },
+        defaults,
+      ),
     );
+    lists.commit();
     for (const [id, applied] of stored) {
       if (applied) this.appliedStored.set(id, applied);
       else this.appliedStored.delete(id);

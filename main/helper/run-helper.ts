@@ -18,6 +18,8 @@ import { startConnections, type Connections } from './flows/connections-service.
 import { startQuietCompaction } from './flows/quiet-compaction.js';
 import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
+import { ImportSessions } from './lists/import-sessions.js';
+import { Subscriptions } from './lists/subscriptions.js';
 import { buildStatus } from './status.js';
 import { describeKernelFeatures } from './kernel-features.js';
 import { Authority } from './authority/authority.js';
@@ -108,9 +110,14 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
       ...(config.authorizingUid !== null ? [config.authorizingUid] : []),
       ...engine.settings.get().authorizedUsers,
     ]);
+  const imports = new ImportSessions(engine);
+  const subscriptions = new Subscriptions(engine, log);
+  subscriptions.start();
   const authority = new Authority({ actionId: MANAGE_ACTION_ID, log });
   const services = {
     engine,
+    imports,
+    subscriptions,
     enforcement,
     fanout,
     connections: started,
@@ -155,6 +162,8 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   stopCompaction();
   await started.stop(); // writes the flows not yet written
   fanout.close();
+  imports.stop();
+  subscriptions.stop();
   engine.stop();
   enforcement.stop();
   await firewall.close(); // closes our fds only; links and maps stay pinned

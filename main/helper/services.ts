@@ -4,6 +4,8 @@ import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
 import type { EventFanout } from './event-fanout.js';
 import type { Connections } from './flows/connections-service.js';
+import type { ImportSessions } from './lists/import-sessions.js';
+import type { Subscriptions } from './lists/subscriptions.js';
 import type { Authority } from './authority/authority.js';
 import type { AskService } from './ask/ask-service.js';
 
@@ -12,6 +14,8 @@ export interface HelperServices {
   enforcement: Enforcement;
   fanout: EventFanout;
   connections: Connections;
+  imports: ImportSessions;
+  subscriptions: Subscriptions;
   /** Asks for an administrator before a request loosens the firewall. */
   authority: Authority;
   asks: AskService;

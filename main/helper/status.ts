@@ -51,6 +51,7 @@ export function buildStatus(sources: StatusSources, now = Date.now()): Status {
       features: sources.kernelFeatures,
     },
     ruleCount: engine.rules.count(),
+    lists: { count: engine.lists.list().length, entries: engine.lists.entryCount() },
     appCount: engine.apps.count(),
     eventsSeen: fanout.eventsSeen,
     // The fan-out counts its own drops and the kernel's (noted as the ring buffer reports them).

@@ -1,7 +1,7 @@
 // Applying rules: what changed goes to the kernel either in place (a diff of the active maps) or as
 // fresh maps swapped in at once. Owns the compiler and what the last apply installed; the kernel
 // side is the addon's firewall, reached through RuleMaps.
-import type { ApplyStats, KernelDefaults, KernelRule } from '../api.js';
+import type { ApplyStats, KernelDefaults, CompilableRule } from '../api.js';
 import { RuleCompiler } from './compiler.js';
 import { ENTRY_MAPS, type EntryMap } from './layout.js';
 import { capacityFor, planDiff, swapReason, type Capacities, type DiffStep } from './rule-diff.js';
@@ -25,6 +25,9 @@ export interface RuleMaps {
   /** Runs the steps in order on the active slot's maps, then bumps the generation (same slot). */
   applyDiff(steps: DiffStep[]): Promise<{ generation: number }>;
 }
+
+/** Changes at least this large yield to the event loop between updating the compiler and compiling. */
+const YIELD_MIN = 65536;
 
 /** Inner maps sized with headroom for later diffs (see capacityFor). */
 const CAPACITY_MAPS = [...ENTRY_MAPS, 'v6Buckets', 'sets'] as const;
@@ -53,7 +56,7 @@ export class RuleApplier {
    * Replaces the whole ruleset: works out which rules (by object identity) left and came since the
    * last apply, then applies that change (see changeRules).
    */
-  setRules(rules: readonly KernelRule[], defaults: KernelDefaults): Promise<ApplyStats> {
+  setRules(rules: readonly CompilableRule[], defaults: KernelDefaults): Promise<ApplyStats> {
     return this.serially(() => {
       if (this.compiler.ruleCount === 0) return this.change({ removed: [], added: rules }, defaults, 'rules');
       rules.forEach((rule, index) => validateRule(rule, index, 'rules')); // errors name the place in `rules`
@@ -73,7 +76,7 @@ export class RuleApplier {
    * back and the next apply swaps, so the kernel again matches what was asked before.
    */
   changeRules(
-    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    change: { removed: readonly CompilableRule[]; added: readonly CompilableRule[] },
     defaults: KernelDefaults,
   ): Promise<ApplyStats> {
     return this.serially(() => this.change(change, defaults));
@@ -86,7 +89,7 @@ export class RuleApplier {
   }
 
   private async change(
-    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
+    change: { removed: readonly CompilableRule[]; added: readonly CompilableRule[] },
     defaults: KernelDefaults,
     addedName = 'added',
   ): Promise<ApplyStats> {
@@ -94,6 +97,9 @@ export class RuleApplier {
     validateDefaults(defaults);
     this.compiler.update(change.removed, change.added, addedName); // throws on bad input, before any change
     try {
+      // A bulk change is long work on the JS thread: let the event loop run between its two halves.
+      if (this.compiler.needsFullCompile && change.added.length + change.removed.length >= YIELD_MIN)
+        await new Promise<void>((resolve) => setImmediate(resolve));
       return await this.applyCompiled(defaults, started);
     } catch (error) {
       this.installed = null;
@@ -105,7 +111,7 @@ export class RuleApplier {
   private async applyCompiled(defaults: KernelDefaults, started: number): Promise<ApplyStats> {
     const key = defaultsKey(defaults);
     let growing = false;
-    if (this.installed && this.installed.defaults === key) {
+    if (this.installed && this.installed.defaults === key && !this.compiler.needsFullCompile) {
       const installed = this.installed;
       const before = ENTRY_MAPS.reduce((n, map) => n + this.compiler.entryCounts()[map], 0);
       const change = this.compiler.compileChange();

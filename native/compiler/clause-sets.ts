@@ -2,7 +2,7 @@
 // share its prefix, then those inherited from covering prefixes), deduplicated by content and kept
 // in the kernel's set array, whose slots are the sets' ids.
 import * as abi from '../abi.js';
-import type { KernelRule } from '../api.js';
+import type { CompilableRule } from '../api.js';
 import { ACTION_CODE, CLAUSE_BYTES, DIRECTION_CODE, MAX_CLAUSES, NO_SET, PROTOCOL_CODE, SET_BYTES } from './layout.js';
 import type { Clause, MapImage } from './types.js';
 
@@ -12,7 +12,7 @@ const { count: SET_COUNT, clauses: SET_CLAUSES } = abi.pcl_clause_set;
 const { rule_id: RULE_ID, port_lo: PORT_LO, port_hi: PORT_HI, proto: PROTO, dir: DIR, action: ACTION } = abi.pcl_clause;
 
 /** Precedence within one prefix: narrower port range, specific protocol, block, lower id. */
-export function compareOwn(a: KernelRule, b: KernelRule): number {
+export function compareOwn(a: CompilableRule, b: CompilableRule): number {
   return (
     a.portHi - a.portLo - (b.portHi - b.portLo) ||
     Number(a.protocol === 'any') - Number(b.protocol === 'any') ||
@@ -21,7 +21,7 @@ export function compareOwn(a: KernelRule, b: KernelRule): number {
   );
 }
 
-export function toClause(r: KernelRule): Clause {
+export function toClause(r: CompilableRule): Clause {
   return {
     ruleId: r.ruleId,
     portLo: r.portLo,

@@ -1,4 +1,4 @@
-// Compiles KernelRule[] into the byte layout of bpf/portcullis.h: exact-address hashes, LPM
+// Compiles CompilableRule[] into the byte layout of bpf/portcullis.h: exact-address hashes, LPM
 // tries, the v6 prefix hash and its buckets (v6-buckets.ts), and deduplicated clause sets. Pure (no
 // I/O), so the precedence logic is unit-tested without a kernel. See portcullis.h for precedence
 // and for how the kernel reads these maps.
@@ -11,7 +11,7 @@
 // affected and a fresh set table. A first load skips the key index (its keys are merged in the
 // full compile's sorted walk, the index is built when a change first needs it): that apply is the
 // one a user waits for at start.
-import type { KernelDefaults, KernelRule } from '../api.js';
+import type { KernelDefaults, CompilableRule } from '../api.js';
 import * as byteOrder from './byte-order.js';
 import { SetTable } from './clause-sets.js';
 import { EntryWriter, type Writers } from './entry-writer.js';
@@ -38,7 +38,7 @@ const { validateDefaults, validateRule } = validation;
 
 /** The rules the kernel should enforce, indexed by kernel key, and the clause sets of their entries. */
 export class RuleCompiler {
-  private readonly tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
+  private tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
   private sets = new SetTable();
   /** Slots changed since the last compile, per family (tracked once something is installed). */
   private changed: Record<4 | 6, Set<number>> = { 4: new Set(), 6: new Set() };
@@ -56,7 +56,7 @@ export class RuleCompiler {
   }
 
   /** Every rule held, in no particular order. */
-  *rules(): Iterable<KernelRule> {
+  *rules(): Iterable<CompilableRule> {
     for (const table of [this.tables[4], this.tables[6]]) {
       for (const rules of table.rules) {
         if (rules === undefined) continue;
@@ -66,7 +66,7 @@ export class RuleCompiler {
     }
   }
 
-  has(rule: KernelRule): boolean {
+  has(rule: CompilableRule): boolean {
     return (rule.family === 4 || rule.family === 6) && this.tables[rule.family].has(rule);
   }
 
@@ -75,17 +75,26 @@ export class RuleCompiler {
     return this.held;
   }
 
+  /** Whether the next compile must be compileAll (nothing installed yet, or the tables were rebuilt). */
+  get needsFullCompile(): boolean {
+    return !this.compiledOnce;
+  }
+
   /**
    * Takes out `removed` (the very objects given before) and takes in `added` (each object once).
    * Checks everything first and throws before changing anything, naming the culprit.
    */
-  update(removed: readonly KernelRule[], added: readonly KernelRule[], addedName = 'added'): void {
+  update(removed: readonly CompilableRule[], added: readonly CompilableRule[], addedName = 'added'): void {
     for (let i = 0; i < added.length; i++) validateRule(added[i]!, i, addedName);
-    const gone = new Set<KernelRule>();
+    const changes = removed.length + added.length;
+    if (changes >= BULK_LOAD_MIN && changes * 2 >= this.held - removed.length + added.length) {
+      this.rebuild(removed, added);
+      return;
+    }
+    const gone = new Set<CompilableRule>();
     for (let i = 0; i < removed.length; i++) {
       const rule = removed[i]!;
-      if (gone.has(rule) || !this.has(rule))
-        throw new RangeError(`removed[${i}] (ruleId ${String(rule?.ruleId)}): not among the compiled rules`);
+      if (gone.has(rule) || !this.has(rule)) notHeld(removed, i);
       gone.add(rule);
     }
     const track = this.compiledOnce;
@@ -116,6 +125,42 @@ export class RuleCompiler {
       const slot = table.add(rule);
       if (track) this.changed[rule.family].add(slot);
     }
+  }
+
+  /**
+   * A change that replaces most of the ruleset (a list of a million addresses coming or going):
+   * fresh tables bulk-loaded with what remains, as a first load is, and a full compile next. Key by
+   * key, the index probes, the slots changed and the diff compiled only to be thrown away for a
+   * swap cost three times the whole compile.
+   */
+  private rebuild(removed: readonly CompilableRule[], added: readonly CompilableRule[]): void {
+    const gone = new Set<CompilableRule>();
+    for (let i = 0; i < removed.length; i++) {
+      if (gone.has(removed[i]!)) notHeld(removed, i);
+      gone.add(removed[i]!);
+    }
+    const kept: CompilableRule[] = [];
+    let found = 0;
+    for (const rule of this.rules()) {
+      if (gone.has(rule)) found++;
+      else kept.push(rule);
+    }
+    if (found !== gone.size)
+      notHeld(
+        removed,
+        removed.findIndex((rule) => !this.has(rule)),
+      );
+    const tables = { 4: new FamilyTable(4), 6: new FamilyTable(6) };
+    const v4 =
+      kept.reduce((n, rule) => n + (rule.family === 4 ? 1 : 0), 0) + added.filter((r) => r.family === 4).length;
+    tables[4].reserve(v4, true);
+    tables[6].reserve(kept.length + added.length - v4, true);
+    for (const rules of [kept, added])
+      for (let i = 0; i < rules.length; i++) tables[rules[i]!.family].append(rules[i]!);
+    this.tables = tables;
+    this.held = kept.length + added.length;
+    this.changed = { 4: new Set(), 6: new Set() };
+    this.compiledOnce = false;
   }
 
   /**
@@ -301,8 +346,12 @@ export class RuleCompiler {
   }
 }
 
+function notHeld(removed: readonly CompilableRule[], index: number): never {
+  throw new RangeError(`removed[${index}] (ruleId ${String(removed[index]?.ruleId)}): not among the compiled rules`);
+}
+
 /** Compiles a whole ruleset at once (a fresh compiler's compileAll). */
-export function compileRules(rules: KernelRule[], defaults: KernelDefaults, littleEndian = HOST_LE): CompiledRules {
+export function compileRules(rules: CompilableRule[], defaults: KernelDefaults, littleEndian = HOST_LE): CompiledRules {
   validateDefaults(defaults);
   const compiler = new RuleCompiler(littleEndian);
   compiler.update([], rules, 'rules');

@@ -1,6 +1,6 @@
 // The rules of one address family indexed by kernel key (scope, prefix length, masked address),
 // and which keys a change of some of them touches.
-import type { KernelRule } from '../api.js';
+import type { CompilableRule } from '../api.js';
 import * as clauseSets from './clause-sets.js';
 import * as layout from './layout.js';
 import type { Clause } from './types.js';
@@ -13,11 +13,17 @@ const { compareOwn, toClause } = clauseSets;
 export const BULK_LOAD_MIN = 4096;
 
 /** Address words (big-endian u32s) of a rule, masked to its prefix. */
-function maskedWords(rule: KernelRule, out: Uint32Array, at: number): void {
+function maskedWords(rule: CompilableRule, out: Uint32Array, at: number): void {
+  const addr = rule.addr;
+  if (typeof addr === 'number') {
+    const bits = rule.prefixLen;
+    out[at] = bits === 0 ? 0 : bits === 32 ? addr : (addr & (~0 << (32 - bits))) >>> 0;
+    return;
+  }
   const words = rule.family === 4 ? 1 : 4;
   for (let w = 0; w < words; w++) {
     const b = w * 4;
-    let word = ((rule.addr[b]! << 24) | (rule.addr[b + 1]! << 16) | (rule.addr[b + 2]! << 8) | rule.addr[b + 3]!) >>> 0;
+    let word = ((addr[b]! << 24) | (addr[b + 1]! << 16) | (addr[b + 2]! << 8) | addr[b + 3]!) >>> 0;
     const bits = Math.max(0, Math.min(32, rule.prefixLen - w * 32));
     word = bits === 0 ? 0 : bits === 32 ? word : (word & (~0 << (32 - bits))) >>> 0;
     out[at + w] = word;
@@ -25,7 +31,7 @@ function maskedWords(rule: KernelRule, out: Uint32Array, at: number): void {
 }
 
 /** A slot's rules once the last one went (shared, never changed). */
-const NO_RULES: readonly KernelRule[] = Object.freeze([]);
+const NO_RULES: readonly CompilableRule[] = Object.freeze([]);
 
 /**
  * The keys of one family, one slot per key (family, scope, prefix), in columns: typed arrays
@@ -52,7 +58,7 @@ export class FamilyTable {
   ruleCounts = new Uint32Array(0);
   /** Each slot's key hash (for moving it in the index). */
   private hashes = new Int32Array(0);
-  rules: Array<KernelRule | readonly KernelRule[] | undefined> = [];
+  rules: Array<CompilableRule | readonly CompilableRule[] | undefined> = [];
   /**
    * Slot + 1 by key hash, open addressing with linear probing, at most half full: a JS Map of a
    * million keys cost more time (rehashing, the collector) than the rest of a compile. Each
@@ -86,7 +92,7 @@ export class FamilyTable {
   }
 
   /** The slot of a rule's key, or -1. */
-  slotOf(rule: KernelRule): number {
+  slotOf(rule: CompilableRule): number {
     const words = this.scratch;
     maskedWords(rule, words, 0);
     return this.find(rule.scope, rule.prefixLen, words, 0);
@@ -119,7 +125,7 @@ export class FamilyTable {
     }
   }
 
-  has(rule: KernelRule): boolean {
+  has(rule: CompilableRule): boolean {
     const slot = this.slotOf(rule);
     if (slot < 0) return false;
     const rules = this.rules[slot]!;
@@ -127,7 +133,7 @@ export class FamilyTable {
   }
 
   /** Adds a (valid) rule; returns its slot. */
-  add(rule: KernelRule): number {
+  add(rule: CompilableRule): number {
     let slot = this.slotOf(rule);
     if (slot < 0) slot = this.allocate(rule.scope, rule.prefixLen, this.scratch);
     const rules = this.rules[slot]!;
@@ -143,7 +149,7 @@ export class FamilyTable {
   }
 
   /** Removes a rule known to be held; returns its slot. */
-  remove(rule: KernelRule): number {
+  remove(rule: CompilableRule): number {
     const slot = this.slotOf(rule);
     const rules = this.rules[slot]!;
     this.ruleCounts[slot]!--;
@@ -200,7 +206,7 @@ export class FamilyTable {
    * Adds a (valid) rule in a slot of its own, without looking for its key: for loading many rules
    * into an empty table. Until the index is next built, keys may repeat (see mergeInto).
    */
-  append(rule: KernelRule): void {
+  append(rule: CompilableRule): void {
     this.indexValid = false;
     this.mayRepeat = true;
     const words = this.scratch;
@@ -248,7 +254,7 @@ export class FamilyTable {
 
   /** The clauses of a slot with several rules, most specific first (only the first MAX_CLAUSES + 1 can matter). */
   ownClauses(slot: number): Clause[] {
-    return [...(this.rules[slot] as KernelRule[])]
+    return [...(this.rules[slot] as CompilableRule[])]
       .sort(compareOwn)
       .slice(0, MAX_CLAUSES + 1)
       .map(toClause);
@@ -267,7 +273,7 @@ export class FamilyTable {
     return true;
   }
 
-  private pack(slot: number, rule: KernelRule): void {
+  private pack(slot: number, rule: CompilableRule): void {
     this.ruleIds[slot] = rule.ruleId;
     this.ports[slot] = ((rule.portLo << 16) | rule.portHi) >>> 0;
     this.codes[slot] =
@@ -356,14 +362,14 @@ export class FamilyTable {
     this.hashes = widen(this.hashes, (n) => new Int32Array(n));
     // The rules column too, at its full size at once: pushing a million regrew it by copies, tens
     // of megabytes of large-object garbage that brought on a full collection.
-    const rules = new Array<KernelRule | readonly KernelRule[] | undefined>(capacity).fill(undefined);
+    const rules = new Array<CompilableRule | readonly CompilableRule[] | undefined>(capacity).fill(undefined);
     for (let slot = 0; slot < this.rules.length; slot++) rules[slot] = this.rules[slot];
     this.rules = rules;
     this.capacity = capacity;
   }
 }
 
-export function isList(rules: KernelRule | readonly KernelRule[]): rules is readonly KernelRule[] {
+export function isList(rules: CompilableRule | readonly CompilableRule[]): rules is readonly CompilableRule[] {
   return Array.isArray(rules);
 }
 

@@ -7,6 +7,8 @@ import { ConnectionsView } from './ConnectionsView';
 import { RulesView } from './RulesView';
 import { PromptQueue } from './PromptQueue';
 import { usePrompts } from '../stores/prompts-store';
+import { ListsView } from './ListsView';
+import { useLists } from '../stores/lists-store';
 import { StatusBar } from './StatusBar';
 import { EnforcementControl } from './EnforcementControl';
 import { HelperBanner } from './HelperBanner';
@@ -21,6 +23,7 @@ export function App() {
   const setTab = useUi((state) => state.setTab);
   const ruleCount = useRules((state) => state.rules.length);
   const promptCount = usePrompts((state) => state.prompts.length);
+  const listCount = useLists((state) => state.lists.length);
 
   useEffect(() => {
     let stop: (() => void) | null = null;
@@ -42,10 +45,12 @@ export function App() {
   useEffect(() => {
     if (!connected) return;
     const stopRules = useRules.getState().follow();
+    const stopLists = useLists.getState().follow();
     const stopConnections = useConnections.getState().start();
     const stopPrompts = usePrompts.getState().follow();
     return () => {
       stopRules();
+      stopLists();
       stopConnections();
       stopPrompts();
     };
@@ -67,6 +72,9 @@ export function App() {
           <button role="tab" aria-selected={tab === 'rules'} onClick={() => setTab('rules')}>
             Rules <span className="count">{formatCount(ruleCount)}</span>
           </button>
+          <button role="tab" aria-selected={tab === 'lists'} onClick={() => setTab('lists')}>
+            Lists <span className="count">{formatCount(listCount)}</span>
+          </button>
           <button role="tab" aria-selected={tab === 'prompts'} onClick={() => setTab('prompts')}>
             Questions{' '}
             <span className={promptCount > 0 ? 'count count-alert' : 'count'} data-testid="prompt-badge">
@@ -79,7 +87,15 @@ export function App() {
       </header>
       {wizard?.completed && <HelperBanner />}
       <main className="content">
-        {tab === 'connections' ? <ConnectionsView /> : tab === 'rules' ? <RulesView /> : <PromptQueue />}
+        {tab === 'connections' ? (
+          <ConnectionsView />
+        ) : tab === 'rules' ? (
+          <RulesView />
+        ) : tab === 'lists' ? (
+          <ListsView />
+        ) : (
+          <PromptQueue />
+        )}
       </main>
       <StatusBar />
       <Notices />

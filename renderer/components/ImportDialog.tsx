@@ -1,5 +1,6 @@
-// Import a block list (hosts file, or one address/CIDR/domain per line) with progress and a summary of
-// what was skipped and why.
+// Import a list (a hosts file, one address/CIDR/domain per line, AdBlock filters, or Portcullis's
+// JSON) with progress and a summary: added, already present, and what was skipped and why. The
+// helper parses and stores it, as it does for the command line.
 import { useState } from 'react';
 import { useRules } from '../stores/rules-store';
 import { useUi } from '../stores/ui-store';
@@ -12,7 +13,7 @@ export function ImportDialog() {
   const setImportOpen = useUi((state) => state.setImportOpen);
   const [text, setText] = useState('');
   const [source, setSource] = useState('pasted list');
-  const running = importing !== null && !importing.finished;
+  const running = importing !== null && importing.phase !== 'done';
 
   function close() {
     if (running) return;
@@ -25,33 +26,32 @@ export function ImportDialog() {
     setText(await file.text());
   }
 
+  const finished = importing?.phase === 'done';
   const percent =
-    importing && importing.total > 0
-      ? Math.round((importing.done / importing.total) * 100)
-      : importing?.finished
-        ? 100
-        : 0;
+    importing && importing.total > 0 && !finished ? Math.round((importing.sent / importing.total) * 100) : 100;
+  const summary = importing?.summary ?? null;
 
   return (
     <div className="dialog-backdrop" onClick={close}>
       <div
         className="dialog wide-dialog"
         role="dialog"
-        aria-label="Import a block list"
+        aria-label="Import a list"
         onClick={(event) => event.stopPropagation()}
       >
-        <h2>Import a block list</h2>
+        <h2>Import a list</h2>
         {!importing && (
           <>
             <p className="muted">
-              A hosts file (<code>0.0.0.0 ads.example.com</code>) or one address, CIDR or domain per line. Lines
-              starting with # are ignored.
+              A hosts file (<code>0.0.0.0 ads.example.com</code>), one address, CIDR or domain per line, AdBlock filters
+              (<code>||ads.example.com^</code>) or a Portcullis JSON export. Lines starting with # are ignored. The list
+              is kept as a group you can disable or remove at once.
             </p>
             <label className="file-pick">
               Choose a file…
               <input
                 type="file"
-                accept=".txt,.hosts,.list,.conf,text/plain"
+                accept=".txt,.hosts,.list,.conf,.netset,.json,text/plain,application/json"
                 aria-label="List file"
                 onChange={(event) => {
                   const file = event.target.files?.[0];
@@ -78,26 +78,36 @@ export function ImportDialog() {
               role="progressbar"
               aria-label="Import progress"
               aria-valuemin={0}
-              aria-valuemax={importing.total}
-              aria-valuenow={importing.done}
+              aria-valuemax={100}
+              aria-valuenow={percent}
             >
               <div className="progress-fill" style={{ width: `${percent}%` }} />
             </div>
             <p data-testid="import-summary">
-              {importing.finished ? 'Imported' : 'Importing'} {formatCount(importing.done)} of{' '}
-              {formatCount(importing.total)} entries from {importing.source}
-              {importing.skipped.length > 0 && `; ${formatCount(importing.skipped.length)} lines skipped`}.
+              {summary
+                ? `Imported from ${importing.source}: ${formatCount(summary.added)} added, ${formatCount(summary.alreadyPresent)} already present, ${formatCount(summary.skippedCount)} skipped.`
+                : importing.phase === 'applying'
+                  ? `Applying ${formatCount(importing.entries)} entries from ${importing.source}…`
+                  : `Reading ${importing.source}: ${formatCount(importing.entries)} entries so far…`}
             </p>
+            {summary?.lists.map((list) =>
+              list.action === 'allow' && (!list.enabled || list.pendingCount > 0) ? (
+                <p key={list.id} className="muted">
+                  “{list.name}” is an allow list: it opens the firewall, so it stays off until you review and enable it
+                  in Lists.
+                </p>
+              ) : null,
+            )}
             {importing.error && (
               <p className="field-error" role="alert">
                 The import stopped: {importing.error}
               </p>
             )}
-            {importing.finished && importing.skipped.length > 0 && (
-              <details open={importing.skipped.length <= 20}>
+            {summary && summary.skipped.length > 0 && (
+              <details open={summary.skipped.length <= 20}>
                 <summary>Skipped lines</summary>
                 <ul className="skipped">
-                  {importing.skipped.slice(0, 200).map((skip) => (
+                  {summary.skipped.slice(0, 200).map((skip) => (
                     <li key={`${skip.line}:${skip.text}`}>
                       <span className="mono">
                         line {skip.line}: {skip.text}
@@ -105,8 +115,8 @@ export function ImportDialog() {
                       — {skip.reason}
                     </li>
                   ))}
-                  {importing.skipped.length > 200 && (
-                    <li className="muted">…and {formatCount(importing.skipped.length - 200)} more</li>
+                  {summary.skippedCount > 200 && (
+                    <li className="muted">…and {formatCount(summary.skippedCount - 200)} more</li>
                   )}
                 </ul>
               </details>
@@ -115,7 +125,7 @@ export function ImportDialog() {
         )}
         <div className="dialog-actions">
           <button className="button" onClick={close} disabled={running}>
-            {importing?.finished ? 'Close' : 'Cancel'}
+            {finished ? 'Close' : 'Cancel'}
           </button>
           {!importing && (
             <button

@@ -62,11 +62,13 @@ export function RulesView() {
     initialRect: { width: 1000, height: 700 },
   });
 
-  function download() {
-    const url = URL.createObjectURL(new Blob([exportList()], { type: 'text/plain' }));
+  async function download() {
+    const text = await exportList('json');
+    if (text === null) return;
+    const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
     const link = document.createElement('a');
     link.href = url;
-    link.download = 'portcullis-blocklist.txt';
+    link.download = 'portcullis-rules.json';
     link.click();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   }
@@ -80,8 +82,8 @@ export function RulesView() {
         <button className="button" onClick={() => setImportOpen(true)}>
           Import list…
         </button>
-        <button className="button" onClick={download} disabled={rules.length === 0}>
-          Export list
+        <button className="button" onClick={() => void download()}>
+          Export…
         </button>
         <input
           className="search"

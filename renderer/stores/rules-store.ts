@@ -1,22 +1,40 @@
-// Rules as the helper stores them, and the blocklist import/export.
+// Rules as the helper stores them, and list import/export (through the helper: it parses the text,
+// stores the list in one change and says what it skipped; export reads rules and lists back).
 import { create } from 'zustand';
 import type { Rule, RuleDraft } from '../../main/contract/rules';
 import { formatRemote } from '../../main/contract/rules';
-import { parseBlocklist, type ParsedList } from '../../main/contract/blocklist';
+import type { ExportFormat, ImportFormat, ImportSummary } from '../../main/contract/lists';
+import type { IpcResult } from '../../main/contract/ipc';
+import { streamImport, importChunks, type ImportCalls } from '../../main/contract/import-stream';
+import { formatExport, readExport } from '../../main/contract/export';
 import { bridge } from '../bridge';
 import { useNotices, valueAsAdministrator, valueOr } from './notices-store';
 
-/** Rules per addRules call: small enough that the progress bar moves, large enough to be quick. */
-export const IMPORT_CHUNK = 500;
-
 export interface ImportProgress {
   source: string;
+  /** Characters of text in all, and handed to the helper so far. */
   total: number;
-  done: number;
-  skipped: ParsedList['skipped'];
-  finished: boolean;
+  sent: number;
+  /** Entries the helper has read so far. */
+  entries: number;
+  phase: 'sending' | 'applying' | 'done';
+  summary: ImportSummary | null;
   error: string | null;
 }
+
+/** An IPC result's value, or its error thrown (the import and export helpers stop at the first). */
+async function must<T>(result: Promise<IpcResult<T>>): Promise<T> {
+  const settled = await result;
+  if (!settled.ok) throw new Error(settled.error.message);
+  return settled.value;
+}
+
+const importCalls: ImportCalls = {
+  begin: (params) => must(bridge().importBegin(params)),
+  chunk: (params) => must(bridge().importChunk(params)),
+  commit: (params) => must(bridge().importCommit(params)),
+  abort: (params) => must(bridge().importAbort(params)),
+};
 
 interface RulesStore {
   rules: Rule[];
@@ -29,10 +47,10 @@ interface RulesStore {
   update(id: number, patch: Partial<RuleDraft>): Promise<Rule | null>;
   remove(ids: number[]): Promise<void>;
   setEnabled(id: number, enabled: boolean): Promise<void>;
-  importList(source: string, text: string): Promise<void>;
+  importList(source: string, text: string, options?: { format?: ImportFormat; list?: string }): Promise<void>;
   clearImport(): void;
-  /** The block rules' remotes as a list that importList reads back. */
-  exportList(): string;
+  /** Rules and lists as text in a format (JSON imports back the same); null when reading them failed. */
+  exportList(format: ExportFormat): Promise<string | null>;
 }
 
 export const useRules = create<RulesStore>((set, get) => ({
@@ -76,33 +94,36 @@ export const useRules = create<RulesStore>((set, get) => ({
     await get().update(id, { enabled });
   },
 
-  async importList(source, text) {
-    const parsed = parseBlocklist(text);
-    const drafts: RuleDraft[] = parsed.remotes.map((remote) => ({
-      action: 'block',
-      remote,
-      note: `imported from ${source}`,
-    }));
+  async importList(source, text, options = {}) {
     const progress: ImportProgress = {
       source,
-      total: drafts.length,
-      done: 0,
-      skipped: parsed.skipped,
-      finished: false,
+      total: text.length,
+      sent: 0,
+      entries: 0,
+      phase: 'sending',
+      summary: null,
       error: null,
     };
     set({ importing: progress });
-    for (let start = 0; start < drafts.length; start += IMPORT_CHUNK) {
-      const chunk = drafts.slice(start, start + IMPORT_CHUNK);
-      const result = await bridge().addRules({ rules: chunk });
-      if (!result.ok) {
-        set({ importing: { ...get().importing!, finished: true, error: result.error.message } });
-        await get().load();
-        return;
-      }
-      set({ importing: { ...get().importing!, done: start + chunk.length } });
+    try {
+      const summary = await streamImport(
+        importCalls,
+        { format: options.format ?? 'auto', source, ...(options.list ? { list: options.list } : {}) },
+        importChunks(text),
+        (status) =>
+          set({
+            importing: {
+              ...get().importing!,
+              sent: status.sent,
+              entries: status.parsed?.entries ?? 0,
+              phase: status.phase,
+            },
+          }),
+      );
+      set({ importing: { ...get().importing!, sent: text.length, phase: 'done', summary } });
+    } catch (error) {
+      set({ importing: { ...get().importing!, phase: 'done', error: (error as Error).message } });
     }
-    set({ importing: { ...get().importing!, finished: true } });
     await get().load();
   },
 
@@ -110,15 +131,18 @@ export const useRules = create<RulesStore>((set, get) => ({
     set({ importing: null });
   },
 
-  exportList() {
-    const lines = [
-      '# Portcullis block list: one address, CIDR or domain per line',
-      `# exported ${new Date().toISOString()}`,
-    ];
-    for (const rule of get().rules) {
-      if (rule.action === 'block' && rule.appId === null && rule.remote.kind !== 'any')
-        lines.push(formatRemote(rule.remote));
+  async exportList(format) {
+    try {
+      const data = await readExport({
+        rules: () => must(bridge().listRules({})),
+        lists: () => must(bridge().listLists({})),
+        entries: (id, offset, limit) => must(bridge().listEntries({ id, offset, limit })),
+        apps: () => must(bridge().listApps({})),
+      });
+      return formatExport(format, data).text;
+    } catch (error) {
+      useNotices.getState().push('error', `Exporting failed: ${(error as Error).message}`);
+      return null;
     }
-    return `${lines.join('\n')}\n`;
   },
 }));

@@ -113,9 +113,11 @@ describe('desktop app through the browser shell, real helper', () => {
     await form.getByRole('button', { name: 'Cancel' }).click();
   });
 
-  test('import a list: progress bar, skipped lines explained, rules in the editor', async () => {
+  test('import a list: progress bar, skipped lines explained, the entries a list apart from the rules', async () => {
     const { page } = session;
-    const entries = Array.from({ length: 2600 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
+    // Long enough to go to the helper in more chunks than are in flight at once (1.3 MB: ten of
+    // 128 KiB, four in flight), so the bar moves before the last is sent.
+    const entries = Array.from({ length: 100000 }, (_, i) => `198.${18 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`);
     const file = join(sandbox.makeTempDir('list'), 'blocklist.hosts');
     writeFileSync(
       file,
@@ -146,21 +148,19 @@ describe('desktop app through the browser shell, real helper', () => {
     });
     await page.getByRole('button', { name: 'Import', exact: true }).click();
     const summary = page.getByTestId('import-summary');
-    await summary.filter({ hasText: 'Imported 2,601 of 2,601' }).waitFor({ timeout: 60_000 });
+    await summary.filter({ hasText: 'Imported from blocklist.hosts: 100,001 added' }).waitFor({ timeout: 60_000 });
     await session.screenshot('07-import-done');
-    assert.match((await summary.textContent()) ?? '', /3 lines skipped/);
+    assert.match((await summary.textContent()) ?? '', /1 already present, 2 skipped/);
     await page.getByText(/names this machine itself/).waitFor();
-    await page.getByText(/duplicate of an earlier line/).waitFor();
     const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen.map(Number));
     assert.ok(
-      seen.some((value) => value > 0 && value < 2601),
+      seen.some((value) => value > 0 && value < 100),
       `the bar moved through intermediate values: ${seen.join(', ')}`,
     );
     await page.getByRole('button', { name: 'Close' }).click();
-    const total = (rulesBefore + 2601).toLocaleString('en-US');
+    // The entries are a list, not rules: the rule count stays.
+    const total = rulesBefore.toLocaleString('en-US');
     await page.getByText(`${total} of ${total} rules`).waitFor();
-    await page.getByLabel('Search rules').fill('tracker');
-    await page.locator('[data-rule-remote="ads.tracker.example"]').waitFor();
-    await session.screenshot('08-imported-rules');
+    await session.screenshot('08-imported-list');
   });
 });

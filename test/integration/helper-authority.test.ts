@@ -144,6 +144,69 @@ function assertRefused(result: CliResult, what: RegExp): void {
   assert.equal(result.stdout, '');
 }
 
+test('lists without the manage grant: importing is free (an allow list arrives disabled); disabling or removing a block list, enabling an allow list and a document with an allow rule are refused', async () => {
+  const dir = sandbox.makeTempDir('lists-authority');
+  chmodSync(dir, 0o755);
+  const served = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    chmodSync(path, 0o644);
+    return path;
+  };
+  assert.equal(await probe('127.0.3.1'), 'refused', 'reachable before the list');
+  const blocks = await cli(plain, ['import', served('blocks.txt', '127.0.3.1\n127.0.3.2\n'), '--list', 'plain-blocks']);
+  assert.equal(blocks.code, 0, blocks.stderr);
+  const opens = await cli(plain, [
+    'import',
+    served('opens.txt', '127.0.1.71\n'),
+    '--list',
+    'plain-opens',
+    '--action',
+    'allow',
+  ]);
+  assert.equal(opens.code, 0, opens.stderr);
+  assert.equal(await probe('127.0.3.1'), 'EPERM', 'a block list is enforced');
+  assert.equal(await probe('127.0.1.71'), 'EPERM', 'an allow list arrives disabled');
+
+  assertRefused(
+    await cli(plain, ['lists', 'disable', 'plain-blocks']),
+    /Disabling block list "plain-blocks" \(2 entries\) needs an administrator/,
+  );
+  assertRefused(await cli(plain, ['lists', 'remove', 'plain-blocks']), /Removing block list "plain-blocks"/);
+  assertRefused(
+    await cli(plain, ['lists', 'enable', 'plain-opens']),
+    /Enabling allow list "plain-opens" \(1 entry\) needs an administrator/,
+  );
+  const document = served(
+    'document.json',
+    JSON.stringify({ format: 'portcullis-rules', version: 1, rules: [{ action: 'allow', remote: '127.0.1.72' }] }),
+  );
+  assertRefused(
+    await cli(plain, ['import', document]),
+    /Adding an allow rule \(allow 127\.0\.1\.72\) needs an administrator/,
+  );
+  const lists = await root.call('lists.list');
+  assert.deepEqual(
+    lists.map((list) => [list.name, list.enabled, list.entryCount]),
+    [
+      ['plain-blocks', true, 2],
+      ['plain-opens', false, 1],
+    ],
+    'the refused requests changed no list',
+  );
+  assert.equal((await root.call('rules.list')).filter((rule) => rule.action === 'allow').length, 0);
+  assert.equal(await probe('127.0.3.1'), 'EPERM');
+  assert.equal(await probe('127.0.1.72'), 'EPERM');
+
+  // Root may: the review opens the allow list, the block list goes.
+  assert.equal((await helper.cli(['lists', 'enable', 'plain-opens'])).code, 0);
+  assert.equal(await probe('127.0.1.71'), 'refused', 'reviewed: the allow entry beats the /24 block');
+  for (const name of ['plain-blocks', 'plain-opens'])
+    assert.equal((await helper.cli(['lists', 'remove', name])).code, 0, name);
+  assert.equal(await probe('127.0.3.1'), 'refused');
+  assert.equal(await probe('127.0.1.71'), 'EPERM');
+});
+
 test('without the manage grant: blocking works; loosening is refused and changes nothing in the store or the kernel', async () => {
   assert.equal(await probe('127.0.0.31'), 'refused', 'reachable before the block');
   const blocked = await cli(plain, ['block', '127.0.0.31', '--note', 'by an authorised user']);

@@ -173,20 +173,22 @@ export class HelperProcess {
     return client;
   }
 
-  /** Runs the portcullis CLI against this helper. */
-  cli(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
+  /** Runs the portcullis CLI against this helper (`input`: what it reads on stdin). */
+  cli(args: string[], options: SpawnOptions & { input?: string } = {}): Promise<CliResult> {
     return runCli(['--socket', this.paths.socket, ...args], options);
   }
 }
 
 /** Runs the portcullis CLI (any arguments) and collects its output. */
-export function runCli(args: string[], options: SpawnOptions = {}): Promise<CliResult> {
+export function runCli(args: string[], options: SpawnOptions & { input?: string } = {}): Promise<CliResult> {
+  const { input, ...spawnOptions } = options;
   return new Promise((resolveRun, reject) => {
     const child = spawn(CLI_ARGV[0]!, [...CLI_ARGV.slice(1), ...args], {
       cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...options,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...spawnOptions,
     });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (chunk: Buffer) => {

@@ -15,6 +15,9 @@ import { installCommand } from './install.js';
 import { uninstallCommand } from './uninstall.js';
 import { startCommand } from './start.js';
 import { answerCommand, modeCommand, promptsCommand } from './prompts.js';
+import { importCommand } from './import.js';
+import { exportCommand } from './export.js';
+import { listsCommand } from './lists.js';
 
 export const commands: Command[] = [
   statusCommand,
@@ -22,6 +25,9 @@ export const commands: Command[] = [
   blockCommand,
   allowCommand,
   unblockCommand,
+  importCommand,
+  exportCommand,
+  listsCommand,
   enableCommand,
   disableCommand,
   modeCommand,

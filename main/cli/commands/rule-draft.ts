@@ -39,7 +39,7 @@ export function flagFor(where: string): string {
  * --app: an app id, a path (relative to where the person is: the helper runs elsewhere), or a bare
  * command name looked up in PATH like the shell would.
  */
-function appSelector(text: string): number | string {
+export function appSelector(text: string): number | string {
   if (/^[0-9]+$/.test(text)) return Number(text);
   if (!text.includes('/')) {
     const found = (process.env.PATH ?? '')

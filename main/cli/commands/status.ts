@@ -29,6 +29,7 @@ export function formatStatus(status: Status, now = Date.now()): string {
         `${status.attach.cgroup} (pins in ${status.attach.pinDir}${status.attach.adopted ? ', adopted' : ''})`,
       ],
       ['Rules', String(status.ruleCount)],
+      ['Lists', `${status.lists.count} holding ${status.lists.entries} entries`],
       ['Apps', String(status.appCount)],
       ['Events', `${status.eventsSeen} seen, ${status.eventDrops} dropped`],
       [

@@ -62,7 +62,7 @@ export function startConnections(options: {
   const refreshDomains = () => domainApplies.request();
   // Called inside each rule change's transaction, so a new domain rule's addresses go to the kernel with it.
   engine.addRuleSource((now) => {
-    domains.setRules(engine.rules.domainRules(), now);
+    domains.setRules(engine.domainRules(), now);
     domains.expire(now);
     return domains.addressRules();
   });

@@ -7,6 +7,7 @@ import { settingsHandlers } from './settings.js';
 import { eventsHandlers } from './events.js';
 import { connectionsHandlers } from './connections.js';
 import { promptsHandlers } from './prompts.js';
+import { listsHandlers } from './lists.js';
 
 export function createHandlers(services: HelperServices): HandlerTable {
   return {
@@ -16,5 +17,6 @@ export function createHandlers(services: HelperServices): HandlerTable {
     ...eventsHandlers(services),
     ...connectionsHandlers(services),
     ...promptsHandlers(services),
+    ...listsHandlers(services),
   };
 }

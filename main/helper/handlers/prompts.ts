@@ -1,10 +1,9 @@
 // prompts.*: ask mode's questions: list, answer, subscribe to changes. An answer remembered as allow
 // rules loosens the firewall like adding them does: it needs an administrator (see authority/); an
 // answer for once decides only what is held now, like a person at the app's own prompt would.
-import { additionLoosening } from '../../contract/index.js';
+import { additionLoosening, draftState } from '../../contract/index.js';
 import type { HandlerTable } from '../rpc/handler.js';
 import type { HelperServices } from '../services.js';
-import { draftState } from './rules.js';
 
 export function promptsHandlers({ asks, authority }: HelperServices): HandlerTable {
   return {

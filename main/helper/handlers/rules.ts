@@ -5,12 +5,12 @@ import {
   PortcullisError,
   additionLoosening,
   describeRule,
+  draftState,
   locatedIn,
   patchTerms,
   removalLoosening,
   ruleChangeLoosening,
   ruleState,
-  type ParsedDraft,
   type ParsedPatch,
   type Rule,
   type RuleState,
@@ -25,12 +25,6 @@ async function locating<T>(at: string, step: Promise<T>): Promise<T> {
   } catch (error) {
     throw error instanceof PortcullisError ? locatedIn(at, error) : error;
   }
-}
-
-/** A draft as the classifier sees it (its app as written: a path is not resolved yet). */
-export function draftState(draft: ParsedDraft, now: number): RuleState {
-  const { expiry, app, note: _note, ...terms } = draft;
-  return { ...terms, appId: app, expiresAt: 'in' in expiry ? now + expiry.in : expiry.at };
 }
 
 /** What a patch would make of a stored rule, for asking beforehand; null when the engine will refuse the patch anyway. */

@@ -2,6 +2,7 @@
 // Never edit a released step; add a new one at the end (other areas add their tables this way).
 import type { Database } from 'better-sqlite3';
 import { flowsMigration } from '../flows/flows-store.js';
+import { listsMigration } from './lists-store.js';
 
 export interface Migration {
   /** What the step adds, for the log and for people reading the list. */
@@ -53,4 +54,5 @@ export const migrations: Migration[] = [
     },
   },
   flowsMigration,
+  listsMigration,
 ];

@@ -21,6 +21,7 @@ interface RuleRow {
   created_at: number;
   updated_at: number;
   hits: number;
+  managed_by: string | null;
 }
 
 function rowToRule(row: RuleRow): Rule {
@@ -41,6 +42,7 @@ function rowToRule(row: RuleRow): Rule {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     hits: row.hits,
+    ...(row.managed_by !== null ? { managedBy: row.managed_by } : {}),
   };
 }
 
@@ -63,7 +65,11 @@ function specColumns(spec: ResolvedSpec) {
  * The rule a row written from this spec reads back as (its remote already canonical): built without
  * reading the row back and parsing it again, which was a good part of a bulk import's time.
  */
-function ruleOf(id: number, spec: ResolvedSpec, bookkeeping: Pick<Rule, 'createdAt' | 'updatedAt' | 'hits'>): Rule {
+function ruleOf(
+  id: number,
+  spec: ResolvedSpec,
+  bookkeeping: Pick<Rule, 'createdAt' | 'updatedAt' | 'hits' | 'managedBy'>,
+): Rule {
   return {
     id,
     action: spec.action,
@@ -75,7 +81,10 @@ function ruleOf(id: number, spec: ResolvedSpec, bookkeeping: Pick<Rule, 'created
     expiresAt: spec.expiresAt,
     note: spec.note,
     enabled: spec.enabled,
-    ...bookkeeping,
+    createdAt: bookkeeping.createdAt,
+    updatedAt: bookkeeping.updatedAt,
+    hits: bookkeeping.hits,
+    ...(bookkeeping.managedBy !== undefined ? { managedBy: bookkeeping.managedBy } : {}),
   };
 }
 
@@ -104,8 +113,8 @@ export class RulesStore {
   constructor(private readonly db: Db) {
     // Positional, not named, parameters: binding an object by names measured a good part of a bulk import.
     this.insertRow =
-      db.prepare(`INSERT INTO rules (action, app_id, remote, port_from, port_to, protocol, direction, expires_at, note, enabled, created_at, updated_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      db.prepare(`INSERT INTO rules (action, app_id, remote, port_from, port_to, protocol, direction, expires_at, note, enabled, created_at, updated_at, managed_by)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.updateRow =
       db.prepare(`UPDATE rules SET action = @action, app_id = @app_id, remote = @remote, port_from = @port_from, port_to = @port_to,
       protocol = @protocol, direction = @direction, expires_at = @expires_at, note = @note, enabled = @enabled, updated_at = @now WHERE id = @id`);
@@ -121,7 +130,8 @@ export class RulesStore {
     this.countRows = db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM rules');
   }
 
-  add(spec: ResolvedSpec, now: number): Rule {
+  /** `managedBy`: the policy file writing the rule (null: a person). */
+  add(spec: ResolvedSpec, now: number, managedBy: string | null = null): Rule {
     const c = specColumns(spec);
     const info = this.insertRow.run(
       c.action,
@@ -136,17 +146,27 @@ export class RulesStore {
       c.enabled,
       now,
       now,
+      managedBy,
     );
     const id = Number(info.lastInsertRowid);
     this.changed.add(id);
-    return this.remember(ruleOf(id, spec, { createdAt: now, updatedAt: now, hits: 0 }));
+    return this.remember(
+      ruleOf(id, spec, { createdAt: now, updatedAt: now, hits: 0, ...(managedBy !== null ? { managedBy } : {}) }),
+    );
   }
 
   update(id: number, spec: ResolvedSpec, now: number): Rule | null {
     const before = this.get(id);
     if (!before || this.updateRow.run({ ...specColumns(spec), now, id }).changes === 0) return null;
     this.changed.add(id);
-    return this.remember(ruleOf(id, spec, { createdAt: before.createdAt, updatedAt: now, hits: before.hits }));
+    return this.remember(
+      ruleOf(id, spec, {
+        createdAt: before.createdAt,
+        updatedAt: now,
+        hits: before.hits,
+        ...(before.managedBy !== undefined ? { managedBy: before.managedBy } : {}),
+      }),
+    );
   }
 
   get(id: number): Rule | null {

@@ -201,7 +201,7 @@ describe('RuleForm needs', () => {
 });
 
 describe('RulesView', () => {
-  it('disables, removes and imports rules with a progress bar and skipped lines', async () => {
+  it('disables and removes rules, and imports a list with a progress bar and skipped lines', async () => {
     const api = connectedApi();
     render(<App />);
     await screen.findByText('curl', { selector: '.app-name' });
@@ -215,14 +215,56 @@ describe('RulesView', () => {
       target: { value: '0.0.0.0 ads.example\n0.0.0.0 localhost\n203.0.113.5\nbad host name\n' },
     });
     fireEvent.click(screen.getByRole('button', { name: 'Import' }));
-    await screen.findByText(/Imported 2 of 2 entries from pasted list; 2 lines skipped/);
-    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('2');
+    await screen.findByText(/Imported from pasted list: 2 added, 0 already present, 2 skipped/);
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
     expect(screen.getByText(/names this machine itself/)).toBeTruthy();
     fireEvent.click(screen.getByRole('button', { name: 'Close' }));
+    // The entries are a list of their own, apart from the rules.
+    expect(api.lists.map((list) => [list.name, list.entries])).toEqual([
+      ['pasted list', ['ads.example', '203.0.113.5']],
+    ]);
     fireEvent.click(await screen.findByLabelText('Remove rule 198.51.100.0/24'));
-    await waitFor(() =>
-      expect(api.rules.map((rule) => rule.note)).toEqual(['imported from pasted list', 'imported from pasted list']),
-    );
+    await waitFor(() => expect(api.rules).toEqual([]));
     expect(useConnections.getState().flowCount).toBe(2);
+  });
+});
+
+describe('ListsView', () => {
+  it('subscribes by URL, shows entries, schedule and failures, toggles and removes a list whole', async () => {
+    const api = connectedApi();
+    api.served.set('https://lists.example/ads.txt', '0.0.0.0 ads.example\n203.0.113.9\n');
+    render(<App />);
+    await screen.findByText('curl', { selector: '.app-name' });
+    fireEvent.click(screen.getByRole('tab', { name: /Lists/ }));
+    await screen.findByText(/No lists yet/);
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe to a list…' }));
+    fireEvent.change(screen.getByLabelText('List URL'), { target: { value: 'https://lists.example/ads.txt' } });
+    fireEvent.change(screen.getByLabelText('List name'), { target: { value: 'ads' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe' }));
+    await screen.findByText('https://lists.example/ads.txt');
+    expect(screen.getByTestId('list-count').textContent).toBe('1 lists, 2 entries');
+    expect(screen.getByText(/in 24 h \(every 1d\)/)).toBeTruthy();
+    fireEvent.click(screen.getByRole('button', { name: 'ads' }));
+    const entries = await screen.findByRole('list', { name: 'Entries of ads' });
+    expect(entries.textContent).toContain('203.0.113.9');
+
+    // A URL that fails: the list is there with the reason.
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe to a list…' }));
+    fireEvent.change(screen.getByLabelText('List URL'), { target: { value: 'https://lists.example/gone.txt' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Subscribe' }));
+    await waitFor(() =>
+      expect(screen.getAllByRole('alert').some((alert) => /answered 404/.test(alert.textContent ?? ''))).toBe(true),
+    );
+
+    // Disabling a block list opens the firewall: the button says so beforehand, in the helper's words.
+    expect(screen.getByLabelText('Disable list ads').getAttribute('title')).toBe(
+      'Needs an administrator: disabling block list "ads" (2 entries)',
+    );
+    fireEvent.click(screen.getByLabelText('Disable list ads'));
+    await waitFor(() => expect(api.lists[0]!.enabled).toBe(false));
+    fireEvent.click(await screen.findByLabelText('Enable list ads'));
+    await waitFor(() => expect(api.lists[0]!.enabled).toBe(true));
+    fireEvent.click(screen.getByLabelText('Remove list ads'));
+    await waitFor(() => expect(api.lists.map((list) => list.name)).toEqual(['https://lists.example/gone.txt']));
   });
 });

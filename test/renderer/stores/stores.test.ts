@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@testing-library/react';
 import { installBridge } from '../../../renderer/bridge';
-import { parseBlocklist } from '../../../main/contract/blocklist';
+import { IMPORT_CHUNK_CHARS } from '../../../main/contract/lists';
 import { app, createFakeApi, flow, status } from '../../support/renderer/fake-api';
 import { useConnections } from '../../../renderer/stores/connections-store';
-import { IMPORT_CHUNK, useRules } from '../../../renderer/stores/rules-store';
+import { useRules } from '../../../renderer/stores/rules-store';
 import { useHelper } from '../../../renderer/stores/helper-store';
 import { useNotices } from '../../../renderer/stores/notices-store';
 
@@ -61,41 +61,71 @@ describe('connections store', () => {
 });
 
 describe('rules store', () => {
-  it('imports a list in chunks, reporting progress and what was skipped', async () => {
+  it('imports a list through the helper in chunks of one session, reporting progress and what was skipped', async () => {
     const api = createFakeApi();
     installBridge(api);
     const lines = [
       '# my list',
       '0.0.0.0 localhost',
       'not a host!',
-      ...Array.from({ length: IMPORT_CHUNK * 2 + 7 }, (_, i) => `10.${i >> 8}.${i & 255}.1`),
+      ...Array.from({ length: 30_000 }, (_, i) => `10.${i >> 8}.${i & 255}.1`),
       '10.0.0.1',
     ];
+    const text = lines.join('\n');
     const seen: number[] = [];
-    const stop = useRules.subscribe((state) => state.importing && seen.push(state.importing.done));
-    await useRules.getState().importList('blocklist.txt', lines.join('\n'));
+    const stop = useRules.subscribe((state) => state.importing && seen.push(state.importing.sent));
+    await useRules.getState().importList('blocklist.txt', text);
     stop();
     const importing = useRules.getState().importing!;
-    expect(importing).toMatchObject({
-      total: IMPORT_CHUNK * 2 + 7,
-      done: IMPORT_CHUNK * 2 + 7,
-      finished: true,
-      error: null,
-    });
-    expect(importing.skipped.map((skip) => skip.line)).toEqual([2, 3, lines.length]);
-    expect(importing.skipped[2]!.reason).toMatch(/duplicate/);
-    expect(new Set(seen)).toEqual(new Set([0, IMPORT_CHUNK, IMPORT_CHUNK * 2, IMPORT_CHUNK * 2 + 7]));
-    expect(api.calls.filter((call) => call.name === 'addRules')).toHaveLength(3);
-    expect(useRules.getState().rules).toHaveLength(IMPORT_CHUNK * 2 + 7);
+    expect(importing).toMatchObject({ total: text.length, sent: text.length, phase: 'done', error: null });
+    expect(importing.summary).toMatchObject({ added: 30_000, alreadyPresent: 1, skippedCount: 2 });
+    expect(importing.summary!.skipped.map((skip) => skip.line)).toEqual([2, 3]);
+    const chunks = api.calls.filter((call) => call.name === 'importChunk');
+    expect(chunks.length).toBe(Math.ceil(text.length / IMPORT_CHUNK_CHARS));
+    expect(api.calls.filter((call) => call.name === 'importCommit')).toHaveLength(1);
+    expect(Math.max(...seen)).toBe(text.length);
+    expect(seen.some((sent) => sent > 0 && sent < text.length)).toBe(true);
   });
 
-  it('exports block rules as a list that imports back to the same remotes', async () => {
+  it('exports rules and lists as JSON that names every rule field and each list with its entries', async () => {
     const api = createFakeApi();
     installBridge(api);
     await useRules.getState().add({ action: 'block', remote: '203.0.113.0/24' });
-    await useRules.getState().add({ action: 'block', remote: '*.tracker.example' });
-    await useRules.getState().add({ action: 'allow', remote: 'example.org' });
-    expect(parseBlocklist(useRules.getState().exportList()).remotes).toEqual(['203.0.113.0/24', '*.tracker.example']);
+    await useRules.getState().add({ action: 'allow', remote: 'example.org', port: '443' });
+    await useRules.getState().importList('ads.txt', '||ads.example^\n198.51.100.7\n');
+    const document = JSON.parse((await useRules.getState().exportList('json'))!);
+    expect(document.rules).toEqual([
+      {
+        action: 'block',
+        app: null,
+        remote: '203.0.113.0/24',
+        port: null,
+        protocol: 'any',
+        direction: 'both',
+        expiresAt: null,
+        note: '',
+        enabled: true,
+      },
+      {
+        action: 'allow',
+        app: null,
+        remote: 'example.org',
+        port: '443',
+        protocol: 'any',
+        direction: 'both',
+        expiresAt: null,
+        note: '',
+        enabled: true,
+      },
+    ]);
+    expect(document.lists).toEqual([
+      expect.objectContaining({ name: 'ads.txt', action: 'block', entries: ['*.ads.example', '198.51.100.7'] }),
+    ]);
+    const cidr = (await useRules.getState().exportList('cidr'))!;
+    expect(cidr.split('\n').filter((line) => line && !line.startsWith('#'))).toEqual([
+      '203.0.113.0/24',
+      '198.51.100.7',
+    ]);
   });
 
   it('reports a refused rule with where it was wrong', async () => {

@@ -14,6 +14,8 @@ import {
 import type { App, Flow, Settings, Status } from '../../../main/contract/domain';
 import { parseRuleDraft, type Rule } from '../../../main/contract/rules';
 import type { Prompt } from '../../../main/contract/prompts';
+import { ListParser, type LineFormat } from '../../../main/contract/list-formats';
+import type { RuleList } from '../../../main/contract/lists';
 
 export function status(overrides: Partial<Status> = {}): Status {
   return {
@@ -53,6 +55,7 @@ export function status(overrides: Partial<Status> = {}): Status {
       ],
     },
     ruleCount: 0,
+    lists: { count: 0, entries: 0 },
     appCount: 0,
     eventsSeen: 0,
     eventDrops: 0,
@@ -104,6 +107,10 @@ type Call = { name: string; request: unknown };
 export interface FakeApi extends RendererApi {
   calls: Call[];
   rules: Rule[];
+  /** Lists with their entries; imports go through the real list parser. */
+  lists: Array<RuleList & { entries: string[] }>;
+  /** What subscribing to a URL downloads (a URL not here fails as a 404 would). */
+  served: Map<string, string>;
   apps: App[];
   flows: Flow[];
   prompts: Prompt[];
@@ -134,9 +141,13 @@ export function createFakeApi(): FakeApi {
     askTimeoutAction: 'block',
   };
 
+  const sessions = new Map<number, { parser: ListParser; begin: { source: string; list?: string } }>();
+  let nextSession = 1;
   const fake = {
     calls: [] as Call[],
     rules: [] as Rule[],
+    lists: [] as Array<RuleList & { entries: string[] }>,
+    served: new Map<string, string>(),
     apps: [] as App[],
     flows: [] as Flow[],
     prompts: [] as Prompt[],
@@ -204,6 +215,119 @@ export function createFakeApi(): FakeApi {
       const removed = fake.rules.filter((rule) => ids.includes(rule.id)).map((rule) => rule.id);
       fake.rules = fake.rules.filter((rule) => !ids.includes(rule.id));
       return ok({ removed });
+    },
+    importBegin: (params: { format: LineFormat; source: string; list?: string }) => {
+      sessions.set(nextSession, { parser: new ListParser(params.format), begin: params });
+      return ok({ session: nextSession++ });
+    },
+    importChunk: ({ session, text }: { session: number; text: string }) => {
+      const parser = sessions.get(session)!.parser;
+      parser.push(text);
+      return ok({ lines: parser.lines, entries: parser.entries.length, skipped: parser.skippedCount, received: 0 });
+    },
+    importAbort: ({ session }: { session: number }) => ok({ aborted: sessions.delete(session) }),
+    importCommit: ({ session }: { session: number }) => {
+      const { parser, begin } = sessions.get(session)!;
+      sessions.delete(session);
+      parser.end();
+      const name = begin.list ?? begin.source;
+      let list = fake.lists.find((candidate) => candidate.name === name);
+      if (!list) {
+        list = {
+          id: fake.lists.length + 1,
+          name,
+          kind: 'import',
+          source: begin.source,
+          action: 'block',
+          appId: null,
+          direction: 'both',
+          note: '',
+          enabled: true,
+          entryCount: 0,
+          pendingCount: 0,
+          createdAt: Date.now(),
+          updatedAt: Date.now(),
+          subscription: null,
+          managedBy: null,
+          entries: [],
+        };
+        fake.lists.push(list);
+      }
+      const held = new Set(list.entries);
+      const fresh = [...new Set(parser.entries)].filter((remote) => !held.has(remote));
+      list.entries.push(...fresh);
+      list.entryCount = list.entries.length;
+      const { entries: _entries, ...view } = list;
+      return ok({
+        added: fresh.length,
+        alreadyPresent: parser.entries.length - fresh.length,
+        skippedCount: parser.skippedCount,
+        skipped: parser.skipped,
+        lists: [view],
+        elapsedMs: 1,
+      });
+    },
+    updateList: ({ id, patch }: { id: number; patch: { enabled?: boolean } }) => {
+      const list = fake.lists.find((candidate) => candidate.id === id)!;
+      if (patch.enabled !== undefined) list.enabled = patch.enabled;
+      const { entries: _entries, ...view } = list;
+      return ok(view);
+    },
+    removeList: ({ id }: { id: number }) => {
+      const list = fake.lists.find((candidate) => candidate.id === id)!;
+      fake.lists = fake.lists.filter((candidate) => candidate.id !== id);
+      const { entries: _entries, ...view } = list;
+      return ok({ removed: view });
+    },
+    subscribeList: ({ url, name }: { url: string; name?: string }) => {
+      const text = fake.served.get(url);
+      const parser = new ListParser('auto');
+      parser.push(text ?? '');
+      parser.end();
+      const now = Date.now();
+      const list = {
+        id: fake.lists.length + 1,
+        name: name ?? url,
+        kind: 'subscription' as const,
+        source: url,
+        action: 'block' as const,
+        appId: null,
+        direction: 'both' as const,
+        note: '',
+        enabled: true,
+        entryCount: parser.entries.length,
+        pendingCount: 0,
+        createdAt: now,
+        updatedAt: now,
+        subscription: {
+          url,
+          format: 'auto' as const,
+          everyMs: 86_400_000,
+          lastCheckAt: now,
+          lastSuccessAt: text === undefined ? null : now,
+          nextCheckAt: now + 86_400_000,
+          error: text === undefined ? 'the server answered 404 Not Found' : null,
+        },
+        managedBy: null,
+        entries: parser.entries,
+      };
+      fake.lists.push(list);
+      const { entries: _entries, ...view } = list;
+      return ok({
+        list: view,
+        result: text === undefined ? 'failed' : 'changed',
+        added: parser.entries.length,
+        removed: 0,
+        error: view.subscription.error,
+      });
+    },
+    listLists: () => ok(fake.lists.map(({ entries: _entries, ...view }) => view)),
+    listEntries: ({ id, offset = 0, limit = 10_000 }: { id: number; offset?: number; limit?: number }) => {
+      const list = fake.lists.find((candidate) => candidate.id === id)!;
+      return ok({
+        total: list.entries.length,
+        entries: list.entries.slice(offset, offset + limit).map((remote, i) => ({ id: 1000 + offset + i, remote })),
+      });
     },
     listApps: () => ok([...fake.apps]),
     setAppDefault: ({ appId, action }: { appId: number; action: 'allow' | 'block' | null }) => {

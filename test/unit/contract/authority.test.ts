@@ -7,6 +7,7 @@ import {
   appDefaultLoosening,
   changesAuthorizedUsers,
   enforcementLoosening,
+  listLoosening,
   removalLoosening,
   ruleChangeLoosening,
   settingsLoosening,
@@ -186,4 +187,24 @@ test('enforcement, app defaults, settings', () => {
   assert.equal(changesAuthorizedUsers(current, { authorizedUsers: [1000, 1000] }), false);
   assert.equal(changesAuthorizedUsers(current, { authorizedUsers: [1001] }), true);
   assert.equal(changesAuthorizedUsers(current, { authorizedUsers: [] }), true);
+});
+
+test('lists: enabling an allow list (or what waits for its review), disabling or removing an enabled block list loosen', () => {
+  const list = (action: 'block' | 'allow', enabled: boolean, entryCount = 3, pendingCount = 0) => ({
+    name: 'feed',
+    action,
+    enabled,
+    entryCount,
+    pendingCount,
+  });
+  assert.equal(listLoosening(list('allow', false), 'enable'), 'enabling allow list "feed" (3 entries)');
+  assert.equal(listLoosening(list('allow', true, 3, 1), 'enable'), 'enabling allow list "feed" (1 entry)');
+  assert.equal(listLoosening(list('allow', true), 'enable'), null);
+  assert.equal(listLoosening(list('block', false), 'enable'), null);
+  assert.equal(listLoosening(list('block', true), 'disable'), 'disabling block list "feed" (3 entries)');
+  assert.equal(listLoosening(list('block', true), 'remove'), 'removing block list "feed" (3 entries)');
+  assert.equal(listLoosening(list('block', false), 'remove'), null);
+  assert.equal(listLoosening(list('block', true, 0), 'remove'), null);
+  assert.equal(listLoosening(list('allow', true), 'disable'), null);
+  assert.equal(listLoosening(list('allow', true), 'remove'), null);
 });

@@ -11,7 +11,6 @@ import {
   type RuleDraft,
   type RuleTerms,
 } from '../../../main/contract/rules.js';
-import { parseBlocklist } from '../../../main/contract/blocklist.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -128,27 +127,4 @@ test('a patch changes only what it names and is checked against the rule it chan
   });
   const both = rulePatchSchema.parse({ for: '1h', expiresAt: NOW + 1 }, 'patch');
   assert.deepEqual(both.ok ? null : both.error.where, 'patch.for');
-});
-
-test('blocklists: hosts format and plain lines, with skipped lines explained', () => {
-  const text = [
-    '# a comment',
-    '0.0.0.0 ads.example.com tracker.example.net',
-    '127.0.0.1 localhost',
-    '10.9.0.0/16',
-    '2001:db8::1',
-    'not a valid line here',
-    '1.2.3.999',
-    'ads.example.com',
-    '',
-  ].join('\n');
-  const parsed = parseBlocklist(text);
-  assert.deepEqual(parsed.remotes, ['ads.example.com', 'tracker.example.net', '10.9.0.0/16', '2001:db8::1']);
-  assert.deepEqual(
-    parsed.skipped.map((s) => s.line),
-    [3, 6, 7, 8],
-  );
-  assert.match(parsed.skipped[0]!.reason, /this machine/);
-  assert.match(parsed.skipped[2]!.reason, /more than 255/);
-  assert.match(parsed.skipped[3]!.reason, /duplicate/);
 });

@@ -2,12 +2,8 @@
 // and a kernel that refuses a change leaves store and kernel as they were.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { ApplyStats, Counters, KernelDefaults, KernelRule } from '../../../native/api.js';
-import { RulesEngine, type KernelFirewall } from '../../../main/helper/engine.js';
-import { openDatabase } from '../../../main/helper/store/database.js';
+import type { RulesEngine } from '../../../main/helper/engine.js';
+import { describeEntry, withEngine } from '../../support/engine-kernel.js';
 import { toKernelRules } from '../../../main/helper/kernel-rules.js';
 import {
   rulePatchSchema,
@@ -29,69 +25,6 @@ function parsedPatch(patch: Partial<RuleDraft>): ParsedPatch {
   const result = rulePatchSchema.parse(patch);
   assert.ok(result.ok, JSON.stringify(result));
   return result.value;
-}
-
-/** Holds entries by identity like the real compiler does; all or nothing; fails when told to. */
-class FakeFirewall implements KernelFirewall {
-  readonly entries = new Set<KernelRule>();
-  readonly calls: Array<{ removed: number; added: number }> = [];
-  failNext = false;
-
-  async changeRules(
-    change: { removed: readonly KernelRule[]; added: readonly KernelRule[] },
-    _defaults: KernelDefaults,
-  ): Promise<ApplyStats> {
-    for (const entry of change.removed)
-      assert.ok(this.entries.has(entry), `rule ${entry.ruleId}: removed but never added`);
-    this.calls.push({ removed: change.removed.length, added: change.added.length });
-    if (this.failNext) {
-      this.failNext = false;
-      throw new Error('injected kernel failure');
-    }
-    for (const entry of change.removed) this.entries.delete(entry);
-    for (const entry of change.added) this.entries.add(entry);
-    return {
-      mode: 'diff',
-      entriesWritten: change.added.length,
-      entriesDeleted: change.removed.length,
-      generation: 0,
-      elapsedMs: 0,
-    };
-  }
-
-  async bindApps(): Promise<void> {}
-  async readCounters(): Promise<Counters> {
-    return { allowed: 0n, blocked: 0n, events: 0n, eventDrops: 0n, ruleHits: new Map() };
-  }
-
-  /** Entries as comparable text. */
-  describe(): string[] {
-    return [...this.entries].map(describeEntry).sort();
-  }
-}
-
-function describeEntry(e: KernelRule): string {
-  return `${e.ruleId} ${e.scope} ${Buffer.from(e.addr).toString('hex')}/${e.prefixLen} ${e.portLo}-${e.portHi} ${e.protocol} ${e.direction} ${e.action}`;
-}
-
-async function withEngine(
-  t: { after(fn: () => void): void },
-  run: (engine: RulesEngine, kernel: FakeFirewall) => Promise<void>,
-): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-engine-'));
-  const db = openDatabase(dir);
-  t.after(() => {
-    db.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const kernel = new FakeFirewall();
-  const engine = new RulesEngine(db, kernel, () => undefined);
-  await engine.start();
-  try {
-    await run(engine, kernel);
-  } finally {
-    engine.stop();
-  }
 }
 
 const storedEntries = (engine: RulesEngine) => toKernelRules(engine.rules.list(), Date.now()).map(describeEntry).sort();

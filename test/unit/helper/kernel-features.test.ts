@@ -45,6 +45,7 @@ function statusWith(kernel: Status['kernel']): Status {
     attach: { cgroup: '/sys/fs/cgroup', pinDir: '/sys/fs/bpf/portcullis', adopted: false },
     kernel,
     ruleCount: 0,
+    lists: { count: 0, entries: 0 },
     appCount: 0,
     eventsSeen: 0,
     eventDrops: 0,

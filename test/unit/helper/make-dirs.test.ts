@@ -1,19 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { withTempDir } from '../../support/temp-dir.js';
 import { PortcullisError } from '../../../main/contract/index.js';
 import { deepestExisting, makeDirectories } from '../../../main/helper/make-dirs.js';
-
-function withTempDir(body: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-make-dirs-'));
-  try {
-    body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('make-dirs: makes the missing components with the mode asked for', () => {
   withTempDir((dir) => {

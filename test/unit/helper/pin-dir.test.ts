@@ -1,20 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { withTempDir } from '../../support/temp-dir.js';
 import { PortcullisError } from '../../../main/contract/index.js';
 import { deepestExisting } from '../../../main/helper/make-dirs.js';
 import { preparePinDir } from '../../../main/helper/pin-dir.js';
-
-function withTempDir(body: (dir: string) => void): void {
-  const dir = mkdtempSync(join(tmpdir(), 'portcullis-make-dirs-'));
-  try {
-    body(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('pin-dir: a pin directory off bpffs is refused with what to do, and nothing is made', () => {
   withTempDir((dir) => {

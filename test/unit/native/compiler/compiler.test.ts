@@ -2,7 +2,7 @@
 // deduplication (a million exact blocks share one set), validation messages, and speed at 1M.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { KernelRule } from '../../../../native/api.js';
+import type { CompilableRule, KernelRule } from '../../../../native/api.js';
 import { compileRules, RuleCompiler } from '../../../../native/compiler/compiler.js';
 import {
   ENTRY_BYTES,
@@ -409,4 +409,25 @@ test('per-app defaults and the global default are encoded', () => {
   assert.equal(compiled.appDefaults.count, 2);
   assert.deepEqual([...compiled.appDefaults.values], [1, 2]);
   assert.equal(compiled.appDefaults.keys.readUInt32LE(4), 6);
+});
+
+test('an IPv4 address given as a number compiles exactly as its bytes do; a bad one is refused', () => {
+  const texts = ['10.0.0.0/8', '10.1.2.3', '10.1.2.0/24', '192.0.2.255', '0.0.0.0/0', '255.255.255.255'];
+  const asBytes = texts.map((text, i) => v4(i + 1, text, { action: i % 2 ? 'allow' : 'block' }));
+  const asNumbers: CompilableRule[] = asBytes.map((rule) => ({
+    ...rule,
+    family: 4 as const,
+    addr: ((rule.addr[0]! << 24) | (rule.addr[1]! << 16) | (rule.addr[2]! << 8) | rule.addr[3]!) >>> 0,
+  }));
+  const a = compileRules(asBytes, defaults);
+  const b = compileRules(asNumbers, defaults);
+  for (const map of ['v4Exact', 'v4Lpm'] as const) {
+    assert.deepEqual(b[map].keys, a[map].keys, map);
+    assert.deepEqual(b[map].values, a[map].values, map);
+  }
+  assert.throws(() => compileRules([{ ...asNumbers[0]!, family: 4, addr: 2 ** 32 }], defaults), /numeric addr/);
+  assert.throws(
+    () => compileRules([{ ...v4(1, '10.0.0.1'), family: 6, addr: 1 } as unknown as CompilableRule], defaults),
+    /numeric addr/,
+  );
 });

@@ -517,3 +517,38 @@ test('a bulk first load (repeated keys, scopes, runs sharing long prefixes) ends
   assert.deepEqual(bulkKernel.describe(), kernel.describe());
   assert.deepEqual(bulkKernel.describe(), fullCompile(rules.filter((_, i) => i % 7 !== 0)));
 });
+
+test('a change of most of the ruleset rebuilds the tables and asks for a full compile that ends where a fresh one does', () => {
+  const hand = [v4(1, '10.0.0.0/8'), v4(2, '10.1.2.3', { action: 'allow' }), v6(3, '2001:db8::', 32)];
+  const list = Array.from({ length: 20000 }, (_, i) =>
+    v4(100 + i, `10.${(i >> 8) & 255}.${i & 255}.${i % 2 ? 7 : 9}`, { scope: i % 5 === 0 ? 4 : 0 }),
+  );
+  const compiler = new RuleCompiler(true);
+  const kernel = new FakeKernel();
+  compiler.update([], hand);
+  kernel.load(compiler.compileAll(defaults));
+  assert.equal(compiler.needsFullCompile, false);
+
+  compiler.update([], list);
+  assert.equal(compiler.needsFullCompile, true, 'a list far larger than what is held is a bulk load');
+  assert.throws(() => compiler.compileChange(), /compileAll first/);
+  assert.equal(compiler.ruleCount, hand.length + list.length);
+  kernel.load(compiler.compileAll(defaults));
+  assert.deepEqual(kernel.describe(), fullCompile([...hand, ...list]));
+
+  // A small change after the rebuild goes in place again.
+  const extra = v4(50, '192.0.2.1');
+  compiler.update([], [extra]);
+  assert.equal(compiler.needsFullCompile, false);
+  kernel.apply(planDiff(compiler.compileChange()).steps);
+  assert.deepEqual(kernel.describe(), fullCompile([...hand, ...list, extra]));
+
+  // The list goes again: a rebuild from what remains. A rule never given is refused, nothing changed.
+  assert.throws(() => compiler.update([...list, v4(9, '1.2.3.4')], []), /removed\[20000\] \(ruleId 9\): not among/);
+  assert.equal(compiler.ruleCount, hand.length + list.length + 1);
+  compiler.update(list, []);
+  assert.equal(compiler.needsFullCompile, true);
+  assert.equal(compiler.ruleCount, hand.length + 1);
+  kernel.load(compiler.compileAll(defaults));
+  assert.deepEqual(kernel.describe(), fullCompile([...hand, extra]));
+});
