@@ -112,6 +112,8 @@ function syntheticBackend() {
     setEnforcement: unsupported,
     getSettings: unsupported,
     updateSettings: unsupported,
+    listPrompts: async () => [],
+    answerPrompt: unsupported,
     importBegin: unsupported,
     importChunk: unsupported,
     importCommit: unsupported,
