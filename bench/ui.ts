@@ -94,6 +94,7 @@ function syntheticBackend() {
     eventsSeen: 0,
     eventDrops: 0,
     dns: { queries: 0, answersLearned: 0, answersIgnored: 0, pendingQueries: 0, domainAddresses: 0, domainApplies: 0 },
+    policy: { dir: '/etc/portcullis/policy.d', files: [], error: null },
   } as Status;
   const unsupported = async () => {
     throw new Error('not in the benchmark');

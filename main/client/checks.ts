@@ -159,6 +159,28 @@ export function hooksCheck(status: Status): Check {
   };
 }
 
+/** The policy files, when the helper answered: fails when one is malformed or refused (its last good rules stay). */
+export function policyCheck(status: Status): Check {
+  const { dir, files, error } = status.policy;
+  const bad = files.filter((file) => file.error !== null);
+  const problems = [...(error ? [error] : []), ...bad.map((file) => `${file.name}: ${file.error}`)];
+  return {
+    id: 'policy',
+    label: 'policy files',
+    ok: problems.length === 0,
+    detail:
+      problems.length > 0
+        ? problems.join('; ')
+        : files.length === 0
+          ? `none in ${dir}`
+          : `${files.length} applied from ${dir}`,
+    fix:
+      problems.length === 0
+        ? null
+        : `fix the file named (root-owned, not writable by group or others, the JSON of "portcullis export"); the helper applies it when it changes`,
+  };
+}
+
 export interface ChecksOptions {
   socketPath?: string;
   /** Whether the system-wide install is intact (main/install/state.ts knows; the client does not). */
@@ -169,6 +191,6 @@ export async function runChecks(options: ChecksOptions): Promise<Check[]> {
   const checks = [kernelCheck(), cgroup2Check(), bpffsCheck(), btfCheck(), polkitCheck(), options.installed()];
   const helper = await helperCheck(options.socketPath);
   checks.push(helper.check);
-  if (helper.status) checks.push(hooksCheck(helper.status));
+  if (helper.status) checks.push(hooksCheck(helper.status), policyCheck(helper.status));
   return checks;
 }

@@ -27,6 +27,11 @@ export const LAYOUT = {
   node: '/usr/bin/node',
   /** Holds helper.conf (main/helper/config.ts reads it); removed only by uninstall --purge. */
   configDir: '/etc/portcullis',
+  /**
+   * Policy files: root-owned JSON documents (the export format) the helper applies as managed rules
+   * and lists, for configuration management to roll out.
+   */
+  policyDir: '/etc/portcullis/policy.d',
   /** The helper's socket directory when helper.conf does not move the socket. */
   runtimeDir: '/run/portcullis',
 } as const;

@@ -166,6 +166,30 @@ export interface Status {
   dns: DnsStatus;
   /** Ask mode: questions waiting for an answer. */
   pendingPrompts?: number;
+  /** Policy files (root-owned JSON documents the helper applies as managed rules and lists). */
+  policy: PolicyStatus;
+}
+
+/** One policy file as the helper last read it. */
+export interface PolicyFileStatus {
+  /** The file's name in the policy directory. */
+  name: string;
+  /** applied: its rules are in force; malformed or refused: the last good rules of that file stay (if any). */
+  state: 'applied' | 'malformed' | 'refused';
+  /** What is wrong, with the line or field; null when applied. */
+  error: string | null;
+  /** Rules and lists the file has in force. */
+  rules: number;
+  lists: number;
+  /** When its current rules were applied (ms since epoch); null when none ever were. */
+  appliedAt: number | null;
+}
+
+export interface PolicyStatus {
+  dir: string;
+  files: PolicyFileStatus[];
+  /** A problem with the directory itself (not root-owned, writable by others); null when fine or absent. */
+  error: string | null;
 }
 
 export interface Settings {

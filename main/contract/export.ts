@@ -3,7 +3,8 @@
 // CIDR are the block entries other tools read, each noting what it could not express.
 import type { App } from './domain.js';
 import type { ListEntry, RuleList, ExportFormat } from './lists.js';
-import { formatRemote, type Rule } from './rules.js';
+import { formatRemote, parseRemote, type Rule } from './rules.js';
+import { isCanonicalIpv4 } from './list-formats.js';
 import {
   DOCUMENT_FORMAT,
   DOCUMENT_VERSION,
@@ -99,7 +100,12 @@ export function formatExport(format: ExportFormat, data: ExportData): { text: st
     for (const remote of entries) take(remote);
   }
   if (narrower > 0) left.push(`${narrower} block(s) limited to an app, port, protocol or direction`);
-  const isDomain = (remote: string) => !remote.includes(':') && /[a-z]/.test(remote) && !remote.includes('/');
+  // Entries and rules are canonical: a dotted quad needs no parse, everything else takes the one parser.
+  const isDomain = (remote: string) => {
+    if (isCanonicalIpv4(remote)) return false;
+    const parsed = parseRemote(remote);
+    return parsed.ok && parsed.value.kind === 'domain';
+  };
   const lines = [`# Portcullis block list (${format}): exported ${new Date().toISOString()}`];
   if (format === 'hosts') {
     let wildcards = 0;

@@ -8,6 +8,7 @@ export * from './list-formats.js';
 export * from './lists.js';
 export * from './subscriptions.js';
 export * from './rules-document.js';
+export * from './opensnitch.js';
 export * from './import-stream.js';
 export * from './export.js';
 export * from './prompts.js';

@@ -11,7 +11,7 @@ import type { ErrorKind } from './errors.js';
 
 /** One environment check (doctor, first-run wizard): what, whether it passed, and how to fix it. */
 export interface Check {
-  id: 'kernel' | 'cgroup2' | 'bpffs' | 'btf' | 'hooks' | 'polkit' | 'polkit-agent' | 'helper' | 'installed';
+  id: 'kernel' | 'cgroup2' | 'bpffs' | 'btf' | 'hooks' | 'polkit' | 'polkit-agent' | 'helper' | 'installed' | 'policy';
   label: string;
   ok: boolean;
   detail: string;

@@ -3,13 +3,17 @@
 // the desktop app, subscriptions, policy files): the helper runs it, at the trust boundary, over
 // text streamed to it in chunks. Every line either becomes an entry (a canonical remote) or is
 // reported skipped with its number and why; comments and blank lines are neither.
-import { formatRemote, parseRemote } from './rules.js';
+import { formatRemote, parseRemote, type Remote } from './rules.js';
+import { fail, type Result } from './schema.js';
 
 /** Formats whose entries are lines; `auto` takes every syntax below, line by line. */
 export const LINE_FORMATS = ['auto', 'hosts', 'plain', 'cidr', 'domains', 'adblock'] as const;
 export type LineFormat = (typeof LINE_FORMATS)[number];
 
 export interface SkippedLine {
+  /** The file of a multi-file import (OpenSnitch rules); absent for a single list. */
+  file?: string;
+  /** 1-based; 0 where the entry is a whole file's rule rather than one line of it. */
   line: number;
   /** The line (or the part of it that was refused), cut to 200 characters. */
   text: string;
@@ -66,6 +70,14 @@ export function isCanonicalIpv4(text: string): boolean {
     digits++;
   }
   return parts === 4;
+}
+
+/** One list entry, from any source (a line, a document's list, a download): a remote that names something. */
+export function parseEntry(text: string, where = 'entry'): Result<Exclude<Remote, { kind: 'any' }>> {
+  const remote = parseRemote(text, where);
+  if (!remote.ok) return remote;
+  if (remote.value.kind === 'any') return fail(where, '"any" would match everything; not imported');
+  return { ok: true, value: remote.value };
 }
 
 const clip = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…` : text);
@@ -200,10 +212,9 @@ export class ListParser {
   private target(number: number, text: string, fromHosts = false): void {
     if (LOCAL_NAMES.has(text.toLowerCase()))
       return this.skip(number, text, 'names this machine itself; blocking it would break local services');
-    const remote = parseRemote(text, `line ${number}`);
+    const remote = parseEntry(text, `line ${number}`);
     if (!remote.ok) return this.skip(number, text, remote.error.message);
     const kind = remote.value.kind;
-    if (kind === 'any') return this.skip(number, text, '"any" would match everything; not imported');
     if (kind === 'domain' && this.format === 'cidr')
       return this.skip(number, text, 'a domain in a CIDR list (import it with --format plain or domains)');
     if (kind === 'address' && (fromHosts || this.format === 'domains'))

@@ -64,8 +64,13 @@ export interface ListEntry {
   remote: string;
 }
 
-/** Imports take the line formats and Portcullis's own JSON document (rules and lists, every field). */
-export const IMPORT_FORMATS = [...LINE_FORMATS, 'json'] as const;
+/**
+ * Imports take the line formats, Portcullis's own JSON document (rules and lists, every field) and a
+ * bundle of OpenSnitch rule files (opensnitch.ts).
+ */
+export const IMPORT_FORMATS = [...LINE_FORMATS, 'json', 'opensnitch'] as const;
+/** Formats read whole at commit (JSON documents), not line by line. */
+export const DOCUMENT_IMPORT_FORMATS: readonly ImportFormat[] = ['json', 'opensnitch'];
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 export const EXPORT_FORMATS = ['json', 'hosts', 'cidr'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -16,6 +16,7 @@ import {
 import { listNameSchema, type RuleList } from './lists.js';
 import { LINE_FORMATS, type LineFormat } from './list-formats.js';
 import type { App } from './domain.js';
+import { jsonErrorPlace } from './json-error.js';
 import { everySchema, formatEvery, listUrlSchema } from './subscriptions.js';
 
 export const DOCUMENT_FORMAT = 'portcullis-rules';
@@ -139,7 +140,9 @@ export function parseDocument(text: string, where = 'document'): Result<ParsedRu
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    return fail(where, `is not valid JSON: ${(error as Error).message}`);
+    const place = jsonErrorPlace(text);
+    const at = place ? ` at line ${place.line}, column ${place.column}` : '';
+    return fail(where, `is not valid JSON${at}: ${(error as Error).message}`);
   }
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && !('format' in raw))
     return fail(`${where}.format`, `is missing: a Portcullis document starts with "format": "${DOCUMENT_FORMAT}"`);

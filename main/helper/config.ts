@@ -1,4 +1,5 @@
-// Where the helper works: cgroup to attach to, bpffs pin directory, state directory, socket.
+// Where the helper works: cgroup to attach to, bpffs pin directory, state directory, socket, and
+// the policy directory.
 //
 // Run directly by root, flags override /etc/portcullis/helper.conf, which overrides the defaults.
 // Started through pkexec (PKEXEC_UID set) the caller controls the command line, so flags are
@@ -7,13 +8,21 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { findCgroup2Mount } from '../common/cgroup2.js';
-import { DEFAULT_BPFFS, DEFAULT_SOCKET, DEFAULT_STATE_DIR, HELPER_CONFIG_FILE } from '../common/default-paths.js';
+import {
+  DEFAULT_BPFFS,
+  DEFAULT_POLICY_DIR,
+  DEFAULT_SOCKET,
+  DEFAULT_STATE_DIR,
+  HELPER_CONFIG_FILE,
+} from '../common/default-paths.js';
 
 export interface HelperPaths {
   cgroup: string;
   bpffs: string;
   stateDir: string;
   socket: string;
+  /** Policy files applied as managed rules (root-owned; LAYOUT.policyDir unless moved by root). */
+  policyDir: string;
 }
 
 export interface HelperConfig extends HelperPaths {
@@ -23,7 +32,7 @@ export interface HelperConfig extends HelperPaths {
 
 export { DEFAULT_BPFFS, DEFAULT_STATE_DIR, DEFAULT_SOCKET, HELPER_CONFIG_FILE as CONFIG_FILE };
 
-const CONFIG_KEYS = ['cgroup', 'bpffs', 'stateDir', 'socket'] as const;
+const CONFIG_KEYS = ['cgroup', 'bpffs', 'stateDir', 'socket', 'policyDir'] as const;
 
 export interface ConfigInputs {
   flags: Partial<HelperPaths>;
@@ -54,6 +63,7 @@ export function resolveHelperConfig(inputs: ConfigInputs): HelperConfig {
     bpffs: inputs.flags.bpffs ?? fromFile.bpffs ?? DEFAULT_BPFFS,
     stateDir: inputs.flags.stateDir ?? fromFile.stateDir ?? DEFAULT_STATE_DIR,
     socket: inputs.flags.socket ?? fromFile.socket ?? DEFAULT_SOCKET,
+    policyDir: inputs.flags.policyDir ?? fromFile.policyDir ?? DEFAULT_POLICY_DIR,
   };
   for (const key of CONFIG_KEYS) {
     if (!isAbsolute(paths[key]))

@@ -20,6 +20,7 @@ import { RpcServer } from './rpc/server.js';
 import { createHandlers } from './handlers/index.js';
 import { ImportSessions } from './lists/import-sessions.js';
 import { Subscriptions } from './lists/subscriptions.js';
+import { PolicyFiles } from './policy/policy-files.js';
 import { buildStatus } from './status.js';
 import { describeKernelFeatures } from './kernel-features.js';
 import { Authority } from './authority/authority.js';
@@ -55,6 +56,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   let connections: Connections | null = null;
   // Likewise ask mode, which needs the connections side to name apps and hosts.
   let asks: AskService | null = null;
+  const policy = new PolicyFiles(engine, config.policyDir, log);
   let status = () =>
     buildStatus({
       version: productVersion(),
@@ -67,6 +69,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
       fanout,
       dns: () => connections?.dnsStatus() ?? null,
       pendingPrompts: () => asks?.pending ?? 0,
+      policy: () => policy.status(),
     });
   const enforcement = new Enforcement(
     enforcementStore,
@@ -82,6 +85,8 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
 
   await engine.start();
   await enforcement.start();
+  // Root's policy is in force before any client is served.
+  await policy.start();
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
   const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });
@@ -164,6 +169,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   fanout.close();
   imports.stop();
   subscriptions.stop();
+  policy.stop();
   engine.stop();
   enforcement.stop();
   await firewall.close(); // closes our fds only; links and maps stay pinned

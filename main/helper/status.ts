@@ -1,5 +1,11 @@
 // Builds the status every client shows.
-import { PROTOCOL_VERSION, type DnsStatus, type KernelFeature, type Status } from '../contract/index.js';
+import {
+  PROTOCOL_VERSION,
+  type DnsStatus,
+  type KernelFeature,
+  type PolicyStatus,
+  type Status,
+} from '../contract/index.js';
 import type { KernelFeatures } from '../../native/api.js';
 import type { RulesEngine } from './engine.js';
 import type { Enforcement } from './enforcement.js';
@@ -19,6 +25,8 @@ export interface StatusSources {
   dns: () => DnsStatus | null;
   /** Ask mode's questions waiting now. */
   pendingPrompts?: () => number;
+  /** The policy files as last read. */
+  policy: () => PolicyStatus;
 }
 
 const NO_DNS: DnsStatus = {
@@ -58,5 +66,6 @@ export function buildStatus(sources: StatusSources, now = Date.now()): Status {
     eventDrops: fanout.eventsDropped,
     dns: sources.dns() ?? NO_DNS,
     pendingPrompts: sources.pendingPrompts?.() ?? 0,
+    policy: sources.policy(),
   };
 }

@@ -72,7 +72,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
 }
 
 /** Where the installed helper keeps pins, socket and state: defaults, moved by a valid helper.conf. */
-export function installedHelperPaths(): { paths: Omit<HelperPaths, 'cgroup'>; note: string | null } {
+export function installedHelperPaths(): { paths: Omit<HelperPaths, 'cgroup' | 'policyDir'>; note: string | null } {
   const defaults = { bpffs: DEFAULT_BPFFS, stateDir: DEFAULT_STATE_DIR, socket: DEFAULT_SOCKET };
   try {
     return { paths: { ...defaults, ...readConfigFile(HELPER_CONFIG_FILE) }, note: null };

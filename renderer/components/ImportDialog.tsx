@@ -110,7 +110,12 @@ export function ImportDialog() {
                   {summary.skipped.slice(0, 200).map((skip) => (
                     <li key={`${skip.line}:${skip.text}`}>
                       <span className="mono">
-                        line {skip.line}: {skip.text}
+                        {skip.file === undefined
+                          ? `line ${skip.line}`
+                          : skip.line > 0
+                            ? `${skip.file}:${skip.line}`
+                            : skip.file}
+                        : {skip.text}
                       </span>{' '}
                       — {skip.reason}
                     </li>

@@ -123,7 +123,10 @@ export function RulesView() {
               const rule = shown[item.index]!;
               const remote = formatRemote(rule.remote);
               // Undoing an enabled block lets traffic through: the helper will ask for an administrator.
-              const adminTitle = rule.enabled && rule.action === 'block' ? 'Needs an administrator' : undefined;
+              // A policy file's rule is changed in that file, by root: read-only here, saying where it lives.
+              const managedTitle = rule.managedBy ? `Managed by the policy file ${rule.managedBy}` : undefined;
+              const adminTitle =
+                managedTitle ?? (rule.enabled && rule.action === 'block' ? 'Needs an administrator' : undefined);
               return (
                 <div
                   key={item.key}
@@ -137,6 +140,7 @@ export function RulesView() {
                       type="checkbox"
                       className="switch"
                       checked={rule.enabled}
+                      disabled={Boolean(rule.managedBy)}
                       title={adminTitle}
                       aria-label={`${rule.enabled ? 'Disable' : 'Enable'} rule ${remote}`}
                       onChange={(event) => void setEnabled(rule.id, event.target.checked)}
@@ -166,6 +170,8 @@ export function RulesView() {
                   <span role="cell" className="actions">
                     <button
                       className="button small"
+                      disabled={Boolean(rule.managedBy)}
+                      title={managedTitle}
                       onClick={() => edit({ mode: 'edit', id: rule.id })}
                       aria-label={`Edit rule ${remote}`}
                     >
@@ -173,6 +179,7 @@ export function RulesView() {
                     </button>
                     <button
                       className="button small danger-outline"
+                      disabled={Boolean(rule.managedBy)}
                       title={adminTitle}
                       onClick={() => void remove([rule.id])}
                       aria-label={`Remove rule ${remote}`}

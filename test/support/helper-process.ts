@@ -19,6 +19,8 @@ export interface HelperPaths {
   bpffs: string;
   stateDir: string;
   socket: string;
+  /** Policy files (root-owned, 0755): a test's own, never the system's /etc/portcullis/policy.d. */
+  policyDir: string;
 }
 
 export interface CliResult {
@@ -55,7 +57,7 @@ export class HelperProcess {
   ): Promise<HelperProcess> {
     const { env = {}, ...givenPaths } = given;
     let paths: HelperPaths;
-    if (givenPaths.cgroup && givenPaths.bpffs && givenPaths.stateDir && givenPaths.socket) {
+    if (givenPaths.cgroup && givenPaths.bpffs && givenPaths.stateDir && givenPaths.socket && givenPaths.policyDir) {
       paths = givenPaths as HelperPaths;
     } else {
       const base = sandbox.makeTempDir('helper');
@@ -65,6 +67,7 @@ export class HelperProcess {
         bpffs: givenPaths.bpffs ?? join(sandbox.makeBpffs(), 'portcullis'),
         stateDir: givenPaths.stateDir ?? join(base, 'state'),
         socket: givenPaths.socket ?? join(base, 'run', 'helper.sock'),
+        policyDir: givenPaths.policyDir ?? join(base, 'policy.d'),
       };
     }
     const helper = new HelperProcess(sandbox, paths, cliCommand, env);
@@ -97,7 +100,7 @@ export class HelperProcess {
   /** Starts the helper (again) and waits until it serves its socket. */
   async launch(extraEnv: NodeJS.ProcessEnv = {}): Promise<void> {
     if (this.running) throw new Error('the helper is already running');
-    const { cgroup, bpffs, stateDir, socket } = this.paths;
+    const { cgroup, bpffs, stateDir, socket, policyDir } = this.paths;
     mkdirSync(stateDir, { recursive: true });
     const child = spawn(
       this.cliCommand[0]!,
@@ -112,6 +115,8 @@ export class HelperProcess {
         stateDir,
         '--socket',
         socket,
+        '--policy-dir',
+        policyDir,
       ],
       {
         cwd: REPO_ROOT,

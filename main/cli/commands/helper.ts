@@ -6,7 +6,7 @@ import type { Command } from '../command.js';
 export const helperCommand: Command = {
   name: 'helper',
   summary: 'run the privileged helper in the foreground (root; until SIGTERM/SIGINT)',
-  synopsis: '[--cgroup DIR] [--bpffs DIR] [--state-dir DIR] [--socket PATH]',
+  synopsis: '[--cgroup DIR] [--bpffs DIR] [--state-dir DIR] [--socket PATH] [--policy-dir DIR]',
   flags: {
     cgroup: {
       type: 'string',
@@ -21,6 +21,11 @@ export const helperCommand: Command = {
     'state-dir': {
       type: 'string',
       description: 'where the database lives (default /var/lib/portcullis)',
+      placeholder: 'DIR',
+    },
+    'policy-dir': {
+      type: 'string',
+      description: 'root-owned policy files applied as managed rules (default /etc/portcullis/policy.d)',
       placeholder: 'DIR',
     },
   },
@@ -44,6 +49,7 @@ export const helperCommand: Command = {
         bpffs: flags.bpffs,
         stateDir: flags['state-dir'],
         socket: flags.socket,
+        policyDir: flags['policy-dir'],
       });
     } catch (error) {
       // A libbpf failure at start-up (load, attach, pin) is the kernel's answer, with its log.

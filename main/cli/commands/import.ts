@@ -1,11 +1,12 @@
 // import FILE|-|URL: a list (hosts, addresses, CIDRs, domains, AdBlock filters, or Portcullis's JSON)
 // into the helper in one transaction and one kernel apply. The CLI reads the text (a file, stdin, or
 // a URL fetched as the person running it) and streams it; the helper parses it and says what it did.
-import { createReadStream, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createReadStream, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import {
   IMPORT_FORMATS,
   PortcullisError,
+  formatOpenSnitchBundle,
   streamImport,
   type ImportCalls,
   type ImportFormat,
@@ -35,7 +36,7 @@ interface TextSource {
   total: number | null;
   /** Bytes read so far. */
   read(): number;
-  text: AsyncIterable<string>;
+  text: AsyncIterable<string> | Iterable<string>;
 }
 
 async function* decoded(stream: AsyncIterable<Uint8Array>, count: (n: number) => void): AsyncIterable<string> {
@@ -94,6 +95,41 @@ export async function openSource(target: string): Promise<TextSource> {
   };
 }
 
+/**
+ * OpenSnitch's rules: every *.json file of a rule directory (as OpenSnitch loads them), or one rule
+ * file, read here and sent as one bundle; the helper maps them and says which it could not.
+ */
+export function openOpenSnitchSource(target: string): TextSource {
+  const path = resolve(target);
+  const unreadable = (error: unknown) =>
+    new PortcullisError(
+      'invalid-input',
+      `DIR: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      { where: 'DIR' },
+    );
+  let files: Array<{ name: string; text: string }>;
+  try {
+    if (statSync(path).isDirectory()) {
+      const names = readdirSync(path)
+        .filter((name) => name.endsWith('.json') && statSync(join(path, name)).isFile())
+        .sort();
+      files = names.map((name) => ({ name, text: readFileSync(join(path, name), 'utf8') }));
+      if (files.length === 0)
+        throw new PortcullisError('invalid-input', `DIR: ${path} holds no *.json rule files`, { where: 'DIR' });
+    } else files = [{ name: basename(path), text: readFileSync(path, 'utf8') }];
+  } catch (error) {
+    throw error instanceof PortcullisError ? error : unreadable(error);
+  }
+  const text = formatOpenSnitchBundle(files);
+  return { label: path, total: text.length, read: () => text.length, text: [text] };
+}
+
+/** Where a skipped entry was: a line of the list, or a file (and line) of a multi-file import. */
+function skippedWhere(skip: ImportSummary['skipped'][number]): string {
+  if (skip.file === undefined) return `line ${skip.line}`;
+  return skip.line > 0 ? `${skip.file}:${skip.line}` : skip.file;
+}
+
 /** The summary for a person: counts, the lists touched, the first skipped lines with their reasons. */
 export function formatSummary(summary: ImportSummary): string {
   const lines = [
@@ -109,7 +145,7 @@ export function formatSummary(summary: ImportSummary): string {
       );
   }
   for (const skip of summary.skipped.slice(0, SKIPPED_SHOWN))
-    lines.push(`  line ${skip.line}: ${skip.text} — ${skip.reason}`);
+    lines.push(`  ${skippedWhere(skip)}: ${skip.text} — ${skip.reason}`);
   if (summary.skippedCount > SKIPPED_SHOWN)
     lines.push(
       `  … and ${formatCount(summary.skippedCount - SKIPPED_SHOWN)} more skipped (--json lists the first ${summary.skipped.length})`,
@@ -143,11 +179,12 @@ export async function runImport(
 export const importCommand: Command = {
   name: 'import',
   summary: 'import a list (hosts, addresses, CIDRs, domains, AdBlock, JSON) in one go',
-  synopsis: 'FILE|-|URL [--format F] [--list NAME] [--action block|allow] [--app APP] [--note TEXT]',
+  synopsis:
+    'FILE|-|URL [--format F] [--list NAME] [--action block|allow] [--app APP] [--note TEXT] | --format opensnitch DIR|FILE',
   flags: {
     format: {
       type: 'string',
-      description: `${IMPORT_FORMATS.join(', ')} (default auto: every line format)`,
+      description: `${IMPORT_FORMATS.join(', ')} (default auto: every line format; opensnitch: a rule directory or file)`,
       placeholder: 'F',
     },
     list: {
@@ -165,7 +202,8 @@ export const importCommand: Command = {
   },
   json: true,
   // A Portcullis document may hold enabled allow rules (auto detects one).
-  mayLoosen: ({ flags }) => flags.format === undefined || flags.format === 'auto' || flags.format === 'json',
+  mayLoosen: ({ flags }) =>
+    flags.format === undefined || flags.format === 'auto' || flags.format === 'json' || flags.format === 'opensnitch',
   async run(context) {
     const [target, ...extra] = context.positionals;
     if (target === undefined)
@@ -188,7 +226,7 @@ export const importCommand: Command = {
         where: '--action',
       });
     const app = flag('app');
-    const source = await openSource(target);
+    const source = format === 'opensnitch' ? openOpenSnitchSource(target) : await openSource(target);
     const summary = await runImport(
       context,
       {

@@ -37,12 +37,31 @@ export function formatStatus(status: Status, now = Date.now()): string {
         `${status.dns.answersLearned} answers learned, ${status.dns.answersIgnored} ignored (no matching query); ` +
           `${status.dns.domainAddresses} addresses for domain rules`,
       ],
+      ['Policy', policySummary(status.policy)],
       ['Kernel', kernel],
     ],
   )
     .split('\n')
     .slice(1);
-  return [...lines, ...featureLines(status.kernel.features).map((line) => `  ${line}`)].join('\n');
+  const problems = [
+    ...(status.policy.error ? [status.policy.error] : []),
+    ...status.policy.files.filter((file) => file.error).map((file) => `${file.name}: ${file.error}`),
+  ];
+  return [
+    ...lines,
+    ...problems.map((problem) => `  policy ${problem}`),
+    ...featureLines(status.kernel.features).map((line) => `  ${line}`),
+  ].join('\n');
+}
+
+/** The policy directory in a line: its files, what they hold, how many need fixing. */
+export function policySummary(policy: Status['policy']): string {
+  const applied = policy.files.filter((file) => file.appliedAt !== null);
+  const rules = applied.reduce((sum, file) => sum + file.rules, 0);
+  const lists = applied.reduce((sum, file) => sum + file.lists, 0);
+  const bad = policy.files.filter((file) => file.error).length;
+  if (policy.files.length === 0) return `${policy.dir}: ${policy.error ? 'not read' : 'no policy files'}`;
+  return `${policy.files.length} file(s) in ${policy.dir}: ${rules} rule(s), ${lists} list(s)${bad > 0 ? `; ${bad} with errors (their last good rules stay)` : ''}`;
 }
 
 export const statusCommand: Command = {

@@ -27,6 +27,17 @@ async function locating<T>(at: string, step: Promise<T>): Promise<T> {
   }
 }
 
+/** Rules a policy file wrote are changed in that file, by root, not through the socket. */
+function refuseManaged(rules: readonly Rule[]): void {
+  const managed = rules.find((rule) => rule.managedBy);
+  if (managed)
+    throw new PortcullisError(
+      'invalid-input',
+      `rule ${managed.id} is managed by the policy file ${managed.managedBy}; change or remove it there`,
+      { where: 'params.id' },
+    );
+}
+
 /** What a patch would make of a stored rule, for asking beforehand; null when the engine will refuse the patch anyway. */
 function patchedState(rule: Rule, patch: ParsedPatch, now: number): RuleState | null {
   const terms = patchTerms(rule, patch, now);
@@ -58,6 +69,7 @@ export function rulesHandlers({ engine, authority, log }: HelperServices): Handl
     },
     'rules.update': async ({ id, patch }, { connection }) => {
       const existing = engine.rules.get(id);
+      if (existing) refuseManaged([existing]);
       const after = existing ? patchedState(existing, patch, Date.now()) : null;
       const grant = await authority.request(
         connection,
@@ -65,9 +77,10 @@ export function rulesHandlers({ engine, authority, log }: HelperServices): Handl
       );
       const updated = await locating(
         'params.patch',
-        engine.updateRule(id, patch, (before, changed) =>
-          grant.cover(ruleChangeLoosening(ruleState(before), ruleState(changed))),
-        ),
+        engine.updateRule(id, patch, (before, changed) => {
+          refuseManaged([before]);
+          grant.cover(ruleChangeLoosening(ruleState(before), ruleState(changed)));
+        }),
       );
       audit(
         connection.describe(),
@@ -76,8 +89,12 @@ export function rulesHandlers({ engine, authority, log }: HelperServices): Handl
       return updated;
     },
     'rules.remove': async ({ ids }, { connection }) => {
+      refuseManaged(stored(ids)); // before anyone is asked for a password that could not help
       const grant = await authority.request(connection, removalLoosening(stored(ids).map(ruleState)));
-      const removed = await engine.removeRules(ids, (rules) => grant.cover(removalLoosening(rules.map(ruleState))));
+      const removed = await engine.removeRules(ids, (rules) => {
+        refuseManaged(rules);
+        grant.cover(removalLoosening(rules.map(ruleState)));
+      });
       if (removed.length > 0) audit(connection.describe(), `removed rule(s) ${removed.join(', ')}`);
       return { removed };
     },

@@ -3,8 +3,13 @@
 // and commits it: one transaction and one kernel apply for the whole list, however long. A session
 // belongs to the connection that began it and ends with it; bad lines are reported, never stored.
 import {
+  DOCUMENT_IMPORT_FORMATS,
   ListParser,
+  MAX_SKIPPED_KEPT,
   PortcullisError,
+  invalidInput,
+  mapOpenSnitch,
+  parseOpenSnitchBundle,
   listNameFromSource,
   type ImportFormat,
   type ImportProgress,
@@ -45,7 +50,7 @@ interface Session {
   lastActive: number;
   /** Line formats: the parser, the entries so far (repeats dropped) and how many repeats. Auto: made by the first text. */
   parser: ListParser | null;
-  /** JSON, or auto text that starts with "{". */
+  /** JSON or an OpenSnitch bundle, or auto text that starts with "{": read whole at commit. */
   isDocument: boolean;
   entries: string[];
   seen: RemoteSet;
@@ -77,12 +82,12 @@ export class ImportSessions {
         'unavailable',
         `too many imports at once (${owned} on this connection, ${this.sessions.size} in all); finish or abort one first`,
       );
-    const isDocument = begin.format === 'json';
+    const isDocument = DOCUMENT_IMPORT_FORMATS.includes(begin.format);
     const namesList = begin.list !== undefined || begin.action !== undefined || begin.app !== undefined;
-    if (isDocument && (begin.list !== undefined || begin.action !== undefined || begin.app !== undefined))
+    if (isDocument && namesList)
       throw new PortcullisError(
         'invalid-input',
-        'params.format: a JSON document names its own lists and terms; --list, --action and --app are for line formats',
+        `params.format: ${begin.format === 'json' ? 'a JSON document names its own lists and terms' : 'OpenSnitch rules carry their own terms'}; --list, --action and --app are for line formats`,
         { where: 'params.format' },
       );
     const id = this.nextId++;
@@ -131,7 +136,7 @@ export class ImportSessions {
         this.sessions.delete(id);
         throw new PortcullisError(
           'invalid-input',
-          `the JSON document is longer than ${MAX_DOCUMENT_CHARS} characters; import ended, nothing was stored`,
+          `the ${session.begin.format === 'opensnitch' ? 'OpenSnitch bundle' : 'JSON document'} is longer than ${MAX_DOCUMENT_CHARS} characters; import ended, nothing was stored`,
         );
       }
       session.document.push(text);
@@ -159,10 +164,24 @@ export class ImportSessions {
     session.committing = true;
     try {
       const { begin } = session;
+      if (begin.format === 'opensnitch') {
+        const files = parseOpenSnitchBundle(session.document.join(''));
+        if (!files.ok) throw invalidInput(files.error);
+        const mapping = mapOpenSnitch(files.value);
+        await authorize(mapping.document);
+        const { removed: _none, ...summary } = await storeDocument(this.engine, mapping.document, begin.source);
+        const skipped = [...mapping.skipped, ...summary.skipped].slice(0, MAX_SKIPPED_KEPT);
+        return {
+          ...summary,
+          skipped,
+          skippedCount: summary.skippedCount + mapping.skipped.length,
+          elapsedMs: Date.now() - session.startedAt,
+        };
+      }
       if (session.isDocument) {
         const document = readDocument(session.document.join(''));
         await authorize(document);
-        const summary = await storeDocument(this.engine, document, begin.source);
+        const { removed: _none, ...summary } = await storeDocument(this.engine, document, begin.source);
         return { ...summary, elapsedMs: Date.now() - session.startedAt };
       }
       const parser = session.parser ?? new ListParser('auto');

@@ -8,6 +8,7 @@ import {
   type Action,
   type AppSelector,
   type Direction,
+  type LineFormat,
   type ListKind,
 } from '../../contract/index.js';
 import type { RulesEngine } from '../engine.js';
@@ -69,7 +70,14 @@ export function targetList(engine: RulesEngine, target: ListTarget, now: number)
       `list: "${target.name}" is a ${existing.kind} list; ${target.kind === 'import' ? 'import into' : 'use'} another name`,
       { where: 'list' },
     );
-  if (existing.managedBy !== null && existing.managedBy !== (target.managedBy ?? null)) throw managed(existing);
+  if (existing.managedBy !== (target.managedBy ?? null)) {
+    if (existing.managedBy !== null) throw managed(existing);
+    throw new PortcullisError(
+      'invalid-input',
+      `list: "${target.name}" is a list people made; the policy file ${target.managedBy} needs another list name`,
+      { where: 'list' },
+    );
+  }
   const wanted = { action: target.action, appId, direction: target.direction };
   if (describeTerms(existing) !== describeTerms(wanted))
     throw new PortcullisError(
@@ -115,15 +123,32 @@ export function addEntries(
   return { list: changed, added: fresh.length, alreadyPresent, removed: 0 };
 }
 
+/** A subscription not fetched yet: due at once. */
+export function newSubscription(url: string, format: LineFormat, everyMs: number, now: number): StoredSubscription {
+  return {
+    url,
+    format,
+    everyMs,
+    lastCheckAt: null,
+    lastSuccessAt: null,
+    nextCheckAt: now,
+    error: null,
+    etag: null,
+    lastModified: null,
+  };
+}
+
 /**
  * Makes a list hold exactly `entries` (canonical, free of repeats): entries it keeps keep their ids,
- * new ones get new ids (or, for an enabled allow list, wait for review), the rest go.
+ * new ones get new ids (or, for an enabled allow list, wait for review), the rest go. A policy
+ * file's allow list is an administrator's own word: `review: false` enforces its entries at once.
  */
 export function replaceEntries(
   engine: RulesEngine,
   list: StoredList,
   entries: readonly string[],
   now: number,
+  review = true,
 ): EntriesWritten {
   checkSize(list, entries.length);
   const wanted = new RemoteSet();
@@ -140,7 +165,7 @@ export function replaceEntries(
   }
   const removed = list.remotes.length - remotes.length;
   const fresh = entries.filter((remote) => !kept.has(remote));
-  const waits = list.action === 'allow' && list.enabled;
+  const waits = review && list.action === 'allow' && list.enabled;
   const pendingBefore = new RemoteSet();
   for (const remote of list.pending) pendingBefore.add(remote);
   const added = fresh.filter((remote) => !pendingBefore.has(remote)).length;

@@ -13,7 +13,7 @@ import {
 import type { RulesEngine } from '../engine.js';
 import type { StoredList, StoredSubscription } from '../store/lists-store.js';
 import { fetchList, type FetchOptions } from './list-fetch.js';
-import { replaceEntries, targetList } from './list-entries.js';
+import { newSubscription, replaceEntries, targetList } from './list-entries.js';
 import { RemoteSet } from './remote-set.js';
 
 /** After a failure the next try comes sooner than the schedule, but not in a loop. */
@@ -86,17 +86,7 @@ export class Subscriptions {
           app: null,
           direction: 'both',
           note: '',
-          subscription: {
-            url: request.url,
-            format: request.format ?? 'auto',
-            everyMs: request.every ?? DEFAULT_EVERY_MS,
-            lastCheckAt: null,
-            lastSuccessAt: null,
-            nextCheckAt: now,
-            error: null,
-            etag: null,
-            lastModified: null,
-          },
+          subscription: newSubscription(request.url, request.format ?? 'auto', request.every ?? DEFAULT_EVERY_MS, now),
         },
         now,
       );
@@ -142,7 +132,8 @@ export class Subscriptions {
         outcome = await this.engine.transaction((now) => {
           const current = this.engine.lists.get(id);
           if (!current?.subscription) throw new PortcullisError('not-found', `list ${id} went while it was fetched`);
-          const written = replaceEntries(this.engine, current, parsed.entries, now);
+          // A policy file's list is root's word: its updates need no review by people who cannot give it.
+          const written = replaceEntries(this.engine, current, parsed.entries, now, current.managedBy === null);
           const updated = this.record(id, now, {
             lastSuccessAt: now,
             error: null,

@@ -229,6 +229,37 @@ describe('RulesView', () => {
   });
 });
 
+describe('RulesView managed rules', () => {
+  it('shows a policy file’s rule read-only, naming the file', async () => {
+    const api = connectedApi();
+    const now = Date.now();
+    api.rules.push({
+      id: 77,
+      action: 'block',
+      appId: null,
+      remote: { kind: 'domain', name: 'tracker.example', subdomains: false },
+      ports: null,
+      protocol: 'any',
+      direction: 'out',
+      expiresAt: null,
+      note: 'corporate policy',
+      enabled: true,
+      createdAt: now,
+      updatedAt: now,
+      hits: 0,
+      managedBy: '/etc/portcullis/policy.d/10-corp.json',
+    });
+    render(<App />);
+    await screen.findByText('curl', { selector: '.app-name' });
+    fireEvent.click(screen.getByRole('tab', { name: /Rules/ }));
+    const remove = (await screen.findByLabelText('Remove rule tracker.example')) as HTMLButtonElement;
+    expect(remove.disabled).toBe(true);
+    expect(remove.title).toBe('Managed by the policy file /etc/portcullis/policy.d/10-corp.json');
+    expect((screen.getByLabelText('Edit rule tracker.example') as HTMLButtonElement).disabled).toBe(true);
+    expect((screen.getByLabelText('Disable rule tracker.example') as HTMLInputElement).disabled).toBe(true);
+  });
+});
+
 describe('ListsView', () => {
   it('subscribes by URL, shows entries, schedule and failures, toggles and removes a list whole', async () => {
     const api = connectedApi();

@@ -31,18 +31,23 @@ test('defaults, then the config file, then flags', () => {
         bpffs: none.bpffs,
         stateDir: none.stateDir,
         socket: none.socket,
+        policyDir: none.policyDir,
       },
       {
         cgroup: '/sys/fs/cgroup/unified',
         bpffs: '/sys/fs/bpf/portcullis',
         stateDir: '/var/lib/portcullis',
         socket: '/run/portcullis/helper.sock',
+        policyDir: '/etc/portcullis/policy.d',
       },
     );
     const fromFile = resolveHelperConfig({ ...base, flags: { socket: '/tmp/t.sock' }, env: {}, configFile });
     assert.equal(fromFile.stateDir, '/srv/pcl');
     assert.equal(fromFile.socket, '/tmp/t.sock');
     assert.equal(fromFile.authorizingUid, null);
+    assert.equal(fromFile.policyDir, '/etc/portcullis/policy.d');
+    const moved = resolveHelperConfig({ ...base, flags: { policyDir: '/srv/policy.d' }, env: {}, configFile });
+    assert.equal(moved.policyDir, '/srv/policy.d', "root's flag moves the policy directory");
   });
 });
 
