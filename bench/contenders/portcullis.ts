@@ -124,5 +124,6 @@ export function portcullis(
       }
     },
     facts: () => ({ ...facts }),
+    costs: { cgroup: lane.cgroup, daemonPid: () => current?.helper.pid ?? null },
   };
 }
