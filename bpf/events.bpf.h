@@ -70,6 +70,22 @@ static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pc
 	e->verdict = verdict;
 }
 
+/*
+ * How a record wakes the consumer (portcullis.h "Ring-buffer wakeups"). A wake is forced, not left to
+ * the ring's own rule (wake when the consumer has caught up): with routine records waiting unread,
+ * that rule would never wake it.
+ */
+static __always_inline __u64 wakeup_flags(__u8 kind, struct pcl_sock *s, __u8 verdict)
+{
+	int routine = kind == PCL_EV_CONNECT || kind == PCL_EV_SENDMSG || kind == PCL_EV_PACKET || kind == PCL_EV_CLOSE ||
+		      kind == PCL_EV_LISTEN;
+	if (!routine || verdict == PCL_ACT_BLOCK || !s || s->app_id == 0)
+		return BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_query(&pcl_events, BPF_RB_AVAIL_DATA) >= PCL_RING_WAKE_BYTES)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
 				 __u32 rule_id, struct pcl_flow *totals)
 {
@@ -83,7 +99,7 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 	if (c)
 		c->events++;
 	fill_event(e, kind, s, f, cookie, verdict, rule_id, totals);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags(kind, s, verdict));
 }
 
 /* Final totals of a socket that carried traffic, as one 'close' event. */
