@@ -112,6 +112,8 @@ export interface FakeApi extends RendererApi {
   served: Map<string, string>;
   apps: App[];
   flows: Flow[];
+  /** While set, pages of the connection history after the first wait for it. */
+  laterPages: Promise<void> | null;
   helper: HelperState;
   wizard: WizardState;
   checks: Check[];
@@ -139,6 +141,8 @@ export function createFakeApi(): FakeApi {
 
   const sessions = new Map<number, { parser: ListParser; begin: { source: string; list?: string } }>();
   let nextSession = 1;
+  /** The flows as they were at the last first page: later pages come from this picture. */
+  let pagedFlows: Flow[] = [];
   const fake = {
     calls: [] as Call[],
     rules: [] as Rule[],
@@ -146,6 +150,8 @@ export function createFakeApi(): FakeApi {
     served: new Map<string, string>(),
     apps: [] as App[],
     flows: [] as Flow[],
+    /** While set, pages after the first wait for it (to see what shows before the rest arrives). */
+    laterPages: null as Promise<void> | null,
     helper: { state: 'connected', status: status() } as HelperState,
     wizard: { completed: true, mode: 'monitor' } as WizardState,
     checks: [] as Check[],
@@ -332,6 +338,16 @@ export function createFakeApi(): FakeApi {
     },
     listConnections: ({ since }: { since?: number }) =>
       ok(fake.flows.filter((candidate) => since === undefined || candidate.lastSeen >= since)),
+    // Pages of the flows as they were at the first page, most recent first; the cursor is the next offset.
+    listConnectionsPage: async ({ cursor, pageSize }: { cursor?: string; pageSize: number }) => {
+      if (cursor !== undefined) await fake.laterPages;
+      const taken = cursor === undefined ? [...fake.flows].sort((a, b) => b.lastSeen - a.lastSeen) : pagedFlows;
+      pagedFlows = taken;
+      const offset = cursor === undefined ? 0 : Number(cursor);
+      const flows = taken.slice(offset, offset + pageSize);
+      const end = offset + flows.length;
+      return ok({ flows, total: taken.length, cursor: end < taken.length ? String(end) : null });
+    },
     setEnforcement: ({ enabled, pauseMinutes }: { enabled: boolean; pauseMinutes?: number }) =>
       ok(
         status({
