@@ -304,7 +304,8 @@ struct pcl_sock {
  * Ring-buffer wakeups: routine records of an app the kernel already knows (an allowed connect,
  * sendmsg or first packet, a listen, a close) wake nobody; the consumer drains every
  * PCL_DRAIN_EVERY_MS anyway, and is woken once PCL_RING_WAKE_BYTES wait. Every other record (a
- * block, DNS, a process the helper has still to identify while it runs) wakes it at once.
+ * block, DNS, a process the helper has still to identify while it runs) wakes it as soon as it
+ * is idle, as any ring-buffer record does.
  */
 #define PCL_DRAIN_EVERY_MS 100
 #define PCL_RING_WAKE_BYTES (64 * 1024)
