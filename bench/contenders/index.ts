@@ -23,6 +23,12 @@ export function buildContenders(sandbox: Sandbox, lab: Lab, options: ContenderOp
   if (!options.smoke) contenders.push(portcullis(sandbox, lab.firewall, largest, { kernelOnly: true }));
   // The floor: the bare hooks over a trie of the same size, what any cgroup firewall pays at least.
   contenders.push(bareHooks(sandbox, lab.firewall, largest));
+  // BENCH_BASELINE=DIR[@NAME]: a built checkout of an older commit beside the current one.
+  const baseline = process.env.BENCH_BASELINE;
+  if (baseline) {
+    const [root, name] = baseline.split('@');
+    contenders.push(portcullis(sandbox, lab.firewall, largest, { baseline: { root: root!, name: name ?? root! } }));
+  }
   for (const count of ruleCounts) contenders.push(iptablesLinear(lab.firewall, count));
   contenders.push(nftablesSet(lab.firewall, largest));
   if (options.smoke) {
