@@ -113,7 +113,7 @@ static __always_inline int emit_dns(struct __sk_buff *skb, struct pcl_sock *s, s
 	}
 	if (c)
 		c->events++;
-	bpf_ringbuf_submit(e, wakeup_flags(kind, s, PCL_ACT_ALLOW));
+	bpf_ringbuf_submit(e, 0);
 	return 1;
 }
 

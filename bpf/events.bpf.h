@@ -70,30 +70,6 @@ static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pc
 	e->verdict = verdict;
 }
 
-/*
- * How a record (already reserved) wakes the consumer (portcullis.h "Ring-buffer wakeups"). Any
- * other record keeps the ring's own rule (wake a consumer that has caught up: under load it is
- * awake and nobody is woken), except while quiet records wait unread: then the consumer may be
- * asleep with records before this one, so the rule would never wake it, and the wake is forced.
- */
-static __always_inline __u64 wakeup_flags(__u8 kind, struct pcl_sock *s, __u8 verdict)
-{
-	__u32 zero = 0;
-	__u64 *quiet_end = bpf_map_lookup_elem(&pcl_quiet_end, &zero);
-	if (!quiet_end)
-		return 0;
-	int routine = kind == PCL_EV_CONNECT || kind == PCL_EV_SENDMSG || kind == PCL_EV_PACKET || kind == PCL_EV_CLOSE ||
-		      kind == PCL_EV_LISTEN;
-	if (routine && verdict != PCL_ACT_BLOCK && s && s->app_id != 0 &&
-	    bpf_ringbuf_query(&pcl_events, BPF_RB_AVAIL_DATA) < PCL_RING_WAKE_BYTES) {
-		*quiet_end = bpf_ringbuf_query(&pcl_events, BPF_RB_PROD_POS);
-		return BPF_RB_NO_WAKEUP;
-	}
-	if (bpf_ringbuf_query(&pcl_events, BPF_RB_CONS_POS) < *quiet_end)
-		return BPF_RB_FORCE_WAKEUP;
-	return 0;
-}
-
 static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
 				 __u32 rule_id, struct pcl_flow *totals)
 {
@@ -107,7 +83,7 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 	if (c)
 		c->events++;
 	fill_event(e, kind, s, f, cookie, verdict, rule_id, totals);
-	bpf_ringbuf_submit(e, wakeup_flags(kind, s, verdict));
+	bpf_ringbuf_submit(e, 0);
 }
 
 /* Final totals of a socket that carried traffic, as one 'close' event. */

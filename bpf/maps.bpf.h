@@ -127,14 +127,6 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } pcl_events SEC(".maps");
 
-/* The ring's producer position after the last record that woke nobody (events.bpf.h wakeup_flags). */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u64);
-} pcl_quiet_end SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -301,16 +301,6 @@ struct pcl_sock {
 #define PCL_MIRROR_EVERY 64
 
 /*
- * Ring-buffer wakeups: routine records of an app the kernel already knows (an allowed connect,
- * sendmsg or first packet, a listen, a close) wake nobody; the consumer drains every
- * PCL_DRAIN_EVERY_MS anyway, and is woken once PCL_RING_WAKE_BYTES wait. Every other record (a
- * block, DNS, a process the helper has still to identify while it runs) wakes it as soon as it
- * is idle, as any ring-buffer record does.
- */
-#define PCL_DRAIN_EVERY_MS 100
-#define PCL_RING_WAKE_BYTES (64 * 1024)
-
-/*
  * The fast path's home of a socket's state. Socket storage takes a helper call to find
  * (bpf_sk_storage_get), a third of the cached path's cost; an array entry found from the socket's
  * cookie, which the kernel keeps in the socket itself, takes none. So after its first packet a

@@ -26,10 +26,9 @@ struct Batch {
   uint64_t drops;
 };
 
-// The ring is drained this often without a wakeup: routine records of known apps wake nobody
-// (portcullis.h "Ring-buffer wakeups"). The drop counter is read then too. Stop() does not wait
-// for it: it signals stop_fd_.
-constexpr int kIdleWaitMs = PCL_DRAIN_EVERY_MS;
+// With no events, the drop counter is still read this often (a drop needs a full ring, which
+// wakes us anyway; this is the backstop). Stop() does not wait for it: it signals stop_fd_.
+constexpr int kIdleWaitMs = 1000;
 // Records gather up to this long after the first one before a drain: one JS call per window, not per event.
 constexpr int64_t kGatherNs = 5'000'000;
 // ...but only at rates where calling JS per wakeup costs (2000 events/s): below it, an event goes
