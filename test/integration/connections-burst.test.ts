@@ -67,5 +67,21 @@ test('a burst of 10,000 connections from one app to one host is one flow with th
     assert.ok(flow.firstSeen <= flow.lastSeen, `first seen ${flow.firstSeen} is not after last seen ${flow.lastSeen}`);
     const status = JSON.parse((await helper.cli(['status', '--json'])).stdout) as { eventDrops: number };
     assert.equal(status.eventDrops, 0, 'no event was lost on the way');
+
+    // The same flow through connections.page, the paged list the desktop loads: one page, no cursor.
+    const client = await helper.client('burst');
+    try {
+      const page = await client.call('connections.page', { app: flow.appId, pageSize: 1 });
+      assert.deepEqual(page, { flows: [flow], total: 1, cursor: null });
+      await assert.rejects(
+        client.call('connections.page', { cursor: 'no-such-cursor', pageSize: 1 }),
+        (error: Error) => {
+          assert.match(error.message, /unknown or expired/);
+          return true;
+        },
+      );
+    } finally {
+      client.close();
+    }
   });
 });
