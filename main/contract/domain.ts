@@ -192,7 +192,7 @@ const connectionQueryShape = {
 export const connectionQuerySchema = s.object(connectionQueryShape);
 
 /** Most flows one page of connections.page carries. */
-export const MAX_FLOW_PAGE = 20_000;
+export const MAX_FLOW_PAGE = 50_000;
 
 /**
  * connections.page: without a cursor, the query's first page and a cursor to the rest (the whole

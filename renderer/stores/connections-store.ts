@@ -15,9 +15,12 @@ export const POLL_MS = 2000;
 export const FLUSH_MS = 200;
 /** Traffic points kept per app (at POLL_MS apart: the last ten minutes). */
 export const TRAFFIC_POINTS = 300;
-/** Flows in the first page of the history (painted at once), and in each page after it. */
+/**
+ * Flows in the first page of the history (painted at once), and in each page after it: few later
+ * pages, since the rows are rebuilt over everything loaded after each.
+ */
 export const FIRST_PAGE = 2000;
-export const PAGE = 20_000;
+export const PAGE = 50_000;
 
 export interface TrafficPoint {
   time: number;
