@@ -75,7 +75,7 @@ async function main(): Promise<number> {
       paths: ['loopback', 'veth'],
       kinds: ['tcp-connect', 'udp-64'],
     };
-    const traffic = await runTraffic(loadgen, lab, contenders, plan, log);
+    const traffic = await runTraffic(sandbox, loadgen, lab, contenders, plan, log);
     const controlPlan: ControlPlanePlan = smoke
       ? {
           loadedRules: 1000,

@@ -10,6 +10,16 @@ export interface Contender {
   stop(): Promise<void>;
   /** Facts to publish with the figures: versions, modes, rule counts. */
   facts(): Record<string, unknown>;
+  /** For a firewall made of BPF programs on the lane's cgroup: where its costs can be read. */
+  costs?: CostSource;
+}
+
+/** What the cost breakdown (bench/lib/bpf-costs.ts) reads for a contender while it is installed. */
+export interface CostSource {
+  /** The cgroup whose attached programs are the contender's. */
+  cgroup: string;
+  /** Its daemon's process, whose CPU time is charged to it; null when none runs. */
+  daemonPid(): number | null;
 }
 
 /** Human form of a rule count: 10, 1k, 10k, 1M. */

@@ -4,6 +4,7 @@ import type { Lab } from '../lib/lab.js';
 import { hasCommand } from '../lib/process.js';
 import type { Contender } from './contender.js';
 import { iptablesLinear, nftablesSet, noFirewall } from './netfilter.js';
+import { bareHooks } from './floor.js';
 import { openSnitch } from './opensnitch.js';
 import { portcullis } from './portcullis.js';
 
@@ -20,6 +21,8 @@ export function buildContenders(sandbox: Sandbox, lab: Lab, options: ContenderOp
   // Always in: without its addon built, its start fails and the run says so (npm run build).
   contenders.push(portcullis(sandbox, lab.firewall, largest));
   if (!options.smoke) contenders.push(portcullis(sandbox, lab.firewall, largest, { kernelOnly: true }));
+  // The floor: the bare hooks over a trie of the same size, what any cgroup firewall pays at least.
+  contenders.push(bareHooks(sandbox, lab.firewall, largest));
   // BENCH_BASELINE=DIR[@NAME]: a built checkout of an older commit beside the current one.
   const baseline = process.env.BENCH_BASELINE;
   if (baseline) {

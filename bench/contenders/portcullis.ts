@@ -156,5 +156,6 @@ export function portcullis(
       }
     },
     facts: () => ({ ...facts }),
+    costs: { cgroup: lane.cgroup, daemonPid: () => current?.helper.pid ?? null },
   };
 }

@@ -9,6 +9,7 @@ import type { Summary } from './stats.js';
 import { renderBarChart } from './svg.js';
 import { evaluateTargets } from './targets.js';
 import { controlPlaneSection } from './report-control-plane.js';
+import { costSection } from './report-costs.js';
 import { asDatapath, datapathChartPath, datapathSection, datapathTargets } from './report-datapath.js';
 
 const KIND_TITLES: Record<TrafficKind, string> = {
@@ -182,6 +183,7 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
     '## Real traffic',
     '',
     ...trafficSection(results, reportDir, stamp),
+    ...costSection(traffic),
     ...controlPlaneSection(results.controlPlane),
     ...peersSection(results),
     ...foldedSection(results, reportDir, stamp),

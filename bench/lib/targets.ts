@@ -35,6 +35,23 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
       measured: ratio === null ? 'not measured' : `${ratio.toFixed(2)}x`,
       met: ratio === null ? null : ratio >= 0.9,
     });
+    const floor = find(results, path, 'tcp-connect', 'bare-hooks')?.ratio?.median ?? null;
+    if (floor !== null)
+      checks.push({
+        target: `Portcullis TCP connect rate ≥ the bare hooks' − 0.02 and ≥ 0.93x (${path})`,
+        measured: ratio === null ? 'not measured' : `${ratio.toFixed(2)}x against the bare hooks' ${floor.toFixed(2)}x`,
+        met: ratio === null ? null : ratio >= floor - 0.02 && ratio >= 0.93,
+      });
+    const udp = find(results, path, 'udp-64', 'portcullis')?.ratio?.median ?? null;
+    const udpFloor = find(results, path, 'udp-64', 'bare-hooks')?.ratio?.median ?? null;
+    checks.push({
+      target: `Portcullis UDP 64-byte rate ≥ 0.92x no firewall (${path})`,
+      measured:
+        udp === null
+          ? 'not measured'
+          : `${udp.toFixed(2)}x${udpFloor !== null ? ` (the bare hooks: ${udpFloor.toFixed(2)}x)` : ''}`,
+      met: udp === null ? null : udp >= 0.92,
+    });
     const kernelOnly = find(results, path, 'tcp-connect', 'portcullis-kernel')?.ratio?.median ?? null;
     if (kernelOnly !== null) {
       checks.push({

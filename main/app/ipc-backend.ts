@@ -80,6 +80,7 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     listApps: forward('listApps'),
     setAppDefault: forward('setAppDefault'),
     listConnections: forward('listConnections'),
+    listConnectionsPage: forward('listConnectionsPage'),
     setEnforcement: async (request) => {
       const status = await forward('setEnforcement')(request);
       connection.updateStatus(status);

@@ -215,11 +215,35 @@ export const settingsPatchSchema = s.object({
   askTimeoutAction: s.optional(s.oneOf(ACTIONS)),
 });
 
-export const connectionQuerySchema = s.object({
+const connectionQueryShape = {
   app: s.optional(idSchema),
   remote: s.optional(s.string({ max: 300 })),
   since: s.optional(s.int({ min: 0 })),
   until: s.optional(s.int({ min: 0 })),
   verdict: s.optional(s.oneOf(['allow', 'block'] as const)),
   limit: s.optional(s.int({ min: 1, max: 200_000 })),
+};
+
+export const connectionQuerySchema = s.object(connectionQueryShape);
+
+/** Most flows one page of connections.page carries. */
+export const MAX_FLOW_PAGE = 50_000;
+
+/**
+ * connections.page: without a cursor, the query's first page and a cursor to the rest (the whole
+ * result is taken at once, so the pages are one consistent picture); with one, the next page (the
+ * query's fields are then ignored).
+ */
+export const connectionPageSchema = s.object({
+  ...connectionQueryShape,
+  cursor: s.optional(s.string({ max: 64 })),
+  pageSize: s.int({ min: 1, max: MAX_FLOW_PAGE }),
 });
+
+export interface FlowPage {
+  flows: Flow[];
+  /** Flows in the whole result, this page's included. */
+  total: number;
+  /** Where the next page starts; null after the last. */
+  cursor: string | null;
+}

@@ -53,6 +53,7 @@ const forwards = {
   listApps: 'apps.list',
   setAppDefault: 'apps.setDefault',
   listConnections: 'connections.list',
+  listConnectionsPage: 'connections.page',
   setEnforcement: 'enforcement.set',
   getSettings: 'settings.get',
   updateSettings: 'settings.update',

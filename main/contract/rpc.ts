@@ -4,12 +4,14 @@
 import { s, type Schema } from './schema.js';
 import { ACTIONS, idSchema, ruleDraftSchema, rulePatchSchema, type Rule } from './rules.js';
 import {
+  connectionPageSchema,
   connectionQuerySchema,
   settingsPatchSchema,
   type App,
   type ConnectionEvent,
   type DomainAddress,
   type Flow,
+  type FlowPage,
   type Settings,
   type Status,
 } from './domain.js';
@@ -83,6 +85,8 @@ const methods = {
   'apps.list': method(s.none(), returns<App[]>()),
   'apps.setDefault': method(s.object({ appId: idSchema, action: s.nullable(s.oneOf(ACTIONS)) }), returns<App>()),
   'connections.list': method(connectionQuerySchema, returns<Flow[]>()),
+  /** The same list in pages, for lists too long to send (and paint) in one answer. */
+  'connections.page': method(connectionPageSchema, returns<FlowPage>()),
   /**
    * An import: begin a session, send the text in chunks (parsed as they come; the reply says how far
    * it got), commit it (one transaction, one kernel apply) or abort it. Sessions end with their connection.

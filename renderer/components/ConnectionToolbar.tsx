@@ -22,6 +22,8 @@ export function ConnectionToolbar({ appCount, flowCount }: { appCount: number; f
   const setFilter = useUi((state) => state.setFilter);
   const setSort = useUi((state) => state.setSort);
   const revision = useConnections((state) => state.revision);
+  const historyTotal = useConnections((state) => state.historyTotal);
+  const historyLoaded = useConnections((state) => state.historyLoaded);
   const apps = useConnections((state) => state.apps);
   const appOptions = useMemo(() => [...apps.values()].sort((a, b) => a.name.localeCompare(b.name)), [apps, revision]);
   return (
@@ -61,6 +63,11 @@ export function ConnectionToolbar({ appCount, flowCount }: { appCount: number; f
         ))}
       </select>
       <span className="grow" />
+      {historyLoaded < historyTotal && (
+        <span className="muted" data-testid="history-progress" role="status">
+          loading history: {formatCount(historyLoaded)} of {formatCount(historyTotal)}
+        </span>
+      )}
       <span className="muted" data-testid="connection-counts">
         {formatCount(appCount)} apps · {formatCount(flowCount)} connections
       </span>

@@ -26,7 +26,13 @@ export function groupOf(groups: Map<number, AppGroup>, appId: number): AppGroup 
   return group;
 }
 
+/** Whether the app's group holds this flow already. */
+export function hasFlow(groups: Map<number, AppGroup>, flow: Flow): boolean {
+  return groups.get(flow.appId)?.flows.has(flowKey(flow)) ?? false;
+}
+
 /** Puts a flow as the helper reported it; returns the bytes it added since the last report. */
+
 export function putFlow(groups: Map<number, AppGroup>, flow: Flow): { bytesIn: number; bytesOut: number } {
   const group = groupOf(groups, flow.appId);
   const key = flowKey(flow);

@@ -1,11 +1,13 @@
 // Applications and their flows, live. Events are buffered and applied in one set at most every
 // FLUSH_MS (on an animation frame), however fast they arrive: nobody reads a list that changes 60
-// times a second, and each change costs a layout and paint of the visible rows. Flows are polled
-// incrementally for byte counts, which feed the per-app traffic chart.
+// times a second, and each change costs a layout and paint of the visible rows. The history arrives
+// in pages (the first paints at once, the rest follow while the list is in use; filters and sorts
+// run over what has arrived, the whole set within moments). Flows are polled incrementally for byte
+// counts, which feed the per-app traffic chart.
 import { create } from 'zustand';
 import type { App, ConnectionEvent, Flow } from '../../main/contract/domain';
 import { bridge } from '../bridge';
-import { applyEvent, placeholderApp, putFlow, type AppGroup } from '../model/flow-groups';
+import { applyEvent, hasFlow, placeholderApp, putFlow, type AppGroup } from '../model/flow-groups';
 import { valueAsAdministrator, valueOr } from './notices-store';
 
 export const POLL_MS = 2000;
@@ -13,6 +15,12 @@ export const POLL_MS = 2000;
 export const FLUSH_MS = 200;
 /** Traffic points kept per app (at POLL_MS apart: the last ten minutes). */
 export const TRAFFIC_POINTS = 300;
+/**
+ * Flows in the first page of the history (painted at once), and in each page after it: few later
+ * pages, since the rows are rebuilt over everything loaded after each.
+ */
+export const FIRST_PAGE = 2000;
+export const PAGE = 50_000;
 
 export interface TrafficPoint {
   time: number;
@@ -27,6 +35,9 @@ interface ConnectionsStore {
   /** Bumped whenever apps, groups or traffic change in place. */
   revision: number;
   flowCount: number;
+  /** Flows in the history being loaded, and how many of them have arrived (equal once all have). */
+  historyTotal: number;
+  historyLoaded: number;
   /** Events lost before they reached us (kernel ring buffer or fan-out), as the helper reported. */
   dropped: number;
   loading: boolean;
@@ -96,11 +107,16 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     }, 1000);
   }
 
-  function mergeFlows(flows: Flow[], recordTraffic: boolean): void {
+  /**
+   * `fromHistory`: flows of a page of the history taken when loading began; a flow already here came
+   * since from a poll or an event (newer), and is kept.
+   */
+  function mergeFlows(flows: Flow[], recordTraffic: boolean, fromHistory = false): void {
     const { groups, traffic } = get();
     const perApp = new Map<number, TrafficPoint>();
     const now = Date.now();
     for (const flow of flows) {
+      if (fromHistory && hasFlow(groups, flow)) continue;
       const delta = putFlow(groups, flow);
       if (!recordTraffic || (delta.bytesIn <= 0 && delta.bytesOut <= 0)) continue;
       const point = perApp.get(flow.appId) ?? { time: now, bytesIn: 0, bytesOut: 0 };
@@ -123,6 +139,8 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     traffic: new Map(),
     revision: 0,
     flowCount: 0,
+    historyTotal: 0,
+    historyLoaded: 0,
     dropped: 0,
     loading: false,
 
@@ -137,12 +155,27 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     async loadFlows() {
       set({ loading: true });
       const startedAt = Date.now();
-      const flows = valueOr(await bridge().listConnections({ limit: 200_000 }), 'Loading connections');
-      if (flows) {
+      let page = valueOr(
+        await bridge().listConnectionsPage({ limit: 200_000, pageSize: FIRST_PAGE }),
+        'Loading connections',
+      );
+      if (page) {
         lastPollAt = startedAt;
-        mergeFlows(flows, false);
+        mergeFlows(page.flows, false, true);
+        set({ historyTotal: page.total, historyLoaded: page.flows.length });
       }
       set({ loading: false });
+      while (page?.cursor) {
+        // A frame between pages: what arrived paints, and the list stays responsive while the rest loads.
+        await new Promise<void>((resolve) => nextFrame(resolve));
+        page = valueOr(
+          await bridge().listConnectionsPage({ cursor: page.cursor, pageSize: PAGE }),
+          'Loading connections',
+        );
+        if (!page) break;
+        mergeFlows(page.flows, false, true);
+        set((state) => ({ historyLoaded: state.historyLoaded + page!.flows.length }));
+      }
     },
 
     async poll() {
@@ -198,6 +231,8 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
         traffic: new Map(),
         revision: 0,
         flowCount: 0,
+        historyTotal: 0,
+        historyLoaded: 0,
         dropped: 0,
         loading: false,
       });

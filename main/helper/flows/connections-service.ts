@@ -13,6 +13,7 @@ import { DnsObserver } from '../dns/dns-observer.js';
 import { FlowTracker } from './flow-tracker.js';
 import { FlowsStore } from './flows-store.js';
 import { ConnectionPipeline } from './connection-pipeline.js';
+import { FlowPages } from './flow-pages.js';
 
 /** The part of the native Firewall the connections side uses. */
 export interface ConnectionsFirewall {
@@ -22,6 +23,8 @@ export interface ConnectionsFirewall {
 
 export interface Connections {
   pipeline: ConnectionPipeline;
+  /** connections.page: the pipeline's lists in pages. */
+  pages: FlowPages;
   identities: AppIdentities;
   names: DnsNames;
   dns: DnsObserver;
@@ -127,6 +130,7 @@ export function startConnections(options: {
 
   return {
     pipeline,
+    pages: new FlowPages((query) => pipeline.list(query)),
     identities,
     names,
     dns,

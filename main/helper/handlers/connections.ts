@@ -1,4 +1,4 @@
-// apps.list, apps.setDefault, connections.list, rules.addresses (what DNS taught the domain rules).
+// apps.list, apps.setDefault, connections.list and .page, rules.addresses (what DNS taught the domain rules).
 // An app's allow default (or dropping its block default) needs an administrator.
 import { PortcullisError, appDefaultLoosening } from '../../contract/index.js';
 import type { HandlerTable } from '../rpc/handler.js';
@@ -26,6 +26,10 @@ export function connectionsHandlers({ engine, connections, authority }: HelperSe
       });
     },
     'connections.list': (query) => connections.pipeline.list(query),
+    'connections.page': ({ cursor, pageSize, ...query }, { connection }) =>
+      cursor === undefined
+        ? connections.pages.first(connection, query, pageSize)
+        : connections.pages.next(connection, cursor, pageSize),
     'rules.addresses': ({ id }) =>
       connections.domains
         .list()

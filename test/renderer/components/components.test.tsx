@@ -4,7 +4,7 @@ import { installBridge } from '../../../renderer/bridge';
 import { app, createFakeApi, flow, status } from '../../support/renderer/fake-api';
 import { App } from '../../../renderer/components/App';
 import { RuleForm } from '../../../renderer/components/RuleForm';
-import { useConnections } from '../../../renderer/stores/connections-store';
+import { FIRST_PAGE, PAGE, useConnections } from '../../../renderer/stores/connections-store';
 import { useRules } from '../../../renderer/stores/rules-store';
 
 function connectedApi() {
@@ -71,6 +71,46 @@ describe('App', () => {
     const row = (await screen.findByText('198.51.100.9')).closest('[role=row]') as HTMLElement;
     expect(within(row).getByText('Blocked')).toBeTruthy();
     await waitFor(() => expect(screen.getByText('2 events dropped')).toBeTruthy());
+  });
+
+  it('loads a long history in pages: the first page shows before the rest arrives, then filters find the whole set', async () => {
+    const api = createFakeApi();
+    api.apps = [app(1, 'Firefox'), app(2, 'curl', { exe: '/usr/bin/curl' })];
+    const total = FIRST_PAGE + PAGE + 7;
+    const now = Date.now();
+    // Most recent first: flow i was last seen i ms ago; the oldest one is the one searched for below.
+    api.flows = Array.from({ length: total }, (_, i) =>
+      flow(i === total - 1 ? 2 : 1, `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, {
+        lastSeen: now - i,
+        remoteName: i === total - 1 ? 'oldest.example' : null,
+      }),
+    );
+    let release = () => {};
+    api.laterPages = new Promise<void>((resolve) => (release = resolve));
+    installBridge(api);
+    render(<App />);
+    await waitFor(() =>
+      expect(screen.getByTestId('connection-counts').textContent).toBe(
+        `1 apps · ${FIRST_PAGE.toLocaleString('en-US')} connections`,
+      ),
+    );
+    expect(screen.getByTestId('history-progress').textContent).toBe(
+      `loading history: ${FIRST_PAGE.toLocaleString('en-US')} of ${total.toLocaleString('en-US')}`,
+    );
+    const pages = () => api.calls.filter((call) => call.name === 'listConnectionsPage');
+    await waitFor(() => expect(pages()).toHaveLength(2)); // the first, and the second waiting for release
+    expect(pages()[0]!.request).toMatchObject({ pageSize: FIRST_PAGE });
+    release();
+    await waitFor(() =>
+      expect(screen.getByTestId('connection-counts').textContent).toBe(
+        `2 apps · ${total.toLocaleString('en-US')} connections`,
+      ),
+    );
+    expect(pages()).toHaveLength(3);
+    expect(pages()[2]!.request).toMatchObject({ cursor: String(FIRST_PAGE + PAGE), pageSize: PAGE });
+    expect(screen.queryByTestId('history-progress')).toBeNull();
+    fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: 'oldest' } });
+    expect(await screen.findByText('oldest.example')).toBeTruthy();
   });
 
   it('runs the first-run wizard: checks with fixes, a cancelled polkit start, then the mode', async () => {

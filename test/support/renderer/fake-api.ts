@@ -115,6 +115,8 @@ export interface FakeApi extends RendererApi {
   apps: App[];
   flows: Flow[];
   prompts: Prompt[];
+  /** While set, pages of the connection history after the first wait for it. */
+  laterPages: Promise<void> | null;
   helper: HelperState;
   wizard: WizardState;
   checks: Check[];
@@ -144,6 +146,8 @@ export function createFakeApi(): FakeApi {
 
   const sessions = new Map<number, { parser: ListParser; begin: { source: string; list?: string } }>();
   let nextSession = 1;
+  /** The flows as they were at the last first page: later pages come from this picture. */
+  let pagedFlows: Flow[] = [];
   const fake = {
     calls: [] as Call[],
     rules: [] as Rule[],
@@ -152,6 +156,8 @@ export function createFakeApi(): FakeApi {
     apps: [] as App[],
     flows: [] as Flow[],
     prompts: [] as Prompt[],
+    /** While set, pages after the first wait for it (to see what shows before the rest arrives). */
+    laterPages: null as Promise<void> | null,
     helper: { state: 'connected', status: status() } as HelperState,
     wizard: { completed: true, mode: 'monitor' } as WizardState,
     checks: [] as Check[],
@@ -338,6 +344,16 @@ export function createFakeApi(): FakeApi {
     },
     listConnections: ({ since }: { since?: number }) =>
       ok(fake.flows.filter((candidate) => since === undefined || candidate.lastSeen >= since)),
+    // Pages of the flows as they were at the first page, most recent first; the cursor is the next offset.
+    listConnectionsPage: async ({ cursor, pageSize }: { cursor?: string; pageSize: number }) => {
+      if (cursor !== undefined) await fake.laterPages;
+      const taken = cursor === undefined ? [...fake.flows].sort((a, b) => b.lastSeen - a.lastSeen) : pagedFlows;
+      pagedFlows = taken;
+      const offset = cursor === undefined ? 0 : Number(cursor);
+      const flows = taken.slice(offset, offset + pageSize);
+      const end = offset + flows.length;
+      return ok({ flows, total: taken.length, cursor: end < taken.length ? String(end) : null });
+    },
     setEnforcement: ({ enabled, pauseMinutes }: { enabled: boolean; pauseMinutes?: number }) =>
       ok(
         status({
