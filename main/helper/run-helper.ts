@@ -6,7 +6,7 @@ import { formatIp, PortcullisError } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
 import { Firewall, peerCredentials, probeKernel, trimNativeHeap } from '../../native/index.js';
-import { resolveHelperConfig, type HelperPaths } from './config.js';
+import { resolveHelperConfig, type HelperFlags } from './config.js';
 import { preparePinDir } from './pin-dir.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
@@ -25,8 +25,12 @@ import { describeKernelFeatures } from './kernel-features.js';
 import { Authority } from './authority/authority.js';
 import { MANAGE_ACTION_ID } from '../common/install-layout.js';
 import { log } from './log.js';
+import { MetricsServer } from './metrics/server.js';
+import { takeSnapshot } from './metrics/snapshot.js';
+import { renderMetrics } from './metrics/render.js';
+import { describeEndpoint } from './metrics/endpoint.js';
 
-export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
+export async function runHelper(flags: HelperFlags): Promise<number> {
   const startedAt = Date.now();
   const config = resolveHelperConfig({ flags, env: process.env });
   preparePinDir(config.bpffs, log);
@@ -125,6 +129,31 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     isAuthorized: (uid) => authorizedUids().has(uid),
     log,
   });
+  // Opt-in (helper.conf): a failure to listen stops the start, so a misconfiguration is seen at once.
+  const metricsConfig = config.metrics;
+  const metrics = metricsConfig
+    ? await MetricsServer.listen({
+        endpoint: metricsConfig.endpoint,
+        render: async () =>
+          renderMetrics(
+            await takeSnapshot({
+              version: productVersion(),
+              startedAtMs: startedAt,
+              topApps: metricsConfig.topApps,
+              engine,
+              enforcement,
+              fanout,
+              readCounters: () => firewall.readCounters(),
+              appTraffic: () => started.appTraffic,
+            }),
+          ),
+        log,
+      }).catch(async (error: unknown) => {
+        await server.close();
+        throw error;
+      })
+    : null;
+  if (metricsConfig) log(`metrics: serving ${describeEndpoint(metricsConfig.endpoint)}`);
   log(
     `ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}`,
   );
@@ -137,6 +166,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
   status = () => {
     throw new PortcullisError('unavailable', 'the helper is stopping');
   };
+  await metrics?.close();
   await server.close();
   subscription.close();
   stopCompaction();

@@ -6,7 +6,7 @@ import type { Command } from '../command.js';
 export const helperCommand: Command = {
   name: 'helper',
   summary: 'run the privileged helper in the foreground (root; until SIGTERM/SIGINT)',
-  synopsis: '[--cgroup DIR] [--bpffs DIR] [--state-dir DIR] [--socket PATH]',
+  synopsis: '[--cgroup DIR] [--bpffs DIR] [--state-dir DIR] [--socket PATH] [--metrics ADDRESS]',
   flags: {
     cgroup: {
       type: 'string',
@@ -22,6 +22,12 @@ export const helperCommand: Command = {
       type: 'string',
       description: 'where the database lives (default /var/lib/portcullis)',
       placeholder: 'DIR',
+    },
+    metrics: {
+      type: 'string',
+      description:
+        'serve Prometheus metrics on 127.0.0.1:PORT, [::1]:PORT or a Unix socket path (default: helper.conf\'s "metrics", else off)',
+      placeholder: 'ADDRESS',
     },
   },
   json: false,
@@ -44,6 +50,7 @@ export const helperCommand: Command = {
         bpffs: flags.bpffs,
         stateDir: flags['state-dir'],
         socket: flags.socket,
+        metrics: flags.metrics,
       });
     } catch (error) {
       // A libbpf failure at start-up (load, attach, pin) is the kernel's answer, with its log.

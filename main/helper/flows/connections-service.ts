@@ -13,6 +13,7 @@ import { DnsObserver } from '../dns/dns-observer.js';
 import { FlowTracker } from './flow-tracker.js';
 import { FlowsStore } from './flows-store.js';
 import { ConnectionPipeline } from './connection-pipeline.js';
+import { AppTraffic } from './app-traffic.js';
 
 /** The part of the native Firewall the connections side uses. */
 export interface ConnectionsFirewall {
@@ -28,6 +29,8 @@ export interface Connections {
   domains: DomainRuleAddresses;
   tracker: FlowTracker;
   store: FlowsStore;
+  /** Per-app totals since the helper started. */
+  appTraffic: AppTraffic;
   dnsStatus(): DnsStatus;
   /** Stops the timers and writes the flows not yet written. */
   stop(): Promise<void>;
@@ -53,6 +56,7 @@ export function startConnections(options: {
   const identities = new AppIdentities(db, engine.apps, options.desktop, { cgroupRoot: options.cgroupRoot });
   const tracker = new FlowTracker();
   const store = new FlowsStore(db);
+  const appTraffic = new AppTraffic();
 
   // Domain rules: their addresses are compiled with the stored rules; a newly resolved address re-applies them.
   const domainApplies = coalesced(
@@ -122,6 +126,7 @@ export function startConnections(options: {
     log,
     readTotalRecords: () => firewall.readFlows(),
     retentionDays: () => engine.settings.get().retentionDays,
+    appTraffic,
   });
   pipeline.start();
 
@@ -133,6 +138,7 @@ export function startConnections(options: {
     domains,
     tracker,
     store,
+    appTraffic,
     dnsStatus: () => ({
       queries: dns.counts.queries,
       answersLearned: dns.counts.answersLearned,
