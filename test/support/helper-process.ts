@@ -34,6 +34,8 @@ export class HelperProcess {
   private child: ChildProcess | null = null;
   private output = '';
   private exited: Promise<number | null> = Promise.resolve(null);
+  /** More `helper` flags for the next launches (e.g. --metrics). */
+  args: string[] = [];
 
   private constructor(
     private readonly sandbox: Sandbox,
@@ -46,14 +48,14 @@ export class HelperProcess {
    * Makes the paths the helper needs in the sandbox (any given are used as they are) and starts
    * it. The socket's parent directories are world-traversable so non-root test users reach it.
    * `cliCommand` runs the CLI: through tsx from source unless told (benchmarks run the compiled one).
-   * `given.env` adds to the helper's environment at every launch.
+   * `given.env` adds to the helper's environment at every launch, `given.args` to its flags.
    */
   static async start(
     sandbox: Sandbox,
-    given: Partial<HelperPaths> & { env?: NodeJS.ProcessEnv } = {},
+    given: Partial<HelperPaths> & { env?: NodeJS.ProcessEnv; args?: string[] } = {},
     cliCommand: readonly string[] = CLI_ARGV,
   ): Promise<HelperProcess> {
-    const { env = {}, ...givenPaths } = given;
+    const { env = {}, args = [], ...givenPaths } = given;
     let paths: HelperPaths;
     if (givenPaths.cgroup && givenPaths.bpffs && givenPaths.stateDir && givenPaths.socket) {
       paths = givenPaths as HelperPaths;
@@ -68,6 +70,7 @@ export class HelperProcess {
       };
     }
     const helper = new HelperProcess(sandbox, paths, cliCommand, env);
+    helper.args = args;
     // Registered first, so it runs after the helper is stopped (cleanups run in reverse).
     sandbox.defer(() =>
       Firewall.detach(paths.bpffs).catch(() => {
@@ -112,6 +115,7 @@ export class HelperProcess {
         stateDir,
         '--socket',
         socket,
+        ...this.args,
       ],
       {
         cwd: REPO_ROOT,
