@@ -5,7 +5,7 @@ import { FlowTracker } from '../../../../main/helper/flows/flow-tracker.js';
 import type { TrackedEvent } from '../../../../main/helper/flows/flow-tracker.js';
 
 const event = (over: Partial<TrackedEvent>): TrackedEvent => ({
-  kind: 'decision',
+  kind: 'connect',
   socketCookie: 0n,
   protocol: 'tcp',
   direction: 'out',
