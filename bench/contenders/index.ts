@@ -20,6 +20,12 @@ export function buildContenders(sandbox: Sandbox, lab: Lab, options: ContenderOp
   // Always in: without its addon built, its start fails and the run says so (npm run build).
   contenders.push(portcullis(sandbox, lab.firewall, largest));
   if (!options.smoke) contenders.push(portcullis(sandbox, lab.firewall, largest, { kernelOnly: true }));
+  // BENCH_BASELINE=DIR[@NAME]: a built checkout of an older commit beside the current one.
+  const baseline = process.env.BENCH_BASELINE;
+  if (baseline) {
+    const [root, name] = baseline.split('@');
+    contenders.push(portcullis(sandbox, lab.firewall, largest, { baseline: { root: root!, name: name ?? root! } }));
+  }
   for (const count of ruleCounts) contenders.push(iptablesLinear(lab.firewall, count));
   contenders.push(nftablesSet(lab.firewall, largest));
   if (options.smoke) {

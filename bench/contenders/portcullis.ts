@@ -6,6 +6,7 @@
 // finds the cgroup bare.
 import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { MAX_BATCH } from '../../main/contract/rpc.js';
 import { streamImport } from '../../main/contract/import-stream.js';
 import { importCalls } from '../../main/cli/commands/import.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
@@ -51,6 +52,25 @@ export interface PortcullisOptions {
   kernelOnly?: boolean;
   /** The CLI that runs the helper (default: from source through tsx, as the tests run it). */
   cli?: readonly string[];
+  /**
+   * Another checkout of Portcullis (an older commit, built), run from its own sources the same way:
+   * a change's cost measured against the build before it in one run. Its rules go in through
+   * rules.addMany, which every version since the first benchmark serves.
+   */
+  baseline?: { root: string; name: string };
+}
+
+/** Adds the addresses as block rules in rules.addMany chunks (the RPC older helpers serve too). */
+async function addBlockRules(client: HelperClient, addresses: readonly string[]): Promise<number> {
+  let added = 0;
+  for (let start = 0; start < addresses.length; start += MAX_BATCH) {
+    const chunk = addresses.slice(start, start + MAX_BATCH);
+    const result = await client.call('rules.addMany', {
+      rules: chunk.map((remote) => ({ action: 'block' as const, remote, direction: 'out' as const })),
+    });
+    added += result.added;
+  }
+  return added;
 }
 
 export function portcullis(
@@ -68,11 +88,19 @@ export function portcullis(
     via: 'real helper process + one list imported over its socket',
   };
 
+  const { baseline } = options;
+  const cli = baseline
+    ? [process.execPath, '--import', 'tsx', join(baseline.root, 'main', 'cli', 'entry.ts')]
+    : options.cli;
+  if (baseline) facts.baseline = baseline.name;
+
   return {
-    id: options.kernelOnly ? 'portcullis-kernel' : 'portcullis',
-    label: options.kernelOnly
-      ? `Portcullis programs only (helper stopped), ${countLabel(ruleCount)} rules`
-      : `Portcullis, ${countLabel(ruleCount)} rules`,
+    id: baseline ? 'portcullis-baseline' : options.kernelOnly ? 'portcullis-kernel' : 'portcullis',
+    label: baseline
+      ? `Portcullis at ${baseline.name}, ${countLabel(ruleCount)} rules`
+      : options.kernelOnly
+        ? `Portcullis programs only (helper stopped), ${countLabel(ruleCount)} rules`
+        : `Portcullis, ${countLabel(ruleCount)} rules`,
     running: () => current,
     async start() {
       if (!base || !pinDir) {
@@ -90,16 +118,20 @@ export function portcullis(
           stateDir: join(base, `state-${starts}`),
           socket: join(base, `run-${starts}`, 'helper.sock'),
         },
-        options.cli,
+        cli,
       );
       const client = await helper.client('bench');
       current = { helper, client };
       const began = performance.now();
-      if (ruleCount > 0) await importBlocklist(client, blockedAddresses(ruleCount));
+      const added =
+        ruleCount === 0
+          ? 0
+          : baseline
+            ? await addBlockRules(client, blockedAddresses(ruleCount))
+            : await importBlocklist(client, blockedAddresses(ruleCount));
       facts.importMs = Math.round(performance.now() - began);
+      if (added !== ruleCount) throw new Error(`the helper added ${added} rules, expected ${ruleCount}`);
       const status = await client.call('status');
-      if (status.lists.entries !== ruleCount)
-        throw new Error(`the helper reports ${status.lists.entries} list entries, expected ${ruleCount}`);
       if (!status.enforcing) throw new Error('the helper is not enforcing');
       facts.version = status.version;
       facts.attach = status.attach.cgroup;

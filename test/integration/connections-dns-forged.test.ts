@@ -12,24 +12,23 @@ import { finished } from '../kernel/kernel-fixture.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort } from './connections-rig.js';
 import { dnsStatus, domainAddresses, firstLine, runApp, startResolver, until } from './dns-rig.js';
 import type { Flow } from '../../main/contract/index.js';
+import { DNS_PY, namespaceForgerCommand } from '../support/dns-forger.js';
 
 /**
  * Python that sends COUNT answers from SOURCE:53 to TARGET:PORT, each for its own name under
  * DOMAIN (f<i>.DOMAIN) giving ADDRESS (or, with ADDRESS "spread", its own address 127.66.x.y),
  * each with its own id (or, with ID a number, all with that one); prints how long it took.
  */
-const FORGER_PY = `
-import socket, struct, sys, time
+const FORGER_PY = `${DNS_PY}
 source, target, port, count, domain, address = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6]
 fixed_id = int(sys.argv[7]) if len(sys.argv) > 7 else None
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((source, 53))
 started = time.monotonic()
 for i in range(count):
-    name = b''.join(bytes([len(l)]) + l.encode() for l in ('f%d.%s' % (i, domain)).split('.')) + b'\\0'
     to = '127.66.%d.%d' % (i >> 8 & 255, i & 255) if address == 'spread' else address
-    message = struct.pack('!HHHHHH', i & 0xffff if fixed_id is None else fixed_id, 0x8180, 1, 1, 0, 0) + name + struct.pack('!HH', 1, 1)
-    s.sendto(message + b'\\xc0\\x0c' + struct.pack('!HHIH', 1, 1, 3600, 4) + socket.inet_aton(to), (target, port))
+    q = query('f%d.%s' % (i, domain), i & 0xffff if fixed_id is None else fixed_id)
+    s.sendto(answer(q, to, 3600), (target, port))
 print(round((time.monotonic() - started) * 1000), flush=True)
 `;
 
@@ -74,29 +73,11 @@ test('connections DNS: answers forged in a user+net namespace or sent unasked to
 
     // 1. As nobody, in a user+network namespace of its own inside the cgroup: a "resolver" on the
     // host's resolver address (host4, given to its own loopback) answers its own query with peer4.
-    const inNamespace = `
-import socket, struct
-server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); server.bind((${JSON.stringify(host.host4)}, 53))
-client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); client.settimeout(3)
-question = b'\\3www\\6forged\\4test\\0' + struct.pack('!HH', 1, 1)
-client.sendto(struct.pack('!HHHHHH', 0x7777, 0x0100, 1, 0, 0, 0) + question, (${JSON.stringify(host.host4)}, 53))
-query, peer = server.recvfrom(512)
-server.sendto(query[:2] + struct.pack('!HHHHH', 0x8180, 1, 1, 0, 0) + query[12:] + b'\\xc0\\x0c' + struct.pack('!HHIH', 1, 1, 3600, 4) + socket.inet_aton(${JSON.stringify(host.peer4)}), peer)
-print(socket.inet_ntoa(client.recv(512)[-4:]))
-`;
     const forger = await finished(
-      sandbox.spawnInCgroup(helper.paths.cgroup, [
-        'setpriv',
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        'unshare',
-        '-Urn',
-        'sh',
-        '-c',
-        `ip link set lo up && ip addr add ${host.host4}/32 dev lo && exec ${SYSTEM_PYTHON} -c "$0"`,
-        inNamespace,
-      ]),
+      sandbox.spawnInCgroup(
+        helper.paths.cgroup,
+        namespaceForgerCommand(SYSTEM_PYTHON, host.host4, 'www.forged.test', host.peer4),
+      ),
     );
     assert.deepEqual([forger.code, forger.stdout.trim()], [0, host.peer4], forger.stderr);
 

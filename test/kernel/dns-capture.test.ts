@@ -8,21 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { DecisionEvent } from '../../native/api.js';
 import { killAndWait, withSandbox } from '../support/sandbox.js';
+import { DNS_PY, namespaceForgerCommand } from '../support/dns-forger.js';
 import { EventCollector } from './event-collector.js';
 import { allowByDefault, finished, openFixture, rule, runPython } from './kernel-fixture.js';
 
 const RESOLVER = '127.53.0.1';
 const BLOCKED_RESOLVER = '127.53.0.2';
-
-/** Python helpers shared by the resolver and the clients: a one-question A query and its answer. */
-const DNS_PY = `
-import json, socket, struct
-def query(name, id):
-    labels = b''.join(bytes([len(l)]) + l.encode() for l in name.split('.'))
-    return struct.pack('!HHHHHH', id, 0x0100, 1, 0, 0, 0) + labels + b'\\0' + struct.pack('!HH', 1, 1)
-def answer(q, address):
-    return q[:2] + struct.pack('!HHHHH', 0x8180, 1, 1, 0, 0) + q[12:] + b'\\xc0\\x0c' + struct.pack('!HHIH', 1, 1, 60, 4) + socket.inet_aton(address)
-`;
 
 /** A resolver outside the cgroup; "SEND <port>" makes it send an answer nobody asked for to that port. */
 const RESOLVER_PY = `${DNS_PY}
@@ -102,26 +93,10 @@ test('DNS capture: sockets of a network namespace an unprivileged user made repo
     sandbox.defer(() => events.stop());
     // As nobody, in a user+network namespace of its own (root there): a "resolver" on the address of
     // the host's one, answering the same process's query.
-    const forger = `${DNS_PY}
-server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); server.bind((${JSON.stringify(RESOLVER)}, 53))
-client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); client.settimeout(3)
-client.sendto(query('forged.test', 0x4444), (${JSON.stringify(RESOLVER)}, 53))
-data, peer = server.recvfrom(512)
-server.sendto(answer(data, '127.0.0.67'), peer)
-print(socket.inet_ntoa(client.recv(512)[-4:]))
-`;
-    const child = sandbox.spawnInCgroup(fixture.cgroup, [
-      'setpriv',
-      '--reuid=65534',
-      '--regid=65534',
-      '--clear-groups',
-      'unshare',
-      '-Urn',
-      'sh',
-      '-c',
-      `ip link set lo up && ip addr add ${RESOLVER}/32 dev lo && exec python3 -c "$0"`,
-      forger,
-    ]);
+    const child = sandbox.spawnInCgroup(
+      fixture.cgroup,
+      namespaceForgerCommand('python3', RESOLVER, 'forged.test', '127.0.0.67'),
+    );
     const forged = await finished(child);
     assert.deepEqual([forged.code, forged.stdout.trim()], [0, '127.0.0.67'], forged.stderr);
 
