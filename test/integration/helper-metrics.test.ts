@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { withSandbox, type Sandbox } from '../support/sandbox.js';
@@ -184,7 +185,7 @@ test('metrics on a loopback port count a real download and a real blocked connec
     assert.deepEqual([head.status, head.body], [200, '']);
   }));
 
-test('off by default (the helper listens on its own socket only); a Unix socket when named; a network address refused', () =>
+test('off by default (the helper listens on its own socket only); a Unix socket when named; a taken port or a network address refused', () =>
   withSandbox(async (sandbox) => {
     const helper = await HelperProcess.start(sandbox);
     assert.deepEqual(listeners(helper.pid!), { tcp: [], unix: [helper.paths.socket] });
@@ -202,9 +203,8 @@ test('off by default (the helper listens on its own socket only); a Unix socket 
     assert.equal(sample(viaSocket.body, 'portcullis_apps_in_other'), 0);
     await helper.stop('SIGTERM');
 
-    // Refused before anything is loaded, with the reason, for every address off the loopback.
-    for (const address of ['0.0.0.0:9464', '[::]:9464', '192.0.2.1:9464', 'localhost:9464']) {
-      const refused = await runCli([
+    const helperWith = (metrics: string) =>
+      runCli([
         'helper',
         '--cgroup',
         helper.paths.cgroup,
@@ -215,8 +215,24 @@ test('off by default (the helper listens on its own socket only); a Unix socket 
         '--socket',
         helper.paths.socket,
         '--metrics',
-        address,
+        metrics,
       ]);
+    // A port someone else holds stops the start before anything is loaded (and the helper exits).
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    sandbox.defer(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+    const takenPort = (taken.address() as AddressInfo).port;
+    const busy = await helperWith(`127.0.0.1:${takenPort}`);
+    assert.equal(busy.code, 1, busy.stderr);
+    assert.match(
+      busy.stderr,
+      new RegExp(`metrics: cannot listen on http://127\\.0\\.0\\.1:${takenPort}/metrics: EADDRINUSE`),
+    );
+    assert.doesNotMatch(busy.stderr, /loaded and attached|adopted pinned/);
+
+    // Refused before anything is loaded, with the reason, for every address off the loopback.
+    for (const address of ['0.0.0.0:9464', '[::]:9464', '192.0.2.1:9464', 'localhost:9464']) {
+      const refused = await helperWith(address);
       assert.equal(refused.code, 2, `${address}: ${refused.stderr}`);
       assert.match(
         refused.stderr,
