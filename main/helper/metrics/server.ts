@@ -4,6 +4,7 @@
 // address: a web page that rebinds its own name to 127.0.0.1 cannot read the metrics.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync } from 'node:fs';
+import { PortcullisError } from '../../contract/index.js';
 import { prepareSocketPath } from '../rpc/server.js';
 import { CONTENT_TYPE } from './exposition.js';
 import { describeEndpoint, type MetricsEndpoint } from './endpoint.js';
@@ -79,9 +80,11 @@ export class MetricsServer {
         response.end(request.method === 'HEAD' ? undefined : text);
       },
       (error: Error) => {
-        // A scrape every few seconds must not flood the log with one failure.
-        if (this.failuresLogged++ < 5) this.options.log(`metrics: a scrape failed: ${error.message}`);
-        reply(500, `metrics unavailable: ${error.message}\n`);
+        // Starting or stopping is expected (503, try again); other failures are logged, a few times
+        // only: a scrape every few seconds must not flood the log with one failure.
+        const passing = error instanceof PortcullisError && error.kind === 'unavailable';
+        if (!passing && this.failuresLogged++ < 5) this.options.log(`metrics: a scrape failed: ${error.message}`);
+        reply(passing ? 503 : 500, `metrics unavailable: ${error.message}\n`);
       },
     );
   }
