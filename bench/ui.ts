@@ -111,6 +111,8 @@ function syntheticBackend() {
     setEnforcement: unsupported,
     getSettings: unsupported,
     updateSettings: unsupported,
+    listPrompts: async () => [],
+    answerPrompt: unsupported,
     importBegin: unsupported,
     importChunk: unsupported,
     importCommit: unsupported,

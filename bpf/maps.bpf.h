@@ -148,6 +148,24 @@ struct {
 	__type(value, struct pcl_slot);
 } pcl_slots SEC(".maps");
 
+/* Ask mode's held flows (hold.bpf.h): entered by the hooks, answered by the helper. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PCL_HOLDS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pcl_hold_key);
+	__type(value, struct pcl_hold);
+} pcl_holds SEC(".maps");
+
+/* The helper's answers to held flows: PCL_ACT_ALLOW or PCL_ACT_BLOCK by pcl_holds key (absent: pending). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PCL_HOLDS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pcl_hold_key);
+	__type(value, __u8);
+} pcl_hold_answers SEC(".maps");
+
 /*
  * The sk_buff behind a program's __sk_buff: the verifier turns the call into a register move.
  * Linux 6.2+. Weak, so the object also loads where the kernel lacks it: libbpf leaves the call

@@ -17,6 +17,7 @@
 #include "sock-state.bpf.h"
 #include "packet.bpf.h"
 #include "skb.bpf.h"
+#include "hold.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -53,6 +54,14 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 
 	struct decision d = decide(cfg, gen, s->app_id, s->claim_id, f);
 	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+	if (verdict == PCL_ACT_ASK) {
+		if (helpers_own(cfg, s))
+			verdict = PCL_ACT_ALLOW; /* never held: decided as in monitor mode */
+		else if (kind == PCL_EV_CONNECT && f->proto == PCL_PROTO_TCP)
+			return hold_connect(ctx, cfg, s, f, bpf_get_socket_cookie(ctx));
+		else
+			return CG_ALLOW; /* UDP: held at its first datagram (egress); a connect() sends nothing */
+	}
 	cache_store(s, gen, f, verdict, d.rule_id);
 	count_decision(verdict, d.rule_id);
 	emit(kind, s, f, bpf_get_socket_cookie(ctx), verdict, d.rule_id, NULL);
@@ -195,6 +204,12 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	if (!s)
 		return CG_ALLOW;
 	release_slot(s); /* from here on the socket's state is its storage's */
+	if (s->flags & PCL_SK_HELD) {
+		release_holds(ctx, s, family);
+		return CG_ALLOW; /* a connect that never got through: its only packets were dropped SYNs */
+	}
+	if (s->flags & PCL_SK_HOLDS)
+		release_holds(ctx, s, family);
 	if (s->packets_out == 0 && s->packets_in == 0)
 		return CG_ALLOW;
 	if (protocol == IPPROTO_TCP_NR && tcp_end_to_come(state)) {
@@ -218,6 +233,56 @@ SEC("cgroup_skb/ingress")
 int pcl_ingress(struct __sk_buff *skb)
 {
 	return skb_verdict(skb, 0, 1);
+}
+
+/* ---- ask mode: held connects (hold.bpf.h) ------------------------------------------------- */
+
+/*
+ * TCP's own callbacks for held sockets: the SYN's first retransmit timeout is the hold (so no
+ * retransmission comes before the answer, and the answer's kick still works), and on establishment
+ * the hold's options and entry go. Every other socket leaves at the first test (one map lookup on
+ * two ops per connection).
+ */
+SEC("sockops")
+int pcl_sockops(struct bpf_sock_ops *skops)
+{
+	__u32 op = skops->op;
+	if (op != BPF_SOCK_OPS_TIMEOUT_INIT && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	struct bpf_sock *sk = skops->sk;
+	if (!sk)
+		return 1;
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, sk, 0, 0);
+	if (!s || !(s->flags & PCL_SK_HELD))
+		return 1;
+	if (op == BPF_SOCK_OPS_TIMEOUT_INIT) {
+		__u32 jiffies = pcl_config.hold_jiffies;
+		skops->reply = jiffies ? jiffies : 1;
+		return 1;
+	}
+	int zero = 0;
+	bpf_setsockopt(skops, SOL_TCP_NR, TCP_USER_TIMEOUT_NR, &zero, sizeof(zero));
+	struct pcl_hold_key key = hold_key_tcp(bpf_get_socket_cookie(skops));
+	hold_forget(&key);
+	s->flags &= ~PCL_SK_HELD;
+	return 1;
+}
+
+/*
+ * Not attached: the helper runs it (BPF_PROG_TEST_RUN) on a flow it holds, to learn whether the rules
+ * decide it now (after a rules change), with the hooks' own decide(). Answers the PCL_ACT_* code.
+ */
+SEC("tc")
+int pcl_decide(struct __sk_buff *skb)
+{
+	struct pcl_decide_query q;
+	if (bpf_skb_load_bytes(skb, 0, &q, sizeof(q)))
+		return PCL_ACT_NONE;
+	struct flow f = { .family = q.family, .proto = q.proto, .dir = PCL_DIR_OUT, .rport = q.remote_port };
+	__builtin_memcpy(f.raddr, q.remote, 16);
+	struct pcl_config *cfg = &pcl_config;
+	struct decision d = decide(cfg, cfg->generation, q.app_id, q.claim_id, &f);
+	return d.action;
 }
 
 /* ---- process -> app tracking (process.bpf.h) ------------------------------------------ */

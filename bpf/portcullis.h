@@ -47,6 +47,9 @@
 #define PCL_ACT_NONE 0
 #define PCL_ACT_ALLOW 1
 #define PCL_ACT_BLOCK 2
+/* Ask mode's global default: no rule decides, so the flow is held and the person asked. Never cached
+ * as a socket's verdict, never an entry's or a clause's action. */
+#define PCL_ACT_ASK 3
 
 /* Direction bits: a clause matches when (clause.dir & flow direction) != 0. */
 #define PCL_DIR_OUT 1
@@ -68,6 +71,8 @@
 #define PCL_EV_DNS 6       /* a DNS answer delivered to a socket: struct pcl_dns_event, not struct pcl_event */
 #define PCL_EV_DNS_QUERY 7 /* a DNS query a socket sent (and was allowed to): struct pcl_dns_event */
 #define PCL_EV_EXE 8       /* not from the kernel: the addon's struct pcl_exe_record (an executable's path) */
+#define PCL_EV_HOLD 9      /* a TCP connect or a UDP flow was held for a question (verdict PCL_ACT_ASK) */
+#define PCL_EV_UNHOLD 10   /* the application closed a socket that had held flows (cookie only) */
 
 /*
  * DNS over UDP port 53, for the helper's names and domain rules: queries sockets in the cgroup were
@@ -83,7 +88,10 @@
 #define PCL_SK_OWNED 1   /* owner fields were filled (from the creating task) */
 #define PCL_SK_PASSIVE 2 /* bound by the application (a listener or a bound UDP socket) */
 #define PCL_SK_ACTIVE 8  /* connected or sent to a remote by the application (outbound flows) */
-#define PCL_SK_SYSTEM_NET 16 /* made in a network namespace of the initial user namespace */
+#define PCL_SK_HELD 16    /* TCP: its connect is held; its SYNs follow its pcl_holds entry until established */
+#define PCL_SK_HOLDS 32   /* it has (or had) pcl_holds entries: its close is reported (PCL_EV_UNHOLD) */
+#define PCL_SK_INJECTOR 64 /* the helper's raw socket that answers held connects: its packets always pass */
+#define PCL_SK_SYSTEM_NET 128 /* made in a network namespace of the initial user namespace */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {
@@ -94,6 +102,10 @@ struct pcl_config {
 	__u8 v6_split[2];        /* per slot: v6 prefixes this long or longer are in the prefix hash */
 	__u32 host_mnt_ns;       /* inode number of PID 1's mount namespace: only execs there are bound by
 	                            path (pcl_path_app), where no unprivileged user can mount a file */
+	__u32 hold_ms;           /* ask mode: how long a connect is held in the kernel (0 = nobody asks: refuse at once) */
+	__u32 helper_tgid;       /* the helper's process: its own traffic is never held */
+	__u32 hold_jiffies;      /* hold_ms in the kernel's jiffies (user space measures HZ: no kernel config needed) */
+	__u32 pad2;              /* zero */
 };
 
 /* pcl_config.v6_split is at most this: a bucket key holds the address's first 64 bits. */
@@ -374,6 +386,85 @@ struct pcl_dns_event {
 	__u16 len;              /* bytes of data[] filled: the payload length, at most PCL_DNS_MAX */
 	__u8 pad[6];            /* zero */
 	__u8 data[PCL_DNS_MAX]; /* the DNS message as sent or received */
+};
+
+/*
+ * Ask mode (DESIGN.md "Ask mode"). A flow no rule decides (decide() answers PCL_ACT_ASK) is held:
+ *  - TCP: the connect hook enters the socket in pcl_holds, sets TCP_USER_TIMEOUT to hold_ms and lets
+ *    connect() go on; the sock_ops program answers BPF_SOCK_OPS_TIMEOUT_INIT with hold_ms, so the
+ *    SYN's retransmit timer stays quiet; egress drops the SYN (with congestion notification) while
+ *    the entry is pending. connect() neither succeeds nor fails.
+ *  - UDP: the first datagram to a remote enters the flow in pcl_holds at egress; its datagrams are
+ *    dropped with congestion notification (ENOBUFS, which UDP does not report) while pending.
+ * The helper answers in pcl_hold_answers (a map of its own: the hooks update the entry in place, and
+ * a write from user space would replace it). A TCP allow then sends the held socket a RST|ACK
+ * "from the remote" with ack = the SYN's sequence number: unacceptable in SYN_SENT, it re-arms the
+ * retransmit timer to its minimum (before any retransmission), and the SYN goes out again and passes.
+ * A deny sends ack = sequence + 1: the connect fails with ECONNREFUSED. If no one answers, the timer
+ * fires after hold_ms, that SYN is dropped too and TCP_USER_TIMEOUT fails the connect (ETIMEDOUT).
+ * On establishment the sock_ops program takes the hold's options and entry away.
+ */
+#define PCL_HOLDS_MAX 16384
+/* The longest hold: the kernel caps a SYN's first retransmit timeout at TCP_RTO_MAX (120 s). */
+#define PCL_HOLD_MAX_MS 120000
+
+/* pcl_holds key: a TCP socket (remote, port and family zero: one connect per socket) or a UDP flow. */
+struct pcl_hold_key {
+	__u64 cookie;       /* socket cookie */
+	__u8 remote[16];    /* UDP: the flow's remote (v4: first 4 bytes); TCP: zero */
+	__u16 remote_port;  /* UDP: host order; TCP: zero */
+	__u8 proto;         /* PCL_PROTO_TCP or PCL_PROTO_UDP */
+	__u8 family;        /* UDP: 4 or 6; TCP: zero */
+	__u32 pad;          /* zero */
+};
+
+/* pcl_holds value: what the question is about, and the answer. */
+struct pcl_hold {
+	__u64 time_ns;          /* when it was held (bpf_ktime_get_ns) */
+	__u64 cgroup_id;        /* owner, as in pcl_sock */
+	__u32 tgid;
+	__u32 uid;
+	__u32 app_id;
+	__u32 claim_id;         /* as in pcl_sock: an app the owner's unit claims */
+	__u32 dropped;          /* packets dropped while pending (TCP: SYNs) */
+	__u32 isn;              /* TCP: the SYN's sequence number (host order), when dropped != 0 */
+	__u16 remote_port;      /* host order */
+	__u16 local_port;       /* host order, from the first dropped packet (TCP: 0 until then) */
+	__u8 remote[16];        /* network order (v4: first 4 bytes) */
+	__u8 local[16];         /* from the first dropped packet */
+	__u8 family;            /* 4 or 6 (the packets' family: a v4-mapped remote is 4) */
+	__u8 proto;             /* PCL_PROTO_TCP or PCL_PROTO_UDP */
+	__u8 pad[2];            /* zero */
+	struct pcl_exe_key exe; /* owner's executable, as in pcl_sock (zero when unknown) */
+	char comm[PCL_COMM_LEN];
+};
+
+/* What user space reads the held flows as (readHolds): each entry with its answer, if any. */
+struct pcl_hold_record {
+	struct pcl_hold_key key;
+	struct pcl_hold hold;
+	__u8 answer;            /* pcl_hold_answers' value: PCL_ACT_ALLOW or PCL_ACT_BLOCK; PCL_ACT_NONE = pending */
+	__u8 pad[7];            /* zero */
+};
+
+/* What user space answers with (answerHolds): a held flow's key and its verdict. */
+struct pcl_hold_answer {
+	struct pcl_hold_key key;
+	__u8 verdict;           /* PCL_ACT_ALLOW or PCL_ACT_BLOCK */
+	__u8 pad[7];            /* zero */
+};
+
+/* The flow pcl_decide reads from its test-run packet (after the 14 bytes the run takes as a link-layer
+ * header): decided as the hooks would, so the helper re-checks held flows after a rules change. */
+struct pcl_decide_query {
+	__u8 link[14];      /* ignored */
+	__u8 family;        /* 4 or 6 */
+	__u8 proto;         /* PCL_PROTO_* */
+	__u16 remote_port;  /* host order */
+	__u8 pad[2];        /* zero */
+	__u32 app_id;       /* 0 = no app */
+	__u8 remote[16];    /* network order (v4: first 4 bytes) */
+	__u32 claim_id;     /* an app the owner's unit claims, 0 = none */
 };
 
 /*

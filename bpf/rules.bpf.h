@@ -227,7 +227,8 @@ static __always_inline struct decision decide_app(struct pcl_config *cfg, __u32 
 			}
 		}
 	}
-	d.action = global_default == PCL_ACT_BLOCK ? PCL_ACT_BLOCK : PCL_ACT_ALLOW;
+	/* Anything else is monitor mode's allow: a default is never PCL_ACT_NONE. */
+	d.action = global_default == PCL_ACT_BLOCK || global_default == PCL_ACT_ASK ? global_default : PCL_ACT_ALLOW;
 	return d;
 }
 

@@ -17,9 +17,11 @@
 #include "sock-state.bpf.h"
 #include "packet.bpf.h"
 #include "dns.bpf.h"
+#include "hold.bpf.h"
 
-/* Beside CG_ALLOW/CG_DENY in the full path's result: the packet is one for report_dns_packet. */
-#define PCL_REPORT_DNS 2
+/* Beside the verdict in the full path's result (CG_ALLOW, CG_DENY, or CG_DROP_CN for a held flow at
+ * egress: bits 0-1): the packet is one for report_dns_packet. */
+#define PCL_REPORT_DNS 4
 
 /*
  * Copies a socket's totals to pcl_flows, where user space can read live flows: in place when the
@@ -276,6 +278,8 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	struct parsed p = {};
 	/* p stays in memory: held in registers, every failed check would rematerialize all its fields. */
 	asm volatile("" : : "r"(&p) : "memory");
+	if (use_cache && s && (s->flags & PCL_SK_INJECTOR))
+		return CG_ALLOW; /* the helper's answer to a held connect (hold.bpf.h) */
 	if (!parse_packet(skb, &p, egress)) {
 		/* Truncated or garbage: the global default decides; never a crash. */
 		if (cfg->enforcing && cfg->default_action[gen & 1] == PCL_ACT_BLOCK)
@@ -286,21 +290,39 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 	if (s)
 		account_packet(skb, s, &p, egress, use_cache);
 
-	set_direction(s, &p.f);
-	if (use_cache && s && cache_matches(s, gen, &p.f))
-		return mark_dns(&p, cached_verdict(s));
-
-	__u32 app_id = s ? s->app_id : 0;
-	__u32 claim_id = s ? s->claim_id : 0;
-	struct decision d = decide(cfg, gen, app_id, claim_id, &p.f);
-	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
-	if (use_cache && s) {
-		cache_store(s, gen, &p.f, verdict, d.rule_id);
-		count_decision(verdict, d.rule_id);
-		emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
-		return mark_dns(&p, verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW);
+	int ret;
+	__u8 answered = PCL_ACT_NONE;
+	if (use_cache && s && (s->flags & PCL_SK_HELD)) {
+		ret = held_tcp_packet(s, &p, s->cookie, egress, &answered);
+	} else {
+		set_direction(s, &p.f);
+		if (use_cache && s && cache_matches(s, gen, &p.f)) {
+			ret = cached_verdict(s);
+		} else {
+			__u32 app_id = s ? s->app_id : 0;
+			__u32 claim_id = s ? s->claim_id : 0;
+			struct decision d = decide(cfg, gen, app_id, claim_id, &p.f);
+			__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
+			if (verdict == PCL_ACT_ASK) {
+				ret = use_cache ? ask_packet(cfg, s, &p, s ? s->cookie : 0, egress, &answered) : CG_ALLOW;
+			} else {
+				if (use_cache && s) {
+					cache_store(s, gen, &p.f, verdict, d.rule_id);
+					count_decision(verdict, d.rule_id);
+					emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
+				}
+				ret = verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+			}
+		}
 	}
-	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
+	/* A held flow's answer (or what passes because it cannot be held) is cached and reported once. */
+	if (answered != PCL_ACT_NONE && s && !cache_matches(s, gen, &p.f)) {
+		set_direction(s, &p.f);
+		cache_store(s, gen, &p.f, answered, 0);
+		count_decision(answered, 0);
+		emit(PCL_EV_PACKET, s, &p.f, s->cookie, answered, 0, NULL);
+	}
+	return use_cache && s ? mark_dns(&p, ret) : ret;
 }
 
 /*
@@ -378,8 +400,9 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	int full = egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
 	if (full & PCL_REPORT_DNS)
 		report_dns_packet(skb, s, egress);
-	/* & 1: a global function's result is any number to the verifier; these answer CG_ALLOW or CG_DENY. */
-	verdict = full & 1;
+	/* A global function's result is any number to the verifier: egress answers 0-3 (CG_DROP_CN for a
+	 * held flow), ingress CG_ALLOW or CG_DENY. */
+	verdict = egress ? full & 3 : full & 1;
 	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
 	if (pcl_kern_ctx_cast && stored && s == stored)
 		claim_slot(stored, sk);

@@ -90,10 +90,13 @@ static __always_inline int settled(struct pcl_sock *stored, struct bpf_sock *sk)
 	return stored->cookie != 0 && sk->state != BPF_TCP_LISTEN && !(stored->close_state & PCL_CLOSE_RELEASED);
 }
 
-/* Moves the state of a settled socket into its entry, if free. */
+/*
+ * Moves the state of a settled socket into its entry, if free. Not a held connect's: the sock_ops
+ * program, which ends the hold, finds the state in the storage only.
+ */
 static __always_inline void claim_slot(struct pcl_sock *stored, struct bpf_sock *sk)
 {
-	if (!settled(stored, sk))
+	if (!settled(stored, sk) || (stored->flags & PCL_SK_HELD))
 		return;
 	__u64 cookie = stored->cookie;
 	struct pcl_slot *entry = slot_of(cookie);

@@ -20,6 +20,11 @@ export interface NativeFirewall extends RuleMaps {
   readonly adopted: boolean;
   readonly fastPath: FastPathHome;
   setEnforcing(on: boolean): Promise<void>;
+  setAsk(holdMs: number, helperTgid: number): Promise<void>;
+  readHolds(): Promise<Buffer>;
+  answerHolds(answers: Buffer): Promise<Int32Array>;
+  forgetHolds(keys: Buffer): Promise<void>;
+  decideFlows(queries: Buffer): Promise<Uint8Array>;
   updateBindings(steps: BindingStep[]): Promise<void>;
   readCounters(): Promise<{
     allowed: bigint;
@@ -53,6 +58,8 @@ export interface NativeFeatures {
   sockRelease: boolean;
   atomicFetch: boolean;
   kernelContextCast: boolean;
+  sockOps: boolean;
+  connectSetsockopt: boolean;
 }
 
 export interface NativeAddon {

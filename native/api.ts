@@ -23,8 +23,21 @@ export interface KernelFeatures {
   atomicFetch: boolean;
   /** bpf_cast_to_kern_ctx (6.2+): the fast path finds a socket's pcl_slots entry with it; else it reads socket storage. */
   kernelContextCast: boolean;
+  /** How ask mode holds a connection on this kernel, or why it cannot. */
+  hold: HoldSupport;
   /** One line per missing piece, in words a person can act on. Empty when everything is there. */
   missing: string[];
+}
+
+/** Ask mode's hold mechanism on this kernel (see bpf/portcullis.h "Ask mode"). */
+export interface HoldSupport {
+  /**
+   * 'syn-hold': the connect's SYN waits at egress under a sock_ops timer and is released by a
+   * loopback kick (cgroup hooks, sock_ops, bpf_setsockopt; Linux 5.9+). null: ask mode is unavailable.
+   */
+  mechanism: 'syn-hold' | null;
+  /** In words: what it is, or what is missing. */
+  detail: string;
 }
 
 export type KernelProtocol = 'any' | 'tcp' | 'udp' | 'icmp';
@@ -64,8 +77,8 @@ export interface KernelRuleV4 extends Omit<KernelRule, 'family' | 'addr'> {
 export type CompilableRule = KernelRule | KernelRuleV4;
 
 export interface KernelDefaults {
-  /** Verdict when no rule matches: allow (monitor mode) or block (allow-list mode). */
-  global: KernelAction;
+  /** Verdict when no rule matches: allow (monitor mode), block (allow-list mode) or ask (ask mode: held). */
+  global: KernelAction | 'ask';
   /** Per-app default verdicts, keyed by app id; consulted after the app's and the global rules. */
   perApp: Map<number, KernelAction>;
 }
@@ -140,8 +153,9 @@ export interface ApplyStats {
 }
 
 export type Verdict = 'allow' | 'block';
-/** 'dns': a DNS answer delivered to a socket; 'dns-query': a DNS query a socket was allowed to send. */
-export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns' | 'dns-query';
+/** 'dns': a DNS answer delivered to a socket; 'dns-query': a DNS query a socket was allowed to send;
+ *  'hold' / 'unhold': ask mode held a flow / a socket with held flows was closed. */
+export type EventKind = 'connect' | 'sendmsg' | 'packet' | 'listen' | 'close' | 'dns' | 'dns-query' | 'hold' | 'unhold';
 
 /** The executable a socket's owner ran, as the kernel knew it at exec. */
 export interface ExecutableIdentity {
@@ -243,3 +257,68 @@ export interface FlowTotals {
   packetsOut: bigint;
   packetsIn: bigint;
 }
+
+/** Identifies a held flow: a TCP connect by its socket, a UDP flow by its socket and remote. */
+export interface HoldRef {
+  cookie: bigint;
+  protocol: 'tcp' | 'udp';
+  family: 4 | 6;
+  /** 4 or 16 bytes, network order (ignored for TCP). */
+  remote: Uint8Array;
+  /** Ignored for TCP. */
+  remotePort: number;
+}
+
+/** A flow held in the kernel for a question (ask mode). */
+export interface HeldFlow {
+  ref: HoldRef;
+  /** Monotonic kernel time it was held (ns since boot). */
+  heldAtNs: bigint;
+  cgroupId: bigint;
+  tgid: number;
+  uid: number;
+  /** The kernel's app id of the owner, 0 when it had none. */
+  appId: number;
+  /** An app the owner's unit claims (its block rules apply too), 0 when none. */
+  claimId: number;
+  /** The owner's executable as the kernel knew it (path null: a hold does not carry it); null when unknown. */
+  exe: ExecutableIdentity | null;
+  comm: string;
+  family: 4 | 6;
+  remoteAddr: string;
+  remotePort: number;
+  /** Known once its first packet was dropped (a TCP connect: its SYN). */
+  localAddr: string;
+  localPort: number;
+  /** Packets dropped while it waited (TCP: SYNs). */
+  dropped: number;
+  /** The answer given, or null while pending. */
+  answer: Verdict | null;
+}
+
+export interface HoldAnswer {
+  ref: HoldRef;
+  verdict: Verdict;
+}
+
+/**
+ * What answering one held flow did: 'gone' (it no longer waits: established, refused or closed),
+ * 'recorded' (its next packet takes the answer: a UDP flow, or a connect whose SYN has not left),
+ * 'sent' (the waiting SYN's release or refusal went out), or the errno of sending it (the answer is
+ * recorded: the SYN's timer applies it at the end of the hold).
+ */
+export type HoldOutcome = 'gone' | 'recorded' | 'sent' | { errno: number };
+
+/** A flow to decide as the hooks would under the current rules. */
+export interface DecideQuery {
+  appId: number;
+  /** An app the owner's unit claims, 0 when none. */
+  claimId: number;
+  family: 4 | 6;
+  protocol: 'tcp' | 'udp';
+  remote: Uint8Array;
+  remotePort: number;
+}
+
+/** decide()'s answer: a rule or a default decided, or ask mode's default would hold it ('none': no answer). */
+export type KernelDecision = 'allow' | 'block' | 'ask' | 'none';

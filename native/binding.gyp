@@ -8,6 +8,7 @@
         "src/event-pump.cc",
         "src/firewall-core.cc",
         "src/firewall.cc",
+        "src/holds.cc",
         "src/map-fill.cc",
         "src/native-error.cc",
         "src/probe.cc",

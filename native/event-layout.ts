@@ -68,6 +68,8 @@ const KINDS: Record<number, EventKind> = {
   [abi.PCL_EV_CLOSE]: 'close',
   [abi.PCL_EV_DNS]: 'dns',
   [abi.PCL_EV_DNS_QUERY]: 'dns-query',
+  [abi.PCL_EV_HOLD]: 'hold',
+  [abi.PCL_EV_UNHOLD]: 'unhold',
 };
 const PROTOCOLS: Record<number, DecisionEvent['protocol']> = {
   [abi.PCL_PROTO_ICMP]: 'icmp',

@@ -11,6 +11,7 @@
 //   subscribe          decoded events from the ring buffer, in batches
 //   readCounters / readFlows   decision counters and rule hits; live per-socket totals
 //   close / Firewall.detach    let go of the fds (enforcement stays) / take everything down
+//   setAsk / readHolds / answerHolds / forgetHolds / decideFlows   ask mode's held flows
 //   probeKernel        what the running kernel offers
 import { existsSync } from 'node:fs';
 import { constants, release } from 'node:os';
@@ -20,8 +21,15 @@ import type {
   AppBindingChange,
   ApplyStats,
   Counters,
+  DecideQuery,
   DecisionEvent,
   EventDecoding,
+  HeldFlow,
+  HoldAnswer,
+  HoldOutcome,
+  HoldRef,
+  HoldSupport,
+  KernelDecision,
   EventSubscription,
   FastPathHome,
   FirewallOptions,
@@ -34,6 +42,13 @@ import type {
 import { RuleApplier } from './compiler/apply.js';
 import { NativeError } from './errors.js';
 import { EventDecoder } from './event-layout.js';
+import {
+  decodeDecisions,
+  decodeHeldFlows,
+  encodeDecideQueries,
+  encodeHoldAnswers,
+  encodeHoldKeys,
+} from './hold-layout.js';
 
 export type * from './api.js';
 export { NativeError, type NativeErrorFields } from './errors.js';
@@ -62,6 +77,7 @@ export async function probeKernel(options: ProbeOptions): Promise<KernelFeatures
     [bpf.bpfLink, 'BPF links for cgroups (BPF_LINK_CREATE, Linux 5.7+)'],
     [bpf.sockRelease, 'the cgroup socket-release hook (BPF_CGROUP_INET_SOCK_RELEASE, Linux 5.9+)'],
     [bpf.atomicFetch, 'BPF atomic operations that return the old value (BPF_FETCH, Linux 5.12+)'],
+    [bpf.sockOps, 'sock_ops programs (BPF_PROG_TYPE_SOCK_OPS)'],
   ];
   // Not needed: without bpf_cast_to_kern_ctx (before 6.2) the fast path reads socket storage instead.
   for (const [present, what] of need) if (!present) missing.push(`the kernel lacks ${what}`);
@@ -81,7 +97,32 @@ export async function probeKernel(options: ProbeOptions): Promise<KernelFeatures
     sockRelease: bpf.sockRelease,
     atomicFetch: bpf.atomicFetch,
     kernelContextCast: bpf.kernelContextCast,
+    hold: holdSupport(bpf.sockOps, bpf.connectSetsockopt, release()),
     missing,
+  };
+}
+
+/** The oldest kernel whose TCP behaves as the SYN hold needs (it cannot be probed without a connection). */
+const HOLD_MIN_KERNEL: [number, number] = [5, 9];
+
+/**
+ * Ask mode's mechanism: the pieces that can be probed are, the TCP behaviour it relies on (a
+ * retransmit timer re-armed by an unacceptable RST|ACK in SYN_SENT, TCP_USER_TIMEOUT in SYN_SENT)
+ * is known from the kernel's version.
+ */
+function holdSupport(sockOps: boolean, connectSetsockopt: boolean, kernelRelease: string): HoldSupport {
+  const [major = 0, minor = 0] = kernelRelease.split(/[.-]/).map(Number);
+  const [needMajor, needMinor] = HOLD_MIN_KERNEL;
+  const missing: string[] = [];
+  if (!sockOps) missing.push('sock_ops programs');
+  if (!connectSetsockopt) missing.push('bpf_setsockopt in connect hooks');
+  if (major < needMajor || (major === needMajor && minor < needMinor))
+    missing.push(`Linux ${needMajor}.${needMinor}+ TCP (this is ${kernelRelease})`);
+  if (missing.length > 0) return { mechanism: null, detail: `ask mode is unavailable: no ${missing.join(', no ')}` };
+  return {
+    mechanism: 'syn-hold',
+    detail:
+      'held connects wait with their SYN dropped at egress under a sock_ops timer (TCP_USER_TIMEOUT ends an unanswered hold); an answer releases or refuses them with a loopback RST|ACK; UDP flows wait at their first datagram',
   };
 }
 
@@ -171,6 +212,38 @@ export class Firewall {
 
   async setEnforcing(on: boolean): Promise<void> {
     return this.track(this.live().setEnforcing(on));
+  }
+
+  /** Ask mode: how long the kernel holds a connect (0: nobody asks, refuse at once), and whose traffic is never held. */
+  async setAsk(options: { holdMs: number; helperTgid: number }): Promise<void> {
+    return this.track(this.live().setAsk(options.holdMs, options.helperTgid));
+  }
+
+  /** Every flow held for a question, with its answer if it has one. */
+  async readHolds(decoding: EventDecoding): Promise<HeldFlow[]> {
+    return decodeHeldFlows(await this.track(this.live().readHolds()), decoding);
+  }
+
+  /** Answers held flows (see HoldOutcome for what each answer did). */
+  async answerHolds(answers: readonly HoldAnswer[]): Promise<HoldOutcome[]> {
+    if (answers.length === 0) return [];
+    const codes = await this.track(this.live().answerHolds(encodeHoldAnswers(answers)));
+    return Array.from(
+      codes,
+      (code): HoldOutcome => (code === 0 ? 'gone' : code === 1 ? 'recorded' : code === 2 ? 'sent' : { errno: -code }),
+    );
+  }
+
+  /** Takes held flows' entries and answers out of the kernel (flows done with); missing ones are fine. */
+  async forgetHolds(refs: readonly HoldRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    return this.track(this.live().forgetHolds(encodeHoldKeys(refs)));
+  }
+
+  /** How the hooks would decide these flows under the current rules (ask mode re-checks held flows with it). */
+  async decideFlows(queries: readonly DecideQuery[]): Promise<KernelDecision[]> {
+    if (queries.length === 0) return [];
+    return decodeDecisions(await this.track(this.live().decideFlows(encodeDecideQueries(queries))));
   }
 
   async readCounters(): Promise<Counters> {

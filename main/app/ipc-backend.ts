@@ -56,8 +56,11 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
         connection.updateStatus(status);
         emit('status', status);
       });
+      link.on('prompts.changed', (prompts) => emit('prompts', prompts));
       // Subscribing is best effort: the list still polls if the stream cannot start.
       link.call('events.subscribe').catch(() => undefined);
+      // The first notification carries the questions asked while no client was connected.
+      link.call('prompts.subscribe').catch(() => undefined);
     },
   });
   const helper = () => connection.require();
@@ -84,6 +87,8 @@ export function createIpcBackend(deps: IpcBackendDeps): IpcBackend {
     },
     getSettings: forward('getSettings'),
     updateSettings: forward('updateSettings'),
+    listPrompts: forward('listPrompts'),
+    answerPrompt: forward('answerPrompt'),
     importBegin: forward('importBegin'),
     importChunk: forward('importChunk'),
     importCommit: forward('importCommit'),

@@ -14,13 +14,14 @@ import {
 } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ipcChannel, ipcInvokeNames, type HelperState } from '../contract/index.js';
+import { ipcChannel, ipcInvokeNames, type HelperState, type PayloadOf } from '../contract/index.js';
 import { createSystemBackend } from './system-backend.js';
 import { dispatchInvoke } from './ipc-dispatch.js';
 import { buildTrayMenu, trayTooltip } from './tray-menu.js';
 import { trayIconBitmap, type TrayTone } from './tray-icon.js';
 import { RecentActivity } from './recent-activity.js';
 import { FirstBlockNotifier } from './first-block-notifier.js';
+import { PromptNotifier } from './prompt-notifier.js';
 
 const rendererIndex = join(__dirname, '..', '..', 'renderer', 'index.html');
 const rendererUrl = pathToFileURL(rendererIndex).href;
@@ -40,6 +41,18 @@ function start(): void {
   const recent = new RecentActivity();
   const notifier = new FirstBlockNotifier({
     show: (title, body) => new Notification({ title, body, silent: true }).show(),
+  });
+  const reviewPrompts = () => {
+    showWindow();
+    window?.webContents.send(ipcChannel('reviewPrompts'), { promptId: null });
+  };
+  const prompts = new PromptNotifier({
+    show: (title, body, open) => {
+      const notification = new Notification({ title, body });
+      notification.on('click', open);
+      notification.show();
+    },
+    open: reviewPrompts,
   });
 
   // Nothing from the web: deny permissions, new windows and navigation for every web contents.
@@ -74,9 +87,11 @@ function start(): void {
             recentApps: recent.recentApps(),
             recentHosts: recent.recentHosts(),
             notificationsOn: notifier.enabled,
+            pendingPrompts: prompts.pending,
           },
           {
             openWindow: showWindow,
+            reviewPrompts,
             startHelper: () => void backend.handlers.startHelper({}),
             setEnforcement: (enabled, pauseMinutes) =>
               void backend.calls
@@ -119,6 +134,10 @@ function start(): void {
       recent.record(batch.events);
       notifier.onEvents(batch.events);
       refreshTraySoon();
+    }
+    if (name === 'prompts') {
+      prompts.onPrompts((payload as PayloadOf<'prompts'>).prompts);
+      refreshTray();
     }
     if (name === 'helperState' || name === 'status') refreshTray();
     if (name === 'helperState' && (payload as HelperState).state === 'connected') {

@@ -17,12 +17,16 @@ export interface TrayInput {
   recentApps: RecentApp[];
   recentHosts: RecentHost[];
   notificationsOn: boolean;
+  /** Ask mode's questions waiting for an answer. */
+  pendingPrompts?: number;
   /** For "paused until 14:05". */
   formatTime?: (time: number) => string;
 }
 
 export interface TrayActions {
   openWindow(): void;
+  /** Opens the window at the questions ask mode is waiting on. */
+  reviewPrompts(): void;
   startHelper(): void;
   setEnforcement(enabled: boolean, pauseMinutes?: number): void;
   blockApp(appId: number): void;
@@ -37,7 +41,8 @@ export function trayTooltip(helper: HelperState, formatTime: (time: number) => s
   if (helper.state !== 'connected')
     return `Portcullis: ${helper.state === 'starting' ? 'starting the helper' : 'helper not running'}`;
   const { status } = helper;
-  if (status.enforcing) return `Portcullis: enforcing, ${status.ruleCount} rules`;
+  const waiting = status.pendingPrompts ? `, ${status.pendingPrompts} waiting for an answer` : '';
+  if (status.enforcing) return `Portcullis: enforcing, ${status.ruleCount} rules${waiting}`;
   return status.pausedUntil ? `Portcullis: paused until ${formatTime(status.pausedUntil)}` : 'Portcullis: paused';
 }
 
@@ -46,6 +51,13 @@ export function buildTrayMenu(input: TrayInput, actions: TrayActions): MenuItemM
   const items: MenuItemModel[] = [{ label: trayTooltip(input.helper, formatTime), enabled: false }, separator];
   if (input.helper.state === 'connected') {
     const { status } = input.helper;
+    const pending = input.pendingPrompts ?? 0;
+    if (pending > 0 || status.defaultAction === 'ask')
+      items.push({
+        label: pending > 0 ? `Review pending… (${pending})` : 'Review pending…',
+        enabled: pending > 0,
+        click: actions.reviewPrompts,
+      });
     items.push(
       {
         label: 'Enforcing',

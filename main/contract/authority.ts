@@ -122,6 +122,11 @@ export function settingsLoosening(current: Settings, patch: Partial<Settings>): 
   const changes: string[] = [];
   if (patch.defaultAction === 'allow' && current.defaultAction !== 'allow')
     changes.push('setting the default to allow (monitor mode)');
+  // Ask mode lets through what a person allows; from allow-list mode that is more than before.
+  if (patch.defaultAction === 'ask' && current.defaultAction === 'block')
+    changes.push('setting the default to ask (ask mode) instead of block');
+  if (patch.askTimeoutAction === 'allow' && current.askTimeoutAction !== 'allow')
+    changes.push("letting unanswered questions' connections through");
   if (patch.retentionDays !== undefined && patch.retentionDays !== current.retentionDays)
     changes.push(`keeping history ${patch.retentionDays} days instead of ${current.retentionDays}`);
   return changes.length > 0 ? changes.join(' and ') : null;

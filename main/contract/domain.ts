@@ -1,6 +1,7 @@
 // What the helper knows and every client shows: applications, flows, live events, status, settings.
 import { s } from './schema.js';
-import { idSchema, type Action, type Direction, type Protocol } from './rules.js';
+import { ACTIONS, idSchema, type Action, type Direction, type Protocol } from './rules.js';
+import { ASK_TIMEOUT_SEC, DEFAULT_ACTIONS, type DefaultAction } from './prompts.js';
 
 export type AppKind =
   | 'desktop'
@@ -95,7 +96,8 @@ export type KernelFeatureId =
   | 'app-identity'
   | 'close-totals'
   | 'events'
-  | 'dns-namespace';
+  | 'dns-namespace'
+  | 'ask-hold';
 
 /** One thing the datapath does, and the form it takes on the running kernel. */
 export interface KernelFeature {
@@ -151,7 +153,8 @@ export interface Status {
   enforcing: boolean;
   /** When enforcement is paused with a timer, when it resumes (ms since epoch). */
   pausedUntil: number | null;
-  defaultAction: Action;
+  /** allow = monitor mode, block = allow-list mode, ask = ask mode. */
+  defaultAction: DefaultAction;
   attach: { cgroup: string; pinDir: string; adopted: boolean };
   kernel: KernelSupport;
   ruleCount: number;
@@ -161,23 +164,31 @@ export interface Status {
   eventsSeen: number;
   eventDrops: number;
   dns: DnsStatus;
+  /** Ask mode: questions waiting for an answer. */
+  pendingPrompts?: number;
 }
 
 export interface Settings {
-  /** allow = monitor mode; block = allow-list mode. */
-  defaultAction: Action;
+  /** allow = monitor mode; block = allow-list mode; ask = ask mode. */
+  defaultAction: DefaultAction;
   /** Days of connection history kept. */
   retentionDays: number;
   /** Extra uids (besides root and the user who authorised the helper) allowed to talk to it. */
   authorizedUsers: number[];
   notifyOnFirstBlock: boolean;
+  /** Ask mode: seconds a question waits before its connections get the timeout action. */
+  askTimeoutSec: number;
+  /** Ask mode: what an unanswered question's connections get (never remembered). */
+  askTimeoutAction: Action;
 }
 
 export const settingsPatchSchema = s.object({
-  defaultAction: s.optional(s.oneOf(['allow', 'block'] as const)),
+  defaultAction: s.optional(s.oneOf(DEFAULT_ACTIONS)),
   retentionDays: s.optional(s.int({ min: 1, max: 3650 })),
   authorizedUsers: s.optional(s.array(s.int({ min: 0, max: 4_294_967_294 }), { max: 64 })),
   notifyOnFirstBlock: s.optional(s.boolean()),
+  askTimeoutSec: s.optional(s.int({ min: ASK_TIMEOUT_SEC.min, max: ASK_TIMEOUT_SEC.max })),
+  askTimeoutAction: s.optional(s.oneOf(ACTIONS)),
 });
 
 export const connectionQuerySchema = s.object({

@@ -10,6 +10,7 @@ export * from './subscriptions.js';
 export * from './rules-document.js';
 export * from './import-stream.js';
 export * from './export.js';
+export * from './prompts.js';
 export * from './rpc.js';
 export * from './ipc.js';
 export * from './authority.js';

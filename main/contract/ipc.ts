@@ -67,7 +67,10 @@ const forwards = {
   removeList: 'lists.remove',
   subscribeList: 'lists.subscribe',
   refreshLists: 'lists.refresh',
-} as const satisfies Record<string, Exclude<MethodName, 'hello' | 'events.subscribe'>>;
+  /** Ask mode's questions (those asked while no window was open included). */
+  listPrompts: 'prompts.list',
+  answerPrompt: 'prompts.answer',
+} as const satisfies Record<string, Exclude<MethodName, 'hello' | 'events.subscribe' | 'prompts.subscribe'>>;
 
 interface Local<Request, Response> {
   request: Schema<Request, unknown>;
@@ -93,6 +96,9 @@ export interface IpcNotifications {
   events: RpcNotifications['events'];
   status: RpcNotifications['status.changed'];
   rulesChanged: RpcNotifications['rules.changed'];
+  prompts: RpcNotifications['prompts.changed'];
+  /** Main asks the window to show the questions (the tray's "Review pending…", a notification's click). */
+  reviewPrompts: { promptId: number | null };
   helperState: HelperState;
 }
 
@@ -147,6 +153,8 @@ const notifications: { [K in IpcNotifyName]: true } = {
   events: true,
   status: true,
   rulesChanged: true,
+  prompts: true,
+  reviewPrompts: true,
   helperState: true,
 };
 

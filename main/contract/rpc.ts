@@ -13,6 +13,7 @@ import {
   type Settings,
   type Status,
 } from './domain.js';
+import { promptAnswerSchema, type Prompt, type PromptAnswerResult } from './prompts.js';
 import { subscribeSchema } from './subscriptions.js';
 import {
   importBeginSchema,
@@ -102,6 +103,12 @@ const methods = {
   'lists.refresh': method(s.object({ id: s.optional(idSchema) }), returns<ListUpdate[]>()),
   /** Starts the "events" notification stream on this connection. */
   'events.subscribe': method(s.none(), returns<{ subscribed: true }>()),
+  /** Ask mode: the questions waiting for an answer (also those no client saw yet). */
+  'prompts.list': method(s.none(), returns<Prompt[]>()),
+  /** Answers a question (or one host of it); a remembered answer becomes an ordinary rule. */
+  'prompts.answer': method(promptAnswerSchema, returns<PromptAnswerResult>()),
+  /** Starts the "prompts.changed" notifications on this connection (the first carries the current list). */
+  'prompts.subscribe': method(s.none(), returns<{ subscribed: true }>()),
 };
 
 export type MethodName = keyof typeof methods;
@@ -126,6 +133,8 @@ export interface RpcNotifications {
   events: { events: ConnectionEvent[]; dropped: number };
   'rules.changed': { ruleCount: number };
   'status.changed': Status;
+  /** Ask mode: every question waiting now, after any change (coalesced). */
+  'prompts.changed': { prompts: Prompt[] };
 }
 export type NotificationName = keyof RpcNotifications;
 

@@ -4,6 +4,7 @@
 // The kernel is told only what changed (the entries of the rules written), so a change costs what
 // it touches, not what is stored.
 import {
+  ASK_TIMEOUT_SEC,
   PortcullisError,
   invalidInput,
   locatedIn,
@@ -51,6 +52,8 @@ export const DEFAULT_SETTINGS: Settings = {
   retentionDays: 30,
   authorizedUsers: [],
   notifyOnFirstBlock: true,
+  askTimeoutSec: ASK_TIMEOUT_SEC.default,
+  askTimeoutAction: 'block',
 };
 
 /** Extra rules computed elsewhere (domain rules resolved to addresses), compiled with the stored ones. */

@@ -111,5 +111,20 @@ export function describeKernelFeatures(probe: KernelFeatures, fastPath: FastPath
       'decisions reach the helper in order, and drops are counted',
       'the kernel lacks BPF ring buffers (Linux 5.8+)',
     ),
+    askHoldFeature(probe),
   ];
+}
+
+/** Ask mode's hold: optional (monitor and allow-list modes need none of it). */
+function askHoldFeature(probe: KernelFeatures): KernelFeature {
+  const { mechanism, detail } = probe.hold;
+  return {
+    id: 'ask-hold',
+    label: 'Ask mode (holding connections)',
+    available: mechanism !== null,
+    required: false,
+    reduced: false,
+    form: mechanism === null ? 'unavailable' : 'SYN held under a sock_ops timer, released by a loopback kick',
+    why: detail,
+  };
 }

@@ -1,5 +1,5 @@
 // Stored rules -> what the kernel enforces. Pure: the engine calls this for every change.
-import { parsePrefix, type Action, type App, type Rule } from '../contract/index.js';
+import { parsePrefix, type Action, type App, type DefaultAction, type Rule } from '../contract/index.js';
 import type { KernelDefaults, KernelRule } from '../../native/api.js';
 
 const ANY_V4 = new Uint8Array(4);
@@ -48,7 +48,7 @@ function ruleEntries(rule: Rule): KernelRule[] {
   return [{ ...common, family: prefix.value.family, addr: prefix.value.bytes, prefixLen: prefix.value.prefixLen }];
 }
 
-export function toKernelDefaults(globalDefault: Action, apps: readonly App[]): KernelDefaults {
+export function toKernelDefaults(globalDefault: DefaultAction, apps: readonly App[]): KernelDefaults {
   const perApp = new Map<number, Action>();
   for (const app of apps) if (app.defaultAction) perApp.set(app.id, app.defaultAction);
   return { global: globalDefault, perApp };

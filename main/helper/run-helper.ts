@@ -24,6 +24,8 @@ import { buildStatus } from './status.js';
 import { describeKernelFeatures } from './kernel-features.js';
 import { Authority } from './authority/authority.js';
 import { MANAGE_ACTION_ID } from '../common/install-layout.js';
+import { startAsk } from './ask/start-ask.js';
+import type { AskService } from './ask/ask-service.js';
 import { log } from './log.js';
 import { MetricsServer } from './metrics/server.js';
 import { takeSnapshot } from './metrics/snapshot.js';
@@ -84,6 +86,8 @@ async function serve(
   const enforcementStore = new KeyValueStore<EnforcementState>(db, 'helper_state', DEFAULT_ENFORCEMENT);
   // Set once the connections side runs (status may be asked for while enforcement starts, before).
   let connections: Connections | null = null;
+  // Likewise ask mode, which needs the connections side to name apps and hosts.
+  let asks: AskService | null = null;
   let status = () =>
     buildStatus({
       version: productVersion(),
@@ -95,11 +99,15 @@ async function serve(
       enforcement,
       fanout,
       dns: () => connections?.dnsStatus() ?? null,
+      pendingPrompts: () => asks?.pending ?? 0,
     });
   const enforcement = new Enforcement(
     enforcementStore,
     firewall,
-    () => fanout.broadcast('status.changed', status()),
+    (state) => {
+      asks?.enforcementChanged(state.enforcing);
+      fanout.broadcast('status.changed', status());
+    },
     log,
   );
   const attach = { cgroup: config.cgroup, pinDir: config.bpffs, adopted: firewall.adopted };
@@ -111,13 +119,18 @@ async function serve(
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
   const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });
   connections = started;
-  const subscription = firewall.subscribe(
-    (events, drops) => {
-      fanout.noteDropped(Number(drops));
-      fanout.publish(started.pipeline.process(events));
-    },
-    { formatV6: (bytes) => formatIp({ family: 6, bytes }) },
-  );
+  // Ask mode: questions for what no rule decides (the kernel holds it meanwhile).
+  const decoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };
+  const ask = startAsk({ db, engine, firewall, connections: started, fanout, decoding, log });
+  asks = ask;
+  const subscription = firewall.subscribe((events, drops) => {
+    fanout.noteDropped(Number(drops));
+    // The pipeline first: it learns the names of DNS answers in this batch, and a connect held
+    // right after its lookup often arrives in the same batch as the answer that named it.
+    fanout.publish(started.pipeline.process(events));
+    ask.noteEvents(events);
+  }, decoding);
+  await ask.start();
   const stopCompaction = startQuietCompaction({
     work: () => started.pipeline.eventsProcessed + started.pipeline.rowsWritten,
     trimNativeHeap,
@@ -142,9 +155,15 @@ async function serve(
     fanout,
     connections: started,
     authority,
+    asks: ask,
+    askUnavailable: features.hold.mechanism === null ? features.hold.detail : null,
     log,
     status: () => status(),
-    settingsChanged: () => server.dropUnauthorized(),
+    settingsChanged: () => {
+      server.dropUnauthorized();
+      // The mode shown beside enforcement is the default action: clients that keep a status hear it.
+      fanout.broadcast('status.changed', status());
+    },
   };
   const server: RpcServer = await RpcServer.listen({
     socketPath: config.socket,
@@ -174,7 +193,7 @@ async function serve(
     ),
   );
   log(
-    `ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}`,
+    `ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}, ask mode's hold: ${features.hold.mechanism ?? 'unavailable'}`,
   );
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -187,6 +206,7 @@ async function serve(
     throw new PortcullisError('unavailable', 'the helper is stopping');
   };
   await server.close();
+  await ask.stop(); // nobody asks while the helper is away: undecided connects are refused
   subscription.close();
   stopCompaction();
   await started.stop(); // writes the flows not yet written

@@ -7,6 +7,7 @@ import type { Connections } from './flows/connections-service.js';
 import type { ImportSessions } from './lists/import-sessions.js';
 import type { Subscriptions } from './lists/subscriptions.js';
 import type { Authority } from './authority/authority.js';
+import type { AskService } from './ask/ask-service.js';
 
 export interface HelperServices {
   engine: RulesEngine;
@@ -17,6 +18,9 @@ export interface HelperServices {
   subscriptions: Subscriptions;
   /** Asks for an administrator before a request loosens the firewall. */
   authority: Authority;
+  asks: AskService;
+  /** Why ask mode cannot be chosen on this kernel, or null when it can. */
+  askUnavailable: string | null;
   status(): Status;
   /** The helper's log (audit lines for changes). */
   log?(message: string): void;

@@ -17,6 +17,8 @@ export interface StatusSources {
   fanout: EventFanout;
   /** What DNS taught (none before the connections side has started). */
   dns: () => DnsStatus | null;
+  /** Ask mode's questions waiting now. */
+  pendingPrompts?: () => number;
 }
 
 const NO_DNS: DnsStatus = {
@@ -55,5 +57,6 @@ export function buildStatus(sources: StatusSources, now = Date.now()): Status {
     // The fan-out counts its own drops and the kernel's (noted as the ring buffer reports them).
     eventDrops: fanout.eventsDropped,
     dns: sources.dns() ?? NO_DNS,
+    pendingPrompts: sources.pendingPrompts?.() ?? 0,
   };
 }

@@ -19,6 +19,7 @@ import { Scratch, sweepKeys } from './key-order.js';
 import { BULK_LOAD_MIN, FamilyTable, isList, withCoveredSlots, withCoveringSlots } from './key-table.js';
 import {
   ACTION_CODE,
+  DEFAULT_CODE,
   ENTRY_MAPS,
   MAX_CLAUSES,
   SET_BYTES,
@@ -299,7 +300,7 @@ export class RuleCompiler {
       v6Split: this.v6.split,
       sets: this.sets.image(le),
       appDefaults: { count: a, keys: appKeys, values: appValues },
-      globalDefault: ACTION_CODE[defaults.global],
+      globalDefault: DEFAULT_CODE[defaults.global],
       warnings: this.warnings(),
     };
   }

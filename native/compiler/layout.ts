@@ -15,6 +15,8 @@ export const BUCKET_BYTES = abi.pcl_bucket6.SIZE;
 export const V6_SPLIT_MAX = abi.PCL_V6_SPLIT_MAX;
 
 export const ACTION_CODE: Record<KernelAction, number> = { allow: abi.PCL_ACT_ALLOW, block: abi.PCL_ACT_BLOCK };
+/** The global default's codes: a rule's actions, or ask mode's (no rule decides: hold the flow). */
+export const DEFAULT_CODE: Record<KernelAction | 'ask', number> = { ...ACTION_CODE, ask: abi.PCL_ACT_ASK };
 export const PROTOCOL_CODE: Record<KernelProtocol, number> = {
   any: abi.PCL_PROTO_ANY,
   icmp: abi.PCL_PROTO_ICMP,

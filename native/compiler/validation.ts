@@ -1,7 +1,7 @@
 // Checks of what the helper hands the compiler: it is trusted code, so a failure is a bug there,
 // reported with the place (list and index) and what is wrong, before anything is changed.
 import type { KernelDefaults, CompilableRule } from '../api.js';
-import { ACTION_CODE, DIRECTION_CODE, PROTOCOL_CODE } from './layout.js';
+import { ACTION_CODE, DEFAULT_CODE, DIRECTION_CODE, PROTOCOL_CODE } from './layout.js';
 
 /** Each table's own names, not ones every object inherits (like 'toString'); set lookups are cheaper than Object.hasOwn on a 1M load. */
 const PROTOCOLS: ReadonlySet<unknown> = new Set(Object.keys(PROTOCOL_CODE));
@@ -54,5 +54,6 @@ export function validateDefaults(defaults: KernelDefaults): void {
       throw new RangeError(`defaults.perApp: app id ${appId} must be a u32 > 0`);
     if (!ACTIONS.has(action)) throw new RangeError(`defaults.perApp[${appId}]: unknown action ${String(action)}`);
   }
-  if (!ACTIONS.has(defaults.global)) throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
+  if (!Object.prototype.hasOwnProperty.call(DEFAULT_CODE, defaults.global))
+    throw new RangeError(`defaults.global: unknown action ${String(defaults.global)}`);
 }

@@ -40,7 +40,8 @@ Napi::Value Addon::SetErrorClass(const Napi::CallbackInfo& info) {
 }
 
 // probeBpf() -> Promise<{ringBuffer, lpmTrie, skStorage, arrayOfMaps, cgroupSockAddr, cgroupSkb,
-// cgroupSock, tpBtf, bpfLink, sockRelease, atomicFetch, kernelContextCast: boolean}>
+// cgroupSock, tpBtf, bpfLink, sockRelease, atomicFetch, kernelContextCast, sockOps, connectSetsockopt:
+// boolean}>
 Napi::Value Addon::Probe(const Napi::CallbackInfo& info) {
   return PromiseWorker<BpfFeatures>::Start(
       info.Env(), "probe BPF features", [] { return ProbeBpf(); },
@@ -58,6 +59,8 @@ Napi::Value Addon::Probe(const Napi::CallbackInfo& info) {
         out.Set("sockRelease", features.sock_release);
         out.Set("atomicFetch", features.atomic_fetch);
         out.Set("kernelContextCast", features.kernel_context_cast);
+        out.Set("sockOps", features.sock_ops);
+        out.Set("connectSetsockopt", features.connect_setsockopt);
         return out;
       });
 }

@@ -44,6 +44,7 @@ constexpr AttachSpec kAttached[] = {
     {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
     {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
     {"pcl_exit", Hook::kTracing},        {"pcl_cgroup_mkdir", Hook::kTracing}, {"pcl_cgroup_rmdir", Hook::kTracing},
+    {"pcl_sockops", Hook::kCgroup},
 };
 
 class Fd {
@@ -228,6 +229,8 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
   cfg.host_mnt_ns = HostMountNamespace();
   WriteConfig(config_fd, cfg);
   drops_at_open_ = ReadCounterTotals(bpf_map__fd(skel_->maps.pcl_counters)).drops;
+  holds_ = std::make_unique<HoldDesk>(HoldFds{bpf_map__fd(skel_->maps.pcl_holds), bpf_map__fd(skel_->maps.pcl_hold_answers),
+                                              bpf_map__fd(skel_->maps.pcl_sk), bpf_program__fd(skel_->progs.pcl_decide)});
   AttachOrAdopt(cgroup_fd.get(), pin_dir);
 }
 
@@ -440,6 +443,18 @@ void FirewallCore::SetEnforcing(bool on) {
   cfg.generation += 2;  // one write: the flag and the end of every cached verdict together
   WriteConfig(fd, cfg);
 }
+
+void FirewallCore::SetAsk(uint32_t hold_ms, uint32_t helper_tgid) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int fd = bpf_map__fd(skel_->maps.data_config);
+  if (hz_ == 0) hz_ = MeasureHz();
+  pcl_config cfg = ReadConfig(fd);
+  cfg.hold_ms = hold_ms;
+  cfg.helper_tgid = helper_tgid;
+  cfg.hold_jiffies = uint32_t(uint64_t(hold_ms) * hz_ / 1000);
+  WriteConfig(fd, cfg);
+}
+
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "counters.h"
+#include "holds.h"
 #include "map-fill.h"
 #include "portcullis.h"
 
@@ -121,6 +122,10 @@ class FirewallCore {
   // Turns enforcement on or off; a change bumps the generation by 2 (same slot), so every socket's
   // cached verdict is decided again.
   void SetEnforcing(bool on);
+  // Ask mode: how long a connect is held (0: nobody asks, refuse) and whose traffic is never held.
+  void SetAsk(uint32_t hold_ms, uint32_t helper_tgid);
+  // The held flows (ask mode).
+  HoldDesk& holds() { return *holds_; }
   void UpdateBindings(const std::vector<BindingStep>& steps);
   CounterReading ReadCounters() const;
   // Live per-socket totals: pcl_flows as records.
@@ -144,6 +149,8 @@ class FirewallCore {
   // adopted from a previous helper). Diffs write through these: reopening a map by id
   // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN. Guarded by mutex_.
   std::vector<int> inner_fds_[2];
+  std::unique_ptr<HoldDesk> holds_;
+  uint32_t hz_ = 0;  // the kernel's HZ, measured at the first SetAsk (guarded by mutex_)
 };
 
 }  // namespace portcullis

@@ -3,6 +3,7 @@
 
 #include <bpf/bpf.h>
 
+#include <cstring>
 #include <string>
 
 #include "addon.h"
@@ -83,6 +84,11 @@ Napi::Function Firewall::Define(Napi::Env env) {
                          InstanceMethod<&Firewall::Swap>("swap"),
                          InstanceMethod<&Firewall::ApplyDiff>("applyDiff"),
                          InstanceMethod<&Firewall::SetEnforcing>("setEnforcing"),
+                         InstanceMethod<&Firewall::SetAsk>("setAsk"),
+                         InstanceMethod<&Firewall::ReadHolds>("readHolds"),
+                         InstanceMethod<&Firewall::AnswerHolds>("answerHolds"),
+                         InstanceMethod<&Firewall::ForgetHolds>("forgetHolds"),
+                         InstanceMethod<&Firewall::DecideFlows>("decideFlows"),
                          InstanceMethod<&Firewall::UpdateBindings>("updateBindings"),
                          InstanceMethod<&Firewall::ReadCounters>("readCounters"),
                          InstanceMethod<&Firewall::ReadFlows>("readFlows"),
@@ -192,8 +198,9 @@ Napi::Value Firewall::Swap(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) ThrowTypeError(env, "swap(compiled: object, globalDefault: number)");
   Napi::Object compiled = info[0].As<Napi::Object>();
   uint32_t global_default = info[1].As<Napi::Number>().Uint32Value();
-  if (global_default != PCL_ACT_ALLOW && global_default != PCL_ACT_BLOCK)
-    ThrowTypeError(env, "globalDefault must be " + std::to_string(PCL_ACT_ALLOW) + " (allow) or " + std::to_string(PCL_ACT_BLOCK) + " (block)");
+  if (global_default != PCL_ACT_ALLOW && global_default != PCL_ACT_BLOCK && global_default != PCL_ACT_ASK)
+    ThrowTypeError(env, "globalDefault must be " + std::to_string(PCL_ACT_ALLOW) + " (allow), " + std::to_string(PCL_ACT_BLOCK) +
+                            " (block) or " + std::to_string(PCL_ACT_ASK) + " (ask)");
   Napi::Value split_value = compiled.Get("v6Split");
   if (!split_value.IsNumber() || split_value.As<Napi::Number>().Uint32Value() > PCL_V6_SPLIT_MAX)
     ThrowTypeError(env, "compiled.v6Split must be a number 0.." + std::to_string(PCL_V6_SPLIT_MAX));
@@ -283,6 +290,76 @@ Napi::Value Firewall::SetEnforcing(const Napi::CallbackInfo& info) {
   return PromiseWorker<Done>::Start(
       env, "set enforcing", [core, on] { core->SetEnforcing(on); return Done{}; },
       [](Napi::Env env, Done&) -> Napi::Value { return env.Undefined(); });
+}
+
+// setAsk(holdMs, helperTgid) -> Promise<void>: ask mode's hold time (0: nobody asks) and the
+// process whose traffic is never held.
+Napi::Value Firewall::SetAsk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<FirewallCore> core = RequireOpen(env);
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) ThrowTypeError(env, "setAsk(holdMs: number, helperTgid: number)");
+  uint32_t hold_ms = info[0].As<Napi::Number>().Uint32Value();
+  uint32_t helper_tgid = info[1].As<Napi::Number>().Uint32Value();
+  if (hold_ms > PCL_HOLD_MAX_MS) ThrowTypeError(env, "setAsk: holdMs must be at most " + std::to_string(PCL_HOLD_MAX_MS));
+  return PromiseWorker<Done>::Start(
+      env, "set ask mode", [core, hold_ms, helper_tgid] { core->SetAsk(hold_ms, helper_tgid); return Done{}; },
+      [](Napi::Env env, Done&) -> Napi::Value { return env.Undefined(); });
+}
+
+// readHolds() -> Promise<Buffer of pcl_hold_record>: every held flow with its answer.
+Napi::Value Firewall::ReadHolds(const Napi::CallbackInfo& info) {
+  std::shared_ptr<FirewallCore> core = RequireOpen(info.Env());
+  return PromiseWorker<std::vector<pcl_hold_record>>::Start(
+      info.Env(), "read held flows", [core] { return core->holds().Read(); },
+      [](Napi::Env env, std::vector<pcl_hold_record>& records) -> Napi::Value {
+        return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(records.data()), records.size() * sizeof(pcl_hold_record));
+      });
+}
+
+// Records of type T packed in a Buffer argument, copied (the work runs after this returns).
+template <typename T>
+std::shared_ptr<std::vector<T>> RecordsArg(const Napi::CallbackInfo& info, const char* call) {
+  if (info.Length() < 1 || !info[0].IsBuffer()) ThrowTypeError(info.Env(), std::string(call) + ": expects a Buffer");
+  Napi::Buffer<uint8_t> buffer = info[0].As<Napi::Buffer<uint8_t>>();
+  if (buffer.Length() % sizeof(T) != 0) ThrowTypeError(info.Env(), std::string(call) + ": the Buffer's length is not a multiple of the record size");
+  auto records = std::make_shared<std::vector<T>>(buffer.Length() / sizeof(T));
+  if (!records->empty()) memcpy(records->data(), buffer.Data(), buffer.Length());
+  return records;
+}
+
+// answerHolds(Buffer of pcl_hold_answer) -> Promise<Int32Array>: one AnswerOutcome (or -errno) each.
+Napi::Value Firewall::AnswerHolds(const Napi::CallbackInfo& info) {
+  std::shared_ptr<FirewallCore> core = RequireOpen(info.Env());
+  auto answers = RecordsArg<pcl_hold_answer>(info, "answerHolds");
+  return PromiseWorker<std::vector<int32_t>>::Start(
+      info.Env(), "answer held flows", [core, answers] { return core->holds().Answer(*answers); },
+      [](Napi::Env env, std::vector<int32_t>& outcomes) -> Napi::Value {
+        Napi::Int32Array out = Napi::Int32Array::New(env, outcomes.size());
+        for (size_t i = 0; i < outcomes.size(); i++) out[i] = outcomes[i];
+        return out;
+      });
+}
+
+// forgetHolds(Buffer of pcl_hold_key) -> Promise<void>
+Napi::Value Firewall::ForgetHolds(const Napi::CallbackInfo& info) {
+  std::shared_ptr<FirewallCore> core = RequireOpen(info.Env());
+  auto keys = RecordsArg<pcl_hold_key>(info, "forgetHolds");
+  return PromiseWorker<Done>::Start(
+      info.Env(), "forget held flows", [core, keys] { core->holds().Forget(*keys); return Done{}; },
+      [](Napi::Env env, Done&) -> Napi::Value { return env.Undefined(); });
+}
+
+// decideFlows(Buffer of pcl_decide_query) -> Promise<Uint8Array>: decide()'s PCL_ACT_* for each.
+Napi::Value Firewall::DecideFlows(const Napi::CallbackInfo& info) {
+  std::shared_ptr<FirewallCore> core = RequireOpen(info.Env());
+  auto queries = RecordsArg<pcl_decide_query>(info, "decideFlows");
+  return PromiseWorker<std::vector<uint8_t>>::Start(
+      info.Env(), "decide held flows", [core, queries] { return core->holds().Decide(*queries); },
+      [](Napi::Env env, std::vector<uint8_t>& actions) -> Napi::Value {
+        Napi::Uint8Array out = Napi::Uint8Array::New(env, actions.size());
+        for (size_t i = 0; i < actions.size(); i++) out[i] = actions[i];
+        return out;
+      });
 }
 
 // updateBindings(steps: Array<{kind: 'exe'|'cgroup'|'tgid'|'unit'|'path', op: 'upsert'|'delete'|

@@ -38,6 +38,11 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   Napi::Value Swap(const Napi::CallbackInfo& info);
   Napi::Value ApplyDiff(const Napi::CallbackInfo& info);
   Napi::Value SetEnforcing(const Napi::CallbackInfo& info);
+  Napi::Value SetAsk(const Napi::CallbackInfo& info);
+  Napi::Value ReadHolds(const Napi::CallbackInfo& info);
+  Napi::Value AnswerHolds(const Napi::CallbackInfo& info);
+  Napi::Value ForgetHolds(const Napi::CallbackInfo& info);
+  Napi::Value DecideFlows(const Napi::CallbackInfo& info);
   Napi::Value UpdateBindings(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value ReadFlows(const Napi::CallbackInfo& info);

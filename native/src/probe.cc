@@ -86,6 +86,33 @@ bool KernelHasKfunc(const char* name) {
   return found;
 }
 
+namespace {
+
+// A connect4 program that calls bpf_setsockopt(ctx, SOL_TCP, TCP_USER_TIMEOUT, &1000, 4): the
+// verifier refuses the call where the kernel does not offer it there.
+bool ConnectSetsockopt() {
+  const bpf_insn program[] = {
+      {BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0},          // r6 = ctx
+      {BPF_ST | BPF_MEM | BPF_W, 10, 0, -4, 1000},        // *(u32 *)(r10 - 4) = 1000
+      {BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0},          // r1 = ctx
+      {BPF_ALU64 | BPF_MOV | BPF_K, 2, 0, 0, 6},          // r2 = SOL_TCP
+      {BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 18},         // r3 = TCP_USER_TIMEOUT
+      {BPF_ALU64 | BPF_MOV | BPF_X, 4, 10, 0, 0},         // r4 = r10
+      {BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, -4},         // r4 -= 4
+      {BPF_ALU64 | BPF_MOV | BPF_K, 5, 0, 0, 4},          // r5 = 4
+      {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_setsockopt},  // bpf_setsockopt
+      {BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1},          // r0 = 1
+      {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+  };
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET4_CONNECT);
+  int fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, "pcl_probe", "GPL", program, std::size(program), &opts);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
+}
+
+}  // namespace
+
 BpfFeatures ProbeBpf() {
   BpfFeatures features;
   features.ring_buffer = MapType(BPF_MAP_TYPE_RINGBUF);
@@ -100,6 +127,8 @@ BpfFeatures ProbeBpf() {
   features.sock_release = SockRelease();
   features.atomic_fetch = AtomicFetch();
   features.kernel_context_cast = KernelHasKfunc("bpf_cast_to_kern_ctx");
+  features.sock_ops = ProgType(BPF_PROG_TYPE_SOCK_OPS);
+  features.connect_setsockopt = ConnectSetsockopt();
   ClearLibbpfLog();  // what the probes that failed logged is no one's error
   return features;
 }

@@ -19,6 +19,8 @@ struct BpfFeatures {
   bool sock_release = false;  // the cgroup sock_release attach type
   bool atomic_fetch = false;  // BPF atomics returning the old value (BPF_FETCH)
   bool kernel_context_cast = false;  // the bpf_cast_to_kern_ctx kfunc
+  bool sock_ops = false;             // sock_ops programs (ask mode's SYN timer)
+  bool connect_setsockopt = false;   // bpf_setsockopt from a connect hook (ask mode's TCP_USER_TIMEOUT)
 };
 
 BpfFeatures ProbeBpf();

@@ -5,6 +5,8 @@ import { useConnections } from '../stores/connections-store';
 import { useUi } from '../stores/ui-store';
 import { ConnectionsView } from './ConnectionsView';
 import { RulesView } from './RulesView';
+import { PromptQueue } from './PromptQueue';
+import { usePrompts } from '../stores/prompts-store';
 import { ListsView } from './ListsView';
 import { useLists } from '../stores/lists-store';
 import { StatusBar } from './StatusBar';
@@ -20,6 +22,7 @@ export function App() {
   const tab = useUi((state) => state.tab);
   const setTab = useUi((state) => state.setTab);
   const ruleCount = useRules((state) => state.rules.length);
+  const promptCount = usePrompts((state) => state.prompts.length);
   const listCount = useLists((state) => state.lists.length);
 
   useEffect(() => {
@@ -44,10 +47,12 @@ export function App() {
     const stopRules = useRules.getState().follow();
     const stopLists = useLists.getState().follow();
     const stopConnections = useConnections.getState().start();
+    const stopPrompts = usePrompts.getState().follow();
     return () => {
       stopRules();
       stopLists();
       stopConnections();
+      stopPrompts();
     };
   }, [connected]);
 
@@ -70,13 +75,27 @@ export function App() {
           <button role="tab" aria-selected={tab === 'lists'} onClick={() => setTab('lists')}>
             Lists <span className="count">{formatCount(listCount)}</span>
           </button>
+          <button role="tab" aria-selected={tab === 'prompts'} onClick={() => setTab('prompts')}>
+            Questions{' '}
+            <span className={promptCount > 0 ? 'count count-alert' : 'count'} data-testid="prompt-badge">
+              {formatCount(promptCount)}
+            </span>
+          </button>
         </nav>
         <span className="grow" />
         <EnforcementControl />
       </header>
       {wizard?.completed && <HelperBanner />}
       <main className="content">
-        {tab === 'connections' ? <ConnectionsView /> : tab === 'rules' ? <RulesView /> : <ListsView />}
+        {tab === 'connections' ? (
+          <ConnectionsView />
+        ) : tab === 'rules' ? (
+          <RulesView />
+        ) : tab === 'lists' ? (
+          <ListsView />
+        ) : (
+          <PromptQueue />
+        )}
       </main>
       <StatusBar />
       <Notices />

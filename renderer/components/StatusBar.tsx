@@ -39,7 +39,11 @@ export function StatusBar() {
                 ? `Paused until ${formatClock(status.pausedUntil)}`
                 : 'Paused'}
             {' · '}
-            {status.defaultAction === 'allow' ? 'monitor mode' : 'allow-list mode'}
+            {status.defaultAction === 'allow'
+              ? 'monitor mode'
+              : status.defaultAction === 'block'
+                ? 'allow-list mode'
+                : 'ask mode'}
           </span>
           <span className="sep" />
           <span data-testid="rule-count">{formatCount(rulesLoaded ? ruleCount : status.ruleCount)} rules</span>

@@ -4,7 +4,7 @@ import { create } from 'zustand';
 import type { RuleDraft } from '../../main/contract/rules';
 import type { RowFilter, SortKey } from '../model/connection-rows';
 
-export type Tab = 'connections' | 'rules' | 'lists';
+export type Tab = 'connections' | 'rules' | 'lists' | 'prompts';
 /** The rule form: a new rule (maybe prefilled) or an existing one by id. */
 export type Editing = { mode: 'new'; draft: RuleDraft } | { mode: 'edit'; id: number } | null;
 

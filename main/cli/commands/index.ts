@@ -14,6 +14,7 @@ import { helperCommand } from './helper.js';
 import { installCommand } from './install.js';
 import { uninstallCommand } from './uninstall.js';
 import { startCommand } from './start.js';
+import { answerCommand, modeCommand, promptsCommand } from './prompts.js';
 import { importCommand } from './import.js';
 import { exportCommand } from './export.js';
 import { listsCommand } from './lists.js';
@@ -29,6 +30,9 @@ export const commands: Command[] = [
   listsCommand,
   enableCommand,
   disableCommand,
+  modeCommand,
+  promptsCommand,
+  answerCommand,
   appsCommand,
   appDefaultCommand,
   connectionsCommand,

@@ -1,5 +1,6 @@
 // status: what the helper is doing.
-import type { Status } from '../../contract/index.js';
+import { modeOf, type Status } from '../../contract/index.js';
+import { MODE_WORDS } from './prompts.js';
 import type { Command } from '../command.js';
 import { featureLines, formatDuration, table } from '../format.js';
 
@@ -21,7 +22,8 @@ export function formatStatus(status: Status, now = Date.now()): string {
         `running, pid ${status.pid}, version ${status.version}, up ${formatDuration(status.uptimeSec * 1000)}`,
       ],
       ['Enforcement', enforcement],
-      ['Default', status.defaultAction === 'allow' ? 'allow (monitor mode)' : 'block (allow-list mode)'],
+      ['Mode', MODE_WORDS[modeOf(status.defaultAction)]],
+      ...(status.pendingPrompts ? [['Questions', `${status.pendingPrompts} waiting (portcullis prompts)`]] : []),
       [
         'Attached',
         `${status.attach.cgroup} (pins in ${status.attach.pinDir}${status.attach.adopted ? ', adopted' : ''})`,

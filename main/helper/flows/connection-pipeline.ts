@@ -69,6 +69,7 @@ export class ConnectionPipeline {
         this.deps.dns.observe(event, nowWallMs);
         continue;
       }
+      if (event.kind === 'hold' || event.kind === 'unhold') continue; // ask mode's (ask/ask-service.ts)
       const timeMs = Math.round(monotonicToWallMs(event.timeNs, nowWallMs, nowMonoNs));
       let appId = identities.appIdOf(event);
       if (appId === 0 && event.direction === 'in') appId = tracker.listenerApp(event.protocol, event.localPort);

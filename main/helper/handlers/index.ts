@@ -6,6 +6,7 @@ import { statusHandlers } from './status.js';
 import { settingsHandlers } from './settings.js';
 import { eventsHandlers } from './events.js';
 import { connectionsHandlers } from './connections.js';
+import { promptsHandlers } from './prompts.js';
 import { listsHandlers } from './lists.js';
 
 export function createHandlers(services: HelperServices): HandlerTable {
@@ -15,6 +16,7 @@ export function createHandlers(services: HelperServices): HandlerTable {
     ...settingsHandlers(services),
     ...eventsHandlers(services),
     ...connectionsHandlers(services),
+    ...promptsHandlers(services),
     ...listsHandlers(services),
   };
 }

@@ -9,6 +9,10 @@ export function settingsHandlers(services: HelperServices): HandlerTable {
   return {
     'settings.get': () => engine.settings.get(),
     'settings.update': async ({ patch }, { connection }) => {
+      if (patch.defaultAction === 'ask' && services.askUnavailable !== null)
+        throw new PortcullisError('unavailable', `ask mode cannot be used on this kernel: ${services.askUnavailable}`, {
+          where: 'params.patch.defaultAction',
+        });
       const rootOnly = (current: Settings) => {
         if (connection.peer.uid === 0 || !changesAuthorizedUsers(current, patch)) return;
         throw new PortcullisError(

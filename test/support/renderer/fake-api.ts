@@ -13,6 +13,7 @@ import {
 } from '../../../main/contract/ipc';
 import type { App, Flow, Settings, Status } from '../../../main/contract/domain';
 import { parseRuleDraft, type Rule } from '../../../main/contract/rules';
+import type { Prompt } from '../../../main/contract/prompts';
 import { ListParser, type LineFormat } from '../../../main/contract/list-formats';
 import type { RuleList } from '../../../main/contract/lists';
 
@@ -112,6 +113,7 @@ export interface FakeApi extends RendererApi {
   served: Map<string, string>;
   apps: App[];
   flows: Flow[];
+  prompts: Prompt[];
   helper: HelperState;
   wizard: WizardState;
   checks: Check[];
@@ -135,6 +137,8 @@ export function createFakeApi(): FakeApi {
     retentionDays: 30,
     authorizedUsers: [],
     notifyOnFirstBlock: true,
+    askTimeoutSec: 30,
+    askTimeoutAction: 'block',
   };
 
   const sessions = new Map<number, { parser: ListParser; begin: { source: string; list?: string } }>();
@@ -146,6 +150,7 @@ export function createFakeApi(): FakeApi {
     served: new Map<string, string>(),
     apps: [] as App[],
     flows: [] as Flow[],
+    prompts: [] as Prompt[],
     helper: { state: 'connected', status: status() } as HelperState,
     wizard: { completed: true, mode: 'monitor' } as WizardState,
     checks: [] as Check[],
@@ -341,6 +346,16 @@ export function createFakeApi(): FakeApi {
       ),
     getSettings: () => ok(settings),
     updateSettings: ({ patch }: { patch: Partial<Settings> }) => ok(Object.assign(settings, patch)),
+    listPrompts: () => ok([...fake.prompts]),
+    answerPrompt: ({ id, host, lifetime }: { id: number; host?: string; lifetime?: string; for?: string }) => {
+      const prompt = fake.prompts.find((candidate) => candidate.id === id);
+      if (!prompt) return Promise.resolve({ ok: false, error: { kind: 'not-found', message: `no question ${id}` } });
+      const answered = prompt.hosts.filter((h) => host === undefined || h.remoteAddr === host);
+      prompt.hosts = prompt.hosts.filter((h) => !answered.includes(h));
+      fake.prompts = fake.prompts.filter((candidate) => candidate.hosts.length > 0);
+      const decided = answered.reduce((sum, h) => sum + h.held, 0);
+      return ok({ ruleIds: lifetime === 'once' ? [] : [nextRuleId++], decided });
+    },
     getHelperState: () => ok(fake.helper),
     startHelper: () => {
       fake.helper = fake.startOutcome;

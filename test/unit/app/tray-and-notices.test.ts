@@ -30,6 +30,7 @@ function recordingActions(): { actions: TrayActions; calls: string[] } {
   const calls: string[] = [];
   const actions: TrayActions = {
     openWindow: () => calls.push('open'),
+    reviewPrompts: () => calls.push('review'),
     startHelper: () => calls.push('start'),
     setEnforcement: (enabled, minutes) => calls.push(`enforce ${enabled} ${minutes ?? ''}`.trim()),
     blockApp: (appId) => calls.push(`block app ${appId}`),

@@ -165,8 +165,14 @@ test('enforcement, app defaults, settings', () => {
     retentionDays: 30,
     authorizedUsers: [1000],
     notifyOnFirstBlock: true,
+    askTimeoutSec: 30,
+    askTimeoutAction: 'block',
   };
   assert.match(settingsLoosening(current, { defaultAction: 'allow' })!, /default to allow/);
+  assert.match(settingsLoosening(current, { defaultAction: 'ask' })!, /default to ask/);
+  assert.equal(settingsLoosening({ ...current, defaultAction: 'allow' }, { defaultAction: 'ask' }), null);
+  assert.match(settingsLoosening(current, { askTimeoutAction: 'allow' })!, /unanswered questions/);
+  assert.equal(settingsLoosening(current, { askTimeoutSec: 60, askTimeoutAction: 'block' }), null);
   assert.equal(settingsLoosening(current, { defaultAction: 'block' }), null);
   assert.equal(
     settingsLoosening({ ...current, defaultAction: 'allow' }, { defaultAction: 'allow' }),

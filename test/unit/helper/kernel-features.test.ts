@@ -27,6 +27,7 @@ function probe(overrides: Partial<KernelFeatures> = {}): KernelFeatures {
     sockRelease: true,
     atomicFetch: true,
     kernelContextCast: true,
+    hold: { mechanism: 'syn-hold', detail: 'held at the SYN' },
     missing: [],
     ...overrides,
   };
@@ -58,15 +59,34 @@ test('with the kernel-context cast every feature runs in its full form', () => {
   const features = describeKernelFeatures(probe(), 'entry');
   assert.deepEqual(
     features.map((f) => f.id),
-    ['verdicts', 'owners', 'backstop', 'fast-path', 'dns-namespace', 'app-identity', 'close-totals', 'events'],
+    [
+      'verdicts',
+      'owners',
+      'backstop',
+      'fast-path',
+      'dns-namespace',
+      'app-identity',
+      'close-totals',
+      'events',
+      'ask-hold',
+    ],
   );
   assert.ok(features.every((f) => f.available && !f.reduced));
   assert.equal(fastPathOf(features)?.form, 'per-socket entries');
   assert.deepEqual(
     features.filter((f) => !f.required).map((f) => f.id),
-    ['fast-path', 'dns-namespace'],
-    'only the fast path and the DNS check may change form; the rest enforcement needs',
+    ['fast-path', 'dns-namespace', 'ask-hold'],
+    'only the fast path and the DNS check may change form, and ask mode is optional; the rest enforcement needs',
   );
+});
+
+test("ask mode's hold: available with its mechanism, or unavailable saying what is missing", () => {
+  const hold = (probed: Partial<KernelFeatures>) =>
+    describeKernelFeatures(probe(probed), 'entry').find((f) => f.id === 'ask-hold')!;
+  assert.equal(hold({}).available, true);
+  const missing = hold({ hold: { mechanism: null, detail: 'ask mode is unavailable: no sock_ops programs' } });
+  assert.deepEqual([missing.available, missing.required, missing.form], [false, false, 'unavailable']);
+  assert.match(missing.why, /no sock_ops programs/);
 });
 
 test('before 6.2 the fast path runs from socket storage, and says why and what it costs', () => {
