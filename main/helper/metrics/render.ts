@@ -5,7 +5,7 @@
 // others are summed into one series labelled app_id="other". Which apps are on top is decided at
 // each scrape, so when an app moves into the top its share leaves "other" and that series can fall
 // (rate() reads a fall as a counter reset); the total over all app series never falls.
-import type { Action } from '../../contract/index.js';
+import { DEFAULT_ACTIONS, type Action, type DefaultAction } from '../../contract/index.js';
 import { renderFamilies, type MetricFamily, type Sample } from './exposition.js';
 
 export type RuleSource = 'user' | 'policy' | 'list';
@@ -32,7 +32,7 @@ export interface MetricsSnapshot {
   nowMs: number;
   startedAtMs: number;
   enforcing: boolean;
-  defaultAction: Action;
+  defaultAction: DefaultAction;
   rules: readonly RuleTally[];
   /** An allow list's entries waiting for review (not enforced). */
   pendingListEntries: number;
@@ -137,8 +137,8 @@ export function metricFamilies(snapshot: MetricsSnapshot): MetricFamily[] {
     ]),
     gauge(
       'portcullis_default_action',
-      'The verdict for traffic no rule decides: 1 on the current one (allow = monitor, block = allow-list mode).',
-      ACTIONS.map((action) => ({ labels: { action }, value: flag(snapshot.defaultAction === action) })),
+      'What happens to traffic no rule decides: 1 on the current one (allow = monitor, block = allow-list mode, ask = held until a person answers).',
+      DEFAULT_ACTIONS.map((action) => ({ labels: { action }, value: flag(snapshot.defaultAction === action) })),
     ),
     gauge(
       'portcullis_rules',

@@ -131,6 +131,7 @@ test('the page: counters from the kernel and the helper, health, rules by source
   assert.deepEqual(samples(text, 'portcullis_default_action'), [
     ['{action="allow"}', '0'],
     ['{action="block"}', '1'],
+    ['{action="ask"}', '0'],
   ]);
   assert.deepEqual(samples(text, 'portcullis_helper_uptime_seconds'), [['', '100']]);
   assert.deepEqual(samples(text, 'portcullis_last_apply_duration_seconds'), [['', '2.9']]);
