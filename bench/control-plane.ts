@@ -2,14 +2,17 @@
 //   - one rule change -> enforcement: from the call until a probe's connect in the firewall lane
 //     first fails (p50/p99): Portcullis through the helper's RPC, iptables -I, nft add element;
 //   - importing a large blocklist (1M entries) and removing it again: Portcullis's CLI (portcullis
-//     import FILE, then lists remove), nftables as one set load (then the table deleted),
-//     iptables-restore of linear rules; the helper's status answers and peak RSS meanwhile;
+//     import FILE, then lists remove; a probe sees when the list is enforced), nftables as one set
+//     load (then the table deleted), iptables-restore of linear rules; the helper's status answers
+//     and peak RSS meanwhile;
+//   - a 100k-entry subscription whose served copy changes 1 %: lists update to enforced
+//     (subscription-update.ts);
 //   - the firewall's own process at idle and at 1k new connections/s: the Portcullis helper
 //     against the OpenSnitch daemon (RSS, CPU share).
 // bench/main.ts runs it with every other benchmark; run alone (as root) for investigating:
-//   node --import tsx bench/control-plane.ts [--parts change,import] [--loaded 10000]
-//        [--changes 100] [--import 1000000] [--cap-s 180] [--peers]   (JSON on stdout)
-import { readFileSync, writeFileSync } from 'node:fs';
+//   node --import tsx bench/control-plane.ts [--parts change,import,subscription] [--loaded 10000]
+//        [--changes 100] [--import 1000000] [--sub-entries 100000] [--cap-s 180] [--peers]   (JSON on stdout)
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Sandbox } from '../test/support/sandbox.js';
@@ -21,14 +24,18 @@ import { blockedAddresses } from './lib/blocklist.js';
 import { makeLab, type Lab, type Lane } from './lib/lab.js';
 import { buildLoadgen, Loadgen } from './lib/loadgen.js';
 import { run, runTimed } from './lib/process.js';
-import { measureUsage, type UsageWindow } from './lib/proc-usage.js';
+import { measureUsage, procMiB, resetPeakRss, type UsageWindow } from './lib/proc-usage.js';
 import { percentile, summarize, type Summary } from './lib/stats.js';
+import { watchEnforcement, type EnforcementWatch } from './lib/enforcement-watch.js';
+import { measureSubscriptionUpdate, type SubscriptionFigure } from './subscription-update.js';
 
 export interface ControlPlanePlan {
   /** Rules already loaded when a change is made (the same for every firewall). */
   loadedRules: number;
   changeIterations: number;
   importEntries: number;
+  /** Entries of the subscription whose 1 % update is timed (subscription-update.ts); 0: not measured. */
+  subscriptionEntries: number;
   /** An import still running after this long is stopped and reported as partial. */
   importCapMs: number;
   usageWindowMs: number;
@@ -62,8 +69,14 @@ export interface ImportFigure {
   removalPerSecond?: number;
   /** Portcullis: how long the helper took to answer status, asked every 50 ms while importing and removing. */
   statusMs?: (Summary & { p50: number; p99: number }) | null;
-  /** Portcullis: the helper's peak resident memory (VmHWM) by the end, and its RSS before the import. */
+  /**
+   * Portcullis: from the CLI's start until a probe in the lane was refused by the new list (the last
+   * entry is the probe's address), beside the exit that elapsedMs times.
+   */
+  enforcedMs?: number | null;
+  /** Portcullis: the helper's peak resident memory (VmHWM, reset before each) while importing and while removing, and its RSS before. */
   peakRssMiB?: number;
+  peakRemovalRssMiB?: number;
   rssBeforeMiB?: number;
   error?: string;
 }
@@ -81,6 +94,8 @@ export interface ControlPlaneResults {
   plan: ControlPlanePlan;
   ruleChange: LatencyFigure[];
   import: ImportFigure[];
+  /** Absent in results from before it was measured. */
+  subscriptionUpdate?: SubscriptionFigure | null;
   usage: UsageFigure[];
 }
 
@@ -215,14 +230,6 @@ async function measureRuleChange(
   return figure;
 }
 
-/** A figure of a process's /proc status (kB), in MiB. */
-function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const kib = Number(
-    new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1],
-  );
-  return kib / 1024;
-}
-
 /**
  * Portcullis as a person imports a list: the compiled CLI, "portcullis import FILE", from its start
  * until it exits (the helper answers once the list is stored and enforced), then "portcullis lists
@@ -230,6 +237,7 @@ function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
  */
 async function importPortcullis(
   sandbox: Sandbox,
+  loadgen: Loadgen,
   lane: Lane,
   plan: ControlPlanePlan,
   workDir: string,
@@ -253,15 +261,20 @@ async function importPortcullis(
   }
   const empty = portcullis(sandbox, lane, 0, { cli });
   const file = join(workDir, 'import-portcullis.txt');
-  writeFileSync(file, `${blockedAddresses(plan.importEntries).join('\n')}\n`);
   let polling = true;
   let poller: Promise<void> = Promise.resolve();
   const latencies: number[] = [];
+  let watch: EnforcementWatch | null = null;
   try {
     await empty.start();
     const { helper, client } = empty.running()!;
     const socket = helper.paths.socket;
     figure.rssBeforeMiB = procMiB(helper.pid!, 'VmRSS');
+    // A probe every 10 ms (a few events a second for the helper: no load that would slow the import).
+    watch = await watchEnforcement(loadgen, lane, Math.ceil(plan.importCapMs / 1000), 10_000);
+    const addresses = blockedAddresses(plan.importEntries);
+    addresses[addresses.length - 1] = watch.address;
+    writeFileSync(file, `${addresses.join('\n')}\n`);
     poller = (async () => {
       while (polling) {
         const asked = performance.now();
@@ -270,18 +283,27 @@ async function importPortcullis(
         await sleep(50);
       }
     })();
+    resetPeakRss(helper.pid!);
+    const called = Number(process.hrtime.bigint());
     const imported = await runTimed(
       cli[0]!,
       [...cli.slice(1), '--socket', socket, 'import', file, '--format', 'plain', '--list', 'bench-import', '--json'],
       plan.importCapMs,
     );
     figure.elapsedMs = Math.round(imported.elapsedMs);
+    const enforced = await watch.enforcedSince(called, 5000);
+    await watch.stop();
+    figure.peakRssMiB = procMiB(helper.pid!, 'VmHWM');
+    figure.enforcedMs = enforced.ms === null ? null : Math.round(enforced.ms);
+    if (enforced.ms === null)
+      throw new Error(`the probe was not refused within 5 s of the import's exit (errno ${enforced.errno ?? 'none'})`);
     if (imported.code !== 0) throw new Error(`portcullis import exited ${imported.code}: ${imported.stderr.trim()}`);
     figure.imported = (JSON.parse(imported.stdout) as { added: number }).added;
     figure.entriesPerSecond = figure.imported / (imported.elapsedMs / 1000);
     const status = await client.call('status');
     if (status.lists.entries !== figure.imported)
       throw new Error(`the helper reports ${status.lists.entries} list entries after importing ${figure.imported}`);
+    resetPeakRss(helper.pid!);
     const removed = await runTimed(
       cli[0]!,
       [...cli.slice(1), '--socket', socket, 'lists', 'remove', 'bench-import'],
@@ -291,19 +313,20 @@ async function importPortcullis(
     figure.removalMs = Math.round(removed.elapsedMs);
     figure.removalPerSecond = figure.imported / (removed.elapsedMs / 1000);
     if ((await client.call('status')).lists.entries !== 0) throw new Error('entries are left after lists remove');
+    figure.peakRemovalRssMiB = procMiB(helper.pid!, 'VmHWM');
     polling = false;
     await poller;
-    figure.peakRssMiB = procMiB(helper.pid!, 'VmHWM');
   } catch (error) {
     figure.error = (error as Error).message.slice(0, 500);
   } finally {
     polling = false;
     await poller.catch(() => undefined);
+    await watch?.stop();
     figure.statusMs = withPercentiles(latencies);
     await empty.stop();
   }
   log(
-    `import portcullis: ${figure.imported} of ${figure.requested} in ${figure.elapsedMs} ms, removed in ${figure.removalMs} ms; status max ${figure.statusMs?.max.toFixed(0)} ms; peak RSS ${figure.peakRssMiB?.toFixed(0)} MiB${figure.error ? ` ERROR ${figure.error}` : ''}`,
+    `import portcullis: ${figure.imported} of ${figure.requested} in ${figure.elapsedMs} ms (enforced after ${figure.enforcedMs} ms), removed in ${figure.removalMs} ms; status max ${figure.statusMs?.max.toFixed(0)} ms; peak RSS ${figure.peakRssMiB?.toFixed(0)} MiB importing, ${figure.peakRemovalRssMiB?.toFixed(0)} MiB removing${figure.error ? ` ERROR ${figure.error}` : ''}`,
   );
   return figure;
 }
@@ -464,8 +487,12 @@ export async function runControlPlane(
   const imports = [
     importNetfilter(lab.firewall, plan, workDir, 'nftables', log),
     importNetfilter(lab.firewall, plan, workDir, 'iptables', log),
-    await importPortcullis(sandbox, lab.firewall, plan, workDir, log),
+    await importPortcullis(sandbox, loadgen, lab.firewall, plan, workDir, log),
   ];
+  const subscriptionUpdate =
+    plan.subscriptionEntries > 0
+      ? await measureSubscriptionUpdate(sandbox, loadgen, lab, subscriptionPlan(plan), workDir, log)
+      : null;
   const usage: UsageFigure[] = [];
   const helper: PortcullisContender = portcullis(sandbox, lab.firewall, plan.loadedRules);
   const helperEvents: EventCounts = async () => {
@@ -488,7 +515,11 @@ export async function runControlPlane(
     const snitch = openSnitchFactory();
     usage.push(await measureDaemonUsage(loadgen, lab, 'opensnitch', snitch, () => snitch.pid(), plan, log));
   }
-  return { plan, ruleChange, import: imports, usage };
+  return { plan, ruleChange, import: imports, subscriptionUpdate, usage };
+}
+
+function subscriptionPlan(plan: ControlPlanePlan) {
+  return { entries: plan.subscriptionEntries, changedShare: 0.01, capMs: plan.importCapMs };
 }
 
 /** The control-plane figures alone, Portcullis only unless --peers (see the top of this file). */
@@ -499,6 +530,7 @@ async function standalone(): Promise<void> {
       loaded: { type: 'string', default: '10000' },
       changes: { type: 'string', default: '100' },
       import: { type: 'string', default: '1000000' },
+      'sub-entries': { type: 'string', default: '100000' },
       'cap-s': { type: 'string', default: '180' },
       peers: { type: 'boolean', default: false },
     },
@@ -508,6 +540,7 @@ async function standalone(): Promise<void> {
     loadedRules: Number(values.loaded),
     changeIterations: Number(values.changes),
     importEntries: Number(values.import),
+    subscriptionEntries: Number(values['sub-entries']),
     importCapMs: Number(values['cap-s']) * 1000,
     usageWindowMs: 5000,
     connectsPerSecond: 1000,
@@ -532,8 +565,22 @@ async function standalone(): Promise<void> {
     if (parts.has('import')) {
       // nftables always: Portcullis's import is measured as a ratio to it, in the same run.
       results.import = [importNetfilter(lab.firewall, plan, work, 'nftables', log)];
-      results.import.push(await importPortcullis(sandbox, lab.firewall, plan, work, log));
+      results.import.push(await importPortcullis(sandbox, loadgen, lab.firewall, plan, work, log));
+      const [nft, helper] = results.import;
+      if (nft && helper && !nft.error && !helper.error)
+        log(
+          `ratio to nft -f: import ${(helper.entriesPerSecond / nft.entriesPerSecond).toFixed(2)}x, removal ${(helper.removalPerSecond! / nft.removalPerSecond!).toFixed(2)}x`,
+        );
     }
+    if (parts.has('subscription'))
+      results.subscriptionUpdate = await measureSubscriptionUpdate(
+        sandbox,
+        loadgen,
+        lab,
+        subscriptionPlan(plan),
+        work,
+        log,
+      );
   } finally {
     await sandbox.dispose();
   }

@@ -81,6 +81,7 @@ async function main(): Promise<number> {
           loadedRules: 1000,
           changeIterations: 3,
           importEntries: 5000,
+          subscriptionEntries: 2000,
           importCapMs: 60_000,
           usageWindowMs: 500,
           connectsPerSecond: 200,
@@ -90,6 +91,7 @@ async function main(): Promise<number> {
           loadedRules: 10_000,
           changeIterations: 100,
           importEntries: 1_000_000,
+          subscriptionEntries: 100_000,
           importCapMs: 180_000,
           usageWindowMs: 5000,
           connectsPerSecond: 1000,
@@ -145,6 +147,8 @@ async function main(): Promise<number> {
   }
   for (const figure of results.controlPlane?.import ?? [])
     if (figure.error) failures.push(`import ${figure.firewall}: ${figure.error}`);
+  const subscription = results.controlPlane?.subscriptionUpdate;
+  if (subscription?.error) failures.push(`subscription update: ${subscription.error}`);
   for (const figure of results.controlPlane?.usage ?? [])
     if (figure.error) failures.push(`usage ${figure.firewall}: ${figure.error}`);
   for (const failure of failures) log(`FAILED ${failure}`);

@@ -117,6 +117,7 @@ export function portcullis(
           bpffs: pinDir,
           stateDir: join(base, `state-${starts}`),
           socket: join(base, `run-${starts}`, 'helper.sock'),
+          policyDir: baseline ? '' : join(base, `policy-${starts}`),
         },
         cli,
       );

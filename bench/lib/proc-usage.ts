@@ -1,5 +1,5 @@
 // CPU time and resident memory of a process, from /proc, for "idle" and "under load" figures.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Kernel clock ticks per second for /proc/PID/stat times (USER_HZ: 100 on every Linux arch we run). */
 const USER_HZ = 100;
@@ -39,4 +39,17 @@ export async function measureUsage(pid: number, during: number | (() => Promise<
     rssMiB: after.rssMiB,
     windowMs,
   };
+}
+
+/** A figure of a process's /proc status (kB), in MiB. */
+export function procMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const kib = Number(
+    new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1],
+  );
+  return kib / 1024;
+}
+
+/** Starts a new peak: VmHWM drops to the current RSS (proc(5), clear_refs "5"). */
+export function resetPeakRss(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }

@@ -28,25 +28,39 @@ export function controlPlaneSection(control: ControlPlaneResults | null): string
     '',
     `### Importing ${control.import[0]?.requested ?? plan.importEntries} blocked addresses, and removing them (each stopped after ${plan.importCapMs / 1000} s)`,
     '',
-    "From the command's start until it exits; the rates as ratios to nftables in the same run.",
+    "From the command's start until it exits; the rates as ratios to nftables in the same run. Portcullis's list ends with the address of a probe in the lane (a connect every 10 ms): enforced is when the kernel first refused it.",
     '',
-    '| firewall | how | imported | time | entries/s | ratio to nftables | removal | removal ratio |',
-    '|---|---|---|---|---|---|---|---|',
+    '| firewall | how | imported | time | enforced | entries/s | ratio to nftables | removal | removal ratio |',
+    '|---|---|---|---|---|---|---|---|---|',
   );
   const nft = control.import.find((f) => f.firewall === 'nftables' && !f.error);
   const ratio = (value: number | undefined, base: number | undefined) =>
     value !== undefined && base !== undefined && base > 0 ? `${(value / base).toFixed(2)}x` : 'n/a';
   for (const f of control.import) {
     lines.push(
-      `| ${f.firewall} | ${f.how} | ${f.imported}${f.capped ? ' (stopped at the cap)' : ''}${f.error ? ` — error: ${f.error}` : ''} | ${(f.elapsedMs / 1000).toFixed(2)} s | ${Math.round(f.entriesPerSecond)} | ${ratio(f.entriesPerSecond, nft?.entriesPerSecond)} | ${f.removalMs !== undefined ? `${(f.removalMs / 1000).toFixed(2)} s` : 'n/a'} | ${ratio(f.removalPerSecond, nft?.removalPerSecond)} |`,
+      `| ${f.firewall} | ${f.how} | ${f.imported}${f.capped ? ' (stopped at the cap)' : ''}${f.error ? ` — error: ${f.error}` : ''} | ${(f.elapsedMs / 1000).toFixed(2)} s | ${f.enforcedMs != null ? `${(f.enforcedMs / 1000).toFixed(2)} s` : f.firewall === 'portcullis' ? 'n/a' : 'at exit'} | ${Math.round(f.entriesPerSecond)} | ${ratio(f.entriesPerSecond, nft?.entriesPerSecond)} | ${f.removalMs !== undefined ? `${(f.removalMs / 1000).toFixed(2)} s` : 'n/a'} | ${ratio(f.removalPerSecond, nft?.removalPerSecond)} |`,
     );
   }
   const helper = control.import.find((f) => f.firewall === 'portcullis');
   if (helper?.statusMs)
     lines.push(
       '',
-      `While Portcullis imported and removed, the helper answered status (asked every 50 ms, ${helper.statusMs.n} times) in p50 ${ms(helper.statusMs.p50)} ms, p99 ${ms(helper.statusMs.p99)} ms, at most ${ms(helper.statusMs.max)} ms. Its RSS was ${helper.rssBeforeMiB?.toFixed(0) ?? 'n/a'} MiB before the import; its peak (VmHWM) ${helper.peakRssMiB?.toFixed(0) ?? 'n/a'} MiB.`,
+      `While Portcullis imported and removed, the helper answered status (asked every 50 ms, ${helper.statusMs.n} times) in p50 ${ms(helper.statusMs.p50)} ms, p99 ${ms(helper.statusMs.p99)} ms, at most ${ms(helper.statusMs.max)} ms. Its RSS was ${helper.rssBeforeMiB?.toFixed(0) ?? 'n/a'} MiB before the import; its peak (VmHWM, reset before each) ${helper.peakRssMiB?.toFixed(0) ?? 'n/a'} MiB while importing, ${helper.peakRemovalRssMiB?.toFixed(0) ?? 'n/a'} MiB while removing.`,
     );
+  const sub = control.subscriptionUpdate;
+  if (sub) {
+    lines.push(
+      '',
+      `### A ${sub.entries}-entry subscription whose served copy changes 1 %`,
+      '',
+      `${sub.how}. From the CLI's start until it exits, and until the kernel first refused a probe's connect to one of the new entries (a connect every 2 ms).`,
+      '',
+      '| subscribe (first fetch) | update: exit | update: enforced | entries out / in | helper peak RSS during the update | after: new / kept / left entry |',
+      '|---|---|---|---|---|---|',
+      `| ${ms(sub.subscribeMs)} ms | ${ms(sub.updateMs)} ms | ${sub.updateEnforcedMs !== null ? `${ms(sub.updateEnforcedMs)} ms` : 'n/a'} | ${sub.removed} / ${sub.added} | ${sub.peakRssMiB?.toFixed(0) ?? 'n/a'} MiB | ${sub.probes ? `${sub.probes.added} / ${sub.probes.kept} / ${sub.probes.left}` : 'n/a'} |`,
+    );
+    if (sub.error) lines.push('', `Error: ${sub.error}`);
+  }
   lines.push(
     '',
     `### The firewall's own process: idle, and at ${plan.connectsPerSecond} new TCP connections/s (${plan.usageWindowMs} ms windows, ${plan.loadedRules} rules loaded)`,

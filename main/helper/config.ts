@@ -4,6 +4,9 @@
 // Run directly by root, flags override /etc/portcullis/helper.conf, which overrides the defaults.
 // Started through pkexec (PKEXEC_UID set) the caller controls the command line, so flags are
 // refused and only the defaults and the root-owned config file count.
+//
+// The metrics endpoint is off unless the file (or root's --metrics flag) names where it listens:
+// it is the administrator's choice, never a client's (no RPC turns it on).
 import { lstatSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
@@ -15,6 +18,7 @@ import {
   DEFAULT_STATE_DIR,
   HELPER_CONFIG_FILE,
 } from '../common/default-paths.js';
+import { DEFAULT_TOP_APPS, parseMetricsEndpoint, parseTopApps, type MetricsEndpoint } from './metrics/endpoint.js';
 
 export interface HelperPaths {
   cgroup: string;
@@ -25,17 +29,37 @@ export interface HelperPaths {
   policyDir: string;
 }
 
+/** What the command line may set (root only; refused through pkexec). */
+export interface HelperFlags extends Partial<HelperPaths> {
+  metrics?: string;
+}
+
+export interface MetricsConfig {
+  endpoint: MetricsEndpoint;
+  /** Apps with their own series; the rest are summed into one. */
+  topApps: number;
+}
+
 export interface HelperConfig extends HelperPaths {
   /** The uid that authorised the helper through pkexec, if it was started that way. */
   authorizingUid: number | null;
+  /** Null: no metrics endpoint (the default). */
+  metrics: MetricsConfig | null;
+}
+
+/** What helper.conf may hold. */
+export interface ConfigFile extends Partial<HelperPaths> {
+  metrics?: MetricsEndpoint;
+  metricsTopApps?: number;
 }
 
 export { DEFAULT_BPFFS, DEFAULT_STATE_DIR, DEFAULT_SOCKET, HELPER_CONFIG_FILE as CONFIG_FILE };
 
 const CONFIG_KEYS = ['cgroup', 'bpffs', 'stateDir', 'socket', 'policyDir'] as const;
+const METRICS_KEYS = ['metrics', 'metricsTopApps'] as const;
 
 export interface ConfigInputs {
-  flags: Partial<HelperPaths>;
+  flags: HelperFlags;
   env: NodeJS.ProcessEnv;
   configFile?: string;
   /** cgroup2 root, found from mountinfo when not given. */
@@ -69,7 +93,10 @@ export function resolveHelperConfig(inputs: ConfigInputs): HelperConfig {
     if (!isAbsolute(paths[key]))
       throw new PortcullisError('invalid-input', `${key}: "${paths[key]}" must be an absolute path`, { where: key });
   }
-  return { ...paths, authorizingUid: pkexecUid };
+  const endpoint =
+    inputs.flags.metrics !== undefined ? parseMetricsEndpoint(inputs.flags.metrics, '--metrics') : fromFile.metrics;
+  const metrics = endpoint ? { endpoint, topApps: fromFile.metricsTopApps ?? DEFAULT_TOP_APPS } : null;
+  return { ...paths, authorizingUid: pkexecUid, metrics };
 }
 
 function parsePkexecUid(value: string | undefined): number | null {
@@ -78,8 +105,8 @@ function parsePkexecUid(value: string | undefined): number | null {
   return Number(value);
 }
 
-/** The config file's paths; none when it does not exist. Refused when others could have written it. */
-export function readConfigFile(path: string): Partial<HelperPaths> {
+/** The config file's settings; none when it does not exist. Refused when others could have written it. */
+export function readConfigFile(path: string): ConfigFile {
   let stats;
   try {
     stats = lstatSync(path);
@@ -99,10 +126,19 @@ export function readConfigFile(path: string): Partial<HelperPaths> {
     throw refuse(`is not valid JSON (${(error as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw refuse('must hold a JSON object');
-  const out: Partial<HelperPaths> = {};
+  const out: ConfigFile = {};
   for (const [key, value] of Object.entries(parsed)) {
+    if (key === 'metrics') {
+      if (typeof value !== 'string') throw refuse(`"metrics" must be a string (an address or a socket path)`);
+      out.metrics = parseMetricsEndpoint(value, `${path}: "metrics"`);
+      continue;
+    }
+    if (key === 'metricsTopApps') {
+      out.metricsTopApps = parseTopApps(value, `${path}: "metricsTopApps"`);
+      continue;
+    }
     if (!(CONFIG_KEYS as readonly string[]).includes(key))
-      throw refuse(`has an unknown key "${key}" (known: ${CONFIG_KEYS.join(', ')})`);
+      throw refuse(`has an unknown key "${key}" (known: ${[...CONFIG_KEYS, ...METRICS_KEYS].join(', ')})`);
     if (typeof value !== 'string' || !isAbsolute(value)) throw refuse(`"${key}" must be an absolute path`);
     out[key as keyof HelperPaths] = value;
   }

@@ -108,6 +108,10 @@ export class RulesEngine {
   private readonly pendingLists = new Set<number>();
   private loadedAll = false;
   lastApply: ApplyStats | null = null;
+  /** When the last apply finished (ms since epoch); applies the kernel took and refused since start. */
+  lastApplyAt: number | null = null;
+  applyCount = 0;
+  applyFailures = 0;
 
   /** `desktop`: the desktop entries desktop apps are bound by (their own programs); none by default. */
   constructor(
@@ -315,12 +319,19 @@ export class RulesEngine {
     for (const [key, entry] of this.appliedSourced) if (!sourced.has(key)) removed.push(entry);
     for (const [key, entry] of sourced) if (!this.appliedSourced.has(key)) added.push(entry);
     const defaults = toKernelDefaults(this.settings.get().defaultAction, apps);
-    this.lastApply = await inKernel('the kernel refused the rules', () =>
-      this.firewall.changeRules(
-        { removed: joined(removed, lists.removed), added: joined(added, lists.added) },
-        defaults,
-      ),
-    );
+    try {
+      this.lastApply = await inKernel('the kernel refused the rules', () =>
+        this.firewall.changeRules(
+          { removed: joined(removed, lists.removed), added: joined(added, lists.added) },
+          defaults,
+        ),
+      );
+    } catch (error) {
+      this.applyFailures++;
+      throw error;
+    }
+    this.lastApplyAt = Date.now();
+    this.applyCount++;
     lists.commit();
     for (const [id, applied] of stored) {
       if (applied) this.appliedStored.set(id, applied);

@@ -42,6 +42,9 @@ export class EventFanout {
   eventsSeen = 0;
   /** Events lost in the kernel ring buffer, the pending queue, or with a dropped client. */
   eventsDropped = 0;
+  /** Of those: lost because the pending queue was full, or with a client dropped for being slow. */
+  queueDropped = 0;
+  slowClientDropped = 0;
   clientsDropped = 0;
 
   constructor(private readonly options: FanoutOptions) {
@@ -81,6 +84,7 @@ export class EventFanout {
     if (this.subscribers.size === 0 || passed.length === 0) return;
     const room = this.maxPendingEvents - this.pending.length;
     if (passed.length > room) {
+      this.queueDropped += passed.length - Math.max(room, 0);
       this.noteDropped(passed.length - Math.max(room, 0));
       passed = passed.slice(0, Math.max(room, 0));
     }
@@ -129,6 +133,7 @@ export class EventFanout {
         this.subscribers.delete(connection);
         this.clientsDropped++;
         this.eventsDropped += batch.events.length;
+        this.slowClientDropped += batch.events.length;
         this.options.log(
           `dropped slow event subscriber ${connection.describe()}: ${connection.backlogBytes} bytes unread`,
         );

@@ -6,7 +6,7 @@ import { formatIp, PortcullisError } from '../contract/index.js';
 import { findBpffsMounts, findCgroup2Mount } from '../common/cgroup2.js';
 import { productVersion } from '../common/version.js';
 import { Firewall, peerCredentials, probeKernel, trimNativeHeap } from '../../native/index.js';
-import { resolveHelperConfig, type HelperPaths } from './config.js';
+import { resolveHelperConfig, type HelperConfig, type HelperFlags } from './config.js';
 import { preparePinDir } from './pin-dir.js';
 import { openDatabase } from './store/database.js';
 import { KeyValueStore } from './store/key-value-store.js';
@@ -28,10 +28,43 @@ import { MANAGE_ACTION_ID } from '../common/install-layout.js';
 import { startAsk } from './ask/start-ask.js';
 import type { AskService } from './ask/ask-service.js';
 import { log } from './log.js';
+import { MetricsServer } from './metrics/server.js';
+import { takeSnapshot } from './metrics/snapshot.js';
+import { renderMetrics } from './metrics/render.js';
+import { describeEndpoint } from './metrics/endpoint.js';
 
-export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
+/** The metrics page once the helper can say what it holds; null while starting and stopping. */
+type MetricsPage = (() => Promise<string>) | null;
+
+export async function runHelper(flags: HelperFlags): Promise<number> {
   const startedAt = Date.now();
   const config = resolveHelperConfig({ flags, env: process.env });
+  // Opt-in (helper.conf). Bound before anything is loaded, so a taken port or a bad socket directory
+  // stops the start at once, with nothing to undo.
+  let page: MetricsPage = null;
+  const metrics = config.metrics
+    ? await MetricsServer.listen({
+        endpoint: config.metrics.endpoint,
+        render: () =>
+          page ? page() : Promise.reject(new PortcullisError('unavailable', 'the helper is starting or stopping')),
+        log,
+      })
+    : null;
+  if (config.metrics) log(`metrics: serving ${describeEndpoint(config.metrics.endpoint)}`);
+  try {
+    return await serve(config, startedAt, (next) => {
+      page = next;
+    });
+  } finally {
+    await metrics?.close();
+  }
+}
+
+async function serve(
+  config: HelperConfig,
+  startedAt: number,
+  setMetricsPage: (page: MetricsPage) => void,
+): Promise<number> {
   preparePinDir(config.bpffs, log);
 
   const features = await probeKernel({
@@ -149,6 +182,21 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     isAuthorized: (uid) => authorizedUids().has(uid),
     log,
   });
+  const topApps = config.metrics?.topApps ?? 0;
+  setMetricsPage(async () =>
+    renderMetrics(
+      await takeSnapshot({
+        version: productVersion(),
+        startedAtMs: startedAt,
+        topApps,
+        engine,
+        enforcement,
+        fanout,
+        readCounters: () => firewall.readCounters(),
+        appTraffic: () => started.appTraffic,
+      }),
+    ),
+  );
   log(
     `ready: serving ${config.socket}, ${engine.rules.count()} rule(s), enforcement ${enforcement.state.enforcing ? 'on' : 'off'}, ask mode's hold: ${features.hold.mechanism ?? 'unavailable'}`,
   );
@@ -158,6 +206,7 @@ export async function runHelper(flags: Partial<HelperPaths>): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   log(`${signal}: stopping; the pinned programs keep enforcing`);
+  setMetricsPage(null);
   status = () => {
     throw new PortcullisError('unavailable', 'the helper is stopping');
   };

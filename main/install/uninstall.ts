@@ -75,7 +75,15 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
 export function installedHelperPaths(): { paths: Omit<HelperPaths, 'cgroup' | 'policyDir'>; note: string | null } {
   const defaults = { bpffs: DEFAULT_BPFFS, stateDir: DEFAULT_STATE_DIR, socket: DEFAULT_SOCKET };
   try {
-    return { paths: { ...defaults, ...readConfigFile(HELPER_CONFIG_FILE) }, note: null };
+    const file = readConfigFile(HELPER_CONFIG_FILE);
+    return {
+      paths: {
+        bpffs: file.bpffs ?? defaults.bpffs,
+        stateDir: file.stateDir ?? defaults.stateDir,
+        socket: file.socket ?? defaults.socket,
+      },
+      note: null,
+    };
   } catch (error) {
     return { paths: defaults, note: `${(error as Error).message}; using the default paths` };
   }

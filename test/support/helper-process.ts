@@ -19,7 +19,7 @@ export interface HelperPaths {
   bpffs: string;
   stateDir: string;
   socket: string;
-  /** Policy files (root-owned, 0755): a test's own, never the system's /etc/portcullis/policy.d. */
+  /** Policy files (root-owned, 0755): a test's own, never the system's /etc/portcullis/policy.d; empty: no flag. */
   policyDir: string;
 }
 
@@ -36,6 +36,8 @@ export class HelperProcess {
   private child: ChildProcess | null = null;
   private output = '';
   private exited: Promise<number | null> = Promise.resolve(null);
+  /** More `helper` flags for the next launches (e.g. --metrics). */
+  args: string[] = [];
 
   private constructor(
     private readonly sandbox: Sandbox,
@@ -48,16 +50,22 @@ export class HelperProcess {
    * Makes the paths the helper needs in the sandbox (any given are used as they are) and starts
    * it. The socket's parent directories are world-traversable so non-root test users reach it.
    * `cliCommand` runs the CLI: through tsx from source unless told (benchmarks run the compiled one).
-   * `given.env` adds to the helper's environment at every launch.
+   * `given.env` adds to the helper's environment at every launch, `given.args` to its flags.
    */
   static async start(
     sandbox: Sandbox,
-    given: Partial<HelperPaths> & { env?: NodeJS.ProcessEnv } = {},
+    given: Partial<HelperPaths> & { env?: NodeJS.ProcessEnv; args?: string[] } = {},
     cliCommand: readonly string[] = CLI_ARGV,
   ): Promise<HelperProcess> {
-    const { env = {}, ...givenPaths } = given;
+    const { env = {}, args = [], ...givenPaths } = given;
     let paths: HelperPaths;
-    if (givenPaths.cgroup && givenPaths.bpffs && givenPaths.stateDir && givenPaths.socket && givenPaths.policyDir) {
+    if (
+      givenPaths.cgroup &&
+      givenPaths.bpffs &&
+      givenPaths.stateDir &&
+      givenPaths.socket &&
+      givenPaths.policyDir !== undefined
+    ) {
       paths = givenPaths as HelperPaths;
     } else {
       const base = sandbox.makeTempDir('helper');
@@ -71,6 +79,7 @@ export class HelperProcess {
       };
     }
     const helper = new HelperProcess(sandbox, paths, cliCommand, env);
+    helper.args = args;
     // Registered first, so it runs after the helper is stopped (cleanups run in reverse).
     sandbox.defer(() =>
       Firewall.detach(paths.bpffs).catch(() => {
@@ -115,8 +124,9 @@ export class HelperProcess {
         stateDir,
         '--socket',
         socket,
-        '--policy-dir',
-        policyDir,
+        // Empty: no flag (a build from before policy files, run by the benchmark as a baseline).
+        ...(policyDir ? ['--policy-dir', policyDir] : []),
+        ...this.args,
       ],
       {
         cwd: REPO_ROOT,

@@ -6,7 +6,7 @@ import type { Command } from '../command.js';
 export const helperCommand: Command = {
   name: 'helper',
   summary: 'run the privileged helper in the foreground (root; until SIGTERM/SIGINT)',
-  synopsis: '[--cgroup DIR] [--bpffs DIR] [--state-dir DIR] [--socket PATH] [--policy-dir DIR]',
+  synopsis: '[--cgroup DIR] [--bpffs DIR] [--state-dir DIR] [--socket PATH] [--policy-dir DIR] [--metrics ADDRESS]',
   flags: {
     cgroup: {
       type: 'string',
@@ -27,6 +27,12 @@ export const helperCommand: Command = {
       type: 'string',
       description: 'root-owned policy files applied as managed rules (default /etc/portcullis/policy.d)',
       placeholder: 'DIR',
+    },
+    metrics: {
+      type: 'string',
+      description:
+        'serve Prometheus metrics on 127.0.0.1:PORT, [::1]:PORT or a Unix socket path (default: helper.conf\'s "metrics", else off)',
+      placeholder: 'ADDRESS',
     },
   },
   json: false,
@@ -50,6 +56,7 @@ export const helperCommand: Command = {
         stateDir: flags['state-dir'],
         socket: flags.socket,
         policyDir: flags['policy-dir'],
+        metrics: flags.metrics,
       });
     } catch (error) {
       // A libbpf failure at start-up (load, attach, pin) is the kernel's answer, with its log.

@@ -12,6 +12,7 @@ import type { DnsNames } from '../dns/dns-names.js';
 import type { DnsObserver } from '../dns/dns-observer.js';
 import type { FlowDelta, FlowTracker } from './flow-tracker.js';
 import type { FlowQuery, FlowsStore } from './flows-store.js';
+import type { AppTraffic } from './app-traffic.js';
 
 export interface ConnectionPipelineDeps {
   identities: AppIdentities;
@@ -22,6 +23,8 @@ export interface ConnectionPipelineDeps {
   /** Live per-socket totals from the kernel as raw pcl_flows records (read off the JS thread); absent when the addon cannot read them. */
   readTotalRecords?: () => Promise<Buffer>;
   retentionDays: () => number;
+  /** Sums every change taken per app (the metrics endpoint's counters). */
+  appTraffic?: AppTraffic;
   log(message: string): void;
 }
 
@@ -100,6 +103,7 @@ export class ConnectionPipeline {
   private async take(nowMs: number, fresh: boolean): Promise<void> {
     if (fresh || nowMs >= this.totalsDueAt) await this.readTotals(nowMs);
     const deltas = this.deps.tracker.takeDeltas();
+    this.deps.appTraffic?.add(deltas);
     for (const delta of deltas) this.unwritten.push(delta);
     this.deps.tracker.sweep(nowMs);
   }

@@ -14,6 +14,7 @@ import { FlowTracker } from './flow-tracker.js';
 import { FlowsStore } from './flows-store.js';
 import { ConnectionPipeline } from './connection-pipeline.js';
 import { FlowPages } from './flow-pages.js';
+import { AppTraffic } from './app-traffic.js';
 
 /** The part of the native Firewall the connections side uses. */
 export interface ConnectionsFirewall {
@@ -31,6 +32,8 @@ export interface Connections {
   domains: DomainRuleAddresses;
   tracker: FlowTracker;
   store: FlowsStore;
+  /** Per-app totals since the helper started. */
+  appTraffic: AppTraffic;
   dnsStatus(): DnsStatus;
   /** Stops the timers and writes the flows not yet written. */
   stop(): Promise<void>;
@@ -56,6 +59,7 @@ export function startConnections(options: {
   const identities = new AppIdentities(db, engine.apps, options.desktop, { cgroupRoot: options.cgroupRoot });
   const tracker = new FlowTracker();
   const store = new FlowsStore(db);
+  const appTraffic = new AppTraffic();
 
   // Domain rules: their addresses are compiled with the stored rules; a newly resolved address re-applies them.
   const domainApplies = coalesced(
@@ -125,6 +129,7 @@ export function startConnections(options: {
     log,
     readTotalRecords: () => firewall.readFlows(),
     retentionDays: () => engine.settings.get().retentionDays,
+    appTraffic,
   });
   pipeline.start();
 
@@ -137,6 +142,7 @@ export function startConnections(options: {
     domains,
     tracker,
     store,
+    appTraffic,
     dnsStatus: () => ({
       queries: dns.counts.queries,
       answersLearned: dns.counts.answersLearned,

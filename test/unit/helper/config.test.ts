@@ -83,3 +83,45 @@ test('a config file others could write, not owned by root, with unknown keys or 
   refused('{nope', /not valid JSON/);
   refused('[]', /JSON object/);
 });
+
+test("the metrics endpoint is off unless helper.conf or root's --metrics flag names a loopback address or a socket", () => {
+  withConfigFile(JSON.stringify({ stateDir: '/srv/pcl' }), (configFile) => {
+    assert.equal(resolveHelperConfig({ ...base, flags: {}, env: {}, configFile }).metrics, null, 'off by default');
+    assert.equal(
+      resolveHelperConfig({ ...base, flags: {}, env: {}, configFile: configFile + '.missing' }).metrics,
+      null,
+      'off with no config file',
+    );
+    assert.deepEqual(resolveHelperConfig({ ...base, flags: { metrics: '[::1]:9464' }, env: {}, configFile }).metrics, {
+      endpoint: { kind: 'tcp', host: '::1', port: 9464 },
+      topApps: 20,
+    });
+    assert.throws(
+      () => resolveHelperConfig({ ...base, flags: { metrics: '0.0.0.0:9464' }, env: {}, configFile }),
+      (error: PortcullisError) =>
+        error.kind === 'invalid-input' &&
+        /^--metrics: "0.0.0.0:9464" does not name a loopback address/.test(error.message),
+    );
+    assert.throws(
+      () =>
+        resolveHelperConfig({ ...base, flags: { metrics: '127.0.0.1:9464' }, env: { PKEXEC_UID: '1000' }, configFile }),
+      /takes no flags \(got metrics\)/,
+      'a pkexec caller cannot turn it on',
+    );
+  });
+  withConfigFile(JSON.stringify({ metrics: '/run/portcullis/metrics.sock', metricsTopApps: 5 }), (configFile) => {
+    const config = resolveHelperConfig({ ...base, flags: {}, env: { PKEXEC_UID: '1000' }, configFile });
+    assert.deepEqual(config.metrics, { endpoint: { kind: 'unix', path: '/run/portcullis/metrics.sock' }, topApps: 5 });
+  });
+  const refused = (content: object, pattern: RegExp) =>
+    withConfigFile(JSON.stringify(content), (configFile) =>
+      assert.throws(
+        () => resolveHelperConfig({ ...base, flags: {}, env: {}, configFile }),
+        (error: PortcullisError) =>
+          error.kind === 'invalid-input' && error.message.includes(configFile) && pattern.test(error.message),
+      ),
+    );
+  refused({ metrics: '10.0.0.1:9464' }, /"metrics": "10.0.0.1:9464" does not name a loopback address/);
+  refused({ metrics: 9464 }, /"metrics" must be a string/);
+  refused({ metrics: '127.0.0.1:9464', metricsTopApps: 0 }, /"metricsTopApps": 0 must be a whole number/);
+});
