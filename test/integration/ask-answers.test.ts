@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Prompt, Rule } from '../../main/contract/index.js';
 import { killAndWait, withSandbox } from '../support/sandbox.js';
@@ -28,6 +27,7 @@ import {
   waitForPrompt,
 } from './ask-rig.js';
 import { whenHeld } from '../support/hold-support.js';
+import { countingListener } from '../support/counting-listener.js';
 
 const DNS_SERVER = join(__dirname, 'connections-dns-server.py');
 const MINUTE = 60_000;
@@ -223,14 +223,8 @@ test(
   whenHeld(() =>
     withSandbox(async (sandbox) => {
       const { helper, client } = await startAskHelper(sandbox, { timeoutSec: 5 });
-      let accepted = 0;
-      const listener = createServer((socket) => {
-        accepted++;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
-      sandbox.defer(() => new Promise<void>((resolve) => listener.close(() => resolve())));
-      const port = String((listener.address() as AddressInfo).port);
+      const listener = await countingListener(sandbox);
+      const port = String(listener.port);
       const app = buildConnectsApp(sandbox);
       const before = startApp(sandbox, helper.paths.cgroup, [
         app,
@@ -257,7 +251,7 @@ test(
         // The kernel's hold is the timeout plus its margin (8 s): ETIMEDOUT then, not before.
         assert.ok(outcome.ms > 7000 && outcome.ms < 15_000, `failed after ${outcome.ms} ms`);
       }
-      assert.equal(accepted, 0, 'nothing got through while the helper was dead');
+      assert.equal(listener.accepted(), 0, 'nothing got through while the helper was dead');
     }),
   ),
 );

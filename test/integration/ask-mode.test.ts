@@ -5,7 +5,6 @@
 // answering, and nothing gets through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import {
   waitForPrompt,
 } from './ask-rig.js';
 import { whenHeld } from '../support/hold-support.js';
+import { countingListener } from '../support/counting-listener.js';
 
 const WEB_PORT = 8080;
 // curl's exit code when it could not connect.
@@ -190,14 +190,8 @@ test(
   whenHeld(() =>
     withSandbox(async (sandbox) => {
       const { helper, client } = await startAskHelper(sandbox, { timeoutSec: 60 });
-      let accepted = 0;
-      const listener = createServer((socket) => {
-        accepted++;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve) => listener.listen(0, '0.0.0.0', resolve));
-      sandbox.defer(() => new Promise<void>((resolve) => listener.close(() => resolve())));
-      const port = (listener.address() as AddressInfo).port;
+      const listener = await countingListener(sandbox, '0.0.0.0');
+      const { port } = listener;
 
       const built = buildConnectsApp(sandbox);
       const dir = sandbox.makeTempDir('apps');
@@ -242,7 +236,7 @@ test(
         const counts = JSON.parse(outcome.stdout.split('\n').filter(Boolean).pop()!) as Record<string, number>;
         assert.deepEqual(counts, { connected: 0, refused: 20, eperm: 0, other: 0, pending: 0 });
       }
-      assert.equal(accepted, 0, 'no held connection got through');
+      assert.equal(listener.accepted(), 0, 'no held connection got through');
       assert.deepEqual(await client.call('prompts.list'), []);
     }),
   ),

@@ -13,6 +13,7 @@ import type { KernelDefaults } from '../../native/api.js';
 import { EventCollector } from './event-collector.js';
 import { eventDecoding, openFixture, rule, type KernelFixture } from './kernel-fixture.js';
 import { whenHeld } from '../support/hold-support.js';
+import { countingListener } from '../support/counting-listener.js';
 
 const askByDefault: KernelDefaults = { global: 'ask', perApp: new Map() };
 
@@ -141,18 +142,12 @@ test(
       const fixture = await openFixture(sandbox);
       await fixture.firewall.setRules([], askByDefault);
       await fixture.firewall.setAsk({ holdMs: 2000, helperTgid: 0 });
-      let accepted = 0;
-      const server = createServer((socket) => {
-        accepted++;
-        socket.destroy();
-      });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      sandbox.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
-      const connect = startConnect(fixture, '127.0.0.1', (server.address() as AddressInfo).port);
+      const listener = await countingListener(sandbox);
+      const connect = startConnect(fixture, '127.0.0.1', listener.port);
       const result = await connect.done;
       assert.equal(result.outcome, 'ETIMEDOUT');
       assert.ok(result.ms > 1900 && result.ms < 4000, `failed after ${result.ms} ms`);
-      assert.equal(accepted, 0);
+      assert.equal(listener.accepted(), 0);
     }),
   ),
 );

@@ -4,6 +4,7 @@ import type { App, ConnectionEvent, Flow } from '../../contract/index.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
 import { parseSince, selectApp } from '../app-selection.js';
+import { followUntilStopped } from '../follow.js';
 
 function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
@@ -82,14 +83,6 @@ export const connectionsCommand: Command = {
       if (dropped > 0) context.note(`(${dropped} event(s) dropped)`);
     });
     await client.call('events.subscribe');
-    return new Promise<number>((resolve) => {
-      const stop = () => resolve(0);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      client.onClose((error) => {
-        context.note(`portcullis: ${error.message}`);
-        resolve(1);
-      });
-    });
+    return followUntilStopped(client, context);
   },
 };

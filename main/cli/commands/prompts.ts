@@ -12,6 +12,7 @@ import {
 } from '../../contract/index.js';
 import type { Command } from '../command.js';
 import { formatDuration, table } from '../format.js';
+import { followUntilStopped } from '../follow.js';
 
 export const MODE_WORDS: Record<Mode, string> = {
   monitor: 'monitor (allow what no rule decides)',
@@ -87,15 +88,7 @@ export const promptsCommand: Command = {
       shown = new Set(prompts.map((prompt) => prompt.id));
     });
     await client.call('prompts.subscribe');
-    return new Promise<number>((resolve) => {
-      const stop = () => resolve(0);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      client.onClose((error) => {
-        context.note(`portcullis: ${error.message}`);
-        resolve(1);
-      });
-    });
+    return followUntilStopped(client, context);
   },
 };
 
