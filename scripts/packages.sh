@@ -1,6 +1,6 @@
-# The Debian packages Portcullis needs, in two lists, and the one way they are installed. Sourced (not
+# The Debian packages Portcullis needs, in lists, and the one way they are installed. Sourced (not
 # run) by scripts/setup.sh (the app's list), scripts/setup-tests.sh (the tests' list, which npm test
-# runs first) and .ci/run (both).
+# runs first), .ci/run (both) and bench/run.sh (the benchmark's peers).
 
 # Building, running and testing: the BPF toolchain, libbpf, polkit, a browser for the UI shell and its
 # tests, the network tools the tests use to build their own test hosts, and qemu with a static busybox
@@ -19,6 +19,15 @@ TEST_PACKAGES=(
   prometheus
 )
 
+# The full benchmark's peers and tools (bench/run.sh; its smoke run needs only the app's list).
+BENCH_PACKAGES=(
+  gcc iptables nftables iperf3 opensnitch iproute2
+)
+
+# Packages whose service must never run here: prometheus would serve on the host's port 9090 and
+# opensnitch's daemon would judge the host's traffic (the benchmark runs it in its own namespace).
+SERVICES_KEPT_OFF=(prometheus opensnitch)
+
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Installs those of the named packages that are missing (apt-get as root, or through sudo). Prints
@@ -31,8 +40,8 @@ install_missing_packages() {
   [ ${#missing[@]} -gt 0 ] || return 0
   if declare -F say >/dev/null; then say "installing system packages: ${missing[*]}"; fi
   as_root apt-get update -q
-  # Packages may not start services here (prometheus would serve on the host's port 9090): a
-  # policy-rc.d forbids it for this install, unless the machine already has one.
+  # Packages may not start services here (SERVICES_KEPT_OFF): a policy-rc.d forbids it for this
+  # install, unless the machine already has one.
   local made_policy=0 installed=0
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     as_root sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d'
@@ -41,8 +50,10 @@ install_missing_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" || installed=$?
   if [ "$made_policy" = 1 ]; then as_root rm -f /usr/sbin/policy-rc.d; fi
   [ "$installed" = 0 ] || return "$installed"
-  # Only promtool is used: the service stays off at the next boot too.
-  if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now prometheus >/dev/null 2>&1 || true
+  # Their units stay off at the next boot too.
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    for pkg in "${SERVICES_KEPT_OFF[@]}"; do
+      if [[ " ${missing[*]} " == *" $pkg "* ]]; then as_root systemctl disable --now "$pkg" >/dev/null 2>&1 || true; fi
+    done
   fi
 }
