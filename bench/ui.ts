@@ -1,4 +1,7 @@
 // UI performance in Debian's Chromium through the browser shell, with 100k connection rows:
+//   - first rows after open: the app document's own request starting (after the sign-in redirect,
+//     as when the desktop window loads the page) → the frame with its first connection row painted,
+//     read in the page; with where that time went (document loaded, script ran, first page arrived)
 //   - first rows: sign-in → the first page of the history painted (its first row in view)
 //   - load: sign-in → the list painted with every row counted (all pages arrived)
 //   - filter: a keystroke in the search box → the filtered result painted (median and worst)
@@ -12,20 +15,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
-import type {
-  App,
-  ConnectionEvent,
-  Flow,
-  IpcHandlers,
-  IpcNotifyName,
-  PayloadOf,
-  Status,
-} from '../main/contract/index.js';
-import type { NotifyListener } from '../main/app/ipc-backend.js';
+import type { ConnectionEvent } from '../main/contract/index.js';
 import { startShellServer } from '../main/shell/shell-server.js';
 import { buildRenderer, signInFromLaunchPage } from '../test/e2e/browser-support.js';
 import { buildRows } from '../renderer/model/connection-rows.js';
 import { putFlow, type AppGroup } from '../renderer/model/flow-groups.js';
+import { appsFor, syntheticBackend, syntheticFlows } from './lib/synthetic-ui-backend.js';
 
 const smoke = process.env.BENCH_SMOKE === '1';
 const { values: args } = parseArgs({
@@ -34,122 +29,14 @@ const { values: args } = parseArgs({
     rate: { type: 'string' },
     seconds: { type: 'string' },
     json: { type: 'string' },
+    // Stop after the load figures (for runs that study the first paint only).
+    'load-only': { type: 'boolean' },
   },
 });
 const ROWS = Number(args.rows ?? (smoke ? 2000 : 100_000));
 const RATE = Number(args.rate ?? (smoke ? 500 : 5000));
 const SECONDS = Number(args.seconds ?? (smoke ? 1 : 5));
-const APPS = Math.max(1, Math.round(ROWS / 500));
-
-function synthetic(): { apps: App[]; flows: Flow[] } {
-  const now = Date.now();
-  const apps: App[] = Array.from({ length: APPS }, (_, i) => ({
-    id: i + 1,
-    kind: 'executable',
-    name: `app-${String(i).padStart(3, '0')}`,
-    exe: `/usr/bin/app-${i}`,
-    identifier: null,
-    icon: null,
-    cgroup: null,
-    firstSeen: now - 86_400_000,
-    lastSeen: now,
-    defaultAction: null,
-  }));
-  const flows: Flow[] = Array.from({ length: ROWS }, (_, i) => ({
-    appId: (i % APPS) + 1,
-    remoteAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-    remoteName: i % 3 === 0 ? `host-${i}.example.net` : null,
-    remotePort: 443 + (i % 7),
-    protocol: i % 5 === 0 ? 'udp' : 'tcp',
-    direction: 'out',
-    firstSeen: now - 3_600_000,
-    lastSeen: now - (i % 3600) * 1000,
-    bytesOut: (i * 37) % 100_000,
-    bytesIn: (i * 91) % 1_000_000,
-    packetsOut: 3,
-    packetsIn: 5,
-    allowed: 1,
-    blocked: i % 11 === 0 ? 1 : 0,
-    lastVerdict: i % 11 === 0 ? 'block' : 'allow',
-    lastRuleId: null,
-  }));
-  return { apps, flows };
-}
-
-function syntheticBackend() {
-  const { apps, flows } = synthetic();
-  const listeners = new Set<NotifyListener>();
-  const status = {
-    version: 'bench',
-    protocolVersion: 1,
-    pid: process.pid,
-    uptimeSec: 1,
-    enforcing: true,
-    pausedUntil: null,
-    defaultAction: 'allow',
-    attach: { cgroup: '-', pinDir: '-', adopted: false },
-    kernel: { kernelRelease: '-', cgroup2Mount: null, bpffsMount: null, btf: true, missing: [], features: [] },
-    ruleCount: 0,
-    lists: { count: 0, entries: 0 },
-    appCount: APPS,
-    eventsSeen: 0,
-    eventDrops: 0,
-    dns: { queries: 0, answersLearned: 0, answersIgnored: 0, pendingQueries: 0, domainAddresses: 0, domainApplies: 0 },
-    policy: { dir: '/etc/portcullis/policy.d', files: [], error: null },
-  } as Status;
-  const unsupported = async () => {
-    throw new Error('not in the benchmark');
-  };
-  const handlers: IpcHandlers = {
-    getStatus: async () => status,
-    listRules: async () => [],
-    addRule: unsupported,
-    addRules: unsupported,
-    updateRule: unsupported,
-    removeRules: unsupported,
-    listApps: async () => apps,
-    setAppDefault: unsupported,
-    listConnections: async (query) => ((query as { since?: number }).since === undefined ? flows : []),
-    // The helper's paging as the renderer sees it: the cursor is the next offset.
-    listConnectionsPage: async (query) => {
-      const { cursor, pageSize } = query as { cursor?: string; pageSize: number };
-      const offset = cursor === undefined ? 0 : Number(cursor);
-      const end = Math.min(flows.length, offset + pageSize);
-      return { flows: flows.slice(offset, end), total: flows.length, cursor: end < flows.length ? String(end) : null };
-    },
-    setEnforcement: unsupported,
-    getSettings: unsupported,
-    updateSettings: unsupported,
-    listPrompts: async () => [],
-    answerPrompt: unsupported,
-    importBegin: unsupported,
-    importChunk: unsupported,
-    importCommit: unsupported,
-    importAbort: unsupported,
-    listLists: async () => [],
-    listEntries: unsupported,
-    updateList: unsupported,
-    removeList: unsupported,
-    subscribeList: unsupported,
-    refreshLists: unsupported,
-    getHelperState: async () => ({ state: 'connected', status }),
-    startHelper: async () => ({ state: 'connected', status }),
-    runChecks: async () => [],
-    getWizardState: async () => ({ completed: true, mode: 'monitor' }),
-    completeWizard: unsupported,
-  };
-  const emit = <K extends IpcNotifyName>(name: K, payload: PayloadOf<K>) => {
-    for (const listener of listeners) listener(name, payload);
-  };
-  return {
-    handlers,
-    subscribe: (listener: NotifyListener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    emit,
-  };
-}
+const APPS = appsFor(ROWS);
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -162,7 +49,7 @@ const round = (value: number) => Math.round(value * 10) / 10;
  * change): the same keystrokes through the renderer's buildRows over the same flows.
  */
 function filterCpuMs(queries: string[]): { median: number; p90: number } {
-  const { apps, flows } = synthetic();
+  const { apps, flows } = syntheticFlows(ROWS);
   const appMap = new Map(apps.map((app) => [app.id, app]));
   const groups = new Map<number, AppGroup>();
   for (const flow of flows) putFlow(groups, flow);
@@ -178,8 +65,62 @@ function filterCpuMs(queries: string[]): { median: number; p90: number } {
   return { median: round(percentile(times, 50)), p90: round(percentile(times, 90)) };
 }
 
+const loadAverage = () => Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+
+/**
+ * Runs in every document before its scripts: notes when the first connection row is in the DOM and
+ * when the frame holding it has painted (a task queued from that frame's animation callback runs
+ * after its paint). Times are performance.now(), from the document's navigation start.
+ */
+function recordFirstRowsPaint(): void {
+  const marks = globalThis as unknown as { __firstRowInDom?: number; __firstRowPainted?: number };
+  const observer = new MutationObserver(() => {
+    if (!document.querySelector('.virtual-row')) return;
+    observer.disconnect();
+    marks.__firstRowInDom = performance.now();
+    requestAnimationFrame(() => {
+      const channel = new MessageChannel();
+      channel.port1.onmessage = () => (marks.__firstRowPainted = performance.now());
+      channel.port2.postMessage(null);
+    });
+  });
+  observer.observe(document, { childList: true, subtree: true });
+}
+
+/**
+ * The goal's figure: from the app document's own request (fetchStart; the sign-in redirect before it
+ * belongs to signing in) to the first row painted, and the steps on the way, all in the page's clock.
+ */
+async function readFirstRowsAfterOpen(page: import('playwright-core').Page) {
+  return page.evaluate(() => {
+    const marks = globalThis as unknown as { __firstRowInDom: number; __firstRowPainted: number };
+    const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming;
+    const from = nav.fetchStart;
+    const at = (name: string) => {
+      const entry = performance.getEntriesByName(name)[0];
+      return entry ? Math.round(entry.startTime - from) : null;
+    };
+    const scripts = performance
+      .getEntriesByType('resource')
+      .filter((entry) => entry.name.endsWith('.js')) as PerformanceResourceTiming[];
+    return {
+      firstRowPainted: Math.round(marks.__firstRowPainted - from),
+      signInRedirect: Math.round(nav.fetchStart - nav.startTime),
+      // Where the time went, each from the same start:
+      steps: {
+        documentLoaded: Math.round(nav.responseEnd - from),
+        scriptLoaded: scripts.length ? Math.round(Math.max(...scripts.map((entry) => entry.responseEnd)) - from) : null,
+        domContentLoaded: Math.round(nav.domContentLoadedEventEnd - from),
+        // The renderer's own marks, where it sets them:
+        ...Object.fromEntries(performance.getEntriesByType('mark').map((mark) => [mark.name, at(mark.name)])),
+        firstRowInDom: Math.round(marks.__firstRowInDom - from),
+      },
+    };
+  });
+}
+
 async function main(): Promise<void> {
-  const backend = syntheticBackend();
+  const backend = syntheticBackend(ROWS);
   const shell = await startShellServer({ backend, rendererDir: buildRenderer(), log: () => undefined });
   const profile = mkdtempSync(join(tmpdir(), 'portcullis-bench-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
@@ -199,16 +140,40 @@ async function main(): Promise<void> {
     // tsx compiles with esbuild's keepNames, which wraps named functions in __name(); functions sent to
     // the page need that helper there too.
     await context.addInitScript('globalThis.__name = (fn) => fn;');
+    await context.addInitScript(recordFirstRowsPaint);
     const page = context.pages()[0] ?? (await context.newPage());
     const countText = `${ROWS.toLocaleString('en-US')} connections`;
     const loadStart = Date.now();
     await signInFromLaunchPage(page, shell);
+    // Waited for in the page's own terms first: Playwright's locators inject a script of their own
+    // into the page, whose evaluation would land on the main thread while the first rows are on their way.
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          const check = () =>
+            (globalThis as { __firstRowPainted?: number }).__firstRowPainted ? resolve() : setTimeout(check, 50);
+          check();
+        }),
+    );
     await page.locator('.virtual-row').first().waitFor({ timeout: 120_000 });
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
     const firstRowsMs = Date.now() - loadStart;
+    const opened = await readFirstRowsAfterOpen(page);
     await page.getByTestId('connection-counts').filter({ hasText: countText }).waitFor({ timeout: 120_000 });
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
     const loadMs = Date.now() - loadStart;
+    if (args['load-only']) {
+      const result = {
+        rows: ROWS,
+        firstRowsAfterOpenMs: opened,
+        firstRowsToPaintMs: firstRowsMs,
+        loadToPaintMs: loadMs,
+        loadAverage: loadAverage(),
+      };
+      console.log(JSON.stringify(result, null, 2));
+      if (args.json) writeFileSync(args.json, `${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
 
     // Filter keystrokes: input event → rows for that query committed → the frame after, painted.
     // Typed one key at a time, as people do, with a clear in between (each query differs from the last).
@@ -327,6 +292,7 @@ async function main(): Promise<void> {
       apps: APPS,
       eventRate: RATE,
       seconds: SECONDS,
+      firstRowsAfterOpenMs: opened,
       firstRowsToPaintMs: firstRowsMs,
       loadToPaintMs: loadMs,
       // Keystroke → DOM updated (JS: filter + React), and → the frame after it painted.
@@ -338,7 +304,7 @@ async function main(): Promise<void> {
         max: round(Math.max(...filterMs)),
         keystrokes: filterMs.length,
       },
-      loadAverage: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
+      loadAverage: loadAverage(),
       jsHeapMB: round((metrics.JSHeapUsedSize ?? 0) / 1048576),
       domNodes: metrics.Nodes,
       idle: { fps: round(fps(idle)), p95FrameMs: round(percentile(idle, 95)) },

@@ -4,8 +4,13 @@
 // in pages (the first paints at once, the rest follow while the list is in use; filters and sorts
 // run over what has arrived, the whole set within moments). Flows are polled incrementally for byte
 // counts, which feed the per-app traffic chart.
+//
+// The first rows are what the window shows first: the apps and the first page are asked for together
+// as soon as the renderer starts (prefetch) and shown as soon as both have come, so that round trip
+// overlaps the first render and the helper-state answer instead of following them.
 import { create } from 'zustand';
-import type { App, ConnectionEvent, Flow } from '../../main/contract/domain';
+import type { App, ConnectionEvent, Flow, FlowPage } from '../../main/contract/domain';
+import type { IpcResult } from '../../main/contract/ipc';
 import { bridge } from '../bridge';
 import { applyEvent, hasFlow, placeholderApp, putFlow, type AppGroup } from '../model/flow-groups';
 import { valueAsAdministrator, valueOr } from './notices-store';
@@ -16,11 +21,15 @@ export const FLUSH_MS = 200;
 /** Traffic points kept per app (at POLL_MS apart: the last ten minutes). */
 export const TRAFFIC_POINTS = 300;
 /**
- * Flows in the first page of the history (painted at once), and in each page after it: few later
- * pages, since the rows are rebuilt over everything loaded after each.
+ * Flows in the first page of the history (painted at once: enough to fill the window, small enough
+ * to arrive and merge in a few ms), and in each page after it: small enough that reading and merging
+ * one (a message of a few MB) keeps the list responsive, since the main thread is blocked meanwhile
+ * (pages of 50,000 blocked it for over a second each on a busy machine).
  */
-export const FIRST_PAGE = 2000;
-export const PAGE = 50_000;
+export const FIRST_PAGE = 500;
+export const PAGE = 10_000;
+/** The history's first page: of everything the helper keeps, up to its limit. */
+const FIRST_PAGE_QUERY = { limit: 200_000, pageSize: FIRST_PAGE };
 
 export interface TrafficPoint {
   time: number;
@@ -43,6 +52,12 @@ interface ConnectionsStore {
   loading: boolean;
   loadApps(): Promise<void>;
   loadFlows(): Promise<void>;
+  /**
+   * Asks for the apps and the history's first page and follows the live events from now on, before
+   * the helper is known to be there; shows them (and loads the rest of the history) if both come,
+   * else start() asks again.
+   */
+  prefetch(): void;
   poll(): Promise<void>;
   setAppDefault(appId: number, action: 'allow' | 'block' | null): Promise<void>;
   ingest(batch: { events: ConnectionEvent[]; dropped: number }): void;
@@ -56,6 +71,13 @@ let pendingDropped = 0;
 let flushScheduled = false;
 let lastPollAt = 0;
 let appsReloadTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** What prefetch() started: the live events followed, and whether the apps and first page came. */
+interface Prefetched {
+  shown: Promise<boolean>;
+  stopEvents: () => void;
+}
+let prefetched: Prefetched | null = null;
 
 const nextFrame = (run: () => void): void => {
   if (typeof requestAnimationFrame === 'function') requestAnimationFrame(run);
@@ -133,6 +155,58 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     set((state) => ({ revision: state.revision + 1, flowCount: countFlows(groups) }));
   }
 
+  function putApps(list: App[]): void {
+    const { apps } = get();
+    for (const app of list) apps.set(app.id, app);
+  }
+
+  /**
+   * The apps and the history's first page, asked for together (the first rows need both) and
+   * applied in one update; then the rest of the history. `quiet`: answers that failed are no news
+   * (the helper may not be there yet) and load nothing; returns whether both came.
+   */
+  async function loadAppsAndHistory(quiet = false): Promise<boolean> {
+    set({ loading: true });
+    const api = bridge();
+    const startedAt = Date.now();
+    const [apps, first] = await Promise.all([api.listApps({}), api.listConnectionsPage(FIRST_PAGE_QUERY)]);
+    if (quiet && !(apps.ok && first.ok)) {
+      set({ loading: false });
+      return false;
+    }
+    const list = valueOr(apps, 'Loading applications');
+    if (list) putApps(list);
+    void loadHistory(first, startedAt);
+    return true;
+  }
+
+  /**
+   * The history from its first page on: that page merges and paints at once, the rest follow a frame
+   * apart. `startedAt`: when the first page was asked for (polls go on from there).
+   */
+  async function loadHistory(first: IpcResult<FlowPage>, startedAt: number): Promise<void> {
+    let page = valueOr(first, 'Loading connections');
+    if (page) {
+      lastPollAt = startedAt;
+      mergeFlows(page.flows, false, true);
+      set({ historyTotal: page.total, historyLoaded: page.flows.length });
+      performance.mark('portcullis:first-page'); // in the page's timeline, for bench/ui.ts
+    }
+    set({ loading: false });
+    const ask = (cursor: string) => bridge().listConnectionsPage({ cursor, pageSize: PAGE });
+    let next: Promise<IpcResult<FlowPage>> | null = null;
+    while (page?.cursor) {
+      // A frame between pages: what arrived paints, and the list stays responsive while the rest loads.
+      await new Promise<void>((resolve) => nextFrame(resolve));
+      page = valueOr(await (next ?? ask(page.cursor)), 'Loading connections');
+      if (!page) break;
+      // The page after this one is made and sent while this one merges.
+      next = page.cursor ? ask(page.cursor) : null;
+      mergeFlows(page.flows, false, true);
+      set((state) => ({ historyLoaded: state.historyLoaded + page!.flows.length }));
+    }
+  }
+
   return {
     apps: new Map(),
     groups: new Map(),
@@ -147,35 +221,21 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     async loadApps() {
       const list = valueOr(await bridge().listApps({}), 'Loading applications');
       if (!list) return;
-      const { apps } = get();
-      for (const app of list) apps.set(app.id, app);
+      putApps(list);
       set((state) => ({ revision: state.revision + 1 }));
     },
 
     async loadFlows() {
       set({ loading: true });
       const startedAt = Date.now();
-      let page = valueOr(
-        await bridge().listConnectionsPage({ limit: 200_000, pageSize: FIRST_PAGE }),
-        'Loading connections',
-      );
-      if (page) {
-        lastPollAt = startedAt;
-        mergeFlows(page.flows, false, true);
-        set({ historyTotal: page.total, historyLoaded: page.flows.length });
-      }
-      set({ loading: false });
-      while (page?.cursor) {
-        // A frame between pages: what arrived paints, and the list stays responsive while the rest loads.
-        await new Promise<void>((resolve) => nextFrame(resolve));
-        page = valueOr(
-          await bridge().listConnectionsPage({ cursor: page.cursor, pageSize: PAGE }),
-          'Loading connections',
-        );
-        if (!page) break;
-        mergeFlows(page.flows, false, true);
-        set((state) => ({ historyLoaded: state.historyLoaded + page!.flows.length }));
-      }
+      await loadHistory(await bridge().listConnectionsPage(FIRST_PAGE_QUERY), startedAt);
+    },
+
+    prefetch() {
+      if (prefetched) return;
+      // Events first: one that happens after the history's first page is taken is then never missed.
+      const stopEvents = bridge().listenEvents((batch) => get().ingest(batch));
+      prefetched = { stopEvents, shown: loadAppsAndHistory(true) };
     },
 
     async poll() {
@@ -208,11 +268,11 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     },
 
     start() {
-      const api = bridge();
-      const stopEvents = api.listenEvents((batch) => get().ingest(batch));
-      void get()
-        .loadApps()
-        .then(() => get().loadFlows());
+      const ahead = prefetched;
+      prefetched = null;
+      const stopEvents = ahead?.stopEvents ?? bridge().listenEvents((batch) => get().ingest(batch));
+      if (!ahead) void loadAppsAndHistory();
+      else void ahead.shown.then((shown) => shown || loadAppsAndHistory());
       const timer = setInterval(() => void get().poll(), POLL_MS);
       return () => {
         stopEvents();
@@ -221,6 +281,8 @@ export const useConnections = create<ConnectionsStore>((set, get) => {
     },
 
     reset() {
+      prefetched?.stopEvents();
+      prefetched = null;
       pending = [];
       pendingDropped = 0;
       lastPollAt = 0;

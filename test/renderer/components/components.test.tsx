@@ -4,7 +4,9 @@ import { installBridge } from '../../../renderer/bridge';
 import { app, createFakeApi, flow, status } from '../../support/renderer/fake-api';
 import { App } from '../../../renderer/components/App';
 import { RuleForm } from '../../../renderer/components/RuleForm';
-import { FIRST_PAGE, PAGE, useConnections } from '../../../renderer/stores/connections-store';
+import { FIRST_PAGE, FLUSH_MS, PAGE, useConnections } from '../../../renderer/stores/connections-store';
+import { useNotices } from '../../../renderer/stores/notices-store';
+import type { HelperState, IpcResult } from '../../../main/contract/ipc';
 import { useRules } from '../../../renderer/stores/rules-store';
 
 function connectedApi() {
@@ -111,6 +113,66 @@ describe('App', () => {
     expect(screen.queryByTestId('history-progress')).toBeNull();
     fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: 'oldest' } });
     expect(await screen.findByText('oldest.example')).toBeTruthy();
+  });
+
+  it('shows the first rows from what the renderer asked for at start, before the helper state answers', async () => {
+    const api = connectedApi();
+    let answer: (state: IpcResult<HelperState>) => void = () => {};
+    api.getHelperState = () => new Promise((resolve) => (answer = resolve));
+    useConnections.getState().prefetch();
+    render(<App />);
+    expect(await screen.findByText('curl', { selector: '.app-name' })).toBeTruthy();
+    expect(screen.getByTestId('helper-state').textContent).not.toBe('Helper connected');
+    answer({ ok: true, value: { state: 'connected', status: status() } });
+    await waitFor(() => expect(screen.getByTestId('helper-state').textContent).toBe('Helper connected'));
+    // The connection list started from those answers: asked once, and live events counted once.
+    const asked = (name: string) => api.calls.filter((call) => call.name === name).length;
+    expect([asked('listApps'), asked('listConnectionsPage')]).toEqual([1, 1]);
+    api.emit('events', {
+      events: [
+        {
+          time: Date.now(),
+          appId: 2,
+          pid: 5,
+          uid: 0,
+          comm: 'curl',
+          remoteAddr: '127.0.0.1',
+          remoteName: null,
+          remotePort: 8080,
+          localPort: 40000,
+          protocol: 'tcp',
+          direction: 'out',
+          verdict: 'allow',
+          ruleId: null,
+        },
+      ],
+      dropped: 0,
+    });
+    await waitFor(() => expect(useConnections.getState().groups.get(2)!.allowed).toBe(2));
+    await new Promise((resolve) => setTimeout(resolve, 3 * FLUSH_MS));
+    expect(useConnections.getState().groups.get(2)!.allowed).toBe(2);
+  });
+
+  it('asks for the connections again once the helper is there when the early answers failed, quietly', async () => {
+    const api = connectedApi();
+    api.helper = { state: 'not-running', message: 'nothing answers at /run/portcullis/helper.sock' };
+    const pageFromHelper = api.listConnectionsPage;
+    let running = false;
+    let asked = 0;
+    api.listConnectionsPage = (request) =>
+      ++asked && running
+        ? pageFromHelper(request)
+        : Promise.resolve({ ok: false, error: { kind: 'unavailable', message: 'the helper is not running' } });
+    useConnections.getState().prefetch();
+    render(<App />);
+    await waitFor(() => expect(screen.getByTestId('helper-state').textContent).not.toBe('Helper connected'));
+    await waitFor(() => expect(useConnections.getState().loading).toBe(false));
+    expect(screen.queryByText('curl', { selector: '.app-name' })).toBeNull();
+    expect(useNotices.getState().notices).toEqual([]); // the banner says why; no notice about connections
+    running = true;
+    api.emit('helperState', { state: 'connected', status: status() });
+    expect(await screen.findByText('curl', { selector: '.app-name' })).toBeTruthy();
+    expect(asked).toBe(2); // at start, and again once the helper was there
   });
 
   it('runs the first-run wizard: checks with fixes, a cancelled polkit start, then the mode', async () => {
