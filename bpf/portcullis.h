@@ -92,6 +92,7 @@
 #define PCL_SK_HOLDS 32   /* it has (or had) pcl_holds entries: its close is reported (PCL_EV_UNHOLD) */
 #define PCL_SK_INJECTOR 64 /* the helper's raw socket that answers held connects: its packets always pass */
 #define PCL_SK_SYSTEM_NET 128 /* made in a network namespace of the initial user namespace */
+#define PCL_SK_MIRRORED 256 /* its totals have a pcl_flows record (deleted at its close) */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {
@@ -307,8 +308,10 @@ struct pcl_sock {
 /*
  * Accounting: per-socket totals live in pcl_sock beside the verdict cache (found once per packet,
  * see struct pcl_slot). They reach user space two ways: a 'close' event with the
- * exact final totals, and pcl_flows, a cookie-keyed LRU copy refreshed on a socket's first
- * packet and then every PCL_MIRROR_EVERY packets each way (readFlows: live, slightly behind).
+ * exact final totals, and pcl_flows, a cookie-keyed LRU copy made at a socket's first packet that
+ * carries payload (a handshake alone makes none: a connection that carries no data costs no record
+ * to insert and delete) and refreshed every PCL_MIRROR_EVERY packets each way (readFlows: live,
+ * slightly behind).
  */
 #define PCL_MIRROR_EVERY 64
 

@@ -45,6 +45,7 @@ static __always_inline void mirror(struct pcl_sock *s)
 		.packets_in = s->packets_in,
 	};
 	bpf_map_update_elem(&pcl_flows, &cookie, &copy, BPF_ANY);
+	s->flags |= PCL_SK_MIRRORED;
 }
 
 /*
@@ -87,9 +88,14 @@ static __always_inline __u64 packet_segs(struct __sk_buff *skb, struct parsed *p
 	return 1;
 }
 
-/* The flow's record in pcl_flows is refreshed when its packet count crosses a multiple of PCL_MIRROR_EVERY. */
-static __always_inline int mirror_due(__u64 before, __u64 segs)
+/*
+ * The flow's record in pcl_flows is made at the socket's first packet with payload, and refreshed
+ * when its packet count crosses a multiple of PCL_MIRROR_EVERY.
+ */
+static __always_inline int mirror_due(struct pcl_sock *s, __u64 before, __u64 segs, __u32 payload)
 {
+	if (payload && !(s->flags & PCL_SK_MIRRORED))
+		return 1;
 	return (before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY);
 }
 
@@ -116,19 +122,17 @@ static __always_inline __u64 add_to_totals(struct pcl_sock *s, struct parsed *p,
 	return __sync_fetch_and_add(packets, segs);
 }
 
-/* Counts a packet, and refreshes the flow's record in pcl_flows on its first packet and when due. */
+/* Counts a packet (the first gives the socket its cookie), and refreshes the flow's record in pcl_flows when due. */
 static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
 {
 	if (listener_packet(skb, s))
 		return;
 	__u64 segs = packet_segs(skb, p);
 	__u64 before = add_to_totals(s, p, segs, egress);
-	if (s->cookie == 0) {
+	if (s->cookie == 0)
 		s->cookie = bpf_get_socket_cookie(skb);
+	if (mirror_due(s, before, segs, p->payload))
 		mirror(s);
-	} else if (mirror_due(before, segs)) {
-		mirror(s);
-	}
 }
 
 /*
@@ -222,7 +226,7 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	 * pcl_slots entry, or in the socket-storage form are let in.)
 	 */
 	__u64 segs = packet_segs(skb, &p);
-	if (mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)))
+	if (mirror_due(s, egress ? s->packets_out : s->packets_in, segs, p.payload) || (egress && tcp_end(&p)))
 		return PCL_FAST_MISS;
 	add_to_totals(s, &p, segs, egress);
 	return cached_verdict(s);
