@@ -286,7 +286,7 @@ struct pcl_sock {
 	__u8 dns_queries;         /* UDP: DNS queries reported, 0-255 then 4-255 again (dns_ids[n & 3] is the next slot) */
 	__u8 pad;                 /* zero */
 	/* accounting: exact totals; mirrored into pcl_flows every PCL_MIRROR_EVERY packets */
-	__u64 cookie;             /* socket cookie (0 until the first packet) */
+	__u64 cookie;             /* socket cookie (0 until the first packet or a decided TCP connect) */
 	__u64 bytes_out;          /* L4 payload bytes sent */
 	__u64 bytes_in;           /* L4 payload bytes received */
 	__u64 packets_out;        /* packets sent (GSO segments counted) */
@@ -318,8 +318,8 @@ struct pcl_sock {
 /*
  * The fast path's home of a socket's state. Socket storage takes a helper call to find
  * (bpf_sk_storage_get), a third of the cached path's cost; an array entry found from the socket's
- * cookie, which the kernel keeps in the socket itself, takes none. So after its first packet a
- * socket's pcl_sock moves to the pcl_slots entry its cookie indexes (cookie % PCL_SLOTS) when that
+ * cookie, which the kernel keeps in the socket itself, takes none. So after its first packet (a
+ * TCP socket: at its decided connect, so that its SYN is already fast) a socket's pcl_sock moves to the pcl_slots entry its cookie indexes (cookie % PCL_SLOTS) when that
  * entry is free; the owner field holds the cookie, which no other socket ever has. The
  * application's close copies the state back into the socket storage and frees the entry. A socket
  * whose entry is taken keeps its state in its storage (slower, never wrong). One that ends without

@@ -222,8 +222,8 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	/*
 	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: each
 	 * one that makes the flow's record due for a refresh, and a FIN or RST sent (a close report).
-	 * (A socket's first packet and a listener's own never get here: only settled sockets own a
-	 * pcl_slots entry, or in the socket-storage form are let in.)
+	 * (A listener's own packets never get here, nor a socket's first one before it has a cookie:
+	 * only settled sockets own a pcl_slots entry, or in the socket-storage form are let in.)
 	 */
 	__u64 segs = packet_segs(skb, &p);
 	if (mirror_due(s, egress ? s->packets_out : s->packets_in, segs, p.payload) || (egress && tcp_end(&p)))

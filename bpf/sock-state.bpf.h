@@ -81,8 +81,8 @@ static __always_inline struct pcl_sock *sock_state(struct pcl_sock *stored)
 }
 
 /*
- * A socket whose packets the fast path may take: it has had its first packet (which gave it a
- * cookie and its flow record), it is not a listener (its state is the one accepted sockets start
+ * A socket whose packets the fast path may take: it has a cookie (from its first packet, or from
+ * its TCP connect's decision: settle_at_connect), it is not a listener (its state is the one accepted sockets start
  * from: BPF_F_CLONE copies the storage), and the application has not closed it.
  */
 static __always_inline int settled(struct pcl_sock *stored, struct bpf_sock *sk)
@@ -104,6 +104,19 @@ static __always_inline void claim_slot(struct pcl_sock *stored, struct bpf_sock 
 		return;
 	entry->sock = *stored;
 	entry->owner = cookie; /* after the copy: the fast path never sees a half-copied state */
+}
+
+/*
+ * A TCP connect decided (not held): the socket takes its cookie and its entry now, so its SYN, the
+ * first packet, already takes the fast path instead of the full one (a helper call, a second parse,
+ * and the claim). Where entries are not used the cookie alone lets the storage form of the fast
+ * path take it.
+ */
+static __always_inline void settle_at_connect(struct pcl_sock *stored, struct bpf_sock *sk, __u64 cookie)
+{
+	stored->cookie = cookie;
+	if (pcl_kern_ctx_cast)
+		claim_slot(stored, sk);
 }
 
 /*
