@@ -82,8 +82,9 @@ static __always_inline struct pcl_sock *sock_state(struct pcl_sock *stored)
 
 /*
  * A socket whose packets the fast path may take: it has a cookie (from its first packet, or from
- * its TCP connect's decision: settle_at_connect), it is not a listener (its state is the one accepted sockets start
- * from: BPF_F_CLONE copies the storage), and the application has not closed it.
+ * its TCP connect's decision: settle_at_connect), it is not a listener (its state is the one
+ * accepted sockets start from: BPF_F_CLONE copies the storage), and the application has not
+ * closed it.
  */
 static __always_inline int settled(struct pcl_sock *stored, struct bpf_sock *sk)
 {
