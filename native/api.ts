@@ -234,7 +234,7 @@ export interface FirewallOptions {
   /** Directory on a bpffs where maps and links are pinned (created if missing). */
   pinDir: string;
   /** Ring buffer size in bytes (power of two, multiple of the page size). Only used when the
-   *  maps are created, not when adopted. Default 256 KiB. */
+   *  maps are created (adopted pins keep their size). Default 4 MiB. */
   ringBytes?: number;
   /** 'auto' (default): the fast path uses pcl_slots entries where the kernel has
    *  bpf_cast_to_kern_ctx (6.2+). 'socket-storage': it reads socket storage, as on older kernels

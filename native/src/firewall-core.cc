@@ -204,7 +204,10 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
     std::string path = MapPin(pin_dir, bpf_map__name(map));
     if (bpf_map__set_pin_path(map, path.c_str()) != 0) throw NativeFailure("set pin path " + path, errno);
   }
-  if (ring_bytes != 0 && !maps_pinned && bpf_map__set_max_entries(skel_->maps.pcl_events, ring_bytes) != 0)
+  // An adopted ring keeps the size it was made with: libbpf reuses a pin only when the sizes agree,
+  // and a helper of another version may have asked for another size.
+  uint32_t ring_size = maps_pinned ? PinnedMaxEntries(MapPin(pin_dir, bpf_map__name(skel_->maps.pcl_events))) : ring_bytes;
+  if (ring_size != 0 && bpf_map__set_max_entries(skel_->maps.pcl_events, ring_size) != 0)
     throw NativeFailure("size ring buffer", errno);
   // Where the fast path finds a socket's state: its pcl_slots entry, found with the kfunc
   // bpf_cast_to_kern_ctx (6.2+), or its socket storage, with pcl_slots cut to one unused entry.
