@@ -93,3 +93,27 @@ test('pins made for one cgroup are not adopted for another', async () => {
     assert.ok(attachedPrograms(first) >= 10, 'the first attachment is untouched');
   });
 });
+
+test('a firewall whose ring buffer was made another size adopts it as it is (a helper of another version)', async () => {
+  await withSandbox(async (sandbox) => {
+    const cgroup = sandbox.makeCgroup('continuity-ring');
+    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+    sandbox.defer(() => Firewall.detach(pinDir));
+    const ringSize = () =>
+      (
+        JSON.parse(
+          execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'maps', 'pcl_events')], {
+            encoding: 'utf8',
+          }),
+        ) as { max_entries: number }
+      ).max_entries;
+
+    const first = await Firewall.open({ cgroup, pinDir, ringBytes: 64 * 1024 });
+    await first.close();
+    assert.equal(ringSize(), 64 * 1024);
+    const adopted = await Firewall.open({ cgroup, pinDir });
+    sandbox.defer(() => adopted.close());
+    assert.equal(adopted.adopted, true);
+    assert.equal(ringSize(), 64 * 1024, 'the pinned ring is kept, not replaced');
+  });
+});
