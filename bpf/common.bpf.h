@@ -19,6 +19,7 @@
 #define CG_ALLOW 1
 #define CG_DENY 0
 #define IPPROTO_TCP_NR 6
+#define IPPROTO_UDP_NR 17
 
 /* ---- flow description ------------------------------------------------------------------ */
 

@@ -304,6 +304,7 @@ struct pcl_sock {
  */
 #define PCL_CLOSE_RELEASED 1 /* the application closed the socket */
 #define PCL_CLOSE_END_SENT 2 /* TCP: the socket sent its FIN or RST */
+#define PCL_CLOSE_DONE 4     /* its close is reported (or there was nothing to report): its pcl_slots entry may be taken */
 
 /*
  * Accounting: per-socket totals live in pcl_sock beside the verdict cache (found once per packet,
@@ -317,14 +318,23 @@ struct pcl_sock {
 
 /*
  * The fast path's home of a socket's state. Socket storage takes a helper call to find
- * (bpf_sk_storage_get), a third of the cached path's cost; an array entry found from the socket's
- * cookie, which the kernel keeps in the socket itself, takes none. So after its first packet (a
- * TCP socket: at its decided connect, so that its SYN is already fast) a socket's pcl_sock moves to the pcl_slots entry its cookie indexes (cookie % PCL_SLOTS) when that
- * entry is free; the owner field holds the cookie, which no other socket ever has. The
- * application's close copies the state back into the socket storage and frees the entry. A socket
- * whose entry is taken keeps its state in its storage (slower, never wrong). One that ends without
+ * (bpf_sk_storage_get), a third of the cached path's cost, and its allocation at the socket's
+ * creation (and freeing with it) is most of a short connection's cost; an array entry found from
+ * the socket's cookie, which the kernel keeps in the socket itself, takes none of that. So a new
+ * TCP or UDP socket's pcl_sock is born in the pcl_slots entry its cookie indexes (cookie %
+ * PCL_SLOTS) when that entry is free, and never gets socket storage; the owner field holds the
+ * cookie, which no other socket ever has. Sockets the entry could not take, accepted sockets and
+ * those older than the programs keep their state in socket storage, and move it to their entry
+ * after their first packet (a TCP connect: at its decision, so that its SYN is already fast) if it
+ * is free then. A socket that listens or binds to receive moves its state to storage (accepted
+ * sockets start as a copy of it). An entry stays its socket's after the application's close (the
+ * FIN and the peer's answer still find the state) until the close is reported (PCL_CLOSE_DONE);
+ * then a new socket may take it. A late packet of that socket that read the entry just as it was
+ * taken may be counted in the new owner's totals: at most that packet. A socket that ends without
  * an application's close (accepted by the kernel but never by the application) leaves its entry
- * owned by a cookie no socket has again: it costs that entry, not a wrong state.
+ * owned by a cookie no socket has again: it costs that entry, not a wrong state. Only kernels with
+ * bpf_cast_to_kern_ctx (6.2+) use entries (pcl_kern_ctx_cast); older ones keep every state in
+ * socket storage.
  */
 struct pcl_slot {
 	__u64 owner;          /* socket cookie of the owner, 0 = free, or PCL_SLOT_FILLING */

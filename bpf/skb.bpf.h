@@ -122,7 +122,11 @@ static __always_inline __u64 add_to_totals(struct pcl_sock *s, struct parsed *p,
 	return __sync_fetch_and_add(packets, segs);
 }
 
-/* Counts a packet (the first gives the socket its cookie), and refreshes the flow's record in pcl_flows when due. */
+/*
+ * Counts a packet (the first gives the socket its cookie), and refreshes the flow's record in
+ * pcl_flows when due; never after the close was reported (which deleted the record: the peer's last
+ * packets would make it again, for a flow that is gone).
+ */
 static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
 {
 	if (listener_packet(skb, s))
@@ -131,7 +135,7 @@ static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, s
 	__u64 before = add_to_totals(s, p, segs, egress);
 	if (s->cookie == 0)
 		s->cookie = bpf_get_socket_cookie(skb);
-	if (mirror_due(s, before, segs, p->payload))
+	if (mirror_due(s, before, segs, p->payload) && !(s->close_state & PCL_CLOSE_DONE))
 		mirror(s);
 }
 
@@ -146,6 +150,13 @@ static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
 		f->dir = PCL_DIR_IN;
 	else if (s && (s->flags & PCL_SK_ACTIVE))
 		f->dir = PCL_DIR_OUT;
+}
+
+/* TCP states after a socket sent its FIN (only TCP sockets take them; an unconnected UDP socket is in TCP_CLOSE). */
+static __always_inline int closing_state(__u32 state)
+{
+	return state == BPF_TCP_FIN_WAIT1 || state == BPF_TCP_FIN_WAIT2 || state == BPF_TCP_CLOSING ||
+	       state == BPF_TCP_LAST_ACK || state == BPF_TCP_TIME_WAIT;
 }
 
 /* A TCP FIN or RST. */
@@ -373,8 +384,9 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 {
 	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
-	struct pcl_sock *s;
+	struct pcl_sock *s = NULL;
 	int verdict;
+	struct bpf_sock *sk = skb->sk;
 	if (use_cache && pcl_kern_ctx_cast) {
 		s = fast_sock_state(skb);
 		if (s) {
@@ -383,23 +395,42 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 				return verdict;
 		}
 	}
-	/* sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets. */
 	struct pcl_sock *stored = NULL;
-	struct bpf_sock *sk = skb->sk;
-	if (sk)
-		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (s) {
+		/* Listening without a bind (which moves the state): accepted sockets start as a copy of the storage. */
+		if (sk && sk->state == BPF_TCP_LISTEN) {
+			stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (stored) {
+				struct pcl_slot *entry = container_of(s, struct pcl_slot, sock);
+				move_to_storage(entry, stored);
+				s = stored;
+			}
+		}
+	} else if (sk) {
+		/*
+		 * sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets.
+		 * A socket past its close whose entry was taken by another is not given storage anew: it
+		 * would report the end of a flow as a new one.
+		 */
+		__u64 create = BPF_SK_STORAGE_GET_F_CREATE;
+		if (use_cache && pcl_kern_ctx_cast && closing_state(sk->state))
+			create = 0;
+		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, create);
+	}
 	if (!use_cache)
 		return full_verdict(skb, stored ? sock_state(stored) : NULL, egress, 0);
-	if (pcl_kern_ctx_cast) {
-		s = stored ? sock_state(stored) : NULL;
-	} else {
-		/* No entries are claimed: the state always lives in the storage, and the fast path reads it there. */
-		if (stored && settled(stored, sk)) {
-			verdict = cached_fast_path(skb, stored, gen, egress);
-			if (verdict != PCL_FAST_MISS)
-				return verdict;
+	if (!s) {
+		if (pcl_kern_ctx_cast) {
+			s = stored ? sock_state(stored) : NULL;
+		} else {
+			/* No entries are used: the state always lives in the storage, and the fast path reads it there. */
+			if (stored && settled(stored, sk)) {
+				verdict = cached_fast_path(skb, stored, gen, egress);
+				if (verdict != PCL_FAST_MISS)
+					return verdict;
+			}
+			s = stored;
 		}
-		s = stored;
 	}
 	int full = egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
 	if (full & PCL_REPORT_DNS)
@@ -407,7 +438,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	/* A global function's result is any number to the verifier: egress answers 0-3 (CG_DROP_CN for a
 	 * held flow), ingress CG_ALLOW or CG_DENY. */
 	verdict = egress ? full & 3 : full & 1;
-	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
+	/* After its first packet (which gave it a cookie) a socket's state moves from its storage to its entry. */
 	if (pcl_kern_ctx_cast && stored && s == stored)
 		claim_slot(stored, sk);
 	return verdict;
