@@ -284,7 +284,7 @@ struct pcl_sock {
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK (what was enforced) */
 	__u8 sent_seq_known;      /* TCP: sent_seq_end is set */
 	__u8 dns_queries;         /* UDP: DNS queries reported, 0-255 then 4-255 again (dns_ids[n & 3] is the next slot) */
-	__u8 pad;                 /* zero */
+	__u8 recv_seq_known;      /* TCP: recv_seq_end is set */
 	/* accounting: exact totals; mirrored into pcl_flows every PCL_MIRROR_EVERY packets */
 	__u64 cookie;             /* socket cookie (0 until the first packet or a decided TCP connect) */
 	__u64 bytes_out;          /* L4 payload bytes sent */
@@ -294,7 +294,10 @@ struct pcl_sock {
 	__u32 sent_seq_end;       /* TCP: end of the sequence space sent so far (bytes_out counts past it) */
 	__u32 claim_id;           /* an app the owner's unit claims: its block rules and default apply too */
 	__u64 close_state;        /* PCL_CLOSE_* bits, set atomically (64-bit: atomics of the BPF ISA v1) */
-	__u16 dns_ids[4];         /* UDP: ids of the last 4 DNS queries reported; only answers with one of them are */
+	union {
+		__u16 dns_ids[4];     /* UDP: ids of the last 4 DNS queries reported; only answers with one of them are */
+		__u32 recv_seq_end;   /* TCP: end of the sequence space received so far (bytes_in counts past it) */
+	};
 };
 
 /*

@@ -100,6 +100,32 @@ static __always_inline int mirror_due(struct pcl_sock *s, __u64 before, __u64 se
 }
 
 /*
+ * Payload bytes a TCP packet brings that the socket did not receive before: the sequence space past
+ * the furthest received, so a segment that arrives twice (sent again after its first copy was dropped
+ * past this hook, by a full receive backlog under load) counts once. A segment that jumps a hole
+ * counts the hole too, and the missing segments count nothing when they come: the total is exact
+ * however segments are lost or reordered on the way. A jump of more than PCL_RECV_HOLE_MAX past its
+ * own payload is no hole of a real window: its payload alone counts, and the furthest point stays.
+ */
+#define PCL_RECV_HOLE_MAX (16u << 20)
+static __always_inline __u32 first_received_tcp_bytes(struct pcl_sock *s, struct parsed *p)
+{
+	__u32 end = p->seq + p->payload + ((p->tcp_flags & TCP_FLAG_SYN) ? 1 : 0); /* a SYN takes one number */
+	if (!s->recv_seq_known) {
+		s->recv_seq_known = 1;
+		s->recv_seq_end = end;
+		return p->payload;
+	}
+	__s32 ahead = end - s->recv_seq_end;
+	if (ahead <= 0)
+		return 0;
+	if ((__u32)ahead > p->payload + PCL_RECV_HOLE_MAX)
+		return p->payload;
+	s->recv_seq_end = end;
+	return (__u32)ahead;
+}
+
+/*
  * Adds one packet to the socket's totals; answers the packet count before it. TCP takes plain
  * adds: a TCP socket's transmissions are serialized by its socket lock (process context owns it,
  * timers and softirq take bh_lock_sock), and a race between two of its received segments needs one
@@ -115,7 +141,10 @@ static __always_inline __u64 add_to_totals(struct pcl_sock *s, struct parsed *p,
 	if (p->f.proto == PCL_PROTO_TCP) {
 		__u64 before = *packets;
 		*packets = before + segs;
-		*bytes += egress && p->payload_off ? first_sent_tcp_bytes(s, p) : p->payload;
+		if (!p->payload_off) /* no sequence number read */
+			*bytes += p->payload;
+		else
+			*bytes += egress ? first_sent_tcp_bytes(s, p) : first_received_tcp_bytes(s, p);
 		return before;
 	}
 	__sync_fetch_and_add(bytes, p->payload);
