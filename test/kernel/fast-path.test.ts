@@ -253,3 +253,54 @@ test('the fast path takes the entry form exactly where the kernel has the kfunc;
     assert.equal(again.fastPath, made, 'the pinned programs and maps decide');
   });
 });
+
+// One process, both ends in the cgroup: sends MARK once, then plays the segment that carried it into
+// loopback again, three times (a packet socket sniffs it on the way, as a retransmission would
+// repeat it). TCP drops the copies as old data; the cgroup hook sees them first.
+const REPLAY = `
+import socket, sys, time
+port = int(sys.argv[1])
+mark = b"count-me-once " * 100
+sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+sniff.bind(("lo", 0))
+sniff.settimeout(5)
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.22", port)); srv.listen(1)
+cli = socket.socket(); cli.connect(("127.0.0.22", port)); conn, _ = srv.accept()
+cli.sendall(mark)
+got = b""
+while len(got) < len(mark):
+    got += conn.recv(65536)
+frame = None
+deadline = time.monotonic() + 5
+while frame is None and time.monotonic() < deadline:
+    data = sniff.recv(70000)
+    if mark[:64] in data:
+        frame = data
+if frame is None:
+    sys.exit("the data segment was not seen on loopback")
+for _ in range(3):
+    sniff.send(frame)
+time.sleep(0.3)
+cli.close(); conn.close(); srv.close()
+print(len(mark), flush=True)
+`;
+
+test('a TCP segment received again (a retransmission of data already counted) adds no bytes received', async () => {
+  await withFixture(async (fixture, events) => {
+    const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', REPLAY, '8094']);
+    const done = await finished(child, 15_000);
+    assert.equal(done.code, 0, done.stderr);
+    const sent = BigInt(done.stdout.trim());
+    const accepted = await events.waitFor(
+      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'in',
+      'the accepted socket close',
+    );
+    assert.equal(accepted.bytesIn, sent, 'the three copies of the segment are not counted again');
+    const connecting = await events.waitFor(
+      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'out',
+      'the connecting socket close',
+    );
+    assert.equal(connecting.bytesOut, sent);
+  });
+});
