@@ -15,31 +15,10 @@ fi
 
 smoke="${BENCH_SMOKE:-0}"
 if [ "$smoke" != 1 ]; then
-  # The peers and tools the comparison needs.
-  packages=(gcc iptables nftables iperf3 opensnitch iproute2)
-  missing=()
-  for pkg in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    # opensnitch's package would start its daemon on the host's network: forbid service starts for
-    # the install (unless a policy is already in place), the benchmark runs it in its own namespace.
-    made_policy=0
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-      chmod 755 /usr/sbin/policy-rc.d
-      made_policy=1
-    fi
-    trap '[ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
-    apt-get update -q
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-    if [ "$made_policy" = 1 ]; then rm -f /usr/sbin/policy-rc.d; made_policy=0; fi
-    # On a systemd machine the unit may still be enabled for the next boot: it is not ours to run.
-    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-      systemctl disable --now opensnitch >/dev/null 2>&1 || true
-    fi
-  fi
+  # The peers and tools the comparison needs (opensnitch's daemon is kept from starting on the host).
+  # shellcheck source=scripts/packages.sh
+  . scripts/packages.sh
+  install_missing_packages "${BENCH_PACKAGES[@]}"
 fi
 
 for tool in ip nft iptables-restore; do

@@ -15,6 +15,10 @@ failed=0
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+step "test packages"
+# What only the tests use (promtool), on top of scripts/setup.sh's packages; nothing when present.
+bash scripts/setup-tests.sh || status=1
+
 step "typecheck"
 npm run --silent typecheck || status=1
 step "lint"

@@ -117,7 +117,8 @@ export function portcullis(
           bpffs: pinDir,
           stateDir: join(base, `state-${starts}`),
           socket: join(base, `run-${starts}`, 'helper.sock'),
-          policyDir: baseline ? '' : join(base, `policy-${starts}`),
+          // A baseline may predate policy files and refuse the flag.
+          policyDir: baseline ? null : join(base, `policy-${starts}`),
         },
         cli,
       );

@@ -1,12 +1,10 @@
 // A desktop notification the first time an app or a host is blocked: at most `maxPerWindow` in any
 // `windowMs`, the rest summed into the next one, and none at all when the person turned them off.
 import type { ConnectionEvent } from '../contract/index.js';
+import { NotificationBudget, type NotificationBudgetOptions } from './notification-budget.js';
 
-export interface FirstBlockNotifierOptions {
+export interface FirstBlockNotifierOptions extends NotificationBudgetOptions {
   show(title: string, body: string): void;
-  now?: () => number;
-  maxPerWindow?: number;
-  windowMs?: number;
   /** How many app/host keys to remember before forgetting the oldest. */
   memory?: number;
 }
@@ -14,17 +12,11 @@ export interface FirstBlockNotifierOptions {
 export class FirstBlockNotifier {
   enabled = true;
   private readonly seen = new Set<string>();
-  private shownAt: number[] = [];
-  private suppressed = 0;
-  private readonly now: () => number;
-  private readonly maxPerWindow: number;
-  private readonly windowMs: number;
+  private readonly budget: NotificationBudget;
   private readonly memory: number;
 
   constructor(private readonly options: FirstBlockNotifierOptions) {
-    this.now = options.now ?? Date.now;
-    this.maxPerWindow = options.maxPerWindow ?? 3;
-    this.windowMs = options.windowMs ?? 60_000;
+    this.budget = new NotificationBudget(options);
     this.memory = options.memory ?? 10_000;
   }
 
@@ -45,15 +37,9 @@ export class FirstBlockNotifier {
   }
 
   private notify(title: string, body: string): void {
-    const now = this.now();
-    this.shownAt = this.shownAt.filter((time) => time > now - this.windowMs);
-    if (this.shownAt.length >= this.maxPerWindow) {
-      this.suppressed++;
-      return;
-    }
-    this.shownAt.push(now);
-    const more = this.suppressed > 0 ? ` (and ${this.suppressed} more blocked since the last notice)` : '';
-    this.suppressed = 0;
+    const heldBack = this.budget.spend();
+    if (heldBack === null) return;
+    const more = heldBack > 0 ? ` (and ${heldBack} more blocked since the last notice)` : '';
     this.options.show(title, body + more);
   }
 

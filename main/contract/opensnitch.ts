@@ -12,22 +12,33 @@ import { DOCUMENT_FORMAT, DOCUMENT_VERSION, type ParsedRulesDocument } from './r
 
 export const OPENSNITCH_BUNDLE_FORMAT = 'opensnitch-rules';
 
-/** One rule file as the client read it: its base name and its text. */
+/**
+ * One rule file as the client read it: its base name and its text, or, for a file larger than a rule
+ * file may be, its size in bytes (`oversized`) and no text: the client does not read it, and the
+ * helper reports it skipped like any other file it cannot map.
+ */
 export interface OpenSnitchFile {
   name: string;
   text: string;
+  oversized?: number;
 }
 
-/** Rule files in one bundle, and the most characters one file may hold (OpenSnitch's are a few hundred). */
+/** Rule files in one bundle, and the most one file may hold (OpenSnitch's are a few hundred bytes). */
 const MAX_FILES = 100_000;
-const MAX_FILE_CHARS = 1024 * 1024;
+export const MAX_OPENSNITCH_FILE_BYTES = 1024 * 1024;
+/** Characters never outnumber UTF-8 bytes, so a file within the byte limit is within this. */
+const MAX_FILE_CHARS = MAX_OPENSNITCH_FILE_BYTES;
 /** A rule whose conditions list alternatives ("^(53|80|443)$") becomes one rule per combination, up to this many. */
 const MAX_RULES_PER_FILE = 256;
 
 const bundleSchema = s.object({
   format: s.literal(OPENSNITCH_BUNDLE_FORMAT),
   files: s.array(
-    s.object({ name: s.string({ min: 1, max: 255, printable: true }), text: s.string({ max: MAX_FILE_CHARS }) }),
+    s.object({
+      name: s.string({ min: 1, max: 255, printable: true }),
+      text: s.string({ max: MAX_FILE_CHARS }),
+      oversized: s.optional(s.int({ min: MAX_OPENSNITCH_FILE_BYTES + 1 })),
+    }),
     {
       max: MAX_FILES,
     },
@@ -112,6 +123,13 @@ export type FileMapping =
 
 /** One rule file as Portcullis rules (parsed and checked as any rule a client sends), or why not. */
 export function mapOpenSnitchFile(file: OpenSnitchFile): FileMapping {
+  if (file.oversized !== undefined)
+    return {
+      ok: false,
+      rule: file.name,
+      line: 0,
+      reason: `${file.oversized} bytes, more than the ${MAX_OPENSNITCH_FILE_BYTES} a rule file may hold (OpenSnitch writes a few hundred); not read`,
+    };
   let raw: unknown;
   try {
     raw = JSON.parse(file.text);

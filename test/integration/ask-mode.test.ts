@@ -28,6 +28,7 @@ import {
 } from './ask-rig.js';
 import { whenHeld } from '../support/hold-support.js';
 import { countingListener } from '../support/counting-listener.js';
+import { udpRounds, udpRoundsArgv } from '../support/udp-rounds.js';
 
 const WEB_PORT = 8080;
 // curl's exit code when it could not connect.
@@ -115,21 +116,6 @@ test(
   ),
 );
 
-// Sends 5 datagrams per line read on stdin (each line names the round).
-const UDP_SENDER = `
-import json, socket, sys
-host, port = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for line in sys.stdin:
-    errors = 0
-    for i in range(5):
-        try:
-            s.sendto(("%s %d" % (line.strip(), i)).encode(), (host, port))
-        except OSError:
-            errors += 1
-    print(json.dumps({"round": line.strip(), "errors": errors}), flush=True)
-`;
-
 test(
   'a held UDP flow: nothing delivered before the answer, the next datagrams after allow',
   whenHeld(() =>
@@ -141,26 +127,8 @@ test(
       await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve));
       sandbox.defer(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
       const app = copyApp(sandbox, SYSTEM_PYTHON, 'datagrams');
-      const sender = startApp(sandbox, helper.paths.cgroup, [
-        app,
-        '-c',
-        UDP_SENDER,
-        '127.0.0.1',
-        String(receiver.address().port),
-      ]);
-      const round = async (name: string) => {
-        sender.child.stdin!.write(`${name}\n`);
-        const line = await eventually(
-          async () =>
-            sender
-              .output()
-              .split('\n')
-              .find((l) => l.includes(`"${name}"`)),
-          (found) => found !== undefined,
-          `round ${name}`,
-        );
-        return JSON.parse(line!) as { errors: number };
-      };
+      const sender = startApp(sandbox, helper.paths.cgroup, udpRoundsArgv(app, '127.0.0.1', receiver.address().port));
+      const { round, end } = udpRounds(sender.child);
 
       assert.equal((await round('held')).errors, 0, 'no error while held');
       const prompt = await waitForPrompt(client, hasHost('127.0.0.1'), 'for the UDP flow');
@@ -180,7 +148,7 @@ test(
         received.sort(),
         [0, 1, 2, 3, 4].map((i) => `allowed ${i}`),
       );
-      sender.child.stdin!.end();
+      end();
     }),
   ),
 );

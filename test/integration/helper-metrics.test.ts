@@ -1,6 +1,7 @@
 // The metrics endpoint of a real helper: off unless named, never on the network, and what it says
 // after real traffic in the test cgroup (a download by an app, a connect the kernel blocked) is
-// the truth the kernel counted, in a text that Debian's promtool accepts.
+// the truth the kernel counted, in a text that Debian's promtool accepts; after a restart, the same
+// address with the new helper's own counts beside the kernel's continuing ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
@@ -239,4 +240,75 @@ test('off by default (the helper listens on its own socket only); a Unix socket 
         new RegExp(`--metrics: "${address.replace(/[[\]]/g, '\\$&')}" does not name a loopback address`),
       );
     }
+  }));
+
+/** Whether a series of `name` with these labels is on the page. */
+function hasSample(text: string, name: string, labels: Record<string, string>): boolean {
+  return text
+    .split('\n')
+    .some(
+      (line) => line.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)),
+    );
+}
+
+test("across a helper restart the endpoint returns on the same address: the helper's counters start over, the kernel's go on, promtool accepts it", () =>
+  withSandbox(async (sandbox) => {
+    const metricsPort = randomPort();
+    const helper = await HelperProcess.start(sandbox, { args: ['--metrics', `127.0.0.1:${metricsPort}`] });
+    const target = { port: metricsPort };
+    const client = await helper.client();
+    await client.call('rules.add', { rule: { action: 'block', remote: '127.0.0.31' } });
+    await client.call('rules.add', { rule: { action: 'block', remote: '127.0.0.32' } });
+    const appExe = join(sandbox.makeTempDir('restart-app'), 'restart-app');
+    copyFileSync(SYSTEM_PYTHON, appExe);
+    const blockedConnect = () =>
+      probeOne(sandbox, helper.paths.cgroup, '127.0.0.31', 9, { exe: appExe, lingerMs: 300 });
+    const app = { app: 'restart-app', verdict: 'block' };
+    const appBlocked = (count: number) => async () => {
+      const text = (await scrape(target)).body;
+      if (!hasSample(text, 'portcullis_app_connections_total', app)) return null;
+      return sample(text, 'portcullis_app_connections_total', app) >= count ? text : null;
+    };
+
+    assert.equal(await blockedConnect(), 'EPERM');
+    assert.equal(await blockedConnect(), 'EPERM');
+    const before = await eventually("the app's two blocked connects in the metrics", appBlocked(2));
+    client.close();
+
+    await helper.restart();
+    assert.equal(
+      helper.logs.match(new RegExp(`metrics: serving http://127\\.0\\.0\\.1:${metricsPort}/metrics`, 'g'))?.length,
+      2,
+    );
+    const page = await scrape(target);
+    assert.equal(page.status, 200);
+    const after = page.body;
+    const verdict = await promtoolCheckMetrics(after);
+    assert.ok(verdict.ok, `promtool check metrics after the restart:\n${verdict.output}\n${after}`);
+
+    // The new process's own counts: its start, its rule applies, its events, its per-app totals.
+    assert.ok(sample(after, 'process_start_time_seconds') > sample(before, 'process_start_time_seconds'));
+    assert.ok(
+      sample(after, 'portcullis_helper_uptime_seconds') < sample(before, 'portcullis_helper_uptime_seconds') + 1,
+    );
+    const appliesBefore = sample(before, 'portcullis_rule_applies_total');
+    const appliesAfter = sample(after, 'portcullis_rule_applies_total');
+    assert.ok(appliesAfter < appliesBefore, `applies ${appliesBefore} before, ${appliesAfter} after the restart`);
+    assert.ok(
+      sample(after, 'portcullis_events_processed_total') < sample(before, 'portcullis_events_processed_total'),
+      'events processed count from the new helper',
+    );
+    assert.equal(hasSample(after, 'portcullis_app_connections_total', app), false, 'no per-app totals yet');
+    // The stored state, and the kernel's counters: the pinned programs were adopted, not reloaded.
+    assert.equal(sample(after, 'portcullis_rules', { source: 'user', action: 'block', enabled: 'true' }), 2);
+    assert.ok(
+      sample(after, 'portcullis_decisions_total', { verdict: 'block' }) >=
+        sample(before, 'portcullis_decisions_total', { verdict: 'block' }),
+      'the kernel counts on across the restart',
+    );
+
+    // New traffic counts from the new helper's zero: one blocked connect is one, not three.
+    assert.equal(await blockedConnect(), 'EPERM');
+    const later = await eventually('the blocked connect after the restart', appBlocked(1));
+    assert.equal(sample(later, 'portcullis_app_connections_total', app), 1);
   }));

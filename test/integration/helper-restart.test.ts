@@ -1,14 +1,15 @@
 // Restarts: a clean stop leaves enforcement pinned and a new helper adopts it with the same rules;
-// kill -9 never opens a gap (a probe loop runs throughout); acknowledged writes survive kill -9.
+// kill -9 never opens a gap (a probe loop runs throughout); acknowledged writes survive kill -9; a
+// paged connection list's cursor does not outlive the helper that gave it, while the flows do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { withSandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
-import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
+import { probeConnect, probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import Database from 'better-sqlite3';
-import type { Rule } from '../../main/contract/index.js';
+import { PortcullisError, type Flow, type FlowPage, type Rule } from '../../main/contract/index.js';
 
 const comparable = (rules: Rule[]) => rules.map(({ hits: _hits, ...rest }) => rest);
 
@@ -204,4 +205,57 @@ test('a pause survives a restart, and one that ran out while the helper was stop
     assert.deepEqual([resumed.enforcing, resumed.pausedUntil], [true, null]);
     assert.equal(await probe(), 'EPERM');
     assert.match(helper.logs, /^portcullis-helper: enforcement on$/m, 'the helper says it resumed');
+  }));
+
+test('a connections.page cursor from before a restart is refused as unknown or expired; a fresh list pages the stored flows', () =>
+  withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    const ports = [9, 10, 11, 12, 13];
+    const probed = await probeConnect(
+      sandbox,
+      helper.paths.cgroup,
+      ports.map((port) => ({ host: '127.0.0.1', port })),
+    );
+    assert.deepEqual(
+      probed,
+      ports.map(() => 'refused'),
+    );
+    const query = { remote: '127.0.0.1', pageSize: 2 };
+    const client = await helper.client();
+    let first: FlowPage | null = null;
+    for (let i = 0; i < 50 && (first?.total ?? 0) < ports.length; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      first = await client.call('connections.page', query);
+    }
+    assert.equal(first!.total, ports.length, 'one flow per probed port');
+    assert.equal(first!.flows.length, 2);
+    const cursor = first!.cursor;
+    assert.ok(cursor, 'more pages follow');
+
+    await helper.restart();
+    await assert.rejects(client.call('connections.page', { cursor, pageSize: 2 }), (error: PortcullisError) => {
+      assert.equal(error.kind, 'unavailable', 'the old connection ended with the old helper');
+      return true;
+    });
+    const again = await helper.client();
+    await assert.rejects(again.call('connections.page', { cursor, pageSize: 2 }), (error: PortcullisError) => {
+      assert.equal(error.kind, 'not-found');
+      assert.match(error.message, /unknown or expired .*list again from the first page/);
+      return true;
+    });
+
+    // A fresh list: the same stored flows, page after page to the end.
+    const flows: Flow[] = [];
+    let page = await again.call('connections.page', query);
+    assert.equal(page.total, ports.length);
+    flows.push(...page.flows);
+    for (let i = 0; page.cursor && i < ports.length; i++) {
+      page = await again.call('connections.page', { cursor: page.cursor, pageSize: 2 });
+      flows.push(...page.flows);
+    }
+    assert.equal(page.cursor, null);
+    assert.deepEqual(
+      flows.map((flow) => flow.remotePort).sort((a, b) => a - b),
+      ports,
+    );
   }));

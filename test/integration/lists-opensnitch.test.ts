@@ -157,3 +157,106 @@ describe('OpenSnitch migration against a real helper', () => {
     assert.match(refused.stderr, /holds no \*\.json rule files/);
   });
 });
+
+describe('OpenSnitch migration of a hostile rule directory', () => {
+  const sandbox = new Sandbox();
+  let helper: HelperProcess;
+  after(() => sandbox.dispose());
+
+  test('an oversized file and hostile ones are reported by file (and line), the good ones imported, nothing stored lost', async () => {
+    helper = await HelperProcess.start(sandbox);
+    const stored = await helper.cli(['block', '127.0.0.90', '--note', 'stored before the import']);
+    assert.equal(stored.code, 0, stored.stderr);
+    const rulesBefore = JSON.parse((await helper.cli(['rules', '--json'])).stdout) as Rule[];
+
+    const dir = join(sandbox.makeTempDir('hostile'), 'rules');
+    mkdirSync(dir);
+    const write = (file: string, text: string | Buffer) => writeFileSync(join(dir, file), text);
+    const simple = (operand: string, data: string): Operator => ({ type: 'simple', operand, data });
+    write('000-good-ip.json', ruleText('000-good-ip', 'deny', simple('dest.ip', '127.0.0.91')));
+    write('001-good-host.json', ruleText('001-good-host', 'deny', simple('dest.host', 'good.example')));
+    // A real rule, padded past what a rule file may hold (OpenSnitch's are a few hundred bytes).
+    write(
+      '100-oversized.json',
+      ruleText('100-oversized', 'deny', simple('dest.ip', '127.0.0.92'), { description: 'x'.repeat(2 * 1024 * 1024) }),
+    );
+    write(
+      '101-malformed.json',
+      '{\n  "name": "101-malformed",\n  "action": "deny",\n  "operator": {"type": "simple", "operand": "dest.ip", "data": "127.0.0.93"\n',
+    );
+    // 100,000 lists deep in 2.6 MB would be oversized; 20,000 deep stays under the limit.
+    const depth = 20_000;
+    write(
+      '102-deep-operator.json',
+      `{"name": "102-deep-operator", "action": "deny", "operator": ${'{"type": "list", "operand": "list", "list": ['.repeat(depth)}{"type": "simple", "operand": "dest.ip", "data": "127.0.0.94"}${']}'.repeat(depth)}}`,
+    );
+    write('103-deep-array.json', `${'['.repeat(400_000)}${']'.repeat(400_000)}`);
+    write(
+      '104-huge-strings.json',
+      ruleText('n'.repeat(300_000), 'deny', simple('dest.host', `${'a'.repeat(300_000)}.example`)),
+    );
+    write(
+      '105-wrong-types.json',
+      JSON.stringify({ name: 105, action: ['deny'], enabled: 'yes', operator: { type: 7, operand: null } }),
+    );
+    write(
+      '106-wrong-port.json',
+      JSON.stringify({
+        name: '106-wrong-port',
+        action: 'deny',
+        operator: { type: 'simple', operand: 'dest.port', data: { port: 80 } },
+      }),
+    );
+    write('107-null.json', 'null');
+    write('108-not-utf8.json', Buffer.from([0x7b, 0xff, 0xfe, 0x00, 0x22, 0x7d]));
+
+    const result = await helper.cli(['import', '--format', 'opensnitch', dir, '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const summary = JSON.parse(result.stdout) as ImportSummary;
+    const reasons = new Map(summary.skipped.map((skip) => [skip.file, skip]));
+    assert.deepEqual(
+      [...reasons.keys()],
+      [
+        '100-oversized.json',
+        '101-malformed.json',
+        '102-deep-operator.json',
+        '103-deep-array.json',
+        '104-huge-strings.json',
+        '105-wrong-types.json',
+        '106-wrong-port.json',
+        '107-null.json',
+        '108-not-utf8.json',
+      ],
+      result.stdout.slice(0, 4000),
+    );
+    assert.equal(summary.added, 2);
+    assert.match(reasons.get('100-oversized.json')!.reason, /^\d+ bytes, more than the 1048576 a rule file may hold/);
+    assert.equal(reasons.get('101-malformed.json')!.line, 5);
+    assert.match(reasons.get('101-malformed.json')!.reason, /not valid JSON at line 5/);
+    assert.match(reasons.get('102-deep-operator.json')!.reason, /a list inside a list/);
+    assert.match(reasons.get('103-deep-array.json')!.reason, /not an OpenSnitch rule/);
+    assert.match(reasons.get('104-huge-strings.json')!.reason, /longer than 253 characters, the limit for a domain/);
+    assert.match(reasons.get('105-wrong-types.json')!.reason, /action \["deny"\] is none of allow, deny, reject/);
+    assert.match(reasons.get('106-wrong-port.json')!.reason, /has no "data"/);
+    assert.match(reasons.get('107-null.json')!.reason, /not an OpenSnitch rule/);
+    assert.match(reasons.get('108-not-utf8.json')!.reason, /not valid JSON at line 1/);
+    for (const skip of summary.skipped)
+      assert.ok(
+        skip.text.length + skip.reason.length < 2000,
+        `${skip.file}: a report of ${skip.reason.length} characters`,
+      );
+
+    const rulesAfter = JSON.parse((await helper.cli(['rules', '--json'])).stdout) as Rule[];
+    const ids = new Set(rulesAfter.map((rule) => rule.id));
+    for (const rule of rulesBefore) assert.ok(ids.has(rule.id), `rule ${rule.id} (${rule.note}) is still stored`);
+    assert.deepEqual(
+      rulesAfter
+        .filter((rule) => rule.note?.startsWith('OpenSnitch:'))
+        .map((rule) => rule.note)
+        .sort(),
+      ['OpenSnitch: 000-good-ip', 'OpenSnitch: 001-good-host'],
+    );
+    assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.91', 9), 'EPERM');
+    assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.90', 9), 'EPERM', 'the stored rule still holds');
+  });
+});

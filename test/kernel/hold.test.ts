@@ -16,6 +16,7 @@ import { EventCollector } from './event-collector.js';
 import { eventDecoding, openFixture, rule, type KernelFixture } from './kernel-fixture.js';
 import { whenHeld } from '../support/hold-support.js';
 import { countingListener } from '../support/counting-listener.js';
+import { udpRounds, udpRoundsArgv } from '../support/udp-rounds.js';
 
 const askByDefault: KernelDefaults = { global: 'ask', perApp: new Map() };
 
@@ -167,21 +168,6 @@ test('nobody to ask (hold time 0): an undecided connect is refused at once; rule
     assert.equal(allowed.outcome, 'ok');
   }));
 
-// Sends `count` datagrams a round, one round per line read on stdin; counts what send() said.
-const UDP_SENDER = `
-import json, socket, sys
-host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-s = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET, socket.SOCK_DGRAM)
-for line in sys.stdin:
-    errors = 0
-    for i in range(count):
-        try:
-            s.sendto(("%s %d" % (line.strip(), i)).encode(), (host, port))
-        except OSError:
-            errors += 1
-    print(json.dumps({"round": line.strip(), "errors": errors}), flush=True)
-`;
-
 test(
   'a held UDP flow delivers nothing and reports no error until allowed; then its datagrams arrive',
   whenHeld(() =>
@@ -196,16 +182,10 @@ test(
       sandbox.defer(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
       const sender = sandbox.spawnInCgroup(
         fixture.cgroup,
-        ['python3', '-c', UDP_SENDER, '127.0.0.1', String(receiver.address().port), '5'],
+        udpRoundsArgv('python3', '127.0.0.1', receiver.address().port),
         { stdio: ['pipe', 'pipe', 'pipe'] },
       );
-      let out = '';
-      sender.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const round = async (name: string) => {
-        sender.stdin!.write(`${name}\n`);
-        for (let i = 0; i < 200 && !out.includes(`"${name}"`); i++) await new Promise((r) => setTimeout(r, 10));
-        return JSON.parse(out.split('\n').find((line) => line.includes(`"${name}"`))!) as { errors: number };
-      };
+      const { round, end } = udpRounds(sender);
 
       assert.equal((await round('held')).errors, 0, 'send() reports no error while held');
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -221,7 +201,7 @@ test(
         received.sort(),
         [0, 1, 2, 3, 4].map((i) => `allowed ${i}`),
       );
-      sender.stdin!.end();
+      end();
     }),
   ),
 );

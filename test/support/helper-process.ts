@@ -19,8 +19,12 @@ export interface HelperPaths {
   bpffs: string;
   stateDir: string;
   socket: string;
-  /** Policy files (root-owned, 0755): a test's own, never the system's /etc/portcullis/policy.d; empty: no flag. */
-  policyDir: string;
+  /**
+   * Policy files (root-owned, 0755): a test's own, never the system's /etc/portcullis/policy.d.
+   * null: no --policy-dir flag at all, only for a helper built before policy files (which refuses
+   * the flag; the benchmark's baseline). A current helper given null would read the system's.
+   */
+  policyDir: string | null;
 }
 
 export interface CliResult {
@@ -75,7 +79,7 @@ export class HelperProcess {
         bpffs: givenPaths.bpffs ?? join(sandbox.makeBpffs(), 'portcullis'),
         stateDir: givenPaths.stateDir ?? join(base, 'state'),
         socket: givenPaths.socket ?? join(base, 'run', 'helper.sock'),
-        policyDir: givenPaths.policyDir ?? join(base, 'policy.d'),
+        policyDir: givenPaths.policyDir === undefined ? join(base, 'policy.d') : givenPaths.policyDir,
       };
     }
     const helper = new HelperProcess(sandbox, paths, cliCommand, env);
@@ -124,8 +128,7 @@ export class HelperProcess {
         stateDir,
         '--socket',
         socket,
-        // Empty: no flag (a build from before policy files, run by the benchmark as a baseline).
-        ...(policyDir ? ['--policy-dir', policyDir] : []),
+        ...(policyDir === null ? [] : ['--policy-dir', policyDir]),
         ...this.args,
       ],
       {

@@ -17,7 +17,9 @@ export function promtoolCheckMetrics(exposition: string): Promise<PromtoolVerdic
     child.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'ENOENT'
-          ? new Error('promtool is not installed (Debian package "prometheus": apt-get install prometheus)')
+          ? new Error(
+              'promtool is not installed (Debian package "prometheus"): run scripts/setup-tests.sh, which installs what only the tests use',
+            )
           : error,
       ),
     );

@@ -6,11 +6,13 @@ import { basename, join, resolve } from 'node:path';
 import {
   IMPORT_FORMATS,
   PortcullisError,
+  MAX_OPENSNITCH_FILE_BYTES,
   formatOpenSnitchBundle,
   streamImport,
   type ImportCalls,
   type ImportFormat,
   type ImportSummary,
+  type OpenSnitchFile,
   type ParamsOf,
 } from '../../contract/index.js';
 import type { HelperClient } from '../../client/helper-client.js';
@@ -97,7 +99,8 @@ export async function openSource(target: string): Promise<TextSource> {
 
 /**
  * OpenSnitch's rules: every *.json file of a rule directory (as OpenSnitch loads them), or one rule
- * file, read here and sent as one bundle; the helper maps them and says which it could not.
+ * file, read here and sent as one bundle; the helper maps them and says which it could not. A file
+ * larger than a rule file may be is not read (a directory may hold anything): only its size is sent.
  */
 export function openOpenSnitchSource(target: string): TextSource {
   const path = resolve(target);
@@ -107,16 +110,21 @@ export function openOpenSnitchSource(target: string): TextSource {
       `DIR: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
       { where: 'DIR' },
     );
-  let files: Array<{ name: string; text: string }>;
+  const readRuleFile = (file: string): OpenSnitchFile => {
+    const { size } = statSync(file);
+    if (size > MAX_OPENSNITCH_FILE_BYTES) return { name: basename(file), text: '', oversized: size };
+    return { name: basename(file), text: readFileSync(file, 'utf8') };
+  };
+  let files: OpenSnitchFile[];
   try {
     if (statSync(path).isDirectory()) {
       const names = readdirSync(path)
         .filter((name) => name.endsWith('.json') && statSync(join(path, name)).isFile())
         .sort();
-      files = names.map((name) => ({ name, text: readFileSync(join(path, name), 'utf8') }));
+      files = names.map((name) => readRuleFile(join(path, name)));
       if (files.length === 0)
         throw new PortcullisError('invalid-input', `DIR: ${path} holds no *.json rule files`, { where: 'DIR' });
-    } else files = [{ name: basename(path), text: readFileSync(path, 'utf8') }];
+    } else files = [readRuleFile(path)];
   } catch (error) {
     throw error instanceof PortcullisError ? error : unreadable(error);
   }

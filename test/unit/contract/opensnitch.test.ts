@@ -202,6 +202,33 @@ test('the bundle carries file names and text; anything else is refused where it 
   assert.ok(!parseOpenSnitchBundle('[').ok);
 });
 
+test('a file the client left unread for its size is skipped by name; a claimed size within the limit is refused', () => {
+  const files = [
+    { name: 'big.json', text: '', oversized: 5_000_000 },
+    {
+      name: 'ok.json',
+      text: '{"name": "ok", "action": "deny", "operator": {"type": "simple", "operand": "dest.ip", "data": "192.0.2.1"}}',
+    },
+  ];
+  const parsed = parseOpenSnitchBundle(formatOpenSnitchBundle(files));
+  assert.ok(parsed.ok);
+  const mapping = mapOpenSnitch(parsed.value);
+  assert.equal(mapping.mapped, 1);
+  assert.deepEqual(mapping.skipped, [
+    {
+      file: 'big.json',
+      line: 0,
+      text: 'big.json',
+      reason: '5000000 bytes, more than the 1048576 a rule file may hold (OpenSnitch writes a few hundred); not read',
+    },
+  ]);
+  const small = parseOpenSnitchBundle(
+    JSON.stringify({ format: 'opensnitch-rules', files: [{ name: 'a.json', text: '', oversized: 10 }] }),
+  );
+  assert.ok(!small.ok);
+  assert.equal(small.error.where, 'bundle.files[0].oversized');
+});
+
 test('a JSON syntax error is placed by line and column; valid JSON has no error place', () => {
   assert.deepEqual(jsonErrorPlace('{\n  "a": [1, 2,]\n}'), { line: 2, column: 14 });
   assert.deepEqual(jsonErrorPlace('{"a": "x\ny"}'), { line: 1, column: 9 });
