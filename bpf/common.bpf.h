@@ -15,10 +15,12 @@
 #define ETH_P_IPV6 0x86DD
 #define IPPROTO_ICMPV6_NR 58
 #define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04
 #define CG_ALLOW 1
 #define CG_DENY 0
 #define IPPROTO_TCP_NR 6
+#define IPPROTO_UDP_NR 17
 
 /* ---- flow description ------------------------------------------------------------------ */
 

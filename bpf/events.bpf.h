@@ -103,7 +103,8 @@ static __always_inline void emit_close(struct pcl_sock *s, __u8 proto, __u8 fami
 	};
 	__u64 cookie = s->cookie;
 	emit(PCL_EV_CLOSE, s, &f, cookie, s->verdict, s->rule_id, &totals);
-	bpf_map_delete_elem(&pcl_flows, &cookie);
+	if (s->flags & PCL_SK_MIRRORED)
+		bpf_map_delete_elem(&pcl_flows, &cookie);
 }
 
 #endif /* PCL_EVENTS_BPF_H */

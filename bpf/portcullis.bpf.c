@@ -33,10 +33,17 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	struct bpf_sock *sk = ctx->sk;
 	if (!sk)
 		return CG_ALLOW;
-	struct pcl_sock *stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!stored)
-		return CG_ALLOW;
-	struct pcl_sock *s = sock_state(stored);
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct pcl_slot *entry = entry_of_cookie(cookie);
+	struct pcl_sock *stored = NULL, *s;
+	if (entry) {
+		s = &entry->sock;
+	} else {
+		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!stored)
+			return CG_ALLOW;
+		s = stored;
+	}
 	if (!(s->flags & PCL_SK_OWNED))
 		own_by_current(s);
 	f->lport = sk->src_port;
@@ -58,13 +65,15 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 		if (helpers_own(cfg, s))
 			verdict = PCL_ACT_ALLOW; /* never held: decided as in monitor mode */
 		else if (kind == PCL_EV_CONNECT && f->proto == PCL_PROTO_TCP)
-			return hold_connect(ctx, cfg, s, f, bpf_get_socket_cookie(ctx));
+			return hold_connect(ctx, cfg, s, f, cookie);
 		else
 			return CG_ALLOW; /* UDP: held at its first datagram (egress); a connect() sends nothing */
 	}
 	cache_store(s, gen, f, verdict, d.rule_id);
 	count_decision(verdict, d.rule_id);
-	emit(kind, s, f, bpf_get_socket_cookie(ctx), verdict, d.rule_id, NULL);
+	emit(kind, s, f, cookie, verdict, d.rule_id, NULL);
+	if (kind == PCL_EV_CONNECT && f->proto == PCL_PROTO_TCP && stored)
+		settle_at_connect(stored, sk, cookie);
 	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 }
 
@@ -134,7 +143,13 @@ int pcl_sendmsg6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sock_create")
 int pcl_sock_create(struct bpf_sock *ctx)
 {
-	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* Raw and other sockets keep storage: the helper marks its own raw sockets there (PCL_SK_INJECTOR). */
+	__u32 protocol = ctx->protocol;
+	struct pcl_sock *s = NULL;
+	if (pcl_kern_ctx_cast && (protocol == IPPROTO_TCP_NR || protocol == IPPROTO_UDP_NR))
+		s = born_in_entry(bpf_get_socket_cookie(ctx));
+	if (!s)
+		s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return CG_ALLOW;
 	own_by_current(s);
@@ -148,10 +163,13 @@ int pcl_sock_create(struct bpf_sock *ctx)
 
 static __always_inline int post_bind(struct bpf_sock *ctx, __u8 family)
 {
-	struct pcl_sock *stored = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!stored)
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
 		return CG_ALLOW;
-	struct pcl_sock *s = sock_state(stored);
+	struct pcl_slot *entry = entry_of_cookie(cookie);
+	if (entry)
+		move_to_storage(entry, s);
 	if (!(s->flags & PCL_SK_OWNED))
 		own_by_current(s);
 	s->flags |= PCL_SK_PASSIVE;
@@ -167,7 +185,7 @@ static __always_inline int post_bind(struct bpf_sock *ctx, __u8 family)
 		__builtin_memcpy(f.laddr + 8, &a2, 4);
 		__builtin_memcpy(f.laddr + 12, &a3, 4);
 	}
-	emit(PCL_EV_LISTEN, s, &f, bpf_get_socket_cookie(ctx), PCL_ACT_ALLOW, 0, NULL);
+	emit(PCL_EV_LISTEN, s, &f, cookie, PCL_ACT_ALLOW, 0, NULL);
 	return CG_ALLOW;
 }
 
@@ -200,24 +218,29 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	/* Each context field read once, up front: clang may otherwise offset the context pointer. */
 	__u32 protocol = ctx->protocol, state = ctx->state;
 	__u8 family = ctx->family == AF_INET6 ? 6 : 4;
-	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
+	/* The state stays where it is: the FIN and the peer's answer still find it. */
+	struct pcl_slot *entry = entry_of_cookie(bpf_get_socket_cookie(ctx));
+	struct pcl_sock *s = entry ? &entry->sock : bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
 	if (!s)
 		return CG_ALLOW;
-	release_slot(s); /* from here on the socket's state is its storage's */
 	if (s->flags & PCL_SK_HELD) {
 		release_holds(ctx, s, family);
+		sock_done(s);
 		return CG_ALLOW; /* a connect that never got through: its only packets were dropped SYNs */
 	}
 	if (s->flags & PCL_SK_HOLDS)
 		release_holds(ctx, s, family);
-	if (s->packets_out == 0 && s->packets_in == 0)
+	if (s->packets_out == 0 && s->packets_in == 0) {
+		sock_done(s);
 		return CG_ALLOW;
+	}
 	if (protocol == IPPROTO_TCP_NR && tcp_end_to_come(state)) {
 		__u64 before = __sync_fetch_and_or(&s->close_state, PCL_CLOSE_RELEASED);
 		if (!(before & PCL_CLOSE_END_SENT))
 			return CG_ALLOW; /* queued data may still leave: the FIN or RST reports the close */
 	}
 	emit_close(s, fold_proto(protocol), family);
+	sock_done(s);
 	return CG_ALLOW;
 }
 
@@ -252,7 +275,8 @@ int pcl_sockops(struct bpf_sock_ops *skops)
 	struct bpf_sock *sk = skops->sk;
 	if (!sk)
 		return 1;
-	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, sk, 0, 0);
+	struct pcl_slot *entry = entry_of_cookie(bpf_get_socket_cookie(skops));
+	struct pcl_sock *s = entry ? &entry->sock : bpf_sk_storage_get(&pcl_sk, sk, 0, 0);
 	if (!s || !(s->flags & PCL_SK_HELD))
 		return 1;
 	if (op == BPF_SOCK_OPS_TIMEOUT_INIT) {

@@ -92,6 +92,7 @@
 #define PCL_SK_HOLDS 32   /* it has (or had) pcl_holds entries: its close is reported (PCL_EV_UNHOLD) */
 #define PCL_SK_INJECTOR 64 /* the helper's raw socket that answers held connects: its packets always pass */
 #define PCL_SK_SYSTEM_NET 128 /* made in a network namespace of the initial user namespace */
+#define PCL_SK_MIRRORED 256 /* its totals have a pcl_flows record (deleted at its close) */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {
@@ -283,9 +284,9 @@ struct pcl_sock {
 	__u8 verdict;             /* PCL_ACT_ALLOW or PCL_ACT_BLOCK (what was enforced) */
 	__u8 sent_seq_known;      /* TCP: sent_seq_end is set */
 	__u8 dns_queries;         /* UDP: DNS queries reported, 0-255 then 4-255 again (dns_ids[n & 3] is the next slot) */
-	__u8 pad;                 /* zero */
+	__u8 recv_seq_known;      /* TCP: recv_seq_end is set */
 	/* accounting: exact totals; mirrored into pcl_flows every PCL_MIRROR_EVERY packets */
-	__u64 cookie;             /* socket cookie (0 until the first packet) */
+	__u64 cookie;             /* socket cookie (0 until the first packet or a decided TCP connect) */
 	__u64 bytes_out;          /* L4 payload bytes sent */
 	__u64 bytes_in;           /* L4 payload bytes received */
 	__u64 packets_out;        /* packets sent (GSO segments counted) */
@@ -293,7 +294,10 @@ struct pcl_sock {
 	__u32 sent_seq_end;       /* TCP: end of the sequence space sent so far (bytes_out counts past it) */
 	__u32 claim_id;           /* an app the owner's unit claims: its block rules and default apply too */
 	__u64 close_state;        /* PCL_CLOSE_* bits, set atomically (64-bit: atomics of the BPF ISA v1) */
-	__u16 dns_ids[4];         /* UDP: ids of the last 4 DNS queries reported; only answers with one of them are */
+	union {
+		__u16 dns_ids[4];     /* UDP: ids of the last 4 DNS queries reported; only answers with one of them are */
+		__u32 recv_seq_end;   /* TCP: end of the sequence space received so far (bytes_in counts past it) */
+	};
 };
 
 /*
@@ -303,25 +307,37 @@ struct pcl_sock {
  */
 #define PCL_CLOSE_RELEASED 1 /* the application closed the socket */
 #define PCL_CLOSE_END_SENT 2 /* TCP: the socket sent its FIN or RST */
+#define PCL_CLOSE_DONE 4     /* its close is reported (or there was nothing to report): its pcl_slots entry may be taken */
 
 /*
  * Accounting: per-socket totals live in pcl_sock beside the verdict cache (found once per packet,
  * see struct pcl_slot). They reach user space two ways: a 'close' event with the
- * exact final totals, and pcl_flows, a cookie-keyed LRU copy refreshed on a socket's first
- * packet and then every PCL_MIRROR_EVERY packets each way (readFlows: live, slightly behind).
+ * exact final totals, and pcl_flows, a cookie-keyed LRU copy made at a socket's first packet that
+ * carries payload (a handshake alone makes none: a connection that carries no data costs no record
+ * to insert and delete) and refreshed every PCL_MIRROR_EVERY packets each way (readFlows: live,
+ * slightly behind).
  */
 #define PCL_MIRROR_EVERY 64
 
 /*
  * The fast path's home of a socket's state. Socket storage takes a helper call to find
- * (bpf_sk_storage_get), a third of the cached path's cost; an array entry found from the socket's
- * cookie, which the kernel keeps in the socket itself, takes none. So after its first packet a
- * socket's pcl_sock moves to the pcl_slots entry its cookie indexes (cookie % PCL_SLOTS) when that
- * entry is free; the owner field holds the cookie, which no other socket ever has. The
- * application's close copies the state back into the socket storage and frees the entry. A socket
- * whose entry is taken keeps its state in its storage (slower, never wrong). One that ends without
+ * (bpf_sk_storage_get), a third of the cached path's cost, and its allocation at the socket's
+ * creation (and freeing with it) is most of a short connection's cost; an array entry found from
+ * the socket's cookie, which the kernel keeps in the socket itself, takes none of that. So a new
+ * TCP or UDP socket's pcl_sock is born in the pcl_slots entry its cookie indexes (cookie %
+ * PCL_SLOTS) when that entry is free, and never gets socket storage; the owner field holds the
+ * cookie, which no other socket ever has. Sockets the entry could not take, accepted sockets and
+ * those older than the programs keep their state in socket storage, and move it to their entry
+ * after their first packet (a TCP connect: at its decision, so that its SYN is already fast) if it
+ * is free then. A socket that listens or binds to receive moves its state to storage (accepted
+ * sockets start as a copy of it). An entry stays its socket's after the application's close (the
+ * FIN and the peer's answer still find the state) until the close is reported (PCL_CLOSE_DONE);
+ * then a new socket may take it. A late packet of that socket that read the entry just as it was
+ * taken may be counted in the new owner's totals: at most that packet. A socket that ends without
  * an application's close (accepted by the kernel but never by the application) leaves its entry
- * owned by a cookie no socket has again: it costs that entry, not a wrong state.
+ * owned by a cookie no socket has again: it costs that entry, not a wrong state. Only kernels with
+ * bpf_cast_to_kern_ctx (6.2+) use entries (pcl_kern_ctx_cast); older ones keep every state in
+ * socket storage.
  */
 struct pcl_slot {
 	__u64 owner;          /* socket cookie of the owner, 0 = free, or PCL_SLOT_FILLING */

@@ -45,6 +45,7 @@ static __always_inline void mirror(struct pcl_sock *s)
 		.packets_in = s->packets_in,
 	};
 	bpf_map_update_elem(&pcl_flows, &cookie, &copy, BPF_ANY);
+	s->flags |= PCL_SK_MIRRORED;
 }
 
 /*
@@ -87,10 +88,41 @@ static __always_inline __u64 packet_segs(struct __sk_buff *skb, struct parsed *p
 	return 1;
 }
 
-/* The flow's record in pcl_flows is refreshed when its packet count crosses a multiple of PCL_MIRROR_EVERY. */
-static __always_inline int mirror_due(__u64 before, __u64 segs)
+/*
+ * The flow's record in pcl_flows is made at the socket's first packet with payload, and refreshed
+ * when its packet count crosses a multiple of PCL_MIRROR_EVERY.
+ */
+static __always_inline int mirror_due(struct pcl_sock *s, __u64 before, __u64 segs, __u32 payload)
 {
+	if (payload && !(s->flags & PCL_SK_MIRRORED))
+		return 1;
 	return (before / PCL_MIRROR_EVERY) != ((before + segs) / PCL_MIRROR_EVERY);
+}
+
+/*
+ * Payload bytes a TCP packet brings that the socket did not receive before: the sequence space past
+ * the furthest received, so a segment that arrives twice (sent again after its first copy was dropped
+ * past this hook, by a full receive backlog under load) counts once. A segment that jumps a hole
+ * counts the hole too, and the missing segments count nothing when they come: the total is exact
+ * however segments are lost or reordered on the way. A jump of more than PCL_RECV_HOLE_MAX past its
+ * own payload is no hole of a real window: its payload alone counts, and the furthest point stays.
+ */
+#define PCL_RECV_HOLE_MAX (16u << 20)
+static __always_inline __u32 first_received_tcp_bytes(struct pcl_sock *s, struct parsed *p)
+{
+	__u32 end = p->seq + p->payload + ((p->tcp_flags & TCP_FLAG_SYN) ? 1 : 0); /* a SYN takes one number */
+	if (!s->recv_seq_known) {
+		s->recv_seq_known = 1;
+		s->recv_seq_end = end;
+		return p->payload;
+	}
+	__s32 ahead = end - s->recv_seq_end;
+	if (ahead <= 0)
+		return 0;
+	if ((__u32)ahead > p->payload + PCL_RECV_HOLE_MAX)
+		return p->payload;
+	s->recv_seq_end = end;
+	return (__u32)ahead;
 }
 
 /*
@@ -109,26 +141,31 @@ static __always_inline __u64 add_to_totals(struct pcl_sock *s, struct parsed *p,
 	if (p->f.proto == PCL_PROTO_TCP) {
 		__u64 before = *packets;
 		*packets = before + segs;
-		*bytes += egress && p->payload_off ? first_sent_tcp_bytes(s, p) : p->payload;
+		if (!p->payload_off) /* no sequence number read */
+			*bytes += p->payload;
+		else
+			*bytes += egress ? first_sent_tcp_bytes(s, p) : first_received_tcp_bytes(s, p);
 		return before;
 	}
 	__sync_fetch_and_add(bytes, p->payload);
 	return __sync_fetch_and_add(packets, segs);
 }
 
-/* Counts a packet, and refreshes the flow's record in pcl_flows on its first packet and when due. */
+/*
+ * Counts a packet (the first gives the socket its cookie), and refreshes the flow's record in
+ * pcl_flows when due; never after the close was reported (which deleted the record: the peer's last
+ * packets would make it again, for a flow that is gone).
+ */
 static __always_inline void account(struct __sk_buff *skb, struct pcl_sock *s, struct parsed *p, int egress)
 {
 	if (listener_packet(skb, s))
 		return;
 	__u64 segs = packet_segs(skb, p);
 	__u64 before = add_to_totals(s, p, segs, egress);
-	if (s->cookie == 0) {
+	if (s->cookie == 0)
 		s->cookie = bpf_get_socket_cookie(skb);
+	if (mirror_due(s, before, segs, p->payload) && !(s->close_state & PCL_CLOSE_DONE))
 		mirror(s);
-	} else if (mirror_due(before, segs)) {
-		mirror(s);
-	}
 }
 
 /*
@@ -142,6 +179,13 @@ static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
 		f->dir = PCL_DIR_IN;
 	else if (s && (s->flags & PCL_SK_ACTIVE))
 		f->dir = PCL_DIR_OUT;
+}
+
+/* TCP states after a socket sent its FIN (only TCP sockets take them; an unconnected UDP socket is in TCP_CLOSE). */
+static __always_inline int closing_state(__u32 state)
+{
+	return state == BPF_TCP_FIN_WAIT1 || state == BPF_TCP_FIN_WAIT2 || state == BPF_TCP_CLOSING ||
+	       state == BPF_TCP_LAST_ACK || state == BPF_TCP_TIME_WAIT;
 }
 
 /* A TCP FIN or RST. */
@@ -218,11 +262,11 @@ static __always_inline int cached_shape(struct __sk_buff *skb, struct pcl_sock *
 	/*
 	 * Packets whose accounting calls helpers take the full path, so the fast path calls none: each
 	 * one that makes the flow's record due for a refresh, and a FIN or RST sent (a close report).
-	 * (A socket's first packet and a listener's own never get here: only settled sockets own a
-	 * pcl_slots entry, or in the socket-storage form are let in.)
+	 * (A listener's own packets never get here, nor a socket's first one before it has a cookie:
+	 * only settled sockets own a pcl_slots entry, or in the socket-storage form are let in.)
 	 */
 	__u64 segs = packet_segs(skb, &p);
-	if (mirror_due(egress ? s->packets_out : s->packets_in, segs) || (egress && tcp_end(&p)))
+	if (mirror_due(s, egress ? s->packets_out : s->packets_in, segs, p.payload) || (egress && tcp_end(&p)))
 		return PCL_FAST_MISS;
 	add_to_totals(s, &p, segs, egress);
 	return cached_verdict(s);
@@ -369,8 +413,9 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 {
 	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
-	struct pcl_sock *s;
+	struct pcl_sock *s = NULL;
 	int verdict;
+	struct bpf_sock *sk = skb->sk;
 	if (use_cache && pcl_kern_ctx_cast) {
 		s = fast_sock_state(skb);
 		if (s) {
@@ -379,23 +424,42 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 				return verdict;
 		}
 	}
-	/* sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets. */
 	struct pcl_sock *stored = NULL;
-	struct bpf_sock *sk = skb->sk;
-	if (sk)
-		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (s) {
+		/* Listening without a bind (which moves the state): accepted sockets start as a copy of the storage. */
+		if (sk && sk->state == BPF_TCP_LISTEN) {
+			stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (stored) {
+				struct pcl_slot *entry = container_of(s, struct pcl_slot, sock);
+				move_to_storage(entry, stored);
+				s = stored;
+			}
+		}
+	} else if (sk) {
+		/*
+		 * sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets.
+		 * A socket past its close whose entry was taken by another is not given storage anew: it
+		 * would report the end of a flow as a new one.
+		 */
+		__u64 create = BPF_SK_STORAGE_GET_F_CREATE;
+		if (use_cache && pcl_kern_ctx_cast && closing_state(sk->state))
+			create = 0;
+		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, create);
+	}
 	if (!use_cache)
 		return full_verdict(skb, stored ? sock_state(stored) : NULL, egress, 0);
-	if (pcl_kern_ctx_cast) {
-		s = stored ? sock_state(stored) : NULL;
-	} else {
-		/* No entries are claimed: the state always lives in the storage, and the fast path reads it there. */
-		if (stored && settled(stored, sk)) {
-			verdict = cached_fast_path(skb, stored, gen, egress);
-			if (verdict != PCL_FAST_MISS)
-				return verdict;
+	if (!s) {
+		if (pcl_kern_ctx_cast) {
+			s = stored ? sock_state(stored) : NULL;
+		} else {
+			/* No entries are used: the state always lives in the storage, and the fast path reads it there. */
+			if (stored && settled(stored, sk)) {
+				verdict = cached_fast_path(skb, stored, gen, egress);
+				if (verdict != PCL_FAST_MISS)
+					return verdict;
+			}
+			s = stored;
 		}
-		s = stored;
 	}
 	int full = egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
 	if (full & PCL_REPORT_DNS)
@@ -403,7 +467,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 	/* A global function's result is any number to the verifier: egress answers 0-3 (CG_DROP_CN for a
 	 * held flow), ingress CG_ALLOW or CG_DENY. */
 	verdict = egress ? full & 3 : full & 1;
-	/* After its first packet (which gave it a cookie) a socket's state moves to the fast path's entry. */
+	/* After its first packet (which gave it a cookie) a socket's state moves from its storage to its entry. */
 	if (pcl_kern_ctx_cast && stored && s == stored)
 		claim_slot(stored, sk);
 	return verdict;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * A socket's state (struct pcl_sock): its owner, its cached verdict, where it lives (socket storage
- * or a pcl_slots entry), and the end of a TCP socket's sending.
+ * A socket's state (struct pcl_sock): its owner, its cached verdict, where it lives (a pcl_slots
+ * entry or socket storage), and the end of a TCP socket's sending.
  */
 #ifndef PCL_SOCK_STATE_BPF_H
 #define PCL_SOCK_STATE_BPF_H
@@ -63,27 +63,56 @@ static __always_inline struct pcl_slot *slot_of(__u64 cookie)
 	return bpf_map_lookup_elem(&pcl_slots, &index);
 }
 
-/* The entry a socket's state lives in (`stored` is its storage), or NULL. */
-static __always_inline struct pcl_slot *owned_slot(struct pcl_sock *stored)
+/*
+ * Takes `entry` for a socket's state when it is free or its last socket is done (close reported:
+ * nothing more reads or reports its state). Answers 1 when taken: its owner is then
+ * PCL_SLOT_FILLING until the caller writes the new owner's cookie.
+ */
+static __always_inline int take_entry(struct pcl_slot *entry)
 {
-	__u64 cookie = stored->cookie;
-	if (cookie == 0)
+	__u64 owner = entry->owner;
+	if (owner == PCL_SLOT_FILLING || (owner != 0 && !(entry->sock.close_state & PCL_CLOSE_DONE)))
+		return 0;
+	return __sync_val_compare_and_swap(&entry->owner, owner, PCL_SLOT_FILLING) == owner;
+}
+
+/* The entry the socket with this cookie keeps its state in, or NULL (its state is in its storage, if any). */
+static __always_inline struct pcl_slot *entry_of_cookie(__u64 cookie)
+{
+	if (!pcl_kern_ctx_cast || cookie == 0) /* never asked for: no entry is its own (a free entry's owner is 0 too) */
 		return NULL;
 	struct pcl_slot *entry = slot_of(cookie);
 	return entry && entry->owner == cookie ? entry : NULL;
 }
 
-/* The socket's state: its entry's while it owns one, else its storage's. */
+/* The socket's state: its entry's while it owns one, else its storage's (`stored`). */
 static __always_inline struct pcl_sock *sock_state(struct pcl_sock *stored)
 {
-	struct pcl_slot *entry = owned_slot(stored);
+	struct pcl_slot *entry = entry_of_cookie(stored->cookie);
 	return entry ? &entry->sock : stored;
 }
 
 /*
- * A socket whose packets the fast path may take: it has had its first packet (which gave it a
- * cookie and its flow record), it is not a listener (its state is the one accepted sockets start
- * from: BPF_F_CLONE copies the storage), and the application has not closed it.
+ * A new TCP or UDP socket's state is born in the entry its cookie indexes, where the entry can be
+ * taken: such a socket never gets socket storage, whose allocation (and freeing with the socket)
+ * would be most of a short connection's cost. Answers the zeroed state, with its cookie, or NULL.
+ */
+static __always_inline struct pcl_sock *born_in_entry(__u64 cookie)
+{
+	struct pcl_slot *entry = slot_of(cookie);
+	if (!entry || !take_entry(entry))
+		return NULL;
+	__builtin_memset(&entry->sock, 0, sizeof(entry->sock));
+	entry->sock.cookie = cookie;
+	entry->owner = cookie; /* no packet can look for a socket still being made */
+	return &entry->sock;
+}
+
+/*
+ * A socket whose packets the fast path may take: it has a cookie (from its first packet, or from
+ * its TCP connect's decision: settle_at_connect), it is not a listener (its state is the one
+ * accepted sockets start from: BPF_F_CLONE copies the storage), and the application has not
+ * closed it.
  */
 static __always_inline int settled(struct pcl_sock *stored, struct bpf_sock *sk)
 {
@@ -91,8 +120,8 @@ static __always_inline int settled(struct pcl_sock *stored, struct bpf_sock *sk)
 }
 
 /*
- * Moves the state of a settled socket into its entry, if free. Not a held connect's: the sock_ops
- * program, which ends the hold, finds the state in the storage only.
+ * Moves the state of a settled socket from its storage into its entry, if that can be taken. Not a
+ * held connect's (it stays where the hold began).
  */
 static __always_inline void claim_slot(struct pcl_sock *stored, struct bpf_sock *sk)
 {
@@ -100,24 +129,40 @@ static __always_inline void claim_slot(struct pcl_sock *stored, struct bpf_sock 
 		return;
 	__u64 cookie = stored->cookie;
 	struct pcl_slot *entry = slot_of(cookie);
-	if (!entry || entry->owner != 0 || __sync_val_compare_and_swap(&entry->owner, 0, PCL_SLOT_FILLING) != 0)
+	if (!entry || !take_entry(entry))
 		return;
 	entry->sock = *stored;
 	entry->owner = cookie; /* after the copy: the fast path never sees a half-copied state */
 }
 
 /*
- * At the application's close the state goes back into the storage (the socket may still send
- * queued data and its FIN) and the entry is freed. A packet on another CPU that read the entry
- * just before may add to it after the copy: at most that packet goes uncounted.
+ * A TCP connect decided (not held): the socket takes its cookie and its entry now, so its SYN, the
+ * first packet, already takes the fast path instead of the full one (a helper call, a second parse,
+ * and the claim). Where entries are not used the cookie alone lets the storage form of the fast
+ * path take it.
  */
-static __always_inline void release_slot(struct pcl_sock *stored)
+static __always_inline void settle_at_connect(struct pcl_sock *stored, struct bpf_sock *sk, __u64 cookie)
 {
-	struct pcl_slot *entry = owned_slot(stored);
-	if (!entry)
-		return;
+	stored->cookie = cookie;
+	if (pcl_kern_ctx_cast)
+		claim_slot(stored, sk);
+}
+
+/*
+ * A socket that listens (or is bound to receive) keeps its state in its storage: accepted sockets
+ * start as a copy of it (BPF_F_CLONE), without its cookie. Its entry, if it had one, is freed.
+ */
+static __always_inline void move_to_storage(struct pcl_slot *entry, struct pcl_sock *stored)
+{
 	*stored = entry->sock;
+	stored->cookie = 0;
 	entry->owner = 0;
+}
+
+/* Nothing more will be reported for the socket: its entry, if any, may be taken by another. */
+static __always_inline void sock_done(struct pcl_sock *s)
+{
+	__sync_fetch_and_or(&s->close_state, PCL_CLOSE_DONE);
 }
 
 /*
@@ -130,21 +175,18 @@ static __always_inline struct pcl_sock *fast_sock_state(struct __sk_buff *skb)
 	struct sock *sk = kskb->sk;
 	if (!sk)
 		return NULL;
-	__u64 cookie = sk->__sk_common.skc_cookie.counter;
-	if (cookie == 0) /* never asked for: no entry is its own (a free entry's owner is 0 too) */
-		return NULL;
-	struct pcl_slot *entry = slot_of(cookie);
-	if (!entry || entry->owner != cookie)
-		return NULL;
-	return &entry->sock;
+	struct pcl_slot *entry = entry_of_cookie(sk->__sk_common.skc_cookie.counter);
+	return entry ? &entry->sock : NULL;
 }
 
 /* A TCP socket's FIN or RST went out: its last byte has been sent once. */
 static __always_inline void tcp_end_sent(struct pcl_sock *s, __u8 family)
 {
 	__u64 before = __sync_fetch_and_or(&s->close_state, PCL_CLOSE_END_SENT);
-	if ((before & (PCL_CLOSE_END_SENT | PCL_CLOSE_RELEASED)) == PCL_CLOSE_RELEASED)
+	if ((before & (PCL_CLOSE_END_SENT | PCL_CLOSE_RELEASED)) == PCL_CLOSE_RELEASED) {
 		emit_close(s, PCL_PROTO_TCP, family);
+		sock_done(s);
+	}
 }
 
 #endif /* PCL_SOCK_STATE_BPF_H */

@@ -21,6 +21,7 @@ export interface NativeFirewall extends RuleMaps {
   readonly fastPath: FastPathHome;
   setEnforcing(on: boolean): Promise<void>;
   setAsk(holdMs: number, helperTgid: number): Promise<void>;
+  attachHolds(): Promise<void>;
   readHolds(): Promise<Buffer>;
   answerHolds(answers: Buffer): Promise<Int32Array>;
   forgetHolds(keys: Buffer): Promise<void>;

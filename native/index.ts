@@ -194,7 +194,7 @@ export class Firewall {
 
   /** Replaces the whole ruleset (see RuleApplier.setRules). Rules are told apart by object identity. */
   async setRules(rules: readonly CompilableRule[], defaults: KernelDefaults): Promise<ApplyStats> {
-    this.live();
+    await this.readyFor(defaults);
     return this.track(this.rules.setRules(rules, defaults));
   }
 
@@ -206,8 +206,17 @@ export class Firewall {
     change: { removed: readonly CompilableRule[]; added: readonly CompilableRule[] },
     defaults: KernelDefaults,
   ): Promise<ApplyStats> {
-    this.live();
+    await this.readyFor(defaults);
     return this.track(this.rules.changeRules(change, defaults));
+  }
+
+  /**
+   * Ask mode's sock_ops program is attached only once a ruleset can hold a connect (it runs five
+   * times per TCP connection), and before that ruleset is in force.
+   */
+  private async readyFor(defaults: KernelDefaults): Promise<void> {
+    const native = this.live();
+    if (defaults.global === 'ask') await this.track(native.attachHolds());
   }
 
   /** Adds, changes or removes app bindings (`replace`: every other binding goes first). */

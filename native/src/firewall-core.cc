@@ -44,8 +44,12 @@ constexpr AttachSpec kAttached[] = {
     {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
     {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
     {"pcl_exit", Hook::kTracing},        {"pcl_cgroup_mkdir", Hook::kTracing}, {"pcl_cgroup_rmdir", Hook::kTracing},
-    {"pcl_sockops", Hook::kCgroup},
 };
+
+// Attached on first use only (AttachHolds), or adopted where a previous helper attached it: the
+// sock_ops program runs five times per TCP connection, about a tenth of a short connection's
+// BPF cost, and only ask mode needs it. Detach covers it like the others.
+constexpr AttachSpec kHoldsProgram = {"pcl_sockops", Hook::kCgroup};
 
 class Fd {
  public:
@@ -183,6 +187,7 @@ std::shared_ptr<FirewallCore> FirewallCore::Open(const std::string& cgroup, cons
 
 FirewallCore::~FirewallCore() {
   for (bpf_link* link : links_) bpf_link__destroy(link);  // closes our fd; the pin keeps the link
+  if (cgroup_fd_ >= 0) close(cgroup_fd_);
   CloseInnerFds(0);
   CloseInnerFds(1);
   if (skel_) portcullis_bpf__destroy(skel_);
@@ -238,48 +243,64 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
 }
 
 void FirewallCore::AttachOrAdopt(int cgroup_fd, const std::string& pin_dir) {
+  for (const AttachSpec& spec : kAttached) AttachOne(spec.program, spec.hook == Hook::kTracing, cgroup_fd, pin_dir, false);
+  cgroup_fd_ = dup(cgroup_fd);
+  if (cgroup_fd_ < 0) throw NativeFailure("keep cgroup fd", errno);
+  pin_dir_ = pin_dir;
+  holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup_fd, pin_dir, true);
+}
+
+void FirewallCore::AttachHolds() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (holds_attached_) return;
+  holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup_fd_, pin_dir_, false);
+}
+
+bool FirewallCore::AttachOne(const char* program, bool tracing, int cgroup_fd, const std::string& pin_dir, bool adopt_only) {
   struct stat cgroup_stat;
   if (fstat(cgroup_fd, &cgroup_stat) != 0) throw NativeFailure("stat cgroup", errno);
-  for (const AttachSpec& spec : kAttached) {
-    bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, spec.program);
-    if (!prog) throw NativeFailure(std::string("find program ") + spec.program, ENOENT);
-    std::string path = LinkPin(pin_dir, spec.program);
-    bpf_link* link = nullptr;
-    if (Exists(path)) {
-      link = bpf_link__open(path.c_str());
-      if (!link) throw NativeFailure("open pinned link " + path, errno);
-      links_.push_back(link);
-      // Tracing links cannot be updated and keep the program they have (it uses the same pinned maps).
-      if (spec.hook != Hook::kCgroup) {
-        adopted_ = true;
-        continue;
-      }
-      // Adopting pins made for another cgroup would silently enforce in the wrong place.
-      bpf_link_info link_info{};
-      uint32_t len = sizeof(link_info);
-      if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
-      // On cgroup2 a cgroup's id is its directory's inode number.
-      if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != uint64_t(cgroup_stat.st_ino)) {
-        throw NativeFailure("adopt " + path, EEXIST,
-                            "the pinned links attach cgroup id " + std::to_string(link_info.cgroup.cgroup_id) +
-                                ", not the cgroup asked for (id " + std::to_string(cgroup_stat.st_ino) + "): detach first");
-      }
-      // Swap in this build's program atomically.
-      int err = bpf_link__update_program(link, prog);
-      if (err) throw NativeFailure(std::string("update pinned link ") + spec.program, -err);
-      adopted_ = true;
-      continue;
-    }
-    link = spec.hook == Hook::kCgroup ? bpf_program__attach_cgroup(prog, cgroup_fd) : bpf_program__attach_trace(prog);
-    if (!link) throw NativeFailure(std::string("attach ") + spec.program, errno);
+  bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, program);
+  if (!prog) throw NativeFailure(std::string("find program ") + program, ENOENT);
+  std::string path = LinkPin(pin_dir, program);
+  bpf_link* link = nullptr;
+  if (Exists(path)) {
+    link = bpf_link__open(path.c_str());
+    if (!link) throw NativeFailure("open pinned link " + path, errno);
     links_.push_back(link);
-    int err = bpf_link__pin(link, path.c_str());
-    if (err) throw NativeFailure("pin link " + path, -err);
+    // Tracing links cannot be updated and keep the program they have (it uses the same pinned maps).
+    if (tracing) {
+      adopted_ = true;
+      return true;
+    }
+    // Adopting pins made for another cgroup would silently enforce in the wrong place.
+    bpf_link_info link_info{};
+    uint32_t len = sizeof(link_info);
+    if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
+    // On cgroup2 a cgroup's id is its directory's inode number.
+    if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != uint64_t(cgroup_stat.st_ino)) {
+      throw NativeFailure("adopt " + path, EEXIST,
+                          "the pinned links attach cgroup id " + std::to_string(link_info.cgroup.cgroup_id) +
+                              ", not the cgroup asked for (id " + std::to_string(cgroup_stat.st_ino) + "): detach first");
+    }
+    // Swap in this build's program atomically.
+    int err = bpf_link__update_program(link, prog);
+    if (err) throw NativeFailure(std::string("update pinned link ") + program, -err);
+    adopted_ = true;
+    return true;
   }
+  if (adopt_only) return false;
+  link = !tracing ? bpf_program__attach_cgroup(prog, cgroup_fd) : bpf_program__attach_trace(prog);
+  if (!link) throw NativeFailure(std::string("attach ") + program, errno);
+  links_.push_back(link);
+  int err = bpf_link__pin(link, path.c_str());
+  if (err) throw NativeFailure("pin link " + path, -err);
+  return true;
 }
 
 void FirewallCore::Detach(const std::string& pin_dir) {
-  for (const AttachSpec& spec : kAttached) {
+  std::vector<AttachSpec> every(std::begin(kAttached), std::end(kAttached));
+  every.push_back(kHoldsProgram);
+  for (const AttachSpec& spec : every) {
     std::string path = LinkPin(pin_dir, spec.program);
     if (!Exists(path)) continue;
     Fd link(bpf_obj_get(path.c_str()));

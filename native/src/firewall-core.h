@@ -124,6 +124,8 @@ class FirewallCore {
   void SetEnforcing(bool on);
   // Ask mode: how long a connect is held (0: nobody asks, refuse) and whose traffic is never held.
   void SetAsk(uint32_t hold_ms, uint32_t helper_tgid);
+  // Attaches the program held connects need (sock_ops), once: before the first ruleset that can hold.
+  void AttachHolds();
   // The held flows (ask mode).
   HoldDesk& holds() { return *holds_; }
   void UpdateBindings(const std::vector<BindingStep>& steps);
@@ -137,11 +139,16 @@ class FirewallCore {
   FirewallCore() = default;
   void Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes, bool storage_fast_path);
   void AttachOrAdopt(int cgroup_fd, const std::string& pin_dir);
+  // Attaches one program (or adopts its pinned link); adopt_only: only adopts. Answers whether it is attached.
+  bool AttachOne(const char* program, bool tracing, int cgroup_fd, const std::string& pin_dir, bool adopt_only);
   void CloseInnerFds(uint32_t slot);
   int OuterFd(size_t inner) const;
 
   ::portcullis_bpf* skel_ = nullptr;
   std::vector<bpf_link*> links_;
+  int cgroup_fd_ = -1;          // the cgroup attached to, kept for AttachHolds
+  std::string pin_dir_;
+  bool holds_attached_ = false;  // guarded by mutex_ after Load
   bool adopted_ = false;
   uint64_t drops_at_open_ = 0;
   std::mutex mutex_;

@@ -85,6 +85,7 @@ Napi::Function Firewall::Define(Napi::Env env) {
                          InstanceMethod<&Firewall::ApplyDiff>("applyDiff"),
                          InstanceMethod<&Firewall::SetEnforcing>("setEnforcing"),
                          InstanceMethod<&Firewall::SetAsk>("setAsk"),
+                         InstanceMethod<&Firewall::AttachHolds>("attachHolds"),
                          InstanceMethod<&Firewall::ReadHolds>("readHolds"),
                          InstanceMethod<&Firewall::AnswerHolds>("answerHolds"),
                          InstanceMethod<&Firewall::ForgetHolds>("forgetHolds"),
@@ -289,6 +290,15 @@ Napi::Value Firewall::SetEnforcing(const Napi::CallbackInfo& info) {
   bool on = info[0].As<Napi::Boolean>().Value();
   return PromiseWorker<Done>::Start(
       env, "set enforcing", [core, on] { core->SetEnforcing(on); return Done{}; },
+      [](Napi::Env env, Done&) -> Napi::Value { return env.Undefined(); });
+}
+
+// attachHolds() -> Promise<void>: attaches what held connects need (once; see FirewallCore::AttachHolds).
+Napi::Value Firewall::AttachHolds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<FirewallCore> core = RequireOpen(env);
+  return PromiseWorker<Done>::Start(
+      env, "attach the hold program", [core] { core->AttachHolds(); return Done{}; },
       [](Napi::Env env, Done&) -> Napi::Value { return env.Undefined(); });
 }
 

@@ -39,6 +39,7 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   Napi::Value ApplyDiff(const Napi::CallbackInfo& info);
   Napi::Value SetEnforcing(const Napi::CallbackInfo& info);
   Napi::Value SetAsk(const Napi::CallbackInfo& info);
+  Napi::Value AttachHolds(const Napi::CallbackInfo& info);
   Napi::Value ReadHolds(const Napi::CallbackInfo& info);
   Napi::Value AnswerHolds(const Napi::CallbackInfo& info);
   Napi::Value ForgetHolds(const Napi::CallbackInfo& info);

@@ -1,9 +1,10 @@
 // The cached fast path keeps a socket's state in the pcl_slots entry its cookie indexes (see
 // struct pcl_slot), found with bpf_cast_to_kern_ctx (Linux 6.2+); without that kfunc it reads the
 // socket's storage. Real TCP flows in the test cgroup, both ends in it: the entry is owned while a
-// flow is open and freed at close, and the totals are exact for a connecting socket and for an
-// accepted one (which starts as a copy of its listener's storage). With every entry taken, or in
-// the socket-storage form (forced here on kernels that have the kfunc), nothing changes but the speed.
+// flow is open and marked done once its close is reported (then the next socket may take it), and
+// the totals are exact for a connecting socket and for an accepted one (which starts as a copy of
+// its listener's storage). With every entry taken, or in the socket-storage form (forced here on
+// kernels that have the kfunc), nothing changes but the speed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DecisionEvent, FirewallOptions } from '../../native/api.js';
 import { Firewall } from '../../native/index.js';
-import { pcl_slot } from '../../native/abi.js';
+import { PCL_CLOSE_DONE, pcl_slot, pcl_sock } from '../../native/abi.js';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
 import { allowByDefault, finished, openFixture, type KernelFixture } from './kernel-fixture.js';
@@ -39,20 +40,31 @@ function keyBytes(index: number): string[] {
   return [0, 8, 16, 24].map((shift) => `0x${((index >> shift) & 0xff).toString(16)}`);
 }
 
-/** The owner cookie of the pcl_slots entry `cookie` indexes, read from the kernel with bpftool. */
-function slotOwner(fixture: KernelFixture, cookie: bigint): bigint {
+/** The pcl_slots entry `cookie` indexes, read from the kernel with bpftool: its owner cookie and its state's close_state. */
+function slotEntry(fixture: KernelFixture, cookie: bigint): { owner: bigint; closeState: bigint } {
   const key = keyBytes(Number(cookie % BigInt(SLOTS)));
   const out = execFileSync('bpftool', ['-j', 'map', 'lookup', 'pinned', slotsPin(fixture), 'key', ...key], {
     encoding: 'utf8',
   });
   const value = (JSON.parse(out) as { value: string[] }).value;
-  return value.slice(0, 8).reduceRight((owner, byte) => (owner << 8n) | BigInt(Number(byte)), 0n);
+  const u64At = (offset: number): bigint =>
+    value.slice(offset, offset + 8).reduceRight((word, byte) => (word << 8n) | BigInt(Number(byte)), 0n);
+  return { owner: u64At(pcl_slot.owner), closeState: u64At(pcl_slot.sock + pcl_sock.close_state) };
 }
 
-/** Writes `owner` (state zeroed) into every pcl_slots entry, in one bpftool batch. */
-function setEveryOwner(fixture: KernelFixture, owner: bigint): void {
-  const ownerBytes = Array.from({ length: 8 }, (_, i) => `0x${((owner >> BigInt(8 * i)) & 0xffn).toString(16)}`);
-  const value = [...ownerBytes, ...new Array<string>(ENTRY_BYTES - 8).fill('0')].join(' ');
+function slotOwner(fixture: KernelFixture, cookie: bigint): bigint {
+  return slotEntry(fixture, cookie).owner;
+}
+
+/** Writes `owner` into every pcl_slots entry, its state zeroed but for `closeState`, in one bpftool batch. */
+function setEveryOwner(fixture: KernelFixture, owner: bigint, closeState = 0n): void {
+  const bytes = new Array<bigint>(ENTRY_BYTES).fill(0n);
+  const putU64 = (offset: number, word: bigint) => {
+    for (let i = 0; i < 8; i++) bytes[offset + i] = (word >> BigInt(8 * i)) & 0xffn;
+  };
+  putU64(pcl_slot.owner, owner);
+  putU64(pcl_slot.sock + pcl_sock.close_state, closeState);
+  const value = bytes.map((b) => `0x${b.toString(16)}`).join(' ');
   const lines = Array.from(
     { length: SLOTS },
     (_, i) => `map update pinned ${slotsPin(fixture)} key ${keyBytes(i).join(' ')} value ${value}`,
@@ -170,7 +182,7 @@ async function withFixture(
 }
 
 test(
-  'a TCP flow owns its fast-path entry while open, frees it at close, and its totals are exact',
+  'a TCP flow owns its fast-path entry while open, gives it up once its close is reported, and its totals are exact',
   needsKfunc,
   async () => {
     await withFixture(async (fixture, events) => {
@@ -180,8 +192,16 @@ test(
         assert.equal(slotOwner(fixture, cookie), cookie, 'the open flow keeps its state in its own entry');
       });
       assertExactTotals(closes);
-      assert.equal(slotOwner(fixture, closes.client.socketCookie), 0n, 'the entry is freed at close');
-      assert.equal(slotOwner(fixture, closes.server.socketCookie), 0n, "the accepted socket's entry is freed at close");
+      // The entry keeps the state for the peer's last packets, marked done: the next socket that indexes it takes it.
+      for (const [cookie, whose] of [
+        [closes.client.socketCookie, 'the connecting socket'],
+        [closes.server.socketCookie, 'the accepted socket'],
+      ] as const) {
+        const entry = slotEntry(fixture, cookie);
+        assert.ok(entry.owner === 0n || entry.owner === cookie, `${whose}'s entry is its own or free`);
+        if (entry.owner === cookie)
+          assert.ok(entry.closeState & BigInt(PCL_CLOSE_DONE), `${whose}'s entry is marked done`);
+      }
     });
   },
 );
@@ -198,11 +218,13 @@ test(
       });
       assertExactTotals(closes);
 
-      // Once entries are free again, the next flow claims its own.
-      setEveryOwner(fixture, 0n);
-      await exchange(fixture, events, 8092, (cookie) => {
-        assert.equal(slotOwner(fixture, cookie), cookie);
-      });
+      // Entries whose socket is done (its close reported) are taken by the next flows.
+      setEveryOwner(fixture, taken, BigInt(PCL_CLOSE_DONE));
+      assertExactTotals(
+        await exchange(fixture, events, 8092, (cookie) => {
+          assert.equal(slotOwner(fixture, cookie), cookie);
+        }),
+      );
     });
   },
 );
@@ -229,5 +251,56 @@ test('the fast path takes the entry form exactly where the kernel has the kfunc;
     sandbox.defer(() => again.close());
     assert.equal(again.adopted, true);
     assert.equal(again.fastPath, made, 'the pinned programs and maps decide');
+  });
+});
+
+// One process, both ends in the cgroup: sends MARK once, then plays the segment that carried it into
+// loopback again, three times (a packet socket sniffs it on the way, as a retransmission would
+// repeat it). TCP drops the copies as old data; the cgroup hook sees them first.
+const REPLAY = `
+import socket, sys, time
+port = int(sys.argv[1])
+mark = b"count-me-once " * 100
+sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+sniff.bind(("lo", 0))
+sniff.settimeout(5)
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.22", port)); srv.listen(1)
+cli = socket.socket(); cli.connect(("127.0.0.22", port)); conn, _ = srv.accept()
+cli.sendall(mark)
+got = b""
+while len(got) < len(mark):
+    got += conn.recv(65536)
+frame = None
+deadline = time.monotonic() + 5
+while frame is None and time.monotonic() < deadline:
+    data = sniff.recv(70000)
+    if mark[:64] in data:
+        frame = data
+if frame is None:
+    sys.exit("the data segment was not seen on loopback")
+for _ in range(3):
+    sniff.send(frame)
+time.sleep(0.3)
+cli.close(); conn.close(); srv.close()
+print(len(mark), flush=True)
+`;
+
+test('a TCP segment received again (a retransmission of data already counted) adds no bytes received', async () => {
+  await withFixture(async (fixture, events) => {
+    const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', REPLAY, '8094']);
+    const done = await finished(child, 15_000);
+    assert.equal(done.code, 0, done.stderr);
+    const sent = BigInt(done.stdout.trim());
+    const accepted = await events.waitFor(
+      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'in',
+      'the accepted socket close',
+    );
+    assert.equal(accepted.bytesIn, sent, 'the three copies of the segment are not counted again');
+    const connecting = await events.waitFor(
+      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'out',
+      'the connecting socket close',
+    );
+    assert.equal(connecting.bytesOut, sent);
   });
 });

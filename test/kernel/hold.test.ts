@@ -1,15 +1,17 @@
 // Ask mode's hold in the kernel, through the native facade alone: a connect no rule decides waits
 // (neither succeeds nor fails), an allow releases it at once and a deny refuses it, an unanswered
 // one fails at the hold's end, a UDP flow delivers nothing until allowed, decideFlows follows the
-// rules, and a held socket's close takes its entry away.
+// rules, and a held socket's close takes its entry away. The sock_ops program holds need is
+// attached only once a ruleset can hold.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { createSocket } from 'node:dgram';
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
 import { parseIp } from '../../main/contract/net.js';
 import type { KernelDefaults } from '../../native/api.js';
+import { Firewall } from '../../native/index.js';
 import { EventCollector } from './event-collector.js';
 import { eventDecoding, openFixture, rule, type KernelFixture } from './kernel-fixture.js';
 import { whenHeld } from '../support/hold-support.js';
@@ -265,3 +267,41 @@ while True:
     }),
   ),
 );
+
+/** The programs attached to the fixture's cgroup, by attach type; sock_ops programs as 'sock_ops' (bpftool versions name it with or without "cgroup_"). */
+function attachTypes(fixture: KernelFixture): string[] {
+  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', fixture.cgroup], { encoding: 'utf8' });
+  return (JSON.parse(out || '[]') as { attach_type: string }[]).map((program) =>
+    program.attach_type.endsWith('sock_ops') ? 'sock_ops' : program.attach_type,
+  );
+}
+
+test('the sock_ops program is attached once a ruleset can hold, before it applies, and a restarted firewall keeps it', async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = await openFixture(sandbox);
+    await fixture.firewall.setRules([], { global: 'allow', perApp: new Map() });
+    const before = attachTypes(fixture);
+    assert.ok(
+      before.some((type) => type.endsWith('inet4_connect')),
+      `the firewall is attached: ${before.join(', ')}`,
+    );
+    assert.ok(!before.includes('sock_ops'), 'monitor mode runs no sock_ops program');
+    await fixture.firewall.setRules([], askByDefault);
+    assert.ok(attachTypes(fixture).includes('sock_ops'), 'ask mode attaches it');
+    await fixture.firewall.setRules([], { global: 'allow', perApp: new Map() });
+    await fixture.firewall.setRules([], askByDefault); // a second ask ruleset attaches nothing twice
+    assert.equal(attachTypes(fixture).filter((type) => type === 'sock_ops').length, 1);
+
+    fixture.programs.close();
+    await fixture.firewall.close();
+    const again = await Firewall.open({ cgroup: fixture.cgroup, pinDir: fixture.pinDir });
+    sandbox.defer(() => again.close());
+    assert.equal(again.adopted, true);
+    await again.setRules([], askByDefault);
+    assert.equal(
+      attachTypes(fixture).filter((type) => type === 'sock_ops').length,
+      1,
+      'the adopted link is kept, not doubled',
+    );
+  });
+});
