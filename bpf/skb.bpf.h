@@ -70,14 +70,17 @@ static __always_inline __u32 first_sent_tcp_bytes(struct pcl_sock *s, struct par
 
 /*
  * A listener's own packets (the SYNs it receives) stay uncounted: accepted sockets start as a copy
- * of its storage (BPF_F_CLONE), and must start without its cookie and totals.
+ * of its storage (BPF_F_CLONE), and must start without its cookie and totals. A listener that never
+ * bound (listen() picked its port) is marked passive here, at its first SYN, before any copy.
  */
 static __always_inline int listener_packet(struct __sk_buff *skb, struct pcl_sock *s)
 {
-	if (!(s->flags & PCL_SK_PASSIVE))
-		return 0;
 	struct bpf_sock *sk = skb->sk;
-	return sk && sk->state == BPF_TCP_LISTEN;
+	if (!sk || sk->state != BPF_TCP_LISTEN)
+		return 0;
+	if (!(s->flags & PCL_SK_PASSIVE))
+		s->flags |= PCL_SK_PASSIVE;
+	return 1;
 }
 
 /* Segments the packet stands for: more than 1 only for a GSO/GRO aggregate. */

@@ -304,3 +304,38 @@ test('a TCP segment received again (a retransmission of data already counted) ad
     assert.equal(connecting.bytesOut, sent);
   });
 });
+
+// A listener that never binds (listen() picks its port): its state was born in an entry and moves to
+// storage at its first packet, so the accepted socket still starts as its copy (its owner, inbound).
+const LISTEN_UNBOUND = `
+import socket
+srv = socket.socket(); srv.listen(1)
+port = srv.getsockname()[1]
+cli = socket.socket(); cli.connect(("127.0.0.1", port)); conn, _ = srv.accept()
+cli.sendall(b"u" * 5000)
+got = 0
+while got < 5000:
+    got += len(conn.recv(65536))
+conn.sendall(b"d" * 700)
+got = 0
+while got < 700:
+    got += len(cli.recv(65536))
+cli.close(); conn.close(); srv.close()
+`;
+
+for (const form of ['auto', 'socket-storage'] as const) {
+  test(`a listener that never bound still hands its owner to the sockets it accepts; their totals are exact (${form} form)`, async () => {
+    await withFixture(async (fixture, events) => {
+      const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', LISTEN_UNBOUND]);
+      const done = await finished(child, 15_000);
+      assert.equal(done.code, 0, done.stderr);
+      const accepted = await events.waitFor(
+        (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'in',
+        'the accepted socket close',
+      );
+      assert.equal(accepted.comm, 'python3');
+      assert.equal(accepted.bytesIn, 5000n);
+      assert.equal(accepted.bytesOut, 700n);
+    }, form);
+  });
+}
