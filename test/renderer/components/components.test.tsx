@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { installBridge } from '../../../renderer/bridge';
-import { app, createFakeApi, flow, status } from '../../support/renderer/fake-api';
+import { app, connectionEvent, createFakeApi, flow, status } from '../../support/renderer/fake-api';
 import { App } from '../../../renderer/components/App';
 import { RuleForm } from '../../../renderer/components/RuleForm';
 import { FIRST_PAGE, FLUSH_MS, PAGE, useConnections } from '../../../renderer/stores/connections-store';
@@ -50,23 +50,7 @@ describe('App', () => {
     expect(screen.queryByText('curl', { selector: '.app-name' })).toBeNull();
     fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '' } });
     api.emit('events', {
-      events: [
-        {
-          time: Date.now(),
-          appId: 2,
-          pid: 5,
-          uid: 0,
-          comm: 'curl',
-          remoteAddr: '198.51.100.9',
-          remoteName: null,
-          remotePort: 22,
-          localPort: 40000,
-          protocol: 'tcp',
-          direction: 'out',
-          verdict: 'block',
-          ruleId: 3,
-        },
-      ],
+      events: [connectionEvent(2, '198.51.100.9', { remotePort: 22, verdict: 'block', ruleId: 3 })],
       dropped: 2,
     });
     fireEvent.change(screen.getByLabelText('Search connections'), { target: { value: '198.51' } });
@@ -129,23 +113,7 @@ describe('App', () => {
     const asked = (name: string) => api.calls.filter((call) => call.name === name).length;
     expect([asked('listApps'), asked('listConnectionsPage')]).toEqual([1, 1]);
     api.emit('events', {
-      events: [
-        {
-          time: Date.now(),
-          appId: 2,
-          pid: 5,
-          uid: 0,
-          comm: 'curl',
-          remoteAddr: '127.0.0.1',
-          remoteName: null,
-          remotePort: 8080,
-          localPort: 40000,
-          protocol: 'tcp',
-          direction: 'out',
-          verdict: 'allow',
-          ruleId: null,
-        },
-      ],
+      events: [connectionEvent(2, '127.0.0.1', { remotePort: 8080 })],
       dropped: 0,
     });
     await waitFor(() => expect(useConnections.getState().groups.get(2)!.allowed).toBe(2));

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { waitFor } from '@testing-library/react';
 import { installBridge } from '../../../renderer/bridge';
 import { IMPORT_CHUNK_CHARS } from '../../../main/contract/lists';
-import { app, createFakeApi, flow, status } from '../../support/renderer/fake-api';
+import { app, connectionEvent, createFakeApi, flow, status } from '../../support/renderer/fake-api';
 import { useConnections } from '../../../renderer/stores/connections-store';
 import { useRules } from '../../../renderer/stores/rules-store';
 import { useHelper } from '../../../renderer/stores/helper-store';
@@ -18,21 +18,13 @@ describe('connections store', () => {
     for (let i = 0; i < 50; i++) {
       useConnections.getState().ingest({
         events: [
-          {
+          connectionEvent(1, `10.0.0.${i}`, {
             time: 1000 + i,
-            appId: 1,
             pid: 9,
-            uid: 0,
-            comm: 'curl',
-            remoteAddr: `10.0.0.${i}`,
-            remoteName: null,
             remotePort: 80,
             localPort: 4000 + i,
-            protocol: 'tcp',
-            direction: 'out',
             verdict: i % 2 ? 'block' : 'allow',
-            ruleId: null,
-          },
+          }),
         ],
         dropped: i === 49 ? 3 : 0,
       });
