@@ -11,7 +11,8 @@ import {
   type RendererApi,
   type WizardState,
 } from '../../../main/contract/ipc';
-import type { App, ConnectionEvent, Flow, Settings, Status } from '../../../main/contract/domain';
+import type { App, Flow, Settings, Status } from '../../../main/contract/domain';
+export { connectionEvent } from '../connection-event';
 import { parseRuleDraft, type Rule } from '../../../main/contract/rules';
 import type { Prompt } from '../../../main/contract/prompts';
 import { ListParser, type LineFormat } from '../../../main/contract/list-formats';
@@ -99,30 +100,6 @@ export function flow(appId: number, remoteAddr: string, overrides: Partial<Flow>
     blocked: 0,
     lastVerdict: 'allow',
     lastRuleId: null,
-    ...overrides,
-  };
-}
-
-/** A live connection event of curl (pid 5) to `remoteAddr`, allowed, as the helper pushes them. */
-export function connectionEvent(
-  appId: number,
-  remoteAddr: string,
-  overrides: Partial<ConnectionEvent> = {},
-): ConnectionEvent {
-  return {
-    time: Date.now(),
-    appId,
-    pid: 5,
-    uid: 0,
-    comm: 'curl',
-    remoteAddr,
-    remoteName: null,
-    remotePort: 443,
-    localPort: 40000,
-    protocol: 'tcp',
-    direction: 'out',
-    verdict: 'allow',
-    ruleId: null,
     ...overrides,
   };
 }

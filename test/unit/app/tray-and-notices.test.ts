@@ -4,24 +4,10 @@ import { buildTrayMenu, type MenuItemModel, type TrayActions } from '../../../ma
 import { RecentActivity } from '../../../main/app/recent-activity.js';
 import { FirstBlockNotifier } from '../../../main/app/first-block-notifier.js';
 import type { ConnectionEvent, Status } from '../../../main/contract/index.js';
+import { connectionEvent } from '../../support/connection-event.js';
 
 function event(overrides: Partial<ConnectionEvent>): ConnectionEvent {
-  return {
-    time: 1,
-    appId: 1,
-    pid: 10,
-    uid: 1000,
-    comm: 'curl',
-    remoteAddr: '203.0.113.5',
-    remoteName: null,
-    remotePort: 443,
-    localPort: 40000,
-    protocol: 'tcp',
-    direction: 'out',
-    verdict: 'allow',
-    ruleId: null,
-    ...overrides,
-  };
+  return connectionEvent(1, '203.0.113.5', { time: 1, pid: 10, uid: 1000, ...overrides });
 }
 
 const status = { version: '0.1.0', enforcing: true, pausedUntil: null, ruleCount: 3 } as Status;
