@@ -34,16 +34,10 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	if (!sk)
 		return CG_ALLOW;
 	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct pcl_slot *entry = entry_of_cookie(cookie);
-	struct pcl_sock *stored = NULL, *s;
-	if (entry) {
-		s = &entry->sock;
-	} else {
-		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!stored)
-			return CG_ALLOW;
-		s = stored;
-	}
+	struct pcl_sock *stored;
+	struct pcl_sock *s = state_of_socket(entry_of_cookie(cookie), sk, BPF_SK_STORAGE_GET_F_CREATE, &stored);
+	if (!s)
+		return CG_ALLOW;
 	if (!(s->flags & PCL_SK_OWNED))
 		own_by_current(s);
 	f->lport = sk->src_port;
@@ -219,8 +213,8 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	__u32 protocol = ctx->protocol, state = ctx->state;
 	__u8 family = ctx->family == AF_INET6 ? 6 : 4;
 	/* The state stays where it is: the FIN and the peer's answer still find it. */
-	struct pcl_slot *entry = entry_of_cookie(bpf_get_socket_cookie(ctx));
-	struct pcl_sock *s = entry ? &entry->sock : bpf_sk_storage_get(&pcl_sk, ctx, 0, 0);
+	struct pcl_sock *stored;
+	struct pcl_sock *s = state_of_socket(entry_of_cookie(bpf_get_socket_cookie(ctx)), ctx, 0, &stored);
 	if (!s)
 		return CG_ALLOW;
 	if (s->flags & PCL_SK_HELD) {
@@ -275,8 +269,8 @@ int pcl_sockops(struct bpf_sock_ops *skops)
 	struct bpf_sock *sk = skops->sk;
 	if (!sk)
 		return 1;
-	struct pcl_slot *entry = entry_of_cookie(bpf_get_socket_cookie(skops));
-	struct pcl_sock *s = entry ? &entry->sock : bpf_sk_storage_get(&pcl_sk, sk, 0, 0);
+	struct pcl_sock *stored;
+	struct pcl_sock *s = state_of_socket(entry_of_cookie(bpf_get_socket_cookie(skops)), sk, 0, &stored);
 	if (!s || !(s->flags & PCL_SK_HELD))
 		return 1;
 	if (op == BPF_SOCK_OPS_TIMEOUT_INIT) {

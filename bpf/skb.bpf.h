@@ -416,29 +416,20 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 {
 	struct pcl_config *cfg = &pcl_config;
 	__u32 gen = cfg->generation;
-	struct pcl_sock *s = NULL;
+	struct pcl_slot *entry = NULL;
 	int verdict;
-	struct bpf_sock *sk = skb->sk;
 	if (use_cache && pcl_kern_ctx_cast) {
-		s = fast_sock_state(skb);
-		if (s) {
-			verdict = cached_fast_path(skb, s, gen, egress);
+		entry = entry_of_packet(skb);
+		if (entry) {
+			verdict = cached_fast_path(skb, &entry->sock, gen, egress);
 			if (verdict != PCL_FAST_MISS)
 				return verdict;
 		}
 	}
-	struct pcl_sock *stored = NULL;
-	if (s) {
-		/* Listening without a bind (which moves the state): accepted sockets start as a copy of the storage. */
-		if (sk && sk->state == BPF_TCP_LISTEN) {
-			stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (stored) {
-				struct pcl_slot *entry = container_of(s, struct pcl_slot, sock);
-				move_to_storage(entry, stored);
-				s = stored;
-			}
-		}
-	} else if (sk) {
+	/* The same socket as the kernel's skb->sk above: with no socket there is no entry either. */
+	struct bpf_sock *sk = skb->sk;
+	struct pcl_sock *stored = NULL, *s = NULL;
+	if (sk) {
 		/*
 		 * sk_storage_get takes the socket as it is and answers NULL for request and timewait sockets.
 		 * A socket past its close whose entry was taken by another is not given storage anew: it
@@ -447,22 +438,23 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		__u64 create = BPF_SK_STORAGE_GET_F_CREATE;
 		if (use_cache && pcl_kern_ctx_cast && closing_state(sk->state))
 			create = 0;
-		stored = bpf_sk_storage_get(&pcl_sk, sk, 0, create);
+		s = state_of_socket(entry, sk, create, &stored);
+		/* Listening without a bind (which moves the state): accepted sockets start as a copy of the storage. */
+		if (entry && sk->state == BPF_TCP_LISTEN) {
+			stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (stored) {
+				move_to_storage(entry, stored);
+				s = stored;
+			}
+		}
 	}
 	if (!use_cache)
-		return full_verdict(skb, stored ? sock_state(stored) : NULL, egress, 0);
-	if (!s) {
-		if (pcl_kern_ctx_cast) {
-			s = stored ? sock_state(stored) : NULL;
-		} else {
-			/* No entries are used: the state always lives in the storage, and the fast path reads it there. */
-			if (stored && settled(stored, sk)) {
-				verdict = cached_fast_path(skb, stored, gen, egress);
-				if (verdict != PCL_FAST_MISS)
-					return verdict;
-			}
-			s = stored;
-		}
+		return full_verdict(skb, s, egress, 0);
+	/* No entries are used: the state always lives in the storage, and the fast path reads it there. */
+	if (!pcl_kern_ctx_cast && stored && settled(stored, sk)) {
+		verdict = cached_fast_path(skb, stored, gen, egress);
+		if (verdict != PCL_FAST_MISS)
+			return verdict;
 	}
 	int full = egress ? full_verdict_egress(skb, s) : full_verdict_ingress(skb, s);
 	if (full & PCL_REPORT_DNS)

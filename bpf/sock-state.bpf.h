@@ -85,11 +85,20 @@ static __always_inline struct pcl_slot *entry_of_cookie(__u64 cookie)
 	return entry && entry->owner == cookie ? entry : NULL;
 }
 
-/* The socket's state: its entry's while it owns one, else its storage's (`stored`). */
-static __always_inline struct pcl_sock *sock_state(struct pcl_sock *stored)
+/*
+ * Where a socket's state lives: `entry`, the pcl_slots entry its cookie owns (entry_of_cookie, or
+ * the fast path's entry_of_packet), else its socket storage, made when `create` is
+ * BPF_SK_STORAGE_GET_F_CREATE. *stored says which: the storage when the state is there (a caller
+ * may move it to its entry: settle_at_connect, claim_slot), else NULL. Answers NULL for neither.
+ */
+static __always_inline struct pcl_sock *state_of_socket(struct pcl_slot *entry, struct bpf_sock *sk, __u64 create,
+							struct pcl_sock **stored)
 {
-	struct pcl_slot *entry = entry_of_cookie(stored->cookie);
-	return entry ? &entry->sock : stored;
+	*stored = NULL;
+	if (entry)
+		return &entry->sock;
+	*stored = bpf_sk_storage_get(&pcl_sk, sk, 0, create);
+	return *stored;
 }
 
 /*
@@ -166,17 +175,14 @@ static __always_inline void sock_done(struct pcl_sock *s)
 }
 
 /*
- * The fast path's view of a packet's socket state: its pcl_slots entry, found from the cookie in
- * the kernel's socket (two loads, no helper call), or NULL when it has none.
+ * The pcl_slots entry of a packet's socket, found from the cookie in the kernel's socket (two loads,
+ * no helper call: the fast path's way), or NULL when it has none.
  */
-static __always_inline struct pcl_sock *fast_sock_state(struct __sk_buff *skb)
+static __always_inline struct pcl_slot *entry_of_packet(struct __sk_buff *skb)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct sock *sk = kskb->sk;
-	if (!sk)
-		return NULL;
-	struct pcl_slot *entry = entry_of_cookie(sk->__sk_common.skc_cookie.counter);
-	return entry ? &entry->sock : NULL;
+	return sk ? entry_of_cookie(sk->__sk_common.skc_cookie.counter) : NULL;
 }
 
 /* A TCP socket's FIN or RST went out: its last byte has been sent once. */
