@@ -187,7 +187,7 @@ std::shared_ptr<FirewallCore> FirewallCore::Open(const std::string& cgroup, cons
 
 FirewallCore::~FirewallCore() {
   for (bpf_link* link : links_) bpf_link__destroy(link);  // closes our fd; the pin keeps the link
-  if (cgroup_fd_ >= 0) close(cgroup_fd_);
+  if (cgroup_.fd >= 0) close(cgroup_.fd);
   CloseInnerFds(0);
   CloseInnerFds(1);
   if (skel_) portcullis_bpf__destroy(skel_);
@@ -243,22 +243,24 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
 }
 
 void FirewallCore::AttachOrAdopt(int cgroup_fd, const std::string& pin_dir) {
-  for (const AttachSpec& spec : kAttached) AttachOne(spec.program, spec.hook == Hook::kTracing, cgroup_fd, pin_dir, false);
-  cgroup_fd_ = dup(cgroup_fd);
-  if (cgroup_fd_ < 0) throw NativeFailure("keep cgroup fd", errno);
+  struct stat cgroup_stat;
+  if (fstat(cgroup_fd, &cgroup_stat) != 0) throw NativeFailure("stat cgroup", errno);
+  const CgroupTarget cgroup{cgroup_fd, uint64_t(cgroup_stat.st_ino)};
+  for (const AttachSpec& spec : kAttached) AttachOne(spec.program, spec.hook == Hook::kTracing, cgroup, pin_dir, false);
+  cgroup_ = CgroupTarget{dup(cgroup_fd), cgroup.id};
+  if (cgroup_.fd < 0) throw NativeFailure("keep cgroup fd", errno);
   pin_dir_ = pin_dir;
-  holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup_fd, pin_dir, true);
+  holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup, pin_dir, true);
 }
 
 void FirewallCore::AttachHolds() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (holds_attached_) return;
-  holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup_fd_, pin_dir_, false);
+  holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup_, pin_dir_, false);
 }
 
-bool FirewallCore::AttachOne(const char* program, bool tracing, int cgroup_fd, const std::string& pin_dir, bool adopt_only) {
-  struct stat cgroup_stat;
-  if (fstat(cgroup_fd, &cgroup_stat) != 0) throw NativeFailure("stat cgroup", errno);
+bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir,
+                             bool adopt_only) {
   bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, program);
   if (!prog) throw NativeFailure(std::string("find program ") + program, ENOENT);
   std::string path = LinkPin(pin_dir, program);
@@ -277,10 +279,10 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, int cgroup_fd, c
     uint32_t len = sizeof(link_info);
     if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
     // On cgroup2 a cgroup's id is its directory's inode number.
-    if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != uint64_t(cgroup_stat.st_ino)) {
+    if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != cgroup.id) {
       throw NativeFailure("adopt " + path, EEXIST,
                           "the pinned links attach cgroup id " + std::to_string(link_info.cgroup.cgroup_id) +
-                              ", not the cgroup asked for (id " + std::to_string(cgroup_stat.st_ino) + "): detach first");
+                              ", not the cgroup asked for (id " + std::to_string(cgroup.id) + "): detach first");
     }
     // Swap in this build's program atomically.
     int err = bpf_link__update_program(link, prog);
@@ -289,7 +291,7 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, int cgroup_fd, c
     return true;
   }
   if (adopt_only) return false;
-  link = !tracing ? bpf_program__attach_cgroup(prog, cgroup_fd) : bpf_program__attach_trace(prog);
+  link = !tracing ? bpf_program__attach_cgroup(prog, cgroup.fd) : bpf_program__attach_trace(prog);
   if (!link) throw NativeFailure(std::string("attach ") + program, errno);
   links_.push_back(link);
   int err = bpf_link__pin(link, path.c_str());

@@ -138,15 +138,20 @@ class FirewallCore {
  private:
   FirewallCore() = default;
   void Load(const std::string& cgroup, const std::string& pin_dir, uint32_t ring_bytes, bool storage_fast_path);
+  // A cgroup to attach to: its fd, and its id, read once (one fstat) for all the programs attached or adopted.
+  struct CgroupTarget {
+    int fd = -1;
+    uint64_t id = 0;
+  };
   void AttachOrAdopt(int cgroup_fd, const std::string& pin_dir);
   // Attaches one program (or adopts its pinned link); adopt_only: only adopts. Answers whether it is attached.
-  bool AttachOne(const char* program, bool tracing, int cgroup_fd, const std::string& pin_dir, bool adopt_only);
+  bool AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir, bool adopt_only);
   void CloseInnerFds(uint32_t slot);
   int OuterFd(size_t inner) const;
 
   ::portcullis_bpf* skel_ = nullptr;
   std::vector<bpf_link*> links_;
-  int cgroup_fd_ = -1;          // the cgroup attached to, kept for AttachHolds
+  CgroupTarget cgroup_;         // the cgroup attached to (its own fd), kept for AttachHolds
   std::string pin_dir_;
   bool holds_attached_ = false;  // guarded by mutex_ after Load
   bool adopted_ = false;
