@@ -184,11 +184,24 @@ static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
 		f->dir = PCL_DIR_OUT;
 }
 
-/* TCP states after a socket sent its FIN (only TCP sockets take them; an unconnected UDP socket is in TCP_CLOSE). */
-static __always_inline int closing_state(__u32 state)
+/* The protocol is a full socket's field (skb->sk may be a request or timewait socket). */
+static __always_inline int tcp_full_socket(struct bpf_sock *sk)
 {
+	struct bpf_sock *full = bpf_sk_fullsock(sk);
+	return full && full->protocol == IPPROTO_TCP_NR;
+}
+
+/*
+ * A TCP socket after it sent its FIN, or after its end (TCP_CLOSE: the reset a closed socket sends
+ * to a late packet leaves as the socket's own on newer kernels). An unconnected UDP socket is in
+ * TCP_CLOSE too, hence the protocol.
+ */
+static __always_inline int closing_tcp_socket(struct bpf_sock *sk)
+{
+	__u32 state = sk->state;
 	return state == BPF_TCP_FIN_WAIT1 || state == BPF_TCP_FIN_WAIT2 || state == BPF_TCP_CLOSING ||
-	       state == BPF_TCP_LAST_ACK || state == BPF_TCP_TIME_WAIT;
+	       state == BPF_TCP_LAST_ACK || state == BPF_TCP_TIME_WAIT ||
+	       (state == BPF_TCP_CLOSE && tcp_full_socket(sk));
 }
 
 /* A TCP FIN or RST. */
@@ -436,7 +449,7 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		 * would report the end of a flow as a new one.
 		 */
 		__u64 create = BPF_SK_STORAGE_GET_F_CREATE;
-		if (use_cache && pcl_kern_ctx_cast && closing_state(sk->state))
+		if (use_cache && pcl_kern_ctx_cast && closing_tcp_socket(sk))
 			create = 0;
 		s = state_of_socket(entry, sk, create, &stored);
 		/* Listening without a bind (which moves the state): accepted sockets start as a copy of the storage. */

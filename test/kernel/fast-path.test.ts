@@ -7,72 +7,24 @@
 // kernels that have the kfunc), nothing changes but the speed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { DecisionEvent, FirewallOptions } from '../../native/api.js';
 import { Firewall } from '../../native/index.js';
-import { PCL_CLOSE_DONE, pcl_slot, pcl_sock } from '../../native/abi.js';
+import { PCL_CLOSE_DONE } from '../../native/abi.js';
+import { visitFlowRecords } from '../../native/event-layout.js';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
 import { allowByDefault, finished, openFixture, type KernelFixture } from './kernel-fixture.js';
-import { kernelBtfHasFunc } from '../support/kernel-btf.js';
-
-const SLOTS = 65536; // PCL_SLOTS in bpf/portcullis.h
-const hasKernCtxCast = kernelBtfHasFunc('bpf_cast_to_kern_ctx');
-const needsKfunc = hasKernCtxCast
-  ? {}
-  : { skip: 'the kernel lacks bpf_cast_to_kern_ctx (before 6.2): the fast path reads socket storage' };
-const ENTRY_BYTES = pcl_slot.SIZE; // struct pcl_slot: owner, then struct pcl_sock
-
-function slotsPin(fixture: KernelFixture): string {
-  return `${fixture.pinDir}/maps/pcl_slots`;
-}
-
-/** pcl_slots' size as the kernel reports it. */
-function slotsSize(fixture: KernelFixture): number {
-  const out = execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', slotsPin(fixture)], { encoding: 'utf8' });
-  return (JSON.parse(out) as { max_entries: number }).max_entries;
-}
-
-function keyBytes(index: number): string[] {
-  return [0, 8, 16, 24].map((shift) => `0x${((index >> shift) & 0xff).toString(16)}`);
-}
-
-/** The pcl_slots entry `cookie` indexes, read from the kernel with bpftool: its owner cookie and its state's close_state. */
-function slotEntry(fixture: KernelFixture, cookie: bigint): { owner: bigint; closeState: bigint } {
-  const key = keyBytes(Number(cookie % BigInt(SLOTS)));
-  const out = execFileSync('bpftool', ['-j', 'map', 'lookup', 'pinned', slotsPin(fixture), 'key', ...key], {
-    encoding: 'utf8',
-  });
-  const value = (JSON.parse(out) as { value: string[] }).value;
-  const u64At = (offset: number): bigint =>
-    value.slice(offset, offset + 8).reduceRight((word, byte) => (word << 8n) | BigInt(Number(byte)), 0n);
-  return { owner: u64At(pcl_slot.owner), closeState: u64At(pcl_slot.sock + pcl_sock.close_state) };
-}
-
-function slotOwner(fixture: KernelFixture, cookie: bigint): bigint {
-  return slotEntry(fixture, cookie).owner;
-}
-
-/** Writes `owner` into every pcl_slots entry, its state zeroed but for `closeState`, in one bpftool batch. */
-function setEveryOwner(fixture: KernelFixture, owner: bigint, closeState = 0n): void {
-  const bytes = new Array<bigint>(ENTRY_BYTES).fill(0n);
-  const putU64 = (offset: number, word: bigint) => {
-    for (let i = 0; i < 8; i++) bytes[offset + i] = (word >> BigInt(8 * i)) & 0xffn;
-  };
-  putU64(pcl_slot.owner, owner);
-  putU64(pcl_slot.sock + pcl_sock.close_state, closeState);
-  const value = bytes.map((b) => `0x${b.toString(16)}`).join(' ');
-  const lines = Array.from(
-    { length: SLOTS },
-    (_, i) => `map update pinned ${slotsPin(fixture)} key ${keyBytes(i).join(' ')} value ${value}`,
-  );
-  const batch = join(fixture.sandbox.makeTempDir('slots'), 'batch');
-  writeFileSync(batch, `${lines.join('\n')}\n`);
-  execFileSync('bpftool', ['batch', 'file', batch], { stdio: 'ignore' });
-}
+import {
+  giveEntryTo,
+  hasKernCtxCast,
+  needsKfunc,
+  setEveryOwner,
+  SLOTS,
+  slotEntry,
+  slotOwner,
+  slotsSize,
+} from './slot-entries.js';
 
 /** Resolves with the first line a child prints. */
 function firstLine(child: ChildProcess, what: string, timeoutMs = 5000): Promise<string> {
@@ -339,3 +291,136 @@ for (const form of ['auto', 'socket-storage'] as const) {
     }, form);
   });
 }
+
+// One process, both ends in the cgroup. The client sends LATE_SENT bytes and closes: its FIN reports
+// its close, and it waits in FIN-WAIT for its peer's end as a full socket (a FIN timeout past
+// TIME-WAIT's 60 s: TCP_LINGER2), where packets still reach the cgroup hook. After a line on stdin
+// the accepted socket sends it LATE bytes: a late packet of a closed socket, which it answers with a
+// reset.
+const LATE_SENT = 20_000;
+const LATE = 1000;
+const LATE_PACKET = `
+import socket, sys, time
+port = int(sys.argv[1])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.23", port)); srv.listen(1)
+cli = socket.socket(); cli.setsockopt(socket.IPPROTO_TCP, socket.TCP_LINGER2, 120)
+cli.connect(("127.0.0.23", port)); conn, _ = srv.accept()
+cli.sendall(b"s" * ${LATE_SENT})
+got = 0
+while got < ${LATE_SENT}:
+    d = conn.recv(65536)
+    if not d: sys.exit("the client's data ended early")
+    got += len(d)
+cli.close()
+if conn.recv(65536) != b"": sys.exit("no FIN from the client")
+print("closed", flush=True)
+sys.stdin.readline()
+conn.sendall(b"l" * ${LATE})
+# The reset closes the socket (TCP_CLOSE, 7: tcpi_state, TCP_INFO's first byte); recv() would only
+# answer the end the FIN already gave.
+for _ in range(200):
+    if conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == 7:
+        print("reset", flush=True)
+        break
+    time.sleep(0.01)
+else:
+    print("no reset", flush=True)
+conn.close(); srv.close()
+`;
+
+/**
+ * Runs LATE_PACKET; `afterClose` runs with the client's cookie once its close is reported, before
+ * the late packet. Answers the client's cookie and the events of both its sockets, once the
+ * accepted socket's close (after the late packet) is in.
+ */
+async function latePacket(
+  fixture: KernelFixture,
+  events: EventCollector,
+  port: number,
+  afterClose: (clientCookie: bigint) => void,
+): Promise<{ cookie: bigint; client: DecisionEvent[]; accepted: DecisionEvent }> {
+  const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-u', '-c', LATE_PACKET, String(port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const done = finished(child, 15_000);
+  const connect = await events.waitFor(
+    (e) => e.kind === 'connect' && e.tgid === child.pid && e.remotePort === port,
+    'the client connect',
+    10_000,
+  );
+  const cookie = connect.socketCookie;
+  await events.waitFor((e) => e.kind === 'close' && e.socketCookie === cookie, 'the client close', 10_000);
+  for (let i = 0; i < 500 && !out.includes('closed'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(out, 'closed\n', 'the client closed, its FIN arrived');
+  afterClose(cookie);
+  child.stdin!.end('late\n');
+  const result = await done;
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(out, 'closed\nreset\n', 'the closed client got the late packet (and answered it with a reset)');
+  const accepted = await events.waitFor(
+    (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'in',
+    'the accepted socket close',
+  );
+  // Events arrive in the order they were made: the accepted socket's close came after the late packet.
+  return { cookie, client: events.events.filter((e) => e.socketCookie === cookie), accepted };
+}
+
+function assertClientReportedOnce(cookie: bigint, client: DecisionEvent[], accepted: DecisionEvent): void {
+  assert.deepEqual(
+    client.map((e) => e.kind),
+    ['connect', 'close'],
+    'the closed client is reported once, and its late packet makes no new flow',
+  );
+  assert.equal(client[1]!.bytesOut, BigInt(LATE_SENT));
+  assert.equal(client[1]!.bytesIn, 0n, 'its close was reported before the late packet');
+  // (Not its bytes in: the client's reset, a sequence number past its FIN, counts that FIN's number as a byte.)
+  assert.equal(accepted.bytesOut, BigInt(LATE), 'the late packet left, counted on its sender');
+  assert.notEqual(cookie, accepted.socketCookie);
+}
+
+test(
+  "a late packet of a closed socket whose entry another socket has taken counts in nobody's totals, and no close is reported again",
+  needsKfunc,
+  async () => {
+    await withFixture(async (fixture, events) => {
+      // Control: while the entry is still the closed socket's (marked done), its late packet reaches
+      // the hook as the socket's own and is counted in the state the entry keeps.
+      const kept = await latePacket(fixture, events, 8095, (cookie) => {
+        const entry = slotEntry(fixture, cookie);
+        assert.equal(entry.owner, cookie, "the closed client's state is in its entry");
+        assert.ok(entry.closeState & BigInt(PCL_CLOSE_DONE), 'marked done: another socket may take it');
+      });
+      assertClientReportedOnce(kept.cookie, kept.client, kept.accepted);
+      const keptEntry = slotEntry(fixture, kept.cookie);
+      assert.equal(keptEntry.owner, kept.cookie);
+      assert.equal(keptEntry.bytesIn, BigInt(LATE), 'the late packet went through the hook on the closed socket');
+
+      // The entry taken by another socket between the close and the late packet (its cookie: one no
+      // socket has): the late packet finds no state of its socket (nor is storage made for it), so it
+      // counts in neither the new owner's totals nor a new flow. The design allows at most that one
+      // packet in the new owner's totals only when it read the entry during the take itself.
+      const newOwner = 0xfffffffffffffffdn;
+      const given = await latePacket(fixture, events, 8096, (cookie) => {
+        assert.equal(slotOwner(fixture, cookie), cookie, "the closed client's state is in its entry");
+        giveEntryTo(fixture, cookie, newOwner);
+      });
+      assertClientReportedOnce(given.cookie, given.client, given.accepted);
+      const taken = slotEntry(fixture, given.cookie);
+      assert.equal(taken.owner, newOwner, 'the entry stays the new owner');
+      assert.deepEqual(
+        [taken.bytesIn, taken.bytesOut, taken.packetsIn, taken.packetsOut],
+        [0n, 0n, 0n, 0n],
+        "the new owner's totals have nothing of the closed socket's",
+      );
+      const liveCookies: (number | bigint)[] = [];
+      visitFlowRecords(await fixture.firewall.readFlows(), (cookie) => liveCookies.push(cookie));
+      assert.ok(
+        !liveCookies.some((cookie) => BigInt(cookie) === given.cookie),
+        'no live flow record is made again for the closed socket',
+      );
+    });
+  },
+);
