@@ -17,6 +17,8 @@ import { eventDecoding, openFixture, rule, type KernelFixture } from './kernel-f
 import { whenHeld } from '../support/hold-support.js';
 import { countingListener } from '../support/counting-listener.js';
 import { udpRounds, udpRoundsArgv } from '../support/udp-rounds.js';
+import { PCL_SK_HELD } from '../../native/abi.js';
+import { needsKfunc, slotEntry } from './slot-entries.js';
 
 const askByDefault: KernelDefaults = { global: 'ask', perApp: new Map() };
 
@@ -134,6 +136,47 @@ test(
       for (let i = 0; i < 50 && (await fixture.firewall.readHolds(eventDecoding)).length > 0; i++)
         await new Promise((resolve) => setTimeout(resolve, 20));
       assert.deepEqual(await fixture.firewall.readHolds(eventDecoding), []);
+    }),
+  ),
+);
+
+// Where the fast path's entries are used, a new TCP socket's state is born in its entry and a held
+// connect's stays there (never moved to storage): sock_ops, which gives the SYN the hold as its
+// retransmission timeout and ends the hold at establishment, must find it there.
+test(
+  "a held connect's state lives in its fast-path entry, where sock_ops finds it: its SYN is not sent again while held, and the answer releases it",
+  needsKfunc,
+  whenHeld(() =>
+    withSandbox(async (sandbox) => {
+      const fixture = await openFixture(sandbox);
+      assert.equal(fixture.firewall.fastPath, 'entry');
+      await fixture.firewall.setRules([], askByDefault);
+      await fixture.firewall.setAsk({ holdMs: 20_000, helperTgid: 0 });
+      const events = new EventCollector(fixture.firewall);
+      sandbox.defer(() => events.stop());
+      const { server, port } = await listen('127.0.0.1');
+      sandbox.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+      const connect = startConnect(fixture, '127.0.0.1', port);
+      const hold = await events.waitFor((e) => e.kind === 'hold' && e.remotePort === port, 'the hold');
+      const cookie = hold.socketCookie;
+      const held = slotEntry(fixture, cookie);
+      assert.equal(held.owner, cookie, "the held socket's state is in its own entry, not in socket storage");
+      assert.ok(held.flags & PCL_SK_HELD, 'marked held there');
+
+      // Without the hold as its timeout (sock_ops not finding the state), the SYN goes again after 1 s.
+      assert.equal(await settledWithin(connect.done, 2500), 'pending');
+      const [flow] = await heldFlows(fixture, 1);
+      assert.equal(flow!.dropped, 1, 'one SYN in 2.5 s: its retransmission waits for the hold');
+
+      assert.deepEqual(await fixture.firewall.answerHolds([{ ref: flow!.ref, verdict: 'allow' }]), ['sent']);
+      const released = await settledWithin(connect.done, 1000);
+      assert.notEqual(released, 'pending', 'released at once by the answer');
+      assert.equal(released !== 'pending' && released.outcome, 'ok');
+      const established = slotEntry(fixture, cookie);
+      assert.equal(established.owner, cookie, 'the state stays in its entry');
+      assert.equal(established.flags & PCL_SK_HELD, 0, 'sock_ops ended the hold in the entry at establishment');
+      assert.deepEqual(await fixture.firewall.readHolds(eventDecoding), [], 'the released connect left the hold map');
     }),
   ),
 );
