@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { policyCheck } from '../../../main/client/checks.js';
 import { policySummary } from '../../../main/cli/commands/status.js';
-import { unsafeReason } from '../../../main/helper/policy/policy-files.js';
+import { unsafeReason } from '../../../main/common/root-alone.js';
 import type { PolicyFileStatus, Status } from '../../../main/contract/index.js';
 
 const DIR = '/etc/portcullis/policy.d';
