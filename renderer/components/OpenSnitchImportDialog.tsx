@@ -2,6 +2,8 @@
 // person picks OpenSnitch's rule files, the renderer reads their text (never a path: the helper
 // takes none) and sends them as one bundle; the helper maps them and says what it added and which
 // files or rules it could not map, each with its place and reason. The same files again add nothing.
+// OpenSnitch's rules are mostly allow rules, so the helper asks for an administrator: a refusal
+// stores nothing and can be tried again with the same files.
 import { useState } from 'react';
 import type { ImportSummary } from '../../main/contract/lists';
 import { useRules } from '../stores/rules-store';
@@ -89,6 +91,12 @@ export function OpenSnitchImportDialog() {
           {!importing && (
             <button className="button primary" disabled={files.length === 0} onClick={start}>
               Import
+            </button>
+          )}
+          {importing?.phase === 'done' && importing.error !== null && (
+            // Nothing was stored (a refused administrator, a helper gone): the same files go again.
+            <button className="button primary" onClick={start}>
+              Try again
             </button>
           )}
         </div>

@@ -97,3 +97,30 @@ describe('Import from OpenSnitch', () => {
     expect(api.rules).toHaveLength(2);
   });
 });
+
+describe('Import from OpenSnitch needing an administrator', () => {
+  it('says why the import stopped, stores nothing, and imports the same files on Try again', async () => {
+    const api = createFakeApi();
+    installBridge(api);
+    api.refusals.push({ name: 'importCommit', message: 'adding an allow rule needs an administrator' });
+    render(<App />);
+    fireEvent.click(await screen.findByRole('tab', { name: /Rules/ }));
+    const allow = ruleFile('030-allow-dns', 'allow', all(simple('dest.ip', '192.0.2.53'), simple('dest.port', '53')));
+    fireEvent.click(screen.getByRole('button', { name: 'Import from OpenSnitch…' }));
+    const dialog = await screen.findByRole('dialog', { name: 'Import from OpenSnitch' });
+    fireEvent.change(within(dialog).getByLabelText('OpenSnitch rule files'), { target: { files: [allow] } });
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Import' }));
+    expect((await within(dialog).findByRole('alert')).textContent).toBe(
+      'The import stopped: adding an allow rule needs an administrator',
+    );
+    expect(api.rules).toEqual([]);
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Try again' }));
+    await within(dialog).findByText(
+      'Imported from 1 OpenSnitch rule file: 1 rule added, 0 already present, 0 skipped.',
+    );
+    expect(api.rules.map((rule) => [rule.action, formatRemote(rule.remote), rule.note])).toEqual([
+      ['allow', '192.0.2.53', 'OpenSnitch: 030-allow-dns'],
+    ]);
+    expect(within(dialog).queryByRole('button', { name: 'Try again' })).toBeNull();
+  });
+});
