@@ -77,6 +77,9 @@ test("a policy path counts only when it is root's alone", () => {
     mkdirSync(sub, { mode: 0o755 });
     assert.equal(unsafeReason(lstatSync(sub), 'directory'), null);
     assert.equal(unsafeReason(lstatSync(sub), 'file'), 'is not a file');
+    const subLink = join(base, 'sub-link');
+    symlinkSync(sub, subLink);
+    assert.equal(unsafeReason(lstatSync(subLink), 'directory'), 'is a symbolic link, not a directory');
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
