@@ -70,6 +70,21 @@ static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pc
 	e->verdict = verdict;
 }
 
+/*
+ * Whether a record wakes the helper at once. A known app's routine records (its connections, their
+ * closes, its listeners) wait for the helper's next drain (at most 100 ms: kDrainEveryMs in
+ * event-pump.cc), so at a thousand connections a second it wakes a few times a second, not twice
+ * per connection, and the connecting task pays no wakeup. An unknown process's records wake it: it
+ * reads the process's /proc entry before a one-shot process exits. So do holds (someone waits for
+ * the question) and DNS records, which are rare.
+ */
+static __always_inline __u64 wakeup_flags(__u8 kind, struct pcl_sock *s)
+{
+	int routine = kind == PCL_EV_CONNECT || kind == PCL_EV_SENDMSG || kind == PCL_EV_PACKET || kind == PCL_EV_CLOSE ||
+		      kind == PCL_EV_LISTEN;
+	return routine && s && s->app_id != 0 ? BPF_RB_NO_WAKEUP : 0;
+}
+
 static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
 				 __u32 rule_id, struct pcl_flow *totals)
 {
@@ -83,7 +98,7 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 	if (c)
 		c->events++;
 	fill_event(e, kind, s, f, cookie, verdict, rule_id, totals);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags(kind, s));
 }
 
 /* Final totals of a socket that carried traffic, as one 'close' event. */

@@ -17,5 +17,8 @@ export function compiledCli(): readonly string[] {
       `compiling the CLI (npm run build:ts) failed; fix the build or pass --from-source:\n${output.slice(-2000)}`,
     );
   }
-  return [process.execPath, join(REPO_ROOT, 'build', 'main', 'cli', 'entry.js')];
+  const profile = process.env.BENCH_HELPER_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HELPER_CPU_PROF}`]
+    : [];
+  return [process.execPath, ...profile, join(REPO_ROOT, 'build', 'main', 'cli', 'entry.js')];
 }

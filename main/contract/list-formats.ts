@@ -20,6 +20,12 @@ export interface SkippedLine {
   reason: string;
 }
 
+/** Where a skipped entry was, as every client shows it: "line 3", or "file:line" ("file" for a whole rule). */
+export function skippedPlace(skip: SkippedLine): string {
+  if (skip.file === undefined) return `line ${skip.line}`;
+  return skip.line > 0 ? `${skip.file}:${skip.line}` : skip.file;
+}
+
 /** Skipped lines kept with their text; beyond this only counted (a broken 1M-line file must not fill memory). */
 export const MAX_SKIPPED_KEPT = 1000;
 

@@ -50,6 +50,27 @@ export function formatOpenSnitchBundle(files: readonly OpenSnitchFile[]): string
   return JSON.stringify({ format: OPENSNITCH_BUNDLE_FORMAT, files });
 }
 
+/**
+ * A rule file as a client finds it (the CLI on disk, the desktop app from a file picker): its base
+ * name, its size in bytes, and how to read its text.
+ */
+export interface OpenSnitchFileSource {
+  name: string;
+  size: number;
+  read(): string | Promise<string>;
+}
+
+/**
+ * Reads rule files into the bundle. A file larger than a rule file may be is not read at all (a
+ * rule directory may hold anything): only its size goes, and the helper reports it skipped.
+ */
+export async function readOpenSnitchBundle(sources: readonly OpenSnitchFileSource[]): Promise<string> {
+  const files: OpenSnitchFile[] = [];
+  for (const { name, size, read } of sources)
+    files.push(size > MAX_OPENSNITCH_FILE_BYTES ? { name, text: '', oversized: size } : { name, text: await read() });
+  return formatOpenSnitchBundle(files);
+}
+
 export function parseOpenSnitchBundle(text: string, where = 'bundle'): Result<OpenSnitchFile[]> {
   let raw: unknown;
   try {

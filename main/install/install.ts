@@ -1,5 +1,5 @@
 // `portcullis install`: puts a verified helper bundle, the launcher, the polkit action, the CLI
-// wrapper and (optionally) the systemd unit in their fixed root-owned places. Run as root: by the
+// wrapper, the policy directory and (optionally) the systemd unit in their fixed root-owned places. Run as root: by the
 // deb's postinst, by `sudo portcullis install`, or through pkexec from the wizard.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { BUNDLE_FILES, LAYOUT } from '../common/install-layout.js';
 import { installedHelperPids } from './helper-processes.js';
 import { ensureRootDir, EXEC_MODE, exists, FILE_MODE, replaceRootTree, writeRootFile } from './root-files.js';
 import { bundleFile, verifyBundle } from './verified-bundle.js';
+import { ensurePolicyDir } from './policy-dir.js';
 import { trustedPathProblems } from './trusted-path.js';
 
 export interface InstallOptions {
@@ -53,6 +54,10 @@ export function install(options: InstallOptions): InstallResult {
       writeRootFile(LAYOUT.cliWrapper, CLI_WRAPPER, EXEC_MODE);
       done.push(LAYOUT.cliWrapper);
     }
+
+    const policyDir = ensurePolicyDir();
+    done.push(...policyDir.made);
+    notes.push(...policyDir.notes);
 
     if (options.systemd) {
       writeRootFile(LAYOUT.unit, bundleFile(bundle, BUNDLE_FILES.unit), FILE_MODE);

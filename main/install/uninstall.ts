@@ -1,7 +1,8 @@
 // `portcullis uninstall`: stops the installed helper, detaches and unpins its programs, and removes
 // every file install put down — only what its manifest names, so a pin directory or a state
-// directory shared with others keeps what is theirs. The rules database and /etc/portcullis
-// (helper.conf) go only with --purge, like a package's conffiles. Each step says what it did, so the
+// directory shared with others keeps what is theirs. The rules database and what is in
+// /etc/portcullis (helper.conf, policy files) go only with --purge, like a package's conffiles;
+// the directories install made there go when empty. Each step says what it did, so the
 // person (and the test) can see that nothing was left.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import { LAYOUT } from '../common/install-layout.js';
 import { asPortcullisError, isOurWrapper, requireRoot, systemdRunning } from './install.js';
 import { exists } from './root-files.js';
 import { installedHelperPids } from './helper-processes.js';
+import { removePolicyDirIfEmpty } from './policy-dir.js';
 import { isPinPath, type Manifest } from './bundle.js';
 
 export interface UninstallOptions {
@@ -63,7 +65,10 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       done.push(...purgeState(paths.stateDir));
       done.push(removeTree(LAYOUT.configDir));
     } else {
-      done.push(`kept ${paths.stateDir} and ${LAYOUT.configDir} (uninstall --purge removes them)`);
+      // Install made these two; what the administrator put in them stays, like a package's conffiles.
+      done.push(removePolicyDirIfEmpty());
+      done.push(removeEmptyDir(LAYOUT.configDir));
+      done.push(`kept ${paths.stateDir} (uninstall --purge removes it and ${LAYOUT.configDir})`);
     }
     return { ok: true, done };
   } catch (error) {

@@ -5,12 +5,13 @@ import { useState } from 'react';
 import { useRules } from '../stores/rules-store';
 import { useUi } from '../stores/ui-store';
 import { formatCount } from '../model/format';
+import { ImportResult } from './ImportResult';
 
 export function ImportDialog() {
   const importing = useRules((state) => state.importing);
   const importList = useRules((state) => state.importList);
   const clearImport = useRules((state) => state.clearImport);
-  const setImportOpen = useUi((state) => state.setImportOpen);
+  const closeImport = useUi((state) => state.closeImport);
   const [text, setText] = useState('');
   const [source, setSource] = useState('pasted list');
   const running = importing !== null && importing.phase !== 'done';
@@ -18,7 +19,7 @@ export function ImportDialog() {
   function close() {
     if (running) return;
     clearImport();
-    setImportOpen(false);
+    closeImport();
   }
 
   async function readFile(file: File) {
@@ -27,9 +28,6 @@ export function ImportDialog() {
   }
 
   const finished = importing?.phase === 'done';
-  const percent =
-    importing && importing.total > 0 && !finished ? Math.round((importing.sent / importing.total) * 100) : 100;
-  const summary = importing?.summary ?? null;
 
   return (
     <div className="dialog-backdrop" onClick={close}>
@@ -72,61 +70,13 @@ export function ImportDialog() {
           </>
         )}
         {importing && (
-          <div className="import-progress">
-            <div
-              className="progress"
-              role="progressbar"
-              aria-label="Import progress"
-              aria-valuemin={0}
-              aria-valuemax={100}
-              aria-valuenow={percent}
-            >
-              <div className="progress-fill" style={{ width: `${percent}%` }} />
-            </div>
-            <p data-testid="import-summary">
-              {summary
-                ? `Imported from ${importing.source}: ${formatCount(summary.added)} added, ${formatCount(summary.alreadyPresent)} already present, ${formatCount(summary.skippedCount)} skipped.`
-                : importing.phase === 'applying'
-                  ? `Applying ${formatCount(importing.entries)} entries from ${importing.source}…`
-                  : `Reading ${importing.source}: ${formatCount(importing.entries)} entries so far…`}
-            </p>
-            {summary?.lists.map((list) =>
-              list.action === 'allow' && (!list.enabled || list.pendingCount > 0) ? (
-                <p key={list.id} className="muted">
-                  “{list.name}” is an allow list: it opens the firewall, so it stays off until you review and enable it
-                  in Lists.
-                </p>
-              ) : null,
-            )}
-            {importing.error && (
-              <p className="field-error" role="alert">
-                The import stopped: {importing.error}
-              </p>
-            )}
-            {summary && summary.skipped.length > 0 && (
-              <details open={summary.skipped.length <= 20}>
-                <summary>Skipped lines</summary>
-                <ul className="skipped">
-                  {summary.skipped.slice(0, 200).map((skip) => (
-                    <li key={`${skip.line}:${skip.text}`}>
-                      <span className="mono">
-                        {skip.file === undefined
-                          ? `line ${skip.line}`
-                          : skip.line > 0
-                            ? `${skip.file}:${skip.line}`
-                            : skip.file}
-                        : {skip.text}
-                      </span>{' '}
-                      — {skip.reason}
-                    </li>
-                  ))}
-                  {summary.skippedCount > 200 && (
-                    <li className="muted">…and {formatCount(summary.skippedCount - 200)} more</li>
-                  )}
-                </ul>
-              </details>
-            )}
-          </div>
+          <ImportResult
+            importing={importing}
+            describe={(summary, source) =>
+              `Imported from ${source}: ${formatCount(summary.added)} added, ${formatCount(summary.alreadyPresent)} already present, ${formatCount(summary.skippedCount)} skipped.`
+            }
+            skippedHeading="Skipped lines"
+          />
         )}
         <div className="dialog-actions">
           <button className="button" onClick={close} disabled={running}>

@@ -9,6 +9,7 @@ import { useUi } from '../stores/ui-store';
 import { formatCount } from '../model/format';
 import { RuleForm } from './RuleForm';
 import { ImportDialog } from './ImportDialog';
+import { OpenSnitchImportDialog } from './OpenSnitchImportDialog';
 
 const ROW_HEIGHT = 40;
 
@@ -36,8 +37,8 @@ export function RulesView() {
   const apps = useConnections((state) => state.apps);
   const editing = useUi((state) => state.editing);
   const edit = useUi((state) => state.edit);
-  const importOpen = useUi((state) => state.importOpen);
-  const setImportOpen = useUi((state) => state.setImportOpen);
+  const importing = useUi((state) => state.importing);
+  const openImport = useUi((state) => state.openImport);
   const [query, setQuery] = useState('');
   const scrollRef = useRef<HTMLDivElement>(null);
 
@@ -79,8 +80,11 @@ export function RulesView() {
         <button className="button primary" onClick={() => edit({ mode: 'new', draft: { action: 'block' } })}>
           Add rule
         </button>
-        <button className="button" onClick={() => setImportOpen(true)}>
+        <button className="button" onClick={() => openImport('list')}>
           Import list…
+        </button>
+        <button className="button" onClick={() => openImport('opensnitch')}>
+          Import from OpenSnitch…
         </button>
         <button className="button" onClick={() => void download()}>
           Export…
@@ -194,7 +198,8 @@ export function RulesView() {
         </div>
       )}
       {editing && <RuleForm key={editing.mode === 'edit' ? editing.id : 'new'} editing={editing} />}
-      {importOpen && <ImportDialog />}
+      {importing === 'list' && <ImportDialog />}
+      {importing === 'opensnitch' && <OpenSnitchImportDialog />}
     </section>
   );
 }

@@ -7,6 +7,7 @@ import type { ExportFormat, ImportFormat, ImportSummary } from '../../main/contr
 import type { IpcResult } from '../../main/contract/ipc';
 import { streamImport, importChunks, type ImportCalls } from '../../main/contract/import-stream';
 import { formatExport, readExport } from '../../main/contract/export';
+import { readOpenSnitchBundle, type OpenSnitchFileSource } from '../../main/contract/opensnitch';
 import { bridge } from '../bridge';
 import { useNotices, valueAsAdministrator, valueOr } from './notices-store';
 
@@ -48,6 +49,8 @@ interface RulesStore {
   remove(ids: number[]): Promise<void>;
   setEnabled(id: number, enabled: boolean): Promise<void>;
   importList(source: string, text: string, options?: { format?: ImportFormat; list?: string }): Promise<void>;
+  /** OpenSnitch's rule files, read here and sent as one bundle, as `portcullis import --format opensnitch` does. */
+  importOpenSnitch(files: readonly OpenSnitchFileSource[]): Promise<void>;
   clearImport(): void;
   /** Rules and lists as text in a format (JSON imports back the same); null when reading them failed. */
   exportList(format: ExportFormat): Promise<string | null>;
@@ -125,6 +128,28 @@ export const useRules = create<RulesStore>((set, get) => ({
       set({ importing: { ...get().importing!, phase: 'done', error: (error as Error).message } });
     }
     await get().load();
+  },
+
+  async importOpenSnitch(files) {
+    const source = `${files.length} OpenSnitch rule file${files.length === 1 ? '' : 's'}`;
+    const reading: ImportProgress = {
+      source,
+      total: 0,
+      sent: 0,
+      entries: 0,
+      phase: 'sending',
+      summary: null,
+      error: null,
+    };
+    set({ importing: reading });
+    let bundle: string;
+    try {
+      bundle = await readOpenSnitchBundle(files);
+    } catch (error) {
+      set({ importing: { ...reading, phase: 'done', error: (error as Error).message } });
+      return;
+    }
+    await get().importList(source, bundle, { format: 'opensnitch' });
   },
 
   clearImport() {

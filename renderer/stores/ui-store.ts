@@ -6,6 +6,8 @@ import type { RowFilter, SortKey } from '../model/connection-rows';
 
 export type Tab = 'connections' | 'rules' | 'lists' | 'prompts';
 /** The rule form: a new rule (maybe prefilled) or an existing one by id. */
+/** The import dialog open: a list (hosts, CIDRs, AdBlock, JSON) or OpenSnitch's rule files. */
+export type ImportKind = 'list' | 'opensnitch';
 export type Editing = { mode: 'new'; draft: RuleDraft } | { mode: 'edit'; id: number } | null;
 
 interface UiStore {
@@ -15,14 +17,15 @@ interface UiStore {
   expanded: Set<number>;
   selectedAppId: number | null;
   editing: Editing;
-  importOpen: boolean;
+  importing: ImportKind | null;
   setTab(tab: Tab): void;
   setFilter(patch: Partial<RowFilter>): void;
   setSort(sort: SortKey): void;
   toggleExpanded(appId: number): void;
   selectApp(appId: number | null): void;
   edit(editing: Editing): void;
-  setImportOpen(open: boolean): void;
+  openImport(kind: ImportKind): void;
+  closeImport(): void;
 }
 
 export const useUi = create<UiStore>((set) => ({
@@ -32,7 +35,7 @@ export const useUi = create<UiStore>((set) => ({
   expanded: new Set(),
   selectedAppId: null,
   editing: null,
-  importOpen: false,
+  importing: null,
   setTab: (tab) => set({ tab }),
   setFilter: (patch) => set((state) => ({ filter: { ...state.filter, ...patch } })),
   setSort: (sort) => set({ sort }),
@@ -44,5 +47,6 @@ export const useUi = create<UiStore>((set) => ({
     }),
   selectApp: (selectedAppId) => set({ selectedAppId }),
   edit: (editing) => set({ editing, ...(editing ? { tab: 'rules' as const } : {}) }),
-  setImportOpen: (importOpen) => set({ importOpen }),
+  openImport: (importing) => set({ importing }),
+  closeImport: () => set({ importing: null }),
 }));

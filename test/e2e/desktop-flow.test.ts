@@ -1,16 +1,19 @@
 // The desktop app end to end, through the browser shell in Debian's Chromium, against a real helper
 // on a test cgroup: finish the wizard; see a connection a test process made; block it from the
 // list; the process's next connection fails; the rule is in the editor; remove it; it connects
-// again; import a list with a progress bar. Screenshots go to test-artifacts/e2e/.
+// again; import a list with a progress bar; import OpenSnitch's rule files (a broken and an oversized
+// one among them), the rules landing in the helper, a second import adding nothing. Screenshots go
+// to test-artifacts/e2e/.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne } from '../support/connect-probe.js';
 import { openShell, type ShellSession } from './browser-support.js';
+import { formatRemote } from '../../main/contract/index.js';
 
 const TARGET = '127.0.0.77';
 
@@ -162,5 +165,80 @@ describe('desktop app through the browser shell, real helper', () => {
     const total = rulesBefore.toLocaleString('en-US');
     await page.getByText(`${total} of ${total} rules`).waitFor();
     await session.screenshot('08-imported-list');
+  });
+
+  test('import from OpenSnitch: rule files picked in the app become rules in the helper; a second import adds nothing', async () => {
+    const { page } = session;
+    const dir = join(sandbox.makeTempDir('opensnitch'), 'rules');
+    mkdirSync(dir);
+    const write = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const rule = (name: string, operator: Record<string, unknown>) =>
+      `${JSON.stringify({ name, enabled: true, action: 'deny', duration: 'always', operator: { sensitive: false, list: [], ...operator } }, null, 2)}\n`;
+    const simple = (operand: string, data: string) => ({ type: 'simple', operand, data });
+    const files = [
+      write(
+        '000-deny-e2e.json',
+        rule('000-deny-e2e', {
+          type: 'list',
+          operand: 'list',
+          data: '',
+          list: [simple('dest.ip', '127.0.0.79'), simple('dest.port', '9'), simple('protocol', 'tcp')],
+        }),
+      ),
+      write('010-cmdline.json', rule('010-cmdline', simple('process.command', 'curl example.org'))),
+      write('014-broken.json', '{\n  "name": "014-broken",\n  "operator": {,\n}\n'),
+      write(
+        '020-huge.json',
+        rule('020-huge', { ...simple('dest.ip', '127.0.0.80'), description: 'x'.repeat(2 << 20) }),
+      ),
+    ];
+    const client = await helper.client('e2e-opensnitch');
+    const imported = async () =>
+      (await client.call('rules.list')).filter((stored) => stored.note === 'OpenSnitch: 000-deny-e2e');
+
+    const importFiles = async () => {
+      await page.getByRole('tab', { name: /Rules/ }).click();
+      await page.getByRole('button', { name: 'Import from OpenSnitch…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Import from OpenSnitch' });
+      await dialog.getByLabel('OpenSnitch rule files').setInputFiles(files);
+      await dialog.getByTestId('opensnitch-chosen').filter({ hasText: '4 files chosen' }).waitFor();
+      await dialog.getByRole('button', { name: 'Import', exact: true }).click();
+      return dialog;
+    };
+
+    const dialog = await importFiles();
+    const summary = dialog.getByTestId('import-summary');
+    await summary
+      .filter({ hasText: 'Imported from 4 OpenSnitch rule files: 1 rule added, 0 already present, 3 skipped.' })
+      .waitFor({ timeout: 30_000 });
+    const skipped = await dialog.getByRole('list', { name: 'Not imported' }).getByRole('listitem').allTextContents();
+    assert.equal(skipped.length, 3, skipped.join('\n'));
+    assert.match(skipped[0]!, /^010-cmdline\.json: 010-cmdline — /);
+    assert.match(skipped[1]!, /^014-broken\.json:3: 014-broken\.json — not valid JSON at line 3/);
+    assert.match(
+      skipped[2]!,
+      /^020-huge\.json: 020-huge\.json — \d+ bytes, more than the 1048576 a rule file may hold/,
+    );
+    await session.screenshot('11-opensnitch-import');
+    const rules = await imported();
+    assert.deepEqual(
+      rules.map((stored) => [stored.action, stored.appId, formatRemote(stored.remote), stored.ports, stored.protocol]),
+      [['block', null, '127.0.0.79', { from: 9, to: 9 }, 'tcp']],
+    );
+    await dialog.getByRole('button', { name: 'Close' }).click();
+
+    const again = await importFiles();
+    await again
+      .getByTestId('import-summary')
+      .filter({ hasText: 'Nothing new from 4 OpenSnitch rule files: 1 already present, 3 skipped.' })
+      .waitFor({ timeout: 30_000 });
+    assert.deepEqual(
+      (await imported()).map((stored) => stored.id),
+      rules.map((stored) => stored.id),
+    );
+    await again.getByRole('button', { name: 'Close' }).click();
   });
 });

@@ -1,12 +1,13 @@
-// install -> the installed helper runs from /usr/lib/portcullis -> doctor all green -> uninstall
-// --purge -> nothing left, checked place by place. Real system paths (root), real polkitd, the
+// install -> the installed helper runs from /usr/lib/portcullis -> it applies a policy file dropped
+// into the policy directory install made -> doctor all green -> uninstall --purge -> nothing left,
+// checked place by place. Real system paths (root), real polkitd, the
 // helper on the test's own cgroup and private bpffs through /etc/portcullis/helper.conf.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Check } from '../../main/contract/index.js';
+import { formatRemote, type Check, type Rule } from '../../main/contract/index.js';
 import { HelperClient } from '../../main/client/helper-client.js';
 import { LAYOUT, POLKIT_ACTION_ID } from '../../main/common/install-layout.js';
 import { installedHelperPids } from '../../main/install/helper-processes.js';
@@ -56,6 +57,13 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
       assert.equal(stats.mode & 0o022, 0, `${path} writable only by root`);
     }
     assert.equal(lstatSync(LAYOUT.launcher).mode & 0o777, 0o755);
+    // The policy directory, as the helper accepts it: a real directory, root's, 0755.
+    const policyDir = lstatSync(LAYOUT.policyDir);
+    assert.ok(policyDir.isDirectory(), `${LAYOUT.policyDir} is a directory`);
+    assert.equal(policyDir.uid, 0, `${LAYOUT.policyDir} owned by root`);
+    assert.equal(policyDir.gid, 0, `${LAYOUT.policyDir} group root`);
+    assert.equal(policyDir.mode & 0o7777, 0o755, `${LAYOUT.policyDir} mode 755`);
+    assert.deepEqual(readdirSync(LAYOUT.policyDir), [], 'install puts nothing in the policy directory');
 
     // polkitd itself read the action: one admin, active sessions only.
     const action = spawnSync('pkaction', ['--action-id', POLKIT_ACTION_ID, '--verbose'], { encoding: 'utf8' });
@@ -74,6 +82,45 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
     await waitFor(() => existsSync(paths.socket), 30_000, 'the installed helper did not create its socket');
     const client = await HelperClient.connect({ socketPath: paths.socket, clientName: 'install test' });
     const status = await client.call('status');
+    assert.equal(status.policy.dir, LAYOUT.policyDir, 'the installed helper reads the policy directory install made');
+    assert.equal(status.policy.error, null);
+
+    // A policy file dropped in after install, whole (written beside, renamed in), is applied.
+    const policyFile = `${LAYOUT.policyDir}/10-install-test.json`;
+    const temp = `${LAYOUT.policyDir}/.10-install-test.json.tmp`;
+    writeFileSync(
+      temp,
+      JSON.stringify({
+        format: 'portcullis-rules',
+        version: 1,
+        rules: [
+          {
+            action: 'block',
+            app: null,
+            remote: '203.0.113.77',
+            port: '9',
+            protocol: 'tcp',
+            direction: 'out',
+            expiresAt: null,
+            note: 'install test policy',
+            enabled: true,
+          },
+        ],
+        lists: [],
+      }),
+    );
+    chmodSync(temp, 0o644);
+    renameSync(temp, policyFile);
+    let managed: Rule[] = [];
+    for (const deadline = Date.now() + 15_000; managed.length === 0; ) {
+      assert.ok(Date.now() < deadline, 'the installed helper did not apply the policy file');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      managed = (await client.call('rules.list')).filter((rule) => rule.managedBy === policyFile);
+    }
+    assert.deepEqual(
+      managed.map((rule) => [rule.action, formatRemote(rule.remote), rule.ports, rule.note]),
+      [['block', '203.0.113.77', { from: 9, to: 9 }, 'install test policy']],
+    );
     client.close();
     assert.equal(status.attach.cgroup, paths.cgroup);
     assert.equal(status.attach.pinDir, paths.pinDir);
@@ -111,5 +158,6 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
     assert.deepEqual(attachedPrograms(paths.cgroup), [], 'nothing attached to the cgroup');
     assert.equal(existsSync(paths.socket), false, 'socket removed');
     assert.equal(existsSync(paths.stateDir), false, 'rules database removed (--purge)');
+    assert.equal(existsSync(LAYOUT.policyDir), false, 'policy directory and its file removed (--purge)');
   });
 });

@@ -22,6 +22,19 @@ for (const [property, size] of [
   });
 }
 
+// jsdom's Blob has no text() (Chromium's and Electron's do): read it through jsdom's FileReader, so
+// the renderer reads picked files with the call it uses in the browser.
+if (typeof Blob.prototype.text !== 'function') {
+  Blob.prototype.text = function text(this: Blob): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result as string);
+      reader.onerror = () => reject(reader.error ?? new Error('the file could not be read'));
+      reader.readAsText(this);
+    });
+  };
+}
+
 afterEach(() => {
   cleanup();
   installBridge(null);

@@ -6,13 +6,13 @@ import { basename, join, resolve } from 'node:path';
 import {
   IMPORT_FORMATS,
   PortcullisError,
-  MAX_OPENSNITCH_FILE_BYTES,
-  formatOpenSnitchBundle,
+  readOpenSnitchBundle,
+  skippedPlace,
   streamImport,
   type ImportCalls,
   type ImportFormat,
   type ImportSummary,
-  type OpenSnitchFile,
+  type OpenSnitchFileSource,
   type ParamsOf,
 } from '../../contract/index.js';
 import type { HelperClient } from '../../client/helper-client.js';
@@ -99,43 +99,36 @@ export async function openSource(target: string): Promise<TextSource> {
 
 /**
  * OpenSnitch's rules: every *.json file of a rule directory (as OpenSnitch loads them), or one rule
- * file, read here and sent as one bundle; the helper maps them and says which it could not. A file
- * larger than a rule file may be is not read (a directory may hold anything): only its size is sent.
+ * file, read here and sent as one bundle; the helper maps them and says which it could not.
  */
-export function openOpenSnitchSource(target: string): TextSource {
+export async function openOpenSnitchSource(target: string): Promise<TextSource> {
   const path = resolve(target);
-  const unreadable = (error: unknown) =>
-    new PortcullisError(
-      'invalid-input',
-      `DIR: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      { where: 'DIR' },
-    );
-  const readRuleFile = (file: string): OpenSnitchFile => {
-    const { size } = statSync(file);
-    if (size > MAX_OPENSNITCH_FILE_BYTES) return { name: basename(file), text: '', oversized: size };
-    return { name: basename(file), text: readFileSync(file, 'utf8') };
-  };
-  let files: OpenSnitchFile[];
+  const ruleFile = (file: string): OpenSnitchFileSource => ({
+    name: basename(file),
+    size: statSync(file).size,
+    read: () => readFileSync(file, 'utf8'),
+  });
+  let text: string;
   try {
+    let files: OpenSnitchFileSource[];
     if (statSync(path).isDirectory()) {
       const names = readdirSync(path)
         .filter((name) => name.endsWith('.json') && statSync(join(path, name)).isFile())
         .sort();
-      files = names.map((name) => readRuleFile(join(path, name)));
+      files = names.map((name) => ruleFile(join(path, name)));
       if (files.length === 0)
         throw new PortcullisError('invalid-input', `DIR: ${path} holds no *.json rule files`, { where: 'DIR' });
-    } else files = [readRuleFile(path)];
+    } else files = [ruleFile(path)];
+    text = await readOpenSnitchBundle(files);
   } catch (error) {
-    throw error instanceof PortcullisError ? error : unreadable(error);
+    if (error instanceof PortcullisError) throw error;
+    throw new PortcullisError(
+      'invalid-input',
+      `DIR: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      { where: 'DIR' },
+    );
   }
-  const text = formatOpenSnitchBundle(files);
   return { label: path, total: text.length, read: () => text.length, text: [text] };
-}
-
-/** Where a skipped entry was: a line of the list, or a file (and line) of a multi-file import. */
-function skippedWhere(skip: ImportSummary['skipped'][number]): string {
-  if (skip.file === undefined) return `line ${skip.line}`;
-  return skip.line > 0 ? `${skip.file}:${skip.line}` : skip.file;
 }
 
 /** The summary for a person: counts, the lists touched, the first skipped lines with their reasons. */
@@ -153,7 +146,7 @@ export function formatSummary(summary: ImportSummary): string {
       );
   }
   for (const skip of summary.skipped.slice(0, SKIPPED_SHOWN))
-    lines.push(`  ${skippedWhere(skip)}: ${skip.text} — ${skip.reason}`);
+    lines.push(`  ${skippedPlace(skip)}: ${skip.text} — ${skip.reason}`);
   if (summary.skippedCount > SKIPPED_SHOWN)
     lines.push(
       `  … and ${formatCount(summary.skippedCount - SKIPPED_SHOWN)} more skipped (--json lists the first ${summary.skipped.length})`,
@@ -234,7 +227,7 @@ export const importCommand: Command = {
         where: '--action',
       });
     const app = flag('app');
-    const source = format === 'opensnitch' ? openOpenSnitchSource(target) : await openSource(target);
+    const source = format === 'opensnitch' ? await openOpenSnitchSource(target) : await openSource(target);
     const summary = await runImport(
       context,
       {

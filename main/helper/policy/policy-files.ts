@@ -6,6 +6,7 @@
 // client's: the helper reads only what root wrote there.
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, watch, type FSWatcher, type Stats } from 'node:fs';
+import { unsafeReason } from '../../common/root-alone.js';
 import { basename, dirname, join } from 'node:path';
 import { parseDocument, type PolicyFileStatus, type PolicyStatus } from '../../contract/index.js';
 import type { RulesEngine } from '../engine.js';
@@ -18,15 +19,6 @@ const DEBOUNCE_MS = 250;
 interface FileRecord extends PolicyFileStatus {
   /** The content last applied (sha256), to skip files that did not change. */
   appliedHash: string | null;
-}
-
-/** Why root's word is not this path's: owner and mode, as helper.conf is checked. */
-export function unsafeReason(stats: Stats, kind: 'file' | 'directory'): string | null {
-  if (kind === 'file' ? !stats.isFile() : !stats.isDirectory())
-    return stats.isSymbolicLink() ? 'is a symbolic link, not a regular file' : `is not a ${kind}`;
-  if (stats.uid !== 0) return `is owned by uid ${stats.uid}, not root`;
-  if ((stats.mode & 0o022) !== 0) return `is writable by group or others (mode ${(stats.mode & 0o777).toString(8)})`;
-  return null;
 }
 
 export class PolicyFiles {

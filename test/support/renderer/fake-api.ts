@@ -1,5 +1,6 @@
 // An in-memory RendererApi for component and store tests: it keeps rules with the contract's own
 // parser (so validation is the real code), records calls, and lets a test push notifications.
+// Imports go through the contract's own list parser and OpenSnitch bundle reader and mapping.
 import {
   ipcNotifyNames,
   listenerName,
@@ -13,10 +14,11 @@ import {
 } from '../../../main/contract/ipc';
 import type { App, Flow, Settings, Status } from '../../../main/contract/domain';
 export { connectionEvent } from '../connection-event';
-import { parseRuleDraft, type Rule } from '../../../main/contract/rules';
+import { parseRuleDraft, specOf, type Rule, type RuleSpec } from '../../../main/contract/rules';
+import { mapOpenSnitch, parseOpenSnitchBundle } from '../../../main/contract/opensnitch';
 import type { Prompt } from '../../../main/contract/prompts';
 import { ListParser, type LineFormat } from '../../../main/contract/list-formats';
-import type { RuleList } from '../../../main/contract/lists';
+import type { ImportFormat, ImportSummary, RuleList } from '../../../main/contract/lists';
 
 export function status(overrides: Partial<Status> = {}): Status {
   return {
@@ -145,7 +147,11 @@ export function createFakeApi(): FakeApi {
     askTimeoutAction: 'block',
   };
 
-  const sessions = new Map<number, { parser: ListParser; begin: { source: string; list?: string } }>();
+  /** A line import's parser, or (OpenSnitch) the bundle's text, read whole at commit as the helper does. */
+  const sessions = new Map<
+    number,
+    { parser: ListParser | null; bundle: string[]; begin: { format: ImportFormat; source: string; list?: string } }
+  >();
   let nextSession = 1;
   /** The flows as they were at the last first page: later pages come from this picture. */
   let pagedFlows: Flow[] = [];
@@ -173,7 +179,10 @@ export function createFakeApi(): FakeApi {
     const parsed = parseRuleDraft(draft, Date.now());
     if (!parsed.ok)
       return { ok: false, error: { kind: 'invalid-input', message: parsed.error.message, where: parsed.error.where } };
-    const spec = parsed.value;
+    return { ok: true, value: storeSpec(parsed.value) };
+  }
+
+  function storeSpec(spec: RuleSpec): Rule {
     const now = Date.now();
     const rule: Rule = {
       id: nextRuleId++,
@@ -191,7 +200,37 @@ export function createFakeApi(): FakeApi {
       hits: 0,
     };
     fake.rules.push(rule);
-    return { ok: true, value: rule };
+    return rule;
+  }
+
+  /** What the helper's commit of an OpenSnitch bundle does; a rule with the same terms is not added twice. */
+  function commitOpenSnitch(bundle: string): IpcResult<ImportSummary> {
+    const files = parseOpenSnitchBundle(bundle);
+    if (!files.ok)
+      return { ok: false, error: { kind: 'invalid-input', message: files.error.message, where: files.error.where } };
+    const mapping = mapOpenSnitch(files.value);
+    const terms = (rule: RuleSpec | Rule) =>
+      JSON.stringify([rule.action, rule.remote, rule.ports, rule.protocol, rule.direction, rule.note]);
+    const drafts = mapping.document.rules ?? [];
+    let added = 0;
+    for (const draft of drafts) {
+      const spec = specOf(draft, Date.now());
+      if (!spec.ok || spec.value.app !== null) throw new Error('the fake holds global OpenSnitch rules only');
+      if (fake.rules.some((rule) => rule.appId === null && terms(rule) === terms(spec.value))) continue;
+      storeSpec(spec.value);
+      added++;
+    }
+    return {
+      ok: true,
+      value: {
+        added,
+        alreadyPresent: drafts.length - added,
+        skippedCount: mapping.skipped.length,
+        skipped: mapping.skipped,
+        lists: [],
+        elapsedMs: 1,
+      },
+    };
   }
 
   const api: Record<string, unknown> = {
@@ -224,19 +263,25 @@ export function createFakeApi(): FakeApi {
       fake.rules = fake.rules.filter((rule) => !ids.includes(rule.id));
       return ok({ removed });
     },
-    importBegin: (params: { format: LineFormat; source: string; list?: string }) => {
-      sessions.set(nextSession, { parser: new ListParser(params.format), begin: params });
+    importBegin: (params: { format: ImportFormat; source: string; list?: string }) => {
+      const parser = params.format === 'opensnitch' ? null : new ListParser(params.format as LineFormat);
+      sessions.set(nextSession, { parser, bundle: [], begin: params });
       return ok({ session: nextSession++ });
     },
     importChunk: ({ session, text }: { session: number; text: string }) => {
-      const parser = sessions.get(session)!.parser;
+      const { parser, bundle } = sessions.get(session)!;
+      if (!parser) {
+        bundle.push(text);
+        return ok({ lines: 0, entries: 0, skipped: 0, received: 0 });
+      }
       parser.push(text);
       return ok({ lines: parser.lines, entries: parser.entries.length, skipped: parser.skippedCount, received: 0 });
     },
     importAbort: ({ session }: { session: number }) => ok({ aborted: sessions.delete(session) }),
     importCommit: ({ session }: { session: number }) => {
-      const { parser, begin } = sessions.get(session)!;
+      const { parser, bundle, begin } = sessions.get(session)!;
       sessions.delete(session);
+      if (!parser) return Promise.resolve(commitOpenSnitch(bundle.join('')));
       parser.end();
       const name = begin.list ?? begin.source;
       let list = fake.lists.find((candidate) => candidate.name === name);

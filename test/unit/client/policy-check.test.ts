@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { policyCheck } from '../../../main/client/checks.js';
 import { policySummary } from '../../../main/cli/commands/status.js';
-import { unsafeReason } from '../../../main/helper/policy/policy-files.js';
+import { unsafeReason } from '../../../main/common/root-alone.js';
 import type { PolicyFileStatus, Status } from '../../../main/contract/index.js';
 
 const DIR = '/etc/portcullis/policy.d';
@@ -77,6 +77,9 @@ test("a policy path counts only when it is root's alone", () => {
     mkdirSync(sub, { mode: 0o755 });
     assert.equal(unsafeReason(lstatSync(sub), 'directory'), null);
     assert.equal(unsafeReason(lstatSync(sub), 'file'), 'is not a file');
+    const subLink = join(base, 'sub-link');
+    symlinkSync(sub, subLink);
+    assert.equal(unsafeReason(lstatSync(subLink), 'directory'), 'is a symbolic link, not a directory');
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

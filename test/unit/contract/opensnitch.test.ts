@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import {
   formatOpenSnitchBundle,
   literalAlternatives,
+  MAX_OPENSNITCH_FILE_BYTES,
+  readOpenSnitchBundle,
   mapOpenSnitch,
   mapOpenSnitchFile,
   parseOpenSnitchBundle,
@@ -236,4 +238,29 @@ test('a JSON syntax error is placed by line and column; valid JSON has no error 
   assert.deepEqual(jsonErrorPlace(''), { line: 1, column: 1 });
   for (const text of ['{"a": [1, -2.5e3, true, false, null, "\\u00e9\\n"]}', ' [] ', '"x"', '0'])
     assert.equal(jsonErrorPlace(text), null, text);
+});
+
+test('a client reads each rule file into the bundle, except one over the limit, whose size alone is sent', async () => {
+  const reads: string[] = [];
+  const source = (name: string, size: number, text: string) => ({
+    name,
+    size,
+    read: async () => {
+      reads.push(name);
+      return text;
+    },
+  });
+  const bundle = await readOpenSnitchBundle([
+    source('a.json', 9, '{"x": 1}\n'),
+    source('at-limit.json', MAX_OPENSNITCH_FILE_BYTES, 'y'),
+    source('huge.json', MAX_OPENSNITCH_FILE_BYTES + 1, 'never read'),
+  ]);
+  assert.deepEqual(reads, ['a.json', 'at-limit.json']);
+  const parsed = parseOpenSnitchBundle(bundle);
+  assert.ok(parsed.ok);
+  assert.deepEqual(parsed.value, [
+    { name: 'a.json', text: '{"x": 1}\n' },
+    { name: 'at-limit.json', text: 'y' },
+    { name: 'huge.json', text: '', oversized: MAX_OPENSNITCH_FILE_BYTES + 1 },
+  ]);
 });

@@ -1,0 +1,106 @@
+// Migrating from OpenSnitch in the app, as `portcullis import --format opensnitch` does it: the
+// person picks OpenSnitch's rule files, the renderer reads their text (never a path: the helper
+// takes none) and sends them as one bundle; the helper maps them and says what it added and which
+// files or rules it could not map, each with its place and reason. The same files again add nothing.
+// OpenSnitch's rules are mostly allow rules, so the helper asks for an administrator: a refusal
+// stores nothing and can be tried again with the same files.
+import { useState } from 'react';
+import type { ImportSummary } from '../../main/contract/lists';
+import { useRules } from '../stores/rules-store';
+import { useUi } from '../stores/ui-store';
+import { formatCount } from '../model/format';
+import { ImportResult } from './ImportResult';
+
+/** The finished import in a line: rules added, or nothing new when every rule was already there. */
+export function describeOpenSnitchImport(summary: ImportSummary, source: string): string {
+  const rest = `${formatCount(summary.alreadyPresent)} already present, ${formatCount(summary.skippedCount)} skipped.`;
+  return summary.added > 0
+    ? `Imported from ${source}: ${formatCount(summary.added)} rule${summary.added === 1 ? '' : 's'} added, ${rest}`
+    : `Nothing new from ${source}: ${rest}`;
+}
+
+export function OpenSnitchImportDialog() {
+  const importing = useRules((state) => state.importing);
+  const importOpenSnitch = useRules((state) => state.importOpenSnitch);
+  const clearImport = useRules((state) => state.clearImport);
+  const closeImport = useUi((state) => state.closeImport);
+  const [files, setFiles] = useState<File[]>([]);
+  const running = importing !== null && importing.phase !== 'done';
+
+  function close() {
+    if (running) return;
+    clearImport();
+    closeImport();
+  }
+
+  function start() {
+    void importOpenSnitch(
+      files.map((file) => ({
+        name: file.name,
+        size: file.size,
+        read: () =>
+          file.text().catch((error: unknown) => {
+            throw new Error(`${file.name} cannot be read: ${(error as Error).message}`);
+          }),
+      })),
+    );
+  }
+
+  return (
+    <div className="dialog-backdrop" onClick={close}>
+      <div
+        className="dialog wide-dialog"
+        role="dialog"
+        aria-label="Import from OpenSnitch"
+        onClick={(event) => event.stopPropagation()}
+      >
+        <h2>Import from OpenSnitch</h2>
+        {!importing && (
+          <>
+            <p className="muted">
+              Choose OpenSnitch’s rule files (<code>/etc/opensnitchd/rules/*.json</code>, one rule each). Each becomes
+              outbound rules noted “OpenSnitch: <i>name</i>”. A rule with no Portcullis form (other regular expressions,
+              users, command lines, interfaces, temporary durations) is listed with its file and why, and nothing of it
+              is imported. OpenSnitch decides by rule order; Portcullis by the most specific rule, so review allow rules
+              that relied on their order.
+            </p>
+            <label className="file-pick">
+              Choose rule files…
+              <input
+                type="file"
+                multiple
+                accept=".json,application/json"
+                aria-label="OpenSnitch rule files"
+                onChange={(event) => setFiles([...(event.target.files ?? [])])}
+              />
+            </label>
+            <p className="muted" data-testid="opensnitch-chosen">
+              {files.length === 0
+                ? 'No files chosen.'
+                : `${formatCount(files.length)} file${files.length === 1 ? '' : 's'} chosen: ${files.map((file) => file.name).join(', ')}`}
+            </p>
+          </>
+        )}
+        {importing && (
+          <ImportResult importing={importing} describe={describeOpenSnitchImport} skippedHeading="Not imported" />
+        )}
+        <div className="dialog-actions">
+          <button className="button" onClick={close} disabled={running}>
+            {importing?.phase === 'done' ? 'Close' : 'Cancel'}
+          </button>
+          {!importing && (
+            <button className="button primary" disabled={files.length === 0} onClick={start}>
+              Import
+            </button>
+          )}
+          {importing?.phase === 'done' && importing.error !== null && (
+            // Nothing was stored (a refused administrator, a helper gone): the same files go again.
+            <button className="button primary" onClick={start}>
+              Try again
+            </button>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}
