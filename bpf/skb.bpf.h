@@ -113,7 +113,9 @@ static __always_inline int mirror_due(struct pcl_sock *s, __u64 before, __u64 se
 #define PCL_RECV_HOLE_MAX (16u << 20)
 static __always_inline __u32 first_received_tcp_bytes(struct pcl_sock *s, struct parsed *p)
 {
-	__u32 end = p->seq + p->payload + ((p->tcp_flags & TCP_FLAG_SYN) ? 1 : 0); /* a SYN takes one number */
+	/* A SYN and a FIN each take one sequence number that is no byte: a reset after the FIN would count it. */
+	__u32 control = ((p->tcp_flags & TCP_FLAG_SYN) ? 1 : 0) + ((p->tcp_flags & TCP_FLAG_FIN) ? 1 : 0);
+	__u32 end = p->seq + p->payload + control;
 	if (!s->recv_seq_known) {
 		s->recv_seq_known = 1;
 		s->recv_seq_end = end;
@@ -122,10 +124,10 @@ static __always_inline __u32 first_received_tcp_bytes(struct pcl_sock *s, struct
 	__s32 ahead = end - s->recv_seq_end;
 	if (ahead <= 0)
 		return 0;
-	if ((__u32)ahead > p->payload + PCL_RECV_HOLE_MAX)
+	if ((__u32)ahead > p->payload + control + PCL_RECV_HOLE_MAX)
 		return p->payload;
 	s->recv_seq_end = end;
-	return (__u32)ahead;
+	return (__u32)ahead > control ? (__u32)ahead - control : 0;
 }
 
 /*

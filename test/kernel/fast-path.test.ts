@@ -376,7 +376,8 @@ function assertClientReportedOnce(cookie: bigint, client: DecisionEvent[], accep
   );
   assert.equal(client[1]!.bytesOut, BigInt(LATE_SENT));
   assert.equal(client[1]!.bytesIn, 0n, 'its close was reported before the late packet');
-  // (Not its bytes in: the client's reset, a sequence number past its FIN, counts that FIN's number as a byte.)
+  // The client's reset comes one sequence number past its FIN: that number is no byte.
+  assert.equal(accepted.bytesIn, BigInt(LATE_SENT), 'the accepted socket received what the client sent');
   assert.equal(accepted.bytesOut, BigInt(LATE), 'the late packet left, counted on its sender');
   assert.notEqual(cookie, accepted.socketCookie);
 }
