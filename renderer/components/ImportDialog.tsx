@@ -6,6 +6,7 @@ import { useRules } from '../stores/rules-store';
 import { useUi } from '../stores/ui-store';
 import { formatCount } from '../model/format';
 import { ImportResult } from './ImportResult';
+import { DialogFrame } from './DialogFrame';
 
 export function ImportDialog() {
   const importing = useRules((state) => state.importing);
@@ -30,69 +31,61 @@ export function ImportDialog() {
   const finished = importing?.phase === 'done';
 
   return (
-    <div className="dialog-backdrop" onClick={close}>
-      <div
-        className="dialog wide-dialog"
-        role="dialog"
-        aria-label="Import a list"
-        onClick={(event) => event.stopPropagation()}
-      >
-        <h2>Import a list</h2>
-        {!importing && (
-          <>
-            <p className="muted">
-              A hosts file (<code>0.0.0.0 ads.example.com</code>), one address, CIDR or domain per line, AdBlock filters
-              (<code>||ads.example.com^</code>) or a Portcullis JSON export. Lines starting with # are ignored. The list
-              is kept as a group you can disable or remove at once.
-            </p>
-            <label className="file-pick">
-              Choose a file…
-              <input
-                type="file"
-                accept=".txt,.hosts,.list,.conf,.netset,.json,text/plain,application/json"
-                aria-label="List file"
-                onChange={(event) => {
-                  const file = event.target.files?.[0];
-                  if (file) void readFile(file);
-                }}
-              />
-            </label>
-            <textarea
-              aria-label="List text"
-              rows={10}
-              value={text}
-              placeholder={'# or paste here\n203.0.113.0/24\ntracker.example.com'}
+    <DialogFrame title="Import a list" onClose={close}>
+      {!importing && (
+        <>
+          <p className="muted">
+            A hosts file (<code>0.0.0.0 ads.example.com</code>), one address, CIDR or domain per line, AdBlock filters (
+            <code>||ads.example.com^</code>) or a Portcullis JSON export. Lines starting with # are ignored. The list is
+            kept as a group you can disable or remove at once.
+          </p>
+          <label className="file-pick">
+            Choose a file…
+            <input
+              type="file"
+              accept=".txt,.hosts,.list,.conf,.netset,.json,text/plain,application/json"
+              aria-label="List file"
               onChange={(event) => {
-                setText(event.target.value);
-                setSource('pasted list');
+                const file = event.target.files?.[0];
+                if (file) void readFile(file);
               }}
             />
-          </>
-        )}
-        {importing && (
-          <ImportResult
-            importing={importing}
-            describe={(summary, source) =>
-              `Imported from ${source}: ${formatCount(summary.added)} added, ${formatCount(summary.alreadyPresent)} already present, ${formatCount(summary.skippedCount)} skipped.`
-            }
-            skippedHeading="Skipped lines"
+          </label>
+          <textarea
+            aria-label="List text"
+            rows={10}
+            value={text}
+            placeholder={'# or paste here\n203.0.113.0/24\ntracker.example.com'}
+            onChange={(event) => {
+              setText(event.target.value);
+              setSource('pasted list');
+            }}
           />
-        )}
-        <div className="dialog-actions">
-          <button className="button" onClick={close} disabled={running}>
-            {finished ? 'Close' : 'Cancel'}
+        </>
+      )}
+      {importing && (
+        <ImportResult
+          importing={importing}
+          describe={(summary, source) =>
+            `Imported from ${source}: ${formatCount(summary.added)} added, ${formatCount(summary.alreadyPresent)} already present, ${formatCount(summary.skippedCount)} skipped.`
+          }
+          skippedHeading="Skipped lines"
+        />
+      )}
+      <div className="dialog-actions">
+        <button className="button" onClick={close} disabled={running}>
+          {finished ? 'Close' : 'Cancel'}
+        </button>
+        {!importing && (
+          <button
+            className="button primary"
+            disabled={text.trim() === ''}
+            onClick={() => void importList(source, text)}
+          >
+            Import
           </button>
-          {!importing && (
-            <button
-              className="button primary"
-              disabled={text.trim() === ''}
-              onClick={() => void importList(source, text)}
-            >
-              Import
-            </button>
-          )}
-        </div>
+        )}
       </div>
-    </div>
+    </DialogFrame>
   );
 }

@@ -10,6 +10,7 @@ import { useRules } from '../stores/rules-store';
 import { useUi } from '../stores/ui-store';
 import { formatCount } from '../model/format';
 import { ImportResult } from './ImportResult';
+import { DialogFrame } from './DialogFrame';
 
 /** The finished import in a line: rules added, or nothing new when every rule was already there. */
 export function describeOpenSnitchImport(summary: ImportSummary, source: string): string {
@@ -47,60 +48,52 @@ export function OpenSnitchImportDialog() {
   }
 
   return (
-    <div className="dialog-backdrop" onClick={close}>
-      <div
-        className="dialog wide-dialog"
-        role="dialog"
-        aria-label="Import from OpenSnitch"
-        onClick={(event) => event.stopPropagation()}
-      >
-        <h2>Import from OpenSnitch</h2>
+    <DialogFrame title="Import from OpenSnitch" onClose={close}>
+      {!importing && (
+        <>
+          <p className="muted">
+            Choose OpenSnitch’s rule files (<code>/etc/opensnitchd/rules/*.json</code>, one rule each). Each becomes
+            outbound rules noted “OpenSnitch: <i>name</i>”. A rule with no Portcullis form (other regular expressions,
+            users, command lines, interfaces, temporary durations) is listed with its file and why, and nothing of it is
+            imported. OpenSnitch decides by rule order; Portcullis by the most specific rule, so review allow rules that
+            relied on their order.
+          </p>
+          <label className="file-pick">
+            Choose rule files…
+            <input
+              type="file"
+              multiple
+              accept=".json,application/json"
+              aria-label="OpenSnitch rule files"
+              onChange={(event) => setFiles([...(event.target.files ?? [])])}
+            />
+          </label>
+          <p className="muted" data-testid="opensnitch-chosen">
+            {files.length === 0
+              ? 'No files chosen.'
+              : `${formatCount(files.length)} file${files.length === 1 ? '' : 's'} chosen: ${files.map((file) => file.name).join(', ')}`}
+          </p>
+        </>
+      )}
+      {importing && (
+        <ImportResult importing={importing} describe={describeOpenSnitchImport} skippedHeading="Not imported" />
+      )}
+      <div className="dialog-actions">
+        <button className="button" onClick={close} disabled={running}>
+          {importing?.phase === 'done' ? 'Close' : 'Cancel'}
+        </button>
         {!importing && (
-          <>
-            <p className="muted">
-              Choose OpenSnitch’s rule files (<code>/etc/opensnitchd/rules/*.json</code>, one rule each). Each becomes
-              outbound rules noted “OpenSnitch: <i>name</i>”. A rule with no Portcullis form (other regular expressions,
-              users, command lines, interfaces, temporary durations) is listed with its file and why, and nothing of it
-              is imported. OpenSnitch decides by rule order; Portcullis by the most specific rule, so review allow rules
-              that relied on their order.
-            </p>
-            <label className="file-pick">
-              Choose rule files…
-              <input
-                type="file"
-                multiple
-                accept=".json,application/json"
-                aria-label="OpenSnitch rule files"
-                onChange={(event) => setFiles([...(event.target.files ?? [])])}
-              />
-            </label>
-            <p className="muted" data-testid="opensnitch-chosen">
-              {files.length === 0
-                ? 'No files chosen.'
-                : `${formatCount(files.length)} file${files.length === 1 ? '' : 's'} chosen: ${files.map((file) => file.name).join(', ')}`}
-            </p>
-          </>
-        )}
-        {importing && (
-          <ImportResult importing={importing} describe={describeOpenSnitchImport} skippedHeading="Not imported" />
-        )}
-        <div className="dialog-actions">
-          <button className="button" onClick={close} disabled={running}>
-            {importing?.phase === 'done' ? 'Close' : 'Cancel'}
+          <button className="button primary" disabled={files.length === 0} onClick={start}>
+            Import
           </button>
-          {!importing && (
-            <button className="button primary" disabled={files.length === 0} onClick={start}>
-              Import
-            </button>
-          )}
-          {importing?.phase === 'done' && importing.error !== null && (
-            // Nothing was stored (a refused administrator, a helper gone): the same files go again.
-            <button className="button primary" onClick={start}>
-              Try again
-            </button>
-          )}
-        </div>
+        )}
+        {importing?.phase === 'done' && importing.error !== null && (
+          // Nothing was stored (a refused administrator, a helper gone): the same files go again.
+          <button className="button primary" onClick={start}>
+            Try again
+          </button>
+        )}
       </div>
-    </div>
+    </DialogFrame>
   );
 }

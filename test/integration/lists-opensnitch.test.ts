@@ -10,27 +10,7 @@ import { Sandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import type { ImportSummary, Rule } from '../../main/contract/index.js';
-
-type Operator = { type: string; operand: string; data: string; sensitive?: boolean; list?: Operator[] };
-
-/** A rule file as OpenSnitch's daemon writes it. */
-function ruleText(name: string, action: string, operator: Operator, extra: Record<string, unknown> = {}): string {
-  return `${JSON.stringify(
-    {
-      created: '2024-05-02T09:30:00.000000000+02:00',
-      updated: '2024-05-02T09:30:00.000000000+02:00',
-      name,
-      enabled: true,
-      precedence: false,
-      action,
-      duration: 'always',
-      operator: { sensitive: false, list: [], ...operator },
-      ...extra,
-    },
-    null,
-    2,
-  )}\n`;
-}
+import { openSnitchRuleText as ruleText, simple } from '../support/opensnitch-rules.js';
 
 describe('OpenSnitch migration against a real helper', () => {
   const sandbox = new Sandbox();
@@ -47,7 +27,6 @@ describe('OpenSnitch migration against a real helper', () => {
     appExe = join(sandbox.makeTempDir('app'), 'migrated-app');
     copyFileSync(SYSTEM_PYTHON, appExe);
     const write = (file: string, text: string) => writeFileSync(join(rulesDir, file), text);
-    const simple = (operand: string, data: string): Operator => ({ type: 'simple', operand, data });
     write(
       '000-deny-telnet-lab.json',
       ruleText('000-deny-telnet-lab', 'deny', {
@@ -172,7 +151,6 @@ describe('OpenSnitch migration of a hostile rule directory', () => {
     const dir = join(sandbox.makeTempDir('hostile'), 'rules');
     mkdirSync(dir);
     const write = (file: string, text: string | Buffer) => writeFileSync(join(dir, file), text);
-    const simple = (operand: string, data: string): Operator => ({ type: 'simple', operand, data });
     write('000-good-ip.json', ruleText('000-good-ip', 'deny', simple('dest.ip', '127.0.0.91')));
     write('001-good-host.json', ruleText('001-good-host', 'deny', simple('dest.host', 'good.example')));
     // A real rule, padded past what a rule file may hold (OpenSnitch's are a few hundred bytes).

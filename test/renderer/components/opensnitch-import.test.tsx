@@ -9,23 +9,11 @@ import { createFakeApi } from '../../support/renderer/fake-api';
 import { App } from '../../../renderer/components/App';
 import { MAX_OPENSNITCH_FILE_BYTES } from '../../../main/contract/opensnitch';
 import { formatRemote } from '../../../main/contract/rules';
+import { all, openSnitchRuleText, simple, type OpenSnitchOperator } from '../../support/opensnitch-rules';
 
-type Operator = { type: string; operand: string; data: string; list?: Operator[] };
-const simple = (operand: string, data: string): Operator => ({ type: 'simple', operand, data });
-const all = (...list: Operator[]): Operator => ({ type: 'list', operand: 'list', data: '', list });
-
-/** A rule file as OpenSnitch's daemon writes it. */
-function ruleFile(name: string, action: string, operator: Operator): File {
-  const rule = {
-    created: '2024-05-02T09:30:00.000000000+02:00',
-    name,
-    enabled: true,
-    precedence: false,
-    action,
-    duration: 'always',
-    operator: { sensitive: false, list: [], ...operator },
-  };
-  return new File([`${JSON.stringify(rule, null, 2)}\n`], `${name}.json`, { type: 'application/json' });
+/** A rule file as the person picks it. */
+function ruleFile(name: string, action: string, operator: OpenSnitchOperator): File {
+  return new File([openSnitchRuleText(name, action, operator)], `${name}.json`, { type: 'application/json' });
 }
 
 function pickedFiles(): File[] {

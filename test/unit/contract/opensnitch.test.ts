@@ -13,29 +13,12 @@ import {
 } from '../../../main/contract/opensnitch.js';
 import { jsonErrorPlace } from '../../../main/contract/json-error.js';
 import { formatPorts, formatRemote, type ParsedDraft } from '../../../main/contract/rules.js';
+import { openSnitchRuleText, simple, type OpenSnitchOperator } from '../../support/opensnitch-rules.js';
 
-type Operator = { type: string; operand: string; data?: string; sensitive?: boolean; list?: Operator[] | null };
-
-const ruleFile = (name: string, operator: Operator, extra: Record<string, unknown> = {}) => ({
+const ruleFile = (name: string, operator: OpenSnitchOperator, extra: Record<string, unknown> = {}) => ({
   name: `${name}.json`,
-  text: JSON.stringify(
-    {
-      created: '2024-03-01T10:00:00.000000000+01:00',
-      updated: '2024-03-01T10:00:00.000000000+01:00',
-      name,
-      enabled: true,
-      precedence: false,
-      action: 'deny',
-      duration: 'always',
-      operator: { sensitive: false, list: [], ...operator },
-      ...extra,
-    },
-    null,
-    2,
-  ),
+  text: openSnitchRuleText(name, 'deny', operator, extra),
 });
-
-const simple = (operand: string, data: string): Operator => ({ type: 'simple', operand, data });
 
 /** A draft as one line: what the rule says. */
 const show = (draft: ParsedDraft) =>
