@@ -71,18 +71,25 @@ static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pc
 }
 
 /*
- * Whether a record wakes the helper at once. A known app's routine records (its connections, their
- * closes, its listeners) wait for the helper's next drain (at most 100 ms: kDrainEveryMs in
- * event-pump.cc), so at a thousand connections a second it wakes a few times a second, not twice
- * per connection, and the connecting task pays no wakeup. An unknown process's records wake it: it
- * reads the process's /proc entry before a one-shot process exits. So do holds (someone waits for
- * the question) and DNS records, which are rare.
+ * Whether a record wakes the helper, by time or size rather than per record. A known app's routine
+ * records (its connections, their closes, its listeners) wait for the helper's next drain (at most
+ * 100 ms: kDrainEveryMs in event-pump.cc), so at a thousand connections a second it wakes a few
+ * times a second, not twice per connection, and the connecting task pays no wakeup; once a quarter
+ * of the ring waits unread, they wake it (a burst must not fill the ring before the drain). The
+ * rest wake it at once: an unknown process's records (it reads the process's /proc entry before a
+ * one-shot process exits), holds (someone waits for the question) and DNS records, which are rare.
+ * Those are forced: the ring's default wakes the reader only when it has read everything before the
+ * record, which is not so while routine records wait.
  */
 static __always_inline __u64 wakeup_flags(__u8 kind, struct pcl_sock *s)
 {
 	int routine = kind == PCL_EV_CONNECT || kind == PCL_EV_SENDMSG || kind == PCL_EV_PACKET || kind == PCL_EV_CLOSE ||
 		      kind == PCL_EV_LISTEN;
-	return routine && s && s->app_id != 0 ? BPF_RB_NO_WAKEUP : 0;
+	if (!routine || !s || s->app_id == 0)
+		return BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_query(&pcl_events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&pcl_events, BPF_RB_RING_SIZE) / 4)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
