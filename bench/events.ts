@@ -14,7 +14,6 @@
 //    and the kernel's drop counter; with a deliberately small ring it shows drops are counted
 //    (delivered + dropped = emitted).
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Firewall } from '../native/index.js';
@@ -33,8 +32,8 @@ import { DnsObserver } from '../main/helper/dns/dns-observer.js';
 import { FlowTracker } from '../main/helper/flows/flow-tracker.js';
 import { FlowsStore } from '../main/helper/flows/flows-store.js';
 import { ConnectionPipeline } from '../main/helper/flows/connection-pipeline.js';
-import { killAndWait, Sandbox } from '../test/support/sandbox.js';
-import { buildLoadgen } from './lib/loadgen.js';
+import { Sandbox } from '../test/support/sandbox.js';
+import { buildLoadgen, startLoopbackConnects } from './lib/loadgen.js';
 
 const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
 const jsonAt = process.argv.indexOf('--json');
@@ -182,28 +181,6 @@ async function userSpaceCapacity(): Promise<Record<string, unknown>> {
   }
 }
 
-function lineOf(child: ReturnType<typeof spawn>, test: (line: string) => boolean, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer}`)),
-      timeoutMs,
-    );
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => test(l.trim()));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line.trim());
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before the expected output: ${buffer}`));
-    });
-  });
-}
-
 async function endToEnd(
   sandbox: Sandbox,
   loadgen: string,
@@ -224,25 +201,11 @@ async function endToEnd(
     pipeline.process(events);
   }, decoding);
   try {
-    const port = String(30_000 + Math.floor(Math.random() * 20_000));
-    const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(Math.ceil(durationMs / 1000) + 20)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { finished } = await startLoopbackConnects(sandbox, loadgen, cgroup, {
+      durationMs,
+      maxConnections: smoke ? 20_000 : 5_000_000,
     });
-    sandbox.defer(() => killAndWait(sink));
-    await lineOf(sink, (l) => l === 'ready', 5000);
-    const client = sandbox.spawnInCgroup(cgroup, [
-      loadgen,
-      'tcp-connect',
-      '127.0.0.1',
-      port,
-      String(durationMs),
-      String(smoke ? 20_000 : 5_000_000),
-    ]);
-    const result = JSON.parse(await lineOf(client, (l) => l.startsWith('{'), durationMs + 30_000)) as {
-      ok: number;
-      failed: number;
-      elapsedNs: number;
-    };
+    const result = await finished;
     // Let the event thread drain what the ring still holds.
     let last = -1;
     for (let i = 0; i < 50 && last !== delivered; i++) {

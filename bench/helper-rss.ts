@@ -12,12 +12,11 @@
 // median of samples a second apart, with their range); CPU
 // from /proc/PID/stat over a quiet window and over a window of 1k TCP connect+close per second
 // from the C load generator (the connections also go through the whole pipeline and history).
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { killAndWait, Sandbox } from '../test/support/sandbox.js';
 import { CLI_ARGV, HelperProcess } from '../test/support/helper-process.js';
-import { buildLoadgen } from './lib/loadgen.js';
+import { buildLoadgen, lineOf, startLoopbackConnects } from './lib/loadgen.js';
 import { compiledCli } from './lib/compiled-cli.js';
 import { summarize } from './lib/stats.js';
 
@@ -85,32 +84,6 @@ async function cpuPercentOver(pid: number, ms: number): Promise<number> {
   return ((cpuSeconds(pid) - before) / wall) * 100;
 }
 
-function waitLine(
-  child: ReturnType<typeof spawn>,
-  test: (line: string) => boolean,
-  timeoutMs: number,
-): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer.slice(-500)}`)),
-      timeoutMs,
-    );
-    child.stdout!.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => test(l.trim()));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line.trim());
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code}: ${buffer.slice(-500)}`));
-    });
-  });
-}
-
 /**
  * The helper's CPU while a load generator in its cgroup makes `rate` TCP connect+close per second to
  * a loopback sink for `seconds` (every connection goes through the whole pipeline and history).
@@ -123,33 +96,20 @@ async function cpuAtConnectionRate(
   rate = 1000,
 ): Promise<{ connectionsPerSecond: number; cpuAt1kFirstPercent: number; cpuAt1kConnectionsPercent: number }> {
   const loadgen = buildLoadgen(sandbox.makeTempDir('bench-rss-loadgen'));
-  const port = String(30_000 + Math.floor(Math.random() * 20_000));
-  const sink = spawn(loadgen, ['tcp-sink', '127.0.0.1', port, String(seconds + 30)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const durationMs = seconds * 1000;
+  const { finished } = await startLoopbackConnects(sandbox, loadgen, cgroup, {
+    durationMs,
+    maxConnections: durationMs + 100,
+    perSecond: rate,
   });
-  sandbox.defer(() => killAndWait(sink));
-  await waitLine(sink, (l) => l === 'ready', 5000);
-  const load = sandbox.spawnInCgroup(cgroup, [
-    loadgen,
-    'tcp-connect',
-    '127.0.0.1',
-    port,
-    String(seconds * 1000),
-    String(seconds * 1000 + 100),
-    String(rate),
-  ]);
   // The first third runs on a fresh helper (V8 still compiling the hot paths on its worker threads);
   // the rest is the sustained figure.
-  const firstMs = Math.round((seconds * 1000) / 3);
+  const firstMs = Math.round(durationMs / 3);
   const cpu = cpuPercentOver(pid, firstMs).then(async (first) => ({
     first,
-    sustained: await cpuPercentOver(pid, seconds * 1000 - firstMs - 500),
+    sustained: await cpuPercentOver(pid, durationMs - firstMs - 500),
   }));
-  const result = JSON.parse(await waitLine(load, (l) => l.startsWith('{'), seconds * 1000 + 30_000)) as {
-    ok: number;
-    elapsedNs: number;
-  };
-  await killAndWait(sink);
+  const result = await finished;
   const { first, sustained } = await cpu;
   return {
     connectionsPerSecond: result.ok / (result.elapsedNs / 1e9),
@@ -205,7 +165,7 @@ async function main(): Promise<void> {
         String(Math.min(PER_HOLDER, FLOWS - start)),
         smoke ? '30' : '300',
       ]);
-      await waitLine(holder, (l) => l === 'ready', 120_000);
+      await lineOf(holder, (l) => l === 'ready', 120_000);
       holders.push(holder);
     }
     // Wait until the helper has taken every connect decision (bounded).

@@ -1,6 +1,8 @@
 // The C load generator (bench/loadgen.c): compiled at bench time, then driven here. One measurement
 // = a fresh sink, one bounded run of the generator in the test cgroup, the sink's or generator's
 // own count over its own clock.
+import type { ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { killAndWait, type Sandbox } from '../../test/support/sandbox.js';
 import { endpoints, spawnClient, spawnInNs, type Lab, type Lane, type TrafficPath } from './lab.js';
@@ -15,6 +17,62 @@ export function buildLoadgen(outDir: string): string {
   const binary = join(outDir, 'loadgen');
   run(compiler, ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, SOURCE]);
   return binary;
+}
+
+/** The first line of a child's output that passes `test`; rejects when it exits first or after `timeoutMs`. */
+export function lineOf(child: ChildProcess, test: (line: string) => boolean, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no expected output within ${timeoutMs} ms: ${buffer.slice(-500)}`)),
+      timeoutMs,
+    );
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const line = buffer.split('\n').find((l) => test(l.trim()));
+      if (line) {
+        clearTimeout(timer);
+        resolve(line.trim());
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before the expected output: ${buffer.slice(-500)}`));
+    });
+  });
+}
+
+/**
+ * TCP connect+close from the generator in `cgroup` to a fresh sink on loopback (host namespace), for
+ * `durationMs` and at most `maxConnections`, paced to `perSecond` when given. Resolves once the
+ * generator runs; `finished` gives its result (the sink is stopped then).
+ */
+export async function startLoopbackConnects(
+  sandbox: Sandbox,
+  binary: string,
+  cgroup: string,
+  load: { durationMs: number; maxConnections: number; perSecond?: number },
+): Promise<{ finished: Promise<TcpConnectResult> }> {
+  const port = String(30_000 + Math.floor(Math.random() * 20_000));
+  const sinkSeconds = String(Math.ceil(load.durationMs / 1000) + 30);
+  const sink = spawn(binary, ['tcp-sink', '127.0.0.1', port, sinkSeconds], { stdio: ['ignore', 'pipe', 'pipe'] });
+  sandbox.defer(() => killAndWait(sink));
+  await lineOf(sink, (l) => l === 'ready', 5000);
+  const pace = load.perSecond === undefined ? [] : [String(load.perSecond)];
+  const client = sandbox.spawnInCgroup(cgroup, [
+    binary,
+    'tcp-connect',
+    '127.0.0.1',
+    port,
+    String(load.durationMs),
+    String(load.maxConnections),
+    ...pace,
+  ]);
+  const finished = lineOf(client, (l) => l.startsWith('{'), load.durationMs + 30_000).then(async (line) => {
+    await killAndWait(sink);
+    return JSON.parse(line) as TcpConnectResult;
+  });
+  return { finished };
 }
 
 export interface TcpConnectResult {
