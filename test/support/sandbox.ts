@@ -8,6 +8,15 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { findCgroup2Mount } from '../../main/common/cgroup2.js';
 
+/**
+ * Spawns argv so that it is killed when the test process dies, even by SIGKILL or a crash that runs
+ * no cleanup (a server in a test host would otherwise outlive its namespace's name). The death
+ * signal survives exec, and setpriv execs: the child's pid is the command's.
+ */
+function spawnDyingWithTest(argv: string[], options: SpawnOptions): ChildProcess {
+  return spawn('setpriv', ['--pdeathsig', 'KILL', ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+}
+
 type Cleanup = () => void | Promise<void>;
 
 export class Sandbox {
@@ -110,10 +119,10 @@ export class Sandbox {
     const { netns, ...spawnOptions } = options;
     const inner = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
     // The shell writes its own pid into cgroup.procs, then execs: no window where it runs outside.
-    const child = spawn('sh', ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...inner], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      ...spawnOptions,
-    });
+    const child = spawnDyingWithTest(
+      ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, ...inner],
+      spawnOptions,
+    );
     this.defer(() => killAndWait(child));
     return child;
   }
@@ -132,7 +141,7 @@ export class Sandbox {
 
   /** Spawns a command in a network namespace (a test host's server, say). Killed on cleanup. */
   spawnInNetns(netns: string, argv: string[], options: SpawnOptions = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    const child = spawnDyingWithTest(['ip', 'netns', 'exec', netns, ...argv], options);
     this.defer(() => killAndWait(child));
     return child;
   }
