@@ -79,10 +79,11 @@ export function OpenSnitchImportDialog() {
         <>
           <p className="muted">
             Choose OpenSnitch’s rules folder (<code>/etc/opensnitchd/rules</code>, one JSON file per rule) or some of
-            its files. Each rule becomes outbound rules noted “OpenSnitch: <i>name</i>”. A rule with no Portcullis form
-            (other regular expressions, users, command lines, interfaces, temporary durations) is listed with its file
-            and why, and nothing of it is imported. OpenSnitch decides by rule order; Portcullis by the most specific
-            rule, so review allow rules that relied on their order.
+            its files; OpenSnitch saves them readable by root only, so copy them where you can read them first. Each
+            rule becomes outbound rules noted “OpenSnitch: <i>name</i>”. A rule with no Portcullis form (other regular
+            expressions, users, command lines, interfaces, temporary durations) is listed with its file and why, and
+            nothing of it is imported. OpenSnitch decides by rule order; Portcullis by the most specific rule, so review
+            allow rules that relied on their order.
           </p>
           <label className="file-pick">
             Choose rule files…
