@@ -231,21 +231,41 @@ void FirewallCore::AttachHolds() {
   holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup_, pin_dir_, false);
 }
 
+// Tracing links cannot be re-pointed at another program (BPF_LINK_UPDATE is for cgroup and a few
+// other links), so an adopted one would keep the previous build's program until a reboot: this
+// build's is attached beside it and pinned in its place, then the old link goes. For that moment
+// both run on the same pinned maps, which their work leaves as one would (exec, fork, exit and
+// cgroup records written twice, alike).
+void FirewallCore::ReplaceTracingLink(bpf_program* prog, const std::string& path) {
+  bpf_link* link = bpf_program__attach_trace(prog);
+  if (!link) throw NativeFailure(std::string("attach ") + bpf_program__name(prog), errno);
+  links_.push_back(link);
+  std::string fresh = path + "-new";
+  unlink(fresh.c_str());  // left by a start killed here
+  int err = bpf_link__pin(link, fresh.c_str());
+  if (err) throw NativeFailure("pin link " + fresh, -err);
+  DetachPinnedLink(path);
+  if (rename(fresh.c_str(), path.c_str()) != 0) throw NativeFailure("pin link " + path, errno);
+}
+
 bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir,
                              bool adopt_only) {
   bpf_program* prog = bpf_object__find_program_by_name(skel_->obj, program);
   if (!prog) throw NativeFailure(std::string("find program ") + program, ENOENT);
   std::string path = LinkPin(pin_dir, program);
   bpf_link* link = nullptr;
+  // A start killed inside ReplaceTracingLink after the old link went: the new one is the link.
+  if (tracing && !Exists(path) && Exists(path + "-new") && rename((path + "-new").c_str(), path.c_str()) != 0)
+    throw NativeFailure("pin link " + path, errno);
   if (Exists(path)) {
-    link = bpf_link__open(path.c_str());
-    if (!link) throw NativeFailure("open pinned link " + path, errno);
-    links_.push_back(link);
-    // Tracing links cannot be updated and keep the program they have (it uses the same pinned maps).
     if (tracing) {
+      ReplaceTracingLink(prog, path);
       adopted_ = true;
       return true;
     }
+    link = bpf_link__open(path.c_str());
+    if (!link) throw NativeFailure("open pinned link " + path, errno);
+    links_.push_back(link);
     // Adopting pins made for another cgroup would silently enforce in the wrong place.
     bpf_link_info link_info{};
     uint32_t len = sizeof(link_info);

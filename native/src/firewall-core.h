@@ -18,6 +18,7 @@
 
 struct portcullis_bpf;
 struct bpf_link;
+struct bpf_program;
 
 namespace portcullis {
 
@@ -152,6 +153,8 @@ class FirewallCore {
   void AttachOrAdopt(int cgroup_fd, const std::string& pin_dir);
   // Attaches one program (or adopts its pinned link); adopt_only: only adopts. Answers whether it is attached.
   bool AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir, bool adopt_only);
+  // Attaches this build's tracing program in place of the one pinned at `path` (see the .cc).
+  void ReplaceTracingLink(bpf_program* prog, const std::string& path);
   void CloseInnerFds(uint32_t slot);
   int OuterFd(size_t inner) const;
 

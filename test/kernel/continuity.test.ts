@@ -17,6 +17,18 @@ const ATTACHER = nodeArgv('test/kernel/fixtures/attach-and-wait.ts');
 /** Counts the programs attached to a cgroup, to see that adoption does not attach twice. */
 const programCount = (cgroup: string): number => attachedPrograms(cgroup).length;
 
+/** The program each pinned link runs, by the link's name. */
+function linkPrograms(pinDir: string): Map<string, number> {
+  const links = new Map<string, number>();
+  for (const name of readdirSync(join(pinDir, 'links'))) {
+    const out = execFileSync('bpftool', ['-j', 'link', 'show', 'pinned', join(pinDir, 'links', name)], {
+      encoding: 'utf8',
+    });
+    links.set(name, (JSON.parse(out) as { prog_id: number }).prog_id);
+  }
+  return links;
+}
+
 test('kill -9 of the attaching process leaves blocking in force; a new process adopts and changes rules', async () => {
   await withSandbox(async (sandbox) => {
     const cgroup = sandbox.makeCgroup('continuity');
@@ -37,6 +49,8 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     const attached = programCount(cgroup);
     assert.ok(attached >= 10, `expected our cgroup programs on the test cgroup, found ${attached}`);
 
+    const before = linkPrograms(pinDir);
+    assert.ok(before.has('pcl_exec') && before.has('pcl_connect4'), [...before.keys()].join(' '));
     helper.kill('SIGKILL');
     await new Promise((resolve) => helper.once('exit', resolve));
 
@@ -52,6 +66,11 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     sandbox.defer(() => adopted.close());
     assert.equal(adopted.adopted, true);
     assert.equal(programCount(cgroup), attached, 'adoption re-used the links instead of attaching again');
+    // Every link now runs this process's build of its program: the cgroup ones re-pointed, the
+    // tracing ones (which cannot be) replaced by a new link pinned under the same name.
+    const after = linkPrograms(pinDir);
+    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), 'the same pins, none left beside them');
+    for (const [name, program] of after) assert.notEqual(program, before.get(name), `${name} runs the new build`);
     const stats = await adopted.setRules([rule('block', '127.0.0.8')], allowByDefault);
     assert.ok(stats.generation >= 2, 'generation continues from the pinned config');
     assert.equal(
