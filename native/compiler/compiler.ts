@@ -18,7 +18,6 @@ import { EntryWriter, type Writers } from './entry-writer.js';
 import { Scratch, sweepKeys } from './key-order.js';
 import { BULK_LOAD_MIN, FamilyTable, isList, withCoveredSlots, withCoveringSlots } from './key-table.js';
 import {
-  ACTION_CODE,
   appInfo,
   DEFAULT_CODE,
   ENTRY_MAPS,
