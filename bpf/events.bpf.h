@@ -87,7 +87,7 @@ static __always_inline __u64 wakeup_flags(__u8 kind, struct pcl_sock *s)
 		      kind == PCL_EV_LISTEN;
 	if (!routine || !s || s->app_id == 0)
 		return BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_query(&pcl_events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&pcl_events, BPF_RB_RING_SIZE) / 4)
+	if (bpf_ringbuf_query(&pcl_events, BPF_RB_AVAIL_DATA) > pcl_ring_wake_bytes)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }

@@ -181,4 +181,11 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym __weak;
  */
 const volatile __u8 pcl_kern_ctx_cast = 0;
 
+/*
+ * Set by the loader before load: a quarter of the ring's size, the unread bytes past which a known
+ * app's routine records wake the helper (events.bpf.h, wakeup_flags). A constant, so a record asks
+ * the ring only how much waits unread, not also its size.
+ */
+const volatile __u32 pcl_ring_wake_bytes = 64 * 1024;
+
 #endif /* PCL_MAPS_BPF_H */

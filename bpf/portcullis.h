@@ -50,6 +50,12 @@
 /* Ask mode's global default: no rule decides, so the flow is held and the person asked. Never cached
  * as a socket's verdict, never an entry's or a clause's action. */
 #define PCL_ACT_ASK 3
+/* An app's pcl_app_dflt value is its default action (PCL_ACT_NONE: none) in PCL_APP_ACTION, with
+ * PCL_APP_HAS_RULES when the app has rules of its own in that generation: only then is its scope
+ * looked up (most apps have none, and each scope costs an exact and a prefix lookup per decision).
+ * An app with rules but no default has an entry all the same. */
+#define PCL_APP_ACTION 0x0f
+#define PCL_APP_HAS_RULES 0x80
 
 /* Direction bits: a clause matches when (clause.dir & flow direction) != 0. */
 #define PCL_DIR_OUT 1

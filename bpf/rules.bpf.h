@@ -173,9 +173,19 @@ static __always_inline __u8 eval_scope(__u32 slot, __u32 split6, __u32 scope, st
 	return match_entry(slot, entry, f, rule_id);
 }
 
+/* An app's pcl_app_dflt value in this generation (PCL_APP_ACTION, PCL_APP_HAS_RULES); 0 without one. */
+static __always_inline __u8 app_info(__u32 slot, __u32 app_id)
+{
+	void *apps = bpf_map_lookup_elem(&pcl_app_dflt, &slot);
+	if (!apps)
+		return 0;
+	__u8 *info = bpf_map_lookup_elem(apps, &app_id);
+	return info ? *info : 0;
+}
+
 /*
- * Whether an app the owner's unit claims blocks the flow: its own block rules, then its block
- * default; never its allows (a claim can only tighten; see portcullis.h "Executables and
+ * Whether an app the owner's unit claims blocks the flow: its own block rules (if it has any), then
+ * its block default; never its allows (a claim can only tighten; see portcullis.h "Executables and
  * processes"). A global function: verified once, not at every inlined decision.
  */
 __noinline int claim_blocks(__u32 slot, __u32 split6, __u32 claim_id, const struct flow *f, __u32 *rule_id)
@@ -183,20 +193,19 @@ __noinline int claim_blocks(__u32 slot, __u32 split6, __u32 claim_id, const stru
 	if (!f || !rule_id)
 		return 0;
 	slot &= 1;
-	struct flow copy = *f;
-	__u32 found = 0;
-	__u8 action = eval_scope(slot, split6, claim_id, &copy, &found);
-	if (action == PCL_ACT_BLOCK) {
-		*rule_id = found;
-		return 1;
+	__u8 info = app_info(slot, claim_id);
+	if (info & PCL_APP_HAS_RULES) {
+		struct flow copy = *f;
+		__u32 found = 0;
+		__u8 action = eval_scope(slot, split6, claim_id, &copy, &found);
+		if (action == PCL_ACT_BLOCK) {
+			*rule_id = found;
+			return 1;
+		}
+		if (action != PCL_ACT_NONE)
+			return 0;
 	}
-	if (action != PCL_ACT_NONE)
-		return 0;
-	void *dflt = bpf_map_lookup_elem(&pcl_app_dflt, &slot);
-	if (!dflt)
-		return 0;
-	__u8 *default_action = bpf_map_lookup_elem(dflt, &claim_id);
-	if (!default_action || *default_action != PCL_ACT_BLOCK)
+	if ((info & PCL_APP_ACTION) != PCL_ACT_BLOCK)
 		return 0;
 	*rule_id = 0;
 	return 1;
@@ -208,7 +217,8 @@ static __always_inline struct decision decide_app(struct pcl_config *cfg, __u32 
 {
 	struct decision d = { .rule_id = 0, .action = PCL_ACT_NONE };
 	__u8 global_default = cfg->default_action[slot];
-	if (app_id != 0) {
+	__u8 info = app_id != 0 ? app_info(slot, app_id) : 0;
+	if (info & PCL_APP_HAS_RULES) {
 		d.action = eval_scope(slot, split6, app_id, f, &d.rule_id);
 		if (d.action != PCL_ACT_NONE)
 			return d;
@@ -217,15 +227,9 @@ static __always_inline struct decision decide_app(struct pcl_config *cfg, __u32 
 	if (d.action != PCL_ACT_NONE)
 		return d;
 	d.rule_id = 0;
-	if (app_id != 0) {
-		void *dflt = bpf_map_lookup_elem(&pcl_app_dflt, &slot);
-		if (dflt) {
-			__u8 *action = bpf_map_lookup_elem(dflt, &app_id);
-			if (action && *action != PCL_ACT_NONE) {
-				d.action = *action;
-				return d;
-			}
-		}
+	if ((info & PCL_APP_ACTION) != PCL_ACT_NONE) {
+		d.action = info & PCL_APP_ACTION;
+		return d;
 	}
 	/* Anything else is monitor mode's allow: a default is never PCL_ACT_NONE. */
 	d.action = global_default == PCL_ACT_BLOCK || global_default == PCL_ACT_ASK ? global_default : PCL_ACT_ALLOW;

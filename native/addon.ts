@@ -18,7 +18,9 @@ export interface BindingStep {
 /** The addon's Firewall: the RuleMaps an apply drives, and the rest of the firewall's verbs. */
 export interface NativeFirewall extends RuleMaps {
   readonly adopted: boolean;
+  readonly replaced: string | null;
   readonly fastPath: FastPathHome;
+  retireOldBuild(): Promise<number>;
   setEnforcing(on: boolean): Promise<void>;
   setAsk(holdMs: number, helperTgid: number): Promise<void>;
   attachHolds(): Promise<void>;

@@ -11,6 +11,7 @@
         "src/holds.cc",
         "src/map-fill.cc",
         "src/native-error.cc",
+        "src/pins.cc",
         "src/probe.cc",
         "src/test-programs.cc"
       ],

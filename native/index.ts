@@ -187,6 +187,24 @@ export class Firewall {
     return this.live().adopted;
   }
 
+  /**
+   * Set when the pins were made by a build whose maps differ (an upgrade that changed one): which
+   * map, and how. That build's programs were set aside, still attached, and keep enforcing beside
+   * these until retireOldBuild; null otherwise.
+   */
+  get replaced(): string | null {
+    return this.live().replaced;
+  }
+
+  /**
+   * Detaches the programs of the build replaced; call once this firewall enforces the rules and
+   * settings (until then the old build's programs enforce them). Answers how many links went (0
+   * when none were set aside).
+   */
+  retireOldBuild(): Promise<number> {
+    return this.track(this.live().retireOldBuild());
+  }
+
   /** Where the loaded programs' cached fast path finds a socket's state (see FastPathHome). */
   get fastPath(): FastPathHome {
     return this.live().fastPath;

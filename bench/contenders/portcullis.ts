@@ -14,6 +14,7 @@ import { Firewall } from '../../native/index.js';
 import { HelperProcess } from '../../test/support/helper-process.js';
 import type { Sandbox } from '../../test/support/sandbox.js';
 import { blockedAddresses } from '../lib/blocklist.js';
+import { pinToOtherCpu } from '../lib/cpu-pinning.js';
 import type { Lane } from '../lib/lab.js';
 import { countLabel, type Contender } from './contender.js';
 
@@ -122,6 +123,7 @@ export function portcullis(
         },
         cli,
       );
+      pinToOtherCpu(helper.pid!);
       const client = await helper.client('bench');
       current = { helper, client };
       const began = performance.now();

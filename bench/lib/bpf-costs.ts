@@ -3,6 +3,7 @@
 // and a daemon's CPU time from /proc. The statistics cost a clock read per program run, so they are
 // switched on only around the slice that measures them, never during the slices that give ratios.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { attachedPrograms as programsOn } from '../../test/support/cgroup-programs.js';
 import type { Sandbox } from '../../test/support/sandbox.js';
 import { run } from './process.js';
 
@@ -18,11 +19,7 @@ export interface ProgramStats {
 
 /** The programs attached to a cgroup (directly, by link or not), with their run statistics now. */
 export function attachedPrograms(cgroup: string): ProgramStats[] {
-  const attached = JSON.parse(run('bpftool', ['-j', 'cgroup', 'show', cgroup]) || '[]') as Array<{
-    id: number;
-    attach_type: string;
-    name: string;
-  }>;
+  const attached = programsOn(cgroup);
   return attached.map((entry) => {
     const info = JSON.parse(run('bpftool', ['-j', 'prog', 'show', 'id', String(entry.id)])) as {
       name?: string;

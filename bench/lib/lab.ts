@@ -8,6 +8,7 @@
 // namespace; the sandbox removes it all.
 import { randomInt } from 'node:crypto';
 import type { Sandbox } from '../../test/support/sandbox.js';
+import { onClientCpu, onOtherCpu } from './cpu-pinning.js';
 import { LineProcess, run } from './process.js';
 
 export type TrafficPath = 'loopback' | 'veth';
@@ -72,13 +73,16 @@ export function endpoints(lab: Lab, lane: Lane, path: TrafficPath): { serverNs: 
 
 /** A process in a lane's namespace and cgroup (what a firewall on that lane sees). */
 export function spawnClient(sandbox: Sandbox, lane: Lane, argv: string[]): LineProcess {
-  return new LineProcess(argv.slice(1, 2).join(' '), sandbox.spawnInCgroup(lane.cgroup, argv, { netns: lane.netns }));
+  return new LineProcess(
+    argv.slice(1, 2).join(' '),
+    sandbox.spawnInCgroup(lane.cgroup, onClientCpu(argv), { netns: lane.netns }),
+  );
 }
 
 /** A process in a namespace, outside the test cgroups (sinks, the peers' daemons). */
 export function spawnInNs(sandbox: Sandbox, netns: string, argv: string[]): LineProcess {
   return new LineProcess(
     argv[0] === 'opensnitchd' ? 'opensnitchd' : argv.slice(1, 2).join(' '),
-    sandbox.spawnInNetns(netns, argv),
+    sandbox.spawnInNetns(netns, onOtherCpu(argv)),
   );
 }

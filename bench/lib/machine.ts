@@ -1,6 +1,7 @@
 // The machine a run was measured on, published with its figures.
 import { cpus, freemem, loadavg, release, totalmem } from 'node:os';
 import { existsSync, readFileSync } from 'node:fs';
+import { pinningFact } from './cpu-pinning.js';
 
 export interface Machine {
   kernel: string;
@@ -12,6 +13,8 @@ export interface Machine {
   /** 1/5/15-minute load averages when the run started: others' work on a shared machine shows here. */
   loadAtStart: number[];
   freeMemoryGiB: number;
+  /** Which processes of the traffic figures ran on which core. */
+  pinning: string;
 }
 
 function osName(): string {
@@ -31,5 +34,6 @@ export function describeMachine(): Machine {
     node: process.version,
     loadAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
     freeMemoryGiB: gib(freemem()),
+    pinning: pinningFact(),
   };
 }

@@ -158,7 +158,8 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
     `Run ${results.startedAt} – ${results.finishedAt}; raw results: \`${relative(reportDir, jsonPath)}\`. Made by \`npm run bench\`.`,
     '',
     `**Machine**: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.os}; kernel ${machine.kernel}; node ${machine.node}. ` +
-      `Load average at start ${machine.loadAtStart.join(' / ')} (a shared machine: only ratios within one run mean anything).`,
+      `Load average at start ${machine.loadAtStart.join(' / ')} (a shared machine: only ratios within one run mean anything). ` +
+      `Traffic processes: ${machine.pinning ?? 'not pinned'}.`,
     '',
     '## Method',
     '',

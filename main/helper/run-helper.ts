@@ -77,6 +77,10 @@ async function serve(
   log(
     `${firewall.adopted ? 'adopted pinned programs' : 'loaded and attached programs'} on ${config.cgroup} (pins in ${config.bpffs})`,
   );
+  if (firewall.replaced !== null)
+    log(
+      `the pins were made by a build whose maps differ (${firewall.replaced}): this build's programs run beside its, which enforce until the rules are in these`,
+    );
   const kernelFeatures = describeKernelFeatures(features, firewall.fastPath);
   for (const feature of kernelFeatures.filter((f) => f.reduced))
     log(`${feature.label}: ${feature.form}: ${feature.why}`);
@@ -120,6 +124,10 @@ async function serve(
   await enforcement.start();
   // Root's policy is in force before any client is served.
   await policy.start();
+  // Only now may the programs of a build replaced go (also after a takeover a helper did not finish).
+  const retired = await firewall.retireOldBuild();
+  if (retired > 0)
+    log(`retired the replaced build's programs (${retired} link(s)): this build's enforce the rules alone`);
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
   const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });

@@ -6,7 +6,7 @@
 // person (and the test) can see that nothing was left.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { findBpffsMounts } from '../common/cgroup2.js';
@@ -135,6 +135,19 @@ function disableUnit(): string {
 }
 
 /**
+ * The links of a build replaced by an upgrade that a helper set aside and did not retire (it was
+ * stopped first): retired/LINK-STAMP, for a link of ours. They still enforce that build's rules.
+ */
+function retiredLinks(pinDir: string, pins: readonly string[]): string[] {
+  const dir = join(pinDir, 'retired');
+  if (!exists(dir)) return [];
+  const links = new Set(pins.filter((pin) => pin.startsWith('links/')).map((pin) => pin.slice('links/'.length)));
+  return readdirSync(dir)
+    .filter((name) => links.has(name.replace(/-\d+-\d+$/, '')))
+    .map((name) => `retired/${name}`);
+}
+
+/**
  * Detaches and unpins the helper's own pins and nothing else. The pin directory must be on a
  * bpffs. Our pins are moved into a fresh directory on the same bpffs first, so the addon's detach,
  * which empties whole links/ and maps/ directories, sees only them; then links/, maps/ and the pin
@@ -153,17 +166,19 @@ export async function removePins(
     throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, {
       where: pinDir,
     });
-  const ours = pins.filter((pin) => isPinPath(pin) && exists(join(pinDir, pin)));
+  const ours = [...pins.filter((pin) => isPinPath(pin) && exists(join(pinDir, pin))), ...retiredLinks(pinDir, pins)];
   if (ours.length > 0) {
     // bpffs refuses names with a dot, so this one cannot be hidden.
     const staging = join(pinDir, `portcullis-uninstall-${randomBytes(4).toString('hex')}`);
-    for (const dir of ['', 'links', 'maps']) mkdirSync(join(staging, dir), { mode: 0o700 });
+    for (const dir of ['', 'links', 'maps', 'retired']) mkdirSync(join(staging, dir), { mode: 0o700 });
     for (const pin of ours) renameSync(join(pinDir, pin), join(staging, pin));
     await detach(staging);
     // Only our pins were moved there: whatever detach left of it is ours to remove.
     if (exists(staging)) rmSync(staging, { recursive: true, force: true });
   }
-  const kept = [join(pinDir, 'links'), join(pinDir, 'maps'), pinDir].filter((dir) => !removeDirIfEmpty(dir));
+  const kept = [join(pinDir, 'links'), join(pinDir, 'maps'), join(pinDir, 'retired'), pinDir].filter(
+    (dir) => !removeDirIfEmpty(dir),
+  );
   const what = ours.length > 0 ? `detached and unpinned ${ours.length} pin(s)` : "none of the helper's pins";
   return `${pinDir}: ${what}${kept.length > 0 ? `; kept ${kept.join(', ')} (not empty: not ours)` : ''}`;
 }

@@ -18,7 +18,7 @@ import { EntryWriter, type Writers } from './entry-writer.js';
 import { Scratch, sweepKeys } from './key-order.js';
 import { BULK_LOAD_MIN, FamilyTable, isList, withCoveredSlots, withCoveringSlots } from './key-table.js';
 import {
-  ACTION_CODE,
+  appInfo,
   DEFAULT_CODE,
   ENTRY_MAPS,
   MAX_CLAUSES,
@@ -43,6 +43,10 @@ export class RuleCompiler {
   /** Slots changed since the last compile, per family (tracked once something is installed). */
   private changed: Record<4 | 6, Set<number>> = { 4: new Set(), 6: new Set() };
   private compiledOnce = false;
+  /** The apps with rules of their own in the kernel (their pcl_app_dflt entry says so: see appInfo). */
+  private scopesInKernel = new Set<number>();
+  /** A rule of an app without rules in the kernel was added: only a full compile marks its scope. */
+  private scopeAdded = false;
   private held = 0;
   private readonly counts: Record<EntryMap, number> = { v4Exact: 0, v6Exact: 0, v4Lpm: 0, v6Lpm: 0, v6Prefix: 0 };
   /** v6 buckets of the installed v6Prefix keys, and the split they use (fixed until the next full compile). */
@@ -77,7 +81,7 @@ export class RuleCompiler {
 
   /** Whether the next compile must be compileAll (nothing installed yet, or the tables were rebuilt). */
   get needsFullCompile(): boolean {
-    return !this.compiledOnce;
+    return !this.compiledOnce || this.scopeAdded;
   }
 
   /**
@@ -118,6 +122,7 @@ export class RuleCompiler {
     for (let i = 0; i < added.length; i++) {
       const rule = added[i]!;
       const table = this.tables[rule.family];
+      if (rule.scope !== 0 && !this.scopesInKernel.has(rule.scope)) this.scopeAdded = true;
       if (rule.family === 4 ? bulkV4 : bulkV6) {
         table.append(rule);
         continue;
@@ -282,12 +287,16 @@ export class RuleCompiler {
     this.v6.track();
 
     const le = this.littleEndian;
-    const appKeys = Buffer.alloc(defaults.perApp.size * 4);
-    const appValues = Buffer.alloc(defaults.perApp.size);
+    this.scopesInKernel = this.scopesWithRules();
+    this.scopeAdded = false;
+    const apps = new Set([...defaults.perApp.keys(), ...this.scopesInKernel]);
+    apps.delete(0);
+    const appKeys = Buffer.alloc(apps.size * 4);
+    const appValues = Buffer.alloc(apps.size);
     let a = 0;
-    for (const [appId, action] of defaults.perApp) {
+    for (const appId of apps) {
       writeU32(appKeys, a * 4, appId, le);
-      appValues[a] = ACTION_CODE[action];
+      appValues[a] = appInfo(defaults.perApp.get(appId), this.scopesInKernel.has(appId));
       a++;
     }
     return {
@@ -303,6 +312,14 @@ export class RuleCompiler {
       globalDefault: DEFAULT_CODE[defaults.global],
       warnings: this.warnings(),
     };
+  }
+
+  /** The scopes (apps; 0 is everyone's) that some rule held is in. */
+  private scopesWithRules(): Set<number> {
+    const scopes = new Set<number>();
+    for (const table of [this.tables[4], this.tables[6]])
+      for (let slot = 0; slot < table.size; slot++) if (table.ruleCounts[slot]! > 0) scopes.add(table.scopes[slot]!);
+    return scopes;
   }
 
   private warnings(): string[] {

@@ -17,6 +17,16 @@ export const V6_SPLIT_MAX = abi.PCL_V6_SPLIT_MAX;
 export const ACTION_CODE: Record<KernelAction, number> = { allow: abi.PCL_ACT_ALLOW, block: abi.PCL_ACT_BLOCK };
 /** The global default's codes: a rule's actions, or ask mode's (no rule decides: hold the flow). */
 export const DEFAULT_CODE: Record<KernelAction | 'ask', number> = { ...ACTION_CODE, ask: abi.PCL_ACT_ASK };
+
+/**
+ * An app's pcl_app_dflt value: its default action (PCL_ACT_NONE: none of its own), and whether it
+ * has rules of its own; the kernel looks up the app's scope only then, not for every app's every
+ * decision.
+ */
+export function appInfo(action: KernelAction | undefined, hasRules: boolean): number {
+  return (action === undefined ? abi.PCL_ACT_NONE : ACTION_CODE[action]) | (hasRules ? abi.PCL_APP_HAS_RULES : 0);
+}
+
 export const PROTOCOL_CODE: Record<KernelProtocol, number> = {
   any: abi.PCL_PROTO_ANY,
   icmp: abi.PCL_PROTO_ICMP,

@@ -16,7 +16,9 @@
 #include <thread>
 #include <unordered_set>
 
+#include "fd.h"
 #include "native-error.h"
+#include "pins.h"
 #include "portcullis-abi-check.h"
 #include "portcullis.skel.h"
 #include "probe.h"
@@ -26,9 +28,6 @@ namespace {
 
 // Previous-generation maps at least this big are freed right after a swap.
 constexpr uint64_t kFreeOldBytes = 4 << 20;
-
-// The kernel's internal "not supported" (not in libc headers); some link types return it.
-constexpr int kENOTSUPP = 524;
 
 enum class Hook { kCgroup, kTracing };
 
@@ -50,37 +49,6 @@ constexpr AttachSpec kAttached[] = {
 // sock_ops program runs five times per TCP connection, about a tenth of a short connection's
 // BPF cost, and only ask mode needs it. Detach covers it like the others.
 constexpr AttachSpec kHoldsProgram = {"pcl_sockops", Hook::kCgroup};
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-// bpffs refuses names with a dot, which libbpf's maps for global data have (".data.config").
-std::string MapPin(const std::string& pin_dir, const char* name) {
-  std::string file(name);
-  std::replace(file.begin(), file.end(), '.', '_');
-  return pin_dir + "/maps/" + file;
-}
-std::string LinkPin(const std::string& pin_dir, const char* name) { return pin_dir + "/links/" + name; }
-
-bool Exists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0;
-}
-
-void MakeDir(const std::string& path) {
-  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw NativeFailure("mkdir " + path, errno);
-}
 
 // Puts inner maps in (inner fd >= 0) or takes them out of (-1) `slot` of outer map-in-map
 // arrays, {outer fd, inner fd} each, all at once: every such update waits for an RCU grace period
@@ -111,26 +79,6 @@ pcl_config ReadConfig(int fd) {
 void WriteConfig(int fd, const pcl_config& cfg) {
   uint32_t zero = 0;
   if (bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) != 0) throw NativeFailure("write pcl_config", errno);
-}
-
-uint32_t PinnedMaxEntries(const std::string& pin) {
-  Fd map(bpf_obj_get(pin.c_str()));
-  if (map.get() < 0) throw NativeFailure("open pinned map " + pin, errno);
-  bpf_map_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(map.get(), &info, &len) != 0) throw NativeFailure("inspect pinned map " + pin, errno);
-  return info.max_entries;
-}
-
-void RemoveDirEntries(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return;
-  while (dirent* entry = readdir(d)) {
-    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
-    unlink((dir + "/" + entry->d_name).c_str());
-  }
-  closedir(d);
-  rmdir(dir.c_str());
 }
 
 // The inode number of a mount namespace from its /proc link ("mnt:[4026531840]"): readlink, not
@@ -209,19 +157,38 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
     std::string path = MapPin(pin_dir, bpf_map__name(map));
     if (bpf_map__set_pin_path(map, path.c_str()) != 0) throw NativeFailure("set pin path " + path, errno);
   }
-  // An adopted ring keeps the size it was made with: libbpf reuses a pin only when the sizes agree,
-  // and a helper of another version may have asked for another size.
-  uint32_t ring_size = maps_pinned ? PinnedMaxEntries(MapPin(pin_dir, bpf_map__name(skel_->maps.pcl_events))) : ring_bytes;
-  if (ring_size != 0 && bpf_map__set_max_entries(skel_->maps.pcl_events, ring_size) != 0)
-    throw NativeFailure("size ring buffer", errno);
-  // Where the fast path finds a socket's state: its pcl_slots entry, found with the kfunc
-  // bpf_cast_to_kern_ctx (6.2+), or its socket storage, with pcl_slots cut to one unused entry.
-  // Adopted pins keep the form they were made with: their read-only data holds it, and the pinned
-  // pcl_slots is reused at its size (pins older than the choice had the entries).
-  bool kern_ctx_cast = !storage_fast_path && KernelHasKfunc("bpf_cast_to_kern_ctx");
-  if (maps_pinned) kern_ctx_cast = PinnedMaxEntries(MapPin(pin_dir, bpf_map__name(skel_->maps.pcl_slots))) > 1;
-  skel_->rodata->pcl_kern_ctx_cast = kern_ctx_cast ? 1 : 0;
-  if (!kern_ctx_cast && bpf_map__set_max_entries(skel_->maps.pcl_slots, 1) != 0) throw NativeFailure("size pcl_slots", errno);
+  const uint32_t object_ring = bpf_map__max_entries(skel_->maps.pcl_events);
+  const uint32_t object_slots = bpf_map__max_entries(skel_->maps.pcl_slots);
+  // Sizes the maps and sets the read-only data for pins adopted (`adopt`) or maps made now.
+  auto shape = [&](bool adopt) {
+    // An adopted ring keeps the size it was made with: libbpf reuses a pin only when the sizes
+    // agree, and a helper of another version may have asked for another size.
+    uint32_t ring_size = adopt ? PinnedMaxEntries(MapPin(pin_dir, bpf_map__name(skel_->maps.pcl_events)))
+                               : (ring_bytes != 0 ? ring_bytes : object_ring);
+    if (bpf_map__set_max_entries(skel_->maps.pcl_events, ring_size) != 0) throw NativeFailure("size ring buffer", errno);
+    skel_->rodata->pcl_ring_wake_bytes = ring_size / 4;
+    // Where the fast path finds a socket's state: its pcl_slots entry, found with the kfunc
+    // bpf_cast_to_kern_ctx (6.2+), or its socket storage, with pcl_slots cut to one unused entry.
+    // Adopted pins keep the form they were made with: their read-only data holds it, and the
+    // pinned pcl_slots is reused at its size (pins older than the choice had the entries).
+    bool kern_ctx_cast = adopt ? PinnedMaxEntries(MapPin(pin_dir, bpf_map__name(skel_->maps.pcl_slots))) > 1
+                               : !storage_fast_path && KernelHasKfunc("bpf_cast_to_kern_ctx");
+    skel_->rodata->pcl_kern_ctx_cast = kern_ctx_cast ? 1 : 0;
+    if (bpf_map__set_max_entries(skel_->maps.pcl_slots, kern_ctx_cast ? object_slots : 1) != 0)
+      throw NativeFailure("size pcl_slots", errno);
+  };
+  shape(maps_pinned);
+  // Pins of a build whose maps differ cannot be reused (an upgrade that changed a map): this build
+  // loads beside them, and the old one enforces until the helper has put the rules in this one's
+  // maps (RetireOldBuild).
+  if (maps_pinned) {
+    replaced_ = FirstMisfitPin(skel_->obj, pin_dir);
+    if (!replaced_.empty()) {
+      SetAsideOldBuild(pin_dir);
+      maps_pinned = false;
+      shape(false);
+    }
+  }
   int err = portcullis_bpf__load(skel_);
   if (err) throw NativeFailure("load BPF programs", -err);
   adopted_ = maps_pinned;
@@ -253,10 +220,32 @@ void FirewallCore::AttachOrAdopt(int cgroup_fd, const std::string& pin_dir) {
   holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup, pin_dir, true);
 }
 
+int FirewallCore::RetireOldBuild() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return portcullis::RetireOldBuild(pin_dir_);
+}
+
 void FirewallCore::AttachHolds() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (holds_attached_) return;
   holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup_, pin_dir_, false);
+}
+
+// Tracing links cannot be re-pointed at another program (BPF_LINK_UPDATE is for cgroup and a few
+// other links), so an adopted one would keep the previous build's program until a reboot: this
+// build's is attached beside it and pinned in its place, then the old link goes. For that moment
+// both run on the same pinned maps, which their work leaves as one would (exec, fork, exit and
+// cgroup records written twice, alike).
+void FirewallCore::ReplaceTracingLink(bpf_program* prog, const std::string& path) {
+  bpf_link* link = bpf_program__attach_trace(prog);
+  if (!link) throw NativeFailure(std::string("attach ") + bpf_program__name(prog), errno);
+  links_.push_back(link);
+  std::string fresh = path + "-new";
+  unlink(fresh.c_str());  // left by a start killed here
+  int err = bpf_link__pin(link, fresh.c_str());
+  if (err) throw NativeFailure("pin link " + fresh, -err);
+  DetachPinnedLink(path);
+  if (rename(fresh.c_str(), path.c_str()) != 0) throw NativeFailure("pin link " + path, errno);
 }
 
 bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir,
@@ -265,15 +254,18 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarg
   if (!prog) throw NativeFailure(std::string("find program ") + program, ENOENT);
   std::string path = LinkPin(pin_dir, program);
   bpf_link* link = nullptr;
+  // A start killed inside ReplaceTracingLink after the old link went: the new one is the link.
+  if (tracing && !Exists(path) && Exists(path + "-new") && rename((path + "-new").c_str(), path.c_str()) != 0)
+    throw NativeFailure("pin link " + path, errno);
   if (Exists(path)) {
-    link = bpf_link__open(path.c_str());
-    if (!link) throw NativeFailure("open pinned link " + path, errno);
-    links_.push_back(link);
-    // Tracing links cannot be updated and keep the program they have (it uses the same pinned maps).
     if (tracing) {
+      ReplaceTracingLink(prog, path);
       adopted_ = true;
       return true;
     }
+    link = bpf_link__open(path.c_str());
+    if (!link) throw NativeFailure("open pinned link " + path, errno);
+    links_.push_back(link);
     // Adopting pins made for another cgroup would silently enforce in the wrong place.
     bpf_link_info link_info{};
     uint32_t len = sizeof(link_info);
@@ -300,17 +292,12 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarg
 }
 
 void FirewallCore::Detach(const std::string& pin_dir) {
+  portcullis::RetireOldBuild(pin_dir);
   std::vector<AttachSpec> every(std::begin(kAttached), std::end(kAttached));
   every.push_back(kHoldsProgram);
   for (const AttachSpec& spec : every) {
     std::string path = LinkPin(pin_dir, spec.program);
-    if (!Exists(path)) continue;
-    Fd link(bpf_obj_get(path.c_str()));
-    if (link.get() < 0) throw NativeFailure("open pinned link " + path, errno);
-    // Tracing links may not support BPF_LINK_DETACH; unpinning releases them (our fd closes).
-    if (bpf_link_detach(link.get()) != 0 && errno != EOPNOTSUPP && errno != EINVAL && errno != kENOTSUPP)
-      throw NativeFailure("detach " + path, errno);
-    if (unlink(path.c_str()) != 0) throw NativeFailure("unpin " + path, errno);
+    if (Exists(path)) DetachPinnedLink(path);
   }
   RemoveDirEntries(pin_dir + "/links");
   RemoveDirEntries(pin_dir + "/maps");

@@ -18,6 +18,7 @@
 
 struct portcullis_bpf;
 struct bpf_link;
+struct bpf_program;
 
 namespace portcullis {
 
@@ -101,6 +102,12 @@ class FirewallCore {
   FirewallCore& operator=(const FirewallCore&) = delete;
 
   bool adopted() const { return adopted_; }
+  // Set when pins of a build whose maps differ were found: which map differed, and how. That
+  // build's programs stay attached beside these until RetireOldBuild.
+  const std::string& replaced() const { return replaced_; }
+  // Detaches the programs of the build replaced (once this one enforces the rules); answers how
+  // many links were retired. Also after a takeover an earlier helper did not finish.
+  int RetireOldBuild();
   // Whether the loaded programs' fast path finds sockets' pcl_slots entries with
   // bpf_cast_to_kern_ctx (else it reads socket storage): their read-only data, an adopted pin's.
   bool kern_ctx_cast() const;
@@ -146,6 +153,8 @@ class FirewallCore {
   void AttachOrAdopt(int cgroup_fd, const std::string& pin_dir);
   // Attaches one program (or adopts its pinned link); adopt_only: only adopts. Answers whether it is attached.
   bool AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir, bool adopt_only);
+  // Attaches this build's tracing program in place of the one pinned at `path` (see the .cc).
+  void ReplaceTracingLink(bpf_program* prog, const std::string& path);
   void CloseInnerFds(uint32_t slot);
   int OuterFd(size_t inner) const;
 
@@ -155,6 +164,7 @@ class FirewallCore {
   std::string pin_dir_;
   bool holds_attached_ = false;  // guarded by mutex_ after Load
   bool adopted_ = false;
+  std::string replaced_;
   uint64_t drops_at_open_ = 0;
   std::mutex mutex_;
   // The inner rule maps this process installed, per slot, in kInnerMaps order (-1: not known, e.g.

@@ -79,6 +79,8 @@ Napi::Function Firewall::Define(Napi::Env env) {
                          StaticMethod<&Firewall::Open>("open"),
                          StaticMethod<&Firewall::Detach>("detach"),
                          InstanceAccessor<&Firewall::Adopted>("adopted"),
+                         InstanceAccessor<&Firewall::Replaced>("replaced"),
+                         InstanceMethod<&Firewall::RetireOldBuild>("retireOldBuild"),
                          InstanceAccessor<&Firewall::FastPath>("fastPath"),
                          InstanceMethod<&Firewall::PrepareMap>("prepareMap"),
                          InstanceMethod<&Firewall::Swap>("swap"),
@@ -149,6 +151,23 @@ Napi::Value Firewall::Detach(const Napi::CallbackInfo& info) {
 
 Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), RequireOpen(info.Env())->adopted());
+}
+
+// The map whose pin another build shaped differently, and how (its programs run beside these
+// until retireOldBuild), or null.
+Napi::Value Firewall::Replaced(const Napi::CallbackInfo& info) {
+  const std::string& replaced = RequireOpen(info.Env())->replaced();
+  return replaced.empty() ? info.Env().Null() : Napi::String::New(info.Env(), replaced);
+}
+
+// retireOldBuild() -> Promise<number>: detaches the programs of a build replaced (see
+// FirewallCore::RetireOldBuild); how many links went.
+Napi::Value Firewall::RetireOldBuild(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<FirewallCore> core = RequireOpen(env);
+  return PromiseWorker<int>::Start(
+      env, "retire the old build's programs", [core] { return core->RetireOldBuild(); },
+      [](Napi::Env env, int& count) -> Napi::Value { return Napi::Number::New(env, count); });
 }
 
 // 'entry' or 'socket-storage': where the loaded programs' fast path finds a socket's state.

@@ -33,6 +33,8 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   // Firewall.detach(pinDir) -> Promise<void>
   static Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value Adopted(const Napi::CallbackInfo& info);
+  Napi::Value Replaced(const Napi::CallbackInfo& info);
+  Napi::Value RetireOldBuild(const Napi::CallbackInfo& info);
   Napi::Value FastPath(const Napi::CallbackInfo& info);
   Napi::Value PrepareMap(const Napi::CallbackInfo& info);
   Napi::Value Swap(const Napi::CallbackInfo& info);

@@ -1,7 +1,9 @@
 // Import a list (a hosts file, one address/CIDR/domain per line, AdBlock filters, or Portcullis's
 // JSON) with progress and a summary: added, already present, and what was skipped and why. The
-// helper parses and stores it, as it does for the command line.
-import { useState } from 'react';
+// helper parses and stores it, as it does for the command line. An import that fails as a whole (a
+// refusal, the helper gone) stored nothing (the helper commits a list in one transaction, and adds no
+// entry twice), so Try again sends the same text again; a file that could not be read is read again.
+import { useRef, useState } from 'react';
 import { useRules } from '../stores/rules-store';
 import { useUi } from '../stores/ui-store';
 import { formatCount } from '../model/format';
@@ -15,6 +17,10 @@ export function ImportDialog() {
   const closeImport = useUi((state) => state.closeImport);
   const [text, setText] = useState('');
   const [source, setSource] = useState('pasted list');
+  /** The chosen file that could not be read, and why; Try again reads it again. */
+  const [unread, setUnread] = useState<{ file: File; error: string } | null>(null);
+  /** The file chosen last: a slower read of an earlier one must not replace its text. */
+  const chosen = useRef<File | null>(null);
   const running = importing !== null && importing.phase !== 'done';
 
   function close() {
@@ -24,11 +30,21 @@ export function ImportDialog() {
   }
 
   async function readFile(file: File) {
+    chosen.current = file;
     setSource(file.name);
-    setText(await file.text());
+    setText('');
+    setUnread(null);
+    try {
+      const read = await file.text();
+      if (chosen.current === file) setText(read);
+    } catch (error) {
+      if (chosen.current === file)
+        setUnread({ file, error: `${file.name} cannot be read: ${(error as Error).message}` });
+    }
   }
 
   const finished = importing?.phase === 'done';
+  const failed = finished && importing.error !== null;
 
   return (
     <DialogFrame title="Import a list" onClose={close}>
@@ -51,6 +67,11 @@ export function ImportDialog() {
               }}
             />
           </label>
+          {unread && (
+            <p className="field-error" role="alert">
+              {unread.error}
+            </p>
+          )}
           <textarea
             aria-label="List text"
             rows={10}
@@ -59,6 +80,8 @@ export function ImportDialog() {
             onChange={(event) => {
               setText(event.target.value);
               setSource('pasted list');
+              setUnread(null);
+              chosen.current = null;
             }}
           />
         </>
@@ -76,6 +99,11 @@ export function ImportDialog() {
         <button className="button" onClick={close} disabled={running}>
           {finished ? 'Close' : 'Cancel'}
         </button>
+        {!importing && unread && (
+          <button className="button" onClick={() => void readFile(unread.file)}>
+            Try again
+          </button>
+        )}
         {!importing && (
           <button
             className="button primary"
@@ -83,6 +111,12 @@ export function ImportDialog() {
             onClick={() => void importList(source, text)}
           >
             Import
+          </button>
+        )}
+        {failed && (
+          // Nothing of it was stored: the same text goes again.
+          <button className="button primary" onClick={() => void importList(source, text)}>
+            Try again
           </button>
         )}
       </div>

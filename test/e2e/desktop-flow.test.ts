@@ -2,8 +2,8 @@
 // on a test cgroup: finish the wizard; see a connection a test process made; block it from the
 // list; the process's next connection fails; the rule is in the editor; remove it; it connects
 // again; import a list with a progress bar; import OpenSnitch's rule files (a broken and an oversized
-// one among them), the rules landing in the helper, a second import adding nothing. Screenshots go
-// to test-artifacts/e2e/.
+// one among them), the rules landing in the helper, a second import adding nothing; import
+// OpenSnitch's rules folder whole, its other files ignored. Screenshots go to test-artifacts/e2e/.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
@@ -14,6 +14,7 @@ import { HelperProcess } from '../support/helper-process.js';
 import { probeOne } from '../support/connect-probe.js';
 import { openShell, type ShellSession } from './browser-support.js';
 import { formatRemote } from '../../main/contract/index.js';
+import { all, openSnitchRuleText, simple } from '../support/opensnitch-rules.js';
 
 const TARGET = '127.0.0.77';
 
@@ -240,5 +241,51 @@ describe('desktop app through the browser shell, real helper', () => {
       rules.map((stored) => stored.id),
     );
     await again.getByRole('button', { name: 'Close' }).click();
+  });
+
+  test('import from OpenSnitch: the rules folder picked whole, its .json files read as rules, other files ignored', async () => {
+    const { page } = session;
+    const dir = join(sandbox.makeTempDir('opensnitch-folder'), 'rules');
+    mkdirSync(join(dir, 'old'), { recursive: true });
+    const ruleFiles = {
+      '100-deny-folder.json': openSnitchRuleText(
+        '100-deny-folder',
+        'deny',
+        all(simple('dest.ip', '127.0.0.83'), simple('dest.port', '9'), simple('protocol', 'tcp')),
+      ),
+      '101-reject-folder.json': openSnitchRuleText(
+        '101-reject-folder',
+        'reject',
+        simple('dest.host', 'folder.example'),
+      ),
+      // What OpenSnitch itself would not load: a backup beside the rules, a rule in a subfolder.
+      '102-deny-backup.json.bak': openSnitchRuleText('102-deny-backup', 'deny', simple('dest.ip', '127.0.0.84')),
+      'old/103-deny-old.json': openSnitchRuleText('103-deny-old', 'deny', simple('dest.ip', '127.0.0.85')),
+    };
+    for (const [name, text] of Object.entries(ruleFiles)) writeFileSync(join(dir, name), text);
+
+    await page.getByRole('tab', { name: /Rules/ }).click();
+    await page.getByRole('button', { name: 'Import from OpenSnitch…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Import from OpenSnitch' });
+    await dialog.getByLabel('OpenSnitch rules folder').setInputFiles(dir);
+    await dialog
+      .getByTestId('opensnitch-chosen')
+      .filter({ hasText: '2 rule files chosen from “rules” (2 other files ignored).' })
+      .waitFor();
+    await session.screenshot('12-opensnitch-folder');
+    await dialog.getByRole('button', { name: 'Import', exact: true }).click();
+    await dialog
+      .getByTestId('import-summary')
+      .filter({ hasText: 'Imported from 2 OpenSnitch rule files: 2 rules added, 0 already present, 0 skipped.' })
+      .waitFor({ timeout: 30_000 });
+    const client = await helper.client('e2e-opensnitch-folder');
+    const stored = (await client.call('rules.list'))
+      .filter((rule) => rule.note.startsWith('OpenSnitch: 10'))
+      .map((rule) => [rule.note, rule.action, formatRemote(rule.remote)]);
+    assert.deepEqual(stored, [
+      ['OpenSnitch: 100-deny-folder', 'block', '127.0.0.83'],
+      ['OpenSnitch: 101-reject-folder', 'block', 'folder.example'],
+    ]);
+    await dialog.getByRole('button', { name: 'Close' }).click();
   });
 });

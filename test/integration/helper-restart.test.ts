@@ -1,11 +1,17 @@
 // Restarts: a clean stop leaves enforcement pinned and a new helper adopts it with the same rules;
-// kill -9 never opens a gap (a probe loop runs throughout); acknowledged writes survive kill -9; a
+// kill -9 never opens a gap (a probe loop runs throughout), nor does an upgrade whose maps changed; acknowledged writes survive kill -9; a
 // paged connection list's cursor does not outlive the helper that gave it, while the flows do.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { withSandbox } from '../support/sandbox.js';
+import { withSandbox, type Sandbox } from '../support/sandbox.js';
+import { attachedPrograms } from '../support/cgroup-programs.js';
+import { REPO_ROOT } from '../support/node-entry.js';
+import { removePins } from '../../main/install/uninstall.js';
+import { pinsOf } from '../../main/install/bundle.js';
+import { Firewall } from '../../native/index.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeConnect, probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import Database from 'better-sqlite3';
@@ -74,6 +80,49 @@ for i in range(20000):
 print(json.dumps(counts), flush=True)
 `;
 
+interface LoopCounts {
+  blocked: Record<string, number>;
+  allowed: Record<string, number>;
+}
+
+/**
+ * Starts LOOP_SCRIPT in the helper's cgroup against a blocked and an allowed address; `stop` ends
+ * it and answers what each connect got.
+ */
+async function startProbeLoop(
+  sandbox: Sandbox,
+  cgroup: string,
+  blocked: string,
+  allowed: string,
+): Promise<{ stop(): Promise<LoopCounts> }> {
+  const stopFile = join(sandbox.makeTempDir('loop'), 'stop');
+  const loop = sandbox.spawnInCgroup(cgroup, [SYSTEM_PYTHON, '-c', LOOP_SCRIPT, blocked, allowed, stopFile]);
+  let output = '';
+  loop.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  const done = new Promise<void>((resolve) => loop.once('close', () => resolve()));
+  while (!output.includes('started')) await new Promise((resolve) => setTimeout(resolve, 20));
+  return {
+    async stop() {
+      writeFileSync(stopFile, '');
+      await done;
+      return JSON.parse(output.split('\n').filter(Boolean).pop()!) as LoopCounts;
+    },
+  };
+}
+
+/** Every connect to the blocked address was refused by the firewall, every one to the other reached the host. */
+function assertNoGap(counts: LoopCounts): void {
+  assert.deepEqual(Object.keys(counts.blocked), ['EPERM'], `blocked target results: ${JSON.stringify(counts.blocked)}`);
+  assert.ok(counts.blocked.EPERM! > 10, `the loop ran throughout (${counts.blocked.EPERM} probes)`);
+  assert.deepEqual(
+    Object.keys(counts.allowed),
+    ['refused'],
+    `allowed target results: ${JSON.stringify(counts.allowed)}`,
+  );
+}
+
 test('kill -9: a probe loop during the restart never gets through; the new helper adopts the pins', () =>
   withSandbox(async (sandbox) => {
     const helper = await HelperProcess.start(sandbox);
@@ -81,48 +130,142 @@ test('kill -9: a probe loop during the restart never gets through; the new helpe
     await client.call('rules.add', { rule: { action: 'block', remote: '127.0.0.21' } });
     client.close();
 
-    const stopFile = join(sandbox.makeTempDir('loop'), 'stop');
-    const loop = sandbox.spawnInCgroup(helper.paths.cgroup, [
-      SYSTEM_PYTHON,
-      '-c',
-      LOOP_SCRIPT,
-      '127.0.0.21',
-      '127.0.0.22',
-      stopFile,
-    ]);
-    let output = '';
-    loop.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    const done = new Promise<void>((resolve) => loop.once('close', () => resolve()));
-    while (!output.includes('started')) await new Promise((resolve) => setTimeout(resolve, 20));
-
+    const loop = await startProbeLoop(sandbox, helper.paths.cgroup, '127.0.0.21', '127.0.0.22');
     await helper.stop('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 300)); // the loop runs with no helper at all
     await helper.launch();
     const again = await helper.client();
     const status = await again.call('status');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    writeFileSync(stopFile, '');
-    await done;
-
-    const counts = JSON.parse(output.split('\n').filter(Boolean).pop()!) as {
-      blocked: Record<string, number>;
-      allowed: Record<string, number>;
-    };
-    assert.deepEqual(
-      Object.keys(counts.blocked),
-      ['EPERM'],
-      `blocked target results: ${JSON.stringify(counts.blocked)}`,
-    );
-    assert.ok(counts.blocked.EPERM! > 10, `the loop ran throughout (${counts.blocked.EPERM} probes)`);
-    assert.deepEqual(
-      Object.keys(counts.allowed),
-      ['refused'],
-      `allowed target results: ${JSON.stringify(counts.allowed)}`,
-    );
+    assertNoGap(await loop.stop());
     assert.equal(status.attach.adopted, true);
     assert.equal(status.ruleCount, 1);
+  }));
+
+/** Attach types on the cgroup that more than one program holds (a build's programs left beside another's). */
+function doubledHooks(cgroup: string): string[] {
+  const types = attachedPrograms(cgroup).map((p) => p.attach_type);
+  return types.filter((type, i) => types.indexOf(type) !== i);
+}
+
+/**
+ * The pins as a build with another layout of one map leaves them: its programs attached (these
+ * are this build's, which is what a real older build's would do the same way), and `map` pinned with
+ * another value size.
+ */
+function pinAsOtherBuild(pinDir: string, map: string): void {
+  const pin = join(pinDir, 'maps', map);
+  const shape = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', pin], { encoding: 'utf8' })) as {
+    type: string;
+    bytes_key: number;
+    bytes_value: number;
+    max_entries: number;
+  };
+  rmSync(pin);
+  execFileSync('bpftool', [
+    'map',
+    'create',
+    pin,
+    'type',
+    shape.type,
+    'key',
+    String(shape.bytes_key),
+    'value',
+    String(shape.bytes_value + 8),
+    'entries',
+    String(shape.max_entries),
+    'name',
+    map.slice(0, 15),
+  ]);
+}
+
+test('an upgrade that changed a map: the old build enforces until the new one holds the rules, then its programs go', () =>
+  withSandbox(async (sandbox) => {
+    const helper = await HelperProcess.start(sandbox);
+    const client = await helper.client();
+    const rule = await client.call('rules.add', { rule: { action: 'block', remote: '127.0.0.25' } });
+    client.close();
+    assert.equal(await helper.stop('SIGTERM'), 0);
+    pinAsOtherBuild(helper.paths.bpffs, 'pcl_rule_hits');
+
+    const loop = await startProbeLoop(sandbox, helper.paths.cgroup, '127.0.0.25', '127.0.0.26');
+    await helper.launch(); // this build could not reuse those pins: before, it did not start at all
+    const again = await helper.client();
+    const status = await again.call('status');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assertNoGap(await loop.stop());
+    assert.match(
+      helper.logs,
+      /the pins were made by a build whose maps differ \(pcl_rule_hits: value size \d+, this build's \d+\)/,
+    );
+    assert.match(helper.logs, /retired the replaced build's programs \(\d+ link\(s\)\)/);
+    assert.equal(status.attach.adopted, false);
+    assert.equal(status.ruleCount, 1);
+    assert.deepEqual(doubledHooks(helper.paths.cgroup), [], 'one program per hook: the old build is gone');
+    assert.equal(existsSync(join(helper.paths.bpffs, 'retired')), false);
+
+    // Only the new build decides now: with the rule removed, nothing blocks (the old programs would).
+    const probe = (address: string) => probeOne(sandbox, helper.paths.cgroup, address, 9);
+    assert.equal(await probe('127.0.0.25'), 'EPERM');
+    await again.call('rules.remove', { ids: [rule.id] });
+    assert.equal(await probe('127.0.0.25'), 'refused');
+
+    // And the next restart adopts the new pins as usual.
+    again.close();
+    await helper.restart();
+    const third = await helper.client();
+    assert.equal((await third.call('status')).attach.adopted, true);
+    assert.doesNotMatch(helper.logs.split('SIGTERM').pop()!, /maps differ/);
+  }));
+
+/**
+ * Leaves the pins as a takeover killed right after setting the old build aside does: its links
+ * moved to retired/ (still attached and enforcing), its maps unpinned.
+ */
+function setAsideAsInterrupted(pinDir: string): void {
+  mkdirSync(join(pinDir, 'retired'));
+  for (const link of readdirSync(join(pinDir, 'links')))
+    renameSync(join(pinDir, 'links', link), join(pinDir, 'retired', `${link}-1765000000-1`));
+  for (const map of readdirSync(join(pinDir, 'maps'))) rmSync(join(pinDir, 'maps', map));
+}
+
+/** A helper stopped with one block rule pinned and enforcing, and a probe of the cgroup. */
+async function stoppedWithBlockRule(sandbox: Sandbox, remote: string) {
+  const helper = await HelperProcess.start(sandbox);
+  const client = await helper.client();
+  await client.call('rules.add', { rule: { action: 'block', remote } });
+  client.close();
+  assert.equal(await helper.stop('SIGTERM'), 0);
+  const probe = (address: string) => probeOne(sandbox, helper.paths.cgroup, address, 9);
+  return { helper, probe };
+}
+
+test('a takeover a helper did not finish (killed with the old links set aside) is finished by the next start', () =>
+  withSandbox(async (sandbox) => {
+    const { helper, probe } = await stoppedWithBlockRule(sandbox, '127.0.0.27');
+    setAsideAsInterrupted(helper.paths.bpffs);
+    assert.equal(await probe('127.0.0.27'), 'EPERM', 'the set-aside links still enforce');
+
+    await helper.launch();
+    const again = await helper.client();
+    assert.equal((await again.call('status')).ruleCount, 1);
+    assert.match(helper.logs, /retired the replaced build's programs/);
+    assert.deepEqual(doubledHooks(helper.paths.cgroup), []);
+    assert.equal(existsSync(join(helper.paths.bpffs, 'retired')), false);
+    assert.equal(await probe('127.0.0.27'), 'EPERM');
+  }));
+
+test('uninstall also detaches links a takeover set aside, and leaves nothing pinned', () =>
+  withSandbox(async (sandbox) => {
+    const { helper, probe } = await stoppedWithBlockRule(sandbox, '127.0.0.28');
+    setAsideAsInterrupted(helper.paths.bpffs);
+    const said = await removePins(helper.paths.bpffs, pinsOf(join(REPO_ROOT, 'build/bpf/portcullis.skel.h')), (dir) =>
+      Firewall.detach(dir),
+    );
+    assert.match(said, /detached and unpinned \d+ pin\(s\)$/);
+    assert.deepEqual(attachedPrograms(helper.paths.cgroup), [], 'nothing attached to the cgroup');
+    assert.equal(await probe('127.0.0.28'), 'refused');
+    assert.equal(existsSync(helper.paths.bpffs), false);
   }));
 
 test('durability: kill -9 during a burst of 1000 block calls loses none that were acknowledged', () =>

@@ -13,11 +13,11 @@ import { LAYOUT, POLKIT_ACTION_ID } from '../../main/common/install-layout.js';
 import { installedHelperPids } from '../../main/install/helper-processes.js';
 import { systemdRunning } from '../../main/install/install.js';
 import { withSandbox } from '../support/sandbox.js';
+import { attachedPrograms } from '../support/cgroup-programs.js';
 import { runCli } from '../support/helper-process.js';
 import { ensurePolkit, waitFor } from '../support/polkit-env.js';
 import {
   assertNotInstalled,
-  attachedPrograms,
   buildTestBundle,
   deferUninstall,
   ensureSystemBpffs,

@@ -15,11 +15,11 @@ import { LAYOUT, BUNDLE_FILES } from '../../main/common/install-layout.js';
 import type { Manifest } from '../../main/install/bundle.js';
 import { sha256Of } from '../../main/install/verified-bundle.js';
 import { withSandbox } from '../support/sandbox.js';
+import { attachedPrograms } from '../support/cgroup-programs.js';
 import { runCli } from '../support/helper-process.js';
 import { makeUser, waitFor } from '../support/polkit-env.js';
 import {
   assertNotInstalled,
-  attachedPrograms,
   buildTestBundle,
   deferUninstall,
   writeTestHelperConf,

@@ -143,3 +143,32 @@ test('per-app IPv6 prefixes in the prefix hash: an app-scoped allow beats a glob
     assert.equal(await outcome(pythonA), 'ECONNREFUSED', 'app A is not under app B’s block');
   });
 });
+
+test("an app's first rule given as a change to the ruleset holds at once (its scope is marked by a swap)", async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = await openFixture(sandbox);
+    const { pythonA, pythonB, bindings } = twoApps(sandbox);
+    await fixture.firewall.bindApps({ replace: true, add: bindings });
+    const global = rule('block', '127.0.0.20');
+    await fixture.firewall.setRules([global], allowByDefault);
+    const probeAs = async (python: string, address: string) =>
+      probeResult((await runPython(fixture, connectProbe(4, address, 9), { python })).stdout).outcome;
+    assert.equal(await probeAs(pythonA, '127.0.0.21'), 'ECONNREFUSED', 'app A has no rules yet');
+
+    const first = await fixture.firewall.changeRules(
+      { removed: [], added: [rule('block', '127.0.0.21', { scope: APP_A })] },
+      allowByDefault,
+    );
+    assert.equal(first.mode, 'swap', 'an app without rules in the kernel gets them by a swap');
+    assert.equal(await probeAs(pythonA, '127.0.0.21'), 'EPERM');
+    assert.equal(await probeAs(pythonB, '127.0.0.21'), 'ECONNREFUSED');
+
+    const second = await fixture.firewall.changeRules(
+      { removed: [], added: [rule('block', '127.0.0.22', { scope: APP_A })] },
+      allowByDefault,
+    );
+    assert.equal(second.mode, 'diff', "the app's further rules go in place");
+    assert.equal(await probeAs(pythonA, '127.0.0.22'), 'EPERM');
+    assert.equal(await probeAs(pythonA, '127.0.0.20'), 'EPERM', 'the global rule still holds for the app');
+  });
+});

@@ -7,16 +7,26 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
+import { attachedPrograms } from '../support/cgroup-programs.js';
 import { nodeArgv } from '../support/node-entry.js';
 import { Firewall, NativeError } from '../../native/index.js';
 import { allowByDefault, connectProbe, probeResult, rule, runPython, type KernelFixture } from './kernel-fixture.js';
 
 const ATTACHER = nodeArgv('test/kernel/fixtures/attach-and-wait.ts');
 
-/** Counts the programs attached to a cgroup (bpftool), to see that adoption does not attach twice. */
-function attachedPrograms(cgroup: string): number {
-  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' });
-  return (JSON.parse(out.trim() || '[]') as unknown[]).length;
+/** Counts the programs attached to a cgroup, to see that adoption does not attach twice. */
+const programCount = (cgroup: string): number => attachedPrograms(cgroup).length;
+
+/** The program each pinned link runs, by the link's name. */
+function linkPrograms(pinDir: string): Map<string, number> {
+  const links = new Map<string, number>();
+  for (const name of readdirSync(join(pinDir, 'links'))) {
+    const out = execFileSync('bpftool', ['-j', 'link', 'show', 'pinned', join(pinDir, 'links', name)], {
+      encoding: 'utf8',
+    });
+    links.set(name, (JSON.parse(out) as { prog_id: number }).prog_id);
+  }
+  return links;
 }
 
 test('kill -9 of the attaching process leaves blocking in force; a new process adopts and changes rules', async () => {
@@ -36,9 +46,11 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
       helper.once('exit', (code) => reject(new Error(`attacher exited (${code}): ${err}`)));
     });
     assert.equal(line, 'ready false');
-    const attached = attachedPrograms(cgroup);
+    const attached = programCount(cgroup);
     assert.ok(attached >= 10, `expected our cgroup programs on the test cgroup, found ${attached}`);
 
+    const before = linkPrograms(pinDir);
+    assert.ok(before.has('pcl_exec') && before.has('pcl_connect4'), [...before.keys()].join(' '));
     helper.kill('SIGKILL');
     await new Promise((resolve) => helper.once('exit', resolve));
 
@@ -53,7 +65,12 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     const adopted = await Firewall.open({ cgroup, pinDir });
     sandbox.defer(() => adopted.close());
     assert.equal(adopted.adopted, true);
-    assert.equal(attachedPrograms(cgroup), attached, 'adoption re-used the links instead of attaching again');
+    assert.equal(programCount(cgroup), attached, 'adoption re-used the links instead of attaching again');
+    // Every link now runs this process's build of its program: the cgroup ones re-pointed, the
+    // tracing ones (which cannot be) replaced by a new link pinned under the same name.
+    const after = linkPrograms(pinDir);
+    assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), 'the same pins, none left beside them');
+    for (const [name, program] of after) assert.notEqual(program, before.get(name), `${name} runs the new build`);
     const stats = await adopted.setRules([rule('block', '127.0.0.8')], allowByDefault);
     assert.ok(stats.generation >= 2, 'generation continues from the pinned config');
     assert.equal(
@@ -67,7 +84,7 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome, 'EPERM');
     await Firewall.detach(pinDir);
     assert.equal(existsSync(pinDir) ? readdirSync(pinDir).length : 0, 0);
-    assert.equal(attachedPrograms(cgroup), 0);
+    assert.equal(programCount(cgroup), 0);
     assert.equal(
       probeResult((await runPython(fixture, connectProbe(4, '127.0.0.8', 9))).stdout).outcome,
       'ECONNREFUSED',
@@ -89,8 +106,8 @@ test('pins made for one cgroup are not adopted for another', async () => {
       assert.match(error.detail, /detach first/);
       return true;
     });
-    assert.equal(attachedPrograms(second), 0);
-    assert.ok(attachedPrograms(first) >= 10, 'the first attachment is untouched');
+    assert.equal(programCount(second), 0);
+    assert.ok(programCount(first) >= 10, 'the first attachment is untouched');
   });
 });
 

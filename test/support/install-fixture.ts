@@ -161,9 +161,3 @@ export function ensureSystemBpffs(sandbox: Sandbox): void {
     execFileSync('umount', ['/sys/fs/bpf']);
   });
 }
-
-/** Programs attached to a cgroup, from bpftool (empty when none). */
-export function attachedPrograms(cgroup: string): unknown[] {
-  const out = execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' }).trim();
-  return out ? (JSON.parse(out) as unknown[]) : [];
-}

@@ -17,6 +17,7 @@ export { connectionEvent } from '../connection-event';
 import { parseRuleDraft, specOf, type Rule, type RuleSpec } from '../../../main/contract/rules';
 import { mapOpenSnitch, parseOpenSnitchBundle } from '../../../main/contract/opensnitch';
 import type { Prompt } from '../../../main/contract/prompts';
+import type { ErrorKind } from '../../../main/contract/errors';
 import { ListParser, type LineFormat } from '../../../main/contract/list-formats';
 import type { ImportFormat, ImportSummary, RuleList } from '../../../main/contract/lists';
 
@@ -107,6 +108,7 @@ export function flow(appId: number, remoteAddr: string, overrides: Partial<Flow>
 }
 
 type Call = { name: string; request: unknown };
+type Refusal = { name: string; message: string; kind?: ErrorKind };
 
 export interface FakeApi extends RendererApi {
   calls: Call[];
@@ -126,9 +128,10 @@ export interface FakeApi extends RendererApi {
   startOutcome: HelperState;
   /**
    * Requests to answer with a refusal for want of an administrator, as the helper does when polkit's
-   * dialog is dismissed: each entry is used once, by the next request of that name.
+   * dialog is dismissed, or with another failure when `kind` says so ('unavailable': the helper gone):
+   * each entry is used once, by the next request of that name.
    */
-  refusals: Array<{ name: string; message: string }>;
+  refusals: Refusal[];
   emit<K extends IpcNotifyName>(name: K, payload: PayloadOf<K>): void;
 }
 
@@ -169,7 +172,7 @@ export function createFakeApi(): FakeApi {
     wizard: { completed: true, mode: 'monitor' } as WizardState,
     checks: [] as Check[],
     startOutcome: { state: 'connected', status: status() } as HelperState,
-    refusals: [] as Array<{ name: string; message: string }>,
+    refusals: [] as Refusal[],
     emit(name: IpcNotifyName, payload: unknown) {
       for (const listener of listeners.get(name) ?? []) listener(payload);
     },
@@ -437,10 +440,10 @@ export function createFakeApi(): FakeApi {
       fake.calls.push({ name, request });
       const refusal = fake.refusals.findIndex((candidate) => candidate.name === name);
       if (refusal >= 0) {
-        const { message } = fake.refusals.splice(refusal, 1)[0]!;
+        const { message, kind = 'cancelled' } = fake.refusals.splice(refusal, 1)[0]!;
         return Promise.resolve({
           ok: false,
-          error: { kind: 'cancelled', message, polkitAction: 'org.portcullis.manage' },
+          error: { kind, message, ...(kind === 'cancelled' ? { polkitAction: 'org.portcullis.manage' } : {}) },
         });
       }
       return handler(request ?? {});

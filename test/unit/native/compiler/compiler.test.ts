@@ -15,6 +15,7 @@ import {
 import type { MapImage } from '../../../../native/compiler/types.js';
 import { chooseV6Split } from '../../../../native/compiler/v6-buckets.js';
 import { describeEntry } from './describe-entry.js';
+import * as abi from '../../../../native/abi.js';
 import { defaults, v4 } from './rule-fixtures.js';
 
 /** Entries of an image as {key hex, value bytes, ruleId, setId}. */
@@ -409,6 +410,49 @@ test('per-app defaults and the global default are encoded', () => {
   assert.equal(compiled.appDefaults.count, 2);
   assert.deepEqual([...compiled.appDefaults.values], [1, 2]);
   assert.equal(compiled.appDefaults.keys.readUInt32LE(4), 6);
+});
+
+/** The pcl_app_dflt entries of a compile, app id to value. */
+function appEntries(compiled: { appDefaults: { count: number; keys: Buffer; values: Buffer } }): Map<number, number> {
+  const { count, keys, values } = compiled.appDefaults;
+  return new Map(Array.from({ length: count }, (_, i) => [keys.readUInt32LE(i * 4), values[i]!]));
+}
+
+test('an app with rules of its own is marked so (its scope is looked up only then), with or without a default', () => {
+  const compiled = compileRules(
+    [v4(1, '10.0.0.1', { scope: 7 }), v4(2, '10.0.0.2', { scope: 9 }), v4(3, '10.0.0.3')],
+    {
+      global: 'allow',
+      perApp: new Map([
+        [9, 'block'],
+        [11, 'allow'],
+      ]),
+    },
+    true,
+  );
+  assert.deepEqual(
+    appEntries(compiled),
+    new Map([
+      [9, abi.PCL_ACT_BLOCK | abi.PCL_APP_HAS_RULES],
+      [11, abi.PCL_ACT_ALLOW],
+      [7, abi.PCL_ACT_NONE | abi.PCL_APP_HAS_RULES],
+    ]),
+  );
+});
+
+test("an app's first rule added after a compile makes the next compile a full one; more rules of a marked app do not", () => {
+  const compiler = new RuleCompiler(true);
+  compiler.update([], [v4(1, '10.0.0.1', { scope: 7 })]);
+  compiler.compileAll(defaults);
+  assert.equal(compiler.needsFullCompile, false);
+  compiler.update([], [v4(2, '10.0.0.2', { scope: 7 }), v4(3, '10.0.0.3')]);
+  assert.equal(compiler.needsFullCompile, false, 'app 7 is marked, scope 0 always looked up');
+  compiler.compileChange();
+  compiler.update([], [v4(4, '10.0.0.4', { scope: 8 })]);
+  assert.equal(compiler.needsFullCompile, true, 'app 8 has no mark in the kernel yet: a diff would go unseen');
+  const full = compiler.compileAll(defaults);
+  assert.equal(appEntries(full).get(8), abi.PCL_APP_HAS_RULES);
+  assert.equal(compiler.needsFullCompile, false);
 });
 
 test('an IPv4 address given as a number compiles exactly as its bytes do; a bad one is refused', () => {
