@@ -37,12 +37,16 @@ export async function startAskHelper(
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls prompts.list until `match` finds a question (bounded). */
+/**
+ * Polls prompts.list until `match` finds a question (bounded). On failure the error shows the last
+ * questions seen and `context()` (what the apps and the helper were doing, say).
+ */
 export async function waitForPrompt(
   client: HelperClient,
   match: (prompt: Prompt) => boolean,
   what: string,
   timeoutMs = 10_000,
+  context: () => string = () => '',
 ): Promise<Prompt> {
   const deadline = Date.now() + timeoutMs;
   let last: Prompt[] = [];
@@ -52,7 +56,7 @@ export async function waitForPrompt(
     if (found) return found;
     await sleep(50);
   }
-  throw new Error(`no question ${what} within ${timeoutMs} ms; waiting: ${JSON.stringify(last)}`);
+  throw new Error(`no question ${what} within ${timeoutMs} ms; waiting: ${JSON.stringify(last)}\n${context()}`);
 }
 
 /** Polls until `check` holds (bounded); returns its last value. */
@@ -123,12 +127,17 @@ export interface Finished {
   ms: number;
 }
 
+export interface RunningApp {
+  child: ChildProcess;
+  done: Promise<Finished>;
+  exited: () => boolean;
+  output: () => string;
+  /** For failure messages: running, or how it ended, with the end of what it printed on stderr. */
+  state: () => string;
+}
+
 /** A command running in the cgroup; `done` resolves when it exits. */
-export function startApp(
-  sandbox: Sandbox,
-  cgroup: string,
-  argv: string[],
-): { child: ChildProcess; done: Promise<Finished>; exited: () => boolean; output: () => string } {
+export function startApp(sandbox: Sandbox, cgroup: string, argv: string[]): RunningApp {
   const started = Date.now();
   const child = sandbox.spawnInCgroup(cgroup, argv, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
@@ -138,7 +147,10 @@ export function startApp(
   const done = new Promise<Finished>((resolve) =>
     child.once('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })),
   );
-  return { child, done, exited: () => child.exitCode !== null || child.signalCode !== null, output: () => stdout };
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const state = () =>
+    `${exited() ? `exited (${child.exitCode ?? child.signalCode})` : 'running'}; stderr: ${stderr.slice(-600) || '(none)'}`;
+  return { child, done, exited, output: () => stdout, state };
 }
 
 /** curl (or a copy of it under another name: an app of its own) fetching `url`; -v says why a connect failed. */

@@ -154,8 +154,10 @@ export class AskService {
     if (held.length === 0 && closed.length === 0) return;
     void this.queue
       .run(async () => {
-        if (closed.length > 0) await this.socketsClosed(closed);
+        // Holds first: a socket held and closed within one batch must not leave a question behind
+        // (a socket's hold always comes before its close; a UDP flow's entry goes with the close).
         if (held.length > 0) await this.holdsArrived(held);
+        if (closed.length > 0) await this.socketsClosed(closed);
       })
       .catch((error: Error) => this.deps.log(`ask mode: handling held connections failed: ${error.message}`));
   }
@@ -299,8 +301,18 @@ export class AskService {
   private async decide(held: HeldConnection[], action: Action): Promise<number> {
     const waiting = held.filter((connection) => this.book.has(connection.ref));
     if (waiting.length === 0) return 0;
-    const outcomes = await this.deps.firewall.answerHolds(waiting.map(({ ref }) => ({ ref, verdict: action })));
+    // Out of the questions before the kernel hears the answer: the app sees a refusal or its
+    // connection at once, and whoever it tells must not then find the connection still waiting.
     this.book.remove(waiting);
+    let outcomes: HoldOutcome[];
+    try {
+      outcomes = await this.deps.firewall.answerHolds(waiting.map(({ ref }) => ({ ref, verdict: action })));
+    } catch (error) {
+      // Not answered: they wait in their questions again (the caller logs the failure).
+      for (const connection of waiting) this.book.add(connection, this.appFacts(connection.appId, connection.comm));
+      this.changed();
+      throw error;
+    }
     let decided = 0;
     outcomes.forEach((outcome, i) => {
       if (outcome === 'gone') return;
