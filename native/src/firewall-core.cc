@@ -179,18 +179,29 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
   };
   shape(maps_pinned);
   // Pins of a build whose maps differ cannot be reused (an upgrade that changed a map): this build
-  // loads beside them, and the old one enforces until the helper has put the rules in this one's
-  // maps (RetireOldBuild).
+  // loads its own maps unpinned first, and only once that worked sets the old build aside and pins
+  // them (a load that fails leaves the old build as it was); the old one enforces beside this one
+  // until the helper has put the rules in this one's maps (RetireOldBuild).
   if (maps_pinned) {
     replaced_ = FirstMisfitPin(skel_->obj, pin_dir);
     if (!replaced_.empty()) {
-      SetAsideOldBuild(pin_dir);
       maps_pinned = false;
       shape(false);
+      bpf_object__for_each_map(map, skel_->obj) {
+        if (bpf_map__set_pin_path(map, nullptr) != 0) throw NativeFailure("unset pin path", errno);
+      }
     }
   }
   int err = portcullis_bpf__load(skel_);
   if (err) throw NativeFailure("load BPF programs", -err);
+  if (!replaced_.empty()) {
+    SetAsideOldBuild(pin_dir);
+    bpf_object__for_each_map(map, skel_->obj) {
+      std::string path = MapPin(pin_dir, bpf_map__name(map));
+      int pinned = bpf_map__pin(map, path.c_str());
+      if (pinned != 0) throw NativeFailure("pin map " + path, -pinned);
+    }
+  }
   adopted_ = maps_pinned;
 
   int config_fd = bpf_map__fd(skel_->maps.data_config);

@@ -28,9 +28,9 @@ void DetachPinnedLink(const std::string& path);
 std::string FirstMisfitPin(bpf_object* obj, const std::string& pin_dir);
 
 // Moves the pinned links of another build aside (retired/), still attached and enforcing that
-// build's rules, and unpins its maps (its programs keep them alive), so this build loads fresh
-// maps and attaches beside it. Nothing is detached: a packet meets both builds' programs, and
-// passes only if both allow it.
+// build's rules, and unpins its maps (its programs keep them alive), so this build, loaded with
+// maps of its own, pins them and attaches beside it. Nothing is detached: a packet meets both
+// builds' programs, and passes only if both allow it.
 void SetAsideOldBuild(const std::string& pin_dir);
 
 // Detaches and unpins the links set aside (the old build stops), once this build enforces the
