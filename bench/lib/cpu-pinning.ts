@@ -19,15 +19,16 @@ export const cpuPinning: CpuPinning | null =
     ? null
     : { clientCpu: availableParallelism() - 1, otherCpu: 0 };
 
-/** argv run on the load generator's core. */
-export function onClientCpu(argv: string[]): string[] {
-  return cpuPinning ? ['taskset', '-c', String(cpuPinning.clientCpu), ...argv] : argv;
+/** argv run on one core, when the run is pinned. */
+function onCpu(cpu: keyof CpuPinning, argv: string[]): string[] {
+  return cpuPinning ? ['taskset', '-c', String(cpuPinning[cpu]), ...argv] : argv;
 }
 
+/** argv run on the load generator's core. */
+export const onClientCpu = (argv: string[]): string[] => onCpu('clientCpu', argv);
+
 /** argv run on the other core (sinks, daemons started by the harness). */
-export function onOtherCpu(argv: string[]): string[] {
-  return cpuPinning ? ['taskset', '-c', String(cpuPinning.otherCpu), ...argv] : argv;
-}
+export const onOtherCpu = (argv: string[]): string[] => onCpu('otherCpu', argv);
 
 /** Moves a running daemon, all its threads, to the other core (threads it makes later inherit it). */
 export function pinToOtherCpu(pid: number): void {

@@ -59,22 +59,7 @@ export async function waitForPrompt(
   throw new Error(`no question ${what} within ${timeoutMs} ms; waiting: ${JSON.stringify(last)}\n${context()}`);
 }
 
-/** Polls until `check` holds (bounded); returns its last value. */
-export async function eventually<T>(
-  read: () => Promise<T>,
-  check: (value: T) => boolean,
-  what: string,
-  timeoutMs = 10_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!check(value)) {
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await sleep(50);
-    value = await read();
-  }
-  return value;
-}
+export { eventually } from '../support/eventually.js';
 
 export const hasHost = (address: string) => (prompt: Prompt) =>
   prompt.hosts.some((host) => host.remoteAddr === address);

@@ -13,6 +13,7 @@ import { openDatabase } from '../../main/helper/store/database.js';
 import { KeyValueStore } from '../../main/helper/store/key-value-store.js';
 import { formatIp } from '../../main/contract/net.js';
 import { withSandbox } from '../support/sandbox.js';
+import { eventually } from '../support/eventually.js';
 import { whenHeld } from '../support/hold-support.js';
 import { EventCollector } from './event-collector.js';
 import { eventDecoding, openFixture, type KernelFixture } from './kernel-fixture.js';
@@ -103,17 +104,6 @@ function startCurl(fixture: KernelFixture, url: string): Curl {
 const addressOf = (answer: HoldAnswer) => formatIp({ family: answer.ref.family, bytes: answer.ref.remote });
 const hostsWaiting = (prompts: Prompt[]) => prompts.flatMap((prompt) => prompt.hosts.map((host) => host.remoteAddr));
 
-async function waitFor<T>(read: () => T, check: (value: T) => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  let value = read();
-  while (!check(value)) {
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(value)} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    value = read();
-  }
-  return value;
-}
-
 test(
   'a decided connection has left its question by the time its app sees the answer (a deny, and the timeout action)',
   whenHeld(() =>
@@ -139,7 +129,7 @@ test(
         }
       };
 
-      const [prompt] = await waitFor(
+      const [prompt] = await eventually(
         () => rig.asks.prompts(),
         (prompts) => prompts.length === 1 && prompts[0]!.hosts.length === 2,
         'one question for both held connects',
@@ -158,7 +148,7 @@ test(
       );
 
       // The other gets the timeout action at its deadline.
-      await waitFor(() => seenByApp.has('127.0.0.2'), Boolean, 'the timeout action for 127.0.0.2');
+      await eventually(() => seenByApp.has('127.0.0.2'), Boolean, 'the timeout action for 127.0.0.2');
       const timedOut = await curls.get('127.0.0.2')!.done;
       assert.equal(timedOut.code, 7, `the unanswered connect got the timeout action (refused): ${timedOut.stderr}`);
       assert.deepEqual(
