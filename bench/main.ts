@@ -26,7 +26,9 @@ function log(line: string): void {
 /** `--report RESULTS.json`: writes the report of an earlier run again (after the report code changed). */
 function reportOnly(jsonPath: string): number {
   const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchResults;
-  const reportPath = keptApart(results) ? join(dirname(resolve(jsonPath)), 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
+  const reportPath = keptApart(results)
+    ? join(dirname(resolve(jsonPath)), 'REPORT.md')
+    : join(ROOT, 'bench', 'REPORT.md');
   writeReport(results, reportPath, resolve(jsonPath));
   log(`report: ${reportPath}`);
   return 0;
