@@ -10,6 +10,8 @@ import { measureUsage, type UsageWindow } from './proc-usage.js';
 export interface UsageFigure {
   firewall: string;
   idle: UsageWindow | null;
+  /** The same paced load run (unmeasured) before the idle and load windows; absent in older results. */
+  warmUpMs?: number;
   underLoad: (UsageWindow & { connectsPerSecond: number; achievedPerSecond: number }) | null;
   /** Portcullis: connects as fast as one client can, and the decision events the helper took in meanwhile. */
   flatOut?: UsageWindow & { achievedPerSecond: number; eventsPerSecond: number; eventDrops: number };
@@ -34,7 +36,14 @@ export async function measureDaemonUsage(
     await contender.start();
     const daemon = pid();
     if (!daemon) throw new Error(`no ${firewall} process to measure`);
-    await sleep(1000); // let start-up work settle
+    // A firewall runs for hours: what counts is its steady state, not its first seconds (V8 still
+    // compiling the helper's hot paths; bench/helper-rss.ts reports those apart). So the same load
+    // runs first, unmeasured, and idle is measured after it.
+    figure.warmUpMs = plan.usageWindowMs * 2;
+    const warmUp = loadgen.pacedConnects(lab.firewall, 'veth', figure.warmUpMs, plan.connectsPerSecond);
+    await warmUp.done;
+    await warmUp.stop();
+    await sleep(1000); // the last events drained
     figure.idle = await measureUsage(daemon, plan.usageWindowMs);
     const load = loadgen.pacedConnects(lab.firewall, 'veth', plan.usageWindowMs, plan.connectsPerSecond);
     let achieved = 0;
