@@ -47,7 +47,7 @@ test('helper --bpffs off a BPF filesystem: exit 1 before anything else, saying w
 /** The programs attached to `cgroup` (bpftool's JSON). */
 function attachedPrograms(cgroup: string): unknown[] {
   return JSON.parse(
-    execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' }) || '[]',
+    execFileSync('bpftool', ['-j', 'cgroup', 'show', cgroup], { encoding: 'utf8' }).trim() || '[]',
   ) as unknown[];
 }
 

@@ -93,7 +93,7 @@ function heldFlows(fixture: KernelFixture, count: number) {
 }
 
 test(
-  'held TCP connects (v4, v6) wait; allow completes and transfers the body at once, deny refuses',
+  'held TCP connects (v4, v6) wait; allow completes and transfers the body inside the hold, deny refuses',
   whenHeld(() =>
     withSandbox(async (sandbox) => {
       const fixture = await openFixture(sandbox);
