@@ -17,6 +17,7 @@ import { HelperProcess, REPO_ROOT } from '../support/helper-process.js';
 import { makeUser, type TestUser } from '../support/polkit-env.js';
 import { canReadAs, codeOf, forgedRequestsAs, scanProcAs, signInLinkOf } from '../support/shell-probes.js';
 import { buildRenderer, CHROMIUM, openShell, type ShellSession } from './browser-support.js';
+import { eventually } from '../support/eventually.js';
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -120,11 +121,13 @@ describe('the browser shell exposes nothing to another local user', () => {
     shell.stderr.on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
-    const deadline = Date.now() + 60_000;
-    while (!output.includes('a browser signed in')) {
-      if (Date.now() > deadline || shell.exitCode !== null) throw new Error(`the browser did not sign in:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await eventually(
+      () => output,
+      (said) => said.includes('a browser signed in') || shell.exitCode !== null,
+      'a browser signed in',
+      { timeoutMs: 60_000, everyMs: 100, describe: (said) => `not said; the shell said:\n${said}` },
+    );
+    assert.ok(output.includes('a browser signed in'), `the shell ended (${shell.exitCode}) first:\n${output}`);
     const launchUrl = /\(open (file:\/\/\S+)\)/.exec(output)?.[1];
     assert.ok(launchUrl, output);
     const liveCode = codeOf(signInLinkOf(launchUrl));

@@ -12,6 +12,7 @@ import { createSystemBackend } from '../../main/app/system-backend.js';
 import { dispatchInvoke } from '../../main/app/ipc-dispatch.js';
 import type { IpcBackend } from '../../main/app/ipc-backend.js';
 import type { ConnectionEvent, HelperState, Rule } from '../../main/contract/index.js';
+import { eventually, present } from '../support/eventually.js';
 
 describe('the shared IPC backend against a real helper', () => {
   const sandbox = new Sandbox();
@@ -37,10 +38,11 @@ describe('the shared IPC backend against a real helper', () => {
     const state = await dispatchInvoke(backend.handlers, 'getHelperState', {});
     assert.equal(state.ok && (state.value as HelperState).state, 'connected');
     assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.78', 9), 'refused');
-    for (let i = 0; i < 100 && !events.some((event) => event.remoteAddr === '127.0.0.78'); i++)
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    const seen = events.find((event) => event.remoteAddr === '127.0.0.78');
-    assert.ok(seen, 'the connect reached the window as an event');
+    const seen = await eventually(
+      () => events.find((event) => event.remoteAddr === '127.0.0.78'),
+      present,
+      'the connect reaching the window as an event',
+    );
     assert.equal(seen.verdict, 'allow');
 
     const refused = await dispatchInvoke(backend.handlers, 'addRule', {
@@ -75,8 +77,12 @@ describe('the shared IPC backend against a real helper', () => {
 
   test('a stopped helper shows as not running, calls fail as unavailable, and it is found again', async () => {
     await helper.stop('SIGTERM');
-    for (let i = 0; i < 100 && backend.connection.state.state === 'connected'; i++)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(
+      () => backend.connection.state.state,
+      (state) => state !== 'connected',
+      'the stopped helper noticed',
+      { everyMs: 20 },
+    );
     assert.equal(backend.connection.state.state, 'not-running');
     const call = await dispatchInvoke(backend.handlers, 'listRules', {});
     assert.equal(call.ok ? null : call.error.kind, 'unavailable');

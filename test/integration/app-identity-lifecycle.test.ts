@@ -12,6 +12,7 @@ import { HelperProcess } from '../support/helper-process.js';
 import { desktopDataDir, type TestDesktopApp } from '../support/desktop-entry.js';
 import type { App, Flow } from '../../main/contract/index.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
+import { eventually, present } from '../support/eventually.js';
 
 const PYTHON = realpathSync('/usr/bin/python3');
 
@@ -63,24 +64,18 @@ function unit(sandbox: Sandbox, helper: HelperProcess, name: string): string {
   return path;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | null | undefined>, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const listApps = (rpc: HelperClient) => rpc.call('apps.list', undefined) as Promise<App[]>;
 
 /** The app of the (only) flow to `host` once it is stored. */
 async function appOfFlowTo(rpc: HelperClient, host: string, verdict?: 'allow' | 'block'): Promise<App> {
-  const flow = await eventually(`a flow to ${host}`, async () => {
-    const flows = (await rpc.call('connections.list', { remote: host })) as Flow[];
-    return flows.find((f) => !verdict || f.lastVerdict === verdict);
-  });
+  const flow = await eventually(
+    async () => {
+      const flows = (await rpc.call('connections.list', { remote: host })) as Flow[];
+      return flows.find((f) => !verdict || f.lastVerdict === verdict);
+    },
+    present,
+    `a flow to ${host}`,
+  );
   const app = (await listApps(rpc)).find((a) => a.id === flow.appId);
   assert.ok(app, `the flow's app ${flow.appId} is listed`);
   return app;
@@ -94,8 +89,10 @@ test('a blocked desktop app is blocked from the first connection of every relaun
     const scope = (n: number) => unit(sandbox, helper, `app-portcullis\\x2dtest-${n}.scope`);
 
     assert.equal(await connectFrom(sandbox, scope(1), app.exe, '127.0.0.91', { lingerMs: 1500 }), 'ECONNREFUSED');
-    const known = await eventually('the desktop app', async () =>
-      (await listApps(rpc)).find((a) => a.kind === 'desktop' && a.identifier === app.id),
+    const known = await eventually(
+      async () => (await listApps(rpc)).find((a) => a.kind === 'desktop' && a.identifier === app.id),
+      present,
+      'the desktop app',
     );
     assert.equal(known.name, app.name);
     await rpc.call('rules.add', { rule: { action: 'block', app: known.id, remote: '127.0.0.91' } });
@@ -179,8 +176,10 @@ test('claims without evidence are not taken: APPIMAGE=, a scope named like a Fla
       }),
       'ECONNREFUSED',
     );
-    const app = await eventually('the allowed desktop app', async () =>
-      (await listApps(rpc)).find((a) => a.kind === 'desktop' && a.identifier === allowed.id),
+    const app = await eventually(
+      async () => (await listApps(rpc)).find((a) => a.kind === 'desktop' && a.identifier === allowed.id),
+      present,
+      'the allowed desktop app',
     );
     await rpc.call('rules.add', { rule: { action: 'allow', app: app.id, remote: '127.0.0.113' } });
     await rpc.call('settings.update', { patch: { defaultAction: 'block' } });

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Prompt } from '../../main/contract/index.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
 import { HelperProcess } from '../support/helper-process.js';
+import { eventually } from '../support/eventually.js';
 import type { Sandbox, TestHost } from '../support/sandbox.js';
 
 export const SYSTEM_PYTHON = '/usr/bin/python3';
@@ -48,18 +49,16 @@ export async function waitForPrompt(
   timeoutMs = 10_000,
   context: () => string = () => '',
 ): Promise<Prompt> {
-  const deadline = Date.now() + timeoutMs;
-  let last: Prompt[] = [];
-  while (Date.now() < deadline) {
-    last = await client.call('prompts.list');
-    const found = last.find(match);
-    if (found) return found;
-    await sleep(50);
-  }
-  throw new Error(`no question ${what} within ${timeoutMs} ms; waiting: ${JSON.stringify(last)}\n${context()}`);
+  const waiting = await eventually(
+    () => client.call('prompts.list'),
+    (prompts) => prompts.some(match),
+    `a question ${what}`,
+    { timeoutMs, describe: (prompts) => `waiting: ${JSON.stringify(prompts)}\n${context()}` },
+  );
+  return waiting.find(match)!;
 }
 
-export { eventually } from '../support/eventually.js';
+export { eventually };
 
 export const hasHost = (address: string) => (prompt: Prompt) =>
   prompt.hosts.some((host) => host.remoteAddr === address);

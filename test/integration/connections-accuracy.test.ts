@@ -19,6 +19,7 @@ import {
   type Rig,
 } from './connections-rig.js';
 import type { Flow } from '../../main/contract/index.js';
+import { eventually } from '../support/eventually.js';
 
 const MB = 1024 * 1024;
 
@@ -175,7 +176,12 @@ async function serveCase(
   ]);
   let out = '';
   server.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  for (let i = 0; i < 50 && !out.includes('listening'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  await eventually(
+    () => out,
+    (said) => said.includes('listening'),
+    'the server listening',
+    { everyMs: 100 },
+  );
   // Clients outside the cgroup, each sending 64 KiB and reading everything.
   for (let i = 0; i < 3; i++) {
     execFileSync(

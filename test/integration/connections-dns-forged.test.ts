@@ -10,7 +10,8 @@ import { withSandbox, type Sandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { finished } from '../kernel/kernel-fixture.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort } from './connections-rig.js';
-import { dnsStatus, domainAddresses, firstLine, runApp, startResolver, until } from './dns-rig.js';
+import { dnsStatus, domainAddresses, firstLine, runApp, startResolver } from './dns-rig.js';
+import { eventually, present } from '../support/eventually.js';
 import type { Flow } from '../../main/contract/index.js';
 import { DNS_PY, namespaceForgerCommand } from '../support/dns-forger.js';
 
@@ -109,15 +110,16 @@ test('connections DNS: answers forged in a user+net namespace or sent unasked to
       '1000',
     ]);
     assert.equal(download.received, 1000, JSON.stringify(download));
-    const flow = await until(
+    const flow = await eventually(
       async () =>
         (JSON.parse((await helper.cli(['connections', '--json'])).stdout) as Flow[]).find(
           (f) => f.remoteAddr === host.peer4 && f.remotePort === port,
         ),
-      (found) => found !== undefined,
+      present,
+      `the download's flow from ${host.peer4} port ${port}`,
     );
-    assert.equal(flow?.remoteName, null);
-    assert.equal(flow?.blocked, 0);
+    assert.equal(flow.remoteName, null);
+    assert.equal(flow.blocked, 0);
     assert.deepEqual(await domainAddresses(helper, ruleId), []);
     const dns = await dnsStatus(helper);
     assert.deepEqual([dns.queries, dns.answersLearned, dns.domainAddresses], [0, 0, 0], JSON.stringify(dns));
@@ -138,9 +140,10 @@ test('connections DNS: 100k distinct forged answers to a socket that asked leave
       server: host.host4,
       name: 'many-0.flood.test',
     });
-    const learned = await until(
+    const learned = await eventually(
       () => domainAddresses(helper, ruleId),
       (held) => held.length === 25,
+      'the 25 addresses of the real answer learned',
     );
     assert.equal(learned.length, 25);
     const before = await dnsStatus(helper);
@@ -152,7 +155,7 @@ test('connections DNS: 100k distinct forged answers to a socket that asked leave
     // attacker who saw or guessed it), which reach the helper's matching.
     const settled = async () => {
       let ignored = -1;
-      const { status } = await until(
+      const { status } = await eventually(
         async () => {
           const previous = ignored;
           const current = await dnsStatus(helper);
@@ -160,7 +163,8 @@ test('connections DNS: 100k distinct forged answers to a socket that asked leave
           return { status: current, settled: ignored === previous };
         },
         ({ settled: done }) => done,
-        20_000,
+        'the count of ignored answers settled',
+        { timeoutMs: 20_000, everyMs: 100 },
       );
       return status;
     };

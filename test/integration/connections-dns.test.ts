@@ -9,7 +9,8 @@ import { withSandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeConnect } from '../support/connect-probe.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort } from './connections-rig.js';
-import { domainAddresses, dnsStatus, firstLine, runApp, startResolver, until } from './dns-rig.js';
+import { domainAddresses, dnsStatus, firstLine, runApp, startResolver } from './dns-rig.js';
+import { eventually, present } from '../support/eventually.js';
 import type { Flow } from '../../main/contract/index.js';
 
 test('connections DNS: flows carry resolved names; domain rules block resolved addresses, CNAME chains included', async () => {
@@ -40,13 +41,15 @@ test('connections DNS: flows carry resolved names; domain rules block resolved a
     // 1. The flow is named after what the app asked for.
     const first = await resolveConnect('www.example.test');
     assert.deepEqual([first.resolved, first.outcome], [host.peer4, 'ok'], JSON.stringify(first));
-    let named: Flow | undefined;
-    for (let i = 0; i < 50 && !named; i++) {
-      const flows = JSON.parse((await helper.cli(['connections', '--json'])).stdout) as Flow[];
-      named = flows.find((f) => f.remoteAddr === host.peer4 && f.remotePort === port);
-      if (!named) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.ok(named, 'the flow was recorded');
+    const named = await eventually(
+      async () =>
+        (JSON.parse((await helper.cli(['connections', '--json'])).stdout) as Flow[]).find(
+          (f) => f.remoteAddr === host.peer4 && f.remotePort === port,
+        ),
+      present,
+      'the flow recorded',
+      { everyMs: 100 },
+    );
     assert.equal(named.remoteName, 'www.example.test');
     const dnsFlow = (JSON.parse((await helper.cli(['connections', '--json'])).stdout) as Flow[]).find(
       (f) => f.remotePort === 53,
@@ -91,9 +94,10 @@ test('connections DNS: an answer is believed for a day at most, and a domain rul
 
     // A TTL of 2^31 - 1 s on the wire stands for one day.
     assert.deepEqual((await resolve('forever.cap.test')).answers, [1]);
-    const [forever] = await until(
+    const [forever] = await eventually(
       () => domainAddresses(helper, ruleId),
       (held) => held.length === 1,
+      'the one address of forever.cap.test learned',
     );
     assert.equal(forever?.address, host.peer4);
     assert.equal(forever!.expiresAt - forever!.answeredAt, 86_400_000, 'clamped to a day');
@@ -101,9 +105,11 @@ test('connections DNS: an answer is believed for a day at most, and a domain rul
     // 11 answers of 25 addresses each (127.77.N.1-25): 276 for one rule, which keeps the 256 latest.
     const many = Array.from({ length: 11 }, (_, i) => `many-${i + 1}.cap.test`);
     assert.deepEqual((await resolve(...many)).answers, new Array(11).fill(25));
-    const held = await until(
+    const held = await eventually(
       () => domainAddresses(helper, ruleId),
       (addresses) => addresses.some((a) => a.address === '127.77.11.25'),
+      'the newest address, 127.77.11.25, learned',
+      { describe: (addresses) => `${addresses.length} addresses, the last ${JSON.stringify(addresses.slice(-3))}` },
     );
     assert.equal(held.length, 256);
     const texts = new Set(held.map((a) => a.address));
@@ -116,9 +122,10 @@ test('connections DNS: an answer is believed for a day at most, and a domain rul
 
     // The kernel agrees: the newest address is blocked, the evicted one is not (nothing listens: refused).
     const port = randomPort();
-    await until(
+    await eventually(
       async () => (await probeConnect(sandbox, helper.paths.cgroup, [{ host: '127.77.11.25', port }]))[0],
       (result) => result === 'EPERM',
+      'the newest address blocked in the kernel',
     );
     assert.deepEqual(
       await probeConnect(sandbox, helper.paths.cgroup, [

@@ -11,6 +11,7 @@ import { HelperProcess, CLI_ARGV, REPO_ROOT } from '../support/helper-process.js
 import { desktopDataDir, TEST_DESKTOP_APP } from '../support/desktop-entry.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort, within } from './connections-rig.js';
 import type { App, ConnectionEvent, Flow } from '../../main/contract/index.js';
+import { eventually, present } from '../support/eventually.js';
 
 async function run(
   sandbox: Parameters<Parameters<typeof withSandbox>[0]>[0],
@@ -29,15 +30,6 @@ async function startPeer(sandbox: Parameters<Parameters<typeof withSandbox>[0]>[
     peer.stdout!.once('data', () => resolve());
     peer.once('exit', (code) => reject(new Error(`peer exited ${code}`)));
   });
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | null>): Promise<T> {
-  for (let i = 0; i < 50; i++) {
-    const value = await probe();
-    if (value !== null) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what}: not seen within 5 s`);
 }
 
 test('connections through the helper: apps, flows by app and time, follow, history across restart, per-app default', async () => {
@@ -77,25 +69,33 @@ test('connections through the helper: apps, flows by app and time, follow, histo
     assert.ok(app, `the generator's executable is an app: ${JSON.stringify(apps)}`);
     assert.deepEqual([app.kind, app.name], ['executable', 'fetcher']);
 
-    const flow = await eventually('the download flow with its bytes', async () => {
-      const result = await helper.cli(['connections', '--app', appExe, '--json']);
-      assert.equal(result.code, 0, result.stderr);
-      const flows = JSON.parse(result.stdout) as Flow[];
-      const found = flows.find((f) => f.remotePort === port && f.remoteAddr === '127.0.0.1');
-      return found && within(found.bytesIn, counted.received, 0.1) ? found : null;
-    });
+    const flow = await eventually(
+      async () => {
+        const result = await helper.cli(['connections', '--app', appExe, '--json']);
+        assert.equal(result.code, 0, result.stderr);
+        const flows = JSON.parse(result.stdout) as Flow[];
+        return flows.find((f) => f.remotePort === port && f.remoteAddr === '127.0.0.1');
+      },
+      (found): found is Flow => found !== undefined && within(found.bytesIn, counted.received, 0.1),
+      `the download flow with its ${counted.received} bytes`,
+      { everyMs: 100 },
+    );
     assert.deepEqual(
       [flow.appId, flow.protocol, flow.direction, flow.allowed, flow.lastVerdict],
       [app.id, 'tcp', 'out', 1, 'allow'],
     );
 
-    const event = await eventually('the decision on the live stream', async () => {
-      const events = followed
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => JSON.parse(line) as ConnectionEvent);
-      return events.find((e) => e.remotePort === port && e.pid === counted.pid) ?? null;
-    });
+    const event = await eventually(
+      () =>
+        followed
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as ConnectionEvent)
+          .find((e) => e.remotePort === port && e.pid === counted.pid),
+      present,
+      'the decision on the live stream',
+      { describe: () => `not there; followed: ${followed.slice(-2000)}` },
+    );
     assert.equal(event.appId, app.id);
 
     // By name and by id; --since in the future finds nothing; bad values are bad input (exit 2).
@@ -170,10 +170,15 @@ test('connections through the helper: a desktop app running in its scope is that
 
     const first = await download(appExe);
     assert.equal(first.code, 0, first.stderr);
-    const app = await eventually('the scope classified as its desktop app', async () => {
-      const apps = JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[];
-      return apps.find((a) => a.kind === 'desktop' && a.identifier === TEST_DESKTOP_APP.id) ?? null;
-    });
+    const app = await eventually(
+      async () =>
+        (JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[]).find(
+          (a) => a.kind === 'desktop' && a.identifier === TEST_DESKTOP_APP.id,
+        ),
+      present,
+      'the scope classified as its desktop app',
+      { everyMs: 100 },
+    );
     assert.equal(app.name, TEST_DESKTOP_APP.name);
     assert.equal(app.icon, TEST_DESKTOP_APP.icon);
     assert.ok(app.cgroup?.endsWith(`/app-gnome-${TEST_DESKTOP_APP.id}-4242.scope`), String(app.cgroup));
@@ -182,10 +187,12 @@ test('connections through the helper: a desktop app running in its scope is that
     // the kernel knows the scope.
     const client = await helper.client();
     await client.call('apps.setDefault', { appId: app.id, action: 'block' });
-    const blocked = await eventually('the default reaches the scope', async () => {
-      const result = await download(SYSTEM_PYTHON);
-      return result.code !== 0 ? result : null;
-    });
+    const blocked = await eventually(
+      () => download(SYSTEM_PYTHON),
+      (result) => result.code !== 0,
+      'the default reaching the scope (a failed download)',
+      { everyMs: 100 },
+    );
     assert.match(blocked.stderr, /PermissionError|Operation not permitted/);
     // Another program outside the scope is not that app.
     const outside = await download(SYSTEM_PYTHON, helper.paths.cgroup);
@@ -204,9 +211,10 @@ test('connections through the helper: an update that replaces the executable kee
       run(sandbox, helper.paths.cgroup, [appExe, TRAFFIC_SCRIPT, 'tcp-download', '127.0.0.1', String(port), '1000']);
     assert.equal((await download()).code, 0);
     const app = await eventually(
+      async () => (JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[]).find((a) => a.exe === appExe),
+      present,
       'the app',
-      async () =>
-        (JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[]).find((a) => a.exe === appExe) ?? null,
+      { everyMs: 100 },
     );
     const client = await helper.client();
     await client.call('apps.setDefault', { appId: app.id, action: 'block' });
@@ -218,10 +226,7 @@ test('connections through the helper: an update that replaces the executable kee
     // The first run of the new file is seen with no kernel app id; the helper finds the same app by
     // path and binds the new file, so the runs after it are that app again (and blocked).
     await download();
-    const after = await eventually('a blocked run after the update', async () =>
-      (await download()).code !== 0 ? true : null,
-    );
-    assert.equal(after, true);
+    await eventually(download, (result) => result.code !== 0, 'a blocked run after the update', { everyMs: 100 });
     const apps = JSON.parse((await helper.cli(['apps', '--json'])).stdout) as App[];
     assert.equal(apps.filter((a) => a.exe === appExe).length, 1, 'still one app for the path');
   });

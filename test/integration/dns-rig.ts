@@ -53,14 +53,3 @@ export async function domainAddresses(helper: HelperProcess, ruleId?: number): P
 export async function dnsStatus(helper: HelperProcess): Promise<DnsStatus> {
   return (await (await helper.client()).call('status')).dns;
 }
-
-/** Polls until `done` holds (bounded), returning the last value. */
-export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!done(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    value = await read();
-  }
-  return value;
-}

@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { withSandbox, type Sandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
+import { eventually } from '../support/eventually.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -95,14 +96,6 @@ async function tcpPeer(sandbox: Sandbox, host: string): Promise<Peer> {
   return { received: () => received, port: address.port };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 const pause = (client: HelperClient) => client.call('enforcement.set', { enabled: false });
 const resume = (client: HelperClient) => client.call('enforcement.set', { enabled: true });
 
@@ -131,13 +124,13 @@ for (const family of [4, 6] as const) {
       const connected = spawn();
       assert.equal(await connected.do('connect'), 'ok');
       assert.equal(await connected.do('send a'), 'ok');
-      await until('the datagram sent during the pause', () => peer.received().includes('a'), 3000);
+      await eventually(peer.received, (received) => received.includes('a'), 'the datagram sent during the pause');
       await resume(rpc);
       assert.equal(await connected.do('send b'), 'EPERM', 'the first send after resuming');
       // Blocked, then paused: the same socket flows.
       await pause(rpc);
       assert.equal(await connected.do('send c'), 'ok');
-      await until('the datagram sent after pausing', () => peer.received().includes('c'), 3000);
+      await eventually(peer.received, (received) => received.includes('c'), 'the datagram sent after pausing');
 
       // Unconnected: a verdict cached per remote by sendmsg is decided again too.
       await resume(rpc);
@@ -145,7 +138,7 @@ for (const family of [4, 6] as const) {
       assert.equal(await unconnected.do('sendto d'), 'EPERM');
       await pause(rpc);
       assert.equal(await unconnected.do('sendto e'), 'ok');
-      await until('the unconnected datagram after pausing', () => peer.received().includes('e'), 3000);
+      await eventually(peer.received, (received) => received.includes('e'), 'the unconnected datagram after pausing');
       await resume(rpc);
       assert.equal(await unconnected.do('sendto f'), 'EPERM');
       assert.ok(!/[bdf]/.test(peer.received()), `blocked datagrams never arrived: ${peer.received()}`);
@@ -170,7 +163,7 @@ for (const family of [4, 6] as const) {
       await pause(rpc);
       assert.equal(await client.do('connect'), 'ok');
       assert.equal(await client.do('send a'), 'ok');
-      await until('the data sent during the pause', () => peer.received() === 'a', 3000);
+      await eventually(peer.received, (received) => received === 'a', 'the data sent during the pause');
 
       await resume(rpc);
       assert.equal(await client.do('send b'), 'ok', 'queued by the socket');
@@ -178,7 +171,7 @@ for (const family of [4, 6] as const) {
       assert.equal(peer.received(), 'a', 'the segment after resuming (and its retransmissions) were dropped');
 
       await pause(rpc);
-      await until('the retransmission once paused again', () => peer.received() === 'ab', 15_000);
+      await eventually(peer.received, (received) => received === 'ab', 'the retransmission once paused again', 15_000);
     });
   });
 }

@@ -7,6 +7,7 @@ import { withSandbox } from '../support/sandbox.js';
 import { HelperProcess, CLI_ARGV, type CliResult } from '../support/helper-process.js';
 import { spawn } from 'node:child_process';
 import { probeOne } from '../support/connect-probe.js';
+import { eventually } from '../support/eventually.js';
 
 /** A uid no account uses (checked against /etc/passwd), so nothing is created or left behind. */
 function unusedUid(): number {
@@ -71,10 +72,15 @@ test('an unauthorised uid is refused (clear error, exit 1, log line); once autho
     const follower = cliAs(uid, helper.paths.socket, ['connections', '--follow'], (chunk) => {
       followedOut += chunk;
     });
-    for (let i = 0; i < 100 && !followedOut.includes('127.0.0.30'); i++) {
-      await probeOne(sandbox, helper.paths.cgroup, '127.0.0.30', 9); // blocked: a decision the follower prints
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await eventually(
+      async () => {
+        await probeOne(sandbox, helper.paths.cgroup, '127.0.0.30', 9); // blocked: a decision the follower prints
+        return followedOut;
+      },
+      (out) => out.includes('127.0.0.30'),
+      'the follower printing a blocked probe',
+      { timeoutMs: 20_000, everyMs: 200 },
+    );
     assert.match(followedOut, /block .*127\.0\.0\.30:9/, 'the authorised follower receives events');
     await root.call('settings.update', { patch: { authorizedUsers: [] } });
     const followed = await follower;

@@ -29,9 +29,9 @@ import {
   installManageAction,
   makeAdministrator,
   makeUser,
-  waitFor,
   type TestUser,
 } from '../support/polkit-env.js';
+import { eventually } from '../support/eventually.js';
 
 const sandbox = new Sandbox();
 let helper: HelperProcess;
@@ -426,14 +426,26 @@ async function orphanedConnection(user: TestUser): Promise<{
     writeFileSync(go, '');
     await run;
   });
-  await waitFor(() => /^[0-9]+\n/.test(out), 10_000, 'the client did not connect');
+  await eventually(
+    () => out,
+    (said) => /^[0-9]+\n/.test(said),
+    'the client connected (its pid printed)',
+  );
   const pid = Number(out.split('\n')[0]);
-  await waitFor(() => !existsSync(`/proc/${pid}`), 10_000, 'the connecting process did not exit');
+  await eventually(
+    () => existsSync(`/proc/${pid}`),
+    (exists) => !exists,
+    `the connecting process ${pid} gone`,
+  );
   return {
     pid,
     async ask() {
       writeFileSync(go, '');
-      await waitFor(() => out.split('\n').length >= 3, 10_000, 'no reply to the request');
+      await eventually(
+        () => out,
+        (said) => said.split('\n').length >= 3,
+        'the reply to the request',
+      );
       return JSON.parse(out.split('\n')[1]!) as {
         error?: { message: string; data: { kind: string; polkitAction?: string } };
       };
@@ -537,10 +549,9 @@ test("at a terminal, an administrator authenticates through the CLI's agent; the
     plain,
     [...CLI_ARGV, '--socket', helper.paths.socket, 'unblock', String(rule.id)].join(' '),
   );
-  await waitFor(() => /Password: *$/.test(terminal.output()), 30_000, 'no password prompt').catch((error: Error) => {
-    throw new Error(
-      `${error.message}:\n${terminal.output()}\n${terminal.errors()}\n${helper.logs.split('\n').slice(-5).join('\n')}`,
-    );
+  await eventually(terminal.output, (shown) => /Password: *$/.test(shown), 'the password prompt', {
+    timeoutMs: 30_000,
+    describe: (shown) => `${shown}\n${terminal.errors()}\n${helper.logs.split('\n').slice(-5).join('\n')}`,
   });
   assert.match(terminal.output(), new RegExp(`AUTHENTICATING FOR ${MANAGE_ACTION_ID.replace(/\./g, '\\.')}`));
   assert.match(
@@ -574,7 +585,7 @@ test("at a terminal, an administrator authenticates through the CLI's agent; the
 test('a dialog nobody answers is refused when its time is up', async () => {
   // A process of the user that is its own authentication agent: the helper's question shows there.
   const terminal = onTerminal(plain, 'echo PID=$$; exec /usr/bin/pkttyagent --process $$');
-  await waitFor(() => /PID=[0-9]+/.test(terminal.output()), 10_000, `no agent started:\n${terminal.output()}`);
+  await eventually(terminal.output, (shown) => /PID=[0-9]+/.test(shown), 'the agent started (its pid printed)');
   const pid = Number(/PID=([0-9]+)/.exec(terminal.output())![1]);
   await new Promise((resolve) => setTimeout(resolve, 1000)); // registered by now (pkttyagent has no output to wait for)
   const logs: string[] = [];

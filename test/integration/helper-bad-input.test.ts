@@ -8,6 +8,7 @@ import { Sandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
 import type { PortcullisError, Rule } from '../../main/contract/index.js';
+import { eventually } from '../support/eventually.js';
 
 const CLI_CASES: Array<[string[], RegExp]> = [
   [['block', '1.2.3'], /TARGET: "1\.2\.3" is not an IPv4 address/],
@@ -122,7 +123,12 @@ describe('bad input against a real helper', () => {
       });
       const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
       const reply = async (n: number) => {
-        while (lines.length < n) await new Promise((resolve) => setTimeout(resolve, 5));
+        await eventually(
+          () => lines.length,
+          (count) => count >= n,
+          `reply ${n}`,
+          { everyMs: 5 },
+        );
         return lines[n - 1]!;
       };
       return { socket, reply, closed };

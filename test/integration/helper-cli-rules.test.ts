@@ -10,6 +10,7 @@ import { expectedFastPath } from '../support/kernel-btf.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import type { Rule, Status } from '../../main/contract/index.js';
+import { eventually } from '../support/eventually.js';
 
 // Waits for a file, then connects once and prints the result.
 const WAIT_THEN_CONNECT = `
@@ -98,7 +99,12 @@ describe('portcullis block/unblock against a real helper', () => {
       earlyOut += chunk.toString();
     });
     const earlyDone = new Promise<void>((resolve) => early.once('close', () => resolve()));
-    while (!earlyOut.includes('waiting')) await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(
+      () => earlyOut,
+      (said) => said.includes('waiting'),
+      'the early app waiting',
+      { everyMs: 20 },
+    );
 
     const id = await cli('block', '127.0.0.11', '--app', appExe, '--dir', 'out');
     assert.equal(await probe('127.0.0.11', 9, appExe), 'EPERM');
@@ -118,13 +124,12 @@ describe('portcullis block/unblock against a real helper', () => {
   test('a rule with --for expires in the kernel and the store', async () => {
     const id = Number(await cli('block', '127.0.0.12', '--for', '2s'));
     assert.equal(await probe('127.0.0.12'), 'EPERM');
-    const deadline = Date.now() + 15_000;
-    let rules: Rule[];
-    do {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      rules = JSON.parse(await cli('rules', '--json')) as Rule[];
-    } while (rules.some((r) => r.id === id) && Date.now() < deadline);
-    assert.ok(!rules.some((r) => r.id === id), 'the expired rule left the store');
+    await eventually(
+      async () => JSON.parse(await cli('rules', '--json')) as Rule[],
+      (rules) => !rules.some((r) => r.id === id),
+      'the expired rule gone from the store',
+      { timeoutMs: 15_000, everyMs: 250 },
+    );
     assert.equal(await probe('127.0.0.12'), 'refused');
   });
 

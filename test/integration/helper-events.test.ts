@@ -10,14 +10,7 @@ import { withSandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import type { ConnectionEvent } from '../../main/contract/index.js';
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { eventually, present } from '../support/eventually.js';
 
 // Connects (each a decision event) at up to ~5k/s until the stop file appears; bounded.
 const FLOOD_SCRIPT = `
@@ -48,8 +41,10 @@ test('events: blocked connects arrive batched; a subscriber that stops reading i
     const rule = await client.call('rules.add', { rule: { action: 'block', remote: '127.0.0.70' } });
     assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.70', 9), 'EPERM');
     const seen = () => batches.flatMap((b) => b.events).find((e) => e.remoteAddr === '127.0.0.70');
-    await waitFor('the blocked connect event', () => seen() !== undefined);
-    const event = seen()!;
+    const event = await eventually(seen, present, 'the blocked connect event', {
+      timeoutMs: 20_000,
+      describe: () => `none; came: ${JSON.stringify(batches.flatMap((b) => b.events).slice(-10))}`,
+    });
     assert.deepEqual(
       [event.verdict, event.ruleId, event.remotePort, event.protocol, event.direction],
       ['block', rule.id, 9, 'tcp', 'out'],
@@ -80,10 +75,11 @@ test('events: blocked connects arrive batched; a subscriber that stops reading i
     const flood = sandbox.spawnInCgroup(helper.paths.cgroup, [SYSTEM_PYTHON, '-c', FLOOD_SCRIPT, stopFile]);
     const floodDone = new Promise<void>((resolve) => flood.once('close', () => resolve()));
     const firstFloodBatch = batches.length;
-    await waitFor(
-      'the helper to drop the stuck subscriber',
-      () => /dropped slow event subscriber .*\(stuck\)/.test(helper.logs),
-      45_000,
+    await eventually(
+      () => helper.logs,
+      (logs) => /dropped slow event subscriber .*\(stuck\)/.test(logs),
+      'the helper dropping the stuck subscriber',
+      { timeoutMs: 45_000, describe: (logs) => `not logged; the log ends:\n${logs.slice(-2000)}` },
     );
     writeFileSync(stopFile, '');
     await floodDone;

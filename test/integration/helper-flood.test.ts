@@ -14,6 +14,7 @@ import { HelperProcess, REPO_ROOT } from '../support/helper-process.js';
 import { makeUser, type TestUser } from '../support/polkit-env.js';
 import { probeOne } from '../support/connect-probe.js';
 import { HelperClient } from '../../main/client/helper-client.js';
+import { eventually } from '../support/eventually.js';
 
 const FLOOD_SCRIPT = join(REPO_ROOT, 'test', 'support', 'socket-flood.ts');
 const CONNECTIONS = 10_000;
@@ -133,11 +134,12 @@ test(
       const report = await flood;
       await Promise.all([statusLoop, freshLoop, probeLoop]);
       // Let the last events reach the fan-out (batches are flushed within a few hundred ms).
-      let after = await root.call('status');
-      for (let i = 0; i < 50 && after.eventsSeen - before.eventsSeen < probes; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        after = await root.call('status');
-      }
+      const after = await eventually(
+        () => root.call('status'),
+        (status) => status.eventsSeen - before.eventsSeen >= probes,
+        `the helper seeing the events of the ${probes} probes`,
+        { everyMs: 100, describe: (status) => `${status.eventsSeen - before.eventsSeen} seen` },
+      );
 
       const sorted = [...latencies].sort((a, b) => a - b);
       const strangerLines = helper.logs

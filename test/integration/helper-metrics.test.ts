@@ -14,6 +14,7 @@ import { HelperProcess, runCli } from '../support/helper-process.js';
 import { probeOne } from '../support/connect-probe.js';
 import { promtoolCheckMetrics } from '../support/promtool.js';
 import { PEER_SCRIPT, SYSTEM_PYTHON, TRAFFIC_SCRIPT, randomPort } from './connections-rig.js';
+import { eventually } from '../support/eventually.js';
 
 interface Scrape {
   status: number;
@@ -63,14 +64,18 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
   return Number(found[0]!.slice(found[0]!.lastIndexOf(' ') + 1));
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not seen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+/** Scrapes until the page shows `what` (bounded); a failure shows the per-app lines last seen. */
+function scrapeUntil(
+  target: Parameters<typeof scrape>[0],
+  check: (text: string) => boolean,
+  what: string,
+): Promise<string> {
+  return eventually(async () => (await scrape(target)).body, check, what, {
+    timeoutMs: 15_000,
+    everyMs: 250,
+    describe: (text) =>
+      `not there; per-app lines: ${JSON.stringify(text.split('\n').filter((line) => line.startsWith('portcullis_app_')))}`,
+  });
 }
 
 /** What a process listens on: TCP ports and Unix socket paths (its fds matched against /proc/net). */
@@ -146,17 +151,21 @@ test('metrics on a loopback port count a real download and a real blocked connec
     );
 
     const app = { app: 'metrics-app' };
-    const after = await eventually("the app's bytes and its blocked connect in the metrics", async () => {
-      const text = (await scrape(target)).body;
-      const has = (labels: Record<string, string>, name: string) =>
-        text
-          .split('\n')
-          .some((l) => l.startsWith(name) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-      if (!has({ ...app, verdict: 'block' }, 'portcullis_app_connections_total')) return null;
-      if (sample(text, 'portcullis_app_traffic_bytes_total', { ...app, direction: 'received' }) < received) return null;
-      if (sample(text, 'portcullis_app_connections_total', { ...app, verdict: 'block' }) < 1) return null;
-      return text;
-    });
+    const after = await scrapeUntil(
+      target,
+      (text) => {
+        const has = (labels: Record<string, string>, name: string) =>
+          text
+            .split('\n')
+            .some((l) => l.startsWith(name) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+        return (
+          has({ ...app, verdict: 'block' }, 'portcullis_app_connections_total') &&
+          sample(text, 'portcullis_app_traffic_bytes_total', { ...app, direction: 'received' }) >= received &&
+          sample(text, 'portcullis_app_connections_total', { ...app, verdict: 'block' }) >= 1
+        );
+      },
+      "the app's bytes and its blocked connect in the metrics",
+    );
     const verdict = await promtoolCheckMetrics(after);
     assert.ok(verdict.ok, `promtool check metrics:\n${verdict.output}\n${after}`);
 
@@ -264,15 +273,13 @@ test("across a helper restart the endpoint returns on the same address: the help
     const blockedConnect = () =>
       probeOne(sandbox, helper.paths.cgroup, '127.0.0.31', 9, { exe: appExe, lingerMs: 300 });
     const app = { app: 'restart-app', verdict: 'block' };
-    const appBlocked = (count: number) => async () => {
-      const text = (await scrape(target)).body;
-      if (!hasSample(text, 'portcullis_app_connections_total', app)) return null;
-      return sample(text, 'portcullis_app_connections_total', app) >= count ? text : null;
-    };
+    const appBlocked = (count: number) => (text: string) =>
+      hasSample(text, 'portcullis_app_connections_total', app) &&
+      sample(text, 'portcullis_app_connections_total', app) >= count;
 
     assert.equal(await blockedConnect(), 'EPERM');
     assert.equal(await blockedConnect(), 'EPERM');
-    const before = await eventually("the app's two blocked connects in the metrics", appBlocked(2));
+    const before = await scrapeUntil(target, appBlocked(2), "the app's two blocked connects in the metrics");
     client.close();
 
     await helper.restart();
@@ -309,6 +316,6 @@ test("across a helper restart the endpoint returns on the same address: the help
 
     // New traffic counts from the new helper's zero: one blocked connect is one, not three.
     assert.equal(await blockedConnect(), 'EPERM');
-    const later = await eventually('the blocked connect after the restart', appBlocked(1));
+    const later = await scrapeUntil(target, appBlocked(1), 'the blocked connect after the restart');
     assert.equal(sample(later, 'portcullis_app_connections_total', app), 1);
   }));

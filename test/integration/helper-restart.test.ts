@@ -15,7 +15,8 @@ import { Firewall } from '../../native/index.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeConnect, probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import Database from 'better-sqlite3';
-import { PortcullisError, type Flow, type FlowPage, type Rule } from '../../main/contract/index.js';
+import { PortcullisError, type Flow, type Rule } from '../../main/contract/index.js';
+import { eventually } from '../support/eventually.js';
 
 const comparable = (rules: Rule[]) => rules.map(({ hits: _hits, ...rest }) => rest);
 
@@ -102,7 +103,12 @@ async function startProbeLoop(
     output += chunk.toString();
   });
   const done = new Promise<void>((resolve) => loop.once('close', () => resolve()));
-  while (!output.includes('started')) await new Promise((resolve) => setTimeout(resolve, 20));
+  await eventually(
+    () => output,
+    (said) => said.includes('started'),
+    'the loop started',
+    { everyMs: 20 },
+  );
   return {
     async stop() {
       writeFileSync(stopFile, '');
@@ -365,14 +371,15 @@ test('a connections.page cursor from before a restart is refused as unknown or e
     );
     const query = { remote: '127.0.0.1', pageSize: 2 };
     const client = await helper.client();
-    let first: FlowPage | null = null;
-    for (let i = 0; i < 50 && (first?.total ?? 0) < ports.length; i++) {
-      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 200));
-      first = await client.call('connections.page', query);
-    }
-    assert.equal(first!.total, ports.length, 'one flow per probed port');
-    assert.equal(first!.flows.length, 2);
-    const cursor = first!.cursor;
+    const first = await eventually(
+      () => client.call('connections.page', query),
+      (page) => page.total >= ports.length,
+      `flows for the ${ports.length} probed ports`,
+      { everyMs: 200, describe: (page) => `${page.total} flows` },
+    );
+    assert.equal(first.total, ports.length, 'one flow per probed port');
+    assert.equal(first.flows.length, 2);
+    const cursor = first.cursor;
     assert.ok(cursor, 'more pages follow');
 
     await helper.restart();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatRemote, type Check, type Rule } from '../../main/contract/index.js';
+import { formatRemote, type Check } from '../../main/contract/index.js';
 import { HelperClient } from '../../main/client/helper-client.js';
 import { LAYOUT, POLKIT_ACTION_ID } from '../../main/common/install-layout.js';
 import { installedHelperPids } from '../../main/install/helper-processes.js';
@@ -15,7 +15,8 @@ import { systemdRunning } from '../../main/install/install.js';
 import { withSandbox } from '../support/sandbox.js';
 import { attachedPrograms } from '../support/cgroup-programs.js';
 import { runCli } from '../support/helper-process.js';
-import { ensurePolkit, waitFor } from '../support/polkit-env.js';
+import { ensurePolkit } from '../support/polkit-env.js';
+import { eventually, present } from '../support/eventually.js';
 import {
   assertNotInstalled,
   buildTestBundle,
@@ -79,7 +80,7 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
     sandbox.defer(() => {
       if (helper.exitCode === null) helper.kill('SIGKILL');
     });
-    await waitFor(() => existsSync(paths.socket), 30_000, 'the installed helper did not create its socket');
+    await eventually(() => existsSync(paths.socket), Boolean, "the installed helper's socket", { timeoutMs: 30_000 });
     const client = await HelperClient.connect({ socketPath: paths.socket, clientName: 'install test' });
     const status = await client.call('status');
     assert.equal(status.policy.dir, LAYOUT.policyDir, 'the installed helper reads the policy directory install made');
@@ -111,12 +112,12 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
     );
     chmodSync(temp, 0o644);
     renameSync(temp, policyFile);
-    let managed: Rule[] = [];
-    for (const deadline = Date.now() + 15_000; managed.length === 0; ) {
-      assert.ok(Date.now() < deadline, 'the installed helper did not apply the policy file');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      managed = (await client.call('rules.list')).filter((rule) => rule.managedBy === policyFile);
-    }
+    const managed = await eventually(
+      async () => (await client.call('rules.list')).filter((rule) => rule.managedBy === policyFile),
+      (rules) => rules.length > 0,
+      'the policy file applied by the installed helper',
+      { timeoutMs: 15_000, everyMs: 100 },
+    );
     assert.deepEqual(
       managed.map((rule) => [rule.action, formatRemote(rule.remote), rule.ports, rule.note]),
       [['block', '203.0.113.77', { from: 9, to: 9 }, 'install test policy']],
@@ -149,7 +150,7 @@ test('install, doctor all green, uninstall --purge leaves nothing behind', { tim
 
     // Nothing left, place by place.
     assert.deepEqual(installedHelperPids(), [], 'no installed helper running');
-    await waitFor(() => helper.exitCode !== null || helper.signalCode !== null, 5000, 'helper process still there');
+    await eventually(() => helper.exitCode ?? helper.signalCode, present, 'the helper process ended');
     for (const path of INSTALLED_PATHS) assert.equal(existsSync(path), false, `${path} removed`);
     assert.equal(existsSync(paths.pinDir), false, 'pins removed');
     // maps.debug and progs.debug are the kernel's own iterators, present in every bpffs.

@@ -17,7 +17,8 @@ import { sha256Of } from '../../main/install/verified-bundle.js';
 import { withSandbox } from '../support/sandbox.js';
 import { attachedPrograms } from '../support/cgroup-programs.js';
 import { runCli } from '../support/helper-process.js';
-import { makeUser, waitFor } from '../support/polkit-env.js';
+import { makeUser } from '../support/polkit-env.js';
+import { eventually, present } from '../support/eventually.js';
 import {
   assertNotInstalled,
   buildTestBundle,
@@ -87,10 +88,18 @@ test(
       swapper.stderr.on('data', (chunk: Buffer) => {
         said += chunk.toString();
       });
-      await waitFor(() => said.includes('watching'), 10_000, `the swapper did not start: ${said}`);
+      await eventually(
+        () => said,
+        (text) => text.includes('watching'),
+        'the swapper watching',
+      );
 
       const installed = await runCli(['install', '--bundle', bundleDir]);
-      await waitFor(() => said.includes('swapped'), 10_000, `install never read the launcher: ${said}`);
+      await eventually(
+        () => said,
+        (text) => text.includes('swapped'),
+        'install reading the launcher (swapped)',
+      );
       assert.ok(lstatSync(launcherInBundle).isSymbolicLink(), 'the bundle now holds the link');
       assert.equal(installed.code, 0, installed.stderr);
 
@@ -156,7 +165,7 @@ test(
       sandbox.defer(() => {
         if (helper.exitCode === null) helper.kill('SIGKILL');
       });
-      await waitFor(() => existsSync(paths.socket), 30_000, 'the installed helper did not create its socket');
+      await eventually(() => existsSync(paths.socket), Boolean, "the installed helper's socket", { timeoutMs: 30_000 });
       const client = await HelperClient.connect({ socketPath: paths.socket, clientName: 'install test' });
       assert.equal((await client.call('status')).attach.pinDir, root);
       client.close();
@@ -185,7 +194,7 @@ test(
           `${root}: detached and unpinned ${pinned.length} pin\\(s\\); kept ${root}/links, ${root}/maps, ${root} \\(not empty: not ours\\)`,
         ),
       );
-      await waitFor(() => helper.exitCode !== null || helper.signalCode !== null, 5000, 'helper process still there');
+      await eventually(() => helper.exitCode ?? helper.signalCode, present, 'the helper process ended');
 
       for (const pin of pinned) assert.equal(existsSync(join(root, pin)), false, `${pin} unpinned`);
       for (const pin of foreign) assert.ok(lstatSync(join(root, pin)), `${pin} is still pinned`);

@@ -11,6 +11,7 @@ import { Sandbox, type TestHost } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import type { ListUpdate, RuleList } from '../../main/contract/index.js';
+import { eventually } from '../support/eventually.js';
 
 const SERVER = join(__dirname, 'list-server.py');
 const PORT = 8080;
@@ -168,13 +169,12 @@ describe('subscriptions: fetched by the helper from a list server in a test netn
       }),
     );
     assert.equal((await helper.cli(['import', doc])).code, 0);
-    const deadline = Date.now() + 20_000;
-    let list: RuleList | undefined;
-    do {
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      list = (await lists()).find((l) => l.name === 'from-doc');
-    } while (list?.entryCount !== 5 && Date.now() < deadline);
-    assert.equal(list?.entryCount, 5, 'fetched by the schedule, no one asked');
+    await eventually(
+      async () => (await lists()).find((l) => l.name === 'from-doc'),
+      (list) => list?.entryCount === 5,
+      'the five entries fetched by the schedule, no one asking',
+      { timeoutMs: 20_000, everyMs: 200 },
+    );
     assert.equal(await probe(addresses(3002, 1)[0]!), 'EPERM');
   });
 

@@ -10,6 +10,7 @@ import { withSandbox, type Sandbox } from '../support/sandbox.js';
 import { HelperProcess } from '../support/helper-process.js';
 import type { App, Flow } from '../../main/contract/index.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
+import { eventually } from '../support/eventually.js';
 
 const RUNS = 200;
 const AT_ONCE = 4;
@@ -46,15 +47,14 @@ function freshExecutable(sandbox: Sandbox, name: string): string {
 }
 
 /** The flows to `host` once they account for `count` decisions. */
-async function flowsTo(rpc: HelperClient, host: string, count: number): Promise<Flow[]> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const flows = (await rpc.call('connections.list', { remote: host })) as Flow[];
-    const decided = flows.reduce((n, f) => n + f.allowed + f.blocked, 0);
-    if (decided >= count) return flows;
-    if (Date.now() > deadline) throw new Error(`flows to ${host}: ${decided} of ${count} decisions`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+function flowsTo(rpc: HelperClient, host: string, count: number): Promise<Flow[]> {
+  const decided = (flows: Flow[]) => flows.reduce((n, f) => n + f.allowed + f.blocked, 0);
+  return eventually(
+    () => rpc.call('connections.list', { remote: host }) as Promise<Flow[]>,
+    (flows) => decided(flows) >= count,
+    `flows to ${host} accounting for ${count} decisions`,
+    { timeoutMs: 15_000, everyMs: 200, describe: (flows) => `${decided(flows)} decisions` },
+  );
 }
 
 test(`${RUNS} one-shot processes: every flow is its executable's; a rule made before the first run blocks every first connect`, async () => {

@@ -12,8 +12,7 @@ import { HelperProcess } from '../support/helper-process.js';
 import { probeOne } from '../support/connect-probe.js';
 import type { PolicyFileStatus, Rule, RuleList, Status } from '../../main/contract/index.js';
 import type { HelperClient } from '../../main/client/helper-client.js';
-
-const WAIT_MS = 10_000;
+import { eventually } from '../support/eventually.js';
 
 /** A policy document as `portcullis export` writes it. */
 function policy(rules: Array<Record<string, unknown>>, lists: Array<Record<string, unknown>> = []): string {
@@ -49,14 +48,6 @@ describe('policy files against a real helper', () => {
   const status = async () => (await client.call('status')) as Status;
   const fileStatus = async (name: string): Promise<PolicyFileStatus | undefined> =>
     (await status()).policy.files.find((file) => file.name === name);
-  /** Polls until `check` holds (the helper applies a change after a short debounce). */
-  async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + WAIT_MS;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`not within ${WAIT_MS} ms: ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
   const managedRules = async () =>
     (JSON.parse((await helper.cli(['rules', '--json'])).stdout) as Rule[]).filter((rule) => rule.managedBy);
 
@@ -114,7 +105,7 @@ describe('policy files against a real helper', () => {
         [{ name: 'corp-blocks', action: 'block', entries: ['127.0.0.93'] }],
       ),
     );
-    await eventually('the second rule is applied', async () => (await managedRules()).length === 2);
+    await eventually(managedRules, (rules) => rules.length === 2, 'the second rule applied');
     assert.equal(await probe('127.0.0.92'), 'EPERM');
     assert.equal(await probe('127.10.4.4'), 'refused', 'the entry the file dropped is gone');
     assert.equal(await probe('127.0.0.93'), 'EPERM');
@@ -130,8 +121,9 @@ describe('policy files against a real helper', () => {
   test('a malformed file is reported with the field or line and keeps its last good rules', async () => {
     put('20-ports.json', policy([block('127.0.0.95', { port: '0' })]));
     await eventually(
-      'the bad file is reported',
-      async () => (await fileStatus('20-ports.json'))?.state === 'malformed',
+      () => fileStatus('20-ports.json'),
+      (file) => file?.state === 'malformed',
+      'the bad file reported',
     );
     const bad = (await fileStatus('20-ports.json'))!;
     assert.match(bad.error!, /20-ports\.json\.rules\[0\]\.port: port 0 is outside 1-65535/);
@@ -142,8 +134,9 @@ describe('policy files against a real helper', () => {
       '{\n  "format": "portcullis-rules",\n  "version": 1,\n  "rules": [\n    {"action": "block",,}\n  ]\n}\n',
     );
     await eventually(
-      'the broken file is reported',
-      async () => (await fileStatus('10-base.json'))?.state === 'malformed',
+      () => fileStatus('10-base.json'),
+      (file) => file?.state === 'malformed',
+      'the broken file reported',
     );
     assert.match((await fileStatus('10-base.json'))!.error!, /is not valid JSON at line 5, column 24/);
     assert.equal(await probe('127.0.0.92'), 'EPERM', 'the last good rules of the file stay');
@@ -164,10 +157,11 @@ describe('policy files against a real helper', () => {
     put('30-writable.json', policy([block('127.0.0.96')]), 0o666);
     put('40-nobody.json', policy([block('127.0.0.97')]));
     chownSync(join(dir, '40-nobody.json'), 65534, 65534);
-    await eventually('both are refused', async () => {
-      const files = (await status()).policy.files;
-      return files.filter((file) => file.state === 'refused').length === 2;
-    });
+    await eventually(
+      async () => (await status()).policy.files,
+      (files) => files.filter((file) => file.state === 'refused').length === 2,
+      'both refused',
+    );
     assert.match((await fileStatus('30-writable.json'))!.error!, /writable by group or others \(mode 666\)/);
     assert.match((await fileStatus('40-nobody.json'))!.error!, /owned by uid 65534, not root/);
     assert.equal(await probe('127.0.0.96'), 'refused');
@@ -179,14 +173,18 @@ describe('policy files against a real helper', () => {
     rmSync(join(dir, '30-writable.json'));
     rmSync(join(dir, '40-nobody.json'));
     put('10-base.json', policy([block('127.0.0.91')]));
-    await eventually('the fixed file applies', async () => (await fileStatus('10-base.json'))?.state === 'applied');
+    await eventually(
+      () => fileStatus('10-base.json'),
+      (file) => file?.state === 'applied',
+      'the fixed file applied',
+    );
     assert.deepEqual(
       ((await client.call('lists.list')) as RuleList[]).map((l) => l.name),
       [],
       'the list the file no longer names is gone',
     );
     rmSync(join(dir, '10-base.json'));
-    await eventually('its rules go', async () => (await managedRules()).length === 0);
+    await eventually(managedRules, (rules) => rules.length === 0, 'its rules gone');
     assert.equal(await probe('127.0.0.91'), 'refused');
     assert.deepEqual((await status()).policy.files, []);
 

@@ -18,7 +18,8 @@ import { installedHelperPids } from '../../main/install/helper-processes.js';
 import { installProblems } from '../../main/install/state.js';
 import { Sandbox } from '../support/sandbox.js';
 import { REPO_ROOT } from '../support/helper-process.js';
-import { ensurePolkit, grantAction, makeUser, waitFor, type TestUser } from '../support/polkit-env.js';
+import { ensurePolkit, grantAction, makeUser, type TestUser } from '../support/polkit-env.js';
+import { eventually } from '../support/eventually.js';
 import {
   assertNotInstalled,
   buildTestBundle,
@@ -167,7 +168,11 @@ test('a granted user starts the helper through pkexec and blocks traffic from th
     } catch {
       /* gone */
     }
-    await waitFor(() => !existsSync(`/proc/${pid}`), 10_000, 'helper did not stop');
+    await eventually(
+      () => existsSync(`/proc/${pid}`),
+      (exists) => !exists,
+      `the helper (pid ${pid}) stopped`,
+    );
   });
 
   // Asking again finds it running: no second helper, no second dialog.

@@ -2,6 +2,7 @@
 import type { DecisionEvent } from '../../native/api.js';
 import type { Firewall } from '../../native/index.js';
 import { eventDecoding } from './kernel-fixture.js';
+import { eventually, present } from '../support/eventually.js';
 
 export class EventCollector {
   readonly events: DecisionEvent[] = [];
@@ -22,17 +23,15 @@ export class EventCollector {
 
   /** Resolves with the first event matching, or rejects after timeoutMs listing what came. */
   async waitFor(match: (event: DecisionEvent) => boolean, what: string, timeoutMs = 3000): Promise<DecisionEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.events.find(match);
-      if (found) return found;
-      if (Date.now() > deadline) {
-        const seen = this.events.map(
-          (e) => `${e.kind} ${e.remoteAddr}:${e.remotePort} ${e.protocol} ${e.verdict} tgid=${e.tgid}`,
-        );
-        throw new Error(`no event ${what} within ${timeoutMs} ms; saw: ${seen.join('; ') || 'nothing'}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    return eventually(() => this.events.find(match), present, `an event ${what}`, {
+      timeoutMs,
+      everyMs: 20,
+      describe: () =>
+        `none; saw: ${
+          this.events
+            .map((e) => `${e.kind} ${e.remoteAddr}:${e.remotePort} ${e.protocol} ${e.verdict} tgid=${e.tgid}`)
+            .join('; ') || 'nothing'
+        }`,
+    });
   }
 }

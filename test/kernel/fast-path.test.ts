@@ -25,6 +25,7 @@ import {
   slotOwner,
   slotsSize,
 } from './slot-entries.js';
+import { eventually } from '../support/eventually.js';
 
 /** Resolves with the first line a child prints. */
 function firstLine(child: ChildProcess, what: string, timeoutMs = 5000): Promise<string> {
@@ -353,7 +354,12 @@ async function latePacket(
   );
   const cookie = connect.socketCookie;
   await events.waitFor((e) => e.kind === 'close' && e.socketCookie === cookie, 'the client close', 10_000);
-  for (let i = 0; i < 500 && !out.includes('closed'); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually(
+    () => out,
+    (said) => said.includes('closed'),
+    'the client closed',
+    { everyMs: 10 },
+  );
   assert.equal(out, 'closed\n', 'the client closed, its FIN arrived');
   afterClose(cookie);
   child.stdin!.end('late\n');

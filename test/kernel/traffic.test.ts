@@ -59,7 +59,7 @@ async function withTraffic(body: (fixture: KernelFixture, events: EventCollector
   });
 }
 
-test('TCP connect to a blocked address: EPERM within 100 ms, one block event with the owner', async () => {
+test("TCP connect to a blocked address: EPERM, and one block event with the rule's id and the owner", async () => {
   await withTraffic(async (fixture, events) => {
     const block = rule('block', '127.0.0.7');
     await fixture.firewall.setRules([block], allowByDefault);
@@ -69,7 +69,6 @@ test('TCP connect to a blocked address: EPERM within 100 ms, one block event wit
     await new Promise((resolve) => child.once('exit', resolve));
     const result = probeResult(out);
     assert.equal(result.outcome, 'EPERM');
-    assert.ok(result.ms < 100, `EPERM after ${result.ms} ms`);
     const event = await events.waitFor(
       (e) => e.kind === 'connect' && e.remoteAddr === '127.0.0.7',
       'connect to 127.0.0.7',

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Sandbox } from './sandbox.js';
 import { MANAGE_ACTION_ID } from '../../main/common/install-layout.js';
 import { REPO_ROOT } from './helper-process.js';
+import { eventually } from './eventually.js';
 
 const DBUS_SOCKET = '/run/dbus/system_bus_socket';
 const DBUS_PID_FILE = '/run/dbus/pid';
@@ -64,11 +65,9 @@ export async function ensurePolkit(sandbox: Sandbox): Promise<void> {
       await exited;
     });
     // polkitd answers once it owns its bus name.
-    await waitFor(
-      () => busNameOwned('org.freedesktop.PolicyKit1'),
-      10_000,
-      'polkitd did not come up on the system bus',
-    );
+    await eventually(() => busNameOwned('org.freedesktop.PolicyKit1'), Boolean, 'polkitd owning its bus name', {
+      everyMs: 100,
+    });
   }
 }
 
@@ -117,7 +116,7 @@ export async function grantAction(sandbox: Sandbox, user: TestUser, actionId: st
   );
   sandbox.defer(() => rmSync(path, { force: true }));
   // polkitd reloads rules on change; wait until it answers yes for a process of this user.
-  await waitFor(() => isAuthorized(user, actionId), 10_000, `polkitd did not pick up ${path}`);
+  await eventually(() => isAuthorized(user, actionId), Boolean, `polkitd applying ${path}`, { everyMs: 100 });
 }
 
 /** pkcheck run as the user for its own process: does polkit grant the action without a dialog? */
@@ -128,14 +127,6 @@ export function isAuthorized(user: TestUser, actionId: string): boolean {
     { stdio: 'ignore' },
   );
   return run.status === 0;
-}
-
-export async function waitFor(condition: () => boolean, timeoutMs: number, message: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(message);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /**
@@ -154,10 +145,11 @@ export async function installManageAction(sandbox: Sandbox): Promise<void> {
     chmodSync(target, 0o644);
     sandbox.defer(() => rmSync(target, { force: true }));
   }
-  await waitFor(
+  await eventually(
     () => spawnSync('pkaction', ['--action-id', MANAGE_ACTION_ID], { stdio: 'ignore' }).status === 0,
-    10_000,
-    `polkitd did not pick up ${target}`,
+    Boolean,
+    `polkitd knowing the action in ${target}`,
+    { everyMs: 100 },
   );
 }
 

@@ -3,6 +3,7 @@
 // tests use it to show that a held flow's send() reports no error while nothing arrives, and that
 // the next round arrives once the flow is allowed.
 import type { ChildProcess } from 'node:child_process';
+import { eventually, present } from './eventually.js';
 
 const SENDER = `
 import json, socket, sys
@@ -50,13 +51,10 @@ export function udpRounds(child: ChildProcess, timeoutMs = 10_000): UdpRounds {
   return {
     async round(name) {
       child.stdin!.write(`${name}\n`);
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = report(name);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error(`UDP sender: no report of round ${name} after ${timeoutMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      return eventually(() => report(name), present, `the UDP sender's report of round ${name}`, {
+        timeoutMs,
+        everyMs: 10,
+      });
     },
     end: () => child.stdin!.end(),
   };

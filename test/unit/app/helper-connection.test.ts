@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HelperConnection, type HelperLink, type LaunchOutcome } from '../../../main/app/helper-connection.js';
 import { PortcullisError, type HelperState, type Status } from '../../../main/contract/index.js';
+import { eventually } from '../../support/eventually.js';
 
 const status = { version: '0.1.0', pid: 77, enforcing: true } as Status;
 
@@ -84,8 +85,7 @@ test('a lost helper is not-running, and is found again by the retry', async () =
   await new Promise((resolve) => setTimeout(resolve, 50));
   up = true;
   const stateNow = (): string => connection.state.state; // read fresh: the retry timer changes it
-  for (let i = 0; i < 50 && stateNow() !== 'connected'; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  assert.equal(stateNow(), 'connected');
+  await eventually(stateNow, (state) => state === 'connected', 'connected again by the retry', { everyMs: 20 });
   assert.equal(connection.require(), current);
   connection.dispose();
   assert.deepEqual(

@@ -9,6 +9,7 @@ import type { ConnectionEvent } from '../../../main/contract/index.js';
 import { RpcServer } from '../../../main/helper/rpc/server.js';
 import { EventFanout } from '../../../main/helper/event-fanout.js';
 import { HelperClient } from '../../../main/client/helper-client.js';
+import { eventually } from '../../support/eventually.js';
 
 const event = (remotePort: number): ConnectionEvent => ({
   time: 1,
@@ -64,7 +65,12 @@ test('stages, batching and drop counts', async (t) => {
   fanout.publish([event(1), event(2)]);
   fanout.publish([event(3), event(4)]);
   fanout.noteDropped(7);
-  while (batches.length < 1) await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually(
+    () => batches.length,
+    (n) => n >= 1,
+    'the first notification',
+    { everyMs: 10 },
+  );
   assert.deepEqual(seenByStage, [1, 2, 3, 4], 'every event passes the first stage in order');
   assert.equal(batches.length, 1, 'two publishes in one interval: one notification');
   assert.deepEqual(
@@ -78,7 +84,12 @@ test('stages, batching and drop counts', async (t) => {
 
   // More than the pending bound within one interval: the excess is dropped and reported.
   fanout.publish([2, 4, 6, 8, 10, 12, 14, 16].map(event));
-  while (batches.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+  await eventually(
+    () => batches.length,
+    (n) => n >= 2,
+    'the second notification',
+    { everyMs: 10 },
+  );
   assert.equal(batches[1]!.events.length, 5);
   assert.equal(batches[1]!.dropped, 3);
   assert.equal(fanout.eventsSeen, 12);

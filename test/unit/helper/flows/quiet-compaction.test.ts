@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startQuietCompaction } from '../../../../main/helper/flows/quiet-compaction.js';
+import { eventually } from '../../../support/eventually.js';
 
 test('quiet compaction: collects and trims once the work stops (or slows to a trickle), not while it goes on', async () => {
   let work = 0;
@@ -32,7 +33,12 @@ test('quiet compaction: collects and trims once the work stops (or slows to a tr
       work++;
     }, 20);
     try {
-      for (let i = 0; i < 50 && trims === 0; i++) await sleep(40);
+      await eventually(
+        () => trims,
+        (n) => n > 0,
+        'a collection once the burst is over',
+        { everyMs: 40 },
+      );
     } finally {
       clearInterval(trickle);
     }

@@ -1,5 +1,6 @@
 // The rule compiler without a kernel: prefix inheritance, precedence order inside clause sets,
-// deduplication (a million exact blocks share one set), validation messages, and speed at 1M.
+// deduplication (a million exact blocks share one set), validation messages, and 1M rules compiled
+// (how fast is bench/datapath.ts's to measure).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CompilableRule, KernelRule } from '../../../../native/api.js';
@@ -234,14 +235,12 @@ test('the v6 split: shortest length with at least 1/64 of the CIDR keys at or be
   );
 });
 
-test('a million exact blocks need no clause set and compile well inside the apply budget', () => {
+test('a million exact blocks need no clause set; each entry keeps its own rule id', () => {
   const rules: KernelRule[] = [];
   for (let i = 0; i < 1_000_000; i++) {
     rules.push(v4(i + 1, `${10 + (i >>> 24)}.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`));
   }
-  const started = performance.now();
   const compiled = compileRules(rules, defaults, true);
-  const elapsed = performance.now() - started;
   assert.equal(compiled.v4Exact.count, 1_000_000);
   assert.equal(compiled.sets.count, 0);
   const sample = entries({ ...compiled.v4Exact, count: 3 }, 8);
@@ -254,9 +253,6 @@ test('a million exact blocks need no clause set and compile well inside the appl
     sample.map((e) => e.setId),
     [NO_SET, NO_SET, NO_SET],
   );
-  // Not a timing assertion on speed of the machine so much as on complexity: a quadratic compiler
-  // would take minutes here.
-  assert.ok(elapsed < 20_000, `compiling 1M rules took ${elapsed} ms`);
 });
 
 test('a full compile reports growing images whose ready entries are final, in the buffers of the complete image (keys given twice counted once)', () => {
