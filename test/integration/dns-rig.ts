@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { killAndWait, type Sandbox } from '../support/sandbox.js';
 import type { HelperProcess } from '../support/helper-process.js';
+import type { HelperClient } from '../../main/client/helper-client.js';
 import { SYSTEM_PYTHON } from './connections-rig.js';
 import type { DnsStatus, DomainAddress } from '../../main/contract/index.js';
 
@@ -46,10 +47,24 @@ export async function runApp(sandbox: Sandbox, cgroup: string, argv: string[]): 
   return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }
 
+/**
+ * One connection per helper for the asks below: they are polled, and a connection each would run
+ * into the helper's limit on connections per user within a long wait.
+ */
+const askers = new WeakMap<HelperProcess, Promise<HelperClient>>();
+function askerOf(helper: HelperProcess): Promise<HelperClient> {
+  let asker = askers.get(helper);
+  if (!asker) {
+    asker = helper.client('dns-rig');
+    askers.set(helper, asker);
+  }
+  return asker;
+}
+
 export async function domainAddresses(helper: HelperProcess, ruleId?: number): Promise<DomainAddress[]> {
-  return (await helper.client()).call('rules.addresses', ruleId === undefined ? {} : { id: ruleId });
+  return (await askerOf(helper)).call('rules.addresses', ruleId === undefined ? {} : { id: ruleId });
 }
 
 export async function dnsStatus(helper: HelperProcess): Promise<DnsStatus> {
-  return (await (await helper.client()).call('status')).dns;
+  return (await (await askerOf(helper)).call('status')).dns;
 }
