@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
@@ -104,6 +105,45 @@ uint64_t Memlock(int fd) {
     if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
   }
   return 0;
+}
+
+// What makes two loaded programs the same program: the kernel's tag of their instructions (map
+// references left out) and the maps they use.
+struct ProgramIdentity {
+  std::array<uint8_t, BPF_TAG_SIZE> tag{};
+  std::vector<uint32_t> map_ids;  // sorted
+  bool operator==(const ProgramIdentity& other) const { return tag == other.tag && map_ids == other.map_ids; }
+};
+
+ProgramIdentity IdentityOf(int prog_fd, const std::string& what) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) throw NativeFailure("inspect program " + what, errno);
+  ProgramIdentity identity;
+  std::copy(std::begin(info.tag), std::end(info.tag), identity.tag.begin());
+  identity.map_ids.resize(info.nr_map_ids);
+  bpf_prog_info maps{};
+  maps.nr_map_ids = info.nr_map_ids;
+  maps.map_ids = uint64_t(uintptr_t(identity.map_ids.data()));
+  len = sizeof(maps);
+  if (bpf_obj_get_info_by_fd(prog_fd, &maps, &len) != 0) throw NativeFailure("list the maps of program " + what, errno);
+  std::sort(identity.map_ids.begin(), identity.map_ids.end());
+  return identity;
+}
+
+bpf_link_info PinnedLinkInfo(int link_fd, const std::string& path) {
+  bpf_link_info info{};
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
+  return info;
+}
+
+// Whether a pinned link runs `prog` as this process loaded it: the same instructions on the same
+// maps, as when a helper of this build pinned it. Then adoption leaves the link as it is.
+bool RunsProgram(const bpf_link_info& link, bpf_program* prog, const std::string& path) {
+  Fd running(bpf_prog_get_fd_by_id(link.prog_id));
+  if (running.get() < 0) throw NativeFailure("open the program of pinned link " + path, errno);
+  return IdentityOf(running.get(), path) == IdentityOf(bpf_program__fd(prog), bpf_program__name(prog));
 }
 
 }  // namespace
@@ -231,7 +271,7 @@ void FirewallCore::AttachOrAdopt(int cgroup_fd, const std::string& pin_dir) {
   holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup, pin_dir, true);
 }
 
-int FirewallCore::RetireOldBuild() {
+Retirement FirewallCore::RetireOldBuild() {
   std::lock_guard<std::mutex> lock(mutex_);
   return portcullis::RetireOldBuild(pin_dir_);
 }
@@ -243,7 +283,7 @@ void FirewallCore::AttachHolds() {
 }
 
 // Tracing links cannot be re-pointed at another program (BPF_LINK_UPDATE is for cgroup and a few
-// other links), so an adopted one would keep the previous build's program until a reboot: this
+// other links), so an adopted one of another build would keep that build's program until a reboot: this
 // build's is attached beside it and pinned in its place, then the old link goes. For that moment
 // both run on the same pinned maps, which their work leaves as one would (exec, fork, exit and
 // cgroup records written twice, alike).
@@ -269,28 +309,29 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarg
   if (tracing && !Exists(path) && Exists(path + "-new") && rename((path + "-new").c_str(), path.c_str()) != 0)
     throw NativeFailure("pin link " + path, errno);
   if (Exists(path)) {
+    adopted_ = true;
     if (tracing) {
-      ReplaceTracingLink(prog, path);
-      adopted_ = true;
+      Fd pinned(bpf_obj_get(path.c_str()));
+      if (pinned.get() < 0) throw NativeFailure("open pinned link " + path, errno);
+      if (!RunsProgram(PinnedLinkInfo(pinned.get(), path), prog, path)) ReplaceTracingLink(prog, path);
       return true;
     }
     link = bpf_link__open(path.c_str());
     if (!link) throw NativeFailure("open pinned link " + path, errno);
     links_.push_back(link);
+    bpf_link_info link_info = PinnedLinkInfo(bpf_link__fd(link), path);
     // Adopting pins made for another cgroup would silently enforce in the wrong place.
-    bpf_link_info link_info{};
-    uint32_t len = sizeof(link_info);
-    if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
     // On cgroup2 a cgroup's id is its directory's inode number.
     if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != cgroup.id) {
       throw NativeFailure("adopt " + path, EEXIST,
                           "the pinned links attach cgroup id " + std::to_string(link_info.cgroup.cgroup_id) +
                               ", not the cgroup asked for (id " + std::to_string(cgroup.id) + "): detach first");
     }
-    // Swap in this build's program atomically.
-    int err = bpf_link__update_program(link, prog);
-    if (err) throw NativeFailure(std::string("update pinned link ") + program, -err);
-    adopted_ = true;
+    // Another build's program is swapped for this one's atomically.
+    if (!RunsProgram(link_info, prog, path)) {
+      int err = bpf_link__update_program(link, prog);
+      if (err) throw NativeFailure(std::string("update pinned link ") + program, -err);
+    }
     return true;
   }
   if (adopt_only) return false;

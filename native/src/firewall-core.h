@@ -14,6 +14,7 @@
 #include "counters.h"
 #include "holds.h"
 #include "map-fill.h"
+#include "pins.h"
 #include "portcullis.h"
 
 struct portcullis_bpf;
@@ -106,8 +107,9 @@ class FirewallCore {
   // build's programs stay attached beside these until RetireOldBuild.
   const std::string& replaced() const { return replaced_; }
   // Detaches the programs of the build replaced (once this one enforces the rules); answers how
-  // many links were retired. Also after a takeover an earlier helper did not finish.
-  int RetireOldBuild();
+  // many links were retired and what could not be. Also after a takeover an earlier helper did
+  // not finish.
+  Retirement RetireOldBuild();
   // Whether the loaded programs' fast path finds sockets' pcl_slots entries with
   // bpf_cast_to_kern_ctx (else it reads socket storage): their read-only data, an adopted pin's.
   bool kern_ctx_cast() const;

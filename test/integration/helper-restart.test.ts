@@ -259,9 +259,7 @@ test('uninstall also detaches links a takeover set aside, and leaves nothing pin
   withSandbox(async (sandbox) => {
     const { helper, probe } = await stoppedWithBlockRule(sandbox, '127.0.0.28');
     setAsideAsInterrupted(helper.paths.bpffs);
-    const said = await removePins(helper.paths.bpffs, pinsOf(join(REPO_ROOT, 'build/bpf/portcullis.skel.h')), (dir) =>
-      Firewall.detach(dir),
-    );
+    const said = await removePins(helper.paths.bpffs, pinsOf(join(REPO_ROOT, 'build/bpf/portcullis.skel.h')), Firewall);
     assert.match(said, /detached and unpinned \d+ pin\(s\)$/);
     assert.deepEqual(attachedPrograms(helper.paths.cgroup), [], 'nothing attached to the cgroup');
     assert.equal(await probe('127.0.0.28'), 'refused');
