@@ -6,7 +6,7 @@
 // person (and the test) can see that nothing was left.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { findBpffsMounts } from '../common/cgroup2.js';
