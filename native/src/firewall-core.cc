@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <cerrno>
 #include <cstring>
@@ -98,52 +97,22 @@ uint32_t HostMountNamespace() {
   return host != 0 ? host : MountNamespaceOf("/proc/self/ns/mnt");
 }
 
-uint64_t Memlock(int fd) {
+// A field of a BPF fd's /proc fdinfo ("" when absent): what the kernel tells of an object
+// without CAP_SYS_ADMIN, which opening objects by id needs and the helper runs without.
+std::string FdInfoField(int fd, const std::string& key) {
   std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
+    if (line.rfind(key + ":", 0) != 0) continue;
+    size_t value = line.find_first_not_of(" \t", key.size() + 1);
+    return value == std::string::npos ? "" : line.substr(value);
   }
-  return 0;
+  return "";
 }
 
-// What makes two loaded programs the same program: the kernel's tag of their instructions (map
-// references left out) and the maps they use.
-struct ProgramIdentity {
-  std::array<uint8_t, BPF_TAG_SIZE> tag{};
-  std::vector<uint32_t> map_ids;  // sorted
-  bool operator==(const ProgramIdentity& other) const { return tag == other.tag && map_ids == other.map_ids; }
-};
-
-ProgramIdentity IdentityOf(int prog_fd, const std::string& what) {
-  bpf_prog_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) throw NativeFailure("inspect program " + what, errno);
-  ProgramIdentity identity;
-  std::copy(std::begin(info.tag), std::end(info.tag), identity.tag.begin());
-  identity.map_ids.resize(info.nr_map_ids);
-  bpf_prog_info maps{};
-  maps.nr_map_ids = info.nr_map_ids;
-  maps.map_ids = uint64_t(uintptr_t(identity.map_ids.data()));
-  len = sizeof(maps);
-  if (bpf_obj_get_info_by_fd(prog_fd, &maps, &len) != 0) throw NativeFailure("list the maps of program " + what, errno);
-  std::sort(identity.map_ids.begin(), identity.map_ids.end());
-  return identity;
-}
-
-bpf_link_info PinnedLinkInfo(int link_fd, const std::string& path) {
-  bpf_link_info info{};
-  uint32_t len = sizeof(info);
-  if (bpf_obj_get_info_by_fd(link_fd, &info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
-  return info;
-}
-
-// Whether a pinned link runs `prog` as this process loaded it: the same instructions on the same
-// maps, as when a helper of this build pinned it. Then adoption leaves the link as it is.
-bool RunsProgram(const bpf_link_info& link, bpf_program* prog, const std::string& path) {
-  Fd running(bpf_prog_get_fd_by_id(link.prog_id));
-  if (running.get() < 0) throw NativeFailure("open the program of pinned link " + path, errno);
-  return IdentityOf(running.get(), path) == IdentityOf(bpf_program__fd(prog), bpf_program__name(prog));
+uint64_t Memlock(int fd) {
+  std::string memlock = FdInfoField(fd, "memlock");
+  return memlock.empty() ? 0 : std::stoull(memlock);
 }
 
 }  // namespace
@@ -232,6 +201,10 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
       }
     }
   }
+  every_map_adopted_ = maps_pinned;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (!Exists(MapPin(pin_dir, bpf_map__name(map)))) every_map_adopted_ = false;
+  }
   int err = portcullis_bpf__load(skel_);
   if (err) throw NativeFailure("load BPF programs", -err);
   if (!replaced_.empty()) {
@@ -276,6 +249,14 @@ Retirement FirewallCore::RetireOldBuild() {
   return portcullis::RetireOldBuild(pin_dir_);
 }
 
+// Whether the pinned link at link_fd runs `prog` as a helper of this build loaded it: the same
+// instructions (the kernel's tag of them leaves map references out) on the same maps (every one
+// adopted from the pins that build made). Then adoption leaves the link as it is.
+bool FirewallCore::RunsThisBuild(int link_fd, bpf_program* prog) const {
+  std::string running = FdInfoField(link_fd, "prog_tag");
+  return every_map_adopted_ && !running.empty() && running == FdInfoField(bpf_program__fd(prog), "prog_tag");
+}
+
 void FirewallCore::AttachHolds() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (holds_attached_) return;
@@ -283,10 +264,10 @@ void FirewallCore::AttachHolds() {
 }
 
 // Tracing links cannot be re-pointed at another program (BPF_LINK_UPDATE is for cgroup and a few
-// other links), so an adopted one of another build would keep that build's program until a reboot: this
-// build's is attached beside it and pinned in its place, then the old link goes. For that moment
-// both run on the same pinned maps, which their work leaves as one would (exec, fork, exit and
-// cgroup records written twice, alike).
+// other links), so an adopted one of another build would keep that build's program until a
+// reboot: this build's is attached beside it and pinned in its place, then the old link goes. For
+// that moment both run on the same pinned maps, which their work leaves as one would (exec, fork,
+// exit and cgroup records written twice, alike).
 void FirewallCore::ReplaceTracingLink(bpf_program* prog, const std::string& path) {
   bpf_link* link = bpf_program__attach_trace(prog);
   if (!link) throw NativeFailure(std::string("attach ") + bpf_program__name(prog), errno);
@@ -313,14 +294,16 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarg
     if (tracing) {
       Fd pinned(bpf_obj_get(path.c_str()));
       if (pinned.get() < 0) throw NativeFailure("open pinned link " + path, errno);
-      if (!RunsProgram(PinnedLinkInfo(pinned.get(), path), prog, path)) ReplaceTracingLink(prog, path);
+      if (!RunsThisBuild(pinned.get(), prog)) ReplaceTracingLink(prog, path);
       return true;
     }
     link = bpf_link__open(path.c_str());
     if (!link) throw NativeFailure("open pinned link " + path, errno);
     links_.push_back(link);
-    bpf_link_info link_info = PinnedLinkInfo(bpf_link__fd(link), path);
     // Adopting pins made for another cgroup would silently enforce in the wrong place.
+    bpf_link_info link_info{};
+    uint32_t len = sizeof(link_info);
+    if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &link_info, &len) != 0) throw NativeFailure("inspect pinned link " + path, errno);
     // On cgroup2 a cgroup's id is its directory's inode number.
     if (link_info.type == BPF_LINK_TYPE_CGROUP && link_info.cgroup.cgroup_id != cgroup.id) {
       throw NativeFailure("adopt " + path, EEXIST,
@@ -328,7 +311,7 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarg
                               ", not the cgroup asked for (id " + std::to_string(cgroup.id) + "): detach first");
     }
     // Another build's program is swapped for this one's atomically.
-    if (!RunsProgram(link_info, prog, path)) {
+    if (!RunsThisBuild(bpf_link__fd(link), prog)) {
       int err = bpf_link__update_program(link, prog);
       if (err) throw NativeFailure(std::string("update pinned link ") + program, -err);
     }

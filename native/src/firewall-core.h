@@ -157,6 +157,7 @@ class FirewallCore {
   bool AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir, bool adopt_only);
   // Attaches this build's tracing program in place of the one pinned at `path` (see the .cc).
   void ReplaceTracingLink(bpf_program* prog, const std::string& path);
+  bool RunsThisBuild(int link_fd, bpf_program* prog) const;
   void CloseInnerFds(uint32_t slot);
   int OuterFd(size_t inner) const;
 
@@ -166,6 +167,9 @@ class FirewallCore {
   std::string pin_dir_;
   bool holds_attached_ = false;  // guarded by mutex_ after Load
   bool adopted_ = false;
+  // Every map of the object was found pinned and is reused: the maps a pinned program of this
+  // build was loaded with are these ones.
+  bool every_map_adopted_ = false;
   std::string replaced_;
   uint64_t drops_at_open_ = 0;
   std::mutex mutex_;
