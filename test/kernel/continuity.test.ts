@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
@@ -160,5 +160,32 @@ test('a firewall whose ring buffer was made another size adopts it as it is (a h
     sandbox.defer(() => adopted.close());
     assert.equal(adopted.adopted, true);
     assert.equal(ringSize(), 64 * 1024, 'the pinned ring is kept, not replaced');
+  });
+});
+
+test('a map pin gone missing: the pinned programs use a map this process does not, so every link gets its programs', async () => {
+  await withSandbox(async (sandbox) => {
+    const cgroup = sandbox.makeCgroup('continuity-missing-map');
+    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+    sandbox.defer(() => Firewall.detach(pinDir));
+    await (await Firewall.open({ cgroup, pinDir })).close();
+    const before = pinnedLinks(pinDir);
+    // Same instructions (same tag), but the pinned programs count hits in the map unpinned here,
+    // which this process cannot see: keeping them would lose every hit.
+    rmSync(join(pinDir, 'maps', 'pcl_rule_hits'));
+
+    const adopted = await Firewall.open({ cgroup, pinDir });
+    sandbox.defer(() => adopted.close());
+    assert.equal(adopted.adopted, true);
+    const after = pinnedLinks(pinDir);
+    for (const [name, pinned] of after) {
+      assert.equal(pinned.runs, name);
+      assert.notEqual(pinned.program, before.get(name)!.program, `${name} runs this process's program`);
+    }
+    const blocked = rule('block', '127.0.0.9');
+    await adopted.setRules([blocked], allowByDefault);
+    const fixture = { sandbox, cgroup, pinDir } as KernelFixture;
+    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.9', 9))).stdout).outcome, 'EPERM');
+    assert.ok((await adopted.readCounters()).ruleHits.get(blocked.ruleId)! > 0n, 'the hit is counted where it is read');
   });
 });
