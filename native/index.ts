@@ -162,7 +162,8 @@ export class Firewall {
 
   /**
    * Loads the programs and attaches them to `cgroup` with pinned links under `pinDir`, or adopts
-   * what is already pinned there (maps by pin, links re-pointed at this build's programs).
+   * what is already pinned there (maps by pin; links kept where they run this build's programs on
+   * these maps, else re-pointed at them or, tracing links, replaced).
    */
   static async open(options: FirewallOptions): Promise<Firewall> {
     if (typeof options?.cgroup !== 'string' || typeof options.pinDir !== 'string') {
