@@ -18,7 +18,7 @@ import { makeLab, type Lab } from './lib/lab.js';
 import { buildLoadgen, Loadgen } from './lib/loadgen.js';
 import { describeMachine } from './lib/machine.js';
 import { measureUsage } from './lib/proc-usage.js';
-import { hasCommand, run } from './lib/process.js';
+import { hasCommand, run, sleep } from './lib/process.js';
 import { pairedRatios, percentile, summarize } from './lib/stats.js';
 
 const ROOT = resolve(__dirname, '..');
@@ -27,8 +27,6 @@ const SMOKE = process.env.BENCH_SMOKE === '1';
 function log(line: string): void {
   process.stdout.write(`[bench:ask ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function buildHeldConnects(outDir: string): string {
   const compiler = ['gcc', 'cc', 'clang'].find(hasCommand);

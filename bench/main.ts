@@ -15,7 +15,7 @@ import { runTraffic, type TrafficPlan } from './traffic.js';
 import { runControlPlane, type ControlPlanePlan } from './control-plane.js';
 import { openSnitch } from './contenders/opensnitch.js';
 import { hasCommand } from './lib/process.js';
-import type { BenchResults } from './lib/results.js';
+import { keptApart, type BenchResults } from './lib/results.js';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -26,7 +26,9 @@ function log(line: string): void {
 /** `--report RESULTS.json`: writes the report of an earlier run again (after the report code changed). */
 function reportOnly(jsonPath: string): number {
   const results = JSON.parse(readFileSync(jsonPath, 'utf8')) as BenchResults;
-  const reportPath = results.smoke ? join(dirname(resolve(jsonPath)), 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
+  const reportPath = keptApart(results)
+    ? join(dirname(resolve(jsonPath)), 'REPORT.md')
+    : join(ROOT, 'bench', 'REPORT.md');
   writeReport(results, reportPath, resolve(jsonPath));
   log(`report: ${reportPath}`);
   return 0;
@@ -110,7 +112,8 @@ async function main(): Promise<number> {
       : null;
     results = {
       schema: 1,
-      smoke: smoke || only !== null,
+      smoke,
+      ...(only !== null && !smoke ? { partial: only } : {}),
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       machine,
@@ -131,7 +134,7 @@ async function main(): Promise<number> {
     .replace(/\.\d+Z$/, 'Z');
   const jsonPath = join(outDir, `${stamp}.json`);
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
-  const reportPath = results.smoke ? join(outDir, 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
+  const reportPath = keptApart(results) ? join(outDir, 'REPORT.md') : join(ROOT, 'bench', 'REPORT.md');
   writeReport(results, reportPath, jsonPath);
   log(`results: ${jsonPath}`);
   log(`report: ${reportPath}`);

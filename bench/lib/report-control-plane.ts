@@ -1,5 +1,5 @@
 // The control-plane part of REPORT.md: rule change latency, imports, the firewall process's cost.
-import type { ControlPlaneResults } from '../control-plane.js';
+import type { ControlPlaneResults, UsageFigure } from '../control-plane.js';
 
 const ms = (value: number | undefined) =>
   value === undefined ? 'n/a' : value < 10 ? value.toFixed(2) : value.toFixed(0);
@@ -65,6 +65,7 @@ export function controlPlaneSection(control: ControlPlaneResults | null): string
     '',
     `### The firewall's own process: idle, and at ${plan.connectsPerSecond} new TCP connections/s (${plan.usageWindowMs} ms windows, ${plan.loadedRules} rules loaded)`,
     '',
+    ...warmUpNote(control.usage),
     '| process | idle CPU (one core) | idle RSS | CPU under load | RSS under load | connections/s achieved |',
     '|---|---|---|---|---|---|',
   );
@@ -85,4 +86,15 @@ export function controlPlaneSection(control: ControlPlaneResults | null): string
   }
   lines.push('');
   return lines;
+}
+
+/** Whether the usage windows came after a warm-up (results from before it was added did not). */
+function warmUpNote(usage: readonly UsageFigure[]): string[] {
+  const warmUpMs = usage.find((f) => f.warmUpMs !== undefined)?.warmUpMs;
+  return warmUpMs === undefined
+    ? ['Measured from one second after the process started (its first seconds included).', '']
+    : [
+        `Each process first ran ${warmUpMs / 1000} s of the same paced load, unmeasured: its steady state, as after hours of use (the helper's first seconds, V8 still compiling, are in the helper-rss figures below).`,
+        '',
+      ];
 }

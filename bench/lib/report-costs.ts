@@ -1,6 +1,7 @@
 // The cost breakdown in the report: per figure and BPF contender, what each attached program cost
 // (the kernel's run-time statistics in a slice of its own) and the daemon's CPU per thousand operations.
 import type { TrafficResults } from '../traffic.js';
+import { programShare } from './program-share.js';
 
 const fmtNs = (ns: number | null) => (ns === null ? 'n/a' : ns >= 100 ? ns.toFixed(0) : ns.toFixed(1));
 
@@ -27,6 +28,11 @@ export function costSection(traffic: TrafficResults): string[] {
       );
     const total = programs.reduce((sum, p) => sum + p.nsPerOperation, 0);
     lines.push(`| ${figure} | ${label} | **all programs** | | | **${fmtNs(total)}** |`);
+    const share = programShare(s);
+    if (share)
+      lines.push(
+        `| ${figure} | ${label} | programs' share of an operation (${(share.operationNs / 1000).toFixed(1)} µs without a firewall) | | | ${((share.programNs / share.operationNs) * 100).toFixed(1)} %: ratio ${share.ratio.toFixed(3)}x from run time alone |`,
+      );
     if (costs.daemonCpuMsPerThousand !== null)
       lines.push(
         `| ${figure} | ${label} | daemon CPU | | | ${costs.daemonCpuMsPerThousand.toFixed(2)} ms per 1,000 operations |`,

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import type { TrafficKind, TrafficSeries } from '../traffic.js';
 import { flattenLeaves } from './fold.js';
-import type { BenchResults } from './results.js';
+import { keptApart, type BenchResults } from './results.js';
 import type { Summary } from './stats.js';
 import { renderBarChart } from './svg.js';
 import { evaluateTargets } from './targets.js';
@@ -30,9 +30,9 @@ function range(summary: Summary | null, format: (v: number) => string): string {
   return `${format(summary.median)} (${format(summary.min)} – ${format(summary.max)})`;
 }
 
-/** Charts sit beside the results JSON: bench/results/ for a full run, the smoke directory otherwise. */
+/** Charts sit beside the results JSON: bench/results/ for a full run, the smoke or partial run's directory otherwise. */
 function chartDir(results: BenchResults, reportDir: string): string {
-  return results.smoke ? reportDir : join(reportDir, 'results');
+  return keptApart(results) ? reportDir : join(reportDir, 'results');
 }
 
 function trafficSection(results: BenchResults, reportDir: string, stamp: string): string[] {
@@ -154,7 +154,11 @@ export function writeReport(results: BenchResults, reportPath: string, jsonPath:
   const lines: string[] = [
     '# Portcullis benchmarks',
     '',
-    results.smoke ? '**Smoke run** (tiny sizes, to prove the pipeline works): these figures mean nothing.' : '',
+    results.smoke
+      ? '**Smoke run** (tiny sizes, to prove the pipeline works): these figures mean nothing.'
+      : results.partial
+        ? `**Partial run** (\`BENCH_ONLY=${results.partial.join(',')}\`): the traffic suite at full size, for these contenders only.`
+        : '',
     `Run ${results.startedAt} – ${results.finishedAt}; raw results: \`${relative(reportDir, jsonPath)}\`. Made by \`npm run bench\`.`,
     '',
     `**Machine**: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.os}; kernel ${machine.kernel}; node ${machine.node}. ` +

@@ -8,6 +8,8 @@ import type { Machine } from './machine.js';
 export interface BenchResults {
   schema: 1;
   smoke: boolean;
+  /** BENCH_ONLY's contenders: a partial run at full size (traffic only), kept out of bench/results. */
+  partial?: string[];
   startedAt: string;
   finishedAt: string;
   machine: Machine;
@@ -16,4 +18,9 @@ export interface BenchResults {
   controlPlane: ControlPlaneResults | null;
   /** Outputs of bench/datapath*, bench/events*, bench/helper-rss*, bench/ui* (newest file of each). */
   folded: FoldedResult[];
+}
+
+/** Smoke and partial runs write their report beside their JSON, away from bench/results. */
+export function keptApart(results: BenchResults): boolean {
+  return results.smoke || results.partial !== undefined;
 }

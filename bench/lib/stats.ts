@@ -36,3 +36,10 @@ export function rotation<T>(items: readonly T[], repetition: number): T[] {
   const offset = repetition % items.length;
   return [...items.slice(offset), ...items.slice(0, offset)];
 }
+
+/** A summary with its 50th and 99th percentiles, or null for no values. */
+export function summarizeWithPercentiles(values: number[]): (Summary & { p50: number; p99: number }) | null {
+  return values.length === 0
+    ? null
+    : { ...summarize(values), p50: percentile(values, 50), p99: percentile(values, 99) };
+}

@@ -2,6 +2,7 @@
 // (a contender not measured, say) is listed as n/a rather than dropped.
 import type { TrafficKind, TrafficSeries } from '../traffic.js';
 import type { TrafficPath } from './lab.js';
+import { programShare } from './program-share.js';
 import type { BenchResults } from './results.js';
 
 export interface TargetCheck {
@@ -41,6 +42,14 @@ export function evaluateTargets(results: BenchResults): TargetCheck[] {
         target: `Portcullis TCP connect rate ≥ the bare hooks' − 0.02 and ≥ 0.93x (${path})`,
         measured: ratio === null ? 'not measured' : `${ratio.toFixed(2)}x against the bare hooks' ${floor.toFixed(2)}x`,
         met: ratio === null ? null : ratio >= floor - 0.02 && ratio >= 0.93,
+      });
+    const expected = programShare(portcullis);
+    const expectedFloor = programShare(find(results, path, 'tcp-connect', 'bare-hooks'));
+    if (expected && expectedFloor)
+      checks.push({
+        target: `(diagnostic) the same from the programs' run time alone (kernel statistics, steadier than the rates) (${path})`,
+        measured: `${expected.ratio.toFixed(3)}x (${expected.programNs.toFixed(0)} ns a connection) against the bare hooks' ${expectedFloor.ratio.toFixed(3)}x (${expectedFloor.programNs.toFixed(0)} ns)`,
+        met: expected.ratio >= expectedFloor.ratio - 0.02 && expected.ratio >= 0.93,
       });
     const udp = find(results, path, 'udp-64', 'portcullis')?.ratio?.median ?? null;
     const udpFloor = find(results, path, 'udp-64', 'bare-hooks')?.ratio?.median ?? null;
