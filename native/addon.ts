@@ -2,7 +2,7 @@
 // (index.ts) and the test facade (testing.ts) are its only users.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { FastPathHome, FirewallOptions } from './api.js';
+import type { FastPathHome, FirewallOptions, Retirement } from './api.js';
 import type { RuleMaps } from './compiler/apply.js';
 import { NativeError } from './errors.js';
 
@@ -20,7 +20,7 @@ export interface NativeFirewall extends RuleMaps {
   readonly adopted: boolean;
   readonly replaced: string | null;
   readonly fastPath: FastPathHome;
-  retireOldBuild(): Promise<number>;
+  retireOldBuild(): Promise<Retirement>;
   setEnforcing(on: boolean): Promise<void>;
   setAsk(holdMs: number, helperTgid: number): Promise<void>;
   attachHolds(): Promise<void>;
@@ -74,6 +74,7 @@ export interface NativeAddon {
       fastPath?: NonNullable<FirewallOptions['fastPath']>,
     ): Promise<NativeFirewall>;
     detach(pinDir: string): Promise<void>;
+    setAsideLinks(pinDir: string): string[];
   };
   TestPrograms: { load(firewall: NativeFirewall): Promise<NativeTestPrograms> };
   setErrorClass(errorClass: typeof NativeError): void;

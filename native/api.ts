@@ -249,6 +249,13 @@ export interface FirewallOptions {
  */
 export type FastPathHome = 'entry' | 'socket-storage';
 
+/** What retireOldBuild did: the links of the build replaced it detached, and what it left. */
+export interface Retirement {
+  retired: number;
+  /** "retired/NAME: why" for each entry that stays set aside (a later start tries again). */
+  left: string[];
+}
+
 /** Live per-socket traffic totals (payload bytes: what the application sent and received). */
 export interface FlowTotals {
   socketCookie: bigint;

@@ -38,6 +38,7 @@ import type {
   CompilableRule,
   PeerCredentials,
   ProbeOptions,
+  Retirement,
 } from './api.js';
 import { RuleApplier } from './compiler/apply.js';
 import { NativeError } from './errors.js';
@@ -161,7 +162,8 @@ export class Firewall {
 
   /**
    * Loads the programs and attaches them to `cgroup` with pinned links under `pinDir`, or adopts
-   * what is already pinned there (maps by pin, links re-pointed at this build's programs).
+   * what is already pinned there (maps by pin; links kept where they run this build's programs on
+   * these maps, else re-pointed at them or, tracing links, replaced).
    */
   static async open(options: FirewallOptions): Promise<Firewall> {
     if (typeof options?.cgroup !== 'string' || typeof options.pinDir !== 'string') {
@@ -182,6 +184,14 @@ export class Firewall {
     return addon().Firewall.detach(pinDir);
   }
 
+  /**
+   * The pinned links of a build replaced that no helper retired yet, as paths under pinDir
+   * ("retired/NAME"); they still enforce that build's rules. Only links: nothing else there is ours.
+   */
+  static setAsideLinks(pinDir: string): string[] {
+    return addon().Firewall.setAsideLinks(pinDir);
+  }
+
   /** true when pins already existed and were adopted rather than created. */
   get adopted(): boolean {
     return this.live().adopted;
@@ -199,9 +209,10 @@ export class Firewall {
   /**
    * Detaches the programs of the build replaced; call once this firewall enforces the rules and
    * settings (until then the old build's programs enforce them). Answers how many links went (0
-   * when none were set aside).
+   * when none were set aside) and what stays set aside, and why: an entry that cannot go does not
+   * keep the others, nor fail the call.
    */
-  retireOldBuild(): Promise<number> {
+  retireOldBuild(): Promise<Retirement> {
     return this.track(this.live().retireOldBuild());
   }
 

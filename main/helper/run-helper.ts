@@ -125,9 +125,11 @@ async function serve(
   // Root's policy is in force before any client is served.
   await policy.start();
   // Only now may the programs of a build replaced go (also after a takeover a helper did not finish).
-  const retired = await firewall.retireOldBuild();
+  const { retired, left } = await firewall.retireOldBuild();
   if (retired > 0)
     log(`retired the replaced build's programs (${retired} link(s)): this build's enforce the rules alone`);
+  // Not a reason to stop serving: these programs run beside this build's, and the next start tries again.
+  for (const entry of left) log(`could not retire ${entry}; it stays, and the next start tries again`);
 
   // Apps, DNS names and flows: every kernel batch is enriched and aggregated on its way to the fan-out.
   const started = startConnections({ db, engine, firewall, cgroupRoot: findCgroup2Mount(), desktop, log });

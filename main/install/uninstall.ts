@@ -6,7 +6,7 @@
 // person (and the test) can see that nothing was left.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, type Stats } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PortcullisError } from '../contract/index.js';
 import { findBpffsMounts } from '../common/cgroup2.js';
@@ -19,11 +19,22 @@ import { installedHelperPids } from './helper-processes.js';
 import { removePolicyDirIfEmpty } from './policy-dir.js';
 import { isPinPath, type Manifest } from './bundle.js';
 
+/** What uninstall needs of the addon's Firewall to take the helper's pins down. */
+export interface PinTools {
+  /** Detaches and unpins everything under a pin directory. */
+  detach(pinDir: string): Promise<void>;
+  /**
+   * The links a takeover set aside in a pin directory and no helper retired (it was stopped
+   * first), as paths under it: they still enforce a replaced build's rules.
+   */
+  setAsideLinks(pinDir: string): string[];
+}
+
 export interface UninstallOptions {
   /** Also delete the rules database and /etc/portcullis. */
   purge?: boolean;
-  /** Detaches and unpins everything under a pin directory (the addon's Firewall.detach). */
-  detach: (pinDir: string) => Promise<void>;
+  /** The addon's Firewall (its static side). */
+  firewall: PinTools;
   /** The pins the helper makes, from the manifest of the bundle uninstall runs from. */
   pins: readonly string[];
   /** How long a helper gets to exit after SIGTERM before SIGKILL. */
@@ -47,7 +58,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     const stopped = await stopInstalledHelpers(options.stopTimeoutMs ?? 5000);
     done.push(stopped.length > 0 ? `stopped helper pid ${stopped.join(', ')}` : 'no installed helper was running');
 
-    done.push(await removePins(paths.bpffs, options.pins, options.detach));
+    done.push(await removePins(paths.bpffs, options.pins, options.firewall));
     done.push(removeIf(paths.socket, (s) => s.isSocket()));
     done.push(removeEmptyDir(LAYOUT.runtimeDir));
 
@@ -135,29 +146,12 @@ function disableUnit(): string {
 }
 
 /**
- * The links of a build replaced by an upgrade that a helper set aside and did not retire (it was
- * stopped first): retired/LINK-STAMP, for a link of ours. They still enforce that build's rules.
- */
-function retiredLinks(pinDir: string, pins: readonly string[]): string[] {
-  const dir = join(pinDir, 'retired');
-  if (!exists(dir)) return [];
-  const links = new Set(pins.filter((pin) => pin.startsWith('links/')).map((pin) => pin.slice('links/'.length)));
-  return readdirSync(dir)
-    .filter((name) => links.has(name.replace(/-\d+-\d+$/, '')))
-    .map((name) => `retired/${name}`);
-}
-
-/**
  * Detaches and unpins the helper's own pins and nothing else. The pin directory must be on a
  * bpffs. Our pins are moved into a fresh directory on the same bpffs first, so the addon's detach,
  * which empties whole links/ and maps/ directories, sees only them; then links/, maps/ and the pin
  * directory go if that left them empty (a bpffs root shared with others keeps what is theirs).
  */
-export async function removePins(
-  pinDir: string,
-  pins: readonly string[],
-  detach: (pinDir: string) => Promise<void>,
-): Promise<string> {
+export async function removePins(pinDir: string, pins: readonly string[], firewall: PinTools): Promise<string> {
   if (!exists(pinDir)) return `${pinDir}: no pins`;
   const onBpffs = findBpffsMounts().some(
     (mount) => pinDir === mount || pinDir.startsWith(mount.endsWith('/') ? mount : mount + '/'),
@@ -166,13 +160,17 @@ export async function removePins(
     throw new PortcullisError('invalid-input', `${pinDir} is not on a bpf filesystem; refusing to remove it`, {
       where: pinDir,
     });
-  const ours = [...pins.filter((pin) => isPinPath(pin) && exists(join(pinDir, pin))), ...retiredLinks(pinDir, pins)];
+  // The manifest's pins, and the links a takeover set aside (retired/ is the helper's own directory).
+  const ours = [
+    ...pins.filter((pin) => isPinPath(pin) && exists(join(pinDir, pin))),
+    ...firewall.setAsideLinks(pinDir),
+  ];
   if (ours.length > 0) {
     // bpffs refuses names with a dot, so this one cannot be hidden.
     const staging = join(pinDir, `portcullis-uninstall-${randomBytes(4).toString('hex')}`);
     for (const dir of ['', 'links', 'maps', 'retired']) mkdirSync(join(staging, dir), { mode: 0o700 });
     for (const pin of ours) renameSync(join(pinDir, pin), join(staging, pin));
-    await detach(staging);
+    await firewall.detach(staging);
     // Only our pins were moved there: whatever detach left of it is ours to remove.
     if (exists(staging)) rmSync(staging, { recursive: true, force: true });
   }

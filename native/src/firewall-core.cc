@@ -97,13 +97,22 @@ uint32_t HostMountNamespace() {
   return host != 0 ? host : MountNamespaceOf("/proc/self/ns/mnt");
 }
 
-uint64_t Memlock(int fd) {
+// A field of a BPF fd's /proc fdinfo ("" when absent): what the kernel tells of an object
+// without CAP_SYS_ADMIN, which opening objects by id needs and the helper runs without.
+std::string FdInfoField(int fd, const std::string& key) {
   std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
+    if (line.rfind(key + ":", 0) != 0) continue;
+    size_t value = line.find_first_not_of(" \t", key.size() + 1);
+    return value == std::string::npos ? "" : line.substr(value);
   }
-  return 0;
+  return "";
+}
+
+uint64_t Memlock(int fd) {
+  std::string memlock = FdInfoField(fd, "memlock");
+  return memlock.empty() ? 0 : std::stoull(memlock);
 }
 
 }  // namespace
@@ -192,6 +201,10 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
       }
     }
   }
+  every_map_adopted_ = maps_pinned;
+  bpf_object__for_each_map(map, skel_->obj) {
+    if (!Exists(MapPin(pin_dir, bpf_map__name(map)))) every_map_adopted_ = false;
+  }
   int err = portcullis_bpf__load(skel_);
   if (err) throw NativeFailure("load BPF programs", -err);
   if (!replaced_.empty()) {
@@ -231,9 +244,17 @@ void FirewallCore::AttachOrAdopt(int cgroup_fd, const std::string& pin_dir) {
   holds_attached_ = AttachOne(kHoldsProgram.program, false, cgroup, pin_dir, true);
 }
 
-int FirewallCore::RetireOldBuild() {
+Retirement FirewallCore::RetireOldBuild() {
   std::lock_guard<std::mutex> lock(mutex_);
   return portcullis::RetireOldBuild(pin_dir_);
+}
+
+// Whether the pinned link at link_fd runs `prog` as a helper of this build loaded it: the same
+// instructions (the kernel's tag of them leaves map references out) on the same maps (every one
+// adopted from the pins that build made). Then adoption leaves the link as it is.
+bool FirewallCore::RunsThisBuild(int link_fd, bpf_program* prog) const {
+  std::string running = FdInfoField(link_fd, "prog_tag");
+  return every_map_adopted_ && !running.empty() && running == FdInfoField(bpf_program__fd(prog), "prog_tag");
 }
 
 void FirewallCore::AttachHolds() {
@@ -243,10 +264,10 @@ void FirewallCore::AttachHolds() {
 }
 
 // Tracing links cannot be re-pointed at another program (BPF_LINK_UPDATE is for cgroup and a few
-// other links), so an adopted one would keep the previous build's program until a reboot: this
-// build's is attached beside it and pinned in its place, then the old link goes. For that moment
-// both run on the same pinned maps, which their work leaves as one would (exec, fork, exit and
-// cgroup records written twice, alike).
+// other links), so an adopted one of another build would keep that build's program until a
+// reboot: this build's is attached beside it and pinned in its place, then the old link goes. For
+// that moment both run on the same pinned maps, which their work leaves as one would (exec, fork,
+// exit and cgroup records written twice, alike).
 void FirewallCore::ReplaceTracingLink(bpf_program* prog, const std::string& path) {
   bpf_link* link = bpf_program__attach_trace(prog);
   if (!link) throw NativeFailure(std::string("attach ") + bpf_program__name(prog), errno);
@@ -269,9 +290,11 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarg
   if (tracing && !Exists(path) && Exists(path + "-new") && rename((path + "-new").c_str(), path.c_str()) != 0)
     throw NativeFailure("pin link " + path, errno);
   if (Exists(path)) {
+    adopted_ = true;
     if (tracing) {
-      ReplaceTracingLink(prog, path);
-      adopted_ = true;
+      Fd pinned(bpf_obj_get(path.c_str()));
+      if (pinned.get() < 0) throw NativeFailure("open pinned link " + path, errno);
+      if (!RunsThisBuild(pinned.get(), prog)) ReplaceTracingLink(prog, path);
       return true;
     }
     link = bpf_link__open(path.c_str());
@@ -287,10 +310,11 @@ bool FirewallCore::AttachOne(const char* program, bool tracing, const CgroupTarg
                           "the pinned links attach cgroup id " + std::to_string(link_info.cgroup.cgroup_id) +
                               ", not the cgroup asked for (id " + std::to_string(cgroup.id) + "): detach first");
     }
-    // Swap in this build's program atomically.
-    int err = bpf_link__update_program(link, prog);
-    if (err) throw NativeFailure(std::string("update pinned link ") + program, -err);
-    adopted_ = true;
+    // Another build's program is swapped for this one's atomically.
+    if (!RunsThisBuild(bpf_link__fd(link), prog)) {
+      int err = bpf_link__update_program(link, prog);
+      if (err) throw NativeFailure(std::string("update pinned link ") + program, -err);
+    }
     return true;
   }
   if (adopt_only) return false;

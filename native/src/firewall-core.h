@@ -14,6 +14,7 @@
 #include "counters.h"
 #include "holds.h"
 #include "map-fill.h"
+#include "pins.h"
 #include "portcullis.h"
 
 struct portcullis_bpf;
@@ -106,8 +107,9 @@ class FirewallCore {
   // build's programs stay attached beside these until RetireOldBuild.
   const std::string& replaced() const { return replaced_; }
   // Detaches the programs of the build replaced (once this one enforces the rules); answers how
-  // many links were retired. Also after a takeover an earlier helper did not finish.
-  int RetireOldBuild();
+  // many links were retired and what could not be. Also after a takeover an earlier helper did
+  // not finish.
+  Retirement RetireOldBuild();
   // Whether the loaded programs' fast path finds sockets' pcl_slots entries with
   // bpf_cast_to_kern_ctx (else it reads socket storage): their read-only data, an adopted pin's.
   bool kern_ctx_cast() const;
@@ -155,6 +157,7 @@ class FirewallCore {
   bool AttachOne(const char* program, bool tracing, const CgroupTarget& cgroup, const std::string& pin_dir, bool adopt_only);
   // Attaches this build's tracing program in place of the one pinned at `path` (see the .cc).
   void ReplaceTracingLink(bpf_program* prog, const std::string& path);
+  bool RunsThisBuild(int link_fd, bpf_program* prog) const;
   void CloseInnerFds(uint32_t slot);
   int OuterFd(size_t inner) const;
 
@@ -164,6 +167,9 @@ class FirewallCore {
   std::string pin_dir_;
   bool holds_attached_ = false;  // guarded by mutex_ after Load
   bool adopted_ = false;
+  // Every map of the object was found pinned and is reused: the maps a pinned program of this
+  // build was loaded with are these ones.
+  bool every_map_adopted_ = false;
   std::string replaced_;
   uint64_t drops_at_open_ = 0;
   std::mutex mutex_;

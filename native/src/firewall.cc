@@ -10,6 +10,7 @@
 #include "event-pump.h"
 #include "firewall-core.h"
 #include "native-error.h"
+#include "pins.h"
 #include "promise-worker.h"
 
 namespace portcullis {
@@ -78,6 +79,7 @@ Napi::Function Firewall::Define(Napi::Env env) {
                      {
                          StaticMethod<&Firewall::Open>("open"),
                          StaticMethod<&Firewall::Detach>("detach"),
+                         StaticMethod<&Firewall::SetAsideLinks>("setAsideLinks"),
                          InstanceAccessor<&Firewall::Adopted>("adopted"),
                          InstanceAccessor<&Firewall::Replaced>("replaced"),
                          InstanceMethod<&Firewall::RetireOldBuild>("retireOldBuild"),
@@ -149,6 +151,13 @@ Napi::Value Firewall::Detach(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Done&) -> Napi::Value { return env.Undefined(); });
 }
 
+Napi::Value Firewall::SetAsideLinks(const Napi::CallbackInfo& info) {
+  std::vector<std::string> links = portcullis::SetAsideLinks(StringArg(info, 0, "pinDir"));
+  Napi::Array out = Napi::Array::New(info.Env(), links.size());
+  for (size_t i = 0; i < links.size(); i++) out.Set(uint32_t(i), Napi::String::New(info.Env(), links[i]));
+  return out;
+}
+
 Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), RequireOpen(info.Env())->adopted());
 }
@@ -160,14 +169,21 @@ Napi::Value Firewall::Replaced(const Napi::CallbackInfo& info) {
   return replaced.empty() ? info.Env().Null() : Napi::String::New(info.Env(), replaced);
 }
 
-// retireOldBuild() -> Promise<number>: detaches the programs of a build replaced (see
-// FirewallCore::RetireOldBuild); how many links went.
+// retireOldBuild() -> Promise<{retired, left}>: detaches the programs of a build replaced (see
+// FirewallCore::RetireOldBuild): how many links went, and what stays and why.
 Napi::Value Firewall::RetireOldBuild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::shared_ptr<FirewallCore> core = RequireOpen(env);
-  return PromiseWorker<int>::Start(
+  return PromiseWorker<Retirement>::Start(
       env, "retire the old build's programs", [core] { return core->RetireOldBuild(); },
-      [](Napi::Env env, int& count) -> Napi::Value { return Napi::Number::New(env, count); });
+      [](Napi::Env env, Retirement& done) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("retired", Napi::Number::New(env, done.retired));
+        Napi::Array left = Napi::Array::New(env, done.left.size());
+        for (size_t i = 0; i < done.left.size(); i++) left.Set(uint32_t(i), Napi::String::New(env, done.left[i]));
+        out.Set("left", left);
+        return out;
+      });
 }
 
 // 'entry' or 'socket-storage': where the loaded programs' fast path finds a socket's state.

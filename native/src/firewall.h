@@ -32,6 +32,8 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   static Napi::Value Open(const Napi::CallbackInfo& info);
   // Firewall.detach(pinDir) -> Promise<void>
   static Napi::Value Detach(const Napi::CallbackInfo& info);
+  // Firewall.setAsideLinks(pinDir) -> string[] (see pins.h SetAsideLinks)
+  static Napi::Value SetAsideLinks(const Napi::CallbackInfo& info);
   Napi::Value Adopted(const Napi::CallbackInfo& info);
   Napi::Value Replaced(const Napi::CallbackInfo& info);
   Napi::Value RetireOldBuild(const Napi::CallbackInfo& info);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -42,6 +43,23 @@ bpf_map_info PinnedMapInfo(const std::string& pin) {
   uint32_t len = sizeof(info);
   if (bpf_obj_get_info_by_fd(map.get(), &info, &len) != 0) throw NativeFailure("inspect pinned map " + pin, errno);
   return info;
+}
+
+// Why the entry at `path` is not a pinned BPF link, or "" when it is one. bpffs pins maps,
+// programs and links alike, and only the fd's anonymous inode tells them apart.
+std::string NotALink(const std::string& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) return std::string("cannot stat it: ") + strerror(errno);
+  if (!S_ISREG(st.st_mode)) return S_ISDIR(st.st_mode) ? "a directory, not a pinned link" : "not a pinned link";
+  Fd pinned(bpf_obj_get(path.c_str()));
+  if (pinned.get() < 0) return std::string("cannot open it: ") + strerror(errno);
+  char kind[64] = {};
+  std::string fd_path = "/proc/self/fd/" + std::to_string(pinned.get());
+  if (readlink(fd_path.c_str(), kind, sizeof(kind) - 1) <= 0) return std::string("cannot tell what it pins: ") + strerror(errno);
+  const std::string prefix = "anon_inode:bpf-";  // then "link", "map" or "prog"
+  std::string what(kind);
+  if (what == prefix + "link") return "";
+  return "pins a " + (what.rfind(prefix, 0) == 0 ? what.substr(prefix.size()) : what) + ", not a link";
 }
 
 std::string Change(const char* what, uint32_t pinned, uint32_t wanted) {
@@ -126,15 +144,34 @@ void SetAsideOldBuild(const std::string& pin_dir) {
   }
 }
 
-int RetireOldBuild(const std::string& pin_dir) {
-  std::string retired = RetiredDir(pin_dir);
-  int count = 0;
-  for (const std::string& name : EntriesOf(retired)) {
-    DetachPinnedLink(retired + "/" + name);
-    count++;
+std::vector<std::string> SetAsideLinks(const std::string& pin_dir) {
+  std::vector<std::string> links;
+  for (const std::string& name : EntriesOf(RetiredDir(pin_dir))) {
+    if (NotALink(RetiredDir(pin_dir) + "/" + name).empty()) links.push_back("retired/" + name);
   }
-  rmdir(retired.c_str());
-  return count;
+  return links;
+}
+
+Retirement RetireOldBuild(const std::string& pin_dir) {
+  std::string retired = RetiredDir(pin_dir);
+  Retirement result;
+  // Entry by entry: one that cannot go must not keep the others attached.
+  for (const std::string& name : EntriesOf(retired)) {
+    std::string path = retired + "/" + name;
+    std::string why = NotALink(path);
+    if (why.empty()) {
+      try {
+        DetachPinnedLink(path);
+        result.retired++;
+        continue;
+      } catch (const NativeFailure& failure) {
+        why = failure.what();
+      }
+    }
+    result.left.push_back("retired/" + name + ": " + why);
+  }
+  rmdir(retired.c_str());  // only when empty
+  return result;
 }
 
 }  // namespace portcullis

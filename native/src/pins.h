@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 struct bpf_object;
 
@@ -33,8 +34,17 @@ std::string FirstMisfitPin(bpf_object* obj, const std::string& pin_dir);
 // builds' programs, and passes only if both allow it.
 void SetAsideOldBuild(const std::string& pin_dir);
 
+// The pinned links set aside under pin_dir ("retired/NAME"): those of a build replaced that no
+// helper has retired yet. Only links: anything else there is not ours.
+std::vector<std::string> SetAsideLinks(const std::string& pin_dir);
+
+struct Retirement {
+  int retired = 0;                // links detached and unpinned
+  std::vector<std::string> left;  // "retired/NAME: why" for each entry that stays
+};
 // Detaches and unpins the links set aside (the old build stops), once this build enforces the
-// rules; answers how many there were.
-int RetireOldBuild(const std::string& pin_dir);
+// rules. Entry by entry: what cannot be retired (or is no link) stays and is reported, the rest
+// goes, and retired/ goes when emptied.
+Retirement RetireOldBuild(const std::string& pin_dir);
 
 }  // namespace portcullis

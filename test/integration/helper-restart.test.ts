@@ -261,16 +261,78 @@ test('a takeover a helper did not finish (killed with the old links set aside) i
     assert.equal(await probe('127.0.0.27'), 'EPERM');
   }));
 
-test('uninstall also detaches links a takeover set aside, and leaves nothing pinned', () =>
+test('what cannot be retired from retired/ is named in the log and left; the helper serves, and the set-aside links go', () =>
+  withSandbox(async (sandbox) => {
+    const { helper, probe } = await stoppedWithBlockRule(sandbox, '127.0.0.29');
+    setAsideAsInterrupted(helper.paths.bpffs);
+    const retired = join(helper.paths.bpffs, 'retired');
+    // Two entries that are no set-aside link: a pinned map (a pin someone put there) and a
+    // directory (which cannot even be opened as a pin). Before, either ended the helper's start.
+    execFileSync('bpftool', [
+      'map',
+      'create',
+      join(retired, 'stray-map'),
+      'type',
+      'array',
+      'key',
+      '4',
+      'value',
+      '4',
+      'entries',
+      '1',
+      'name',
+      'stray',
+    ]);
+    mkdirSync(join(retired, 'stray-dir'));
+
+    await helper.launch();
+    const again = await helper.client();
+    assert.equal((await again.call('status')).ruleCount, 1, 'the helper serves');
+    assert.match(helper.logs, /retired the replaced build's programs \(\d+ link\(s\)\)/);
+    assert.match(helper.logs, /could not retire retired\/stray-map: pins a map, not a link; it stays/);
+    assert.match(helper.logs, /could not retire retired\/stray-dir: a directory, not a pinned link; it stays/);
+    assert.deepEqual(doubledHooks(helper.paths.cgroup), [], 'the set-aside links are detached');
+    assert.deepEqual(readdirSync(retired).sort(), ['stray-dir', 'stray-map'], 'only the strays are left');
+    assert.equal(await probe('127.0.0.29'), 'EPERM', 'and it enforces');
+    again.close();
+
+    // The next start tries again (and still serves).
+    await helper.restart();
+    const third = await helper.client();
+    assert.equal((await third.call('status')).ruleCount, 1);
+    assert.match(helper.logs.split('SIGTERM').pop()!, /could not retire retired\/stray-map/);
+    assert.equal(await probe('127.0.0.29'), 'EPERM');
+  }));
+
+test('uninstall also detaches links a takeover set aside, and leaves only what is no link there', () =>
   withSandbox(async (sandbox) => {
     const { helper, probe } = await stoppedWithBlockRule(sandbox, '127.0.0.28');
     setAsideAsInterrupted(helper.paths.bpffs);
-    const said = await removePins(helper.paths.bpffs, pinsOf(join(REPO_ROOT, 'build/bpf/portcullis.skel.h')), (dir) =>
-      Firewall.detach(dir),
-    );
-    assert.match(said, /detached and unpinned \d+ pin\(s\)$/);
+    // Named like a set-aside link, but a map: what is there that is no link is not ours to remove.
+    const stray = join(helper.paths.bpffs, 'retired', 'pcl_exec-1765000000-2');
+    execFileSync('bpftool', [
+      'map',
+      'create',
+      stray,
+      'type',
+      'array',
+      'key',
+      '4',
+      'value',
+      '4',
+      'entries',
+      '1',
+      'name',
+      'stray',
+    ]);
+    const said = await removePins(helper.paths.bpffs, pinsOf(join(REPO_ROOT, 'build/bpf/portcullis.skel.h')), Firewall);
+    assert.match(said, /detached and unpinned \d+ pin\(s\); kept \S+\/retired, \S+ \(not empty: not ours\)$/);
     assert.deepEqual(attachedPrograms(helper.paths.cgroup), [], 'nothing attached to the cgroup');
     assert.equal(await probe('127.0.0.28'), 'refused');
+    assert.deepEqual(readdirSync(helper.paths.bpffs), ['retired']);
+    assert.ok(existsSync(stray));
+    rmSync(stray);
+    await removePins(helper.paths.bpffs, [], Firewall);
     assert.equal(existsSync(helper.paths.bpffs), false);
   }));
 

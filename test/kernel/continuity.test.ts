@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { withSandbox } from '../support/sandbox.js';
@@ -17,16 +17,30 @@ const ATTACHER = nodeArgv('test/kernel/fixtures/attach-and-wait.ts');
 /** Counts the programs attached to a cgroup, to see that adoption does not attach twice. */
 const programCount = (cgroup: string): number => attachedPrograms(cgroup).length;
 
-/** The program each pinned link runs, by the link's name. */
-function linkPrograms(pinDir: string): Map<string, number> {
-  const links = new Map<string, number>();
+interface PinnedLink {
+  link: number;
+  program: number;
+  /** The name of the program the link runs. */
+  runs: string;
+}
+
+/** The link pinned under each name, and the program it runs. */
+function pinnedLinks(pinDir: string): Map<string, PinnedLink> {
+  const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8' }));
+  const links = new Map<string, PinnedLink>();
   for (const name of readdirSync(join(pinDir, 'links'))) {
-    const out = execFileSync('bpftool', ['-j', 'link', 'show', 'pinned', join(pinDir, 'links', name)], {
-      encoding: 'utf8',
-    });
-    links.set(name, (JSON.parse(out) as { prog_id: number }).prog_id);
+    const link = bpftool('link', 'show', 'pinned', join(pinDir, 'links', name)) as { id: number; prog_id: number };
+    const program = bpftool('prog', 'show', 'id', String(link.prog_id)) as { name: string };
+    links.set(name, { link: link.id, program: link.prog_id, runs: program.name });
   }
   return links;
+}
+
+/** Swaps two pins by name, so each names a link that runs another program than its name's. */
+function swapPins(dir: string, a: string, b: string): void {
+  renameSync(join(dir, a), join(dir, `${a}-swap`));
+  renameSync(join(dir, b), join(dir, a));
+  renameSync(join(dir, `${a}-swap`), join(dir, b));
 }
 
 test('kill -9 of the attaching process leaves blocking in force; a new process adopts and changes rules', async () => {
@@ -49,8 +63,9 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
     const attached = programCount(cgroup);
     assert.ok(attached >= 10, `expected our cgroup programs on the test cgroup, found ${attached}`);
 
-    const before = linkPrograms(pinDir);
+    const before = pinnedLinks(pinDir);
     assert.ok(before.has('pcl_exec') && before.has('pcl_connect4'), [...before.keys()].join(' '));
+    for (const [name, pinned] of before) assert.equal(pinned.runs, name);
     helper.kill('SIGKILL');
     await new Promise((resolve) => helper.once('exit', resolve));
 
@@ -62,15 +77,28 @@ test('kill -9 of the attaching process leaves blocking in force; a new process a
       'still blocked after kill -9',
     );
 
+    // Two tracing pins made to run another program than this build's for their name, as another
+    // build's would (tracing links cannot be re-pointed: such a link is replaced).
+    swapPins(join(pinDir, 'links'), 'pcl_exec', 'pcl_fork');
     const adopted = await Firewall.open({ cgroup, pinDir });
     sandbox.defer(() => adopted.close());
     assert.equal(adopted.adopted, true);
     assert.equal(programCount(cgroup), attached, 'adoption re-used the links instead of attaching again');
-    // Every link now runs this process's build of its program: the cgroup ones re-pointed, the
-    // tracing ones (which cannot be) replaced by a new link pinned under the same name.
-    const after = linkPrograms(pinDir);
+    const after = pinnedLinks(pinDir);
     assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort(), 'the same pins, none left beside them');
-    for (const [name, program] of after) assert.notEqual(program, before.get(name), `${name} runs the new build`);
+    for (const [name, pinned] of after) {
+      if (name === 'pcl_exec' || name === 'pcl_fork') {
+        // Replaced by a new link running this process's program of that name.
+        assert.equal(pinned.runs, name);
+        assert.ok(
+          ![...before.values()].some((old) => old.link === pinned.link || old.program === pinned.program),
+          name,
+        );
+        continue;
+      }
+      // This build's program already: the link is kept as it was (no update, no second link).
+      assert.deepEqual(pinned, before.get(name), `${name} kept`);
+    }
     const stats = await adopted.setRules([rule('block', '127.0.0.8')], allowByDefault);
     assert.ok(stats.generation >= 2, 'generation continues from the pinned config');
     assert.equal(
@@ -132,5 +160,32 @@ test('a firewall whose ring buffer was made another size adopts it as it is (a h
     sandbox.defer(() => adopted.close());
     assert.equal(adopted.adopted, true);
     assert.equal(ringSize(), 64 * 1024, 'the pinned ring is kept, not replaced');
+  });
+});
+
+test('a map pin gone missing: the pinned programs use a map this process does not, so every link gets its programs', async () => {
+  await withSandbox(async (sandbox) => {
+    const cgroup = sandbox.makeCgroup('continuity-missing-map');
+    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+    sandbox.defer(() => Firewall.detach(pinDir));
+    await (await Firewall.open({ cgroup, pinDir })).close();
+    const before = pinnedLinks(pinDir);
+    // Same instructions (same tag), but the pinned programs count hits in the map unpinned here,
+    // which this process cannot see: keeping them would lose every hit.
+    rmSync(join(pinDir, 'maps', 'pcl_rule_hits'));
+
+    const adopted = await Firewall.open({ cgroup, pinDir });
+    sandbox.defer(() => adopted.close());
+    assert.equal(adopted.adopted, true);
+    const after = pinnedLinks(pinDir);
+    for (const [name, pinned] of after) {
+      assert.equal(pinned.runs, name);
+      assert.notEqual(pinned.program, before.get(name)!.program, `${name} runs this process's program`);
+    }
+    const blocked = rule('block', '127.0.0.9');
+    await adopted.setRules([blocked], allowByDefault);
+    const fixture = { sandbox, cgroup, pinDir } as KernelFixture;
+    assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.9', 9))).stdout).outcome, 'EPERM');
+    assert.ok((await adopted.readCounters()).ruleHits.get(blocked.ruleId)! > 0n, 'the hit is counted where it is read');
   });
 });

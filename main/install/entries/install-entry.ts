@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     const bundleDir = findBundleDir(__dirname);
     const pins = bundleDir ? readManifest(bundleDir)?.pins : undefined;
     if (!pins) return fail(`no manifest listing the helper's pins beside ${__dirname}; nothing was removed`);
-    const result = await uninstall({ purge: values.purge === true, detach: (pinDir) => Firewall.detach(pinDir), pins });
+    const result = await uninstall({ purge: values.purge === true, firewall: Firewall, pins });
     for (const line of result.done) console.log(line);
     return result.ok ? 0 : fail(result.error.message);
   }
