@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import { join } from 'node:path';
 import { withSandbox, type Sandbox } from '../support/sandbox.js';
 import { attachedPrograms } from '../support/cgroup-programs.js';
+import { pinMap, pinStrayMap } from '../support/pinned-maps.js';
 import { REPO_ROOT } from '../support/node-entry.js';
 import { removePins } from '../../main/install/uninstall.js';
 import { pinsOf } from '../../main/install/bundle.js';
@@ -168,21 +169,12 @@ function pinAsOtherBuild(pinDir: string, map: string): void {
     max_entries: number;
   };
   rmSync(pin);
-  execFileSync('bpftool', [
-    'map',
-    'create',
-    pin,
-    'type',
-    shape.type,
-    'key',
-    String(shape.bytes_key),
-    'value',
-    String(shape.bytes_value + 8),
-    'entries',
-    String(shape.max_entries),
-    'name',
-    map.slice(0, 15),
-  ]);
+  pinMap(pin, map, {
+    type: shape.type,
+    keyBytes: shape.bytes_key,
+    valueBytes: shape.bytes_value + 8,
+    entries: shape.max_entries,
+  });
 }
 
 test('an upgrade that changed a map: the old build enforces until the new one holds the rules, then its programs go', () =>
@@ -268,21 +260,7 @@ test('what cannot be retired from retired/ is named in the log and left; the hel
     const retired = join(helper.paths.bpffs, 'retired');
     // Two entries that are no set-aside link: a pinned map (a pin someone put there) and a
     // directory (which cannot even be opened as a pin). Before, either ended the helper's start.
-    execFileSync('bpftool', [
-      'map',
-      'create',
-      join(retired, 'stray-map'),
-      'type',
-      'array',
-      'key',
-      '4',
-      'value',
-      '4',
-      'entries',
-      '1',
-      'name',
-      'stray',
-    ]);
+    pinStrayMap(join(retired, 'stray-map'), 'stray');
     mkdirSync(join(retired, 'stray-dir'));
 
     await helper.launch();
@@ -310,21 +288,7 @@ test('uninstall also detaches links a takeover set aside, and leaves only what i
     setAsideAsInterrupted(helper.paths.bpffs);
     // Named like a set-aside link, but a map: what is there that is no link is not ours to remove.
     const stray = join(helper.paths.bpffs, 'retired', 'pcl_exec-1765000000-2');
-    execFileSync('bpftool', [
-      'map',
-      'create',
-      stray,
-      'type',
-      'array',
-      'key',
-      '4',
-      'value',
-      '4',
-      'entries',
-      '1',
-      'name',
-      'stray',
-    ]);
+    pinStrayMap(stray, 'stray');
     const said = await removePins(helper.paths.bpffs, pinsOf(join(REPO_ROOT, 'build/bpf/portcullis.skel.h')), Firewall);
     assert.match(said, /detached and unpinned \d+ pin\(s\); kept \S+\/retired, \S+ \(not empty: not ours\)$/);
     assert.deepEqual(attachedPrograms(helper.paths.cgroup), [], 'nothing attached to the cgroup');

@@ -16,6 +16,7 @@ import type { Manifest } from '../../main/install/bundle.js';
 import { sha256Of } from '../../main/install/verified-bundle.js';
 import { withSandbox } from '../support/sandbox.js';
 import { attachedPrograms } from '../support/cgroup-programs.js';
+import { pinStrayMap } from '../support/pinned-maps.js';
 import { runCli } from '../support/helper-process.js';
 import { makeUser } from '../support/polkit-env.js';
 import { eventually, present } from '../support/eventually.js';
@@ -141,21 +142,7 @@ test(
       mkdirSync(join(root, 'links'), { mode: 0o700 });
       const foreign = ['foreign_map', 'maps/foreign_map', 'links/foreign_pin'];
       for (const pin of foreign) {
-        execFileSync('bpftool', [
-          'map',
-          'create',
-          join(root, pin),
-          'type',
-          'array',
-          'key',
-          '4',
-          'value',
-          '4',
-          'entries',
-          '1',
-          'name',
-          'foreign',
-        ]);
+        pinStrayMap(join(root, pin), 'foreign');
       }
       const kernelOwn = readdirSync(root).filter((name) => name.endsWith('.debug')); // the kernel's iterators, if preloaded
 
