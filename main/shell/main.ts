@@ -9,6 +9,29 @@ import { parseArgs } from 'node:util';
 import { createSystemBackend } from '../app/system-backend.js';
 import { startShellServer } from './shell-server.js';
 
+/** How long the shell waits for its browser to end before it kills it. */
+const BROWSER_EXIT_WAIT_MS = 5000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Whether a process of the group is left (signal 0 checks without sending). */
+function groupAlive(group: number): boolean {
+  try {
+    process.kill(-group, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(group: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-group, signal);
+  } catch {
+    // the group is gone already
+  }
+}
+
 const USAGE =
   'usage: portcullis-shell [--socket PATH] [--renderer DIR] [--config-dir DIR] [--port N] [--open [--browser PATH]]';
 
@@ -42,6 +65,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
 
   let browser: ReturnType<typeof spawn> | null = null;
   let profile: string | null = null;
+  let browserGroup: number | null = null;
+  let stopping = false;
   if (args.open) {
     profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
     const flags = [
@@ -55,7 +80,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     ];
     // Chromium refuses to run as root with its sandbox on; the page itself stays sandboxed by CSP and has no node.
     if (process.getuid?.() === 0) flags.push('--no-sandbox');
-    browser = spawn(args.browser, flags, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // In a process group of its own: Chromium's helper processes outlive its main one, and all of
+    // them are waited for before its profile goes.
+    browser = spawn(args.browser, flags, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    browserGroup = browser.pid ?? null;
     let errors = '';
     browser.stderr!.on('data', (chunk: Buffer) => {
       errors = (errors + chunk.toString()).slice(-2000);
@@ -65,6 +93,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     );
     browser.on('exit', (code) => {
       browser = null;
+      if (stopping) return; // ended by stop()
       // The person closed the window: we are done. A failed start: say so and keep serving.
       if (code === 0) return void stop();
       console.error(
@@ -74,11 +103,24 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
   }
 
   async function stop(): Promise<void> {
-    browser?.kill();
+    stopping = true;
+    await closeBrowser();
     await shell.close();
     backend.dispose();
     if (profile) rmSync(profile, { recursive: true, force: true });
     process.exit(0);
+  }
+  /**
+   * Ends the browser and waits (bounded) until none of its processes is left: Chromium writes its
+   * profile while it shuts down, so a profile removed before that is made again, left in /tmp.
+   */
+  async function closeBrowser(): Promise<void> {
+    if (browserGroup === null) return;
+    const group = browserGroup;
+    signalGroup(group, 'SIGTERM');
+    for (let waited = 0; groupAlive(group) && waited < BROWSER_EXIT_WAIT_MS; waited += 50) await delay(50);
+    if (groupAlive(group)) signalGroup(group, 'SIGKILL');
+    for (let waited = 0; groupAlive(group) && waited < 1000; waited += 50) await delay(50);
   }
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());

@@ -8,7 +8,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +134,7 @@ describe('the browser shell exposes nothing to another local user', () => {
     const launchPage = readFileSync(fileURLToPath(launchUrl), 'utf8');
 
     // As root every environment is readable too: no child of the shell carries the code.
+    let profile: string | undefined;
     for (const uid of [stranger.uid, 0]) {
       const seen = await scanProcAs(uid, [liveCode]);
       assert.deepEqual(seen.hits, [], `uid ${uid} found the code`);
@@ -141,9 +142,13 @@ describe('the browser shell exposes nothing to another local user', () => {
       assert.ok(appWindow, `uid ${uid} sees the browser's command line`);
       assert.match(appWindow, new RegExp(`--app=${launchUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}( |$)`));
       assert.doesNotMatch(appWindow, /code=|token=|sign-in/);
+      profile = /--user-data-dir=(\S+)/.exec(appWindow)?.[1];
     }
     assert.ok(!launchPage.includes('token'), launchPage);
+    assert.ok(profile && existsSync(profile), 'the browser runs with a profile of its own');
     shell.kill('SIGTERM');
     await new Promise((resolve) => shell.once('exit', resolve));
+    // Chromium writes its profile while it shuts down: the shell removes it only after the browser is gone.
+    assert.ok(!existsSync(profile), `the browser's profile ${profile} is left behind`);
   });
 });
