@@ -7,6 +7,7 @@
 //   3. 1,000 held connections (20 apps x 50): the helper's CPU share and RSS while they wait.
 // Writes bench/results/ask-<time>.json (BENCH_SMOKE=1: tiny sizes, into test-artifacts/) and prints
 // a summary.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -18,7 +19,7 @@ import { makeLab, type Lab } from './lib/lab.js';
 import { buildLoadgen, Loadgen } from './lib/loadgen.js';
 import { describeMachine } from './lib/machine.js';
 import { measureUsage } from './lib/proc-usage.js';
-import { hasCommand, run, sleep } from './lib/process.js';
+import { hasCommand, run } from './lib/process.js';
 import { pairedRatios, percentile, summarize } from './lib/stats.js';
 
 const ROOT = resolve(__dirname, '..');

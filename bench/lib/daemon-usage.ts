@@ -4,7 +4,7 @@ import type { Contender } from '../contenders/contender.js';
 import type { ControlPlanePlan } from '../control-plane.js';
 import type { Lab } from './lab.js';
 import type { Loadgen } from './loadgen.js';
-import { sleep } from './process.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { measureUsage, type UsageWindow } from './proc-usage.js';
 
 export interface UsageFigure {

@@ -1,6 +1,7 @@
 // Importing a large blocklist and removing it again: Portcullis's compiled CLI (a probe sees when the
 // list is enforced; the helper's status answers and peak RSS meanwhile), nftables as one set load,
 // iptables-restore of linear rules.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Sandbox } from '../../test/support/sandbox.js';
@@ -12,7 +13,7 @@ import { compiledCli } from './compiled-cli.js';
 import { watchEnforcement, type EnforcementWatch } from './enforcement-watch.js';
 import type { Lane } from './lab.js';
 import type { Loadgen } from './loadgen.js';
-import { run, runTimed, sleep } from './process.js';
+import { run, runTimed } from './process.js';
 import { procMiB, resetPeakRss } from './proc-usage.js';
 import { summarizeWithPercentiles, type Summary } from './stats.js';
 

@@ -124,5 +124,3 @@ export class LineProcess {
     return JSON.parse(line) as T;
   }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

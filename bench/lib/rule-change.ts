@@ -1,13 +1,14 @@
 // One rule change -> enforcement, per firewall: from the call until a probe's connect in the
 // firewall lane first fails (p50/p99). Portcullis through the helper's RPC, iptables -I, nft add
 // element, each with the same rules already loaded.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Sandbox } from '../../test/support/sandbox.js';
 import type { Contender } from '../contenders/contender.js';
 import { iptablesLinear, nftablesSet } from '../contenders/netfilter.js';
 import { portcullis } from '../contenders/portcullis.js';
 import type { Lab, Lane } from './lab.js';
 import type { Loadgen } from './loadgen.js';
-import { run, sleep } from './process.js';
+import { run } from './process.js';
 import { summarizeWithPercentiles, type Summary } from './stats.js';
 
 export interface LatencyFigure {

@@ -5,14 +5,13 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createSystemBackend } from '../app/system-backend.js';
 import { startShellServer } from './shell-server.js';
 
 /** How long the shell waits for its browser to end before it kills it. */
 const BROWSER_EXIT_WAIT_MS = 5000;
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Whether a process of the group is left (signal 0 checks without sending). */
 function groupAlive(group: number): boolean {
@@ -22,6 +21,15 @@ function groupAlive(group: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** Waits up to `ms` for every process of the group to be gone; answers whether they are. */
+async function groupGone(group: number, ms: number): Promise<boolean> {
+  for (let waited = 0; groupAlive(group); waited += 50) {
+    if (waited >= ms) return false;
+    await sleep(50);
+  }
+  return true;
 }
 
 function signalGroup(group: number, signal: NodeJS.Signals): void {
@@ -118,9 +126,10 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     if (browserGroup === null) return;
     const group = browserGroup;
     signalGroup(group, 'SIGTERM');
-    for (let waited = 0; groupAlive(group) && waited < BROWSER_EXIT_WAIT_MS; waited += 50) await delay(50);
-    if (groupAlive(group)) signalGroup(group, 'SIGKILL');
-    for (let waited = 0; groupAlive(group) && waited < 1000; waited += 50) await delay(50);
+    if (!(await groupGone(group, BROWSER_EXIT_WAIT_MS))) {
+      signalGroup(group, 'SIGKILL');
+      await groupGone(group, 1000);
+    }
   }
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());

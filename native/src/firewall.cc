@@ -16,6 +16,13 @@
 namespace portcullis {
 namespace {
 
+// A JS array of the strings.
+Napi::Array StringArray(Napi::Env env, const std::vector<std::string>& strings) {
+  Napi::Array out = Napi::Array::New(env, strings.size());
+  for (size_t i = 0; i < strings.size(); i++) out.Set(uint32_t(i), Napi::String::New(env, strings[i]));
+  return out;
+}
+
 std::string StringArg(const Napi::CallbackInfo& info, size_t index, const char* what) {
   if (info.Length() <= index || !info[index].IsString()) ThrowTypeError(info.Env(), std::string(what) + " must be a string");
   return info[index].As<Napi::String>().Utf8Value();
@@ -152,10 +159,7 @@ Napi::Value Firewall::Detach(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Firewall::SetAsideLinks(const Napi::CallbackInfo& info) {
-  std::vector<std::string> links = portcullis::SetAsideLinks(StringArg(info, 0, "pinDir"));
-  Napi::Array out = Napi::Array::New(info.Env(), links.size());
-  for (size_t i = 0; i < links.size(); i++) out.Set(uint32_t(i), Napi::String::New(info.Env(), links[i]));
-  return out;
+  return StringArray(info.Env(), portcullis::SetAsideLinks(StringArg(info, 0, "pinDir")));
 }
 
 Napi::Value Firewall::Adopted(const Napi::CallbackInfo& info) {
@@ -179,9 +183,7 @@ Napi::Value Firewall::RetireOldBuild(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Retirement& done) -> Napi::Value {
         Napi::Object out = Napi::Object::New(env);
         out.Set("retired", Napi::Number::New(env, done.retired));
-        Napi::Array left = Napi::Array::New(env, done.left.size());
-        for (size_t i = 0; i < done.left.size(); i++) left.Set(uint32_t(i), Napi::String::New(env, done.left[i]));
-        out.Set("left", left);
+        out.Set("left", StringArray(env, done.left));
         return out;
       });
 }

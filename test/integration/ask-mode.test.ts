@@ -16,7 +16,6 @@ import {
   SYSTEM_PYTHON,
   buildConnectsApp,
   copyApp,
-  eventually,
   hasHost,
   sleep,
   startApp,
@@ -26,6 +25,7 @@ import {
   urlOf,
   waitForPrompt,
 } from './ask-rig.js';
+import { eventually } from '../support/eventually.js';
 import { whenHeld } from '../support/hold-support.js';
 import { countingListener } from '../support/counting-listener.js';
 import { udpRounds, udpRoundsArgv } from '../support/udp-rounds.js';

@@ -58,8 +58,6 @@ export async function waitForPrompt(
   return waiting.find(match)!;
 }
 
-export { eventually };
-
 export const hasHost = (address: string) => (prompt: Prompt) =>
   prompt.hosts.some((host) => host.remoteAddr === address);
 
