@@ -122,6 +122,15 @@ struct {
 	__type(value, struct pcl_flow);
 } pcl_flows SEC(".maps");
 
+/* Counts of known allowed flows instead of their records (portcullis.h, struct pcl_tally_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, PCL_TALLY_FLOWS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pcl_tally_key);
+	__type(value, struct pcl_tally_counts);
+} pcl_tally SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

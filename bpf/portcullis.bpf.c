@@ -65,7 +65,8 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	}
 	cache_store(s, gen, f, verdict, d.rule_id);
 	count_decision(verdict, d.rule_id);
-	emit(kind, s, f, cookie, verdict, d.rule_id, NULL);
+	if (!tally_decision(s, verdict))
+		emit(kind, s, f, cookie, verdict, d.rule_id, NULL);
 	if (kind == PCL_EV_CONNECT && f->proto == PCL_PROTO_TCP && stored)
 		settle_at_connect(stored, sk, cookie);
 	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;

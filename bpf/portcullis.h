@@ -99,6 +99,7 @@
 #define PCL_SK_INJECTOR 64 /* the helper's raw socket that answers held connects: its packets always pass */
 #define PCL_SK_SYSTEM_NET 128 /* made in a network namespace of the initial user namespace */
 #define PCL_SK_MIRRORED 256 /* its totals have a pcl_flows record (deleted at its close) */
+#define PCL_SK_TALLIED 512 /* every decision of it was counted in pcl_tally, none recorded: user space knows it not */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {
@@ -112,7 +113,7 @@ struct pcl_config {
 	__u32 hold_ms;           /* ask mode: how long a connect is held in the kernel (0 = nobody asks: refuse at once) */
 	__u32 helper_tgid;       /* the helper's process: its own traffic is never held */
 	__u32 hold_jiffies;      /* hold_ms in the kernel's jiffies (user space measures HZ: no kernel config needed) */
-	__u32 pad2;              /* zero */
+	__u32 tally_epoch;       /* pcl_tally's current epoch; 0 = nobody drains it: every decision is recorded */
 };
 
 /* pcl_config.v6_split is at most this: a bucket key holds the address's first 64 bits. */
@@ -359,6 +360,15 @@ struct pcl_flow {
 	__u64 bytes_in;    /* L4 payload bytes received */
 	__u64 packets_out; /* packets sent (GSO segments counted) */
 	__u64 packets_in;  /* packets received */
+	/* A tallied socket's flow (PCL_SK_TALLIED when the record was made): user space heard no decision of
+	 * it, and learns here what its totals belong to. tally_app_id 0 for every other socket. */
+	__u32 tally_app_id;
+	__u32 rule_id;
+	__u16 remote_port; /* host order */
+	__u8 proto;        /* PCL_PROTO_* */
+	__u8 family;       /* 4 or 6 */
+	__u32 pad;
+	__u8 remote[16];
 };
 
 /* What user space reads pcl_flows as (the addon's readFlows): a key and its value, one after the other. */
@@ -366,6 +376,41 @@ struct pcl_flow_record {
 	__u64 cookie;          /* socket cookie: the pcl_flows key */
 	struct pcl_flow flow;  /* its totals */
 };
+
+/*
+ * pcl_tally: an allowed outbound flow of a known app, once recorded, is counted here instead of
+ * recorded again (a ring record is most of a short connection's cost). Per CPU, per epoch: user
+ * space moves pcl_config.tally_epoch on, waits until no program runs with the old one, then takes
+ * and deletes the old epoch's entries, which nothing writes any more, so every count is taken once.
+ * A flow's first decision in an epoch makes its entry and is still recorded.
+ */
+struct pcl_tally_key {
+	__u32 epoch;
+	__u32 app_id;
+	__u32 rule_id;     /* the rule that allowed it, 0 = a default */
+	__u16 remote_port; /* host order */
+	__u8 proto;        /* PCL_PROTO_* */
+	__u8 family;       /* 4 or 6 */
+	__u8 remote[16];   /* v4: first 4 bytes, rest zero */
+};
+
+struct pcl_tally_counts {
+	__u64 connections; /* decisions counted (connects, or a socket's sends to a new remote) */
+	__u64 bytes_out;   /* final totals of its sockets that closed unrecorded (see emit_close) */
+	__u64 bytes_in;
+	__u64 packets_out;
+	__u64 packets_in;
+	__u64 last_ns;     /* bpf_ktime_get_ns of the last decision or close counted */
+};
+
+/* What the addon's drainTally returns: a key and its counts summed over the CPUs. */
+struct pcl_tally_record {
+	struct pcl_tally_key key;
+	struct pcl_tally_counts counts;
+};
+
+/* Flows pcl_tally holds per epoch; past it, a new flow's decisions are recorded as before. */
+#define PCL_TALLY_FLOWS 16384
 
 /* Per-CPU counters (pcl_counters[0]). */
 struct pcl_counters {

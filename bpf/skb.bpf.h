@@ -44,6 +44,14 @@ static __always_inline void mirror(struct pcl_sock *s)
 		.packets_out = s->packets_out,
 		.packets_in = s->packets_in,
 	};
+	if (s->flags & PCL_SK_TALLIED) {
+		copy.tally_app_id = s->app_id;
+		copy.rule_id = s->rule_id;
+		copy.remote_port = s->remote_port;
+		copy.proto = s->proto;
+		copy.family = s->family;
+		__builtin_memcpy(copy.remote, s->remote, 16);
+	}
 	bpf_map_update_elem(&pcl_flows, &cookie, &copy, BPF_ANY);
 	s->flags |= PCL_SK_MIRRORED;
 }

@@ -37,6 +37,7 @@ export interface NativeFirewall extends RuleMaps {
     ruleHits: Array<[number, bigint]>;
   }>;
   readFlows(): Promise<Buffer>;
+  drainTally(): Promise<Buffer>;
   startEvents(onBatch: (events: Buffer, drops: bigint) => void): void;
   stopEvents(): void;
   close(): void;

@@ -265,6 +265,32 @@ export interface FlowTotals {
   packetsIn: bigint;
 }
 
+/**
+ * A flow the kernel tallies instead of recording each decision (pcl_tally): an allowed outbound flow
+ * of a known app whose first decision in the tally's epoch was recorded.
+ */
+export interface TalliedFlow {
+  appId: number;
+  /** The rule that allowed it, 0 = a default. */
+  ruleId: number;
+  remoteAddr: string;
+  remotePort: number;
+  protocol: DecisionEvent['protocol'];
+}
+
+/** What drainTally took for one tallied flow: its counts since the last drain. */
+export interface TallyCount extends TalliedFlow {
+  /** Decisions counted instead of recorded. */
+  connections: number;
+  /** Final totals of its sockets that closed without a record (no payload). */
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
+  /** Monotonic time (bpf_ktime_get_ns) of the last decision or close counted. */
+  lastNs: bigint;
+}
+
 /** Identifies a held flow: a TCP connect by its socket, a UDP flow by its socket and remote. */
 export interface HoldRef {
   cookie: bigint;

@@ -71,7 +71,7 @@ const KINDS: Record<number, EventKind> = {
   [abi.PCL_EV_HOLD]: 'hold',
   [abi.PCL_EV_UNHOLD]: 'unhold',
 };
-const PROTOCOLS: Record<number, DecisionEvent['protocol']> = {
+export const PROTOCOLS: Record<number, DecisionEvent['protocol']> = {
   [abi.PCL_PROTO_ICMP]: 'icmp',
   [abi.PCL_PROTO_TCP]: 'tcp',
   [abi.PCL_PROTO_UDP]: 'udp',
@@ -227,7 +227,7 @@ export class EventDecoder {
 }
 
 /** A u64 as a number: exact below 2^53, else the nearest double (as Number(bigint) gives). */
-const u64Number = (buf: Buffer, at: number): number => u32(buf, at + 4) * 0x1_0000_0000 + u32(buf, at);
+export const u64Number = (buf: Buffer, at: number): number => u32(buf, at + 4) * 0x1_0000_0000 + u32(buf, at);
 
 /**
  * Walks pcl_flows records with no object per record (the helper reads 100k+ every few seconds):
@@ -235,7 +235,15 @@ const u64Number = (buf: Buffer, at: number): number => u32(buf, at + 4) * 0x1_00
  */
 export function visitFlowRecords(
   buf: Buffer,
-  visit: (cookie: number | bigint, bytesOut: number, bytesIn: number, packetsOut: number, packetsIn: number) => void,
+  visit: (
+    cookie: number | bigint,
+    bytesOut: number,
+    bytesIn: number,
+    packetsOut: number,
+    packetsIn: number,
+    /** The record's offset in `buf` (tallyFlowOfRecord reads a tallied socket's flow there). */
+    at: number,
+  ) => void,
 ): void {
   for (let at = 0; at + FLOW_RECORD_BYTES <= buf.length; at += FLOW_RECORD_BYTES) {
     const cookie =
@@ -248,6 +256,7 @@ export function visitFlowRecords(
       u64Number(buf, at + FLOW_BYTES_IN),
       u64Number(buf, at + FLOW_PACKETS_OUT),
       u64Number(buf, at + FLOW_PACKETS_IN),
+      at,
     );
   }
 }

@@ -10,6 +10,7 @@
 //   setEnforcing       enforce, or only observe
 //   subscribe          decoded events from the ring buffer, in batches
 //   readCounters / readFlows   decision counters and rule hits; live per-socket totals
+//   drainTally         the counts of flows the kernel tallies instead of recording
 //   close / Firewall.detach    let go of the fds (enforcement stays) / take everything down
 //   setAsk / readHolds / answerHolds / forgetHolds / decideFlows   ask mode's held flows
 //   probeKernel        what the running kernel offers
@@ -306,6 +307,15 @@ export class Firewall {
    */
   async readFlows(): Promise<Buffer> {
     return this.track(this.live().readFlows());
+  }
+
+  /**
+   * The counts of tallied flows since the last drain (decodeTallyRecords reads them): the kernel
+   * counts a known allowed flow's decisions instead of recording each. The first drain turns
+   * tallying on; each takes every count once (the kernel moves to a new epoch first).
+   */
+  async drainTally(): Promise<Buffer> {
+    return this.track(this.live().drainTally());
   }
 
   /**

@@ -5,7 +5,9 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/membarrier.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -605,6 +607,57 @@ std::vector<pcl_flow_record> FirewallCore::ReadFlows() const {
     prev = &key;
     if (bpf_map_lookup_elem(fd, &key, &record.flow) != 0) continue;
     record.cookie = key;
+    out.push_back(record);
+  }
+  return out;
+}
+
+// Returns once every BPF program that was running has finished: MEMBARRIER_CMD_GLOBAL is a
+// synchronize_rcu, and the programs run inside RCU read sections. Without it (nohz_full
+// kernels refuse the command), a pause far longer than any program's run.
+static void WaitForRunningPrograms() {
+  if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0) return;
+  usleep(20 * 1000);
+}
+
+std::vector<pcl_tally_record> FirewallCore::DrainTally() {
+  std::lock_guard<std::mutex> draining(tally_mutex_);
+  int config_fd = bpf_map__fd(skel_->maps.data_config);
+  uint32_t epoch;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pcl_config cfg = ReadConfig(config_fd);
+    epoch = cfg.tally_epoch + 1 == 0 ? 1 : cfg.tally_epoch + 1;
+    cfg.tally_epoch = epoch;
+    WriteConfig(config_fd, cfg);
+  }
+  WaitForRunningPrograms();
+  // The earlier epochs' keys first: deleting while walking would restart the walk.
+  int fd = bpf_map__fd(skel_->maps.pcl_tally);
+  std::vector<pcl_tally_key> earlier;
+  pcl_tally_key key{}, next{};
+  pcl_tally_key* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    if (key.epoch != epoch) earlier.push_back(key);
+  }
+  int cpus = libbpf_num_possible_cpus();
+  std::vector<pcl_tally_counts> per_cpu(cpus > 0 ? cpus : 1);
+  std::vector<pcl_tally_record> out;
+  out.reserve(earlier.size());
+  for (const pcl_tally_key& old : earlier) {
+    if (bpf_map_lookup_and_delete_elem(fd, &old, per_cpu.data()) != 0) continue;
+    pcl_tally_record record{};
+    record.key = old;
+    for (const pcl_tally_counts& c : per_cpu) {
+      record.counts.connections += c.connections;
+      record.counts.bytes_out += c.bytes_out;
+      record.counts.bytes_in += c.bytes_in;
+      record.counts.packets_out += c.packets_out;
+      record.counts.packets_in += c.packets_in;
+      record.counts.last_ns = std::max(record.counts.last_ns, c.last_ns);
+    }
     out.push_back(record);
   }
   return out;

@@ -141,6 +141,10 @@ class FirewallCore {
   CounterReading ReadCounters() const;
   // Live per-socket totals: pcl_flows as records.
   std::vector<pcl_flow_record> ReadFlows() const;
+  // The counts of tallied flows (pcl_tally) since the last drain, summed over CPUs: moves the epoch
+  // on, waits until no program runs with the old one, then takes and deletes every entry of an
+  // earlier epoch. The first drain turns tallying on (epoch 0 records every decision).
+  std::vector<pcl_tally_record> DrainTally();
   // Kernel memory charged to the maps (fdinfo memlock), inner rule maps included.
   uint64_t MapMemory();
 
@@ -173,6 +177,8 @@ class FirewallCore {
   std::string replaced_;
   uint64_t drops_at_open_ = 0;
   std::mutex mutex_;
+  // One drain of pcl_tally at a time: a drain takes every epoch but the one it moved to.
+  std::mutex tally_mutex_;
   // The inner rule maps this process installed, per slot, in kInnerMaps order (-1: not known, e.g.
   // adopted from a previous helper). Diffs write through these: reopening a map by id
   // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN. Guarded by mutex_.

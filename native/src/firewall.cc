@@ -104,6 +104,7 @@ Napi::Function Firewall::Define(Napi::Env env) {
                          InstanceMethod<&Firewall::UpdateBindings>("updateBindings"),
                          InstanceMethod<&Firewall::ReadCounters>("readCounters"),
                          InstanceMethod<&Firewall::ReadFlows>("readFlows"),
+                         InstanceMethod<&Firewall::DrainTally>("drainTally"),
                          InstanceMethod<&Firewall::StartEvents>("startEvents"),
                          InstanceMethod<&Firewall::StopEvents>("stopEvents"),
                          InstanceMethod<&Firewall::Close>("close"),
@@ -483,6 +484,16 @@ Napi::Value Firewall::ReadFlows(const Napi::CallbackInfo& info) {
       info.Env(), "read flows", [core] { return core->ReadFlows(); },
       [](Napi::Env env, std::vector<pcl_flow_record>& records) -> Napi::Value {
         return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(records.data()), records.size() * sizeof(pcl_flow_record));
+      });
+}
+
+// drainTally() -> Promise<Buffer of pcl_tally_record>: the tallied flows' counts since the last drain.
+Napi::Value Firewall::DrainTally(const Napi::CallbackInfo& info) {
+  std::shared_ptr<FirewallCore> core = RequireOpen(info.Env());
+  return PromiseWorker<std::vector<pcl_tally_record>>::Start(
+      info.Env(), "drain tally", [core] { return core->DrainTally(); },
+      [](Napi::Env env, std::vector<pcl_tally_record>& records) -> Napi::Value {
+        return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(records.data()), records.size() * sizeof(pcl_tally_record));
       });
 }
 

@@ -51,6 +51,7 @@ class Firewall : public Napi::ObjectWrap<Firewall> {
   Napi::Value UpdateBindings(const Napi::CallbackInfo& info);
   Napi::Value ReadCounters(const Napi::CallbackInfo& info);
   Napi::Value ReadFlows(const Napi::CallbackInfo& info);
+  Napi::Value DrainTally(const Napi::CallbackInfo& info);
   Napi::Value StartEvents(const Napi::CallbackInfo& info);
   Napi::Value StopEvents(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);

@@ -5,7 +5,7 @@
 // writes the flows' changes to SQLite in one transaction; listing flushes first, so the stored
 // history and the live picture agree.
 import type { ConnectionEvent, Flow } from '../../contract/index.js';
-import type { DecisionEvent } from '../../../native/api.js';
+import type { DecisionEvent, TallyCount, TalliedFlow } from '../../../native/api.js';
 import { monotonicToWallMs } from '../decision-events.js';
 import type { AppIdentities } from '../apps/app-identities.js';
 import type { DnsNames } from '../dns/dns-names.js';
@@ -22,6 +22,10 @@ export interface ConnectionPipelineDeps {
   store: FlowsStore;
   /** Live per-socket totals from the kernel as raw pcl_flows records (read off the JS thread); absent when the addon cannot read them. */
   readTotalRecords?: () => Promise<Buffer>;
+  /** A tallied socket's flow from its record in what readTotalRecords read (at a record's offset), else null. */
+  tallyFlowOf?: (records: Buffer, at: number) => TalliedFlow | null;
+  /** What the kernel tallied (counted instead of recording) since the last drain; absent without a kernel. */
+  drainTally?: () => Promise<TallyCount[]>;
   retentionDays: () => number;
   /** Sums every change taken per app (the metrics endpoint's counters). */
   appTraffic?: AppTraffic;
@@ -51,6 +55,8 @@ export class ConnectionPipeline {
   private totalsDueAt = 0;
   /** The timer's take in flight (the next tick skips while one runs). */
   private taking: Promise<void> | null = null;
+  /** A drain found tallied flows: their sockets' live totals may be worth reading with none known. */
+  private tallying = false;
   private unwritten: FlowDelta[] = [];
   eventsProcessed = 0;
   /** Flow rows written to the history so far. */
@@ -102,6 +108,7 @@ export class ConnectionPipeline {
    */
   private async take(nowMs: number, fresh: boolean): Promise<void> {
     if (fresh || nowMs >= this.totalsDueAt) await this.readTotals(nowMs);
+    await this.drainTally();
     const deltas = this.deps.tracker.takeDeltas();
     this.deps.appTraffic?.add(deltas);
     for (const delta of deltas) this.unwritten.push(delta);
@@ -116,12 +123,32 @@ export class ConnectionPipeline {
    * tracker counts only sockets it still holds, and never less than it has counted.
    */
   private async readTotals(nowMs: number): Promise<void> {
-    const { readTotalRecords, tracker } = this.deps;
-    if (!readTotalRecords || !tracker.hasOpenSockets) return;
+    const { readTotalRecords, tallyFlowOf, tracker } = this.deps;
+    if (!readTotalRecords || !(tracker.hasOpenSockets || this.tallying)) return;
     const started = performance.now();
-    const records = await readTotalRecords();
-    tracker.applyTotalRecords(records, nowMs);
+    tracker.beginTotalsRead();
+    try {
+      const records = await readTotalRecords();
+      tracker.applyTotalRecords(records, nowMs, tallyFlowOf && ((at) => tallyFlowOf(records, at)));
+    } finally {
+      tracker.endTotalsRead();
+    }
     this.totalsDueAt = nowMs + (performance.now() - started) * TOTALS_READ_SPACING;
+  }
+
+  /** Adds what the kernel tallied since the last drain to the flows, each at the time of its last count. */
+  private async drainTally(): Promise<void> {
+    const { drainTally, names, tracker } = this.deps;
+    if (!drainTally) return;
+    const tallies = await drainTally();
+    if (tallies.length === 0) return;
+    this.tallying = true;
+    const nowWallMs = Date.now();
+    const nowMonoNs = process.hrtime.bigint();
+    for (const tally of tallies) {
+      const timeMs = Math.round(monotonicToWallMs(tally.lastNs, nowWallMs, nowMonoNs));
+      tracker.ingestTally(tally, timeMs, names.nameOf(tally.remoteAddr, nowWallMs));
+    }
   }
 
   /** Writes the backlog a slice per `writeSliceMs` (a timer runs only while there is one). */

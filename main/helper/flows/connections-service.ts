@@ -2,7 +2,9 @@
 // flow tracking and history. The helper calls startConnections() once and passes each kernel
 // batch through `pipeline.process` on its way to the fan-out.
 import type { DnsStatus } from '../../contract/index.js';
-import type { AppBindingChange, AppBindings } from '../../../native/api.js';
+import type { AppBindingChange, AppBindings, EventDecoding } from '../../../native/api.js';
+import { decodeTallyRecords, tallyFlowOfRecord } from '../../../native/tally-layout.js';
+import { formatIp } from '../../contract/net.js';
 import type { Db } from '../store/database.js';
 import type { RulesEngine } from '../engine.js';
 import { AppIdentities } from '../apps/app-identities.js';
@@ -19,6 +21,7 @@ import { AppTraffic } from './app-traffic.js';
 /** The part of the native Firewall the connections side uses. */
 export interface ConnectionsFirewall {
   readFlows(): Promise<Buffer>;
+  drainTally(): Promise<Buffer>;
   bindApps(change: AppBindingChange): Promise<void>;
 }
 
@@ -120,6 +123,7 @@ export function startConnections(options: {
   const dns = new DnsObserver(names, (resolved) => {
     if (domains.learn(resolved)) refreshDomains();
   });
+  const decoding: EventDecoding = { formatV6: (bytes) => formatIp({ family: 6, bytes }) };
   const pipeline = new ConnectionPipeline({
     identities,
     names,
@@ -128,6 +132,8 @@ export function startConnections(options: {
     store,
     log,
     readTotalRecords: () => firewall.readFlows(),
+    tallyFlowOf: (records, at) => tallyFlowOfRecord(records, at, decoding),
+    drainTally: async () => decodeTallyRecords(await firewall.drainTally(), decoding),
     retentionDays: () => engine.settings.get().retentionDays,
     appTraffic,
   });

@@ -12,7 +12,7 @@
 // once each (InternedStrings), sockets by one Map entry each, and no per-event objects are made.
 // A slot is reused only once nothing refers to it.
 import type { FlowDirection, FlowProtocol, Verdict } from '../../contract/index.js';
-import type { DecisionEvent, FlowTotals } from '../../../native/api.js';
+import type { DecisionEvent, FlowTotals, TallyCount, TalliedFlow } from '../../../native/api.js';
 import { visitFlowRecords } from '../../../native/event-layout.js';
 import { FlowIndex, InternedStrings } from './flow-index.js';
 
@@ -92,6 +92,23 @@ export interface FlowTrackerOptions {
 const PROTOCOLS: readonly FlowProtocol[] = ['tcp', 'udp', 'icmp', 'other'];
 const protocolCode = (protocol: FlowProtocol): number =>
   protocol === 'tcp' ? 0 : protocol === 'udp' ? 1 : protocol === 'icmp' ? 2 : 3;
+
+/** A tallied flow as the decision flowFor reads: allowed and outbound, as every tallied flow is. */
+const talliedEvent = (flow: TalliedFlow): TrackedEvent => ({
+  kind: 'connect',
+  socketCookie: 0n,
+  protocol: flow.protocol,
+  direction: 'out',
+  localPort: 0,
+  remoteAddr: flow.remoteAddr,
+  remotePort: flow.remotePort,
+  verdict: 'allow',
+  ruleId: flow.ruleId,
+  bytesOut: 0n,
+  bytesIn: 0n,
+  packetsOut: 0n,
+  packetsIn: 0n,
+});
 
 /**
  * Socket cookies as Map keys: a number while exact (always, in practice: the kernel counts them up
@@ -280,6 +297,9 @@ export class FlowTracker {
   private readonly idleMs: number;
   private evicted = 0;
   private unattributedInbound = 0;
+  /** Live-totals reads in flight (beginTotalsRead), and the sockets closed meanwhile. */
+  private totalsReads = 0;
+  private readonly closedDuringReads = new Set<number | bigint>();
 
   constructor(options: FlowTrackerOptions = {}) {
     this.maxFlows = options.maxFlows ?? 200_000;
@@ -347,13 +367,54 @@ export class FlowTracker {
     }
   }
 
-  /** The same from the raw pcl_flows records (Firewall.readFlows): no object per socket. */
-  applyTotalRecords(records: Buffer, nowMs: number): void {
-    if (this.socketSlots.size === 0) return;
-    visitFlowRecords(records, (cookie, bytesOut, bytesIn, packetsOut, packetsIn) => {
-      const socket = this.socketSlots.get(cookie);
-      if (socket !== undefined) this.count(socket, bytesOut, bytesIn, packetsOut, packetsIn, nowMs);
+  /**
+   * A read of live totals starts: until endTotalsRead, the sockets that close are remembered, so a
+   * tallied socket's record read before its close is not taken for a new socket after it.
+   */
+  beginTotalsRead(): void {
+    this.totalsReads++;
+  }
+
+  endTotalsRead(): void {
+    if (--this.totalsReads === 0) this.closedDuringReads.clear();
+  }
+
+  /**
+   * The same from the raw pcl_flows records (Firewall.readFlows): no object per socket. A record of
+   * a socket no decision told of is counted when `tallyFlowOf` (the record at an offset) names its
+   * flow: a tallied socket (the kernel counted its connect instead of recording it).
+   */
+  applyTotalRecords(records: Buffer, nowMs: number, tallyFlowOf?: (at: number) => TalliedFlow | null): void {
+    if (this.socketSlots.size === 0 && !tallyFlowOf) return;
+    visitFlowRecords(records, (cookie, bytesOut, bytesIn, packetsOut, packetsIn, at) => {
+      let socket = this.socketSlots.get(cookie);
+      if (socket === undefined) {
+        const tallied = tallyFlowOf && !this.closedDuringReads.has(cookie) ? tallyFlowOf(at) : null;
+        if (!tallied) return;
+        socket = this.openSocket(cookie, this.flowFor(talliedEvent(tallied), tallied.appId, nowMs, null));
+      }
+      this.count(socket, bytesOut, bytesIn, packetsOut, packetsIn, nowMs);
     });
+  }
+
+  /**
+   * What the kernel tallied for a flow since the last drain (decisions counted instead of recorded,
+   * and the totals of its sockets that closed unrecorded), as of `timeMs`, its last count.
+   */
+  ingestTally(tally: TallyCount, timeMs: number, remoteName: string | null): void {
+    if (tally.connections + tally.packetsOut + tally.packetsIn === 0) return; // only the flow's entry was made
+    const f = this.flows;
+    const flow = this.flowFor(talliedEvent(tally), tally.appId, timeMs, remoteName);
+    if (timeMs >= f.lastSeen[flow]!) {
+      f.blockedLast[flow] = 0;
+      f.lastRuleId[flow] = tally.ruleId;
+    }
+    const row = this.touch(flow, timeMs);
+    this.add(flow, row, ALLOWED, tally.connections);
+    this.add(flow, row, BYTES_OUT, tally.bytesOut);
+    this.add(flow, row, BYTES_IN, tally.bytesIn);
+    this.add(flow, row, PACKETS_OUT, tally.packetsOut);
+    this.add(flow, row, PACKETS_IN, tally.packetsIn);
   }
 
   /** Changes since the last call, one delta per flow, for the store. */
@@ -480,6 +541,7 @@ export class FlowTracker {
 
   private closeSocket(cookie: number | bigint, socket: number): void {
     this.socketSlots.delete(cookie);
+    if (this.totalsReads > 0) this.closedDuringReads.add(cookie);
     const flow = this.sockets.flow[socket]!;
     this.flows.openSockets[flow] = this.flows.openSockets[flow]! - 1;
     this.sockets.slots.release(socket);
