@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import {
   PCL_EV_EXE,
   PCL_PATH_CUT,
+  PCL_PROTO_TCP,
   pcl_dns_event as DNS,
   pcl_event as EV,
   pcl_exe_path as PATH,
@@ -22,6 +23,7 @@ import {
   visitFlowRecords,
 } from '../../../native/event-layout.js';
 import { formatIp } from '../../../main/contract/net.js';
+import { tallyFlowOfRecord } from '../../../native/tally-layout.js';
 
 const decoder = new EventDecoder({ formatV6: (bytes) => formatIp({ family: 6, bytes }) });
 const decodeEvents = (buf: Buffer) => decoder.decode(buf);
@@ -244,11 +246,27 @@ test('socket totals records are walked as numbers (cookies past 2^53 stay exact 
   b.writeBigUInt64LE(4n, at(1, RECORD.flow + FLOW.packets_in));
   b.writeBigUInt64LE(2n ** 53n, at(2, RECORD.cookie));
   b.writeBigUInt64LE(123_456_789_012n, at(2, RECORD.flow + FLOW.bytes_in));
+  // The second socket was tallied: its record names its flow.
+  b.writeUInt32LE(7, at(1, RECORD.flow + FLOW.tally_app_id));
+  b.writeUInt32LE(3, at(1, RECORD.flow + FLOW.rule_id));
+  b.writeUInt16LE(443, at(1, RECORD.flow + FLOW.remote_port));
+  b[at(1, RECORD.flow + FLOW.proto)] = PCL_PROTO_TCP;
+  b[at(1, RECORD.flow + FLOW.family)] = 6;
+  b[at(1, RECORD.flow + FLOW.remote + 15)] = 1;
   const walked: unknown[] = [];
   visitFlowRecords(b, (...record) => walked.push(record));
   assert.deepEqual(walked, [
-    [9, Number(2n ** 53n + 1n), 0, 0, 0],
-    [Number.MAX_SAFE_INTEGER, 0, 0, 0, 4],
-    [2n ** 53n, 0, 123_456_789_012, 0, 0],
+    [9, Number(2n ** 53n + 1n), 0, 0, 0, 0],
+    [Number.MAX_SAFE_INTEGER, 0, 0, 0, 4, FLOW_RECORD_BYTES],
+    [2n ** 53n, 0, 123_456_789_012, 0, 0, 2 * FLOW_RECORD_BYTES],
   ]);
+  const decoding = { formatV6: (bytes: Uint8Array) => formatIp({ family: 6, bytes }) };
+  assert.equal(tallyFlowOfRecord(b, 0, decoding), null);
+  assert.deepEqual(tallyFlowOfRecord(b, FLOW_RECORD_BYTES, decoding), {
+    appId: 7,
+    ruleId: 3,
+    remoteAddr: '::1',
+    remotePort: 443,
+    protocol: 'tcp',
+  });
 });
