@@ -105,7 +105,7 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 	if (c)
 		c->events++;
 	if (s)
-		s->flags &= ~PCL_SK_TALLIED; /* user space now knows the socket */
+		s->flags = (s->flags & ~PCL_SK_TALLIED) | PCL_SK_RECORDED; /* user space now knows the socket */
 	fill_event(e, kind, s, f, cookie, verdict, rule_id, totals);
 	bpf_ringbuf_submit(e, wakeup_flags(kind, s));
 }
@@ -143,7 +143,8 @@ static __always_inline int tally_decision(struct pcl_sock *s, __u8 verdict)
 	}
 	counts->connections++;
 	counts->last_ns = bpf_ktime_get_ns();
-	s->flags |= PCL_SK_TALLIED;
+	if (!(s->flags & PCL_SK_RECORDED))
+		s->flags |= PCL_SK_TALLIED;
 	return 1;
 }
 

@@ -99,7 +99,8 @@
 #define PCL_SK_INJECTOR 64 /* the helper's raw socket that answers held connects: its packets always pass */
 #define PCL_SK_SYSTEM_NET 128 /* made in a network namespace of the initial user namespace */
 #define PCL_SK_MIRRORED 256 /* its totals have a pcl_flows record (deleted at its close) */
-#define PCL_SK_TALLIED 512 /* every decision of it was counted in pcl_tally, none recorded: user space knows it not */
+#define PCL_SK_TALLIED 512 /* a decision of it was counted in pcl_tally and none recorded: user space knows it not */
+#define PCL_SK_RECORDED 1024 /* a record of it was written: user space knows it by its cookie */
 
 /* pcl_config (one element of the pcl_config array). */
 struct pcl_config {

@@ -12,7 +12,8 @@ import { probeOne, SYSTEM_PYTHON } from '../support/connect-probe.js';
 import type { ConnectionEvent } from '../../main/contract/index.js';
 import { eventually, present } from '../support/eventually.js';
 
-// Connects (each a decision event) at up to ~5k/s until the stop file appears; bounded.
+// Blocked connects (each one recorded: only allowed flows are tallied) at up to ~5k/s until the stop
+// file appears; bounded.
 const FLOOD_SCRIPT = `
 import os, socket, sys, time
 stop_file = sys.argv[1]
@@ -24,7 +25,7 @@ for i in range(200000):
         time.sleep(0.02)
     s = socket.socket()
     try:
-        s.connect(('127.0.0.71', 9))
+        s.connect(('127.0.0.70', 9))
     except OSError:
         pass
     s.close()

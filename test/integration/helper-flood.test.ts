@@ -122,11 +122,13 @@ test(
       })();
 
       // Kernel events while the helper's event loop is busy with the flood: each probe's connect is
-      // refused by nothing listening (allowed, so the kernel reports a decision and a close).
+      // refused by nothing listening (allowed, so the kernel reports a decision and a close). Each goes
+      // to an address of its own: a known allowed flow's later connects are tallied, not recorded.
       let probes = 0;
       const probeLoop = (async () => {
         while (flooding || probes < 5) {
-          assert.equal(await probeOne(sandbox, helper.paths.cgroup, '127.0.0.1', 9), 'refused');
+          const remote = `127.1.${Math.floor(probes / 250) % 250}.${(probes % 250) + 1}`;
+          assert.equal(await probeOne(sandbox, helper.paths.cgroup, remote, 9), 'refused');
           probes++;
         }
       })();
