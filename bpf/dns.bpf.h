@@ -102,7 +102,7 @@ static __always_inline int emit_dns(struct __sk_buff *skb, struct pcl_sock *s, s
 			c->drops++;
 		return 0;
 	}
-	fill_event(&e->head, kind, s, &p->f, s->cookie, PCL_ACT_ALLOW, 0, NULL);
+	fill_event(&e->head, kind, s, &p->f, s->cookie, PCL_ACT_ALLOW, 0, 0);
 	e->len = len;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	/* Re-checked after the barrier: the verifier must see both bounds on the copy's length register. */

@@ -38,8 +38,9 @@ static __always_inline void count_decision(__u8 action, __u32 rule_id)
 	}
 }
 
+/* with_totals: the event carries the socket's totals (a close; `s` is then never NULL). */
 static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie,
-				       __u8 verdict, __u32 rule_id, struct pcl_flow *totals)
+				       __u8 verdict, __u32 rule_id, int with_totals)
 {
 	__builtin_memset(e, 0, sizeof(*e));
 	e->time_ns = bpf_ktime_get_ns();
@@ -52,11 +53,11 @@ static __always_inline void fill_event(struct pcl_event *e, __u8 kind, struct pc
 		e->exe = s->exe;
 		__builtin_memcpy(e->comm, s->comm, PCL_COMM_LEN);
 	}
-	if (totals) {
-		e->bytes_out = totals->bytes_out;
-		e->bytes_in = totals->bytes_in;
-		e->packets_out = totals->packets_out;
-		e->packets_in = totals->packets_in;
+	if (with_totals && s) {
+		e->bytes_out = s->bytes_out;
+		e->bytes_in = s->bytes_in;
+		e->packets_out = s->packets_out;
+		e->packets_in = s->packets_in;
 	}
 	e->rule_id = rule_id;
 	__builtin_memcpy(e->local_addr, f->laddr, 16);
@@ -93,7 +94,7 @@ static __always_inline __u64 wakeup_flags(__u8 kind, struct pcl_sock *s)
 }
 
 static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, __u64 cookie, __u8 verdict,
-				 __u32 rule_id, struct pcl_flow *totals)
+				 __u32 rule_id, int with_totals)
 {
 	struct pcl_counters *c = percpu_counters();
 	struct pcl_event *e = bpf_ringbuf_reserve(&pcl_events, sizeof(*e), 0);
@@ -106,7 +107,7 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 		c->events++;
 	if (s)
 		s->flags = (s->flags & ~PCL_SK_TALLIED) | PCL_SK_RECORDED; /* user space now knows the socket */
-	fill_event(e, kind, s, f, cookie, verdict, rule_id, totals);
+	fill_event(e, kind, s, f, cookie, verdict, rule_id, with_totals);
 	bpf_ringbuf_submit(e, wakeup_flags(kind, s));
 }
 
@@ -181,14 +182,8 @@ static __always_inline void emit_close(struct pcl_sock *s, __u8 proto, __u8 fami
 		f.dir = PCL_DIR_IN;
 	if (f.family == 0)
 		f.family = family;
-	struct pcl_flow totals = {
-		.bytes_out = s->bytes_out,
-		.bytes_in = s->bytes_in,
-		.packets_out = s->packets_out,
-		.packets_in = s->packets_in,
-	};
 	__u64 cookie = s->cookie;
-	emit(PCL_EV_CLOSE, s, &f, cookie, s->verdict, s->rule_id, &totals);
+	emit(PCL_EV_CLOSE, s, &f, cookie, s->verdict, s->rule_id, 1);
 	if (s->flags & PCL_SK_MIRRORED)
 		bpf_map_delete_elem(&pcl_flows, &cookie);
 }

@@ -100,7 +100,7 @@ static __always_inline int hold_connect(struct bpf_sock_addr *ctx, struct pcl_co
 	/* The SYN's timer waits hold_ms (sock_ops TIMEOUT_INIT); then the connect fails rather than retries. */
 	bpf_setsockopt(ctx, SOL_TCP_NR, TCP_USER_TIMEOUT_NR, &hold_ms, sizeof(hold_ms));
 	s->flags |= PCL_SK_HELD | PCL_SK_HOLDS;
-	emit(PCL_EV_HOLD, s, f, cookie, PCL_ACT_ASK, 0, NULL);
+	emit(PCL_EV_HOLD, s, f, cookie, PCL_ACT_ASK, 0, 0);
 	return CG_ALLOW;
 }
 
@@ -188,7 +188,7 @@ static __always_inline int ask_packet(struct pcl_config *cfg, struct pcl_sock *s
 	__sync_fetch_and_add(&hold->dropped, 1);
 	if (entered) { /* not when another CPU entered the same flow a moment ago */
 		s->flags |= PCL_SK_HOLDS;
-		emit(PCL_EV_HOLD, s, &p->f, cookie, PCL_ACT_ASK, 0, NULL);
+		emit(PCL_EV_HOLD, s, &p->f, cookie, PCL_ACT_ASK, 0, 0);
 	}
 	return CG_DROP_CN;
 }
@@ -207,7 +207,7 @@ static __always_inline void release_holds(struct bpf_sock *sk, struct pcl_sock *
 		s->flags &= ~PCL_SK_HELD;
 	}
 	struct flow f = { .family = family, .dir = PCL_DIR_OUT };
-	emit(PCL_EV_UNHOLD, s, &f, cookie, PCL_ACT_NONE, 0, NULL);
+	emit(PCL_EV_UNHOLD, s, &f, cookie, PCL_ACT_NONE, 0, 0);
 }
 
 #endif /* PCL_HOLD_BPF_H */

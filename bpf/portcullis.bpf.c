@@ -66,7 +66,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	cache_store(s, gen, f, verdict, d.rule_id);
 	count_decision(verdict, d.rule_id);
 	if (!tally_decision(s, verdict))
-		emit(kind, s, f, cookie, verdict, d.rule_id, NULL);
+		emit(kind, s, f, cookie, verdict, d.rule_id, 0);
 	if (kind == PCL_EV_CONNECT && f->proto == PCL_PROTO_TCP && stored)
 		settle_at_connect(stored, sk, cookie);
 	return verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
@@ -180,7 +180,7 @@ static __always_inline int post_bind(struct bpf_sock *ctx, __u8 family)
 		__builtin_memcpy(f.laddr + 8, &a2, 4);
 		__builtin_memcpy(f.laddr + 12, &a3, 4);
 	}
-	emit(PCL_EV_LISTEN, s, &f, cookie, PCL_ACT_ALLOW, 0, NULL);
+	emit(PCL_EV_LISTEN, s, &f, cookie, PCL_ACT_ALLOW, 0, 0);
 	return CG_ALLOW;
 }
 

@@ -379,7 +379,7 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 				if (use_cache && s) {
 					cache_store(s, gen, &p.f, verdict, d.rule_id);
 					count_decision(verdict, d.rule_id);
-					emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, NULL);
+					emit(PCL_EV_PACKET, s, &p.f, s->cookie, verdict, d.rule_id, 0);
 				}
 				ret = verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 			}
@@ -390,7 +390,7 @@ static __always_inline int full_verdict(struct __sk_buff *skb, struct pcl_sock *
 		set_direction(s, &p.f);
 		cache_store(s, gen, &p.f, answered, 0);
 		count_decision(answered, 0);
-		emit(PCL_EV_PACKET, s, &p.f, s->cookie, answered, 0, NULL);
+		emit(PCL_EV_PACKET, s, &p.f, s->cookie, answered, 0, 0);
 	}
 	return use_cache && s ? mark_dns(&p, ret) : ret;
 }
