@@ -143,7 +143,7 @@ static __always_inline int tally_decision(struct pcl_sock *s, __u8 verdict)
 		return 0;
 	}
 	counts->connections++;
-	counts->last_ns = bpf_ktime_get_ns();
+	counts->last_ns = bpf_ktime_get_coarse_ns();
 	if (!(s->flags & PCL_SK_RECORDED))
 		s->flags |= PCL_SK_TALLIED;
 	return 1;
@@ -167,7 +167,7 @@ static __always_inline int tally_close(struct pcl_sock *s)
 	counts->bytes_in += s->bytes_in;
 	counts->packets_out += s->packets_out;
 	counts->packets_in += s->packets_in;
-	counts->last_ns = bpf_ktime_get_ns();
+	counts->last_ns = bpf_ktime_get_coarse_ns();
 	return 1;
 }
 

@@ -401,7 +401,7 @@ struct pcl_tally_counts {
 	__u64 bytes_in;
 	__u64 packets_out;
 	__u64 packets_in;
-	__u64 last_ns;     /* bpf_ktime_get_ns of the last decision or close counted */
+	__u64 last_ns;     /* CLOCK_MONOTONIC (coarse: to a tick; a precise read costs ~50 ns) of the last decision or close counted */
 };
 
 /* What the addon's drainTally returns: a key and its counts summed over the CPUs. */

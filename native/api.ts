@@ -287,7 +287,7 @@ export interface TallyCount extends TalliedFlow {
   bytesIn: number;
   packetsOut: number;
   packetsIn: number;
-  /** Monotonic time (bpf_ktime_get_ns) of the last decision or close counted. */
+  /** Monotonic time of the last decision or close counted (to a kernel tick: bpf_ktime_get_coarse_ns). */
   lastNs: bigint;
 }
 

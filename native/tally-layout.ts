@@ -21,23 +21,22 @@ interface FlowFields {
   remote: number;
 }
 
-const TALLY_KEY_FIELDS: FlowFields = {
-  appId: KEY + abi.pcl_tally_key.app_id,
-  ruleId: KEY + abi.pcl_tally_key.rule_id,
-  remotePort: KEY + abi.pcl_tally_key.remote_port,
-  proto: KEY + abi.pcl_tally_key.proto,
-  family: KEY + abi.pcl_tally_key.family,
-  remote: KEY + abi.pcl_tally_key.remote,
-};
+/** The fields of a flow at `base`: its app id at `appId`, the rest named alike in both layouts. */
+const flowFields = (
+  base: number,
+  appId: number,
+  layout: { rule_id: number; remote_port: number; proto: number; family: number; remote: number },
+): FlowFields => ({
+  appId: base + appId,
+  ruleId: base + layout.rule_id,
+  remotePort: base + layout.remote_port,
+  proto: base + layout.proto,
+  family: base + layout.family,
+  remote: base + layout.remote,
+});
 
-const FLOW_RECORD_FIELDS: FlowFields = {
-  appId: FLOW + abi.pcl_flow.tally_app_id,
-  ruleId: FLOW + abi.pcl_flow.rule_id,
-  remotePort: FLOW + abi.pcl_flow.remote_port,
-  proto: FLOW + abi.pcl_flow.proto,
-  family: FLOW + abi.pcl_flow.family,
-  remote: FLOW + abi.pcl_flow.remote,
-};
+const TALLY_KEY_FIELDS = flowFields(KEY, abi.pcl_tally_key.app_id, abi.pcl_tally_key);
+const FLOW_RECORD_FIELDS = flowFields(FLOW, abi.pcl_flow.tally_app_id, abi.pcl_flow);
 
 function flowAt(buf: Buffer, at: number, fields: FlowFields, decoding: EventDecoding): TalliedFlow {
   const remote = at + fields.remote;

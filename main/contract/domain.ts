@@ -60,7 +60,11 @@ export interface Flow {
   lastRuleId: number | null;
 }
 
-/** One decision as it happens (connect, first datagram to a remote, a denied packet). */
+/**
+ * One decision as it happens (connect, first datagram to a remote, a denied packet). Every block is
+ * one; an allowed outbound flow of a known app is one at its first decision in each tally epoch
+ * (a few seconds) and counted in its Flow after that (the kernel tallies it instead of recording it).
+ */
 export interface ConnectionEvent {
   time: number;
   appId: number;

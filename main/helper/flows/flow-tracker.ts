@@ -508,10 +508,14 @@ export class FlowTracker {
     return flow;
   }
 
-  /** The flow changed at `timeMs`: its last seen moves, and its delta row (opened if needed) spans the time. */
+  /**
+   * The flow changed at `timeMs`: its first and last seen span it (a recorded decision may arrive after
+   * the tally of later ones), and its delta row (opened if needed) spans the time.
+   */
   private touch(flow: number, timeMs: number): number {
     const f = this.flows;
     if (timeMs > f.lastSeen[flow]!) f.lastSeen[flow] = timeMs;
+    if (timeMs < f.firstSeen[flow]!) f.firstSeen[flow] = timeMs;
     const row = f.deltaRow[flow]!;
     if (row === -1) return (f.deltaRow[flow] = this.deltas.open(flow, timeMs));
     const rows = this.deltas;
