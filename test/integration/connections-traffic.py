@@ -85,12 +85,30 @@ def udp(count, size, connected):
             pass
     s.close()
 
+def held(size, stop_file):
+    # A first connection records the flow; the second, right after, is tallied (its connect counted
+    # in the kernel, not recorded) and stays open with its bytes sent until the stop file appears.
+    tcp('E', 100)
+    s = connect()
+    s.sendall(header('U', 0))
+    count('sent', 9 + send_bytes(s, size))
+    wait_until_acknowledged(s)
+    print(json.dumps({'holding': True, **totals}), flush=True)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(stop_file) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    s.shutdown(socket.SHUT_WR)
+    count('received', drain(s))
+    s.close()
+
 if mode == 'tcp-download':
     tcp('D', args[0])
 elif mode == 'tcp-upload':
     tcp('U', 0, args[0])
 elif mode == 'tcp-duplex':
     tcp('X', args[0], args[0])
+elif mode == 'tcp-held':
+    held(args[0], words[-1])
 elif mode == 'tcp-many':
     for _ in range(args[0]):
         tcp('E', args[1])
