@@ -68,7 +68,10 @@ test('bursts of 10,000 connections from one app to one host, first launched and 
         [flow.remoteAddr, flow.protocol, flow.direction, flow.allowed, flow.blocked, flow.lastVerdict],
         ['127.0.0.1', 'tcp', 'out', expected, 0, 'allow'],
       );
-      assert.ok(flow.firstSeen <= flow.lastSeen, `first seen ${flow.firstSeen} is not after last seen ${flow.lastSeen}`);
+      assert.ok(
+        flow.firstSeen <= flow.lastSeen,
+        `first seen ${flow.firstSeen} is not after last seen ${flow.lastSeen}`,
+      );
       return flow;
     };
 
@@ -85,7 +88,9 @@ test('bursts of 10,000 connections from one app to one host, first launched and 
     // The packets of sockets that closed unrecorded were tallied too: each connect sends and gets at
     // least one, and not twice as many as in the first launch, where each close was recorded (a
     // loaded loopback retransmits some SYN-ACKs, so the bursts differ a little).
-    t.diagnostic(`packets out/in after one burst ${first.packetsOut}/${first.packetsIn}, after two ${flow.packetsOut}/${flow.packetsIn}`);
+    t.diagnostic(
+      `packets out/in after one burst ${first.packetsOut}/${first.packetsIn}, after two ${flow.packetsOut}/${flow.packetsIn}`,
+    );
     for (const [one, two] of [
       [first.packetsOut, flow.packetsOut],
       [first.packetsIn, flow.packetsIn],

@@ -7,7 +7,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withSandbox } from '../support/sandbox.js';
 import { eventually } from '../support/eventually.js';
-import { openRig, randomPort, settledTotals, startPeer, totalsFor, TRAFFIC_SCRIPT, within, type Rig } from './connections-rig.js';
+import {
+  openRig,
+  randomPort,
+  settledTotals,
+  startPeer,
+  totalsFor,
+  TRAFFIC_SCRIPT,
+  within,
+  type Rig,
+} from './connections-rig.js';
 
 const MB = 1024 * 1024;
 
@@ -90,7 +99,15 @@ test('a tallied connection that stays open is counted live from its socket recor
 
     // Closed: the close record adds only what the live reads had not counted (no byte twice).
     const done = await held.finish();
-    const closed = await settledTotals(rig, rig.appId, '127.0.0.1', port, 'tcp', { out: done.sent, in: done.received }, 0.05);
+    const closed = await settledTotals(
+      rig,
+      rig.appId,
+      '127.0.0.1',
+      port,
+      'tcp',
+      { out: done.sent, in: done.received },
+      0.05,
+    );
     assert.ok(
       within(closed.bytesOut, done.sent, 0.05),
       `counted ${closed.bytesOut} bytes out after the close; the generator sent ${done.sent}`,
