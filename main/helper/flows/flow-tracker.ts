@@ -93,21 +93,20 @@ const PROTOCOLS: readonly FlowProtocol[] = ['tcp', 'udp', 'icmp', 'other'];
 const protocolCode = (protocol: FlowProtocol): number =>
   protocol === 'tcp' ? 0 : protocol === 'udp' ? 1 : protocol === 'icmp' ? 2 : 3;
 
-/** A tallied flow as the decision flowFor reads: allowed and outbound, as every tallied flow is. */
-const talliedEvent = (flow: TalliedFlow): TrackedEvent => ({
-  kind: 'connect',
-  socketCookie: 0n,
+/** What flowFor reads of a decision: its flow's key, and its verdict for a new flow. */
+type FlowOfDecision = Pick<
+  TrackedEvent,
+  'protocol' | 'direction' | 'localPort' | 'remoteAddr' | 'remotePort' | 'verdict'
+>;
+
+/** A tallied flow as flowFor reads it: allowed and outbound, as every tallied flow is. */
+const talliedDecision = (flow: TalliedFlow): FlowOfDecision => ({
   protocol: flow.protocol,
   direction: 'out',
   localPort: 0,
   remoteAddr: flow.remoteAddr,
   remotePort: flow.remotePort,
   verdict: 'allow',
-  ruleId: flow.ruleId,
-  bytesOut: 0n,
-  bytesIn: 0n,
-  packetsOut: 0n,
-  packetsIn: 0n,
 });
 
 /**
@@ -391,7 +390,7 @@ export class FlowTracker {
       if (socket === undefined) {
         const tallied = tallyFlowOf && !this.closedDuringReads.has(cookie) ? tallyFlowOf(at) : null;
         if (!tallied) return;
-        socket = this.openSocket(cookie, this.flowFor(talliedEvent(tallied), tallied.appId, nowMs, null));
+        socket = this.openSocket(cookie, this.flowFor(talliedDecision(tallied), tallied.appId, nowMs, null));
       }
       this.count(socket, bytesOut, bytesIn, packetsOut, packetsIn, nowMs);
     });
@@ -404,7 +403,7 @@ export class FlowTracker {
   ingestTally(tally: TallyCount, timeMs: number, remoteName: string | null): void {
     if (tally.connections + tally.packetsOut + tally.packetsIn === 0) return; // only the flow's entry was made
     const f = this.flows;
-    const flow = this.flowFor(talliedEvent(tally), tally.appId, timeMs, remoteName);
+    const flow = this.flowFor(talliedDecision(tally), tally.appId, timeMs, remoteName);
     if (timeMs >= f.lastSeen[flow]!) {
       f.blockedLast[flow] = 0;
       f.lastRuleId[flow] = tally.ruleId;
@@ -474,7 +473,7 @@ export class FlowTracker {
     for (const flow of idle) this.forgetFlow(flow);
   }
 
-  private flowFor(event: TrackedEvent, knownApp: number, timeMs: number, remoteName: string | null): number {
+  private flowFor(event: FlowOfDecision, knownApp: number, timeMs: number, remoteName: string | null): number {
     let appId = knownApp;
     if (appId === 0 && event.direction === 'in') {
       appId = this.listenerApp(event.protocol, event.localPort);
