@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include "common.bpf.h"
 #include "maps.bpf.h"
+#include "tally.bpf.h"
 
 
 static __always_inline struct pcl_counters *percpu_counters(void)
@@ -109,66 +110,6 @@ static __always_inline void emit(__u8 kind, struct pcl_sock *s, struct flow *f, 
 		s->flags = (s->flags & ~PCL_SK_TALLIED) | PCL_SK_RECORDED; /* user space now knows the socket */
 	fill_event(e, kind, s, f, cookie, verdict, rule_id, with_totals);
 	bpf_ringbuf_submit(e, wakeup_flags(kind, s));
-}
-
-/* The pcl_tally key of the flow a socket's verdict is cached for. */
-static __always_inline void tally_key_of(struct pcl_sock *s, __u32 epoch, struct pcl_tally_key *key)
-{
-	key->epoch = epoch;
-	key->app_id = s->app_id;
-	key->rule_id = s->rule_id;
-	key->remote_port = s->remote_port;
-	key->proto = s->proto;
-	key->family = s->family;
-	__builtin_memcpy(key->remote, s->remote, 16);
-}
-
-/*
- * Counts a decision just cached for `s` in pcl_tally instead of recording it, when it is an allowed
- * outbound flow of a known app that is already recorded in this epoch (portcullis.h, struct
- * pcl_tally_key); answers 1 when counted. The flow's first decision in an epoch makes its entry and
- * answers 0: that one is recorded, and tells user space the flow.
- */
-static __always_inline int tally_decision(struct pcl_sock *s, __u8 verdict)
-{
-	__u32 epoch = pcl_config.tally_epoch;
-	if (epoch == 0 || verdict != PCL_ACT_ALLOW || s->app_id == 0 || (s->flags & PCL_SK_PASSIVE))
-		return 0;
-	struct pcl_tally_key key;
-	tally_key_of(s, epoch, &key);
-	struct pcl_tally_counts *counts = bpf_map_lookup_elem(&pcl_tally, &key);
-	if (!counts) {
-		struct pcl_tally_counts none = {};
-		bpf_map_update_elem(&pcl_tally, &key, &none, BPF_NOEXIST);
-		return 0;
-	}
-	counts->connections++;
-	counts->last_ns = bpf_ktime_get_coarse_ns();
-	if (!(s->flags & PCL_SK_RECORDED))
-		s->flags |= PCL_SK_TALLIED;
-	return 1;
-}
-
-/*
- * A tallied socket that closes with no pcl_flows record (no payload: a refused or reset connect, a
- * probe) adds its totals to its flow's tally instead of a close record; answers 1 when it did. One
- * with a record is closed by a record: user space may have counted part of its totals from it.
- */
-static __always_inline int tally_close(struct pcl_sock *s)
-{
-	if ((s->flags & (PCL_SK_TALLIED | PCL_SK_MIRRORED)) != PCL_SK_TALLIED)
-		return 0;
-	struct pcl_tally_key key;
-	tally_key_of(s, pcl_config.tally_epoch, &key);
-	struct pcl_tally_counts *counts = bpf_map_lookup_elem(&pcl_tally, &key);
-	if (!counts)
-		return 0; /* a new epoch, not entered yet: recorded */
-	counts->bytes_out += s->bytes_out;
-	counts->bytes_in += s->bytes_in;
-	counts->packets_out += s->packets_out;
-	counts->packets_in += s->packets_in;
-	counts->last_ns = bpf_ktime_get_coarse_ns();
-	return 1;
 }
 
 /* Final totals of a socket that carried traffic, as one 'close' event (or its tally's: tally_close). */

@@ -124,11 +124,11 @@ struct {
 
 /* Counts of known allowed flows instead of their records (portcullis.h, struct pcl_tally_key). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, PCL_TALLY_FLOWS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct pcl_tally_key);
-	__type(value, struct pcl_tally_counts);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * PCL_TALLY_SLOTS); /* times the possible CPUs: set at load */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pcl_tally_record);
 } pcl_tally SEC(".maps");
 
 struct {

@@ -380,13 +380,17 @@ struct pcl_flow_record {
 
 /*
  * pcl_tally: an allowed outbound flow of a known app, once recorded, is counted here instead of
- * recorded again (a ring record is most of a short connection's cost). Per CPU, per epoch: user
- * space moves pcl_config.tally_epoch on, waits until no program runs with the old one, then takes
- * and deletes the old epoch's entries, which nothing writes any more, so every count is taken once.
- * A flow's first decision in an epoch makes its entry and is still recorded.
+ * recorded again (a ring record is most of a short connection's cost). An array, mmapped by user
+ * space: each CPU has a region of two halves, one per epoch parity, of PCL_TALLY_SLOTS slots, and a
+ * flow has two places in a half (its key's hash and its neighbour), so finding it is two inlined
+ * array lookups, not a hash map's. Programs on a CPU write only its region, in the current epoch's
+ * half. User space moves pcl_config.tally_epoch on, waits until no program runs with the old one,
+ * then takes the old half's counts and clears them: nothing writes them any more, so every count is
+ * taken once. A flow's first decision in an epoch on a CPU claims its slot and is still recorded; a
+ * flow whose two places are taken is recorded, not counted.
  */
 struct pcl_tally_key {
-	__u32 epoch;
+	__u32 epoch;       /* 0: a free slot; PCL_TALLY_CLAIMING while a program fills it */
 	__u32 app_id;
 	__u32 rule_id;     /* the rule that allowed it, 0 = a default */
 	__u16 remote_port; /* host order */
@@ -404,14 +408,16 @@ struct pcl_tally_counts {
 	__u64 last_ns;     /* CLOCK_MONOTONIC (coarse: to a tick; a precise read costs ~50 ns) of the last decision or close counted */
 };
 
-/* What the addon's drainTally returns: a key and its counts summed over the CPUs. */
+/* A pcl_tally slot, and what the addon's drainTally returns: a key and its counts summed over the CPUs. */
 struct pcl_tally_record {
 	struct pcl_tally_key key;
 	struct pcl_tally_counts counts;
 };
 
-/* Flows pcl_tally holds per epoch; past it, a new flow's decisions are recorded as before. */
-#define PCL_TALLY_FLOWS 16384
+/* Slots per CPU and epoch parity (a power of two); the map has 2 * PCL_TALLY_SLOTS per possible CPU. */
+#define PCL_TALLY_SLOTS 512
+/* pcl_tally_key.epoch of a slot being claimed; never an epoch (epochs run 1 to 0xfffffffe, then 1). */
+#define PCL_TALLY_CLAIMING 0xffffffffu
 
 /* Per-CPU counters (pcl_counters[0]). */
 struct pcl_counters {

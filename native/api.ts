@@ -267,7 +267,7 @@ export interface FlowTotals {
 
 /**
  * A flow the kernel tallies instead of recording each decision (pcl_tally): an allowed outbound flow
- * of a known app whose first decision in the tally's epoch was recorded.
+ * of a known app whose first decision on a CPU in the tally's epoch was recorded.
  */
 export interface TalliedFlow {
   appId: number;

@@ -12,6 +12,7 @@
         "src/map-fill.cc",
         "src/native-error.cc",
         "src/pins.cc",
+        "src/tally.cc",
         "src/probe.cc",
         "src/test-programs.cc"
       ],

@@ -62,8 +62,8 @@ export interface Flow {
 
 /**
  * One decision as it happens (connect, first datagram to a remote, a denied packet). Every block is
- * one; an allowed outbound flow of a known app is one at its first decision in each tally epoch
- * (a few seconds) and counted in its Flow after that (the kernel tallies it instead of recording it).
+ * one; an allowed outbound flow of a known app is one at its first decision on each CPU in each tally
+ * epoch (a few seconds) and counted in its Flow after that (the kernel tallies it instead of recording it).
  */
 export interface ConnectionEvent {
   time: number;

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <thread>
 #include <unordered_set>
 
@@ -24,6 +25,7 @@
 #include "portcullis-abi-check.h"
 #include "portcullis.skel.h"
 #include "probe.h"
+#include "tally.h"
 
 namespace portcullis {
 namespace {
@@ -187,6 +189,7 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
     skel_->rodata->pcl_kern_ctx_cast = kern_ctx_cast ? 1 : 0;
     if (bpf_map__set_max_entries(skel_->maps.pcl_slots, kern_ctx_cast ? object_slots : 1) != 0)
       throw NativeFailure("size pcl_slots", errno);
+    if (bpf_map__set_max_entries(skel_->maps.pcl_tally, TallyEntries()) != 0) throw NativeFailure("size pcl_tally", errno);
   };
   shape(maps_pinned);
   // Pins of a build whose maps differ cannot be reused (an upgrade that changed a map): this build
@@ -218,6 +221,7 @@ void FirewallCore::Load(const std::string& cgroup, const std::string& pin_dir, u
     }
   }
   adopted_ = maps_pinned;
+  tally_ = std::make_unique<TallySlots>(bpf_map__fd(skel_->maps.pcl_tally), bpf_map__max_entries(skel_->maps.pcl_tally));
 
   int config_fd = bpf_map__fd(skel_->maps.data_config);
   pcl_config cfg{};
@@ -620,47 +624,32 @@ static void WaitForRunningPrograms() {
   usleep(20 * 1000);
 }
 
+uint32_t FirewallCore::MoveTallyEpoch(const std::function<uint32_t(uint32_t)>& next) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  int config_fd = bpf_map__fd(skel_->maps.data_config);
+  pcl_config cfg = ReadConfig(config_fd);
+  uint32_t was = cfg.tally_epoch;
+  cfg.tally_epoch = next(was);
+  WriteConfig(config_fd, cfg);
+  return was;
+}
+
 std::vector<pcl_tally_record> FirewallCore::DrainTally() {
   std::lock_guard<std::mutex> draining(tally_mutex_);
-  int config_fd = bpf_map__fd(skel_->maps.data_config);
-  uint32_t epoch;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    pcl_config cfg = ReadConfig(config_fd);
-    epoch = cfg.tally_epoch + 1 == 0 ? 1 : cfg.tally_epoch + 1;
-    cfg.tally_epoch = epoch;
-    WriteConfig(config_fd, cfg);
+  if (tally_drained_) {
+    uint32_t was = MoveTallyEpoch(NextTallyEpoch);
+    WaitForRunningPrograms();
+    return tally_->Take(was % 2);
   }
+  // The first drain of this process: an earlier helper's counts may wait in both halves (it may have
+  // stopped between moving the epoch and taking the old half). Tallying pauses while both are taken
+  // (epoch 0: every decision is recorded), then starts on the parity after the last one.
+  uint32_t was = MoveTallyEpoch([](uint32_t) { return 0u; });
   WaitForRunningPrograms();
-  // The earlier epochs' keys first: deleting while walking would restart the walk.
-  int fd = bpf_map__fd(skel_->maps.pcl_tally);
-  std::vector<pcl_tally_key> earlier;
-  pcl_tally_key key{}, next{};
-  pcl_tally_key* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    key = next;
-    prev = &key;
-    if (key.epoch != epoch) earlier.push_back(key);
-  }
-  int cpus = libbpf_num_possible_cpus();
-  std::vector<pcl_tally_counts> per_cpu(cpus > 0 ? cpus : 1);
-  std::vector<pcl_tally_record> out;
-  out.reserve(earlier.size());
-  for (const pcl_tally_key& old : earlier) {
-    if (bpf_map_lookup_and_delete_elem(fd, &old, per_cpu.data()) != 0) continue;
-    pcl_tally_record record{};
-    record.key = old;
-    for (const pcl_tally_counts& c : per_cpu) {
-      record.counts.connections += c.connections;
-      record.counts.bytes_out += c.bytes_out;
-      record.counts.bytes_in += c.bytes_in;
-      record.counts.packets_out += c.packets_out;
-      record.counts.packets_in += c.packets_in;
-      record.counts.last_ns = std::max(record.counts.last_ns, c.last_ns);
-    }
-    out.push_back(record);
-  }
-  return out;
+  std::vector<pcl_tally_record> taken = tally_->Take(TallySlots::kBothHalves);
+  MoveTallyEpoch([was](uint32_t) { return NextTallyEpoch(was); });
+  tally_drained_ = true;
+  return taken;
 }
 
 uint64_t FirewallCore::MapMemory() {

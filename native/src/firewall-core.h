@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +17,7 @@
 #include "map-fill.h"
 #include "pins.h"
 #include "portcullis.h"
+#include "tally.h"
 
 struct portcullis_bpf;
 struct bpf_link;
@@ -142,8 +144,8 @@ class FirewallCore {
   // Live per-socket totals: pcl_flows as records.
   std::vector<pcl_flow_record> ReadFlows() const;
   // The counts of tallied flows (pcl_tally) since the last drain, summed over CPUs: moves the epoch
-  // on, waits until no program runs with the old one, then takes and deletes every entry of an
-  // earlier epoch. The first drain turns tallying on (epoch 0 records every decision).
+  // on, waits until no program runs with the old one, then takes and frees the old epoch's half. The
+  // first drain turns tallying on (epoch 0 records every decision) and takes what an earlier helper left.
   std::vector<pcl_tally_record> DrainTally();
   // Kernel memory charged to the maps (fdinfo memlock), inner rule maps included.
   uint64_t MapMemory();
@@ -163,6 +165,8 @@ class FirewallCore {
   void ReplaceTracingLink(bpf_program* prog, const std::string& path);
   bool RunsThisBuild(int link_fd, bpf_program* prog) const;
   void CloseInnerFds(uint32_t slot);
+  // Sets pcl_config.tally_epoch to what `next` makes of it; answers the epoch it was.
+  uint32_t MoveTallyEpoch(const std::function<uint32_t(uint32_t)>& next);
   int OuterFd(size_t inner) const;
 
   ::portcullis_bpf* skel_ = nullptr;
@@ -177,8 +181,10 @@ class FirewallCore {
   std::string replaced_;
   uint64_t drops_at_open_ = 0;
   std::mutex mutex_;
-  // One drain of pcl_tally at a time: a drain takes every epoch but the one it moved to.
+  // One drain of pcl_tally at a time: a drain takes the half of the epoch it moved from.
   std::mutex tally_mutex_;
+  std::unique_ptr<TallySlots> tally_;  // pcl_tally, mmapped (made at Load)
+  bool tally_drained_ = false;         // guarded by tally_mutex_: the first drain takes both halves
   // The inner rule maps this process installed, per slot, in kInnerMaps order (-1: not known, e.g.
   // adopted from a previous helper). Diffs write through these: reopening a map by id
   // (BPF_MAP_GET_FD_BY_ID) would need CAP_SYS_ADMIN. Guarded by mutex_.

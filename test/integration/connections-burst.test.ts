@@ -1,6 +1,6 @@
 // Issue 19's precision test: a burst of 10,000 TCP connections from one app to one host and port
 // within about 2 s is one flow in the helper's list, with every connection counted, though the kernel
-// records only the flow's first decision of each tally epoch and counts the rest (pcl_tally): nothing
+// records only the flow's first decision on each CPU in each tally epoch and counts the rest (pcl_tally): nothing
 // dropped, nothing doubled. Real helper, real kernel; the app runs in the helper's test cgroup, the
 // listener on loopback outside it.
 import { test } from 'node:test';

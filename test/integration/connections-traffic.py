@@ -88,6 +88,8 @@ def udp(count, size, connected):
 def held(size, stop_file):
     # A first connection records the flow; the second, right after, is tallied (its connect counted
     # in the kernel, not recorded) and stays open with its bytes sent until the stop file appears.
+    # Both on one CPU: the kernel tallies per CPU, and a flow's first decision on each CPU is recorded.
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     tcp('E', 100)
     s = connect()
     s.sendall(header('U', 0))
