@@ -14,6 +14,7 @@
 //   node --import tsx bench/control-plane.ts [--parts change,import,subscription] [--loaded 10000]
 //        [--changes 100] [--import 1000000] [--sub-entries 100000] [--cap-s 180] [--peers]   (JSON on stdout)
 import { parseArgs } from 'node:util';
+import type { ControlPlanePlan } from './lib/control-plane-plan.js';
 import { Sandbox } from '../test/support/sandbox.js';
 import type { Contender } from './contenders/contender.js';
 import { portcullis, type PortcullisContender } from './contenders/portcullis.js';
@@ -24,21 +25,7 @@ import { buildLoadgen, Loadgen } from './lib/loadgen.js';
 import { changers, measureRuleChange, type LatencyFigure } from './lib/rule-change.js';
 import { measureSubscriptionUpdate, type SubscriptionFigure } from './subscription-update.js';
 
-export type { ImportFigure, LatencyFigure, UsageFigure };
-
-export interface ControlPlanePlan {
-  /** Rules already loaded when a change is made (the same for every firewall). */
-  loadedRules: number;
-  changeIterations: number;
-  importEntries: number;
-  /** Entries of the subscription whose 1 % update is timed (subscription-update.ts); 0: not measured. */
-  subscriptionEntries: number;
-  /** An import still running after this long is stopped and reported as partial. */
-  importCapMs: number;
-  usageWindowMs: number;
-  connectsPerSecond: number;
-  withOpenSnitch: boolean;
-}
+export type { ControlPlanePlan, ImportFigure, LatencyFigure, UsageFigure };
 
 export interface ControlPlaneResults {
   plan: ControlPlanePlan;

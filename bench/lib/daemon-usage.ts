@@ -1,7 +1,7 @@
 // The firewall's own process at idle, at a paced 1k new connections/s and (Portcullis) flat out:
 // its CPU share and RSS, and the decision events the helper took in.
 import type { Contender } from '../contenders/contender.js';
-import type { ControlPlanePlan } from '../control-plane.js';
+import type { ControlPlanePlan } from './control-plane-plan.js';
 import type { Lab } from './lab.js';
 import type { Loadgen } from './loadgen.js';
 import { setTimeout as sleep } from 'node:timers/promises';

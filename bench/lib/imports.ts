@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Sandbox } from '../../test/support/sandbox.js';
 import { flushNetfilter } from '../contenders/netfilter.js';
 import { portcullis } from '../contenders/portcullis.js';
-import type { ControlPlanePlan } from '../control-plane.js';
+import type { ControlPlanePlan } from './control-plane-plan.js';
 import { blockedAddresses } from './blocklist.js';
 import { compiledCli } from './compiled-cli.js';
 import { watchEnforcement, type EnforcementWatch } from './enforcement-watch.js';
