@@ -147,9 +147,9 @@ int pcl_sock_create(struct bpf_sock *ctx)
 		s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return CG_ALLOW;
-	own_by_current(s);
-	/* A socket is made in its creator's network namespace (see socket_net_is_system). */
 	struct task_struct *task = bpf_get_current_task_btf();
+	own_by_task(s, task);
+	/* A socket is made in its creator's network namespace (see socket_net_is_system). */
 	struct user_namespace *owner = task->nsproxy->net_ns->user_ns;
 	if (owner && owner->level == 0)
 		s->flags |= PCL_SK_SYSTEM_NET;

@@ -53,10 +53,9 @@ static __always_inline void exe_key_of(struct file *file, struct pcl_exe_key *ke
 	key->ino = inode->i_ino;
 }
 
-/* The current process's executable; zero for a kernel thread. */
-static __always_inline void exe_of_current(struct pcl_exe_key *key)
+/* A task's executable; zero for a kernel thread. */
+static __always_inline void exe_of_task(struct task_struct *task, struct pcl_exe_key *key)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct mm_struct *mm = task->mm;
 	if (!mm)
 		return;

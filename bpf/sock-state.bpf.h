@@ -13,20 +13,30 @@
 #include "events.bpf.h"
 #include "process.bpf.h"
 
-/* Fills the owner from the current task (process context only). */
-static __always_inline void own_by_current(struct pcl_sock *s)
+/* Fills the owner from `task`, the current one (process context only). */
+static __always_inline void own_by_task(struct pcl_sock *s, struct task_struct *task)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
+	/* Direct loads from the task, as the get_current_* helpers read it (uid and cgroup as seen from
+	 * the initial namespaces), at a fraction of the cost: each helper call is ~20 ns. */
+	__u32 tgid = task->tgid;
 	s->tgid = tgid;
-	s->uid = (__u32)bpf_get_current_uid_gid();
-	s->cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(s->comm, sizeof(s->comm));
-	exe_of_current(&s->exe);
+	s->uid = task->cred->uid.val;
+	s->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	__u64 *comm = (__u64 *)task->comm;
+	__u64 *into = (__u64 *)s->comm;
+	into[0] = comm[0];
+	into[1] = comm[1];
+	exe_of_task(task, &s->exe);
 	struct app_of app = app_in_cgroup(bpf_map_lookup_elem(&pcl_procs, &tgid), s->cgroup_id);
 	s->app_id = app.app_id;
 	s->claim_id = app.claim_id;
 	s->flags |= PCL_SK_OWNED;
+}
+
+/* Fills the owner from the current task (process context only). */
+static __always_inline void own_by_current(struct pcl_sock *s)
+{
+	own_by_task(s, bpf_get_current_task_btf());
 }
 
 /* The verdict cache's key, laid out as pcl_sock.cache_key. */

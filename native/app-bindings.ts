@@ -16,7 +16,7 @@ export const PATH_MAX_BYTES = PCL_PATH_MAX - 1;
 export const UNIT_MAX_BYTES = PCL_UNIT_MAX - 1;
 
 /** st_dev as stat(2) reports it (new_encode_dev) -> the kernel's dev_t (major << 20 | minor). */
-function kernelDev(userDev: bigint): bigint {
+export function kernelDev(userDev: bigint): bigint {
   const major = ((userDev >> 8n) & 0xfffn) | ((userDev >> 32n) & ~0xfffn);
   const minor = (userDev & 0xffn) | ((userDev >> 12n) & ~0xffn);
   return (major << 20n) | minor;

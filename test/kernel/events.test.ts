@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { withSandbox } from '../support/sandbox.js';
 import { EventCollector } from './event-collector.js';
 import { eventually } from '../support/eventually.js';
-import { allowByDefault, eventDecoding, openFixture, rule, runPython } from './kernel-fixture.js';
+import { realpathSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { kernelDev } from '../../native/app-bindings.js';
+import { allowByDefault, eventDecoding, finished, openFixture, rule, runPython } from './kernel-fixture.js';
 
 test('a burst larger than the ring buffer is counted as drops, then delivery resumes', async () => {
   await withSandbox(async (sandbox) => {
@@ -69,6 +72,33 @@ test('a listening socket is reported with its port and owner', async () => {
       assert.equal(listen.comm, 'python3');
       assert.equal(listen.protocol, 'tcp');
     });
+  });
+});
+
+test("a socket's owner is the task that made it: process, user, cgroup, name and executable", async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = await openFixture(sandbox);
+    const events = new EventCollector(fixture.firewall);
+    sandbox.defer(() => events.stop());
+    const python = realpathSync('/usr/bin/python3');
+    const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      python,
+      '-c',
+      'import os, socket; print(os.getpid(), flush=True); socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", ("127.0.0.9", 9))',
+    ]);
+    const run = await finished(child);
+    assert.equal(run.code, 0, run.stderr);
+    const sent = await events.waitFor((e) => e.kind === 'sendmsg' && e.remoteAddr === '127.0.0.9', 'the datagram');
+    assert.equal(sent.tgid, Number(run.stdout.trim()));
+    assert.equal(sent.uid, 65534);
+    assert.equal(sent.cgroupId, statSync(fixture.cgroup, { bigint: true }).ino);
+    assert.equal(sent.comm, basename(python).slice(0, 15));
+    const exe = statSync(python, { bigint: true });
+    assert.deepEqual([sent.exe?.dev, sent.exe?.ino], [kernelDev(exe.dev), exe.ino]);
   });
 });
 
