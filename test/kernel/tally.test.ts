@@ -66,18 +66,24 @@ async function openFirewall(sandbox: Sandbox, cgroup: string, pinDir: string): P
   return firewall;
 }
 
+/** A firewall on a fresh cgroup and bpffs with the app known, every flow allowed, tallying on. */
+async function openTallying(sandbox: Sandbox) {
+  const cgroup = sandbox.makeCgroup('tally');
+  const pinDir = `${sandbox.makeBpffs()}/portcullis`;
+  sandbox.defer(() => Firewall.detach(pinDir));
+  const firewall = await openFirewall(sandbox, cgroup, pinDir);
+  const { python, bindings } = knownApp(sandbox);
+  await firewall.bindApps({ replace: true, add: bindings });
+  await firewall.setRules([], allowByDefault);
+  await firewall.drainTally(); // the first drain turns tallying on
+  return { cgroup, pinDir, firewall, python };
+}
+
 test('every connect of a known flow is either recorded or tallied, exactly once, on every CPU', () =>
   withSandbox(async (sandbox) => {
-    const cgroup = sandbox.makeCgroup('tally');
-    const pinDir = `${sandbox.makeBpffs()}/portcullis`;
-    sandbox.defer(() => Firewall.detach(pinDir));
-    const firewall = await openFirewall(sandbox, cgroup, pinDir);
-    const { python, bindings } = knownApp(sandbox);
-    await firewall.bindApps({ replace: true, add: bindings });
-    await firewall.setRules([], allowByDefault);
+    const { cgroup, firewall, python } = await openTallying(sandbox);
     const events = new EventCollector(firewall);
     sandbox.defer(() => events.stop());
-    await firewall.drainTally(); // the first drain turns tallying on
 
     const port = refusedPort();
     // Drains while the app connects: counts of every epoch are taken, each once.
@@ -113,14 +119,7 @@ test('every connect of a known flow is either recorded or tallied, exactly once,
 
 test('counts waiting in the pinned tally when the helper stops are taken once by the next helper', () =>
   withSandbox(async (sandbox) => {
-    const cgroup = sandbox.makeCgroup('tally-restart');
-    const pinDir = `${sandbox.makeBpffs()}/portcullis`;
-    sandbox.defer(() => Firewall.detach(pinDir));
-    const first = await openFirewall(sandbox, cgroup, pinDir);
-    const { python, bindings } = knownApp(sandbox);
-    await first.bindApps({ replace: true, add: bindings });
-    await first.setRules([], allowByDefault);
-    await first.drainTally();
+    const { cgroup, pinDir, firewall: first, python } = await openTallying(sandbox);
 
     // The app connects while this helper runs; it stops before its next drain.
     const port = refusedPort();
