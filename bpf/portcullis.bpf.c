@@ -34,8 +34,14 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	if (!sk)
 		return CG_ALLOW;
 	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct pcl_sock *stored;
-	struct pcl_sock *s = state_of_socket(entry_of_cookie(cookie), sk, BPF_SK_STORAGE_GET_F_CREATE, &stored);
+	struct pcl_sock *stored = NULL;
+	struct pcl_slot *entry = entry_of_cookie(cookie);
+	struct pcl_sock *s = NULL;
+	/* Its first use: no entry, and never bound (a bind, post_bind, gives the state storage). */
+	if (!entry && !sk->src_port)
+		s = born_in_entry(cookie, ctx->protocol);
+	if (!s)
+		s = state_of_socket(entry, sk, BPF_SK_STORAGE_GET_F_CREATE, &stored);
 	if (!s)
 		return CG_ALLOW;
 	if (!(s->flags & PCL_SK_OWNED))
@@ -138,13 +144,11 @@ int pcl_sendmsg6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sock_create")
 int pcl_sock_create(struct bpf_sock *ctx)
 {
-	/* Raw and other sockets keep storage: the helper marks its own raw sockets there (PCL_SK_INJECTOR). */
-	__u32 protocol = ctx->protocol;
-	struct pcl_sock *s = NULL;
-	if (pcl_kern_ctx_cast && (protocol == IPPROTO_TCP_NR || protocol == IPPROTO_UDP_NR))
-		s = born_in_entry(bpf_get_socket_cookie(ctx));
-	if (!s)
-		s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	/* TCP and UDP: see born_in_entry. Raw and other sockets keep storage from here: the helper marks
+	 * its own raw sockets there (PCL_SK_INJECTOR). */
+	if (born_at_first_use(ctx->protocol))
+		return CG_ALLOW;
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return CG_ALLOW;
 	struct task_struct *task = bpf_get_current_task_btf();
@@ -194,6 +198,38 @@ SEC("cgroup/post_bind6")
 int pcl_post_bind6(struct bpf_sock *ctx)
 {
 	return post_bind(ctx, 6);
+}
+
+/*
+ * getsockname() on a TCP listener that was never bound. Where TCP sockets get their state at their
+ * first connect, sendmsg or bind (born_at_first_use), such a listener has none: the kernel picked
+ * its port at listen(), where no hook runs. An application that listens so asks the socket its port
+ * (how else would it tell a peer?), so the task that asks takes the listener as its owner, into its
+ * storage: the sockets it accepts start as a copy of it. Any other socket leaves at the first test.
+ */
+static __always_inline int own_unbound_listener(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	if (!born_at_first_use(IPPROTO_TCP_NR) || !sk || sk->state != BPF_TCP_LISTEN)
+		return CG_ALLOW;
+	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (s && !(s->flags & PCL_SK_OWNED)) {
+		own_by_current(s);
+		s->flags |= PCL_SK_PASSIVE;
+	}
+	return CG_ALLOW;
+}
+
+SEC("cgroup/getsockname4")
+int pcl_getsockname4(struct bpf_sock_addr *ctx)
+{
+	return own_unbound_listener(ctx);
+}
+
+SEC("cgroup/getsockname6")
+int pcl_getsockname6(struct bpf_sock_addr *ctx)
+{
+	return own_unbound_listener(ctx);
 }
 
 /*

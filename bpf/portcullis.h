@@ -91,7 +91,7 @@
 #define PCL_DNS_MAX 512
 
 /* pcl_sock.flags */
-#define PCL_SK_OWNED 1   /* owner fields were filled (from the creating task) */
+#define PCL_SK_OWNED 1   /* owner fields were filled (from the owning task: see struct pcl_sock) */
 #define PCL_SK_PASSIVE 2 /* bound by the application (a listener or a bound UDP socket) */
 #define PCL_SK_ACTIVE 8  /* connected or sent to a remote by the application (outbound flows) */
 #define PCL_SK_HELD 16    /* TCP: its connect is held; its SYNs follow its pcl_holds entry until established */
@@ -270,13 +270,16 @@ struct pcl_unit {
 
 /* Per-socket state (SK_STORAGE, cloned to accepted sockets). */
 struct pcl_sock {
-	__u64 cgroup_id;          /* cgroup of the creating task */
-	__u32 tgid;               /* creating process (0 when the socket predates us) */
-	__u32 uid;                /* creating uid */
-	__u32 app_id;             /* app of the creating process, 0 = none */
+	/* The owner: the task that first connected, sent from or bound the socket (or asked a listener that
+	 * was never bound its port); where sockets get no entry (6.1), or for other protocols, the task
+	 * that made it. */
+	__u64 cgroup_id;          /* owning task's cgroup */
+	__u32 tgid;               /* owning process (0 when the socket predates us) */
+	__u32 uid;                /* owning uid */
+	__u32 app_id;             /* app of the owning process, 0 = none */
 	__u32 flags;              /* PCL_SK_* */
-	char comm[PCL_COMM_LEN];  /* creating task's comm */
-	struct pcl_exe_key exe;   /* creating process's executable (zero when unknown) */
+	char comm[PCL_COMM_LEN];  /* owning task's comm */
+	struct pcl_exe_key exe;   /* owning process's executable (zero when unknown) */
 	/* verdict cache: valid when cache_key is that of the flow and the current generation */
 	union {
 		struct {
@@ -332,8 +335,10 @@ struct pcl_sock {
  * (bpf_sk_storage_get), a third of the cached path's cost, and its allocation at the socket's
  * creation (and freeing with it) is most of a short connection's cost; an array entry found from
  * the socket's cookie, which the kernel keeps in the socket itself, takes none of that. So a new
- * TCP or UDP socket's pcl_sock is born in the pcl_slots entry its cookie indexes (cookie %
- * PCL_SLOTS) when that entry is free, and never gets socket storage; the owner field holds the
+ * TCP or UDP socket's pcl_sock is born, at its first connect or sendmsg, in the pcl_slots entry its
+ * cookie indexes (cookie % PCL_SLOTS) when that entry is free, and never gets socket storage
+ * (born at the socket's creation instead, the same work measured ~230 ns more per TCP connection:
+ * so the creation hook does nothing for these sockets); the owner field holds the
  * cookie, which no other socket ever has. Sockets the entry could not take, accepted sockets and
  * those older than the programs keep their state in socket storage, and move it to their entry
  * after their first packet (a TCP connect: at its decision, so that its SYN is already fast) if it

@@ -112,12 +112,24 @@ static __always_inline struct pcl_sock *state_of_socket(struct pcl_slot *entry, 
 }
 
 /*
- * A new TCP or UDP socket's state is born in the entry its cookie indexes, where the entry can be
- * taken: such a socket never gets socket storage, whose allocation (and freeing with the socket)
- * would be most of a short connection's cost. Answers the zeroed state, with its cookie, or NULL.
+ * Whether sockets of `protocol` get their state at their first use (connect, sendmsg, bind) rather
+ * than at their creation: TCP and UDP, where entries are used (portcullis.h, struct pcl_slot).
  */
-static __always_inline struct pcl_sock *born_in_entry(__u64 cookie)
+static __always_inline int born_at_first_use(__u32 protocol)
 {
+	return pcl_kern_ctx_cast && (protocol == IPPROTO_TCP_NR || protocol == IPPROTO_UDP_NR);
+}
+
+/*
+ * A TCP or UDP socket's state, born at its first connect or sendmsg in the entry its cookie indexes,
+ * where the entry can be taken: such a socket never gets socket storage, whose allocation (and
+ * freeing with the socket) would be most of a short connection's cost. Answers the zeroed state,
+ * with its cookie, or NULL (another protocol, or the entry is taken).
+ */
+static __always_inline struct pcl_sock *born_in_entry(__u64 cookie, __u32 protocol)
+{
+	if (!born_at_first_use(protocol))
+		return NULL;
 	struct pcl_slot *entry = slot_of(cookie);
 	if (!entry || !take_entry(entry))
 		return NULL;

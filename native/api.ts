@@ -14,7 +14,7 @@ export interface KernelFeatures {
   skStorage: boolean;
   cgroupSockAddr: boolean; // connect4/6, sendmsg4/6
   cgroupSkb: boolean;
-  cgroupSock: boolean; // sock_create, post_bind4/6: a socket's owner
+  cgroupSock: boolean; // sock_create, post_bind4/6 (with connect, sendmsg, getsockname): a socket's owner
   tpBtf: boolean; // exec/fork/exit tracking
   bpfLink: boolean;
   /** The cgroup sock_release hook (5.9+): a socket's exact totals at close. */

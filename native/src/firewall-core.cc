@@ -47,6 +47,7 @@ constexpr AttachSpec kAttached[] = {
     {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
     {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
     {"pcl_exit", Hook::kTracing},        {"pcl_cgroup_mkdir", Hook::kTracing}, {"pcl_cgroup_rmdir", Hook::kTracing},
+    {"pcl_getsockname4", Hook::kCgroup}, {"pcl_getsockname6", Hook::kCgroup},
 };
 
 // Attached on first use only (AttachHolds), or adopted where a previous helper attached it: the

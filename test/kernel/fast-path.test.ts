@@ -258,8 +258,10 @@ test('a TCP segment received again (a retransmission of data already counted) ad
   });
 });
 
-// A listener that never binds (listen() picks its port): its state was born in an entry and moves to
-// storage at its first packet, so the accepted socket still starts as its copy (its owner, inbound).
+// A listener that never binds (listen() picks its port, and no bind hook runs): where TCP sockets get
+// their state at first use, it gets its owner when it is asked its port (getsockname); where they get
+// it at creation (the socket-storage form), from its creator. Either way the accepted socket starts as
+// its copy (its owner, inbound).
 const LISTEN_UNBOUND = `
 import socket
 srv = socket.socket(); srv.listen(1)
@@ -292,6 +294,84 @@ for (const form of ['auto', 'socket-storage'] as const) {
     }, form);
   });
 }
+
+// A socket made by one process and first used by another (its fork child connects and sends). Where
+// TCP sockets get their state at first use, the child owns it: the one that talks, and a blocked app
+// handed a fresh socket by an allowed one gets its own verdict. Where they get it at creation, the
+// parent does.
+const HANDED_OVER = `
+import os, socket
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+cli = socket.socket()
+child = os.fork()
+if child == 0:
+    cli.connect(srv.getsockname()); cli.sendall(b"h" * 1200); cli.close(); os._exit(0)
+cli.close()
+conn, _ = srv.accept()
+got = 0
+while got < 1200:
+    got += len(conn.recv(65536))
+conn.close(); srv.close()
+os.waitpid(child, 0)
+print(child)
+`;
+
+for (const form of ['auto', 'socket-storage'] as const) {
+  test(`a socket made by one process and first used by another is owned as its form says; its totals are exact (${form} form)`, async () => {
+    await withFixture(async (fixture, events) => {
+      const parent = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', HANDED_OVER]);
+      const done = await finished(parent, 15_000);
+      assert.equal(done.code, 0, done.stderr);
+      const child = Number(done.stdout.trim());
+      const owner = fixture.firewall.fastPath === 'entry' ? child : parent.pid;
+      const connecting = await events.waitFor(
+        (e) => e.kind === 'close' && e.direction === 'out' && (e.tgid === child || e.tgid === parent.pid),
+        'the connecting socket close',
+      );
+      assert.equal(
+        connecting.tgid,
+        owner,
+        `owned by ${owner === child ? 'the child that connected' : 'the parent that made it'}`,
+      );
+      assert.equal(connecting.bytesOut, 1200n);
+    }, form);
+  });
+}
+
+// Bound to an address with no port (IP_BIND_ADDRESS_NO_PORT), then connected: the kernel picks the
+// port at connect, and the socket has one state, whose close reports the exact totals once.
+const BOUND_WITHOUT_PORT = `
+import socket
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+cli = socket.socket(); cli.setsockopt(socket.IPPROTO_IP, 24, 1)  # IP_BIND_ADDRESS_NO_PORT
+cli.bind(("127.0.0.1", 0)); cli.connect(srv.getsockname())
+conn, _ = srv.accept()
+cli.sendall(b"p" * 2100)
+got = 0
+while got < 2100:
+    got += len(conn.recv(65536))
+cli.close(); conn.close(); srv.close()
+`;
+
+test('a socket bound to an address with no port, then connected, has one state: one close with exact totals', async () => {
+  await withFixture(async (fixture, events) => {
+    const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', BOUND_WITHOUT_PORT]);
+    const done = await finished(child, 15_000);
+    assert.equal(done.code, 0, done.stderr);
+    const connecting = await events.waitFor(
+      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'out',
+      'the connecting socket close',
+    );
+    assert.equal(connecting.bytesOut, 2100n);
+    const accepted = await events.waitFor(
+      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'in',
+      'the accepted socket close',
+    );
+    assert.equal(accepted.bytesIn, 2100n);
+    const outbound = events.events.filter((e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'out');
+    assert.equal(outbound.length, 1, 'one close for the connecting socket');
+  });
+});
 
 // One process, both ends in the cgroup. The client sends LATE_SENT bytes and closes: its FIN reports
 // its close, and it waits in FIN-WAIT for its peer's end as a full socket (a FIN timeout past
