@@ -75,7 +75,7 @@ test('a listening socket is reported with its port and owner', async () => {
   });
 });
 
-test("a socket's owner is the task that made it: process, user, cgroup, name and executable", async () => {
+test("a socket's owner is the task that made and used it: process, user, cgroup, name and executable", async () => {
   await withSandbox(async (sandbox) => {
     const fixture = await openFixture(sandbox);
     const events = new EventCollector(fixture.firewall);

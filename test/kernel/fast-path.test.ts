@@ -258,6 +258,22 @@ test('a TCP segment received again (a retransmission of data already counted) ad
   });
 });
 
+/** Runs a Python script in the test cgroup to its end, which must be a success: answers its pid and output. */
+async function runScript(fixture: KernelFixture, script: string): Promise<{ pid: number; stdout: string }> {
+  const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', script]);
+  const done = await finished(child, 15_000);
+  assert.equal(done.code, 0, done.stderr);
+  return { pid: child.pid!, stdout: done.stdout };
+}
+
+/** The close event of a socket of process `tgid`: the connecting one ('out') or an accepted one ('in'). */
+function closeOf(events: EventCollector, tgid: number, direction: 'in' | 'out'): Promise<DecisionEvent> {
+  return events.waitFor(
+    (e) => e.kind === 'close' && e.tgid === tgid && e.direction === direction,
+    `the ${direction === 'in' ? 'accepted' : 'connecting'} socket close of ${tgid}`,
+  );
+}
+
 // A listener that never binds (listen() picks its port, and no bind hook runs): where TCP sockets get
 // their state at first use, it gets its owner when it is asked its port (getsockname); where they get
 // it at creation (the socket-storage form), from its creator. Either way the accepted socket starts as
@@ -281,13 +297,8 @@ cli.close(); conn.close(); srv.close()
 for (const form of ['auto', 'socket-storage'] as const) {
   test(`a listener that never bound still hands its owner to the sockets it accepts; their totals are exact (${form} form)`, async () => {
     await withFixture(async (fixture, events) => {
-      const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', LISTEN_UNBOUND]);
-      const done = await finished(child, 15_000);
-      assert.equal(done.code, 0, done.stderr);
-      const accepted = await events.waitFor(
-        (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'in',
-        'the accepted socket close',
-      );
+      const run = await runScript(fixture, LISTEN_UNBOUND);
+      const accepted = await closeOf(events, run.pid, 'in');
       assert.equal(accepted.comm, 'python3');
       assert.equal(accepted.bytesIn, 5000n);
       assert.equal(accepted.bytesOut, 700n);
@@ -319,10 +330,8 @@ print(child)
 for (const form of ['auto', 'socket-storage'] as const) {
   test(`a socket made by one process and first used by another is owned as its form says; its totals are exact (${form} form)`, async () => {
     await withFixture(async (fixture, events) => {
-      const parent = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', HANDED_OVER]);
-      const done = await finished(parent, 15_000);
-      assert.equal(done.code, 0, done.stderr);
-      const child = Number(done.stdout.trim());
+      const parent = await runScript(fixture, HANDED_OVER);
+      const child = Number(parent.stdout.trim());
       const owner = fixture.firewall.fastPath === 'entry' ? child : parent.pid;
       const connecting = await events.waitFor(
         (e) => e.kind === 'close' && e.direction === 'out' && (e.tgid === child || e.tgid === parent.pid),
@@ -355,20 +364,12 @@ cli.close(); conn.close(); srv.close()
 
 test('a socket bound to an address with no port, then connected, has one state: one close with exact totals', async () => {
   await withFixture(async (fixture, events) => {
-    const child = fixture.sandbox.spawnInCgroup(fixture.cgroup, ['python3', '-c', BOUND_WITHOUT_PORT]);
-    const done = await finished(child, 15_000);
-    assert.equal(done.code, 0, done.stderr);
-    const connecting = await events.waitFor(
-      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'out',
-      'the connecting socket close',
-    );
+    const run = await runScript(fixture, BOUND_WITHOUT_PORT);
+    const connecting = await closeOf(events, run.pid, 'out');
     assert.equal(connecting.bytesOut, 2100n);
-    const accepted = await events.waitFor(
-      (e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'in',
-      'the accepted socket close',
-    );
+    const accepted = await closeOf(events, run.pid, 'in');
     assert.equal(accepted.bytesIn, 2100n);
-    const outbound = events.events.filter((e) => e.kind === 'close' && e.tgid === child.pid && e.direction === 'out');
+    const outbound = events.events.filter((e) => e.kind === 'close' && e.tgid === run.pid && e.direction === 'out');
     assert.equal(outbound.length, 1, 'one close for the connecting socket');
   });
 });
