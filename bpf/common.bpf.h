@@ -42,6 +42,17 @@ struct decision {
 };
 
 
+/* A multiplicative hash of five words (a flow's key): where a flow's slots are in a direct-mapped table. */
+static __always_inline __u32 mix_words(__u32 a, __u32 b, __u32 c, __u32 d, __u32 e)
+{
+	__u32 h = a * 0x9e3779b1u;
+	h = (h ^ b) * 0x85ebca77u;
+	h = (h ^ c) * 0xc2b2ae3du;
+	h = (h ^ d) * 0x27d4eb2fu;
+	h = (h ^ e) * 0x165667b1u;
+	return h ^ h >> 16;
+}
+
 static __always_inline __u8 fold_proto(__u8 proto)
 {
 	return proto == IPPROTO_ICMPV6_NR ? PCL_PROTO_ICMP : proto;

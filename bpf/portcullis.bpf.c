@@ -12,6 +12,7 @@
 #include "common.bpf.h"
 #include "maps.bpf.h"
 #include "rules.bpf.h"
+#include "remembered.bpf.h"
 #include "events.bpf.h"
 #include "process.bpf.h"
 #include "sock-state.bpf.h"
@@ -59,7 +60,7 @@ static __always_inline int sock_addr_verdict(struct bpf_sock_addr *ctx, struct f
 	if (kind == PCL_EV_SENDMSG && cache_matches(s, gen, f))
 		return s->verdict == PCL_ACT_BLOCK ? CG_DENY : CG_ALLOW;
 
-	struct decision d = decide(cfg, gen, s->app_id, s->claim_id, f);
+	struct decision d = decide_remembered(cfg, gen, s->app_id, s->claim_id, f);
 	__u8 verdict = cfg->enforcing ? d.action : PCL_ACT_ALLOW;
 	if (verdict == PCL_ACT_ASK) {
 		if (helpers_own(cfg, s))
@@ -141,13 +142,15 @@ int pcl_sendmsg6(struct bpf_sock_addr *ctx)
 
 /* ---- socket lifecycle ------------------------------------------------------------------- */
 
+/*
+ * Attached only where entries are not used (6.1): there every socket gets its state and owner from
+ * its creator. Where they are, the hook is not attached at all, which saves its run on every socket:
+ * TCP and UDP sockets are born at their first use (born_in_entry), other sockets are owned at their
+ * first packet sent (own_at_first_send).
+ */
 SEC("cgroup/sock_create")
 int pcl_sock_create(struct bpf_sock *ctx)
 {
-	/* TCP and UDP: see born_in_entry. Raw and other sockets keep storage from here: the helper marks
-	 * its own raw sockets there (PCL_SK_INJECTOR). */
-	if (born_at_first_use(ctx->protocol))
-		return CG_ALLOW;
 	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, ctx, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!s)
 		return CG_ALLOW;
@@ -169,9 +172,7 @@ static __always_inline int post_bind(struct bpf_sock *ctx, __u8 family)
 	struct pcl_slot *entry = entry_of_cookie(cookie);
 	if (entry)
 		move_to_storage(entry, s);
-	if (!(s->flags & PCL_SK_OWNED))
-		own_by_current(s);
-	s->flags |= PCL_SK_PASSIVE;
+	own_as_listener(s);
 	struct flow f = { .family = family, .proto = fold_proto(ctx->protocol), .dir = PCL_DIR_IN };
 	f.lport = ctx->src_port;
 	if (family == 4) {
@@ -213,10 +214,8 @@ static __always_inline int own_unbound_listener(struct bpf_sock_addr *ctx)
 	if (!born_at_first_use(IPPROTO_TCP_NR) || !sk || sk->state != BPF_TCP_LISTEN)
 		return CG_ALLOW;
 	struct pcl_sock *s = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (s && !(s->flags & PCL_SK_OWNED)) {
-		own_by_current(s);
-		s->flags |= PCL_SK_PASSIVE;
-	}
+	if (s)
+		own_as_listener(s);
 	return CG_ALLOW;
 }
 
@@ -250,8 +249,9 @@ int pcl_sock_release(struct bpf_sock *ctx)
 	__u32 protocol = ctx->protocol, state = ctx->state;
 	__u8 family = ctx->family == AF_INET6 ? 6 : 4;
 	/* The state stays where it is: the FIN and the peer's answer still find it. */
+	struct pcl_slot *entry = pcl_kern_ctx_cast ? entry_of_kernel_sock(bpf_cast_to_kern_ctx(ctx)) : NULL;
 	struct pcl_sock *stored;
-	struct pcl_sock *s = state_of_socket(entry_of_cookie(bpf_get_socket_cookie(ctx)), ctx, 0, &stored);
+	struct pcl_sock *s = state_of_socket(entry, ctx, 0, &stored);
 	if (!s)
 		return CG_ALLOW;
 	if (s->flags & PCL_SK_HELD) {

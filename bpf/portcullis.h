@@ -271,8 +271,8 @@ struct pcl_unit {
 /* Per-socket state (SK_STORAGE, cloned to accepted sockets). */
 struct pcl_sock {
 	/* The owner: the task that first connected, sent from or bound the socket (or asked a listener that
-	 * was never bound its port); where sockets get no entry (6.1), or for other protocols, the task
-	 * that made it. */
+	 * was never bound its port; a raw or ping socket: sent its first packet); where sockets get no
+	 * entry (6.1), the task that made it. */
 	__u64 cgroup_id;          /* owning task's cgroup */
 	__u32 tgid;               /* owning process (0 when the socket predates us) */
 	__u32 uid;                /* owning uid */

@@ -194,6 +194,20 @@ static __always_inline void set_direction(struct pcl_sock *s, struct flow *f)
 		f->dir = PCL_DIR_OUT;
 }
 
+/*
+ * Where the creation hook is not attached (pcl_sock_create), a socket that is neither TCP nor UDP
+ * (raw, ping, SCTP...) and was never connected is owned by the task that sends its first packet:
+ * such sockets send their first packet from their task's own sendmsg or connect, in its context
+ * (only a retransmission runs from a timer). One that only ever receives stays without an owner; a
+ * raw one needs CAP_NET_RAW, which can detach the firewall anyway.
+ */
+static __always_inline void own_at_first_send(struct pcl_sock *s, struct bpf_sock *sk)
+{
+	struct bpf_sock *full = bpf_sk_fullsock(sk);
+	if (pcl_kern_ctx_cast && full && !born_at_first_use(full->protocol))
+		own_by_current(s);
+}
+
 /* The protocol is a full socket's field (skb->sk may be a request or timewait socket). */
 static __always_inline int tcp_full_socket(struct bpf_sock *sk)
 {
@@ -462,6 +476,8 @@ static __always_inline int skb_verdict(struct __sk_buff *skb, int egress, int us
 		if (use_cache && pcl_kern_ctx_cast && closing_tcp_socket(sk))
 			create = 0;
 		s = state_of_socket(entry, sk, create, &stored);
+		if (use_cache && egress && stored && !(stored->flags & PCL_SK_OWNED))
+			own_at_first_send(stored, sk);
 		/* Listening without a bind (which moves the state): accepted sockets start as a copy of the storage. */
 		if (entry && sk->state == BPF_TCP_LISTEN) {
 			stored = bpf_sk_storage_get(&pcl_sk, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);

@@ -39,6 +39,14 @@ static __always_inline void own_by_current(struct pcl_sock *s)
 	own_by_task(s, bpf_get_current_task_btf());
 }
 
+/* A bound or listening socket: the current task owns it unless another already does, and its flows are inbound. */
+static __always_inline void own_as_listener(struct pcl_sock *s)
+{
+	if (!(s->flags & PCL_SK_OWNED))
+		own_by_current(s);
+	s->flags |= PCL_SK_PASSIVE;
+}
+
 /* The verdict cache's key, laid out as pcl_sock.cache_key. */
 static __always_inline __u64 cache_key(__u32 gen, __u16 rport, __u8 proto, __u8 family)
 {
@@ -197,14 +205,20 @@ static __always_inline void sock_done(struct pcl_sock *s)
 }
 
 /*
- * The pcl_slots entry of a packet's socket, found from the cookie in the kernel's socket (two loads,
- * no helper call: the fast path's way), or NULL when it has none.
+ * The pcl_slots entry of a kernel socket, found from the cookie it already has: a load, where
+ * bpf_get_socket_cookie is a helper call that makes a cookie for a socket that never needed one.
+ * NULL when it has none.
  */
+static __always_inline struct pcl_slot *entry_of_kernel_sock(struct sock *sk)
+{
+	return sk ? entry_of_cookie(sk->__sk_common.skc_cookie.counter) : NULL;
+}
+
+/* The pcl_slots entry of a packet's socket (the fast path's way: no helper call), or NULL. */
 static __always_inline struct pcl_slot *entry_of_packet(struct __sk_buff *skb)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-	struct sock *sk = kskb->sk;
-	return sk ? entry_of_cookie(sk->__sk_common.skc_cookie.counter) : NULL;
+	return entry_of_kernel_sock(kskb->sk);
 }
 
 /* A TCP socket's FIN or RST went out: its last byte has been sent once. */

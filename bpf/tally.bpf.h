@@ -21,12 +21,7 @@ static __always_inline __u32 tally_port_word(struct pcl_sock *s)
 static __always_inline __u32 tally_hash(struct pcl_sock *s)
 {
 	__u32 *r = (__u32 *)s->remote;
-	__u32 h = s->app_id * 0x9e3779b1u;
-	h = (h ^ s->rule_id) * 0x85ebca77u;
-	h = (h ^ tally_port_word(s)) * 0xc2b2ae3du;
-	h = (h ^ r[0]) * 0x27d4eb2fu;
-	h = (h ^ r[1] ^ r[2] ^ r[3]) * 0x165667b1u;
-	return h ^ h >> 16;
+	return mix_words(s->app_id, s->rule_id, tally_port_word(s), r[0], r[1] ^ r[2] ^ r[3]);
 }
 
 /* Whether `slot` counts the flow `s`'s verdict is cached for, in `epoch`. */

@@ -74,8 +74,10 @@ export function describeKernelFeatures(probe: KernelFeatures, fastPath: FastPath
       'owners',
       'Socket owners',
       probe.cgroupSock,
-      'socket-create and bind hooks',
-      'each socket is tied to its process, user and app when it is made',
+      fastPath === 'entry' ? 'connect, sendmsg, bind and packet hooks' : 'socket-create and bind hooks',
+      fastPath === 'entry'
+        ? 'each socket is tied to the process, user and app that first uses it'
+        : 'each socket is tied to its process, user and app when it is made',
       'the kernel lacks the cgroup socket hooks (BPF_PROG_TYPE_CGROUP_SOCK)',
     ),
     needed(

@@ -35,19 +35,40 @@ constexpr uint64_t kFreeOldBytes = 4 << 20;
 
 enum class Hook { kCgroup, kTracing };
 
+// Where a socket's state lives decides which programs have work (portcullis.h, struct pcl_slot):
+// the creation hook only where every socket keeps it in its storage (6.1), the getsockname hooks only
+// where TCP sockets are born at their first use. A hook with no work is not attached: each run on
+// every socket would cost ~100 ns for nothing.
+enum class Form { kBoth, kStorageOnly, kEntryOnly };
+
 struct AttachSpec {
   const char* program;
   Hook hook;
+  Form form = Form::kBoth;
 };
 
-// Every program of the product object is attached (test-only programs live in the test object).
+bool Serves(Form form, bool entries_used) { return form == Form::kBoth || (form == Form::kEntryOnly) == entries_used; }
+
+// Every program of the product object is attached in the forms it serves (test-only programs live in
+// the test object).
 constexpr AttachSpec kAttached[] = {
-    {"pcl_connect4", Hook::kCgroup},     {"pcl_connect6", Hook::kCgroup},   {"pcl_sendmsg4", Hook::kCgroup},
-    {"pcl_sendmsg6", Hook::kCgroup},     {"pcl_sock_create", Hook::kCgroup}, {"pcl_post_bind4", Hook::kCgroup},
-    {"pcl_post_bind6", Hook::kCgroup},   {"pcl_sock_release", Hook::kCgroup}, {"pcl_egress", Hook::kCgroup},
-    {"pcl_ingress", Hook::kCgroup},      {"pcl_exec", Hook::kTracing},      {"pcl_fork", Hook::kTracing},
-    {"pcl_exit", Hook::kTracing},        {"pcl_cgroup_mkdir", Hook::kTracing}, {"pcl_cgroup_rmdir", Hook::kTracing},
-    {"pcl_getsockname4", Hook::kCgroup}, {"pcl_getsockname6", Hook::kCgroup},
+    {"pcl_connect4", Hook::kCgroup},
+    {"pcl_connect6", Hook::kCgroup},
+    {"pcl_sendmsg4", Hook::kCgroup},
+    {"pcl_sendmsg6", Hook::kCgroup},
+    {"pcl_sock_create", Hook::kCgroup, Form::kStorageOnly},
+    {"pcl_post_bind4", Hook::kCgroup},
+    {"pcl_post_bind6", Hook::kCgroup},
+    {"pcl_sock_release", Hook::kCgroup},
+    {"pcl_egress", Hook::kCgroup},
+    {"pcl_ingress", Hook::kCgroup},
+    {"pcl_exec", Hook::kTracing},
+    {"pcl_fork", Hook::kTracing},
+    {"pcl_exit", Hook::kTracing},
+    {"pcl_cgroup_mkdir", Hook::kTracing},
+    {"pcl_cgroup_rmdir", Hook::kTracing},
+    {"pcl_getsockname4", Hook::kCgroup, Form::kEntryOnly},
+    {"pcl_getsockname6", Hook::kCgroup, Form::kEntryOnly},
 };
 
 // Attached on first use only (AttachHolds), or adopted where a previous helper attached it: the
@@ -244,7 +265,13 @@ void FirewallCore::AttachOrAdopt(int cgroup_fd, const std::string& pin_dir) {
   struct stat cgroup_stat;
   if (fstat(cgroup_fd, &cgroup_stat) != 0) throw NativeFailure("stat cgroup", errno);
   const CgroupTarget cgroup{cgroup_fd, uint64_t(cgroup_stat.st_ino)};
-  for (const AttachSpec& spec : kAttached) AttachOne(spec.program, spec.hook == Hook::kTracing, cgroup, pin_dir, false);
+  for (const AttachSpec& spec : kAttached) {
+    if (Serves(spec.form, kern_ctx_cast())) {
+      AttachOne(spec.program, spec.hook == Hook::kTracing, cgroup, pin_dir, false);
+    } else if (std::string path = LinkPin(pin_dir, spec.program); Exists(path)) {
+      DetachPinnedLink(path);  // a helper in the other form (or an older build) attached it
+    }
+  }
   cgroup_ = CgroupTarget{dup(cgroup_fd), cgroup.id};
   if (cgroup_.fd < 0) throw NativeFailure("keep cgroup fd", errno);
   pin_dir_ = pin_dir;

@@ -172,3 +172,35 @@ test("an app's first rule given as a change to the ruleset holds at once (its sc
     assert.equal(await probeAs(pythonA, '127.0.0.20'), 'EPERM', 'the global rule still holds for the app');
   });
 });
+
+// The connect hook remembers its last decisions per CPU (remembered.bpf.h). On one CPU, one remote,
+// each answer must still be the app's own, and a rules change given in place must end what was
+// remembered before it.
+test('decisions remembered on a CPU are per app, and a rules change in place ends them', async () => {
+  await withSandbox(async (sandbox) => {
+    const fixture = await openFixture(sandbox);
+    const { pythonA, pythonB, bindings } = twoApps(sandbox);
+    await fixture.firewall.bindApps({ replace: true, add: bindings });
+    await fixture.firewall.setRules([rule('block', '127.0.0.30', { scope: APP_B })], allowByDefault);
+    const onCpu0 = `import os\nos.sched_setaffinity(0, {0})\n${connectProbe(4, '127.0.0.31', 9)}`;
+    const probeAs = async (python: string) =>
+      probeResult((await runPython(fixture, onCpu0, { python })).stdout).outcome;
+    assert.equal(await probeAs(pythonA), 'ECONNREFUSED', 'app A: allowed, and remembered');
+    assert.equal(await probeAs(pythonA), 'ECONNREFUSED');
+
+    const change = await fixture.firewall.changeRules(
+      { removed: [], added: [rule('block', '127.0.0.31', { scope: APP_B })] },
+      allowByDefault,
+    );
+    assert.equal(change.mode, 'diff', 'app B already has rules: the change goes in place');
+    assert.equal(await probeAs(pythonB), 'EPERM', 'app B: blocked, though app A was just allowed to the same remote');
+    assert.equal(await probeAs(pythonA), 'ECONNREFUSED', 'app A: still allowed after app B was blocked');
+    assert.equal(await probeAs(pythonB), 'EPERM');
+
+    await fixture.firewall.changeRules(
+      { removed: [], added: [rule('block', '127.0.0.31', { scope: APP_A })] },
+      allowByDefault,
+    );
+    assert.equal(await probeAs(pythonA), 'EPERM', 'app A: its new rule holds at once');
+  });
+});

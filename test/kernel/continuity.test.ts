@@ -11,6 +11,7 @@ import { attachedPrograms } from '../support/cgroup-programs.js';
 import { nodeArgv } from '../support/node-entry.js';
 import { Firewall, NativeError } from '../../native/index.js';
 import { allowByDefault, connectProbe, probeResult, rule, runPython, type KernelFixture } from './kernel-fixture.js';
+import { needsKfunc } from './slot-entries.js';
 
 const ATTACHER = nodeArgv('test/kernel/fixtures/attach-and-wait.ts');
 
@@ -187,5 +188,53 @@ test('a map pin gone missing: the pinned programs use a map this process does no
     const fixture = { sandbox, cgroup, pinDir } as KernelFixture;
     assert.equal(probeResult((await runPython(fixture, connectProbe(4, '127.0.0.9', 9))).stdout).outcome, 'EPERM');
     assert.ok((await adopted.readCounters()).ruleHits.get(blocked.ruleId)! > 0n, 'the hit is counted where it is read');
+  });
+});
+
+/** How many of the hooks attached to `cgroup` end in `hook` (bpftool versions differ in their prefixes). */
+function hooksOf(cgroup: string, hook: string): number {
+  return attachedPrograms(cgroup).filter((p) => p.attach_type.endsWith(hook)).length;
+}
+
+// Where TCP and UDP sockets are born at their first use (the entry form), the creation hook has no
+// work and is not attached: its run on every socket would cost for nothing. The getsockname hooks
+// have work only there (a listener that was never bound).
+for (const fastPath of ['auto', 'socket-storage'] as const) {
+  test(`each form attaches only the hooks it has work for (${fastPath} form)`, async () => {
+    await withSandbox(async (sandbox) => {
+      const cgroup = sandbox.makeCgroup(`continuity-form-${fastPath}`);
+      const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+      sandbox.defer(() => Firewall.detach(pinDir));
+      const firewall = await Firewall.open({ cgroup, pinDir, fastPath });
+      sandbox.defer(() => firewall.close());
+      const entries = firewall.fastPath === 'entry';
+      assert.equal(hooksOf(cgroup, 'sock_create'), entries ? 0 : 1, 'the creation hook');
+      assert.equal(hooksOf(cgroup, 'getsockname'), entries ? 2 : 0, 'the getsockname hooks');
+      assert.equal(hooksOf(cgroup, 'inet4_connect'), 1, 'the connect hook, in both');
+      assert.ok(!existsSync(join(pinDir, 'links', entries ? 'pcl_sock_create' : 'pcl_getsockname4')));
+    });
+  });
+}
+
+// An upgrade: a helper of an earlier build attached the creation hook in the entry form too. The new
+// helper adopts the pins and detaches the link it has no work for, instead of leaving it to run.
+test('adopting pins, a helper detaches a pinned link of a hook its form has no work for', needsKfunc, async () => {
+  await withSandbox(async (sandbox) => {
+    const cgroup = sandbox.makeCgroup('continuity-form-upgrade');
+    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+    sandbox.defer(() => Firewall.detach(pinDir));
+    await (await Firewall.open({ cgroup, pinDir })).close();
+    const attached = programCount(cgroup);
+    // A link under the creation hook's name, as the earlier build left it (here getsockname6's own:
+    // bpffs pins can be renamed, not made from nothing).
+    renameSync(join(pinDir, 'links', 'pcl_getsockname6'), join(pinDir, 'links', 'pcl_sock_create'));
+
+    const adopted = await Firewall.open({ cgroup, pinDir });
+    sandbox.defer(() => adopted.close());
+    assert.equal(adopted.adopted, true);
+    assert.ok(!existsSync(join(pinDir, 'links', 'pcl_sock_create')), 'the pin is gone');
+    assert.equal(pinnedLinks(pinDir).get('pcl_getsockname6')?.runs, 'pcl_getsockname6');
+    assert.equal(programCount(cgroup), attached, 'its link was detached: no program runs twice');
+    assert.equal(hooksOf(cgroup, 'inet6_getsockname'), 1);
   });
 });

@@ -371,6 +371,9 @@ test('a socket bound to an address with no port, then connected, has one state: 
     assert.equal(accepted.bytesIn, 2100n);
     const outbound = events.events.filter((e) => e.kind === 'close' && e.tgid === run.pid && e.direction === 'out');
     assert.equal(outbound.length, 1, 'one close for the connecting socket');
+    // A bind hook run on the port-less bind would have made a second state, reported as a listen.
+    const listens = events.events.filter((e) => e.kind === 'listen' && e.tgid === run.pid);
+    assert.equal(listens.length, 1, "one listen, the server's: the port-less bind made no state");
   });
 });
 
