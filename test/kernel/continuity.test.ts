@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { withSandbox } from '../support/sandbox.js';
+import { withSandbox, type Sandbox } from '../support/sandbox.js';
 import { attachedPrograms } from '../support/cgroup-programs.js';
 import { nodeArgv } from '../support/node-entry.js';
 import { Firewall, NativeError } from '../../native/index.js';
@@ -17,6 +17,14 @@ const ATTACHER = nodeArgv('test/kernel/fixtures/attach-and-wait.ts');
 
 /** Counts the programs attached to a cgroup, to see that adoption does not attach twice. */
 const programCount = (cgroup: string): number => attachedPrograms(cgroup).length;
+
+/** A test cgroup, and a pin directory on a bpffs of the sandbox's that is detached when the test ends. */
+function cgroupWithPins(sandbox: Sandbox, name: string): { cgroup: string; pinDir: string } {
+  const cgroup = sandbox.makeCgroup(name);
+  const pinDir = join(sandbox.makeBpffs(), 'portcullis');
+  sandbox.defer(() => Firewall.detach(pinDir));
+  return { cgroup, pinDir };
+}
 
 interface PinnedLink {
   link: number;
@@ -46,9 +54,7 @@ function swapPins(dir: string, a: string, b: string): void {
 
 test('kill -9 of the attaching process leaves blocking in force; a new process adopts and changes rules', async () => {
   await withSandbox(async (sandbox) => {
-    const cgroup = sandbox.makeCgroup('continuity');
-    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
-    sandbox.defer(() => Firewall.detach(pinDir));
+    const { cgroup, pinDir } = cgroupWithPins(sandbox, 'continuity');
 
     const helper = spawn(ATTACHER[0]!, [...ATTACHER.slice(1), cgroup, pinDir, '127.0.0.7'], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -142,9 +148,7 @@ test('pins made for one cgroup are not adopted for another', async () => {
 
 test('a firewall whose ring buffer was made another size adopts it as it is (a helper of another version)', async () => {
   await withSandbox(async (sandbox) => {
-    const cgroup = sandbox.makeCgroup('continuity-ring');
-    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
-    sandbox.defer(() => Firewall.detach(pinDir));
+    const { cgroup, pinDir } = cgroupWithPins(sandbox, 'continuity-ring');
     const ringSize = () =>
       (
         JSON.parse(
@@ -166,9 +170,7 @@ test('a firewall whose ring buffer was made another size adopts it as it is (a h
 
 test('a map pin gone missing: the pinned programs use a map this process does not, so every link gets its programs', async () => {
   await withSandbox(async (sandbox) => {
-    const cgroup = sandbox.makeCgroup('continuity-missing-map');
-    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
-    sandbox.defer(() => Firewall.detach(pinDir));
+    const { cgroup, pinDir } = cgroupWithPins(sandbox, 'continuity-missing-map');
     await (await Firewall.open({ cgroup, pinDir })).close();
     const before = pinnedLinks(pinDir);
     // Same instructions (same tag), but the pinned programs count hits in the map unpinned here,
@@ -202,9 +204,7 @@ function hooksOf(cgroup: string, hook: string): number {
 for (const fastPath of ['auto', 'socket-storage'] as const) {
   test(`each form attaches only the hooks it has work for (${fastPath} form)`, async () => {
     await withSandbox(async (sandbox) => {
-      const cgroup = sandbox.makeCgroup(`continuity-form-${fastPath}`);
-      const pinDir = join(sandbox.makeBpffs(), 'portcullis');
-      sandbox.defer(() => Firewall.detach(pinDir));
+      const { cgroup, pinDir } = cgroupWithPins(sandbox, `continuity-form-${fastPath}`);
       const firewall = await Firewall.open({ cgroup, pinDir, fastPath });
       sandbox.defer(() => firewall.close());
       const entries = firewall.fastPath === 'entry';
@@ -220,9 +220,7 @@ for (const fastPath of ['auto', 'socket-storage'] as const) {
 // helper adopts the pins and detaches the link it has no work for, instead of leaving it to run.
 test('adopting pins, a helper detaches a pinned link of a hook its form has no work for', needsKfunc, async () => {
   await withSandbox(async (sandbox) => {
-    const cgroup = sandbox.makeCgroup('continuity-form-upgrade');
-    const pinDir = join(sandbox.makeBpffs(), 'portcullis');
-    sandbox.defer(() => Firewall.detach(pinDir));
+    const { cgroup, pinDir } = cgroupWithPins(sandbox, 'continuity-form-upgrade');
     await (await Firewall.open({ cgroup, pinDir })).close();
     const attached = programCount(cgroup);
     // A link under the creation hook's name, as the earlier build left it (here getsockname6's own:
