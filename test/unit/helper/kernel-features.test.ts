@@ -151,3 +151,12 @@ test("the hooks check passes with an older fast path, names it, and carries the 
   assert.equal(lacking.detail, 'the kernel lacks BPF ring buffer maps (Linux 5.8+)');
   assert.match(lacking.fix ?? '', /Linux 5\.12\+/);
 });
+
+test('socket owners say when a socket gets its owner in each form', () => {
+  const owners = (home: 'entry' | 'socket-storage') =>
+    describeKernelFeatures(probe(), home).find((f) => f.id === 'owners')!;
+  assert.match(owners('entry').why, /the process, user and app that first uses it/);
+  assert.doesNotMatch(owners('entry').form, /socket-create/, 'the creation hook is not attached in the entry form');
+  assert.match(owners('socket-storage').why, /when it is made/);
+  assert.match(owners('socket-storage').form, /socket-create/);
+});
